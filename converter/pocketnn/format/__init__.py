@@ -1,0 +1,1 @@
+"""The .pnn file format (docs/FORMAT.md): op codes, writer and reader."""

@@ -1,0 +1,109 @@
+/* Compute kernels: no graph knowledge, no allocation, no I/O.
+ *
+ * Every kernel family has a plain C reference (`_scalar`, the ground truth) and
+ * optional ISA variants (`_avx2`, `_avx512`, later `_neon`, `_wasmsimd`) picked at
+ * model load by CPU feature. Files: kernels_c/<dtype>-<op>/<isa>.c. */
+#ifndef PNN_KERNELS_H
+#define PNN_KERNELS_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct pnn_cpu_features {
+  int avx2_fma;  /* AVX2 + FMA usable (CPU and OS) */
+  int avx512f;   /* AVX-512 F usable (CPU and OS) */
+} pnn_cpu_features;
+
+/* Fills `f` from CPUID (zeros on other architectures). kernels_c/cpu.c */
+void pnn_cpu_detect(pnn_cpu_features *f);
+
+/* Fused activation, codes as in docs/OPS.md. */
+enum pnn_act_kind {
+  PNN_ACT_NONE = 0,
+  PNN_ACT_RELU = 1,
+  PNN_ACT_CLIP = 2,
+  PNN_ACT_LEAKY_RELU = 3,
+  PNN_ACT_SIGMOID = 4,
+  PNN_ACT_HARD_SIGMOID = 5,
+  PNN_ACT_HARD_SWISH = 6,
+  PNN_ACT_TANH = 7
+};
+
+typedef struct pnn_activation {
+  int kind;
+  float alpha;
+  float beta;
+} pnn_activation;
+
+static inline float pnn_activate(float x, pnn_activation a) {
+  switch (a.kind) {
+    case PNN_ACT_RELU: return x > 0.0f ? x : 0.0f;
+    case PNN_ACT_CLIP: return x < a.alpha ? a.alpha : (x > a.beta ? a.beta : x);
+    case PNN_ACT_LEAKY_RELU: return x >= 0.0f ? x : a.alpha * x;
+    case PNN_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
+    case PNN_ACT_HARD_SIGMOID: {
+      float y = a.alpha * x + a.beta;
+      return y < 0.0f ? 0.0f : (y > 1.0f ? 1.0f : y);
+    }
+    case PNN_ACT_HARD_SWISH: {
+      float y = x * (1.0f / 6.0f) + 0.5f;
+      y = y < 0.0f ? 0.0f : (y > 1.0f ? 1.0f : y);
+      return x * y;
+    }
+    case PNN_ACT_TANH: return tanhf(x);
+    default: return x;
+  }
+}
+
+/* Applies `act` to n floats in place (scalar reference; SIMD kernels fuse it). */
+void pnn_f32_activate_scalar(float *x, size_t n, pnn_activation act);
+
+/* ---- f32 GEMM (kernels_c/f32-gemm/) -------------------------------------------
+ * C[m*ldc + n] = act( sum_k A[m*lda + k] * B[k*ldb + n] + row_bias[m] + col_bias[n] )
+ * for m < M, n < N. Either bias may be NULL. K may be 0 (result is bias only).
+ * Row-major, unit stride along k for A and along n for B and C. */
+typedef void (*pnn_f32_gemm_fn)(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                                const float *B, size_t ldb, float *C, size_t ldc,
+                                const float *row_bias, const float *col_bias,
+                                pnn_activation act);
+void pnn_f32_gemm_scalar(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                         const float *B, size_t ldb, float *C, size_t ldc,
+                         const float *row_bias, const float *col_bias, pnn_activation act);
+void pnn_f32_gemm_avx2(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                       const float *B, size_t ldb, float *C, size_t ldc,
+                       const float *row_bias, const float *col_bias, pnn_activation act);
+void pnn_f32_gemm_avx512(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                         const float *B, size_t ldb, float *C, size_t ldc,
+                         const float *row_bias, const float *col_bias, pnn_activation act);
+/* Best variant for this CPU; *name is set to "scalar", "avx2" or "avx512". */
+pnn_f32_gemm_fn pnn_f32_gemm_select(const pnn_cpu_features *cpu, const char **name);
+
+/* ---- f32 im2col (kernels_c/f32-im2col/) ----------------------------------------
+ * cols[(c*kh*kw + i*kw + j) * (OH*OW) + oy*OW + ox] =
+ *   x[c][oy*sh - pt + i*dh][ox*sw - pl + j*dw]   (0 outside the image) */
+typedef struct pnn_conv2d_geometry {
+  size_t channels;  /* input channels of the group */
+  size_t in_h, in_w, out_h, out_w;
+  size_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w;
+  size_t pad_top, pad_left;
+} pnn_conv2d_geometry;
+void pnn_f32_im2col_scalar(const pnn_conv2d_geometry *g, const float *x, float *cols);
+
+/* ---- f32 depthwise convolution (kernels_c/f32-dwconv/) -------------------------
+ * One filter per channel (g->channels channels, multiplier 1):
+ * y[c][oy][ox] = act(bias[c] + sum_ij w[c][i][j] * x[c][oy*sh-pt+i*dh][ox*sw-pl+j*dw]) */
+typedef void (*pnn_f32_dwconv_fn)(const pnn_conv2d_geometry *g, const float *x, const float *w,
+                                  const float *bias, float *y, pnn_activation act);
+void pnn_f32_dwconv_scalar(const pnn_conv2d_geometry *g, const float *x, const float *w,
+                           const float *bias, float *y, pnn_activation act);
+void pnn_f32_dwconv_avx2(const pnn_conv2d_geometry *g, const float *x, const float *w,
+                         const float *bias, float *y, pnn_activation act);
+void pnn_f32_dwconv_avx512(const pnn_conv2d_geometry *g, const float *x, const float *w,
+                           const float *bias, float *y, pnn_activation act);
+pnn_f32_dwconv_fn pnn_f32_dwconv_select(const pnn_cpu_features *cpu, const char **name);
+
+#include "pnn_kernels_nn.h"
+#include "pnn_kernels_elementwise.h"
+
+#endif /* PNN_KERNELS_H */

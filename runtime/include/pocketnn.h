@@ -1,0 +1,102 @@
+/* pocketnn public C API: load a .pnn model, create sessions, run them.
+ *
+ * Stable C ABI. No global mutable state: a model is read-only after load and may
+ * be shared by sessions in different threads; a session belongs to one thread at a
+ * time. Errors are returned as status codes; the message goes into a caller-owned
+ * pnn_error. */
+#ifndef POCKETNN_H
+#define POCKETNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PNN_VERSION_MAJOR 1
+#define PNN_VERSION_MINOR 0
+#define PNN_MAX_RANK 8
+
+typedef enum pnn_status {
+  PNN_OK = 0,
+  PNN_ERR_INVALID_ARGUMENT = 1, /* a NULL pointer, an index out of range */
+  PNN_ERR_IO = 2,               /* the file could not be read */
+  PNN_ERR_FORMAT = 3,           /* malformed or truncated .pnn */
+  PNN_ERR_VERSION = 4,          /* unknown major version */
+  PNN_ERR_CHECKSUM = 5,         /* checksum mismatch */
+  PNN_ERR_UNSUPPORTED = 6,      /* op code, dtype or attribute this runtime lacks */
+  PNN_ERR_SHAPE = 7,            /* shapes that disagree with the op's rules */
+  PNN_ERR_OUT_OF_MEMORY = 8
+} pnn_status;
+
+typedef enum pnn_dtype {
+  PNN_DTYPE_F32 = 1,
+  PNN_DTYPE_F16 = 2,
+  PNN_DTYPE_S8 = 3,
+  PNN_DTYPE_U8 = 4,
+  PNN_DTYPE_S4 = 5,
+  PNN_DTYPE_B1 = 6,
+  PNN_DTYPE_S32 = 7,
+  PNN_DTYPE_S64 = 8
+} pnn_dtype;
+
+typedef struct pnn_error {
+  pnn_status status;
+  char message[512];
+} pnn_error;
+
+typedef struct pnn_tensor_info {
+  const char *name;   /* valid while the model lives */
+  pnn_dtype dtype;
+  int rank;
+  int64_t dims[PNN_MAX_RANK];
+  size_t size_bytes;
+} pnn_tensor_info;
+
+typedef struct pnn_node_info {
+  const char *name;    /* valid while the model lives */
+  const char *op;      /* operator name, e.g. "Conv" */
+  uint32_t num_inputs;
+  uint32_t num_outputs;
+  const char *kernel;  /* the kernel variant chosen at load, e.g. "avx2" or "scalar" */
+  size_t scratch_bytes;
+} pnn_node_info;
+
+typedef struct pnn_model pnn_model;
+typedef struct pnn_session pnn_session;
+
+/* Loads from a buffer the caller owns and keeps alive and unchanged until
+ * pnn_model_free: constant tensors are used in place (no copy). The buffer must be
+ * 64-byte aligned for the in-place use; an unaligned buffer is copied once. */
+pnn_status pnn_model_load(const void *data, size_t size, pnn_model **model, pnn_error *error);
+/* Reads the file into a buffer owned by the model. */
+pnn_status pnn_model_load_file(const char *path, pnn_model **model, pnn_error *error);
+void pnn_model_free(pnn_model *model);
+
+uint32_t pnn_model_num_inputs(const pnn_model *model);
+uint32_t pnn_model_num_outputs(const pnn_model *model);
+uint32_t pnn_model_num_nodes(const pnn_model *model);
+pnn_status pnn_model_input_info(const pnn_model *model, uint32_t index, pnn_tensor_info *info);
+pnn_status pnn_model_output_info(const pnn_model *model, uint32_t index, pnn_tensor_info *info);
+pnn_status pnn_model_node_info(const pnn_model *model, uint32_t index, pnn_node_info *info);
+/* Bytes of the activation arena (planned at load) plus the largest scratch. */
+size_t pnn_model_arena_bytes(const pnn_model *model);
+/* String metadata by key, or NULL. */
+const char *pnn_model_metadata(const pnn_model *model, const char *key);
+
+/* A session owns the arena. Creating it allocates; running it never does. */
+pnn_status pnn_session_create(const pnn_model *model, pnn_session **session, pnn_error *error);
+void pnn_session_free(pnn_session *session);
+/* Where to write input `index` before run (size_bytes from pnn_model_input_info). */
+void *pnn_session_input(pnn_session *session, uint32_t index);
+/* Where output `index` is after run; valid until the next run. */
+const void *pnn_session_output(const pnn_session *session, uint32_t index);
+pnn_status pnn_session_run(pnn_session *session, pnn_error *error);
+
+const char *pnn_status_string(pnn_status status);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* POCKETNN_H */

@@ -1,0 +1,151 @@
+/* Internal model representation shared by the loader, the planner, the executor and
+ * the operators. Not installed; not part of the ABI. */
+#ifndef PNN_INTERNAL_H
+#define PNN_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pocketnn.h"
+#include "pnn_kernels.h"
+
+enum pnn_attr_type {
+  PNN_ATTR_INT = 1,    /* int64 */
+  PNN_ATTR_FLOAT = 2,  /* float32 */
+  PNN_ATTR_INTS = 3,   /* int64 list */
+  PNN_ATTR_FLOATS = 4  /* float32 list */
+};
+
+enum pnn_tensor_kind {
+  PNN_TENSOR_ACTIVATION = 0, /* lives in the arena: graph inputs and node outputs */
+  PNN_TENSOR_CONSTANT = 1    /* data in the file's data section */
+};
+
+enum pnn_encoding { PNN_ENCODING_DENSE = 0 };
+
+typedef struct pnn_attr {
+  char *name;       /* owned, NUL-terminated */
+  uint8_t type;     /* enum pnn_attr_type */
+  uint32_t count;   /* list length (1 for scalars) */
+  int64_t i;
+  float f;
+  int64_t *ints;    /* owned, `count` entries (INTS) */
+  float *floats;    /* owned, `count` entries (FLOATS) */
+} pnn_attr;
+
+typedef struct pnn_tensor {
+  char *name;       /* owned, NUL-terminated */
+  uint8_t dtype;    /* pnn_dtype */
+  uint8_t encoding; /* enum pnn_encoding */
+  uint8_t kind;     /* enum pnn_tensor_kind */
+  int rank;
+  int64_t dims[PNN_MAX_RANK];
+  size_t numel;
+  size_t nbytes;
+  const void *data;     /* CONSTANT: points into the model buffer, 64-byte aligned */
+  size_t arena_offset;  /* ACTIVATION: set by the planner */
+  int32_t producer;     /* node index, -1 for graph inputs and constants */
+  int32_t last_use;     /* last node index reading it; n_nodes for graph outputs */
+} pnn_tensor;
+
+typedef struct pnn_node {
+  uint16_t op;         /* op code, docs/OPS.md */
+  char *name;          /* owned */
+  uint32_t n_inputs;
+  uint32_t n_outputs;
+  int32_t *inputs;     /* owned; tensor ids, -1 = absent optional input */
+  int32_t *outputs;    /* owned; tensor ids */
+  uint32_t n_attrs;
+  pnn_attr *attrs;     /* owned */
+  void *params;        /* set by prepare: one malloc'd block, freed with free() */
+  size_t scratch_bytes;/* set by prepare: scratch the run needs (shared, 64-aligned) */
+  const char *kernel;  /* set by prepare: static string naming the kernel variant */
+} pnn_node;
+
+typedef struct pnn_meta {
+  char *key;           /* owned */
+  uint8_t type;        /* 1 string, 2 int64, 3 float64 */
+  char *str;           /* owned (type 1) */
+  int64_t i;
+  double f;
+} pnn_meta;
+
+struct pnn_model {
+  const uint8_t *data;   /* the file bytes */
+  size_t size;
+  void *owned_data;      /* non-NULL when the model owns the bytes */
+  uint16_t version_major, version_minor;
+  uint32_t n_meta;
+  pnn_meta *meta;
+  uint32_t n_tensors;
+  pnn_tensor *tensors;
+  uint32_t n_nodes;
+  pnn_node *nodes;
+  uint32_t n_inputs, n_outputs;
+  int32_t *inputs;       /* tensor ids */
+  int32_t *outputs;
+  size_t arena_bytes;    /* activations, planned */
+  size_t scratch_bytes;  /* max over nodes */
+  uint32_t max_node_io;  /* largest n_inputs / n_outputs: executor pointer arrays */
+  pnn_cpu_features cpu;
+};
+
+/* ---- operators --------------------------------------------------------------
+ * prepare: validate the node completely (input count, dtypes, ranks, shapes,
+ *   attribute values; the output shapes in the table must equal the ones the op
+ *   computes), fill node->params, node->scratch_bytes and node->kernel. Runs once at
+ *   load. Anything not validated here must not be trusted by run.
+ * run: compute. `in[i]` is NULL for absent optional inputs. No allocation, no I/O. */
+typedef pnn_status (*pnn_prepare_fn)(pnn_model *model, pnn_node *node, pnn_error *error);
+typedef void (*pnn_run_fn)(const pnn_model *model, const pnn_node *node,
+                           const void *const *in, void *const *out, void *scratch);
+
+typedef struct pnn_op_def {
+  uint16_t code;
+  const char *name;
+  pnn_prepare_fn prepare;
+  pnn_run_fn run;
+} pnn_op_def;
+
+/* NULL for an unknown code. */
+const pnn_op_def *pnn_op_lookup(uint16_t code);
+
+/* ---- helpers (runtime/src/attrs.c, errors.c, shapes.c) ---------------------- */
+pnn_status pnn_set_error(pnn_error *error, pnn_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+const pnn_attr *pnn_node_attr(const pnn_node *node, const char *name);
+/* Scalar getters return the default when absent; a present attribute of the wrong
+ * type also returns the default: prepare validates types with pnn_attr_check. */
+int64_t pnn_attr_int(const pnn_node *node, const char *name, int64_t dflt);
+float pnn_attr_float(const pnn_node *node, const char *name, float dflt);
+/* List getters: NULL and *count = 0 when absent or of another type. */
+const int64_t *pnn_attr_ints(const pnn_node *node, const char *name, uint32_t *count);
+const float *pnn_attr_floats(const pnn_node *node, const char *name, uint32_t *count);
+/* Reads an INTS attribute that must have exactly `count` entries into out; absent ->
+ * copies dflt (may be NULL: then absence is an error). */
+pnn_status pnn_attr_ints_exact(const pnn_node *node, const char *name, uint32_t count,
+                               const int64_t *dflt, int64_t *out, pnn_error *error);
+
+static inline const pnn_tensor *pnn_input_tensor(const pnn_model *m, const pnn_node *n, uint32_t i) {
+  return (i < n->n_inputs && n->inputs[i] >= 0) ? &m->tensors[n->inputs[i]] : NULL;
+}
+static inline const pnn_tensor *pnn_output_tensor(const pnn_model *m, const pnn_node *n, uint32_t i) {
+  return &m->tensors[n->outputs[i]];
+}
+/* Checks n_inputs within [min_in, max_in], n_outputs within [min_out, max_out],
+ * required inputs (index < min_in) present, every present input and output f32 unless
+ * the op says otherwise (pass allow_non_f32 = true and check yourself). */
+pnn_status pnn_check_io(const pnn_model *m, const pnn_node *n, uint32_t min_in, uint32_t max_in,
+                        uint32_t min_out, uint32_t max_out, bool allow_non_f32, pnn_error *error);
+/* Output `i` of the node must have exactly this shape. */
+pnn_status pnn_check_output_shape(const pnn_model *m, const pnn_node *n, uint32_t i, int rank,
+                                  const int64_t *dims, pnn_error *error);
+/* numpy broadcasting of a and b into out; PNN_ERR_SHAPE when incompatible. */
+pnn_status pnn_broadcast_shape(int rank_a, const int64_t *a, int rank_b, const int64_t *b,
+                               int *rank_out, int64_t *out);
+
+#endif /* PNN_INTERNAL_H */

@@ -1,0 +1,36 @@
+/* Operator entry points (docs/OPS.md). One row per op code in op_table.c. */
+#ifndef PNN_OPS_H
+#define PNN_OPS_H
+
+#include "../internal.h"
+
+#define PNN_DECLARE_OP(fn)                                                            \
+  pnn_status pnn_op_##fn##_prepare(pnn_model *model, pnn_node *node, pnn_error *error); \
+  void pnn_op_##fn##_run(const pnn_model *model, const pnn_node *node,                \
+                         const void *const *in, void *const *out, void *scratch);
+
+/* nn ops: conv.c, conv_transpose.c, gemm.c, matmul.c, batchnorm.c, pool.c */
+PNN_DECLARE_OP(conv)
+PNN_DECLARE_OP(conv_transpose)
+PNN_DECLARE_OP(gemm)
+PNN_DECLARE_OP(matmul)
+PNN_DECLARE_OP(batchnorm)
+PNN_DECLARE_OP(pool)         /* MaxPool, AveragePool */
+PNN_DECLARE_OP(global_pool)  /* GlobalAveragePool, GlobalMaxPool */
+
+/* element-wise and data-movement ops */
+PNN_DECLARE_OP(unary)        /* codes 10..29: switch on node->op */
+PNN_DECLARE_OP(binary)       /* codes 30..37 */
+PNN_DECLARE_OP(concat)
+PNN_DECLARE_OP(split)
+PNN_DECLARE_OP(slice)
+PNN_DECLARE_OP(reshape)
+PNN_DECLARE_OP(transpose)
+PNN_DECLARE_OP(pad)
+PNN_DECLARE_OP(resize)
+PNN_DECLARE_OP(softmax)
+PNN_DECLARE_OP(reduce)       /* codes 58..61 */
+PNN_DECLARE_OP(layernorm)
+PNN_DECLARE_OP(gather)
+
+#endif /* PNN_OPS_H */
