@@ -54,13 +54,19 @@ const char *pnn_status_string(pnn_status status);
 """
 
 
+def _path(relative: str) -> str:
+    # setuptools wants paths relative to setup.py; a direct build from elsewhere
+    # (python build_native.py in another folder) needs them absolute.
+    return relative if os.getcwd() == ROOT else os.path.join(ROOT, relative)
+
+
 def c_sources() -> list[str]:
-    """Every C file of the runtime and the kernels (relative paths, sorted)."""
+    """Every C file of the runtime and the kernels (sorted)."""
     patterns = ["runtime/src/*.c", "runtime/src/ops/*.c", "kernels_c/*.c", "kernels_c/*/*.c"]
     files: list[str] = []
     for pattern in patterns:
         files += glob.glob(os.path.join(ROOT, pattern))
-    return sorted(os.path.relpath(f, ROOT) for f in files)
+    return sorted(_path(os.path.relpath(f, ROOT)) for f in files)
 
 
 ffibuilder = FFI()
@@ -69,10 +75,13 @@ ffibuilder.set_source(
     "pocketnn._native",
     '#include "pocketnn.h"\n',
     sources=c_sources(),
-    include_dirs=["runtime/include", "runtime/src", "kernels_c/include"],
+    include_dirs=[_path(d) for d in ("runtime/include", "runtime/src", "kernels_c/include")],
     extra_compile_args=["-std=c11", "-O3", "-Wall", "-Wextra", "-fno-math-errno"],
     libraries=["m"],
 )
 
 if __name__ == "__main__":
-    ffibuilder.compile(verbose=True)
+    # Development build into a folder: python build_native.py /tmp/out -> /tmp/out/pocketnn/_native*.so
+    import sys
+
+    ffibuilder.compile(tmpdir=sys.argv[1] if len(sys.argv) > 1 else ".", verbose=False)

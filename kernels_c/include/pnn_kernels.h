@@ -103,6 +103,11 @@ void pnn_f32_dwconv_avx512(const pnn_conv2d_geometry *g, const float *x, const f
                            const float *bias, float *y, pnn_activation act);
 pnn_f32_dwconv_fn pnn_f32_dwconv_select(const pnn_cpu_features *cpu, const char **name);
 
+/* ---- f32 local response normalization (kernels_c/f32-lrn/) ---------------------
+ * One image [channels, pixels]; ONNX LRN across channels. */
+void pnn_f32_lrn_scalar(const float *x, float *y, size_t channels, size_t pixels, size_t size,
+                        float alpha, float beta, float bias);
+
 #include "pnn_kernels_nn.h"
 #include "pnn_kernels_elementwise.h"
 

@@ -56,6 +56,7 @@ static const pnn_op_def OP_TABLE[] = {
     OP(61, "ReduceMin", reduce),
     OP(62, "LayerNormalization", layernorm),
     OP(63, "Gather", gather),
+    OP(64, "LRN", lrn),
 };
 
 const pnn_op_def *pnn_op_lookup(uint16_t code) {

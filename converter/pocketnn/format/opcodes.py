@@ -52,6 +52,7 @@ OP_CODES: dict[str, int] = {
     "ReduceMin": 61,
     "LayerNormalization": 62,
     "Gather": 63,
+    "LRN": 64,
 }
 
 # Fused activation codes (attribute "act"), docs/OPS.md.

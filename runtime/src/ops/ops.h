@@ -32,5 +32,6 @@ PNN_DECLARE_OP(softmax)
 PNN_DECLARE_OP(reduce)       /* codes 58..61 */
 PNN_DECLARE_OP(layernorm)
 PNN_DECLARE_OP(gather)
+PNN_DECLARE_OP(lrn)
 
 #endif /* PNN_OPS_H */

@@ -1,0 +1,132 @@
+"""The `pocketnn` command line: convert, run, verify, inspect, demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+import numpy as np
+from rich.console import Console
+
+from pocketnn.errors import PocketnnError
+
+# Piped output gets a wide fixed width so tables are not cut to 80 columns.
+console = Console() if Console().is_terminal else Console(width=160)
+
+
+def parse_shape_bindings(items: Sequence[str]) -> dict[str, tuple[int, ...]]:
+    """``["input=1x3x224x224"]`` -> ``{"input": (1, 3, 224, 224)}``."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for item in items:
+        name, sep, dims = item.rpartition("=")
+        if not sep or not name:
+            raise argparse.ArgumentTypeError(f"--input-shape wants NAME=DxDxD, got {item!r}")
+        try:
+            shapes[name] = tuple(int(d) for d in dims.lower().split("x"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"--input-shape wants NAME=DxDxD, got {item!r}") from None
+    return shapes
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from pocketnn.convert import convert
+
+    data = convert(args.model, args.output, input_shapes=parse_shape_bindings(args.input_shape))
+    console.print(f"wrote {args.output} ({len(data):,} bytes)")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pocketnn.runtime import Model
+
+    model = Model(args.model)
+    feeds: dict[str, np.ndarray] = {}
+    for item in args.input:
+        name, sep, path = item.partition("=")
+        if not sep:
+            if len(model.inputs) != 1:
+                raise PocketnnError("--input wants NAME=file.npy when the model has several inputs")
+            name, path = model.inputs[0].name, item
+        feeds[name] = np.load(path)
+    outputs = model.run(feeds)
+    if args.output:
+        np.savez(args.output, **outputs)
+        console.print(f"wrote {args.output}")
+    for name, value in outputs.items():
+        console.print(f"{name}: shape {value.shape}, min {value.min():.6g}, max {value.max():.6g}")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from pocketnn.report import print_verify_report
+    from pocketnn.verify import verify
+
+    inputs = dict(np.load(args.inputs)) if args.inputs else None
+    labels = np.load(args.labels) if args.labels else None
+    report = verify(args.onnx_model, args.model, inputs=inputs, samples=args.samples, labels=labels)
+    print_verify_report(console, report)
+    return 0 if report.passed(args.rtol) else 1
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from pocketnn.report import print_inspection
+
+    print_inspection(console, args.model)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from pocketnn.demo import run_demo
+
+    return run_demo(console, args.model, args.output)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pocketnn", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("convert", help="ONNX -> .pnn")
+    p.add_argument("model", help="input .onnx file")
+    p.add_argument("-o", "--output", required=True, help="output .pnn file")
+    p.add_argument("--input-shape", action="append", default=[], metavar="NAME=DxD...",
+                   help="bind an input's shape (symbolic dims default to 1)")
+    p.set_defaults(func=_cmd_convert)
+
+    p = sub.add_parser("run", help="run a .pnn model on .npy inputs")
+    p.add_argument("model")
+    p.add_argument("--input", action="append", default=[], metavar="NAME=file.npy")
+    p.add_argument("--output", help="write the outputs to this .npz")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("verify", help="compare a .pnn against its ONNX model in onnxruntime")
+    p.add_argument("onnx_model")
+    p.add_argument("model")
+    p.add_argument("--inputs", help=".npz: per input name, N samples concatenated along the batch axis")
+    p.add_argument("--labels", help=".npy of N integer labels (adds accuracy)")
+    p.add_argument("--samples", type=int, default=4, help="random samples when --inputs is absent")
+    p.add_argument("--rtol", type=float, default=1e-3, help="max relative error for exit status 0")
+    p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser("inspect", help="ops, tensors, sizes and memory plan of a .pnn")
+    p.add_argument("model")
+    p.set_defaults(func=_cmd_inspect)
+
+    p = sub.add_parser("demo", help="build a MobileNet, convert it, verify it against onnxruntime")
+    p.add_argument("--model", default="mobilenet_v2", help="mobilenet_v1, mobilenet_v2 or resnet18")
+    p.add_argument("--output", help="keep the .pnn here")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (PocketnnError, ValueError, OSError) as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,330 @@
+"""Strict reader of .pnn files (docs/FORMAT.md): every field is checked before use.
+
+It applies the same structural rules as the C loader (runtime/src/loader.c); op
+semantics (shapes, attribute values) are the runtime's prepare functions' job.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pocketnn.format import spec
+from pocketnn.format.opcodes import OP_CODES
+from pocketnn.ir import AttrValue, DType
+
+OP_NAMES: dict[int, str] = {code: name for name, code in OP_CODES.items()}
+
+
+class PnnFormatError(ValueError):
+    """The bytes are not a valid .pnn file."""
+
+
+class PnnVersionError(PnnFormatError):
+    """The file's major version is not one this reader knows."""
+
+
+class PnnChecksumError(PnnFormatError):
+    """The stored CRC-32 does not match the file."""
+
+
+@dataclass(frozen=True)
+class PnnHeader:
+    version_major: int
+    version_minor: int
+    checksum: int
+    header_size: int
+    file_size: int
+    n_meta: int
+    n_tensors: int
+    n_nodes: int
+    n_inputs: int
+    n_outputs: int
+    reserved: int
+    data_offset: int
+    data_size: int
+
+
+@dataclass
+class PnnTensor:
+    name: str
+    dtype: DType
+    encoding: int
+    kind: int
+    shape: tuple[int, ...]
+    offset: int  # relative to the data section (constants)
+    size: int
+    data: np.ndarray | None = None  # read-only view for constants (uint8 for S4/B1)
+
+    @property
+    def is_constant(self) -> bool:
+        return self.kind == spec.KIND_CONSTANT
+
+
+@dataclass
+class PnnNode:
+    op: str
+    op_code: int
+    name: str
+    inputs: list[int]  # -1 = absent optional input
+    outputs: list[int]
+    attrs: dict[str, AttrValue] = field(default_factory=dict)
+
+
+@dataclass
+class PnnFile:
+    header: PnnHeader
+    metadata: dict[str, str | int | float]
+    tensors: list[PnnTensor]
+    nodes: list[PnnNode]
+    inputs: list[int]
+    outputs: list[int]
+
+    def tensor(self, name: str) -> PnnTensor:
+        for t in self.tensors:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+
+class _Cursor:
+    """Bounds-checked little-endian reads over [pos, end)."""
+
+    def __init__(self, data: bytes, pos: int, end: int) -> None:
+        self.data = data
+        self.pos = pos
+        self.end = end
+
+    def take(self, n: int, what: str) -> bytes:
+        if n < 0 or n > self.end - self.pos:
+            raise PnnFormatError(f"truncated: {what} needs {n} bytes at offset {self.pos}, section ends at {self.end}")
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def unpack(self, fmt: str, what: str) -> tuple:  # type: ignore[type-arg]
+        s = struct.Struct("<" + fmt)
+        return s.unpack(self.take(s.size, what))
+
+    def u8(self, what: str) -> int:
+        return int(self.unpack("B", what)[0])
+
+    def u32(self, what: str) -> int:
+        return int(self.unpack("I", what)[0])
+
+    def i32(self, what: str) -> int:
+        return int(self.unpack("i", what)[0])
+
+    def string(self, what: str) -> str:
+        n = self.u32(f"{what} length")
+        if n > spec.MAX_STRING_BYTES:
+            raise PnnFormatError(f"{what} is {n} bytes long; the limit is {spec.MAX_STRING_BYTES}")
+        raw = self.take(n, what)
+        if b"\0" in raw:
+            raise PnnFormatError(f"{what} contains a NUL byte")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise PnnFormatError(f"{what} is not UTF-8") from e
+
+
+def _check_count(value: int, limit: int, what: str) -> int:
+    if value > limit:
+        raise PnnFormatError(f"{what} is {value}; the limit is {limit}")
+    return value
+
+
+def _read_header(data: bytes) -> PnnHeader:
+    if len(data) < spec.HEADER_SIZE:
+        raise PnnFormatError(f"truncated: {len(data)} bytes, a .pnn header alone is {spec.HEADER_SIZE}")
+    fields = spec.HEADER.unpack_from(data, 0)
+    if fields[0] != spec.MAGIC:
+        raise PnnFormatError(f"bad magic {fields[0]!r}, expected {spec.MAGIC!r}: not a .pnn file")
+    header = PnnHeader(*fields[1:])
+    if header.version_major != spec.VERSION_MAJOR:
+        raise PnnVersionError(
+            f"file format version {header.version_major}.{header.version_minor} is not supported; "
+            f"this reader reads version {spec.VERSION_MAJOR}.x (up to {spec.VERSION_MAJOR}.{spec.VERSION_MINOR})"
+        )
+    if header.header_size != spec.HEADER_SIZE:
+        raise PnnFormatError(f"header_size is {header.header_size}, expected {spec.HEADER_SIZE}")
+    if header.file_size != len(data):
+        raise PnnFormatError(f"file is {len(data)} bytes but its header says {header.file_size} (truncated or padded)")
+    actual = spec.checksum(data)
+    if actual != header.checksum:
+        raise PnnChecksumError(f"checksum mismatch: stored {header.checksum:#010x}, computed {actual:#010x}")
+    _check_count(header.n_meta, spec.MAX_META, "metadata count")
+    _check_count(header.n_tensors, spec.MAX_TENSORS, "tensor count")
+    _check_count(header.n_nodes, spec.MAX_NODES, "node count")
+    _check_count(header.n_inputs, header.n_tensors, "graph input count")
+    _check_count(header.n_outputs, header.n_tensors, "graph output count")
+    if header.data_offset % spec.DATA_ALIGNMENT or header.data_offset < spec.HEADER_SIZE:
+        raise PnnFormatError(f"data_offset {header.data_offset} is not a multiple of 64 after the header")
+    if header.data_offset + header.data_size != header.file_size:
+        raise PnnFormatError(
+            f"data section [{header.data_offset}, +{header.data_size}) does not end at the file end {header.file_size}"
+        )
+    return header
+
+
+def _read_metadata(cur: _Cursor, count: int) -> dict[str, str | int | float]:
+    meta: dict[str, str | int | float] = {}
+    for i in range(count):
+        key = cur.string(f"metadata {i} key")
+        if key in meta:
+            raise PnnFormatError(f'metadata key "{key}" repeats')
+        kind = cur.u8(f'metadata "{key}" type')
+        if kind == spec.META_STRING:
+            meta[key] = cur.string(f'metadata "{key}"')
+        elif kind == spec.META_INT:
+            meta[key] = int(cur.unpack("q", f'metadata "{key}"')[0])
+        elif kind == spec.META_FLOAT:
+            meta[key] = float(cur.unpack("d", f'metadata "{key}"')[0])
+        else:
+            raise PnnFormatError(f'metadata "{key}" has unknown type {kind}')
+    return meta
+
+
+def _read_tensor(cur: _Cursor, index: int, data: bytes, header: PnnHeader) -> PnnTensor:
+    name = cur.string(f"tensor {index} name")
+    what = f'tensor {index} "{name}"'
+    if not name:
+        raise PnnFormatError(f"tensor {index} has an empty name")
+    dtype_code, encoding, kind, rank = cur.unpack("BBBB", what)
+    if dtype_code not in DType._value2member_map_ or DType(dtype_code) not in spec.DTYPE_BITS:
+        raise PnnFormatError(f"{what} has unknown dtype code {dtype_code}")
+    dtype = DType(dtype_code)
+    if encoding != spec.ENCODING_DENSE:
+        raise PnnFormatError(f"{what} has unknown encoding {encoding}")
+    if kind not in (spec.KIND_ACTIVATION, spec.KIND_CONSTANT):
+        raise PnnFormatError(f"{what} has unknown kind {kind}")
+    if rank > spec.MAX_RANK:
+        raise PnnFormatError(f"{what} has rank {rank}; the limit is {spec.MAX_RANK}")
+    shape = tuple(int(d) for d in cur.unpack(f"{rank}q", f"{what} dims"))
+    for d in shape:
+        if not 1 <= d <= spec.MAX_DIM:
+            raise PnnFormatError(f"{what} has dim {d} outside [1, {spec.MAX_DIM}]")
+    nbytes = spec.dense_nbytes(dtype, math.prod(shape))
+    if nbytes > spec.MAX_TENSOR_BYTES:
+        raise PnnFormatError(f"{what} with shape {list(shape)} is too large")
+    offset, size = (int(v) for v in cur.unpack("QQ", f"{what} data range"))
+    tensor = PnnTensor(name, dtype, encoding, kind, shape, offset, size)
+    if kind == spec.KIND_ACTIVATION:
+        if offset or size:
+            raise PnnFormatError(f"{what} is an activation but has a data range")
+        return tensor
+    if size != nbytes:
+        raise PnnFormatError(f"{what} has {size} data bytes; shape {list(shape)} of {dtype.name} needs {nbytes}")
+    if offset % spec.DATA_ALIGNMENT or offset > header.data_size or size > header.data_size - offset:
+        raise PnnFormatError(f"{what} data [{offset}, +{size}) is not 64-aligned inside the data section ({header.data_size} bytes)")
+    start = header.data_offset + offset
+    if spec.DTYPE_BITS[dtype] >= 8:
+        view = np.frombuffer(data, dtype=np.dtype(dtype.to_numpy()).newbyteorder("<"), count=math.prod(shape), offset=start)
+        tensor.data = view.reshape(shape)
+    else:
+        tensor.data = np.frombuffer(data, dtype=np.uint8, count=size, offset=start)
+    return tensor
+
+
+def _read_attr(cur: _Cursor, what: str) -> tuple[str, AttrValue]:
+    name = cur.string(f"{what} attribute name")
+    if not name:
+        raise PnnFormatError(f"{what} has an attribute with an empty name")
+    where = f'{what} attribute "{name}"'
+    kind = cur.u8(f"{where} type")
+    if kind == spec.ATTR_INT:
+        return name, int(cur.unpack("q", where)[0])
+    if kind == spec.ATTR_FLOAT:
+        return name, float(cur.unpack("f", where)[0])
+    if kind in (spec.ATTR_INTS, spec.ATTR_FLOATS):
+        count = _check_count(cur.u32(f"{where} count"), spec.MAX_ATTR_LIST, f"{where} count")
+        fmt = "q" if kind == spec.ATTR_INTS else "f"
+        values = cur.unpack(f"{count}{fmt}", where)
+        if kind == spec.ATTR_INTS:
+            return name, [int(v) for v in values]
+        return name, [float(v) for v in values]
+    raise PnnFormatError(f"{where} has unknown type {kind}")
+
+
+def _tensor_id(value: int, n_tensors: int, what: str, optional: bool) -> int:
+    if (optional and value == -1) or 0 <= value < n_tensors:
+        return value
+    raise PnnFormatError(f"{what} refers to tensor id {value}; the file has {n_tensors} tensors")
+
+
+def _read_node(cur: _Cursor, index: int, n_tensors: int) -> PnnNode:
+    code = int(cur.unpack("H", f"node {index} op code")[0])
+    name = cur.string(f"node {index} name")
+    op = OP_NAMES.get(code)
+    what = f'node {index} "{name}" ({op or code})'
+    if op is None:
+        raise PnnFormatError(f"{what} has unknown op code {code}")
+    n_in = _check_count(cur.u32(f"{what} input count"), spec.MAX_NODE_INPUTS, f"{what} input count")
+    inputs = [_tensor_id(cur.i32(f"{what} input"), n_tensors, f"{what} input {i}", True) for i in range(n_in)]
+    n_out = _check_count(cur.u32(f"{what} output count"), spec.MAX_NODE_OUTPUTS, f"{what} output count")
+    if n_out == 0:
+        raise PnnFormatError(f"{what} has no outputs")
+    outputs = [_tensor_id(cur.i32(f"{what} output"), n_tensors, f"{what} output {i}", False) for i in range(n_out)]
+    n_attrs = _check_count(cur.u32(f"{what} attribute count"), spec.MAX_NODE_ATTRS, f"{what} attribute count")
+    attrs: dict[str, AttrValue] = {}
+    for _ in range(n_attrs):
+        key, value = _read_attr(cur, what)
+        if key in attrs:
+            raise PnnFormatError(f'{what} repeats attribute "{key}"')
+        attrs[key] = value
+    return PnnNode(op, code, name, inputs, outputs, attrs)
+
+
+def _check_graph(tensors: list[PnnTensor], nodes: list[PnnNode], inputs: list[int], outputs: list[int]) -> None:
+    """Topological order and single assignment, the C loader's rules."""
+    available = [t.is_constant for t in tensors]
+    produced = [False] * len(tensors)
+    if len(set(inputs)) != len(inputs) or len(set(outputs)) != len(outputs):
+        raise PnnFormatError("graph inputs or outputs repeat a tensor")
+    for tid in inputs:
+        if tensors[tid].is_constant:
+            raise PnnFormatError(f'graph input "{tensors[tid].name}" is a constant')
+        available[tid] = True
+    for index, node in enumerate(nodes):
+        what = f'node {index} "{node.name}" ({node.op})'
+        for i, tid in enumerate(node.inputs):
+            if tid >= 0 and not available[tid]:
+                raise PnnFormatError(f'{what} input {i} "{tensors[tid].name}" is not computed before the node')
+        for i, tid in enumerate(node.outputs):
+            t = tensors[tid]
+            if tid in node.inputs:
+                raise PnnFormatError(f'{what} output {i} "{t.name}" is also one of its inputs')
+            if t.is_constant:
+                raise PnnFormatError(f'{what} output {i} "{t.name}" is a constant')
+            if available[tid]:
+                raise PnnFormatError(f'{what} output {i} "{t.name}" is already computed (graph input or earlier node)')
+            available[tid] = True
+            produced[tid] = True
+    for tid, t in enumerate(tensors):
+        if not available[tid]:
+            raise PnnFormatError(f'activation "{t.name}" is neither a graph input nor computed by a node')
+    if not outputs:
+        raise PnnFormatError("the graph has no outputs")
+    for tid in outputs:
+        if not produced[tid]:
+            raise PnnFormatError(f'graph output "{tensors[tid].name}" is not computed by a node')
+
+
+def read_pnn(data: bytes | bytearray | memoryview) -> PnnFile:
+    """Parses and validates a .pnn file; PnnFormatError (a ValueError) when malformed."""
+    data = bytes(data)
+    header = _read_header(data)
+    cur = _Cursor(data, spec.HEADER_SIZE, header.data_offset)
+    metadata = _read_metadata(cur, header.n_meta)
+    tensors = [_read_tensor(cur, i, data, header) for i in range(header.n_tensors)]
+    names = [t.name for t in tensors]
+    if len(set(names)) != len(names):
+        raise PnnFormatError("tensor names repeat")
+    nodes = [_read_node(cur, i, header.n_tensors) for i in range(header.n_nodes)]
+    inputs = [_tensor_id(cur.i32("graph input"), header.n_tensors, f"graph input {i}", False) for i in range(header.n_inputs)]
+    outputs = [_tensor_id(cur.i32("graph output"), header.n_tensors, f"graph output {i}", False) for i in range(header.n_outputs)]
+    _check_graph(tensors, nodes, inputs, outputs)
+    return PnnFile(header, metadata, tensors, nodes, inputs, outputs)

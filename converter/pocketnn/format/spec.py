@@ -1,0 +1,80 @@
+"""Byte-level constants of the .pnn format 1.x shared by the writer and the reader.
+
+docs/FORMAT.md is the normative description; runtime/src/loader.c mirrors these values.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+from pocketnn.ir import DType
+
+MAGIC = b"PNN\0"
+VERSION_MAJOR = 1
+VERSION_MINOR = 0
+
+# magic, major, minor, checksum, header_size, file_size, n_meta, n_tensors, n_nodes,
+# n_inputs, n_outputs, reserved, data_offset, data_size
+HEADER = struct.Struct("<4sHHIIQIIIIIIQQ")
+HEADER_SIZE = 64
+CHECKSUM_OFFSET = 8
+DATA_ALIGNMENT = 64
+
+# Limits every reader enforces (they bound allocations made from untrusted counts).
+MAX_STRING_BYTES = 4096
+MAX_RANK = 8
+MAX_DIM = 2**31 - 1
+MAX_TENSOR_BYTES = 2**48
+MAX_NODE_INPUTS = 1024
+MAX_NODE_OUTPUTS = 1024
+MAX_NODE_ATTRS = 64
+MAX_ATTR_LIST = 65536
+MAX_META = 65536
+MAX_TENSORS = 2**24
+MAX_NODES = 2**24
+
+META_STRING = 1
+META_INT = 2
+META_FLOAT = 3
+
+ATTR_INT = 1
+ATTR_FLOAT = 2
+ATTR_INTS = 3
+ATTR_FLOATS = 4
+
+ENCODING_DENSE = 0
+KIND_ACTIVATION = 0
+KIND_CONSTANT = 1
+
+# Element sizes in bits of the dtypes a .pnn may carry.
+DTYPE_BITS: dict[DType, int] = {
+    DType.F32: 32,
+    DType.F16: 16,
+    DType.S8: 8,
+    DType.U8: 8,
+    DType.S4: 4,
+    DType.B1: 1,
+    DType.S32: 32,
+    DType.S64: 64,
+}
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+def dense_nbytes(dtype: DType, numel: int) -> int:
+    """Bytes of a dense tensor: sub-byte types pack from the low bits up, rounded up."""
+    return (numel * DTYPE_BITS[dtype] + 7) // 8
+
+
+def align(value: int, alignment: int = DATA_ALIGNMENT) -> int:
+    return (value + alignment - 1) // alignment * alignment
+
+
+def checksum(data: bytes | bytearray | memoryview) -> int:
+    """CRC-32 (zlib) of the whole file with the 4 checksum bytes read as zero."""
+    view = memoryview(data)
+    crc = zlib.crc32(view[:CHECKSUM_OFFSET])
+    crc = zlib.crc32(b"\0\0\0\0", crc)
+    return zlib.crc32(view[CHECKSUM_OFFSET + 4 :], crc) & 0xFFFFFFFF

@@ -1,0 +1,225 @@
+"""Serializes a lowered IR Graph into .pnn bytes (format 1.0, docs/FORMAT.md)."""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Sequence
+
+import numpy as np
+
+from pocketnn.format import spec
+from pocketnn.format.opcodes import OP_CODES
+from pocketnn.ir import AttrValue, DType, Graph, Node, Tensor
+
+# Dtypes a constant can be written in as dense little-endian data.
+WRITABLE_CONSTANT_DTYPES = (DType.F32, DType.F16, DType.S8, DType.U8, DType.S32, DType.S64)
+
+
+class _Buffer:
+    """Little-endian byte builder for the structure sections."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def raw(self, data: bytes) -> None:
+        self.parts.append(data)
+        self.size += len(data)
+
+    def pack(self, fmt: str, *values: int | float) -> None:
+        self.raw(struct.pack("<" + fmt, *values))
+
+    def string(self, text: str, what: str) -> None:
+        encoded = text.encode("utf-8")
+        if len(encoded) > spec.MAX_STRING_BYTES:
+            raise ValueError(f"{what} is {len(encoded)} bytes long; the limit is {spec.MAX_STRING_BYTES}")
+        self.pack("I", len(encoded))
+        self.raw(encoded)
+
+    def getvalue(self) -> bytes:
+        return b"".join(self.parts)
+
+
+def _check_int64(value: int, what: str) -> int:
+    if not spec.INT64_MIN <= value <= spec.INT64_MAX:
+        raise ValueError(f"{what}: {value} does not fit in int64")
+    return value
+
+
+def _float32(value: float, what: str) -> float:
+    narrowed = float(np.float32(value))
+    if math.isinf(narrowed) and not math.isinf(value):
+        raise ValueError(f"{what}: {value} overflows float32")
+    return narrowed
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (float, np.floating))
+
+
+def _is_float(value: object) -> bool:
+    return isinstance(value, (float, np.floating))
+
+
+def _write_attr(buf: _Buffer, node: Node, name: str, value: AttrValue) -> None:
+    what = f'node "{node.name}" ({node.op}): attribute "{name}"'
+    buf.string(name, f"{what} name")
+    if _is_int(value):
+        buf.pack("Bq", spec.ATTR_INT, _check_int64(int(value), what))  # type: ignore[arg-type]
+    elif _is_float(value):
+        buf.pack("Bf", spec.ATTR_FLOAT, _float32(float(value), what))  # type: ignore[arg-type]
+    elif isinstance(value, (list, tuple)):
+        items: Sequence[object] = list(value)
+        if len(items) > spec.MAX_ATTR_LIST:
+            raise ValueError(f"{what} has {len(items)} entries; the limit is {spec.MAX_ATTR_LIST}")
+        if all(_is_int(v) for v in items):
+            buf.pack("BI", spec.ATTR_INTS, len(items))
+            for v in items:
+                buf.pack("q", _check_int64(int(v), what))  # type: ignore[call-overload]
+        elif all(_is_int(v) or _is_float(v) for v in items):
+            buf.pack("BI", spec.ATTR_FLOATS, len(items))
+            for v in items:
+                buf.pack("f", _float32(float(v), what))  # type: ignore[arg-type]
+        else:
+            raise ValueError(f"{what} is a list of unsupported values {items!r}")
+    else:
+        raise ValueError(f"{what} has unsupported type {type(value).__name__} (int, float or a list of them)")
+
+
+def _tensor_order(graph: Graph) -> list[str]:
+    """Names of every tensor the graph uses, in the order of graph.tensors."""
+    used: set[str] = set(graph.inputs) | set(graph.outputs)
+    for node in graph.nodes:
+        used.update(name for name in node.inputs if name)
+        used.update(node.outputs)
+    for name in sorted(used):
+        if name not in graph.tensors:
+            raise ValueError(f'tensor "{name}" is used by the graph but missing from graph.tensors')
+    return [name for name in graph.tensors if name in used]
+
+
+def _check_tensor(tensor: Tensor) -> None:
+    if tensor.dtype not in spec.DTYPE_BITS:
+        raise ValueError(f'tensor "{tensor.name}" has dtype {tensor.dtype.name}, which a .pnn cannot hold')
+    if len(tensor.shape) > spec.MAX_RANK:
+        raise ValueError(f'tensor "{tensor.name}" has rank {len(tensor.shape)}; the limit is {spec.MAX_RANK}')
+    for d in tensor.shape:
+        if not _is_int(d) or not 1 <= int(d) <= spec.MAX_DIM:
+            raise ValueError(f'tensor "{tensor.name}" has shape {tensor.shape}: every dim must be in [1, {spec.MAX_DIM}]')
+    numel = math.prod(int(d) for d in tensor.shape)
+    if spec.dense_nbytes(tensor.dtype, numel) > spec.MAX_TENSOR_BYTES:
+        raise ValueError(f'tensor "{tensor.name}" with shape {tensor.shape} is too large')
+
+
+def _constant_bytes(tensor: Tensor) -> bytes:
+    assert tensor.data is not None
+    if tensor.dtype not in WRITABLE_CONSTANT_DTYPES:
+        supported = ", ".join(d.name for d in WRITABLE_CONSTANT_DTYPES)
+        raise ValueError(f'constant "{tensor.name}" has dtype {tensor.dtype.name}; writable dtypes: {supported}')
+    data = np.asarray(tensor.data)
+    if tuple(data.shape) != tuple(int(d) for d in tensor.shape):
+        raise ValueError(f'constant "{tensor.name}": data shape {data.shape} differs from tensor shape {tensor.shape}')
+    target = np.dtype(tensor.dtype.to_numpy()).newbyteorder("<")
+    cast = data.astype(target)
+    if np.issubdtype(target, np.integer) and not np.array_equal(cast, data):
+        raise ValueError(f'constant "{tensor.name}": values do not fit in {tensor.dtype.name}')
+    return np.ascontiguousarray(cast).tobytes()
+
+
+def _write_metadata(buf: _Buffer, metadata: dict[str, str | int | float]) -> None:
+    for key, value in metadata.items():
+        buf.string(key, f'metadata key "{key}"')
+        if isinstance(value, str):
+            buf.pack("B", spec.META_STRING)
+            buf.string(value, f'metadata "{key}"')
+        elif _is_int(value):
+            buf.pack("Bq", spec.META_INT, _check_int64(int(value), f'metadata "{key}"'))
+        elif _is_float(value):
+            buf.pack("Bd", spec.META_FLOAT, float(value))
+        else:
+            raise ValueError(f'metadata "{key}" has unsupported type {type(value).__name__}')
+
+
+def _write_node(buf: _Buffer, node: Node, ids: dict[str, int]) -> None:
+    code = OP_CODES.get(node.op)
+    if code is None:
+        raise ValueError(f'node "{node.name}": unknown op "{node.op}" (not in the operator contract, docs/OPS.md)')
+    if len(node.inputs) > spec.MAX_NODE_INPUTS or not 1 <= len(node.outputs) <= spec.MAX_NODE_OUTPUTS:
+        raise ValueError(f'node "{node.name}" ({node.op}): {len(node.inputs)} inputs, {len(node.outputs)} outputs out of range')
+    if len(node.attrs) > spec.MAX_NODE_ATTRS:
+        raise ValueError(f'node "{node.name}" ({node.op}): {len(node.attrs)} attributes; the limit is {spec.MAX_NODE_ATTRS}')
+    buf.pack("H", code)
+    buf.string(node.name, f'node "{node.name}" name')
+    buf.pack("I", len(node.inputs))
+    for name in node.inputs:
+        buf.pack("i", ids[name] if name else -1)
+    buf.pack("I", len(node.outputs))
+    for name in node.outputs:
+        if not name:
+            raise ValueError(f'node "{node.name}" ({node.op}): an output has an empty name')
+        buf.pack("i", ids[name])
+    buf.pack("I", len(node.attrs))
+    for attr_name, value in node.attrs.items():
+        _write_attr(buf, node, attr_name, value)
+
+
+def write_pnn(graph: Graph) -> bytes:
+    """The .pnn bytes of a lowered graph; ValueError when the graph cannot be written."""
+    order = _tensor_order(graph)
+    if len(graph.metadata) > spec.MAX_META or len(order) > spec.MAX_TENSORS or len(graph.nodes) > spec.MAX_NODES:
+        raise ValueError("graph has too many metadata entries, tensors or nodes for format 1.0")
+    if len(set(graph.inputs)) != len(graph.inputs) or len(set(graph.outputs)) != len(graph.outputs):
+        raise ValueError("graph inputs and outputs must not repeat a tensor")
+    ids = {name: i for i, name in enumerate(order)}
+    for name in graph.inputs:
+        if graph.tensors[name].is_constant:
+            raise ValueError(f'graph input "{name}" is a constant')
+    for node in graph.nodes:
+        for name in node.outputs:
+            if graph.tensors[name].is_constant:
+                raise ValueError(f'node "{node.name}" ({node.op}) writes constant "{name}"')
+
+    structure = _Buffer()
+    _write_metadata(structure, graph.metadata)
+
+    blobs: list[bytes] = []
+    data_size = 0
+    for name in order:
+        tensor = graph.tensors[name]
+        _check_tensor(tensor)
+        structure.string(name, f'tensor "{name}" name')
+        kind = spec.KIND_CONSTANT if tensor.is_constant else spec.KIND_ACTIVATION
+        structure.pack("BBBB", int(tensor.dtype), spec.ENCODING_DENSE, kind, len(tensor.shape))
+        for d in tensor.shape:
+            structure.pack("q", int(d))
+        if tensor.is_constant:
+            blob = _constant_bytes(tensor)
+            structure.pack("QQ", data_size, len(blob))
+            padded = spec.align(len(blob))
+            blobs.append(blob + b"\0" * (padded - len(blob)))
+            data_size += padded
+        else:
+            structure.pack("QQ", 0, 0)
+
+    for node in graph.nodes:
+        _write_node(structure, node, ids)
+    for name in graph.inputs:
+        structure.pack("i", ids[name])
+    for name in graph.outputs:
+        structure.pack("i", ids[name])
+
+    body = structure.getvalue()
+    data_offset = spec.align(spec.HEADER_SIZE + len(body))
+    file_size = data_offset + data_size
+    header = spec.HEADER.pack(
+        spec.MAGIC, spec.VERSION_MAJOR, spec.VERSION_MINOR, 0, spec.HEADER_SIZE, file_size,
+        len(graph.metadata), len(order), len(graph.nodes), len(graph.inputs), len(graph.outputs),
+        0, data_offset, data_size,
+    )
+    out = bytearray(header + body)
+    out += b"\0" * (data_offset - len(out))
+    for blob in blobs:
+        out += blob
+    struct.pack_into("<I", out, spec.CHECKSUM_OFFSET, spec.checksum(out))
+    return bytes(out)

@@ -1,0 +1,34 @@
+"""Dispatch of ONNX nodes to their lowering functions (docs/OPS.md)."""
+
+from __future__ import annotations
+
+from pocketnn.errors import UnsupportedOpError
+from pocketnn.frontend import lowering_elementwise, lowering_nn, lowering_resize, lowering_tensor
+from pocketnn.frontend.context import LowerFn, LoweringContext, OnnxNode
+
+LOWERINGS: dict[str, LowerFn] = {
+    **lowering_nn.LOWERINGS,
+    **lowering_tensor.LOWERINGS,
+    **lowering_elementwise.LOWERINGS,
+    **lowering_resize.LOWERINGS,
+}
+SUPPORTED_ONNX_OPS: tuple[str, ...] = tuple(sorted(LOWERINGS))
+
+
+def unsupported_op_error(name: str, op_type: str, domain: str = "") -> UnsupportedOpError:
+    where = f" (domain '{domain}')" if domain not in ("", "ai.onnx") else ""
+    return UnsupportedOpError(
+        f"node '{name}' ({op_type}){where}: op not supported by pocketnn; supported ONNX ops "
+        f"(when not folded to constants): {', '.join(SUPPORTED_ONNX_OPS)}"
+    )
+
+
+def is_supported(op_type: str, domain: str) -> bool:
+    return domain in ("", "ai.onnx") and op_type in LOWERINGS
+
+
+def lower_node(ctx: LoweringContext, node: OnnxNode) -> None:
+    fn = LOWERINGS.get(node.op_type)
+    if fn is None:
+        raise unsupported_op_error(node.name, node.op_type)
+    fn(ctx, node)

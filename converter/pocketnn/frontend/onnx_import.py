@@ -1,0 +1,217 @@
+"""ONNX model -> lowered pocketnn IR Graph with static shapes (docs/OPS.md)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping, Sequence, Union
+
+import numpy as np
+import onnx
+import onnx.inliner
+from onnx import numpy_helper
+
+from pocketnn.errors import ModelError, ShapeError, UnsupportedOpError
+from pocketnn.frontend.context import LoweringContext, OnnxNode, onnx_to_dtype
+from pocketnn.frontend.folding import OnnxState, TensorInfo, remove_dead, simplify
+from pocketnn.frontend.lowering import is_supported, lower_node, unsupported_op_error
+from pocketnn.ir import DType, Graph, Tensor
+
+ModelSource = Union[str, "os.PathLike[str]", onnx.ModelProto]
+InputShapes = Mapping[str, Sequence[int]]
+
+MIN_OPSET = 7
+
+
+def load_model(model: ModelSource) -> onnx.ModelProto:
+    """A private copy of the model (the caller's ModelProto is never modified)."""
+    if isinstance(model, onnx.ModelProto):
+        copy = onnx.ModelProto()
+        copy.CopyFrom(model)
+        return copy
+    path = Path(model)
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    try:
+        return onnx.load(str(path))
+    except Exception as exc:  # protobuf decode errors have several types
+        raise ModelError(f"cannot read ONNX model {path}: {exc}") from exc
+
+
+def model_opset(proto: onnx.ModelProto) -> int:
+    for imp in proto.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            return int(imp.version)
+    raise ModelError("the model imports no default-domain (ai.onnx) opset")
+
+
+def _check_opset(opset: int) -> None:
+    newest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= opset <= newest:
+        raise ModelError(f"ONNX opset {opset} is not supported; supported: {MIN_OPSET}..{newest}")
+
+
+def _bind_input_shape(vi: onnx.ValueInfoProto, given: Sequence[int] | None) -> TensorInfo:
+    tt = vi.type.tensor_type
+    if not vi.type.HasField("tensor_type"):
+        raise UnsupportedOpError(f"graph input '{vi.name}' is not a tensor")
+    declared: list[int | None] | None = None
+    if tt.HasField("shape"):
+        declared = [int(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else None
+                    for d in tt.shape.dim]
+    if given is not None:
+        shape = tuple(int(d) for d in given)
+        if declared is not None and len(declared) != len(shape):
+            raise ModelError(f"input_shapes['{vi.name}'] = {shape} has rank {len(shape)}, the "
+                             f"model declares rank {len(declared)}")
+        if any(d < 0 for d in shape):
+            raise ModelError(f"input_shapes['{vi.name}'] = {shape} has a negative dimension")
+        return TensorInfo(tt.elem_type, shape)
+    if declared is None:
+        raise ShapeError(f"graph input '{vi.name}' has no declared shape; pass input_shapes="
+                         f"{{'{vi.name}': (...)}}")
+    # Symbolic or unknown dimensions default to 1 (e.g. the batch).
+    return TensorInfo(tt.elem_type, tuple(1 if d is None else d for d in declared))
+
+
+def _unique_node_names(nodes: Sequence[onnx.NodeProto]) -> None:
+    seen: set[str] = set()
+    for i, node in enumerate(nodes):
+        base = node.name or f"{node.op_type}_{i}"
+        name, k = base, 1
+        while name in seen:
+            name = f"{base}_{k}"
+            k += 1
+        seen.add(name)
+        node.name = name
+
+
+def _initial_state(proto: onnx.ModelProto, input_shapes: InputShapes | None) -> OnnxState:
+    graph = proto.graph
+    if len(graph.sparse_initializer):
+        raise UnsupportedOpError("sparse initializers are not supported")
+    constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    shapes = dict(input_shapes or {})
+    runtime_inputs = [vi for vi in graph.input if vi.name not in constants]
+    unknown = set(shapes) - {vi.name for vi in runtime_inputs}
+    if unknown:
+        raise ModelError(f"input_shapes names unknown inputs {sorted(unknown)}; the model's "
+                         f"inputs are {[vi.name for vi in runtime_inputs]}")
+    inputs = {vi.name: _bind_input_shape(vi, shapes.get(vi.name)) for vi in runtime_inputs}
+    for name, info in inputs.items():
+        if info.elem_type != onnx.TensorProto.FLOAT:
+            raise UnsupportedOpError(
+                f"graph input '{name}' has type {onnx_to_dtype(info.elem_type).name}; pocketnn "
+                f"runtime values must be float32")
+    nodes = list(graph.node)
+    _unique_node_names(nodes)
+    return OnnxState(nodes=nodes, constants=constants, inputs=inputs,
+                     outputs=[o.name for o in graph.output],
+                     opset_imports=list(proto.opset_import), ir_version=proto.ir_version)
+
+
+def _check_remaining(state: OnnxState) -> None:
+    """Every node left must be lowerable, statically shaped and produce float32."""
+    for node in state.nodes:
+        if node.op_type in ("If", "Loop", "Scan"):
+            raise unsupported_op_error(node.name, node.op_type, node.domain)
+        if not is_supported(node.op_type, node.domain):
+            raise unsupported_op_error(node.name, node.op_type, node.domain)
+    # An output nobody reads (Dropout's mask, say) needs no shape: it is dropped.
+    used = {name for node in state.nodes for name in node.input} | set(state.outputs)
+    for node in state.nodes:
+        for out in node.output:
+            if not out or out not in used:
+                continue
+            info = state.infos.get(out)
+            if info is None or not info.is_static:
+                raise ShapeError(f"node '{node.name}' ({node.op_type}): could not infer a static "
+                                 f"shape for output '{out}' (shape after inference and constant "
+                                 f"folding: {None if info is None else info.shape})")
+            if info.elem_type != onnx.TensorProto.FLOAT:
+                raise UnsupportedOpError(
+                    f"node '{node.name}' ({node.op_type}): output '{out}' is a runtime "
+                    f"{onnx_to_dtype(info.elem_type).name} value; pocketnn runtime values must be "
+                    f"float32 (integer values must fold to constants)")
+
+
+def _lower(state: OnnxState) -> LoweringContext:
+    ctx = LoweringContext(infos=state.infos, constants=state.constants, opset=state.opset)
+    ctx.used.update(name for node in state.nodes for name in node.input if name)
+    ctx.used.update(state.outputs)
+    for node in state.nodes:
+        lower_node(ctx, OnnxNode.from_proto(node, node.name))
+    for name, info in state.inputs.items():
+        if name not in ctx.tensors:
+            ctx.tensors[name] = Tensor(name, DType.F32, tuple(int(d) for d in info.shape or ()))
+    for name in state.outputs:
+        if name in state.constants and name not in state.inputs:
+            # A graph output that folded to a constant is copied out by an Identity.
+            value = state.constants[name].astype(np.float32)
+            const = ctx.new_constant(f"{name}_value", value)
+            ctx.tensors.pop(name, None)
+            ctx.tensors[name] = Tensor(name, DType.F32, tuple(int(d) for d in value.shape))
+            ctx.emit("Identity", f"{name}_copy", [const], [name])
+    return ctx
+
+
+def _referenced(graph_nodes: Sequence[object], inputs: Sequence[str], outputs: Sequence[str]
+                ) -> set[str]:
+    names = set(inputs) | set(outputs)
+    for node in graph_nodes:
+        names.update(n for n in node.inputs if n)  # type: ignore[attr-defined]
+        names.update(n for n in node.outputs if n)  # type: ignore[attr-defined]
+    return names
+
+
+def _check_dtypes(graph: Graph) -> None:
+    for node in graph.nodes:
+        for i, name in enumerate(node.inputs):
+            if not name:
+                continue
+            dtype = graph.tensors[name].dtype
+            allowed = DType.S32 if node.op == "Gather" and i == 1 else DType.F32
+            if dtype != allowed:
+                raise UnsupportedOpError(
+                    f"node '{node.name}' ({node.op}): input '{name}' has type {dtype.name}; "
+                    f"expected {allowed.name}")
+
+
+def _check_nonempty(graph: Graph) -> None:
+    """Zero-sized tensors are refused: the .pnn format requires every dim >= 1."""
+    for name in graph.inputs:
+        if 0 in graph.tensors[name].shape:
+            raise UnsupportedOpError(f"graph input '{name}' has a zero-sized shape "
+                                     f"{graph.tensors[name].shape}; pocketnn needs every dim >= 1")
+    for node in graph.nodes:
+        for name in list(node.inputs) + list(node.outputs):
+            if name and 0 in graph.tensors[name].shape:
+                raise UnsupportedOpError(
+                    f"node '{node.name}' ({node.op}): tensor '{name}' has a zero-sized shape "
+                    f"{graph.tensors[name].shape}; pocketnn needs every dim >= 1")
+
+
+def import_onnx(model: ModelSource, input_shapes: InputShapes | None = None) -> Graph:
+    """Loads an ONNX model and lowers it to a static-shape pocketnn IR Graph (no passes)."""
+    proto = load_model(model)
+    opset = model_opset(proto)
+    _check_opset(opset)
+    if len(proto.functions):
+        proto = onnx.inliner.inline_local_functions(proto)
+    state = _initial_state(proto, input_shapes)
+    remove_dead(state)
+    simplify(state)
+    _check_remaining(state)
+    ctx = _lower(state)
+    keep = _referenced(ctx.nodes, list(state.inputs), state.outputs)
+    tensors = {name: t for name, t in ctx.tensors.items() if name in keep}
+    source = proto.graph.name or "model"
+    if not isinstance(model, onnx.ModelProto):
+        source = Path(model).stem
+    graph = Graph(tensors=tensors, nodes=ctx.nodes, inputs=list(state.inputs),
+                  outputs=list(state.outputs),
+                  metadata={"source_model": source, "onnx_opset": opset,
+                            "source_producer": proto.producer_name or "unknown"})
+    _check_dtypes(graph)
+    _check_nonempty(graph)
+    return graph

@@ -1,0 +1,35 @@
+"""Graph -> Graph passes on the lowered IR. The order lives in PIPELINE, and only here."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from pocketnn.ir import Graph
+from pocketnn.passes.fold_batchnorm import fold_batchnorm
+from pocketnn.passes.fold_bias import fold_bias
+from pocketnn.passes.fold_constants import fold_constants
+from pocketnn.passes.fuse_activations import fuse_activations
+from pocketnn.passes.remove_dead import remove_dead_nodes
+from pocketnn.passes.remove_identity import remove_identity
+
+Pass = Callable[[Graph], Graph]
+
+PIPELINE: list[Pass] = [
+    remove_identity,
+    fold_constants,
+    remove_dead_nodes,
+    fold_batchnorm,
+    fold_bias,
+    fuse_activations,
+    remove_dead_nodes,
+]
+
+
+def run_passes(graph: Graph, pipeline: Sequence[Pass] = PIPELINE) -> Graph:
+    for pass_fn in pipeline:
+        graph = pass_fn(graph)
+    return graph
+
+
+__all__ = ["PIPELINE", "Pass", "run_passes", "fold_batchnorm", "fold_bias", "fold_constants",
+           "fuse_activations", "remove_dead_nodes", "remove_identity"]

@@ -1,0 +1,157 @@
+"""Reference CNNs built in code as ONNX models (random weights, fixed seed).
+
+MobileNet V1, MobileNet V2 and ResNet-18 with the layer shapes of the published
+architectures, written as exporters write them (Conv -> BatchNormalization -> Relu or
+Clip(0, 6), residual Add, GlobalAveragePool -> Flatten -> Gemm). Used by
+``pocketnn demo``, the tests and the benchmarks; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17
+
+
+class _Builder:
+    """Accumulates nodes and initializers with unique names."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+        self._count = 0
+
+    def _name(self, prefix: str) -> str:
+        self._count += 1
+        return f"{prefix}_{self._count}"
+
+    def constant(self, prefix: str, value: np.ndarray) -> str:
+        name = self._name(prefix)
+        self.initializers.append(numpy_helper.from_array(value, name))
+        return name
+
+    def node(self, op: str, inputs: list[str], **attrs: object) -> str:
+        out = self._name(op.lower())
+        self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
+        return out
+
+    def conv_bn(self, x: str, c_in: int, c_out: int, kernel: int, stride: int = 1,
+                group: int = 1, act: str | None = "relu") -> str:
+        fan_in = c_in // group * kernel * kernel
+        w = self.rng.normal(0.0, np.sqrt(2.0 / fan_in), (c_out, c_in // group, kernel, kernel))
+        pad = kernel // 2
+        y = self.node("Conv", [x, self.constant("w", w.astype(np.float32))],
+                      kernel_shape=[kernel, kernel], strides=[stride, stride],
+                      pads=[pad, pad, pad, pad], group=group)
+        scale = self.rng.uniform(0.5, 1.5, c_out).astype(np.float32)
+        bias = self.rng.normal(0.0, 0.1, c_out).astype(np.float32)
+        mean = self.rng.normal(0.0, 0.1, c_out).astype(np.float32)
+        var = self.rng.uniform(0.5, 1.5, c_out).astype(np.float32)
+        y = self.node("BatchNormalization", [y] + [self.constant(n, v) for n, v in
+                      (("bn_scale", scale), ("bn_bias", bias), ("bn_mean", mean), ("bn_var", var))],
+                      epsilon=1e-5)
+        if act == "relu":
+            y = self.node("Relu", [y])
+        elif act == "relu6":
+            y = self.node("Clip", [y, self.constant("min", np.array(0.0, np.float32)),
+                                   self.constant("max", np.array(6.0, np.float32))])
+        return y
+
+    def classifier(self, x: str, c_in: int, classes: int) -> str:
+        y = self.node("GlobalAveragePool", [x])
+        y = self.node("Flatten", [y], axis=1)
+        w = self.rng.normal(0.0, np.sqrt(1.0 / c_in), (classes, c_in)).astype(np.float32)
+        b = self.rng.normal(0.0, 0.01, classes).astype(np.float32)
+        return self.node("Gemm", [y, self.constant("fc_w", w), self.constant("fc_b", b)], transB=1)
+
+    def model(self, name: str, x: str, y: str, input_shape: tuple[int, ...], classes: int) -> onnx.ModelProto:
+        graph = helper.make_graph(
+            self.nodes, name,
+            [helper.make_tensor_value_info(x, TensorProto.FLOAT, list(input_shape))],
+            [helper.make_tensor_value_info(y, TensorProto.FLOAT, [input_shape[0], classes])],
+            self.initializers)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                                  producer_name="pocketnn.reference_models")
+        model.ir_version = 8
+        onnx.checker.check_model(model)
+        return model
+
+
+def mobilenet_v1(resolution: int = 224, width: float = 1.0, classes: int = 1000,
+                 seed: int = 0) -> onnx.ModelProto:
+    b = _Builder(seed)
+
+    def ch(c: int) -> int:
+        return max(8, int(c * width))
+
+    y = b.conv_bn("input", 3, ch(32), 3, stride=2)
+    c = ch(32)
+    plan = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
+    for c_out, stride in plan:
+        y = b.conv_bn(y, c, c, 3, stride=stride, group=c)
+        y = b.conv_bn(y, c, ch(c_out), 1)
+        c = ch(c_out)
+    out = b.classifier(y, c, classes)
+    return b.model("mobilenet_v1", "input", out, (1, 3, resolution, resolution), classes)
+
+
+def mobilenet_v2(resolution: int = 224, width: float = 1.0, classes: int = 1000,
+                 seed: int = 0) -> onnx.ModelProto:
+    b = _Builder(seed)
+
+    def ch(c: float) -> int:
+        return max(8, int(c * width + 4) // 8 * 8)
+
+    y = b.conv_bn("input", 3, ch(32), 3, stride=2, act="relu6")
+    c = ch(32)
+    # (expansion t, channels c, repeats n, first stride s), as in the paper's table 2.
+    for t, c_out, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                           (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]:
+        for i in range(n):
+            stride = s if i == 0 else 1
+            hidden = c * t
+            x = y
+            if t != 1:
+                y = b.conv_bn(y, c, hidden, 1, act="relu6")
+            y = b.conv_bn(y, hidden, hidden, 3, stride=stride, group=hidden, act="relu6")
+            y = b.conv_bn(y, hidden, ch(c_out), 1, act=None)
+            if stride == 1 and c == ch(c_out):
+                y = b.node("Add", [x, y])
+            c = ch(c_out)
+    y = b.conv_bn(y, c, 1280, 1, act="relu6")
+    out = b.classifier(y, 1280, classes)
+    return b.model("mobilenet_v2", "input", out, (1, 3, resolution, resolution), classes)
+
+
+def resnet18(resolution: int = 224, width: float = 1.0, classes: int = 1000,
+             seed: int = 0) -> onnx.ModelProto:
+    b = _Builder(seed)
+
+    def ch(c: int) -> int:
+        return max(8, int(c * width))
+
+    y = b.conv_bn("input", 3, ch(64), 7, stride=2)
+    y = b.node("MaxPool", [y], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    c = ch(64)
+    for c_out, stride in [(64, 1), (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1)]:
+        x = y
+        y = b.conv_bn(y, c, ch(c_out), 3, stride=stride)
+        y = b.conv_bn(y, ch(c_out), ch(c_out), 3, act=None)
+        if stride != 1 or c != ch(c_out):
+            x = b.conv_bn(x, c, ch(c_out), 1, stride=stride, act=None)
+        y = b.node("Relu", [b.node("Add", [x, y])])
+        c = ch(c_out)
+    out = b.classifier(y, c, classes)
+    return b.model("resnet18", "input", out, (1, 3, resolution, resolution), classes)
+
+
+MODELS: dict[str, Callable[..., onnx.ModelProto]] = {
+    "mobilenet_v1": mobilenet_v1,
+    "mobilenet_v2": mobilenet_v2,
+    "resnet18": resnet18,
+}

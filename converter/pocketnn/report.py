@@ -1,0 +1,74 @@
+"""Rich tables for `pocketnn verify`, `inspect` and `demo`."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from pocketnn.format.reader import read_pnn
+from pocketnn.runtime import Model
+from pocketnn.verify import VerifyReport
+
+_DTYPE_NAMES = {1: "f32", 2: "f16", 3: "s8", 4: "u8", 5: "s4", 6: "b1", 7: "s32", 8: "s64"}
+
+
+def print_verify_report(console: Console, report: VerifyReport) -> None:
+    table = Table(title=f"pocketnn vs onnxruntime ({report.samples} samples)")
+    for column in ("output", "shape", "max abs err", "max rel err", "cosine", "top-1 agree", "accuracy ort / pnn"):
+        table.add_column(column)
+    for o in report.outputs:
+        accuracy = "" if o.accuracy_pocketnn is None else f"{o.accuracy_reference:.4f} / {o.accuracy_pocketnn:.4f}"
+        table.add_row(o.name, "x".join(map(str, o.shape)), f"{o.max_abs_error:.3g}", f"{o.max_rel_error:.3g}",
+                      f"{o.cosine:.8f}", "" if o.top1_agreement is None else f"{o.top1_agreement:.3f}", accuracy)
+    console.print(table)
+
+
+def _fmt_bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def print_inspection_summary(console: Console, model: Model, data: bytes) -> None:
+    ops: dict[str, int] = {}
+    for node in model.nodes:
+        ops[node.op] = ops.get(node.op, 0) + 1
+    console.print(f"file {_fmt_bytes(len(data))}, arena {_fmt_bytes(model.arena_bytes)}, "
+                  f"{len(model.nodes)} nodes: " + ", ".join(f"{k} x{v}" for k, v in sorted(ops.items())))
+
+
+def print_inspection(console: Console, path: str | os.PathLike) -> None:
+    with open(path, "rb") as f:
+        data = f.read()
+    parsed = read_pnn(data)
+    model = Model(data)
+    console.print(f"[bold]{os.fspath(path)}[/]: format {parsed.header.version_major}.{parsed.header.version_minor}, "
+                  f"{_fmt_bytes(len(data))}, arena {_fmt_bytes(model.arena_bytes)} (planned at load)")
+    for key, value in parsed.metadata.items():
+        console.print(f"  {key}: {value}")
+    for title, infos in (("inputs", model.inputs), ("outputs", model.outputs)):
+        console.print(f"{title}: " + ", ".join(f"{i.name} {list(i.shape)} {i.dtype}" for i in infos))
+    tensors = parsed.tensors
+    table = Table(title="layers")
+    for column in ("#", "name", "op", "kernel", "output shape", "weights", "scratch"):
+        table.add_column(column)
+    total_weights = 0
+    for index, (node, info) in enumerate(zip(parsed.nodes, model.nodes)):
+        const_bytes = sum(tensors[i].size for i in node.inputs if i >= 0 and tensors[i].is_constant)
+        total_weights += const_bytes
+        out = tensors[node.outputs[0]]
+        table.add_row(str(index), node.name, node.op, info.kernel, "x".join(map(str, out.shape)),
+                      _fmt_bytes(const_bytes) if const_bytes else "", _fmt_bytes(info.scratch_bytes) if info.scratch_bytes else "")
+    console.print(table)
+    counts: dict[str, int] = {}
+    for t in parsed.tensors:
+        key = f"{'constant' if t.is_constant else 'activation'} {_DTYPE_NAMES.get(int(t.dtype), t.dtype)}"
+        counts[key] = counts.get(key, 0) + 1
+    console.print(f"tensors: {len(parsed.tensors)} (" + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+                  + f"); weights {_fmt_bytes(total_weights)}; parameters "
+                  f"{sum(int(np.prod(t.shape)) for t in parsed.tensors if t.is_constant):,}")

@@ -1,0 +1,115 @@
+"""Compare a packed model against the original ONNX model run by onnxruntime."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping, Union
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from pocketnn.runtime import Model
+
+ModelSource = Union[str, os.PathLike, bytes, onnx.ModelProto]
+
+
+@dataclass
+class OutputReport:
+    """Agreement of one output over all samples."""
+
+    name: str
+    shape: tuple[int, ...]
+    max_abs_error: float
+    max_rel_error: float  # max |a-b| / max(|reference|), per sample, worst sample
+    cosine: float         # worst sample's cosine similarity
+    top1_agreement: float | None  # fraction of samples whose argmax agrees (classifier-shaped outputs)
+    accuracy_reference: float | None = None  # with labels: onnxruntime's accuracy
+    accuracy_pocketnn: float | None = None   # with labels: pocketnn's accuracy
+
+
+@dataclass
+class VerifyReport:
+    samples: int
+    outputs: list[OutputReport] = field(default_factory=list)
+
+    def passed(self, rtol: float = 1e-3) -> bool:
+        return all(o.max_rel_error <= rtol for o in self.outputs)
+
+
+def _onnx_bytes(source: ModelSource) -> bytes:
+    if isinstance(source, onnx.ModelProto):
+        return source.SerializeToString()
+    if isinstance(source, bytes):
+        return source
+    with open(source, "rb") as f:
+        return f.read()
+
+
+def _is_classifier(shape: tuple[int, ...]) -> bool:
+    return len(shape) == 2 and shape[1] > 1
+
+
+def random_inputs(model: Model, samples: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Standard-normal inputs, ``samples`` of them concatenated along the batch axis."""
+    rng = np.random.default_rng(seed)
+    feeds: dict[str, np.ndarray] = {}
+    for info in model.inputs:
+        shape = (info.shape[0] * samples,) + info.shape[1:] if info.shape else info.shape
+        feeds[info.name] = rng.standard_normal(shape).astype(info.dtype)
+    return feeds
+
+
+def verify(onnx_model: ModelSource, packed: Union[str, os.PathLike, bytes, Model],
+           inputs: Mapping[str, np.ndarray] | None = None, samples: int = 4,
+           labels: np.ndarray | None = None, seed: int = 0) -> VerifyReport:
+    """Runs both engines on the same inputs and measures how far apart they are.
+
+    ``inputs`` holds N samples per input concatenated along the batch axis (as the
+    model's batch size, usually 1, times N); random ones are drawn otherwise.
+    ``labels`` (N integers) adds accuracy for classifier outputs.
+    """
+    model = packed if isinstance(packed, Model) else Model(packed)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(_onnx_bytes(onnx_model), options, providers=["CPUExecutionProvider"])
+    feeds = dict(inputs) if inputs is not None else random_inputs(model, samples, seed)
+    batch = {i.name: (i.shape[0] if i.shape else 1) for i in model.inputs}
+    counts = {feeds[name].shape[0] // max(batch[name], 1) for name in batch}
+    if len(counts) != 1:
+        raise ValueError("every input must hold the same number of samples")
+    n = counts.pop()
+    ort_names = [o.name for o in session.get_outputs()]
+    per_output: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {o.name: [] for o in model.outputs}
+    for s in range(n):
+        sample = {k: feeds[k][s * batch[k]:(s + 1) * batch[k]] for k in batch}
+        ours = model.run(sample)
+        theirs = dict(zip(ort_names, session.run(None, sample)))
+        for info in model.outputs:
+            if info.name not in theirs:
+                raise ValueError(f"output {info.name!r} is not an output of the ONNX model")
+            per_output[info.name].append((np.asarray(theirs[info.name], dtype=np.float32), ours[info.name]))
+    report = VerifyReport(samples=n)
+    for info in model.outputs:
+        pairs = per_output[info.name]
+        abs_err = max(float(np.max(np.abs(r - p))) if r.size else 0.0 for r, p in pairs)
+        rel_err = max((float(np.max(np.abs(r - p))) / max(float(np.max(np.abs(r))), 1e-12)) if r.size else 0.0
+                      for r, p in pairs)
+        cosines = []
+        for r, p in pairs:
+            denom = float(np.linalg.norm(r) * np.linalg.norm(p))
+            cosines.append(float(np.dot(r.ravel(), p.ravel())) / denom if denom > 0 else 1.0)
+        top1 = None
+        acc_ref = acc_ours = None
+        if _is_classifier(info.shape):
+            ref_top = np.concatenate([np.argmax(r, axis=1) for r, _ in pairs])
+            our_top = np.concatenate([np.argmax(p, axis=1) for _, p in pairs])
+            top1 = float(np.mean(ref_top == our_top))
+            if labels is not None:
+                truth = np.asarray(labels).reshape(-1)[: ref_top.size]
+                acc_ref = float(np.mean(ref_top == truth))
+                acc_ours = float(np.mean(our_top == truth))
+        report.outputs.append(OutputReport(info.name, info.shape, abs_err, rel_err, min(cosines),
+                                           top1, acc_ref, acc_ours))
+    return report

@@ -1,0 +1,73 @@
+/* Run-time CPU feature detection for picking kernel variants.
+ *
+ * A feature is usable only if the CPU implements it (CPUID) AND the OS saves the
+ * wider register state on context switches (XCR0 via XGETBV); otherwise the first
+ * AVX instruction faults. On non-x86 targets every flag is zero. */
+#include "pnn_kernels.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) || defined(_M_X64)
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <immintrin.h>
+#include <intrin.h>
+
+static void cpuid_query(unsigned leaf, unsigned subleaf, unsigned regs[4]) {
+  int out[4];
+  __cpuidex(out, (int)leaf, (int)subleaf);
+  for (int i = 0; i < 4; ++i) regs[i] = (unsigned)out[i];
+}
+
+static unsigned long long read_xcr0(void) { return _xgetbv(0); }
+#else
+#include <cpuid.h>
+
+static void cpuid_query(unsigned leaf, unsigned subleaf, unsigned regs[4]) {
+  regs[0] = regs[1] = regs[2] = regs[3] = 0;
+  if (leaf > __get_cpuid_max(0, NULL)) return; /* leaf not implemented: all zero */
+  __cpuid_count(leaf, subleaf, regs[0], regs[1], regs[2], regs[3]);
+}
+
+/* Inline asm rather than _xgetbv() so this file needs no -mxsave flag. */
+static unsigned long long read_xcr0(void) {
+  unsigned eax, edx;
+  __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+  return ((unsigned long long)edx << 32) | eax;
+}
+#endif
+
+/* CPUID.1:ECX */
+#define PNN_CPUID1_FMA (1u << 12)
+#define PNN_CPUID1_OSXSAVE (1u << 27)
+#define PNN_CPUID1_AVX (1u << 28)
+/* CPUID.(7,0):EBX */
+#define PNN_CPUID7_AVX2 (1u << 5)
+#define PNN_CPUID7_AVX512F (1u << 16)
+/* XCR0 state components: SSE|AVX (XMM, YMM upper) and opmask|ZMM_Hi256|Hi16_ZMM. */
+#define PNN_XCR0_YMM 0x06ull
+#define PNN_XCR0_ZMM 0xE6ull
+
+void pnn_cpu_detect(pnn_cpu_features *f) {
+  memset(f, 0, sizeof *f);
+  unsigned leaf1[4], leaf7[4];
+  cpuid_query(1, 0, leaf1);
+  if (!(leaf1[2] & PNN_CPUID1_OSXSAVE)) return; /* XGETBV itself is unavailable */
+  unsigned long long xcr0 = read_xcr0();
+  int ymm_enabled = (xcr0 & PNN_XCR0_YMM) == PNN_XCR0_YMM;
+  int zmm_enabled = (xcr0 & PNN_XCR0_ZMM) == PNN_XCR0_ZMM;
+  cpuid_query(7, 0, leaf7);
+  int has_avx = (leaf1[2] & PNN_CPUID1_AVX) != 0;
+  int has_fma = (leaf1[2] & PNN_CPUID1_FMA) != 0;
+  int has_avx2 = (leaf7[1] & PNN_CPUID7_AVX2) != 0;
+  int has_avx512f = (leaf7[1] & PNN_CPUID7_AVX512F) != 0;
+  f->avx2_fma = ymm_enabled && has_avx && has_avx2 && has_fma;
+  /* The AVX-512 kernels also use AVX2/FMA code paths for tails, so require both. */
+  f->avx512f = f->avx2_fma && zmm_enabled && has_avx512f;
+}
+
+#else
+
+void pnn_cpu_detect(pnn_cpu_features *f) { memset(f, 0, sizeof *f); }
+
+#endif

@@ -1,0 +1,206 @@
+/* f32 depthwise convolution for AVX2 + FMA (NCHW, one filter per channel; see
+ * pnn_kernels.h). Vectorized along the output width, 8 outputs per vector.
+ *
+ * Each output row is split into a left border, an interior and a right border.
+ * In the interior every horizontal tap lies inside the input row, so vector loads
+ * need no bounds checks (a masked load only for the last partial vector); the few
+ * border pixels use a scalar loop with exact bounds checks. Input rows above or
+ * below the image are skipped per output row. Strides 1 and 2 along the width are
+ * vectorized for any kernel size and dilation (3x3 gets its own instantiation
+ * with the 9 weights held in registers); other width strides run the scalar
+ * loop. Sigmoid and tanh are applied by a scalar pass over each finished row. */
+#include "pnn_kernels.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+
+#include <immintrin.h>
+
+#if defined(__GNUC__)
+#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define PNN_ALWAYS_INLINE inline
+#endif
+
+enum { LANES = 8 };
+
+/* Lane i is active when i < n (maskload/maskstore read the sign bit). */
+static inline __m256i lane_mask(size_t n) {
+  const int count = n >= 8 ? 8 : (int)n;
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+static inline int act_needs_scalar_pass(int kind) {
+  return kind == PNN_ACT_SIGMOID || kind == PNN_ACT_TANH;
+}
+
+/* NaN handling matches pnn_activate: max/min return their second operand on NaN. */
+static PNN_ALWAYS_INLINE __m256 activate_vec(__m256 v, int kind, __m256 alpha, __m256 beta) {
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256 one = _mm256_set1_ps(1.0f);
+  switch (kind) {
+    case PNN_ACT_RELU: return _mm256_max_ps(v, zero);
+    case PNN_ACT_CLIP: return _mm256_min_ps(beta, _mm256_max_ps(alpha, v));
+    case PNN_ACT_LEAKY_RELU: {
+      const __m256 negative = _mm256_cmp_ps(v, zero, _CMP_LT_OQ);
+      return _mm256_blendv_ps(v, _mm256_mul_ps(v, alpha), negative);
+    }
+    case PNN_ACT_HARD_SIGMOID: {
+      __m256 y = _mm256_fmadd_ps(alpha, v, beta);
+      return _mm256_min_ps(one, _mm256_max_ps(zero, y));
+    }
+    case PNN_ACT_HARD_SWISH: {
+      __m256 y = _mm256_fmadd_ps(v, _mm256_set1_ps(1.0f / 6.0f), _mm256_set1_ps(0.5f));
+      y = _mm256_min_ps(one, _mm256_max_ps(zero, y));
+      return _mm256_mul_ps(v, y);
+    }
+    default: return v; /* none; sigmoid/tanh get a scalar pass */
+  }
+}
+
+typedef struct row_job {
+  const pnn_conv2d_geometry *g;
+  const float *x_c;   /* the channel's input plane */
+  const float *w_c;   /* the channel's kernel_h x kernel_w weights */
+  float bias;
+  size_t oy;
+  size_t iy0_plus_pad; /* oy * stride_h: input row of tap 0 is this minus pad_top */
+  int kind;
+  __m256 alpha, beta;
+} row_job;
+
+/* One output pixel with exact bounds checks, before activation. */
+static float pixel_checked(const row_job *job, size_t ox) {
+  const pnn_conv2d_geometry *g = job->g;
+  float acc = 0.0f;
+  for (size_t i = 0; i < g->kernel_h; ++i) {
+    /* Unsigned wrap-around: rows above the image become >= in_h. */
+    const size_t iy = job->iy0_plus_pad + i * g->dilation_h - g->pad_top;
+    if (iy >= g->in_h) continue;
+    const float *x_row = job->x_c + iy * g->in_w;
+    for (size_t j = 0; j < g->kernel_w; ++j) {
+      const size_t ix = ox * g->stride_w + j * g->dilation_w - g->pad_left;
+      if (ix < g->in_w) acc += job->w_c[i * g->kernel_w + j] * x_row[ix];
+    }
+  }
+  return acc + job->bias;
+}
+
+/* Input vector for tap offset `x` (already includes ox*stride - pad + j*dilation):
+ * the LANES inputs x, x+stride, ...; `count` lanes are valid (the rest are zero and
+ * are never read from memory). */
+static PNN_ALWAYS_INLINE __m256 load_taps(const float *x, size_t stride, size_t count) {
+  if (stride == 1) {
+    return count >= LANES ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, lane_mask(count));
+  }
+  /* stride 2: the even elements of x[0 .. 2*count-1). */
+  const size_t span = 2 * count - 1;
+  const __m256 lo = span >= LANES ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, lane_mask(span));
+  const __m256 hi = span > LANES ? _mm256_maskload_ps(x + LANES, lane_mask(span - LANES))
+                                 : _mm256_setzero_ps();
+  /* [lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6], then swap the middle 64-bit pairs. */
+  const __m256 mixed = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(mixed), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+/* Interior outputs [ox_begin, ox_end) of one row, where every horizontal tap is in
+ * range. kh, kw and stride are constants at the call sites of the fast paths. */
+static PNN_ALWAYS_INLINE void row_interior(const row_job *job, size_t kh, size_t kw,
+                                           size_t stride, size_t ox_begin, size_t ox_end,
+                                           float *y_row) {
+  const pnn_conv2d_geometry *g = job->g;
+  const size_t dh = g->dilation_h, dw = g->dilation_w;
+  const __m256 bias = _mm256_set1_ps(job->bias);
+  for (size_t ox = ox_begin; ox < ox_end; ox += LANES) {
+    const size_t count = ox_end - ox < LANES ? ox_end - ox : LANES;
+    __m256 acc = _mm256_setzero_ps();
+    const size_t ix0 = ox * stride - g->pad_left; /* >= 0 inside the interior */
+    for (size_t i = 0; i < kh; ++i) {
+      const size_t iy = job->iy0_plus_pad + i * dh - g->pad_top;
+      if (iy >= g->in_h) continue;
+      const float *x_row = job->x_c + iy * g->in_w + ix0;
+      for (size_t j = 0; j < kw; ++j) {
+        const __m256 wv = _mm256_set1_ps(job->w_c[i * kw + j]);
+        acc = _mm256_fmadd_ps(wv, load_taps(x_row + j * dw, stride, count), acc);
+      }
+    }
+    acc = activate_vec(_mm256_add_ps(acc, bias), job->kind, job->alpha, job->beta);
+    if (count == LANES) _mm256_storeu_ps(y_row + ox, acc);
+    else _mm256_maskstore_ps(y_row + ox, lane_mask(count), acc);
+  }
+}
+
+static void row_interior_3x3_s1(const row_job *job, size_t b, size_t e, float *y) {
+  row_interior(job, 3, 3, 1, b, e, y);
+}
+static void row_interior_3x3_s2(const row_job *job, size_t b, size_t e, float *y) {
+  row_interior(job, 3, 3, 2, b, e, y);
+}
+static void row_interior_any_s1(const row_job *job, size_t b, size_t e, float *y) {
+  row_interior(job, job->g->kernel_h, job->g->kernel_w, 1, b, e, y);
+}
+static void row_interior_any_s2(const row_job *job, size_t b, size_t e, float *y) {
+  row_interior(job, job->g->kernel_h, job->g->kernel_w, 2, b, e, y);
+}
+
+typedef void (*row_interior_fn)(const row_job *job, size_t b, size_t e, float *y);
+
+void pnn_f32_dwconv_avx2(const pnn_conv2d_geometry *g, const float *x, const float *w,
+                           const float *bias, float *y, pnn_activation act) {
+  const size_t kh = g->kernel_h, kw = g->kernel_w, sw = g->stride_w;
+  const size_t out_w = g->out_w, pl = g->pad_left;
+  if (g->out_h == 0 || out_w == 0) return;
+
+  /* Interior columns: ox * sw >= pl and ox * sw - pl + (kw - 1) * dw <= in_w - 1. */
+  size_t ox_l = (pl + sw - 1) / sw;
+  if (ox_l > out_w) ox_l = out_w;
+  size_t ox_r = ox_l;
+  const size_t reach = (kw - 1) * g->dilation_w;
+  if (kw > 0 && g->in_w + pl >= reach + 1) {
+    ox_r = (g->in_w - 1 + pl - reach) / sw + 1;
+    if (ox_r > out_w) ox_r = out_w;
+    if (ox_r < ox_l) ox_r = ox_l;
+  }
+  row_interior_fn interior = NULL;
+  if (sw == 1) interior = kh == 3 && kw == 3 ? row_interior_3x3_s1 : row_interior_any_s1;
+  else if (sw == 2) interior = kh == 3 && kw == 3 ? row_interior_3x3_s2 : row_interior_any_s2;
+  if (!interior) ox_l = ox_r = out_w; /* other strides: every pixel takes the scalar loop */
+
+  row_job job;
+  job.g = g;
+  job.kind = act.kind;
+  job.alpha = _mm256_set1_ps(act.alpha);
+  job.beta = _mm256_set1_ps(act.beta);
+  const int scalar_pass = act_needs_scalar_pass(act.kind);
+  const pnn_activation border_act = scalar_pass ? (pnn_activation){PNN_ACT_NONE, 0, 0} : act;
+  for (size_t c = 0; c < g->channels; ++c) {
+    job.x_c = x + c * g->in_h * g->in_w;
+    job.w_c = w + c * kh * kw;
+    job.bias = bias ? bias[c] : 0.0f;
+    float *y_c = y + c * g->out_h * out_w;
+    for (size_t oy = 0; oy < g->out_h; ++oy) {
+      float *y_row = y_c + oy * out_w;
+      job.oy = oy;
+      job.iy0_plus_pad = oy * g->stride_h;
+      for (size_t ox = 0; ox < ox_l; ++ox) y_row[ox] = pnn_activate(pixel_checked(&job, ox), border_act);
+      if (ox_r > ox_l) interior(&job, ox_l, ox_r, y_row);
+      for (size_t ox = ox_r; ox < out_w; ++ox) y_row[ox] = pnn_activate(pixel_checked(&job, ox), border_act);
+      if (scalar_pass)
+        for (size_t ox = 0; ox < out_w; ++ox) y_row[ox] = pnn_activate(y_row[ox], act);
+    }
+  }
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
+
+#endif /* x86-64 */

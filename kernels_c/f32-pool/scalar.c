@@ -1,0 +1,67 @@
+/* f32 2-D max and average pooling, plain C reference (ONNX semantics). */
+#include <float.h>
+
+#include "pnn_kernels.h"
+
+void pnn_f32_maxpool2d_scalar(const pnn_pool2d_geometry *g, const float *x, float *y) {
+  for (size_t c = 0; c < g->channels; ++c) {
+    const float *x_c = x + c * g->in_h * g->in_w;
+    float *y_c = y + c * g->out_h * g->out_w;
+    for (size_t oy = 0; oy < g->out_h; ++oy) {
+      for (size_t ox = 0; ox < g->out_w; ++ox) {
+        float best = -FLT_MAX;
+        int have = 0;
+        for (size_t i = 0; i < g->kernel_h; ++i) {
+          /* Unsigned wrap-around: positions above / left of the image are >= size. */
+          const size_t iy = oy * g->stride_h + i * g->dilation_h - g->pad_top;
+          if (iy >= g->in_h) continue;
+          for (size_t j = 0; j < g->kernel_w; ++j) {
+            const size_t ix = ox * g->stride_w + j * g->dilation_w - g->pad_left;
+            if (ix >= g->in_w) continue;
+            const float v = x_c[iy * g->in_w + ix];
+            /* The first tap is taken as is (so a window of -inf or NaN keeps it), later
+             * ones only when greater: onnxruntime's rule. */
+            if (!have || v > best) best = v;
+            have = 1;
+          }
+        }
+        y_c[oy * g->out_w + ox] = best;
+      }
+    }
+  }
+}
+
+void pnn_f32_avgpool2d_scalar(const pnn_pool2d_geometry *g, const float *x, float *y,
+                              int count_include_pad) {
+  /* Signed bounds of the padded region, in input coordinates shifted by the padding
+   * (so everything stays unsigned): padded row r is valid when r < in_h + pt + pb. */
+  const size_t padded_h = g->in_h + g->pad_top + g->pad_bottom;
+  const size_t padded_w = g->in_w + g->pad_left + g->pad_right;
+  for (size_t c = 0; c < g->channels; ++c) {
+    const float *x_c = x + c * g->in_h * g->in_w;
+    float *y_c = y + c * g->out_h * g->out_w;
+    for (size_t oy = 0; oy < g->out_h; ++oy) {
+      for (size_t ox = 0; ox < g->out_w; ++ox) {
+        float sum = 0.0f;
+        size_t in_image = 0, in_padded = 0;
+        for (size_t i = 0; i < g->kernel_h; ++i) {
+          const size_t py = oy * g->stride_h + i * g->dilation_h; /* padded coordinate */
+          if (py >= padded_h) continue;
+          const size_t iy = py - g->pad_top;
+          for (size_t j = 0; j < g->kernel_w; ++j) {
+            const size_t px = ox * g->stride_w + j * g->dilation_w;
+            if (px >= padded_w) continue;
+            ++in_padded;
+            const size_t ix = px - g->pad_left;
+            if (iy < g->in_h && ix < g->in_w) {
+              sum += x_c[iy * g->in_w + ix];
+              ++in_image;
+            }
+          }
+        }
+        const size_t divisor = count_include_pad ? in_padded : in_image;
+        y_c[oy * g->out_w + ox] = divisor ? sum / (float)divisor : 0.0f;
+      }
+    }
+  }
+}

@@ -1,0 +1,159 @@
+/* Helpers shared by the nn operators (conv, conv_transpose, gemm, matmul, batchnorm,
+ * pool): attribute reading with validation, checked size arithmetic, fused
+ * activation, kernel names. Private to runtime/src/ops. */
+#ifndef PNN_OPS_NN_COMMON_H
+#define PNN_OPS_NN_COMMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ops.h"
+
+/* Spatial attribute values above this are refused: real models never come close,
+ * and the bound keeps every int64 / size_t expression in prepare and run far from
+ * overflow. */
+#define PNN_NN_MAX_ATTR ((int64_t)1 << 30)
+
+/* Bytes handed out per scratch region: regions start on this boundary. */
+#define PNN_NN_ALIGN ((size_t)64)
+
+/* a * b, false on size_t overflow. */
+static inline bool pnn_nn_mul(size_t a, size_t b, size_t *out) {
+  if (a != 0 && b > SIZE_MAX / a) return false;
+  *out = a * b;
+  return true;
+}
+
+/* a + b, false on size_t overflow. */
+static inline bool pnn_nn_add(size_t a, size_t b, size_t *out) {
+  if (b > SIZE_MAX - a) return false;
+  *out = a + b;
+  return true;
+}
+
+/* Rounds up to PNN_NN_ALIGN, false on overflow. */
+static inline bool pnn_nn_align(size_t a, size_t *out) {
+  if (a > SIZE_MAX - (PNN_NN_ALIGN - 1)) return false;
+  *out = (a + PNN_NN_ALIGN - 1) & ~(PNN_NN_ALIGN - 1);
+  return true;
+}
+
+/* Bytes of `count` floats rounded up to the scratch alignment; false on overflow. */
+static inline bool pnn_nn_float_region(size_t count, size_t *bytes) {
+  size_t raw;
+  return pnn_nn_mul(count, sizeof(float), &raw) && pnn_nn_align(raw, bytes);
+}
+
+/* A present attribute must have the expected type. */
+static inline pnn_status pnn_nn_attr_type(const pnn_node *node, const char *name, uint8_t type,
+                                          pnn_error *error) {
+  const pnn_attr *a = pnn_node_attr(node, name);
+  if (a && a->type != type) {
+    return pnn_set_error(error, PNN_ERR_FORMAT, "node \"%s\": attribute \"%s\" has type %u, expected %u",
+                         node->name, name, (unsigned)a->type, (unsigned)type);
+  }
+  return PNN_OK;
+}
+
+/* Reads an int attribute within [lo, hi] (default when absent). */
+static inline pnn_status pnn_nn_attr_int_range(const pnn_node *node, const char *name,
+                                               int64_t dflt, int64_t lo, int64_t hi,
+                                               int64_t *out, pnn_error *error) {
+  pnn_status st = pnn_nn_attr_type(node, name, PNN_ATTR_INT, error);
+  if (st != PNN_OK) return st;
+  int64_t v = pnn_attr_int(node, name, dflt);
+  if (v < lo || v > hi) {
+    return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
+                         "node \"%s\": attribute \"%s\" = %lld outside [%lld, %lld]", node->name, name,
+                         (long long)v, (long long)lo, (long long)hi);
+  }
+  *out = v;
+  return PNN_OK;
+}
+
+/* Reads a float attribute (default when absent). */
+static inline pnn_status pnn_nn_attr_float(const pnn_node *node, const char *name, float dflt,
+                                           float *out, pnn_error *error) {
+  pnn_status st = pnn_nn_attr_type(node, name, PNN_ATTR_FLOAT, error);
+  if (st != PNN_OK) return st;
+  *out = pnn_attr_float(node, name, dflt);
+  return PNN_OK;
+}
+
+/* Reads a 2-D spatial INTS attribute of `count2d` entries ([h, w], or for pads
+ * [top, left, bottom, right]) with every value in [lo, PNN_NN_MAX_ATTR]. For a rank-3
+ * (1-D spatial) op the 1-D form with count2d / 2 entries ([w], or [left, right]) is
+ * also accepted and expanded with h_value for the height entries. Absent -> dflt,
+ * or an error when dflt is NULL. */
+static inline pnn_status pnn_nn_attr_spatial(const pnn_node *node, const char *name,
+                                             uint32_t count2d, bool one_d, int64_t h_value,
+                                             const int64_t *dflt, int64_t lo, int64_t *out,
+                                             pnn_error *error) {
+  pnn_status st = pnn_nn_attr_type(node, name, PNN_ATTR_INTS, error);
+  if (st != PNN_OK) return st;
+  uint32_t count = 0;
+  const int64_t *v = pnn_attr_ints(node, name, &count);
+  if (!v) {
+    if (!dflt) {
+      return pnn_set_error(error, PNN_ERR_FORMAT, "node \"%s\": attribute \"%s\" is required",
+                           node->name, name);
+    }
+    memcpy(out, dflt, count2d * sizeof(int64_t));
+  } else if (count == count2d) {
+    memcpy(out, v, count2d * sizeof(int64_t));
+  } else if (one_d && count == count2d / 2) {
+    /* [w] -> [h_value, w]; [l, r] -> [h_value, l, h_value, r] */
+    for (uint32_t i = 0; i < count; ++i) {
+      out[2 * i] = h_value;
+      out[2 * i + 1] = v[i];
+    }
+  } else {
+    return pnn_set_error(error, PNN_ERR_FORMAT, "node \"%s\": attribute \"%s\" has %u entries, expected %u",
+                         node->name, name, count, count2d);
+  }
+  for (uint32_t i = 0; i < count2d; ++i) {
+    if (out[i] < lo || out[i] > PNN_NN_MAX_ATTR) {
+      return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
+                           "node \"%s\": attribute \"%s\"[%u] = %lld outside [%lld, %lld]", node->name,
+                           name, i, (long long)out[i], (long long)lo, (long long)PNN_NN_MAX_ATTR);
+    }
+  }
+  return PNN_OK;
+}
+
+/* Reads the fused activation attributes act, act_alpha, act_beta. */
+static inline pnn_status pnn_nn_attr_act(const pnn_node *node, pnn_activation *act,
+                                         pnn_error *error) {
+  int64_t kind = 0;
+  pnn_status st = pnn_nn_attr_int_range(node, "act", 0, PNN_ACT_NONE, PNN_ACT_TANH, &kind, error);
+  if (st != PNN_OK) return st;
+  act->kind = (int)kind;
+  st = pnn_nn_attr_float(node, "act_alpha", 0.0f, &act->alpha, error);
+  if (st != PNN_OK) return st;
+  return pnn_nn_attr_float(node, "act_beta", 0.0f, &act->beta, error);
+}
+
+/* Every dimension of a tensor in [1, limit]: zero-sized tensors are refused by the nn
+ * ops (no real model has them, and they would only add corner cases). */
+static inline pnn_status pnn_nn_check_dims(const pnn_node *node, const pnn_tensor *t,
+                                           const char *what, pnn_error *error) {
+  for (int d = 0; d < t->rank; ++d) {
+    if (t->dims[d] < 1 || t->dims[d] > ((int64_t)1 << 40)) {
+      return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\": %s dimension %d is %lld", node->name,
+                           what, d, (long long)t->dims[d]);
+    }
+  }
+  return PNN_OK;
+}
+
+/* "<path>/<isa>" as a static string for the node's kernel field. The ISA names are
+ * the ones the select functions return. */
+#define PNN_NN_KERNEL_NAME(path, isa)                                                  \
+  (strcmp((isa), "avx512") == 0 ? path "/avx512"                                      \
+   : strcmp((isa), "avx2") == 0 ? path "/avx2"                                        \
+   : strcmp((isa), "neon") == 0 ? path "/neon"                                        \
+   : strcmp((isa), "wasmsimd") == 0 ? path "/wasmsimd"                                \
+                                    : path "/scalar")
+
+#endif /* PNN_OPS_NN_COMMON_H */

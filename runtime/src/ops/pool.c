@@ -1,0 +1,194 @@
+/* MaxPool (40) and AveragePool (41) over 2-D windows (rank-3 inputs run as H = 1),
+ * and GlobalAveragePool (42) / GlobalMaxPool (43) over all spatial dims of any rank
+ * >= 3. ONNX semantics: padding never wins a max; count_include_pad counts taps in
+ * the explicit padding but not the extra ceil_mode region; in ceil_mode the last
+ * window must start inside the input or the top/left padding. */
+#include <stdlib.h>
+
+#include "nn_common.h"
+
+enum { OP_MAX_POOL = 40, OP_AVERAGE_POOL = 41, OP_GLOBAL_AVERAGE_POOL = 42, OP_GLOBAL_MAX_POOL = 43 };
+
+typedef struct pool_params {
+  size_t batch;
+  pnn_pool2d_geometry geom; /* channels = C */
+  int count_include_pad;
+} pool_params;
+
+/* Output length of one spatial dim (all inputs validated and bounded). */
+static int64_t pool_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t dilation,
+                                int64_t pad_begin, int64_t pad_end, bool ceil_mode) {
+  const int64_t span = in + pad_begin + pad_end - (dilation * (kernel - 1) + 1);
+  int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
+  if (ceil_mode && (out - 1) * stride >= in + pad_begin) --out;
+  return out;
+}
+
+pnn_status pnn_op_pool_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
+  const char *op = node->op == OP_MAX_POOL ? "MaxPool" : "AveragePool";
+  if (node->op != OP_MAX_POOL && node->op != OP_AVERAGE_POOL) {
+    return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\": op code %u is not a pool",
+                         node->name, (unsigned)node->op);
+  }
+  pnn_status st = pnn_check_io(model, node, 1, 1, 1, 1, false, error);
+  if (st != PNN_OK) return st;
+  const pnn_tensor *x = pnn_input_tensor(model, node, 0);
+  if (x->rank != 3 && x->rank != 4) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): X must have rank 3 or 4, not %d", node->name,
+                         op, x->rank);
+  }
+  if ((st = pnn_nn_check_dims(node, x, "X", error)) != PNN_OK) return st;
+  const bool one_d = x->rank == 3;
+
+  int64_t kernel[2], strides[2], dilations[2], pads[4], ceil_mode = 0, count_include_pad = 0;
+  static const int64_t ones[2] = {1, 1}, zeros[4] = {0, 0, 0, 0};
+  if ((st = pnn_nn_attr_spatial(node, "kernel", 2, one_d, 1, NULL, 1, kernel, error)) != PNN_OK ||
+      (st = pnn_nn_attr_spatial(node, "strides", 2, one_d, 1, ones, 1, strides, error)) != PNN_OK ||
+      (st = pnn_nn_attr_spatial(node, "dilations", 2, one_d, 1, ones, 1, dilations, error)) != PNN_OK ||
+      (st = pnn_nn_attr_spatial(node, "pads", 4, one_d, 0, zeros, 0, pads, error)) != PNN_OK ||
+      (st = pnn_nn_attr_int_range(node, "ceil_mode", 0, 0, 1, &ceil_mode, error)) != PNN_OK) {
+    return st;
+  }
+  if (node->op == OP_AVERAGE_POOL &&
+      (st = pnn_nn_attr_int_range(node, "count_include_pad", 0, 0, 1, &count_include_pad, error)) !=
+          PNN_OK) {
+    return st;
+  }
+
+  /* onnxruntime refuses padding as large as the kernel (such a window could hold only
+   * padding); so do we, rather than invent a value for it. */
+  if (pads[0] >= kernel[0] || pads[2] >= kernel[0] || pads[1] >= kernel[1] || pads[3] >= kernel[1]) {
+    return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\" (%s): padding must be smaller than the kernel",
+                         node->name, op);
+  }
+  const int64_t n = x->dims[0], c = x->dims[1];
+  const int64_t h = one_d ? 1 : x->dims[2], w = x->dims[x->rank - 1];
+  /* Bounded attributes and dims keep these int64 expressions exact. */
+  if (h + pads[0] + pads[2] < dilations[0] * (kernel[0] - 1) + 1 ||
+      w + pads[1] + pads[3] < dilations[1] * (kernel[1] - 1) + 1) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): window larger than the padded input", node->name,
+                         op);
+  }
+  const int64_t oh = pool_output_size(h, kernel[0], strides[0], dilations[0], pads[0], pads[2],
+                                      ceil_mode != 0);
+  const int64_t ow = pool_output_size(w, kernel[1], strides[1], dilations[1], pads[1], pads[3],
+                                      ceil_mode != 0);
+  if (oh < 1 || ow < 1 || (one_d && oh != 1)) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): invalid output size %lld x %lld", node->name,
+                         op, (long long)oh, (long long)ow);
+  }
+  const int64_t out_dims4[4] = {n, c, oh, ow};
+  const int64_t out_dims3[3] = {n, c, ow};
+  st = pnn_check_output_shape(model, node, 0, x->rank, one_d ? out_dims3 : out_dims4, error);
+  if (st != PNN_OK) return st;
+
+  pool_params *p = malloc(sizeof(*p));
+  if (!p) return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node \"%s\" (%s): out of memory", node->name, op);
+  memset(p, 0, sizeof(*p));
+  p->batch = (size_t)n;
+  p->count_include_pad = (int)count_include_pad;
+  p->geom.channels = (size_t)c;
+  p->geom.in_h = (size_t)h;
+  p->geom.in_w = (size_t)w;
+  p->geom.out_h = (size_t)oh;
+  p->geom.out_w = (size_t)ow;
+  p->geom.kernel_h = (size_t)kernel[0];
+  p->geom.kernel_w = (size_t)kernel[1];
+  p->geom.stride_h = (size_t)strides[0];
+  p->geom.stride_w = (size_t)strides[1];
+  p->geom.dilation_h = (size_t)dilations[0];
+  p->geom.dilation_w = (size_t)dilations[1];
+  p->geom.pad_top = (size_t)pads[0];
+  p->geom.pad_left = (size_t)pads[1];
+  p->geom.pad_bottom = (size_t)pads[2];
+  p->geom.pad_right = (size_t)pads[3];
+  node->params = p;
+  node->scratch_bytes = 0;
+  node->kernel = "scalar";
+  return PNN_OK;
+}
+
+void pnn_op_pool_run(const pnn_model *model, const pnn_node *node, const void *const *in,
+                     void *const *out, void *scratch) {
+  (void)model;
+  (void)scratch;
+  const pool_params *p = node->params;
+  const pnn_pool2d_geometry *g = &p->geom;
+  const size_t in_size = g->channels * g->in_h * g->in_w;
+  const size_t out_size = g->channels * g->out_h * g->out_w;
+  const float *x = in[0];
+  float *y = out[0];
+  for (size_t b = 0; b < p->batch; ++b) {
+    if (node->op == OP_MAX_POOL) {
+      pnn_f32_maxpool2d_scalar(g, x + b * in_size, y + b * out_size);
+    } else {
+      pnn_f32_avgpool2d_scalar(g, x + b * in_size, y + b * out_size, p->count_include_pad);
+    }
+  }
+}
+
+/* ---- global pools ------------------------------------------------------------ */
+
+typedef struct global_pool_params {
+  size_t planes;  /* N * C */
+  size_t spatial; /* product of the dims after C */
+} global_pool_params;
+
+pnn_status pnn_op_global_pool_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
+  if (node->op != OP_GLOBAL_AVERAGE_POOL && node->op != OP_GLOBAL_MAX_POOL) {
+    return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\": op code %u is not a global pool",
+                         node->name, (unsigned)node->op);
+  }
+  pnn_status st = pnn_check_io(model, node, 1, 1, 1, 1, false, error);
+  if (st != PNN_OK) return st;
+  const pnn_tensor *x = pnn_input_tensor(model, node, 0);
+  if (x->rank < 3) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (global pool): X must have rank >= 3", node->name);
+  }
+  if ((st = pnn_nn_check_dims(node, x, "X", error)) != PNN_OK) return st;
+  int64_t out_dims[PNN_MAX_RANK];
+  global_pool_params p = {1, 1};
+  for (int d = 0; d < x->rank; ++d) {
+    out_dims[d] = d < 2 ? x->dims[d] : 1;
+    size_t *acc = d < 2 ? &p.planes : &p.spatial;
+    if (!pnn_nn_mul(*acc, (size_t)x->dims[d], acc)) {
+      return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (global pool): X too large", node->name);
+    }
+  }
+  if ((st = pnn_check_output_shape(model, node, 0, x->rank, out_dims, error)) != PNN_OK) return st;
+  global_pool_params *params = malloc(sizeof(*params));
+  if (!params) return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node \"%s\" (global pool): out of memory", node->name);
+  *params = p;
+  node->params = params;
+  node->scratch_bytes = 0;
+  node->kernel = "scalar";
+  return PNN_OK;
+}
+
+void pnn_op_global_pool_run(const pnn_model *model, const pnn_node *node, const void *const *in,
+                            void *const *out, void *scratch) {
+  (void)model;
+  (void)scratch;
+  const global_pool_params *p = node->params;
+  const float *x = in[0];
+  float *y = out[0];
+  for (size_t plane = 0; plane < p->planes; ++plane) {
+    const float *xp = x + plane * p->spatial;
+    if (node->op == OP_GLOBAL_MAX_POOL) {
+      float best = xp[0];
+      for (size_t i = 1; i < p->spatial; ++i) {
+        if (xp[i] > best) best = xp[i];
+      }
+      y[plane] = best;
+    } else {
+      /* Four partial sums: less rounding error on large planes than one chain. */
+      float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      size_t i = 0;
+      for (; i + 4 <= p->spatial; i += 4) {
+        for (int l = 0; l < 4; ++l) sums[l] += xp[i + (size_t)l];
+      }
+      for (; i < p->spatial; ++i) sums[0] += xp[i];
+      y[plane] = ((sums[0] + sums[1]) + (sums[2] + sums[3])) / (float)p->spatial;
+    }
+  }
+}

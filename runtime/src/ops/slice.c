@@ -1,0 +1,102 @@
+/* Slice (code 52): out[i] = X[starts + i*steps] per dimension, with starts and steps
+ * already resolved and clamped by the converter and the output shape from the table.
+ * Prepare checks that the first and the last index of every dim lie inside X. */
+#include <stdlib.h>
+
+#include "ew_common.h"
+
+typedef struct slice_plan {
+  int rank;
+  size_t rows;                     /* output elements / row_len */
+  size_t row_len;                  /* output's last dim */
+  ptrdiff_t base;                  /* input offset of the first output element */
+  ptrdiff_t row_step;              /* input elements per step along the last dim */
+  size_t out_dims[PNN_MAX_RANK];
+  ptrdiff_t step[PNN_MAX_RANK];    /* input elements per output step, per dim */
+} slice_plan;
+
+pnn_status pnn_op_slice_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
+  pnn_status st = pnn_check_io(model, node, 1, 1, 1, 1, false, error);
+  if (st != PNN_OK) return st;
+  const pnn_tensor *x = pnn_input_tensor(model, node, 0);
+  const pnn_tensor *y = pnn_output_tensor(model, node, 0);
+  if ((st = pnn_ew_check_dims(node, x, error)) != PNN_OK) return st;
+  if ((st = pnn_ew_check_dims(node, y, error)) != PNN_OK) return st;
+  const int rank = x->rank;
+  if (rank < 1 || y->rank != rank) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node '%s': Slice of rank %d to rank %d",
+                         node->name, rank, y->rank);
+  }
+  const int64_t *starts = NULL, *steps = NULL;
+  if ((st = pnn_ew_attr_ints(node, "starts", (uint32_t)rank, &starts, error)) != PNN_OK) return st;
+  if ((st = pnn_ew_attr_ints(node, "steps", (uint32_t)rank, &steps, error)) != PNN_OK) return st;
+
+  slice_plan plan;
+  memset(&plan, 0, sizeof(plan));
+  plan.rank = rank;
+  bool empty = false;
+  size_t stride = 1;
+  for (int d = rank - 1; d >= 0; --d) {
+    const int64_t n = x->dims[d], m = y->dims[d], s = starts[d], k = steps[d];
+    if (k == 0) {
+      return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node '%s': Slice step 0 in dim %d",
+                           node->name, d);
+    }
+    if (m == 0) {
+      empty = true;
+    } else {
+      /* Indices s, s+k, ..., s+(m-1)k must all lie in [0, n); the arithmetic is done
+       * by division so that hostile values cannot overflow. */
+      const int64_t mag = k > 0 ? k : -k;
+      const int64_t room = k > 0 ? n - 1 - s : s; /* how far the walk may go */
+      if (s < 0 || s >= n || m - 1 > room / mag) {
+        return pnn_set_error(error, PNN_ERR_SHAPE,
+                             "node '%s': Slice dim %d (start %lld, step %lld, %lld outputs) "
+                             "leaves the input of size %lld",
+                             node->name, d, (long long)s, (long long)k, (long long)m, (long long)n);
+      }
+      plan.base += (ptrdiff_t)(s * (int64_t)stride);
+    }
+    /* With one output (or none) the step is never taken; it may be any value, so it
+     * is not multiplied. Otherwise |k| < n and the product is bounded. */
+    plan.step[d] = m > 1 ? (ptrdiff_t)(k * (int64_t)stride) : 0;
+    plan.out_dims[d] = (size_t)m;
+    stride *= (size_t)n;
+  }
+  plan.row_len = plan.out_dims[rank - 1];
+  plan.row_step = plan.step[rank - 1];
+  plan.rows = empty ? 0 : pnn_ew_prod(y->dims, 0, rank - 1);
+
+  slice_plan *params = malloc(sizeof(*params));
+  if (!params) return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node '%s': out of memory", node->name);
+  *params = plan;
+  node->params = params;
+  node->scratch_bytes = 0;
+  node->kernel = "copy";
+  return PNN_OK;
+}
+
+void pnn_op_slice_run(const pnn_model *model, const pnn_node *node, const void *const *in,
+                      void *const *out, void *scratch) {
+  (void)model;
+  (void)scratch;
+  const slice_plan *p = node->params;
+  const float *x = in[0];
+  float *y = out[0];
+  size_t index[PNN_MAX_RANK] = {0};
+  ptrdiff_t offset = p->base;
+  for (size_t r = 0; r < p->rows; ++r, y += p->row_len) {
+    const float *src = x + offset;
+    if (p->row_step == 1) {
+      memcpy(y, src, p->row_len * sizeof(float));
+    } else {
+      for (size_t i = 0; i < p->row_len; ++i) y[i] = src[(ptrdiff_t)i * p->row_step];
+    }
+    for (int d = p->rank - 2; d >= 0; --d) {
+      offset += p->step[d];
+      if (++index[d] < p->out_dims[d]) break;
+      offset -= p->step[d] * (ptrdiff_t)p->out_dims[d];
+      index[d] = 0;
+    }
+  }
+}

@@ -1,0 +1,90 @@
+/* Sessions and the executor. A session owns one 64-byte aligned block holding the
+ * activation arena (offsets planned at load) followed by the shared scratch, plus
+ * the pointer arrays handed to each op; running allocates nothing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define SESSION_ALIGNMENT 64u
+
+struct pnn_session {
+  const pnn_model *model;
+  void *block;        /* what malloc returned */
+  uint8_t *arena;     /* 64-byte aligned start of the activations */
+  uint8_t *scratch;   /* after the arena, 64-byte aligned; NULL when no op needs it */
+  const void **in;    /* model->max_node_io entries */
+  void **out;         /* model->max_node_io entries */
+};
+
+pnn_status pnn_session_create(const pnn_model *model, pnn_session **session, pnn_error *error) {
+  if (session == NULL) return pnn_set_error(error, PNN_ERR_INVALID_ARGUMENT, "session is NULL");
+  *session = NULL;
+  if (model == NULL) return pnn_set_error(error, PNN_ERR_INVALID_ARGUMENT, "model is NULL");
+  /* The planner rounds the arena and the loader the scratch up to 64 bytes. */
+  size_t arena = model->arena_bytes, scratch = model->scratch_bytes;
+  if (arena > SIZE_MAX - scratch || arena + scratch > SIZE_MAX - SESSION_ALIGNMENT) {
+    return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "the model needs more memory than can be addressed");
+  }
+  pnn_session *s = calloc(1, sizeof(*s));
+  if (s == NULL) return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "out of memory creating a session");
+  s->model = model;
+  /* calloc: inputs start as zeros, and no uninitialized memory is ever read. */
+  s->block = calloc(1, arena + scratch + SESSION_ALIGNMENT);
+  s->in = calloc(model->max_node_io + 1u, sizeof(*s->in));
+  s->out = calloc(model->max_node_io + 1u, sizeof(*s->out));
+  if (s->block == NULL || s->in == NULL || s->out == NULL) {
+    pnn_session_free(s);
+    return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "out of memory creating a session (%zu bytes)",
+                         arena + scratch);
+  }
+  uintptr_t at = ((uintptr_t)s->block + SESSION_ALIGNMENT - 1) & ~(uintptr_t)(SESSION_ALIGNMENT - 1);
+  s->arena = (uint8_t *)at;
+  s->scratch = scratch > 0 ? s->arena + arena : NULL;
+  *session = s;
+  return PNN_OK;
+}
+
+void pnn_session_free(pnn_session *session) {
+  if (session == NULL) return;
+  free(session->block);
+  free(session->in);
+  free(session->out);
+  free(session);
+}
+
+static void *tensor_memory(const pnn_session *s, int32_t id) {
+  if (id < 0) return NULL;
+  const pnn_tensor *t = &s->model->tensors[id];
+  /* Constants are read-only; ops receive them through const pointers (`in`). */
+  if (t->kind == PNN_TENSOR_CONSTANT) return (void *)(uintptr_t)t->data;
+  return s->arena + t->arena_offset;
+}
+
+void *pnn_session_input(pnn_session *session, uint32_t index) {
+  if (session == NULL || index >= session->model->n_inputs) return NULL;
+  return tensor_memory(session, session->model->inputs[index]);
+}
+
+const void *pnn_session_output(const pnn_session *session, uint32_t index) {
+  if (session == NULL || index >= session->model->n_outputs) return NULL;
+  return tensor_memory(session, session->model->outputs[index]);
+}
+
+pnn_status pnn_session_run(pnn_session *session, pnn_error *error) {
+  if (session == NULL) return pnn_set_error(error, PNN_ERR_INVALID_ARGUMENT, "session is NULL");
+  const pnn_model *m = session->model;
+  for (uint32_t n = 0; n < m->n_nodes; ++n) {
+    const pnn_node *node = &m->nodes[n];
+    /* The loader refused unknown op codes, so the lookup cannot fail here. */
+    const pnn_op_def *op = pnn_op_lookup(node->op);
+    for (uint32_t i = 0; i < node->n_inputs; ++i) session->in[i] = tensor_memory(session, node->inputs[i]);
+    for (uint32_t i = 0; i < node->n_outputs; ++i) session->out[i] = tensor_memory(session, node->outputs[i]);
+    op->run(m, node, session->in, session->out, session->scratch);
+  }
+  if (error != NULL) {
+    error->status = PNN_OK;
+    error->message[0] = '\0';
+  }
+  return PNN_OK;
+}

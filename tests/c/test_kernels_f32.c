@@ -1,0 +1,306 @@
+/* Compares every f32 GEMM / depthwise-convolution variant this CPU can run with the
+ * scalar references on awkward sizes (tails, partial tiles, 1s, zero K), every
+ * bias combination and every fused activation. Buffers are allocated at their
+ * exact size so AddressSanitizer catches any read or write past the end, and the
+ * unused parts of C (row padding beyond N) must stay untouched.
+ * Exit code 0 when all cases match. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pnn_kernels.h"
+
+#define SENTINEL 12345.0f
+
+typedef struct rng {
+  uint64_t state;
+} rng;
+
+static uint32_t rng_next(rng *r) {
+  r->state ^= r->state << 13;
+  r->state ^= r->state >> 7;
+  r->state ^= r->state << 17;
+  return (uint32_t)(r->state >> 32);
+}
+
+/* Uniform in [-1, 1). */
+static float rng_float(rng *r) { return (float)(rng_next(r) >> 8) / 8388608.0f - 1.0f; }
+
+static size_t rng_below(rng *r, size_t n) { return n ? rng_next(r) % n : 0; }
+
+static float *alloc_floats(size_t n, rng *r) {
+  float *p = malloc((n ? n : 1) * sizeof(float));
+  if (!p) {
+    fprintf(stderr, "out of memory\n");
+    exit(2);
+  }
+  for (size_t i = 0; i < n; ++i) p[i] = rng_float(r);
+  return p;
+}
+
+/* Size of a row-major matrix of `rows` rows of `cols` used entries at stride ld,
+ * ending exactly after the last used element. */
+static size_t matrix_extent(size_t rows, size_t cols, size_t ld) {
+  return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;
+}
+
+static pnn_activation activation_case(int kind) {
+  pnn_activation act = {kind, 0.0f, 0.0f};
+  switch (kind) {
+    case PNN_ACT_CLIP: act.alpha = -0.5f; act.beta = 0.75f; break;
+    case PNN_ACT_LEAKY_RELU: act.alpha = 0.1f; break;
+    case PNN_ACT_HARD_SIGMOID: act.alpha = 0.2f; act.beta = 0.5f; break;
+    default: break;
+  }
+  return act;
+}
+
+static const int ACT_KINDS = 8; /* PNN_ACT_NONE .. PNN_ACT_TANH */
+
+typedef struct variant_gemm {
+  const char *name;
+  pnn_f32_gemm_fn fn;
+} variant_gemm;
+
+typedef struct variant_dwconv {
+  const char *name;
+  pnn_f32_dwconv_fn fn;
+} variant_dwconv;
+
+typedef struct tally {
+  long cases;
+  long failures;
+} tally;
+
+/* ---- GEMM --------------------------------------------------------------------- */
+
+static void check_gemm(const variant_gemm *v, size_t M, size_t N, size_t K, int use_row_bias,
+                       int use_col_bias, int act_kind, rng *r, tally *t) {
+  const size_t lda = K + rng_below(r, 5);
+  const size_t ldb = N + rng_below(r, 5);
+  const size_t ldc = N + rng_below(r, 5);
+  const size_t a_size = matrix_extent(M, K, lda), b_size = matrix_extent(K, N, ldb);
+  const size_t c_size = matrix_extent(M, N, ldc);
+  float *A = alloc_floats(a_size, r), *B = alloc_floats(b_size, r);
+  float *row_bias = use_row_bias ? alloc_floats(M, r) : NULL;
+  float *col_bias = use_col_bias ? alloc_floats(N, r) : NULL;
+  float *expected = alloc_floats(c_size, r), *got = alloc_floats(c_size, r);
+  for (size_t i = 0; i < c_size; ++i) expected[i] = got[i] = SENTINEL;
+  const pnn_activation act = activation_case(act_kind);
+
+  pnn_f32_gemm_scalar(M, N, K, A, lda, B, ldb, expected, ldc, row_bias, col_bias, act);
+  v->fn(M, N, K, A, lda, B, ldb, got, ldc, row_bias, col_bias, act);
+
+  const float tolerance_abs = 2e-6f * (float)(K + 2);
+  size_t bad = 0, first_bad = 0;
+  for (size_t i = 0; i < c_size; ++i) {
+    const float diff = fabsf(got[i] - expected[i]);
+    if (!(diff <= tolerance_abs + 1e-5f * fabsf(expected[i]))) {
+      if (!bad) first_bad = i;
+      ++bad;
+    }
+  }
+  ++t->cases;
+  if (bad) {
+    ++t->failures;
+    fprintf(stderr,
+            "gemm %s M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu row_bias=%d col_bias=%d act=%d: "
+            "%zu bad, first at m=%zu n=%zu got %g expected %g\n",
+            v->name, M, N, K, lda, ldb, ldc, use_row_bias, use_col_bias, act_kind, bad,
+            first_bad / (ldc ? ldc : 1), first_bad % (ldc ? ldc : 1), (double)got[first_bad],
+            (double)expected[first_bad]);
+  }
+  free(A);
+  free(B);
+  free(row_bias);
+  free(col_bias);
+  free(expected);
+  free(got);
+}
+
+static void test_gemm(const variant_gemm *v, rng *r, tally *t) {
+  static const size_t sizes[] = {1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 65, 100};
+  static const size_t k_sizes[] = {0, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 65, 100};
+  const size_t n_sizes = sizeof sizes / sizeof sizes[0];
+  const size_t n_k_sizes = sizeof k_sizes / sizeof k_sizes[0];
+  long case_index = 0;
+  /* Every shape, cycling through bias combinations and activations. */
+  for (size_t mi = 0; mi < n_sizes; ++mi)
+    for (size_t ni = 0; ni < n_sizes; ++ni)
+      for (size_t ki = 0; ki < n_k_sizes; ++ki, ++case_index)
+        check_gemm(v, sizes[mi], sizes[ni], k_sizes[ki], (int)(case_index & 1),
+                   (int)((case_index >> 1) & 1), (int)((case_index / 4) % ACT_KINDS), r, t);
+  /* Every bias combination x activation on shapes that stress each path:
+   * GEMV (N == 1), K blocking (K > 256 and > 2048), tails in all dimensions. */
+  static const size_t shapes[][3] = {{17, 33, 9},   {1, 1, 1},     {100, 1, 65},
+                                     {29, 1, 2100}, {15, 19, 300}, {3, 70, 513},
+                                     {33, 2, 0},    {1, 100, 31}};
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
+    for (int bias = 0; bias < 4; ++bias)
+      for (int kind = 0; kind < ACT_KINDS; ++kind)
+        check_gemm(v, shapes[s][0], shapes[s][1], shapes[s][2], bias & 1, bias >> 1, kind, r, t);
+  /* M == 0 and N == 0 must not touch C (nothing to compare: must not crash). */
+  float dummy = 1.0f;
+  v->fn(0, 5, 3, &dummy, 3, &dummy, 5, &dummy, 5, NULL, NULL, activation_case(0));
+  v->fn(5, 0, 3, &dummy, 3, &dummy, 0, &dummy, 0, NULL, NULL, activation_case(0));
+  if (dummy != 1.0f) {
+    ++t->failures;
+    fprintf(stderr, "gemm %s wrote C for an empty product\n", v->name);
+  }
+}
+
+/* ---- depthwise convolution ------------------------------------------------------ */
+
+typedef struct dw_shape {
+  size_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w;
+  size_t pad_top, pad_left, pad_bottom, pad_right;
+} dw_shape;
+
+static size_t conv_out(size_t in, size_t pad_a, size_t pad_b, size_t k, size_t s, size_t d) {
+  const size_t span = d * (k - 1) + 1;
+  if (in + pad_a + pad_b < span) return 0;
+  return (in + pad_a + pad_b - span) / s + 1;
+}
+
+static void check_dwconv(const variant_dwconv *v, size_t channels, size_t in_h, size_t in_w,
+                         const dw_shape *s, int use_bias, int act_kind, rng *r, tally *t) {
+  pnn_conv2d_geometry g;
+  g.channels = channels;
+  g.in_h = in_h;
+  g.in_w = in_w;
+  g.kernel_h = s->kernel_h;
+  g.kernel_w = s->kernel_w;
+  g.stride_h = s->stride_h;
+  g.stride_w = s->stride_w;
+  g.dilation_h = s->dilation_h;
+  g.dilation_w = s->dilation_w;
+  g.pad_top = s->pad_top;
+  g.pad_left = s->pad_left;
+  g.out_h = conv_out(in_h, s->pad_top, s->pad_bottom, s->kernel_h, s->stride_h, s->dilation_h);
+  g.out_w = conv_out(in_w, s->pad_left, s->pad_right, s->kernel_w, s->stride_w, s->dilation_w);
+  if (g.out_h == 0 || g.out_w == 0) return;
+  const size_t y_size = channels * g.out_h * g.out_w;
+  float *x = alloc_floats(channels * in_h * in_w, r);
+  float *w = alloc_floats(channels * s->kernel_h * s->kernel_w, r);
+  float *bias = use_bias ? alloc_floats(channels, r) : NULL;
+  float *expected = alloc_floats(y_size, r), *got = alloc_floats(y_size, r);
+  for (size_t i = 0; i < y_size; ++i) expected[i] = got[i] = SENTINEL;
+  const pnn_activation act = activation_case(act_kind);
+
+  pnn_f32_dwconv_scalar(&g, x, w, bias, expected, act);
+  v->fn(&g, x, w, bias, got, act);
+
+  const float tolerance_abs = 2e-6f * (float)(s->kernel_h * s->kernel_w + 2);
+  size_t bad = 0, first_bad = 0;
+  for (size_t i = 0; i < y_size; ++i) {
+    const float diff = fabsf(got[i] - expected[i]);
+    if (!(diff <= tolerance_abs + 1e-5f * fabsf(expected[i]))) {
+      if (!bad) first_bad = i;
+      ++bad;
+    }
+  }
+  ++t->cases;
+  if (bad) {
+    ++t->failures;
+    const size_t plane = g.out_h * g.out_w;
+    fprintf(stderr,
+            "dwconv %s C=%zu in=%zux%zu k=%zux%zu s=%zux%zu d=%zux%zu pad=%zu,%zu,%zu,%zu "
+            "out=%zux%zu bias=%d act=%d: %zu bad, first at c=%zu y=%zu x=%zu got %g "
+            "expected %g\n",
+            v->name, channels, in_h, in_w, s->kernel_h, s->kernel_w, s->stride_h, s->stride_w,
+            s->dilation_h, s->dilation_w, s->pad_top, s->pad_left, s->pad_bottom, s->pad_right,
+            g.out_h, g.out_w, use_bias, act_kind, bad, first_bad / plane,
+            first_bad % plane / g.out_w, first_bad % g.out_w, (double)got[first_bad],
+            (double)expected[first_bad]);
+  }
+  free(x);
+  free(w);
+  free(bias);
+  free(expected);
+  free(got);
+}
+
+static void test_dwconv(const variant_dwconv *v, rng *r, tally *t) {
+  /* kernel h,w; stride h,w; dilation h,w; pads top,left,bottom,right */
+  static const dw_shape shapes[] = {
+      {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* MobileNet stride 1 */
+      {3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, /* MobileNet stride 2 */
+      {3, 3, 2, 2, 1, 1, 0, 0, 1, 1}, /* TF "same" stride 2: pad only bottom/right */
+      {3, 3, 1, 1, 1, 1, 0, 0, 0, 0},
+      {3, 3, 2, 2, 1, 1, 0, 0, 0, 0},
+      {5, 5, 1, 1, 1, 1, 2, 2, 2, 2},
+      {5, 5, 2, 2, 1, 1, 2, 2, 2, 2},
+      {3, 3, 1, 1, 2, 2, 2, 2, 2, 2}, /* dilation 2 */
+      {3, 3, 1, 1, 1, 1, 0, 1, 2, 0}, /* asymmetric pads */
+      {3, 3, 2, 2, 1, 1, 1, 0, 0, 2},
+      {1, 1, 1, 1, 1, 1, 0, 0, 0, 0},
+      {1, 3, 1, 1, 1, 1, 0, 1, 0, 1},
+      {3, 1, 2, 1, 1, 1, 1, 0, 1, 0},
+      {7, 7, 1, 1, 1, 1, 3, 3, 3, 3},
+      {2, 2, 2, 2, 1, 1, 0, 0, 0, 0},
+      {3, 3, 3, 3, 1, 1, 1, 1, 1, 1},
+      {3, 3, 1, 2, 2, 1, 1, 2, 1, 2},
+  };
+  static const size_t widths[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                  14, 15, 16, 17, 18, 19, 33, 40, 67};
+  static const size_t heights[] = {1, 2, 5, 8};
+  long case_index = 0;
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
+    for (size_t hi = 0; hi < sizeof heights / sizeof heights[0]; ++hi)
+      for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; ++wi, ++case_index)
+        check_dwconv(v, 1 + (size_t)(case_index % 3), heights[hi], widths[wi], &shapes[s],
+                     (int)(case_index & 1), (int)((case_index / 2) % ACT_KINDS), r, t);
+  /* Every activation with and without bias on the two MobileNet shapes. */
+  for (int bias = 0; bias < 2; ++bias)
+    for (int kind = 0; kind < ACT_KINDS; ++kind) {
+      check_dwconv(v, 4, 14, 14, &shapes[0], bias, kind, r, t);
+      check_dwconv(v, 4, 15, 37, &shapes[1], bias, kind, r, t);
+    }
+}
+
+int main(void) {
+  pnn_cpu_features cpu;
+  pnn_cpu_detect(&cpu);
+  printf("cpu: avx2_fma=%d avx512f=%d\n", cpu.avx2_fma, cpu.avx512f);
+
+  variant_gemm gemms[3];
+  variant_dwconv dwconvs[3];
+  size_t n_gemm = 0, n_dwconv = 0;
+#if defined(__x86_64__) || defined(_M_X64)
+  if (cpu.avx2_fma) {
+    gemms[n_gemm++] = (variant_gemm){"avx2", pnn_f32_gemm_avx2};
+    dwconvs[n_dwconv++] = (variant_dwconv){"avx2", pnn_f32_dwconv_avx2};
+  }
+  if (cpu.avx512f) {
+    gemms[n_gemm++] = (variant_gemm){"avx512", pnn_f32_gemm_avx512};
+    dwconvs[n_dwconv++] = (variant_dwconv){"avx512", pnn_f32_dwconv_avx512};
+  }
+#endif
+  /* The selected variant is always tested too (the reference itself on other CPUs,
+   * which at least checks the selection and the harness). */
+  const char *gemm_name = NULL, *dwconv_name = NULL;
+  pnn_f32_gemm_fn gemm_best = pnn_f32_gemm_select(&cpu, &gemm_name);
+  pnn_f32_dwconv_fn dwconv_best = pnn_f32_dwconv_select(&cpu, &dwconv_name);
+  if (n_gemm == 0) gemms[n_gemm++] = (variant_gemm){gemm_name, gemm_best};
+  if (n_dwconv == 0) dwconvs[n_dwconv++] = (variant_dwconv){dwconv_name, dwconv_best};
+  printf("selected: gemm=%s dwconv=%s\n", gemm_name, dwconv_name);
+
+  tally t = {0, 0};
+  rng r = {0x9E3779B97F4A7C15ull};
+  for (size_t i = 0; i < n_gemm; ++i) {
+    const tally before = t;
+    test_gemm(&gemms[i], &r, &t);
+    printf("gemm %-7s %ld cases, %ld failed\n", gemms[i].name, t.cases - before.cases,
+           t.failures - before.failures);
+  }
+  for (size_t i = 0; i < n_dwconv; ++i) {
+    const tally before = t;
+    test_dwconv(&dwconvs[i], &r, &t);
+    printf("dwconv %-7s %ld cases, %ld failed\n", dwconvs[i].name, t.cases - before.cases,
+           t.failures - before.failures);
+  }
+  printf("%ld cases, %ld failed\n", t.cases, t.failures);
+  return t.failures ? 1 : 0;
+}

@@ -1,0 +1,75 @@
+"""Shared test helpers: build one-node ONNX models, run them in both engines."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+import pocketnn
+
+
+def single_node_model(op: str, inputs: Sequence[tuple[str, np.ndarray | tuple[int, ...]]],
+                      n_outputs: int = 1, opset: int = 17, domain: str = "",
+                      **attrs: object) -> onnx.ModelProto:
+    """A model of one node. An input given as an array is a constant (initializer),
+    given as a shape it is a float32 graph input. An empty name means an absent input."""
+    graph_inputs, initializers, names = [], [], []
+    for name, value in inputs:
+        names.append(name)
+        if not name:
+            continue
+        if isinstance(value, np.ndarray):
+            initializers.append(numpy_helper.from_array(value, name))
+        else:
+            graph_inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, list(value)))
+    outputs = [f"y{i}" for i in range(n_outputs)]
+    node = helper.make_node(op, names, outputs, name=f"{op.lower()}_node", domain=domain, **attrs)
+    graph = helper.make_graph([node], f"single_{op}", graph_inputs,
+                              [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs],
+                              initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(domain, opset)])
+    model.ir_version = 8
+    return model
+
+
+def run_onnxruntime(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return session.run(None, feeds)
+
+
+def run_pocketnn(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    shapes = {k: tuple(v.shape) for k, v in feeds.items()}
+    packed = pocketnn.convert(model, input_shapes=shapes)
+    runtime = pocketnn.Model(packed)
+    result = runtime.run(feeds)
+    return [result[o.name] for o in model.graph.output]
+
+
+def random_feeds(model: onnx.ModelProto, seed: int = 0, low: float = -2.0,
+                 high: float = 2.0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    initializer_names = {i.name for i in model.graph.initializer}
+    for value in model.graph.input:
+        if value.name in initializer_names:
+            continue
+        shape = [d.dim_value for d in value.type.tensor_type.shape.dim]
+        feeds[value.name] = rng.uniform(low, high, shape).astype(np.float32)
+    return feeds
+
+
+def assert_matches_onnxruntime(model: onnx.ModelProto, feeds: dict[str, np.ndarray] | None = None,
+                               rtol: float = 1e-4, atol: float = 1e-5) -> None:
+    feeds = feeds if feeds is not None else random_feeds(model)
+    expected = run_onnxruntime(model, feeds)
+    actual = run_pocketnn(model, feeds)
+    assert len(expected) == len(actual)
+    for e, a in zip(expected, actual):
+        assert e.shape == a.shape, f"shape {a.shape}, onnxruntime {e.shape}"
+        np.testing.assert_allclose(a, e, rtol=rtol, atol=atol)

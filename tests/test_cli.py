@@ -1,0 +1,66 @@
+"""The command line, end to end, on a small model."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+
+from pocketnn.cli import main, parse_shape_bindings
+from pocketnn.reference_models import mobilenet_v1
+from support import run_onnxruntime
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, onnx.ModelProto]:
+    model = mobilenet_v1(resolution=64, width=0.25, classes=10)
+    path = tmp_path_factory.mktemp("cli") / "small.onnx"
+    onnx.save(model, path)
+    return str(path), model
+
+
+def test_parse_shape_bindings() -> None:
+    assert parse_shape_bindings(["input=1x3x224x224", "a:b=2"]) == {"input": (1, 3, 224, 224), "a:b": (2,)}
+
+
+def test_convert_run_verify_inspect(small_model, tmp_path, capsys) -> None:
+    onnx_path, model = small_model
+    pnn = tmp_path / "small.pnn"
+    assert main(["convert", onnx_path, "-o", str(pnn), "--input-shape", "input=1x3x64x64"]) == 0
+    assert pnn.stat().st_size > 0
+
+    x = np.random.default_rng(0).standard_normal((1, 3, 64, 64)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "out.npz"
+    assert main(["run", str(pnn), "--input", f"input={tmp_path / 'x.npy'}", "--output", str(out)]) == 0
+    produced = dict(np.load(out))
+    expected = run_onnxruntime(model, {"input": x})[0]
+    (value,) = produced.values()
+    np.testing.assert_allclose(value, expected, rtol=1e-4, atol=1e-5)
+
+    assert main(["verify", onnx_path, str(pnn), "--samples", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "cosine" in text and "max rel err" in text
+
+    labels = np.array([0, 3])
+    np.save(tmp_path / "labels.npy", labels)
+    np.savez(tmp_path / "inputs.npz", input=np.concatenate([x, x * 0.5]))
+    assert main(["verify", onnx_path, str(pnn), "--inputs", str(tmp_path / "inputs.npz"),
+                 "--labels", str(tmp_path / "labels.npy")]) == 0
+
+    assert main(["inspect", str(pnn)]) == 0
+    text = capsys.readouterr().out
+    assert "Conv" in text and "arena" in text
+
+
+def test_errors_are_messages_not_tracebacks(tmp_path, capsys) -> None:
+    bad = tmp_path / "bad.pnn"
+    bad.write_bytes(b"not a pnn file at all")
+    assert main(["inspect", str(bad)]) == 2
+    assert "error" in capsys.readouterr().out
+    assert main(["run", str(tmp_path / "missing.pnn")]) == 2
+
+
+def test_demo_passes(capsys) -> None:
+    assert main(["demo", "--model", "mobilenet_v1"]) == 0
+    assert "PASS" in capsys.readouterr().out
