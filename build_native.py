@@ -45,7 +45,10 @@ pnn_status pnn_model_output_info(const pnn_model *model, uint32_t index, pnn_ten
 pnn_status pnn_model_node_info(const pnn_model *model, uint32_t index, pnn_node_info *info);
 size_t pnn_model_arena_bytes(const pnn_model *model);
 const char *pnn_model_metadata(const pnn_model *model, const char *key);
+typedef struct pnn_session_options { uint32_t num_threads; } pnn_session_options;
 pnn_status pnn_session_create(const pnn_model *model, pnn_session **session, pnn_error *error);
+pnn_status pnn_session_create_with_options(const pnn_model *model, const pnn_session_options *options,
+                                           pnn_session **session, pnn_error *error);
 void pnn_session_free(pnn_session *session);
 void *pnn_session_input(pnn_session *session, uint32_t index);
 const void *pnn_session_output(const pnn_session *session, uint32_t index);
@@ -76,7 +79,8 @@ ffibuilder.set_source(
     '#include "pocketnn.h"\n',
     sources=c_sources(),
     include_dirs=[_path(d) for d in ("runtime/include", "runtime/src", "kernels_c/include")],
-    extra_compile_args=["-std=c11", "-O3", "-Wall", "-Wextra", "-fno-math-errno"],
+    extra_compile_args=["-std=c11", "-O3", "-Wall", "-Wextra", "-fno-math-errno", "-pthread"],
+    extra_link_args=["-pthread"],
     libraries=["m"],
 )
 

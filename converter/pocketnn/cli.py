@@ -40,7 +40,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from pocketnn.runtime import Model
 
-    model = Model(args.model)
+    model = Model(args.model, threads=args.threads)
     feeds: dict[str, np.ndarray] = {}
     for item in args.input:
         name, sep, path = item.partition("=")
@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("--input", action="append", default=[], metavar="NAME=file.npy")
     p.add_argument("--output", help="write the outputs to this .npz")
+    p.add_argument("--threads", type=int, default=1, help="native threads (default 1)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("verify", help="compare a .pnn against its ONNX model in onnxruntime")

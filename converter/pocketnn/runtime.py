@@ -71,11 +71,15 @@ def _tensor_info(info: "ffi.CData") -> TensorInfo:
 class Model:
     """A loaded .pnn model with one session.
 
-    ``Model(path)`` or ``Model(data)`` with the file's bytes. ``run`` is not
-    re-entrant; create one Model per thread.
+    ``Model(path)`` or ``Model(data)`` with the file's bytes. ``threads`` native
+    threads run each call (1 by default; results are the same for any number).
+    ``run`` is not re-entrant; create one Model per Python thread.
     """
 
-    def __init__(self, source: Union[str, os.PathLike, bytes, bytearray, memoryview]) -> None:
+    def __init__(self, source: Union[str, os.PathLike, bytes, bytearray, memoryview],
+                 threads: int = 1) -> None:
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
         error = ffi.new("pnn_error *")
         model_pp = ffi.new("pnn_model **")
         if isinstance(source, (bytes, bytearray, memoryview)):
@@ -93,7 +97,9 @@ class Model:
         _raise_on_error(status, error)
         self._model = ffi.gc(model_pp[0], lib.pnn_model_free)
         session_pp = ffi.new("pnn_session **")
-        _raise_on_error(lib.pnn_session_create(self._model, session_pp, error), error)
+        options = ffi.new("pnn_session_options *", {"num_threads": threads})
+        _raise_on_error(lib.pnn_session_create_with_options(self._model, options, session_pp, error), error)
+        self.threads = threads
         self._session = ffi.gc(session_pp[0], lib.pnn_session_free)
         self.inputs = [self._info(lib.pnn_model_input_info, i) for i in range(lib.pnn_model_num_inputs(self._model))]
         self.outputs = [self._info(lib.pnn_model_output_info, i) for i in range(lib.pnn_model_num_outputs(self._model))]

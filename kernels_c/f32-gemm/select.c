@@ -1,5 +1,5 @@
-/* Picks the fastest f32 GEMM variant this CPU can run. The SIMD variants are only
- * compiled (and only referenced) on x86-64; elsewhere the reference is used. */
+/* Picks the fastest f32 GEMM variant this CPU can run. Each SIMD variant is only
+ * compiled (and referenced) on its own architecture; elsewhere the reference is used. */
 #include "pnn_kernels.h"
 
 pnn_f32_gemm_fn pnn_f32_gemm_select(const pnn_cpu_features *cpu, const char **name) {
@@ -12,6 +12,16 @@ pnn_f32_gemm_fn pnn_f32_gemm_select(const pnn_cpu_features *cpu, const char **na
     if (name) *name = "avx2";
     return pnn_f32_gemm_avx2;
   }
+#elif defined(__aarch64__)
+  /* NEON is part of the AArch64 baseline: no run-time check needed. */
+  (void)cpu;
+  if (name) *name = "neon";
+  return pnn_f32_gemm_neon;
+#elif defined(__wasm_simd128__)
+  /* A wasm module is built with or without SIMD128; this one has it. */
+  (void)cpu;
+  if (name) *name = "wasmsimd";
+  return pnn_f32_gemm_wasmsimd;
 #else
   (void)cpu;
 #endif

@@ -76,7 +76,14 @@ void pnn_f32_gemm_avx2(size_t M, size_t N, size_t K, const float *A, size_t lda,
 void pnn_f32_gemm_avx512(size_t M, size_t N, size_t K, const float *A, size_t lda,
                          const float *B, size_t ldb, float *C, size_t ldc,
                          const float *row_bias, const float *col_bias, pnn_activation act);
-/* Best variant for this CPU; *name is set to "scalar", "avx2" or "avx512". */
+void pnn_f32_gemm_neon(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                       const float *B, size_t ldb, float *C, size_t ldc,
+                       const float *row_bias, const float *col_bias, pnn_activation act);
+void pnn_f32_gemm_wasmsimd(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                           const float *B, size_t ldb, float *C, size_t ldc,
+                           const float *row_bias, const float *col_bias, pnn_activation act);
+/* Best variant for this CPU; *name is set to "scalar", "avx2", "avx512", "neon" or
+ * "wasmsimd". */
 pnn_f32_gemm_fn pnn_f32_gemm_select(const pnn_cpu_features *cpu, const char **name);
 
 /* ---- f32 im2col (kernels_c/f32-im2col/) ----------------------------------------
@@ -101,6 +108,10 @@ void pnn_f32_dwconv_avx2(const pnn_conv2d_geometry *g, const float *x, const flo
                          const float *bias, float *y, pnn_activation act);
 void pnn_f32_dwconv_avx512(const pnn_conv2d_geometry *g, const float *x, const float *w,
                            const float *bias, float *y, pnn_activation act);
+void pnn_f32_dwconv_neon(const pnn_conv2d_geometry *g, const float *x, const float *w,
+                         const float *bias, float *y, pnn_activation act);
+void pnn_f32_dwconv_wasmsimd(const pnn_conv2d_geometry *g, const float *x, const float *w,
+                             const float *bias, float *y, pnn_activation act);
 pnn_f32_dwconv_fn pnn_f32_dwconv_select(const pnn_cpu_features *cpu, const char **name);
 
 /* ---- f32 local response normalization (kernels_c/f32-lrn/) ---------------------

@@ -85,8 +85,18 @@ size_t pnn_model_arena_bytes(const pnn_model *model);
 /* String metadata by key, or NULL. */
 const char *pnn_model_metadata(const pnn_model *model, const char *key);
 
-/* A session owns the arena. Creating it allocates; running it never does. */
+typedef struct pnn_session_options {
+  /* Threads that run the session, the caller's included; 0 or 1 means one thread.
+   * Results are the same for any number of threads. */
+  uint32_t num_threads;
+} pnn_session_options;
+
+/* A session owns the arena (and its threads). Creating it allocates; running it
+ * never does. */
 pnn_status pnn_session_create(const pnn_model *model, pnn_session **session, pnn_error *error);
+/* options may be NULL (the defaults: one thread). */
+pnn_status pnn_session_create_with_options(const pnn_model *model, const pnn_session_options *options,
+                                           pnn_session **session, pnn_error *error);
 void pnn_session_free(pnn_session *session);
 /* Where to write input `index` before run (size_bytes from pnn_model_input_info). */
 void *pnn_session_input(pnn_session *session, uint32_t index);

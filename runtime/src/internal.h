@@ -59,7 +59,7 @@ typedef struct pnn_node {
   uint32_t n_attrs;
   pnn_attr *attrs;     /* owned */
   void *params;        /* set by prepare: one malloc'd block, freed with free() */
-  size_t scratch_bytes;/* set by prepare: scratch the run needs (shared, 64-aligned) */
+  size_t scratch_bytes;/* set by prepare: scratch one thread of the run needs */
   const char *kernel;  /* set by prepare: static string naming the kernel variant */
 } pnn_node;
 
@@ -91,15 +91,44 @@ struct pnn_model {
   pnn_cpu_features cpu;
 };
 
+/* ---- threads ------------------------------------------------------------------
+ * A session may own a pool of worker threads (runtime/src/threadpool.c). Ops split
+ * their work into tasks; task i always computes the same part of the output whatever
+ * the thread count, so results are identical for any number of threads. */
+typedef struct pnn_threadpool pnn_threadpool;
+/* Runs one task. `thread` in [0, pnn_threadpool_size) picks per-thread scratch. */
+typedef void (*pnn_task_fn)(void *context, size_t task, size_t thread);
+/* Creates a pool running `threads` threads in all (the caller's included), >= 1.
+ * With 1 (or in a build without threads) no thread is started. */
+pnn_status pnn_threadpool_create(uint32_t threads, pnn_threadpool **pool, pnn_error *error);
+void pnn_threadpool_free(pnn_threadpool *pool);
+/* 1 for a NULL pool. */
+size_t pnn_threadpool_size(const pnn_threadpool *pool);
+/* Runs fn(context, task, thread) for every task in [0, tasks) and returns when all
+ * are done. The calling thread takes part. NULL pool: runs inline, thread 0. */
+void pnn_parallel_for(pnn_threadpool *pool, size_t tasks, pnn_task_fn fn, void *context);
+
+/* What a run function gets besides its tensors. */
+typedef struct pnn_run_context {
+  /* node->scratch_bytes for each thread: thread t's scratch starts at
+   * scratch + t * scratch_stride (64-byte aligned). Thread 0's is `scratch`. */
+  void *scratch;
+  size_t scratch_stride;
+  pnn_threadpool *pool;  /* NULL: single thread */
+} pnn_run_context;
+
 /* ---- operators --------------------------------------------------------------
  * prepare: validate the node completely (input count, dtypes, ranks, shapes,
  *   attribute values; the output shapes in the table must equal the ones the op
  *   computes), fill node->params, node->scratch_bytes and node->kernel. Runs once at
  *   load. Anything not validated here must not be trusted by run.
- * run: compute. `in[i]` is NULL for absent optional inputs. No allocation, no I/O. */
+ * run: compute. `in[i]` is NULL for absent optional inputs. No allocation, no I/O.
+ *   node->scratch_bytes is per thread: an op that splits work across the pool gives
+ *   each task the scratch of the thread running it. */
 typedef pnn_status (*pnn_prepare_fn)(pnn_model *model, pnn_node *node, pnn_error *error);
 typedef void (*pnn_run_fn)(const pnn_model *model, const pnn_node *node,
-                           const void *const *in, void *const *out, void *scratch);
+                           const void *const *in, void *const *out,
+                           const pnn_run_context *ctx);
 
 typedef struct pnn_op_def {
   uint16_t code;

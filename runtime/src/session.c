@@ -1,6 +1,7 @@
 /* Sessions and the executor. A session owns one 64-byte aligned block holding the
- * activation arena (offsets planned at load) followed by the shared scratch, plus
- * the pointer arrays handed to each op; running allocates nothing. */
+ * activation arena (offsets planned at load) followed by one scratch region per
+ * thread, the pointer arrays handed to each op and its thread pool; running
+ * allocates nothing. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,22 +14,41 @@ struct pnn_session {
   void *block;        /* what malloc returned */
   uint8_t *arena;     /* 64-byte aligned start of the activations */
   uint8_t *scratch;   /* after the arena, 64-byte aligned; NULL when no op needs it */
+  pnn_run_context context;
+  pnn_threadpool *pool;
   const void **in;    /* model->max_node_io entries */
   void **out;         /* model->max_node_io entries */
 };
 
 pnn_status pnn_session_create(const pnn_model *model, pnn_session **session, pnn_error *error) {
+  return pnn_session_create_with_options(model, NULL, session, error);
+}
+
+pnn_status pnn_session_create_with_options(const pnn_model *model, const pnn_session_options *options,
+                                           pnn_session **session, pnn_error *error) {
   if (session == NULL) return pnn_set_error(error, PNN_ERR_INVALID_ARGUMENT, "session is NULL");
   *session = NULL;
   if (model == NULL) return pnn_set_error(error, PNN_ERR_INVALID_ARGUMENT, "model is NULL");
-  /* The planner rounds the arena and the loader the scratch up to 64 bytes. */
-  size_t arena = model->arena_bytes, scratch = model->scratch_bytes;
-  if (arena > SIZE_MAX - scratch || arena + scratch > SIZE_MAX - SESSION_ALIGNMENT) {
+  const uint32_t threads = (options == NULL || options->num_threads == 0) ? 1u : options->num_threads;
+  pnn_threadpool *pool = NULL;
+  pnn_status status = pnn_threadpool_create(threads, &pool, error);
+  if (status != PNN_OK) return status;
+  /* The planner rounds the arena and the loader the scratch up to 64 bytes; each
+   * thread of the pool gets its own scratch. */
+  const size_t per_thread = model->scratch_bytes, workers = pnn_threadpool_size(pool);
+  size_t arena = model->arena_bytes, scratch = per_thread * workers;
+  if ((per_thread != 0 && scratch / per_thread != workers) || arena > SIZE_MAX - scratch ||
+      arena + scratch > SIZE_MAX - SESSION_ALIGNMENT) {
+    pnn_threadpool_free(pool);
     return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "the model needs more memory than can be addressed");
   }
   pnn_session *s = calloc(1, sizeof(*s));
-  if (s == NULL) return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "out of memory creating a session");
+  if (s == NULL) {
+    pnn_threadpool_free(pool);
+    return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "out of memory creating a session");
+  }
   s->model = model;
+  s->pool = pool;
   /* calloc: inputs start as zeros, and no uninitialized memory is ever read. */
   s->block = calloc(1, arena + scratch + SESSION_ALIGNMENT);
   s->in = calloc(model->max_node_io + 1u, sizeof(*s->in));
@@ -41,12 +61,16 @@ pnn_status pnn_session_create(const pnn_model *model, pnn_session **session, pnn
   uintptr_t at = ((uintptr_t)s->block + SESSION_ALIGNMENT - 1) & ~(uintptr_t)(SESSION_ALIGNMENT - 1);
   s->arena = (uint8_t *)at;
   s->scratch = scratch > 0 ? s->arena + arena : NULL;
+  s->context.scratch = s->scratch;
+  s->context.scratch_stride = per_thread;
+  s->context.pool = pool;
   *session = s;
   return PNN_OK;
 }
 
 void pnn_session_free(pnn_session *session) {
   if (session == NULL) return;
+  pnn_threadpool_free(session->pool);
   free(session->block);
   free(session->in);
   free(session->out);
@@ -80,7 +104,7 @@ pnn_status pnn_session_run(pnn_session *session, pnn_error *error) {
     const pnn_op_def *op = pnn_op_lookup(node->op);
     for (uint32_t i = 0; i < node->n_inputs; ++i) session->in[i] = tensor_memory(session, node->inputs[i]);
     for (uint32_t i = 0; i < node->n_outputs; ++i) session->out[i] = tensor_memory(session, node->outputs[i]);
-    op->run(m, node, session->in, session->out, session->scratch);
+    op->run(m, node, session->in, session->out, &session->context);
   }
   if (error != NULL) {
     error->status = PNN_OK;

@@ -94,7 +94,8 @@ static void fx_floats(fixture *f, const char *name, int n, const float *v) {
 }
 
 typedef pnn_status (*prepare_fn)(pnn_model *, pnn_node *, pnn_error *);
-typedef void (*run_fn)(const pnn_model *, const pnn_node *, const void *const *, void *const *, void *);
+typedef void (*run_fn)(const pnn_model *, const pnn_node *, const void *const *, void *const *,
+                       const pnn_run_context *);
 
 static pnn_status fx_prepare(fixture *f, prepare_fn prepare) {
   free(f->node.params);
@@ -107,7 +108,8 @@ static void fx_run(fixture *f, run_fn run) {
   for (uint32_t i = 0; i < f->node.n_inputs; ++i) in[i] = f->buf[f->inputs[i]];
   for (uint32_t i = 0; i < f->node.n_outputs; ++i) out[i] = f->buf[f->outputs[i]];
   void *scratch = malloc(f->node.scratch_bytes + 1);
-  run(&f->model, &f->node, in, out, scratch);
+  const pnn_run_context ctx = {scratch, f->node.scratch_bytes, NULL};
+  run(&f->model, &f->node, in, out, &ctx);
   free(scratch);
 }
 static void fx_free(fixture *f) {

@@ -160,7 +160,8 @@ static bool tg_run(test_graph *tg) {
   size_t scratch_bytes = (tg->node.scratch_bytes + 63) / 64 * 64;
   void *scratch = scratch_bytes ? aligned_alloc(64, scratch_bytes) : NULL;
   if (scratch) memset(scratch, 0xFF, scratch_bytes); /* NaN garbage: run must not read it unwritten */
-  op_def(tg->node.op)->run(&tg->model, &tg->node, in, out, scratch);
+  const pnn_run_context ctx = {scratch, scratch_bytes, NULL};
+  op_def(tg->node.op)->run(&tg->model, &tg->node, in, out, &ctx);
   free(scratch);
   return true;
 }

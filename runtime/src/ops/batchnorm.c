@@ -51,9 +51,9 @@ pnn_status pnn_op_batchnorm_prepare(pnn_model *model, pnn_node *node, pnn_error 
 }
 
 void pnn_op_batchnorm_run(const pnn_model *model, const pnn_node *node, const void *const *in,
-                          void *const *out, void *scratch) {
+                          void *const *out, const pnn_run_context *ctx) {
   (void)model;
-  (void)scratch;
+  (void)ctx;
   const batchnorm_params *p = node->params;
   const float *x = in[0];
   const float *scale = in[1], *bias = in[2], *mean = in[3], *var = in[4];

@@ -124,9 +124,9 @@ pnn_status pnn_op_binary_prepare(pnn_model *model, pnn_node *node, pnn_error *er
 }
 
 void pnn_op_binary_run(const pnn_model *model, const pnn_node *node, const void *const *in,
-                       void *const *out, void *scratch) {
+                       void *const *out, const pnn_run_context *ctx) {
   (void)model;
-  (void)scratch;
+  (void)ctx;
   const binary_plan *plan = node->params;
   const float *a = in[0];
   const float *b = in[1];

@@ -149,7 +149,8 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
 }
 
 void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *const *in,
-                     void *const *out, void *scratch) {
+                     void *const *out, const pnn_run_context *ctx) {
+  void *scratch = ctx->scratch;
   (void)model;
   const conv_params *p = node->params;
   const float *x = in[0];

@@ -169,7 +169,8 @@ pnn_status pnn_op_conv_transpose_prepare(pnn_model *model, pnn_node *node, pnn_e
 }
 
 void pnn_op_conv_transpose_run(const pnn_model *model, const pnn_node *node, const void *const *in,
-                               void *const *out, void *scratch) {
+                               void *const *out, const pnn_run_context *ctx) {
+  void *scratch = ctx->scratch;
   (void)model;
   const conv_transpose_params *p = node->params;
   const float *x = in[0];

@@ -69,9 +69,9 @@ pnn_status pnn_op_gather_prepare(pnn_model *model, pnn_node *node, pnn_error *er
 }
 
 void pnn_op_gather_run(const pnn_model *model, const pnn_node *node, const void *const *in,
-                       void *const *out, void *scratch) {
+                       void *const *out, const pnn_run_context *ctx) {
   (void)model;
-  (void)scratch;
+  (void)ctx;
   const gather_plan *p = node->params;
   const float *x = in[0];
   float *y = out[0];

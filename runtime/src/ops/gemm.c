@@ -162,7 +162,8 @@ too_large:
 }
 
 void pnn_op_gemm_run(const pnn_model *model, const pnn_node *node, const void *const *in,
-                     void *const *out, void *scratch) {
+                     void *const *out, const pnn_run_context *ctx) {
+  void *scratch = ctx->scratch;
   (void)model;
   const gemm_params *p = node->params;
   unsigned char *s = scratch;

@@ -117,9 +117,9 @@ pnn_status pnn_op_layernorm_prepare(pnn_model *model, pnn_node *node, pnn_error 
 }
 
 void pnn_op_layernorm_run(const pnn_model *model, const pnn_node *node, const void *const *in,
-                          void *const *out, void *scratch) {
+                          void *const *out, const pnn_run_context *ctx) {
   (void)model;
-  (void)scratch;
+  (void)ctx;
   const layernorm_plan *p = node->params;
   const float *scale = p->scale_expanded ? p->expanded : in[1];
   const float *bias = NULL;

@@ -38,9 +38,9 @@ pnn_status pnn_op_lrn_prepare(pnn_model *model, pnn_node *node, pnn_error *error
 }
 
 void pnn_op_lrn_run(const pnn_model *model, const pnn_node *node, const void *const *in,
-                    void *const *out, void *scratch) {
+                    void *const *out, const pnn_run_context *ctx) {
   (void)model;
-  (void)scratch;
+  (void)ctx;
   const lrn_params *p = node->params;
   const size_t image = p->channels * p->pixels;
   for (size_t n = 0; n < p->batch; ++n) {

@@ -7,7 +7,8 @@
 #define PNN_DECLARE_OP(fn)                                                            \
   pnn_status pnn_op_##fn##_prepare(pnn_model *model, pnn_node *node, pnn_error *error); \
   void pnn_op_##fn##_run(const pnn_model *model, const pnn_node *node,                \
-                         const void *const *in, void *const *out, void *scratch);
+                         const void *const *in, void *const *out,                     \
+                         const pnn_run_context *ctx);
 
 /* nn ops: conv.c, conv_transpose.c, gemm.c, matmul.c, batchnorm.c, pool.c */
 PNN_DECLARE_OP(conv)

@@ -109,9 +109,9 @@ pnn_status pnn_op_pool_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
 }
 
 void pnn_op_pool_run(const pnn_model *model, const pnn_node *node, const void *const *in,
-                     void *const *out, void *scratch) {
+                     void *const *out, const pnn_run_context *ctx) {
   (void)model;
-  (void)scratch;
+  (void)ctx;
   const pool_params *p = node->params;
   const pnn_pool2d_geometry *g = &p->geom;
   const size_t in_size = g->channels * g->in_h * g->in_w;
@@ -166,9 +166,9 @@ pnn_status pnn_op_global_pool_prepare(pnn_model *model, pnn_node *node, pnn_erro
 }
 
 void pnn_op_global_pool_run(const pnn_model *model, const pnn_node *node, const void *const *in,
-                            void *const *out, void *scratch) {
+                            void *const *out, const pnn_run_context *ctx) {
   (void)model;
-  (void)scratch;
+  (void)ctx;
   const global_pool_params *p = node->params;
   const float *x = in[0];
   float *y = out[0];

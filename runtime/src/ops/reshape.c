@@ -21,8 +21,8 @@ pnn_status pnn_op_reshape_prepare(pnn_model *model, pnn_node *node, pnn_error *e
 }
 
 void pnn_op_reshape_run(const pnn_model *model, const pnn_node *node, const void *const *in,
-                        void *const *out, void *scratch) {
-  (void)scratch;
+                        void *const *out, const pnn_run_context *ctx) {
+  (void)ctx;
   const pnn_tensor *x = pnn_input_tensor(model, node, 0);
   if (in[0] != out[0] && x->numel > 0) memcpy(out[0], in[0], x->numel * sizeof(float));
 }

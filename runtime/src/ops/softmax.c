@@ -35,7 +35,8 @@ pnn_status pnn_op_softmax_prepare(pnn_model *model, pnn_node *node, pnn_error *e
 }
 
 void pnn_op_softmax_run(const pnn_model *model, const pnn_node *node, const void *const *in,
-                        void *const *out, void *scratch) {
+                        void *const *out, const pnn_run_context *ctx) {
+  void *scratch = ctx->scratch;
   (void)model;
   const softmax_plan *p = node->params;
   pnn_f32_softmax_scalar(p->outer, p->axis_len, p->inner, in[0], out[0], p->log_softmax, scratch);

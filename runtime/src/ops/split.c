@@ -60,9 +60,9 @@ pnn_status pnn_op_split_prepare(pnn_model *model, pnn_node *node, pnn_error *err
 }
 
 void pnn_op_split_run(const pnn_model *model, const pnn_node *node, const void *const *in,
-                      void *const *out, void *scratch) {
+                      void *const *out, const pnn_run_context *ctx) {
   (void)model;
-  (void)scratch;
+  (void)ctx;
   const split_plan *plan = node->params;
   const float *x = in[0];
   size_t offset = 0;

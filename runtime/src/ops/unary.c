@@ -76,8 +76,8 @@ pnn_status pnn_op_unary_prepare(pnn_model *model, pnn_node *node, pnn_error *err
 }
 
 void pnn_op_unary_run(const pnn_model *model, const pnn_node *node, const void *const *in,
-                      void *const *out, void *scratch) {
-  (void)scratch;
+                      void *const *out, const pnn_run_context *ctx) {
+  (void)ctx;
   const pnn_unary_params *p = node->params;
   const pnn_tensor *x = pnn_input_tensor(model, node, 0);
   pnn_f32_unary_scalar(p, x->numel, in[0], out[0]);

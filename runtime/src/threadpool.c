@@ -1,0 +1,156 @@
+/* A small fork-join pool: the caller and size-1 workers pull task indices from one
+ * atomic counter. Used only inside pnn_session_run; created with the session. */
+#include <stdlib.h>
+
+#include "internal.h"
+
+#if defined(PNN_NO_THREADS) || (defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__))
+#define PNN_HAVE_THREADS 0
+#else
+#define PNN_HAVE_THREADS 1
+#include <pthread.h>
+#include <stdatomic.h>
+#endif
+
+#if PNN_HAVE_THREADS
+
+typedef struct worker_arg {
+  struct pnn_threadpool *pool;
+  size_t index;
+} worker_arg;
+
+struct pnn_threadpool {
+  size_t size;  /* threads in all, the caller's included */
+  pthread_t *threads;
+  worker_arg *args;
+  size_t started;
+  pthread_mutex_t mutex;
+  pthread_cond_t work_ready;
+  pthread_cond_t work_done;
+  uint64_t generation;  /* bumped for each parallel_for */
+  int stop;
+  size_t busy;          /* workers still inside the current generation */
+  pnn_task_fn fn;
+  void *context;
+  size_t tasks;
+  atomic_size_t next_task;
+};
+
+static void run_tasks(struct pnn_threadpool *pool, size_t thread) {
+  for (;;) {
+    size_t task = atomic_fetch_add_explicit(&pool->next_task, 1, memory_order_relaxed);
+    if (task >= pool->tasks) return;
+    pool->fn(pool->context, task, thread);
+  }
+}
+
+static void *worker_main(void *opaque) {
+  worker_arg *arg = opaque;
+  struct pnn_threadpool *pool = arg->pool;
+  uint64_t seen = 0;
+  pthread_mutex_lock(&pool->mutex);
+  for (;;) {
+    while (!pool->stop && pool->generation == seen) pthread_cond_wait(&pool->work_ready, &pool->mutex);
+    if (pool->stop) break;
+    seen = pool->generation;
+    pthread_mutex_unlock(&pool->mutex);
+    run_tasks(pool, arg->index);
+    pthread_mutex_lock(&pool->mutex);
+    if (--pool->busy == 0) pthread_cond_signal(&pool->work_done);
+  }
+  pthread_mutex_unlock(&pool->mutex);
+  return NULL;
+}
+
+pnn_status pnn_threadpool_create(uint32_t threads, pnn_threadpool **out, pnn_error *error) {
+  *out = NULL;
+  if (threads <= 1) return PNN_OK;  /* NULL pool: everything runs inline */
+  if (threads > 256) {
+    return pnn_set_error(error, PNN_ERR_INVALID_ARGUMENT, "%u threads requested; at most 256", threads);
+  }
+  struct pnn_threadpool *pool = calloc(1, sizeof(*pool));
+  if (pool == NULL) return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "out of memory creating threads");
+  pool->size = threads;
+  pool->threads = calloc(threads - 1, sizeof(*pool->threads));
+  pool->args = calloc(threads - 1, sizeof(*pool->args));
+  atomic_init(&pool->next_task, 0);
+  if (pool->threads == NULL || pool->args == NULL || pthread_mutex_init(&pool->mutex, NULL) != 0) {
+    free(pool->threads);
+    free(pool->args);
+    free(pool);
+    return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "out of memory creating threads");
+  }
+  pthread_cond_init(&pool->work_ready, NULL);
+  pthread_cond_init(&pool->work_done, NULL);
+  for (size_t i = 0; i + 1 < threads; ++i) {
+    pool->args[i].pool = pool;
+    pool->args[i].index = i + 1;
+    if (pthread_create(&pool->threads[i], NULL, worker_main, &pool->args[i]) != 0) {
+      pnn_threadpool_free(pool);
+      return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "could not start thread %zu of %u", i + 1, threads);
+    }
+    pool->started++;
+  }
+  *out = pool;
+  return PNN_OK;
+}
+
+void pnn_threadpool_free(pnn_threadpool *pool) {
+  if (pool == NULL) return;
+  pthread_mutex_lock(&pool->mutex);
+  pool->stop = 1;
+  pthread_cond_broadcast(&pool->work_ready);
+  pthread_mutex_unlock(&pool->mutex);
+  for (size_t i = 0; i < pool->started; ++i) pthread_join(pool->threads[i], NULL);
+  pthread_cond_destroy(&pool->work_ready);
+  pthread_cond_destroy(&pool->work_done);
+  pthread_mutex_destroy(&pool->mutex);
+  free(pool->threads);
+  free(pool->args);
+  free(pool);
+}
+
+size_t pnn_threadpool_size(const pnn_threadpool *pool) { return pool == NULL ? 1 : pool->size; }
+
+void pnn_parallel_for(pnn_threadpool *pool, size_t tasks, pnn_task_fn fn, void *context) {
+  if (pool == NULL || tasks <= 1) {
+    for (size_t task = 0; task < tasks; ++task) fn(context, task, 0);
+    return;
+  }
+  pthread_mutex_lock(&pool->mutex);
+  pool->fn = fn;
+  pool->context = context;
+  pool->tasks = tasks;
+  atomic_store_explicit(&pool->next_task, 0, memory_order_relaxed);
+  pool->busy = pool->size - 1;
+  pool->generation++;
+  pthread_cond_broadcast(&pool->work_ready);
+  pthread_mutex_unlock(&pool->mutex);
+  run_tasks(pool, 0);
+  pthread_mutex_lock(&pool->mutex);
+  while (pool->busy > 0) pthread_cond_wait(&pool->work_done, &pool->mutex);
+  pthread_mutex_unlock(&pool->mutex);
+}
+
+#else /* no threads in this build: a pool of one */
+
+pnn_status pnn_threadpool_create(uint32_t threads, pnn_threadpool **out, pnn_error *error) {
+  (void)threads;
+  (void)error;
+  *out = NULL;
+  return PNN_OK;
+}
+
+void pnn_threadpool_free(pnn_threadpool *pool) { (void)pool; }
+
+size_t pnn_threadpool_size(const pnn_threadpool *pool) {
+  (void)pool;
+  return 1;
+}
+
+void pnn_parallel_for(pnn_threadpool *pool, size_t tasks, pnn_task_fn fn, void *context) {
+  (void)pool;
+  for (size_t task = 0; task < tasks; ++task) fn(context, task, 0);
+}
+
+#endif
