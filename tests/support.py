@@ -7,9 +7,8 @@ from typing import Sequence
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnx import TensorProto, helper, numpy_helper
-
 import pocketnn
+from onnx import TensorProto, helper, numpy_helper
 
 
 def single_node_model(op: str, inputs: Sequence[tuple[str, np.ndarray | tuple[int, ...]]],
@@ -33,6 +32,21 @@ def single_node_model(op: str, inputs: Sequence[tuple[str, np.ndarray | tuple[in
                               initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid(domain, opset)])
     model.ir_version = 8
+    return model
+
+
+def make_model(nodes: Sequence[onnx.NodeProto], inputs: dict[str, Sequence[int]],
+               outputs: Sequence[str], inits: dict[str, np.ndarray] | None = None,
+               opset: int = 17) -> onnx.ModelProto:
+    """A float32 model of ``nodes``: graph inputs by shape, constants in ``inits``."""
+    graph = helper.make_graph(
+        list(nodes), "t",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in inputs.items()],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs],
+        [numpy_helper.from_array(v, k) for k, v in (inits or {}).items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8  # onnxruntime 1.31 reads IR <= 13
     return model
 
 

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pocketnn.format import spec
 from pocketnn.format.opcodes import OP_CODES
 from pocketnn.format.reader import PnnChecksumError, PnnFormatError, PnnVersionError, read_pnn
 from pocketnn.format.writer import write_pnn

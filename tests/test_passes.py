@@ -12,9 +12,8 @@ from typing import Any, Sequence
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
 from pocketnn.frontend import import_onnx
 from pocketnn.ir import DType, Graph, Node, Tensor
@@ -28,27 +27,10 @@ from pocketnn.passes import (
     remove_identity,
     run_passes,
 )
+from support import make_model
+from support import run_onnxruntime as run_ort
 
 RNG = np.random.default_rng(1)
-
-
-def make_model(nodes: Sequence[onnx.NodeProto], inputs: dict[str, Sequence[int]],
-               outputs: Sequence[str], inits: dict[str, np.ndarray] | None = None,
-               opset: int = 17) -> onnx.ModelProto:
-    graph = helper.make_graph(
-        list(nodes), "t",
-        [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in inputs.items()],
-        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs],
-        [numpy_helper.from_array(v, k) for k, v in (inits or {}).items()],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8
-    return model
-
-
-def run_ort(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return sess.run(None, feeds)
 
 
 def ops(graph: Graph) -> list[str]:
