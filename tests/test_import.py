@@ -548,7 +548,7 @@ def test_local_functions_are_inlined() -> None:
 
 
 def test_convert_writes_packed_file_with_metadata(tmp_path: Any) -> None:
-    from pocketnn.convert import convert
+    from pocketnn.conversion import convert
     from pocketnn.format.reader import read_pnn
 
     w = RNG.standard_normal((2, 3, 1, 1)).astype(np.float32)

@@ -4,18 +4,32 @@
     pocketnn.convert("model.onnx", "model.pnn", input_shapes={"input": (1, 3, 224, 224)})
     m = pocketnn.Model("model.pnn")
     out = m.run({"input": x})
+
+The converter (and with it onnx) is imported on first use of ``convert``, so running
+a model needs only numpy and the native extension.
 """
 
-from pocketnn.convert import convert
+from __future__ import annotations
+
+from typing import Any
+
 from pocketnn.errors import PocketnnError, UnsupportedOpError
 from pocketnn.runtime import Model, NativeError, TensorInfo
 
 __all__ = [
     "Model",
-    "PocketnnError",
     "NativeError",
+    "PocketnnError",
     "TensorInfo",
     "UnsupportedOpError",
     "convert",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "convert":
+        from pocketnn.conversion import convert
+
+        return convert
+    raise AttributeError(f"module 'pocketnn' has no attribute {name!r}")

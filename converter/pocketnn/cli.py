@@ -30,7 +30,7 @@ def parse_shape_bindings(items: Sequence[str]) -> dict[str, tuple[int, ...]]:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    from pocketnn.convert import convert
+    from pocketnn.conversion import convert
 
     data = convert(args.model, args.output, input_shapes=parse_shape_bindings(args.input_shape))
     console.print(f"wrote {args.output} ({len(data):,} bytes)")

@@ -9,7 +9,7 @@ import time
 import numpy as np
 from rich.console import Console
 
-from pocketnn.convert import convert
+from pocketnn.conversion import convert
 from pocketnn.reference_models import MODELS
 from pocketnn.report import print_inspection_summary, print_verify_report
 from pocketnn.runtime import Model

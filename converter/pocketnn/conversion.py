@@ -1,4 +1,4 @@
-"""pocketnn.convert: ONNX model -> .pnn bytes (import, passes, pack)."""
+"""pocketnn.conversion: ONNX model -> .pnn bytes (import, passes, pack)."""
 
 from __future__ import annotations
 
