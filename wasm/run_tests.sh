@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The wasm32 + SIMD128 target's tests (called by .ci/run; works as root on a fresh
+# Debian 12 with no stdin):
+#   1. wasm/build.sh (installs emscripten when emcc is missing)
+#   2. the f32 kernel test (tests/c/test_kernels_f32_arch.c: SIMD128 variants vs the
+#      scalar references) compiled with emcc, under ASan+UBSan and at -O3, run in node
+#   3. fixtures from the installed `pocketnn` package (models, inputs, NATIVE outputs)
+#   4. node --test wasm/test/: the wasm build must match the native outputs
+# Exits non-zero on the first failure.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(dirname "$HERE")"
+PYTHON="${PYTHON:-python3}"
+WORK="$(mktemp -d /tmp/pocketnn-wasm-test.XXXXXX)"
+trap 'rm -rf "$WORK"' EXIT
+
+echo "== wasm: build"
+start=$(date +%s)
+"$HERE/build.sh"
+export NODE_PATH=/usr/share/nodejs
+if ! command -v node >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null
+fi
+echo "node $(node --version)"
+
+echo "== wasm: f32 kernel test (SIMD128 vs scalar) under node"
+KERNEL_SOURCES=()
+for f in "$ROOT"/kernels_c/*.c "$ROOT"/kernels_c/*/*.c; do KERNEL_SOURCES+=("$f"); done
+COMMON=(-std=c11 -msimd128 -Wall -Wextra -Werror -fno-math-errno -I"$ROOT/kernels_c/include"
+        -sSINGLE_FILE=1 -sEXIT_RUNTIME=1 -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=64MB)
+emcc "${COMMON[@]}" -O2 -fsanitize=address,undefined "$ROOT/tests/c/test_kernels_f32_arch.c" \
+  "${KERNEL_SOURCES[@]}" -o "$WORK/kernels_sanitized.js"
+node "$WORK/kernels_sanitized.js"
+emcc "${COMMON[@]}" -O3 "$ROOT/tests/c/test_kernels_f32_arch.c" "${KERNEL_SOURCES[@]}" \
+  -o "$WORK/kernels_o3.js"
+node "$WORK/kernels_o3.js"
+
+echo "== wasm: fixtures from the native runtime"
+"$PYTHON" "$HERE/test/make_fixtures.py" "$WORK/fixtures"
+
+echo "== wasm: node --test"
+PNN_FIXTURES="$WORK/fixtures" node --test --test-reporter=spec "$HERE/test/"
+echo "== wasm: all passed in $(( $(date +%s) - start )) s"
