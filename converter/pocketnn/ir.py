@@ -61,6 +61,11 @@ class Tensor:
     dtype: DType
     shape: tuple[int, ...]
     data: np.ndarray | None = None
+    # For a constant 2-D-able weight [M, K, ...]: 0 = stored dense; G in {1, 2, 4, 8} =
+    # stored group-sparse, G consecutive output rows sharing one input mask
+    # (docs/FORMAT.md, "Group-sparse encoding"). The data stays dense here; the
+    # writer encodes it.
+    sparse_group: int = 0
 
     @property
     def is_constant(self) -> bool:
