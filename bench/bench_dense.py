@@ -1,10 +1,12 @@
-"""pocketnn vs onnxruntime, dense float32, single thread, in one process.
+"""pocketnn vs onnxruntime, dense float32, in one process.
 
 The two engines run interleaved (A, B, A, B, ...) on the same input so that machine
-noise hits both alike; the table shows medians and the ratio pocketnn / onnxruntime
-(below 1 means pocketnn is faster).
+noise hits both alike; the table shows medians, the ratio pocketnn / onnxruntime
+(below 1 means pocketnn is faster) and pocketnn's fraction of one core's AVX-512 FMA
+peak (--peak GFLOP/s per thread). Then pocketnn's own speedup with 2 threads over 1
+on ResNet-18, interleaved the same way.
 
-    python bench/bench_dense.py [--models mobilenet_v1,resnet18] [--runs 30]
+    python bench/bench_dense.py [--models mobilenet_v1,resnet18] [--runs 30] [--threads 2]
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from typing import Callable
 
 import numpy as np
 import onnxruntime as ort
@@ -22,33 +25,47 @@ import pocketnn
 from pocketnn.reference_models import MODELS
 
 
-def bench_model(name: str, runs: int, warmup: int) -> tuple[float, float]:
+# Multiply-accumulates per inference at 224x224 (each is 2 FLOPs).
+MACS = {"mobilenet_v1": 569e6, "mobilenet_v2": 300e6, "resnet18": 1.82e9}
+
+
+def interleaved(fns: dict[str, Callable[[], object]], runs: int, warmup: int) -> dict[str, float]:
+    """Median milliseconds of each function, run in turn."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {label: [] for label in fns}
+    for _ in range(runs):
+        for label, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[label].append((time.perf_counter() - start) * 1e3)
+    return {label: statistics.median(t) for label, t in times.items()}
+
+
+def bench_threads(name: str, threads: int, runs: int, warmup: int) -> tuple[float, float]:
+    packed = pocketnn.convert(MODELS[name]())
+    one, many = pocketnn.Model(packed, threads=1), pocketnn.Model(packed, threads=threads)
+    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    feeds = {"input": x}
+    t = interleaved({"1": lambda: one.run(feeds), "n": lambda: many.run(feeds)}, runs, warmup)
+    return t["1"], t["n"]
+
+
+def bench_model(name: str, runs: int, warmup: int, threads: int = 1) -> tuple[float, float]:
     onnx_model = MODELS[name]()
-    runtime = pocketnn.Model(pocketnn.convert(onnx_model))
+    runtime = pocketnn.Model(pocketnn.convert(onnx_model), threads=threads)
     options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     session = ort.InferenceSession(onnx_model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
     feeds = {"input": x}
 
-    def ours() -> None:
-        runtime.run(feeds)
-
-    def theirs() -> None:
-        session.run(None, feeds)
-
-    for _ in range(warmup):
-        ours()
-        theirs()
-    times: dict[str, list[float]] = {"pocketnn": [], "onnxruntime": []}
-    for _ in range(runs):
-        for label, fn in (("pocketnn", ours), ("onnxruntime", theirs)):
-            start = time.perf_counter()
-            fn()
-            times[label].append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times["pocketnn"]), statistics.median(times["onnxruntime"])
+    t = interleaved({"pocketnn": lambda: runtime.run(feeds), "onnxruntime": lambda: session.run(None, feeds)},
+                    runs, warmup)
+    return t["pocketnn"], t["onnxruntime"]
 
 
 def main() -> None:
@@ -56,14 +73,19 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="threads for both engines")
+    parser.add_argument("--peak", type=float, default=140.0, help="GFLOP/s of one core at peak")
     args = parser.parse_args()
-    table = Table(title=f"dense float32, 1 thread, 224x224, median of {args.runs} interleaved runs")
-    for column in ("model", "pocketnn ms", "onnxruntime ms", "ratio pocketnn/ort"):
+    table = Table(title=f"dense float32, {args.threads} thread(s), 224x224, median of {args.runs} interleaved runs")
+    for column in ("model", "pocketnn ms", "onnxruntime ms", "ratio pocketnn/ort", "pocketnn % of peak"):
         table.add_column(column)
     for name in args.models.split(","):
-        ours, theirs = bench_model(name, args.runs, args.warmup)
-        table.add_row(name, f"{ours:.2f}", f"{theirs:.2f}", f"{ours / theirs:.2f}")
+        ours, theirs = bench_model(name, args.runs, args.warmup, args.threads)
+        peak = 100.0 * 2.0 * MACS.get(name, 0.0) / (ours * 1e-3) / (args.peak * 1e9 * args.threads)
+        table.add_row(name, f"{ours:.2f}", f"{theirs:.2f}", f"{ours / theirs:.2f}", f"{peak:.0f}%")
     Console().print(table)
+    one, two = bench_threads("resnet18", 2, args.runs, args.warmup)
+    Console().print(f"resnet18 pocketnn: 1 thread {one:.2f} ms, 2 threads {two:.2f} ms, speedup {one / two:.2f}x")
 
 
 if __name__ == "__main__":

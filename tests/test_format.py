@@ -484,19 +484,45 @@ def test_c_loader_refuses_malformed_files(native: object, valid: bytes) -> None:
 # --------------------------------------------- C loader under AddressSanitizer/UBSan
 
 
+_SANITIZED_BUILDS: dict[str, Path] = {}
+
+
+def sanitized_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CMake build with -DPNN_SANITIZE=ON holding pnn_load_files and libpocketnn.a;
+    built once per test session, whichever test module asks first."""
+    if "build" not in _SANITIZED_BUILDS:
+        if shutil.which("cmake") is None or shutil.which("cc") is None and shutil.which("gcc") is None:
+            pytest.skip("cmake and a C compiler are needed to build the sanitized loader")
+        build = tmp_path_factory.mktemp("sanitized-build")
+        for cmd in (["cmake", "-S", str(REPO), "-B", str(build), "-DPNN_SANITIZE=ON", "-DCMAKE_BUILD_TYPE=Debug"],
+                    ["cmake", "--build", str(build), "-j2", "--target", "pnn_load_files"]):
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+        _SANITIZED_BUILDS["build"] = build
+    return _SANITIZED_BUILDS["build"]
+
+
 @pytest.fixture(scope="module")
 def sanitized_loader(tmp_path_factory: pytest.TempPathFactory) -> Path:
     prebuilt = os.environ.get("PNN_SANITIZED_LOADER")
     if prebuilt:
         return Path(prebuilt)
-    if shutil.which("cmake") is None or shutil.which("cc") is None and shutil.which("gcc") is None:
-        pytest.skip("cmake and a C compiler are needed to build the sanitized loader")
-    build = tmp_path_factory.mktemp("sanitized-build")
-    for cmd in (["cmake", "-S", str(REPO), "-B", str(build), "-DPNN_SANITIZE=ON", "-DCMAKE_BUILD_TYPE=Debug"],
-                ["cmake", "--build", str(build), "-j2", "--target", "pnn_load_files"]):
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
-    return build / "pnn_load_files"
+    return sanitized_build(tmp_path_factory) / "pnn_load_files"
+
+
+SANITIZER_ENV = {"ASAN_OPTIONS": "allocator_may_return_null=1:detect_leaks=1:abort_on_error=0",
+                 "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"}
+
+
+def run_sanitized(program: Path, args: list[str], timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    """Runs a sanitized program; fails the test on a sanitizer report or a non-zero exit."""
+    done = subprocess.run([str(program), *args], capture_output=True, text=True, check=False,
+                          env={**os.environ, **SANITIZER_ENV}, timeout=timeout)
+    report = done.stderr[-6000:]
+    assert done.returncode == 0, report
+    for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        assert marker not in done.stderr, report
+    return done
 
 
 def test_sanitized_loader_over_malformed_files(sanitized_loader: Path, valid: bytes, tmp_path: Path) -> None:
@@ -506,14 +532,7 @@ def test_sanitized_loader_over_malformed_files(sanitized_loader: Path, valid: by
         path = tmp_path / f"{i:05d}.pnn"
         path.write_bytes(data)
         paths.append(str(path))
-    env = dict(os.environ,
-               ASAN_OPTIONS="allocator_may_return_null=1:detect_leaks=1:abort_on_error=0",
-               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
-    done = subprocess.run([str(sanitized_loader), *paths], capture_output=True, text=True, env=env, timeout=600)
-    report = done.stderr[-6000:]
-    assert done.returncode == 0, report
-    for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-        assert marker not in done.stderr, report
+    done = run_sanitized(sanitized_loader, paths)
     lines = done.stdout.splitlines()
     assert len(lines) == len(files)
     assert lines[0].endswith("run ok"), lines[0]

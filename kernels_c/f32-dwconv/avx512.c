@@ -185,6 +185,112 @@ static void row_any_s2(const row_job *job, size_t b, size_t e, float *y) {
   row_whole(job, job->g->kernel_h, job->g->kernel_w, 2, b, e, y);
 }
 
+/* ---- 3x3, dilation 1, stride 1 or 2 ----------------------------------------------
+ * Tap vectors are loaded straight from the input rows: a plain load when the 16 (or
+ * 32 for stride 2) elements lie inside the row, the bounds-checked load otherwise.
+ * Stride 2 splits even and odd columns with permutes. Up to four output vectors per
+ * step keep four independent FMA chains in flight; the nine weights stay in
+ * registers for the whole channel. */
+
+/* x_row[d .. d+16): inside the row when !checked, else zeros outside [0, in_w). */
+static PNN_ALWAYS_INLINE __m512 dw_span(int checked, const float *x_row, ptrdiff_t d, size_t in_w) {
+  if (!checked) return _mm512_loadu_ps(x_row + d);
+  return load_span_checked(x_row, d, in_w);
+}
+
+static PNN_ALWAYS_INLINE void dw_block(int checked, size_t nv, size_t stride, const float *const rows[3],
+                                       size_t in_w, const __m512 wv[9], __m512 bv, size_t ox,
+                                       size_t pad_left, size_t out_w, float *y_row, int kind,
+                                       __m512 alpha, __m512 beta) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  __m512 acc[4];
+#pragma GCC unroll 4
+  for (size_t v = 0; v < 4; ++v) acc[v] = bv;
+#pragma GCC unroll 3
+  for (size_t i = 0; i < 3; ++i) {
+    const float *r = rows[i];
+    if (r == NULL) continue; /* a padding row */
+#pragma GCC unroll 4
+    for (size_t v = 0; v < 4; ++v) {
+      if (v >= nv) continue;
+      const ptrdiff_t d = (ptrdiff_t)((ox + 16 * v) * stride) - (ptrdiff_t)pad_left;
+      __m512 t0, t1, t2;
+      if (stride == 1) {
+        t0 = dw_span(checked, r, d, in_w);
+        t1 = dw_span(checked, r, d + 1, in_w);
+        t2 = dw_span(checked, r, d + 2, in_w);
+      } else {
+        /* b1 reads elements d + 18 .. d + 33, one past the 31 needed: fine inside the
+         * row (interior vectors are chosen so) and masked when checked. */
+        const __m512 a0 = dw_span(checked, r, d, in_w), a1 = dw_span(checked, r, d + 16, in_w);
+        const __m512 b0 = dw_span(checked, r, d + 2, in_w), b1 = dw_span(checked, r, d + 18, in_w);
+        t0 = _mm512_permutex2var_ps(a0, even, a1);
+        t1 = _mm512_permutex2var_ps(a0, odd, a1);
+        t2 = _mm512_permutex2var_ps(b0, even, b1);
+      }
+      acc[v] = _mm512_fmadd_ps(wv[3 * i + 0], t0, acc[v]);
+      acc[v] = _mm512_fmadd_ps(wv[3 * i + 1], t1, acc[v]);
+      acc[v] = _mm512_fmadd_ps(wv[3 * i + 2], t2, acc[v]);
+    }
+  }
+#pragma GCC unroll 4
+  for (size_t v = 0; v < 4; ++v) {
+    if (v >= nv) continue;
+    const size_t o = ox + 16 * v;
+    const __m512 out = activate_vec(acc[v], kind, alpha, beta);
+    if (o + 16 <= out_w) _mm512_storeu_ps(y_row + o, out);
+    else _mm512_mask_storeu_ps(y_row + o, lane_mask(out_w - o), out);
+  }
+}
+
+static void dw3x3_fast(const pnn_conv2d_geometry *g, const float *x, const float *w,
+                       const float *bias, float *y, pnn_activation act, size_t stride) {
+  const size_t out_w = g->out_w, in_w = g->in_w;
+  const size_t vecs = (out_w + 15) / 16, pl = g->pad_left;
+  /* Vectors [jl, jr) read only inside the row: first element 16*j*stride - pl >= 0,
+   * last one read (d + 17 for stride 1, d + 33 for stride 2) < in_w. */
+  const size_t reach = stride == 1 ? 18 : 34;
+  size_t jl = (pl + 16 * stride - 1) / (16 * stride), jr = 0;
+  if (in_w + pl >= reach) jr = (in_w + pl - reach) / (16 * stride) + 1;
+  if (jr > vecs) jr = vecs;
+  if (jl > vecs) jl = vecs;
+  if (jr < jl) jr = jl;
+  const __m512 alpha = _mm512_set1_ps(act.alpha), beta = _mm512_set1_ps(act.beta);
+  const int scalar_pass = act_needs_scalar_pass(act.kind);
+  const int kind = scalar_pass ? PNN_ACT_NONE : act.kind;
+  for (size_t c = 0; c < g->channels; ++c) {
+    const float *x_c = x + c * g->in_h * in_w;
+    float *y_c = y + c * g->out_h * out_w;
+    __m512 wv[9];
+    for (size_t t = 0; t < 9; ++t) wv[t] = _mm512_set1_ps(w[c * 9 + t]);
+    const __m512 bv = _mm512_set1_ps(bias ? bias[c] : 0.0f);
+    for (size_t oy = 0; oy < g->out_h; ++oy) {
+      const float *rows[3];
+      for (size_t i = 0; i < 3; ++i) {
+        const size_t iy = oy * g->stride_h + i - g->pad_top; /* wraps above the image */
+        rows[i] = iy < g->in_h ? x_c + iy * in_w : NULL;
+      }
+      float *y_row = y_c + oy * out_w;
+      size_t j = 0;
+      for (; j < jl; ++j)
+        dw_block(1, 1, stride, rows, in_w, wv, bv, 16 * j, pl, out_w, y_row, kind, alpha, beta);
+      for (; j + 4 <= jr; j += 4)
+        dw_block(0, 4, stride, rows, in_w, wv, bv, 16 * j, pl, out_w, y_row, kind, alpha, beta);
+      switch (jr - j) {
+        case 3: dw_block(0, 3, stride, rows, in_w, wv, bv, 16 * j, pl, out_w, y_row, kind, alpha, beta); break;
+        case 2: dw_block(0, 2, stride, rows, in_w, wv, bv, 16 * j, pl, out_w, y_row, kind, alpha, beta); break;
+        case 1: dw_block(0, 1, stride, rows, in_w, wv, bv, 16 * j, pl, out_w, y_row, kind, alpha, beta); break;
+        default: break;
+      }
+      for (j = jr > jl ? jr : jl; j < vecs; ++j)
+        dw_block(1, 1, stride, rows, in_w, wv, bv, 16 * j, pl, out_w, y_row, kind, alpha, beta);
+      if (scalar_pass)
+        for (size_t i = 0; i < out_w; ++i) y_row[i] = pnn_activate(y_row[i], act);
+    }
+  }
+}
+
 typedef void (*row_fn)(const row_job *job, size_t b, size_t e, float *y);
 
 void pnn_f32_dwconv_avx512(const pnn_conv2d_geometry *g, const float *x, const float *w,
@@ -192,6 +298,11 @@ void pnn_f32_dwconv_avx512(const pnn_conv2d_geometry *g, const float *x, const f
   const size_t kh = g->kernel_h, kw = g->kernel_w, sw = g->stride_w;
   const size_t out_w = g->out_w, pl = g->pad_left;
   if (g->out_h == 0 || out_w == 0) return;
+  if (kh == 3 && kw == 3 && g->dilation_h == 1 && g->dilation_w == 1 && (sw == 1 || sw == 2) &&
+      g->stride_h == sw && pl < LANES) {
+    dw3x3_fast(g, x, w, bias, y, act, sw);
+    return;
+  }
 
   /* Interior columns: ox * sw >= pl and ox * sw - pl + (kw - 1) * dw <= in_w - 1. */
   size_t ox_l = (pl + sw - 1) / sw;

@@ -121,5 +121,6 @@ void pnn_f32_lrn_scalar(const float *x, float *y, size_t channels, size_t pixels
 
 #include "pnn_kernels_nn.h"
 #include "pnn_kernels_elementwise.h"
+#include "pnn_kernels_sparse.h"
 
 #endif /* PNN_KERNELS_H */

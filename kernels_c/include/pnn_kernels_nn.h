@@ -28,11 +28,99 @@ typedef struct pnn_pool2d_geometry {
 /* y = max over the taps inside the image (padding never wins); a window with no tap
  * inside the image gives -FLT_MAX (onnxruntime's behaviour: its initial value). */
 void pnn_f32_maxpool2d_scalar(const pnn_pool2d_geometry *g, const float *x, float *y);
+void pnn_f32_maxpool2d_avx512(const pnn_pool2d_geometry *g, const float *x, float *y);
+typedef void (*pnn_f32_maxpool2d_fn)(const pnn_pool2d_geometry *g, const float *x, float *y);
+pnn_f32_maxpool2d_fn pnn_f32_maxpool2d_select(const pnn_cpu_features *cpu, const char **name);
 
 /* y = sum over the taps inside the image / divisor, where the divisor counts the taps
  * inside the padded region [-pt, in_h+pb) x [-pl, in_w+pr) when count_include_pad,
  * else the taps inside the image. A divisor of 0 gives 0. */
 void pnn_f32_avgpool2d_scalar(const pnn_pool2d_geometry *g, const float *x, float *y,
                               int count_include_pad);
+
+/* ---- f32 GEMM on a packed B panel (kernels_c/f32-gemm-pb/) ---------------------
+ * The conv micro-driver: B is one panel of at most PNN_GEMM_PB_NR columns, packed
+ * k-major with row stride PNN_GEMM_PB_NR (64-byte aligned; columns past N are
+ * ignored). B is ceil(N / PNN_GEMM_PB_NR) such panels one after another, panel p
+ * (columns [p*NR, p*NR + NR)) at Bp + p*K*NR. A is read in place. For m < M, n < N:
+ *   C[m*ldc + n] = act( sum_{k<K} A[m*lda + k] * B(k, n) + row_bias[m] )
+ *   with B(k, n) = Bp[(n / NR)*K*NR + k*NR + n % NR]
+ * row_bias may be NULL; K may be 0. C is written only at those positions. */
+#define PNN_GEMM_PB_NR 32
+typedef void (*pnn_f32_gemm_pb_fn)(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                                   const float *Bp, float *C, size_t ldc, const float *row_bias,
+                                   pnn_activation act);
+void pnn_f32_gemm_pb_scalar(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                            const float *Bp, float *C, size_t ldc, const float *row_bias,
+                            pnn_activation act);
+void pnn_f32_gemm_pb_avx2(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                          const float *Bp, float *C, size_t ldc, const float *row_bias,
+                          pnn_activation act);
+void pnn_f32_gemm_pb_avx512(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                            const float *Bp, float *C, size_t ldc, const float *row_bias,
+                            pnn_activation act);
+/* AVX-512 on x86 when usable, else AVX2+FMA, else the reference. */
+pnn_f32_gemm_pb_fn pnn_f32_gemm_pb_select(const pnn_cpu_features *cpu, const char **name);
+
+/* The same product with A packed too (at prepare, for weights too big to stay in L2,
+ * so they stream as one sequence): panel p holds rows [p*MR, p*MR + MR) k-major,
+ * Ap[p*MR*K + k*MR + i] = A[p*MR + i][k], rows past M zero. Row ranges handed to the
+ * kernel start on a panel: pass Ap + (m0 / MR) * MR * K for rows from m0 (m0 % MR == 0). */
+#define PNN_GEMM_PA_MR 14
+void pnn_f32_gemm_pa_pack(size_t M, size_t K, const float *A, size_t lda, float *Ap);
+typedef void (*pnn_f32_gemm_pp_fn)(size_t M, size_t N, size_t K, const float *Ap, const float *Bp,
+                                   float *C, size_t ldc, const float *row_bias, pnn_activation act);
+void pnn_f32_gemm_pp_scalar(size_t M, size_t N, size_t K, const float *Ap, const float *Bp,
+                            float *C, size_t ldc, const float *row_bias, pnn_activation act);
+void pnn_f32_gemm_pp_avx2(size_t M, size_t N, size_t K, const float *Ap, const float *Bp,
+                          float *C, size_t ldc, const float *row_bias, pnn_activation act);
+void pnn_f32_gemm_pp_avx512(size_t M, size_t N, size_t K, const float *Ap, const float *Bp,
+                            float *C, size_t ldc, const float *row_bias, pnn_activation act);
+pnn_f32_gemm_pp_fn pnn_f32_gemm_pp_select(const pnn_cpu_features *cpu, const char **name);
+
+/* ---- f32 Winograd F(2x2, 3x3) (kernels_c/f32-winograd/) ----------------------
+ * Stride-1, dilation-1 3x3 convolution of one image: the output is cut in 2x2 tiles,
+ * tiles_w = ceil(out_w / 2) per row, numbered in raster order; tile t covers input
+ * rows 2*(t / tiles_w) - pad_top + [0, 4) and columns 2*(t % tiles_w) - pad_left +
+ * [0, 4) (zeros outside the image). The 16 transformed positions xi = 4*a + b.
+ *
+ * weights: u[xi*M*C + m*C + c] = (G w[m][c] G^T)[a][b], w is [M][C][3][3].
+ * input:   for tiles t0 + u, u < count, channel c < g->channels:
+ *            v[xi*xi_stride + (u / NR)*C*NR + c*NR + u % NR] = (B^T d B)[a][b]
+ *          (each NR-tile group is one packed B panel of pnn_f32_gemm_pb, K = C).
+ * output:  for row r < rows, tile t0 + u: y[r*out_h*out_w + pixel] =
+ *            act((A^T m A)[i][j] + bias[r]), m[xi] = m[xi*xi_stride + r*ldm + u];
+ *          pixels outside out_h x out_w are skipped. bias may be NULL. */
+void pnn_f32_wino2_weights_scalar(const float *w, size_t M, size_t C, float *u);
+typedef void (*pnn_f32_wino2_input_fn)(const pnn_conv2d_geometry *g, const float *x, size_t t0,
+                                       size_t count, float *v, size_t xi_stride);
+typedef void (*pnn_f32_wino2_output_fn)(const pnn_conv2d_geometry *g, const float *m, size_t rows,
+                                        size_t ldm, size_t xi_stride, size_t t0, size_t count,
+                                        const float *bias, float *y, pnn_activation act);
+void pnn_f32_wino2_input_scalar(const pnn_conv2d_geometry *g, const float *x, size_t t0,
+                                size_t count, float *v, size_t xi_stride);
+void pnn_f32_wino2_input_avx512(const pnn_conv2d_geometry *g, const float *x, size_t t0,
+                                size_t count, float *v, size_t xi_stride);
+void pnn_f32_wino2_output_scalar(const pnn_conv2d_geometry *g, const float *m, size_t rows,
+                                 size_t ldm, size_t xi_stride, size_t t0, size_t count,
+                                 const float *bias, float *y, pnn_activation act);
+void pnn_f32_wino2_output_avx512(const pnn_conv2d_geometry *g, const float *m, size_t rows,
+                                 size_t ldm, size_t xi_stride, size_t t0, size_t count,
+                                 const float *bias, float *y, pnn_activation act);
+/* AVX-512 builds of the transforms when usable, else the reference. */
+void pnn_f32_wino2_select(const pnn_cpu_features *cpu, pnn_f32_wino2_input_fn *input,
+                          pnn_f32_wino2_output_fn *output, const char **name);
+
+/* ---- f32 im2col of one GEMM panel (kernels_c/f32-im2col/) ----------------------
+ * Packs rows [k0, k0 + kc) and columns [n0, n0 + width) (width <= PNN_GEMM_PB_NR) of
+ * the im2col matrix of pnn_f32_im2col_scalar into dst[(k - k0) * PNN_GEMM_PB_NR + n - n0],
+ * without building the whole matrix. Columns past width are left untouched. */
+void pnn_f32_im2col_panel_scalar(const pnn_conv2d_geometry *g, const float *x, size_t k0,
+                                 size_t kc, size_t n0, size_t width, float *dst);
+void pnn_f32_im2col_panel_avx512(const pnn_conv2d_geometry *g, const float *x, size_t k0,
+                                 size_t kc, size_t n0, size_t width, float *dst);
+typedef void (*pnn_f32_im2col_panel_fn)(const pnn_conv2d_geometry *g, const float *x, size_t k0,
+                                        size_t kc, size_t n0, size_t width, float *dst);
+pnn_f32_im2col_panel_fn pnn_f32_im2col_panel_select(const pnn_cpu_features *cpu, const char **name);
 
 #endif /* PNN_KERNELS_NN_H */

@@ -22,7 +22,10 @@ enum pnn_tensor_kind {
   PNN_TENSOR_CONSTANT = 1    /* data in the file's data section */
 };
 
-enum pnn_encoding { PNN_ENCODING_DENSE = 0 };
+enum pnn_encoding {
+  PNN_ENCODING_DENSE = 0,
+  PNN_ENCODING_GROUP_SPARSE = 1 /* format 1.1: constant f32 only, see pnn_tensor_sparse_view */
+};
 
 typedef struct pnn_attr {
   char *name;       /* owned, NUL-terminated */
@@ -42,8 +45,10 @@ typedef struct pnn_tensor {
   int rank;
   int64_t dims[PNN_MAX_RANK];
   size_t numel;
-  size_t nbytes;
-  const void *data;     /* CONSTANT: points into the model buffer, 64-byte aligned */
+  size_t nbytes;        /* the dense size, whatever the encoding */
+  const void *data;     /* CONSTANT: points into the model buffer, 64-byte aligned; for a
+                           group-sparse tensor the encoded blob (read it through
+                           pnn_tensor_sparse_view, never as dense data) */
   size_t arena_offset;  /* ACTIVATION: set by the planner */
   int32_t producer;     /* node index, -1 for graph inputs and constants */
   int32_t last_use;     /* last node index reading it; n_nodes for graph outputs */
@@ -176,5 +181,23 @@ pnn_status pnn_check_output_shape(const pnn_model *m, const pnn_node *n, uint32_
 /* numpy broadcasting of a and b into out; PNN_ERR_SHAPE when incompatible. */
 pnn_status pnn_broadcast_shape(int rank_a, const int64_t *a, int rank_b, const int64_t *b,
                                int *rank_out, int64_t *out);
+
+/* ---- group-sparse constants (runtime/src/sparse.c, docs/FORMAT.md) ----------------
+ * A constant with encoding PNN_ENCODING_GROUP_SPARSE holds its data as a validated
+ * blob; ops read it through pnn_tensor_sparse_view and hand the view to the SpMM
+ * kernels. */
+/* pnn_sparse_f32 comes with pnn_kernels.h (pnn_kernels_sparse.h) */
+
+/* Checks a group-sparse blob of `size` bytes (64-byte aligned) against the tensor's
+ * dtype, kind, rank and dims (already parsed); PNN_ERR_FORMAT naming the tensor when
+ * anything is inconsistent. The loader calls it before anything else sees the tensor. */
+pnn_status pnn_sparse_validate(const pnn_tensor *t, const uint8_t *blob, size_t size, pnn_error *error);
+/* The view of a loaded group-sparse constant; PNN_ERR_INVALID_ARGUMENT when `t` is not
+ * one. Pointers point into the model buffer. */
+pnn_status pnn_tensor_sparse_view(const pnn_tensor *t, pnn_sparse_f32 *view);
+/* Whether `node`'s op reads its input `input` when that input is stored group-sparse
+ * (through pnn_tensor_sparse_view). The loader refuses every other use of a sparse
+ * tensor with PNN_ERR_UNSUPPORTED naming the node, before the op's prepare runs. */
+bool pnn_input_may_be_sparse(const pnn_node *node, uint32_t input);
 
 #endif /* PNN_INTERNAL_H */

@@ -327,7 +327,12 @@ static pnn_status parse_tensor(reader *r, pnn_tensor *t, const header *h, const 
     return pnn_set_error(r->error, unknown, "tensor \"%s\" has unknown dtype code %u", t->name,
                          (unsigned)t->dtype);
   }
-  if (t->encoding != PNN_ENCODING_DENSE) {
+  if (t->encoding == PNN_ENCODING_GROUP_SPARSE && h->minor < 1) {
+    return pnn_set_error(r->error, PNN_ERR_FORMAT,
+                         "tensor \"%s\" is group-sparse, which a version 1.%u file cannot hold (1.1+)",
+                         t->name, (unsigned)h->minor);
+  }
+  if (t->encoding != PNN_ENCODING_DENSE && t->encoding != PNN_ENCODING_GROUP_SPARSE) {
     return pnn_set_error(r->error, unknown, "tensor \"%s\" has unknown encoding %u", t->name,
                          (unsigned)t->encoding);
   }
@@ -371,12 +376,17 @@ static pnn_status parse_tensor(reader *r, pnn_tensor *t, const header *h, const 
   TRY(read_uint(r, 8, &offset, "data offset"));
   TRY(read_uint(r, 8, &size, "data size"));
   if (t->kind == PNN_TENSOR_ACTIVATION) {
+    if (t->encoding != PNN_ENCODING_DENSE) {
+      return pnn_set_error(r->error, PNN_ERR_FORMAT, "activation \"%s\" is not dense", t->name);
+    }
     if (offset != 0 || size != 0) {
       return pnn_set_error(r->error, PNN_ERR_FORMAT, "activation \"%s\" has a data range", t->name);
     }
     return PNN_OK;
   }
-  if (size != nbytes) {
+  /* A dense constant's size follows from its shape; a group-sparse one's from its own
+   * header, checked by pnn_sparse_validate once the range is known to be in the file. */
+  if (t->encoding == PNN_ENCODING_DENSE && size != nbytes) {
     return pnn_set_error(r->error, PNN_ERR_FORMAT, "constant \"%s\" has %llu data bytes, its shape needs %llu",
                          t->name, (unsigned long long)size, (unsigned long long)nbytes);
   }
@@ -387,6 +397,9 @@ static pnn_status parse_tensor(reader *r, pnn_tensor *t, const header *h, const 
                          (unsigned long long)h->data_size);
   }
   t->data = file + h->data_offset + offset;
+  if (t->encoding == PNN_ENCODING_GROUP_SPARSE) {
+    return pnn_sparse_validate(t, (const uint8_t *)t->data, (size_t)size, r->error);
+  }
   return PNN_OK;
 }
 
@@ -622,6 +635,17 @@ static pnn_status prepare_nodes(pnn_model *m, pnn_error *error) {
       return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
                            "node %u \"%s\": op code %u is not supported by this runtime", (unsigned)n,
                            node->name, (unsigned)node->op);
+    }
+    /* A group-sparse constant is not dense data: only an op that reads it through
+     * pnn_tensor_sparse_view may see it. */
+    for (uint32_t i = 0; i < node->n_inputs; ++i) {
+      const pnn_tensor *t = pnn_input_tensor(m, node, i);
+      if (t != NULL && t->encoding != PNN_ENCODING_DENSE && !pnn_input_may_be_sparse(node, i)) {
+        return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
+                             "node %u \"%s\" (%s): input %u \"%s\" is stored group-sparse, which this "
+                             "runtime's %s does not read; convert the model without sparse storage for it",
+                             (unsigned)n, node->name, op->name, (unsigned)i, t->name, op->name);
+      }
     }
     TRY(op->prepare(m, node, error));
     if (node->scratch_bytes > SIZE_MAX - DATA_ALIGNMENT) {

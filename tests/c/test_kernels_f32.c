@@ -260,6 +260,250 @@ static void test_dwconv(const variant_dwconv *v, rng *r, tally *t) {
     }
 }
 
+/* ---- packed-panel GEMM, panel im2col, Winograd, max pooling ----------------------- */
+
+static float *alloc_aligned(size_t n) {
+  const size_t bytes = ((n ? n : 1) * sizeof(float) + 63) / 64 * 64;
+  float *p = aligned_alloc(64, bytes);
+  if (!p) {
+    fprintf(stderr, "out of memory\n");
+    exit(2);
+  }
+  return p;
+}
+
+static void count_case(tally *t, size_t bad, const char *what) {
+  ++t->cases;
+  if (bad) {
+    ++t->failures;
+    fprintf(stderr, "%s: %zu values differ\n", what, bad);
+  }
+}
+
+static void check_gemm_pb(const char *name, pnn_f32_gemm_pb_fn fn, size_t M, size_t N, size_t K,
+                          int use_bias, int act_kind, rng *r, tally *t) {
+  const size_t nr = PNN_GEMM_PB_NR, panels = (N + nr - 1) / nr;
+  const size_t lda = K + rng_below(r, 3), ldc = N + rng_below(r, 3);
+  float *A = alloc_floats(matrix_extent(M, K, lda), r);
+  float *Bp = alloc_aligned(panels * K * nr);
+  for (size_t i = 0; i < panels * K * nr; ++i) {
+    const size_t col = (i / (K * nr)) * nr + i % nr;
+    Bp[i] = col < N ? rng_float(r) : NAN; /* columns past N must be ignored */
+  }
+  float *bias = use_bias ? alloc_floats(M, r) : NULL;
+  const size_t c_size = matrix_extent(M, N, ldc);
+  float *want = alloc_floats(c_size, r), *got = alloc_floats(c_size, r);
+  for (size_t i = 0; i < c_size; ++i) want[i] = got[i] = SENTINEL;
+  const pnn_activation act = activation_case(act_kind);
+  pnn_f32_gemm_pb_scalar(M, N, K, A, lda, Bp, want, ldc, bias, act);
+  fn(M, N, K, A, lda, Bp, got, ldc, bias, act);
+  size_t bad = 0;
+  for (size_t i = 0; i < c_size; ++i) {
+    const float diff = fabsf(got[i] - want[i]);
+    if (!(diff <= 2e-6f * (float)(K + 2) + 1e-5f * fabsf(want[i]))) ++bad;
+  }
+  char what[160];
+  snprintf(what, sizeof(what), "gemm_pb %s M=%zu N=%zu K=%zu bias=%d act=%d", name, M, N, K, use_bias, act_kind);
+  count_case(t, bad, what);
+  free(A);
+  free(Bp);
+  free(bias);
+  free(want);
+  free(got);
+}
+
+/* A packed into panels: the result must equal the in-place reference closely. */
+static void check_gemm_pp(const char *name, pnn_f32_gemm_pp_fn fn, size_t M, size_t N, size_t K,
+                          int act_kind, rng *r, tally *t) {
+  const size_t nr = PNN_GEMM_PB_NR, mr = PNN_GEMM_PA_MR, panels = (N + nr - 1) / nr;
+  const size_t mp = (M + mr - 1) / mr * mr;
+  float *A = alloc_floats(M * K, r), *Ap = alloc_floats(mp * K, r), *bias = alloc_floats(M, r);
+  float *Bp = alloc_aligned(panels * K * nr);
+  for (size_t i = 0; i < panels * K * nr; ++i) Bp[i] = rng_float(r);
+  pnn_f32_gemm_pa_pack(M, K, A, K, Ap);
+  float *want = alloc_floats(M * N, r), *got = alloc_floats(M * N, r);
+  const pnn_activation act = activation_case(act_kind);
+  pnn_f32_gemm_pb_scalar(M, N, K, A, K, Bp, want, N, bias, act);
+  fn(M, N, K, Ap, Bp, got, N, bias, act);
+  size_t bad = 0;
+  for (size_t i = 0; i < M * N; ++i)
+    if (!(fabsf(got[i] - want[i]) <= 2e-6f * (float)(K + 2) + 1e-5f * fabsf(want[i]))) ++bad;
+  char what[160];
+  snprintf(what, sizeof(what), "gemm_pp %s M=%zu N=%zu K=%zu act=%d", name, M, N, K, act_kind);
+  count_case(t, bad, what);
+  free(A); free(Ap); free(bias); free(Bp); free(want); free(got);
+}
+
+static void test_gemm_pp(const char *name, pnn_f32_gemm_pp_fn fn, rng *r, tally *t) {
+  static const size_t ms[] = {1, 6, 7, 13, 14, 15, 28, 29, 43};
+  static const size_t ns[] = {1, 17, 32, 45, 70};
+  static const size_t ks[] = {0, 1, 9, 256, 300};
+  size_t index = 0;
+  for (size_t mi = 0; mi < sizeof(ms) / sizeof(ms[0]); ++mi)
+    for (size_t ni = 0; ni < sizeof(ns) / sizeof(ns[0]); ++ni)
+      for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ++ki, ++index)
+        check_gemm_pp(name, fn, ms[mi], ns[ni], ks[ki], (int)(index % ACT_KINDS), r, t);
+}
+
+static void test_gemm_pb(const char *name, pnn_f32_gemm_pb_fn fn, rng *r, tally *t) {
+  static const size_t ms[] = {1, 2, 5, 6, 7, 13, 14, 15, 29, 64};
+  static const size_t ns[] = {1, 5, 8, 9, 16, 17, 31, 32, 33, 63, 64, 65, 100};
+  static const size_t ks[] = {0, 1, 3, 17, 255, 256, 257, 300};
+  size_t index = 0;
+  for (size_t mi = 0; mi < sizeof(ms) / sizeof(ms[0]); ++mi)
+    for (size_t ni = 0; ni < sizeof(ns) / sizeof(ns[0]); ++ni)
+      for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ++ki, ++index)
+        check_gemm_pb(name, fn, ms[mi], ns[ni], ks[ki], (int)(index & 1), (int)(index % ACT_KINDS), r, t);
+}
+
+static const pnn_conv2d_geometry PANEL_GEOMS[] = {
+    /* channels, in_h, in_w, out_h, out_w, kh, kw, sh, sw, dh, dw, pt, pl */
+    {3, 9, 11, 9, 11, 3, 3, 1, 1, 1, 1, 1, 1},
+    {4, 10, 13, 5, 7, 3, 3, 2, 2, 1, 1, 1, 1},
+    {3, 23, 21, 12, 11, 7, 7, 2, 2, 1, 1, 3, 3},
+    {5, 6, 37, 6, 37, 1, 1, 1, 1, 1, 1, 0, 0},
+    {2, 7, 9, 4, 5, 1, 1, 2, 2, 1, 1, 0, 0},
+    {2, 9, 10, 5, 6, 3, 3, 1, 1, 2, 2, 0, 0},
+    {3, 5, 40, 5, 19, 1, 3, 1, 2, 1, 1, 0, 2},
+    {2, 6, 50, 4, 17, 2, 3, 2, 3, 1, 1, 1, 1},
+    {1, 3, 70, 3, 70, 3, 3, 1, 1, 1, 1, 1, 1},
+};
+
+static void test_im2col_panel(const char *name, pnn_f32_im2col_panel_fn fn, rng *r, tally *t) {
+  const size_t nr = PNN_GEMM_PB_NR;
+  for (size_t gi = 0; gi < sizeof(PANEL_GEOMS) / sizeof(PANEL_GEOMS[0]); ++gi) {
+    const pnn_conv2d_geometry *g = &PANEL_GEOMS[gi];
+    const size_t rows = g->channels * g->kernel_h * g->kernel_w, cols = g->out_h * g->out_w;
+    float *x = alloc_floats(g->channels * g->in_h * g->in_w, r);
+    float *full = alloc_floats(rows * cols, r);
+    pnn_f32_im2col_scalar(g, x, full);
+    for (size_t trial = 0; trial < 12; ++trial) {
+      const size_t n0 = rng_below(r, cols);
+      size_t width = 1 + rng_below(r, nr);
+      if (width > cols - n0) width = cols - n0;
+      const size_t k0 = trial % 3 == 0 ? 0 : rng_below(r, rows);
+      const size_t kc = trial % 3 == 0 ? rows : 1 + rng_below(r, rows - k0);
+      float *got = alloc_aligned(kc * nr);
+      for (size_t i = 0; i < kc * nr; ++i) got[i] = SENTINEL;
+      fn(g, x, k0, kc, n0, width, got);
+      size_t bad = 0;
+      for (size_t k = 0; k < kc; ++k)
+        for (size_t n = 0; n < nr; ++n) {
+          const float want = n < width ? full[(k0 + k) * cols + n0 + n] : SENTINEL;
+          if (got[k * nr + n] != want) ++bad;
+        }
+      char what[160];
+      snprintf(what, sizeof(what), "im2col_panel %s geom %zu k0=%zu kc=%zu n0=%zu width=%zu", name, gi, k0, kc, n0, width);
+      count_case(t, bad, what);
+      free(got);
+    }
+    free(x);
+    free(full);
+  }
+}
+
+/* Whole F(2x2, 3x3) convolutions (reference transforms and GEMM) against a direct
+ * double-precision convolution, then the transform variant against the reference. */
+static void test_winograd(const char *name, pnn_f32_wino2_input_fn input, pnn_f32_wino2_output_fn output,
+                          rng *r, tally *t) {
+  static const size_t shapes[][6] = {
+      /* C, M, H, W, pad_top, pad_left (bottom/right padding: same as top/left) */
+      {8, 8, 8, 8, 1, 1}, {3, 5, 9, 13, 1, 1}, {17, 33, 9, 13, 1, 1}, {9, 20, 31, 30, 1, 1},
+      {4, 6, 12, 17, 0, 0}, {5, 7, 15, 40, 2, 2}, {2, 3, 3, 3, 1, 1}, {40, 3, 6, 70, 1, 1},
+  };
+  const size_t nr = PNN_GEMM_PB_NR;
+  for (size_t si = 0; si < sizeof(shapes) / sizeof(shapes[0]); ++si) {
+    const size_t C = shapes[si][0], M = shapes[si][1], H = shapes[si][2], W = shapes[si][3];
+    const size_t pt = shapes[si][4], pl = shapes[si][5];
+    const size_t OH = H + 2 * pt - 2, OW = W + 2 * pl - 2;
+    const pnn_conv2d_geometry g = {C, H, W, OH, OW, 3, 3, 1, 1, 1, 1, pt, pl};
+    const size_t tiles = ((OH + 1) / 2) * ((OW + 1) / 2);
+    float *x = alloc_floats(C * H * W, r), *w = alloc_floats(M * C * 9, r), *bias = alloc_floats(M, r);
+    float *u = alloc_floats(16 * M * C, r);
+    pnn_f32_wino2_weights_scalar(w, M, C, u);
+    const pnn_activation act = activation_case((int)(si % ACT_KINDS));
+    float *want = alloc_floats(M * OH * OW, r), *ref = alloc_floats(M * OH * OW, r), *got = alloc_floats(M * OH * OW, r);
+    for (size_t m = 0; m < M; ++m)
+      for (size_t oy = 0; oy < OH; ++oy)
+        for (size_t ox = 0; ox < OW; ++ox) {
+          double acc = bias[m];
+          for (size_t c = 0; c < C; ++c)
+            for (size_t i = 0; i < 3; ++i)
+              for (size_t j = 0; j < 3; ++j) {
+                const size_t iy = oy + i - pt, ix = ox + j - pl; /* wraps when outside */
+                if (iy < H && ix < W) acc += (double)w[(m * C + c) * 9 + i * 3 + j] * x[(c * H + iy) * W + ix];
+              }
+          want[(m * OH + oy) * OW + ox] = pnn_activate((float)acc, act);
+        }
+    /* Blocks of 40 tiles (a full and a partial panel), then a ragged last block. */
+    const size_t block = 40, panels = (block + nr - 1) / nr;
+    float *v_ref = alloc_aligned(16 * panels * C * nr), *v_got = alloc_aligned(16 * panels * C * nr);
+    float *mb = alloc_aligned(16 * M * block);
+    float *m_ref = alloc_aligned(16 * M * block);
+    const pnn_activation none = {PNN_ACT_NONE, 0.0f, 0.0f};
+    size_t bad_v = 0, bad_y = 0, bad_ref = 0;
+    for (size_t t0 = 0; t0 < tiles; t0 += block) {
+      const size_t count = tiles - t0 < block ? tiles - t0 : block;
+      const size_t used = (count + nr - 1) / nr, xi_stride = used * C * nr;
+      for (size_t i = 0; i < 16 * panels * C * nr; ++i) v_ref[i] = v_got[i] = 0.0f;
+      pnn_f32_wino2_input_scalar(&g, x, t0, count, v_ref, xi_stride);
+      input(&g, x, t0, count, v_got, xi_stride);
+      for (size_t i = 0; i < 16 * xi_stride; ++i)
+        if (v_ref[i] != v_got[i]) ++bad_v;
+      for (size_t xi = 0; xi < 16; ++xi)
+        pnn_f32_gemm_pb_scalar(M, count, C, u + xi * M * C, C, v_ref + xi * xi_stride, mb + xi * M * block, block,
+                               NULL, none);
+      memcpy(m_ref, mb, 16 * M * block * sizeof(float));
+      pnn_f32_wino2_output_scalar(&g, mb, M, block, M * block, t0, count, bias, ref, act);
+      output(&g, m_ref, M, block, M * block, t0, count, bias, got, act);
+    }
+    for (size_t i = 0; i < M * OH * OW; ++i) {
+      if (!(fabsf(ref[i] - want[i]) <= 1e-4f * (1.0f + fabsf(want[i])))) ++bad_ref;
+      if (!(fabsf(got[i] - ref[i]) <= 1e-6f * (1.0f + fabsf(ref[i])))) ++bad_y;
+    }
+    char what[160];
+    snprintf(what, sizeof(what), "winograd reference vs direct, shape %zu", si);
+    count_case(t, bad_ref, what);
+    snprintf(what, sizeof(what), "winograd %s input, shape %zu", name, si);
+    count_case(t, bad_v, what);
+    snprintf(what, sizeof(what), "winograd %s output, shape %zu", name, si);
+    count_case(t, bad_y, what);
+    free(x); free(w); free(bias); free(u); free(want); free(ref); free(got);
+    free(v_ref); free(v_got); free(mb); free(m_ref);
+  }
+}
+
+static void test_maxpool(const char *name, pnn_f32_maxpool2d_fn fn, rng *r, tally *t) {
+  static const pnn_pool2d_geometry geoms[] = {
+      /* channels, in_h, in_w, out_h, out_w, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr */
+      {3, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+      {2, 9, 37, 5, 19, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+      {2, 8, 9, 4, 4, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0},
+      {1, 7, 40, 7, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+      {2, 9, 11, 5, 7, 3, 3, 1, 1, 2, 2, 0, 0, 0, 0},
+      {1, 3, 4, 2, 2, 5, 5, 1, 1, 1, 1, 2, 2, 0, 0},
+      {2, 10, 23, 4, 8, 3, 2, 3, 3, 1, 1, 1, 0, 0, 1},
+      {1, 4, 4, 3, 3, 3, 3, 2, 2, 1, 1, 2, 2, 2, 2},
+  };
+  for (size_t gi = 0; gi < sizeof(geoms) / sizeof(geoms[0]); ++gi) {
+    const pnn_pool2d_geometry *g = &geoms[gi];
+    const size_t in_n = g->channels * g->in_h * g->in_w, out_n = g->channels * g->out_h * g->out_w;
+    float *x = alloc_floats(in_n, r), *want = alloc_floats(out_n, r), *got = alloc_floats(out_n, r);
+    for (size_t i = 0; i < in_n; i += 7) x[i] = (i / 7) % 3 == 0 ? NAN : -INFINITY;
+    pnn_f32_maxpool2d_scalar(g, x, want);
+    fn(g, x, got);
+    size_t bad = 0;
+    for (size_t i = 0; i < out_n; ++i)
+      if (memcmp(&want[i], &got[i], sizeof(float)) != 0 && !(isnan(want[i]) && isnan(got[i]))) ++bad;
+    char what[120];
+    snprintf(what, sizeof(what), "maxpool %s geom %zu", name, gi);
+    count_case(t, bad, what);
+    free(x);
+    free(want);
+    free(got);
+  }
+}
+
 int main(void) {
   pnn_cpu_features cpu;
   pnn_cpu_detect(&cpu);
@@ -299,6 +543,29 @@ int main(void) {
     const tally before = t;
     test_dwconv(&dwconvs[i], &r, &t);
     printf("dwconv %-7s %ld cases, %ld failed\n", dwconvs[i].name, t.cases - before.cases,
+           t.failures - before.failures);
+  }
+  {
+    const tally before = t;
+    test_gemm_pb("scalar", pnn_f32_gemm_pb_scalar, &r, &t);
+    test_gemm_pp("scalar", pnn_f32_gemm_pp_scalar, &r, &t);
+#if defined(__x86_64__)
+    if (cpu.avx2_fma) test_gemm_pb("avx2", pnn_f32_gemm_pb_avx2, &r, &t);
+    if (cpu.avx512f) test_gemm_pb("avx512", pnn_f32_gemm_pb_avx512, &r, &t);
+    if (cpu.avx2_fma) test_gemm_pp("avx2", pnn_f32_gemm_pp_avx2, &r, &t);
+    if (cpu.avx512f) test_gemm_pp("avx512", pnn_f32_gemm_pp_avx512, &r, &t);
+#endif
+    test_im2col_panel("scalar", pnn_f32_im2col_panel_scalar, &r, &t);
+    test_winograd("scalar", pnn_f32_wino2_input_scalar, pnn_f32_wino2_output_scalar, &r, &t);
+    test_maxpool("scalar", pnn_f32_maxpool2d_scalar, &r, &t);
+#if defined(__x86_64__)
+    if (cpu.avx512f) {
+      test_im2col_panel("avx512", pnn_f32_im2col_panel_avx512, &r, &t);
+      test_winograd("avx512", pnn_f32_wino2_input_avx512, pnn_f32_wino2_output_avx512, &r, &t);
+      test_maxpool("avx512", pnn_f32_maxpool2d_avx512, &r, &t);
+    }
+#endif
+    printf("gemm_pb / gemm_pp / im2col_panel / winograd / maxpool: %ld cases, %ld failed\n", t.cases - before.cases,
            t.failures - before.failures);
   }
   printf("%ld cases, %ld failed\n", t.cases, t.failures);

@@ -281,9 +281,22 @@ static void test_conv_case(const conv_case *cc, const pnn_cpu_features *cpu) {
   test_graph tg;
   build_conv(&tg, cc, oh, ow);
   tg.model.cpu = *cpu;
+  /* cc->path is the portable choice; x86 SIMD runs every non-depthwise conv on packed
+   * panels, and stride-1 3x3 ones with constant weights and 16+ 2x2 tiles as
+   * Winograd F(2x2, 3x3). */
+  const char *path = cc->path;
+#if defined(__x86_64__)
+  if ((cpu->avx2_fma || cpu->avx512f) && strcmp(path, "dwconv") != 0) {
+    const int64_t tiles = ((oh + 1) / 2) * ((ow + 1) / 2);
+    const bool wino = !cc->one_d && cc->kh == 3 && cc->kw == 3 && cc->sh == 1 && cc->sw == 1 &&
+                      cc->dh == 1 && cc->dw == 1 && cc->group == 1 && cc->c >= 8 && cc->m >= 8 &&
+                      tiles >= 16 && cc->w_const;
+    path = wino ? "winograd" : "packed";
+  }
+#endif
   if (tg_run(&tg)) {
-    CHECK(strncmp(tg.node.kernel, cc->path, strlen(cc->path)) == 0, "%s: kernel %s, expected %s...",
-          cc->name, tg.node.kernel, cc->path);
+    CHECK(strncmp(tg.node.kernel, path, strlen(path)) == 0, "%s: kernel %s, expected %s...",
+          cc->name, tg.node.kernel, path);
     size_t n = (size_t)(cc->n * cc->m * oh * ow);
     float *want = malloc(n * sizeof(float));
     ref_conv(cc, oh, ow, tg_in(&tg, 0), tg_in(&tg, 1), cc->bias ? tg_in(&tg, 2) : NULL, want);
@@ -312,6 +325,23 @@ static const conv_case CONV_CASES[] = {
     {"conv rank 3 depthwise", 1, 4, 1, 10, 4, 1, 3, 4, 1, 1, 1, 2, {0, 2, 0, 2}, true, true, true, 4, 0, 0, "dwconv"},
     {"conv odd 17 ch", 1, 17, 9, 13, 33, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}, true, false, true, 5, 0.2f, 0.5f, "im2col+gemm"},
     {"conv kernel = input", 1, 2, 3, 4, 3, 3, 4, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, false, true, 0, 0, 0, "im2col+gemm"},
+    /* Winograd on x86: several tile blocks with a partial last panel, odd sizes,
+     * asymmetric and no padding, batches, activations, runtime weights (packed). */
+    {"conv 3x3 many tiles", 1, 9, 31, 30, 20, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}, true, false, true, 1, 0, 0, "im2col+gemm"},
+    {"conv 3x3 asym pads", 2, 16, 12, 17, 15, 3, 3, 1, 1, 1, 1, 1, {0, 2, 1, 0}, true, false, true, 2, -0.25f, 0.75f, "im2col+gemm"},
+    {"conv 3x3 no pad", 1, 8, 14, 15, 29, 3, 3, 1, 1, 1, 1, 1, {0, 0, 0, 0}, false, false, true, 6, 0, 0, "im2col+gemm"},
+    {"conv 3x3 sigmoid", 1, 12, 13, 11, 8, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}, true, false, true, 4, 0, 0, "im2col+gemm"},
+    {"conv 3x3 runtime W", 1, 9, 16, 16, 10, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}, true, false, false, 1, 0, 0, "im2col+gemm"},
+    {"conv 3x3 big K", 1, 70, 9, 8, 45, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}, true, false, true, 1, 0, 0, "im2col+gemm"},
+    {"conv 1x1 many panels", 1, 300, 17, 19, 31, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, false, true, 1, 0, 0, "gemm-1x1"},
+    {"conv 7x7 stride 2 stem", 1, 3, 23, 21, 16, 7, 7, 1, 2, 2, 1, 1, {3, 3, 3, 3}, true, false, true, 1, 0, 0, "im2col+gemm"},
+    {"conv 3x3 stride 2 wide", 1, 5, 9, 75, 18, 3, 3, 1, 2, 2, 1, 1, {1, 1, 1, 1}, true, false, true, 2, 0, 6, "im2col+gemm"},
+    /* Weights over 512 KiB: packed at prepare on x86. */
+    {"conv 1x1 packed weights", 1, 600, 5, 5, 230, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, false, true, 1, 0, 0, "gemm-1x1"},
+    {"conv 3x3 s2 packed weights", 1, 64, 7, 9, 250, 3, 3, 1, 2, 2, 1, 1, {1, 1, 1, 1}, true, false, true, 2, 0, 6, "im2col+gemm"},
+    {"conv depthwise s1 wide", 1, 3, 5, 70, 3, 3, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, false, true, 1, 0, 0, "dwconv"},
+    {"conv depthwise s2 wide", 1, 4, 6, 67, 4, 3, 3, 4, 2, 2, 1, 1, {1, 1, 1, 1}, true, false, true, 2, 0, 6, "dwconv"},
+    {"conv depthwise s2 pad 2", 1, 2, 9, 9, 2, 3, 3, 2, 2, 2, 1, 1, {2, 2, 0, 1}, true, false, true, 0, 0, 0, "dwconv"},
 };
 
 static void test_conv_refusals(void) {

@@ -49,6 +49,26 @@ class PnnHeader:
 
 
 @dataclass
+class SparseData:
+    """A group-sparse constant as stored (docs/FORMAT.md, "Group-sparse encoding")."""
+
+    rows: int
+    cols: int
+    group: int
+    group_nnz: np.ndarray  # [n_groups] uint32
+    indices: np.ndarray  # [total_nnz] uint32, ascending within a group
+    values: np.ndarray  # [total_nnz, group] float32
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.group_nnz)
+
+    @property
+    def total_nnz(self) -> int:
+        return len(self.indices)
+
+
+@dataclass
 class PnnTensor:
     name: str
     dtype: DType
@@ -57,7 +77,8 @@ class PnnTensor:
     shape: tuple[int, ...]
     offset: int  # relative to the data section (constants)
     size: int
-    data: np.ndarray | None = None  # read-only view for constants (uint8 for S4/B1)
+    data: np.ndarray | None = None  # read-only view for constants (uint8 for S4/B1); decoded dense when sparse
+    sparse: SparseData | None = None  # the stored form of a group-sparse constant
 
     @property
     def is_constant(self) -> bool:
@@ -197,7 +218,9 @@ def _read_tensor(cur: _Cursor, index: int, data: bytes, header: PnnHeader) -> Pn
     if dtype_code not in DType._value2member_map_ or DType(dtype_code) not in spec.DTYPE_BITS:
         raise PnnFormatError(f"{what} has unknown dtype code {dtype_code}")
     dtype = DType(dtype_code)
-    if encoding != spec.ENCODING_DENSE:
+    if encoding == spec.ENCODING_GROUP_SPARSE and header.version_minor < spec.MINOR_GROUP_SPARSE:
+        raise PnnFormatError(f"{what} is group-sparse, which a version 1.{header.version_minor} file cannot hold (1.1+)")
+    if encoding not in (spec.ENCODING_DENSE, spec.ENCODING_GROUP_SPARSE):
         raise PnnFormatError(f"{what} has unknown encoding {encoding}")
     if kind not in (spec.KIND_ACTIVATION, spec.KIND_CONSTANT):
         raise PnnFormatError(f"{what} has unknown kind {kind}")
@@ -213,8 +236,17 @@ def _read_tensor(cur: _Cursor, index: int, data: bytes, header: PnnHeader) -> Pn
     offset, size = (int(v) for v in cur.unpack("QQ", f"{what} data range"))
     tensor = PnnTensor(name, dtype, encoding, kind, shape, offset, size)
     if kind == spec.KIND_ACTIVATION:
+        if encoding != spec.ENCODING_DENSE:
+            raise PnnFormatError(f"{what} is an activation but not dense")
         if offset or size:
             raise PnnFormatError(f"{what} is an activation but has a data range")
+        return tensor
+    if encoding == spec.ENCODING_GROUP_SPARSE:
+        if offset % spec.DATA_ALIGNMENT or offset > header.data_size or size > header.data_size - offset:
+            raise PnnFormatError(f"{what} data [{offset}, +{size}) is not 64-aligned inside the data section ({header.data_size} bytes)")
+        start = header.data_offset + offset
+        tensor.sparse = _read_group_sparse(data[start : start + size], dtype, shape, what)
+        tensor.data = decode_group_sparse(tensor.sparse, shape)
         return tensor
     if size != nbytes:
         raise PnnFormatError(f"{what} has {size} data bytes; shape {list(shape)} of {dtype.name} needs {nbytes}")
@@ -227,6 +259,64 @@ def _read_tensor(cur: _Cursor, index: int, data: bytes, header: PnnHeader) -> Pn
     else:
         tensor.data = np.frombuffer(data, dtype=np.uint8, count=size, offset=start)
     return tensor
+
+
+def _read_group_sparse(blob: bytes, dtype: DType, shape: tuple[int, ...], what: str) -> SparseData:
+    """Validates a group-sparse blob with the C loader's rules (docs/FORMAT.md)."""
+    if dtype not in spec.SPARSE_VALUE_DTYPES:
+        raise PnnFormatError(f"{what} is group-sparse with dtype {dtype.name}; only F32 can be")
+    if len(shape) < 2:
+        raise PnnFormatError(f"{what} is group-sparse with rank {len(shape)}; it needs rank >= 2")
+    if len(blob) < spec.SPARSE_HEADER.size:
+        raise PnnFormatError(f"{what}: group-sparse data is {len(blob)} bytes, its header alone is {spec.SPARSE_HEADER.size}")
+    rows, cols, group, n_groups, total_nnz, value_dtype, reserved0, reserved1 = spec.SPARSE_HEADER.unpack_from(blob, 0)
+    want_cols = math.prod(shape[1:])
+    if rows != shape[0] or cols != want_cols:
+        raise PnnFormatError(f"{what}: group-sparse header says {rows}x{cols}, the shape {list(shape)} is {shape[0]}x{want_cols}")
+    if cols > spec.SPARSE_MAX_COLS:
+        raise PnnFormatError(f"{what}: {cols} columns; group-sparse storage allows at most {spec.SPARSE_MAX_COLS}")
+    if group not in spec.SPARSE_GROUPS:
+        raise PnnFormatError(f"{what}: group size {group} is not one of {spec.SPARSE_GROUPS}")
+    if n_groups != -(-rows // group):
+        raise PnnFormatError(f"{what}: n_groups is {n_groups}, ceil({rows} / {group}) is {-(-rows // group)}")
+    if value_dtype != int(dtype):
+        raise PnnFormatError(f"{what}: group-sparse value dtype {value_dtype} differs from the tensor's {int(dtype)}")
+    if reserved0 or reserved1:
+        raise PnnFormatError(f"{what}: reserved group-sparse header fields are not zero")
+    values_offset, size = spec.sparse_layout(n_groups, total_nnz, group, spec.SPARSE_VALUE_DTYPES[dtype])
+    if size != len(blob):
+        raise PnnFormatError(f"{what}: group-sparse data is {len(blob)} bytes, its header needs {size}")
+    pos = spec.SPARSE_HEADER.size
+    group_nnz = np.frombuffer(blob, dtype="<u4", count=n_groups, offset=pos)
+    pos += 4 * n_groups
+    indices = np.frombuffer(blob, dtype="<u4", count=total_nnz, offset=pos)
+    pos += 4 * total_nnz
+    if any(blob[pos:values_offset]):
+        raise PnnFormatError(f"{what}: group-sparse padding before the values is not zero")
+    if n_groups and int(group_nnz.max()) > cols:
+        raise PnnFormatError(f"{what}: a group has {int(group_nnz.max())} nonzero columns, more than the {cols} columns")
+    if int(group_nnz.sum(dtype=np.uint64)) != total_nnz:
+        raise PnnFormatError(f"{what}: group nonzero counts add up to {int(group_nnz.sum(dtype=np.uint64))}, total_nnz is {total_nnz}")
+    if total_nnz and int(indices.max()) >= cols:
+        raise PnnFormatError(f"{what}: a column index is {int(indices.max())}, the tensor has {cols} columns")
+    group_of = np.repeat(np.arange(n_groups, dtype=np.int64), group_nnz.astype(np.int64))
+    key = group_of * (cols + 1) + indices.astype(np.int64)  # strictly increasing iff ascending within each group
+    if total_nnz > 1 and not bool(np.all(np.diff(key) > 0)):
+        raise PnnFormatError(f"{what}: column indices are not strictly ascending within a group")
+    values = np.frombuffer(blob, dtype="<f4", count=total_nnz * group, offset=values_offset).reshape(total_nnz, group)
+    tail = rows - (n_groups - 1) * group  # rows of the last group that exist
+    if n_groups and tail < group and bool(np.any(values[group_of == n_groups - 1, tail:] != 0)):
+        raise PnnFormatError(f"{what}: values of the rows past {rows} in the last group are not zero")
+    return SparseData(rows, cols, group, group_nnz, indices, values)
+
+
+def decode_group_sparse(sparse: SparseData, shape: tuple[int, ...]) -> np.ndarray:
+    """The dense float32 array of a validated group-sparse tensor."""
+    blocks = np.zeros((sparse.n_groups, sparse.cols, sparse.group), dtype=np.float32)
+    group_of = np.repeat(np.arange(sparse.n_groups), sparse.group_nnz.astype(np.int64))
+    blocks[group_of, sparse.indices.astype(np.int64)] = sparse.values
+    dense = blocks.transpose(0, 2, 1).reshape(sparse.n_groups * sparse.group, sparse.cols)[: sparse.rows]
+    return np.ascontiguousarray(dense).reshape(shape)
 
 
 def _read_attr(cur: _Cursor, what: str) -> tuple[str, AttrValue]:

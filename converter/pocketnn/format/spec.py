@@ -12,7 +12,10 @@ from pocketnn.ir import DType
 
 MAGIC = b"PNN\0"
 VERSION_MAJOR = 1
-VERSION_MINOR = 0
+VERSION_MINOR = 1
+# The oldest minor version that can hold each feature: the writer stamps a file with the
+# lowest version its contents need, so files without 1.1 features stay readable by 1.0.
+MINOR_GROUP_SPARSE = 1
 
 # magic, major, minor, checksum, header_size, file_size, n_meta, n_tensors, n_nodes,
 # n_inputs, n_outputs, reserved, data_offset, data_size
@@ -44,6 +47,7 @@ ATTR_INTS = 3
 ATTR_FLOATS = 4
 
 ENCODING_DENSE = 0
+ENCODING_GROUP_SPARSE = 1  # since 1.1: docs/FORMAT.md, "Group-sparse encoding"
 KIND_ACTIVATION = 0
 KIND_CONSTANT = 1
 
@@ -78,3 +82,18 @@ def checksum(data: bytes | bytearray | memoryview) -> int:
     crc = zlib.crc32(view[:CHECKSUM_OFFSET])
     crc = zlib.crc32(b"\0\0\0\0", crc)
     return zlib.crc32(view[CHECKSUM_OFFSET + 4 :], crc) & 0xFFFFFFFF
+
+
+# ---- group-sparse encoding (format 1.1) -----------------------------------------------
+# rows, cols, group, n_groups, total_nnz, value_dtype, reserved, reserved (8 x u32)
+SPARSE_HEADER = struct.Struct("<8I")
+SPARSE_GROUPS = (1, 2, 4, 8)
+SPARSE_MAX_COLS = 2**31 - 1  # indices are u32 but kernels may hold them in int32
+SPARSE_MAX_NNZ = 2**32 - 1
+SPARSE_VALUE_DTYPES: dict[DType, int] = {DType.F32: 4}  # value dtype -> bytes per value
+
+
+def sparse_layout(n_groups: int, total_nnz: int, group: int, value_bytes: int) -> tuple[int, int]:
+    """(values_offset, size) of a group-sparse blob, both relative to its start."""
+    values_offset = align(SPARSE_HEADER.size + 4 * n_groups + 4 * total_nnz)
+    return values_offset, values_offset + total_nnz * group * value_bytes

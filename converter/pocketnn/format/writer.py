@@ -1,4 +1,8 @@
-"""Serializes a lowered IR Graph into .pnn bytes (format 1.0, docs/FORMAT.md)."""
+"""Serializes a lowered IR Graph into .pnn bytes (format 1.x, docs/FORMAT.md).
+
+A file is stamped with the lowest minor version its contents need: 1.0 unless a
+tensor is stored group-sparse (1.1).
+"""
 
 from __future__ import annotations
 
@@ -127,6 +131,59 @@ def _constant_bytes(tensor: Tensor) -> bytes:
     return np.ascontiguousarray(cast).tobytes()
 
 
+def _sparse_group(tensor: Tensor) -> int:
+    """The tensor's validated sparse_group: 0 (dense) or G in spec.SPARSE_GROUPS."""
+    group = tensor.sparse_group
+    if not _is_int(group) or (int(group) != 0 and int(group) not in spec.SPARSE_GROUPS):
+        raise ValueError(f'tensor "{tensor.name}": sparse_group is {group!r}; expected 0 (dense) or one of {spec.SPARSE_GROUPS}')
+    group = int(group)
+    if group == 0:
+        return 0
+    if not tensor.is_constant:
+        raise ValueError(f'tensor "{tensor.name}": sparse_group={group} but only constants can be stored group-sparse')
+    if tensor.dtype not in spec.SPARSE_VALUE_DTYPES:
+        raise ValueError(f'constant "{tensor.name}": sparse_group={group} needs dtype F32, not {tensor.dtype.name}')
+    if len(tensor.shape) < 2:
+        raise ValueError(f'constant "{tensor.name}": sparse_group={group} needs rank >= 2, the shape is {tensor.shape}')
+    return group
+
+
+def encode_group_sparse(tensor: Tensor, group: int) -> bytes:
+    """The group-sparse blob of a constant F32 tensor viewed as [dims[0], rest].
+
+    Exact zeros define the mask: column c is in group g's mask when any of the group's
+    rows is nonzero there; the other rows' values at c are stored even when zero.
+    """
+    assert tensor.data is not None
+    data = np.asarray(tensor.data)
+    if tuple(data.shape) != tuple(int(d) for d in tensor.shape):
+        raise ValueError(f'constant "{tensor.name}": data shape {data.shape} differs from tensor shape {tensor.shape}')
+    rows = int(tensor.shape[0])
+    cols = math.prod(int(d) for d in tensor.shape[1:])
+    if cols > spec.SPARSE_MAX_COLS:
+        raise ValueError(f'constant "{tensor.name}": {cols} columns; group-sparse storage allows at most {spec.SPARSE_MAX_COLS}')
+    n_groups = -(-rows // group)
+    padded = np.zeros((n_groups * group, cols), dtype=np.float32)
+    padded[:rows] = data.astype(np.float32).reshape(rows, cols)
+    blocks = padded.reshape(n_groups, group, cols).transpose(0, 2, 1)  # [group index, column, row in group]
+    mask = (blocks != 0).any(axis=2)
+    group_of, indices = np.nonzero(mask)  # row-major: by group, columns ascending
+    total_nnz = len(indices)
+    if total_nnz > spec.SPARSE_MAX_NNZ:
+        raise ValueError(f'constant "{tensor.name}": {total_nnz} stored columns; the limit is {spec.SPARSE_MAX_NNZ}')
+    group_nnz = mask.sum(axis=1)
+    values = blocks[group_of, indices]  # [total_nnz, group]
+    value_bytes = spec.SPARSE_VALUE_DTYPES[tensor.dtype]
+    values_offset, size = spec.sparse_layout(n_groups, total_nnz, group, value_bytes)
+    out = bytearray(spec.SPARSE_HEADER.pack(rows, cols, group, n_groups, total_nnz, int(tensor.dtype), 0, 0))
+    out += group_nnz.astype("<u4").tobytes()
+    out += indices.astype("<u4").tobytes()
+    out += b"\0" * (values_offset - len(out))
+    out += np.ascontiguousarray(values, dtype="<f4").tobytes()
+    assert len(out) == size
+    return bytes(out)
+
+
 def _write_metadata(buf: _Buffer, metadata: dict[str, str | int | float]) -> None:
     for key, value in metadata.items():
         buf.string(key, f'metadata key "{key}"')
@@ -168,7 +225,7 @@ def write_pnn(graph: Graph) -> bytes:
     """The .pnn bytes of a lowered graph; ValueError when the graph cannot be written."""
     order = _tensor_order(graph)
     if len(graph.metadata) > spec.MAX_META or len(order) > spec.MAX_TENSORS or len(graph.nodes) > spec.MAX_NODES:
-        raise ValueError("graph has too many metadata entries, tensors or nodes for format 1.0")
+        raise ValueError("graph has too many metadata entries, tensors or nodes for format 1.x")
     if len(set(graph.inputs)) != len(graph.inputs) or len(set(graph.outputs)) != len(graph.outputs):
         raise ValueError("graph inputs and outputs must not repeat a tensor")
     ids = {name: i for i, name in enumerate(order)}
@@ -185,16 +242,21 @@ def write_pnn(graph: Graph) -> bytes:
 
     blobs: list[bytes] = []
     data_size = 0
+    minor = 0
     for name in order:
         tensor = graph.tensors[name]
         _check_tensor(tensor)
+        group = _sparse_group(tensor)
+        encoding = spec.ENCODING_GROUP_SPARSE if group else spec.ENCODING_DENSE
+        if group:
+            minor = max(minor, spec.MINOR_GROUP_SPARSE)
         structure.string(name, f'tensor "{name}" name')
         kind = spec.KIND_CONSTANT if tensor.is_constant else spec.KIND_ACTIVATION
-        structure.pack("BBBB", int(tensor.dtype), spec.ENCODING_DENSE, kind, len(tensor.shape))
+        structure.pack("BBBB", int(tensor.dtype), encoding, kind, len(tensor.shape))
         for d in tensor.shape:
             structure.pack("q", int(d))
         if tensor.is_constant:
-            blob = _constant_bytes(tensor)
+            blob = encode_group_sparse(tensor, group) if group else _constant_bytes(tensor)
             structure.pack("QQ", data_size, len(blob))
             padded = spec.align(len(blob))
             blobs.append(blob + b"\0" * (padded - len(blob)))
@@ -213,7 +275,7 @@ def write_pnn(graph: Graph) -> bytes:
     data_offset = spec.align(spec.HEADER_SIZE + len(body))
     file_size = data_offset + data_size
     header = spec.HEADER.pack(
-        spec.MAGIC, spec.VERSION_MAJOR, spec.VERSION_MINOR, 0, spec.HEADER_SIZE, file_size,
+        spec.MAGIC, spec.VERSION_MAJOR, minor, 0, spec.HEADER_SIZE, file_size,
         len(graph.metadata), len(order), len(graph.nodes), len(graph.inputs), len(graph.outputs),
         0, data_offset, data_size,
     )

@@ -2,15 +2,44 @@
  * depthwise, with fused bias and activation.
  *
  * Paths, chosen at prepare:
- *   dwconv      group == C == M: the depthwise kernel.
- *   gemm-1x1    1x1 kernel, stride 1, no padding: W_g [M/g, C/g] x X_g [C/g, H*W].
- *   im2col+gemm otherwise: X_g unfolded into scratch [C/g*kh*kw, OH*OW], then GEMM.
- * Batches (N > 1) and groups loop around the kernel call. */
+ *   dwconv      group == C == M: the depthwise kernel, channels split across threads.
+ *   winograd    x86 SIMD, 3x3 stride 1 dilation 1, one group, enough tiles:
+ *               F(2x2, 3x3) with weights transformed at prepare (kept in params);
+ *               per task a block of tiles is transformed into packed GEMM panels,
+ *               16 GEMMs run over them and the output transform adds bias and
+ *               activation while writing Y.
+ *   packed      x86 SIMD, everything else: each task packs a few 32-column panels
+ *               of the (implicit) im2col matrix straight from X into its thread's
+ *               scratch and runs the packed-panel GEMM W[M, K] x panels. 1x1
+ *               stride-1 convs pack by copying rows of X.
+ *   gemm-1x1 / im2col+gemm  elsewhere (the selected pnn_f32_gemm variant, NEON or
+ *               WASM SIMD): W_g x X_g in place, or X_g unfolded into scratch first.
+ * Tasks split the output into fixed tiles (batch, group, column chunk, row chunk):
+ * every output element is computed by the same sequence of operations whatever the
+ * split, so results are identical for any thread count. */
 #include <stdlib.h>
 
 #include "nn_common.h"
 
-enum conv_path { CONV_PATH_DWCONV = 0, CONV_PATH_GEMM_1X1 = 1, CONV_PATH_IM2COL = 2 };
+enum conv_path {
+  CONV_PATH_DWCONV = 0,
+  CONV_PATH_GEMM_1X1 = 1,
+  CONV_PATH_IM2COL = 2,
+  CONV_PATH_PACKED = 3,
+  CONV_PATH_WINOGRAD = 4
+};
+
+enum {
+  CONV_NR = PNN_GEMM_PB_NR,
+  CONV_MR = PNN_GEMM_PA_MR,              /* row chunks are multiples of this */
+  CONV_PANEL_BUDGET = 1280 * 1024,       /* bytes of packed panels per task (L2: 2 MiB) */
+  CONV_WINO_V_BUDGET = 1280 * 1024,      /* bytes of transformed input per task */
+  CONV_WINO_M_BUDGET = 256 * 1024,       /* bytes of GEMM output per row sub-chunk */
+  /* Weights of one group above this are packed at prepare: they do not stay in L2, and
+   * one sequential stream beats 14 row streams by 15-40% there (measured). Smaller
+   * weights are read in place from the file. */
+  CONV_PACK_W_BYTES = 512 * 1024
+};
 
 typedef struct conv_params {
   int path;
@@ -21,7 +50,25 @@ typedef struct conv_params {
   pnn_activation act;
   pnn_f32_gemm_fn gemm;
   pnn_f32_dwconv_fn dwconv;
+  pnn_f32_gemm_pb_fn gemm_pb;
+  pnn_f32_gemm_pp_fn gemm_pp;
+  pnn_f32_im2col_panel_fn pack;
+  pnn_f32_wino2_input_fn wino_in;
+  pnn_f32_wino2_output_fn wino_out;
+  size_t panels;               /* packed: panels per task; winograd: panels per tile block */
+  size_t tiles;                /* winograd: tiles of one image */
+  size_t wino_rows;            /* winograd: output channels per GEMM sub-chunk */
+  const float *wino_u;         /* winograd: 16 x the [M, C] transformed weights packed in
+                                  PNN_GEMM_PA_MR-row panels ([16][Mp][C], Mp = M rounded up
+                                  to the panel height), after this struct */
+  const float *w_packed;       /* packed: NULL (weights read in place from the file) or
+                                  per group the [Mg, K] weights in panels ([groups][Mgp][K]) */
 } conv_params;
+
+static size_t round_up_mr(size_t m) { return (m + PNN_GEMM_PA_MR - 1) / PNN_GEMM_PA_MR * PNN_GEMM_PA_MR; }
+
+static size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
+static size_t clamp_size(size_t v, size_t lo, size_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
 pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
   pnn_status st = pnn_check_io(model, node, 2, 3, 1, 1, false, error);
@@ -115,13 +162,67 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   p.geom.pad_top = (size_t)pads[0];
   p.geom.pad_left = (size_t)pads[1];
 
-  const char *isa = "scalar";
-  size_t scratch = 0;
+  const char *isa = "scalar", *pb_isa = "scalar";
+  size_t scratch = 0, extra = 0; /* extra: bytes of prepared weights after the params */
+  const pnn_f32_gemm_pb_fn gemm_pb = pnn_f32_gemm_pb_select(&model->cpu, &pb_isa);
+  const bool have_pb = strcmp(pb_isa, "scalar") != 0;
+  const size_t k_depth = p.in_c_group * p.geom.kernel_h * p.geom.kernel_w;
+  const size_t tiles = div_up(p.geom.out_h, 2) * div_up(p.geom.out_w, 2);
   if (group == c && group == m) {
     p.path = CONV_PATH_DWCONV;
     p.geom.channels = p.in_c;
     p.dwconv = pnn_f32_dwconv_select(&model->cpu, &isa);
     node->kernel = PNN_NN_KERNEL_NAME("dwconv", isa);
+  } else if (have_pb && group == 1 && kh == 3 && kw == 3 && strides[0] == 1 && strides[1] == 1 &&
+             dilations[0] == 1 && dilations[1] == 1 && c >= 8 && m >= 8 && tiles >= 16 &&
+             w->kind == PNN_TENSOR_CONSTANT && w->data != NULL &&
+             (size_t)c <= ((size_t)1 << 20) && (size_t)m <= ((size_t)1 << 20)) {
+    /* F(2x2, 3x3) does 16 multiplies per 4 outputs instead of 36; the transforms are
+     * linear passes. Below 16 tiles a panel would be mostly empty (7x7 outputs give
+     * 16 tiles: one full vector, measured faster than direct there too). */
+    p.path = CONV_PATH_WINOGRAD;
+    p.gemm_pb = gemm_pb;
+    pnn_f32_wino2_select(&model->cpu, &p.wino_in, &p.wino_out, &isa);
+    node->kernel = strcmp(pb_isa, "avx512") == 0 ? "winograd2x2/avx512" : "winograd2x2/avx2";
+    p.tiles = tiles;
+    p.panels = clamp_size(CONV_WINO_V_BUDGET / (16 * p.in_c * CONV_NR * sizeof(float)), 1, 4);
+    p.panels = clamp_size(p.panels, 1, div_up(tiles, CONV_NR));
+    const size_t block = p.panels * CONV_NR;
+    size_t rows = CONV_WINO_M_BUDGET / (16 * block * sizeof(float));
+    rows = rows / CONV_MR * CONV_MR;
+    p.wino_rows = clamp_size(rows, CONV_MR, p.out_c);
+    /* c, m <= 2^20 and block <= 128 keep these products far from overflow. */
+    size_t v_bytes, m_bytes;
+    if (!pnn_nn_float_region(16 * p.in_c * block, &v_bytes) ||
+        !pnn_nn_float_region(16 * p.wino_rows * block, &m_bytes)) {
+      return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Conv): Winograd buffers too large", node->name);
+    }
+    scratch = v_bytes + m_bytes;
+    p.gemm_pp = pnn_f32_gemm_pp_select(&model->cpu, NULL);
+    extra = 16 * round_up_mr(p.out_c) * p.in_c * sizeof(float);
+  } else if (have_pb) {
+    p.path = CONV_PATH_PACKED;
+    p.gemm_pb = gemm_pb;
+    p.pack = pnn_f32_im2col_panel_select(&model->cpu, NULL);
+    size_t w_bytes;
+    if (w->kind == PNN_TENSOR_CONSTANT && w->data != NULL && pnn_nn_mul(p.out_c_group, k_depth, &w_bytes) &&
+        pnn_nn_mul(w_bytes, sizeof(float), &w_bytes) && w_bytes > CONV_PACK_W_BYTES) {
+      p.gemm_pp = pnn_f32_gemm_pp_select(&model->cpu, NULL);
+      /* The packed copy is at most the weights plus 13 rows per group: w->nbytes was
+       * validated by the loader, so this cannot overflow. */
+      extra = p.groups * round_up_mr(p.out_c_group) * k_depth * sizeof(float);
+    }
+    isa = pb_isa;
+    node->kernel = PNN_NN_KERNEL_NAME("packed", isa);
+    size_t panel_bytes;
+    if (!pnn_nn_mul(k_depth, CONV_NR * sizeof(float), &panel_bytes)) {
+      return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Conv): kernel too large", node->name);
+    }
+    p.panels = clamp_size(CONV_PANEL_BUDGET / (panel_bytes ? panel_bytes : 1), 1, 8);
+    p.panels = clamp_size(p.panels, 1, div_up(p.geom.out_h * p.geom.out_w, CONV_NR));
+    if (!pnn_nn_mul(panel_bytes, p.panels, &scratch) || !pnn_nn_align(scratch, &scratch)) {
+      return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Conv): panel buffer too large", node->name);
+    }
   } else if (kh == 1 && kw == 1 && strides[0] == 1 && strides[1] == 1 && pads[0] == 0 &&
              pads[1] == 0 && pads[2] == 0 && pads[3] == 0) {
     p.path = CONV_PATH_GEMM_1X1;
@@ -140,35 +241,219 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     }
   }
 
-  conv_params *params = malloc(sizeof(*params));
+  size_t head;
+  if (!pnn_nn_align(sizeof(conv_params), &head) || extra > SIZE_MAX - head) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Conv): weights too large", node->name);
+  }
+  conv_params *params = malloc(head + extra);
   if (!params) return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node \"%s\" (Conv): out of memory", node->name);
+  if (p.path == CONV_PATH_WINOGRAD) {
+    float *u = (float *)((char *)params + head);
+    float *plain = malloc(16 * p.out_c * p.in_c * sizeof(float));
+    if (!plain) {
+      free(params);
+      return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node \"%s\" (Conv): out of memory", node->name);
+    }
+    pnn_f32_wino2_weights_scalar(w->data, p.out_c, p.in_c, plain);
+    const size_t mp = round_up_mr(p.out_c);
+    for (size_t xi = 0; xi < 16; ++xi)
+      pnn_f32_gemm_pa_pack(p.out_c, p.in_c, plain + xi * p.out_c * p.in_c, p.in_c, u + xi * mp * p.in_c);
+    free(plain);
+    p.wino_u = u;
+  } else if (p.path == CONV_PATH_PACKED && extra > 0) {
+    float *wp = (float *)((char *)params + head);
+    const size_t mgp = round_up_mr(p.out_c_group);
+    const float *wsrc = w->data;
+    for (size_t grp = 0; grp < p.groups; ++grp)
+      pnn_f32_gemm_pa_pack(p.out_c_group, k_depth, wsrc + grp * p.out_c_group * k_depth, k_depth,
+                           wp + grp * mgp * k_depth);
+    p.w_packed = wp;
+  }
   *params = p;
   node->params = params;
   node->scratch_bytes = scratch;
   return PNN_OK;
 }
 
-void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *const *in,
-                     void *const *out, const pnn_run_context *ctx) {
-  void *scratch = ctx->scratch;
-  (void)model;
-  const conv_params *p = node->params;
-  const float *x = in[0];
-  const float *w = in[1];
-  const float *bias = node->n_inputs > 2 ? in[2] : NULL;
-  float *y = out[0];
+typedef struct conv_job {
+  const conv_params *p;
+  const float *x, *w, *bias;
+  float *y;
+  const pnn_run_context *ctx;
+  size_t panels;                           /* packed and winograd: panels per column chunk */
+  size_t col_chunks, row_chunks, row_step; /* packed and winograd task grid */
+  size_t dw_chunks, dw_step;               /* dwconv task grid */
+} conv_job;
+
+static float *thread_scratch(const pnn_run_context *ctx, size_t thread) {
+  return (float *)((char *)ctx->scratch + thread * ctx->scratch_stride);
+}
+
+/* Row chunks so that small column counts still give every thread work. Any split
+ * gives the same results; only the amount of repacking changes. */
+static void split_rows(conv_job *job, size_t units, size_t rows) {
+  const size_t threads = pnn_threadpool_size(job->ctx->pool);
+  size_t chunks = 1;
+  if (threads > 1 && units < 2 * threads) chunks = div_up(2 * threads, units);
+  job->row_step = div_up(div_up(rows, chunks), CONV_MR) * CONV_MR;
+  job->row_chunks = div_up(rows, job->row_step);
+}
+
+/* Panels per column chunk: the prepared maximum on one thread; with more threads,
+ * fewer so that there are about three chunks per thread to balance (any chunking
+ * gives the same results). */
+static size_t balance_panels(size_t max_panels, size_t total_panels, size_t images, size_t threads) {
+  if (threads <= 1) return max_panels;
+  const size_t want_chunks = div_up(3 * threads, images);
+  const size_t panels = div_up(total_panels, want_chunks);
+  return clamp_size(panels, 1, max_panels);
+}
+
+static void packed_task(void *context, size_t task, size_t thread) {
+  const conv_job *job = context;
+  const conv_params *p = job->p;
   const pnn_conv2d_geometry *g = &p->geom;
   const size_t in_hw = g->in_h * g->in_w, out_hw = g->out_h * g->out_w;
-  const size_t taps = g->kernel_h * g->kernel_w;
-  const size_t k = p->in_c_group * taps; /* GEMM depth */
+  const size_t k = p->in_c_group * g->kernel_h * g->kernel_w;
+  const size_t rc = task % job->row_chunks;
+  size_t rest = task / job->row_chunks;
+  const size_t cc = rest % job->col_chunks;
+  rest /= job->col_chunks;
+  const size_t grp = rest % p->groups, b = rest / p->groups;
 
+  const float *xg = job->x + (b * p->in_c + grp * p->in_c_group) * in_hw;
+  const size_t chunk = job->panels * CONV_NR;
+  const size_t col0 = cc * chunk;
+  const size_t cols = out_hw - col0 < chunk ? out_hw - col0 : chunk;
+  float *panels = thread_scratch(job->ctx, thread);
+  for (size_t n0 = 0; n0 < cols; n0 += CONV_NR) {
+    const size_t width = cols - n0 < CONV_NR ? cols - n0 : CONV_NR;
+    float *dst = panels + (n0 / CONV_NR) * k * CONV_NR;
+    p->pack(g, xg, 0, k, col0 + n0, width, dst);
+    /* Defined values in the unused columns (the kernels load whole vectors). */
+    if (width < CONV_NR)
+      for (size_t r = 0; r < k; ++r) memset(dst + r * CONV_NR + width, 0, (CONV_NR - width) * sizeof(float));
+  }
+  const size_t m0 = rc * job->row_step;
+  const size_t rows = p->out_c_group - m0 < job->row_step ? p->out_c_group - m0 : job->row_step;
+  const size_t mg = grp * p->out_c_group + m0;
+  float *yt = job->y + (b * p->out_c + mg) * out_hw + col0;
+  const float *bt = job->bias ? job->bias + mg : NULL;
+  if (p->w_packed) {
+    /* m0 is a multiple of the panel height (row chunks are). */
+    const float *wp = p->w_packed + (grp * round_up_mr(p->out_c_group) + m0) * k;
+    p->gemm_pp(rows, cols, k, wp, panels, yt, out_hw, bt, p->act);
+  } else {
+    p->gemm_pb(rows, cols, k, job->w + mg * k, k, panels, yt, out_hw, bt, p->act);
+  }
+}
+
+static void winograd_task(void *context, size_t task, size_t thread) {
+  const conv_job *job = context;
+  const conv_params *p = job->p;
+  const pnn_conv2d_geometry *g = &p->geom;
+  const size_t in_hw = g->in_h * g->in_w, out_hw = g->out_h * g->out_w;
+  const size_t C = p->in_c, M = p->out_c;
+  const size_t rc = task % job->row_chunks;
+  size_t rest = task / job->row_chunks;
+  const size_t blk = rest % job->col_chunks, b = rest / job->col_chunks;
+
+  const size_t block = job->panels * CONV_NR;
+  const size_t t0 = blk * block;
+  const size_t count = p->tiles - t0 < block ? p->tiles - t0 : block;
+  const size_t used_panels = div_up(count, CONV_NR);
+  const size_t v_xi = used_panels * C * CONV_NR;
+  float *v = thread_scratch(job->ctx, thread);
+  float *mbuf = v + div_up(16 * C * p->panels * CONV_NR, 16) * 16; /* as laid out in prepare */
+  p->wino_in(g, job->x + b * C * in_hw, t0, count, v, v_xi);
+  if (count % CONV_NR != 0) {
+    /* Defined values in the unused columns of the last panel. */
+    const size_t width = count % CONV_NR;
+    float *last = v + (used_panels - 1) * C * CONV_NR;
+    for (size_t xi = 0; xi < 16; ++xi)
+      for (size_t c = 0; c < C; ++c)
+        memset(last + xi * v_xi + c * CONV_NR + width, 0, (CONV_NR - width) * sizeof(float));
+  }
+  const pnn_activation none = {PNN_ACT_NONE, 0.0f, 0.0f};
+  const size_t m_begin = rc * job->row_step;
+  const size_t m_end = M - m_begin < job->row_step ? M : m_begin + job->row_step;
+  /* m_begin and the sub-chunk height are multiples of the weight panel height. */
+  float *y = job->y + b * M * out_hw;
+  for (size_t m0 = m_begin; m0 < m_end; m0 += p->wino_rows) {
+    const size_t rows = m_end - m0 < p->wino_rows ? m_end - m0 : p->wino_rows;
+    const size_t m_xi = rows * block;
+    for (size_t xi = 0; xi < 16; ++xi) {
+      p->gemm_pp(rows, count, C, p->wino_u + (xi * round_up_mr(M) + m0) * C, v + xi * v_xi,
+                 mbuf + xi * m_xi, block, NULL, none);
+    }
+    p->wino_out(g, mbuf, rows, block, m_xi, t0, count, job->bias ? job->bias + m0 : NULL,
+                y + m0 * out_hw, p->act);
+  }
+}
+
+static void dwconv_task(void *context, size_t task, size_t thread) {
+  (void)thread;
+  const conv_job *job = context;
+  const conv_params *p = job->p;
+  pnn_conv2d_geometry g = p->geom;
+  const size_t in_hw = g.in_h * g.in_w, out_hw = g.out_h * g.out_w;
+  const size_t taps = g.kernel_h * g.kernel_w;
+  const size_t chunk = task % job->dw_chunks, b = task / job->dw_chunks;
+  const size_t c0 = chunk * job->dw_step;
+  g.channels = p->in_c - c0 < job->dw_step ? p->in_c - c0 : job->dw_step;
+  p->dwconv(&g, job->x + (b * p->in_c + c0) * in_hw, job->w + c0 * taps,
+            job->bias ? job->bias + c0 : NULL, job->y + (b * p->in_c + c0) * out_hw, p->act);
+}
+
+void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *const *in,
+                     void *const *out, const pnn_run_context *ctx) {
+  (void)model;
+  const conv_params *p = node->params;
+  conv_job job;
+  memset(&job, 0, sizeof(job));
+  job.p = p;
+  job.x = in[0];
+  job.w = in[1];
+  job.bias = node->n_inputs > 2 ? in[2] : NULL;
+  job.y = out[0];
+  job.ctx = ctx;
+  const pnn_conv2d_geometry *g = &p->geom;
+  const size_t out_hw = g->out_h * g->out_w;
+  const size_t threads = pnn_threadpool_size(ctx->pool);
+
+  switch (p->path) {
+    case CONV_PATH_DWCONV:
+      /* Channels are independent: chunks only balance the threads. */
+      job.dw_chunks = threads > 1 ? (p->in_c < 4 * threads ? p->in_c : 4 * threads) : 1;
+      job.dw_step = div_up(p->in_c, job.dw_chunks);
+      job.dw_chunks = div_up(p->in_c, job.dw_step);
+      pnn_parallel_for(ctx->pool, p->batch * job.dw_chunks, dwconv_task, &job);
+      return;
+    case CONV_PATH_PACKED:
+      job.panels = balance_panels(p->panels, div_up(out_hw, CONV_NR), p->batch * p->groups, threads);
+      job.col_chunks = div_up(out_hw, job.panels * CONV_NR);
+      split_rows(&job, p->batch * p->groups * job.col_chunks, p->out_c_group);
+      pnn_parallel_for(ctx->pool, p->batch * p->groups * job.col_chunks * job.row_chunks, packed_task,
+                       &job);
+      return;
+    case CONV_PATH_WINOGRAD:
+      job.panels = balance_panels(p->panels, div_up(p->tiles, CONV_NR), p->batch, threads);
+      job.col_chunks = div_up(p->tiles, job.panels * CONV_NR);
+      split_rows(&job, p->batch * job.col_chunks, p->out_c);
+      pnn_parallel_for(ctx->pool, p->batch * job.col_chunks * job.row_chunks, winograd_task, &job);
+      return;
+    default: break;
+  }
+
+  /* Portable paths (the selected pnn_f32_gemm variant), one thread. */
+  void *scratch = ctx->scratch;
+  const float *x = job.x, *w = job.w, *bias = job.bias;
+  float *y = job.y;
+  const size_t in_hw = g->in_h * g->in_w;
+  const size_t k = p->in_c_group * g->kernel_h * g->kernel_w; /* GEMM depth */
   for (size_t b = 0; b < p->batch; ++b) {
     const float *xb = x + b * p->in_c * in_hw;
     float *yb = y + b * p->out_c * out_hw;
-    if (p->path == CONV_PATH_DWCONV) {
-      p->dwconv(g, xb, w, bias, yb, p->act);
-      continue;
-    }
     for (size_t grp = 0; grp < p->groups; ++grp) {
       const float *xg = xb + grp * p->in_c_group * in_hw;
       const float *wg = w + grp * p->out_c_group * k;

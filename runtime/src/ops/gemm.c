@@ -23,6 +23,7 @@ typedef struct gemm_params {
   bool copy_b;               /* B' must be built in scratch at run */
   const float *packed_b;     /* B' [K,N] * alpha inside this block, or NULL */
   const float *packed_bias;  /* beta * C as a bias vector inside this block, or NULL */
+  const float *gemv_w;       /* M == 1, constant B^T: B [N,K] used in place as y^T = B a^T */
   size_t a_offset, b_offset, bias_offset; /* scratch regions */
 } gemm_params;
 
@@ -111,7 +112,12 @@ pnn_status pnn_op_gemm_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   const bool b_const = b->kind == PNN_TENSOR_CONSTANT && b->data != NULL;
   const bool c_const = c && c->kind == PNN_TENSOR_CONSTANT && c->data != NULL;
   const bool b_needs_copy = p.trans_b || p.alpha != 1.0f;
-  const bool pack_b = b_needs_copy && b_const;
+  /* One row times a constant transposed B (a fully connected layer at batch 1): the
+   * weights are used in place as the rows of a matrix-vector product. */
+  const bool gemv = p.m == 1 && p.trans_b && p.alpha == 1.0f && b_const &&
+                    (p.c_mode == GEMM_C_NONE || p.c_mode == GEMM_C_COL);
+  if (gemv) p.gemv_w = b->data;
+  const bool pack_b = b_needs_copy && b_const && !gemv;
   const bool bias_vector = p.c_mode == GEMM_C_COL || p.c_mode == GEMM_C_ROW;
   const size_t bias_len = p.c_mode == GEMM_C_COL ? p.n : p.m;
   p.copy_b = b_needs_copy && !b_const;
@@ -193,6 +199,11 @@ void pnn_op_gemm_run(const pnn_model *model, const pnn_node *node, const void *c
       bias = bias_copy;
     }
     if (p->c_mode == GEMM_C_COL) col_bias = bias; else row_bias = bias;
+  }
+  if (p->gemv_w) {
+    /* y^T [N,1] = B [N,K] a^T [K,1]: the column bias becomes a row bias. */
+    p->gemm(p->n, 1, p->k, p->gemv_w, p->k, a, 1, y, 1, col_bias, NULL, p->act);
+    return;
   }
   if (p->c_mode != GEMM_C_FULL) {
     p->gemm(p->m, p->n, p->k, a, p->k, b, p->n, y, p->n, row_bias, col_bias, p->act);

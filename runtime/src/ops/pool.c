@@ -13,6 +13,7 @@ typedef struct pool_params {
   size_t batch;
   pnn_pool2d_geometry geom; /* channels = C */
   int count_include_pad;
+  pnn_f32_maxpool2d_fn maxpool;
 } pool_params;
 
 /* Output length of one spatial dim (all inputs validated and bounded). */
@@ -105,26 +106,51 @@ pnn_status pnn_op_pool_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   node->params = p;
   node->scratch_bytes = 0;
   node->kernel = "scalar";
+  p->maxpool = NULL;
+  if (node->op == OP_MAX_POOL) {
+    const char *isa = "scalar";
+    p->maxpool = pnn_f32_maxpool2d_select(&model->cpu, &isa);
+    node->kernel = PNN_NN_KERNEL_NAME("maxpool", isa);
+  }
   return PNN_OK;
+}
+
+typedef struct pool_job {
+  const pool_params *p;
+  const float *x;
+  float *y;
+  int max;
+  size_t chunks, step; /* channel chunks per image */
+} pool_job;
+
+/* Channels are independent: any split gives the same results. */
+static void pool_task(void *context, size_t task, size_t thread) {
+  (void)thread;
+  const pool_job *job = context;
+  pnn_pool2d_geometry g = job->p->geom;
+  const size_t b = task / job->chunks, c0 = (task % job->chunks) * job->step;
+  const size_t in_plane = g.in_h * g.in_w, out_plane = g.out_h * g.out_w;
+  const float *x = job->x + (b * g.channels + c0) * in_plane;
+  float *y = job->y + (b * g.channels + c0) * out_plane;
+  g.channels = g.channels - c0 < job->step ? g.channels - c0 : job->step;
+  if (job->max) job->p->maxpool(&g, x, y);
+  else pnn_f32_avgpool2d_scalar(&g, x, y, job->p->count_include_pad);
 }
 
 void pnn_op_pool_run(const pnn_model *model, const pnn_node *node, const void *const *in,
                      void *const *out, const pnn_run_context *ctx) {
   (void)model;
-  (void)ctx;
   const pool_params *p = node->params;
-  const pnn_pool2d_geometry *g = &p->geom;
-  const size_t in_size = g->channels * g->in_h * g->in_w;
-  const size_t out_size = g->channels * g->out_h * g->out_w;
-  const float *x = in[0];
-  float *y = out[0];
-  for (size_t b = 0; b < p->batch; ++b) {
-    if (node->op == OP_MAX_POOL) {
-      pnn_f32_maxpool2d_scalar(g, x + b * in_size, y + b * out_size);
-    } else {
-      pnn_f32_avgpool2d_scalar(g, x + b * in_size, y + b * out_size, p->count_include_pad);
-    }
-  }
+  const size_t threads = pnn_threadpool_size(ctx->pool), channels = p->geom.channels;
+  pool_job job;
+  job.p = p;
+  job.x = in[0];
+  job.y = out[0];
+  job.max = node->op == OP_MAX_POOL;
+  job.chunks = threads > 1 ? (channels < 4 * threads ? channels : 4 * threads) : 1;
+  job.step = (channels + job.chunks - 1) / job.chunks;
+  job.chunks = (channels + job.step - 1) / job.step;
+  pnn_parallel_for(ctx->pool, p->batch * job.chunks, pool_task, &job);
 }
 
 /* ---- global pools ------------------------------------------------------------ */

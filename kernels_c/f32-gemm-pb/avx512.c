@@ -1,0 +1,146 @@
+/* f32 GEMM on a packed B panel for AVX-512F (contract in pnn_kernels_nn.h).
+ *
+ * 14 x 32 micro-tiles: 28 accumulators + 2 B vectors + 1 broadcast of the 32 zmm
+ * registers. A (the weights) is broadcast in place from 14 row pointers. K runs in
+ * blocks of PB_KC rows so the block of the panel (PB_KC x 32 floats = 32 KiB) stays
+ * in L1 while every row strip passes over it; partial sums of an earlier block are
+ * kept in C. Bias is added at the first block, the activation at the last. */
+#include "pnn_kernels.h"
+
+#if defined(__x86_64__)
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx2,fma")
+#endif
+
+#define PNN_X86_ACT_AVX512
+#include "x86_act.h"
+
+enum { PB_MR = PNN_GEMM_PA_MR, PB_KC = 256 }; /* 14-row strips */
+
+typedef struct pb_epilogue {
+  const float *row_bias; /* bias of the strip's first row, or NULL */
+  int accumulate, activate, kind;
+  __m512 alpha, beta;
+} pb_epilogue;
+
+/* packed: A is a PNN_GEMM_PA_MR-row panel, a[k*PNN_GEMM_PA_MR + i]; else a[i*lda + k]. */
+static PNN_ALWAYS_INLINE void pb_tile(int packed, size_t mr, int wide, size_t kc, const float *a, size_t lda,
+                                      const float *bp, float *c, size_t ldc, __mmask16 mlo,
+                                      __mmask16 mhi, const pb_epilogue *ep) {
+  __m512 lo[PB_MR], hi[PB_MR];
+#pragma GCC unroll 14
+  for (size_t i = 0; i < PB_MR; ++i) lo[i] = hi[i] = _mm512_setzero_ps();
+  for (size_t k = 0; k < kc; ++k) {
+    const __m512 b_lo = _mm512_load_ps(bp + k * PNN_GEMM_PB_NR);
+    const __m512 b_hi = wide ? _mm512_load_ps(bp + k * PNN_GEMM_PB_NR + 16) : b_lo;
+#pragma GCC unroll 14
+    for (size_t i = 0; i < PB_MR; ++i) {
+      if (i < mr) {
+        const __m512 av = _mm512_set1_ps(packed ? a[k * PNN_GEMM_PA_MR + i] : a[i * lda + k]);
+        lo[i] = _mm512_fmadd_ps(av, b_lo, lo[i]);
+        if (wide) hi[i] = _mm512_fmadd_ps(av, b_hi, hi[i]);
+      }
+    }
+  }
+#pragma GCC unroll 14
+  for (size_t i = 0; i < PB_MR; ++i) {
+    if (i >= mr) continue;
+    float *row = c + i * ldc;
+    __m512 l = lo[i], h = hi[i];
+    if (ep->accumulate) {
+      l = _mm512_add_ps(l, _mm512_maskz_loadu_ps(mlo, row));
+      if (wide) h = _mm512_add_ps(h, _mm512_maskz_loadu_ps(mhi, row + 16));
+    } else if (ep->row_bias) {
+      const __m512 rb = _mm512_set1_ps(ep->row_bias[i]);
+      l = _mm512_add_ps(l, rb);
+      if (wide) h = _mm512_add_ps(h, rb);
+    }
+    if (ep->activate) {
+      l = pnn_act512(l, ep->kind, ep->alpha, ep->beta);
+      if (wide) h = pnn_act512(h, ep->kind, ep->alpha, ep->beta);
+    }
+    _mm512_mask_storeu_ps(row, mlo, l);
+    if (wide) _mm512_mask_storeu_ps(row + 16, mhi, h);
+  }
+}
+
+#define PB_CASE(R)                                                                  \
+  case R:                                                                           \
+    if (packed) {                                                                   \
+      if (wide) pb_tile(1, R, 1, kc, a, lda, bp, c, ldc, mlo, mhi, ep);             \
+      else pb_tile(1, R, 0, kc, a, lda, bp, c, ldc, mlo, mhi, ep);                  \
+    } else {                                                                        \
+      if (wide) pb_tile(0, R, 1, kc, a, lda, bp, c, ldc, mlo, mhi, ep);             \
+      else pb_tile(0, R, 0, kc, a, lda, bp, c, ldc, mlo, mhi, ep);                  \
+    }                                                                               \
+    break;
+
+static void pb_strip(int packed, size_t mr, int wide, size_t kc, const float *a, size_t lda, const float *bp,
+                     float *c, size_t ldc, __mmask16 mlo, __mmask16 mhi, const pb_epilogue *ep) {
+  switch (mr) {
+    PB_CASE(1) PB_CASE(2) PB_CASE(3) PB_CASE(4) PB_CASE(5) PB_CASE(6) PB_CASE(7)
+    PB_CASE(8) PB_CASE(9) PB_CASE(10) PB_CASE(11) PB_CASE(12) PB_CASE(13) PB_CASE(14)
+    default: break;
+  }
+}
+#undef PB_CASE
+
+/* A in place (packed == 0, row stride lda) or in PNN_GEMM_PA_MR-row panels. */
+static void gemm_pb(int packed, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                    const float *Bp, float *C, size_t ldc, const float *row_bias,
+                    pnn_activation act) {
+  if (M == 0 || N == 0) return;
+  const size_t panels = (N + PNN_GEMM_PB_NR - 1) / PNN_GEMM_PB_NR;
+  const size_t panel_stride = K * PNN_GEMM_PB_NR;
+  pb_epilogue ep;
+  ep.kind = act.kind;
+  ep.alpha = _mm512_set1_ps(act.alpha);
+  ep.beta = _mm512_set1_ps(act.beta);
+  for (size_t k0 = 0;; k0 += PB_KC) {
+    const size_t kc = K - k0 < PB_KC ? K - k0 : PB_KC;
+    ep.accumulate = k0 != 0;
+    ep.activate = k0 + kc >= K;
+    /* The A strip (PB_MR x PB_KC) stays in L1 while it passes over every panel. */
+    for (size_t m0 = 0; m0 < M; m0 += PB_MR) {
+      const size_t mr = M - m0 < PB_MR ? M - m0 : PB_MR;
+      ep.row_bias = row_bias ? row_bias + m0 : NULL;
+      for (size_t p = 0; p < panels; ++p) {
+        const size_t n0 = p * PNN_GEMM_PB_NR;
+        const size_t width = N - n0 < PNN_GEMM_PB_NR ? N - n0 : PNN_GEMM_PB_NR;
+        const int wide = width > 16;
+        const __mmask16 mlo = pnn_mask16(width), mhi = wide ? pnn_mask16(width - 16) : 0;
+        const float *a = packed ? A + m0 * K + k0 * PNN_GEMM_PA_MR : A + m0 * lda + k0;
+        pb_strip(packed, mr, wide, kc, a, lda, Bp + p * panel_stride + k0 * PNN_GEMM_PB_NR,
+                 C + m0 * ldc + n0, ldc, mlo, mhi, &ep);
+      }
+    }
+    if (ep.activate) break;
+  }
+  if (pnn_act_needs_scalar_pass(act.kind)) {
+    for (size_t m = 0; m < M; ++m)
+      for (size_t n = 0; n < N; ++n) C[m * ldc + n] = pnn_activate(C[m * ldc + n], act);
+  }
+}
+
+void pnn_f32_gemm_pb_avx512(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                            const float *Bp, float *C, size_t ldc, const float *row_bias,
+                            pnn_activation act) {
+  gemm_pb(0, M, N, K, A, lda, Bp, C, ldc, row_bias, act);
+}
+
+void pnn_f32_gemm_pp_avx512(size_t M, size_t N, size_t K, const float *Ap, const float *Bp,
+                            float *C, size_t ldc, const float *row_bias, pnn_activation act) {
+  gemm_pb(1, M, N, K, Ap, 0, Bp, C, ldc, row_bias, act);
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
+
+#endif /* __x86_64__ */

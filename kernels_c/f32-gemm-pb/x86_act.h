@@ -1,0 +1,82 @@
+/* Vector forms of the fused activations for the x86 kernels of this folder and of
+ * f32-winograd (included inside a file's `#pragma GCC target` region). NaN handling
+ * matches pnn_activate: max/min return their second operand on NaN. Sigmoid and
+ * tanh have no vector form here: callers give them a scalar pass. */
+#ifndef PNN_F32_X86_ACT_H
+#define PNN_F32_X86_ACT_H
+
+#include <immintrin.h>
+
+#include "pnn_kernels.h"
+
+#if defined(__GNUC__)
+#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define PNN_ALWAYS_INLINE inline
+#endif
+
+static inline int pnn_act_needs_scalar_pass(int kind) {
+  return kind == PNN_ACT_SIGMOID || kind == PNN_ACT_TANH;
+}
+
+#if defined(PNN_X86_ACT_AVX512)
+static PNN_ALWAYS_INLINE __m512 pnn_act512(__m512 v, int kind, __m512 alpha, __m512 beta) {
+  const __m512 zero = _mm512_setzero_ps();
+  const __m512 one = _mm512_set1_ps(1.0f);
+  switch (kind) {
+    case PNN_ACT_RELU: return _mm512_max_ps(v, zero);
+    case PNN_ACT_CLIP: return _mm512_min_ps(beta, _mm512_max_ps(alpha, v));
+    case PNN_ACT_LEAKY_RELU: {
+      __mmask16 negative = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
+      return _mm512_mask_mul_ps(v, negative, v, alpha);
+    }
+    case PNN_ACT_HARD_SIGMOID: {
+      __m512 y = _mm512_fmadd_ps(alpha, v, beta);
+      return _mm512_min_ps(one, _mm512_max_ps(zero, y));
+    }
+    case PNN_ACT_HARD_SWISH: {
+      __m512 y = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
+      y = _mm512_min_ps(one, _mm512_max_ps(zero, y));
+      return _mm512_mul_ps(v, y);
+    }
+    default: return v;
+  }
+}
+
+static inline __mmask16 pnn_mask16(size_t n) {
+  return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+}
+#endif
+
+#if defined(PNN_X86_ACT_AVX2)
+static PNN_ALWAYS_INLINE __m256 pnn_act256(__m256 v, int kind, __m256 alpha, __m256 beta) {
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256 one = _mm256_set1_ps(1.0f);
+  switch (kind) {
+    case PNN_ACT_RELU: return _mm256_max_ps(v, zero);
+    case PNN_ACT_CLIP: return _mm256_min_ps(beta, _mm256_max_ps(alpha, v));
+    case PNN_ACT_LEAKY_RELU: {
+      const __m256 negative = _mm256_cmp_ps(v, zero, _CMP_LT_OQ);
+      return _mm256_blendv_ps(v, _mm256_mul_ps(v, alpha), negative);
+    }
+    case PNN_ACT_HARD_SIGMOID: {
+      __m256 y = _mm256_fmadd_ps(alpha, v, beta);
+      return _mm256_min_ps(one, _mm256_max_ps(zero, y));
+    }
+    case PNN_ACT_HARD_SWISH: {
+      __m256 y = _mm256_fmadd_ps(v, _mm256_set1_ps(1.0f / 6.0f), _mm256_set1_ps(0.5f));
+      y = _mm256_min_ps(one, _mm256_max_ps(zero, y));
+      return _mm256_mul_ps(v, y);
+    }
+    default: return v;
+  }
+}
+
+/* Lane i active when i < n (maskload/maskstore read the sign bit). */
+static inline __m256i pnn_mask8(size_t n) {
+  const int count = n >= 8 ? 8 : (int)n;
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+#endif
+
+#endif /* PNN_F32_X86_ACT_H */

@@ -1,0 +1,117 @@
+/* f32 im2col of one GEMM panel for AVX-512F (contract in pnn_kernels_nn.h).
+ * A panel row is a few runs of output columns on one output row each; a run of unit
+ * width stride is one or two masked loads (an expanding load where the run starts
+ * left of the image, so no pointer is formed before the row), width stride 2 splits
+ * the even lanes of two loads with a permute. Edge pieces of other strides, and
+ * other strides, take the exact scalar loop. 1x1 stride-1 unpadded convolutions copy
+ * rows of the image directly. */
+#include "pnn_kernels.h"
+
+#if defined(__x86_64__)
+
+#include <string.h>
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx2,fma")
+#endif
+
+#define PNN_X86_ACT_AVX512
+#include "../f32-gemm-pb/x86_act.h"
+
+/* out[u] = row[ix0 + stride*u] inside [0, in_w), else 0, for u < len <= 32.
+ * row is NULL for a row outside the image. ix0 is signed. */
+static void pack_run(const float *row, ptrdiff_t ix0, size_t stride, size_t in_w, size_t len,
+                     float *out) {
+  if (row == NULL) {
+    for (size_t u0 = 0; u0 < len; u0 += 16) {
+      const size_t n = len - u0 < 16 ? len - u0 : 16;
+      _mm512_mask_storeu_ps(out + u0, pnn_mask16(n), _mm512_setzero_ps());
+    }
+    return;
+  }
+  const ptrdiff_t w = (ptrdiff_t)in_w, s = (ptrdiff_t)stride;
+  /* Valid lanes [lo, hi): 0 <= ix0 + s*u < w. */
+  ptrdiff_t lo = ix0 >= 0 ? 0 : (-ix0 + s - 1) / s;
+  ptrdiff_t hi = ix0 >= w ? 0 : (w - ix0 + s - 1) / s;
+  if (hi > (ptrdiff_t)len) hi = (ptrdiff_t)len;
+  if (lo > hi) lo = hi;
+  for (size_t u0 = 0; u0 < len; u0 += 16) {
+    const size_t n = len - u0 < 16 ? len - u0 : 16;
+    const ptrdiff_t a = (ptrdiff_t)u0;
+    /* Valid lanes of this chunk. */
+    const ptrdiff_t clo = lo - a < 0 ? 0 : (lo - a > 16 ? 16 : lo - a);
+    const ptrdiff_t chi = hi - a < 0 ? 0 : (hi - a > 16 ? 16 : hi - a);
+    __m512 v;
+    if (chi <= clo) {
+      v = _mm512_setzero_ps();
+    } else if (stride == 1) {
+      const __mmask16 valid = (__mmask16)(pnn_mask16((size_t)chi) & ~pnn_mask16((size_t)clo));
+      if (clo == 0) v = _mm512_maskz_loadu_ps(valid, row + ix0 + a);
+      else v = _mm512_maskz_expandloadu_ps(valid, row + ix0 + a + clo);
+    } else if (stride == 2 && clo == 0 && chi == 16) {
+      /* Elements ix0 + 2a + [0, 31) are all inside the row. */
+      const float *src = row + ix0 + 2 * a;
+      const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      const __m512 v0 = _mm512_loadu_ps(src), v1 = _mm512_maskz_loadu_ps(0x7FFF, src + 16);
+      v = _mm512_permutex2var_ps(v0, even, v1);
+    } else {
+      _Alignas(64) float tmp[16];
+      for (ptrdiff_t u = 0; u < 16; ++u)
+        tmp[u] = u >= clo && u < chi ? row[ix0 + s * (a + u)] : 0.0f;
+      v = _mm512_load_ps(tmp);
+    }
+    _mm512_mask_storeu_ps(out + u0, pnn_mask16(n), v);
+  }
+}
+
+void pnn_f32_im2col_panel_avx512(const pnn_conv2d_geometry *g, const float *x, size_t k0,
+                                 size_t kc, size_t n0, size_t width, float *dst) {
+  const size_t in_hw = g->in_h * g->in_w, ow = g->out_w;
+  if (g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
+      g->pad_top == 0 && g->pad_left == 0 && g->in_w == ow && g->in_h == g->out_h) {
+    /* 1x1 stride 1, no padding: panel rows are pieces of image rows. */
+    const __mmask16 m_lo = pnn_mask16(width), m_hi = pnn_mask16(width > 16 ? width - 16 : 0);
+    for (size_t r = 0; r < kc; ++r) {
+      const float *src = x + (k0 + r) * in_hw + n0;
+      _mm512_mask_storeu_ps(dst + r * PNN_GEMM_PB_NR, m_lo, _mm512_maskz_loadu_ps(m_lo, src));
+      if (width > 16)
+        _mm512_mask_storeu_ps(dst + r * PNN_GEMM_PB_NR + 16, m_hi, _mm512_maskz_loadu_ps(m_hi, src + 16));
+    }
+    return;
+  }
+  const size_t taps = g->kernel_h * g->kernel_w;
+  size_t c = k0 / taps, i = (k0 % taps) / g->kernel_w, j = k0 % g->kernel_w;
+  for (size_t r = 0; r < kc; ++r) {
+    const float *x_c = x + c * in_hw;
+    float *out = dst + r * PNN_GEMM_PB_NR;
+    size_t t = 0, oy = n0 / ow, ox = n0 % ow;
+    while (t < width) {
+      const size_t len = ow - ox < width - t ? ow - ox : width - t;
+      const size_t iy = oy * g->stride_h + i * g->dilation_h - g->pad_top; /* wraps above */
+      const ptrdiff_t ix0 = (ptrdiff_t)(ox * g->stride_w + j * g->dilation_w) - (ptrdiff_t)g->pad_left;
+      pack_run(iy < g->in_h ? x_c + iy * g->in_w : NULL, ix0, g->stride_w, g->in_w, len, out + t);
+      t += len;
+      ++oy;
+      ox = 0;
+    }
+    /* Next row of the im2col matrix: (c, i, j) in row-major order. */
+    if (++j == g->kernel_w) {
+      j = 0;
+      if (++i == g->kernel_h) {
+        i = 0;
+        ++c;
+      }
+    }
+  }
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
+
+#endif /* __x86_64__ */

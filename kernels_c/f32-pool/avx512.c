@@ -1,0 +1,23 @@
+/* f32 max pooling built for AVX-512F: maxpool_impl.h vectorized by the compiler under
+ * this file's target pragma. */
+#include "pnn_kernels.h"
+
+#if defined(__x86_64__)
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx2,fma")
+#endif
+
+#define MAXPOOL_FN(name) name##_avx512
+#include "maxpool_impl.h"
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
+
+#endif /* __x86_64__ */

@@ -1,0 +1,65 @@
+/* Max pooling written for the auto-vectorizer: per output row, the output columns
+ * whose window lies inside the image horizontally run tap by tap as a vector max
+ * over the columns, in the reference's tap order (so NaN and -inf behave exactly
+ * as in pnn_f32_maxpool2d_scalar: max(v, best) keeps best unless v > best). Edge
+ * columns use the reference's per-pixel loop. Included with MAXPOOL_FN set. */
+#include <float.h>
+
+#include "pnn_kernels.h"
+
+static float MAXPOOL_FN(pixel)(const pnn_pool2d_geometry *g, const float *x_c, size_t oy, size_t ox) {
+  float best = -FLT_MAX;
+  int have = 0;
+  for (size_t i = 0; i < g->kernel_h; ++i) {
+    const size_t iy = oy * g->stride_h + i * g->dilation_h - g->pad_top;
+    if (iy >= g->in_h) continue;
+    for (size_t j = 0; j < g->kernel_w; ++j) {
+      const size_t ix = ox * g->stride_w + j * g->dilation_w - g->pad_left;
+      if (ix >= g->in_w) continue;
+      const float v = x_c[iy * g->in_w + ix];
+      if (!have || v > best) best = v;
+      have = 1;
+    }
+  }
+  return best;
+}
+
+void MAXPOOL_FN(pnn_f32_maxpool2d)(const pnn_pool2d_geometry *g, const float *x, float *y) {
+  const size_t sw = g->stride_w, dw = g->dilation_w, pl = g->pad_left;
+  const size_t span = (g->kernel_w - 1) * dw; /* window width - 1 */
+  /* Interior columns: ox*sw >= pl and ox*sw - pl + span < in_w. */
+  size_t ox_lo = (pl + sw - 1) / sw;
+  size_t ox_hi = g->in_w + pl > span ? (g->in_w + pl - span - 1) / sw + 1 : 0;
+  if (ox_hi > g->out_w) ox_hi = g->out_w;
+  if (ox_lo > ox_hi) ox_lo = ox_hi;
+  for (size_t c = 0; c < g->channels; ++c) {
+    const float *x_c = x + c * g->in_h * g->in_w;
+    float *y_c = y + c * g->out_h * g->out_w;
+    for (size_t oy = 0; oy < g->out_h; ++oy) {
+      float *y_row = y_c + oy * g->out_w;
+      for (size_t ox = 0; ox < ox_lo; ++ox) y_row[ox] = MAXPOOL_FN(pixel)(g, x_c, oy, ox);
+      for (size_t ox = ox_hi; ox < g->out_w; ++ox) y_row[ox] = MAXPOOL_FN(pixel)(g, x_c, oy, ox);
+      if (ox_lo == ox_hi) continue;
+      int first = 1;
+      for (size_t i = 0; i < g->kernel_h; ++i) {
+        const size_t iy = oy * g->stride_h + i * g->dilation_h - g->pad_top;
+        if (iy >= g->in_h) continue;
+        for (size_t j = 0; j < g->kernel_w; ++j) {
+          /* Column of tap j for output ox: ox*sw + j*dw - pl, in range for interior ox. */
+          const float *src = x_c + iy * g->in_w + j * dw - pl;
+          if (first) {
+            for (size_t ox = ox_lo; ox < ox_hi; ++ox) y_row[ox] = src[ox * sw];
+            first = 0;
+          } else {
+            for (size_t ox = ox_lo; ox < ox_hi; ++ox) {
+              const float v = src[ox * sw];
+              y_row[ox] = v > y_row[ox] ? v : y_row[ox];
+            }
+          }
+        }
+      }
+      if (first) /* no row inside the image: the reference gives -FLT_MAX */
+        for (size_t ox = ox_lo; ox < ox_hi; ++ox) y_row[ox] = -FLT_MAX;
+    }
+  }
+}

@@ -1,0 +1,182 @@
+/* Group-sparse constants (docs/FORMAT.md, "Group-sparse encoding"): validation of the
+ * stored blob at load, the view the ops hand to the SpMM kernels, and which op inputs
+ * may be sparse.
+ *
+ * Blob layout (offsets relative to its 64-byte aligned start):
+ *   0   u32 rows, cols, group, n_groups, total_nnz, value_dtype, reserved[2]
+ *   32  u32 group_nnz[n_groups]
+ *       u32 indices[total_nnz]
+ *       zero padding to a multiple of 64
+ *       f32 values[total_nnz * group]
+ * Everything is checked here once, so the view (and the kernels) trust it. */
+#include <string.h>
+
+#include "internal.h"
+
+#define SPARSE_HEADER_BYTES 32u
+#define SPARSE_ALIGNMENT 64u
+#define SPARSE_MAX_COLS 2147483647ULL
+
+/* The arrays are 4-byte aligned in a loaded model, but a hostile file's values are
+ * read through memcpy anyway so no check depends on alignment. */
+static uint32_t load_u32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+static uint32_t le_u32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+typedef struct sparse_header {
+  uint32_t rows, cols, group, n_groups, total_nnz, value_dtype, reserved0, reserved1;
+} sparse_header;
+
+static void read_header(const uint8_t *blob, sparse_header *h) {
+  h->rows = le_u32(blob);
+  h->cols = le_u32(blob + 4);
+  h->group = le_u32(blob + 8);
+  h->n_groups = le_u32(blob + 12);
+  h->total_nnz = le_u32(blob + 16);
+  h->value_dtype = le_u32(blob + 20);
+  h->reserved0 = le_u32(blob + 24);
+  h->reserved1 = le_u32(blob + 28);
+}
+
+/* Offset of the values: after the header and both u32 arrays, rounded up to 64. At most
+ * 32 + 4 * (2^32 - 1) * 2 + 63, so no overflow in 64 bits. */
+static uint64_t values_offset(uint64_t n_groups, uint64_t total_nnz) {
+  uint64_t end = SPARSE_HEADER_BYTES + 4 * n_groups + 4 * total_nnz;
+  return (end + SPARSE_ALIGNMENT - 1) / SPARSE_ALIGNMENT * SPARSE_ALIGNMENT;
+}
+
+/* A PNN_ERR_FORMAT naming the tensor (inside pnn_sparse_validate: uses `error` and `t`). */
+#define SPARSE_FAIL(fmt, ...) \
+  pnn_set_error(error, PNN_ERR_FORMAT, "group-sparse tensor \"%s\": " fmt, t->name, __VA_ARGS__)
+
+pnn_status pnn_sparse_validate(const pnn_tensor *t, const uint8_t *blob, size_t size, pnn_error *error) {
+  if (t->kind != PNN_TENSOR_CONSTANT || t->dtype != PNN_DTYPE_F32 || t->rank < 2) {
+    return pnn_set_error(error, PNN_ERR_FORMAT,
+                         "tensor \"%s\" is group-sparse but is not a constant f32 tensor of rank >= 2",
+                         t->name);
+  }
+  if (size < SPARSE_HEADER_BYTES) {
+    return SPARSE_FAIL("%zu data bytes, its header alone is %u", size, SPARSE_HEADER_BYTES);
+  }
+  sparse_header h;
+  read_header(blob, &h);
+  /* rows * cols == numel <= 2^51 was checked by the loader, so cols fits in 64 bits. */
+  const uint64_t rows = (uint64_t)t->dims[0];
+  const uint64_t cols = (uint64_t)t->numel / rows;
+  if (h.rows != rows || h.cols != cols) {
+    return SPARSE_FAIL("its header says %u x %u, its shape is %llu x %llu", (unsigned)h.rows, (unsigned)h.cols,
+                       (unsigned long long)rows, (unsigned long long)cols);
+  }
+  if (cols > SPARSE_MAX_COLS) {
+    return SPARSE_FAIL("%llu columns, the limit is %llu", (unsigned long long)cols, SPARSE_MAX_COLS);
+  }
+  if (h.group != 1 && h.group != 2 && h.group != 4 && h.group != 8) {
+    return SPARSE_FAIL("group size %u is not 1, 2, 4 or 8", (unsigned)h.group);
+  }
+  const uint64_t n_groups = (rows + h.group - 1) / h.group;
+  if (h.n_groups != n_groups) {
+    return SPARSE_FAIL("n_groups is %u, ceil(rows / group) is %llu", (unsigned)h.n_groups,
+                       (unsigned long long)n_groups);
+  }
+  if (h.value_dtype != t->dtype) {
+    return SPARSE_FAIL("value dtype %u differs from the tensor's %u", (unsigned)h.value_dtype,
+                       (unsigned)t->dtype);
+  }
+  if (h.reserved0 != 0 || h.reserved1 != 0) {
+    return SPARSE_FAIL("reserved header fields are %u, %u, not 0", (unsigned)h.reserved0,
+                       (unsigned)h.reserved1);
+  }
+  /* Every count in 64 bits: values end at most near 2^38, no overflow. */
+  const uint64_t voff = values_offset(h.n_groups, h.total_nnz);
+  const uint64_t expected = voff + (uint64_t)h.total_nnz * h.group * sizeof(float);
+  if (expected != (uint64_t)size) {
+    return SPARSE_FAIL("%zu data bytes, its header needs %llu", size, (unsigned long long)expected);
+  }
+  /* Now every array lies inside the blob. */
+  const uint8_t *group_nnz = blob + SPARSE_HEADER_BYTES;
+  const uint8_t *indices = group_nnz + 4 * (size_t)h.n_groups;
+  const uint8_t *values = blob + (size_t)voff;
+  for (const uint8_t *p = indices + 4 * (size_t)h.total_nnz; p < values; ++p) {
+    if (*p != 0) return SPARSE_FAIL("padding byte %zu before the values is not zero", (size_t)(p - blob));
+  }
+  uint64_t at = 0; /* first index of the current group */
+  for (uint32_t g = 0; g < h.n_groups; ++g) {
+    const uint32_t nnz = load_u32(group_nnz + 4 * (size_t)g);
+    if (nnz > cols) {
+      return SPARSE_FAIL("group %u has %u stored columns, the tensor has %llu", (unsigned)g, (unsigned)nnz,
+                         (unsigned long long)cols);
+    }
+    if (nnz > h.total_nnz - at) {
+      return SPARSE_FAIL("the stored columns of groups 0..%u exceed total_nnz %u", (unsigned)g,
+                         (unsigned)h.total_nnz);
+    }
+    for (uint32_t k = 0; k < nnz; ++k) {
+      const uint32_t c = load_u32(indices + 4 * (size_t)(at + k));
+      if (c >= cols) {
+        return SPARSE_FAIL("group %u: column index %u is out of range (%llu columns)", (unsigned)g, (unsigned)c,
+                           (unsigned long long)cols);
+      }
+      if (k > 0 && c <= load_u32(indices + 4 * (size_t)(at + k - 1))) {
+        return SPARSE_FAIL("group %u: column indices are not strictly ascending (entry %u is %u)", (unsigned)g,
+                           (unsigned)k, (unsigned)c);
+      }
+    }
+    at += nnz;
+  }
+  if (at != h.total_nnz) {
+    return SPARSE_FAIL("the groups' stored columns add up to %llu, total_nnz is %u", (unsigned long long)at,
+                       (unsigned)h.total_nnz);
+  }
+  /* Rows past the end in a partial last group must hold zeros: the kernels may compute
+   * them, and a nonzero there would be a weight of no row. */
+  const uint64_t tail = rows - (n_groups - 1) * h.group; /* rows of the last group that exist */
+  if (tail < h.group) {
+    const uint32_t last_nnz = load_u32(group_nnz + 4 * (size_t)(h.n_groups - 1));
+    const uint64_t first = h.total_nnz - last_nnz;
+    for (uint64_t k = first; k < h.total_nnz; ++k) {
+      for (uint64_t r = tail; r < h.group; ++r) {
+        float v;
+        memcpy(&v, values + sizeof(float) * (size_t)(k * h.group + r), sizeof(v));
+        if (v != 0.0f) {
+          return SPARSE_FAIL("row %llu of the last group is past the last row (%llu) but not zero",
+                             (unsigned long long)(n_groups - 1) * h.group + r, (unsigned long long)rows);
+        }
+      }
+    }
+  }
+  return PNN_OK;
+}
+
+pnn_status pnn_tensor_sparse_view(const pnn_tensor *t, pnn_sparse_f32 *view) {
+  if (t == NULL || view == NULL || t->encoding != PNN_ENCODING_GROUP_SPARSE || t->data == NULL) {
+    return PNN_ERR_INVALID_ARGUMENT;
+  }
+  /* Validated at load (pnn_sparse_validate): the header agrees with the dims. */
+  const uint8_t *blob = t->data;
+  sparse_header h;
+  read_header(blob, &h);
+  view->rows = (size_t)t->dims[0];
+  view->cols = t->numel / view->rows;
+  view->group = h.group;
+  view->n_groups = h.n_groups;
+  view->group_nnz = (const uint32_t *)(const void *)(blob + SPARSE_HEADER_BYTES);
+  view->indices = view->group_nnz + h.n_groups;
+  view->values = (const float *)(const void *)(blob + (size_t)values_offset(h.n_groups, h.total_nnz));
+  return PNN_OK;
+}
+
+bool pnn_input_may_be_sparse(const pnn_node *node, uint32_t input) {
+  /* An op lists here the inputs its prepare reads through pnn_tensor_sparse_view, e.g.
+   *   case 1: return input == 1;  (Conv's W)
+   * None does yet: every other op would read the blob as dense data. */
+  (void)input;
+  switch (node->op) {
+    default: return false;
+  }
+}
