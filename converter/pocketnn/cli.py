@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -30,10 +31,19 @@ def parse_shape_bindings(items: Sequence[str]) -> dict[str, tuple[int, ...]]:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    from pocketnn.conversion import convert
+    from pathlib import Path
 
-    data = convert(args.model, args.output, input_shapes=parse_shape_bindings(args.input_shape))
-    console.print(f"wrote {args.output} ({len(data):,} bytes)")
+    from pocketnn.conversion import convert_model, sparsity_options
+    from pocketnn.sparsity.report import print_sparsity_report
+
+    options = sparsity_options(args.sparsity, args.sparsity_pattern, args.recipe)
+    with warnings.catch_warnings():  # the sparsity report below prints them
+        warnings.simplefilter("ignore", UserWarning)
+        result = convert_model(args.model, parse_shape_bindings(args.input_shape), options, args.calib)
+    Path(args.output).write_bytes(result.data)
+    if result.sparsity.layers:
+        print_sparsity_report(console, result.sparsity)
+    console.print(f"wrote {args.output} ({len(result.data):,} bytes)")
     return 0
 
 
@@ -91,6 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output .pnn file")
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME=DxD...",
                    help="bind an input's shape (symbolic dims default to 1)")
+    p.add_argument("--sparsity", type=float, metavar="S",
+                   help="prune eligible 1x1 convs and Gemm/MatMul to this fraction of zeros (e.g. 0.9)")
+    p.add_argument("--sparsity-pattern", default="auto", choices=["auto", "1", "2", "4", "8"],
+                   help="output channels per group sharing one input mask; auto: per layer from "
+                        "measured speed (default auto)")
+    p.add_argument("--calib", metavar="CALIB.npz",
+                   help="calibration inputs (.npz: per input name, N samples along the batch axis): "
+                        "least-squares reconstruction after pruning")
+    p.add_argument("--recipe", metavar="RECIPE.json", help="per-layer sparsity targets (docs/SPARSITY.md)")
     p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser("run", help="run a .pnn model on .npy inputs")

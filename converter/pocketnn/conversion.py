@@ -1,24 +1,74 @@
-"""pocketnn.conversion: ONNX model -> .pnn bytes (import, passes, pack)."""
+"""pocketnn.conversion: ONNX model -> .pnn bytes (import, passes, compression, pack).
+
+Stages, in this order: import (frontend) -> the Graph passes (passes.PIPELINE: constant
+folding, BatchNorm folding, activation fusion...) -> compression (sparsity.compress:
+channel rearrangement, group pruning, reconstruction; pre-pruned weights marked sparse)
+-> pack (format.writer).
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from pocketnn.format.writer import write_pnn
 from pocketnn.frontend.onnx_import import InputShapes, ModelSource, import_onnx
+from pocketnn.ir import Graph
 from pocketnn.passes import run_passes
+from pocketnn.sparsity import (
+    CalibSource,
+    SparsityOptions,
+    SparsityReport,
+    compress,
+    load_recipe,
+    parse_pattern,
+    parse_sparsity,
+)
+from pocketnn.sparsity.recipe import Pattern, RecipeSource
 
 PRODUCER = "pocketnn"
 
 
-def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
-            input_shapes: InputShapes | None = None) -> bytes:
-    """Converts an ONNX model (path or ModelProto) to .pnn bytes, also written to
-    `output` when given. `input_shapes` fixes symbolic input dims (others default to 1)."""
+@dataclass
+class Conversion:
+    graph: Graph
+    data: bytes
+    sparsity: SparsityReport
+
+
+def sparsity_options(sparsity: float | None = None, sparsity_pattern: Pattern | str = "auto",
+                     recipe: RecipeSource | None = None) -> SparsityOptions:
+    options = SparsityOptions(
+        sparsity=None if sparsity is None else parse_sparsity(sparsity, "sparsity"),
+        pattern=parse_pattern(sparsity_pattern, "sparsity_pattern"))
+    return options.with_recipe(load_recipe(recipe) if recipe is not None else None)
+
+
+def convert_model(model: ModelSource, input_shapes: InputShapes | None = None,
+                  options: SparsityOptions | None = None, calib: CalibSource | None = None) -> Conversion:
+    """The whole conversion, with the packed bytes and the per-layer sparsity report."""
     graph = run_passes(import_onnx(model, input_shapes=input_shapes))
+    graph, report = compress(graph, options or SparsityOptions(), calib)
     graph.metadata = {"producer": PRODUCER, **graph.metadata}
-    data = write_pnn(graph)
+    return Conversion(graph, write_pnn(graph), report)
+
+
+def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
+            input_shapes: InputShapes | None = None, sparsity: float | None = None,
+            sparsity_pattern: Pattern | str = "auto", calib: CalibSource | None = None,
+            recipe: RecipeSource | None = None) -> bytes:
+    """Converts an ONNX model (path or ModelProto) to .pnn bytes, also written to
+    `output` when given. `input_shapes` fixes symbolic input dims (others default to 1).
+
+    Sparsity (docs/SPARSITY.md): `sparsity` (0.9 = 90% of the weights of each eligible
+    1x1 conv and Gemm/MatMul set to zero) in groups of `sparsity_pattern` output channels
+    ("auto": chosen per layer from measured speed; 1, 2, 4 or 8); `calib` (an .npz path or
+    {input name: N samples along the batch axis}) turns on least-squares reconstruction;
+    `recipe` (a JSON path or dict) sets per-layer targets. Weights that are already >= 50%
+    zero are stored sparse even without `sparsity`."""
+    options = sparsity_options(sparsity, sparsity_pattern, recipe)
+    data = convert_model(model, input_shapes, options, calib).data
     if output is not None:
         Path(output).write_bytes(data)
     return data

@@ -172,11 +172,11 @@ pnn_status pnn_tensor_sparse_view(const pnn_tensor *t, pnn_sparse_f32 *view) {
 }
 
 bool pnn_input_may_be_sparse(const pnn_node *node, uint32_t input) {
-  /* An op lists here the inputs its prepare reads through pnn_tensor_sparse_view, e.g.
-   *   case 1: return input == 1;  (Conv's W)
-   * None does yet: every other op would read the blob as dense data. */
-  (void)input;
+  /* The inputs an op's prepare reads through pnn_tensor_sparse_view; every other op
+   * would read the blob as dense data. */
   switch (node->op) {
+    case 1: return input == 1; /* Conv: W (group 1; prepare refuses the rest) */
+    case 3: return input == 1; /* Gemm: B (trans_b = 1; prepare refuses the rest) */
     default: return false;
   }
 }

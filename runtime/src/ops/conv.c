@@ -14,6 +14,10 @@
  *               stride-1 convs pack by copying rows of X.
  *   gemm-1x1 / im2col+gemm  elsewhere (the selected pnn_f32_gemm variant, NEON or
  *               WASM SIMD): W_g x X_g in place, or X_g unfolded into scratch first.
+ *   sparse      W stored group-sparse (one group only): SpMM over channel-major X,
+ *               pixels across SIMD lanes (1x1 stride 1 unpadded: X in place; else
+ *               X unfolded by im2col first). Tasks split the pixels in chunks of
+ *               CONV_SPARSE_CHUNK so every pixel is computed alike for any split.
  * Tasks split the output into fixed tiles (batch, group, column chunk, row chunk):
  * every output element is computed by the same sequence of operations whatever the
  * split, so results are identical for any thread count. */
@@ -26,7 +30,8 @@ enum conv_path {
   CONV_PATH_GEMM_1X1 = 1,
   CONV_PATH_IM2COL = 2,
   CONV_PATH_PACKED = 3,
-  CONV_PATH_WINOGRAD = 4
+  CONV_PATH_WINOGRAD = 4,
+  CONV_PATH_SPARSE = 5
 };
 
 enum {
@@ -38,7 +43,10 @@ enum {
   /* Weights of one group above this are packed at prepare: they do not stay in L2, and
    * one sequential stream beats 14 row streams by 15-40% there (measured). Smaller
    * weights are read in place from the file. */
-  CONV_PACK_W_BYTES = 512 * 1024
+  CONV_PACK_W_BYTES = 512 * 1024,
+  /* Pixels per sparse task: a multiple of every SpMM pixel tile, so tails only occur
+   * at the end of a row whatever the thread count. */
+  CONV_SPARSE_CHUNK = 256
 };
 
 typedef struct conv_params {
@@ -63,6 +71,9 @@ typedef struct conv_params {
                                   to the panel height), after this struct */
   const float *w_packed;       /* packed: NULL (weights read in place from the file) or
                                   per group the [Mg, K] weights in panels ([groups][Mgp][K]) */
+  pnn_sparse_f32 sparse;       /* sparse: the view of W (arrays in the model buffer) */
+  pnn_f32_spmm_fn spmm;
+  bool sparse_direct;          /* sparse: 1x1 stride 1 unpadded, X used in place */
 } conv_params;
 
 static size_t round_up_mr(size_t m) { return (m + PNN_GEMM_PA_MR - 1) / PNN_GEMM_PA_MR * PNN_GEMM_PA_MR; }
@@ -168,7 +179,29 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   const bool have_pb = strcmp(pb_isa, "scalar") != 0;
   const size_t k_depth = p.in_c_group * p.geom.kernel_h * p.geom.kernel_w;
   const size_t tiles = div_up(p.geom.out_h, 2) * div_up(p.geom.out_w, 2);
-  if (group == c && group == m) {
+  if (w->encoding == PNN_ENCODING_GROUP_SPARSE) {
+    if (group != 1) {
+      return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
+                           "node \"%s\" (Conv): group-sparse weights need group = 1 (got %lld)",
+                           node->name, (long long)group);
+    }
+    if (pnn_tensor_sparse_view(w, &p.sparse) != PNN_OK || p.sparse.rows != p.out_c ||
+        p.sparse.cols != k_depth) {
+      return pnn_set_error(error, PNN_ERR_FORMAT, "node \"%s\" (Conv): group-sparse W does not match its shape",
+                           node->name);
+    }
+    p.path = CONV_PATH_SPARSE;
+    p.spmm = pnn_f32_spmm_select(&model->cpu, &isa);
+    p.sparse_direct = kh == 1 && kw == 1 && strides[0] == 1 && strides[1] == 1 && pads[0] == 0 &&
+                      pads[1] == 0 && pads[2] == 0 && pads[3] == 0;
+    node->kernel = PNN_NN_KERNEL_NAME("sparse", isa);
+    if (!p.sparse_direct) {
+      size_t count;
+      if (!pnn_nn_mul(k_depth, p.geom.out_h * p.geom.out_w, &count) || !pnn_nn_float_region(count, &scratch)) {
+        return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Conv): im2col buffer too large", node->name);
+      }
+    }
+  } else if (group == c && group == m) {
     p.path = CONV_PATH_DWCONV;
     p.geom.channels = p.in_c;
     p.dwconv = pnn_f32_dwconv_select(&model->cpu, &isa);
@@ -283,6 +316,9 @@ typedef struct conv_job {
   size_t panels;                           /* packed and winograd: panels per column chunk */
   size_t col_chunks, row_chunks, row_step; /* packed and winograd task grid */
   size_t dw_chunks, dw_step;               /* dwconv task grid */
+  const float *cols;                       /* sparse: the unfolded (or in-place) X of one image */
+  size_t cols_stride;                      /* sparse: floats per row of `cols` */
+  size_t pixel_chunks;                     /* sparse: tasks per image */
 } conv_job;
 
 static float *thread_scratch(const pnn_run_context *ctx, size_t thread) {
@@ -405,6 +441,41 @@ static void dwconv_task(void *context, size_t task, size_t thread) {
             job->bias ? job->bias + c0 : NULL, job->y + (b * p->in_c + c0) * out_hw, p->act);
 }
 
+static void sparse_task(void *context, size_t task, size_t thread) {
+  (void)thread;
+  const conv_job *job = context;
+  const conv_params *p = job->p;
+  const size_t out_hw = p->geom.out_h * p->geom.out_w;
+  const size_t p0 = task * CONV_SPARSE_CHUNK;
+  const size_t pixels = out_hw - p0 < CONV_SPARSE_CHUNK ? out_hw - p0 : CONV_SPARSE_CHUNK;
+  p->spmm(&p->sparse, pixels, job->cols + p0, job->cols_stride, job->bias, job->y + p0, out_hw, p->act);
+}
+
+/* One image at a time: unfold X when needed (thread 0's scratch), then the pixel
+ * chunks in parallel. */
+static void run_sparse(conv_job *job) {
+  const conv_params *p = job->p;
+  const pnn_conv2d_geometry *g = &p->geom;
+  const size_t in_hw = g->in_h * g->in_w, out_hw = g->out_h * g->out_w;
+  const float *x = job->x;
+  float *y = job->y;
+  job->pixel_chunks = div_up(out_hw, CONV_SPARSE_CHUNK);
+  for (size_t b = 0; b < p->batch; ++b) {
+    const float *xb = x + b * p->in_c * in_hw;
+    if (p->sparse_direct) {
+      job->cols = xb;
+      job->cols_stride = in_hw;
+    } else {
+      float *cols = job->ctx->scratch;
+      pnn_f32_im2col_scalar(g, xb, cols);
+      job->cols = cols;
+      job->cols_stride = out_hw;
+    }
+    job->y = y + b * p->out_c * out_hw;
+    pnn_parallel_for(job->ctx->pool, job->pixel_chunks, sparse_task, job);
+  }
+}
+
 void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *const *in,
                      void *const *out, const pnn_run_context *ctx) {
   (void)model;
@@ -435,6 +506,9 @@ void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *c
       split_rows(&job, p->batch * p->groups * job.col_chunks, p->out_c_group);
       pnn_parallel_for(ctx->pool, p->batch * p->groups * job.col_chunks * job.row_chunks, packed_task,
                        &job);
+      return;
+    case CONV_PATH_SPARSE:
+      run_sparse(&job);
       return;
     case CONV_PATH_WINOGRAD:
       job.panels = balance_panels(p->panels, div_up(p->tiles, CONV_NR), p->batch, threads);

@@ -5,7 +5,10 @@
  * scratch, and B' (with alpha folded in) is packed at prepare when B is a constant,
  * else copied into scratch when it needs a transpose or scaling. beta * C becomes a
  * column bias ([N] or a scalar), a row bias ([M,1]) or, when it is a full [M,N],
- * is added after the GEMM. */
+ * is added after the GEMM.
+ *
+ * A group-sparse B (trans_b = 1: rows are the N outputs) runs as SpMM with the batch
+ * rows of A as the "pixels": y^T [N, M] = B [N, K] a^T [K, M]. */
 #include <stdlib.h>
 
 #include "nn_common.h"
@@ -25,6 +28,10 @@ typedef struct gemm_params {
   const float *packed_bias;  /* beta * C as a bias vector inside this block, or NULL */
   const float *gemv_w;       /* M == 1, constant B^T: B [N,K] used in place as y^T = B a^T */
   size_t a_offset, b_offset, bias_offset; /* scratch regions */
+  pnn_sparse_f32 sparse;     /* group-sparse B, when sparse_b */
+  pnn_f32_spmm_fn spmm;
+  bool sparse_b;
+  size_t yt_offset;          /* sparse, M > 1: y^T [N, M] in scratch (a^T at a_offset) */
 } gemm_params;
 
 /* dst[r][c] = scale * (trans ? src[c][r] : src[r][c]) for a [rows, cols] result. */
@@ -108,6 +115,47 @@ pnn_status pnn_op_gemm_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   const char *isa = "scalar";
   p.gemm = pnn_f32_gemm_select(&model->cpu, &isa);
   node->kernel = PNN_NN_KERNEL_NAME("gemm", isa);
+  if (b->encoding == PNN_ENCODING_GROUP_SPARSE) {
+    if (!p.trans_b || p.trans_a || p.alpha != 1.0f ||
+        (p.c_mode != GEMM_C_NONE && p.c_mode != GEMM_C_COL)) {
+      return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
+                           "node \"%s\" (Gemm): a group-sparse B needs trans_b = 1, trans_a = 0, alpha = 1 "
+                           "and C absent or a vector of length N",
+                           node->name);
+    }
+    if (pnn_tensor_sparse_view(b, &p.sparse) != PNN_OK || p.sparse.rows != p.n || p.sparse.cols != p.k) {
+      return pnn_set_error(error, PNN_ERR_FORMAT, "node \"%s\" (Gemm): group-sparse B does not match its shape",
+                           node->name);
+    }
+    p.sparse_b = true;
+    p.spmm = pnn_f32_spmm_select(&model->cpu, &isa);
+    node->kernel = PNN_NN_KERNEL_NAME("sparse", isa);
+    const bool c_const_vec = c && c->kind == PNN_TENSOR_CONSTANT && c->data != NULL;
+    size_t header, block, bias_bytes = 0, at_bytes = 0, yt_bytes = 0, scratch = 0, count;
+    if (!pnn_nn_align(sizeof(p), &header) || !pnn_nn_float_region(p.n, &bias_bytes) ||
+        !pnn_nn_mul(p.m, p.k, &count) || !pnn_nn_float_region(count, &at_bytes) ||
+        !pnn_nn_mul(p.m, p.n, &count) || !pnn_nn_float_region(count, &yt_bytes)) {
+      goto too_large;
+    }
+    if (p.m == 1) at_bytes = yt_bytes = 0; /* a row vector is already a column */
+    block = header + (p.c_mode == GEMM_C_COL && c_const_vec ? bias_bytes : 0);
+    p.a_offset = 0;
+    p.yt_offset = at_bytes;
+    if (!pnn_nn_add(at_bytes, yt_bytes, &scratch)) goto too_large;
+    p.bias_offset = scratch;
+    if (p.c_mode == GEMM_C_COL && !c_const_vec && !pnn_nn_add(scratch, bias_bytes, &scratch)) goto too_large;
+    gemm_params *params = malloc(block);
+    if (!params) return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node \"%s\" (Gemm): out of memory", node->name);
+    if (p.c_mode == GEMM_C_COL && c_const_vec) {
+      float *packed = (float *)((unsigned char *)params + header);
+      fill_bias(&p, c->data, packed);
+      p.packed_bias = packed;
+    }
+    *params = p;
+    node->params = params;
+    node->scratch_bytes = scratch;
+    return PNN_OK;
+  }
 
   const bool b_const = b->kind == PNN_TENSOR_CONSTANT && b->data != NULL;
   const bool c_const = c && c->kind == PNN_TENSOR_CONSTANT && c->data != NULL;
@@ -177,6 +225,26 @@ void pnn_op_gemm_run(const pnn_model *model, const pnn_node *node, const void *c
   const float *b = in[1];
   const float *c = node->n_inputs > 2 ? in[2] : NULL;
   float *y = out[0];
+  if (p->sparse_b) {
+    const float *bias = NULL;
+    if (p->c_mode == GEMM_C_COL) {
+      bias = p->packed_bias;
+      if (!bias) {
+        float *bias_copy = (float *)(s + p->bias_offset);
+        fill_bias(p, c, bias_copy);
+        bias = bias_copy;
+      }
+    }
+    if (p->m == 1) {
+      p->spmm(&p->sparse, 1, a, 1, bias, y, 1, p->act);
+      return;
+    }
+    float *at = (float *)(s + p->a_offset), *yt = (float *)(s + p->yt_offset);
+    copy_scaled(a, true, 1.0f, p->k, p->m, at);  /* a^T [K, M] */
+    p->spmm(&p->sparse, p->m, at, p->m, bias, yt, p->m, p->act);
+    copy_scaled(yt, true, 1.0f, p->m, p->n, y);  /* y [M, N] from y^T [N, M] */
+    return;
+  }
 
   if (p->trans_a) {
     float *a_copy = (float *)(s + p->a_offset);

@@ -1,0 +1,116 @@
+"""Per-layer choice of dense or sparse and of G, from measured speed on this machine.
+
+Each candidate layer is packed alone (same input shape, attributes and fused
+activation; random weights pruned at the target sparsity) once dense and once per G,
+and run with pocketnn.Model: the median of interleaved runs decides. Results are
+cached per shape in-process. When the runtime cannot run a sparse weight (refused at
+load), timing is unavailable and the caller falls back (pattern "auto" -> G = 4).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterable
+
+import numpy as np
+
+from pocketnn.ir import DType, Graph, Node, Tensor
+from pocketnn.sparsity.layers import Layer
+from pocketnn.sparsity.prune import apply_mask, group_mask
+from pocketnn.sparsity.recipe import GROUP_SIZES
+
+DENSE = 0
+_CACHE: dict[tuple[object, ...], dict[int, float] | None] = {}
+
+
+def _key(graph: Graph, layer: Layer, sparsity: float) -> tuple[object, ...]:
+    node = next(n for n in graph.nodes if n.name == layer.node)
+    attrs = tuple(sorted((k, str(v)) for k, v in node.attrs.items()))
+    return (node.op, graph.tensors[node.inputs[0]].shape, graph.tensors[layer.weight].shape, attrs,
+            layer.bias is not None, round(sparsity, 3))
+
+
+def single_layer_graph(graph: Graph, layer: Layer, weights: np.ndarray, group: int) -> Graph:
+    """The layer alone: its node reading a graph input of the same shape."""
+    node = next(n for n in graph.nodes if n.name == layer.node)
+    x = graph.tensors[node.inputs[0]]
+    y = graph.tensors[node.outputs[0]]
+    w = graph.tensors[layer.weight]
+    tensors = {
+        "x": Tensor("x", DType.F32, x.shape),
+        "w": Tensor("w", DType.F32, w.shape, weights.reshape(w.shape).astype(np.float32), sparse_group=group),
+        "y": Tensor("y", DType.F32, y.shape),
+    }
+    inputs = ["x", "w"]
+    if layer.bias is not None:
+        b = graph.tensors[layer.bias]
+        tensors["b"] = Tensor("b", DType.F32, b.shape, np.zeros(b.shape, np.float32))
+        inputs.append("b")
+    copy = Node(node.op, "timed", inputs, ["y"], dict(node.attrs))
+    return Graph(tensors, [copy], ["x"], ["y"], {"producer": "pocketnn-timing"})
+
+
+def _matrix_weights(layer: Layer, rng: np.random.Generator) -> np.ndarray:
+    return rng.standard_normal((layer.rows, layer.cols)).astype(np.float32)
+
+
+def measure(graph: Graph, layer: Layer, sparsity: float, groups: Iterable[int] = GROUP_SIZES,
+            rounds: int = 7, budget_s: float = 0.4) -> dict[int, float] | None:
+    """Median seconds per run: {0: dense, G: sparse with G}; None when the runtime
+    refuses sparse weights for this layer. Gemm-with-trans_b=0 layers are timed in their
+    canonical form by the caller (layers.canonicalize_for_sparse)."""
+    from pocketnn.format.writer import write_pnn
+    from pocketnn.runtime import Model, NativeError
+
+    key = _key(graph, layer, sparsity) + (tuple(groups),)
+    if key in _CACHE:
+        return _CACHE[key]
+    rng = np.random.default_rng(0)
+    dense_w = _matrix_weights(layer, rng)
+    scores = np.abs(dense_w).reshape(layer.rows, layer.channels, layer.kernel).sum(axis=2)
+    models: dict[int, Model] = {}
+    try:
+        models[DENSE] = Model(write_pnn(single_layer_graph(graph, layer, dense_w, 0)))
+        for g in groups:
+            pruned = apply_mask(dense_w, group_mask(scores, g, sparsity), g, layer.kernel)
+            models[g] = Model(write_pnn(single_layer_graph(graph, layer, pruned, g)))
+    except NativeError as exc:
+        if "unsupported" not in exc.status.lower():
+            raise
+        _CACHE[key] = None
+        return None
+    x_shape = models[DENSE].inputs[0].shape
+    feed = {"x": rng.standard_normal(x_shape).astype(np.float32)}
+    for m in models.values():  # warm up (page in weights, size caches)
+        m.run(feed)
+    start = time.perf_counter()
+    models[DENSE].run(feed)
+    once = max(time.perf_counter() - start, 1e-6)
+    # Repeat runs inside one sample so a sample lasts ~1 ms; stay inside the budget.
+    inner = max(1, int(1e-3 / once))
+    rounds = max(3, min(rounds, int(budget_s / (once * inner * len(models)) )))
+    samples: dict[int, list[float]] = {k: [] for k in models}
+    for _ in range(rounds):
+        for k, m in models.items():  # interleaved: noise hits every variant alike
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                m.run(feed)
+            samples[k].append((time.perf_counter() - t0) / inner)
+    result = {k: statistics.median(v) for k, v in samples.items()}
+    _CACHE[key] = result
+    return result
+
+
+def choose(timings: dict[int, float], margin: float = 0.03) -> int:
+    """The fastest variant (0 = dense); sparse must beat dense by `margin` to be chosen,
+    since it costs accuracy."""
+    dense = timings[DENSE]
+    best = min((g for g in timings if g != DENSE), key=lambda g: timings[g], default=DENSE)
+    if best == DENSE or timings[best] > dense * (1 - margin):
+        return DENSE
+    return best
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
