@@ -8,7 +8,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from pocketnn.format.reader import read_pnn
+from pocketnn.format.reader import PnnTensor, read_pnn
 from pocketnn.runtime import Model
 from pocketnn.verify import VerifyReport
 
@@ -42,6 +42,14 @@ def print_inspection_summary(console: Console, model: Model, data: bytes) -> Non
                   f"{len(model.nodes)} nodes: " + ", ".join(f"{k} x{v}" for k, v in sorted(ops.items())))
 
 
+def _storage(tensor: PnnTensor) -> str:
+    """'sparse G=4, 10% dense' for a group-sparse weight."""
+    sparse = tensor.sparse
+    assert sparse is not None
+    density = float(np.sum(sparse.group_nnz)) / max(sparse.n_groups * sparse.cols, 1)
+    return f"sparse G={sparse.group}, {100 * density:.0f}% dense"
+
+
 def print_inspection(console: Console, path: str | os.PathLike) -> None:
     with open(path, "rb") as f:
         data = f.read()
@@ -55,15 +63,17 @@ def print_inspection(console: Console, path: str | os.PathLike) -> None:
         console.print(f"{title}: " + ", ".join(f"{i.name} {list(i.shape)} {i.dtype}" for i in infos))
     tensors = parsed.tensors
     table = Table(title="layers")
-    for column in ("#", "name", "op", "kernel", "output shape", "weights", "scratch"):
+    for column in ("#", "name", "op", "kernel", "output shape", "weights", "storage", "scratch"):
         table.add_column(column)
     total_weights = 0
     for index, (node, info) in enumerate(zip(parsed.nodes, model.nodes)):
         const_bytes = sum(tensors[i].size for i in node.inputs if i >= 0 and tensors[i].is_constant)
         total_weights += const_bytes
+        storage = ", ".join(_storage(tensors[i]) for i in node.inputs if i >= 0 and tensors[i].sparse is not None)
         out = tensors[node.outputs[0]]
         table.add_row(str(index), node.name, node.op, info.kernel, "x".join(map(str, out.shape)),
-                      _fmt_bytes(const_bytes) if const_bytes else "", _fmt_bytes(info.scratch_bytes) if info.scratch_bytes else "")
+                      _fmt_bytes(const_bytes) if const_bytes else "", storage,
+                      _fmt_bytes(info.scratch_bytes) if info.scratch_bytes else "")
     console.print(table)
     counts: dict[str, int] = {}
     for t in parsed.tensors:
