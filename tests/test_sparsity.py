@@ -49,7 +49,7 @@ from pocketnn.sparsity.rearrange import (
     rearrange,
 )
 from pocketnn.sparsity.reconstruct import Pruned, get_bias, reconstruct
-from pocketnn.sparsity.timing import choose
+from pocketnn.sparsity.timing import choose, clear_cache, measure
 from support import make_model
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -332,6 +332,26 @@ def test_recipe_rules_apply() -> None:
 def test_timing_choice() -> None:
     assert choose({0: 1.0, 1: 0.5, 4: 0.4}) == 4
     assert choose({0: 1.0, 1: 0.99, 4: 1.2}) == 0  # not faster by the margin: dense
+    # Within 5% of the fastest, the finer group wins (it keeps more weight energy)...
+    assert choose({0: 1.0, 1: 0.6, 2: 0.52, 4: 0.5, 8: 0.51}) == 2
+    # ...but only if it also beats dense by the margin.
+    assert choose({0: 1.0, 1: 0.975, 4: 0.95}) == 4
+    assert choose({0: 1.0}) == 0
+
+
+def test_auto_pattern_times_sparse_layers() -> None:
+    """With the runtime's sparse kernels, "auto" measures every G (no fallback warning)."""
+    clear_cache()
+    g = graph_of(residual_model())
+    layer = next(la for la in find_layers(g) if la.rows >= 32 and la.kind == "conv1x1")
+    timings = measure(g, layer, 0.8, budget_s=0.05)
+    assert timings is not None and set(timings) == {0, *GROUPS}
+    assert all(t > 0 for t in timings.values())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, report = compress(g, SparsityOptions(sparsity=0.8))
+    assert not report.warnings
+    assert all(r.timings is not None for r in report.layers if r.reason.startswith(("pruned", "kept dense")))
 
 
 def test_auto_pattern_falls_back_with_a_warning() -> None:

@@ -2,16 +2,19 @@
 
 Each candidate layer is packed alone (same input shape, attributes and fused
 activation; random weights pruned at the target sparsity) once dense and once per G,
-and run with pocketnn.Model: the median of interleaved runs decides. Results are
-cached per shape in-process. When the runtime cannot run a sparse weight (refused at
-load), timing is unavailable and the caller falls back (pattern "auto" -> G = 4).
+and run with pocketnn.Model: the median of interleaved runs decides. Only the native
+run is timed (the input is written once): Model.run's input copy and fresh output
+arrays would add the same large constant to every variant of a big-activation layer
+and hide the difference. Results are cached per shape in-process. When the runtime
+cannot run a sparse weight (refused at load), timing is unavailable and the caller
+falls back (pattern "auto" -> G = 4).
 """
 
 from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -55,8 +58,22 @@ def _matrix_weights(layer: Layer, rng: np.random.Generator) -> np.ndarray:
     return rng.standard_normal((layer.rows, layer.cols)).astype(np.float32)
 
 
+def _native_runner(model: object, feed: np.ndarray) -> Callable[[], None]:
+    """A call running the session alone, the input written once."""
+    from pocketnn.runtime import _raise_on_error, ffi, lib
+
+    session = model._session  # type: ignore[attr-defined]
+    value = np.ascontiguousarray(feed, dtype=np.float32)
+    ffi.memmove(lib.pnn_session_input(session, 0), value, value.nbytes)
+    error = ffi.new("pnn_error *")
+
+    def run() -> None:
+        _raise_on_error(lib.pnn_session_run(session, error), error)
+    return run
+
+
 def measure(graph: Graph, layer: Layer, sparsity: float, groups: Iterable[int] = GROUP_SIZES,
-            rounds: int = 7, budget_s: float = 0.4) -> dict[int, float] | None:
+            rounds: int = 15, budget_s: float = 0.4) -> dict[int, float] | None:
     """Median seconds per run: {0: dense, G: sparse with G}; None when the runtime
     refuses sparse weights for this layer. Gemm-with-trans_b=0 layers are timed in their
     canonical form by the caller (layers.canonicalize_for_sparse)."""
@@ -80,36 +97,41 @@ def measure(graph: Graph, layer: Layer, sparsity: float, groups: Iterable[int] =
             raise
         _CACHE[key] = None
         return None
-    x_shape = models[DENSE].inputs[0].shape
-    feed = {"x": rng.standard_normal(x_shape).astype(np.float32)}
-    for m in models.values():  # warm up (page in weights, size caches)
-        m.run(feed)
+    x = rng.standard_normal(models[DENSE].inputs[0].shape).astype(np.float32)
+    runs = {k: _native_runner(m, x) for k, m in models.items()}
+    for run in runs.values():  # warm up (page in weights, size caches)
+        run()
     start = time.perf_counter()
-    models[DENSE].run(feed)
+    runs[DENSE]()
     once = max(time.perf_counter() - start, 1e-6)
     # Repeat runs inside one sample so a sample lasts ~1 ms; stay inside the budget.
     inner = max(1, int(1e-3 / once))
-    rounds = max(3, min(rounds, int(budget_s / (once * inner * len(models)) )))
-    samples: dict[int, list[float]] = {k: [] for k in models}
+    rounds = max(3, min(rounds, int(budget_s / (once * inner * len(runs)))))
+    samples: dict[int, list[float]] = {k: [] for k in runs}
     for _ in range(rounds):
-        for k, m in models.items():  # interleaved: noise hits every variant alike
+        for k, run in runs.items():  # interleaved: noise hits every variant alike
             t0 = time.perf_counter()
             for _ in range(inner):
-                m.run(feed)
+                run()
             samples[k].append((time.perf_counter() - t0) / inner)
     result = {k: statistics.median(v) for k, v in samples.items()}
     _CACHE[key] = result
     return result
 
 
-def choose(timings: dict[int, float], margin: float = 0.03) -> int:
-    """The fastest variant (0 = dense); sparse must beat dense by `margin` to be chosen,
-    since it costs accuracy."""
+def choose(timings: dict[int, float], margin: float = 0.03, tolerance: float = 0.05) -> int:
+    """The variant to use (0 = dense). Sparse must beat dense by `margin`, since it costs
+    accuracy; among the sparse variants that do, the smallest G within `tolerance` of the
+    fastest wins: a coarser group keeps less weight energy, and differences of a few
+    percent between G are mostly timing noise."""
     dense = timings[DENSE]
-    best = min((g for g in timings if g != DENSE), key=lambda g: timings[g], default=DENSE)
-    if best == DENSE or timings[best] > dense * (1 - margin):
+    sparse = {g: t for g, t in timings.items() if g != DENSE}
+    if not sparse:
         return DENSE
-    return best
+    fastest = min(sparse.values())
+    limit = min(fastest * (1 + tolerance), dense * (1 - margin))
+    fit = [g for g, t in sparse.items() if t <= limit]
+    return min(fit) if fit else DENSE
 
 
 def clear_cache() -> None:
