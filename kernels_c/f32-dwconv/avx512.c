@@ -9,6 +9,8 @@
  * that read nothing outside the row and give zeros for the padding. Input rows
  * above or below the image are skipped per output row. Other width strides run an
  * exact scalar loop. Sigmoid and tanh are applied by a scalar pass per row. */
+#include <string.h>
+
 #include "pnn_kernels.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -343,6 +345,126 @@ void pnn_f32_dwconv_avx512(const pnn_conv2d_geometry *g, const float *x, const f
       if (scalar_pass)
         for (size_t ox = 0; ox < out_w; ++ox) y_row[ox] = pnn_activate(y_row[ox], act);
     }
+  }
+}
+
+/* ---- 3x3 through phase planes (contract in pnn_kernels_nn.h) ---------------------
+ * Padded rows Hp = (OH-1)*s + 3 and columns Wp = (OW-1)*s + 3 (the ones any tap
+ * reads). Plane (a,b), of PH x PW = ceil(Hp/s) x ceil(Wp/s), holds padded pixel
+ * (s*r+a, s*c+b). Output q = oy*PW + ox (ox < OW valid, the rest discarded) is then
+ * sum_ij w[i][j] * plane(i%s, j%s)[q + (i/s)*PW + j/s]. Lanes past a row read the
+ * next row's pixels (discarded) and PLANE_SLACK covers the last vector. */
+enum { PLANE_SLACK = 48 };
+
+static size_t planes_geometry(const pnn_conv2d_geometry *g, size_t *ph, size_t *pw, size_t *stride) {
+  const size_t s = g->stride_h;
+  if (g->kernel_h != 3 || g->kernel_w != 3 || g->dilation_h != 1 || g->dilation_w != 1 ||
+      g->stride_w != s || (s != 1 && s != 2) || g->out_h == 0 || g->out_w == 0 ||
+      g->out_h > ((size_t)1 << 20) || g->out_w > ((size_t)1 << 20)) {
+    return 0;
+  }
+  const size_t hp = (g->out_h - 1) * s + 3, wp = (g->out_w - 1) * s + 3;
+  *ph = (hp + s - 1) / s;
+  *pw = (wp + s - 1) / s;
+  *stride = (*ph * *pw + PLANE_SLACK + 15) / 16 * 16;
+  return s;
+}
+
+size_t pnn_f32_dwconv3x3_planes_floats(const pnn_conv2d_geometry *g) {
+  size_t ph, pw, stride;
+  const size_t s = planes_geometry(g, &ph, &pw, &stride);
+  return s ? s * s * stride : 0;
+}
+
+/* Zero-padded copy of one channel into its phase planes. */
+static void fill_planes(const pnn_conv2d_geometry *g, const float *x_c, size_t s, size_t ph, size_t pw,
+                        size_t stride, float *planes) {
+  memset(planes, 0, s * s * stride * sizeof(float));
+  const size_t wp = pw * s;
+  /* Input columns that land inside the padded width. */
+  const size_t c_end = g->in_w < (wp > g->pad_left ? wp - g->pad_left : 0) ? g->in_w
+                                                                          : (wp > g->pad_left ? wp - g->pad_left : 0);
+  for (size_t pr = 0; pr < ph * s; ++pr) {
+    if (pr < g->pad_top || pr - g->pad_top >= g->in_h) continue;
+    const float *src = x_c + (pr - g->pad_top) * g->in_w;
+    float *row_a = planes + (pr % s) * s * stride + (pr / s) * pw;
+    if (s == 1) {
+      memcpy(row_a + g->pad_left, src, c_end * sizeof(float));
+      continue;
+    }
+    /* Stride 2: padded column pc = c + pad_left goes to plane b = pc & 1, column pc >> 1. */
+    float *even = row_a, *odd = row_a + stride;
+    size_t c = 0;
+    if (g->pad_left & 1) { /* first input column is odd in padded coordinates */
+      if (c_end > 0) odd[g->pad_left >> 1] = src[0];
+      c = 1;
+    }
+    /* Now pc = c + pad_left is even: pairs (c, c+1) go to even[k], odd[k], k = pc/2. */
+    const __m512i idx_even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i idx_odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (; c + 32 <= c_end; c += 32) {
+      const __m512 lo = _mm512_loadu_ps(src + c), hi = _mm512_loadu_ps(src + c + 16);
+      const size_t k = (c + g->pad_left) >> 1;
+      _mm512_storeu_ps(even + k, _mm512_permutex2var_ps(lo, idx_even, hi));
+      _mm512_storeu_ps(odd + k, _mm512_permutex2var_ps(lo, idx_odd, hi));
+    }
+    if (c < c_end) { /* 1..31 columns left: masked loads and stores */
+      const size_t n = c_end - c, k = (c + g->pad_left) >> 1;
+      const __m512 lo = _mm512_maskz_loadu_ps(lane_mask(n), src + c);
+      const __m512 hi = _mm512_maskz_loadu_ps(n > 16 ? lane_mask(n - 16) : 0, src + c + 16);
+      _mm512_mask_storeu_ps(even + k, lane_mask((n + 1) / 2), _mm512_permutex2var_ps(lo, idx_even, hi));
+      _mm512_mask_storeu_ps(odd + k, lane_mask(n / 2), _mm512_permutex2var_ps(lo, idx_odd, hi));
+    }
+  }
+}
+
+/* Lanes of the vector starting at flat output q0 whose column is < out_w. */
+static inline __mmask16 valid_lanes(size_t q0, size_t pw, size_t out_w, size_t total) {
+  const size_t ox0 = q0 % pw;
+  uint32_t mask = 0;
+  /* Row segments start at lane -ox0, -ox0 + pw, ...; each has out_w valid lanes. */
+  for (long start = -(long)ox0; start < 16; start += (long)pw) {
+    const long lo = start < 0 ? 0 : start;
+    const long hi = start + (long)out_w < 16 ? start + (long)out_w : 16;
+    if (hi > lo) mask |= ((1u << hi) - 1u) & ~((1u << lo) - 1u);
+  }
+  if (total - q0 < 16) mask &= (1u << (total - q0)) - 1u;
+  return (__mmask16)mask;
+}
+
+void pnn_f32_dwconv3x3_planes_avx512(const pnn_conv2d_geometry *g, const float *x, const float *w,
+                                     const float *bias, float *y, pnn_activation act,
+                                     float *scratch) {
+  size_t ph, pw, stride;
+  const size_t s = planes_geometry(g, &ph, &pw, &stride);
+  if (s == 0) return;
+  const size_t total = g->out_h * pw; /* flat outputs, out_w of every pw valid */
+  const int scalar_pass = act_needs_scalar_pass(act.kind);
+  const __m512 alpha = _mm512_set1_ps(act.alpha), beta = _mm512_set1_ps(act.beta);
+  /* Per tap: offset into the planes buffer (plane and shift). */
+  size_t off[9];
+  for (size_t i = 0; i < 3; ++i)
+    for (size_t j = 0; j < 3; ++j)
+      off[i * 3 + j] = ((i % s) * s + (j % s)) * stride + (i / s) * pw + j / s;
+  for (size_t c = 0; c < g->channels; ++c) {
+    fill_planes(g, x + c * g->in_h * g->in_w, s, ph, pw, stride, scratch);
+    const float *wc = w + c * 9;
+    __m512 wv[9];
+    for (size_t t = 0; t < 9; ++t) wv[t] = _mm512_set1_ps(wc[t]);
+    const __m512 b0 = _mm512_set1_ps(bias ? bias[c] : 0.0f);
+    float *yc = y + c * g->out_h * g->out_w, *out = yc;
+    for (size_t q0 = 0; q0 < total; q0 += 16) {
+      const float *p = scratch + q0;
+      __m512 acc = b0;
+      for (size_t t = 0; t < 9; ++t) acc = _mm512_fmadd_ps(wv[t], _mm512_loadu_ps(p + off[t]), acc);
+      acc = activate_vec(acc, act.kind, alpha, beta);
+      const __mmask16 valid = valid_lanes(q0, pw, g->out_w, total);
+      const unsigned n = (unsigned)__builtin_popcount(valid);
+      _mm512_mask_storeu_ps(out, (__mmask16)((1u << n) - 1u), _mm512_maskz_compress_ps(valid, acc));
+      out += n;
+    }
+    if (scalar_pass)
+      for (size_t i = 0; i < g->out_h * g->out_w; ++i) yc[i] = pnn_activate(yc[i], act);
   }
 }
 

@@ -2,8 +2,8 @@
  * A panel row is a few runs of output columns on one output row each; a run of unit
  * width stride is one or two masked loads (an expanding load where the run starts
  * left of the image, so no pointer is formed before the row), width stride 2 splits
- * the even lanes of two loads with a permute. Edge pieces of other strides, and
- * other strides, take the exact scalar loop. 1x1 stride-1 unpadded convolutions copy
+ * the even lanes of two masked loads with a permute (and expands them past the left
+ * padding). Other strides take the exact scalar loop. 1x1 stride-1 unpadded convolutions copy
  * rows of the image directly. */
 #include "pnn_kernels.h"
 
@@ -51,12 +51,20 @@ static void pack_run(const float *row, ptrdiff_t ix0, size_t stride, size_t in_w
       const __mmask16 valid = (__mmask16)(pnn_mask16((size_t)chi) & ~pnn_mask16((size_t)clo));
       if (clo == 0) v = _mm512_maskz_loadu_ps(valid, row + ix0 + a);
       else v = _mm512_maskz_expandloadu_ps(valid, row + ix0 + a + clo);
-    } else if (stride == 2 && clo == 0 && chi == 16) {
-      /* Elements ix0 + 2a + [0, 31) are all inside the row. */
-      const float *src = row + ix0 + 2 * a;
+    } else if (stride == 2) {
+      /* The valid lanes read row elements src[0, 2*count - 1), all inside the row:
+       * masked loads, the even elements by a permute, then (when the run starts left
+       * of the image) an expand moves them up to lane clo. */
+      const size_t count = (size_t)(chi - clo), span = 2 * count - 1;
+      const float *src = row + ix0 + 2 * (a + clo);
       const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-      const __m512 v0 = _mm512_loadu_ps(src), v1 = _mm512_maskz_loadu_ps(0x7FFF, src + 16);
+      const __m512 v0 = _mm512_maskz_loadu_ps(pnn_mask16(span), src);
+      const __m512 v1 = _mm512_maskz_loadu_ps(pnn_mask16(span > 16 ? span - 16 : 0), src + 16);
       v = _mm512_permutex2var_ps(v0, even, v1);
+      if (clo > 0) {
+        const __mmask16 valid = (__mmask16)(pnn_mask16((size_t)chi) & ~pnn_mask16((size_t)clo));
+        v = _mm512_maskz_expand_ps(valid, v);
+      }
     } else {
       _Alignas(64) float tmp[16];
       for (ptrdiff_t u = 0; u < 16; ++u)

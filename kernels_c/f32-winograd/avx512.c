@@ -6,8 +6,6 @@
 
 #if defined(__x86_64__)
 
-#include <string.h>
-
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
 #elif defined(__GNUC__)
@@ -20,13 +18,22 @@
 
 enum { NR = PNN_GEMM_PB_NR };
 
+/* Lanes j of e[o + j] for the row piece e[lo, hi) whose first element is at
+ * `piece` (zeros elsewhere); lo > 0. */
+static inline __m512 piece_load(const float *piece, size_t o, size_t lo, size_t hi) {
+  const size_t jl = lo > o ? lo - o : 0;
+  const size_t jh = hi > o ? (hi - o < 16 ? hi - o : 16) : 0;
+  if (jh <= jl) return _mm512_setzero_ps();
+  const __mmask16 lanes = (__mmask16)(pnn_mask16(jh) & ~pnn_mask16(jl));
+  return _mm512_maskz_expandloadu_ps(lanes, piece + (o + jl - lo));
+}
+
 void pnn_f32_wino2_input_avx512(const pnn_conv2d_geometry *g, const float *x, size_t t0,
                                 size_t count, float *v, size_t xi_stride) {
   const size_t C = g->channels, in_h = g->in_h, in_w = g->in_w;
   const size_t tiles_w = (g->out_w + 1) / 2;
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  _Alignas(64) float e[48];
   size_t u = 0;
   while (u < count) {
     /* A run of at most 16 tiles on one tile row and inside one panel. */
@@ -65,13 +72,13 @@ void pnn_f32_wino2_input_avx512(const pnn_conv2d_geometry *g, const float *x, si
           b0 = _mm512_maskz_loadu_ps(m2, src + 2);
           b1 = _mm512_maskz_loadu_ps(m18, src + 18);
         } else {
-          /* Left padding: stage the row piece in a zeroed buffer. */
-          memset(e, 0, sizeof(e));
-          memcpy(e + lo, x_c + iy * in_w + ix0 + lo, (hi - lo) * sizeof(float));
-          a0 = _mm512_load_ps(e);
-          a1 = _mm512_load_ps(e + 16);
-          b0 = _mm512_loadu_ps(e + 2);
-          b1 = _mm512_loadu_ps(e + 18);
+          /* Left padding: expanding loads put the row piece e[lo, hi) in its lanes
+           * and read nothing outside it (a staged copy cost 3x more on 7x7 images). */
+          const float *piece = x_c + iy * in_w + (ix0 + lo); /* e[lo] */
+          a0 = piece_load(piece, 0, lo, hi);
+          a1 = piece_load(piece, 16, lo, hi);
+          b0 = piece_load(piece, 2, lo, hi);
+          b1 = piece_load(piece, 18, lo, hi);
         }
         const __m512 ev = _mm512_permutex2var_ps(a0, even, a1); /* e[2i]   */
         const __m512 od = _mm512_permutex2var_ps(a0, odd, a1);  /* e[2i+1] */

@@ -95,4 +95,37 @@ void pnn_f32_layernorm_scalar(size_t rows, size_t n, const float *x, const float
 void pnn_f32_transpose2d_scalar(size_t rows, size_t cols, const float *x, size_t ldx, float *y,
                                 size_t ldy);
 
+/* ---- f32 binary, SIMD variants (kernels_c/f32-binary/avx2.c, avx512.c) -----------
+ * The three operand shapes of pnn_f32_binary_*_scalar with the activation fused:
+ * y[i] = pnn_activate(a op b, act). Element for element the same result as the
+ * scalar function followed by pnn_f32_activate_scalar, except that hard sigmoid and
+ * hard swish round once (fused multiply-add). Pow and the sigmoid/tanh activations
+ * run the scalar code. */
+typedef void (*pnn_f32_binary_vv_fn)(int kind, size_t n, const float *a, const float *b, float *y,
+                                     pnn_activation act);
+typedef void (*pnn_f32_binary_vs_fn)(int kind, size_t n, const float *a, float b, float *y,
+                                     pnn_activation act);
+typedef void (*pnn_f32_binary_sv_fn)(int kind, size_t n, float a, const float *b, float *y,
+                                     pnn_activation act);
+typedef struct pnn_f32_binary_simd {
+  pnn_f32_binary_vv_fn vv;
+  pnn_f32_binary_vs_fn vs;
+  pnn_f32_binary_sv_fn sv;
+} pnn_f32_binary_simd;
+void pnn_f32_binary_vv_avx512(int kind, size_t n, const float *a, const float *b, float *y,
+                              pnn_activation act);
+void pnn_f32_binary_vs_avx512(int kind, size_t n, const float *a, float b, float *y,
+                              pnn_activation act);
+void pnn_f32_binary_sv_avx512(int kind, size_t n, float a, const float *b, float *y,
+                              pnn_activation act);
+void pnn_f32_binary_vv_avx2(int kind, size_t n, const float *a, const float *b, float *y,
+                            pnn_activation act);
+void pnn_f32_binary_vs_avx2(int kind, size_t n, const float *a, float b, float *y,
+                            pnn_activation act);
+void pnn_f32_binary_sv_avx2(int kind, size_t n, float a, const float *b, float *y,
+                            pnn_activation act);
+/* Fills *k with the best SIMD variant for this CPU and returns 1; returns 0 (and sets
+ * *name to "scalar") when there is none: use the scalar functions then. */
+int pnn_f32_binary_simd_select(const pnn_cpu_features *cpu, pnn_f32_binary_simd *k, const char **name);
+
 #endif /* PNN_KERNELS_ELEMENTWISE_H */

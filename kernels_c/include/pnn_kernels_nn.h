@@ -123,4 +123,17 @@ typedef void (*pnn_f32_im2col_panel_fn)(const pnn_conv2d_geometry *g, const floa
                                         size_t kc, size_t n0, size_t width, float *dst);
 pnn_f32_im2col_panel_fn pnn_f32_im2col_panel_select(const pnn_cpu_features *cpu, const char **name);
 
+/* ---- f32 depthwise 3x3 through phase planes (kernels_c/f32-dwconv/avx512.c) ------
+ * Same result contract as pnn_f32_dwconv_fn, for 3x3 kernels, dilation 1 and stride
+ * 1x1 or 2x2 (any pads). Each channel is first copied into s*s zero-padded "phase
+ * planes" (plane (a,b) holds padded pixels (s*r+a, s*c+b)), so that every output row,
+ * laid out with the plane's width, is one 1-D convolution over contiguous memory:
+ * whole vectors with no edge cases even for 7x7 images. `scratch` holds
+ * pnn_f32_dwconv3x3_planes_floats(g) floats (64-byte aligned). Returns 0 for an
+ * unsupported geometry. */
+size_t pnn_f32_dwconv3x3_planes_floats(const pnn_conv2d_geometry *g);
+void pnn_f32_dwconv3x3_planes_avx512(const pnn_conv2d_geometry *g, const float *x, const float *w,
+                                     const float *bias, float *y, pnn_activation act,
+                                     float *scratch);
+
 #endif /* PNN_KERNELS_NN_H */

@@ -14,6 +14,21 @@
 
 #if PNN_HAVE_THREADS
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define PNN_SPIN_PAUSE() _mm_pause()
+#elif defined(__aarch64__)
+#define PNN_SPIN_PAUSE() __asm__ __volatile__("yield")
+#else
+#define PNN_SPIN_PAUSE() ((void)0)
+#endif
+
+/* Polls before sleeping on a condition variable: a model runs dozens of short
+ * parallel_for calls back to back, and a futex wake-up per call (tens of
+ * microseconds) cost more than the work of a small layer. Bounded (roughly
+ * 50-100 us) so idle or oversubscribed workers still give the core back. */
+enum { PNN_SPIN_ITERATIONS = 4000 };
+
 typedef struct worker_arg {
   struct pnn_threadpool *pool;
   size_t index;
@@ -27,9 +42,11 @@ struct pnn_threadpool {
   pthread_mutex_t mutex;
   pthread_cond_t work_ready;
   pthread_cond_t work_done;
-  uint64_t generation;  /* bumped for each parallel_for */
-  int stop;
-  size_t busy;          /* workers still inside the current generation */
+  /* Bumped (release) for each parallel_for after fn/context/tasks are written;
+   * read (acquire) by the workers, polled first and then under the mutex. */
+  atomic_uint_least64_t generation;
+  atomic_int stop;
+  atomic_size_t busy;  /* workers still inside the current generation */
   pnn_task_fn fn;
   void *context;
   size_t tasks;
@@ -44,21 +61,39 @@ static void run_tasks(struct pnn_threadpool *pool, size_t thread) {
   }
 }
 
+/* Waits until the generation differs from `seen` or the pool stops; returns the new
+ * generation. */
+static uint64_t wait_for_work(struct pnn_threadpool *pool, uint64_t seen) {
+  for (int i = 0; i < PNN_SPIN_ITERATIONS; ++i) {
+    uint64_t g = atomic_load_explicit(&pool->generation, memory_order_acquire);
+    if (g != seen || atomic_load_explicit(&pool->stop, memory_order_relaxed)) return g;
+    PNN_SPIN_PAUSE();
+  }
+  pthread_mutex_lock(&pool->mutex);
+  uint64_t g;
+  while ((g = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen &&
+         !atomic_load_explicit(&pool->stop, memory_order_relaxed)) {
+    pthread_cond_wait(&pool->work_ready, &pool->mutex);
+  }
+  pthread_mutex_unlock(&pool->mutex);
+  return g;
+}
+
 static void *worker_main(void *opaque) {
   worker_arg *arg = opaque;
   struct pnn_threadpool *pool = arg->pool;
   uint64_t seen = 0;
-  pthread_mutex_lock(&pool->mutex);
   for (;;) {
-    while (!pool->stop && pool->generation == seen) pthread_cond_wait(&pool->work_ready, &pool->mutex);
-    if (pool->stop) break;
-    seen = pool->generation;
-    pthread_mutex_unlock(&pool->mutex);
+    seen = wait_for_work(pool, seen);
+    if (atomic_load_explicit(&pool->stop, memory_order_acquire)) break;
     run_tasks(pool, arg->index);
-    pthread_mutex_lock(&pool->mutex);
-    if (--pool->busy == 0) pthread_cond_signal(&pool->work_done);
+    if (atomic_fetch_sub_explicit(&pool->busy, 1, memory_order_acq_rel) == 1) {
+      /* Last one out: wake the caller if it went to sleep (it checks under the mutex). */
+      pthread_mutex_lock(&pool->mutex);
+      pthread_cond_signal(&pool->work_done);
+      pthread_mutex_unlock(&pool->mutex);
+    }
   }
-  pthread_mutex_unlock(&pool->mutex);
   return NULL;
 }
 
@@ -74,6 +109,9 @@ pnn_status pnn_threadpool_create(uint32_t threads, pnn_threadpool **out, pnn_err
   pool->threads = calloc(threads - 1, sizeof(*pool->threads));
   pool->args = calloc(threads - 1, sizeof(*pool->args));
   atomic_init(&pool->next_task, 0);
+  atomic_init(&pool->generation, 0);
+  atomic_init(&pool->stop, 0);
+  atomic_init(&pool->busy, 0);
   if (pool->threads == NULL || pool->args == NULL || pthread_mutex_init(&pool->mutex, NULL) != 0) {
     free(pool->threads);
     free(pool->args);
@@ -98,7 +136,7 @@ pnn_status pnn_threadpool_create(uint32_t threads, pnn_threadpool **out, pnn_err
 void pnn_threadpool_free(pnn_threadpool *pool) {
   if (pool == NULL) return;
   pthread_mutex_lock(&pool->mutex);
-  pool->stop = 1;
+  atomic_store_explicit(&pool->stop, 1, memory_order_release);
   pthread_cond_broadcast(&pool->work_ready);
   pthread_mutex_unlock(&pool->mutex);
   for (size_t i = 0; i < pool->started; ++i) pthread_join(pool->threads[i], NULL);
@@ -117,18 +155,26 @@ void pnn_parallel_for(pnn_threadpool *pool, size_t tasks, pnn_task_fn fn, void *
     for (size_t task = 0; task < tasks; ++task) fn(context, task, 0);
     return;
   }
-  pthread_mutex_lock(&pool->mutex);
+  /* No worker reads these until it sees the new generation (release/acquire), and
+   * every worker has left the previous generation (busy reached 0 below). */
   pool->fn = fn;
   pool->context = context;
   pool->tasks = tasks;
   atomic_store_explicit(&pool->next_task, 0, memory_order_relaxed);
-  pool->busy = pool->size - 1;
-  pool->generation++;
+  atomic_store_explicit(&pool->busy, pool->size - 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
+  /* Sleeping workers check the generation under the mutex, so this wakes them all. */
+  pthread_mutex_lock(&pool->mutex);
   pthread_cond_broadcast(&pool->work_ready);
   pthread_mutex_unlock(&pool->mutex);
   run_tasks(pool, 0);
+  for (int i = 0; i < PNN_SPIN_ITERATIONS; ++i) {
+    if (atomic_load_explicit(&pool->busy, memory_order_acquire) == 0) return;
+    PNN_SPIN_PAUSE();
+  }
   pthread_mutex_lock(&pool->mutex);
-  while (pool->busy > 0) pthread_cond_wait(&pool->work_done, &pool->mutex);
+  while (atomic_load_explicit(&pool->busy, memory_order_acquire) > 0)
+    pthread_cond_wait(&pool->work_done, &pool->mutex);
   pthread_mutex_unlock(&pool->mutex);
 }
 

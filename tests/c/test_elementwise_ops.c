@@ -268,6 +268,7 @@ static void check_binary(int code, int ra, const int64_t *da, int rb, const int6
   }
   fixture f;
   fx_init(&f, (uint16_t)code);
+  pnn_cpu_detect(&f.model.cpu); /* the SIMD kernels where the CPU has them */
   int a = fx_tensor(&f, ra, da), b = fx_tensor(&f, rb, db), y = fx_tensor(&f, ro, out);
   fx_in(&f, a);
   fx_in(&f, b);
@@ -302,7 +303,122 @@ static void check_binary(int code, int ra, const int64_t *da, int rb, const int6
   fx_free(&f);
 }
 
+/* The SIMD binary kernels against the scalar reference (+ activation pass), element
+ * for element, on awkward lengths and with NaN and signed zeros among the inputs. */
+static void test_binary_simd_kernels(void) {
+  pnn_cpu_features cpu;
+  pnn_cpu_detect(&cpu);
+  pnn_f32_binary_simd variants[2];
+  const char *names[2];
+  int n_variants = 0;
+#if defined(__x86_64__)
+  if (cpu.avx2_fma) {
+    variants[n_variants] = (pnn_f32_binary_simd){pnn_f32_binary_vv_avx2, pnn_f32_binary_vs_avx2,
+                                                 pnn_f32_binary_sv_avx2};
+    names[n_variants++] = "avx2";
+  }
+  if (cpu.avx512f) {
+    variants[n_variants] = (pnn_f32_binary_simd){pnn_f32_binary_vv_avx512, pnn_f32_binary_vs_avx512,
+                                                 pnn_f32_binary_sv_avx512};
+    names[n_variants++] = "avx512";
+  }
+#endif
+  pnn_f32_binary_simd selected;
+  const char *selected_name = NULL;
+  CHECK(pnn_f32_binary_simd_select(&cpu, &selected, &selected_name) == (n_variants > 0));
+  static const size_t lengths[] = {0, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 33, 47, 67, 1000};
+  enum { MAXN = 1000 };
+  float *a = malloc(MAXN * sizeof(float)), *b = malloc(MAXN * sizeof(float));
+  float *want = malloc(MAXN * sizeof(float)), *got = malloc(MAXN * sizeof(float) + 64);
+  fill(a, MAXN, 5u);
+  fill(b, MAXN, 6u);
+  a[3] = NAN; b[5] = NAN; a[7] = 0.0f; b[7] = -0.0f; a[8] = -0.0f; b[8] = 0.0f; a[9] = b[9] = 1.5f;
+  for (int v = 0; v < n_variants; ++v)
+    for (int kind = PNN_BINARY_ADD; kind <= PNN_BINARY_PRELU; ++kind)
+      for (int ak = PNN_ACT_NONE; ak <= PNN_ACT_TANH; ++ak)
+        for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; ++li)
+          for (int shape = 0; shape < 3; ++shape) {
+            const size_t n = lengths[li];
+            const pnn_activation act = {ak, 0.2f, ak == PNN_ACT_CLIP ? 1.5f : 0.4f};
+            const float as = -0.75f, bs = kind == PNN_BINARY_POW ? 2.0f : 1.25f;
+            const float *pa = a;
+            float pa_pow[MAXN];
+            if (kind == PNN_BINARY_POW) { /* positive bases keep powf defined */
+              for (size_t i = 0; i < n; ++i) pa_pow[i] = fabsf(a[i]) + 0.1f;
+              pa = pa_pow;
+            }
+            for (size_t i = 0; i < n + 16 && i < MAXN + 16; ++i) got[i] = -777.0f;
+            switch (shape) {
+              case 0:
+                pnn_f32_binary_vv_scalar(kind, n, pa, b, want);
+                variants[v].vv(kind, n, pa, b, got, act);
+                break;
+              case 1:
+                pnn_f32_binary_vs_scalar(kind, n, pa, bs, want);
+                variants[v].vs(kind, n, pa, bs, got, act);
+                break;
+              default:
+                pnn_f32_binary_sv_scalar(kind, n, kind == PNN_BINARY_POW ? 1.5f : as, b, want);
+                variants[v].sv(kind, n, kind == PNN_BINARY_POW ? 1.5f : as, b, got, act);
+                break;
+            }
+            pnn_f32_activate_scalar(want, n, act);
+            const int fused_rounding = ak == PNN_ACT_HARD_SIGMOID || ak == PNN_ACT_HARD_SWISH;
+            int ok = got[n] == -777.0f; /* nothing written past n */
+            for (size_t i = 0; i < n && ok; ++i) {
+              const int same = memcmp(&got[i], &want[i], sizeof(float)) == 0 ||
+                               (isnan(got[i]) && isnan(want[i]));
+              ok = same || (fused_rounding && close_to(got[i], want[i], 1e-6f));
+              if (!ok)
+                fprintf(stderr, "  binary %s kind %d act %d shape %d n %zu: [%zu] got %.9g want %.9g\n",
+                        names[v], kind, ak, shape, n, i, (double)got[i], (double)want[i]);
+            }
+            CHECK(ok);
+          }
+  free(a);
+  free(b);
+  free(want);
+  free(got);
+}
+
+/* A large broadcast split across a pool (tasks start mid-row) equals the one-thread run. */
+static void test_binary_threads(void) {
+  const int64_t dx[4] = {2, 5, 70, 131}, dc[3] = {5, 1, 1};
+  for (int swap = 0; swap < 2; ++swap) {
+    fixture f;
+    fx_init(&f, 31); /* Sub: not commutative */
+    pnn_cpu_detect(&f.model.cpu);
+    int a = swap ? fx_tensor(&f, 3, dc) : fx_tensor(&f, 4, dx);
+    int b = swap ? fx_tensor(&f, 4, dx) : fx_tensor(&f, 3, dc);
+    int y = fx_tensor(&f, 4, dx);
+    fx_in(&f, a);
+    fx_in(&f, b);
+    fx_out(&f, y);
+    fill(f.buf[a], f.tensors[a].numel, 11u);
+    fill(f.buf[b], f.tensors[b].numel, 12u);
+    CHECK(fx_prepare(&f, pnn_op_binary_prepare) == PNN_OK);
+    fx_run(&f, pnn_op_binary_run);
+    const size_t numel = f.tensors[y].numel;
+    float *one = malloc(numel * sizeof(float));
+    memcpy(one, f.buf[y], numel * sizeof(float));
+    memset(f.buf[y], 0, numel * sizeof(float));
+    pnn_threadpool *pool = NULL;
+    pnn_error err;
+    CHECK(pnn_threadpool_create(3, &pool, &err) == PNN_OK);
+    const void *in[2] = {f.buf[a], f.buf[b]};
+    void *out[1] = {f.buf[y]};
+    const pnn_run_context ctx = {NULL, 0, pool};
+    pnn_op_binary_run(&f.model, &f.node, in, out, &ctx);
+    pnn_threadpool_free(pool);
+    CHECK(memcmp(one, f.buf[y], numel * sizeof(float)) == 0);
+    free(one);
+    fx_free(&f);
+  }
+}
+
 static void test_binary(void) {
+  test_binary_simd_kernels();
+  test_binary_threads();
   for (int code = 30; code <= 36; ++code) {
     check_binary(code, 3, D(2, 3, 1), 2, D(1, 4), 0, 0, 0);        /* both sides broadcast */
     check_binary(code, 4, D(2, 3, 4, 5), 4, D(2, 3, 4, 5), 0, 0, 0); /* same shape */

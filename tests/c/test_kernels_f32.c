@@ -222,6 +222,24 @@ static void check_dwconv(const variant_dwconv *v, size_t channels, size_t in_h, 
   free(got);
 }
 
+#if defined(__x86_64__)
+/* The phase-plane 3x3 kernel behind the pnn_f32_dwconv_fn signature: scratch of the
+ * exact size (so the sanitizers see any overrun); other geometries use the reference
+ * (the kernel refuses them). */
+static void dwconv3x3_planes_adapter(const pnn_conv2d_geometry *g, const float *x, const float *w,
+                                     const float *bias, float *y, pnn_activation act) {
+  const size_t floats = pnn_f32_dwconv3x3_planes_floats(g);
+  if (floats == 0) {
+    pnn_f32_dwconv_scalar(g, x, w, bias, y, act);
+    return;
+  }
+  float *scratch = malloc(floats * sizeof(float));
+  if (!scratch) abort();
+  pnn_f32_dwconv3x3_planes_avx512(g, x, w, bias, y, act, scratch);
+  free(scratch);
+}
+#endif
+
 static void test_dwconv(const variant_dwconv *v, rng *r, tally *t) {
   /* kernel h,w; stride h,w; dilation h,w; pads top,left,bottom,right */
   static const dw_shape shapes[] = {
@@ -258,6 +276,11 @@ static void test_dwconv(const variant_dwconv *v, rng *r, tally *t) {
       check_dwconv(v, 4, 14, 14, &shapes[0], bias, kind, r, t);
       check_dwconv(v, 4, 15, 37, &shapes[1], bias, kind, r, t);
     }
+  /* Planes wider than a vector row and the MobileNet image sizes. */
+  check_dwconv(v, 2, 56, 56, &shapes[0], 1, 1, r, t);
+  check_dwconv(v, 2, 112, 112, &shapes[1], 1, 2, r, t);
+  check_dwconv(v, 2, 57, 71, &shapes[2], 0, 1, r, t);
+  check_dwconv(v, 3, 7, 7, &shapes[0], 1, 1, r, t);
 }
 
 /* ---- packed-panel GEMM, panel im2col, Winograd, max pooling ----------------------- */
@@ -367,6 +390,10 @@ static const pnn_conv2d_geometry PANEL_GEOMS[] = {
     {3, 5, 40, 5, 19, 1, 3, 1, 2, 1, 1, 0, 2},
     {2, 6, 50, 4, 17, 2, 3, 2, 3, 1, 1, 1, 1},
     {1, 3, 70, 3, 70, 3, 3, 1, 1, 1, 1, 1, 1},
+    /* stride 2 with runs wider than a vector, starting left of the image */
+    {2, 8, 75, 4, 38, 3, 3, 2, 2, 1, 1, 1, 1},
+    {2, 9, 70, 5, 35, 7, 7, 2, 2, 1, 1, 3, 3},
+    {2, 7, 66, 4, 33, 3, 3, 2, 2, 1, 1, 1, 1},
 };
 
 static void test_im2col_panel(const char *name, pnn_f32_im2col_panel_fn fn, rng *r, tally *t) {
@@ -510,7 +537,7 @@ int main(void) {
   printf("cpu: avx2_fma=%d avx512f=%d\n", cpu.avx2_fma, cpu.avx512f);
 
   variant_gemm gemms[3];
-  variant_dwconv dwconvs[3];
+  variant_dwconv dwconvs[4];
   size_t n_gemm = 0, n_dwconv = 0;
 #if defined(__x86_64__) || defined(_M_X64)
   if (cpu.avx2_fma) {
@@ -520,6 +547,7 @@ int main(void) {
   if (cpu.avx512f) {
     gemms[n_gemm++] = (variant_gemm){"avx512", pnn_f32_gemm_avx512};
     dwconvs[n_dwconv++] = (variant_dwconv){"avx512", pnn_f32_dwconv_avx512};
+    dwconvs[n_dwconv++] = (variant_dwconv){"planes3x3-avx512", dwconv3x3_planes_adapter};
   }
 #endif
   /* The selected variant is always tested too (the reference itself on other CPUs,

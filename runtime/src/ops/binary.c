@@ -5,7 +5,9 @@
  * dropped, neighbouring dims that broadcast the same way are merged, and the last
  * merged dim becomes the row. Same shapes give a single row; a scalar gives one
  * vector-scalar row; a per-channel [C,1,1] against [N,C,H,W] gives N*C vector-scalar
- * rows of H*W; a trailing vector gives vector-vector rows with the vector's stride 0. */
+ * rows of H*W; a trailing vector gives vector-vector rows with the vector's stride 0.
+ * On x86 the rows run through the AVX2/AVX-512 kernels with Add's activation fused;
+ * large outputs are split across the pool in fixed element ranges. */
 #include <stdlib.h>
 
 #include "ew_common.h"
@@ -22,7 +24,13 @@ typedef struct binary_plan {
   size_t outer_dims[PNN_MAX_RANK];
   size_t a_stride[PNN_MAX_RANK]; /* elements per step of each outer dim; 0 = broadcast */
   size_t b_stride[PNN_MAX_RANK];
+  int simd;                /* 1: the kernels below (activation fused) */
+  pnn_f32_binary_simd k;
 } binary_plan;
+
+/* Elements per task when the pool splits a large output (fits L2 with its inputs).
+ * Element-wise results do not depend on the split. */
+enum { BINARY_TASK_ELEMENTS = 16384, BINARY_PARALLEL_MIN = 32768 };
 
 /* Fills the broadcast part of the plan from the (right-aligned) input shapes and the
  * output shape. */
@@ -117,29 +125,57 @@ pnn_status pnn_op_binary_prepare(pnn_model *model, pnn_node *node, pnn_error *er
   plan->kind = kind;
   plan->act = act;
   plan_broadcast(plan, a, b, rank, dims);
+  const char *isa = "scalar";
+  plan->simd = pnn_f32_binary_simd_select(&model->cpu, &plan->k, &isa);
   node->params = plan;
   node->scratch_bytes = 0;
-  node->kernel = "f32-binary/scalar";
+  node->kernel = plan->simd ? (strcmp(isa, "avx512") == 0 ? "f32-binary/avx512" : "f32-binary/avx2")
+                            : "f32-binary/scalar";
   return PNN_OK;
 }
 
-void pnn_op_binary_run(const pnn_model *model, const pnn_node *node, const void *const *in,
-                       void *const *out, const pnn_run_context *ctx) {
-  (void)model;
-  (void)ctx;
-  const binary_plan *plan = node->params;
-  const float *a = in[0];
-  const float *b = in[1];
-  float *y = out[0];
+typedef struct binary_job {
+  const binary_plan *plan;
+  const float *a, *b;
+  float *y;
+  size_t total;
+} binary_job;
+
+/* Output elements [e0, e1): the rows they touch, each through the row kernel. */
+static void binary_range(const binary_plan *plan, const float *a, const float *b, float *y, size_t e0,
+                         size_t e1) {
+  const size_t len = plan->row_len;
+  size_t row = e0 / len, col = e0 % len;
+  /* Offsets of the first row: its index over the outer dims (mixed radix). */
   size_t index[PNN_MAX_RANK] = {0};
   size_t a_off = 0, b_off = 0;
-  for (size_t r = 0; r < plan->rows; ++r, y += plan->row_len) {
-    switch (plan->row_mode) {
-      case ROW_VV: pnn_f32_binary_vv_scalar(plan->kind, plan->row_len, a + a_off, b + b_off, y); break;
-      case ROW_VS: pnn_f32_binary_vs_scalar(plan->kind, plan->row_len, a + a_off, b[b_off], y); break;
-      default: pnn_f32_binary_sv_scalar(plan->kind, plan->row_len, a[a_off], b + b_off, y); break;
+  for (int k = plan->outer_rank - 1; k >= 0; --k) {
+    index[k] = row % plan->outer_dims[k];
+    row /= plan->outer_dims[k];
+    a_off += index[k] * plan->a_stride[k];
+    b_off += index[k] * plan->b_stride[k];
+  }
+  for (size_t e = e0; e < e1;) {
+    const size_t n = len - col < e1 - e ? len - col : e1 - e;
+    float *yr = y + e;
+    const float *ar = a + a_off + (plan->row_mode == ROW_SV ? 0 : col);
+    const float *br = b + b_off + (plan->row_mode == ROW_VS ? 0 : col);
+    if (plan->simd) {
+      switch (plan->row_mode) {
+        case ROW_VV: plan->k.vv(plan->kind, n, ar, br, yr, plan->act); break;
+        case ROW_VS: plan->k.vs(plan->kind, n, ar, *br, yr, plan->act); break;
+        default: plan->k.sv(plan->kind, n, *ar, br, yr, plan->act); break;
+      }
+    } else {
+      switch (plan->row_mode) {
+        case ROW_VV: pnn_f32_binary_vv_scalar(plan->kind, n, ar, br, yr); break;
+        case ROW_VS: pnn_f32_binary_vs_scalar(plan->kind, n, ar, *br, yr); break;
+        default: pnn_f32_binary_sv_scalar(plan->kind, n, *ar, br, yr); break;
+      }
+      if (plan->act.kind != PNN_ACT_NONE) pnn_f32_activate_scalar(yr, n, plan->act);
     }
-    if (plan->act.kind != PNN_ACT_NONE) pnn_f32_activate_scalar(y, plan->row_len, plan->act);
+    e += n;
+    col = 0;
     /* Next row: odometer over the outer dims. */
     for (int k = plan->outer_rank - 1; k >= 0; --k) {
       a_off += plan->a_stride[k];
@@ -150,4 +186,25 @@ void pnn_op_binary_run(const pnn_model *model, const pnn_node *node, const void 
       index[k] = 0;
     }
   }
+}
+
+static void binary_task(void *context, size_t task, size_t thread) {
+  (void)thread;
+  const binary_job *job = context;
+  const size_t e0 = task * BINARY_TASK_ELEMENTS;
+  const size_t e1 = job->total - e0 < BINARY_TASK_ELEMENTS ? job->total : e0 + BINARY_TASK_ELEMENTS;
+  binary_range(job->plan, job->a, job->b, job->y, e0, e1);
+}
+
+void pnn_op_binary_run(const pnn_model *model, const pnn_node *node, const void *const *in,
+                       void *const *out, const pnn_run_context *ctx) {
+  (void)model;
+  const binary_plan *plan = node->params;
+  binary_job job = {plan, in[0], in[1], out[0], plan->rows * plan->row_len};
+  if (job.total == 0) return;
+  if (ctx->pool == NULL || job.total < BINARY_PARALLEL_MIN) {
+    binary_range(plan, job.a, job.b, job.y, 0, job.total);
+    return;
+  }
+  pnn_parallel_for(ctx->pool, (job.total + BINARY_TASK_ELEMENTS - 1) / BINARY_TASK_ELEMENTS, binary_task, &job);
 }
