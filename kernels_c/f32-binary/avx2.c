@@ -12,7 +12,7 @@
 #endif
 
 #define PNN_X86_ACT_AVX2
-#include "../f32-gemm-pb/x86_act.h"
+#include "pnn_x86_act.h"
 #include "x86_impl.h"
 
 /* a op b with the scalar reference's exact semantics (see avx512.c). blendv takes

@@ -12,7 +12,7 @@
 #endif
 
 #define PNN_X86_ACT_AVX512
-#include "../f32-gemm-pb/x86_act.h"
+#include "pnn_x86_act.h"
 #include "x86_impl.h"
 
 /* a op b with the scalar reference's exact semantics (comparisons pick as it does,

@@ -5,7 +5,7 @@
  *   VLOAD(p, n) / VSTORE(p, v, n)  load / store the first n <= W lanes (n == W: whole)
  *   VSET1(x)                       broadcast
  *   VOP(kind, a, b)                a op b exactly as the scalar reference
- *   VACT(v, kind, alpha, beta)     fused activation (x86_act.h)
+ *   VACT(v, kind, alpha, beta)     fused activation (pnn_x86_act.h)
  * Pow and sigmoid/tanh go through the scalar reference. Lanes are independent, so
  * the vector and masked-tail results equal the scalar ones element for element. */
 #define PNN_BINARY_X86_BODY(SUFFIX)                                                             \

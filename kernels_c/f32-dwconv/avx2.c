@@ -22,47 +22,10 @@
 
 #include <immintrin.h>
 
-#if defined(__GNUC__)
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define PNN_ALWAYS_INLINE inline
-#endif
+#define PNN_X86_ACT_AVX2
+#include "pnn_x86_act.h"
 
 enum { LANES = 8 };
-
-/* Lane i is active when i < n (maskload/maskstore read the sign bit). */
-static inline __m256i lane_mask(size_t n) {
-  const int count = n >= 8 ? 8 : (int)n;
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-static inline int act_needs_scalar_pass(int kind) {
-  return kind == PNN_ACT_SIGMOID || kind == PNN_ACT_TANH;
-}
-
-/* NaN handling matches pnn_activate: max/min return their second operand on NaN. */
-static PNN_ALWAYS_INLINE __m256 activate_vec(__m256 v, int kind, __m256 alpha, __m256 beta) {
-  const __m256 zero = _mm256_setzero_ps();
-  const __m256 one = _mm256_set1_ps(1.0f);
-  switch (kind) {
-    case PNN_ACT_RELU: return _mm256_max_ps(v, zero);
-    case PNN_ACT_CLIP: return _mm256_min_ps(beta, _mm256_max_ps(alpha, v));
-    case PNN_ACT_LEAKY_RELU: {
-      const __m256 negative = _mm256_cmp_ps(v, zero, _CMP_LT_OQ);
-      return _mm256_blendv_ps(v, _mm256_mul_ps(v, alpha), negative);
-    }
-    case PNN_ACT_HARD_SIGMOID: {
-      __m256 y = _mm256_fmadd_ps(alpha, v, beta);
-      return _mm256_min_ps(one, _mm256_max_ps(zero, y));
-    }
-    case PNN_ACT_HARD_SWISH: {
-      __m256 y = _mm256_fmadd_ps(v, _mm256_set1_ps(1.0f / 6.0f), _mm256_set1_ps(0.5f));
-      y = _mm256_min_ps(one, _mm256_max_ps(zero, y));
-      return _mm256_mul_ps(v, y);
-    }
-    default: return v; /* none; sigmoid/tanh get a scalar pass */
-  }
-}
 
 typedef struct row_job {
   const pnn_conv2d_geometry *g;
@@ -97,12 +60,12 @@ static float pixel_checked(const row_job *job, size_t ox) {
  * are never read from memory). */
 static PNN_ALWAYS_INLINE __m256 load_taps(const float *x, size_t stride, size_t count) {
   if (stride == 1) {
-    return count >= LANES ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, lane_mask(count));
+    return count >= LANES ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, pnn_mask8(count));
   }
   /* stride 2: the even elements of x[0 .. 2*count-1). */
   const size_t span = 2 * count - 1;
-  const __m256 lo = span >= LANES ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, lane_mask(span));
-  const __m256 hi = span > LANES ? _mm256_maskload_ps(x + LANES, lane_mask(span - LANES))
+  const __m256 lo = span >= LANES ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, pnn_mask8(span));
+  const __m256 hi = span > LANES ? _mm256_maskload_ps(x + LANES, pnn_mask8(span - LANES))
                                  : _mm256_setzero_ps();
   /* [lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6], then swap the middle 64-bit pairs. */
   const __m256 mixed = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
@@ -130,9 +93,9 @@ static PNN_ALWAYS_INLINE void row_interior(const row_job *job, size_t kh, size_t
         acc = _mm256_fmadd_ps(wv, load_taps(x_row + j * dw, stride, count), acc);
       }
     }
-    acc = activate_vec(_mm256_add_ps(acc, bias), job->kind, job->alpha, job->beta);
+    acc = pnn_act256(_mm256_add_ps(acc, bias), job->kind, job->alpha, job->beta);
     if (count == LANES) _mm256_storeu_ps(y_row + ox, acc);
-    else _mm256_maskstore_ps(y_row + ox, lane_mask(count), acc);
+    else _mm256_maskstore_ps(y_row + ox, pnn_mask8(count), acc);
   }
 }
 
@@ -177,7 +140,7 @@ void pnn_f32_dwconv_avx2(const pnn_conv2d_geometry *g, const float *x, const flo
   job.kind = act.kind;
   job.alpha = _mm256_set1_ps(act.alpha);
   job.beta = _mm256_set1_ps(act.beta);
-  const int scalar_pass = act_needs_scalar_pass(act.kind);
+  const int scalar_pass = pnn_act_needs_scalar_pass(act.kind);
   const pnn_activation border_act = scalar_pass ? (pnn_activation){PNN_ACT_NONE, 0, 0} : act;
   for (size_t c = 0; c < g->channels; ++c) {
     job.x_c = x + c * g->in_h * g->in_w;

@@ -24,45 +24,10 @@
 
 #include <immintrin.h>
 
-#if defined(__GNUC__)
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define PNN_ALWAYS_INLINE inline
-#endif
+#define PNN_X86_ACT_AVX512
+#include "pnn_x86_act.h"
 
 enum { LANES = 16 };
-
-static inline __mmask16 lane_mask(size_t n) {
-  return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
-}
-
-static inline int act_needs_scalar_pass(int kind) {
-  return kind == PNN_ACT_SIGMOID || kind == PNN_ACT_TANH;
-}
-
-/* NaN handling matches pnn_activate: max/min return their second operand on NaN. */
-static PNN_ALWAYS_INLINE __m512 activate_vec(__m512 v, int kind, __m512 alpha, __m512 beta) {
-  const __m512 zero = _mm512_setzero_ps();
-  const __m512 one = _mm512_set1_ps(1.0f);
-  switch (kind) {
-    case PNN_ACT_RELU: return _mm512_max_ps(v, zero);
-    case PNN_ACT_CLIP: return _mm512_min_ps(beta, _mm512_max_ps(alpha, v));
-    case PNN_ACT_LEAKY_RELU: {
-      __mmask16 negative = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
-      return _mm512_mask_mul_ps(v, negative, v, alpha);
-    }
-    case PNN_ACT_HARD_SIGMOID: {
-      __m512 y = _mm512_fmadd_ps(alpha, v, beta);
-      return _mm512_min_ps(one, _mm512_max_ps(zero, y));
-    }
-    case PNN_ACT_HARD_SWISH: {
-      __m512 y = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
-      y = _mm512_min_ps(one, _mm512_max_ps(zero, y));
-      return _mm512_mul_ps(v, y);
-    }
-    default: return v; /* none; sigmoid/tanh get a scalar pass */
-  }
-}
 
 typedef struct row_job {
   const pnn_conv2d_geometry *g;
@@ -97,14 +62,14 @@ static float pixel_checked(const row_job *job, size_t ox) {
  * are never read from memory). */
 static PNN_ALWAYS_INLINE __m512 load_taps(const float *x, size_t stride, size_t count) {
   if (stride == 1) {
-    return count >= LANES ? _mm512_loadu_ps(x) : _mm512_maskz_loadu_ps(lane_mask(count), x);
+    return count >= LANES ? _mm512_loadu_ps(x) : _mm512_maskz_loadu_ps(pnn_mask16(count), x);
   }
   /* stride 2: the even elements of x[0 .. 2*count-1). */
   const size_t span = 2 * count - 1;
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
                                          28, 30);
-  const __m512 lo = span >= LANES ? _mm512_loadu_ps(x) : _mm512_maskz_loadu_ps(lane_mask(span), x);
-  const __m512 hi = span > LANES ? _mm512_maskz_loadu_ps(lane_mask(span - LANES), x + LANES)
+  const __m512 lo = span >= LANES ? _mm512_loadu_ps(x) : _mm512_maskz_loadu_ps(pnn_mask16(span), x);
+  const __m512 hi = span > LANES ? _mm512_maskz_loadu_ps(pnn_mask16(span - LANES), x + LANES)
                                  : _mm512_setzero_ps();
   return _mm512_permutex2var_ps(lo, even, hi);
 }
@@ -114,11 +79,11 @@ static PNN_ALWAYS_INLINE __m512 load_taps(const float *x, size_t stride, size_t 
 static inline __m512 load_span_checked(const float *x_row, ptrdiff_t d, size_t in_w) {
   if (d >= 0) {
     if ((size_t)d >= in_w) return _mm512_setzero_ps();
-    return _mm512_maskz_loadu_ps(lane_mask(in_w - (size_t)d), x_row + d);
+    return _mm512_maskz_loadu_ps(pnn_mask16(in_w - (size_t)d), x_row + d);
   }
   const size_t skip = (size_t)-d;
   if (skip >= LANES) return _mm512_setzero_ps();
-  const __mmask16 lanes = (__mmask16)(lane_mask(in_w + skip) & ~lane_mask(skip));
+  const __mmask16 lanes = (__mmask16)(pnn_mask16(in_w + skip) & ~pnn_mask16(skip));
   return _mm512_maskz_expandloadu_ps(lanes, x_row);
 }
 
@@ -156,10 +121,10 @@ static PNN_ALWAYS_INLINE void row_vector(const row_job *job, size_t kh, size_t k
       acc = _mm512_fmadd_ps(wv, taps, acc);
     }
   }
-  acc = activate_vec(_mm512_add_ps(acc, _mm512_set1_ps(job->bias)), job->kind, job->alpha,
+  acc = pnn_act512(_mm512_add_ps(acc, _mm512_set1_ps(job->bias)), job->kind, job->alpha,
                      job->beta);
   if (count == LANES) _mm512_storeu_ps(y_row + ox, acc);
-  else _mm512_mask_storeu_ps(y_row + ox, lane_mask(count), acc);
+  else _mm512_mask_storeu_ps(y_row + ox, pnn_mask16(count), acc);
 }
 
 /* A whole output row; columns [ox_l, ox_r) are the interior (no tap off the row). */
@@ -240,9 +205,9 @@ static PNN_ALWAYS_INLINE void dw_block(int checked, size_t nv, size_t stride, co
   for (size_t v = 0; v < 4; ++v) {
     if (v >= nv) continue;
     const size_t o = ox + 16 * v;
-    const __m512 out = activate_vec(acc[v], kind, alpha, beta);
+    const __m512 out = pnn_act512(acc[v], kind, alpha, beta);
     if (o + 16 <= out_w) _mm512_storeu_ps(y_row + o, out);
-    else _mm512_mask_storeu_ps(y_row + o, lane_mask(out_w - o), out);
+    else _mm512_mask_storeu_ps(y_row + o, pnn_mask16(out_w - o), out);
   }
 }
 
@@ -259,7 +224,7 @@ static void dw3x3_fast(const pnn_conv2d_geometry *g, const float *x, const float
   if (jl > vecs) jl = vecs;
   if (jr < jl) jr = jl;
   const __m512 alpha = _mm512_set1_ps(act.alpha), beta = _mm512_set1_ps(act.beta);
-  const int scalar_pass = act_needs_scalar_pass(act.kind);
+  const int scalar_pass = pnn_act_needs_scalar_pass(act.kind);
   const int kind = scalar_pass ? PNN_ACT_NONE : act.kind;
   for (size_t c = 0; c < g->channels; ++c) {
     const float *x_c = x + c * g->in_h * in_w;
@@ -325,7 +290,7 @@ void pnn_f32_dwconv_avx512(const pnn_conv2d_geometry *g, const float *x, const f
   job.kind = act.kind;
   job.alpha = _mm512_set1_ps(act.alpha);
   job.beta = _mm512_set1_ps(act.beta);
-  const int scalar_pass = act_needs_scalar_pass(act.kind);
+  const int scalar_pass = pnn_act_needs_scalar_pass(act.kind);
   const pnn_activation border_act = scalar_pass ? (pnn_activation){PNN_ACT_NONE, 0, 0} : act;
   for (size_t c = 0; c < g->channels; ++c) {
     job.x_c = x + c * g->in_h * g->in_w;
@@ -410,10 +375,10 @@ static void fill_planes(const pnn_conv2d_geometry *g, const float *x_c, size_t s
     }
     if (c < c_end) { /* 1..31 columns left: masked loads and stores */
       const size_t n = c_end - c, k = (c + g->pad_left) >> 1;
-      const __m512 lo = _mm512_maskz_loadu_ps(lane_mask(n), src + c);
-      const __m512 hi = _mm512_maskz_loadu_ps(n > 16 ? lane_mask(n - 16) : 0, src + c + 16);
-      _mm512_mask_storeu_ps(even + k, lane_mask((n + 1) / 2), _mm512_permutex2var_ps(lo, idx_even, hi));
-      _mm512_mask_storeu_ps(odd + k, lane_mask(n / 2), _mm512_permutex2var_ps(lo, idx_odd, hi));
+      const __m512 lo = _mm512_maskz_loadu_ps(pnn_mask16(n), src + c);
+      const __m512 hi = _mm512_maskz_loadu_ps(n > 16 ? pnn_mask16(n - 16) : 0, src + c + 16);
+      _mm512_mask_storeu_ps(even + k, pnn_mask16((n + 1) / 2), _mm512_permutex2var_ps(lo, idx_even, hi));
+      _mm512_mask_storeu_ps(odd + k, pnn_mask16(n / 2), _mm512_permutex2var_ps(lo, idx_odd, hi));
     }
   }
 }
@@ -439,7 +404,7 @@ void pnn_f32_dwconv3x3_planes_avx512(const pnn_conv2d_geometry *g, const float *
   const size_t s = planes_geometry(g, &ph, &pw, &stride);
   if (s == 0) return;
   const size_t total = g->out_h * pw; /* flat outputs, out_w of every pw valid */
-  const int scalar_pass = act_needs_scalar_pass(act.kind);
+  const int scalar_pass = pnn_act_needs_scalar_pass(act.kind);
   const __m512 alpha = _mm512_set1_ps(act.alpha), beta = _mm512_set1_ps(act.beta);
   /* Per tap: offset into the planes buffer (plane and shift). */
   size_t off[9];
@@ -457,7 +422,7 @@ void pnn_f32_dwconv3x3_planes_avx512(const pnn_conv2d_geometry *g, const float *
       const float *p = scratch + q0;
       __m512 acc = b0;
       for (size_t t = 0; t < 9; ++t) acc = _mm512_fmadd_ps(wv[t], _mm512_loadu_ps(p + off[t]), acc);
-      acc = activate_vec(acc, act.kind, alpha, beta);
+      acc = pnn_act512(acc, act.kind, alpha, beta);
       const __mmask16 valid = valid_lanes(q0, pw, g->out_w, total);
       const unsigned n = (unsigned)__builtin_popcount(valid);
       _mm512_mask_storeu_ps(out, (__mmask16)((1u << n) - 1u), _mm512_maskz_compress_ps(valid, acc));

@@ -22,10 +22,6 @@
 #define PNN_ALWAYS_INLINE inline
 #endif
 
-static inline int act_needs_scalar_pass(int kind) {
-  return kind == PNN_ACT_SIGMOID || kind == PNN_ACT_TANH;
-}
-
 /* Same as the GEMM's: NaN handling matches pnn_activate. */
 static PNN_ALWAYS_INLINE float32x4_t activate_vec(float32x4_t v, int kind, float alpha,
                                                   float beta) {
@@ -214,7 +210,7 @@ void pnn_f32_dwconv_neon(const pnn_conv2d_geometry *g, const float *x, const flo
   pl.hi = hi;
   /* Sigmoid and tanh have no vector form: the row is stored without activation and
    * a scalar pass applies it. */
-  const int scalar_pass = act_needs_scalar_pass(act.kind);
+  const int scalar_pass = pnn_act_needs_scalar_pass(act.kind);
   if (scalar_pass) pl.kind = PNN_ACT_NONE;
   const int fast3 = kh == 3 && kw == 3 && g->dilation_h == 1 && g->dilation_w == 1 &&
                     (pl.sw == 1 || pl.sw == 2);

@@ -24,10 +24,6 @@
 
 enum { LANES = 4 };
 
-static inline int act_needs_scalar_pass(int kind) {
-  return kind == PNN_ACT_SIGMOID || kind == PNN_ACT_TANH;
-}
-
 /* pmin/pmax with this operand order treat NaN as pnn_activate's comparisons do. */
 static PNN_ALWAYS_INLINE v128_t activate_vec(v128_t v, int kind, v128_t alpha, v128_t beta) {
   const v128_t zero = wasm_f32x4_const_splat(0.0f);
@@ -233,7 +229,7 @@ void pnn_f32_dwconv_wasmsimd(const pnn_conv2d_geometry *g, const float *x, const
   job.alpha = wasm_f32x4_splat(act.alpha);
   job.beta = wasm_f32x4_splat(act.beta);
   job.x_end = x + g->channels * g->in_h * g->in_w;
-  const int scalar_pass = act_needs_scalar_pass(act.kind);
+  const int scalar_pass = pnn_act_needs_scalar_pass(act.kind);
   const pnn_activation border_act = scalar_pass ? (pnn_activation){PNN_ACT_NONE, 0, 0} : act;
   for (size_t c = 0; c < g->channels; ++c) {
     job.x_c = x + c * g->in_h * g->in_w;

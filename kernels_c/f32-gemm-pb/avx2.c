@@ -16,7 +16,7 @@
 #endif
 
 #define PNN_X86_ACT_AVX2
-#include "x86_act.h"
+#include "pnn_x86_act.h"
 
 enum { PB_MR = 6, PB_KC = 256 };
 

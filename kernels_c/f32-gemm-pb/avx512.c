@@ -17,7 +17,7 @@
 #endif
 
 #define PNN_X86_ACT_AVX512
-#include "x86_act.h"
+#include "pnn_x86_act.h"
 
 enum { PB_MR = PNN_GEMM_PA_MR, PB_KC = 256 }; /* 14-row strips */
 

@@ -23,11 +23,8 @@
 
 #include <immintrin.h>
 
-#if defined(__GNUC__)
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define PNN_ALWAYS_INLINE inline
-#endif
+#define PNN_X86_ACT_AVX2
+#include "pnn_x86_act.h"
 
 enum {
   GEMM_MR = 6,    /* rows per micro-tile */
@@ -35,41 +32,6 @@ enum {
   GEMM_KC = 256,  /* K block: 256 x 16 floats of packed B = 16 KiB */
   GEMV_KC = 2048  /* K block of the gathered B column in the N == 1 path */
 };
-
-/* Lane i is active when i < n (maskload/maskstore read the sign bit). */
-static inline __m256i lane_mask(size_t n) {
-  const int count = n >= 8 ? 8 : (int)n;
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-/* Activations that have a vector form here; sigmoid and tanh get a scalar pass. */
-static inline int act_needs_scalar_pass(int kind) {
-  return kind == PNN_ACT_SIGMOID || kind == PNN_ACT_TANH;
-}
-
-/* NaN handling matches pnn_activate: max/min return their second operand on NaN. */
-static PNN_ALWAYS_INLINE __m256 activate_vec(__m256 v, int kind, __m256 alpha, __m256 beta) {
-  const __m256 zero = _mm256_setzero_ps();
-  const __m256 one = _mm256_set1_ps(1.0f);
-  switch (kind) {
-    case PNN_ACT_RELU: return _mm256_max_ps(v, zero);
-    case PNN_ACT_CLIP: return _mm256_min_ps(beta, _mm256_max_ps(alpha, v));
-    case PNN_ACT_LEAKY_RELU: {
-      const __m256 negative = _mm256_cmp_ps(v, zero, _CMP_LT_OQ);
-      return _mm256_blendv_ps(v, _mm256_mul_ps(v, alpha), negative);
-    }
-    case PNN_ACT_HARD_SIGMOID: {
-      const __m256 y = _mm256_fmadd_ps(alpha, v, beta);
-      return _mm256_min_ps(one, _mm256_max_ps(zero, y));
-    }
-    case PNN_ACT_HARD_SWISH: {
-      __m256 y = _mm256_fmadd_ps(v, _mm256_set1_ps(1.0f / 6.0f), _mm256_set1_ps(0.5f));
-      y = _mm256_min_ps(one, _mm256_max_ps(zero, y));
-      return _mm256_mul_ps(v, y);
-    }
-    default: return v; /* none; sigmoid/tanh are applied after the store */
-  }
-}
 
 typedef struct tile_epilogue {
   const float *row_bias; /* NULL or the bias of the strip's first row */
@@ -92,8 +54,8 @@ static PNN_ALWAYS_INLINE void store_row(__m256 lo, __m256 hi, int wide, float *c
     if (wide) hi = _mm256_add_ps(hi, _mm256_add_ps(rb, ep->col_hi));
   }
   if (ep->activate) {
-    lo = activate_vec(lo, ep->kind, ep->alpha, ep->beta);
-    if (wide) hi = activate_vec(hi, ep->kind, ep->alpha, ep->beta);
+    lo = pnn_act256(lo, ep->kind, ep->alpha, ep->beta);
+    if (wide) hi = pnn_act256(hi, ep->kind, ep->alpha, ep->beta);
   }
   _mm256_maskstore_ps(c, mask_lo, lo);
   if (wide) _mm256_maskstore_ps(c + 8, mask_hi, hi);
@@ -183,7 +145,7 @@ static PNN_ALWAYS_INLINE void gemv_rows(size_t rows, size_t kc, const float *a, 
       if (i < rows) acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i * lda + k), xv, acc[i]);
   }
   if (k < kc) {
-    const __m256i tail = lane_mask(kc - k);
+    const __m256i tail = pnn_mask8(kc - k);
     const __m256 xv = _mm256_maskload_ps(x + k, tail);
 #pragma GCC unroll 4
     for (size_t i = 0; i < 4; ++i)
@@ -218,15 +180,8 @@ static void gemv(size_t M, size_t K, const float *A, size_t lda, const float *B,
         default: gemv_rows(1, kc, a, lda, x, sums); break;
       }
       for (size_t i = 0; i < rows; ++i) {
-        float *out = C + (m0 + i) * ldc;
-        float v = sums[i];
-        if (first) {
-          if (row_bias) v += row_bias[m0 + i];
-          if (col_bias) v += col_bias[0];
-        } else {
-          v += *out;
-        }
-        *out = last ? pnn_activate(v, act) : v;
+        pnn_gemv_store(C + (m0 + i) * ldc, sums[i], first, last, row_bias ? row_bias + m0 + i : NULL,
+                       col_bias, act);
       }
     }
     if (last) break;
@@ -247,7 +202,7 @@ void pnn_f32_gemm_avx2(size_t M, size_t N, size_t K, const float *A, size_t lda,
   ep.kind = act.kind;
   ep.alpha = _mm256_set1_ps(act.alpha);
   ep.beta = _mm256_set1_ps(act.beta);
-  const int scalar_pass = act_needs_scalar_pass(act.kind);
+  const int scalar_pass = pnn_act_needs_scalar_pass(act.kind);
   for (size_t k0 = 0;; k0 += GEMM_KC) {
     const size_t kc = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;
     ep.accumulate = k0 != 0;
@@ -257,8 +212,8 @@ void pnn_f32_gemm_avx2(size_t M, size_t N, size_t K, const float *A, size_t lda,
       const size_t left = N - n0;
       const int wide = left > 8; /* an 8-column panel when at most 8 columns remain */
       width = wide ? (left < GEMM_NR ? left : GEMM_NR) : left;
-      const __m256i mask_lo = lane_mask(width);
-      const __m256i mask_hi = wide ? lane_mask(width - 8) : _mm256_setzero_si256();
+      const __m256i mask_lo = pnn_mask8(width);
+      const __m256i mask_hi = wide ? pnn_mask8(width - 8) : _mm256_setzero_si256();
       pack_b_panel(kc, B + k0 * ldb + n0, ldb, wide, mask_lo, mask_hi, packed_b);
       ep.col_lo = ep.col_hi = _mm256_setzero_ps();
       if (col_bias) {

@@ -23,11 +23,8 @@
 
 #include <immintrin.h>
 
-#if defined(__GNUC__)
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define PNN_ALWAYS_INLINE inline
-#endif
+#define PNN_X86_ACT_AVX512
+#include "pnn_x86_act.h"
 
 enum {
   GEMM_MR = 14,   /* rows per micro-tile: 28 accumulators + 2 B vectors + 1 broadcast */
@@ -35,40 +32,6 @@ enum {
   GEMM_KC = 256,  /* K block: 256 x 32 floats of packed B = 32 KiB, fits L1 (48 KiB) */
   GEMV_KC = 2048  /* K block of the gathered B column in the N == 1 path */
 };
-
-/* The first n lanes set (n >= 16: all). */
-static inline __mmask16 lane_mask(size_t n) {
-  return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
-}
-
-/* Activations that have a vector form here; sigmoid and tanh get a scalar pass. */
-static inline int act_needs_scalar_pass(int kind) {
-  return kind == PNN_ACT_SIGMOID || kind == PNN_ACT_TANH;
-}
-
-/* NaN handling matches pnn_activate: max/min return their second operand on NaN. */
-static PNN_ALWAYS_INLINE __m512 activate_vec(__m512 v, int kind, __m512 alpha, __m512 beta) {
-  const __m512 zero = _mm512_setzero_ps();
-  const __m512 one = _mm512_set1_ps(1.0f);
-  switch (kind) {
-    case PNN_ACT_RELU: return _mm512_max_ps(v, zero);
-    case PNN_ACT_CLIP: return _mm512_min_ps(beta, _mm512_max_ps(alpha, v));
-    case PNN_ACT_LEAKY_RELU: {
-      __mmask16 negative = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
-      return _mm512_mask_mul_ps(v, negative, v, alpha);
-    }
-    case PNN_ACT_HARD_SIGMOID: {
-      __m512 y = _mm512_fmadd_ps(alpha, v, beta);
-      return _mm512_min_ps(one, _mm512_max_ps(zero, y));
-    }
-    case PNN_ACT_HARD_SWISH: {
-      __m512 y = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
-      y = _mm512_min_ps(one, _mm512_max_ps(zero, y));
-      return _mm512_mul_ps(v, y);
-    }
-    default: return v; /* none; sigmoid/tanh are applied after the store */
-  }
-}
 
 typedef struct tile_epilogue {
   const float *row_bias; /* NULL or the bias of the strip's first row */
@@ -91,8 +54,8 @@ static PNN_ALWAYS_INLINE void store_row(__m512 lo, __m512 hi, int wide, float *c
     if (wide) hi = _mm512_add_ps(hi, _mm512_add_ps(rb, ep->col_hi));
   }
   if (ep->activate) {
-    lo = activate_vec(lo, ep->kind, ep->alpha, ep->beta);
-    if (wide) hi = activate_vec(hi, ep->kind, ep->alpha, ep->beta);
+    lo = pnn_act512(lo, ep->kind, ep->alpha, ep->beta);
+    if (wide) hi = pnn_act512(hi, ep->kind, ep->alpha, ep->beta);
   }
   _mm512_mask_storeu_ps(c, mask_lo, lo);
   if (wide) _mm512_mask_storeu_ps(c + 16, mask_hi, hi);
@@ -177,7 +140,7 @@ static PNN_ALWAYS_INLINE void gemv_rows(size_t rows, size_t kc, const float *a, 
       if (i < rows) acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(a + i * lda + k), xv, acc[i]);
   }
   if (k < kc) {
-    const __mmask16 tail = lane_mask(kc - k);
+    const __mmask16 tail = pnn_mask16(kc - k);
     const __m512 xv = _mm512_maskz_loadu_ps(tail, x + k);
 #pragma GCC unroll 8
     for (size_t i = 0; i < 8; ++i)
@@ -216,15 +179,8 @@ static void gemv(size_t M, size_t K, const float *A, size_t lda, const float *B,
         default: gemv_rows(1, kc, a, lda, x, sums); break;
       }
       for (size_t i = 0; i < rows; ++i) {
-        float *out = C + (m0 + i) * ldc;
-        float v = sums[i];
-        if (first) {
-          if (row_bias) v += row_bias[m0 + i];
-          if (col_bias) v += col_bias[0];
-        } else {
-          v += *out;
-        }
-        *out = last ? pnn_activate(v, act) : v;
+        pnn_gemv_store(C + (m0 + i) * ldc, sums[i], first, last, row_bias ? row_bias + m0 + i : NULL,
+                       col_bias, act);
       }
     }
     if (last) break;
@@ -245,7 +201,7 @@ void pnn_f32_gemm_avx512(size_t M, size_t N, size_t K, const float *A, size_t ld
   ep.kind = act.kind;
   ep.alpha = _mm512_set1_ps(act.alpha);
   ep.beta = _mm512_set1_ps(act.beta);
-  const int scalar_pass = act_needs_scalar_pass(act.kind);
+  const int scalar_pass = pnn_act_needs_scalar_pass(act.kind);
   for (size_t k0 = 0;; k0 += GEMM_KC) {
     const size_t kc = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;
     ep.accumulate = k0 != 0;
@@ -255,8 +211,8 @@ void pnn_f32_gemm_avx512(size_t M, size_t N, size_t K, const float *A, size_t ld
       const size_t left = N - n0;
       const int wide = left > 16; /* a 16-column panel when at most 16 columns remain */
       width = wide ? (left < GEMM_NR ? left : GEMM_NR) : left;
-      const __mmask16 mask_lo = lane_mask(width);
-      const __mmask16 mask_hi = wide ? lane_mask(width - 16) : (__mmask16)0;
+      const __mmask16 mask_lo = pnn_mask16(width);
+      const __mmask16 mask_hi = wide ? pnn_mask16(width - 16) : (__mmask16)0;
       pack_b_panel(kc, B + k0 * ldb + n0, ldb, wide, mask_lo, mask_hi, packed_b);
       ep.col_lo = ep.col_hi = _mm512_setzero_ps();
       if (col_bias) {

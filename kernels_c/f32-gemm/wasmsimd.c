@@ -27,11 +27,6 @@ enum {
   GEMV_KC = 2048  /* K block of the gathered B column in the N == 1 path */
 };
 
-/* Activations that have a vector form here; sigmoid and tanh get a scalar pass. */
-static inline int act_needs_scalar_pass(int kind) {
-  return kind == PNN_ACT_SIGMOID || kind == PNN_ACT_TANH;
-}
-
 /* pmin/pmax are `b < a ? b : a` / `a < b ? b : a`: with the operand order below
  * they treat NaN exactly as pnn_activate's comparisons do. */
 static PNN_ALWAYS_INLINE v128_t activate_vec(v128_t v, int kind, v128_t alpha, v128_t beta) {
@@ -238,15 +233,8 @@ static void gemv(size_t M, size_t K, const float *A, size_t lda, const float *B,
         default: gemv_rows(1, kc, a, lda, x, sums); break;
       }
       for (size_t i = 0; i < rows; ++i) {
-        float *out = C + (m0 + i) * ldc;
-        float v = sums[i];
-        if (first) {
-          if (row_bias) v += row_bias[m0 + i];
-          if (col_bias) v += col_bias[0];
-        } else {
-          v += *out;
-        }
-        *out = last ? pnn_activate(v, act) : v;
+        pnn_gemv_store(C + (m0 + i) * ldc, sums[i], first, last, row_bias ? row_bias + m0 + i : NULL,
+                       col_bias, act);
       }
     }
     if (last) break;
@@ -267,7 +255,7 @@ void pnn_f32_gemm_wasmsimd(size_t M, size_t N, size_t K, const float *A, size_t 
   ep.kind = act.kind;
   ep.alpha = wasm_f32x4_splat(act.alpha);
   ep.beta = wasm_f32x4_splat(act.beta);
-  const int scalar_pass = act_needs_scalar_pass(act.kind);
+  const int scalar_pass = pnn_act_needs_scalar_pass(act.kind);
   for (size_t k0 = 0;; k0 += GEMM_KC) {
     const size_t kc = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;
     ep.accumulate = k0 != 0;

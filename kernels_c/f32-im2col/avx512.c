@@ -19,7 +19,7 @@
 #endif
 
 #define PNN_X86_ACT_AVX512
-#include "../f32-gemm-pb/x86_act.h"
+#include "pnn_x86_act.h"
 
 /* out[u] = row[ix0 + stride*u] inside [0, in_w), else 0, for u < len <= 32.
  * row is NULL for a row outside the image. ix0 is signed. */

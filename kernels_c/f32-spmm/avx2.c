@@ -26,47 +26,10 @@
 
 #include <immintrin.h>
 
-#if defined(__GNUC__)
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define PNN_ALWAYS_INLINE inline
-#endif
+#define PNN_X86_ACT_AVX2
+#include "pnn_x86_act.h"
 
 enum { MAX_G = 8, MAX_NV = 4 };
-
-/* Lane i is active when i < n (maskload/maskstore read the sign bit). */
-static inline __m256i lane_mask(size_t n) {
-  const int count = n >= 8 ? 8 : (int)n;
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-static inline int act_needs_scalar_pass(int kind) {
-  return kind == PNN_ACT_SIGMOID || kind == PNN_ACT_TANH;
-}
-
-/* NaN handling matches pnn_activate: max/min return their second operand on NaN. */
-static PNN_ALWAYS_INLINE __m256 activate_vec(__m256 v, int kind, __m256 alpha, __m256 beta) {
-  const __m256 zero = _mm256_setzero_ps();
-  const __m256 one = _mm256_set1_ps(1.0f);
-  switch (kind) {
-    case PNN_ACT_RELU: return _mm256_max_ps(v, zero);
-    case PNN_ACT_CLIP: return _mm256_min_ps(beta, _mm256_max_ps(alpha, v));
-    case PNN_ACT_LEAKY_RELU: {
-      const __m256 negative = _mm256_cmp_ps(v, zero, _CMP_LT_OQ);
-      return _mm256_blendv_ps(v, _mm256_mul_ps(v, alpha), negative);
-    }
-    case PNN_ACT_HARD_SIGMOID: {
-      const __m256 y = _mm256_fmadd_ps(alpha, v, beta);
-      return _mm256_min_ps(one, _mm256_max_ps(zero, y));
-    }
-    case PNN_ACT_HARD_SWISH: {
-      __m256 y = _mm256_fmadd_ps(v, _mm256_set1_ps(1.0f / 6.0f), _mm256_set1_ps(0.5f));
-      y = _mm256_min_ps(one, _mm256_max_ps(zero, y));
-      return _mm256_mul_ps(v, y);
-    }
-    default: return v; /* none; sigmoid/tanh get a scalar pass after the store */
-  }
-}
 
 /* Everything of one call that the tile kernel needs besides its group. */
 typedef struct spmm_args {
@@ -89,7 +52,7 @@ static PNN_ALWAYS_INLINE void tile_all_groups(const pnn_sparse_f32 *w, size_t G,
   const float *val = w->values;
   const float *x = a->x + p0;
   const size_t xs = a->x_stride;
-  const __m256i last_mask = lane_mask(last);
+  const __m256i last_mask = pnn_mask8(last);
   /* Columns of the next tile to prefetch per group (0: this is the last tile). */
   const size_t pf_per_group =
       masked || p0 + 16 * nv > a->pixels ? 0 : (w->cols + w->n_groups - 1) / w->n_groups;
@@ -167,12 +130,12 @@ static PNN_ALWAYS_INLINE void tile_all_groups(const pnn_sparse_f32 *w, size_t G,
 #pragma GCC unroll 4
         for (size_t v = 0; v < MAX_NV; ++v) {
           if (v < nv) {
-            const __m256 o = activate_vec(acc[r][v], kind, a->alpha, a->beta);
+            const __m256 o = pnn_act256(acc[r][v], kind, a->alpha, a->beta);
             if (masked && v + 1 == nv) _mm256_maskstore_ps(out + 8 * v, last_mask, o);
             else _mm256_storeu_ps(out + 8 * v, o);
           }
         }
-        if (act_needs_scalar_pass(kind)) {
+        if (pnn_act_needs_scalar_pass(kind)) {
           const size_t n = masked ? 8 * (nv - 1) + last : 8 * nv;
           for (size_t p = 0; p < n; ++p) out[p] = pnn_activate(out[p], a->act);
         }

@@ -25,46 +25,10 @@
 
 #include <immintrin.h>
 
-#if defined(__GNUC__)
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define PNN_ALWAYS_INLINE inline
-#endif
+#define PNN_X86_ACT_AVX512
+#include "pnn_x86_act.h"
 
 enum { MAX_G = 8, MAX_NV = 4 };
-
-/* The first n lanes set (n >= 16: all). */
-static inline __mmask16 lane_mask(size_t n) {
-  return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
-}
-
-static inline int act_needs_scalar_pass(int kind) {
-  return kind == PNN_ACT_SIGMOID || kind == PNN_ACT_TANH;
-}
-
-/* NaN handling matches pnn_activate: max/min return their second operand on NaN. */
-static PNN_ALWAYS_INLINE __m512 activate_vec(__m512 v, int kind, __m512 alpha, __m512 beta) {
-  const __m512 zero = _mm512_setzero_ps();
-  const __m512 one = _mm512_set1_ps(1.0f);
-  switch (kind) {
-    case PNN_ACT_RELU: return _mm512_max_ps(v, zero);
-    case PNN_ACT_CLIP: return _mm512_min_ps(beta, _mm512_max_ps(alpha, v));
-    case PNN_ACT_LEAKY_RELU: {
-      const __mmask16 negative = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
-      return _mm512_mask_mul_ps(v, negative, v, alpha);
-    }
-    case PNN_ACT_HARD_SIGMOID: {
-      const __m512 y = _mm512_fmadd_ps(alpha, v, beta);
-      return _mm512_min_ps(one, _mm512_max_ps(zero, y));
-    }
-    case PNN_ACT_HARD_SWISH: {
-      __m512 y = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
-      y = _mm512_min_ps(one, _mm512_max_ps(zero, y));
-      return _mm512_mul_ps(v, y);
-    }
-    default: return v; /* none; sigmoid/tanh get a scalar pass after the store */
-  }
-}
 
 /* Everything of one call that the tile kernel needs besides its group. */
 typedef struct spmm_args {
@@ -167,12 +131,12 @@ static PNN_ALWAYS_INLINE void tile_all_groups(const pnn_sparse_f32 *w, size_t G,
 #pragma GCC unroll 4
         for (size_t v = 0; v < MAX_NV; ++v) {
           if (v < nv) {
-            const __m512 o = activate_vec(acc[r][v], kind, a->alpha, a->beta);
+            const __m512 o = pnn_act512(acc[r][v], kind, a->alpha, a->beta);
             if (masked && v + 1 == nv) _mm512_mask_storeu_ps(out + 16 * v, mask[v], o);
             else _mm512_storeu_ps(out + 16 * v, o);
           }
         }
-        if (act_needs_scalar_pass(kind)) {
+        if (pnn_act_needs_scalar_pass(kind)) {
           const size_t n = masked ? 16 * (nv - 1) + (size_t)__builtin_popcount(last) : 16 * nv;
           for (size_t p = 0; p < n; ++p) out[p] = pnn_activate(out[p], a->act);
         }
@@ -191,7 +155,7 @@ static PNN_ALWAYS_INLINE void tile_all_groups(const pnn_sparse_f32 *w, size_t G,
     const size_t rest = pixels - p0;                                                   \
     if (rest == 0) return;                                                             \
     const size_t nv = (rest + 15) / 16;                                                \
-    const __mmask16 last = lane_mask(rest - 16 * (nv - 1));                            \
+    const __mmask16 last = pnn_mask16(rest - 16 * (nv - 1));                            \
     switch (nv) {                                                                      \
       case 1: tile_all_groups(w, G, 1, 1, last, p0, a); break;                         \
       case 2: tile_all_groups(w, G, 2, 1, last, p0, a); break;                         \

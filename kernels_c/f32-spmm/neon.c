@@ -28,10 +28,6 @@
 
 enum { MAX_G = 8, MAX_NV = 8 };
 
-static inline int act_needs_scalar_pass(int kind) {
-  return kind == PNN_ACT_SIGMOID || kind == PNN_ACT_TANH;
-}
-
 /* NaN handling matches pnn_activate: relu maps NaN to 0 (fmaxnm), the clamps keep it. */
 static PNN_ALWAYS_INLINE float32x4_t activate_vec(float32x4_t v, int kind, float alpha,
                                                   float beta) {
@@ -143,7 +139,7 @@ static PNN_ALWAYS_INLINE void tile_all_groups(const pnn_sparse_f32 *w, size_t G,
         for (size_t v = 0; v < MAX_NV; ++v) {
           if (v < nv) vst1q_f32(out + 4 * v, activate_vec(acc[r][v], kind, a->act.alpha, a->act.beta));
         }
-        if (act_needs_scalar_pass(kind)) {
+        if (pnn_act_needs_scalar_pass(kind)) {
           for (size_t p = 0; p < 4 * nv; ++p) out[p] = pnn_activate(out[p], a->act);
         }
       }

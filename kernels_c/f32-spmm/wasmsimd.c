@@ -23,10 +23,6 @@
 
 enum { MAX_G = 8, MAX_NV = 4 };
 
-static inline int act_needs_scalar_pass(int kind) {
-  return kind == PNN_ACT_SIGMOID || kind == PNN_ACT_TANH;
-}
-
 /* pmin/pmax are `b < a ? b : a` / `a < b ? b : a`: with the operand order below
  * they treat NaN exactly as pnn_activate's comparisons do. */
 static PNN_ALWAYS_INLINE v128_t activate_vec(v128_t v, int kind, v128_t alpha, v128_t beta) {
@@ -112,7 +108,7 @@ static PNN_ALWAYS_INLINE void tile_all_groups(const pnn_sparse_f32 *w, size_t G,
         for (size_t v = 0; v < MAX_NV; ++v) {
           if (v < nv) wasm_v128_store(out + 4 * v, activate_vec(acc[r][v], kind, a->alpha, a->beta));
         }
-        if (act_needs_scalar_pass(kind)) {
+        if (pnn_act_needs_scalar_pass(kind)) {
           for (size_t p = 0; p < 4 * nv; ++p) out[p] = pnn_activate(out[p], a->act);
         }
       }

@@ -14,7 +14,7 @@
 #endif
 
 #define PNN_X86_ACT_AVX512
-#include "../f32-gemm-pb/x86_act.h"
+#include "pnn_x86_act.h"
 
 enum { NR = PNN_GEMM_PB_NR };
 

@@ -56,6 +56,29 @@ static inline float pnn_activate(float x, pnn_activation a) {
   }
 }
 
+/* SIMD kernels vectorize the piecewise-linear activations at their store; sigmoid and
+ * tanh have no vector form there and get a scalar pass with pnn_activate. */
+static inline int pnn_act_needs_scalar_pass(int kind) {
+  return kind == PNN_ACT_SIGMOID || kind == PNN_ACT_TANH;
+}
+
+/* One output of a K-blocked GEMV: the bias seeds the first block, later blocks add
+ * to what the earlier ones stored, the last block applies the activation (either
+ * bias pointer may be NULL; col_bias points at the single column's bias). Shared by
+ * the SIMD GEMM variants' N == 1 paths. */
+static inline void pnn_gemv_store(float *out, float sum, int first_block, int last_block,
+                                  const float *row_bias, const float *col_bias,
+                                  pnn_activation act) {
+  float v = sum;
+  if (first_block) {
+    if (row_bias) v += *row_bias;
+    if (col_bias) v += *col_bias;
+  } else {
+    v += *out;
+  }
+  *out = last_block ? pnn_activate(v, act) : v;
+}
+
 /* Applies `act` to n floats in place (scalar reference; SIMD kernels fuse it). */
 void pnn_f32_activate_scalar(float *x, size_t n, pnn_activation act);
 

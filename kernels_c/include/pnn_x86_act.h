@@ -1,7 +1,9 @@
-/* Vector forms of the fused activations for the x86 kernels of this folder and of
- * f32-winograd (included inside a file's `#pragma GCC target` region). NaN handling
+/* Vector forms of the fused activations and tail masks shared by the x86 kernels
+ * (included inside a file's `#pragma GCC target` region, after defining
+ * PNN_X86_ACT_AVX512 or PNN_X86_ACT_AVX2). NaN handling
  * matches pnn_activate: max/min return their second operand on NaN. Sigmoid and
- * tanh have no vector form here: callers give them a scalar pass. */
+ * tanh have no vector form here: callers give them a scalar pass
+ * (pnn_act_needs_scalar_pass). */
 #ifndef PNN_F32_X86_ACT_H
 #define PNN_F32_X86_ACT_H
 
@@ -14,10 +16,6 @@
 #else
 #define PNN_ALWAYS_INLINE inline
 #endif
-
-static inline int pnn_act_needs_scalar_pass(int kind) {
-  return kind == PNN_ACT_SIGMOID || kind == PNN_ACT_TANH;
-}
 
 #if defined(PNN_X86_ACT_AVX512)
 static PNN_ALWAYS_INLINE __m512 pnn_act512(__m512 v, int kind, __m512 alpha, __m512 beta) {
