@@ -135,6 +135,8 @@ CASES: dict[str, Callable[[], onnx.ModelProto]] = {
     "layer_norm_axis1": lambda: M("LayerNormalization", [("x", (2, 3, 4)), ("s", w(3, 4))], axis=1),
     "gather_embedding": lambda: M("Gather", [("d", w(10, 8)), ("i", np.array([[1, 9], [-1, 0]], np.int64))], axis=0),
     "gather_axis1_runtime_data": lambda: M("Gather", [("d", (3, 7, 2)), ("i", np.array([6, 0, 2], np.int64))], axis=1),
+    "lrn": lambda: M("LRN", [("x", (1, 7, 5, 4))], size=3, alpha=2e-4, beta=0.75, bias=1.5),
+    "lrn_size5": lambda: M("LRN", [("x", (2, 6, 3, 3))], size=5),
     "identity": lambda: M("Identity", [("x", (3, 4))]),
     "dropout": lambda: M("Dropout", [("x", (3, 4))]),
 }
