@@ -45,7 +45,7 @@ pnn_status pnn_model_output_info(const pnn_model *model, uint32_t index, pnn_ten
 pnn_status pnn_model_node_info(const pnn_model *model, uint32_t index, pnn_node_info *info);
 size_t pnn_model_arena_bytes(const pnn_model *model);
 const char *pnn_model_metadata(const pnn_model *model, const char *key);
-typedef struct pnn_session_options { uint32_t num_threads; } pnn_session_options;
+typedef struct pnn_session_options { uint32_t num_threads; int profile; } pnn_session_options;
 pnn_status pnn_session_create(const pnn_model *model, pnn_session **session, pnn_error *error);
 pnn_status pnn_session_create_with_options(const pnn_model *model, const pnn_session_options *options,
                                            pnn_session **session, pnn_error *error);
@@ -53,6 +53,8 @@ void pnn_session_free(pnn_session *session);
 void *pnn_session_input(pnn_session *session, uint32_t index);
 const void *pnn_session_output(const pnn_session *session, uint32_t index);
 pnn_status pnn_session_run(pnn_session *session, pnn_error *error);
+pnn_status pnn_session_profile(const pnn_session *session, uint64_t *node_ns, uint32_t count,
+                               uint64_t *runs, pnn_error *error);
 const char *pnn_status_string(pnn_status status);
 """
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # aarch64 + NEON: cross-builds runtime/ + kernels_c/ with cmake/aarch64-linux-gnu.cmake,
-# runs every C test under qemu-aarch64 (ctest), the f32 kernel test once more on a core
-# without dotprod (Cortex-A53), then the whole-model check: models converted and run
-# by the x86 native runtime, run again by pnn_run under qemu, outputs compared
-# (relative max error <= 1e-4). Runs as root on a fresh Debian 12 with CI=true and no
-# stdin; installs the cross toolchain and qemu when missing. Exits non-zero on any
-# failure; the last line is "aarch64: N passed, M failed".
+# runs every C test under qemu-aarch64 (ctest; its default CPU has dotprod), the f32
+# and s8 GEMM kernel tests once more on a core without dotprod (Cortex-A53), then the
+# whole-model check: models converted and run by the x86 native runtime, run again by
+# pnn_run under qemu, outputs compared (relative max error <= 1e-4). Runs as root on a
+# fresh Debian 12 with CI=true and no stdin; installs the cross toolchain and qemu when
+# missing. Exits non-zero on any failure; the last line is "aarch64: N passed, M failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$(pwd)"
@@ -52,11 +52,13 @@ else
   failed=$((failed + bad))
 fi
 
-echo "== f32 kernel test on a core without dotprod (qemu -cpu cortex-a53)"
-set +e
-qemu-aarch64 -cpu cortex-a53 -L "$sysroot" "$build/test_kernels_f32_arch" < /dev/null
-record $? "test_kernels_f32_arch on cortex-a53"
-set -e
+echo "== kernel tests on a core without dotprod (qemu -cpu cortex-a53)"
+for test in test_kernels_f32_arch test_kernels_s8_gemm; do
+  set +e
+  qemu-aarch64 -cpu cortex-a53 -L "$sysroot" "$build/$test" < /dev/null
+  record $? "$test on cortex-a53"
+  set -e
+done
 
 echo "== whole models: x86 native runtime vs pnn_run under qemu-aarch64"
 fixture="$work/fixture"

@@ -25,7 +25,7 @@ static unsigned long long read_xcr0(void) { return _xgetbv(0); }
 
 static void cpuid_query(unsigned leaf, unsigned subleaf, unsigned regs[4]) {
   regs[0] = regs[1] = regs[2] = regs[3] = 0;
-  if (leaf > __get_cpuid_max(0, NULL)) return; /* leaf not implemented: all zero */
+  if (leaf > (unsigned)__get_cpuid_max(0, NULL)) return; /* leaf not implemented: all zero */
   __cpuid_count(leaf, subleaf, regs[0], regs[1], regs[2], regs[3]);
 }
 
@@ -44,13 +44,19 @@ static unsigned long long read_xcr0(void) {
 /* CPUID.(7,0):EBX */
 #define PNN_CPUID7_AVX2 (1u << 5)
 #define PNN_CPUID7_AVX512F (1u << 16)
+#define PNN_CPUID7_AVX512BW (1u << 30)
+#define PNN_CPUID7_AVX512VL (1u << 31)
+/* CPUID.(7,0):ECX */
+#define PNN_CPUID7_ECX_AVX512VNNI (1u << 11)
+/* CPUID.(7,1):EAX */
+#define PNN_CPUID71_EAX_AVXVNNI (1u << 4)
 /* XCR0 state components: SSE|AVX (XMM, YMM upper) and opmask|ZMM_Hi256|Hi16_ZMM. */
 #define PNN_XCR0_YMM 0x06ull
 #define PNN_XCR0_ZMM 0xE6ull
 
 void pnn_cpu_detect(pnn_cpu_features *f) {
   memset(f, 0, sizeof *f);
-  unsigned leaf1[4], leaf7[4];
+  unsigned leaf1[4], leaf7[4], leaf71[4];
   cpuid_query(1, 0, leaf1);
   if (!(leaf1[2] & PNN_CPUID1_OSXSAVE)) return; /* XGETBV itself is unavailable */
   unsigned long long xcr0 = read_xcr0();
@@ -64,6 +70,30 @@ void pnn_cpu_detect(pnn_cpu_features *f) {
   f->avx2_fma = ymm_enabled && has_avx && has_avx2 && has_fma;
   /* The AVX-512 kernels also use AVX2/FMA code paths for tails, so require both. */
   f->avx512f = f->avx2_fma && zmm_enabled && has_avx512f;
+  f->avx512bw = f->avx512f && (leaf7[1] & PNN_CPUID7_AVX512BW) && (leaf7[1] & PNN_CPUID7_AVX512VL);
+  f->avx512vnni = f->avx512bw && (leaf7[2] & PNN_CPUID7_ECX_AVX512VNNI);
+  cpuid_query(7, 1, leaf71);
+  f->avxvnni = f->avx2_fma && (leaf71[0] & PNN_CPUID71_EAX_AVXVNNI);
+}
+
+#elif defined(__aarch64__) && defined(__linux__)
+
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)
+#endif
+
+void pnn_cpu_detect(pnn_cpu_features *f) {
+  memset(f, 0, sizeof *f);
+  f->neon_dotprod = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+}
+
+#elif defined(__aarch64__) && defined(__APPLE__)
+
+/* Every Apple arm64 chip (A11 and later) has dotprod. */
+void pnn_cpu_detect(pnn_cpu_features *f) {
+  memset(f, 0, sizeof *f);
+  f->neon_dotprod = 1;
 }
 
 #else

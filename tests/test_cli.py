@@ -64,3 +64,28 @@ def test_errors_are_messages_not_tracebacks(tmp_path, capsys) -> None:
 def test_demo_passes(capsys) -> None:
     assert main(["demo", "--model", "mobilenet_v1"]) == 0
     assert "PASS" in capsys.readouterr().out
+
+
+def test_profile_times_every_node(small_model, tmp_path, capsys) -> None:
+    import pocketnn
+    from pocketnn.errors import PocketnnError
+
+    onnx_path, model = small_model
+    data = pocketnn.convert(model)
+    profiled = pocketnn.Model(data, profile=True)
+    x = {"input": np.random.default_rng(1).standard_normal((1, 3, 64, 64)).astype(np.float32)}
+    assert profiled.profile() == ([0.0] * len(profiled.nodes), 0)
+    plain = pocketnn.Model(data)
+    np.testing.assert_array_equal(profiled.run(x)["gemm_221"], plain.run(x)["gemm_221"])
+    profiled.run(x)
+    times, runs = profiled.profile()
+    assert runs == 2 and len(times) == len(profiled.nodes)
+    assert all(t >= 0.0 for t in times) and sum(times) > 0.0
+    with pytest.raises(PocketnnError, match="without profiling"):
+        plain.profile()
+
+    pnn = tmp_path / "p.pnn"
+    pnn.write_bytes(data)
+    assert main(["run", str(pnn), "--repeat", "3", "--profile"]) == 0
+    text = capsys.readouterr().out
+    assert "random normal inputs" in text and "mean of 3 run(s)" in text and "Conv" in text

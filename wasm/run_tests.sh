@@ -2,8 +2,9 @@
 # The wasm32 + SIMD128 target's tests (called by .ci/run; works as root on a fresh
 # Debian 12 with no stdin):
 #   1. wasm/build.sh (installs emscripten when emcc is missing)
-#   2. the f32 kernel tests (tests/c/test_kernels_f32_arch.c and test_kernels_spmm.c:
-#      SIMD128 variants vs the scalar references) compiled with emcc, under ASan+UBSan and at -O3, run in node
+#   2. the kernel tests (tests/c/test_kernels_f32_arch.c, test_kernels_spmm.c,
+#      test_kernels_s8_gemm.c and test_kernels_s8_nn.c: SIMD128 variants vs the scalar
+#      references) compiled with emcc, under ASan+UBSan and at -O3, run in node
 #   3. fixtures from the installed `pocketnn` package (models, inputs, NATIVE outputs)
 #   4. node --test wasm/test/: the wasm build must match the native outputs
 # Exits non-zero on the first failure.
@@ -24,13 +25,13 @@ if ! command -v node >/dev/null 2>&1; then
 fi
 echo "node $(node --version)"
 
-echo "== wasm: f32 kernel test (SIMD128 vs scalar) under node"
+echo "== wasm: kernel tests (SIMD128 vs scalar) under node"
 KERNEL_SOURCES=()
 for f in "$ROOT"/kernels_c/*.c "$ROOT"/kernels_c/*/*.c; do KERNEL_SOURCES+=("$f"); done
 COMMON=(-std=c11 -msimd128 -Wall -Wextra -Werror -fno-math-errno -I"$ROOT/kernels_c/include"
         -sSINGLE_FILE=1 -sEXIT_RUNTIME=1 -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=64MB)
 # Each portable kernel test (selected variant vs scalar reference), sanitized and at -O3.
-for test in test_kernels_f32_arch test_kernels_spmm; do
+for test in test_kernels_f32_arch test_kernels_spmm test_kernels_s8_gemm test_kernels_s8_nn; do
   emcc "${COMMON[@]}" -O2 -fsanitize=address,undefined "$ROOT/tests/c/$test.c" \
     "${KERNEL_SOURCES[@]}" -o "$WORK/${test}_sanitized.js"
   node "$WORK/${test}_sanitized.js"

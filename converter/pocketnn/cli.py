@@ -50,7 +50,9 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from pocketnn.runtime import Model
 
-    model = Model(args.model, threads=args.threads)
+    if args.repeat < 1:
+        raise ValueError(f"--repeat must be >= 1, got {args.repeat}")
+    model = Model(args.model, threads=args.threads, profile=args.profile)
     feeds: dict[str, np.ndarray] = {}
     for item in args.input:
         name, sep, path = item.partition("=")
@@ -59,7 +61,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 raise PocketnnError("--input wants NAME=file.npy when the model has several inputs")
             name, path = model.inputs[0].name, item
         feeds[name] = np.load(path)
+    if not args.input:
+        # Timing and profiling need no real data: seeded random inputs, said out loud.
+        rng = np.random.default_rng(0)
+        feeds = {i.name: rng.standard_normal(i.shape).astype(i.dtype) for i in model.inputs}
+        console.print("no --input given: random normal inputs (seed 0)")
     outputs = model.run(feeds)
+    for _ in range(args.repeat - 1):
+        model.run(feeds)
+    if args.profile:
+        from pocketnn.report import print_profile
+
+        print_profile(console, model)
     if args.output:
         np.savez(args.output, **outputs)
         console.print(f"wrote {args.output}")
@@ -117,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", action="append", default=[], metavar="NAME=file.npy")
     p.add_argument("--output", help="write the outputs to this .npz")
     p.add_argument("--threads", type=int, default=1, help="native threads (default 1)")
+    p.add_argument("--repeat", type=int, default=1, help="run this many times (default 1)")
+    p.add_argument("--profile", action="store_true", help="time every node; print the slowest and a summary")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("verify", help="compare a .pnn against its ONNX model in onnxruntime")

@@ -82,3 +82,32 @@ def print_inspection(console: Console, path: str | os.PathLike) -> None:
     console.print(f"tensors: {len(parsed.tensors)} (" + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
                   + f"); weights {_fmt_bytes(total_weights)}; parameters "
                   f"{sum(int(np.prod(t.shape)) for t in parsed.tensors if t.is_constant):,}")
+
+
+def print_profile(console: Console, model: Model, top: int = 25) -> None:
+    """The slowest nodes of a profiled Model, then the time per op and kernel."""
+    times, runs = model.profile()
+    if runs == 0:
+        console.print("no runs profiled")
+        return
+    nodes = model.nodes
+    total = sum(times)
+    table = Table(title=f"time per node, mean of {runs} run(s), {total / runs:.3f} ms in all")
+    for column in ("#", "name", "op", "kernel", "ms", "%"):
+        table.add_column(column, justify="right" if column in ("#", "ms", "%") else "left")
+    order = sorted(range(len(nodes)), key=lambda i: -times[i])
+    for i in order[:top]:
+        table.add_row(str(i), nodes[i].name, nodes[i].op, nodes[i].kernel, f"{times[i] / runs:.3f}",
+                      f"{100 * times[i] / max(total, 1e-12):.1f}")
+    console.print(table)
+    by_kind: dict[tuple[str, str], list[float]] = {}
+    for node, t in zip(nodes, times):
+        entry = by_kind.setdefault((node.op, node.kernel), [0.0, 0.0])
+        entry[0] += t
+        entry[1] += 1
+    summary = Table(title="time per op and kernel")
+    for column in ("op", "kernel", "nodes", "ms", "%"):
+        summary.add_column(column, justify="right" if column in ("nodes", "ms", "%") else "left")
+    for (op, kernel), (t, count) in sorted(by_kind.items(), key=lambda kv: -kv[1][0]):
+        summary.add_row(op, kernel, str(int(count)), f"{t / runs:.3f}", f"{100 * t / max(total, 1e-12):.1f}")
+    console.print(summary)

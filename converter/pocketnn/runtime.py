@@ -73,11 +73,12 @@ class Model:
 
     ``Model(path)`` or ``Model(data)`` with the file's bytes. ``threads`` native
     threads run each call (1 by default; results are the same for any number).
+    With ``profile=True`` every node of every run is timed (see ``profile()``).
     ``run`` is not re-entrant; create one Model per Python thread.
     """
 
     def __init__(self, source: Union[str, os.PathLike, bytes, bytearray, memoryview],
-                 threads: int = 1) -> None:
+                 threads: int = 1, profile: bool = False) -> None:
         if threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
         error = ffi.new("pnn_error *")
@@ -97,7 +98,7 @@ class Model:
         _raise_on_error(status, error)
         self._model = ffi.gc(model_pp[0], lib.pnn_model_free)
         session_pp = ffi.new("pnn_session **")
-        options = ffi.new("pnn_session_options *", {"num_threads": threads})
+        options = ffi.new("pnn_session_options *", {"num_threads": threads, "profile": int(profile)})
         _raise_on_error(lib.pnn_session_create_with_options(self._model, options, session_pp, error), error)
         self.threads = threads
         self._session = ffi.gc(session_pp[0], lib.pnn_session_free)
@@ -131,6 +132,16 @@ class Model:
                 )
             )
         return result
+
+    def profile(self) -> tuple[list[float], int]:
+        """Milliseconds spent in each node (in ``nodes`` order), summed over all runs so
+        far, and the number of runs. Needs ``Model(..., profile=True)``."""
+        count = int(lib.pnn_model_num_nodes(self._model))
+        node_ns = ffi.new("uint64_t[]", max(count, 1))
+        runs = ffi.new("uint64_t *")
+        error = ffi.new("pnn_error *")
+        _raise_on_error(lib.pnn_session_profile(self._session, node_ns, count, runs, error), error)
+        return [node_ns[i] * 1e-6 for i in range(count)], int(runs[0])
 
     def metadata(self, key: str) -> str | None:
         value = lib.pnn_model_metadata(self._model, key.encode())

@@ -103,21 +103,23 @@ static void gemm_pb(int packed, size_t M, size_t N, size_t K, const float *A, si
     const size_t kc = K - k0 < PB_KC ? K - k0 : PB_KC;
     ep.accumulate = k0 != 0;
     ep.activate = k0 + kc >= K;
-    for (size_t m0 = 0; m0 < M;) {
-      size_t mr = M - m0 < PB_MR ? M - m0 : PB_MR;
-      const size_t in_panel = m0 % PNN_GEMM_PA_MR;
-      if (packed && mr > PNN_GEMM_PA_MR - in_panel) mr = PNN_GEMM_PA_MR - in_panel;
-      const float *a = packed ? A + (m0 - in_panel) * K + k0 * PNN_GEMM_PA_MR + in_panel : A + m0 * lda + k0;
-      ep.row_bias = row_bias ? row_bias + m0 : NULL;
-      for (size_t h = 0; h < halves; ++h) {
-        const size_t n0 = h * 16;
-        const size_t width = N - n0 < 16 ? N - n0 : 16;
-        const int wide = width > 8;
-        const __m256i mlo = pnn_mask8(width), mhi = pnn_mask8(wide ? width - 8 : 0);
-        const float *bp = Bp + (h / 2) * panel_stride + k0 * PNN_GEMM_PB_NR + (h % 2) * 16;
+    /* The half-panel block stays in L1 while the A strips stream past it (see the
+     * AVX-512 variant: the cheaper direction). */
+    for (size_t h = 0; h < halves; ++h) {
+      const size_t n0 = h * 16;
+      const size_t width = N - n0 < 16 ? N - n0 : 16;
+      const int wide = width > 8;
+      const __m256i mlo = pnn_mask8(width), mhi = pnn_mask8(wide ? width - 8 : 0);
+      const float *bp = Bp + (h / 2) * panel_stride + k0 * PNN_GEMM_PB_NR + (h % 2) * 16;
+      for (size_t m0 = 0; m0 < M;) {
+        size_t mr = M - m0 < PB_MR ? M - m0 : PB_MR;
+        const size_t in_panel = m0 % PNN_GEMM_PA_MR;
+        if (packed && mr > PNN_GEMM_PA_MR - in_panel) mr = PNN_GEMM_PA_MR - in_panel;
+        const float *a = packed ? A + (m0 - in_panel) * K + k0 * PNN_GEMM_PA_MR + in_panel : A + m0 * lda + k0;
+        ep.row_bias = row_bias ? row_bias + m0 : NULL;
         pb_strip(packed, mr, wide, kc, a, lda, bp, C + m0 * ldc + n0, ldc, mlo, mhi, &ep);
+        m0 += mr;
       }
-      m0 += mr;
     }
     if (ep.activate) break;
   }

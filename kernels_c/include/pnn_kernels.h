@@ -11,8 +11,12 @@
 #include <stdint.h>
 
 typedef struct pnn_cpu_features {
-  int avx2_fma;  /* AVX2 + FMA usable (CPU and OS) */
-  int avx512f;   /* AVX-512 F usable (CPU and OS) */
+  int avx2_fma;     /* AVX2 + FMA usable (CPU and OS) */
+  int avx512f;      /* AVX-512 F usable (CPU and OS) */
+  int avx512bw;     /* AVX-512 BW (+VL) usable: byte/word ops on zmm; implies avx512f */
+  int avx512vnni;   /* AVX-512 VNNI (vpdpbusd on zmm); implies avx512bw */
+  int avxvnni;      /* AVX-VNNI (VEX vpdpbusd on ymm); implies avx2_fma */
+  int neon_dotprod; /* aarch64 sdot/udot (ARMv8.2 dotprod) */
 } pnn_cpu_features;
 
 /* Fills `f` from CPUID (zeros on other architectures). kernels_c/cpu.c */
@@ -145,5 +149,6 @@ void pnn_f32_lrn_scalar(const float *x, float *y, size_t channels, size_t pixels
 #include "pnn_kernels_nn.h"
 #include "pnn_kernels_elementwise.h"
 #include "pnn_kernels_sparse.h"
+#include "pnn_kernels_s8.h"
 
 #endif /* PNN_KERNELS_H */

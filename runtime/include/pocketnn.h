@@ -89,6 +89,9 @@ typedef struct pnn_session_options {
   /* Threads that run the session, the caller's included; 0 or 1 means one thread.
    * Results are the same for any number of threads. */
   uint32_t num_threads;
+  /* Nonzero: time every node of every run (pnn_session_profile). Costs two clock
+   * reads per node. */
+  int profile;
 } pnn_session_options;
 
 /* A session owns the arena (and its threads). Creating it allocates; running it
@@ -103,6 +106,11 @@ void *pnn_session_input(pnn_session *session, uint32_t index);
 /* Where output `index` is after run; valid until the next run. */
 const void *pnn_session_output(const pnn_session *session, uint32_t index);
 pnn_status pnn_session_run(pnn_session *session, pnn_error *error);
+/* With options.profile: wall-clock nanoseconds spent in each node, summed over all
+ * runs so far (node_ns has `count` >= pnn_model_num_nodes entries), and the number of
+ * runs. PNN_ERR_INVALID_ARGUMENT when the session was created without profiling. */
+pnn_status pnn_session_profile(const pnn_session *session, uint64_t *node_ns, uint32_t count,
+                               uint64_t *runs, pnn_error *error);
 
 const char *pnn_status_string(pnn_status status);
 

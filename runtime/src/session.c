@@ -2,8 +2,10 @@
  * activation arena (offsets planned at load) followed by one scratch region per
  * thread, the pointer arrays handed to each op and its thread pool; running
  * allocates nothing. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -18,6 +20,8 @@ struct pnn_session {
   pnn_threadpool *pool;
   const void **in;    /* model->max_node_io entries */
   void **out;         /* model->max_node_io entries */
+  uint64_t *node_ns;  /* per node, summed over runs; NULL unless profiling */
+  uint64_t runs;
 };
 
 pnn_status pnn_session_create(const pnn_model *model, pnn_session **session, pnn_error *error) {
@@ -53,7 +57,9 @@ pnn_status pnn_session_create_with_options(const pnn_model *model, const pnn_ses
   s->block = calloc(1, arena + scratch + SESSION_ALIGNMENT);
   s->in = calloc(model->max_node_io + 1u, sizeof(*s->in));
   s->out = calloc(model->max_node_io + 1u, sizeof(*s->out));
-  if (s->block == NULL || s->in == NULL || s->out == NULL) {
+  const int profile = options != NULL && options->profile;
+  if (profile) s->node_ns = calloc(model->n_nodes + 1u, sizeof(*s->node_ns));
+  if (s->block == NULL || s->in == NULL || s->out == NULL || (profile && s->node_ns == NULL)) {
     pnn_session_free(s);
     return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "out of memory creating a session (%zu bytes)",
                          arena + scratch);
@@ -74,6 +80,7 @@ void pnn_session_free(pnn_session *session) {
   free(session->block);
   free(session->in);
   free(session->out);
+  free(session->node_ns);
   free(session);
 }
 
@@ -95,9 +102,17 @@ const void *pnn_session_output(const pnn_session *session, uint32_t index) {
   return tensor_memory(session, session->model->outputs[index]);
 }
 
+static uint64_t monotonic_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 pnn_status pnn_session_run(pnn_session *session, pnn_error *error) {
   if (session == NULL) return pnn_set_error(error, PNN_ERR_INVALID_ARGUMENT, "session is NULL");
   const pnn_model *m = session->model;
+  uint64_t *const node_ns = session->node_ns;
+  uint64_t before = node_ns != NULL ? monotonic_ns() : 0;
   for (uint32_t n = 0; n < m->n_nodes; ++n) {
     const pnn_node *node = &m->nodes[n];
     /* The loader refused unknown op codes, so the lookup cannot fail here. */
@@ -105,10 +120,34 @@ pnn_status pnn_session_run(pnn_session *session, pnn_error *error) {
     for (uint32_t i = 0; i < node->n_inputs; ++i) session->in[i] = tensor_memory(session, node->inputs[i]);
     for (uint32_t i = 0; i < node->n_outputs; ++i) session->out[i] = tensor_memory(session, node->outputs[i]);
     op->run(m, node, session->in, session->out, &session->context);
+    if (node_ns != NULL) {
+      const uint64_t after = monotonic_ns();
+      node_ns[n] += after - before;
+      before = after;
+    }
   }
+  session->runs++;
   if (error != NULL) {
     error->status = PNN_OK;
     error->message[0] = '\0';
   }
+  return PNN_OK;
+}
+
+pnn_status pnn_session_profile(const pnn_session *session, uint64_t *node_ns, uint32_t count,
+                               uint64_t *runs, pnn_error *error) {
+  if (session == NULL || node_ns == NULL || runs == NULL) {
+    return pnn_set_error(error, PNN_ERR_INVALID_ARGUMENT, "session, node_ns and runs must not be NULL");
+  }
+  if (session->node_ns == NULL) {
+    return pnn_set_error(error, PNN_ERR_INVALID_ARGUMENT, "the session was created without profiling");
+  }
+  const uint32_t n = session->model->n_nodes;
+  if (count < n) {
+    return pnn_set_error(error, PNN_ERR_INVALID_ARGUMENT, "node_ns has %u entries; the model has %u nodes",
+                         count, n);
+  }
+  memcpy(node_ns, session->node_ns, n * sizeof(*node_ns));
+  *runs = session->runs;
   return PNN_OK;
 }

@@ -1,0 +1,8 @@
+"""Integer-only quantization (docs/QUANTIZATION.md).
+
+- ``arith``: the arithmetic contract shared with the C kernels (dyadic multipliers, the
+  one rounding rule, Add parameters) and the quantization of values (activation
+  qparams, per-channel weights, int4 packing, int32 bias, Quantize/DequantizeLinear).
+- ``calibrate``: observers that pick an activation range from calibration batches.
+- ``simulate``: numpy operators bit-exact with the C kernels.
+"""

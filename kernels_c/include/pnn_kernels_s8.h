@@ -1,0 +1,140 @@
+/* Integer-only kernels (HAWQ-V3 style): u8 activations with a zero point, s8
+ * per-output-channel symmetric weights (int8 in [-127, 127] or int4 in [-7, 7]),
+ * int32 accumulation, dyadic requantization. The arithmetic is fixed in
+ * docs/QUANTIZATION.md and mirrored bit for bit by pocketnn.quantization.arith;
+ * every variant matches the scalar reference exactly. */
+#ifndef PNN_KERNELS_S8_H
+#define PNN_KERNELS_S8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Smallest and largest shift of a dyadic multiplier (docs/QUANTIZATION.md). */
+enum { PNN_REQUANT_MIN_SHIFT = 1, PNN_REQUANT_MAX_SHIFT = 62 };
+
+/* The one rounding rule: round(acc * multiplier / 2^shift), ties toward +infinity,
+ * then add the zero point and clamp to [lo, hi]. multiplier in [0, 2^31 - 1], shift in
+ * [PNN_REQUANT_MIN_SHIFT, PNN_REQUANT_MAX_SHIFT]: the product and the rounding term
+ * fit in int64. Right shift of a negative int64 is arithmetic on every compiler
+ * pocketnn supports (GCC, Clang, MSVC, emscripten). */
+static inline int64_t pnn_rounding_shift(int64_t v, int32_t shift) {
+  return (v + ((int64_t)1 << (shift - 1))) >> shift; /* |v| < 2^62 */
+}
+
+static inline int32_t pnn_requantize(int64_t acc, int32_t multiplier, int32_t shift,
+                                     int32_t zero_point, int32_t lo, int32_t hi) {
+  int64_t v = pnn_rounding_shift(acc * multiplier, shift) + zero_point; /* |acc| < 2^31 */
+  return (int32_t)(v < lo ? lo : (v > hi ? hi : v));
+}
+
+/* Per-output-channel requantization of one layer (arrays of length M / channels). The
+ * clamp bounds carry a fused ReLU/Clip: lo = max(0, quantized 0), hi = 255 or the
+ * quantized clip bound. */
+typedef struct pnn_requant {
+  const int32_t *multiplier;
+  const int32_t *shift;
+  int32_t zero_point; /* of the output, 0..255 */
+  int32_t lo, hi;     /* 0 <= lo <= hi <= 255 */
+} pnn_requant;
+
+/* ---- s8 GEMM (kernels_c/s8-gemm/) ---------------------------------------------
+ * Y[m*ldy + n] = requant_m( bias[m] + sum_k W[m][k] * X[k*ldx + n] ),  m < M, n < N
+ * X: u8 activations, K rows of N (NCHW: rows are input channels or im2col rows, n runs
+ * over pixels). W: s8 weights, row-major M x K, values in [-127, 127] (int4 layers:
+ * [-7, 7], same layout here; the nibble-packed file form is unpacked by the caller's
+ * pack step). bias: int32 per row that already holds -x_zero_point * sum_k W[m][k]
+ * (pnn_s8_fold_zero_point), so padding and X use the raw u8 values.
+ * K * 255 * 127 must fit in int32 (K <= 66000; the converter refuses larger).
+ *
+ * Weights are repacked once at load into a variant-specific layout: pack_size bytes,
+ * written by pack (packed is 64-byte aligned). run needs scratch_size(N, K) bytes of
+ * 64-byte aligned scratch (its X panels) and may be called on any row range of the
+ * packed weights through m_begin/m_end (threads split rows; both multiples of
+ * row_block except m_end == M). */
+typedef struct pnn_s8_gemm_kernel {
+  const char *name;  /* "scalar", "avx2", "avx512vnni", "avxvnni", "neon", "neondot", "wasmsimd" */
+  size_t row_block;  /* rows per packed weight block */
+  size_t (*pack_size)(size_t M, size_t K);
+  void (*pack)(size_t M, size_t K, const int8_t *W, void *packed);
+  size_t (*scratch_size)(size_t N, size_t K);
+  void (*run)(size_t M, size_t N, size_t K, size_t m_begin, size_t m_end, const void *packed,
+              const uint8_t *X, size_t ldx, const int32_t *bias, const pnn_requant *rq,
+              uint8_t *Y, size_t ldy, void *scratch);
+} pnn_s8_gemm_kernel;
+
+extern const pnn_s8_gemm_kernel pnn_s8_gemm_scalar;
+extern const pnn_s8_gemm_kernel pnn_s8_gemm_avx2;
+extern const pnn_s8_gemm_kernel pnn_s8_gemm_avxvnni;
+extern const pnn_s8_gemm_kernel pnn_s8_gemm_avx512vnni;
+extern const pnn_s8_gemm_kernel pnn_s8_gemm_neon;
+extern const pnn_s8_gemm_kernel pnn_s8_gemm_neondot;
+extern const pnn_s8_gemm_kernel pnn_s8_gemm_wasmsimd;
+/* Best variant compiled in and usable on this CPU. */
+const pnn_s8_gemm_kernel *pnn_s8_gemm_select(const struct pnn_cpu_features *cpu);
+
+/* bias[m] -= x_zero_point * sum_k W[m][k] for a row-major M x K weight matrix. */
+void pnn_s8_fold_zero_point(size_t M, size_t K, const int8_t *W, int32_t x_zero_point,
+                            int32_t *bias);
+
+/* ---- u8 depthwise convolution (kernels_c/s8-dwconv/) ---------------------------
+ * One filter per channel, multiplier 1 (geometry as in pnn_kernels.h):
+ * y[c][oy][ox] = requant_c( bias[c] + sum_ij w[c][i][j] * x[c][oy*sh-pt+i*dh][ox*sw-pl+j*dw] )
+ * where a tap outside the image reads x_zero_point, and bias already holds
+ * -x_zero_point * sum_ij w[c][i][j]. */
+struct pnn_conv2d_geometry;
+typedef void (*pnn_s8_dwconv_fn)(const struct pnn_conv2d_geometry *g, const uint8_t *x,
+                                 uint8_t x_zero_point, const int8_t *w, const int32_t *bias,
+                                 const pnn_requant *rq, uint8_t *y);
+void pnn_s8_dwconv_scalar(const struct pnn_conv2d_geometry *g, const uint8_t *x,
+                          uint8_t x_zero_point, const int8_t *w, const int32_t *bias,
+                          const pnn_requant *rq, uint8_t *y);
+/* SIMD variants: 3x3, dilation 1, stride 1 or 2 (the same both ways) vectorized along
+ * the output width; other shapes, and rows too wide for their stack band (about 2700
+ * padded pixels), run the scalar reference. They use about 26 KiB of stack. Each is only
+ * defined on its architecture. */
+void pnn_s8_dwconv_avx2(const struct pnn_conv2d_geometry *g, const uint8_t *x,
+                        uint8_t x_zero_point, const int8_t *w, const int32_t *bias,
+                        const pnn_requant *rq, uint8_t *y);
+void pnn_s8_dwconv_avx512(const struct pnn_conv2d_geometry *g, const uint8_t *x,
+                          uint8_t x_zero_point, const int8_t *w, const int32_t *bias,
+                          const pnn_requant *rq, uint8_t *y);
+void pnn_s8_dwconv_neon(const struct pnn_conv2d_geometry *g, const uint8_t *x,
+                        uint8_t x_zero_point, const int8_t *w, const int32_t *bias,
+                        const pnn_requant *rq, uint8_t *y);
+void pnn_s8_dwconv_wasmsimd(const struct pnn_conv2d_geometry *g, const uint8_t *x,
+                            uint8_t x_zero_point, const int8_t *w, const int32_t *bias,
+                            const pnn_requant *rq, uint8_t *y);
+pnn_s8_dwconv_fn pnn_s8_dwconv_select(const struct pnn_cpu_features *cpu, const char **name);
+
+/* ---- u8 element-wise (kernels_c/u8-elementwise/) -------------------------------
+ * Add: y[i] = clamp(zy + round(((a[i]-za)*ma + (b[i]-zb)*mb) / 2^shift)) with the rule
+ * above (one shift for both branches, ma/mb in [0, 2^31-1]). b_stride is 1, or 0 to
+ * broadcast b[0]. */
+typedef struct pnn_u8_add_params {
+  int32_t a_zero_point, b_zero_point;
+  int32_t a_multiplier, b_multiplier, shift;
+  int32_t zero_point, lo, hi;
+} pnn_u8_add_params;
+typedef void (*pnn_u8_add_fn)(size_t n, const uint8_t *a, const uint8_t *b, size_t b_stride,
+                              const pnn_u8_add_params *p, uint8_t *y);
+void pnn_u8_add_scalar(size_t n, const uint8_t *a, const uint8_t *b, size_t b_stride,
+                       const pnn_u8_add_params *p, uint8_t *y);
+/* SIMD variants (each only on its architecture; no AVX-512 one: it measured within 5% of
+ * AVX2). y may alias a, or b when b_stride is 1. */
+void pnn_u8_add_avx2(size_t n, const uint8_t *a, const uint8_t *b, size_t b_stride,
+                     const pnn_u8_add_params *p, uint8_t *y);
+void pnn_u8_add_neon(size_t n, const uint8_t *a, const uint8_t *b, size_t b_stride,
+                     const pnn_u8_add_params *p, uint8_t *y);
+void pnn_u8_add_wasmsimd(size_t n, const uint8_t *a, const uint8_t *b, size_t b_stride,
+                         const pnn_u8_add_params *p, uint8_t *y);
+pnn_u8_add_fn pnn_u8_add_select(const struct pnn_cpu_features *cpu, const char **name);
+
+/* Table lookup (element-wise non-linearities built by the converter): y[i] = table[x[i]]. */
+void pnn_u8_lut_scalar(size_t n, const uint8_t *x, const uint8_t table[256], uint8_t *y);
+
+/* Global average pool of one channel: y = requant(sum_i (x[i] - x_zero_point)) with
+ * multiplier/shift that include 1/n. */
+uint8_t pnn_u8_global_avgpool_scalar(size_t n, const uint8_t *x, int32_t x_zero_point,
+                                     int32_t multiplier, int32_t shift, int32_t zero_point);
+
+#endif /* PNN_KERNELS_S8_H */

@@ -1,0 +1,181 @@
+/* u8 depthwise convolution for AVX2 (see pnn_kernels_s8.h and the band plan in
+ * dwconv_impl.h). 3x3, stride 1 or 2: 16 (stride 1) or 8 (stride 2) outputs per step;
+ * other shapes run the scalar reference. The products are avx512.c's (vpmaddwd on
+ * pairs of adjacent u16 taps, even and odd outputs apart for stride 1).
+ *
+ * Requantization: AVX2 has no 64-bit arithmetic shift. With acc clamped to the
+ * channel's dw_acc_bound the result q fits in int32, and adding 2^63 to the rounded
+ * product makes it non-negative, so a logical shift is a floor division:
+ * ((p + 2^(s-1) + 2^63) >>> s) = q + 2^(63-s) exactly; its low 32 bits minus
+ * (2^(63-s) mod 2^32) are q. The clamp to [lo, hi] comes from saturating packs and a
+ * final byte min/max. */
+#include <string.h>
+
+#include "pnn_kernels.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+
+#include <immintrin.h>
+
+#include "dwconv_impl.h"
+#include "pnn_x86_act.h" /* PNN_ALWAYS_INLINE */
+
+enum {
+  S1_BLOCK = 16, /* stride-1 outputs per step: 8 even + 8 odd */
+  S2_BLOCK = 8   /* stride-2 outputs per step */
+};
+
+typedef struct channel {
+  __m256i w[3][4]; /* per kernel row: (w0,w1), (w2,0), (0,w0), (w1,w2) */
+  __m256i bias, bound, neg_bound, multiplier, rounding, offset;
+  __m128i shift, lo, hi;
+} channel;
+
+static void channel_init(channel *k, const int8_t *w, int32_t bias, int32_t multiplier,
+                         int32_t shift, const pnn_requant *rq) {
+  for (int i = 0; i < 3; ++i) {
+    const int8_t *r = w + 3 * i;
+    k->w[i][0] = _mm256_set1_epi32(dw_weight_pair(r[0], r[1]));
+    k->w[i][1] = _mm256_set1_epi32(dw_weight_pair(r[2], 0));
+    k->w[i][2] = _mm256_set1_epi32(dw_weight_pair(0, r[0]));
+    k->w[i][3] = _mm256_set1_epi32(dw_weight_pair(r[1], r[2]));
+  }
+  const int32_t bound = dw_acc_bound(multiplier, shift);
+  k->bias = _mm256_set1_epi32(bias);
+  k->bound = _mm256_set1_epi32(bound);
+  k->neg_bound = _mm256_set1_epi32(-bound);
+  k->multiplier = _mm256_set1_epi64x(multiplier);
+  /* 2^(s-1) + 2^63, and the low 32 bits of 2^(63-s) less the zero point (mod 2^32). */
+  const uint64_t rounding = ((uint64_t)1 << (shift - 1)) | ((uint64_t)1 << 63);
+  k->rounding = _mm256_set1_epi64x((long long)rounding);
+  const uint32_t offset = (uint32_t)((uint64_t)1 << (63 - shift)) - (uint32_t)rq->zero_point;
+  k->offset = _mm256_set1_epi32((int)offset);
+  k->shift = _mm_cvtsi32_si128(shift);
+  k->lo = _mm_set1_epi8((char)rq->lo);
+  k->hi = _mm_set1_epi8((char)rq->hi);
+}
+
+/* 8 accumulators -> q + zero_point as int32 (not yet clamped to [lo, hi]). */
+static PNN_ALWAYS_INLINE __m256i requantize(__m256i acc, const channel *k) {
+  acc = _mm256_min_epi32(_mm256_max_epi32(acc, k->neg_bound), k->bound);
+  __m256i even = _mm256_mul_epi32(acc, k->multiplier);
+  __m256i odd = _mm256_mul_epi32(_mm256_srli_epi64(acc, 32), k->multiplier);
+  even = _mm256_srl_epi64(_mm256_add_epi64(even, k->rounding), k->shift);
+  odd = _mm256_srl_epi64(_mm256_add_epi64(odd, k->rounding), k->shift);
+  const __m256i q = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  return _mm256_sub_epi32(q, k->offset);
+}
+
+/* Two vectors of 8 words (outputs in order) -> 16 bytes saturated and clamped to [lo, hi]. */
+static PNN_ALWAYS_INLINE __m128i to_bytes(__m128i first, __m128i second, const channel *k) {
+  return _mm_min_epu8(_mm_max_epu8(_mm_packus_epi16(first, second), k->lo), k->hi);
+}
+
+static PNN_ALWAYS_INLINE __m256i madd(__m256i acc, __m256i taps, __m256i weight_pair) {
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(taps, weight_pair));
+}
+
+static PNN_ALWAYS_INLINE __m256i load(const uint16_t *p) {
+  return _mm256_loadu_si256((const __m256i *)p);
+}
+
+/* One kernel row of the stride-1 step at `taps`. */
+static PNN_ALWAYS_INLINE void row_s1(__m256i *even, __m256i *odd, const uint16_t *taps,
+                                    const __m256i w[4]) {
+  const __m256i first = load(taps), second = load(taps + 2);
+  *even = madd(madd(*even, first, w[0]), second, w[1]);
+  *odd = madd(madd(*odd, first, w[2]), second, w[3]);
+}
+
+/* Stride 1: flat outputs [0, n) of the band (rows of plan width) into out. */
+static void band_s1(const channel *k, const uint16_t *band, size_t width, size_t n, uint8_t *out) {
+  for (size_t f = 0; f < n; f += S1_BLOCK) {
+    __m256i even = k->bias, odd = k->bias;
+    row_s1(&even, &odd, band + f, k->w[0]);
+    row_s1(&even, &odd, band + f + width, k->w[1]);
+    row_s1(&even, &odd, band + f + 2 * width, k->w[2]);
+    const __m256i qe = requantize(even, k), qo = requantize(odd, k);
+    /* Outputs [0-3 | 8-11] and [4-7 | 12-15], packed to words [0-7 | 8-15]. */
+    const __m256i words = _mm256_packs_epi32(_mm256_unpacklo_epi32(qe, qo), _mm256_unpackhi_epi32(qe, qo));
+    _mm_storeu_si128((__m128i *)(out + f),
+                     to_bytes(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1), k));
+  }
+}
+
+/* Stride 2: one output row of out_w from the three band rows at `rows`. */
+static void row_s2(const channel *k, const uint16_t *rows, size_t width, size_t out_w, uint8_t *y) {
+  for (size_t ox = 0; ox < out_w; ox += S2_BLOCK) {
+    __m256i acc = k->bias;
+    for (int i = 0; i < 3; ++i) {
+      const uint16_t *taps = rows + i * width + 2 * ox;
+      acc = madd(acc, load(taps), k->w[i][0]);
+      acc = madd(acc, load(taps + 2), k->w[i][1]);
+    }
+    const __m256i q = requantize(acc, k);
+    const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    const __m128i bytes = to_bytes(words, words, k);
+    if (out_w - ox >= S2_BLOCK) {
+      _mm_storel_epi64((__m128i *)(y + ox), bytes);
+    } else {
+      uint8_t tail[16];
+      _mm_storeu_si128((__m128i *)tail, bytes);
+      memcpy(y + ox, tail, out_w - ox);
+    }
+  }
+}
+
+/* dw_row_fn: zero points in whole vectors, then the widened bytes over them. */
+static void fill_row(uint16_t *dst, size_t width, uint16_t zero_point, const uint8_t *src,
+                     size_t left, size_t count) {
+  const __m256i background = _mm256_set1_epi16((short)zero_point);
+  for (size_t k = 0; k < width; k += 16) _mm256_storeu_si256((__m256i *)(dst + k), background);
+  size_t k = 0;
+  for (; k + 16 <= count; k += 16)
+    _mm256_storeu_si256((__m256i *)(dst + left + k), _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(src + k))));
+  for (; k < count; ++k) dst[left + k] = src[k];
+}
+
+void pnn_s8_dwconv_avx2(const pnn_conv2d_geometry *g, const uint8_t *x, uint8_t x_zero_point,
+                        const int8_t *w, const int32_t *bias, const pnn_requant *rq, uint8_t *y) {
+  if (g->out_h == 0 || g->out_w == 0) return;
+  dw_plan plan;
+  if (!dw_plan_init(&plan, g)) {
+    pnn_s8_dwconv_scalar(g, x, x_zero_point, w, bias, rq, y);
+    return;
+  }
+  uint16_t band[DW_BAND_WORDS];
+  uint8_t flat_out[DW_BAND_WORDS]; /* stride 1: a band's outputs, rows of plan.width */
+  const size_t out_w = g->out_w, width = plan.width;
+  channel k;
+  for (size_t c = 0; c < g->channels; ++c) {
+    channel_init(&k, w + 9 * c, bias[c], rq->multiplier[c], rq->shift[c], rq);
+    const uint8_t *x_c = x + c * g->in_h * g->in_w;
+    uint8_t *y_c = y + c * g->out_h * out_w;
+    for (size_t oy0 = 0; oy0 < g->out_h; oy0 += plan.rows_per_band) {
+      const size_t rows = g->out_h - oy0 < plan.rows_per_band ? g->out_h - oy0 : plan.rows_per_band;
+      dw_fill_band(&plan, g, x_c, x_zero_point, oy0, rows, fill_row, band);
+      if (plan.stride == 1) {
+        band_s1(&k, band, width, rows * width, flat_out);
+        for (size_t r = 0; r < rows; ++r) memcpy(y_c + (oy0 + r) * out_w, flat_out + r * width, out_w);
+      } else {
+        for (size_t r = 0; r < rows; ++r)
+          row_s2(&k, band + 2 * r * width, width, out_w, y_c + (oy0 + r) * out_w);
+      }
+    }
+  }
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
+
+#endif /* x86-64 */

@@ -1,0 +1,103 @@
+/* The plan shared by the SIMD variants of the u8 depthwise convolution (avx2.c,
+ * avx512.c, neon.c, wasmsimd.c; included inside each file's ISA region).
+ *
+ * Shapes: 3x3, dilation 1, stride 1 or 2 (the same both ways). Everything else runs
+ * the scalar reference.
+ *
+ * Bands: a channel is processed in bands of whole output rows. The input rows a band
+ * needs are first widened to u16 into a stack buffer with the padding written out as
+ * x_zero_point, `width` words per row, so the vector code has no borders, never reads
+ * outside the input, and can use pairs of adjacent u16 taps as the two halves of a
+ * 32-bit lane (x86 pmaddwd, wasm i32x4.dot_i16x8_s). `width` is exactly the padded
+ * span the outputs need, (out_w - 1) * stride + 3, and DW_SLACK_WORDS zero-point
+ * words after the band absorb the reads of the last, partial vector.
+ *  - stride 1: output (r, ox) of the band reads band[r * width + ox + i * width + j],
+ *    so outputs are computed along the flattened band (all rows at once, the two
+ *    pad columns between rows computed and dropped) into a u8 staging buffer; small
+ *    images (14x14, 7x7) then fill whole vectors. Rows are copied out of it.
+ *  - stride 2: output (r, ox) reads band[(2r + i) * width + 2 ox + j]; row by row.
+ *
+ * Requantization: the SIMD variants compute acc * multiplier in 64-bit lanes but keep
+ * only the low 32 bits of the shifted result. dw_acc_bound gives a B for which
+ * clamping acc to [-B, B] first leaves every output unchanged and makes that result
+ * fit in int32 (see there). */
+#ifndef PNN_S8_DWCONV_IMPL_H
+#define PNN_S8_DWCONV_IMPL_H
+
+#include <stdint.h>
+
+#include "pnn_kernels.h"
+
+enum {
+  DW_BAND_WORDS = 8192, /* u16 band buffer: 16 KiB of stack */
+  DW_SLACK_WORDS = 64   /* a multiple of every ISA's row chunk, and >= the longest read
+                         * (2 vectors + 2) or row overrun past a band's last row */
+};
+
+typedef struct dw_plan {
+  size_t stride;        /* 1 or 2 in both directions */
+  size_t width;         /* words per widened band row */
+  size_t rows_per_band; /* output rows per band */
+} dw_plan;
+
+/* Fills `plan` and returns 1 when the SIMD path handles g (out_h, out_w >= 1). */
+static inline int dw_plan_init(dw_plan *plan, const pnn_conv2d_geometry *g) {
+  if (g->kernel_h != 3 || g->kernel_w != 3 || g->dilation_h != 1 || g->dilation_w != 1) return 0;
+  if (g->stride_h != g->stride_w || (g->stride_w != 1 && g->stride_w != 2)) return 0;
+  plan->stride = g->stride_w;
+  plan->width = (g->out_w - 1) * plan->stride + 3;
+  const size_t max_rows = (DW_BAND_WORDS - DW_SLACK_WORDS) / plan->width;
+  if (max_rows < 3) return 0; /* a row this wide takes the scalar reference */
+  plan->rows_per_band = (max_rows - 3) / plan->stride + 1;
+  return 1;
+}
+
+/* Writes one band row: `left` zero points, `count` bytes of src widened to u16, zero
+ * points up to `width` (the ISA file's vector code). It may write fewer than 32 words
+ * past `width`: rows are written in order and the slack last, so those words are
+ * rewritten before anything reads them. */
+typedef void (*dw_row_fn)(uint16_t *dst, size_t width, uint16_t zero_point, const uint8_t *src,
+                          size_t left, size_t count);
+
+/* Widens the padded input rows of output rows [oy0, oy0 + rows) of channel plane x_c
+ * into band (row r of the band is padded input row oy0 * stride + r), then the slack. */
+static inline void dw_fill_band(const dw_plan *plan, const pnn_conv2d_geometry *g,
+                                const uint8_t *x_c, uint16_t x_zero_point, size_t oy0,
+                                size_t rows, dw_row_fn fill_row, uint16_t *band) {
+  const size_t width = plan->width, pad_left = g->pad_left;
+  const size_t band_rows = (rows - 1) * plan->stride + 3;
+  const size_t left = pad_left < width ? pad_left : width;
+  const size_t copied = pad_left < width ? (g->in_w < width - pad_left ? g->in_w : width - pad_left) : 0;
+  for (size_t r = 0; r < band_rows; ++r) {
+    /* Unsigned wrap-around: rows above the image become >= in_h. */
+    const size_t iy = oy0 * plan->stride + r - g->pad_top;
+    if (iy < g->in_h) fill_row(band + r * width, width, x_zero_point, x_c + iy * g->in_w, left, copied);
+    else fill_row(band + r * width, width, x_zero_point, NULL, width, 0);
+  }
+  fill_row(band + band_rows * width, DW_SLACK_WORDS, x_zero_point, NULL, DW_SLACK_WORDS, 0);
+}
+
+/* Clamp bound for the accumulator. With L the bit length of the multiplier M and
+ * e = 9 - L + shift, B = 2^e (at least 1, at most INT32_MAX). Then
+ *  - |acc| >= B gives |acc * M / 2^shift| >= 2^(e + L - 1 - shift) = 256 (for B = 1:
+ *    M / 2^shift >= 256 directly), so q = round(acc * M / 2^shift) is >= 256 or
+ *    <= -256 and the output is hi or lo whatever the zero point: clamping acc to
+ *    [-B, B] changes no output;
+ *  - |acc| <= B keeps |q| <= 2^max(9, L - shift) + 1 <= 2^30 + 1 (and B = INT32_MAX
+ *    only when L - shift <= -22), so q + zero_point fits in int32. */
+static inline int32_t dw_acc_bound(int32_t multiplier, int32_t shift) {
+  int bits = 0;
+  for (uint32_t m = (uint32_t)multiplier; m != 0; m >>= 1) ++bits;
+  const int e = 9 - bits + shift;
+  if (e <= 0) return 1;
+  if (e >= 31) return INT32_MAX;
+  return (int32_t)1 << e;
+}
+
+/* Two s16 taps as one 32-bit lane (first tap in the low half) for pmaddwd-style
+ * pair products. */
+static inline int32_t dw_weight_pair(int8_t low, int8_t high) {
+  return (int32_t)((uint32_t)(uint16_t)low | ((uint32_t)(uint16_t)high << 16));
+}
+
+#endif /* PNN_S8_DWCONV_IMPL_H */

@@ -1,0 +1,68 @@
+/* s8 GEMM for AVX2 (contract in pnn_kernels_s8.h), exact without VNNI. vpmaddubsw
+ * (u8 x s8 pairs) would saturate its i16 sums (255*127 + 255*127 > 32767), so both
+ * operands are widened to i16 instead and multiplied with vpmaddwd: x0*w0 + x1*w1 in
+ * an int32 lane, exact. A group is therefore 2 k: the packed weights hold them as i16
+ * pairs, the X panel as i16 pairs per pixel. Layouts, tiles and the N == 1 GEMV:
+ * x86_ymm_gemm.h.
+ *
+ * ISA flags are set per file; pnn_s8_gemm_select only picks this with cpu->avx2_fma. */
+#include "pnn_kernels.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+
+#include <immintrin.h>
+
+#include "pack.h"
+#define PNN_S8_X86_YMM
+#include "x86_impl.h"
+
+enum { YMM_K_GROUP = 2 };
+
+static PNN_ALWAYS_INLINE __m256i ymm_mac(__m256i acc, __m256i x, __m256i w) {
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(x, w));
+}
+
+/* i16 pairs: panel[64 g + 4 p + 2 j] (as i16) = X[2g + j][p] for 16 pixels p. */
+static void ymm_pack_panel(const uint8_t *X, size_t ldx, size_t K, size_t groups, size_t width,
+                           uint8_t *panel) {
+  for (size_t g = 0; g < groups; ++g) {
+    const __m128i r0 = pnn_s8_load_chunk(X, ldx, K, 2 * g, 0, width);
+    const __m128i r1 = pnn_s8_load_chunk(X, ldx, K, 2 * g + 1, 0, width);
+    __m256i *out = (__m256i *)(panel + 64 * g);
+    _mm256_store_si256(out, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(r0, r1)));     /* pixels 0..7 */
+    _mm256_store_si256(out + 1, _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(r0, r1))); /* 8..15 */
+  }
+}
+
+/* The column widened to i16, zero past K: group g is the pair (x[2g], x[2g+1]). */
+static void ymm_gemv_x(const uint8_t *X, size_t ldx, size_t K, size_t groups, uint8_t *x) {
+  for (size_t k = 0; k < 2 * groups; ++k) {
+    const int16_t v = k < K ? X[k * ldx] : 0;
+    memcpy(x + 2 * k, &v, sizeof v);
+  }
+}
+
+#include "x86_ymm_gemm.h"
+
+static void avx2_pack(size_t M, size_t K, const int8_t *W, void *packed) {
+  pnn_s8_pack_blocks_s16(M, K, W, YMM_ROWS, 2, 2 * ymm_groups(K), (int16_t *)packed);
+}
+
+const pnn_s8_gemm_kernel pnn_s8_gemm_avx2 = {
+    "avx2", YMM_ROWS, ymm_pack_size, avx2_pack, ymm_scratch_size, ymm_run,
+};
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
+
+#endif /* x86-64 */
