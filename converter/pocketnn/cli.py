@@ -39,7 +39,8 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     options = sparsity_options(args.sparsity, args.sparsity_pattern, args.recipe)
     with warnings.catch_warnings():  # the sparsity report below prints them
         warnings.simplefilter("ignore", UserWarning)
-        result = convert_model(args.model, parse_shape_bindings(args.input_shape), options, args.calib)
+        result = convert_model(args.model, parse_shape_bindings(args.input_shape), options, args.calib,
+                               args.quantize, args.calib_method)
     Path(args.output).write_bytes(result.data)
     if result.sparsity.layers:
         print_sparsity_report(console, result.sparsity)
@@ -121,7 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "measured speed (default auto)")
     p.add_argument("--calib", metavar="CALIB.npz",
                    help="calibration inputs (.npz: per input name, N samples along the batch axis): "
-                        "least-squares reconstruction after pruning")
+                        "activation ranges for --quantize; least-squares reconstruction after pruning")
+    p.add_argument("--quantize", choices=["int8", "int4"],
+                   help="integer model (needs --calib, 100-500 samples): int8, or int4 weights except "
+                        "the first and last weighted layers")
+    p.add_argument("--calib-method", default="percentile", choices=["percentile", "mse", "minmax"],
+                   help="how --quantize picks activation ranges from --calib (default percentile)")
     p.add_argument("--recipe", metavar="RECIPE.json", help="per-layer sparsity targets (docs/SPARSITY.md)")
     p.set_defaults(func=_cmd_convert)
 

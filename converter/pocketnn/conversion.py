@@ -3,6 +3,7 @@
 Stages, in this order: import (frontend) -> the Graph passes (passes.PIPELINE: constant
 folding, BatchNorm folding, activation fusion...) -> compression (sparsity.compress:
 channel rearrangement, group pruning, reconstruction; pre-pruned weights marked sparse)
+or static quantization (quantization.quantize_graph: int8 / int4 integer operators)
 -> pack (format.writer).
 """
 
@@ -16,6 +17,8 @@ from pocketnn.format.writer import write_pnn
 from pocketnn.frontend.onnx_import import InputShapes, ModelSource, import_onnx
 from pocketnn.ir import Graph
 from pocketnn.passes import run_passes
+from pocketnn.quantization.activations import DEFAULT_CALIB_METHOD, QuantizationError
+from pocketnn.quantization.quantize_graph import quantize_static
 from pocketnn.sparsity import (
     CalibSource,
     SparsityOptions,
@@ -45,19 +48,38 @@ def sparsity_options(sparsity: float | None = None, sparsity_pattern: Pattern | 
     return options.with_recipe(load_recipe(recipe) if recipe is not None else None)
 
 
-def convert_model(model: ModelSource, input_shapes: InputShapes | None = None,
-                  options: SparsityOptions | None = None, calib: CalibSource | None = None) -> Conversion:
-    """The whole conversion, with the packed bytes and the per-layer sparsity report."""
+def convert_graph(model: ModelSource, input_shapes: InputShapes | None = None,
+                  options: SparsityOptions | None = None, calib: CalibSource | None = None,
+                  quantize: str | None = None, calib_method: str = DEFAULT_CALIB_METHOD
+                  ) -> tuple[Graph, SparsityReport]:
+    """The final graph, before packing, and the per-layer sparsity report."""
+    options = options or SparsityOptions()
     graph = run_passes(import_onnx(model, input_shapes=input_shapes))
-    graph, report = compress(graph, options or SparsityOptions(), calib)
+    if quantize is not None:
+        # Sparse storage of integer weights is not in the format yet.
+        if options.sparsity is not None or options.rules:
+            raise QuantizationError("quantization cannot be combined with sparsity (--sparsity or a "
+                                    "recipe) yet: convert with one of the two")
+        graph, report = quantize_static(graph, calib, quantize, calib_method), SparsityReport()
+    else:
+        graph, report = compress(graph, options, calib)
     graph.metadata = {"producer": PRODUCER, **graph.metadata}
+    return graph, report
+
+
+def convert_model(model: ModelSource, input_shapes: InputShapes | None = None,
+                  options: SparsityOptions | None = None, calib: CalibSource | None = None,
+                  quantize: str | None = None, calib_method: str = DEFAULT_CALIB_METHOD) -> Conversion:
+    """The whole conversion, with the packed bytes and the per-layer sparsity report."""
+    graph, report = convert_graph(model, input_shapes, options, calib, quantize, calib_method)
     return Conversion(graph, write_pnn(graph), report)
 
 
 def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
             input_shapes: InputShapes | None = None, sparsity: float | None = None,
             sparsity_pattern: Pattern | str = "auto", calib: CalibSource | None = None,
-            recipe: RecipeSource | None = None) -> bytes:
+            recipe: RecipeSource | None = None, quantize: str | None = None,
+            calib_method: str = DEFAULT_CALIB_METHOD) -> bytes:
     """Converts an ONNX model (path or ModelProto) to .pnn bytes, also written to
     `output` when given. `input_shapes` fixes symbolic input dims (others default to 1).
 
@@ -66,9 +88,14 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
     ("auto": chosen per layer from measured speed; 1, 2, 4 or 8); `calib` (an .npz path or
     {input name: N samples along the batch axis}) turns on least-squares reconstruction;
     `recipe` (a JSON path or dict) sets per-layer targets. Weights that are already >= 50%
-    zero are stored sparse even without `sparsity`."""
+    zero are stored sparse even without `sparsity`.
+
+    Quantization (docs/QUANTIZATION.md): `quantize` "int8" or "int4" (4-bit weights except
+    the first and last weighted layers) makes an integer model; it needs `calib` (as
+    above; 100-500 samples) and observes activation ranges with `calib_method`
+    ("percentile", "mse" or "minmax")."""
     options = sparsity_options(sparsity, sparsity_pattern, recipe)
-    data = convert_model(model, input_shapes, options, calib).data
+    data = convert_model(model, input_shapes, options, calib, quantize, calib_method).data
     if output is not None:
         Path(output).write_bytes(data)
     return data

@@ -33,20 +33,17 @@ enum {
 };
 
 typedef struct channel {
-  __m256i w[3][4]; /* per kernel row: (w0,w1), (w2,0), (0,w0), (w1,w2) */
+  __m256i w[3][4]; /* dw_weight_pairs, broadcast */
   __m256i bias, bound, neg_bound, multiplier, rounding, offset;
   __m128i shift, lo, hi;
 } channel;
 
 static void channel_init(channel *k, const int8_t *w, int32_t bias, int32_t multiplier,
                          int32_t shift, const pnn_requant *rq) {
-  for (int i = 0; i < 3; ++i) {
-    const int8_t *r = w + 3 * i;
-    k->w[i][0] = _mm256_set1_epi32(dw_weight_pair(r[0], r[1]));
-    k->w[i][1] = _mm256_set1_epi32(dw_weight_pair(r[2], 0));
-    k->w[i][2] = _mm256_set1_epi32(dw_weight_pair(0, r[0]));
-    k->w[i][3] = _mm256_set1_epi32(dw_weight_pair(r[1], r[2]));
-  }
+  int32_t pairs[3][4];
+  dw_weight_pairs(w, pairs);
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 4; ++j) k->w[i][j] = _mm256_set1_epi32(pairs[i][j]);
   const int32_t bound = dw_acc_bound(multiplier, shift);
   k->bias = _mm256_set1_epi32(bias);
   k->bound = _mm256_set1_epi32(bound);
@@ -142,35 +139,7 @@ static void fill_row(uint16_t *dst, size_t width, uint16_t zero_point, const uin
   for (; k < count; ++k) dst[left + k] = src[k];
 }
 
-void pnn_s8_dwconv_avx2(const pnn_conv2d_geometry *g, const uint8_t *x, uint8_t x_zero_point,
-                        const int8_t *w, const int32_t *bias, const pnn_requant *rq, uint8_t *y) {
-  if (g->out_h == 0 || g->out_w == 0) return;
-  dw_plan plan;
-  if (!dw_plan_init(&plan, g)) {
-    pnn_s8_dwconv_scalar(g, x, x_zero_point, w, bias, rq, y);
-    return;
-  }
-  uint16_t band[DW_BAND_WORDS];
-  uint8_t flat_out[DW_BAND_WORDS]; /* stride 1: a band's outputs, rows of plan.width */
-  const size_t out_w = g->out_w, width = plan.width;
-  channel k;
-  for (size_t c = 0; c < g->channels; ++c) {
-    channel_init(&k, w + 9 * c, bias[c], rq->multiplier[c], rq->shift[c], rq);
-    const uint8_t *x_c = x + c * g->in_h * g->in_w;
-    uint8_t *y_c = y + c * g->out_h * out_w;
-    for (size_t oy0 = 0; oy0 < g->out_h; oy0 += plan.rows_per_band) {
-      const size_t rows = g->out_h - oy0 < plan.rows_per_band ? g->out_h - oy0 : plan.rows_per_band;
-      dw_fill_band(&plan, g, x_c, x_zero_point, oy0, rows, fill_row, band);
-      if (plan.stride == 1) {
-        band_s1(&k, band, width, rows * width, flat_out);
-        for (size_t r = 0; r < rows; ++r) memcpy(y_c + (oy0 + r) * out_w, flat_out + r * width, out_w);
-      } else {
-        for (size_t r = 0; r < rows; ++r)
-          row_s2(&k, band + 2 * r * width, width, out_w, y_c + (oy0 + r) * out_w);
-      }
-    }
-  }
-}
+DW_DEFINE_DWCONV(avx2, dw_copy_rows)
 
 #if defined(__clang__)
 #pragma clang attribute pop

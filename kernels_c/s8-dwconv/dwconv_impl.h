@@ -25,6 +25,7 @@
 #define PNN_S8_DWCONV_IMPL_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "pnn_kernels.h"
 
@@ -99,5 +100,65 @@ static inline int32_t dw_acc_bound(int32_t multiplier, int32_t shift) {
 static inline int32_t dw_weight_pair(int8_t low, int8_t high) {
   return (int32_t)((uint32_t)(uint16_t)low | ((uint32_t)(uint16_t)high << 16));
 }
+
+/* A channel's 3x3 weights as the pairs its kernel rows broadcast: (w0,w1), (w2,0) for
+ * the even stride-1 outputs and every stride-2 output, (0,w0), (w1,w2) for the odd
+ * stride-1 outputs (see avx512.c). */
+static inline void dw_weight_pairs(const int8_t *w, int32_t pairs[3][4]) {
+  for (int i = 0; i < 3; ++i) {
+    const int8_t *r = w + 3 * i;
+    pairs[i][0] = dw_weight_pair(r[0], r[1]);
+    pairs[i][1] = dw_weight_pair(r[2], 0);
+    pairs[i][2] = dw_weight_pair(0, r[0]);
+    pairs[i][3] = dw_weight_pair(r[1], r[2]);
+  }
+}
+
+/* Stride 1: the out_w real outputs of each of `rows` rows of the staging buffer `flat`
+ * (rows of `width`) into y. */
+static inline void dw_copy_rows(const uint8_t *flat, size_t width, size_t rows, size_t out_w,
+                                uint8_t *y) {
+  for (size_t r = 0; r < rows; ++r) memcpy(y + r * out_w, flat + r * width, out_w);
+}
+
+/* Defines the entry point pnn_s8_dwconv_<SUFFIX>: bands of every channel through the
+ * ISA file's code, which defines before it
+ *   channel, channel_init(k, w, bias, multiplier, shift, rq)  a channel's constants
+ *   fill_row                                                 the dw_row_fn
+ *   band_s1(k, band, width, n, out)                          stride 1 into the staging rows
+ *   row_s2(k, rows, width, out_w, y)                         stride 2, one output row
+ * and names COPY_ROWS, dw_copy_rows or its own with dw_copy_rows' arguments. */
+#define DW_DEFINE_DWCONV(SUFFIX, COPY_ROWS)                                                      \
+  void pnn_s8_dwconv_##SUFFIX(const pnn_conv2d_geometry *g, const uint8_t *x,                  \
+                              uint8_t x_zero_point, const int8_t *w, const int32_t *bias,      \
+                              const pnn_requant *rq, uint8_t *y) {                             \
+    if (g->out_h == 0 || g->out_w == 0) return;                                                \
+    dw_plan plan;                                                                              \
+    if (!dw_plan_init(&plan, g)) {                                                             \
+      pnn_s8_dwconv_scalar(g, x, x_zero_point, w, bias, rq, y);                                \
+      return;                                                                                  \
+    }                                                                                          \
+    uint16_t band[DW_BAND_WORDS];                                                              \
+    uint8_t flat_out[DW_BAND_WORDS]; /* stride 1: a band's outputs, rows of plan.width */     \
+    const size_t out_w = g->out_w, width = plan.width;                                         \
+    channel k;                                                                                 \
+    for (size_t c = 0; c < g->channels; ++c) {                                                 \
+      channel_init(&k, w + 9 * c, bias[c], rq->multiplier[c], rq->shift[c], rq);               \
+      const uint8_t *x_c = x + c * g->in_h * g->in_w;                                          \
+      uint8_t *y_c = y + c * g->out_h * out_w;                                                 \
+      for (size_t oy0 = 0; oy0 < g->out_h; oy0 += plan.rows_per_band) {                        \
+        const size_t rows =                                                                    \
+            g->out_h - oy0 < plan.rows_per_band ? g->out_h - oy0 : plan.rows_per_band;         \
+        dw_fill_band(&plan, g, x_c, x_zero_point, oy0, rows, fill_row, band);                  \
+        if (plan.stride == 1) {                                                                \
+          band_s1(&k, band, width, rows * width, flat_out);                                    \
+          COPY_ROWS(flat_out, width, rows, out_w, y_c + oy0 * out_w);                          \
+        } else {                                                                               \
+          for (size_t r = 0; r < rows; ++r)                                                    \
+            row_s2(&k, band + 2 * r * width, width, out_w, y_c + (oy0 + r) * out_w);           \
+        }                                                                                      \
+      }                                                                                        \
+    }                                                                                          \
+  }
 
 #endif /* PNN_S8_DWCONV_IMPL_H */

@@ -107,34 +107,6 @@ static void fill_row(uint16_t *dst, size_t width, uint16_t zero_point, const uin
   for (; k < count; ++k) dst[left + k] = src[k];
 }
 
-void pnn_s8_dwconv_neon(const pnn_conv2d_geometry *g, const uint8_t *x, uint8_t x_zero_point,
-                        const int8_t *w, const int32_t *bias, const pnn_requant *rq, uint8_t *y) {
-  if (g->out_h == 0 || g->out_w == 0) return;
-  dw_plan plan;
-  if (!dw_plan_init(&plan, g)) {
-    pnn_s8_dwconv_scalar(g, x, x_zero_point, w, bias, rq, y);
-    return;
-  }
-  uint16_t band[DW_BAND_WORDS];
-  uint8_t flat_out[DW_BAND_WORDS]; /* stride 1: a band's outputs, rows of plan.width */
-  const size_t out_w = g->out_w, width = plan.width;
-  channel k;
-  for (size_t c = 0; c < g->channels; ++c) {
-    channel_init(&k, w + 9 * c, bias[c], rq->multiplier[c], rq->shift[c], rq);
-    const uint8_t *x_c = x + c * g->in_h * g->in_w;
-    uint8_t *y_c = y + c * g->out_h * out_w;
-    for (size_t oy0 = 0; oy0 < g->out_h; oy0 += plan.rows_per_band) {
-      const size_t rows = g->out_h - oy0 < plan.rows_per_band ? g->out_h - oy0 : plan.rows_per_band;
-      dw_fill_band(&plan, g, x_c, x_zero_point, oy0, rows, fill_row, band);
-      if (plan.stride == 1) {
-        band_s1(&k, band, width, rows * width, flat_out);
-        for (size_t r = 0; r < rows; ++r) memcpy(y_c + (oy0 + r) * out_w, flat_out + r * width, out_w);
-      } else {
-        for (size_t r = 0; r < rows; ++r)
-          row_s2(&k, band + 2 * r * width, width, out_w, y_c + (oy0 + r) * out_w);
-      }
-    }
-  }
-}
+DW_DEFINE_DWCONV(neon, dw_copy_rows)
 
 #endif /* __aarch64__ */

@@ -23,15 +23,15 @@
 #define PNN_S8_X86_YMM
 #include "x86_impl.h"
 
-enum { YMM_K_GROUP = 2 };
+enum { GROUP_K = 2 };
 
 static PNN_ALWAYS_INLINE __m256i ymm_mac(__m256i acc, __m256i x, __m256i w) {
   return _mm256_add_epi32(acc, _mm256_madd_epi16(x, w));
 }
 
 /* i16 pairs: panel[64 g + 4 p + 2 j] (as i16) = X[2g + j][p] for 16 pixels p. */
-static void ymm_pack_panel(const uint8_t *X, size_t ldx, size_t K, size_t groups, size_t width,
-                           uint8_t *panel) {
+static void pack_panel(const uint8_t *X, size_t ldx, size_t K, size_t groups, size_t width,
+                       uint8_t *panel) {
   for (size_t g = 0; g < groups; ++g) {
     const __m128i r0 = pnn_s8_load_chunk(X, ldx, K, 2 * g, 0, width);
     const __m128i r1 = pnn_s8_load_chunk(X, ldx, K, 2 * g + 1, 0, width);
@@ -42,7 +42,7 @@ static void ymm_pack_panel(const uint8_t *X, size_t ldx, size_t K, size_t groups
 }
 
 /* The column widened to i16, zero past K: group g is the pair (x[2g], x[2g+1]). */
-static void ymm_gemv_x(const uint8_t *X, size_t ldx, size_t K, size_t groups, uint8_t *x) {
+static void gemv_column(const uint8_t *X, size_t ldx, size_t K, size_t groups, uint8_t *x) {
   for (size_t k = 0; k < 2 * groups; ++k) {
     const int16_t v = k < K ? X[k * ldx] : 0;
     memcpy(x + 2 * k, &v, sizeof v);
@@ -52,11 +52,11 @@ static void ymm_gemv_x(const uint8_t *X, size_t ldx, size_t K, size_t groups, ui
 #include "x86_ymm_gemm.h"
 
 static void avx2_pack(size_t M, size_t K, const int8_t *W, void *packed) {
-  pnn_s8_pack_blocks_s16(M, K, W, YMM_ROWS, 2, 2 * ymm_groups(K), (int16_t *)packed);
+  pnn_s8_pack_blocks_s16(M, K, W, ROWS, 2, 2 * k_groups(K), (int16_t *)packed);
 }
 
 const pnn_s8_gemm_kernel pnn_s8_gemm_avx2 = {
-    "avx2", YMM_ROWS, ymm_pack_size, avx2_pack, ymm_scratch_size, ymm_run,
+    "avx2", ROWS, gemm_pack_size, avx2_pack, gemm_scratch_size, gemm_run,
 };
 
 #if defined(__clang__)

@@ -22,29 +22,29 @@
 #define PNN_S8_X86_YMM
 #include "x86_impl.h"
 
-enum { YMM_K_GROUP = 4 };
+enum { GROUP_K = 4 };
 
 static PNN_ALWAYS_INLINE __m256i ymm_mac(__m256i acc, __m256i x, __m256i w) {
   return _mm256_dpbusd_avx_epi32(acc, x, w);
 }
 
-static void ymm_pack_panel(const uint8_t *X, size_t ldx, size_t K, size_t groups, size_t width,
-                           uint8_t *panel) {
+static void pack_panel(const uint8_t *X, size_t ldx, size_t K, size_t groups, size_t width,
+                       uint8_t *panel) {
   pnn_s8_pack_x_quads(X, ldx, K, groups, width, 1, panel);
 }
 
-static void ymm_gemv_x(const uint8_t *X, size_t ldx, size_t K, size_t groups, uint8_t *x) {
+static void gemv_column(const uint8_t *X, size_t ldx, size_t K, size_t groups, uint8_t *x) {
   pnn_s8_gather_column(X, ldx, K, 4 * groups, x);
 }
 
 #include "x86_ymm_gemm.h"
 
 static void avxvnni_pack(size_t M, size_t K, const int8_t *W, void *packed) {
-  pnn_s8_pack_blocks(M, K, W, YMM_ROWS, 4, 4 * ymm_groups(K), (int8_t *)packed);
+  pnn_s8_pack_blocks(M, K, W, ROWS, 4, 4 * k_groups(K), (int8_t *)packed);
 }
 
 const pnn_s8_gemm_kernel pnn_s8_gemm_avxvnni = {
-    "avxvnni", YMM_ROWS, ymm_pack_size, avxvnni_pack, ymm_scratch_size, ymm_run,
+    "avxvnni", ROWS, gemm_pack_size, avxvnni_pack, gemm_scratch_size, gemm_run,
 };
 
 #if defined(__clang__)

@@ -11,7 +11,7 @@
  * registers at the store (neon_impl.h), pixel tails through a small buffer.
  *
  * N == 1 is a GEMV with lanes across rows: a block's 8 weights of one k times x[k].
- * NEON is part of the AArch64 baseline: no extra ISA flags or run-time checks. */
+ * Tile and GEMV loops: gemm_driver.h. NEON is part of the AArch64 baseline: no extra ISA flags or run-time checks. */
 #include "pnn_kernels.h"
 
 #if defined(__aarch64__)
@@ -21,25 +21,28 @@
 
 enum {
   ROWS = 8,        /* rows per block and micro-tile */
+  TILE_ROWS = ROWS, /* a micro-tile is a whole block */
   TILE_PIXELS = 8, /* pixels per micro-tile (two vectors) */
+  GROUP_K = 1,     /* one k per group ... */
+  GROUP_BYTES = 1, /* ... as one s8 per row */
   GEMV_BLOCKS = 4  /* row blocks sharing one x[k] in the GEMV */
 };
 
-static size_t neon_pack_size(size_t M, size_t K) { return pnn_s8_row_blocks(M, ROWS) * ROWS * K; }
-
-static void neon_pack(size_t M, size_t K, const int8_t *W, void *packed) {
-  pnn_s8_pack_blocks(M, K, W, ROWS, 1, K, (int8_t *)packed);
+/* The tile's 8 pixels per k (a group is one k: groups == K), zero past width. */
+static void pack_panel(const uint8_t *X, size_t ldx, size_t K, size_t groups, size_t width,
+                       uint8_t *panel) {
+  (void)groups;
+  for (size_t k = 0; k < K; ++k)
+    vst1_u8(panel + TILE_PIXELS * k, pnn_s8_load_pixels8(X + k * ldx, width));
 }
-
-static size_t neon_scratch_size(size_t N, size_t K) { return N == 1 ? K : TILE_PIXELS * K; }
 
 /* Rows [0, rows) of one block times the panel; nv (1 or 2 vectors of 4 pixels) is a
  * constant at every call site. */
-static PNN_ALWAYS_INLINE void micro_kernel(size_t nv, size_t K, const int8_t *w,
+static PNN_ALWAYS_INLINE void micro_kernel(size_t nv, size_t K, const uint8_t *w,
                                            const uint8_t *panel, size_t rows,
                                            const int32_t *bias, const pnn_requant *rq,
-                                           const pnn_s8_neon_clamp *clamp, uint8_t *y,
-                                           size_t ldy, size_t width) {
+                                           uint8_t *y, size_t ldy, size_t width) {
+  const pnn_s8_neon_clamp clamp = pnn_s8_neon_clamp_make(rq);
   int32x4_t acc[ROWS][2];
 #pragma GCC unroll 8
   for (size_t r = 0; r < ROWS; ++r)
@@ -47,7 +50,7 @@ static PNN_ALWAYS_INLINE void micro_kernel(size_t nv, size_t K, const int8_t *w,
   for (size_t k = 0; k < K; ++k) {
     const int16x8_t x = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(panel + TILE_PIXELS * k)));
     const int16x4_t x_lo = vget_low_s16(x);
-    const int16x8_t wk = vmovl_s8(vld1_s8(w + ROWS * k));
+    const int16x8_t wk = vmovl_s8(vreinterpret_s8_u8(vld1_u8(w + ROWS * k)));
 #define PNN_S8_ROW(R)                                          \
   acc[R][0] = vmlal_laneq_s16(acc[R][0], x_lo, wk, R);         \
   if (nv > 1) acc[R][1] = vmlal_high_laneq_s16(acc[R][1], x, wk, R);
@@ -59,36 +62,19 @@ static PNN_ALWAYS_INLINE void micro_kernel(size_t nv, size_t K, const int8_t *w,
   for (size_t r = 0; r < ROWS; ++r) {
     if (r >= rows) break;
     const int32x4_t mult = vdupq_n_s32(rq->multiplier[r]), shift = vdupq_n_s32(rq->shift[r]);
-    const int32x4_t y0 = pnn_s8_requant4(acc[r][0], mult, shift, clamp);
-    const int32x4_t y1 = nv > 1 ? pnn_s8_requant4(acc[r][1], mult, shift, clamp) : y0;
+    const int32x4_t y0 = pnn_s8_requant4(acc[r][0], mult, shift, &clamp);
+    const int32x4_t y1 = nv > 1 ? pnn_s8_requant4(acc[r][1], mult, shift, &clamp) : y0;
     pnn_s8_store8(y + r * ldy, pnn_s8_narrow8(y0, y1), width);
   }
 }
 
-static void run_panels(size_t N, size_t K, size_t m_begin, size_t m_end, const int8_t *packed,
-                       const uint8_t *X, size_t ldx, const int32_t *bias, const pnn_requant *rq,
-                       uint8_t *Y, size_t ldy, uint8_t *panel) {
-  const pnn_s8_neon_clamp clamp = pnn_s8_neon_clamp_make(rq);
-  for (size_t n0 = 0; n0 < N; n0 += TILE_PIXELS) {
-    const size_t width = N - n0 < TILE_PIXELS ? N - n0 : TILE_PIXELS;
-    for (size_t k = 0; k < K; ++k)
-      vst1_u8(panel + TILE_PIXELS * k, pnn_s8_load_pixels8(X + k * ldx + n0, width));
-    for (size_t m0 = m_begin; m0 < m_end; m0 += ROWS) {
-      const size_t rows = m_end - m0 < ROWS ? m_end - m0 : ROWS;
-      const pnn_requant row_rq = {rq->multiplier + m0, rq->shift + m0, rq->zero_point, rq->lo,
-                                  rq->hi};
-      const int8_t *w = packed + m0 * K; /* m0 is a multiple of ROWS */
-      uint8_t *y = Y + m0 * ldy + n0;
-      if (width > 4)
-        micro_kernel(2, K, w, panel, rows, bias + m0, &row_rq, &clamp, y, ldy, width);
-      else
-        micro_kernel(1, K, w, panel, rows, bias + m0, &row_rq, &clamp, y, ldy, width);
-    }
-  }
+static void gemv_column(const uint8_t *X, size_t ldx, size_t K, size_t groups,
+                        uint8_t *column) {
+  pnn_s8_gather_column(X, ldx, K, groups, column);
 }
 
-/* Sums (bias not included) of `blocks` consecutive row blocks into sums[0, 8*blocks). */
-static PNN_ALWAYS_INLINE void gemv_blocks(size_t blocks, size_t K, const int8_t *w,
+/* A block's 8 weights of one k times x[k]. */
+static PNN_ALWAYS_INLINE void gemv_blocks(size_t blocks, size_t K, const uint8_t *w,
                                           const uint8_t *column, int32_t *sums) {
   int32x4_t acc[GEMV_BLOCKS][2];
 #pragma GCC unroll 4
@@ -98,7 +84,7 @@ static PNN_ALWAYS_INLINE void gemv_blocks(size_t blocks, size_t K, const int8_t 
 #pragma GCC unroll 4
     for (size_t b = 0; b < GEMV_BLOCKS; ++b) {
       if (b < blocks) {
-        const int16x8_t wk = vmovl_s8(vld1_s8(w + b * ROWS * K + ROWS * k));
+        const int16x8_t wk = vmovl_s8(vreinterpret_s8_u8(vld1_u8(w + b * ROWS * K + ROWS * k)));
         acc[b][0] = vmlal_n_s16(acc[b][0], vget_low_s16(wk), xk);
         acc[b][1] = vmlal_high_n_s16(acc[b][1], wk, xk);
       }
@@ -113,38 +99,19 @@ static PNN_ALWAYS_INLINE void gemv_blocks(size_t blocks, size_t K, const int8_t 
   }
 }
 
-static void run_gemv(size_t K, size_t m_begin, size_t m_end, const int8_t *packed,
-                     const uint8_t *X, size_t ldx, const int32_t *bias, const pnn_requant *rq,
-                     uint8_t *Y, size_t ldy, uint8_t *column) {
-  pnn_s8_gather_column(X, ldx, K, K, column);
-  int32_t sums[GEMV_BLOCKS * ROWS];
-  for (size_t m0 = m_begin; m0 < m_end; m0 += GEMV_BLOCKS * ROWS) {
-    const size_t rows = m_end - m0 < GEMV_BLOCKS * ROWS ? m_end - m0 : GEMV_BLOCKS * ROWS;
-    const int8_t *w = packed + m0 * K;
-    switch ((rows + ROWS - 1) / ROWS) {
-      case 1: gemv_blocks(1, K, w, column, sums); break;
-      case 2: gemv_blocks(2, K, w, column, sums); break;
-      case 3: gemv_blocks(3, K, w, column, sums); break;
-      default: gemv_blocks(4, K, w, column, sums); break;
-    }
-    pnn_s8_gemv_store(rows, sums, bias, rq, m0, Y, ldy);
-  }
+static void gemv_store(size_t rows, const int32_t *sums, const int32_t *bias,
+                       const pnn_requant *rq, size_t m0, uint8_t *Y, size_t ldy) {
+  pnn_s8_gemv_store(rows, sums, bias, rq, m0, Y, ldy);
 }
 
-static void neon_run(size_t M, size_t N, size_t K, size_t m_begin, size_t m_end,
-                     const void *packed, const uint8_t *X, size_t ldx, const int32_t *bias,
-                     const pnn_requant *rq, uint8_t *Y, size_t ldy, void *scratch) {
-  (void)M;
-  if (N == 1)
-    run_gemv(K, m_begin, m_end, (const int8_t *)packed, X, ldx, bias, rq, Y, ldy,
-             (uint8_t *)scratch);
-  else
-    run_panels(N, K, m_begin, m_end, (const int8_t *)packed, X, ldx, bias, rq, Y, ldy,
-               (uint8_t *)scratch);
+#include "gemm_driver.h"
+
+static void neon_pack(size_t M, size_t K, const int8_t *W, void *packed) {
+  pnn_s8_pack_blocks(M, K, W, ROWS, 1, K, (int8_t *)packed);
 }
 
 const pnn_s8_gemm_kernel pnn_s8_gemm_neon = {
-    "neon", ROWS, neon_pack_size, neon_pack, neon_scratch_size, neon_run,
+    "neon", ROWS, gemm_pack_size, neon_pack, gemm_scratch_size, gemm_run,
 };
 
 #endif /* __aarch64__ */

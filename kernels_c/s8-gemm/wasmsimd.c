@@ -15,7 +15,7 @@
  *
  * N == 1 is a GEMV with lanes across rows: a block's 4-row vector of one pair times the
  * x pair in every lane; its few outputs go through pnn_requantize (i64x2.shr takes one
- * shift count, and rows have their own). */
+ * shift count, and rows have their own). Tile and GEMV loops: gemm_driver.h. */
 #include "pnn_kernels.h"
 
 #if defined(__wasm_simd128__)
@@ -31,22 +31,10 @@ enum {
   ROWS = 8,        /* rows per block */
   TILE_ROWS = 4,   /* rows per micro-tile */
   TILE_PIXELS = 8, /* pixels per micro-tile (two vectors) */
+  GROUP_K = 2,     /* a group is a pair of k ... */
+  GROUP_BYTES = 4, /* ... as two i16 per row */
   GEMV_BLOCKS = 4  /* row blocks sharing one x pair in the GEMV */
 };
-
-static size_t pairs(size_t K) { return (K + 1) / 2; }
-
-static size_t wasmsimd_pack_size(size_t M, size_t K) {
-  return pnn_s8_row_blocks(M, ROWS) * ROWS * 4 * pairs(K);
-}
-
-static void wasmsimd_pack(size_t M, size_t K, const int8_t *W, void *packed) {
-  pnn_s8_pack_blocks_s16(M, K, W, ROWS, 2, 2 * pairs(K), (int16_t *)packed);
-}
-
-static size_t wasmsimd_scratch_size(size_t N, size_t K) {
-  return (N == 1 ? 4 : 4 * TILE_PIXELS) * pairs(K);
-}
 
 /* 8 pixels of row k (X points at the tile's first pixel), zero past K and past width. */
 static inline v128_t load_pixels8(const uint8_t *X, size_t ldx, size_t K, size_t k,
@@ -57,8 +45,9 @@ static inline v128_t load_pixels8(const uint8_t *X, size_t ldx, size_t K, size_t
 }
 
 /* i16 pairs: panel[32 p + 4 i + 2 j] (as i16) = X[2p + j][i] for 8 pixels i. */
-static void pack_panel(const uint8_t *X, size_t ldx, size_t K, size_t width, uint8_t *panel) {
-  for (size_t p = 0; p < pairs(K); ++p) {
+static void pack_panel(const uint8_t *X, size_t ldx, size_t K, size_t n_pairs, size_t width,
+                       uint8_t *panel) {
+  for (size_t p = 0; p < n_pairs; ++p) {
     const v128_t r0 = load_pixels8(X, ldx, K, 2 * p, width);
     const v128_t r1 = load_pixels8(X, ldx, K, 2 * p + 1, width);
     const v128_t zipped = wasm_i8x16_shuffle(r0, r1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21,
@@ -132,30 +121,6 @@ static PNN_ALWAYS_INLINE void micro_kernel(size_t nv, size_t n_pairs, const uint
   }
 }
 
-static void run_panels(size_t N, size_t K, size_t m_begin, size_t m_end, const uint8_t *packed,
-                       const uint8_t *X, size_t ldx, const int32_t *bias, const pnn_requant *rq,
-                       uint8_t *Y, size_t ldy, uint8_t *panel) {
-  const size_t n_pairs = pairs(K);
-  for (size_t n0 = 0; n0 < N; n0 += TILE_PIXELS) {
-    const size_t width = N - n0 < TILE_PIXELS ? N - n0 : TILE_PIXELS;
-    pack_panel(X + n0, ldx, K, width, panel);
-    for (size_t m0 = m_begin; m0 < m_end; m0 += ROWS) {
-      const uint8_t *block = packed + m0 * 4 * n_pairs; /* m0 is a multiple of ROWS */
-      for (size_t t0 = m0; t0 < m_end && t0 < m0 + ROWS; t0 += TILE_ROWS) {
-        const size_t rows = m_end - t0 < TILE_ROWS ? m_end - t0 : TILE_ROWS;
-        const pnn_requant tile_rq = {rq->multiplier + t0, rq->shift + t0, rq->zero_point,
-                                     rq->lo, rq->hi};
-        const uint8_t *w = block + 4 * (t0 - m0);
-        uint8_t *y = Y + t0 * ldy + n0;
-        if (width > 4)
-          micro_kernel(2, n_pairs, w, panel, rows, bias + t0, &tile_rq, y, ldy, width);
-        else
-          micro_kernel(1, n_pairs, w, panel, rows, bias + t0, &tile_rq, y, ldy, width);
-      }
-    }
-  }
-}
-
 /* Sums (bias not included) of `blocks` consecutive row blocks into sums[0, 8*blocks). */
 static PNN_ALWAYS_INLINE void gemv_blocks(size_t blocks, size_t n_pairs, const uint8_t *w,
                                           const uint8_t *x_pairs, int32_t *sums) {
@@ -183,47 +148,33 @@ static PNN_ALWAYS_INLINE void gemv_blocks(size_t blocks, size_t n_pairs, const u
   }
 }
 
-static void run_gemv(size_t K, size_t m_begin, size_t m_end, const uint8_t *packed,
-                     const uint8_t *X, size_t ldx, const int32_t *bias, const pnn_requant *rq,
-                     uint8_t *Y, size_t ldy, uint8_t *x_pairs) {
-  const size_t n_pairs = pairs(K);
-  for (size_t k = 0; k < 2 * n_pairs; ++k) { /* the column widened to i16, zero past K */
+/* The column widened to i16, zero past K: pair p is (x[2p], x[2p+1]). */
+static void gemv_column(const uint8_t *X, size_t ldx, size_t K, size_t n_pairs,
+                        uint8_t *x_pairs) {
+  for (size_t k = 0; k < 2 * n_pairs; ++k) {
     const int16_t v = k < K ? X[k * ldx] : 0;
     memcpy(x_pairs + 2 * k, &v, sizeof v);
   }
-  int32_t sums[GEMV_BLOCKS * ROWS];
-  for (size_t m0 = m_begin; m0 < m_end; m0 += GEMV_BLOCKS * ROWS) {
-    const size_t rows = m_end - m0 < GEMV_BLOCKS * ROWS ? m_end - m0 : GEMV_BLOCKS * ROWS;
-    const uint8_t *w = packed + m0 * 4 * n_pairs;
-    switch ((rows + ROWS - 1) / ROWS) {
-      case 1: gemv_blocks(1, n_pairs, w, x_pairs, sums); break;
-      case 2: gemv_blocks(2, n_pairs, w, x_pairs, sums); break;
-      case 3: gemv_blocks(3, n_pairs, w, x_pairs, sums); break;
-      default: gemv_blocks(4, n_pairs, w, x_pairs, sums); break;
-    }
-    /* Within the contract sum_k W x and the total with the bias both fit int32. */
-    for (size_t i = 0; i < rows; ++i) {
-      const size_t m = m0 + i;
-      Y[m * ldy] = (uint8_t)pnn_requantize((int64_t)sums[i] + bias[m], rq->multiplier[m],
-                                           rq->shift[m], rq->zero_point, rq->lo, rq->hi);
-    }
+}
+
+/* Within the contract sum_k W x and the total with the bias both fit int32. */
+static void gemv_store(size_t rows, const int32_t *sums, const int32_t *bias,
+                       const pnn_requant *rq, size_t m0, uint8_t *Y, size_t ldy) {
+  for (size_t i = 0; i < rows; ++i) {
+    const size_t m = m0 + i;
+    Y[m * ldy] = (uint8_t)pnn_requantize((int64_t)sums[i] + bias[m], rq->multiplier[m],
+                                         rq->shift[m], rq->zero_point, rq->lo, rq->hi);
   }
 }
 
-static void wasmsimd_run(size_t M, size_t N, size_t K, size_t m_begin, size_t m_end,
-                         const void *packed, const uint8_t *X, size_t ldx, const int32_t *bias,
-                         const pnn_requant *rq, uint8_t *Y, size_t ldy, void *scratch) {
-  (void)M;
-  if (N == 1)
-    run_gemv(K, m_begin, m_end, (const uint8_t *)packed, X, ldx, bias, rq, Y, ldy,
-             (uint8_t *)scratch);
-  else
-    run_panels(N, K, m_begin, m_end, (const uint8_t *)packed, X, ldx, bias, rq, Y, ldy,
-               (uint8_t *)scratch);
+#include "gemm_driver.h"
+
+static void wasmsimd_pack(size_t M, size_t K, const int8_t *W, void *packed) {
+  pnn_s8_pack_blocks_s16(M, K, W, ROWS, 2, 2 * k_groups(K), (int16_t *)packed);
 }
 
 const pnn_s8_gemm_kernel pnn_s8_gemm_wasmsimd = {
-    "wasmsimd", ROWS, wasmsimd_pack_size, wasmsimd_pack, wasmsimd_scratch_size, wasmsimd_run,
+    "wasmsimd", ROWS, gemm_pack_size, wasmsimd_pack, gemm_scratch_size, gemm_run,
 };
 
 #endif /* __wasm_simd128__ */

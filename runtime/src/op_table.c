@@ -57,6 +57,14 @@ static const pnn_op_def OP_TABLE[] = {
     OP(62, "LayerNormalization", layernorm),
     OP(63, "Gather", gather),
     OP(64, "LRN", lrn),
+    OP(80, "QuantizeLinear", qelementwise),
+    OP(81, "DequantizeLinear", qelementwise),
+    OP(82, "QConv", qconv),
+    OP(83, "QGemm", qgemm),
+    OP(84, "QAdd", qelementwise),
+    OP(85, "QLookup", qelementwise),
+    OP(86, "QGlobalAveragePool", qelementwise),
+    OP(87, "QMaxPool", qelementwise),
 };
 
 const pnn_op_def *pnn_op_lookup(uint16_t code) {

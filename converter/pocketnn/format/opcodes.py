@@ -53,6 +53,15 @@ OP_CODES: dict[str, int] = {
     "LayerNormalization": 62,
     "Gather": 63,
     "LRN": 64,
+    # Integer operators (format 1.2, docs/QUANTIZATION.md).
+    "QuantizeLinear": 80,
+    "DequantizeLinear": 81,
+    "QConv": 82,
+    "QGemm": 83,
+    "QAdd": 84,
+    "QLookup": 85,
+    "QGlobalAveragePool": 86,
+    "QMaxPool": 87,
 }
 
 # Fused activation codes (attribute "act"), docs/OPS.md.

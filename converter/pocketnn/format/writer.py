@@ -1,7 +1,7 @@
 """Serializes a lowered IR Graph into .pnn bytes (format 1.x, docs/FORMAT.md).
 
 A file is stamped with the lowest minor version its contents need: 1.0 unless a
-tensor is stored group-sparse (1.1).
+tensor is stored group-sparse (1.1) or a node is an integer operator (1.2).
 """
 
 from __future__ import annotations
@@ -15,9 +15,13 @@ import numpy as np
 from pocketnn.format import spec
 from pocketnn.format.opcodes import OP_CODES
 from pocketnn.ir import AttrValue, DType, Graph, Node, Tensor
+from pocketnn.quantization.arith import pack_int4
 
-# Dtypes a constant can be written in as dense little-endian data.
-WRITABLE_CONSTANT_DTYPES = (DType.F32, DType.F16, DType.S8, DType.U8, DType.S32, DType.S64)
+# Dtypes a constant can be written in as dense little-endian data (S4: two values per
+# byte, low nibble first).
+WRITABLE_CONSTANT_DTYPES = (DType.F32, DType.F16, DType.S8, DType.U8, DType.S4, DType.S32, DType.S64)
+# The first integer operator code: nodes from here on need format 1.2.
+_FIRST_INTEGER_OP = OP_CODES["QuantizeLinear"]
 
 
 class _Buffer:
@@ -124,6 +128,13 @@ def _constant_bytes(tensor: Tensor) -> bytes:
     data = np.asarray(tensor.data)
     if tuple(data.shape) != tuple(int(d) for d in tensor.shape):
         raise ValueError(f'constant "{tensor.name}": data shape {data.shape} differs from tensor shape {tensor.shape}')
+    if tensor.dtype == DType.S4:
+        if data.dtype.kind not in "iu":
+            raise ValueError(f'constant "{tensor.name}": S4 data must be integers, not {data.dtype}')
+        try:
+            return pack_int4(data).tobytes()
+        except ValueError as exc:
+            raise ValueError(f'constant "{tensor.name}": values do not fit in S4 ({exc})') from None
     target = np.dtype(tensor.dtype.to_numpy()).newbyteorder("<")
     cast = data.astype(target)
     if np.issubdtype(target, np.integer) and not np.array_equal(cast, data):
@@ -266,6 +277,8 @@ def write_pnn(graph: Graph) -> bytes:
 
     for node in graph.nodes:
         _write_node(structure, node, ids)
+        if OP_CODES[node.op] >= _FIRST_INTEGER_OP:
+            minor = max(minor, spec.MINOR_INTEGER_OPS)
     for name in graph.inputs:
         structure.pack("i", ids[name])
     for name in graph.outputs:

@@ -5,4 +5,7 @@
   qparams, per-channel weights, int4 packing, int32 bias, Quantize/DequantizeLinear).
 - ``calibrate``: observers that pick an activation range from calibration batches.
 - ``simulate``: numpy operators bit-exact with the C kernels.
+- ``activations``: activation ranges observed on calibration data run in pocketnn.
+- ``quantize_graph``: the static quantization pass (float IR -> integer operators).
+- ``simulate_graph``: runs a quantized IR graph with ``simulate`` (bit-exact).
 """

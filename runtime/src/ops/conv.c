@@ -162,19 +162,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   p.in_c_group = (size_t)c_group;
   p.out_c_group = (size_t)(m / group);
   p.act = act;
-  p.geom.channels = p.in_c_group;
-  p.geom.in_h = (size_t)h;
-  p.geom.in_w = (size_t)wd;
-  p.geom.out_h = (size_t)oh;
-  p.geom.out_w = (size_t)ow;
-  p.geom.kernel_h = (size_t)kh;
-  p.geom.kernel_w = (size_t)kw;
-  p.geom.stride_h = (size_t)strides[0];
-  p.geom.stride_w = (size_t)strides[1];
-  p.geom.dilation_h = (size_t)dilations[0];
-  p.geom.dilation_w = (size_t)dilations[1];
-  p.geom.pad_top = (size_t)pads[0];
-  p.geom.pad_left = (size_t)pads[1];
+  p.geom = pnn_nn_conv_geometry(p.in_c_group, h, wd, oh, ow, kh, kw, strides, dilations, pads);
 
   const char *isa = "scalar", *pb_isa = "scalar";
   size_t scratch = 0, extra = 0; /* extra: bytes of prepared weights after the params */

@@ -116,19 +116,8 @@ pnn_status pnn_op_conv_transpose_prepare(pnn_model *model, pnn_node *node, pnn_e
   p.out_h = (size_t)oh;
   p.out_w = (size_t)ow;
   p.act = act;
-  p.geom.channels = p.out_c_group;
-  p.geom.in_h = p.out_h;
-  p.geom.in_w = p.out_w;
-  p.geom.out_h = p.in_h;
-  p.geom.out_w = p.in_w;
-  p.geom.kernel_h = (size_t)kh;
-  p.geom.kernel_w = (size_t)kw;
-  p.geom.stride_h = (size_t)strides[0];
-  p.geom.stride_w = (size_t)strides[1];
-  p.geom.dilation_h = (size_t)dilations[0];
-  p.geom.dilation_w = (size_t)dilations[1];
-  p.geom.pad_top = (size_t)pads[0];
-  p.geom.pad_left = (size_t)pads[1];
+  /* The transposed convolution is the adjoint of a convolution from Y's shape to X's. */
+  p.geom = pnn_nn_conv_geometry(p.out_c_group, oh, ow, h, wd, kh, kw, strides, dilations, pads);
 
   const char *isa = "scalar";
   p.gemm = pnn_f32_gemm_select(&model->cpu, &isa);

@@ -46,6 +46,28 @@ static inline bool pnn_nn_float_region(size_t count, size_t *bytes) {
 }
 
 /* A present attribute must have the expected type. */
+/* The geometry of one group of a 2-D convolution from validated attributes. */
+static inline pnn_conv2d_geometry pnn_nn_conv_geometry(size_t channels, int64_t in_h, int64_t in_w,
+                                                       int64_t out_h, int64_t out_w, int64_t kh,
+                                                       int64_t kw, const int64_t strides[2],
+                                                       const int64_t dilations[2], const int64_t pads[4]) {
+  pnn_conv2d_geometry g;
+  g.channels = channels;
+  g.in_h = (size_t)in_h;
+  g.in_w = (size_t)in_w;
+  g.out_h = (size_t)out_h;
+  g.out_w = (size_t)out_w;
+  g.kernel_h = (size_t)kh;
+  g.kernel_w = (size_t)kw;
+  g.stride_h = (size_t)strides[0];
+  g.stride_w = (size_t)strides[1];
+  g.dilation_h = (size_t)dilations[0];
+  g.dilation_w = (size_t)dilations[1];
+  g.pad_top = (size_t)pads[0];
+  g.pad_left = (size_t)pads[1];
+  return g;
+}
+
 static inline pnn_status pnn_nn_attr_type(const pnn_node *node, const char *name, uint8_t type,
                                           pnn_error *error) {
   const pnn_attr *a = pnn_node_attr(node, name);

@@ -35,4 +35,9 @@ PNN_DECLARE_OP(layernorm)
 PNN_DECLARE_OP(gather)
 PNN_DECLARE_OP(lrn)
 
+/* integer operators (docs/OPS.md, codes 80..87) */
+PNN_DECLARE_OP(qconv)        /* QConv */
+PNN_DECLARE_OP(qgemm)        /* QGemm */
+PNN_DECLARE_OP(qelementwise) /* the others: switch on node->op */
+
 #endif /* PNN_OPS_H */

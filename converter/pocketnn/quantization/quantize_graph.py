@@ -1,0 +1,291 @@
+"""The static quantization pass: a lowered, passed float Graph (BatchNorm folded,
+activations fused) -> the integer operators of docs/OPS.md (format 1.2).
+
+Every op with an integer form becomes it: Conv -> QConv and Gemm / MatMul with constant
+weights -> QGemm (when their fused activation is none, ReLU or Clip, a clamp of the u8
+output), Add -> QAdd, GlobalAveragePool -> QGlobalAveragePool, MaxPool -> QMaxPool,
+Sigmoid / Tanh / HardSwish / HardSigmoid -> QLookup. Reshape moves u8 when its input is
+u8. Every other op stays float: DequantizeLinear before it, QuantizeLinear after where an
+integer op reads its output. Graph inputs and outputs stay float.
+
+Weights: symmetric per output channel, int8; with scheme "int4", 4-bit except the first
+and the last weighted layers (the most sensitive ones), dtype S4 (int8 values in the
+IR; the .pnn writer packs them two per byte).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from pocketnn.format.opcodes import ACTIVATIONS
+from pocketnn.ir import DType, Graph, Node, Tensor
+from pocketnn.passes.graph_utils import drop_unreferenced_tensors
+from pocketnn.passes.numpy_ops import evaluate
+from pocketnn.quantization.activations import (
+    DEFAULT_CALIB_METHOD,
+    QuantizationError,
+    activation_qparams,
+)
+from pocketnn.quantization.arith import (
+    add_params,
+    avgpool_multiplier,
+    clamp_bounds,
+    conv_requant,
+    fold_zero_point,
+    quantize_bias,
+    quantize_weights,
+)
+from pocketnn.quantization.simulate import build_lut
+from pocketnn.sparsity.calibration import CalibSource
+
+QParams = tuple[float, int]
+SCHEMES = ("int8", "int4")
+# Accumulators of K taps must fit in int32 (docs/QUANTIZATION.md).
+MAX_REDUCTION = 66000
+LOOKUP_OPS = ("Sigmoid", "Tanh", "HardSwish", "HardSigmoid")
+_CLAMP_ACTS = (ACTIVATIONS["none"], ACTIVATIONS["relu"], ACTIVATIONS["clip"])
+
+
+@dataclass(frozen=True)
+class _Weighted:
+    """A Conv or Gemm/MatMul that has an integer form: weights [M, ...] (output channels
+    first, Gemm weights as [M, K]) and bias [M] or None, in float."""
+
+    weights: np.ndarray
+    bias: np.ndarray | None
+
+
+def _as_weighted(graph: Graph, node: Node) -> _Weighted | None:
+    """The node's integer-ready weights, or None when it must stay float."""
+    if int(node.attrs.get("act", 0)) not in _CLAMP_ACTS:  # type: ignore[arg-type]
+        return None
+    x = graph.tensors[node.inputs[0]]
+    w = graph.constant(node.inputs[1])
+    bias_name = node.inputs[2] if len(node.inputs) > 2 else ""
+    bias = graph.constant(bias_name)
+    if w is None or (bias_name and bias is None):
+        return None
+    w = w.astype(np.float64)
+    if node.op == "Conv":
+        if len(x.shape) != 4 or w.ndim != 4:
+            return None
+        return _Weighted(w, None if bias is None else bias.astype(np.float64).reshape(-1))
+    if node.op == "Gemm":
+        if int(node.attrs.get("trans_a", 0)) or len(x.shape) != 2 or w.ndim != 2:  # type: ignore[arg-type]
+            return None
+        alpha = float(node.attrs.get("alpha", 1.0))  # type: ignore[arg-type]
+        beta = float(node.attrs.get("beta", 1.0))  # type: ignore[arg-type]
+        w = alpha * (w if int(node.attrs.get("trans_b", 0)) else w.T)  # type: ignore[arg-type]
+    elif node.op == "MatMul":
+        if len(x.shape) != 2 or w.ndim != 2:
+            return None
+        w, beta = w.T, 1.0
+    else:
+        return None
+    if bias is not None:
+        if bias.size not in (1, w.shape[0]) or (bias.ndim and bias.shape[-1] not in (1, w.shape[0])):
+            return None
+        bias = beta * np.broadcast_to(bias.astype(np.float64).reshape(-1), (w.shape[0],))
+    return _Weighted(w, bias)
+
+
+def _add_operands(graph: Graph, node: Node) -> tuple[str, str] | None:
+    """(a, b) of an Add with an integer form (b may have one element), or None."""
+    if int(node.attrs.get("act", 0)) not in _CLAMP_ACTS or len(node.inputs) != 2:  # type: ignore[arg-type]
+        return None
+    a, b = (graph.tensors[name] for name in node.inputs)
+    if a.is_constant or b.is_constant:
+        return None
+    if a.shape == b.shape or int(np.prod(b.shape)) == 1:
+        return a.name, b.name
+    if int(np.prod(a.shape)) == 1:
+        return b.name, a.name
+    return None
+
+
+def _lookup_function(node: Node) -> Callable[[np.ndarray], np.ndarray]:
+    """The float function of an element-wise node, on float64 arrays."""
+    return lambda x: evaluate(node, [x], [x.shape])[0]  # type: ignore[index]
+
+
+def weight_bits(scheme: str, layer: int, layers: int) -> int:
+    """Weight bits of the layer-th of `layers` weighted layers (graph order)."""
+    if scheme not in SCHEMES:
+        raise QuantizationError(f"unknown quantization {scheme!r}; expected one of {', '.join(SCHEMES)}")
+    return 4 if scheme == "int4" and 0 < layer < layers - 1 else 8
+
+
+class _Rewriter:
+    """Builds the quantized graph node by node, tracking where each value is available:
+    as float (its original name) and/or as u8 (a new tensor with its own qparams)."""
+
+    def __init__(self, graph: Graph, qparams: dict[str, QParams]) -> None:
+        self.graph = graph
+        self.qparams = qparams
+        self.tensors = dict(graph.tensors)
+        self.nodes: list[Node] = []
+        self.floats: set[str] = set(graph.inputs)
+        self.u8: dict[str, str] = {}  # float name -> its u8 tensor
+        self.u8_qparams: dict[str, QParams] = {}  # u8 tensor -> (scale, zero point)
+        self.dequantized: set[str] = set()  # values an integer op computed, also made float
+
+    def unique(self, base: str) -> str:
+        name, count = base, 1
+        while name in self.tensors:
+            name, count = f"{base}_{count}", count + 1
+        return name
+
+    def constant(self, base: str, dtype: DType, shape: tuple[int, ...], data: np.ndarray) -> str:
+        name = self.unique(base)
+        self.tensors[name] = Tensor(name, dtype, shape, data)
+        return name
+
+    def new_u8(self, float_name: str, qparams: QParams) -> str:
+        """A u8 tensor standing for `float_name` with these qparams."""
+        name = self.unique(f"{float_name}_u8")
+        self.tensors[name] = Tensor(name, DType.U8, self.graph.tensors[float_name].shape)
+        self.u8[float_name] = name
+        self.u8_qparams[name] = qparams
+        return name
+
+    def as_u8(self, float_name: str) -> str:
+        if float_name not in self.u8:
+            scale, zero_point = self.qparams[float_name]
+            q = self.new_u8(float_name, (scale, zero_point))
+            self.nodes.append(Node("QuantizeLinear", f"{float_name}_quantize", [float_name], [q],
+                                   {"scale": scale, "zero_point": zero_point}))
+        return self.u8[float_name]
+
+    def as_float(self, name: str) -> str:
+        if name not in self.floats and name in self.u8:
+            q = self.u8[name]
+            scale, zero_point = self.u8_qparams[q]
+            self.nodes.append(Node("DequantizeLinear", f"{name}_dequantize", [q], [name],
+                                   {"scale": scale, "zero_point": zero_point}))
+            self.floats.add(name)
+            self.dequantized.add(name)
+        return name
+
+    def computed_in_u8(self, name: str) -> bool:
+        return name in self.u8 and (name not in self.floats or name in self.dequantized)
+
+    def keep_float(self, node: Node) -> None:
+        inputs = [self.as_float(name) if name and not self.tensors[name].is_constant else name
+                  for name in node.inputs]
+        self.nodes.append(Node(node.op, node.name, inputs, list(node.outputs), dict(node.attrs)))
+        self.floats.update(node.outputs)
+
+    def output_clamp(self, node: Node, y: QParams) -> tuple[int, int]:
+        """u8 bounds of the node's fused ReLU / Clip on an output with qparams y."""
+        act = int(node.attrs.get("act", 0))  # type: ignore[arg-type]
+        if act == ACTIVATIONS["relu"]:
+            return clamp_bounds(y[0], y[1], 0.0)
+        if act == ACTIVATIONS["clip"]:
+            return clamp_bounds(y[0], y[1], float(node.attrs["act_alpha"]),  # type: ignore[arg-type]
+                                float(node.attrs["act_beta"]))  # type: ignore[arg-type]
+        return clamp_bounds(y[0], y[1])
+
+    def weighted(self, node: Node, layer: _Weighted, bits: int) -> None:
+        reduction = int(np.prod(layer.weights.shape[1:]))
+        if reduction > MAX_REDUCTION:
+            raise QuantizationError(f"{node.op} {node.name!r} sums {reduction} products per output; "
+                                    f"integer accumulators allow at most {MAX_REDUCTION}")
+        x = self.as_u8(node.inputs[0])
+        x_scale, x_zero_point = self.u8_qparams[x]
+        y_float = node.outputs[0]
+        y_qparams = self.qparams[y_float]
+        w_q, w_scales = quantize_weights(layer.weights, bits, axis=0)
+        bias_q = None if layer.bias is None else quantize_bias(layer.bias, x_scale, w_scales)
+        folded = fold_zero_point(w_q, x_zero_point, bias_q)
+        lo, hi = self.output_clamp(node, y_qparams)
+        requant = conv_requant(x_scale, w_scales, y_qparams[0], y_qparams[1], lo, hi)
+        shape = tuple(int(d) for d in w_q.shape)
+        # S4 constants hold their int8 values here; the writer packs them two per byte.
+        w_name = self.constant(f"{node.inputs[1]}_s{bits}", DType.S8 if bits == 8 else DType.S4, shape, w_q)
+        channels = (len(folded),)
+        inputs = [x, w_name,
+                  self.constant(f"{node.inputs[1]}_bias_s32", DType.S32, channels, folded),
+                  self.constant(f"{node.inputs[1]}_multiplier", DType.S32, channels, requant.multiplier),
+                  self.constant(f"{node.inputs[1]}_shift", DType.S32, channels, requant.shift)]
+        attrs: dict = {"x_zero_point": x_zero_point, "y_zero_point": y_qparams[1], "lo": lo, "hi": hi}
+        if node.op == "Conv":
+            op = "QConv"
+            attrs = {key: node.attrs[key] for key in ("group", "strides", "dilations", "pads")} | attrs
+        else:
+            op = "QGemm"
+        self.nodes.append(Node(op, node.name, inputs, [self.new_u8(y_float, y_qparams)], attrs))
+
+    def add(self, node: Node, a_name: str, b_name: str) -> None:
+        a, b = self.as_u8(a_name), self.as_u8(b_name)
+        (a_scale, a_zero_point), (b_scale, b_zero_point) = self.u8_qparams[a], self.u8_qparams[b]
+        y_qparams = self.qparams[node.outputs[0]]
+        params = add_params(a_scale, b_scale, y_qparams[0])
+        lo, hi = self.output_clamp(node, y_qparams)
+        attrs = {"a_zero_point": a_zero_point, "b_zero_point": b_zero_point,
+                 "a_multiplier": params.a_multiplier, "b_multiplier": params.b_multiplier,
+                 "shift": params.shift, "y_zero_point": y_qparams[1], "lo": lo, "hi": hi}
+        self.nodes.append(Node("QAdd", node.name, [a, b], [self.new_u8(node.outputs[0], y_qparams)], attrs))
+
+    def global_avgpool(self, node: Node) -> None:
+        x = self.as_u8(node.inputs[0])
+        x_scale, x_zero_point = self.u8_qparams[x]
+        y_qparams = self.qparams[node.outputs[0]]
+        count = int(np.prod(self.graph.tensors[node.inputs[0]].shape[2:]))
+        multiplier, shift = avgpool_multiplier(x_scale, y_qparams[0], count)
+        attrs = {"x_zero_point": x_zero_point, "multiplier": multiplier, "shift": shift,
+                 "y_zero_point": y_qparams[1]}
+        self.nodes.append(Node("QGlobalAveragePool", node.name, [x],
+                               [self.new_u8(node.outputs[0], y_qparams)], attrs))
+
+    def same_qparams(self, node: Node, op: str) -> None:
+        """An op exact on u8 (MaxPool, Reshape): the output keeps the input's qparams."""
+        x = self.as_u8(node.inputs[0])
+        y = self.new_u8(node.outputs[0], self.u8_qparams[x])
+        self.nodes.append(Node(op, node.name, [x], [y], dict(node.attrs)))
+
+    def lookup(self, node: Node) -> None:
+        x = self.as_u8(node.inputs[0])
+        y_qparams = self.qparams[node.outputs[0]]
+        table = build_lut(_lookup_function(node), self.u8_qparams[x], y_qparams)
+        table_name = self.constant(f"{node.outputs[0]}_table", DType.U8, (256,), table)
+        self.nodes.append(Node("QLookup", node.name, [x, table_name],
+                               [self.new_u8(node.outputs[0], y_qparams)], {}))
+
+
+def quantize_graph(graph: Graph, qparams: dict[str, QParams], scheme: str = "int8") -> Graph:
+    """The integer form of `graph` (see the module doc); `qparams` gives the (scale,
+    zero point) of every activation tensor (activations.activation_qparams)."""
+    weighted = {id(node): layer for node in graph.nodes
+                if node.op in ("Conv", "Gemm", "MatMul") and (layer := _as_weighted(graph, node)) is not None}
+    order = [id(node) for node in graph.nodes if id(node) in weighted]
+    rewriter = _Rewriter(graph, qparams)
+    for node in graph.nodes:
+        operands = _add_operands(graph, node) if node.op == "Add" else None
+        if id(node) in weighted:
+            rewriter.weighted(node, weighted[id(node)], weight_bits(scheme, order.index(id(node)), len(order)))
+        elif operands is not None:
+            rewriter.add(node, *operands)
+        elif node.op == "GlobalAveragePool" and len(graph.tensors[node.inputs[0]].shape) == 4:
+            rewriter.global_avgpool(node)
+        elif node.op == "MaxPool" and len(graph.tensors[node.inputs[0]].shape) == 4:
+            rewriter.same_qparams(node, "QMaxPool")
+        elif node.op == "Reshape" and rewriter.computed_in_u8(node.inputs[0]):
+            rewriter.same_qparams(node, "Reshape")
+        elif node.op in LOOKUP_OPS:
+            rewriter.lookup(node)
+        else:
+            rewriter.keep_float(node)
+    outputs = [rewriter.as_float(name) for name in graph.outputs]
+    result = Graph(rewriter.tensors, rewriter.nodes, list(graph.inputs), outputs, dict(graph.metadata))
+    drop_unreferenced_tensors(result)
+    return result
+
+
+def quantize_static(graph: Graph, calib: CalibSource | None, scheme: str = "int8",
+                    method: str = DEFAULT_CALIB_METHOD) -> Graph:
+    """Calibrates `graph` on `calib` (activations.activation_qparams) and quantizes it."""
+    weight_bits(scheme, 0, 1)  # an unknown scheme fails before calibration runs
+    return quantize_graph(graph, activation_qparams(graph, calib, method), scheme)

@@ -1,0 +1,120 @@
+/* Helpers shared by the integer operators (qconv.c, qelementwise.c; docs/OPS.md
+ * "Integer operators", docs/QUANTIZATION.md): required attributes, dtype checks and
+ * the validation of requantization constants. Private to runtime/src/ops. */
+#ifndef PNN_OPS_Q_COMMON_H
+#define PNN_OPS_Q_COMMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "nn_common.h"
+
+#define PNN_Q_INT32_MAX ((int64_t)INT32_MAX)
+
+/* Reads a required int attribute within [lo, hi]. */
+static inline pnn_status pnn_q_attr_int(const pnn_node *node, const char *op, const char *name,
+                                        int64_t lo, int64_t hi, int64_t *out, pnn_error *error) {
+  const pnn_attr *a = pnn_node_attr(node, name);
+  if (!a) {
+    return pnn_set_error(error, PNN_ERR_FORMAT, "node \"%s\" (%s): attribute \"%s\" is required",
+                         node->name, op, name);
+  }
+  return pnn_nn_attr_int_range(node, name, 0, lo, hi, out, error);
+}
+
+/* Reads a required float attribute that must be finite and > 0. */
+static inline pnn_status pnn_q_attr_scale(const pnn_node *node, const char *op, const char *name,
+                                          float *out, pnn_error *error) {
+  if (!pnn_node_attr(node, name)) {
+    return pnn_set_error(error, PNN_ERR_FORMAT, "node \"%s\" (%s): attribute \"%s\" is required",
+                         node->name, op, name);
+  }
+  pnn_status st = pnn_nn_attr_float(node, name, 0.0f, out, error);
+  if (st != PNN_OK) return st;
+  if (!(*out > 0.0f) || !isfinite(*out)) {
+    return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
+                         "node \"%s\" (%s): attribute \"%s\" = %g must be finite and > 0", node->name, op,
+                         name, (double)*out);
+  }
+  return PNN_OK;
+}
+
+/* A tensor must have this dtype. */
+static inline pnn_status pnn_q_check_dtype(const pnn_node *node, const char *op, const pnn_tensor *t,
+                                           const char *what, uint8_t dtype, const char *dtype_name,
+                                           pnn_error *error) {
+  if (t->dtype != dtype) {
+    return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\" (%s): %s \"%s\" must be %s (dtype %u)",
+                         node->name, op, what, t->name, dtype_name, (unsigned)dtype);
+  }
+  return PNN_OK;
+}
+
+/* A constant int32 vector of `count` entries whose data the loader mapped. */
+static inline pnn_status pnn_q_check_s32_vector(const pnn_node *node, const char *op, const pnn_tensor *t,
+                                                const char *what, size_t count, pnn_error *error) {
+  pnn_status st = pnn_q_check_dtype(node, op, t, what, PNN_DTYPE_S32, "s32", error);
+  if (st != PNN_OK) return st;
+  if (t->kind != PNN_TENSOR_CONSTANT || t->encoding != PNN_ENCODING_DENSE || t->data == NULL) {
+    return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\" (%s): %s \"%s\" must be a dense constant",
+                         node->name, op, what, t->name);
+  }
+  if (t->rank != 1 || t->dims[0] != (int64_t)count || t->numel != count) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): %s \"%s\" must have shape [%zu]", node->name,
+                         op, what, t->name, count);
+  }
+  return PNN_OK;
+}
+
+/* Per-channel multipliers in [0, 2^31 - 1] and shifts in the contract's range. */
+static inline pnn_status pnn_q_check_requant(const pnn_node *node, const char *op, const pnn_tensor *mult,
+                                             const pnn_tensor *shift, size_t count, pnn_error *error) {
+  pnn_status st;
+  if ((st = pnn_q_check_s32_vector(node, op, mult, "multiplier", count, error)) != PNN_OK ||
+      (st = pnn_q_check_s32_vector(node, op, shift, "shift", count, error)) != PNN_OK) {
+    return st;
+  }
+  const int32_t *m = mult->data, *s = shift->data;
+  for (size_t c = 0; c < count; ++c) {
+    if (m[c] < 0 || s[c] < PNN_REQUANT_MIN_SHIFT || s[c] > PNN_REQUANT_MAX_SHIFT) {
+      return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
+                           "node \"%s\" (%s): channel %zu has multiplier %ld and shift %ld (allowed: "
+                           "multiplier in [0, 2^31-1], shift in [%d, %d])",
+                           node->name, op, c, (long)m[c], (long)s[c], PNN_REQUANT_MIN_SHIFT,
+                           PNN_REQUANT_MAX_SHIFT);
+    }
+  }
+  return PNN_OK;
+}
+
+/* Output zero point and clamp bounds: 0 <= y_zero_point <= 255, 0 <= lo <= hi <= 255. */
+static inline pnn_status pnn_q_attr_output(const pnn_node *node, const char *op, pnn_requant *rq,
+                                           pnn_error *error) {
+  int64_t zp = 0, lo = 0, hi = 0;
+  pnn_status st;
+  if ((st = pnn_q_attr_int(node, op, "y_zero_point", 0, 255, &zp, error)) != PNN_OK ||
+      (st = pnn_q_attr_int(node, op, "lo", 0, 255, &lo, error)) != PNN_OK ||
+      (st = pnn_q_attr_int(node, op, "hi", lo, 255, &hi, error)) != PNN_OK) {
+    return st;
+  }
+  rq->zero_point = (int32_t)zp;
+  rq->lo = (int32_t)lo;
+  rq->hi = (int32_t)hi;
+  return PNN_OK;
+}
+
+/* "s8gemm/<variant>" as a static string (the names pnn_s8_gemm_kernel carries). */
+static inline const char *pnn_q_gemm_kernel_name(const char *variant) {
+  static const char *const NAMES[][2] = {
+      {"avx2", "s8gemm/avx2"},         {"avxvnni", "s8gemm/avxvnni"},
+      {"avx512vnni", "s8gemm/avx512vnni"}, {"neon", "s8gemm/neon"},
+      {"neondot", "s8gemm/neondot"},   {"wasmsimd", "s8gemm/wasmsimd"},
+  };
+  for (size_t i = 0; i < sizeof(NAMES) / sizeof(NAMES[0]); ++i) {
+    if (strcmp(variant, NAMES[i][0]) == 0) return NAMES[i][1];
+  }
+  return "s8gemm/scalar";
+}
+
+#endif /* PNN_OPS_Q_COMMON_H */

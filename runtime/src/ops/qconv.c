@@ -1,0 +1,465 @@
+/* QConv (op code 82) and QGemm (83): u8 x s8 (or s4) convolution and fully connected
+ * layers with int32 accumulation and per-channel requantization (docs/OPS.md,
+ * docs/QUANTIZATION.md).
+ *
+ * Weights are validated and repacked once at load for the selected s8 GEMM variant
+ * (s4 unpacked to s8 first) and kept after the params. Paths of QConv:
+ *   dwconv   group == C == M: the u8 depthwise kernel, channels split across threads.
+ *   direct   1x1, stride 1, no padding: GEMM straight on X (K = C/group rows of H*W).
+ *   im2col   everything else: per column chunk X is unfolded into the thread's scratch
+ *            (padding reads x_zero_point), then the GEMM runs on it.
+ * QGemm runs one GEMV (N = 1) per batch row. Tasks split the output into column
+ * chunks fixed at load and row ranges; the arithmetic is exact integer arithmetic,
+ * so every split gives the same bytes for any thread count. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "q_common.h"
+
+enum { OP_QCONV = 82, OP_QGEMM = 83 };
+
+enum qconv_path { QCONV_PATH_DWCONV = 0, QCONV_PATH_DIRECT = 1, QCONV_PATH_IM2COL = 2 };
+
+enum {
+  /* Bytes of unfolded X per task (kept in L2 with the packed panels). */
+  QCONV_COLS_BUDGET = 256 * 1024,
+  QCONV_MIN_CHUNK = 64,
+  QCONV_MAX_CHUNK = 4096
+};
+
+typedef struct qconv_params {
+  int path;
+  size_t batch, groups;
+  size_t in_c, out_c, in_c_group, out_c_group;
+  size_t k;                    /* GEMM depth: C/group * kh * kw (QGemm: K) */
+  pnn_conv2d_geometry geom;    /* per group (dwconv: channels = C) */
+  uint8_t x_zero_point;
+  pnn_requant rq;              /* multiplier / shift point into the model buffer */
+  const int32_t *bias;         /* model buffer */
+  const pnn_s8_gemm_kernel *gemm;
+  pnn_s8_dwconv_fn dwconv;
+  const int8_t *dw_weights;    /* dwconv: [C][kh*kw] s8, after the params */
+  const uint8_t *packed;       /* gemm: per group pack_size bytes at packed_stride, 64-aligned */
+  size_t packed_stride;
+  size_t chunk;                /* columns (output pixels) per task */
+  size_t gemm_scratch;         /* bytes of the GEMM's scratch, then the unfolded columns */
+} qconv_params;
+
+static size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
+
+/* Reads constant W of `rows * k` s8 or s4 values into dst as s8, refusing values
+ * outside the contract ([-127, 127], s4 [-7, 7]) and rows whose accumulator could
+ * leave int32: |bias[m]| + 255 * sum |W[m]| must stay below 2^31. */
+static pnn_status load_weights(const pnn_node *node, const char *op, const pnn_tensor *w,
+                               const int32_t *bias, size_t rows, size_t k, int8_t *dst,
+                               pnn_error *error) {
+  const bool s4 = w->dtype == PNN_DTYPE_S4;
+  const int limit = s4 ? 7 : 127;
+  const uint8_t *bytes = w->data;
+  for (size_t m = 0; m < rows; ++m) {
+    int64_t abs_sum = 0;
+    for (size_t i = 0; i < k; ++i) {
+      const size_t idx = m * k + i;
+      int v;
+      if (s4) {
+        const int nibble = (bytes[idx / 2] >> (4 * (idx % 2))) & 0xF;
+        v = nibble >= 8 ? nibble - 16 : nibble;
+      } else {
+        v = ((const int8_t *)w->data)[idx];
+      }
+      if (v < -limit || v > limit) {
+        return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
+                             "node \"%s\" (%s): weight %d at row %zu is outside [-%d, %d]", node->name, op, v,
+                             m, limit, limit);
+      }
+      dst[idx] = (int8_t)v;
+      abs_sum += v < 0 ? -v : v;
+    }
+    const int64_t b = bias[m];
+    if ((b < 0 ? -b : b) + 255 * abs_sum > PNN_Q_INT32_MAX) {
+      return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
+                           "node \"%s\" (%s): output channel %zu can overflow the int32 accumulator "
+                           "(bias %lld, sum of |weights| %lld)",
+                           node->name, op, m, (long long)b, (long long)abs_sum);
+    }
+  }
+  return PNN_OK;
+}
+
+/* W must be a dense s8 or s4 constant of `numel` elements. */
+static pnn_status check_weight_tensor(const pnn_node *node, const char *op, const pnn_tensor *w,
+                                      pnn_error *error) {
+  if (w->dtype != PNN_DTYPE_S8 && w->dtype != PNN_DTYPE_S4) {
+    return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\" (%s): W \"%s\" must be s8 or s4", node->name,
+                         op, w->name);
+  }
+  if (w->kind != PNN_TENSOR_CONSTANT || w->encoding != PNN_ENCODING_DENSE || w->data == NULL) {
+    return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\" (%s): W \"%s\" must be a dense constant",
+                         node->name, op, w->name);
+  }
+  const size_t bytes = w->dtype == PNN_DTYPE_S4 ? (w->numel + 1) / 2 : w->numel;
+  if (w->nbytes != bytes) {
+    return pnn_set_error(error, PNN_ERR_FORMAT, "node \"%s\" (%s): W \"%s\" holds %zu bytes, expected %zu",
+                         node->name, op, w->name, w->nbytes, bytes);
+  }
+  return PNN_OK;
+}
+
+/* Checks the shared inputs (B, multiplier, shift: M entries) and the output attributes;
+ * the GEMM depth bound of docs/QUANTIZATION.md. */
+static pnn_status check_common(const pnn_model *model, const pnn_node *node, const char *op, size_t m,
+                               size_t k, qconv_params *p, pnn_error *error) {
+  const pnn_tensor *b = pnn_input_tensor(model, node, 2);
+  pnn_status st;
+  if ((st = pnn_q_check_s32_vector(node, op, b, "B", m, error)) != PNN_OK ||
+      (st = pnn_q_check_requant(node, op, pnn_input_tensor(model, node, 3), pnn_input_tensor(model, node, 4), m,
+                                error)) != PNN_OK ||
+      (st = pnn_q_attr_output(node, op, &p->rq, error)) != PNN_OK) {
+    return st;
+  }
+  if ((int64_t)k * 255 * 127 > PNN_Q_INT32_MAX) {
+    return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
+                         "node \"%s\" (%s): reduction of %zu terms can overflow int32 (at most 66311)",
+                         node->name, op, k);
+  }
+  int64_t x_zp = 0;
+  if ((st = pnn_q_attr_int(node, op, "x_zero_point", 0, 255, &x_zp, error)) != PNN_OK) return st;
+  p->x_zero_point = (uint8_t)x_zp;
+  p->bias = b->data;
+  p->rq.multiplier = pnn_input_tensor(model, node, 3)->data;
+  p->rq.shift = pnn_input_tensor(model, node, 4)->data;
+  return PNN_OK;
+}
+
+/* Allocates the params with `extra` bytes of 64-byte aligned prepared weights after
+ * them, and fills the weights: dwconv copies, GEMM paths pack each group. */
+static pnn_status finish_prepare(pnn_node *node, const char *op, const pnn_tensor *w, qconv_params *p,
+                                 size_t scratch, pnn_error *error) {
+  const size_t rows = p->out_c, k = p->k;
+  size_t total, extra = 0;
+  if (!pnn_nn_mul(rows, k, &total)) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): weights too large", node->name, op);
+  }
+  if (p->path != QCONV_PATH_DWCONV) {
+    if (!pnn_nn_align(p->gemm->pack_size(p->out_c_group, k), &p->packed_stride) ||
+        !pnn_nn_mul(p->packed_stride, p->groups, &extra)) {
+      return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): weights too large", node->name, op);
+    }
+  } else {
+    extra = total;
+  }
+  size_t head;
+  if (!pnn_nn_align(sizeof(qconv_params), &head) || !pnn_nn_add(head, extra, &head) ||
+      !pnn_nn_add(head, PNN_NN_ALIGN, &head)) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): weights too large", node->name, op);
+  }
+  qconv_params *params = malloc(head);
+  int8_t *plain = p->path == QCONV_PATH_DWCONV ? NULL : malloc(total ? total : 1);
+  if (!params || (p->path != QCONV_PATH_DWCONV && !plain)) {
+    free(params);
+    free(plain);
+    return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node \"%s\" (%s): out of memory", node->name, op);
+  }
+  /* malloc only promises 16-byte alignment; the packed weights need 64. */
+  uintptr_t base = (uintptr_t)params + sizeof(qconv_params);
+  uint8_t *weights = (uint8_t *)((base + PNN_NN_ALIGN - 1) & ~(uintptr_t)(PNN_NN_ALIGN - 1));
+  int8_t *dst = p->path == QCONV_PATH_DWCONV ? (int8_t *)weights : plain;
+  pnn_status st = load_weights(node, op, w, p->bias, rows, k, dst, error);
+  if (st != PNN_OK) {
+    free(params);
+    free(plain);
+    return st;
+  }
+  if (p->path == QCONV_PATH_DWCONV) {
+    p->dw_weights = (const int8_t *)weights;
+  } else {
+    for (size_t g = 0; g < p->groups; ++g)
+      p->gemm->pack(p->out_c_group, k, plain + g * p->out_c_group * k, weights + g * p->packed_stride);
+    p->packed = weights;
+    free(plain);
+  }
+  *params = *p;
+  node->params = params;
+  node->scratch_bytes = scratch;
+  return PNN_OK;
+}
+
+/* Scratch of one GEMM task of `chunk` columns: the GEMM's own, then (im2col) the
+ * unfolded [K][chunk] block. */
+static bool gemm_scratch(qconv_params *p, bool unfold, size_t *scratch) {
+  size_t cols = 0;
+  if (!pnn_nn_align(p->gemm->scratch_size(p->chunk, p->k), &p->gemm_scratch)) return false;
+  if (unfold && (!pnn_nn_mul(p->k, p->chunk, &cols) || !pnn_nn_align(cols, &cols))) return false;
+  return pnn_nn_add(p->gemm_scratch, cols, scratch);
+}
+
+pnn_status pnn_op_qconv_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
+  const char *op = "QConv";
+  pnn_status st = pnn_check_io(model, node, 5, 5, 1, 1, true, error);
+  if (st != PNN_OK) return st;
+  const pnn_tensor *x = pnn_input_tensor(model, node, 0);
+  const pnn_tensor *w = pnn_input_tensor(model, node, 1);
+  const pnn_tensor *y = pnn_output_tensor(model, node, 0);
+  if ((st = pnn_q_check_dtype(node, op, x, "X", PNN_DTYPE_U8, "u8", error)) != PNN_OK ||
+      (st = pnn_q_check_dtype(node, op, y, "Y", PNN_DTYPE_U8, "u8", error)) != PNN_OK ||
+      (st = check_weight_tensor(node, op, w, error)) != PNN_OK) {
+    return st;
+  }
+  if (x->rank != 4 || w->rank != 4) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QConv): X and W must have rank 4 (have %d, %d)",
+                         node->name, x->rank, w->rank);
+  }
+  if ((st = pnn_nn_check_dims(node, x, "X", error)) != PNN_OK) return st;
+  if ((st = pnn_nn_check_dims(node, w, "W", error)) != PNN_OK) return st;
+
+  int64_t group = 1, strides[2] = {0}, dilations[2] = {0}, pads[4] = {0};
+  if ((st = pnn_q_attr_int(node, op, "group", 1, PNN_NN_MAX_ATTR, &group, error)) != PNN_OK ||
+      (st = pnn_nn_attr_spatial(node, "strides", 2, false, 1, NULL, 1, strides, error)) != PNN_OK ||
+      (st = pnn_nn_attr_spatial(node, "dilations", 2, false, 1, NULL, 1, dilations, error)) != PNN_OK ||
+      (st = pnn_nn_attr_spatial(node, "pads", 4, false, 0, NULL, 0, pads, error)) != PNN_OK) {
+    return st;
+  }
+  const int64_t n = x->dims[0], c = x->dims[1], h = x->dims[2], wd = x->dims[3];
+  const int64_t m = w->dims[0], c_group = w->dims[1], kh = w->dims[2], kw = w->dims[3];
+  if (c % group != 0 || m % group != 0 || c_group != c / group) {
+    return pnn_set_error(error, PNN_ERR_SHAPE,
+                         "node \"%s\" (QConv): X has %lld channels, W [%lld, %lld, ...]: not %lld groups",
+                         node->name, (long long)c, (long long)m, (long long)c_group, (long long)group);
+  }
+  if (kh > PNN_NN_MAX_ATTR || kw > PNN_NN_MAX_ATTR) {
+    return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\" (QConv): kernel too large", node->name);
+  }
+  /* Bounded attributes and dims (<= 2^40) keep these int64 expressions exact. */
+  const int64_t eff_kh = dilations[0] * (kh - 1) + 1, eff_kw = dilations[1] * (kw - 1) + 1;
+  const int64_t padded_h = h + pads[0] + pads[2], padded_w = wd + pads[1] + pads[3];
+  if (padded_h < eff_kh || padded_w < eff_kw) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QConv): kernel larger than the padded input",
+                         node->name);
+  }
+  const int64_t oh = (padded_h - eff_kh) / strides[0] + 1, ow = (padded_w - eff_kw) / strides[1] + 1;
+  const int64_t out_dims[4] = {n, m, oh, ow};
+  if ((st = pnn_check_output_shape(model, node, 0, 4, out_dims, error)) != PNN_OK) return st;
+
+  qconv_params p;
+  memset(&p, 0, sizeof(p));
+  p.batch = (size_t)n;
+  p.groups = (size_t)group;
+  p.in_c = (size_t)c;
+  p.out_c = (size_t)m;
+  p.in_c_group = (size_t)c_group;
+  p.out_c_group = (size_t)(m / group);
+  p.k = (size_t)(c_group * kh * kw); /* c_group * kh * kw <= numel of W */
+  if ((st = check_common(model, node, op, p.out_c, p.k, &p, error)) != PNN_OK) return st;
+  p.geom = pnn_nn_conv_geometry(p.in_c_group, h, wd, oh, ow, kh, kw, strides, dilations, pads);
+
+  size_t scratch = 0;
+  const size_t out_hw = p.geom.out_h * p.geom.out_w;
+  if (group == c && group == m) {
+    p.path = QCONV_PATH_DWCONV;
+    p.geom.channels = p.in_c;
+    const char *isa = "scalar";
+    p.dwconv = pnn_s8_dwconv_select(&model->cpu, &isa);
+    node->kernel = PNN_NN_KERNEL_NAME("s8dwconv", isa);
+  } else {
+    const bool direct = kh == 1 && kw == 1 && strides[0] == 1 && strides[1] == 1 && pads[0] == 0 &&
+                        pads[1] == 0 && pads[2] == 0 && pads[3] == 0;
+    p.path = direct ? QCONV_PATH_DIRECT : QCONV_PATH_IM2COL;
+    p.gemm = pnn_s8_gemm_select(&model->cpu);
+    node->kernel = pnn_q_gemm_kernel_name(p.gemm->name);
+    size_t chunk = QCONV_COLS_BUDGET / p.k;
+    chunk = chunk < QCONV_MIN_CHUNK ? QCONV_MIN_CHUNK : (chunk > QCONV_MAX_CHUNK ? QCONV_MAX_CHUNK : chunk);
+    p.chunk = chunk < out_hw ? chunk : out_hw;
+    if (!gemm_scratch(&p, !direct, &scratch)) {
+      return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QConv): scratch too large", node->name);
+    }
+  }
+  return finish_prepare(node, op, w, &p, scratch, error);
+}
+
+pnn_status pnn_op_qgemm_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
+  const char *op = "QGemm";
+  pnn_status st = pnn_check_io(model, node, 5, 5, 1, 1, true, error);
+  if (st != PNN_OK) return st;
+  const pnn_tensor *x = pnn_input_tensor(model, node, 0);
+  const pnn_tensor *w = pnn_input_tensor(model, node, 1);
+  const pnn_tensor *y = pnn_output_tensor(model, node, 0);
+  if ((st = pnn_q_check_dtype(node, op, x, "X", PNN_DTYPE_U8, "u8", error)) != PNN_OK ||
+      (st = pnn_q_check_dtype(node, op, y, "Y", PNN_DTYPE_U8, "u8", error)) != PNN_OK ||
+      (st = check_weight_tensor(node, op, w, error)) != PNN_OK) {
+    return st;
+  }
+  if (x->rank != 2 || w->rank != 2) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QGemm): X and W must have rank 2 (have %d, %d)",
+                         node->name, x->rank, w->rank);
+  }
+  if ((st = pnn_nn_check_dims(node, x, "X", error)) != PNN_OK) return st;
+  if ((st = pnn_nn_check_dims(node, w, "W", error)) != PNN_OK) return st;
+  if (x->dims[1] != w->dims[1]) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QGemm): X has %lld columns, W %lld", node->name,
+                         (long long)x->dims[1], (long long)w->dims[1]);
+  }
+  const int64_t out_dims[2] = {x->dims[0], w->dims[0]};
+  if ((st = pnn_check_output_shape(model, node, 0, 2, out_dims, error)) != PNN_OK) return st;
+
+  qconv_params p;
+  memset(&p, 0, sizeof(p));
+  p.batch = (size_t)x->dims[0];
+  p.groups = 1;
+  p.in_c = p.in_c_group = p.k = (size_t)x->dims[1];
+  p.out_c = p.out_c_group = (size_t)w->dims[0];
+  p.path = QCONV_PATH_DIRECT;
+  p.chunk = 1;
+  if ((st = check_common(model, node, op, p.out_c, p.k, &p, error)) != PNN_OK) return st;
+  p.gemm = pnn_s8_gemm_select(&model->cpu);
+  node->kernel = pnn_q_gemm_kernel_name(p.gemm->name);
+  size_t scratch;
+  if (!gemm_scratch(&p, false, &scratch)) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QGemm): scratch too large", node->name);
+  }
+  return finish_prepare(node, op, w, &p, scratch, error);
+}
+
+typedef struct qconv_job {
+  const qconv_params *p;
+  const uint8_t *x;
+  uint8_t *y;
+  const pnn_run_context *ctx;
+  size_t col_chunks, row_chunks, row_step; /* gemm task grid */
+  size_t dw_chunks, dw_step;               /* dwconv task grid */
+} qconv_job;
+
+/* Row ranges so that few column tasks still give every thread work; range starts are
+ * multiples of the packed row block as the GEMM requires. */
+static void split_rows(qconv_job *job, size_t units, size_t rows) {
+  const size_t threads = pnn_threadpool_size(job->ctx->pool);
+  const size_t block = job->p->gemm->row_block;
+  const size_t chunks = threads > 1 && units < 2 * threads ? div_up(2 * threads, units) : 1;
+  job->row_step = div_up(div_up(rows, chunks), block) * block;
+  job->row_chunks = div_up(rows, job->row_step);
+}
+
+/* cols[r][p] for r = (c, i, j) over the group's taps and p over `count` output pixels
+ * from `first`; taps outside the image read the zero point. */
+static void unfold_columns(const pnn_conv2d_geometry *g, const uint8_t *x, uint8_t zero_point, size_t first,
+                           size_t count, uint8_t *cols) {
+  const size_t oy0 = first / g->out_w, ox0 = first % g->out_w;
+  for (size_t c = 0; c < g->channels; ++c) {
+    const uint8_t *xc = x + c * g->in_h * g->in_w;
+    for (size_t i = 0; i < g->kernel_h; ++i) {
+      for (size_t j = 0; j < g->kernel_w; ++j) {
+        uint8_t *row = cols + ((c * g->kernel_h + i) * g->kernel_w + j) * count;
+        size_t oy = oy0, ox = ox0;
+        for (size_t q = 0; q < count; ++q) {
+          /* Unsigned wrap-around: positions above / left of the image are >= size. */
+          const size_t iy = oy * g->stride_h + i * g->dilation_h - g->pad_top;
+          const size_t ix = ox * g->stride_w + j * g->dilation_w - g->pad_left;
+          row[q] = iy < g->in_h && ix < g->in_w ? xc[iy * g->in_w + ix] : zero_point;
+          if (++ox == g->out_w) {
+            ox = 0;
+            ++oy;
+          }
+        }
+      }
+    }
+  }
+}
+
+static void gemm_task(void *context, size_t task, size_t thread) {
+  const qconv_job *job = context;
+  const qconv_params *p = job->p;
+  const pnn_conv2d_geometry *g = &p->geom;
+  const size_t in_hw = g->in_h * g->in_w, out_hw = g->out_h * g->out_w;
+  const size_t rc = task % job->row_chunks;
+  size_t rest = task / job->row_chunks;
+  const size_t cc = rest % job->col_chunks;
+  rest /= job->col_chunks;
+  const size_t grp = rest % p->groups, b = rest / p->groups;
+
+  uint8_t *scratch = (uint8_t *)job->ctx->scratch + thread * job->ctx->scratch_stride;
+  const size_t col0 = cc * p->chunk;
+  const size_t cols = out_hw - col0 < p->chunk ? out_hw - col0 : p->chunk;
+  const uint8_t *xg = job->x + (b * p->in_c + grp * p->in_c_group) * in_hw;
+  const uint8_t *xs = xg + col0;
+  size_t ldx = in_hw;
+  if (p->path == QCONV_PATH_IM2COL) {
+    uint8_t *unfolded = scratch + p->gemm_scratch;
+    unfold_columns(g, xg, p->x_zero_point, col0, cols, unfolded);
+    xs = unfolded;
+    ldx = cols;
+  }
+  const size_t mg = grp * p->out_c_group;
+  const size_t m_begin = rc * job->row_step;
+  const size_t m_end = p->out_c_group - m_begin < job->row_step ? p->out_c_group : m_begin + job->row_step;
+  pnn_requant rq = p->rq;
+  rq.multiplier += mg;
+  rq.shift += mg;
+  p->gemm->run(p->out_c_group, cols, p->k, m_begin, m_end, p->packed + grp * p->packed_stride, xs, ldx,
+               p->bias + mg, &rq, job->y + (b * p->out_c + mg) * out_hw + col0, out_hw, scratch);
+}
+
+static void dwconv_task(void *context, size_t task, size_t thread) {
+  (void)thread;
+  const qconv_job *job = context;
+  const qconv_params *p = job->p;
+  pnn_conv2d_geometry g = p->geom;
+  const size_t in_hw = g.in_h * g.in_w, out_hw = g.out_h * g.out_w;
+  const size_t chunk = task % job->dw_chunks, b = task / job->dw_chunks;
+  const size_t c0 = chunk * job->dw_step;
+  g.channels = p->in_c - c0 < job->dw_step ? p->in_c - c0 : job->dw_step;
+  pnn_requant rq = p->rq;
+  rq.multiplier += c0;
+  rq.shift += c0;
+  p->dwconv(&g, job->x + (b * p->in_c + c0) * in_hw, p->x_zero_point,
+            p->dw_weights + c0 * g.kernel_h * g.kernel_w, p->bias + c0, &rq,
+            job->y + (b * p->in_c + c0) * out_hw);
+}
+
+static void qgemm_task(void *context, size_t task, size_t thread) {
+  const qconv_job *job = context;
+  const qconv_params *p = job->p;
+  const size_t rc = task % job->row_chunks, row = task / job->row_chunks;
+  const size_t m_begin = rc * job->row_step;
+  const size_t m_end = p->out_c - m_begin < job->row_step ? p->out_c : m_begin + job->row_step;
+  void *scratch = (uint8_t *)job->ctx->scratch + thread * job->ctx->scratch_stride;
+  p->gemm->run(p->out_c, 1, p->k, m_begin, m_end, p->packed, job->x + row * p->k, 1, p->bias, &p->rq,
+               job->y + row * p->out_c, 1, scratch);
+}
+
+void pnn_op_qconv_run(const pnn_model *model, const pnn_node *node, const void *const *in,
+                      void *const *out, const pnn_run_context *ctx) {
+  (void)model;
+  const qconv_params *p = node->params;
+  qconv_job job;
+  memset(&job, 0, sizeof(job));
+  job.p = p;
+  job.x = in[0];
+  job.y = out[0];
+  job.ctx = ctx;
+  const size_t threads = pnn_threadpool_size(ctx->pool);
+  if (p->path == QCONV_PATH_DWCONV) {
+    /* Channels are independent: chunks only balance the threads. */
+    job.dw_chunks = threads > 1 ? (p->in_c < 4 * threads ? p->in_c : 4 * threads) : 1;
+    job.dw_step = div_up(p->in_c, job.dw_chunks);
+    job.dw_chunks = div_up(p->in_c, job.dw_step);
+    pnn_parallel_for(ctx->pool, p->batch * job.dw_chunks, dwconv_task, &job);
+    return;
+  }
+  job.col_chunks = div_up(p->geom.out_h * p->geom.out_w, p->chunk);
+  const size_t units = p->batch * p->groups * job.col_chunks;
+  split_rows(&job, units, p->out_c_group);
+  pnn_parallel_for(ctx->pool, units * job.row_chunks, gemm_task, &job);
+}
+
+void pnn_op_qgemm_run(const pnn_model *model, const pnn_node *node, const void *const *in,
+                      void *const *out, const pnn_run_context *ctx) {
+  (void)model;
+  const qconv_params *p = node->params;
+  qconv_job job;
+  memset(&job, 0, sizeof(job));
+  job.p = p;
+  job.x = in[0];
+  job.y = out[0];
+  job.ctx = ctx;
+  split_rows(&job, p->batch, p->out_c);
+  pnn_parallel_for(ctx->pool, p->batch * job.row_chunks, qgemm_task, &job);
+}

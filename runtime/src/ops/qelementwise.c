@@ -1,0 +1,345 @@
+/* Integer element-wise and pooling operators (docs/OPS.md "Integer operators",
+ * docs/QUANTIZATION.md): QuantizeLinear (80), DequantizeLinear (81), QAdd (84),
+ * QLookup (85), QGlobalAveragePool (86), QMaxPool (87). Element-wise work is split in
+ * fixed chunks; every element is computed alike whatever the split, so results are
+ * identical for any thread count. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "q_common.h"
+
+enum {
+  OP_QUANTIZE = 80,
+  OP_DEQUANTIZE = 81,
+  OP_QADD = 84,
+  OP_QLOOKUP = 85,
+  OP_QGLOBAL_AVERAGE_POOL = 86,
+  OP_QMAX_POOL = 87
+};
+
+/* Elements per task of the element-wise ops. */
+#define QEW_CHUNK ((size_t)16384)
+/* Pixels a global average may sum: 255 * 2^23 stays below 2^31 (pnn_requantize). */
+#define QEW_MAX_POOL_PIXELS ((size_t)1 << 23)
+
+typedef struct qew_params {
+  size_t count;                /* elements of the output (pooling: output channels) */
+  float scale;                 /* Quantize / Dequantize */
+  int32_t zero_point;          /* Quantize / Dequantize */
+  pnn_u8_add_params add;
+  pnn_u8_add_fn add_fn;
+  size_t b_stride;             /* QAdd: 1, or 0 for a one-element B */
+  size_t plane;                /* QGlobalAveragePool: H * W */
+  int32_t x_zero_point, multiplier, shift, y_zero_point;
+  pnn_pool2d_geometry geom;    /* QMaxPool: channels = N * C */
+} qew_params;
+
+static size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
+
+static const char *op_name(uint16_t code) {
+  switch (code) {
+    case OP_QUANTIZE: return "QuantizeLinear";
+    case OP_DEQUANTIZE: return "DequantizeLinear";
+    case OP_QADD: return "QAdd";
+    case OP_QLOOKUP: return "QLookup";
+    case OP_QGLOBAL_AVERAGE_POOL: return "QGlobalAveragePool";
+    default: return "QMaxPool";
+  }
+}
+
+static pnn_status store_params(pnn_node *node, const qew_params *p, const char *kernel, pnn_error *error) {
+  qew_params *params = malloc(sizeof(*params));
+  if (!params) {
+    return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node \"%s\" (%s): out of memory", node->name,
+                         op_name(node->op));
+  }
+  *params = *p;
+  node->params = params;
+  node->scratch_bytes = 0;
+  node->kernel = kernel;
+  return PNN_OK;
+}
+
+static pnn_status check_same_shape(const pnn_node *node, const char *op, const pnn_tensor *x,
+                                   const pnn_tensor *y, pnn_error *error) {
+  if (x->rank != y->rank || x->numel != y->numel || memcmp(x->dims, y->dims, (size_t)x->rank * sizeof(int64_t))) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): output \"%s\" must have the shape of \"%s\"",
+                         node->name, op, y->name, x->name);
+  }
+  return PNN_OK;
+}
+
+/* Validates X dtype -> Y dtype element-wise ops of one input (QuantizeLinear,
+ * DequantizeLinear, QLookup's X). */
+static pnn_status check_unary(const pnn_model *model, const pnn_node *node, const char *op, uint32_t inputs,
+                              uint8_t x_dtype, const char *x_name, uint8_t y_dtype, const char *y_name,
+                              pnn_error *error) {
+  pnn_status st = pnn_check_io(model, node, inputs, inputs, 1, 1, true, error);
+  if (st != PNN_OK) return st;
+  const pnn_tensor *x = pnn_input_tensor(model, node, 0), *y = pnn_output_tensor(model, node, 0);
+  if ((st = pnn_q_check_dtype(node, op, x, "X", x_dtype, x_name, error)) != PNN_OK ||
+      (st = pnn_q_check_dtype(node, op, y, "Y", y_dtype, y_name, error)) != PNN_OK) {
+    return st;
+  }
+  return check_same_shape(node, op, x, y, error);
+}
+
+pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
+  const char *op = op_name(node->op);
+  qew_params p;
+  memset(&p, 0, sizeof(p));
+  pnn_status st;
+  int64_t zp = 0;
+  switch (node->op) {
+    case OP_QUANTIZE:
+    case OP_DEQUANTIZE: {
+      const bool quantize = node->op == OP_QUANTIZE;
+      st = check_unary(model, node, op, 1, quantize ? PNN_DTYPE_F32 : PNN_DTYPE_U8, quantize ? "f32" : "u8",
+                       quantize ? PNN_DTYPE_U8 : PNN_DTYPE_F32, quantize ? "u8" : "f32", error);
+      if (st != PNN_OK || (st = pnn_q_attr_scale(node, op, "scale", &p.scale, error)) != PNN_OK ||
+          (st = pnn_q_attr_int(node, op, "zero_point", 0, 255, &zp, error)) != PNN_OK) {
+        return st;
+      }
+      p.zero_point = (int32_t)zp;
+      p.count = pnn_input_tensor(model, node, 0)->numel;
+      return store_params(node, &p, "scalar", error);
+    }
+    case OP_QLOOKUP: {
+      if ((st = check_unary(model, node, op, 2, PNN_DTYPE_U8, "u8", PNN_DTYPE_U8, "u8", error)) != PNN_OK)
+        return st;
+      const pnn_tensor *table = pnn_input_tensor(model, node, 1);
+      if ((st = pnn_q_check_dtype(node, op, table, "table", PNN_DTYPE_U8, "u8", error)) != PNN_OK) return st;
+      if (table->rank != 1 || table->dims[0] != 256 || table->numel != 256) {
+        return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QLookup): table \"%s\" must have shape [256]",
+                             node->name, table->name);
+      }
+      p.count = pnn_input_tensor(model, node, 0)->numel;
+      return store_params(node, &p, "scalar", error);
+    }
+    case OP_QADD: {
+      if ((st = pnn_check_io(model, node, 2, 2, 1, 1, true, error)) != PNN_OK) return st;
+      const pnn_tensor *a = pnn_input_tensor(model, node, 0), *b = pnn_input_tensor(model, node, 1);
+      const pnn_tensor *y = pnn_output_tensor(model, node, 0);
+      if ((st = pnn_q_check_dtype(node, op, a, "A", PNN_DTYPE_U8, "u8", error)) != PNN_OK ||
+          (st = pnn_q_check_dtype(node, op, b, "B", PNN_DTYPE_U8, "u8", error)) != PNN_OK ||
+          (st = pnn_q_check_dtype(node, op, y, "Y", PNN_DTYPE_U8, "u8", error)) != PNN_OK ||
+          (st = check_same_shape(node, op, a, y, error)) != PNN_OK) {
+        return st;
+      }
+      if (b->numel == 1) {
+        p.b_stride = 0;
+      } else if ((st = check_same_shape(node, op, b, a, error)) == PNN_OK) {
+        p.b_stride = 1;
+      } else {
+        return pnn_set_error(error, PNN_ERR_SHAPE,
+                             "node \"%s\" (QAdd): B must have the shape of A or one element", node->name);
+      }
+      int64_t a_zp = 0, b_zp = 0, a_mult = 0, b_mult = 0, shift = 0;
+      pnn_requant rq;
+      if ((st = pnn_q_attr_int(node, op, "a_zero_point", 0, 255, &a_zp, error)) != PNN_OK ||
+          (st = pnn_q_attr_int(node, op, "b_zero_point", 0, 255, &b_zp, error)) != PNN_OK ||
+          (st = pnn_q_attr_int(node, op, "a_multiplier", 0, INT32_MAX, &a_mult, error)) != PNN_OK ||
+          (st = pnn_q_attr_int(node, op, "b_multiplier", 0, INT32_MAX, &b_mult, error)) != PNN_OK ||
+          (st = pnn_q_attr_int(node, op, "shift", PNN_REQUANT_MIN_SHIFT, PNN_REQUANT_MAX_SHIFT, &shift,
+                               error)) != PNN_OK ||
+          (st = pnn_q_attr_output(node, op, &rq, error)) != PNN_OK) {
+        return st;
+      }
+      p.add = (pnn_u8_add_params){(int32_t)a_zp, (int32_t)b_zp,  (int32_t)a_mult, (int32_t)b_mult,
+                                  (int32_t)shift, rq.zero_point, rq.lo,           rq.hi};
+      p.count = a->numel;
+      const char *isa = "scalar";
+      p.add_fn = pnn_u8_add_select(&model->cpu, &isa);
+      return store_params(node, &p, PNN_NN_KERNEL_NAME("u8add", isa), error);
+    }
+    case OP_QGLOBAL_AVERAGE_POOL: {
+      if ((st = pnn_check_io(model, node, 1, 1, 1, 1, true, error)) != PNN_OK) return st;
+      const pnn_tensor *x = pnn_input_tensor(model, node, 0), *y = pnn_output_tensor(model, node, 0);
+      if ((st = pnn_q_check_dtype(node, op, x, "X", PNN_DTYPE_U8, "u8", error)) != PNN_OK ||
+          (st = pnn_q_check_dtype(node, op, y, "Y", PNN_DTYPE_U8, "u8", error)) != PNN_OK) {
+        return st;
+      }
+      if (x->rank != 4) {
+        return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): X must have rank 4, not %d", node->name, op,
+                             x->rank);
+      }
+      if ((st = pnn_nn_check_dims(node, x, "X", error)) != PNN_OK) return st;
+      const int64_t out_dims[4] = {x->dims[0], x->dims[1], 1, 1};
+      if ((st = pnn_check_output_shape(model, node, 0, 4, out_dims, error)) != PNN_OK) return st;
+      p.plane = (size_t)(x->dims[2] * x->dims[3]);
+      if (p.plane > QEW_MAX_POOL_PIXELS) {
+        return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\" (%s): %zu pixels can overflow the int32 sum",
+                             node->name, op, p.plane);
+      }
+      int64_t x_zp = 0, mult = 0, shift = 0, y_zp = 0;
+      if ((st = pnn_q_attr_int(node, op, "x_zero_point", 0, 255, &x_zp, error)) != PNN_OK ||
+          (st = pnn_q_attr_int(node, op, "multiplier", 0, INT32_MAX, &mult, error)) != PNN_OK ||
+          (st = pnn_q_attr_int(node, op, "shift", PNN_REQUANT_MIN_SHIFT, PNN_REQUANT_MAX_SHIFT, &shift, error)) !=
+              PNN_OK ||
+          (st = pnn_q_attr_int(node, op, "y_zero_point", 0, 255, &y_zp, error)) != PNN_OK) {
+        return st;
+      }
+      p.x_zero_point = (int32_t)x_zp;
+      p.multiplier = (int32_t)mult;
+      p.shift = (int32_t)shift;
+      p.y_zero_point = (int32_t)y_zp;
+      p.count = (size_t)(x->dims[0] * x->dims[1]);
+      return store_params(node, &p, "u8avgpool/scalar", error);
+    }
+    case OP_QMAX_POOL: {
+      if ((st = pnn_check_io(model, node, 1, 1, 1, 1, true, error)) != PNN_OK) return st;
+      const pnn_tensor *x = pnn_input_tensor(model, node, 0), *y = pnn_output_tensor(model, node, 0);
+      if ((st = pnn_q_check_dtype(node, op, x, "X", PNN_DTYPE_U8, "u8", error)) != PNN_OK ||
+          (st = pnn_q_check_dtype(node, op, y, "Y", PNN_DTYPE_U8, "u8", error)) != PNN_OK) {
+        return st;
+      }
+      if (x->rank != 4) {
+        return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): X must have rank 4, not %d", node->name, op,
+                             x->rank);
+      }
+      if ((st = pnn_nn_check_dims(node, x, "X", error)) != PNN_OK) return st;
+      int64_t kernel[2] = {0}, strides[2] = {0}, dilations[2] = {0}, pads[4] = {0}, ceil_mode = 0;
+      if ((st = pnn_nn_attr_spatial(node, "kernel", 2, false, 1, NULL, 1, kernel, error)) != PNN_OK ||
+          (st = pnn_nn_attr_spatial(node, "strides", 2, false, 1, NULL, 1, strides, error)) != PNN_OK ||
+          (st = pnn_nn_attr_spatial(node, "dilations", 2, false, 1, NULL, 1, dilations, error)) != PNN_OK ||
+          (st = pnn_nn_attr_spatial(node, "pads", 4, false, 0, NULL, 0, pads, error)) != PNN_OK ||
+          (st = pnn_q_attr_int(node, op, "ceil_mode", 0, 1, &ceil_mode, error)) != PNN_OK) {
+        return st;
+      }
+      if (pads[0] >= kernel[0] || pads[2] >= kernel[0] || pads[1] >= kernel[1] || pads[3] >= kernel[1]) {
+        return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\" (%s): padding must be smaller than the kernel",
+                             node->name, op);
+      }
+      const int64_t h = x->dims[2], w = x->dims[3];
+      const int64_t span_h = dilations[0] * (kernel[0] - 1) + 1, span_w = dilations[1] * (kernel[1] - 1) + 1;
+      if (h + pads[0] + pads[2] < span_h || w + pads[1] + pads[3] < span_w) {
+        return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): window larger than the padded input",
+                             node->name, op);
+      }
+      /* ONNX output size; in ceil_mode the last window starts inside the input or the
+       * leading padding (as pool.c). */
+      int64_t out[2];
+      const int64_t extent[2] = {h + pads[0] + pads[2] - span_h, w + pads[1] + pads[3] - span_w};
+      const int64_t lead[2] = {h + pads[0], w + pads[1]};
+      for (int d = 0; d < 2; ++d) {
+        out[d] = (ceil_mode ? (extent[d] + strides[d] - 1) / strides[d] : extent[d] / strides[d]) + 1;
+        if (ceil_mode && (out[d] - 1) * strides[d] >= lead[d]) --out[d];
+      }
+      const int64_t out_dims[4] = {x->dims[0], x->dims[1], out[0], out[1]};
+      if ((st = pnn_check_output_shape(model, node, 0, 4, out_dims, error)) != PNN_OK) return st;
+      p.geom = (pnn_pool2d_geometry){0};
+      p.geom.channels = (size_t)(x->dims[0] * x->dims[1]);
+      p.geom.in_h = (size_t)h;
+      p.geom.in_w = (size_t)w;
+      p.geom.out_h = (size_t)out[0];
+      p.geom.out_w = (size_t)out[1];
+      p.geom.kernel_h = (size_t)kernel[0];
+      p.geom.kernel_w = (size_t)kernel[1];
+      p.geom.stride_h = (size_t)strides[0];
+      p.geom.stride_w = (size_t)strides[1];
+      p.geom.dilation_h = (size_t)dilations[0];
+      p.geom.dilation_w = (size_t)dilations[1];
+      p.geom.pad_top = (size_t)pads[0];
+      p.geom.pad_left = (size_t)pads[1];
+      p.count = p.geom.channels;
+      return store_params(node, &p, "u8maxpool/scalar", error);
+    }
+    default:
+      return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\": op code %u is not an integer operator",
+                           node->name, (unsigned)node->op);
+  }
+}
+
+typedef struct qew_job {
+  const pnn_node *node;
+  const qew_params *p;
+  const void *const *in;
+  void *const *out;
+  size_t chunk; /* elements (pooling: channels) per task */
+} qew_job;
+
+static void quantize(size_t n, const float *x, float scale, int32_t zero_point, uint8_t *y) {
+  const float zp = (float)zero_point;
+  for (size_t i = 0; i < n; ++i) {
+    /* float32 division and ties-to-even rounding, as the contract; NaN gives 0. */
+    const float v = nearbyintf(x[i] / scale) + zp;
+    y[i] = v >= 255.0f ? 255 : (v > 0.0f ? (uint8_t)v : 0);
+  }
+}
+
+static void dequantize(size_t n, const uint8_t *x, float scale, int32_t zero_point, float *y) {
+  for (size_t i = 0; i < n; ++i) y[i] = (float)((int32_t)x[i] - zero_point) * scale;
+}
+
+/* Max over each window; taps in the padding are skipped, so padding never wins. */
+static void maxpool_u8(const pnn_pool2d_geometry *g, size_t channels, const uint8_t *x, uint8_t *y) {
+  for (size_t c = 0; c < channels; ++c) {
+    const uint8_t *xc = x + c * g->in_h * g->in_w;
+    uint8_t *yc = y + c * g->out_h * g->out_w;
+    for (size_t oy = 0; oy < g->out_h; ++oy) {
+      for (size_t ox = 0; ox < g->out_w; ++ox) {
+        uint8_t best = 0;
+        for (size_t i = 0; i < g->kernel_h; ++i) {
+          /* Unsigned wrap-around: positions above / left of the image are >= size. */
+          const size_t iy = oy * g->stride_h + i * g->dilation_h - g->pad_top;
+          if (iy >= g->in_h) continue;
+          for (size_t j = 0; j < g->kernel_w; ++j) {
+            const size_t ix = ox * g->stride_w + j * g->dilation_w - g->pad_left;
+            if (ix < g->in_w && xc[iy * g->in_w + ix] > best) best = xc[iy * g->in_w + ix];
+          }
+        }
+        yc[oy * g->out_w + ox] = best;
+      }
+    }
+  }
+}
+
+static void qew_task(void *context, size_t task, size_t thread) {
+  (void)thread;
+  const qew_job *job = context;
+  const qew_params *p = job->p;
+  const size_t begin = task * job->chunk;
+  const size_t n = p->count - begin < job->chunk ? p->count - begin : job->chunk;
+  const uint8_t *x = job->in[0];
+  uint8_t *y = job->out[0];
+  switch (job->node->op) {
+    case OP_QUANTIZE:
+      quantize(n, (const float *)job->in[0] + begin, p->scale, p->zero_point, y + begin);
+      break;
+    case OP_DEQUANTIZE:
+      dequantize(n, x + begin, p->scale, p->zero_point, (float *)job->out[0] + begin);
+      break;
+    case OP_QADD: {
+      const uint8_t *b = job->in[1];
+      p->add_fn(n, x + begin, b + begin * p->b_stride, p->b_stride, &p->add, y + begin);
+      break;
+    }
+    case OP_QLOOKUP:
+      pnn_u8_lut_scalar(n, x + begin, job->in[1], y + begin);
+      break;
+    case OP_QGLOBAL_AVERAGE_POOL:
+      for (size_t c = begin; c < begin + n; ++c)
+        y[c] = pnn_u8_global_avgpool_scalar(p->plane, x + c * p->plane, p->x_zero_point, p->multiplier, p->shift,
+                                            p->y_zero_point);
+      break;
+    default: {
+      const pnn_pool2d_geometry *g = &p->geom;
+      maxpool_u8(g, n, x + begin * g->in_h * g->in_w, y + begin * g->out_h * g->out_w);
+      break;
+    }
+  }
+}
+
+void pnn_op_qelementwise_run(const pnn_model *model, const pnn_node *node, const void *const *in,
+                             void *const *out, const pnn_run_context *ctx) {
+  (void)model;
+  const qew_params *p = node->params;
+  qew_job job = {node, p, in, out, QEW_CHUNK};
+  if (node->op == OP_QGLOBAL_AVERAGE_POOL || node->op == OP_QMAX_POOL) {
+    /* Channels per task: about QEW_CHUNK input bytes. */
+    const size_t plane = node->op == OP_QMAX_POOL ? p->geom.in_h * p->geom.in_w : p->plane;
+    job.chunk = plane >= QEW_CHUNK ? 1 : QEW_CHUNK / plane;
+  }
+  if (p->count == 0) return;
+  pnn_parallel_for(ctx->pool, div_up(p->count, job.chunk), qew_task, &job);
+}
