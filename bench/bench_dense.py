@@ -12,35 +12,17 @@ on ResNet-18, interleaved the same way.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from typing import Callable
 
 import numpy as np
 import onnxruntime as ort
-from rich.console import Console
-from rich.table import Table
-
 import pocketnn
 from pocketnn.reference_models import MODELS
-
+from rich.console import Console
+from rich.table import Table
+from timing import interleaved
 
 # Multiply-accumulates per inference at 224x224 (each is 2 FLOPs).
 MACS = {"mobilenet_v1": 569e6, "mobilenet_v2": 300e6, "resnet18": 1.82e9}
-
-
-def interleaved(fns: dict[str, Callable[[], object]], runs: int, warmup: int) -> dict[str, float]:
-    """Median milliseconds of each function, run in turn."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times: dict[str, list[float]] = {label: [] for label in fns}
-    for _ in range(runs):
-        for label, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[label].append((time.perf_counter() - start) * 1e3)
-    return {label: statistics.median(t) for label, t in times.items()}
 
 
 def bench_threads(name: str, threads: int, runs: int, warmup: int) -> tuple[float, float]:

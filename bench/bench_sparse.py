@@ -42,6 +42,7 @@ from pocketnn.ir import Graph, Node
 from pocketnn.reference_models import mobilenet_v1
 from rich.console import Console
 from rich.table import Table
+from timing import interleaved
 
 HERE = Path(__file__).resolve().parent
 
@@ -141,21 +142,6 @@ def mnn_convert(python: str, onnx_path: Path, mnn_path: Path) -> None:
             "--bizCode", "pocketnn", "--detectSparseSpeedUp"]
     subprocess.run([python, "-c", "import sys, _tools; _tools.mnnconvert(sys.argv[1:])", *argv],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def interleaved(fns: dict[str, Callable[[], float | None]], runs: int, warmup: int) -> dict[str, float]:
-    """Median milliseconds of each engine, run in turn. A function may return its own
-    time in ms (the MNN child times itself, without the pipe's round trip)."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times: dict[str, list[float]] = {label: [] for label in fns}
-    for _ in range(runs):
-        for label, fn in fns.items():
-            start = time.perf_counter()
-            own = fn()
-            times[label].append(own if own is not None else (time.perf_counter() - start) * 1e3)
-    return {label: statistics.median(t) for label, t in times.items()}
 
 
 def ort_session(data: bytes, threads: int) -> ort.InferenceSession:

@@ -193,24 +193,33 @@ static bool gemm_scratch(qconv_params *p, bool unfold, size_t *scratch) {
   return pnn_nn_add(p->gemm_scratch, cols, scratch);
 }
 
-pnn_status pnn_op_qconv_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
-  const char *op = "QConv";
+/* Inputs and output of QConv/QGemm: u8 X and Y, a valid weight tensor, both of `rank`. */
+static pnn_status check_weighted_io(const pnn_model *model, const pnn_node *node, const char *op, int rank,
+                                    const pnn_tensor **x, const pnn_tensor **w, const pnn_tensor **y,
+                                    pnn_error *error) {
   pnn_status st = pnn_check_io(model, node, 5, 5, 1, 1, true, error);
   if (st != PNN_OK) return st;
-  const pnn_tensor *x = pnn_input_tensor(model, node, 0);
-  const pnn_tensor *w = pnn_input_tensor(model, node, 1);
-  const pnn_tensor *y = pnn_output_tensor(model, node, 0);
-  if ((st = pnn_q_check_dtype(node, op, x, "X", PNN_DTYPE_U8, "u8", error)) != PNN_OK ||
-      (st = pnn_q_check_dtype(node, op, y, "Y", PNN_DTYPE_U8, "u8", error)) != PNN_OK ||
-      (st = check_weight_tensor(node, op, w, error)) != PNN_OK) {
+  *x = pnn_input_tensor(model, node, 0);
+  *w = pnn_input_tensor(model, node, 1);
+  *y = pnn_output_tensor(model, node, 0);
+  if ((st = pnn_q_check_dtype(node, op, *x, "X", PNN_DTYPE_U8, "u8", error)) != PNN_OK ||
+      (st = pnn_q_check_dtype(node, op, *y, "Y", PNN_DTYPE_U8, "u8", error)) != PNN_OK ||
+      (st = check_weight_tensor(node, op, *w, error)) != PNN_OK) {
     return st;
   }
-  if (x->rank != 4 || w->rank != 4) {
-    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QConv): X and W must have rank 4 (have %d, %d)",
-                         node->name, x->rank, w->rank);
+  if ((*x)->rank != rank || (*w)->rank != rank) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): X and W must have rank %d (have %d, %d)",
+                         node->name, op, rank, (*x)->rank, (*w)->rank);
   }
-  if ((st = pnn_nn_check_dims(node, x, "X", error)) != PNN_OK) return st;
-  if ((st = pnn_nn_check_dims(node, w, "W", error)) != PNN_OK) return st;
+  if ((st = pnn_nn_check_dims(node, *x, "X", error)) != PNN_OK) return st;
+  return pnn_nn_check_dims(node, *w, "W", error);
+}
+
+pnn_status pnn_op_qconv_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
+  const char *op = "QConv";
+  const pnn_tensor *x, *w, *y;
+  pnn_status st = check_weighted_io(model, node, op, 4, &x, &w, &y, error);
+  if (st != PNN_OK) return st;
 
   int64_t group = 1, strides[2] = {0}, dilations[2] = {0}, pads[4] = {0};
   if ((st = pnn_q_attr_int(node, op, "group", 1, PNN_NN_MAX_ATTR, &group, error)) != PNN_OK ||
@@ -278,22 +287,9 @@ pnn_status pnn_op_qconv_prepare(pnn_model *model, pnn_node *node, pnn_error *err
 
 pnn_status pnn_op_qgemm_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
   const char *op = "QGemm";
-  pnn_status st = pnn_check_io(model, node, 5, 5, 1, 1, true, error);
+  const pnn_tensor *x, *w, *y;
+  pnn_status st = check_weighted_io(model, node, op, 2, &x, &w, &y, error);
   if (st != PNN_OK) return st;
-  const pnn_tensor *x = pnn_input_tensor(model, node, 0);
-  const pnn_tensor *w = pnn_input_tensor(model, node, 1);
-  const pnn_tensor *y = pnn_output_tensor(model, node, 0);
-  if ((st = pnn_q_check_dtype(node, op, x, "X", PNN_DTYPE_U8, "u8", error)) != PNN_OK ||
-      (st = pnn_q_check_dtype(node, op, y, "Y", PNN_DTYPE_U8, "u8", error)) != PNN_OK ||
-      (st = check_weight_tensor(node, op, w, error)) != PNN_OK) {
-    return st;
-  }
-  if (x->rank != 2 || w->rank != 2) {
-    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QGemm): X and W must have rank 2 (have %d, %d)",
-                         node->name, x->rank, w->rank);
-  }
-  if ((st = pnn_nn_check_dims(node, x, "X", error)) != PNN_OK) return st;
-  if ((st = pnn_nn_check_dims(node, w, "W", error)) != PNN_OK) return st;
   if (x->dims[1] != w->dims[1]) {
     return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QGemm): X has %lld columns, W %lld", node->name,
                          (long long)x->dims[1], (long long)w->dims[1]);

@@ -84,6 +84,24 @@ static pnn_status check_unary(const pnn_model *model, const pnn_node *node, cons
   return check_same_shape(node, op, x, y, error);
 }
 
+/* One u8 NCHW image in, one u8 out (the pools; the output shape is checked by each). */
+static pnn_status check_u8_image_io(const pnn_model *model, const pnn_node *node, const char *op,
+                                    const pnn_tensor **x, const pnn_tensor **y, pnn_error *error) {
+  pnn_status st = pnn_check_io(model, node, 1, 1, 1, 1, true, error);
+  if (st != PNN_OK) return st;
+  *x = pnn_input_tensor(model, node, 0);
+  *y = pnn_output_tensor(model, node, 0);
+  if ((st = pnn_q_check_dtype(node, op, *x, "X", PNN_DTYPE_U8, "u8", error)) != PNN_OK ||
+      (st = pnn_q_check_dtype(node, op, *y, "Y", PNN_DTYPE_U8, "u8", error)) != PNN_OK) {
+    return st;
+  }
+  if ((*x)->rank != 4) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): X must have rank 4, not %d", node->name, op,
+                         (*x)->rank);
+  }
+  return pnn_nn_check_dims(node, *x, "X", error);
+}
+
 pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
   const char *op = op_name(node->op);
   qew_params p;
@@ -153,17 +171,8 @@ pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_err
       return store_params(node, &p, PNN_NN_KERNEL_NAME("u8add", isa), error);
     }
     case OP_QGLOBAL_AVERAGE_POOL: {
-      if ((st = pnn_check_io(model, node, 1, 1, 1, 1, true, error)) != PNN_OK) return st;
-      const pnn_tensor *x = pnn_input_tensor(model, node, 0), *y = pnn_output_tensor(model, node, 0);
-      if ((st = pnn_q_check_dtype(node, op, x, "X", PNN_DTYPE_U8, "u8", error)) != PNN_OK ||
-          (st = pnn_q_check_dtype(node, op, y, "Y", PNN_DTYPE_U8, "u8", error)) != PNN_OK) {
-        return st;
-      }
-      if (x->rank != 4) {
-        return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): X must have rank 4, not %d", node->name, op,
-                             x->rank);
-      }
-      if ((st = pnn_nn_check_dims(node, x, "X", error)) != PNN_OK) return st;
+      const pnn_tensor *x, *y;
+      if ((st = check_u8_image_io(model, node, op, &x, &y, error)) != PNN_OK) return st;
       const int64_t out_dims[4] = {x->dims[0], x->dims[1], 1, 1};
       if ((st = pnn_check_output_shape(model, node, 0, 4, out_dims, error)) != PNN_OK) return st;
       p.plane = (size_t)(x->dims[2] * x->dims[3]);
@@ -187,17 +196,8 @@ pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_err
       return store_params(node, &p, "u8avgpool/scalar", error);
     }
     case OP_QMAX_POOL: {
-      if ((st = pnn_check_io(model, node, 1, 1, 1, 1, true, error)) != PNN_OK) return st;
-      const pnn_tensor *x = pnn_input_tensor(model, node, 0), *y = pnn_output_tensor(model, node, 0);
-      if ((st = pnn_q_check_dtype(node, op, x, "X", PNN_DTYPE_U8, "u8", error)) != PNN_OK ||
-          (st = pnn_q_check_dtype(node, op, y, "Y", PNN_DTYPE_U8, "u8", error)) != PNN_OK) {
-        return st;
-      }
-      if (x->rank != 4) {
-        return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): X must have rank 4, not %d", node->name, op,
-                             x->rank);
-      }
-      if ((st = pnn_nn_check_dims(node, x, "X", error)) != PNN_OK) return st;
+      const pnn_tensor *x, *y;
+      if ((st = check_u8_image_io(model, node, op, &x, &y, error)) != PNN_OK) return st;
       int64_t kernel[2] = {0}, strides[2] = {0}, dilations[2] = {0}, pads[4] = {0}, ceil_mode = 0;
       if ((st = pnn_nn_attr_spatial(node, "kernel", 2, false, 1, NULL, 1, kernel, error)) != PNN_OK ||
           (st = pnn_nn_attr_spatial(node, "strides", 2, false, 1, NULL, 1, strides, error)) != PNN_OK ||
@@ -260,9 +260,15 @@ typedef struct qew_job {
 
 static void quantize(size_t n, const float *x, float scale, int32_t zero_point, uint8_t *y) {
   const float zp = (float)zero_point;
+  /* Adding and subtracting 1.5 * 2^23 rounds ties to even (the default rounding mode)
+   * for |q| < 2^22, like nearbyintf but without a libm call per element, so the loop
+   * vectorizes. q is first clamped to +-512, which changes no result: 512 + zp >= 255
+   * and -512 + zp < 0. NaN fails every comparison and gives 0. */
+  const float round_bias = 12582912.0f;
   for (size_t i = 0; i < n; ++i) {
-    /* float32 division and ties-to-even rounding, as the contract; NaN gives 0. */
-    const float v = nearbyintf(x[i] / scale) + zp;
+    float q = x[i] / scale; /* float32 division, as the contract */
+    q = q > 512.0f ? 512.0f : (q < -512.0f ? -512.0f : q);
+    const float v = ((q + round_bias) - round_bias) + zp;
     y[i] = v >= 255.0f ? 255 : (v > 0.0f ? (uint8_t)v : 0);
   }
 }
