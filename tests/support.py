@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+import os
+from collections.abc import Sequence
 
 import numpy as np
 import onnx
@@ -87,3 +88,21 @@ def assert_matches_onnxruntime(model: onnx.ModelProto, feeds: dict[str, np.ndarr
     for e, a in zip(expected, actual):
         assert e.shape == a.shape, f"shape {a.shape}, onnxruntime {e.shape}"
         np.testing.assert_allclose(a, e, rtol=rtol, atol=atol)
+
+
+def digits_float_setup(fixtures: os.PathLike[str]) -> dict:
+    """The digits fixture for quantization tests: test images/labels, calibration images,
+    the model path, its passed float graph and the float runtime's test accuracy."""
+    import pocketnn
+    from pocketnn.datasets import digits_model_path, load_digits_fixture
+    from pocketnn.frontend.onnx_import import import_onnx
+    from pocketnn.passes import run_passes
+
+    images, labels = load_digits_fixture("test", fixtures)
+    calib, _ = load_digits_fixture("calib", fixtures)
+    model_path = digits_model_path(fixtures)
+    float_model = pocketnn.Model(pocketnn.convert(str(model_path)))
+    logits = np.concatenate([float_model.run({"input": images[i:i + 1]})["logits"] for i in range(len(images))])
+    return {"images": images, "labels": labels, "calib": calib, "path": model_path,
+            "graph": run_passes(import_onnx(str(model_path))),
+            "float_accuracy": float(np.mean(logits.argmax(1) == labels))}

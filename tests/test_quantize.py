@@ -14,7 +14,6 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from pocketnn.cli import main
 from pocketnn.conversion import convert_graph
-from pocketnn.datasets import digits_model_path, load_digits_fixture
 from pocketnn.format.writer import write_pnn
 from pocketnn.frontend.onnx_import import import_onnx
 from pocketnn.ir import DType, Graph
@@ -23,7 +22,7 @@ from pocketnn.quantization.activations import QuantizationError, activation_qpar
 from pocketnn.quantization.quantize_graph import quantize_graph
 from pocketnn.quantization.simulate_graph import simulate_graph
 from pocketnn.reference_models import mobilenet_v1
-from support import run_onnxruntime
+from support import digits_float_setup, run_onnxruntime
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 INTEGER_OPS = {"QConv", "QGemm", "QAdd", "QLookup", "QGlobalAveragePool", "QMaxPool", "Reshape"}
@@ -31,17 +30,10 @@ INTEGER_OPS = {"QConv", "QGemm", "QAdd", "QLookup", "QGlobalAveragePool", "QMaxP
 
 @pytest.fixture(scope="module")
 def digits() -> dict:
-    images, labels = load_digits_fixture("test", FIXTURES)
-    calib, _ = load_digits_fixture("calib", FIXTURES)
-    model_path = digits_model_path(FIXTURES)
-    graph = run_passes(import_onnx(str(model_path)))
-    qparams = activation_qparams(graph, {"input": calib})  # the default method
-    float_model = pocketnn.Model(pocketnn.convert(str(model_path)))
-    float_logits = np.concatenate([float_model.run({"input": images[i:i + 1]})["logits"]
-                                   for i in range(len(images))])
-    return {"images": images, "labels": labels, "calib": calib, "path": model_path, "graph": graph,
-            "float_accuracy": float(np.mean(float_logits.argmax(1) == labels)),
-            "int8": quantize_graph(graph, qparams, "int8"), "int4": quantize_graph(graph, qparams, "int4")}
+    setup = digits_float_setup(FIXTURES)
+    graph = setup["graph"]
+    qparams = activation_qparams(graph, {"input": setup["calib"]})  # the default method
+    return {**setup, "int8": quantize_graph(graph, qparams, "int8"), "int4": quantize_graph(graph, qparams, "int4")}
 
 
 def _accuracy(graph: Graph, images: np.ndarray, labels: np.ndarray) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from rich.console import Console
@@ -40,7 +40,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():  # the sparsity report below prints them
         warnings.simplefilter("ignore", UserWarning)
         result = convert_model(args.model, parse_shape_bindings(args.input_shape), options, args.calib,
-                               args.quantize, args.calib_method)
+                               args.quantize, args.calib_method, args.size_budget, args.latency_budget)
     Path(args.output).write_bytes(result.data)
     if result.sparsity.layers:
         print_sparsity_report(console, result.sparsity)
@@ -123,9 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib", metavar="CALIB.npz",
                    help="calibration inputs (.npz: per input name, N samples along the batch axis): "
                         "activation ranges for --quantize; least-squares reconstruction after pruning")
-    p.add_argument("--quantize", choices=["int8", "int4"],
-                   help="integer model (needs --calib, 100-500 samples): int8, or int4 weights except "
-                        "the first and last weighted layers")
+    p.add_argument("--quantize", choices=["int8", "int4", "mixed"],
+                   help="integer model (needs --calib, 100-500 samples): int8, int4 weights except "
+                        "the first and last weighted layers, or mixed: int4/int8 per layer within "
+                        "--size-budget / --latency-budget")
+    p.add_argument("--size-budget", type=float, default=0.5, metavar="F",
+                   help="--quantize mixed: weight bytes at most this fraction of all-int8's (default 0.5)")
+    p.add_argument("--latency-budget", type=float, metavar="F",
+                   help="--quantize mixed: measured latency at most this fraction of all-int8's")
     p.add_argument("--calib-method", default="percentile", choices=["percentile", "mse", "minmax"],
                    help="how --quantize picks activation ranges from --calib (default percentile)")
     p.add_argument("--recipe", metavar="RECIPE.json", help="per-layer sparsity targets (docs/SPARSITY.md)")

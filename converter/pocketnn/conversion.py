@@ -3,7 +3,8 @@
 Stages, in this order: import (frontend) -> the Graph passes (passes.PIPELINE: constant
 folding, BatchNorm folding, activation fusion...) -> compression (sparsity.compress:
 channel rearrangement, group pruning, reconstruction; pre-pruned weights marked sparse)
-or static quantization (quantization.quantize_graph: int8 / int4 integer operators)
+or static quantization (quantization.quantize_graph: int8 / int4 integer operators;
+quantization.mixed: int4/int8 per layer chosen by an ILP)
 -> pack (format.writer).
 """
 
@@ -18,6 +19,7 @@ from pocketnn.frontend.onnx_import import InputShapes, ModelSource, import_onnx
 from pocketnn.ir import Graph
 from pocketnn.passes import run_passes
 from pocketnn.quantization.activations import DEFAULT_CALIB_METHOD, QuantizationError
+from pocketnn.quantization.mixed import quantize_mixed
 from pocketnn.quantization.quantize_graph import quantize_static
 from pocketnn.sparsity import (
     CalibSource,
@@ -50,17 +52,27 @@ def sparsity_options(sparsity: float | None = None, sparsity_pattern: Pattern | 
 
 def convert_graph(model: ModelSource, input_shapes: InputShapes | None = None,
                   options: SparsityOptions | None = None, calib: CalibSource | None = None,
-                  quantize: str | None = None, calib_method: str = DEFAULT_CALIB_METHOD
+                  quantize: str | None = None, calib_method: str = DEFAULT_CALIB_METHOD,
+                  size_budget: float = 0.5, latency_budget: float | None = None
                   ) -> tuple[Graph, SparsityReport]:
     """The final graph, before packing, and the per-layer sparsity report."""
     options = options or SparsityOptions()
+    if latency_budget is not None and quantize != "mixed":
+        raise QuantizationError('a latency budget applies to quantize="mixed" (--quantize mixed) only')
     graph = run_passes(import_onnx(model, input_shapes=input_shapes))
     if quantize is not None:
         # Sparse storage of integer weights is not in the format yet.
         if options.sparsity is not None or options.rules:
             raise QuantizationError("quantization cannot be combined with sparsity (--sparsity or a "
                                     "recipe) yet: convert with one of the two")
-        graph, report = quantize_static(graph, calib, quantize, calib_method), SparsityReport()
+        if any(node.op in ("QConv", "QGemm", "QAdd") for node in graph.nodes):
+            raise QuantizationError("the model is already quantized (QDQ): its own scales and integer "
+                                    "weights were imported; convert it without --quantize")
+        if quantize == "mixed":
+            graph = quantize_mixed(graph, calib, size_budget, latency_budget, calib_method)[0]
+        else:
+            graph = quantize_static(graph, calib, quantize, calib_method)
+        report = SparsityReport()
     else:
         graph, report = compress(graph, options, calib)
     graph.metadata = {"producer": PRODUCER, **graph.metadata}
@@ -69,9 +81,11 @@ def convert_graph(model: ModelSource, input_shapes: InputShapes | None = None,
 
 def convert_model(model: ModelSource, input_shapes: InputShapes | None = None,
                   options: SparsityOptions | None = None, calib: CalibSource | None = None,
-                  quantize: str | None = None, calib_method: str = DEFAULT_CALIB_METHOD) -> Conversion:
+                  quantize: str | None = None, calib_method: str = DEFAULT_CALIB_METHOD,
+                  size_budget: float = 0.5, latency_budget: float | None = None) -> Conversion:
     """The whole conversion, with the packed bytes and the per-layer sparsity report."""
-    graph, report = convert_graph(model, input_shapes, options, calib, quantize, calib_method)
+    graph, report = convert_graph(model, input_shapes, options, calib, quantize, calib_method,
+                                  size_budget, latency_budget)
     return Conversion(graph, write_pnn(graph), report)
 
 
@@ -79,7 +93,8 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
             input_shapes: InputShapes | None = None, sparsity: float | None = None,
             sparsity_pattern: Pattern | str = "auto", calib: CalibSource | None = None,
             recipe: RecipeSource | None = None, quantize: str | None = None,
-            calib_method: str = DEFAULT_CALIB_METHOD) -> bytes:
+            calib_method: str = DEFAULT_CALIB_METHOD, size_budget: float = 0.5,
+            latency_budget: float | None = None) -> bytes:
     """Converts an ONNX model (path or ModelProto) to .pnn bytes, also written to
     `output` when given. `input_shapes` fixes symbolic input dims (others default to 1).
 
@@ -93,9 +108,13 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
     Quantization (docs/QUANTIZATION.md): `quantize` "int8" or "int4" (4-bit weights except
     the first and last weighted layers) makes an integer model; it needs `calib` (as
     above; 100-500 samples) and observes activation ranges with `calib_method`
-    ("percentile", "mse" or "minmax")."""
+    ("percentile", "mse" or "minmax"). "mixed" picks int4 or int8 per weighted layer
+    (first and last int8) with the least measured output perturbation such that the
+    weight bytes are at most `size_budget` of all-int8's and, when given, the measured
+    latency at most `latency_budget` of all-int8's."""
     options = sparsity_options(sparsity, sparsity_pattern, recipe)
-    data = convert_model(model, input_shapes, options, calib, quantize, calib_method).data
+    data = convert_model(model, input_shapes, options, calib, quantize, calib_method, size_budget,
+                         latency_budget).data
     if output is not None:
         Path(output).write_bytes(data)
     return data

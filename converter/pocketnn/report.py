@@ -50,6 +50,14 @@ def _storage(tensor: PnnTensor) -> str:
     return f"sparse G={sparse.group}, {100 * density:.0f}% dense"
 
 
+_INT_WEIGHTS = {3: 8, 5: 4}  # s8, s4
+
+
+def _weight_bits(tensor: PnnTensor) -> str:
+    """'s4 (4-bit weights)' for an integer weight: shows the bits mixed quantization chose."""
+    return f"{_DTYPE_NAMES[int(tensor.dtype)]} ({_INT_WEIGHTS[int(tensor.dtype)]}-bit weights)"
+
+
 def print_inspection(console: Console, path: str | os.PathLike) -> None:
     with open(path, "rb") as f:
         data = f.read()
@@ -69,7 +77,9 @@ def print_inspection(console: Console, path: str | os.PathLike) -> None:
     for index, (node, info) in enumerate(zip(parsed.nodes, model.nodes)):
         const_bytes = sum(tensors[i].size for i in node.inputs if i >= 0 and tensors[i].is_constant)
         total_weights += const_bytes
-        storage = ", ".join(_storage(tensors[i]) for i in node.inputs if i >= 0 and tensors[i].sparse is not None)
+        storage = ", ".join([_storage(tensors[i]) for i in node.inputs if i >= 0 and tensors[i].sparse is not None]
+                            + [_weight_bits(tensors[i]) for i in node.inputs[1:2]
+                               if i >= 0 and tensors[i].is_constant and int(tensors[i].dtype) in _INT_WEIGHTS])
         out = tensors[node.outputs[0]]
         table.add_row(str(index), node.name, node.op, info.kernel, "x".join(map(str, out.shape)),
                       _fmt_bytes(const_bytes) if const_bytes else "", storage,

@@ -15,6 +15,7 @@ from pocketnn.errors import ModelError, ShapeError, UnsupportedOpError
 from pocketnn.frontend.context import LoweringContext, OnnxNode, onnx_to_dtype
 from pocketnn.frontend.folding import OnnxState, TensorInfo, remove_dead, simplify
 from pocketnn.frontend.lowering import is_supported, lower_node, unsupported_op_error
+from pocketnn.frontend.qdq_import import quantize_qdq_graph, strip_qdq
 from pocketnn.ir import DType, Graph, Tensor
 
 ModelSource = Union[str, "os.PathLike[str]", onnx.ModelProto]
@@ -200,6 +201,7 @@ def import_onnx(model: ModelSource, input_shapes: InputShapes | None = None) -> 
         proto = onnx.inliner.inline_local_functions(proto)
     state = _initial_state(proto, input_shapes)
     remove_dead(state)
+    qdq = strip_qdq(state)
     simplify(state)
     _check_remaining(state)
     ctx = _lower(state)
@@ -214,4 +216,4 @@ def import_onnx(model: ModelSource, input_shapes: InputShapes | None = None) -> 
                             "source_producer": proto.producer_name or "unknown"})
     _check_dtypes(graph)
     _check_nonempty(graph)
-    return graph
+    return quantize_qdq_graph(graph, qdq) if qdq else graph

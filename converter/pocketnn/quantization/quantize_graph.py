@@ -10,12 +10,13 @@ integer op reads its output. Graph inputs and outputs stay float.
 
 Weights: symmetric per output channel, int8; with scheme "int4", 4-bit except the first
 and the last weighted layers (the most sensitive ones), dtype S4 (int8 values in the
-IR; the .pnn writer packs them two per byte).
+IR; the .pnn writer packs them two per byte). `layer_bits` sets the bits of each
+weighted layer instead (quantization.mixed chooses them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,6 +112,30 @@ def _lookup_function(node: Node) -> Callable[[np.ndarray], np.ndarray]:
     return lambda x: evaluate(node, [x], [x.shape])[0]  # type: ignore[index]
 
 
+def _output_channel_axis(node: Node) -> int:
+    """Axis of the node's weight constant (as stored) that indexes output channels."""
+    if node.op == "Conv" or (node.op == "Gemm" and int(node.attrs.get("trans_b", 0))):  # type: ignore[arg-type]
+        return 0
+    return 1
+
+
+def _given_int8_weights(weights: np.ndarray, scales: np.ndarray, axis: int | None
+                        ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(int8 weights, per-channel scales) when `weights` [M, ...] are exact multiples of
+    the given scales (per tensor, or per output channel when axis is the output axis)
+    within [-127, 127]; None otherwise (-128 is outside the contract)."""
+    channels = weights.shape[0]
+    if scales.size == 1:
+        scales = np.full(channels, float(scales.reshape(-1)[0]), dtype=np.float32)
+    elif axis is None or scales.size != channels:
+        return None
+    ratio = weights / scales.astype(np.float64).reshape((-1,) + (1,) * (weights.ndim - 1))
+    w_q = np.rint(ratio)
+    if np.abs(ratio - w_q).max(initial=0.0) > 1e-3 or np.abs(w_q).max(initial=0.0) > 127:
+        return None
+    return w_q.astype(np.int8), scales.astype(np.float32)
+
+
 def weight_bits(scheme: str, layer: int, layers: int) -> int:
     """Weight bits of the layer-th of `layers` weighted layers (graph order)."""
     if scheme not in SCHEMES:
@@ -122,9 +147,13 @@ class _Rewriter:
     """Builds the quantized graph node by node, tracking where each value is available:
     as float (its original name) and/or as u8 (a new tensor with its own qparams)."""
 
-    def __init__(self, graph: Graph, qparams: dict[str, QParams]) -> None:
+    def __init__(self, graph: Graph, qparams: Mapping[str, QParams],
+                 weight_scales: Mapping[str, tuple[np.ndarray, int]], keep_qdq_rounding: bool) -> None:
         self.graph = graph
         self.qparams = qparams
+        self.weight_scales = weight_scales
+        self.keep_qdq_rounding = keep_qdq_rounding
+        self.rounded: dict[str, str] = {}  # float value -> its QuantizeLinear/DequantizeLinear copy
         self.tensors = dict(graph.tensors)
         self.nodes: list[Node] = []
         self.floats: set[str] = set(graph.inputs)
@@ -172,8 +201,33 @@ class _Rewriter:
     def computed_in_u8(self, name: str) -> bool:
         return name in self.u8 and (name not in self.floats or name in self.dequantized)
 
+    def float_input(self, name: str) -> str:
+        """The float value a float op reads. With keep_qdq_rounding, a value that carried
+        a QDQ pair but was computed in float is read through Quantize/DequantizeLinear."""
+        if not (self.keep_qdq_rounding and name in self.qparams and not self.computed_in_u8(name)):
+            return self.as_float(name)
+        if name not in self.rounded:
+            q = self.as_u8(name)
+            rounded = self.unique(f"{name}_qdq")
+            self.tensors[rounded] = Tensor(rounded, DType.F32, self.graph.tensors[name].shape)
+            scale, zero_point = self.u8_qparams[q]
+            self.nodes.append(Node("DequantizeLinear", f"{name}_qdq", [q], [rounded],
+                                   {"scale": scale, "zero_point": zero_point}))
+            self.rounded[name] = rounded
+        return self.rounded[name]
+
+    def has_qparams(self, *names: str) -> bool:
+        return all(name in self.qparams for name in names)
+
+    def integer_ready(self, node: Node) -> bool:
+        """Whether the activations an integer form of the node needs have qparams (all
+        do after calibration; an imported QDQ model gives only some)."""
+        if not node.inputs or not self.has_qparams(node.inputs[0]):
+            return False
+        return node.op in ("MaxPool", "Reshape") or self.has_qparams(node.outputs[0])
+
     def keep_float(self, node: Node) -> None:
-        inputs = [self.as_float(name) if name and not self.tensors[name].is_constant else name
+        inputs = [self.float_input(name) if name and not self.tensors[name].is_constant else name
                   for name in node.inputs]
         self.nodes.append(Node(node.op, node.name, inputs, list(node.outputs), dict(node.attrs)))
         self.floats.update(node.outputs)
@@ -197,7 +251,10 @@ class _Rewriter:
         x_scale, x_zero_point = self.u8_qparams[x]
         y_float = node.outputs[0]
         y_qparams = self.qparams[y_float]
-        w_q, w_scales = quantize_weights(layer.weights, bits, axis=0)
+        given = self.weight_scales.get(node.inputs[1])
+        exact = None if given is None or bits != 8 else _given_int8_weights(
+            layer.weights, given[0], 0 if given[0].size == 1 or given[1] == _output_channel_axis(node) else None)
+        w_q, w_scales = exact if exact is not None else quantize_weights(layer.weights, bits, axis=0)
         bias_q = None if layer.bias is None else quantize_bias(layer.bias, x_scale, w_scales)
         folded = fold_zero_point(w_q, x_zero_point, bias_q)
         lo, hi = self.output_clamp(node, y_qparams)
@@ -255,17 +312,40 @@ class _Rewriter:
                                [self.new_u8(node.outputs[0], y_qparams)], {}))
 
 
-def quantize_graph(graph: Graph, qparams: dict[str, QParams], scheme: str = "int8") -> Graph:
+def weighted_nodes(graph: Graph) -> list[Node]:
+    """The nodes that become QConv / QGemm, in graph order (the order of `layer_bits`)."""
+    return [node for node in graph.nodes
+            if node.op in ("Conv", "Gemm", "MatMul") and _as_weighted(graph, node) is not None]
+
+
+def quantize_graph(graph: Graph, qparams: Mapping[str, QParams], scheme: str = "int8",
+                   layer_bits: Sequence[int] | None = None,
+                   weight_scales: Mapping[str, tuple[np.ndarray, int]] | None = None,
+                   keep_qdq_rounding: bool = False) -> Graph:
     """The integer form of `graph` (see the module doc); `qparams` gives the (scale,
-    zero point) of every activation tensor (activations.activation_qparams)."""
+    zero point) of every activation tensor (activations.activation_qparams);
+    `layer_bits` (4 or 8 per weighted_nodes entry) overrides the scheme's weight bits.
+    For an imported QDQ model (frontend.qdq_import): `weight_scales` (weight constant ->
+    (scales, axis)) marks weights that are already int8 multiples of those scales, used
+    as they are; `keep_qdq_rounding` keeps float any op whose activations lack qparams
+    and makes float ops read values that have qparams through Quantize/DequantizeLinear."""
     weighted = {id(node): layer for node in graph.nodes
                 if node.op in ("Conv", "Gemm", "MatMul") and (layer := _as_weighted(graph, node)) is not None}
     order = [id(node) for node in graph.nodes if id(node) in weighted]
-    rewriter = _Rewriter(graph, qparams)
+    if layer_bits is None:
+        layer_bits = [weight_bits(scheme, index, len(order)) for index in range(len(order))]
+    if len(layer_bits) != len(order) or set(layer_bits) - {4, 8}:
+        raise QuantizationError(f"layer_bits wants 4 or 8 for each of the {len(order)} weighted layers, "
+                                f"got {list(layer_bits)}")
+    rewriter = _Rewriter(graph, qparams, weight_scales or {}, keep_qdq_rounding)
     for node in graph.nodes:
         operands = _add_operands(graph, node) if node.op == "Add" else None
-        if id(node) in weighted:
-            rewriter.weighted(node, weighted[id(node)], weight_bits(scheme, order.index(id(node)), len(order)))
+        if keep_qdq_rounding and operands is not None and not rewriter.has_qparams(*operands):
+            operands = None
+        if keep_qdq_rounding and not rewriter.integer_ready(node):
+            rewriter.keep_float(node)
+        elif id(node) in weighted:
+            rewriter.weighted(node, weighted[id(node)], int(layer_bits[order.index(id(node))]))
         elif operands is not None:
             rewriter.add(node, *operands)
         elif node.op == "GlobalAveragePool" and len(graph.tensors[node.inputs[0]].shape) == 4:
@@ -279,6 +359,12 @@ def quantize_graph(graph: Graph, qparams: dict[str, QParams], scheme: str = "int
         else:
             rewriter.keep_float(node)
     outputs = [rewriter.as_float(name) for name in graph.outputs]
+    producers = {out: node.op for node in rewriter.nodes for out in node.outputs}
+    unrounded = [name for name in outputs if keep_qdq_rounding and name in qparams
+                 and not rewriter.computed_in_u8(name) and producers.get(name) != "Identity"]
+    if unrounded:
+        raise QuantizationError(f"graph outputs {unrounded} are computed in float but the model "
+                                f"quantizes them; this form of a QDQ model is not supported")
     result = Graph(rewriter.tensors, rewriter.nodes, list(graph.inputs), outputs, dict(graph.metadata))
     drop_unreferenced_tensors(result)
     return result
