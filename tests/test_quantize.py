@@ -22,6 +22,7 @@ from pocketnn.quantization.activations import QuantizationError, activation_qpar
 from pocketnn.quantization.quantize_graph import quantize_graph
 from pocketnn.quantization.simulate_graph import simulate_graph
 from pocketnn.reference_models import mobilenet_v1
+from pocketnn.verify import verify
 from support import digits_float_setup, run_onnxruntime
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -240,6 +241,17 @@ def test_cli_convert_quantize_end_to_end(digits, tmp_path) -> None:
     # The default calibration method, as the fixture's graph: the same outputs bit for bit.
     logits = np.concatenate([model.run({"input": images[i:i + 1]})["logits"] for i in range(len(images))])
     assert np.array_equal(logits, simulate_graph(digits["int8"], {"input": images})["logits"])
+
+    # verify against the float ONNX model: agreement, SQNR and accuracy with labels.
+    np.savez(tmp_path / "inputs.npz", input=images)
+    np.save(tmp_path / "labels.npy", digits["labels"][:100])
+    report = verify(str(digits["path"]), str(pnn), inputs={"input": images}, labels=digits["labels"][:100])
+    (out,) = report.outputs
+    assert report.quantized and report.passed()
+    assert out.top1_agreement >= 0.97 and 15.0 < out.sqnr_db < float("inf")
+    assert abs(out.accuracy_pocketnn - out.accuracy_reference) <= 0.03
+    assert main(["verify", str(digits["path"]), str(pnn), "--inputs", str(tmp_path / "inputs.npz"),
+                 "--labels", str(tmp_path / "labels.npy")]) == 0
 
 
 def test_file_sizes(digits) -> None:

@@ -16,13 +16,15 @@ _DTYPE_NAMES = {1: "f32", 2: "f16", 3: "s8", 4: "u8", 5: "s4", 6: "b1", 7: "s32"
 
 
 def print_verify_report(console: Console, report: VerifyReport) -> None:
-    table = Table(title=f"pocketnn vs onnxruntime ({report.samples} samples)")
-    for column in ("output", "shape", "max abs err", "max rel err", "cosine", "top-1 agree", "accuracy ort / pnn"):
+    kind = "quantized pocketnn vs float onnxruntime" if report.quantized else "pocketnn vs onnxruntime"
+    table = Table(title=f"{kind} ({report.samples} samples)")
+    for column in ("output", "shape", "max abs err", "max rel err", "cosine", "SQNR dB", "top-1 agree",
+                   "accuracy ort / pnn"):
         table.add_column(column)
     for o in report.outputs:
         accuracy = "" if o.accuracy_pocketnn is None else f"{o.accuracy_reference:.4f} / {o.accuracy_pocketnn:.4f}"
         table.add_row(o.name, "x".join(map(str, o.shape)), f"{o.max_abs_error:.3g}", f"{o.max_rel_error:.3g}",
-                      f"{o.cosine:.8f}", "" if o.top1_agreement is None else f"{o.top1_agreement:.3f}", accuracy)
+                      f"{o.cosine:.8f}", f"{o.sqnr_db:.1f}", "" if o.top1_agreement is None else f"{o.top1_agreement:.3f}", accuracy)
     console.print(table)
 
 
