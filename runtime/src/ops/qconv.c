@@ -336,16 +336,13 @@ static void split_rows(qconv_job *job, size_t units, size_t rows) {
 
 /* cols[r][p] for r = (c, i, j) over the group's taps and p over `count` output pixels
  * from `first`; taps outside the image read the zero point. */
-/* Output columns [ox_begin, ox_end) of row oy for tap (i, j) of one channel: a copy of
- * the input row where the taps land inside the image, zero_point elsewhere. */
-static void unfold_row_segment(const pnn_conv2d_geometry *g, const uint8_t *xc, uint8_t zero_point, size_t i,
-                               size_t j, size_t oy, size_t ox_begin, size_t ox_end, uint8_t *dst) {
-  const size_t n = ox_end - ox_begin;
+/* Output columns [ox_begin, ox_end) of row oy for tap (i, j) of one channel: copies
+ * the input where the taps land inside the image; dst already holds zero_point (the
+ * caller fills whole rows once: one call instead of two per short segment). */
+static void unfold_row_segment(const pnn_conv2d_geometry *g, const uint8_t *xc, size_t i, size_t j, size_t oy,
+                               size_t ox_begin, size_t ox_end, uint8_t *dst) {
   const size_t iy = oy * g->stride_h + i * g->dilation_h - g->pad_top; /* wraps above the image */
-  if (iy >= g->in_h) {
-    memset(dst, zero_point, n);
-    return;
-  }
+  if (iy >= g->in_h) return;
   /* Columns whose tap is inside the row: ox * sw + j * dw - pl in [0, in_w). */
   const size_t sw = g->stride_w, offset = j * g->dilation_w;
   size_t lo = 0, hi = 0;
@@ -355,14 +352,13 @@ static void unfold_row_segment(const pnn_conv2d_geometry *g, const uint8_t *xc, 
   }
   lo = lo < ox_begin ? ox_begin : (lo > ox_end ? ox_end : lo);
   hi = hi > ox_end ? ox_end : (hi < lo ? lo : hi);
-  memset(dst, zero_point, lo - ox_begin);
   const uint8_t *src = xc + iy * g->in_w + (lo * sw + offset - g->pad_left);
+  uint8_t *out = dst + (lo - ox_begin);
   if (sw == 1) {
-    memcpy(dst + (lo - ox_begin), src, hi - lo);
+    memcpy(out, src, hi - lo);
   } else {
-    for (size_t q = 0; q < hi - lo; ++q) dst[lo - ox_begin + q] = src[q * sw];
+    for (size_t q = 0; q < hi - lo; ++q) out[q] = src[q * sw];
   }
-  memset(dst + (hi - ox_begin), zero_point, ox_end - hi);
 }
 
 /* Columns [first, first + count) of the im2col matrix of one group (rows c*kh*kw +
@@ -375,10 +371,11 @@ static void unfold_columns(const pnn_conv2d_geometry *g, const uint8_t *x, uint8
     for (size_t i = 0; i < g->kernel_h; ++i) {
       for (size_t j = 0; j < g->kernel_w; ++j) {
         uint8_t *row = cols + ((c * g->kernel_h + i) * g->kernel_w + j) * count;
+        memset(row, zero_point, count);
         for (size_t q = 0; q < count;) {
           const size_t oy = (first + q) / g->out_w, ox = (first + q) % g->out_w;
           const size_t n = g->out_w - ox < count - q ? g->out_w - ox : count - q;
-          unfold_row_segment(g, xc, zero_point, i, j, oy, ox, ox + n, row + q);
+          unfold_row_segment(g, xc, i, j, oy, ox, ox + n, row + q);
           q += n;
         }
       }
