@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pocketnn.format.opcodes import INTEGER_COMPUTE_OPS
 from pocketnn.format.writer import write_pnn
 from pocketnn.frontend.onnx_import import InputShapes, ModelSource, import_onnx
 from pocketnn.ir import Graph
@@ -65,7 +66,7 @@ def convert_graph(model: ModelSource, input_shapes: InputShapes | None = None,
         if options.sparsity is not None or options.rules:
             raise QuantizationError("quantization cannot be combined with sparsity (--sparsity or a "
                                     "recipe) yet: convert with one of the two")
-        if any(node.op in ("QConv", "QGemm", "QAdd") for node in graph.nodes):
+        if any(node.op in INTEGER_COMPUTE_OPS for node in graph.nodes):
             raise QuantizationError("the model is already quantized (QDQ): its own scales and integer "
                                     "weights were imported; convert it without --quantize")
         if quantize == "mixed":

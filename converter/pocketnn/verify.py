@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from pocketnn.format.opcodes import INTEGER_COMPUTE_OPS
 from pocketnn.runtime import Model
 
 ModelSource = Union[str, os.PathLike, bytes, onnx.ModelProto]
@@ -98,8 +99,7 @@ def verify(onnx_model: ModelSource, packed: Union[str, os.PathLike, bytes, Model
             if info.name not in theirs:
                 raise ValueError(f"output {info.name!r} is not an output of the ONNX model")
             per_output[info.name].append((np.asarray(theirs[info.name], dtype=np.float32), ours[info.name]))
-    integer_ops = {"QConv", "QGemm", "QAdd", "QLookup", "QGlobalAveragePool", "QMaxPool"}
-    report = VerifyReport(samples=n, quantized=any(node.op in integer_ops for node in model.nodes))
+    report = VerifyReport(samples=n, quantized=any(node.op in INTEGER_COMPUTE_OPS for node in model.nodes))
     for info in model.outputs:
         pairs = per_output[info.name]
         abs_err = max(float(np.max(np.abs(r - p))) if r.size else 0.0 for r, p in pairs)

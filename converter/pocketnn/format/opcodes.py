@@ -75,3 +75,7 @@ ACTIVATIONS: dict[str, int] = {
     "hard_swish": 6,
     "tanh": 7,
 }
+
+# Operators that compute on u8 activations (docs/OPS.md "Integer operators"); the
+# model-edge QuantizeLinear/DequantizeLinear are not among them.
+INTEGER_COMPUTE_OPS = frozenset({"QConv", "QGemm", "QAdd", "QLookup", "QGlobalAveragePool", "QMaxPool"})

@@ -81,7 +81,6 @@ typedef struct conv_params {
 
 static size_t round_up_mr(size_t m) { return (m + PNN_GEMM_PA_MR - 1) / PNN_GEMM_PA_MR * PNN_GEMM_PA_MR; }
 
-static size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
 static size_t clamp_size(size_t v, size_t lo, size_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
 pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
@@ -169,7 +168,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   const pnn_f32_gemm_pb_fn gemm_pb = pnn_f32_gemm_pb_select(&model->cpu, &pb_isa);
   const bool have_pb = strcmp(pb_isa, "scalar") != 0;
   const size_t k_depth = p.in_c_group * p.geom.kernel_h * p.geom.kernel_w;
-  const size_t tiles = div_up(p.geom.out_h, 2) * div_up(p.geom.out_w, 2);
+  const size_t tiles = pnn_nn_div_up(p.geom.out_h, 2) * pnn_nn_div_up(p.geom.out_w, 2);
   if (w->encoding == PNN_ENCODING_GROUP_SPARSE) {
     if (group != 1) {
       return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
@@ -223,7 +222,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     node->kernel = strcmp(pb_isa, "avx512") == 0 ? "winograd2x2/avx512" : "winograd2x2/avx2";
     p.tiles = tiles;
     p.panels = clamp_size(CONV_WINO_V_BUDGET / (16 * p.in_c * CONV_NR * sizeof(float)), 1, 4);
-    p.panels = clamp_size(p.panels, 1, div_up(tiles, CONV_NR));
+    p.panels = clamp_size(p.panels, 1, pnn_nn_div_up(tiles, CONV_NR));
     const size_t block = p.panels * CONV_NR;
     size_t rows = CONV_WINO_M_BUDGET / (16 * block * sizeof(float));
     rows = rows / CONV_MR * CONV_MR;
@@ -256,7 +255,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
       return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Conv): kernel too large", node->name);
     }
     p.panels = clamp_size(CONV_PANEL_BUDGET / (panel_bytes ? panel_bytes : 1), 1, 8);
-    p.panels = clamp_size(p.panels, 1, div_up(p.geom.out_h * p.geom.out_w, CONV_NR));
+    p.panels = clamp_size(p.panels, 1, pnn_nn_div_up(p.geom.out_h * p.geom.out_w, CONV_NR));
     if (!pnn_nn_mul(panel_bytes, p.panels, &scratch) || !pnn_nn_align(scratch, &scratch)) {
       return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Conv): panel buffer too large", node->name);
     }
@@ -326,7 +325,7 @@ typedef struct conv_job {
 } conv_job;
 
 static float *thread_scratch(const pnn_run_context *ctx, size_t thread) {
-  return (float *)((char *)ctx->scratch + thread * ctx->scratch_stride);
+  return pnn_nn_thread_scratch(ctx, thread);
 }
 
 /* Row chunks so that small column counts still give every thread work. Any split
@@ -337,9 +336,9 @@ static float *thread_scratch(const pnn_run_context *ctx, size_t thread) {
 static void split_rows(conv_job *job, size_t units, size_t rows) {
   const size_t threads = pnn_threadpool_size(job->ctx->pool);
   size_t chunks = 1;
-  if (threads > 1 && units < threads) chunks = div_up(threads, units);
-  job->row_step = div_up(div_up(rows, chunks), CONV_MR) * CONV_MR;
-  job->row_chunks = div_up(rows, job->row_step);
+  if (threads > 1 && units < threads) chunks = pnn_nn_div_up(threads, units);
+  job->row_step = pnn_nn_div_up(pnn_nn_div_up(rows, chunks), CONV_MR) * CONV_MR;
+  job->row_chunks = pnn_nn_div_up(rows, job->row_step);
 }
 
 /* Panels per column chunk: the prepared maximum on one thread; with more threads,
@@ -347,8 +346,8 @@ static void split_rows(conv_job *job, size_t units, size_t rows) {
  * gives the same results). */
 static size_t balance_panels(size_t max_panels, size_t total_panels, size_t images, size_t threads) {
   if (threads <= 1) return max_panels;
-  const size_t want_chunks = div_up(3 * threads, images);
-  const size_t panels = div_up(total_panels, want_chunks);
+  const size_t want_chunks = pnn_nn_div_up(3 * threads, images);
+  const size_t panels = pnn_nn_div_up(total_panels, want_chunks);
   return clamp_size(panels, 1, max_panels);
 }
 
@@ -404,10 +403,10 @@ static void winograd_task(void *context, size_t task, size_t thread) {
   const size_t block = job->panels * CONV_NR;
   const size_t t0 = blk * block;
   const size_t count = p->tiles - t0 < block ? p->tiles - t0 : block;
-  const size_t used_panels = div_up(count, CONV_NR);
+  const size_t used_panels = pnn_nn_div_up(count, CONV_NR);
   const size_t v_xi = used_panels * C * CONV_NR;
   float *v = thread_scratch(job->ctx, thread);
-  float *mbuf = v + div_up(16 * C * p->panels * CONV_NR, 16) * 16; /* as laid out in prepare */
+  float *mbuf = v + pnn_nn_div_up(16 * C * p->panels * CONV_NR, 16) * 16; /* as laid out in prepare */
   p->wino_in(g, job->x + b * C * in_hw, t0, count, v, v_xi);
   if (count % CONV_NR != 0) {
     /* Defined values in the unused columns of the last panel. */
@@ -475,7 +474,7 @@ static void run_sparse(conv_job *job) {
   const size_t in_hw = g->in_h * g->in_w, out_hw = g->out_h * g->out_w;
   const float *x = job->x;
   float *y = job->y;
-  job->pixel_chunks = div_up(out_hw, CONV_SPARSE_CHUNK);
+  job->pixel_chunks = pnn_nn_div_up(out_hw, CONV_SPARSE_CHUNK);
   for (size_t b = 0; b < p->batch; ++b) {
     const float *xb = x + b * p->in_c * in_hw;
     if (p->sparse_direct) {
@@ -512,13 +511,13 @@ void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *c
     case CONV_PATH_DWCONV:
       /* Channels are independent: chunks only balance the threads. */
       job.dw_chunks = threads > 1 ? (p->in_c < 4 * threads ? p->in_c : 4 * threads) : 1;
-      job.dw_step = div_up(p->in_c, job.dw_chunks);
-      job.dw_chunks = div_up(p->in_c, job.dw_step);
+      job.dw_step = pnn_nn_div_up(p->in_c, job.dw_chunks);
+      job.dw_chunks = pnn_nn_div_up(p->in_c, job.dw_step);
       pnn_parallel_for(ctx->pool, p->batch * job.dw_chunks, dwconv_task, &job);
       return;
     case CONV_PATH_PACKED:
-      job.panels = balance_panels(p->panels, div_up(out_hw, CONV_NR), p->batch * p->groups, threads);
-      job.col_chunks = div_up(out_hw, job.panels * CONV_NR);
+      job.panels = balance_panels(p->panels, pnn_nn_div_up(out_hw, CONV_NR), p->batch * p->groups, threads);
+      job.col_chunks = pnn_nn_div_up(out_hw, job.panels * CONV_NR);
       split_rows(&job, p->batch * p->groups * job.col_chunks, p->out_c_group);
       pnn_parallel_for(ctx->pool, p->batch * p->groups * job.col_chunks * job.row_chunks, packed_task,
                        &job);
@@ -527,8 +526,8 @@ void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *c
       run_sparse(&job);
       return;
     case CONV_PATH_WINOGRAD:
-      job.panels = balance_panels(p->panels, div_up(p->tiles, CONV_NR), p->batch, threads);
-      job.col_chunks = div_up(p->tiles, job.panels * CONV_NR);
+      job.panels = balance_panels(p->panels, pnn_nn_div_up(p->tiles, CONV_NR), p->batch, threads);
+      job.col_chunks = pnn_nn_div_up(p->tiles, job.panels * CONV_NR);
       split_rows(&job, p->batch * job.col_chunks, p->out_c);
       pnn_parallel_for(ctx->pool, p->batch * job.col_chunks * job.row_chunks, winograd_task, &job);
       return;

@@ -19,6 +19,13 @@
 #define PNN_NN_ALIGN ((size_t)64)
 
 /* a * b, false on size_t overflow. */
+static inline size_t pnn_nn_div_up(size_t a, size_t b) { return (a + b - 1) / b; }
+
+/* The calling thread's scratch region of a run. */
+static inline void *pnn_nn_thread_scratch(const pnn_run_context *ctx, size_t thread) {
+  return (uint8_t *)ctx->scratch + thread * ctx->scratch_stride;
+}
+
 static inline bool pnn_nn_mul(size_t a, size_t b, size_t *out) {
   if (a != 0 && b > SIZE_MAX / a) return false;
   *out = a * b;

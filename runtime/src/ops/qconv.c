@@ -45,7 +45,6 @@ typedef struct qconv_params {
   size_t gemm_scratch;         /* bytes of the GEMM's scratch, then the unfolded columns */
 } qconv_params;
 
-static size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
 
 /* Reads constant W of `rows * k` s8 or s4 values into dst as s8, refusing values
  * outside the contract ([-127, 127], s4 [-7, 7]) and rows whose accumulator could
@@ -329,13 +328,11 @@ typedef struct qconv_job {
 static void split_rows(qconv_job *job, size_t units, size_t rows) {
   const size_t threads = pnn_threadpool_size(job->ctx->pool);
   const size_t block = job->p->gemm->row_block;
-  const size_t chunks = threads > 1 && units < 2 * threads ? div_up(2 * threads, units) : 1;
-  job->row_step = div_up(div_up(rows, chunks), block) * block;
-  job->row_chunks = div_up(rows, job->row_step);
+  const size_t chunks = threads > 1 && units < 2 * threads ? pnn_nn_div_up(2 * threads, units) : 1;
+  job->row_step = pnn_nn_div_up(pnn_nn_div_up(rows, chunks), block) * block;
+  job->row_chunks = pnn_nn_div_up(rows, job->row_step);
 }
 
-/* cols[r][p] for r = (c, i, j) over the group's taps and p over `count` output pixels
- * from `first`; taps outside the image read the zero point. */
 /* Output columns [ox_begin, ox_end) of row oy for tap (i, j) of one channel: copies
  * the input where the taps land inside the image; dst already holds zero_point (the
  * caller fills whole rows once: one call instead of two per short segment). */
@@ -394,7 +391,7 @@ static void gemm_task(void *context, size_t task, size_t thread) {
   rest /= job->col_chunks;
   const size_t grp = rest % p->groups, b = rest / p->groups;
 
-  uint8_t *scratch = (uint8_t *)job->ctx->scratch + thread * job->ctx->scratch_stride;
+  uint8_t *scratch = pnn_nn_thread_scratch(job->ctx, thread);
   const size_t col0 = cc * p->chunk;
   const size_t cols = out_hw - col0 < p->chunk ? out_hw - col0 : p->chunk;
   const uint8_t *xg = job->x + (b * p->in_c + grp * p->in_c_group) * in_hw;
@@ -439,31 +436,37 @@ static void qgemm_task(void *context, size_t task, size_t thread) {
   const size_t rc = task % job->row_chunks, row = task / job->row_chunks;
   const size_t m_begin = rc * job->row_step;
   const size_t m_end = p->out_c - m_begin < job->row_step ? p->out_c : m_begin + job->row_step;
-  void *scratch = (uint8_t *)job->ctx->scratch + thread * job->ctx->scratch_stride;
+  void *scratch = pnn_nn_thread_scratch(job->ctx, thread);
   p->gemm->run(p->out_c, 1, p->k, m_begin, m_end, p->packed, job->x + row * p->k, 1, p->bias, &p->rq,
                job->y + row * p->out_c, 1, scratch);
 }
 
-void pnn_op_qconv_run(const pnn_model *model, const pnn_node *node, const void *const *in,
-                      void *const *out, const pnn_run_context *ctx) {
-  (void)model;
-  const qconv_params *p = node->params;
+static qconv_job new_job(const qconv_params *p, const void *const *in, void *const *out,
+                         const pnn_run_context *ctx) {
   qconv_job job;
   memset(&job, 0, sizeof(job));
   job.p = p;
   job.x = in[0];
   job.y = out[0];
   job.ctx = ctx;
+  return job;
+}
+
+void pnn_op_qconv_run(const pnn_model *model, const pnn_node *node, const void *const *in,
+                      void *const *out, const pnn_run_context *ctx) {
+  (void)model;
+  const qconv_params *p = node->params;
+  qconv_job job = new_job(p, in, out, ctx);
   const size_t threads = pnn_threadpool_size(ctx->pool);
   if (p->path == QCONV_PATH_DWCONV) {
     /* Channels are independent: chunks only balance the threads. */
     job.dw_chunks = threads > 1 ? (p->in_c < 4 * threads ? p->in_c : 4 * threads) : 1;
-    job.dw_step = div_up(p->in_c, job.dw_chunks);
-    job.dw_chunks = div_up(p->in_c, job.dw_step);
+    job.dw_step = pnn_nn_div_up(p->in_c, job.dw_chunks);
+    job.dw_chunks = pnn_nn_div_up(p->in_c, job.dw_step);
     pnn_parallel_for(ctx->pool, p->batch * job.dw_chunks, dwconv_task, &job);
     return;
   }
-  job.col_chunks = div_up(p->geom.out_h * p->geom.out_w, p->chunk);
+  job.col_chunks = pnn_nn_div_up(p->geom.out_h * p->geom.out_w, p->chunk);
   const size_t units = p->batch * p->groups * job.col_chunks;
   split_rows(&job, units, p->out_c_group);
   pnn_parallel_for(ctx->pool, units * job.row_chunks, gemm_task, &job);
@@ -473,12 +476,7 @@ void pnn_op_qgemm_run(const pnn_model *model, const pnn_node *node, const void *
                       void *const *out, const pnn_run_context *ctx) {
   (void)model;
   const qconv_params *p = node->params;
-  qconv_job job;
-  memset(&job, 0, sizeof(job));
-  job.p = p;
-  job.x = in[0];
-  job.y = out[0];
-  job.ctx = ctx;
+  qconv_job job = new_job(p, in, out, ctx);
   split_rows(&job, p->batch, p->out_c);
   pnn_parallel_for(ctx->pool, p->batch * job.row_chunks, qgemm_task, &job);
 }

@@ -34,7 +34,6 @@ typedef struct qew_params {
   pnn_pool2d_geometry geom;    /* QMaxPool: channels = N * C */
 } qew_params;
 
-static size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
 
 static const char *op_name(uint16_t code) {
   switch (code) {
@@ -347,5 +346,5 @@ void pnn_op_qelementwise_run(const pnn_model *model, const pnn_node *node, const
     job.chunk = plane >= QEW_CHUNK ? 1 : QEW_CHUNK / plane;
   }
   if (p->count == 0) return;
-  pnn_parallel_for(ctx->pool, div_up(p->count, job.chunk), qew_task, &job);
+  pnn_parallel_for(ctx->pool, pnn_nn_div_up(p->count, job.chunk), qew_task, &job);
 }
