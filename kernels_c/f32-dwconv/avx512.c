@@ -1,16 +1,15 @@
 /* f32 depthwise convolution for AVX-512F (NCHW, one filter per channel; see
  * pnn_kernels.h). Vectorized along the output width, 16 outputs per vector.
  *
- * For strides 1 and 2 along the width (any kernel size and dilation; 3x3 gets its
- * own instantiation with the weights held in registers) whole rows are vectorized.
+ * 3x3 kernels with stride 1 or 2 and padding <= 1 (MobileNet's depthwise layers) run
+ * in strips of four output rows (below). Other strides 1 and 2 along the width (any
+ * kernel size and dilation) vectorize whole rows.
  * Vectors in the interior, where every horizontal tap lies inside the input row,
  * use plain loads; the (at most two) vectors per row that cross an image edge use
- * bounds-checked loads (masked loads on the right, an expanding load on the left)
+ * bounds-checked loads (masked loads on the right, a masked load and a lane permute on the left)
  * that read nothing outside the row and give zeros for the padding. Input rows
  * above or below the image are skipped per output row. Other width strides run an
  * exact scalar loop. Sigmoid and tanh are applied by a scalar pass per row. */
-#include <string.h>
-
 #include "pnn_kernels.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -26,6 +25,7 @@
 
 #define PNN_X86_ACT_AVX512
 #include "pnn_x86_act.h"
+#include "pnn_x86_taps3.h"
 
 enum { LANES = 16 };
 
@@ -157,110 +157,88 @@ static void row_any_s2(const row_job *job, size_t b, size_t e, float *y) {
   row_whole(job, job->g->kernel_h, job->g->kernel_w, 2, b, e, y);
 }
 
-/* ---- 3x3, dilation 1, stride 1 or 2 ----------------------------------------------
- * Tap vectors are loaded straight from the input rows: a plain load when the 16 (or
- * 32 for stride 2) elements lie inside the row, the bounds-checked load otherwise.
- * Stride 2 splits even and odd columns with permutes. Up to four output vectors per
- * step keep four independent FMA chains in flight; the nine weights stay in
- * registers for the whole channel. */
+/* ---- 3x3, dilation 1, stride 1 or 2, padding <= 1 --------------------------------
+ * Strips of four output rows by 16 columns. Each input row of the strip is loaded
+ * once per column vector as its three tap vectors and feeds every output row of the
+ * strip it belongs to (stride 1: 6 input rows for 4 outputs instead of 12), with all
+ * accumulators and the nine weights in registers. Taps are masked loads (zeros past
+ * the row's right end); the one tap left of column 0 is built from the loaded
+ * vector by a lane shift, so no pointer ever leaves the row. Stride 2 splits even
+ * and odd columns of two loads with permutes. */
 
-/* x_row[d .. d+16): inside the row when !checked, else zeros outside [0, in_w). */
-static PNN_ALWAYS_INLINE __m512 dw_span(int checked, const float *x_row, ptrdiff_t d, size_t in_w) {
-  if (!checked) return _mm512_loadu_ps(x_row + d);
-  return load_span_checked(x_row, d, in_w);
-}
+#define DW3_TAPS_S1(r) pnn_taps3_s1(r, &c, t)
+#define DW3_TAPS_S2(r) pnn_taps3_s2(r, &c, pad_left, t)
 
-static PNN_ALWAYS_INLINE void dw_block(int checked, size_t nv, size_t stride, const float *const rows[3],
-                                       size_t in_w, const __m512 wv[9], __m512 bv, size_t ox,
-                                       size_t pad_left, size_t out_w, float *y_row, int kind,
-                                       __m512 alpha, __m512 beta) {
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  __m512 acc[4];
-#pragma GCC unroll 4
-  for (size_t v = 0; v < 4; ++v) acc[v] = bv;
-#pragma GCC unroll 3
-  for (size_t i = 0; i < 3; ++i) {
-    const float *r = rows[i];
-    if (r == NULL) continue; /* a padding row */
-#pragma GCC unroll 4
-    for (size_t v = 0; v < 4; ++v) {
-      if (v >= nv) continue;
-      const ptrdiff_t d = (ptrdiff_t)((ox + 16 * v) * stride) - (ptrdiff_t)pad_left;
-      __m512 t0, t1, t2;
-      if (stride == 1) {
-        t0 = dw_span(checked, r, d, in_w);
-        t1 = dw_span(checked, r, d + 1, in_w);
-        t2 = dw_span(checked, r, d + 2, in_w);
-      } else {
-        /* b1 reads elements d + 18 .. d + 33, one past the 31 needed: fine inside the
-         * row (interior vectors are chosen so) and masked when checked. */
-        const __m512 a0 = dw_span(checked, r, d, in_w), a1 = dw_span(checked, r, d + 16, in_w);
-        const __m512 b0 = dw_span(checked, r, d + 2, in_w), b1 = dw_span(checked, r, d + 18, in_w);
-        t0 = _mm512_permutex2var_ps(a0, even, a1);
-        t1 = _mm512_permutex2var_ps(a0, odd, a1);
-        t2 = _mm512_permutex2var_ps(b0, even, b1);
-      }
-      acc[v] = _mm512_fmadd_ps(wv[3 * i + 0], t0, acc[v]);
-      acc[v] = _mm512_fmadd_ps(wv[3 * i + 1], t1, acc[v]);
-      acc[v] = _mm512_fmadd_ps(wv[3 * i + 2], t2, acc[v]);
-    }
-  }
-#pragma GCC unroll 4
-  for (size_t v = 0; v < 4; ++v) {
-    if (v >= nv) continue;
-    const size_t o = ox + 16 * v;
-    const __m512 out = pnn_act512(acc[v], kind, alpha, beta);
-    if (o + 16 <= out_w) _mm512_storeu_ps(y_row + o, out);
-    else _mm512_mask_storeu_ps(y_row + o, pnn_mask16(out_w - o), out);
-  }
-}
+#define DW3_FMA_(acc, wa, wb, wc) \
+  acc = _mm512_fmadd_ps(wc, t[2], _mm512_fmadd_ps(wb, t[1], _mm512_fmadd_ps(wa, t[0], acc)))
+#define DW3_FMA(acc, wrow) DW3_FMA_EXPAND(acc, wrow)
+#define DW3_FMA_EXPAND(acc, ...) DW3_FMA_(acc, __VA_ARGS__)
+#define DW3_W0 w0, w1, w2
+#define DW3_W1 w3, w4, w5
+#define DW3_W2 w6, w7, w8
 
-static void dw3x3_fast(const pnn_conv2d_geometry *g, const float *x, const float *w,
-                       const float *bias, float *y, pnn_activation act, size_t stride) {
-  const size_t out_w = g->out_w, in_w = g->in_w;
-  const size_t vecs = (out_w + 15) / 16, pl = g->pad_left;
-  /* Vectors [jl, jr) read only inside the row: first element 16*j*stride - pl >= 0,
-   * last one read (d + 17 for stride 1, d + 33 for stride 2) < in_w. */
-  const size_t reach = stride == 1 ? 18 : 34;
-  size_t jl = (pl + 16 * stride - 1) / (16 * stride), jr = 0;
-  if (in_w + pl >= reach) jr = (in_w + pl - reach) / (16 * stride) + 1;
-  if (jr > vecs) jr = vecs;
-  if (jl > vecs) jl = vecs;
-  if (jr < jl) jr = jl;
+/* Input row `ir` of the strip: its taps, then the FMAs into the output rows it feeds. */
+#define DW3_ROW(ir, taps, fmas)           \
+  do {                                    \
+    const size_t iy = iy0 + (ir);         \
+    if (iy < in_h) {                      \
+      const float *r = x_c + iy * in_w;   \
+      __m512 t[3];                        \
+      taps(r);                            \
+      fmas;                               \
+    }                                     \
+  } while (0)
+
+static PNN_ALWAYS_INLINE void dw3_channel(const pnn_conv2d_geometry *g, size_t stride, const float *x_c,
+                                          const float *wc, float bias, float *y_c, pnn_activation act) {
+  const size_t in_h = g->in_h, in_w = g->in_w, out_h = g->out_h, out_w = g->out_w;
+  const size_t pad_left = g->pad_left;
   const __m512 alpha = _mm512_set1_ps(act.alpha), beta = _mm512_set1_ps(act.beta);
-  const int scalar_pass = pnn_act_needs_scalar_pass(act.kind);
-  const int kind = scalar_pass ? PNN_ACT_NONE : act.kind;
-  for (size_t c = 0; c < g->channels; ++c) {
-    const float *x_c = x + c * g->in_h * in_w;
-    float *y_c = y + c * g->out_h * out_w;
-    __m512 wv[9];
-    for (size_t t = 0; t < 9; ++t) wv[t] = _mm512_set1_ps(w[c * 9 + t]);
-    const __m512 bv = _mm512_set1_ps(bias ? bias[c] : 0.0f);
-    for (size_t oy = 0; oy < g->out_h; ++oy) {
-      const float *rows[3];
-      for (size_t i = 0; i < 3; ++i) {
-        const size_t iy = oy * g->stride_h + i - g->pad_top; /* wraps above the image */
-        rows[i] = iy < g->in_h ? x_c + iy * in_w : NULL;
+  const __m512 w0 = _mm512_set1_ps(wc[0]), w1 = _mm512_set1_ps(wc[1]), w2 = _mm512_set1_ps(wc[2]);
+  const __m512 w3 = _mm512_set1_ps(wc[3]), w4 = _mm512_set1_ps(wc[4]), w5 = _mm512_set1_ps(wc[5]);
+  const __m512 w6 = _mm512_set1_ps(wc[6]), w7 = _mm512_set1_ps(wc[7]), w8 = _mm512_set1_ps(wc[8]);
+  const __m512 bv = _mm512_set1_ps(bias);
+  for (size_t x0 = 0; x0 < out_w; x0 += 16) {
+    const pnn_taps3_cols c = pnn_taps3_columns(x0, stride, pad_left, in_w);
+    const __mmask16 store = pnn_mask16(out_w - x0 < 16 ? out_w - x0 : 16);
+    for (size_t oy = 0; oy < out_h; oy += 4) {
+      const size_t iy0 = oy * stride - g->pad_top; /* wraps above the image */
+      __m512 a0 = bv, a1 = bv, a2 = bv, a3 = bv;
+      if (stride == 1) {
+        DW3_ROW(0, DW3_TAPS_S1, DW3_FMA(a0, DW3_W0));
+        DW3_ROW(1, DW3_TAPS_S1, (DW3_FMA(a0, DW3_W1), DW3_FMA(a1, DW3_W0)));
+        DW3_ROW(2, DW3_TAPS_S1, (DW3_FMA(a0, DW3_W2), DW3_FMA(a1, DW3_W1), DW3_FMA(a2, DW3_W0)));
+        DW3_ROW(3, DW3_TAPS_S1, (DW3_FMA(a1, DW3_W2), DW3_FMA(a2, DW3_W1), DW3_FMA(a3, DW3_W0)));
+        DW3_ROW(4, DW3_TAPS_S1, (DW3_FMA(a2, DW3_W2), DW3_FMA(a3, DW3_W1)));
+        DW3_ROW(5, DW3_TAPS_S1, DW3_FMA(a3, DW3_W2));
+      } else {
+        DW3_ROW(0, DW3_TAPS_S2, DW3_FMA(a0, DW3_W0));
+        DW3_ROW(1, DW3_TAPS_S2, DW3_FMA(a0, DW3_W1));
+        DW3_ROW(2, DW3_TAPS_S2, (DW3_FMA(a0, DW3_W2), DW3_FMA(a1, DW3_W0)));
+        DW3_ROW(3, DW3_TAPS_S2, DW3_FMA(a1, DW3_W1));
+        DW3_ROW(4, DW3_TAPS_S2, (DW3_FMA(a1, DW3_W2), DW3_FMA(a2, DW3_W0)));
+        DW3_ROW(5, DW3_TAPS_S2, DW3_FMA(a2, DW3_W1));
+        DW3_ROW(6, DW3_TAPS_S2, (DW3_FMA(a2, DW3_W2), DW3_FMA(a3, DW3_W0)));
+        DW3_ROW(7, DW3_TAPS_S2, DW3_FMA(a3, DW3_W1));
+        DW3_ROW(8, DW3_TAPS_S2, DW3_FMA(a3, DW3_W2));
       }
-      float *y_row = y_c + oy * out_w;
-      size_t j = 0;
-      for (; j < jl; ++j)
-        dw_block(1, 1, stride, rows, in_w, wv, bv, 16 * j, pl, out_w, y_row, kind, alpha, beta);
-      for (; j + 4 <= jr; j += 4)
-        dw_block(0, 4, stride, rows, in_w, wv, bv, 16 * j, pl, out_w, y_row, kind, alpha, beta);
-      switch (jr - j) {
-        case 3: dw_block(0, 3, stride, rows, in_w, wv, bv, 16 * j, pl, out_w, y_row, kind, alpha, beta); break;
-        case 2: dw_block(0, 2, stride, rows, in_w, wv, bv, 16 * j, pl, out_w, y_row, kind, alpha, beta); break;
-        case 1: dw_block(0, 1, stride, rows, in_w, wv, bv, 16 * j, pl, out_w, y_row, kind, alpha, beta); break;
-        default: break;
-      }
-      for (j = jr > jl ? jr : jl; j < vecs; ++j)
-        dw_block(1, 1, stride, rows, in_w, wv, bv, 16 * j, pl, out_w, y_row, kind, alpha, beta);
-      if (scalar_pass)
-        for (size_t i = 0; i < out_w; ++i) y_row[i] = pnn_activate(y_row[i], act);
+      float *yr = y_c + oy * out_w + x0;
+      _mm512_mask_storeu_ps(yr, store, pnn_act512(a0, act.kind, alpha, beta));
+      if (oy + 1 < out_h) _mm512_mask_storeu_ps(yr + out_w, store, pnn_act512(a1, act.kind, alpha, beta));
+      if (oy + 2 < out_h) _mm512_mask_storeu_ps(yr + 2 * out_w, store, pnn_act512(a2, act.kind, alpha, beta));
+      if (oy + 3 < out_h) _mm512_mask_storeu_ps(yr + 3 * out_w, store, pnn_act512(a3, act.kind, alpha, beta));
     }
   }
+}
+
+/* One instantiation per stride, so each has its taps and FMAs fixed at compile time. */
+static void dw3_channel_s1(const pnn_conv2d_geometry *g, const float *x_c, const float *wc, float bias,
+                           float *y_c, pnn_activation act) {
+  dw3_channel(g, 1, x_c, wc, bias, y_c, act);
+}
+static void dw3_channel_s2(const pnn_conv2d_geometry *g, const float *x_c, const float *wc, float bias,
+                           float *y_c, pnn_activation act) {
+  dw3_channel(g, 2, x_c, wc, bias, y_c, act);
 }
 
 typedef void (*row_fn)(const row_job *job, size_t b, size_t e, float *y);
@@ -270,9 +248,18 @@ void pnn_f32_dwconv_avx512(const pnn_conv2d_geometry *g, const float *x, const f
   const size_t kh = g->kernel_h, kw = g->kernel_w, sw = g->stride_w;
   const size_t out_w = g->out_w, pl = g->pad_left;
   if (g->out_h == 0 || out_w == 0) return;
-  if (kh == 3 && kw == 3 && g->dilation_h == 1 && g->dilation_w == 1 && (sw == 1 || sw == 2) &&
-      g->stride_h == sw && pl < LANES) {
-    dw3x3_fast(g, x, w, bias, y, act, sw);
+  if (pnn_conv3x3_rows_applies(g)) {
+    const int scalar_pass = pnn_act_needs_scalar_pass(act.kind);
+    const pnn_activation fused = scalar_pass ? (pnn_activation){PNN_ACT_NONE, 0, 0} : act;
+    for (size_t c = 0; c < g->channels; ++c) {
+      float *y_c = y + c * g->out_h * out_w;
+      const float *x_c = x + c * g->in_h * g->in_w;
+      const float b = bias ? bias[c] : 0.0f;
+      if (sw == 1) dw3_channel_s1(g, x_c, w + c * 9, b, y_c, fused);
+      else dw3_channel_s2(g, x_c, w + c * 9, b, y_c, fused);
+      if (scalar_pass)
+        for (size_t i = 0; i < g->out_h * out_w; ++i) y_c[i] = pnn_activate(y_c[i], act);
+    }
     return;
   }
 
@@ -315,126 +302,6 @@ void pnn_f32_dwconv_avx512(const pnn_conv2d_geometry *g, const float *x, const f
       if (scalar_pass)
         for (size_t ox = 0; ox < out_w; ++ox) y_row[ox] = pnn_activate(y_row[ox], act);
     }
-  }
-}
-
-/* ---- 3x3 through phase planes (contract in pnn_kernels_nn.h) ---------------------
- * Padded rows Hp = (OH-1)*s + 3 and columns Wp = (OW-1)*s + 3 (the ones any tap
- * reads). Plane (a,b), of PH x PW = ceil(Hp/s) x ceil(Wp/s), holds padded pixel
- * (s*r+a, s*c+b). Output q = oy*PW + ox (ox < OW valid, the rest discarded) is then
- * sum_ij w[i][j] * plane(i%s, j%s)[q + (i/s)*PW + j/s]. Lanes past a row read the
- * next row's pixels (discarded) and PLANE_SLACK covers the last vector. */
-enum { PLANE_SLACK = 48 };
-
-static size_t planes_geometry(const pnn_conv2d_geometry *g, size_t *ph, size_t *pw, size_t *stride) {
-  const size_t s = g->stride_h;
-  if (g->kernel_h != 3 || g->kernel_w != 3 || g->dilation_h != 1 || g->dilation_w != 1 ||
-      g->stride_w != s || (s != 1 && s != 2) || g->out_h == 0 || g->out_w == 0 ||
-      g->out_h > ((size_t)1 << 20) || g->out_w > ((size_t)1 << 20)) {
-    return 0;
-  }
-  const size_t hp = (g->out_h - 1) * s + 3, wp = (g->out_w - 1) * s + 3;
-  *ph = (hp + s - 1) / s;
-  *pw = (wp + s - 1) / s;
-  *stride = (*ph * *pw + PLANE_SLACK + 15) / 16 * 16;
-  return s;
-}
-
-size_t pnn_f32_dwconv3x3_planes_floats(const pnn_conv2d_geometry *g) {
-  size_t ph, pw, stride;
-  const size_t s = planes_geometry(g, &ph, &pw, &stride);
-  return s ? s * s * stride : 0;
-}
-
-/* Zero-padded copy of one channel into its phase planes. */
-static void fill_planes(const pnn_conv2d_geometry *g, const float *x_c, size_t s, size_t ph, size_t pw,
-                        size_t stride, float *planes) {
-  memset(planes, 0, s * s * stride * sizeof(float));
-  const size_t wp = pw * s;
-  /* Input columns that land inside the padded width. */
-  const size_t c_end = g->in_w < (wp > g->pad_left ? wp - g->pad_left : 0) ? g->in_w
-                                                                          : (wp > g->pad_left ? wp - g->pad_left : 0);
-  for (size_t pr = 0; pr < ph * s; ++pr) {
-    if (pr < g->pad_top || pr - g->pad_top >= g->in_h) continue;
-    const float *src = x_c + (pr - g->pad_top) * g->in_w;
-    float *row_a = planes + (pr % s) * s * stride + (pr / s) * pw;
-    if (s == 1) {
-      memcpy(row_a + g->pad_left, src, c_end * sizeof(float));
-      continue;
-    }
-    /* Stride 2: padded column pc = c + pad_left goes to plane b = pc & 1, column pc >> 1. */
-    float *even = row_a, *odd = row_a + stride;
-    size_t c = 0;
-    if (g->pad_left & 1) { /* first input column is odd in padded coordinates */
-      if (c_end > 0) odd[g->pad_left >> 1] = src[0];
-      c = 1;
-    }
-    /* Now pc = c + pad_left is even: pairs (c, c+1) go to even[k], odd[k], k = pc/2. */
-    const __m512i idx_even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i idx_odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-    for (; c + 32 <= c_end; c += 32) {
-      const __m512 lo = _mm512_loadu_ps(src + c), hi = _mm512_loadu_ps(src + c + 16);
-      const size_t k = (c + g->pad_left) >> 1;
-      _mm512_storeu_ps(even + k, _mm512_permutex2var_ps(lo, idx_even, hi));
-      _mm512_storeu_ps(odd + k, _mm512_permutex2var_ps(lo, idx_odd, hi));
-    }
-    if (c < c_end) { /* 1..31 columns left: masked loads and stores */
-      const size_t n = c_end - c, k = (c + g->pad_left) >> 1;
-      const __m512 lo = _mm512_maskz_loadu_ps(pnn_mask16(n), src + c);
-      const __m512 hi = _mm512_maskz_loadu_ps(n > 16 ? pnn_mask16(n - 16) : 0, src + c + 16);
-      _mm512_mask_storeu_ps(even + k, pnn_mask16((n + 1) / 2), _mm512_permutex2var_ps(lo, idx_even, hi));
-      _mm512_mask_storeu_ps(odd + k, pnn_mask16(n / 2), _mm512_permutex2var_ps(lo, idx_odd, hi));
-    }
-  }
-}
-
-/* Lanes of the vector starting at flat output q0 whose column is < out_w. */
-static inline __mmask16 valid_lanes(size_t q0, size_t pw, size_t out_w, size_t total) {
-  const size_t ox0 = q0 % pw;
-  uint32_t mask = 0;
-  /* Row segments start at lane -ox0, -ox0 + pw, ...; each has out_w valid lanes. */
-  for (long start = -(long)ox0; start < 16; start += (long)pw) {
-    const long lo = start < 0 ? 0 : start;
-    const long hi = start + (long)out_w < 16 ? start + (long)out_w : 16;
-    if (hi > lo) mask |= ((1u << hi) - 1u) & ~((1u << lo) - 1u);
-  }
-  if (total - q0 < 16) mask &= (1u << (total - q0)) - 1u;
-  return (__mmask16)mask;
-}
-
-void pnn_f32_dwconv3x3_planes_avx512(const pnn_conv2d_geometry *g, const float *x, const float *w,
-                                     const float *bias, float *y, pnn_activation act,
-                                     float *scratch) {
-  size_t ph, pw, stride;
-  const size_t s = planes_geometry(g, &ph, &pw, &stride);
-  if (s == 0) return;
-  const size_t total = g->out_h * pw; /* flat outputs, out_w of every pw valid */
-  const int scalar_pass = pnn_act_needs_scalar_pass(act.kind);
-  const __m512 alpha = _mm512_set1_ps(act.alpha), beta = _mm512_set1_ps(act.beta);
-  /* Per tap: offset into the planes buffer (plane and shift). */
-  size_t off[9];
-  for (size_t i = 0; i < 3; ++i)
-    for (size_t j = 0; j < 3; ++j)
-      off[i * 3 + j] = ((i % s) * s + (j % s)) * stride + (i / s) * pw + j / s;
-  for (size_t c = 0; c < g->channels; ++c) {
-    fill_planes(g, x + c * g->in_h * g->in_w, s, ph, pw, stride, scratch);
-    const float *wc = w + c * 9;
-    __m512 wv[9];
-    for (size_t t = 0; t < 9; ++t) wv[t] = _mm512_set1_ps(wc[t]);
-    const __m512 b0 = _mm512_set1_ps(bias ? bias[c] : 0.0f);
-    float *yc = y + c * g->out_h * g->out_w, *out = yc;
-    for (size_t q0 = 0; q0 < total; q0 += 16) {
-      const float *p = scratch + q0;
-      __m512 acc = b0;
-      for (size_t t = 0; t < 9; ++t) acc = _mm512_fmadd_ps(wv[t], _mm512_loadu_ps(p + off[t]), acc);
-      acc = pnn_act512(acc, act.kind, alpha, beta);
-      const __mmask16 valid = valid_lanes(q0, pw, g->out_w, total);
-      const unsigned n = (unsigned)__builtin_popcount(valid);
-      _mm512_mask_storeu_ps(out, (__mmask16)((1u << n) - 1u), _mm512_maskz_compress_ps(valid, acc));
-      out += n;
-    }
-    if (scalar_pass)
-      for (size_t i = 0; i < g->out_h * g->out_w; ++i) yc[i] = pnn_activate(yc[i], act);
   }
 }
 

@@ -123,17 +123,37 @@ typedef void (*pnn_f32_im2col_panel_fn)(const pnn_conv2d_geometry *g, const floa
                                         size_t kc, size_t n0, size_t width, float *dst);
 pnn_f32_im2col_panel_fn pnn_f32_im2col_panel_select(const pnn_cpu_features *cpu, const char **name);
 
-/* ---- f32 depthwise 3x3 through phase planes (kernels_c/f32-dwconv/avx512.c) ------
- * Same result contract as pnn_f32_dwconv_fn, for 3x3 kernels, dilation 1 and stride
- * 1x1 or 2x2 (any pads). Each channel is first copied into s*s zero-padded "phase
- * planes" (plane (a,b) holds padded pixels (s*r+a, s*c+b)), so that every output row,
- * laid out with the plane's width, is one 1-D convolution over contiguous memory:
- * whole vectors with no edge cases even for 7x7 images. `scratch` holds
- * pnn_f32_dwconv3x3_planes_floats(g) floats (64-byte aligned). Returns 0 for an
- * unsupported geometry. */
-size_t pnn_f32_dwconv3x3_planes_floats(const pnn_conv2d_geometry *g);
-void pnn_f32_dwconv3x3_planes_avx512(const pnn_conv2d_geometry *g, const float *x, const float *w,
-                                     const float *bias, float *y, pnn_activation act,
-                                     float *scratch);
+/* ---- f32 direct 3x3 convolution for few input channels (kernels_c/f32-conv3x3/) --
+ * A network's first layer (C = 3 RGB channels): im2col + GEMM would run with K = 27,
+ * too short for the GEMM tiles, and the unfold costs as much as the product. Weights
+ * [M, C, 3, 3] are packed by pnn_f32_conv3x3_pack into blocks of 16 output channels,
+ * [ceil(M/16)][C][9][16] (zeros past M; pnn_f32_conv3x3_packed_floats floats). A call
+ * computes output channels 16*block .. 16*block+15 (those < out_c) for output rows
+ * [oy_begin, oy_end) of one image: x is [C, in_h, in_w] (C = g->channels), y the
+ * image's [out_c, out_h, out_w]; bias (or NULL) and the activation are fused. The AVX-512
+ * variant covers pnn_conv3x3_rows_applies; the scalar one any 3x3 geometry. */
+/* Geometries the AVX-512 3x3 row kernels (this one and the depthwise one) cover:
+ * 3x3, dilation 1, equal strides 1 or 2, left and right padding at most 1 (the right
+ * one follows from out_w). Rows may have any padding. */
+static inline int pnn_conv3x3_rows_applies(const pnn_conv2d_geometry *g) {
+  const size_t s = g->stride_w;
+  return g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1 &&
+         (s == 1 || s == 2) && g->stride_h == s && g->pad_left <= 1 && g->out_w > 0 &&
+         (g->out_w - 1) * s + 3 <= g->in_w + g->pad_left + 1;
+}
+size_t pnn_f32_conv3x3_packed_floats(size_t out_c, size_t in_c);
+void pnn_f32_conv3x3_pack(size_t out_c, size_t in_c, const float *w, float *packed);
+typedef void (*pnn_f32_conv3x3_fn)(const pnn_conv2d_geometry *g, size_t out_c, const float *x,
+                                   const float *packed, const float *bias, float *y, size_t block,
+                                   size_t oy_begin, size_t oy_end, pnn_activation act);
+void pnn_f32_conv3x3_scalar(const pnn_conv2d_geometry *g, size_t out_c, const float *x, const float *packed,
+                            const float *bias, float *y, size_t block, size_t oy_begin, size_t oy_end,
+                            pnn_activation act);
+void pnn_f32_conv3x3_avx512(const pnn_conv2d_geometry *g, size_t out_c, const float *x, const float *packed,
+                            const float *bias, float *y, size_t block, size_t oy_begin, size_t oy_end,
+                            pnn_activation act);
+/* The AVX-512 variant when the CPU and geometry allow it, else NULL. */
+pnn_f32_conv3x3_fn pnn_f32_conv3x3_select(const pnn_cpu_features *cpu, const pnn_conv2d_geometry *g,
+                                          const char **name);
 
 #endif /* PNN_KERNELS_NN_H */

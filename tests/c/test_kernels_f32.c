@@ -1,4 +1,4 @@
-/* Compares every f32 GEMM / depthwise-convolution variant this CPU can run with the
+/* Compares every f32 GEMM / depthwise / direct 3x3 convolution variant this CPU can run with the
  * scalar references on awkward sizes (tails, partial tiles, 1s, zero K), every
  * bias combination and every fused activation. Buffers are allocated at their
  * exact size so AddressSanitizer catches any read or write past the end, and the
@@ -222,23 +222,6 @@ static void check_dwconv(const variant_dwconv *v, size_t channels, size_t in_h, 
   free(got);
 }
 
-#if defined(__x86_64__)
-/* The phase-plane 3x3 kernel behind the pnn_f32_dwconv_fn signature: scratch of the
- * exact size (so the sanitizers see any overrun); other geometries use the reference
- * (the kernel refuses them). */
-static void dwconv3x3_planes_adapter(const pnn_conv2d_geometry *g, const float *x, const float *w,
-                                     const float *bias, float *y, pnn_activation act) {
-  const size_t floats = pnn_f32_dwconv3x3_planes_floats(g);
-  if (floats == 0) {
-    pnn_f32_dwconv_scalar(g, x, w, bias, y, act);
-    return;
-  }
-  float *scratch = malloc(floats * sizeof(float));
-  if (!scratch) abort();
-  pnn_f32_dwconv3x3_planes_avx512(g, x, w, bias, y, act, scratch);
-  free(scratch);
-}
-#endif
 
 static void test_dwconv(const variant_dwconv *v, rng *r, tally *t) {
   /* kernel h,w; stride h,w; dilation h,w; pads top,left,bottom,right */
@@ -262,8 +245,9 @@ static void test_dwconv(const variant_dwconv *v, rng *r, tally *t) {
       {3, 3, 1, 2, 2, 1, 1, 2, 1, 2},
   };
   static const size_t widths[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
-                                  14, 15, 16, 17, 18, 19, 33, 40, 67};
-  static const size_t heights[] = {1, 2, 5, 8};
+                                  14, 15, 16, 17, 18, 19, 31, 32, 33, 34, 35, 40, 49, 67};
+  /* Strips of 4 output rows: every tail. */
+  static const size_t heights[] = {1, 2, 3, 5, 8, 9};
   long case_index = 0;
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
     for (size_t hi = 0; hi < sizeof heights / sizeof heights[0]; ++hi)
@@ -276,7 +260,7 @@ static void test_dwconv(const variant_dwconv *v, rng *r, tally *t) {
       check_dwconv(v, 4, 14, 14, &shapes[0], bias, kind, r, t);
       check_dwconv(v, 4, 15, 37, &shapes[1], bias, kind, r, t);
     }
-  /* Planes wider than a vector row and the MobileNet image sizes. */
+  /* Rows wider than a vector and the MobileNet image sizes. */
   check_dwconv(v, 2, 56, 56, &shapes[0], 1, 1, r, t);
   check_dwconv(v, 2, 112, 112, &shapes[1], 1, 2, r, t);
   check_dwconv(v, 2, 57, 71, &shapes[2], 0, 1, r, t);
@@ -531,6 +515,82 @@ static void test_maxpool(const char *name, pnn_f32_maxpool2d_fn fn, rng *r, tall
   }
 }
 
+/* Direct 3x3 convolution over packed weights vs a naive convolution of the unpacked
+ * weights, every output channel block computed in two row ranges (as tasks would). */
+static void check_conv3x3(const char *name, pnn_f32_conv3x3_fn fn, size_t in_c, size_t out_c, size_t in_h,
+                          size_t in_w, size_t stride, size_t pad_top, size_t pad_left, size_t pad_bottom,
+                          size_t pad_right, int use_bias, int act_kind, rng *r, tally *t) {
+  pnn_conv2d_geometry g;
+  g.channels = in_c;
+  g.in_h = in_h;
+  g.in_w = in_w;
+  g.kernel_h = g.kernel_w = 3;
+  g.stride_h = g.stride_w = stride;
+  g.dilation_h = g.dilation_w = 1;
+  g.pad_top = pad_top;
+  g.pad_left = pad_left;
+  g.out_h = conv_out(in_h, pad_top, pad_bottom, 3, stride, 1);
+  g.out_w = conv_out(in_w, pad_left, pad_right, 3, stride, 1);
+  if (g.out_h == 0 || g.out_w == 0) return;
+  if (strcmp(name, "scalar") != 0 && !pnn_conv3x3_rows_applies(&g)) return;
+  const size_t out_hw = g.out_h * g.out_w, y_size = out_c * out_hw;
+  float *x = alloc_floats(in_c * in_h * in_w, r), *w = alloc_floats(out_c * in_c * 9, r);
+  float *bias = use_bias ? alloc_floats(out_c, r) : NULL;
+  float *packed = alloc_floats(pnn_f32_conv3x3_packed_floats(out_c, in_c), r);
+  float *want = alloc_floats(y_size, r), *got = alloc_floats(y_size, r);
+  const pnn_activation act = activation_case(act_kind);
+  for (size_t m = 0; m < out_c; ++m)
+    for (size_t oy = 0; oy < g.out_h; ++oy)
+      for (size_t ox = 0; ox < g.out_w; ++ox) {
+        double acc = bias ? bias[m] : 0.0;
+        for (size_t c = 0; c < in_c; ++c)
+          for (size_t i = 0; i < 3; ++i)
+            for (size_t j = 0; j < 3; ++j) {
+              const long iy = (long)(oy * stride + i) - (long)pad_top, ix = (long)(ox * stride + j) - (long)pad_left;
+              if (iy < 0 || ix < 0 || iy >= (long)in_h || ix >= (long)in_w) continue;
+              acc += (double)w[((m * in_c + c) * 3 + i) * 3 + j] * x[(c * in_h + (size_t)iy) * in_w + (size_t)ix];
+            }
+        want[m * out_hw + oy * g.out_w + ox] = pnn_activate((float)acc, act);
+      }
+  for (size_t i = 0; i < y_size; ++i) got[i] = SENTINEL;
+  pnn_f32_conv3x3_pack(out_c, in_c, w, packed);
+  const size_t split = rng_below(r, g.out_h + 1);
+  for (size_t block = 0; block * 16 < out_c; ++block) {
+    fn(&g, out_c, x, packed, bias, got, block, 0, split, act);
+    fn(&g, out_c, x, packed, bias, got, block, split, g.out_h, act);
+  }
+  size_t bad = 0;
+  for (size_t i = 0; i < y_size; ++i)
+    if (!(fabsf(got[i] - want[i]) <= 1e-5f * (float)(in_c * 9 + 1) * (1.0f + fabsf(want[i])))) ++bad;
+  char what[160];
+  snprintf(what, sizeof(what), "conv3x3 %s C=%zu M=%zu in=%zux%zu s=%zu pad=%zu,%zu,%zu,%zu bias=%d act=%d", name,
+           in_c, out_c, in_h, in_w, stride, pad_top, pad_left, pad_bottom, pad_right, use_bias, act_kind);
+  count_case(t, bad, what);
+  free(x);
+  free(w);
+  free(bias);
+  free(packed);
+  free(want);
+  free(got);
+}
+
+static void test_conv3x3(const char *name, pnn_f32_conv3x3_fn fn, rng *r, tally *t) {
+  static const size_t sizes[] = {1, 2, 3, 5, 16, 17, 31, 33, 40};
+  static const size_t out_cs[] = {1, 15, 16, 17, 33};
+  static const size_t pads[][4] = {{1, 1, 1, 1}, {0, 0, 0, 0}, {0, 0, 1, 1}, {1, 0, 0, 1}, {2, 1, 0, 1}};
+  long index = 0;
+  for (size_t stride = 1; stride <= 2; ++stride)
+    for (size_t p = 0; p < sizeof pads / sizeof pads[0]; ++p)
+      for (size_t hi = 0; hi < sizeof sizes / sizeof sizes[0]; ++hi)
+        for (size_t wi = 0; wi < sizeof sizes / sizeof sizes[0]; ++wi, ++index)
+          check_conv3x3(name, fn, 1 + (size_t)(index % 5), out_cs[index % 5], sizes[hi], sizes[wi], stride,
+                        pads[p][0], pads[p][1], pads[p][2], pads[p][3], (int)(index & 1),
+                        (int)((index / 2) % ACT_KINDS), r, t);
+  /* MobileNet's first layer. */
+  check_conv3x3(name, fn, 3, 32, 224, 224, 2, 1, 1, 1, 1, 1, PNN_ACT_CLIP, r, t);
+  check_conv3x3(name, fn, 3, 32, 225, 225, 2, 0, 0, 0, 0, 1, PNN_ACT_RELU, r, t);
+}
+
 int main(void) {
   pnn_cpu_features cpu;
   pnn_cpu_detect(&cpu);
@@ -547,7 +607,6 @@ int main(void) {
   if (cpu.avx512f) {
     gemms[n_gemm++] = (variant_gemm){"avx512", pnn_f32_gemm_avx512};
     dwconvs[n_dwconv++] = (variant_dwconv){"avx512", pnn_f32_dwconv_avx512};
-    dwconvs[n_dwconv++] = (variant_dwconv){"planes3x3-avx512", dwconv3x3_planes_adapter};
   }
 #endif
   /* The selected variant is always tested too (the reference itself on other CPUs,
@@ -586,14 +645,16 @@ int main(void) {
     test_im2col_panel("scalar", pnn_f32_im2col_panel_scalar, &r, &t);
     test_winograd("scalar", pnn_f32_wino2_input_scalar, pnn_f32_wino2_output_scalar, &r, &t);
     test_maxpool("scalar", pnn_f32_maxpool2d_scalar, &r, &t);
+    test_conv3x3("scalar", pnn_f32_conv3x3_scalar, &r, &t);
 #if defined(__x86_64__)
     if (cpu.avx512f) {
+      test_conv3x3("avx512", pnn_f32_conv3x3_avx512, &r, &t);
       test_im2col_panel("avx512", pnn_f32_im2col_panel_avx512, &r, &t);
       test_winograd("avx512", pnn_f32_wino2_input_avx512, pnn_f32_wino2_output_avx512, &r, &t);
       test_maxpool("avx512", pnn_f32_maxpool2d_avx512, &r, &t);
     }
 #endif
-    printf("gemm_pb / gemm_pp / im2col_panel / winograd / maxpool: %ld cases, %ld failed\n", t.cases - before.cases,
+    printf("gemm_pb / gemm_pp / im2col_panel / winograd / maxpool / conv3x3: %ld cases, %ld failed\n", t.cases - before.cases,
            t.failures - before.failures);
   }
   printf("%ld cases, %ld failed\n", t.cases, t.failures);

@@ -2,9 +2,10 @@
  * depthwise, with fused bias and activation.
  *
  * Paths, chosen at prepare:
- *   dwconv      group == C == M: the depthwise kernel, channels split across threads
- *               (AVX-512 3x3 stride 1/2 on small images: the phase-plane kernel, with
- *               one channel's padded planes in each thread's scratch).
+ *   dwconv      group == C == M: the depthwise kernel, channels split across threads.
+ *   direct3x3   x86 AVX-512, one group of at most CONV_DIRECT_MAX_C input channels, 3x3
+ *               (an image network's first layer): the direct kernel over weights packed
+ *               at prepare, tasks of 16 output channels x CONV_DIRECT_ROWS rows.
  *   winograd    x86 SIMD, 3x3 stride 1 dilation 1, one group, enough tiles:
  *               F(2x2, 3x3) with weights transformed at prepare (kept in params);
  *               per task a block of tiles is transformed into packed GEMM panels,
@@ -33,7 +34,8 @@ enum conv_path {
   CONV_PATH_IM2COL = 2,
   CONV_PATH_PACKED = 3,
   CONV_PATH_WINOGRAD = 4,
-  CONV_PATH_SPARSE = 5
+  CONV_PATH_SPARSE = 5,
+  CONV_PATH_DIRECT3X3 = 6
 };
 
 enum {
@@ -48,7 +50,12 @@ enum {
   CONV_PACK_W_BYTES = 512 * 1024,
   /* Pixels per sparse task: a multiple of every SpMM pixel tile, so tails only occur
    * at the end of a row whatever the thread count. */
-  CONV_SPARSE_CHUNK = 256
+  CONV_SPARSE_CHUNK = 256,
+  /* Up to this many input channels (GEMM depth 9 * C <= 36) a 3x3 conv runs direct:
+   * the first layer of an image network, where im2col + GEMM tiles are too shallow. */
+  CONV_DIRECT_MAX_C = 4,
+  CONV_DIRECT_BLOCK = 16, /* output channels per direct-kernel call */
+  CONV_DIRECT_ROWS = 8    /* output rows per direct task */
 };
 
 typedef struct conv_params {
@@ -75,8 +82,8 @@ typedef struct conv_params {
                                   per group the [Mg, K] weights in panels ([groups][Mgp][K]) */
   pnn_sparse_f32 sparse;       /* sparse: the view of W (arrays in the model buffer) */
   pnn_f32_spmm_fn spmm;
+  pnn_f32_conv3x3_fn direct;   /* direct3x3: the kernel; weights in w_packed (its layout) */
   bool sparse_direct;          /* sparse: 1x1 stride 1 unpadded, X used in place */
-  bool dw_planes;              /* dwconv: the AVX-512 3x3 phase-plane kernel (scratch) */
 } conv_params;
 
 static size_t round_up_mr(size_t m) { return (m + PNN_GEMM_PA_MR - 1) / PNN_GEMM_PA_MR * PNN_GEMM_PA_MR; }
@@ -166,6 +173,8 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   const char *isa = "scalar", *pb_isa = "scalar";
   size_t scratch = 0, extra = 0; /* extra: bytes of prepared weights after the params */
   const pnn_f32_gemm_pb_fn gemm_pb = pnn_f32_gemm_pb_select(&model->cpu, &pb_isa);
+  const char *direct_isa = NULL;
+  const pnn_f32_conv3x3_fn direct = pnn_f32_conv3x3_select(&model->cpu, &p.geom, &direct_isa);
   const bool have_pb = strcmp(pb_isa, "scalar") != 0;
   const size_t k_depth = p.in_c_group * p.geom.kernel_h * p.geom.kernel_w;
   const size_t tiles = pnn_nn_div_up(p.geom.out_h, 2) * pnn_nn_div_up(p.geom.out_w, 2);
@@ -196,19 +205,13 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     p.geom.channels = p.in_c;
     p.dwconv = pnn_f32_dwconv_select(&model->cpu, &isa);
     node->kernel = PNN_NN_KERNEL_NAME("dwconv", isa);
-#if defined(__x86_64__)
-    /* 3x3 stride 1/2 on images up to 64 wide: whole vectors over padded planes,
-     * 1.3-2.5x faster than row-wise vectors on the 7x7..56x56 images of MobileNets;
-     * on wider rows the copy costs more than the edge vectors it saves (measured). */
-    const size_t plane_floats =
-        model->cpu.avx512f && p.geom.in_w <= 64 ? pnn_f32_dwconv3x3_planes_floats(&p.geom) : 0;
-    if (plane_floats > 0 && pnn_nn_float_region(plane_floats, &scratch)) {
-      p.dw_planes = true;
-      node->kernel = "dwconv3x3-planes/avx512";
-    } else {
-      scratch = 0;
-    }
-#endif
+  } else if (direct && group == 1 && c <= CONV_DIRECT_MAX_C && w->kind == PNN_TENSOR_CONSTANT &&
+             w->data != NULL) {
+    p.path = CONV_PATH_DIRECT3X3;
+    p.direct = direct;
+    node->kernel = PNN_NN_KERNEL_NAME("direct3x3", direct_isa);
+    /* c <= 4 and m is bounded by the validated weight size: no overflow. */
+    extra = pnn_f32_conv3x3_packed_floats(p.out_c, p.in_c) * sizeof(float);
   } else if (have_pb && group == 1 && kh == 3 && kw == 3 && strides[0] == 1 && strides[1] == 1 &&
              dilations[0] == 1 && dilations[1] == 1 && c >= 8 && m >= 8 && tiles >= 16 &&
              w->kind == PNN_TENSOR_CONSTANT && w->data != NULL &&
@@ -296,6 +299,10 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
       pnn_f32_gemm_pa_pack(p.out_c, p.in_c, plain + xi * p.out_c * p.in_c, p.in_c, u + xi * mp * p.in_c);
     free(plain);
     p.wino_u = u;
+  } else if (p.path == CONV_PATH_DIRECT3X3) {
+    float *wp = (float *)((char *)params + head);
+    pnn_f32_conv3x3_pack(p.out_c, p.in_c, w->data, wp);
+    p.w_packed = wp;
   } else if (p.path == CONV_PATH_PACKED && extra > 0) {
     float *wp = (float *)((char *)params + head);
     const size_t mgp = round_up_mr(p.out_c_group);
@@ -442,18 +449,24 @@ static void dwconv_task(void *context, size_t task, size_t thread) {
   const size_t chunk = task % job->dw_chunks, b = task / job->dw_chunks;
   const size_t c0 = chunk * job->dw_step;
   g.channels = p->in_c - c0 < job->dw_step ? p->in_c - c0 : job->dw_step;
-#if defined(__x86_64__)
-  if (p->dw_planes) {
-    pnn_f32_dwconv3x3_planes_avx512(&g, job->x + (b * p->in_c + c0) * in_hw, job->w + c0 * taps,
-                                    job->bias ? job->bias + c0 : NULL,
-                                    job->y + (b * p->in_c + c0) * out_hw, p->act,
-                                    thread_scratch(job->ctx, thread));
-    return;
-  }
-#endif
   (void)thread;
   p->dwconv(&g, job->x + (b * p->in_c + c0) * in_hw, job->w + c0 * taps,
             job->bias ? job->bias + c0 : NULL, job->y + (b * p->in_c + c0) * out_hw, p->act);
+}
+
+/* One block of 16 output channels for CONV_DIRECT_ROWS output rows of one image. */
+static void direct_task(void *context, size_t task, size_t thread) {
+  (void)thread;
+  const conv_job *job = context;
+  const conv_params *p = job->p;
+  const pnn_conv2d_geometry *g = &p->geom;
+  const size_t row_chunks = pnn_nn_div_up(g->out_h, CONV_DIRECT_ROWS);
+  const size_t blocks = pnn_nn_div_up(p->out_c, CONV_DIRECT_BLOCK);
+  const size_t rc = task % row_chunks, block = task / row_chunks % blocks, b = task / row_chunks / blocks;
+  const size_t oy0 = rc * CONV_DIRECT_ROWS;
+  const size_t oy1 = g->out_h - oy0 < CONV_DIRECT_ROWS ? g->out_h : oy0 + CONV_DIRECT_ROWS;
+  p->direct(g, p->out_c, job->x + b * p->in_c * g->in_h * g->in_w, p->w_packed, job->bias,
+            job->y + b * p->out_c * g->out_h * g->out_w, block, oy0, oy1, p->act);
 }
 
 static void sparse_task(void *context, size_t task, size_t thread) {
@@ -524,6 +537,11 @@ void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *c
       return;
     case CONV_PATH_SPARSE:
       run_sparse(&job);
+      return;
+    case CONV_PATH_DIRECT3X3:
+      pnn_parallel_for(ctx->pool,
+                       p->batch * pnn_nn_div_up(p->out_c, CONV_DIRECT_BLOCK) * pnn_nn_div_up(g->out_h, CONV_DIRECT_ROWS),
+                       direct_task, &job);
       return;
     case CONV_PATH_WINOGRAD:
       job.panels = balance_panels(p->panels, pnn_nn_div_up(p->tiles, CONV_NR), p->batch, threads);

@@ -1,0 +1,78 @@
+/* Tap vectors of 3x3 convolutions over NCHW rows for AVX-512 (included inside an
+ * AVX-512 `#pragma GCC target` region, after pnn_x86_act.h). For 16 output columns
+ * x0 .. x0+15 of a row, tap j is the vector of input columns s * (x0 + lane) + j -
+ * pad_left, zero outside the row; stride s is 1 or 2, pad_left 0 or 1, and the right
+ * padding at most 1 (pnn_taps3_applies). Loads are masked so they never read past
+ * the row, and the one column left of the row (pad 1) is produced by a lane shift,
+ * so no pointer ever leaves the row. */
+#ifndef PNN_X86_TAPS3_H
+#define PNN_X86_TAPS3_H
+
+#include <immintrin.h>
+
+#include "pnn_kernels.h"
+
+typedef struct pnn_taps3_cols {
+  size_t col[3];    /* stride 1: first input column of tap j; stride 2: of the two loads and the edge */
+  __mmask16 m[3];   /* lanes of each load inside the row */
+  int edge;         /* stride 1: tap 0 is tap 1 shifted (column 0, pad 1);
+                       stride 2: the edge column is inside the row */
+} pnn_taps3_cols;
+
+static inline __mmask16 pnn_taps3_lanes(size_t w, size_t col) {
+  return col >= w ? 0 : pnn_mask16(w - col < 16 ? w - col : 16);
+}
+
+static inline pnn_taps3_cols pnn_taps3_columns(size_t x0, size_t stride, size_t pad_left, size_t in_w) {
+  pnn_taps3_cols c;
+  if (stride == 1) {
+    c.edge = x0 == 0 && pad_left == 1;
+    for (size_t j = 0; j < 3; ++j) {
+      c.col[j] = x0 + j - pad_left; /* wraps only for the shifted tap, never loaded */
+      c.m[j] = c.edge && j == 0 ? 0 : pnn_taps3_lanes(in_w, c.col[j]);
+    }
+  } else {
+    c.col[0] = 2 * x0;
+    c.col[1] = 2 * x0 + 16;
+    c.m[0] = pnn_taps3_lanes(in_w, c.col[0]);
+    c.m[1] = pnn_taps3_lanes(in_w, c.col[1]);
+    c.m[2] = 0; /* the edge column is read as a scalar */
+    c.col[2] = pad_left ? 2 * x0 - 1 : 2 * x0 + 32;
+    c.edge = pad_left ? x0 > 0 : c.col[2] < in_w;
+  }
+  return c;
+}
+
+/* Columns col .. col+15 of row r (zero past the end); nothing is read if mask is 0. */
+static PNN_ALWAYS_INLINE __m512 pnn_taps3_load(const float *r, size_t col, __mmask16 mask) {
+  return mask ? _mm512_maskz_loadu_ps(mask, r + col) : _mm512_setzero_ps();
+}
+
+static PNN_ALWAYS_INLINE void pnn_taps3_s1(const float *r, const pnn_taps3_cols *c, __m512 t[3]) {
+  t[1] = pnn_taps3_load(r, c->col[1], c->m[1]);
+  t[0] = c->edge ? _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(t[1]), _mm512_setzero_si512(), 15))
+                 : pnn_taps3_load(r, c->col[0], c->m[0]);
+  t[2] = pnn_taps3_load(r, c->col[2], c->m[2]);
+}
+
+/* Stride 2: the even and odd columns of two loads, plus the edge column moved in. */
+static PNN_ALWAYS_INLINE void pnn_taps3_s2(const float *r, const pnn_taps3_cols *c, size_t pad_left,
+                                           __m512 t[3]) {
+  const __m512i even_idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd_idx = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512 lo = pnn_taps3_load(r, c->col[0], c->m[0]), hi = pnn_taps3_load(r, c->col[1], c->m[1]);
+  const __m512 even = _mm512_permutex2var_ps(lo, even_idx, hi);
+  const __m512 odd = _mm512_permutex2var_ps(lo, odd_idx, hi);
+  const __m512i edge = _mm512_castps_si512(_mm512_set1_ps(c->edge ? r[c->col[2]] : 0.0f));
+  if (pad_left) {
+    t[0] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(odd), edge, 15));
+    t[1] = even;
+    t[2] = odd;
+  } else {
+    t[0] = even;
+    t[1] = odd;
+    t[2] = _mm512_castsi512_ps(_mm512_alignr_epi32(edge, _mm512_castps_si512(even), 1));
+  }
+}
+
+#endif /* PNN_X86_TAPS3_H */
