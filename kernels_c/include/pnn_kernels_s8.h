@@ -137,4 +137,14 @@ void pnn_u8_lut_scalar(size_t n, const uint8_t *x, const uint8_t table[256], uin
 uint8_t pnn_u8_global_avgpool_scalar(size_t n, const uint8_t *x, int32_t x_zero_point,
                                      int32_t multiplier, int32_t shift, int32_t zero_point);
 
+/* ---- f32 -> u8 QuantizeLinear (kernels_c/f32-quantize/) ------------------------
+ * y[i] = clamp(rint(x[i] / scale) + zero_point, 0, 255): float32 division, ties to
+ * even, NaN gives 0 (docs/QUANTIZATION.md). Every variant equals the reference exactly. */
+typedef void (*pnn_f32_quantize_u8_fn)(size_t n, const float *x, float scale, int32_t zero_point, uint8_t *y);
+void pnn_f32_quantize_u8_scalar(size_t n, const float *x, float scale, int32_t zero_point, uint8_t *y);
+void pnn_f32_quantize_u8_avx2(size_t n, const float *x, float scale, int32_t zero_point, uint8_t *y);
+void pnn_f32_quantize_u8_neon(size_t n, const float *x, float scale, int32_t zero_point, uint8_t *y);
+void pnn_f32_quantize_u8_wasmsimd(size_t n, const float *x, float scale, int32_t zero_point, uint8_t *y);
+pnn_f32_quantize_u8_fn pnn_f32_quantize_u8_select(const struct pnn_cpu_features *cpu, const char **name);
+
 #endif /* PNN_KERNELS_S8_H */

@@ -11,6 +11,7 @@
  *
  * Plain C, no ISA headers: the same file runs on x86-64, on aarch64 (NEON, under qemu)
  * and on wasm32 (SIMD128). Exits non-zero on any mismatch; prints case counts. */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -577,6 +578,68 @@ static void test_avgpool(stats *s) {
   }
 }
 
+/* ---- f32 -> u8 QuantizeLinear --------------------------------------------------- */
+
+typedef struct quantize_variant {
+  pnn_f32_quantize_u8_fn fn;
+  stats s;
+} quantize_variant;
+
+/* The contract written directly: float32 division, ties to even, NaN gives 0. */
+static int naive_quantize(float x, float scale, int32_t zero_point) {
+  const float q = x / scale;
+  if (isnan(q)) return 0;
+  const double v = nearbyint((double)q) + zero_point; /* default rounding: ties to even */
+  return v < 0 ? 0 : (v > 255 ? 255 : (int)v);
+}
+
+static void test_quantize(stats *reference, quantize_variant *variants, size_t num_variants) {
+  rng r = {0x0badcafeu};
+  const size_t n = 1000;
+  float *x = malloc(n * sizeof(float));
+  uint8_t *want = alloc_bytes(n), *got = alloc_bytes(n);
+  const float specials[] = {NAN, -NAN, INFINITY, -INFINITY, 0.0f, -0.0f, FLT_MAX, -FLT_MAX, 1e-40f, -1e-40f,
+                            8388608.0f, -8388608.0f, 4194304.5f, 1e10f, -1e10f};
+  for (int trial = 0; trial < 60; ++trial) {
+    /* Powers of two make x / scale exact, so k + 0.5 are real ties. */
+    const float scale = trial % 3 == 0 ? ldexpf(1.0f, (int)rng_range(&r, -10, 10))
+                                       : (float)rng_log_uniform(&r, 1e-4, 10.0);
+    const int32_t zero_point = trial % 4 == 0 ? 0 : (trial % 4 == 1 ? 255 : (int32_t)rng_range(&r, 0, 255));
+    for (size_t i = 0; i < n; ++i) {
+      const size_t kind = rng_below(&r, 4);
+      if (kind == 0) x[i] = specials[rng_below(&r, sizeof specials / sizeof specials[0])];
+      else if (kind == 1) x[i] = ((float)rng_range(&r, -400, 400) + 0.5f) * scale;
+      else if (kind == 2) x[i] = (float)rng_range(&r, -300, 300) * scale;
+      else x[i] = (float)((double)rng_range(&r, -1000000, 1000000) / 1000.0) * scale;
+    }
+    size_t bad = 0;
+    pnn_f32_quantize_u8_scalar(n, x, scale, zero_point, want);
+    for (size_t i = 0; i < n; ++i) {
+      const int expected = naive_quantize(x[i], scale, zero_point);
+      if (want[i] != expected && bad++ == 0)
+        fprintf(stderr, "quantize scalar x=%g s=%g z=%d: %d, expected %d\n", (double)x[i], (double)scale,
+                zero_point, want[i], expected);
+    }
+    record(reference, bad != 0);
+    for (size_t v = 0; v < num_variants; ++v) {
+      /* Every length up to 70 (all tails) at a shifting start, then the whole array. */
+      const size_t start = (size_t)trial % 7, len = trial < 59 ? (size_t)trial + 12 : n - start;
+      memset(got, 0xAB, n);
+      variants[v].fn(len, x + start, scale, zero_point, got + start);
+      size_t at = start;
+      while (at < start + len && got[at] == want[at]) ++at;
+      if (at < start + len)
+        fprintf(stderr, "quantize %s x=%g s=%g z=%d: %d, expected %d\n", variants[v].s.name, (double)x[at],
+                (double)scale, zero_point, got[at], want[at]);
+      record(&variants[v].s, at < start + len || (start > 0 && got[start - 1] != 0xAB) ||
+                                 (start + len < n && got[start + len] != 0xAB));
+    }
+  }
+  free(x);
+  free(want);
+  free(got);
+}
+
 /* Prints "<what> (<variant>) vs scalar: ..." for a variant, "<name>: ..." otherwise. */
 static size_t report(const char *what, const stats *s) {
   if (what) printf("%s (%s) vs scalar", what, s->name);
@@ -588,7 +651,12 @@ static size_t report(const char *what, const stats *s) {
 int main(void) {
   pnn_cpu_features cpu;
   pnn_cpu_detect(&cpu);
-  const char *dw_name = "scalar", *add_name = "scalar";
+  const char *dw_name = "scalar", *add_name = "scalar", *quantize_name = "scalar";
+  quantize_variant quantize[2] = {0};
+  size_t num_quantize = 0;
+  const pnn_f32_quantize_u8_fn quantize_best = pnn_f32_quantize_u8_select(&cpu, &quantize_name);
+  if (strcmp(quantize_name, "scalar") != 0)
+    quantize[num_quantize++] = (quantize_variant){quantize_best, {quantize_name, 0, 0}};
   dw_variant dw[2] = {0};
   add_variant add[2] = {0};
   size_t num_dw = 0, num_add = 0;
@@ -608,18 +676,21 @@ int main(void) {
   stats add_reference = {"u8 add (scalar) vs direct formula", 0, 0};
   stats lut = {"u8 lut (scalar) vs direct formula", 0, 0};
   stats avgpool = {"u8 global avgpool (scalar) vs direct formula", 0, 0};
+  stats quantize_reference = {"f32 -> u8 quantize (scalar) vs direct formula", 0, 0};
   check_requantize(&requant);
   test_dwconv(&dw_reference, dw, num_dw);
   test_add(&add_reference, add, num_add);
   test_lut(&lut);
   test_avgpool(&avgpool);
+  test_quantize(&quantize_reference, quantize, num_quantize);
 
-  stats *references[] = {&requant, &dw_reference, &add_reference, &lut, &avgpool};
+  stats *references[] = {&requant, &dw_reference, &add_reference, &lut, &avgpool, &quantize_reference};
   size_t failures = 0;
   for (size_t i = 0; i < sizeof references / sizeof references[0]; ++i)
     failures += report(NULL, references[i]);
   for (size_t v = 0; v < num_dw; ++v) failures += report("s8 dwconv", &dw[v].s);
   for (size_t v = 0; v < num_add; ++v) failures += report("u8 add", &add[v].s);
+  for (size_t v = 0; v < num_quantize; ++v) failures += report("f32 -> u8 quantize", &quantize[v].s);
   if (failures) printf("FAILED: %zu cases\n", failures);
   return failures ? 1 : 0;
 }

@@ -28,6 +28,7 @@ typedef struct qew_params {
   int32_t zero_point;          /* Quantize / Dequantize */
   pnn_u8_add_params add;
   pnn_u8_add_fn add_fn;
+  pnn_f32_quantize_u8_fn quantize_fn; /* Quantize */
   size_t b_stride;             /* QAdd: 1, or 0 for a one-element B */
   size_t plane;                /* QGlobalAveragePool: H * W */
   int32_t x_zero_point, multiplier, shift, y_zero_point;
@@ -119,7 +120,10 @@ pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_err
       }
       p.zero_point = (int32_t)zp;
       p.count = pnn_input_tensor(model, node, 0)->numel;
-      return store_params(node, &p, "scalar", error);
+      if (!quantize) return store_params(node, &p, "scalar", error);
+      const char *isa = "scalar";
+      p.quantize_fn = pnn_f32_quantize_u8_select(&model->cpu, &isa);
+      return store_params(node, &p, PNN_NN_KERNEL_NAME("quantize", isa), error);
     }
     case OP_QLOOKUP: {
       if ((st = check_unary(model, node, op, 2, PNN_DTYPE_U8, "u8", PNN_DTYPE_U8, "u8", error)) != PNN_OK)
@@ -257,21 +261,6 @@ typedef struct qew_job {
   size_t chunk; /* elements (pooling: channels) per task */
 } qew_job;
 
-static void quantize(size_t n, const float *x, float scale, int32_t zero_point, uint8_t *y) {
-  const float zp = (float)zero_point;
-  /* Adding and subtracting 1.5 * 2^23 rounds ties to even (the default rounding mode)
-   * for |q| < 2^22, like nearbyintf but without a libm call per element, so the loop
-   * vectorizes. q is first clamped to +-512, which changes no result: 512 + zp >= 255
-   * and -512 + zp < 0. NaN fails every comparison and gives 0. */
-  const float round_bias = 12582912.0f;
-  for (size_t i = 0; i < n; ++i) {
-    float q = x[i] / scale; /* float32 division, as the contract */
-    q = q > 512.0f ? 512.0f : (q < -512.0f ? -512.0f : q);
-    const float v = ((q + round_bias) - round_bias) + zp;
-    y[i] = v >= 255.0f ? 255 : (v > 0.0f ? (uint8_t)v : 0);
-  }
-}
-
 static void dequantize(size_t n, const uint8_t *x, float scale, int32_t zero_point, float *y) {
   for (size_t i = 0; i < n; ++i) y[i] = (float)((int32_t)x[i] - zero_point) * scale;
 }
@@ -309,7 +298,7 @@ static void qew_task(void *context, size_t task, size_t thread) {
   uint8_t *y = job->out[0];
   switch (job->node->op) {
     case OP_QUANTIZE:
-      quantize(n, (const float *)job->in[0] + begin, p->scale, p->zero_point, y + begin);
+      p->quantize_fn(n, (const float *)job->in[0] + begin, p->scale, p->zero_point, y + begin);
       break;
     case OP_DEQUANTIZE:
       dequantize(n, x + begin, p->scale, p->zero_point, (float *)job->out[0] + begin);
