@@ -25,7 +25,7 @@
 
 #define PNN_X86_ACT_AVX512
 #include "pnn_x86_act.h"
-#include "pnn_x86_taps3.h"
+#include "pnn_x86_taps.h"
 
 enum { LANES = 16 };
 
@@ -74,34 +74,6 @@ static PNN_ALWAYS_INLINE __m512 load_taps(const float *x, size_t stride, size_t 
   return _mm512_permutex2var_ps(lo, even, hi);
 }
 
-/* x_row[d .. d+16) with zeros outside [0, in_w). Never forms a pointer outside the
- * row: lanes left of the row come from a masked load at x_row itself, moved up by a
- * lane permute (an expanding load is microcoded and was 2x slower on the 112-wide
- * layers, measured). */
-static inline __m512 load_span_checked(const float *x_row, ptrdiff_t d, size_t in_w) {
-  if (d >= 0) {
-    if ((size_t)d >= in_w) return _mm512_setzero_ps();
-    return _mm512_maskz_loadu_ps(pnn_mask16(in_w - (size_t)d), x_row + d);
-  }
-  const size_t skip = (size_t)-d;
-  if (skip >= LANES) return _mm512_setzero_ps();
-  const __m512 head = _mm512_maskz_loadu_ps(pnn_mask16(in_w), x_row); /* x_row[0 .. 16) */
-  const __m512i from = _mm512_sub_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                        _mm512_set1_epi32((int)skip));
-  const __mmask16 lanes = (__mmask16)(pnn_mask16(in_w + skip) & ~pnn_mask16(skip));
-  return _mm512_maskz_permutexvar_ps(lanes, from, head);
-}
-
-/* Like load_taps, for vectors that cross the left or right edge of the image. */
-static PNN_ALWAYS_INLINE __m512 load_taps_checked(const float *x_row, ptrdiff_t d, size_t in_w,
-                                                  size_t stride) {
-  if (stride == 1) return load_span_checked(x_row, d, in_w);
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                         28, 30);
-  return _mm512_permutex2var_ps(load_span_checked(x_row, d, in_w), even,
-                                load_span_checked(x_row, d + LANES, in_w));
-}
-
 /* LANES (or count) outputs of one row starting at ox. `checked`: the vector crosses
  * an image edge, so loads are bounds-checked; otherwise every tap is inside the row.
  * kh, kw, stride and checked are constants at every call site. */
@@ -119,7 +91,7 @@ static PNN_ALWAYS_INLINE void row_vector(const row_job *job, size_t kh, size_t k
       __m512 taps;
       if (checked) {
         const ptrdiff_t d = (ptrdiff_t)(ox * stride + j * dw) - (ptrdiff_t)g->pad_left;
-        taps = load_taps_checked(x_row, d, g->in_w, stride);
+        taps = pnn_taps_load_strided(x_row, d, g->in_w, stride);
       } else {
         taps = load_taps(x_row + (ox * stride + j * dw - g->pad_left), stride, count);
       }

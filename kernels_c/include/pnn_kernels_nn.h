@@ -123,37 +123,45 @@ typedef void (*pnn_f32_im2col_panel_fn)(const pnn_conv2d_geometry *g, const floa
                                         size_t kc, size_t n0, size_t width, float *dst);
 pnn_f32_im2col_panel_fn pnn_f32_im2col_panel_select(const pnn_cpu_features *cpu, const char **name);
 
-/* ---- f32 direct 3x3 convolution for few input channels (kernels_c/f32-conv3x3/) --
- * A network's first layer (C = 3 RGB channels): im2col + GEMM would run with K = 27,
- * too short for the GEMM tiles, and the unfold costs as much as the product. Weights
- * [M, C, 3, 3] are packed by pnn_f32_conv3x3_pack into blocks of 16 output channels,
- * [ceil(M/16)][C][9][16] (zeros past M; pnn_f32_conv3x3_packed_floats floats). A call
- * computes output channels 16*block .. 16*block+15 (those < out_c) for output rows
- * [oy_begin, oy_end) of one image: x is [C, in_h, in_w] (C = g->channels), y the
- * image's [out_c, out_h, out_w]; bias (or NULL) and the activation are fused. The AVX-512
- * variant covers pnn_conv3x3_rows_applies; the scalar one any 3x3 geometry. */
-/* Geometries the AVX-512 3x3 row kernels (this one and the depthwise one) cover:
- * 3x3, dilation 1, equal strides 1 or 2, left and right padding at most 1 (the right
- * one follows from out_w). Rows may have any padding. */
+/* Geometries the AVX-512 3x3 depthwise row kernel covers: 3x3, dilation 1, equal
+ * strides 1 or 2, left and right padding at most 1 (the right one follows from out_w).
+ * Rows may have any padding. */
 static inline int pnn_conv3x3_rows_applies(const pnn_conv2d_geometry *g) {
   const size_t s = g->stride_w;
   return g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1 &&
          (s == 1 || s == 2) && g->stride_h == s && g->pad_left <= 1 && g->out_w > 0 &&
          (g->out_w - 1) * s + 3 <= g->in_w + g->pad_left + 1;
 }
-size_t pnn_f32_conv3x3_packed_floats(size_t out_c, size_t in_c);
-void pnn_f32_conv3x3_pack(size_t out_c, size_t in_c, const float *w, float *packed);
-typedef void (*pnn_f32_conv3x3_fn)(const pnn_conv2d_geometry *g, size_t out_c, const float *x,
-                                   const float *packed, const float *bias, float *y, size_t block,
-                                   size_t oy_begin, size_t oy_end, pnn_activation act);
-void pnn_f32_conv3x3_scalar(const pnn_conv2d_geometry *g, size_t out_c, const float *x, const float *packed,
-                            const float *bias, float *y, size_t block, size_t oy_begin, size_t oy_end,
-                            pnn_activation act);
-void pnn_f32_conv3x3_avx512(const pnn_conv2d_geometry *g, size_t out_c, const float *x, const float *packed,
-                            const float *bias, float *y, size_t block, size_t oy_begin, size_t oy_end,
-                            pnn_activation act);
+
+/* ---- f32 direct convolution for few input channels (kernels_c/f32-conv-direct/) --
+ * A network's first layer (C = 3 RGB channels): im2col + GEMM would run with a GEMM
+ * depth of 27 or 147, too short for the GEMM tiles, and the unfold costs as much as
+ * the product. Weights [M, C, kh, kw] are packed by pnn_f32_conv_direct_pack into
+ * blocks of 16 output channels, [ceil(M/16)][C][kh * kw][16] (zeros past M;
+ * pnn_f32_conv_direct_packed_floats floats). A call computes output channels
+ * 16*block .. 16*block+15 (those < out_c) for output rows [oy_begin, oy_end) of one
+ * image: x is [C, in_h, in_w] (C = g->channels), y the image's [out_c, out_h, out_w];
+ * bias (or NULL) and the activation are fused. The AVX-512 variant covers
+ * pnn_conv_direct_applies; the scalar one any geometry. */
+static inline int pnn_conv_direct_applies(const pnn_conv2d_geometry *g) {
+  const size_t s = g->stride_w;
+  return (g->kernel_w == 3 || g->kernel_w == 5 || g->kernel_w == 7) && g->kernel_h >= 1 && g->kernel_h <= 7 &&
+         g->dilation_h == 1 && g->dilation_w == 1 && (s == 1 || s == 2) && g->stride_h == s &&
+         g->pad_left < 16 && g->in_w < ((size_t)1 << 30) && g->out_w < ((size_t)1 << 29);
+}
+size_t pnn_f32_conv_direct_packed_floats(size_t out_c, size_t in_c, size_t taps);
+void pnn_f32_conv_direct_pack(size_t out_c, size_t in_c, size_t taps, const float *w, float *packed);
+typedef void (*pnn_f32_conv_direct_fn)(const pnn_conv2d_geometry *g, size_t out_c, const float *x,
+                                       const float *packed, const float *bias, float *y, size_t block,
+                                       size_t oy_begin, size_t oy_end, pnn_activation act);
+void pnn_f32_conv_direct_scalar(const pnn_conv2d_geometry *g, size_t out_c, const float *x, const float *packed,
+                                const float *bias, float *y, size_t block, size_t oy_begin, size_t oy_end,
+                                pnn_activation act);
+void pnn_f32_conv_direct_avx512(const pnn_conv2d_geometry *g, size_t out_c, const float *x, const float *packed,
+                                const float *bias, float *y, size_t block, size_t oy_begin, size_t oy_end,
+                                pnn_activation act);
 /* The AVX-512 variant when the CPU and geometry allow it, else NULL. */
-pnn_f32_conv3x3_fn pnn_f32_conv3x3_select(const pnn_cpu_features *cpu, const pnn_conv2d_geometry *g,
-                                          const char **name);
+pnn_f32_conv_direct_fn pnn_f32_conv_direct_select(const pnn_cpu_features *cpu, const pnn_conv2d_geometry *g,
+                                                  const char **name);
 
 #endif /* PNN_KERNELS_NN_H */

@@ -515,28 +515,29 @@ static void test_maxpool(const char *name, pnn_f32_maxpool2d_fn fn, rng *r, tall
   }
 }
 
-/* Direct 3x3 convolution over packed weights vs a naive convolution of the unpacked
+/* Direct convolution over packed weights vs a naive convolution of the unpacked
  * weights, every output channel block computed in two row ranges (as tasks would). */
-static void check_conv3x3(const char *name, pnn_f32_conv3x3_fn fn, size_t in_c, size_t out_c, size_t in_h,
-                          size_t in_w, size_t stride, size_t pad_top, size_t pad_left, size_t pad_bottom,
-                          size_t pad_right, int use_bias, int act_kind, rng *r, tally *t) {
+static void check_conv_direct(const char *name, pnn_f32_conv_direct_fn fn, size_t in_c, size_t out_c, size_t in_h,
+                              size_t in_w, size_t kh, size_t kw, size_t stride, const size_t pads[4], int use_bias,
+                              int act_kind, rng *r, tally *t) {
   pnn_conv2d_geometry g;
   g.channels = in_c;
   g.in_h = in_h;
   g.in_w = in_w;
-  g.kernel_h = g.kernel_w = 3;
+  g.kernel_h = kh;
+  g.kernel_w = kw;
   g.stride_h = g.stride_w = stride;
   g.dilation_h = g.dilation_w = 1;
-  g.pad_top = pad_top;
-  g.pad_left = pad_left;
-  g.out_h = conv_out(in_h, pad_top, pad_bottom, 3, stride, 1);
-  g.out_w = conv_out(in_w, pad_left, pad_right, 3, stride, 1);
+  g.pad_top = pads[0];
+  g.pad_left = pads[1];
+  g.out_h = conv_out(in_h, pads[0], pads[2], kh, stride, 1);
+  g.out_w = conv_out(in_w, pads[1], pads[3], kw, stride, 1);
   if (g.out_h == 0 || g.out_w == 0) return;
-  if (strcmp(name, "scalar") != 0 && !pnn_conv3x3_rows_applies(&g)) return;
-  const size_t out_hw = g.out_h * g.out_w, y_size = out_c * out_hw;
-  float *x = alloc_floats(in_c * in_h * in_w, r), *w = alloc_floats(out_c * in_c * 9, r);
+  if (strcmp(name, "scalar") != 0 && !pnn_conv_direct_applies(&g)) return;
+  const size_t taps = kh * kw, out_hw = g.out_h * g.out_w, y_size = out_c * out_hw;
+  float *x = alloc_floats(in_c * in_h * in_w, r), *w = alloc_floats(out_c * in_c * taps, r);
   float *bias = use_bias ? alloc_floats(out_c, r) : NULL;
-  float *packed = alloc_floats(pnn_f32_conv3x3_packed_floats(out_c, in_c), r);
+  float *packed = alloc_floats(pnn_f32_conv_direct_packed_floats(out_c, in_c, taps), r);
   float *want = alloc_floats(y_size, r), *got = alloc_floats(y_size, r);
   const pnn_activation act = activation_case(act_kind);
   for (size_t m = 0; m < out_c; ++m)
@@ -544,16 +545,16 @@ static void check_conv3x3(const char *name, pnn_f32_conv3x3_fn fn, size_t in_c, 
       for (size_t ox = 0; ox < g.out_w; ++ox) {
         double acc = bias ? bias[m] : 0.0;
         for (size_t c = 0; c < in_c; ++c)
-          for (size_t i = 0; i < 3; ++i)
-            for (size_t j = 0; j < 3; ++j) {
-              const long iy = (long)(oy * stride + i) - (long)pad_top, ix = (long)(ox * stride + j) - (long)pad_left;
+          for (size_t i = 0; i < kh; ++i)
+            for (size_t j = 0; j < kw; ++j) {
+              const long iy = (long)(oy * stride + i) - (long)pads[0], ix = (long)(ox * stride + j) - (long)pads[1];
               if (iy < 0 || ix < 0 || iy >= (long)in_h || ix >= (long)in_w) continue;
-              acc += (double)w[((m * in_c + c) * 3 + i) * 3 + j] * x[(c * in_h + (size_t)iy) * in_w + (size_t)ix];
+              acc += (double)w[(m * in_c + c) * taps + i * kw + j] * x[(c * in_h + (size_t)iy) * in_w + (size_t)ix];
             }
         want[m * out_hw + oy * g.out_w + ox] = pnn_activate((float)acc, act);
       }
   for (size_t i = 0; i < y_size; ++i) got[i] = SENTINEL;
-  pnn_f32_conv3x3_pack(out_c, in_c, w, packed);
+  pnn_f32_conv_direct_pack(out_c, in_c, taps, w, packed);
   const size_t split = rng_below(r, g.out_h + 1);
   for (size_t block = 0; block * 16 < out_c; ++block) {
     fn(&g, out_c, x, packed, bias, got, block, 0, split, act);
@@ -561,10 +562,10 @@ static void check_conv3x3(const char *name, pnn_f32_conv3x3_fn fn, size_t in_c, 
   }
   size_t bad = 0;
   for (size_t i = 0; i < y_size; ++i)
-    if (!(fabsf(got[i] - want[i]) <= 1e-5f * (float)(in_c * 9 + 1) * (1.0f + fabsf(want[i])))) ++bad;
+    if (!(fabsf(got[i] - want[i]) <= 1e-5f * (float)(in_c * taps + 1) * (1.0f + fabsf(want[i])))) ++bad;
   char what[160];
-  snprintf(what, sizeof(what), "conv3x3 %s C=%zu M=%zu in=%zux%zu s=%zu pad=%zu,%zu,%zu,%zu bias=%d act=%d", name,
-           in_c, out_c, in_h, in_w, stride, pad_top, pad_left, pad_bottom, pad_right, use_bias, act_kind);
+  snprintf(what, sizeof(what), "conv direct %s C=%zu M=%zu in=%zux%zu k=%zux%zu s=%zu pad=%zu,%zu,%zu,%zu bias=%d act=%d",
+           name, in_c, out_c, in_h, in_w, kh, kw, stride, pads[0], pads[1], pads[2], pads[3], use_bias, act_kind);
   count_case(t, bad, what);
   free(x);
   free(w);
@@ -574,21 +575,27 @@ static void check_conv3x3(const char *name, pnn_f32_conv3x3_fn fn, size_t in_c, 
   free(got);
 }
 
-static void test_conv3x3(const char *name, pnn_f32_conv3x3_fn fn, rng *r, tally *t) {
+static void test_conv_direct(const char *name, pnn_f32_conv_direct_fn fn, rng *r, tally *t) {
   static const size_t sizes[] = {1, 2, 3, 5, 16, 17, 31, 33, 40};
   static const size_t out_cs[] = {1, 15, 16, 17, 33};
-  static const size_t pads[][4] = {{1, 1, 1, 1}, {0, 0, 0, 0}, {0, 0, 1, 1}, {1, 0, 0, 1}, {2, 1, 0, 1}};
+  static const size_t kernels[][2] = {{3, 3}, {5, 5}, {7, 7}, {1, 3}, {7, 5}};
+  static const size_t pads[][4] = {{1, 1, 1, 1}, {0, 0, 0, 0}, {0, 0, 1, 1}, {1, 0, 0, 1}, {2, 1, 0, 1},
+                                   {3, 3, 3, 3}, {3, 15, 2, 4}};
   long index = 0;
-  for (size_t stride = 1; stride <= 2; ++stride)
-    for (size_t p = 0; p < sizeof pads / sizeof pads[0]; ++p)
-      for (size_t hi = 0; hi < sizeof sizes / sizeof sizes[0]; ++hi)
-        for (size_t wi = 0; wi < sizeof sizes / sizeof sizes[0]; ++wi, ++index)
-          check_conv3x3(name, fn, 1 + (size_t)(index % 5), out_cs[index % 5], sizes[hi], sizes[wi], stride,
-                        pads[p][0], pads[p][1], pads[p][2], pads[p][3], (int)(index & 1),
-                        (int)((index / 2) % ACT_KINDS), r, t);
-  /* MobileNet's first layer. */
-  check_conv3x3(name, fn, 3, 32, 224, 224, 2, 1, 1, 1, 1, 1, PNN_ACT_CLIP, r, t);
-  check_conv3x3(name, fn, 3, 32, 225, 225, 2, 0, 0, 0, 0, 1, PNN_ACT_RELU, r, t);
+  for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; ++k)
+    for (size_t stride = 1; stride <= 2; ++stride)
+      for (size_t p = 0; p < sizeof pads / sizeof pads[0]; ++p)
+        for (size_t hi = 0; hi < sizeof sizes / sizeof sizes[0]; hi += 1 + k % 2)
+          for (size_t wi = 0; wi < sizeof sizes / sizeof sizes[0]; ++wi, ++index)
+            check_conv_direct(name, fn, 1 + (size_t)(index % 5), out_cs[index % 5], sizes[hi], sizes[wi],
+                              kernels[k][0], kernels[k][1], stride, pads[p], (int)(index & 1),
+                              (int)((index / 2) % ACT_KINDS), r, t);
+  /* MobileNet's and ResNet's first layers (smaller images: the naive reference is slow
+   * under the sanitizers). */
+  static const size_t same1[4] = {1, 1, 1, 1}, same3[4] = {3, 3, 3, 3}, none[4] = {0, 0, 0, 0};
+  check_conv_direct(name, fn, 3, 32, 96, 96, 3, 3, 2, same1, 1, PNN_ACT_CLIP, r, t);
+  check_conv_direct(name, fn, 3, 32, 97, 97, 3, 3, 2, none, 1, PNN_ACT_RELU, r, t);
+  check_conv_direct(name, fn, 3, 64, 64, 70, 7, 7, 2, same3, 1, PNN_ACT_RELU, r, t);
 }
 
 int main(void) {
@@ -645,16 +652,16 @@ int main(void) {
     test_im2col_panel("scalar", pnn_f32_im2col_panel_scalar, &r, &t);
     test_winograd("scalar", pnn_f32_wino2_input_scalar, pnn_f32_wino2_output_scalar, &r, &t);
     test_maxpool("scalar", pnn_f32_maxpool2d_scalar, &r, &t);
-    test_conv3x3("scalar", pnn_f32_conv3x3_scalar, &r, &t);
+    test_conv_direct("scalar", pnn_f32_conv_direct_scalar, &r, &t);
 #if defined(__x86_64__)
     if (cpu.avx512f) {
-      test_conv3x3("avx512", pnn_f32_conv3x3_avx512, &r, &t);
+      test_conv_direct("avx512", pnn_f32_conv_direct_avx512, &r, &t);
       test_im2col_panel("avx512", pnn_f32_im2col_panel_avx512, &r, &t);
       test_winograd("avx512", pnn_f32_wino2_input_avx512, pnn_f32_wino2_output_avx512, &r, &t);
       test_maxpool("avx512", pnn_f32_maxpool2d_avx512, &r, &t);
     }
 #endif
-    printf("gemm_pb / gemm_pp / im2col_panel / winograd / maxpool / conv3x3: %ld cases, %ld failed\n", t.cases - before.cases,
+    printf("gemm_pb / gemm_pp / im2col_panel / winograd / maxpool / conv direct: %ld cases, %ld failed\n", t.cases - before.cases,
            t.failures - before.failures);
   }
   printf("%ld cases, %ld failed\n", t.cases, t.failures);

@@ -282,8 +282,8 @@ static void test_conv_case(const conv_case *cc, const pnn_cpu_features *cpu) {
   build_conv(&tg, cc, oh, ow);
   tg.model.cpu = *cpu;
   /* cc->path is the portable choice; x86 SIMD runs every non-depthwise conv on packed
-   * panels, and stride-1 3x3 ones with constant weights and 16+ 2x2 tiles as
-   * Winograd F(2x2, 3x3). */
+   * panels, stride-1 3x3 ones with constant weights and 16+ 2x2 tiles as Winograd
+   * F(2x2, 3x3), and (AVX-512) 3x3 to 7x7 ones of at most 4 input channels direct. */
   const char *path = cc->path;
 #if defined(__x86_64__)
   if ((cpu->avx2_fma || cpu->avx512f) && strcmp(path, "dwconv") != 0) {
@@ -291,7 +291,10 @@ static void test_conv_case(const conv_case *cc, const pnn_cpu_features *cpu) {
     const bool wino = !cc->one_d && cc->kh == 3 && cc->kw == 3 && cc->sh == 1 && cc->sw == 1 &&
                       cc->dh == 1 && cc->dw == 1 && cc->group == 1 && cc->c >= 8 && cc->m >= 8 &&
                       tiles >= 16 && cc->w_const;
-    path = wino ? "winograd" : "packed";
+    const bool direct = cpu->avx512f && cc->group == 1 && cc->c <= 4 && cc->w_const &&
+                        (cc->kw == 3 || cc->kw == 5 || cc->kw == 7) && cc->kh <= 7 && cc->dh == 1 &&
+                        cc->dw == 1 && (cc->sw == 1 || cc->sw == 2) && cc->sh == cc->sw && cc->pads[1] < 16;
+    path = direct ? "direct" : (wino ? "winograd" : "packed");
   }
 #endif
   if (tg_run(&tg)) {

@@ -3,9 +3,9 @@
  *
  * Paths, chosen at prepare:
  *   dwconv      group == C == M: the depthwise kernel, channels split across threads.
- *   direct3x3   x86 AVX-512, one group of at most CONV_DIRECT_MAX_C input channels, 3x3
- *               (an image network's first layer): the direct kernel over weights packed
- *               at prepare, tasks of 16 output channels x CONV_DIRECT_ROWS rows.
+ *   direct      x86 AVX-512, one group of at most CONV_DIRECT_MAX_C input channels, 3x3
+ *               to 7x7 (an image network's first layer): the direct kernel over weights
+ *               packed at prepare, tasks of 16 output channels x CONV_DIRECT_ROWS rows.
  *   winograd    x86 SIMD, 3x3 stride 1 dilation 1, one group, enough tiles:
  *               F(2x2, 3x3) with weights transformed at prepare (kept in params);
  *               per task a block of tiles is transformed into packed GEMM panels,
@@ -35,7 +35,7 @@ enum conv_path {
   CONV_PATH_PACKED = 3,
   CONV_PATH_WINOGRAD = 4,
   CONV_PATH_SPARSE = 5,
-  CONV_PATH_DIRECT3X3 = 6
+  CONV_PATH_DIRECT = 6
 };
 
 enum {
@@ -51,8 +51,8 @@ enum {
   /* Pixels per sparse task: a multiple of every SpMM pixel tile, so tails only occur
    * at the end of a row whatever the thread count. */
   CONV_SPARSE_CHUNK = 256,
-  /* Up to this many input channels (GEMM depth 9 * C <= 36) a 3x3 conv runs direct:
-   * the first layer of an image network, where im2col + GEMM tiles are too shallow. */
+  /* Up to this many input channels a conv runs direct (GEMM depth <= 4 * 49): the first
+   * layer of an image network, where im2col + GEMM tiles are too shallow. */
   CONV_DIRECT_MAX_C = 4,
   CONV_DIRECT_BLOCK = 16, /* output channels per direct-kernel call */
   CONV_DIRECT_ROWS = 8    /* output rows per direct task */
@@ -82,7 +82,7 @@ typedef struct conv_params {
                                   per group the [Mg, K] weights in panels ([groups][Mgp][K]) */
   pnn_sparse_f32 sparse;       /* sparse: the view of W (arrays in the model buffer) */
   pnn_f32_spmm_fn spmm;
-  pnn_f32_conv3x3_fn direct;   /* direct3x3: the kernel; weights in w_packed (its layout) */
+  pnn_f32_conv_direct_fn direct; /* direct: the kernel; weights in w_packed (its layout) */
   bool sparse_direct;          /* sparse: 1x1 stride 1 unpadded, X used in place */
 } conv_params;
 
@@ -174,7 +174,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   size_t scratch = 0, extra = 0; /* extra: bytes of prepared weights after the params */
   const pnn_f32_gemm_pb_fn gemm_pb = pnn_f32_gemm_pb_select(&model->cpu, &pb_isa);
   const char *direct_isa = NULL;
-  const pnn_f32_conv3x3_fn direct = pnn_f32_conv3x3_select(&model->cpu, &p.geom, &direct_isa);
+  const pnn_f32_conv_direct_fn direct = pnn_f32_conv_direct_select(&model->cpu, &p.geom, &direct_isa);
   const bool have_pb = strcmp(pb_isa, "scalar") != 0;
   const size_t k_depth = p.in_c_group * p.geom.kernel_h * p.geom.kernel_w;
   const size_t tiles = pnn_nn_div_up(p.geom.out_h, 2) * pnn_nn_div_up(p.geom.out_w, 2);
@@ -207,11 +207,11 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     node->kernel = PNN_NN_KERNEL_NAME("dwconv", isa);
   } else if (direct && group == 1 && c <= CONV_DIRECT_MAX_C && w->kind == PNN_TENSOR_CONSTANT &&
              w->data != NULL) {
-    p.path = CONV_PATH_DIRECT3X3;
+    p.path = CONV_PATH_DIRECT;
     p.direct = direct;
-    node->kernel = PNN_NN_KERNEL_NAME("direct3x3", direct_isa);
-    /* c <= 4 and m is bounded by the validated weight size: no overflow. */
-    extra = pnn_f32_conv3x3_packed_floats(p.out_c, p.in_c) * sizeof(float);
+    node->kernel = PNN_NN_KERNEL_NAME("direct", direct_isa);
+    /* c <= 4, kh, kw <= 7 and m bounded by the validated weight size: no overflow. */
+    extra = pnn_f32_conv_direct_packed_floats(p.out_c, p.in_c, (size_t)(kh * kw)) * sizeof(float);
   } else if (have_pb && group == 1 && kh == 3 && kw == 3 && strides[0] == 1 && strides[1] == 1 &&
              dilations[0] == 1 && dilations[1] == 1 && c >= 8 && m >= 8 && tiles >= 16 &&
              w->kind == PNN_TENSOR_CONSTANT && w->data != NULL &&
@@ -299,9 +299,9 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
       pnn_f32_gemm_pa_pack(p.out_c, p.in_c, plain + xi * p.out_c * p.in_c, p.in_c, u + xi * mp * p.in_c);
     free(plain);
     p.wino_u = u;
-  } else if (p.path == CONV_PATH_DIRECT3X3) {
+  } else if (p.path == CONV_PATH_DIRECT) {
     float *wp = (float *)((char *)params + head);
-    pnn_f32_conv3x3_pack(p.out_c, p.in_c, w->data, wp);
+    pnn_f32_conv_direct_pack(p.out_c, p.in_c, (size_t)(kh * kw), w->data, wp);
     p.w_packed = wp;
   } else if (p.path == CONV_PATH_PACKED && extra > 0) {
     float *wp = (float *)((char *)params + head);
@@ -538,7 +538,7 @@ void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *c
     case CONV_PATH_SPARSE:
       run_sparse(&job);
       return;
-    case CONV_PATH_DIRECT3X3:
+    case CONV_PATH_DIRECT:
       pnn_parallel_for(ctx->pool,
                        p->batch * pnn_nn_div_up(p->out_c, CONV_DIRECT_BLOCK) * pnn_nn_div_up(g->out_h, CONV_DIRECT_ROWS),
                        direct_task, &job);

@@ -1,12 +1,17 @@
-/* Tap vectors of 3x3 convolutions over NCHW rows for AVX-512 (included inside an
- * AVX-512 `#pragma GCC target` region, after pnn_x86_act.h). For 16 output columns
- * x0 .. x0+15 of a row, tap j is the vector of input columns s * (x0 + lane) + j -
- * pad_left, zero outside the row; stride s is 1 or 2, pad_left 0 or 1, and the right
- * padding at most 1 (pnn_taps3_applies). Loads are masked so they never read past
- * the row, and the one column left of the row (pad 1) is produced by a lane shift,
- * so no pointer ever leaves the row. */
-#ifndef PNN_X86_TAPS3_H
-#define PNN_X86_TAPS3_H
+/* Tap vectors of convolutions over NCHW rows for AVX-512 (included inside an AVX-512
+ * `#pragma GCC target` region, after pnn_x86_act.h).
+ *
+ * pnn_taps_load_strided: the 16 input columns d, d+s, ... (s = 1 or 2) of a row, any d,
+ * zero outside [0, in_w), never forming a pointer outside the row.
+ *
+ * pnn_taps3_*: the three tap vectors of a 3x3 convolution at once (fewer loads and
+ * permutes). For 16 output columns x0 .. x0+15 of a row, tap j is the vector of input
+ * columns s * (x0 + lane) + j - pad_left, zero outside the row; stride s is 1 or 2,
+ * pad_left 0 or 1 and the right padding at most 1 (pnn_conv3x3_rows_applies). Loads
+ * are masked so they never read past the row, and the one column left of the row
+ * (pad 1) is produced by a lane shift, so no pointer ever leaves the row. */
+#ifndef PNN_X86_TAPS_H
+#define PNN_X86_TAPS_H
 
 #include <immintrin.h>
 
@@ -18,6 +23,30 @@ typedef struct pnn_taps3_cols {
   int edge;         /* stride 1: tap 0 is tap 1 shifted (column 0, pad 1);
                        stride 2: the edge column is inside the row */
 } pnn_taps3_cols;
+
+/* x_row[d .. d+16) with zeros outside [0, in_w). Lanes left of the row come from a
+ * masked load at x_row itself, moved up by a lane permute (an expanding load is
+ * microcoded and was 2x slower on 112-wide rows, measured). */
+static inline __m512 pnn_taps_load_span(const float *x_row, ptrdiff_t d, size_t in_w) {
+  if (d >= 0) {
+    if ((size_t)d >= in_w) return _mm512_setzero_ps();
+    return _mm512_maskz_loadu_ps(pnn_mask16(in_w - (size_t)d), x_row + d);
+  }
+  const size_t skip = (size_t)-d;
+  if (skip >= 16) return _mm512_setzero_ps();
+  const __m512 head = _mm512_maskz_loadu_ps(pnn_mask16(in_w), x_row); /* x_row[0 .. 16) */
+  const __m512i from = _mm512_sub_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                        _mm512_set1_epi32((int)skip));
+  const __mmask16 lanes = (__mmask16)(pnn_mask16(in_w + skip) & ~pnn_mask16(skip));
+  return _mm512_maskz_permutexvar_ps(lanes, from, head);
+}
+
+static PNN_ALWAYS_INLINE __m512 pnn_taps_load_strided(const float *x_row, ptrdiff_t d, size_t in_w,
+                                                      size_t stride) {
+  if (stride == 1) return pnn_taps_load_span(x_row, d, in_w);
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  return _mm512_permutex2var_ps(pnn_taps_load_span(x_row, d, in_w), even, pnn_taps_load_span(x_row, d + 16, in_w));
+}
 
 static inline __mmask16 pnn_taps3_lanes(size_t w, size_t col) {
   return col >= w ? 0 : pnn_mask16(w - col < 16 ? w - col : 16);
@@ -75,4 +104,4 @@ static PNN_ALWAYS_INLINE void pnn_taps3_s2(const float *r, const pnn_taps3_cols 
   }
 }
 
-#endif /* PNN_X86_TAPS3_H */
+#endif /* PNN_X86_TAPS_H */
