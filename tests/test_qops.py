@@ -143,8 +143,15 @@ CONV_CASES: dict[str, ConvCase] = {
     "dw5x5": ConvCase((1, 6, 7, 7), 6, (5, 5), group=6, pads=(2, 2, 2, 2), seed=15, expect_kernel="s8dwconv/"),
     "dw3x3_dilation2": ConvCase((1, 5, 9, 9), 5, (3, 3), group=5, dilations=(2, 2), pads=(2, 2, 2, 2), seed=16,
                                 expect_kernel="s8dwconv/"),
-    "int4_3x3": ConvCase((1, 9, 6, 6), 11, (3, 3), pads=(1, 1, 1, 1), bits=4, seed=17),
-    "int4_1x1_odd_count": ConvCase((1, 7, 3, 3), 5, (1, 1), bits=4, seed=18),
+    "int4_3x3": ConvCase((1, 9, 6, 6), 11, (3, 3), pads=(1, 1, 1, 1), bits=4, seed=17, expect_kernel="s4gemm/"),
+    "int4_1x1_odd_count": ConvCase((1, 7, 3, 3), 5, (1, 1), bits=4, seed=18, expect_kernel="s4gemm/"),
+    "int4_1x1_column_chunks": ConvCase((1, 129, 30, 30), 17, (1, 1), bits=4, seed=26, expect_kernel="s4gemm/"),
+    "int4_grouped": ConvCase((1, 12, 6, 7), 9, (3, 3), group=3, pads=(1, 1, 1, 1), bits=4, seed=27,
+                             expect_kernel="s4gemm/"),
+    "int4_extremes_large_k": ConvCase((1, 255, 6, 6), 12, (3, 3), pads=(1, 1, 1, 1), bits=4, extremes=True,
+                                      seed=28, expect_kernel="s4gemm/"),
+    "int4_wild_requant": ConvCase((1, 21, 5, 5), 40, (3, 3), pads=(1, 1, 1, 1), bits=4, wild_requant=True,
+                                  seed=29, expect_kernel="s4gemm/"),
     "int4_depthwise": ConvCase((1, 7, 6, 6), 7, (3, 3), group=7, pads=(1, 1, 1, 1), bits=4, seed=19,
                                expect_kernel="s8dwconv/"),
     "fused_clamp": ConvCase((1, 8, 6, 6), 10, (3, 3), pads=(1, 1, 1, 1), lo=128, hi=200, seed=20),
@@ -192,10 +199,11 @@ def build_gemm(batch: int, k: int, m: int, bits: int = 8, seed: int = 0,
 
 
 @pytest.mark.parametrize("batch,k,m,bits", [(1, 64, 10, 8), (3, 37, 17, 8), (1, 1, 1, 8), (2, 300, 1001, 8),
-                                            (1, 1280, 100, 8), (3, 33, 9, 4), (1, 7, 5, 4)])
+                                            (1, 1280, 100, 8), (3, 33, 9, 4), (1, 7, 5, 4),
+                                            (1, 1023, 70, 4), (2, 1, 3, 4)])
 def test_qgemm_matches_simulator(batch: int, k: int, m: int, bits: int) -> None:
     graph, x, expected = build_gemm(batch, k, m, bits, seed=k + m)
-    assert kernel_of(graph).startswith("s8gemm/")
+    assert kernel_of(graph).startswith("s4gemm/" if bits == 4 else "s8gemm/")
     np.testing.assert_array_equal(run_graph(graph, {"x": x}), expected)
 
 

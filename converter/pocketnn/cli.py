@@ -40,7 +40,8 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():  # the sparsity report below prints them
         warnings.simplefilter("ignore", UserWarning)
         result = convert_model(args.model, parse_shape_bindings(args.input_shape), options, args.calib,
-                               args.quantize, args.calib_method, args.size_budget, args.latency_budget)
+                               args.quantize, args.calib_method, args.size_budget, args.latency_budget,
+                               first_last_int8=not args.int4_first_last)
     Path(args.output).write_bytes(result.data)
     if result.sparsity.layers:
         print_sparsity_report(console, result.sparsity)
@@ -131,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--quantize mixed: weight bytes at most this fraction of all-int8's (default 0.5)")
     p.add_argument("--latency-budget", type=float, metavar="F",
                    help="--quantize mixed: measured latency at most this fraction of all-int8's")
+    p.add_argument("--int4-first-last", action="store_true",
+                   help="--quantize mixed: let the first and last weighted layers be int4 too (by "
+                        "default they stay int8, the most sensitive ones); needed for budgets below "
+                        "what the other layers alone can save")
     p.add_argument("--calib-method", default="percentile", choices=["percentile", "mse", "minmax"],
                    help="how --quantize picks activation ranges from --calib (default percentile)")
     p.add_argument("--recipe", metavar="RECIPE.json", help="per-layer sparsity targets (docs/SPARSITY.md)")

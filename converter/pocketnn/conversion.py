@@ -54,12 +54,15 @@ def sparsity_options(sparsity: float | None = None, sparsity_pattern: Pattern | 
 def convert_graph(model: ModelSource, input_shapes: InputShapes | None = None,
                   options: SparsityOptions | None = None, calib: CalibSource | None = None,
                   quantize: str | None = None, calib_method: str = DEFAULT_CALIB_METHOD,
-                  size_budget: float = 0.5, latency_budget: float | None = None
-                  ) -> tuple[Graph, SparsityReport]:
+                  size_budget: float = 0.5, latency_budget: float | None = None,
+                  first_last_int8: bool = True) -> tuple[Graph, SparsityReport]:
     """The final graph, before packing, and the per-layer sparsity report."""
     options = options or SparsityOptions()
     if latency_budget is not None and quantize != "mixed":
         raise QuantizationError('a latency budget applies to quantize="mixed" (--quantize mixed) only')
+    if not first_last_int8 and quantize != "mixed":
+        raise QuantizationError('first_last_int8=False (--int4-first-last) applies to quantize="mixed" '
+                                '(--quantize mixed) only')
     graph = run_passes(import_onnx(model, input_shapes=input_shapes))
     if quantize is not None:
         # Sparse storage of integer weights is not in the format yet.
@@ -70,7 +73,7 @@ def convert_graph(model: ModelSource, input_shapes: InputShapes | None = None,
             raise QuantizationError("the model is already quantized (QDQ): its own scales and integer "
                                     "weights were imported; convert it without --quantize")
         if quantize == "mixed":
-            graph = quantize_mixed(graph, calib, size_budget, latency_budget, calib_method)[0]
+            graph = quantize_mixed(graph, calib, size_budget, latency_budget, calib_method, first_last_int8)[0]
         else:
             graph = quantize_static(graph, calib, quantize, calib_method)
         report = SparsityReport()
@@ -83,10 +86,11 @@ def convert_graph(model: ModelSource, input_shapes: InputShapes | None = None,
 def convert_model(model: ModelSource, input_shapes: InputShapes | None = None,
                   options: SparsityOptions | None = None, calib: CalibSource | None = None,
                   quantize: str | None = None, calib_method: str = DEFAULT_CALIB_METHOD,
-                  size_budget: float = 0.5, latency_budget: float | None = None) -> Conversion:
+                  size_budget: float = 0.5, latency_budget: float | None = None,
+                  first_last_int8: bool = True) -> Conversion:
     """The whole conversion, with the packed bytes and the per-layer sparsity report."""
     graph, report = convert_graph(model, input_shapes, options, calib, quantize, calib_method,
-                                  size_budget, latency_budget)
+                                  size_budget, latency_budget, first_last_int8)
     return Conversion(graph, write_pnn(graph), report)
 
 
@@ -95,7 +99,7 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
             sparsity_pattern: Pattern | str = "auto", calib: CalibSource | None = None,
             recipe: RecipeSource | None = None, quantize: str | None = None,
             calib_method: str = DEFAULT_CALIB_METHOD, size_budget: float = 0.5,
-            latency_budget: float | None = None) -> bytes:
+            latency_budget: float | None = None, first_last_int8: bool = True) -> bytes:
     """Converts an ONNX model (path or ModelProto) to .pnn bytes, also written to
     `output` when given. `input_shapes` fixes symbolic input dims (others default to 1).
 
@@ -110,12 +114,13 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
     the first and last weighted layers) makes an integer model; it needs `calib` (as
     above; 100-500 samples) and observes activation ranges with `calib_method`
     ("percentile", "mse" or "minmax"). "mixed" picks int4 or int8 per weighted layer
-    (first and last int8) with the least measured output perturbation such that the
-    weight bytes are at most `size_budget` of all-int8's and, when given, the measured
-    latency at most `latency_budget` of all-int8's."""
+    with the least measured output perturbation such that the weight bytes are at most
+    `size_budget` of all-int8's and, when given, the measured latency at most
+    `latency_budget` of all-int8's; the first and last weighted layers stay int8 unless
+    `first_last_int8` is False, which lets the program make them int4 too."""
     options = sparsity_options(sparsity, sparsity_pattern, recipe)
     data = convert_model(model, input_shapes, options, calib, quantize, calib_method, size_budget,
-                         latency_budget).data
+                         latency_budget, first_last_int8).data
     if output is not None:
         Path(output).write_bytes(data)
     return data

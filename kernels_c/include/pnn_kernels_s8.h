@@ -72,6 +72,21 @@ extern const pnn_s8_gemm_kernel pnn_s8_gemm_wasmsimd;
 /* Best variant compiled in and usable on this CPU. */
 const pnn_s8_gemm_kernel *pnn_s8_gemm_select(const struct pnn_cpu_features *cpu);
 
+/* ---- s4 GEMM (kernels_c/s8-gemm/) ----------------------------------------------
+ * The s8 GEMM contract above for int4 layers: pack takes W as s8 values in [-7, 7] and
+ * keeps them at 4 bits (pack_size is about half the s8 variant's); run unpacks the
+ * nibbles with vector ops right before the dot products (docs/QUANTIZATION.md). Every
+ * variant gives exactly the bytes of the s8 kernels on the same W. Names as above. */
+extern const pnn_s8_gemm_kernel pnn_s4_gemm_scalar;
+extern const pnn_s8_gemm_kernel pnn_s4_gemm_avx2;
+extern const pnn_s8_gemm_kernel pnn_s4_gemm_avxvnni;
+extern const pnn_s8_gemm_kernel pnn_s4_gemm_avx512vnni;
+extern const pnn_s8_gemm_kernel pnn_s4_gemm_neon;
+extern const pnn_s8_gemm_kernel pnn_s4_gemm_neondot;
+extern const pnn_s8_gemm_kernel pnn_s4_gemm_wasmsimd;
+/* Best s4 variant compiled in and usable on this CPU. */
+const pnn_s8_gemm_kernel *pnn_s4_gemm_select(const struct pnn_cpu_features *cpu);
+
 /* bias[m] -= x_zero_point * sum_k W[m][k] for a row-major M x K weight matrix. */
 void pnn_s8_fold_zero_point(size_t M, size_t K, const int8_t *W, int32_t x_zero_point,
                             int32_t *bias);

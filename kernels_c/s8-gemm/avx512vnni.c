@@ -17,6 +17,15 @@
  * quads broadcast to the matching halves (expanded once into the scratch); four blocks
  * share each x vector. K padded to 8 keeps those 64-byte loads inside the block.
  *
+ * s4 (pnn_s4_gemm_avx512vnni): the same blocks in pack.h's s4 form with 64 lanes, K
+ * padded to 16 so a block is whole 128-weight units. One 64-byte load, two masks, a shift
+ * and two vpshufb (the 16-entry sign-extension table) give two zmm of s8 weights: in the
+ * GEMV two pairs of quads, right before their vpdpbusd; in the panel path each row block
+ * is staged that way into the scratch (8 x K bytes, in L1) before its micro-tile, which
+ * then broadcasts from it as on s8. (Unpacking in the micro-tile instead needs a vpshufd
+ * per row and quad to broadcast from a register, which competes with vpdpbusd for
+ * port 5: measured 1.4-1.7x slower on a Sapphire Rapids core.)
+ *
  * ISA flags are set per file; pnn_s8_gemm_select only picks this with
  * cpu->avx512vnni. */
 #include "pnn_kernels.h"
@@ -32,6 +41,7 @@
 #endif
 
 #include <immintrin.h>
+#include <stdbool.h>
 
 #include "pack.h"
 #include "x86_impl.h"
@@ -44,6 +54,7 @@ enum {
 };
 
 static size_t padded_k(size_t K) { return pnn_s8_round_up(K, K_ALIGN); }
+static size_t padded_k_s4(size_t K) { return pnn_s8_round_up(K, 2 * K_ALIGN); }
 
 static size_t avx512vnni_pack_size(size_t M, size_t K) {
   return pnn_s8_row_blocks(M, ROWS) * ROWS * padded_k(K);
@@ -53,13 +64,49 @@ static void avx512vnni_pack(size_t M, size_t K, const int8_t *W, void *packed) {
   pnn_s8_pack_blocks(M, K, W, ROWS, 4, padded_k(K), (int8_t *)packed);
 }
 
-/* GEMV: the gathered column (rounded to 64 bytes) then 64 bytes per pair of quads. */
-static size_t gemv_column_bytes(size_t K) { return pnn_s8_round_up(padded_k(K), 64); }
-
-static size_t avx512vnni_scratch_size(size_t N, size_t K) {
-  if (N == 1) return gemv_column_bytes(K) + padded_k(K) / 8 * 64;
+/* GEMV: the column and its pairs of quads; panels: one tile's X panel. kp: padded K. */
+static size_t scratch_bytes(size_t N, size_t kp) {
+  if (N == 1) return pnn_s8_round_up(kp, 64) + kp / 8 * 64;
   const size_t chunks = (N + PNN_S8_CHUNK - 1) / PNN_S8_CHUNK;
-  return padded_k(K) / 4 * (chunks < TILE_CHUNKS ? chunks : TILE_CHUNKS) * 64;
+  return kp / 4 * (chunks < TILE_CHUNKS ? chunks : TILE_CHUNKS) * 64;
+}
+
+static size_t avx512vnni_scratch_size(size_t N, size_t K) { return scratch_bytes(N, padded_k(K)); }
+
+/* ---- s4 weights -------------------------------------------------------------------- */
+
+static size_t avx512vnni_s4_pack_size(size_t M, size_t K) {
+  return pnn_s8_row_blocks(M, ROWS) * ROWS * padded_k_s4(K) / 2;
+}
+
+static void avx512vnni_s4_pack(size_t M, size_t K, const int8_t *W, void *packed) {
+  pnn_s4_pack_blocks(M, K, W, ROWS, 4, padded_k_s4(K), 64, (uint8_t *)packed);
+}
+
+/* Panels also stage one s8 row block (8 x padded K bytes) in front of the X panel. */
+static size_t avx512vnni_s4_scratch_size(size_t N, size_t K) {
+  const size_t kp = padded_k_s4(K);
+  return (N == 1 ? 0 : ROWS * kp) + scratch_bytes(N, kp);
+}
+
+/* s8 weights of 64 bytes of nibbles: the low nibbles, then the high ones. */
+static PNN_ALWAYS_INLINE void unpack_s4(__m512i v, __m512i *lo, __m512i *hi) {
+  const __m512i table = _mm512_broadcast_i32x4(
+      _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1));
+  const __m512i mask = _mm512_set1_epi8(0x0F);
+  *lo = _mm512_shuffle_epi8(table, _mm512_and_si512(v, mask));
+  *hi = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(v, 4), mask));
+}
+
+/* One s4 row block (kp: padded K) unpacked into the s8 layout. */
+static const int8_t *stage_block(size_t kp, const uint8_t *nibbles, int8_t *staged) {
+  for (size_t unit = 0; unit < ROWS * kp / 128; ++unit) {
+    __m512i lo, hi;
+    unpack_s4(_mm512_load_si512((const void *)(nibbles + 64 * unit)), &lo, &hi);
+    _mm512_store_si512((void *)(staged + 128 * unit), lo);
+    _mm512_store_si512((void *)(staged + 128 * unit + 64), hi);
+  }
+  return staged;
 }
 
 static inline __mmask16 lane_mask(size_t n) {
@@ -157,10 +204,12 @@ static PNN_ALWAYS_INLINE void micro_kernel(size_t chunks, size_t k_quads, const 
   }
 }
 
-static void run_panels(size_t N, size_t K, size_t m_begin, size_t m_end, const int8_t *packed,
-                       const uint8_t *X, size_t ldx, const int32_t *bias, const pnn_requant *rq,
-                       uint8_t *Y, size_t ldy, uint8_t *panel) {
-  const size_t kp = padded_k(K), k_quads = kp / 4;
+/* packed: s8 blocks, or s4 blocks (s4) staged one by one into `staged`. kp: padded K. */
+static void run_panels(size_t N, size_t K, size_t kp, size_t m_begin, size_t m_end,
+                       const void *packed, bool s4, const uint8_t *X, size_t ldx,
+                       const int32_t *bias, const pnn_requant *rq, uint8_t *Y, size_t ldy,
+                       uint8_t *panel, int8_t *staged) {
+  const size_t k_quads = kp / 4;
   const layer_clamp clamp = make_layer_clamp(rq);
   /* The 16-pixel chunks spread evenly over the fewest tiles (49 pixels: 2 + 2 chunks,
    * not 3 + 1: a one-chunk tile has too few independent accumulators to hide the
@@ -174,7 +223,9 @@ static void run_panels(size_t N, size_t K, size_t m_begin, size_t m_end, const i
     pnn_s8_pack_x_quads(X + n0, ldx, K, k_quads, width, chunks, panel);
     for (size_t m0 = m_begin; m0 < m_end; m0 += ROWS) {
       const size_t rows = m_end - m0 < ROWS ? m_end - m0 : ROWS;
-      const int8_t *w = packed + m0 * kp; /* m0 is a multiple of ROWS */
+      /* m0 is a multiple of ROWS */
+      const int8_t *w = s4 ? stage_block(kp, (const uint8_t *)packed + m0 * kp / 2, staged)
+                           : (const int8_t *)packed + m0 * kp;
       const pnn_requant row_rq = {rq->multiplier + m0, rq->shift + m0, rq->zero_point, rq->lo,
                                   rq->hi};
       uint8_t *y = Y + m0 * ldy + n0;
@@ -219,11 +270,40 @@ static PNN_ALWAYS_INLINE void gemv_blocks(size_t blocks, size_t pairs, const int
                                            _mm512_extracti64x4_epi64(acc[b], 1)));
 }
 
-static void run_gemv(size_t K, size_t m_begin, size_t m_end, const int8_t *packed,
-                     const uint8_t *X, size_t ldx, const int32_t *bias, const pnn_requant *rq,
-                     uint8_t *Y, size_t ldy, uint8_t *scratch) {
-  const size_t kp = padded_k(K), pairs = kp / 8, block_bytes = ROWS * kp;
-  uint8_t *column = scratch, *x_pairs = scratch + gemv_column_bytes(K);
+/* gemv_blocks on s4 blocks (block_bytes of nibbles each; pairs is even): one load of
+ * nibbles gives the s8 weights of two pairs of quads. */
+static PNN_ALWAYS_INLINE void gemv_blocks_s4(size_t blocks, size_t pairs, const uint8_t *w,
+                                             size_t block_bytes, const uint8_t *x_pairs,
+                                             int32_t *sums) {
+  __m512i acc[GEMV_BLOCKS];
+#pragma GCC unroll 4
+  for (size_t b = 0; b < GEMV_BLOCKS; ++b) acc[b] = _mm512_setzero_si512();
+  for (size_t p = 0; p < pairs; p += 2) {
+    const __m512i x0 = _mm512_load_si512((const void *)(x_pairs + 64 * p));
+    const __m512i x1 = _mm512_load_si512((const void *)(x_pairs + 64 * p + 64));
+#pragma GCC unroll 4
+    for (size_t b = 0; b < GEMV_BLOCKS; ++b) {
+      if (b < blocks) {
+        __m512i w0, w1;
+        unpack_s4(_mm512_load_si512((const void *)(w + b * block_bytes + 32 * p)), &w0, &w1);
+        acc[b] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(acc[b], x0, w0), x1, w1);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (size_t b = 0; b < GEMV_BLOCKS; ++b)
+    if (b < blocks)
+      _mm256_storeu_si256((__m256i *)(sums + ROWS * b),
+                          _mm256_add_epi32(_mm512_castsi512_si256(acc[b]),
+                                           _mm512_extracti64x4_epi64(acc[b], 1)));
+}
+
+/* packed: s8 blocks, or s4 blocks (s4). kp: padded K. */
+static void run_gemv(size_t K, size_t kp, size_t m_begin, size_t m_end, const void *packed,
+                     bool s4, const uint8_t *X, size_t ldx, const int32_t *bias,
+                     const pnn_requant *rq, uint8_t *Y, size_t ldy, uint8_t *scratch) {
+  const size_t pairs = kp / 8, block_bytes = s4 ? ROWS * kp / 2 : ROWS * kp;
+  uint8_t *column = scratch, *x_pairs = scratch + pnn_s8_round_up(kp, 64);
   pnn_s8_gather_column(X, ldx, K, kp, column);
   /* x_pairs[p]: quad 2p broadcast to lanes 0..7, quad 2p+1 to lanes 8..15. */
   const __m512i halves = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
@@ -237,12 +317,22 @@ static void run_gemv(size_t K, size_t m_begin, size_t m_end, const int8_t *packe
   for (size_t m0 = m_begin; m0 < m_end; m0 += GEMV_BLOCKS * ROWS) {
     const size_t rows = m_end - m0 < GEMV_BLOCKS * ROWS ? m_end - m0 : GEMV_BLOCKS * ROWS;
     const size_t blocks = (rows + ROWS - 1) / ROWS;
-    const int8_t *w = packed + m0 * kp;
-    switch (blocks) {
-      case 1: gemv_blocks(1, pairs, w, block_bytes, x_pairs, sums); break;
-      case 2: gemv_blocks(2, pairs, w, block_bytes, x_pairs, sums); break;
-      case 3: gemv_blocks(3, pairs, w, block_bytes, x_pairs, sums); break;
-      default: gemv_blocks(4, pairs, w, block_bytes, x_pairs, sums); break;
+    const uint8_t *w = (const uint8_t *)packed + m0 / ROWS * block_bytes;
+    if (s4) {
+      switch (blocks) {
+        case 1: gemv_blocks_s4(1, pairs, w, block_bytes, x_pairs, sums); break;
+        case 2: gemv_blocks_s4(2, pairs, w, block_bytes, x_pairs, sums); break;
+        case 3: gemv_blocks_s4(3, pairs, w, block_bytes, x_pairs, sums); break;
+        default: gemv_blocks_s4(4, pairs, w, block_bytes, x_pairs, sums); break;
+      }
+    } else {
+      const int8_t *w8 = (const int8_t *)w;
+      switch (blocks) {
+        case 1: gemv_blocks(1, pairs, w8, block_bytes, x_pairs, sums); break;
+        case 2: gemv_blocks(2, pairs, w8, block_bytes, x_pairs, sums); break;
+        case 3: gemv_blocks(3, pairs, w8, block_bytes, x_pairs, sums); break;
+        default: gemv_blocks(4, pairs, w8, block_bytes, x_pairs, sums); break;
+      }
     }
     for (size_t i = 0; i < rows; i += 16) {
       const size_t m = m0 + i;
@@ -264,16 +354,34 @@ static void avx512vnni_run(size_t M, size_t N, size_t K, size_t m_begin, size_t 
                            const pnn_requant *rq, uint8_t *Y, size_t ldy, void *scratch) {
   (void)M;
   if (N == 1)
-    run_gemv(K, m_begin, m_end, (const int8_t *)packed, X, ldx, bias, rq, Y, ldy,
+    run_gemv(K, padded_k(K), m_begin, m_end, packed, false, X, ldx, bias, rq, Y, ldy,
              (uint8_t *)scratch);
   else
-    run_panels(N, K, m_begin, m_end, (const int8_t *)packed, X, ldx, bias, rq, Y, ldy,
-               (uint8_t *)scratch);
+    run_panels(N, K, padded_k(K), m_begin, m_end, packed, false, X, ldx, bias, rq, Y, ldy,
+               (uint8_t *)scratch, NULL);
+}
+
+static void avx512vnni_s4_run(size_t M, size_t N, size_t K, size_t m_begin, size_t m_end,
+                              const void *packed, const uint8_t *X, size_t ldx,
+                              const int32_t *bias, const pnn_requant *rq, uint8_t *Y,
+                              size_t ldy, void *scratch) {
+  (void)M;
+  const size_t kp = padded_k_s4(K);
+  if (N == 1)
+    run_gemv(K, kp, m_begin, m_end, packed, true, X, ldx, bias, rq, Y, ldy, (uint8_t *)scratch);
+  else
+    run_panels(N, K, kp, m_begin, m_end, packed, true, X, ldx, bias, rq, Y, ldy,
+               (uint8_t *)scratch + ROWS * kp, (int8_t *)scratch);
 }
 
 const pnn_s8_gemm_kernel pnn_s8_gemm_avx512vnni = {
     "avx512vnni",   ROWS, avx512vnni_pack_size, avx512vnni_pack, avx512vnni_scratch_size,
     avx512vnni_run,
+};
+
+const pnn_s8_gemm_kernel pnn_s4_gemm_avx512vnni = {
+    "avx512vnni",      ROWS, avx512vnni_s4_pack_size, avx512vnni_s4_pack,
+    avx512vnni_s4_scratch_size, avx512vnni_s4_run,
 };
 
 #if defined(__clang__)

@@ -2,7 +2,7 @@
  * ymm, for CPUs with AVX-VNNI but no AVX-512 (Alder Lake and later client cores).
  * vpdpbusd multiplies 4 u8 by 4 s8 and adds the products to an int32 lane without
  * saturation, so a group is 4 k of raw u8 activations and s8 weights. Layouts, tiles
- * and the N == 1 GEMV: x86_ymm_gemm.h.
+ * and the N == 1 GEMV: x86_ymm_gemm.h, which also gives the s4 kernel of this layout.
  *
  * ISA flags are set per file; pnn_s8_gemm_select only picks this with cpu->avxvnni. */
 #include "pnn_kernels.h"
@@ -37,6 +37,7 @@ static void gemv_column(const uint8_t *X, size_t ldx, size_t K, size_t groups, u
   pnn_s8_gather_column(X, ldx, K, 4 * groups, x);
 }
 
+#define PNN_S8_GEMM_DRIVER_S4
 #include "x86_ymm_gemm.h"
 
 static void avxvnni_pack(size_t M, size_t K, const int8_t *W, void *packed) {
@@ -45,6 +46,10 @@ static void avxvnni_pack(size_t M, size_t K, const int8_t *W, void *packed) {
 
 const pnn_s8_gemm_kernel pnn_s8_gemm_avxvnni = {
     "avxvnni", ROWS, gemm_pack_size, avxvnni_pack, gemm_scratch_size, gemm_run,
+};
+
+const pnn_s8_gemm_kernel pnn_s4_gemm_avxvnni = {
+    "avxvnni", ROWS, gemm_s4_pack_size, gemm_s4_pack, gemm_s4_scratch_size, gemm_s4_run,
 };
 
 #if defined(__clang__)

@@ -19,7 +19,21 @@
  *   gemv_store(rows, sums, bias, rq, m0, Y, ldy)
  *       rows [m0, m0 + rows) of those sums requantized down the single output column
  * It defines k_groups and, for the kernel table, gemm_pack_size, gemm_scratch_size and
- * gemm_run. */
+ * gemm_run (not with PNN_S8_GEMM_DRIVER_NO_S8: a file of s4 kernels only).
+ *
+ * With PNN_S8_GEMM_DRIVER_S4, also the s4 kernel of the same layout (pack.h's s4 form,
+ * K padded so a block is whole units), for which the including file also defines:
+ *   S4_LANES              lanes (elements) of one unpacked vector
+ *   S4_GROUP_ALIGN        groups that make a block's elements a multiple of 2 * S4_LANES
+ *   s4_stage_block(groups, nibbles, staged)
+ *       a block's weights unpacked into the s8 layout (ROWS * GROUP_BYTES bytes per group)
+ *   s4_gemv_blocks(blocks, groups, w, column, sums)
+ *       gemv_blocks on s4 blocks, unpacking in registers
+ * and gets gemm_s4_pack_size, gemm_s4_pack, gemm_s4_scratch_size and gemm_s4_run. The
+ * panel path stages each row block into the scratch before its micro-tiles: there a weight
+ * group is broadcast to every lane, from memory, which a register would turn into a
+ * shuffle per row and group; staging costs a few vector ops per 2 * S4_LANES weights,
+ * shared by the whole tile of pixels. */
 #ifndef PNN_S8_GEMM_DRIVER_H
 #define PNN_S8_GEMM_DRIVER_H
 
@@ -29,6 +43,7 @@ _Static_assert(GEMV_BLOCKS == 4, "run_gemv's switch covers 1 to 4 blocks");
 
 static size_t k_groups(size_t K) { return (K + GROUP_K - 1) / GROUP_K; }
 
+#if !defined(PNN_S8_GEMM_DRIVER_NO_S8)
 static size_t gemm_pack_size(size_t M, size_t K) {
   return pnn_s8_row_blocks(M, ROWS) * ROWS * GROUP_BYTES * k_groups(K);
 }
@@ -38,6 +53,27 @@ static size_t gemm_scratch_size(size_t N, size_t K) {
   return (N == 1 ? 1 : TILE_PIXELS) * GROUP_BYTES * k_groups(K);
 }
 
+#endif
+
+/* The micro-tiles of one tile of pixels and one row block (w: its s8 weights). */
+static PNN_ALWAYS_INLINE void run_block(size_t groups, size_t m0, size_t m_end, size_t n0,
+                                        size_t width, const uint8_t *block, const uint8_t *panel,
+                                        const int32_t *bias, const pnn_requant *rq, uint8_t *Y,
+                                        size_t ldy) {
+  for (size_t t0 = m0; t0 < m_end && t0 < m0 + ROWS; t0 += TILE_ROWS) {
+    const size_t rows = m_end - t0 < TILE_ROWS ? m_end - t0 : TILE_ROWS;
+    const pnn_requant tile_rq = {rq->multiplier + t0, rq->shift + t0, rq->zero_point, rq->lo,
+                                 rq->hi};
+    const uint8_t *w = block + GROUP_BYTES * (t0 - m0);
+    uint8_t *y = Y + t0 * ldy + n0;
+    if (width > TILE_PIXELS / 2)
+      micro_kernel(2, groups, w, panel, rows, bias + t0, &tile_rq, y, ldy, width);
+    else
+      micro_kernel(1, groups, w, panel, rows, bias + t0, &tile_rq, y, ldy, width);
+  }
+}
+
+#if !defined(PNN_S8_GEMM_DRIVER_NO_S8)
 static void run_panels(size_t N, size_t K, size_t m_begin, size_t m_end, const uint8_t *packed,
                        const uint8_t *X, size_t ldx, const int32_t *bias, const pnn_requant *rq,
                        uint8_t *Y, size_t ldy, uint8_t *panel) {
@@ -45,20 +81,9 @@ static void run_panels(size_t N, size_t K, size_t m_begin, size_t m_end, const u
   for (size_t n0 = 0; n0 < N; n0 += TILE_PIXELS) {
     const size_t width = N - n0 < TILE_PIXELS ? N - n0 : TILE_PIXELS;
     pack_panel(X + n0, ldx, K, groups, width, panel);
-    for (size_t m0 = m_begin; m0 < m_end; m0 += ROWS) {
-      const uint8_t *block = packed + m0 * GROUP_BYTES * groups; /* m0 is a multiple of ROWS */
-      for (size_t t0 = m0; t0 < m_end && t0 < m0 + ROWS; t0 += TILE_ROWS) {
-        const size_t rows = m_end - t0 < TILE_ROWS ? m_end - t0 : TILE_ROWS;
-        const pnn_requant tile_rq = {rq->multiplier + t0, rq->shift + t0, rq->zero_point,
-                                     rq->lo, rq->hi};
-        const uint8_t *w = block + GROUP_BYTES * (t0 - m0);
-        uint8_t *y = Y + t0 * ldy + n0;
-        if (width > TILE_PIXELS / 2)
-          micro_kernel(2, groups, w, panel, rows, bias + t0, &tile_rq, y, ldy, width);
-        else
-          micro_kernel(1, groups, w, panel, rows, bias + t0, &tile_rq, y, ldy, width);
-      }
-    }
+    for (size_t m0 = m_begin; m0 < m_end; m0 += ROWS) /* m0 is a multiple of ROWS */
+      run_block(groups, m0, m_end, n0, width, packed + m0 * GROUP_BYTES * groups, panel, bias,
+                rq, Y, ldy);
   }
 }
 
@@ -92,5 +117,78 @@ static void gemm_run(size_t M, size_t N, size_t K, size_t m_begin, size_t m_end,
     run_panels(N, K, m_begin, m_end, (const uint8_t *)packed, X, ldx, bias, rq, Y, ldy,
                (uint8_t *)scratch);
 }
+#endif /* !PNN_S8_GEMM_DRIVER_NO_S8 */
+
+#if defined(PNN_S8_GEMM_DRIVER_S4)
+static size_t s4_groups(size_t K) { return pnn_s8_round_up(k_groups(K), S4_GROUP_ALIGN); }
+
+/* Bytes of one s4 row block, and of the same block staged in the s8 layout. */
+static size_t s4_block_bytes(size_t groups) { return ROWS * GROUP_K * groups / 2; }
+static size_t s4_staged_bytes(size_t groups) {
+  return pnn_s8_round_up(ROWS * GROUP_BYTES * groups, 64);
+}
+
+static size_t gemm_s4_pack_size(size_t M, size_t K) {
+  return pnn_s8_row_blocks(M, ROWS) * s4_block_bytes(s4_groups(K));
+}
+
+static void gemm_s4_pack(size_t M, size_t K, const int8_t *W, void *packed) {
+  pnn_s4_pack_blocks(M, K, W, ROWS, GROUP_K, GROUP_K * s4_groups(K), S4_LANES,
+                     (uint8_t *)packed);
+}
+
+/* The GEMV's column, or the staged block then one tile's panel. */
+static size_t gemm_s4_scratch_size(size_t N, size_t K) {
+  const size_t groups = s4_groups(K);
+  if (N == 1) return GROUP_BYTES * groups;
+  return s4_staged_bytes(groups) + TILE_PIXELS * GROUP_BYTES * groups;
+}
+
+static void run_s4_panels(size_t N, size_t K, size_t m_begin, size_t m_end, const uint8_t *packed,
+                          const uint8_t *X, size_t ldx, const int32_t *bias,
+                          const pnn_requant *rq, uint8_t *Y, size_t ldy, uint8_t *scratch) {
+  const size_t groups = s4_groups(K);
+  uint8_t *staged = scratch, *panel = scratch + s4_staged_bytes(groups);
+  for (size_t n0 = 0; n0 < N; n0 += TILE_PIXELS) {
+    const size_t width = N - n0 < TILE_PIXELS ? N - n0 : TILE_PIXELS;
+    pack_panel(X + n0, ldx, K, groups, width, panel);
+    for (size_t m0 = m_begin; m0 < m_end; m0 += ROWS) { /* m0 is a multiple of ROWS */
+      s4_stage_block(groups, packed + m0 / ROWS * s4_block_bytes(groups), staged);
+      run_block(groups, m0, m_end, n0, width, staged, panel, bias, rq, Y, ldy);
+    }
+  }
+}
+
+static void run_s4_gemv(size_t K, size_t m_begin, size_t m_end, const uint8_t *packed,
+                        const uint8_t *X, size_t ldx, const int32_t *bias, const pnn_requant *rq,
+                        uint8_t *Y, size_t ldy, uint8_t *column) {
+  const size_t groups = s4_groups(K);
+  gemv_column(X, ldx, K, groups, column);
+  int32_t sums[GEMV_BLOCKS * ROWS];
+  for (size_t m0 = m_begin; m0 < m_end; m0 += GEMV_BLOCKS * ROWS) {
+    const size_t rows = m_end - m0 < GEMV_BLOCKS * ROWS ? m_end - m0 : GEMV_BLOCKS * ROWS;
+    const uint8_t *w = packed + m0 / ROWS * s4_block_bytes(groups);
+    switch ((rows + ROWS - 1) / ROWS) {
+      case 1: s4_gemv_blocks(1, groups, w, column, sums); break;
+      case 2: s4_gemv_blocks(2, groups, w, column, sums); break;
+      case 3: s4_gemv_blocks(3, groups, w, column, sums); break;
+      default: s4_gemv_blocks(4, groups, w, column, sums); break;
+    }
+    gemv_store(rows, sums, bias, rq, m0, Y, ldy);
+  }
+}
+
+static void gemm_s4_run(size_t M, size_t N, size_t K, size_t m_begin, size_t m_end,
+                        const void *packed, const uint8_t *X, size_t ldx, const int32_t *bias,
+                        const pnn_requant *rq, uint8_t *Y, size_t ldy, void *scratch) {
+  (void)M;
+  if (N == 1)
+    run_s4_gemv(K, m_begin, m_end, (const uint8_t *)packed, X, ldx, bias, rq, Y, ldy,
+                (uint8_t *)scratch);
+  else
+    run_s4_panels(N, K, m_begin, m_end, (const uint8_t *)packed, X, ldx, bias, rq, Y, ldy,
+                  (uint8_t *)scratch);
+}
+#endif /* PNN_S8_GEMM_DRIVER_S4 */
 
 #endif /* PNN_S8_GEMM_DRIVER_H */

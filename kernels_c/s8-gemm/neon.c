@@ -11,6 +11,11 @@
  * registers at the store (neon_impl.h), pixel tails through a small buffer.
  *
  * N == 1 is a GEMV with lanes across rows: a block's 8 weights of one k times x[k].
+ *
+ * s4 (pnn_s4_gemm_neon): the same blocks in pack.h's s4 form with 16 lanes, K padded to
+ * 4: 16 bytes of nibbles are a block's 4 k; shl/sshr by 4 give k, k+1 (low nibbles) and
+ * k+2, k+3 (high). The GEMV unpacks right before its multiply-accumulates, the panel path
+ * stages each block (gemm_driver.h).
  * Tile and GEMV loops: gemm_driver.h. NEON is part of the AArch64 baseline: no extra ISA flags or run-time checks. */
 #include "pnn_kernels.h"
 
@@ -104,6 +109,58 @@ static void gemv_store(size_t rows, const int32_t *sums, const int32_t *bias,
   pnn_s8_gemv_store(rows, sums, bias, rq, m0, Y, ldy);
 }
 
+enum {
+  S4_LANES = 16,     /* bytes of one q register */
+  S4_GROUP_ALIGN = 4 /* a block's k is 8 weights: four make a 32-weight unit */
+};
+
+static void s4_stage_block(size_t K, const uint8_t *nibbles, uint8_t *staged) {
+  for (size_t k = 0; k < K; k += 4) {
+    const int8x16_t v = vld1q_s8((const int8_t *)nibbles + 4 * k);
+    vst1q_s8((int8_t *)staged + ROWS * k, pnn_s4_low_nibbles(v));
+    vst1q_s8((int8_t *)staged + ROWS * k + 16, pnn_s4_high_nibbles(v));
+  }
+}
+
+/* gemv_blocks on s4 blocks: 16 bytes of nibbles give a block's weights of 4 k. */
+static PNN_ALWAYS_INLINE void s4_gemv_blocks(size_t blocks, size_t K, const uint8_t *w,
+                                             const uint8_t *column, int32_t *sums) {
+  int32x4_t acc[GEMV_BLOCKS][2];
+#pragma GCC unroll 4
+  for (size_t b = 0; b < GEMV_BLOCKS; ++b) acc[b][0] = acc[b][1] = vdupq_n_s32(0);
+  for (size_t k = 0; k < K; k += 4) {
+    uint32_t quad;
+    memcpy(&quad, column + k, sizeof quad);
+    const int16x4_t x =
+        vreinterpret_s16_u16(vget_low_u16(vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(quad)))));
+#pragma GCC unroll 4
+    for (size_t b = 0; b < GEMV_BLOCKS; ++b) {
+      if (b < blocks) {
+        const int8x16_t v = vld1q_s8((const int8_t *)w + b * ROWS * K / 2 + 4 * k);
+        const int8x16_t k01 = pnn_s4_low_nibbles(v), k23 = pnn_s4_high_nibbles(v);
+        const int16x8_t w0 = vmovl_s8(vget_low_s8(k01)), w1 = vmovl_high_s8(k01);
+        const int16x8_t w2 = vmovl_s8(vget_low_s8(k23)), w3 = vmovl_high_s8(k23);
+        acc[b][0] = vmlal_lane_s16(acc[b][0], vget_low_s16(w0), x, 0);
+        acc[b][1] = vmlal_high_lane_s16(acc[b][1], w0, x, 0);
+        acc[b][0] = vmlal_lane_s16(acc[b][0], vget_low_s16(w1), x, 1);
+        acc[b][1] = vmlal_high_lane_s16(acc[b][1], w1, x, 1);
+        acc[b][0] = vmlal_lane_s16(acc[b][0], vget_low_s16(w2), x, 2);
+        acc[b][1] = vmlal_high_lane_s16(acc[b][1], w2, x, 2);
+        acc[b][0] = vmlal_lane_s16(acc[b][0], vget_low_s16(w3), x, 3);
+        acc[b][1] = vmlal_high_lane_s16(acc[b][1], w3, x, 3);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (size_t b = 0; b < GEMV_BLOCKS; ++b) {
+    if (b < blocks) {
+      vst1q_s32(sums + ROWS * b, acc[b][0]);
+      vst1q_s32(sums + ROWS * b + 4, acc[b][1]);
+    }
+  }
+}
+
+#define PNN_S8_GEMM_DRIVER_S4
 #include "gemm_driver.h"
 
 static void neon_pack(size_t M, size_t K, const int8_t *W, void *packed) {
@@ -112,6 +169,10 @@ static void neon_pack(size_t M, size_t K, const int8_t *W, void *packed) {
 
 const pnn_s8_gemm_kernel pnn_s8_gemm_neon = {
     "neon", ROWS, gemm_pack_size, neon_pack, gemm_scratch_size, gemm_run,
+};
+
+const pnn_s8_gemm_kernel pnn_s4_gemm_neon = {
+    "neon", ROWS, gemm_s4_pack_size, gemm_s4_pack, gemm_s4_scratch_size, gemm_s4_run,
 };
 
 #endif /* __aarch64__ */

@@ -28,6 +28,13 @@ static inline uint8x8_t pnn_s8_load_pixels8(const uint8_t *row, size_t valid) {
   return vld1_u8(buf);
 }
 
+/* s8 weights of 16 bytes of s4 nibbles (pack.h): the low nibbles (moved up, then
+ * shifted back arithmetically to sign-extend), then the high ones. */
+static PNN_ALWAYS_INLINE int8x16_t pnn_s4_low_nibbles(int8x16_t v) {
+  return vshrq_n_s8(vshlq_n_s8(v, 4), 4);
+}
+static PNN_ALWAYS_INLINE int8x16_t pnn_s4_high_nibbles(int8x16_t v) { return vshrq_n_s8(v, 4); }
+
 typedef struct pnn_s8_neon_clamp {
   int32x4_t lo, hi;   /* lo - zero_point, hi - zero_point */
   int32x4_t zero_point;

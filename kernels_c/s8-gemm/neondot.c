@@ -15,6 +15,11 @@
  * N == 1 is a GEMV with lanes across rows: a block's rows 0-3 (or 4-7) quad vector times
  * the x quad in every lane.
  *
+ * s4 (pnn_s4_gemm_neondot): the same blocks in pack.h's s4 form with 16 lanes, so 16
+ * bytes of nibbles are a block's quad: shl/sshr by 4 give rows 0-3 (low nibbles) and
+ * rows 4-7 (high), in registers right before their sdot, in the micro-tile (whose sdot
+ * picks weights by lane from a register) and in the GEMV alike.
+ *
  * Compiled for ARMv8.2-A + dotprod by a per-file target so the library stays baseline ARMv8-A;
  * pnn_s8_gemm_select only picks this with cpu->neon_dotprod. */
 #include "pnn_kernels.h"
@@ -35,6 +40,8 @@
 #pragma GCC target("arch=armv8.2-a+dotprod")
 #endif
 
+#include <stdbool.h>
+
 #include "neon_impl.h"
 #include "pack.h"
 
@@ -46,22 +53,49 @@ enum {
 
 static size_t padded_k(size_t K) { return pnn_s8_round_up(K, 4); }
 
-static size_t weight_bytes(size_t M, size_t K) {
-  return pnn_s8_row_blocks(M, ROWS) * ROWS * padded_k(K);
+/* Bytes of the weights (s4: at 4 bits); the corrections follow them. */
+static size_t weight_bytes(size_t M, size_t K, bool s4) {
+  const size_t bytes = pnn_s8_row_blocks(M, ROWS) * ROWS * padded_k(K);
+  return s4 ? bytes / 2 : bytes;
 }
 
-static size_t neondot_pack_size(size_t M, size_t K) {
-  return weight_bytes(M, K) + pnn_s8_row_blocks(M, ROWS) * ROWS * sizeof(int32_t);
+static size_t pack_bytes(size_t M, size_t K, bool s4) {
+  return weight_bytes(M, K, s4) + pnn_s8_row_blocks(M, ROWS) * ROWS * sizeof(int32_t);
 }
 
-static void neondot_pack(size_t M, size_t K, const int8_t *W, void *packed) {
-  pnn_s8_pack_blocks(M, K, W, ROWS, 4, padded_k(K), (int8_t *)packed);
-  uint8_t *corrections = (uint8_t *)packed + weight_bytes(M, K);
+static size_t neondot_pack_size(size_t M, size_t K) { return pack_bytes(M, K, false); }
+static size_t neondot_s4_pack_size(size_t M, size_t K) { return pack_bytes(M, K, true); }
+
+/* 128 * sum_k W[m][k] per (padded) row, after the weights. */
+static void pack_corrections(size_t M, size_t K, const int8_t *W, uint8_t *corrections) {
   for (size_t m = 0; m < pnn_s8_row_blocks(M, ROWS) * ROWS; ++m) {
     int32_t row_sum = 0; /* |sum| <= 127 K: 128 times it fits int32 for K <= 66000 */
     for (size_t k = 0; m < M && k < K; ++k) row_sum += W[m * K + k];
     const int32_t correction = 128 * row_sum;
     memcpy(corrections + m * sizeof(int32_t), &correction, sizeof correction);
+  }
+}
+
+static void neondot_pack(size_t M, size_t K, const int8_t *W, void *packed) {
+  pnn_s8_pack_blocks(M, K, W, ROWS, 4, padded_k(K), (int8_t *)packed);
+  pack_corrections(M, K, W, (uint8_t *)packed + weight_bytes(M, K, false));
+}
+
+static void neondot_s4_pack(size_t M, size_t K, const int8_t *W, void *packed) {
+  pnn_s4_pack_blocks(M, K, W, ROWS, 4, padded_k(K), 16, (uint8_t *)packed);
+  pack_corrections(M, K, W, (uint8_t *)packed + weight_bytes(M, K, true));
+}
+
+/* A block's weights of quad q: rows 0-3 and rows 4-7 (w: the block's s8 or s4 weights). */
+static PNN_ALWAYS_INLINE void load_quad(const int8_t *w, bool s4, size_t q, int8x16_t *w03,
+                                        int8x16_t *w47) {
+  if (s4) {
+    const int8x16_t v = vld1q_s8(w + 16 * q);
+    *w03 = pnn_s4_low_nibbles(v);
+    *w47 = pnn_s4_high_nibbles(v);
+  } else {
+    *w03 = vld1q_s8(w + 32 * q);
+    *w47 = vld1q_s8(w + 32 * q + 16);
   }
 }
 
@@ -78,7 +112,7 @@ static inline uint8x8_t load_centered(const uint8_t *X, size_t ldx, size_t K, si
 
 /* Rows [0, rows) of one block times the panel; nv (1 or 2 vectors of 4 pixels) is a
  * constant at every call site. */
-static PNN_ALWAYS_INLINE void micro_kernel(size_t nv, size_t k_quads, const int8_t *w,
+static PNN_ALWAYS_INLINE void micro_kernel(size_t nv, bool s4, size_t k_quads, const int8_t *w,
                                            const int32_t *corrections, const int8_t *panel,
                                            size_t rows, const int32_t *bias,
                                            const pnn_requant *rq, const pnn_s8_neon_clamp *clamp,
@@ -91,7 +125,8 @@ static PNN_ALWAYS_INLINE void micro_kernel(size_t nv, size_t k_quads, const int8
   for (size_t q = 0; q < k_quads; ++q) {
     const int8x16_t x0 = vld1q_s8(panel + 32 * q);
     const int8x16_t x1 = nv > 1 ? vld1q_s8(panel + 32 * q + 16) : x0;
-    const int8x16_t w03 = vld1q_s8(w + 32 * q), w47 = vld1q_s8(w + 32 * q + 16);
+    int8x16_t w03, w47;
+    load_quad(w, s4, q, &w03, &w47);
 #define PNN_S8_ROW(R, WV, L)                                   \
   acc[R][0] = vdotq_laneq_s32(acc[R][0], x0, WV, L);           \
   if (nv > 1) acc[R][1] = vdotq_laneq_s32(acc[R][1], x1, WV, L);
@@ -109,11 +144,14 @@ static PNN_ALWAYS_INLINE void micro_kernel(size_t nv, size_t k_quads, const int8
   }
 }
 
-static void run_panels(size_t M, size_t N, size_t K, size_t m_begin, size_t m_end,
-                       const int8_t *packed, const uint8_t *X, size_t ldx, const int32_t *bias,
-                       const pnn_requant *rq, uint8_t *Y, size_t ldy, int8_t *panel) {
+/* packed: s8 blocks, or s4 blocks (s4; a constant at both call sites). */
+static PNN_ALWAYS_INLINE void run_panels(size_t M, size_t N, size_t K, size_t m_begin,
+                                         size_t m_end, const int8_t *packed, bool s4,
+                                         const uint8_t *X, size_t ldx, const int32_t *bias,
+                                         const pnn_requant *rq, uint8_t *Y, size_t ldy,
+                                         int8_t *panel) {
   const size_t kp = padded_k(K), k_quads = kp / 4;
-  const int32_t *corrections = (const int32_t *)(packed + weight_bytes(M, K));
+  const int32_t *corrections = (const int32_t *)(packed + weight_bytes(M, K, s4));
   const pnn_s8_neon_clamp clamp = pnn_s8_neon_clamp_make(rq);
   for (size_t n0 = 0; n0 < N; n0 += TILE_PIXELS) {
     const size_t width = N - n0 < TILE_PIXELS ? N - n0 : TILE_PIXELS;
@@ -129,24 +167,24 @@ static void run_panels(size_t M, size_t N, size_t K, size_t m_begin, size_t m_en
       const size_t rows = m_end - m0 < ROWS ? m_end - m0 : ROWS;
       const pnn_requant row_rq = {rq->multiplier + m0, rq->shift + m0, rq->zero_point, rq->lo,
                                   rq->hi};
-      const int8_t *w = packed + m0 * kp; /* m0 is a multiple of ROWS */
+      const int8_t *w = packed + (s4 ? m0 * kp / 2 : m0 * kp); /* m0 is a multiple of ROWS */
       uint8_t *y = Y + m0 * ldy + n0;
       if (width > 4)
-        micro_kernel(2, k_quads, w, corrections + m0, panel, rows, bias + m0, &row_rq, &clamp,
-                     y, ldy, width);
+        micro_kernel(2, s4, k_quads, w, corrections + m0, panel, rows, bias + m0, &row_rq,
+                     &clamp, y, ldy, width);
       else
-        micro_kernel(1, k_quads, w, corrections + m0, panel, rows, bias + m0, &row_rq, &clamp,
-                     y, ldy, width);
+        micro_kernel(1, s4, k_quads, w, corrections + m0, panel, rows, bias + m0, &row_rq,
+                     &clamp, y, ldy, width);
     }
   }
 }
 
 /* Sums (bias not included, corrections included) of `blocks` consecutive row blocks
  * into sums[0, 8*blocks). */
-static PNN_ALWAYS_INLINE void gemv_blocks(size_t blocks, size_t k_quads, const int8_t *w,
-                                          const int32_t *corrections, const uint8_t *column,
-                                          int32_t *sums) {
-  const size_t block_bytes = ROWS * 4 * k_quads;
+static PNN_ALWAYS_INLINE void gemv_blocks(size_t blocks, bool s4, size_t k_quads,
+                                          const int8_t *w, const int32_t *corrections,
+                                          const uint8_t *column, int32_t *sums) {
+  const size_t block_bytes = s4 ? ROWS * 2 * k_quads : ROWS * 4 * k_quads;
   int32x4_t acc[GEMV_BLOCKS][2];
 #pragma GCC unroll 4
   for (size_t b = 0; b < GEMV_BLOCKS; ++b) {
@@ -162,9 +200,10 @@ static PNN_ALWAYS_INLINE void gemv_blocks(size_t blocks, size_t k_quads, const i
 #pragma GCC unroll 4
     for (size_t b = 0; b < GEMV_BLOCKS; ++b) {
       if (b < blocks) {
-        const int8_t *wq = w + b * block_bytes + 32 * q;
-        acc[b][0] = vdotq_s32(acc[b][0], vld1q_s8(wq), x);
-        acc[b][1] = vdotq_s32(acc[b][1], vld1q_s8(wq + 16), x);
+        int8x16_t w03, w47;
+        load_quad(w + b * block_bytes, s4, q, &w03, &w47);
+        acc[b][0] = vdotq_s32(acc[b][0], w03, x);
+        acc[b][1] = vdotq_s32(acc[b][1], w47, x);
       }
     }
   }
@@ -177,21 +216,22 @@ static PNN_ALWAYS_INLINE void gemv_blocks(size_t blocks, size_t k_quads, const i
   }
 }
 
-static void run_gemv(size_t M, size_t K, size_t m_begin, size_t m_end, const int8_t *packed,
-                     const uint8_t *X, size_t ldx, const int32_t *bias, const pnn_requant *rq,
-                     uint8_t *Y, size_t ldy, uint8_t *column) {
+static PNN_ALWAYS_INLINE void run_gemv(size_t M, size_t K, size_t m_begin, size_t m_end,
+                                       const int8_t *packed, bool s4, const uint8_t *X,
+                                       size_t ldx, const int32_t *bias, const pnn_requant *rq,
+                                       uint8_t *Y, size_t ldy, uint8_t *column) {
   const size_t kp = padded_k(K), k_quads = kp / 4;
-  const int32_t *corrections = (const int32_t *)(packed + weight_bytes(M, K));
+  const int32_t *corrections = (const int32_t *)(packed + weight_bytes(M, K, s4));
   for (size_t k = 0; k < kp; ++k) column[k] = k < K ? X[k * ldx] ^ 0x80 : 0;
   int32_t sums[GEMV_BLOCKS * ROWS];
   for (size_t m0 = m_begin; m0 < m_end; m0 += GEMV_BLOCKS * ROWS) {
     const size_t rows = m_end - m0 < GEMV_BLOCKS * ROWS ? m_end - m0 : GEMV_BLOCKS * ROWS;
-    const int8_t *w = packed + m0 * kp;
+    const int8_t *w = packed + (s4 ? m0 * kp / 2 : m0 * kp);
     switch ((rows + ROWS - 1) / ROWS) {
-      case 1: gemv_blocks(1, k_quads, w, corrections + m0, column, sums); break;
-      case 2: gemv_blocks(2, k_quads, w, corrections + m0, column, sums); break;
-      case 3: gemv_blocks(3, k_quads, w, corrections + m0, column, sums); break;
-      default: gemv_blocks(4, k_quads, w, corrections + m0, column, sums); break;
+      case 1: gemv_blocks(1, s4, k_quads, w, corrections + m0, column, sums); break;
+      case 2: gemv_blocks(2, s4, k_quads, w, corrections + m0, column, sums); break;
+      case 3: gemv_blocks(3, s4, k_quads, w, corrections + m0, column, sums); break;
+      default: gemv_blocks(4, s4, k_quads, w, corrections + m0, column, sums); break;
     }
     pnn_s8_gemv_store(rows, sums, bias, rq, m0, Y, ldy);
   }
@@ -201,15 +241,30 @@ static void neondot_run(size_t M, size_t N, size_t K, size_t m_begin, size_t m_e
                         const void *packed, const uint8_t *X, size_t ldx, const int32_t *bias,
                         const pnn_requant *rq, uint8_t *Y, size_t ldy, void *scratch) {
   if (N == 1)
-    run_gemv(M, K, m_begin, m_end, (const int8_t *)packed, X, ldx, bias, rq, Y, ldy,
+    run_gemv(M, K, m_begin, m_end, (const int8_t *)packed, false, X, ldx, bias, rq, Y, ldy,
              (uint8_t *)scratch);
   else
-    run_panels(M, N, K, m_begin, m_end, (const int8_t *)packed, X, ldx, bias, rq, Y, ldy,
+    run_panels(M, N, K, m_begin, m_end, (const int8_t *)packed, false, X, ldx, bias, rq, Y, ldy,
+               (int8_t *)scratch);
+}
+
+static void neondot_s4_run(size_t M, size_t N, size_t K, size_t m_begin, size_t m_end,
+                           const void *packed, const uint8_t *X, size_t ldx, const int32_t *bias,
+                           const pnn_requant *rq, uint8_t *Y, size_t ldy, void *scratch) {
+  if (N == 1)
+    run_gemv(M, K, m_begin, m_end, (const int8_t *)packed, true, X, ldx, bias, rq, Y, ldy,
+             (uint8_t *)scratch);
+  else
+    run_panels(M, N, K, m_begin, m_end, (const int8_t *)packed, true, X, ldx, bias, rq, Y, ldy,
                (int8_t *)scratch);
 }
 
 const pnn_s8_gemm_kernel pnn_s8_gemm_neondot = {
     "neondot", ROWS, neondot_pack_size, neondot_pack, neondot_scratch_size, neondot_run,
+};
+
+const pnn_s8_gemm_kernel pnn_s4_gemm_neondot = {
+    "neondot", ROWS, neondot_s4_pack_size, neondot_s4_pack, neondot_scratch_size, neondot_s4_run,
 };
 
 #if defined(__clang__)

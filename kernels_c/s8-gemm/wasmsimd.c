@@ -15,7 +15,13 @@
  *
  * N == 1 is a GEMV with lanes across rows: a block's 4-row vector of one pair times the
  * x pair in every lane; its few outputs go through pnn_requantize (i64x2.shr takes one
- * shift count, and rows have their own). Tile and GEMV loops: gemm_driver.h. */
+ * shift count, and rows have their own). Tile and GEMV loops: gemm_driver.h.
+ *
+ * s4 (pnn_s4_gemm_wasmsimd): the same blocks in pack.h's s4 form with 16 lanes (an
+ * element is one i16 weight), pairs padded to 2: 16 bytes of nibbles are a block's 2
+ * pairs; i8x16.shl/shr_s by 4 give the low and high nibbles sign-extended, widened to
+ * i16 as the dot product takes them. The GEMV unpacks right before its dot products,
+ * the panel path stages each block (gemm_driver.h). */
 #include "pnn_kernels.h"
 
 #if defined(__wasm_simd128__)
@@ -167,6 +173,61 @@ static void gemv_store(size_t rows, const int32_t *sums, const int32_t *bias,
   }
 }
 
+enum {
+  S4_LANES = 16,     /* bytes of one v128 */
+  S4_GROUP_ALIGN = 2 /* a block's pair is 16 weights: two make a 32-weight unit */
+};
+
+/* The i16 weights of a block's pairs p, p + 1 from their 16 bytes of nibbles: pair p's
+ * rows 0-3 and 4-7, then pair p + 1's. */
+static PNN_ALWAYS_INLINE void unpack_s4(v128_t v, v128_t w[4]) {
+  const v128_t low = wasm_i8x16_shr(wasm_i8x16_shl(v, 4), 4), high = wasm_i8x16_shr(v, 4);
+  w[0] = wasm_i16x8_extend_low_i8x16(low);
+  w[1] = wasm_i16x8_extend_high_i8x16(low);
+  w[2] = wasm_i16x8_extend_low_i8x16(high);
+  w[3] = wasm_i16x8_extend_high_i8x16(high);
+}
+
+static void s4_stage_block(size_t n_pairs, const uint8_t *nibbles, uint8_t *staged) {
+  for (size_t p = 0; p < n_pairs; p += 2) {
+    v128_t w[4];
+    unpack_s4(wasm_v128_load(nibbles + 8 * p), w);
+    for (size_t i = 0; i < 4; ++i) wasm_v128_store(staged + 32 * p + 16 * i, w[i]);
+  }
+}
+
+/* gemv_blocks on s4 blocks: 16 bytes of nibbles give a block's pairs p, p + 1. */
+static PNN_ALWAYS_INLINE void s4_gemv_blocks(size_t blocks, size_t n_pairs, const uint8_t *w,
+                                             const uint8_t *x_pairs, int32_t *sums) {
+  const size_t block_bytes = ROWS * n_pairs;
+  v128_t acc[GEMV_BLOCKS][2];
+#pragma GCC unroll 4
+  for (size_t b = 0; b < GEMV_BLOCKS; ++b) acc[b][0] = acc[b][1] = wasm_i32x4_splat(0);
+  for (size_t p = 0; p < n_pairs; p += 2) {
+    const v128_t x0 = wasm_v128_load32_splat(x_pairs + 4 * p);
+    const v128_t x1 = wasm_v128_load32_splat(x_pairs + 4 * p + 4);
+#pragma GCC unroll 4
+    for (size_t b = 0; b < GEMV_BLOCKS; ++b) {
+      if (b < blocks) {
+        v128_t wp[4];
+        unpack_s4(wasm_v128_load(w + b * block_bytes + 8 * p), wp);
+        acc[b][0] = wasm_i32x4_add(acc[b][0], wasm_i32x4_add(wasm_i32x4_dot_i16x8(wp[0], x0),
+                                                             wasm_i32x4_dot_i16x8(wp[2], x1)));
+        acc[b][1] = wasm_i32x4_add(acc[b][1], wasm_i32x4_add(wasm_i32x4_dot_i16x8(wp[1], x0),
+                                                             wasm_i32x4_dot_i16x8(wp[3], x1)));
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (size_t b = 0; b < GEMV_BLOCKS; ++b) {
+    if (b < blocks) {
+      wasm_v128_store(sums + ROWS * b, acc[b][0]);
+      wasm_v128_store(sums + ROWS * b + 4, acc[b][1]);
+    }
+  }
+}
+
+#define PNN_S8_GEMM_DRIVER_S4
 #include "gemm_driver.h"
 
 static void wasmsimd_pack(size_t M, size_t K, const int8_t *W, void *packed) {
@@ -175,6 +236,10 @@ static void wasmsimd_pack(size_t M, size_t K, const int8_t *W, void *packed) {
 
 const pnn_s8_gemm_kernel pnn_s8_gemm_wasmsimd = {
     "wasmsimd", ROWS, gemm_pack_size, wasmsimd_pack, gemm_scratch_size, gemm_run,
+};
+
+const pnn_s8_gemm_kernel pnn_s4_gemm_wasmsimd = {
+    "wasmsimd", ROWS, gemm_s4_pack_size, gemm_s4_pack, gemm_s4_scratch_size, gemm_s4_run,
 };
 
 #endif /* __wasm_simd128__ */

@@ -149,6 +149,16 @@ static PNN_ALWAYS_INLINE void pnn_s8_store8(uint8_t *y, __m256i v, size_t count)
   }
 }
 
+/* s8 weights of 32 bytes of s4 nibbles (pack.h): the low nibbles, then the high ones,
+ * sign-extended by a 16-entry vpshufb table. */
+static PNN_ALWAYS_INLINE void pnn_s4_unpack32(__m256i v, __m256i *lo, __m256i *hi) {
+  const __m256i table = _mm256_broadcastsi128_si256(
+      _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1));
+  const __m256i mask = _mm256_set1_epi8(0x0F);
+  *lo = _mm256_shuffle_epi8(table, _mm256_and_si256(v, mask));
+  *hi = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), mask));
+}
+
 /* Requantizes rows [0, rows) of a GEMV group (sums: int32 per row, bias not yet added)
  * 8 rows at a time and writes them down the single output column (stride ldy). */
 static inline void pnn_s8_gemv_store8(size_t rows, const int32_t *sums, const int32_t *bias,

@@ -23,7 +23,11 @@
  * registers at the store (x86_impl.h), pixel tails through a small buffer.
  *
  * N == 1 is a GEMV with lanes across rows: one 32-byte load of a block's group times
- * the column's group broadcast gives 8 row sums; four blocks share each broadcast. */
+ * the column's group broadcast gives 8 row sums; four blocks share each broadcast.
+ *
+ * With PNN_S8_GEMM_DRIVER_S4 (u8 x s8 quads only: GROUP_K 4), also the s4 kernel
+ * (gemm_driver.h) of these blocks in pack.h's s4 form with 32 lanes: one 32-byte load of
+ * nibbles unpacks (x86_impl.h) into two groups of a block. */
 #ifndef PNN_S8_GEMM_X86_YMM_GEMM_H
 #define PNN_S8_GEMM_X86_YMM_GEMM_H
 
@@ -90,6 +94,48 @@ static void gemv_store(size_t rows, const int32_t *sums, const int32_t *bias,
                        const pnn_requant *rq, size_t m0, uint8_t *Y, size_t ldy) {
   pnn_s8_gemv_store8(rows, sums, bias, rq, m0, Y, ldy);
 }
+
+#if defined(PNN_S8_GEMM_DRIVER_S4)
+_Static_assert(GROUP_K == 4, "the s4 form here unpacks u8 x s8 quads");
+enum {
+  S4_LANES = 32,      /* bytes of one ymm */
+  S4_GROUP_ALIGN = 2  /* a block's group is 32 weights: two make a 64-weight unit */
+};
+
+static void s4_stage_block(size_t groups, const uint8_t *nibbles, uint8_t *staged) {
+  for (size_t g = 0; g < groups; g += 2) {
+    __m256i lo, hi;
+    pnn_s4_unpack32(_mm256_load_si256((const __m256i *)(nibbles + 16 * g)), &lo, &hi);
+    _mm256_store_si256((__m256i *)(staged + 32 * g), lo);
+    _mm256_store_si256((__m256i *)(staged + 32 * g + 32), hi);
+  }
+}
+
+/* gemv_blocks on s4 blocks: one 32-byte load of nibbles gives a block's groups g, g + 1. */
+static PNN_ALWAYS_INLINE void s4_gemv_blocks(size_t blocks, size_t groups, const uint8_t *w,
+                                             const uint8_t *x_groups, int32_t *sums) {
+  const size_t block_bytes = ROWS * 2 * groups;
+  __m256i acc[GEMV_BLOCKS];
+#pragma GCC unroll 4
+  for (size_t b = 0; b < GEMV_BLOCKS; ++b) acc[b] = _mm256_setzero_si256();
+  for (size_t g = 0; g < groups; g += 2) {
+    const __m256i x0 = _mm256_set1_epi32(pnn_s8_load_i32(x_groups + 4 * g));
+    const __m256i x1 = _mm256_set1_epi32(pnn_s8_load_i32(x_groups + 4 * g + 4));
+#pragma GCC unroll 4
+    for (size_t b = 0; b < GEMV_BLOCKS; ++b) {
+      if (b < blocks) {
+        __m256i w0, w1;
+        pnn_s4_unpack32(_mm256_load_si256((const __m256i *)(w + b * block_bytes + 16 * g)), &w0,
+                        &w1);
+        acc[b] = ymm_mac(ymm_mac(acc[b], x0, w0), x1, w1);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (size_t b = 0; b < GEMV_BLOCKS; ++b)
+    if (b < blocks) _mm256_storeu_si256((__m256i *)(sums + ROWS * b), acc[b]);
+}
+#endif
 
 #include "gemm_driver.h"
 

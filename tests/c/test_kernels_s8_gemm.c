@@ -4,10 +4,15 @@
  *   2. every variant compiled for this target and usable on this CPU against the
  *      scalar reference, byte for byte (integer kernels must match exactly);
  *   3. pnn_s8_fold_zero_point against sum_k W * (x - z) on raw x;
- *   4. pnn_s8_gemm_select picks the best usable variant.
+ *   4. pnn_s8_gemm_select and pnn_s4_gemm_select pick the best usable variant;
+ *   5. the s4 kernels (int4 weights kept at 4 bits), every variant including the s4
+ *      scalar one, against the s8 scalar reference on the same weights, byte for byte:
+ *      the whole case set again with weights limited to [-7, 7] (the patterns' +-127
+ *      become +-7).
  * Cases: M x N x K over awkward sizes (1, tails of every tile, K not a multiple of
- * 2/4/8, K = 0, N = 1 GEMV), extreme values (all 255 against +-127 weights, the
- * largest |acc| with K up to 66000), int4 weights, per-row multipliers from tiny to
+ * 2/4/8/16/32, K odd (an s4 row ending in half a byte), K = 0, N = 1 GEMV), extreme
+ * values (all 255 against +-127 or +-7 weights, the largest |acc| with K up to 66000),
+ * int4 weights, per-row multipliers from tiny to
  * 2^31 - 1 with shifts 1..62, zero points 0/128/255, clamp bounds, partial row ranges
  * (multiples of the variant's row_block), odd ldx/ldy.
  *
@@ -108,14 +113,14 @@ typedef struct problem {
   pnn_requant rq;
 } problem;
 
-/* Weight and activation patterns. */
+/* Weight and activation patterns; w_max is 127 (s8) or 7 (s4 kernels). */
 enum values {
-  VAL_RANDOM,        /* u8 and s8 over their whole ranges */
-  VAL_MAX_SIGNS,     /* X all 255, W +-127 */
-  VAL_MOST_NEGATIVE, /* X all 255, W all -127: the most negative accumulator */
-  VAL_MOST_POSITIVE, /* X all 255, W all +127 */
+  VAL_RANDOM,        /* u8 over its whole range, W in [-w_max, w_max] */
+  VAL_MAX_SIGNS,     /* X all 255, W +-w_max */
+  VAL_MOST_NEGATIVE, /* X all 255, W all -w_max: the most negative accumulator */
+  VAL_MOST_POSITIVE, /* X all 255, W all +w_max */
   VAL_INT4,          /* W in [-7, 7] (int4 layers), random X */
-  VAL_EDGES,         /* X in {0, 255}, W in {-127, 0, 127} */
+  VAL_EDGES,         /* X in {0, 255}, W in {-w_max, 0, w_max} */
   VAL_SMALL,         /* X in [0, 3], W in [-2, 2]: at about unit scale, outputs off the clamp */
   NUM_VALUES
 };
@@ -133,7 +138,8 @@ static int bit_length(uint64_t v) {
   return n;
 }
 
-static void problem_make(problem *p, size_t M, size_t N, size_t K, int values, rng *r) {
+static void problem_make(problem *p, size_t M, size_t N, size_t K, int values, int w_max,
+                         rng *r) {
   p->M = M;
   p->N = N;
   p->K = K;
@@ -155,13 +161,13 @@ static void problem_make(problem *p, size_t M, size_t N, size_t K, int values, r
   }
   for (size_t i = 0; i < M * K; ++i) {
     switch (values) {
-      case VAL_RANDOM: p->W[i] = (int8_t)rng_range(r, -127, 127); break;
-      case VAL_MAX_SIGNS: p->W[i] = rng_below(r, 2) ? 127 : -127; break;
-      case VAL_MOST_NEGATIVE: p->W[i] = -127; break;
-      case VAL_MOST_POSITIVE: p->W[i] = 127; break;
+      case VAL_RANDOM: p->W[i] = (int8_t)rng_range(r, -w_max, w_max); break;
+      case VAL_MAX_SIGNS: p->W[i] = (int8_t)(rng_below(r, 2) ? w_max : -w_max); break;
+      case VAL_MOST_NEGATIVE: p->W[i] = (int8_t)-w_max; break;
+      case VAL_MOST_POSITIVE: p->W[i] = (int8_t)w_max; break;
       case VAL_INT4: p->W[i] = (int8_t)rng_range(r, -7, 7); break;
       case VAL_SMALL: p->W[i] = (int8_t)rng_range(r, -2, 2); break;
-      default: p->W[i] = (int8_t)(127 * (int)rng_range(r, -1, 1)); break;
+      default: p->W[i] = (int8_t)(w_max * (int)rng_range(r, -1, 1)); break;
     }
   }
   /* |bias| + K * 255 * 127 must stay below 2^31 (the contract's |acc| bound). */
@@ -318,7 +324,7 @@ typedef struct variant {
   stats s;
 } variant;
 
-/* Most preferred first (the order pnn_s8_gemm_select follows). */
+/* Most preferred first (the order pnn_s8_gemm_select and pnn_s4_gemm_select follow). */
 static size_t target_variants(const pnn_cpu_features *cpu, variant *out) {
   size_t n = 0;
 #if defined(__x86_64__) || defined(_M_X64)
@@ -335,6 +341,25 @@ static size_t target_variants(const pnn_cpu_features *cpu, variant *out) {
   (void)cpu;
 #endif
   out[n++] = (variant){&pnn_s8_gemm_scalar, 1, {0, 0}};
+  return n;
+}
+
+static size_t target_s4_variants(const pnn_cpu_features *cpu, variant *out) {
+  size_t n = 0;
+#if defined(__x86_64__) || defined(_M_X64)
+  out[n++] = (variant){&pnn_s4_gemm_avx512vnni, cpu->avx512vnni, {0, 0}};
+  out[n++] = (variant){&pnn_s4_gemm_avxvnni, cpu->avxvnni, {0, 0}};
+  out[n++] = (variant){&pnn_s4_gemm_avx2, cpu->avx2_fma, {0, 0}};
+#elif defined(__aarch64__)
+  out[n++] = (variant){&pnn_s4_gemm_neondot, cpu->neon_dotprod, {0, 0}};
+  out[n++] = (variant){&pnn_s4_gemm_neon, 1, {0, 0}};
+#elif defined(__wasm_simd128__)
+  (void)cpu;
+  out[n++] = (variant){&pnn_s4_gemm_wasmsimd, 1, {0, 0}};
+#else
+  (void)cpu;
+#endif
+  out[n++] = (variant){&pnn_s4_gemm_scalar, 1, {0, 0}};
   return n;
 }
 
@@ -361,21 +386,22 @@ static void check_problem(const problem *p, variant *variants, size_t num_varian
 
 static const size_t SIZES_M[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 33};
 static const size_t SIZES_N[] = {1, 2, 3, 7, 15, 16, 17, 31, 33, 49, 69};
-static const size_t SIZES_K[] = {0, 1, 3, 4, 5, 15, 16, 17, 63, 64, 65, 300};
+static const size_t SIZES_K[] = {0, 1, 3, 4, 5, 15, 16, 17, 31, 33, 63, 64, 65, 300};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Every M x N x K of the lists (values cycling through the patterns), then a few
  * large shapes with every pattern: K of real layers, many pixel tiles, and K = 66000,
  * the contract's limit, where all -127 against all 255 is the most negative
- * accumulator. */
-static void check_all(variant *variants, size_t num_variants, stats *scalar_stats) {
+ * accumulator. Weights in [-w_max, w_max]. */
+static void check_all(variant *variants, size_t num_variants, int w_max, stats *scalar_stats) {
   rng r = {0x5eed5eedull};
   size_t index = 0;
   for (size_t mi = 0; mi < COUNT(SIZES_M); ++mi)
     for (size_t ni = 0; ni < COUNT(SIZES_N); ++ni)
       for (size_t ki = 0; ki < COUNT(SIZES_K); ++ki, ++index) {
         problem p;
-        problem_make(&p, SIZES_M[mi], SIZES_N[ni], SIZES_K[ki], (int)(index % NUM_VALUES), &r);
+        problem_make(&p, SIZES_M[mi], SIZES_N[ni], SIZES_K[ki], (int)(index % NUM_VALUES), w_max,
+                     &r);
         check_problem(&p, variants, num_variants, scalar_stats, &r);
         problem_free(&p);
       }
@@ -384,7 +410,7 @@ static void check_all(variant *variants, size_t num_variants, stats *scalar_stat
   for (size_t i = 0; i < COUNT(large); ++i)
     for (int values = 0; values < NUM_VALUES; ++values) {
       problem p;
-      problem_make(&p, large[i][0], large[i][1], large[i][2], values, &r);
+      problem_make(&p, large[i][0], large[i][1], large[i][2], values, w_max, &r);
       check_problem(&p, variants, num_variants, scalar_stats, &r);
       problem_free(&p);
     }
@@ -403,7 +429,7 @@ static void test_fold(stats *s) {
       for (int values = 0; values < NUM_VALUES; ++values) {
         const size_t M = shapes[si][0], K = shapes[si][1];
         problem p;
-        problem_make(&p, M, 1, K, values, &r);
+        problem_make(&p, M, 1, K, values, 127, &r);
         const int32_t z = zero_points[zi];
         int32_t *folded = (int32_t *)xmalloc(M * sizeof(int32_t));
         for (size_t m = 0; m < M; ++m)
@@ -430,38 +456,52 @@ static void test_fold(stats *s) {
       }
 }
 
-int main(void) {
-  pnn_cpu_features cpu;
-  pnn_cpu_detect(&cpu);
-  variant variants[8];
-  const size_t num_variants = target_variants(&cpu, variants);
-  stats scalar_stats = {0, 0}, fold_stats = {0, 0};
-  check_all(variants, num_variants, &scalar_stats);
-  test_fold(&fold_stats);
-
-  printf("s8 gemm scalar vs naive: %zu cases, %zu failed\n", scalar_stats.cases,
-         scalar_stats.failures);
-  printf("s8 fold zero point: %zu cases, %zu failed\n", fold_stats.cases, fold_stats.failures);
-  size_t failures = scalar_stats.failures + fold_stats.failures;
+/* Prints the results of one family (s8 or s4) and checks its select function; returns
+ * the number of failed cases. */
+static size_t report_variants(const char *family, const variant *variants, size_t num_variants,
+                              const pnn_s8_gemm_kernel *selected) {
+  size_t failures = 0;
   const pnn_s8_gemm_kernel *best = NULL;
   for (size_t i = 0; i < num_variants; ++i) {
     const variant *v = &variants[i];
     if (!v->usable) {
-      printf("s8 gemm %s: not usable on this CPU, skipped\n", v->kernel->name);
+      printf("%s gemm %s: not usable on this CPU, skipped\n", family, v->kernel->name);
       continue;
     }
     if (!best) best = v->kernel;
-    printf("s8 gemm %s %s: %zu cases, %zu failed\n", v->kernel->name,
-           v->kernel == &pnn_s8_gemm_scalar ? "row ranges" : "vs scalar", v->s.cases,
+    printf("%s gemm %s %s: %zu cases, %zu failed\n", family, v->kernel->name,
+           v->kernel == &pnn_s8_gemm_scalar ? "row ranges" : "vs s8 scalar", v->s.cases,
            v->s.failures);
     failures += v->s.failures;
   }
-  const pnn_s8_gemm_kernel *selected = pnn_s8_gemm_select(&cpu);
-  printf("s8 gemm select: %s\n", selected->name);
+  printf("%s gemm select: %s\n", family, selected->name);
   if (selected != best) {
-    fprintf(stderr, "pnn_s8_gemm_select picked %s, expected %s\n", selected->name, best->name);
+    fprintf(stderr, "%s gemm select picked %s, expected %s\n", family, selected->name,
+            best->name);
     ++failures;
   }
+  return failures;
+}
+
+int main(void) {
+  pnn_cpu_features cpu;
+  pnn_cpu_detect(&cpu);
+  variant variants[8], s4_variants[8];
+  const size_t num_variants = target_variants(&cpu, variants);
+  const size_t num_s4_variants = target_s4_variants(&cpu, s4_variants);
+  stats scalar_stats = {0, 0}, s4_scalar_stats = {0, 0}, fold_stats = {0, 0};
+  check_all(variants, num_variants, 127, &scalar_stats);
+  check_all(s4_variants, num_s4_variants, 7, &s4_scalar_stats);
+  test_fold(&fold_stats);
+
+  printf("s8 gemm scalar vs naive: %zu cases, %zu failed\n", scalar_stats.cases,
+         scalar_stats.failures);
+  printf("s8 gemm scalar vs naive, weights in [-7, 7]: %zu cases, %zu failed\n",
+         s4_scalar_stats.cases, s4_scalar_stats.failures);
+  printf("s8 fold zero point: %zu cases, %zu failed\n", fold_stats.cases, fold_stats.failures);
+  size_t failures = scalar_stats.failures + s4_scalar_stats.failures + fold_stats.failures;
+  failures += report_variants("s8", variants, num_variants, pnn_s8_gemm_select(&cpu));
+  failures += report_variants("s4", s4_variants, num_s4_variants, pnn_s4_gemm_select(&cpu));
   if (failures) printf("FAILED: %zu cases\n", failures);
   return failures ? 1 : 0;
 }

@@ -2,20 +2,23 @@
 linear program under a size budget and an optional latency budget (issue 5).
 
 Per QConv / QGemm candidate layer:
-- sensitivity: the mean squared change of the model's float outputs (float64) on
-  calibration samples when that layer alone is int4 and every other one int8, against
-  the all-int8 model, both run bit-exact by simulate_graph. Measured perturbation needs
-  no gradients (a Hessian trace would need a training framework) and sees exactly the
-  integer arithmetic the runtime will run.
+- sensitivity: the mean squared change of the model's float outputs (float64) on up to
+  SENSITIVITY_SAMPLES calibration samples when that layer alone is int4 and every other
+  one int8, against the all-int8 model. Measured perturbation needs no gradients (a
+  Hessian trace would need a training framework) and sees exactly the integer arithmetic
+  the runtime will run. The perturbed models run in pocketnn's runtime, which is
+  bit-exact with quantization.simulate_graph and about 20x faster than it at 224x224:
+  one whole-model run per layer and sample takes well under a minute on MobileNets and
+  ResNet-18 where the simulator took over ten (docs/QUANTIZATION.md).
 - size: the weight tensor's bytes at 8 bits and packed at 4 bits.
 - latency: the layer alone (between a QuantizeLinear and a DequantizeLinear, the same
-  for both variants) timed in pocketnn's runtime at int8 and at int4. The runtime
-  unpacks int4 weights to int8 at load, so both run the same kernel and the times are
-  about equal: a latency budget only constrains when it is below 1.
+  for both variants) timed in pocketnn's runtime at int8 and at int4 on the current
+  target; the two differ only as much as the s4 and s8 kernels do.
 
 The program: binary x_l (1 = int4) minimizing sum sensitivity_l * x_l subject to
 size(x) <= size_budget * size(all int8) and latency(x) <= latency_budget *
-latency(all int8); the first and last weighted layers stay int8 (x_l = 0), as in int4.
+latency(all int8). By default the first and last weighted layers stay int8 (x_l = 0),
+as in int4; with first_last_int8=False the program may make them int4 too.
 """
 
 from __future__ import annotations
@@ -34,11 +37,10 @@ from pocketnn.quantization.activations import (
     activation_qparams,
 )
 from pocketnn.quantization.quantize_graph import QParams, quantize_graph, weighted_nodes
-from pocketnn.quantization.simulate_graph import simulate_graph
 from pocketnn.sparsity.calibration import CalibSource, load_calibration
 
 # Calibration samples the sensitivity runs on: enough to average out per-sample noise,
-# few enough that one simulation per layer stays cheap.
+# few enough that one runtime pass per layer and sample stays cheap at 224x224.
 SENSITIVITY_SAMPLES = 64
 
 
@@ -94,21 +96,32 @@ def solve_bits(costs: Sequence[LayerCost], size_budget: float, latency_budget: f
                   integrality=np.ones(n), bounds=Bounds(np.zeros(n), np.array(free, dtype=np.float64)))
     if result.status != 0 or result.x is None:
         smallest = _fraction(costs, free, "bytes8", "bytes4")
+        kept = " and ".join(costs[i].name for i in sorted(fixed_int8))
         message = (f"no int4/int8 choice meets size budget {size_budget:g}"
                    + ("" if latency_budget is None else f" and latency budget {latency_budget:g}")
-                   + f": with the first and last weighted layers int8 the smallest reachable size is "
-                     f"{smallest:.3f} of the int8 weight bytes")
+                   + (f": with {kept} kept int8" if fixed_int8 else ":")
+                   + f" the smallest reachable size is {smallest:.3f} of the int8 weight bytes")
         if latency_budget is not None:
             fastest = _fraction(costs, [f and c.seconds4 < c.seconds8 for c, f in zip(costs, free)],
                                 "seconds8", "seconds4")
             message += f" and the smallest reachable latency {fastest:.3f} of int8's (measured)"
+        if fixed_int8:
+            message += " (first_last_int8=False / --int4-first-last lets the first and last weighted layers be int4)"
         raise QuantizationError(message)
     return [4 if x > 0.5 else 8 for x in result.x]
 
 
-def _outputs(graph: Graph, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
-    return np.concatenate([v.astype(np.float64).reshape(len(v), -1)
-                           for v in simulate_graph(graph, feeds).values()], axis=1)
+def _outputs(graph: Graph, samples: Sequence[Mapping[str, np.ndarray]]) -> np.ndarray:
+    """[sample, every output value] in float64, run by pocketnn's runtime."""
+    from pocketnn.format.writer import write_pnn
+    from pocketnn.runtime import Model
+
+    model = Model(write_pnn(graph))
+    rows = []
+    for feed in samples:
+        outputs = model.run(feed)
+        rows.append(np.concatenate([outputs[name].astype(np.float64).ravel() for name in graph.outputs]))
+    return np.stack(rows)
 
 
 def _single_layer(quantized: Graph, node: Node) -> Graph:
@@ -152,20 +165,21 @@ def time_layer(variants: Sequence[Graph], rounds: int = 9, budget_s: float = 0.1
     return [statistics.median(t) for t in samples]
 
 
-def layer_costs(graph: Graph, qparams: dict[str, QParams], feeds: Mapping[str, np.ndarray],
+def layer_costs(graph: Graph, qparams: dict[str, QParams], samples: Sequence[Mapping[str, np.ndarray]],
                 measure_latency: bool = True) -> list[LayerCost]:
-    """Sensitivity, size and latency of int4 vs int8 for every weighted layer."""
+    """Sensitivity on `samples` (feeds of the graph's input shapes), size and latency of
+    int4 vs int8 for every weighted layer."""
     count = len(weighted_nodes(graph))
     all8 = quantize_graph(graph, qparams, layer_bits=[8] * count)
     all4 = quantize_graph(graph, qparams, layer_bits=[4] * count)
-    reference = _outputs(all8, feeds)
+    reference = _outputs(all8, samples)
     q8 = [n for n in all8.nodes if n.op in ("QConv", "QGemm")]
     q4 = [n for n in all4.nodes if n.op in ("QConv", "QGemm")]
     costs = []
     for index, (node8, node4) in enumerate(zip(q8, q4)):
         bits = [8] * count
         bits[index] = 4
-        perturbed = _outputs(quantize_graph(graph, qparams, layer_bits=bits), feeds)
+        perturbed = _outputs(quantize_graph(graph, qparams, layer_bits=bits), samples)
         sensitivity = float(np.mean((perturbed - reference) ** 2))
         elements = int(np.prod(all8.tensors[node8.inputs[1]].shape))
         seconds = (time_layer([_single_layer(all8, node8), _single_layer(all4, node4)])
@@ -175,15 +189,15 @@ def layer_costs(graph: Graph, qparams: dict[str, QParams], feeds: Mapping[str, n
 
 
 def quantize_mixed(graph: Graph, calib: CalibSource | None, size_budget: float = 0.5,
-                   latency_budget: float | None = None,
-                   method: str = DEFAULT_CALIB_METHOD) -> tuple[Graph, MixedChoice]:
-    """Calibrates `graph`, chooses int4/int8 per weighted layer (module doc) and quantizes."""
+                   latency_budget: float | None = None, method: str = DEFAULT_CALIB_METHOD,
+                   first_last_int8: bool = True) -> tuple[Graph, MixedChoice]:
+    """Calibrates `graph`, chooses int4/int8 per weighted layer (module doc) and quantizes.
+    `first_last_int8` keeps the first and last weighted layers int8."""
     qparams = activation_qparams(graph, calib, method)
     assert calib is not None  # activation_qparams raised otherwise
-    batches = load_calibration(calib, graph)
     batch = graph.tensors[graph.inputs[0]].shape
-    take = max(1, SENSITIVITY_SAMPLES // max(1, batch[0] if batch else 1))
-    feeds = {name: np.concatenate([b[name] for b in batches[:take]]) for name in graph.inputs}
-    costs = layer_costs(graph, qparams, feeds, measure_latency=latency_budget is not None)
-    bits = solve_bits(costs, size_budget, latency_budget, fixed_int8=(0, len(costs) - 1)) if costs else []
+    samples = load_calibration(calib, graph)[:max(1, SENSITIVITY_SAMPLES // max(1, batch[0] if batch else 1))]
+    costs = layer_costs(graph, qparams, samples, measure_latency=latency_budget is not None)
+    fixed_int8 = (0, len(costs) - 1) if first_last_int8 else ()
+    bits = solve_bits(costs, size_budget, latency_budget, fixed_int8) if costs else []
     return quantize_graph(graph, qparams, layer_bits=bits), MixedChoice(bits, costs)

@@ -104,17 +104,21 @@ static inline pnn_status pnn_q_attr_output(const pnn_node *node, const char *op,
   return PNN_OK;
 }
 
-/* "s8gemm/<variant>" as a static string (the names pnn_s8_gemm_kernel carries). */
-static inline const char *pnn_q_gemm_kernel_name(const char *variant) {
-  static const char *const NAMES[][2] = {
-      {"avx2", "s8gemm/avx2"},         {"avxvnni", "s8gemm/avxvnni"},
-      {"avx512vnni", "s8gemm/avx512vnni"}, {"neon", "s8gemm/neon"},
-      {"neondot", "s8gemm/neondot"},   {"wasmsimd", "s8gemm/wasmsimd"},
+/* "s8gemm/<variant>" or "s4gemm/<variant>" as a static string (variant: the name
+ * pnn_s8_gemm_kernel carries). */
+static inline const char *pnn_q_gemm_kernel_name(const char *variant, bool s4) {
+  static const char *const NAMES[][3] = {
+      {"avx2", "s8gemm/avx2", "s4gemm/avx2"},
+      {"avxvnni", "s8gemm/avxvnni", "s4gemm/avxvnni"},
+      {"avx512vnni", "s8gemm/avx512vnni", "s4gemm/avx512vnni"},
+      {"neon", "s8gemm/neon", "s4gemm/neon"},
+      {"neondot", "s8gemm/neondot", "s4gemm/neondot"},
+      {"wasmsimd", "s8gemm/wasmsimd", "s4gemm/wasmsimd"},
   };
   for (size_t i = 0; i < sizeof(NAMES) / sizeof(NAMES[0]); ++i) {
-    if (strcmp(variant, NAMES[i][0]) == 0) return NAMES[i][1];
+    if (strcmp(variant, NAMES[i][0]) == 0) return NAMES[i][s4 ? 2 : 1];
   }
-  return "s8gemm/scalar";
+  return s4 ? "s4gemm/scalar" : "s8gemm/scalar";
 }
 
 #endif /* PNN_OPS_Q_COMMON_H */

@@ -2,8 +2,10 @@
  * layers with int32 accumulation and per-channel requantization (docs/OPS.md,
  * docs/QUANTIZATION.md).
  *
- * Weights are validated and repacked once at load for the selected s8 GEMM variant
- * (s4 unpacked to s8 first) and kept after the params. Paths of QConv:
+ * Weights are validated and repacked once at load for the selected GEMM variant and
+ * kept after the params: s8 weights for the s8 GEMM; s4 weights for the s4 GEMM, which
+ * keeps them at 4 bits and unpacks them in its kernels (depthwise s4 weights are tiny
+ * and are kept unpacked to s8). Paths of QConv:
  *   dwconv   group == C == M: the u8 depthwise kernel, channels split across threads.
  *   direct   1x1, stride 1, no padding: GEMM straight on X (K = C/group rows of H*W).
  *   im2col   everything else: per column chunk X is unfolded into the thread's scratch
@@ -45,6 +47,15 @@ typedef struct qconv_params {
   size_t gemm_scratch;         /* bytes of the GEMM's scratch, then the unfolded columns */
 } qconv_params;
 
+
+/* The GEMM variant for weights of this dtype, and its name for inspect and profiles. */
+static const pnn_s8_gemm_kernel *select_gemm(const pnn_model *model, const pnn_tensor *w,
+                                             const char **name) {
+  const bool s4 = w->dtype == PNN_DTYPE_S4;
+  const pnn_s8_gemm_kernel *gemm = s4 ? pnn_s4_gemm_select(&model->cpu) : pnn_s8_gemm_select(&model->cpu);
+  *name = pnn_q_gemm_kernel_name(gemm->name, s4);
+  return gemm;
+}
 
 /* Reads constant W of `rows * k` s8 or s4 values into dst as s8, refusing values
  * outside the contract ([-127, 127], s4 [-7, 7]) and rows whose accumulator could
@@ -272,8 +283,7 @@ pnn_status pnn_op_qconv_prepare(pnn_model *model, pnn_node *node, pnn_error *err
     const bool direct = kh == 1 && kw == 1 && strides[0] == 1 && strides[1] == 1 && pads[0] == 0 &&
                         pads[1] == 0 && pads[2] == 0 && pads[3] == 0;
     p.path = direct ? QCONV_PATH_DIRECT : QCONV_PATH_IM2COL;
-    p.gemm = pnn_s8_gemm_select(&model->cpu);
-    node->kernel = pnn_q_gemm_kernel_name(p.gemm->name);
+    p.gemm = select_gemm(model, w, &node->kernel);
     size_t chunk = QCONV_COLS_BUDGET / p.k;
     chunk = chunk < QCONV_MIN_CHUNK ? QCONV_MIN_CHUNK : (chunk > QCONV_MAX_CHUNK ? QCONV_MAX_CHUNK : chunk);
     p.chunk = chunk < out_hw ? chunk : out_hw;
@@ -305,8 +315,7 @@ pnn_status pnn_op_qgemm_prepare(pnn_model *model, pnn_node *node, pnn_error *err
   p.path = QCONV_PATH_DIRECT;
   p.chunk = 1;
   if ((st = check_common(model, node, op, p.out_c, p.k, &p, error)) != PNN_OK) return st;
-  p.gemm = pnn_s8_gemm_select(&model->cpu);
-  node->kernel = pnn_q_gemm_kernel_name(p.gemm->name);
+  p.gemm = select_gemm(model, w, &node->kernel);
   size_t scratch;
   if (!gemm_scratch(&p, false, &scratch)) {
     return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QGemm): scratch too large", node->name);
