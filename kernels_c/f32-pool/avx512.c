@@ -1,4 +1,4 @@
-/* f32 max pooling built for AVX-512F: maxpool_impl.h vectorized by the compiler under
+/* f32 max pooling built for AVX-512F: pnn_maxpool_impl.h vectorized by the compiler under
  * this file's target pragma. */
 #include "pnn_kernels.h"
 
@@ -11,8 +11,12 @@
 #pragma GCC target("avx512f,avx2,fma")
 #endif
 
-#define MAXPOOL_FN(name) name##_avx512
-#include "maxpool_impl.h"
+#include <float.h>
+
+#define MAXPOOL_T float
+#define MAXPOOL_LOWEST (-FLT_MAX)
+#define MAXPOOL_FN(name) pnn_f32_##name##_avx512
+#include "pnn_maxpool_impl.h"
 
 #if defined(__clang__)
 #pragma clang attribute pop

@@ -162,4 +162,15 @@ void pnn_f32_quantize_u8_neon(size_t n, const float *x, float scale, int32_t zer
 void pnn_f32_quantize_u8_wasmsimd(size_t n, const float *x, float scale, int32_t zero_point, uint8_t *y);
 pnn_f32_quantize_u8_fn pnn_f32_quantize_u8_select(const struct pnn_cpu_features *cpu, const char **name);
 
+/* ---- u8 max pooling (kernels_c/u8-pool/) ---------------------------------------
+ * y = max over the window's taps inside the image (padding never wins; a window with
+ * no tap inside gives 0). Quantized max pooling keeps the input's scale and zero point. */
+typedef void (*pnn_u8_maxpool2d_fn)(const struct pnn_pool2d_geometry *g, const uint8_t *x, uint8_t *y);
+void pnn_u8_maxpool2d_scalar(const struct pnn_pool2d_geometry *g, const uint8_t *x, uint8_t *y);
+void pnn_u8_maxpool2d_avx2(const struct pnn_pool2d_geometry *g, const uint8_t *x, uint8_t *y);
+void pnn_u8_maxpool2d_avx512(const struct pnn_pool2d_geometry *g, const uint8_t *x, uint8_t *y);
+/* The vector form built for the target's baseline ISA (NEON, SIMD128, SSE2). */
+void pnn_u8_maxpool2d_portable(const struct pnn_pool2d_geometry *g, const uint8_t *x, uint8_t *y);
+pnn_u8_maxpool2d_fn pnn_u8_maxpool2d_select(const struct pnn_cpu_features *cpu, const char **name);
+
 #endif /* PNN_KERNELS_S8_H */

@@ -640,6 +640,68 @@ static void test_quantize(stats *reference, quantize_variant *variants, size_t n
   free(got);
 }
 
+/* ---- u8 max pooling ------------------------------------------------------------- */
+
+typedef struct maxpool_variant {
+  pnn_u8_maxpool2d_fn fn;
+  stats s;
+} maxpool_variant;
+
+static void test_maxpool(stats *reference, maxpool_variant *variants, size_t num_variants) {
+  static const pnn_pool2d_geometry geoms[] = {
+      /* channels, in_h, in_w, out_h, out_w, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr */
+      {3, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+      {2, 112, 112, 56, 56, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, /* ResNet's stem pool */
+      {2, 9, 37, 5, 19, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+      {2, 8, 9, 4, 4, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0},
+      {1, 7, 70, 7, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+      {2, 9, 11, 5, 7, 3, 3, 1, 1, 2, 2, 0, 0, 0, 0},
+      {1, 3, 4, 2, 2, 5, 5, 1, 1, 1, 1, 2, 2, 0, 0},
+      {2, 10, 23, 4, 8, 3, 2, 3, 3, 1, 1, 1, 0, 0, 1},
+      {1, 4, 4, 3, 3, 3, 3, 2, 2, 1, 1, 2, 2, 2, 2},
+      {5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},
+      {3, 33, 67, 17, 34, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+  };
+  rng r = {0x9001beefu};
+  for (size_t gi = 0; gi < sizeof geoms / sizeof geoms[0]; ++gi) {
+    const pnn_pool2d_geometry *g = &geoms[gi];
+    const size_t in_n = g->channels * g->in_h * g->in_w, out_n = g->channels * g->out_h * g->out_w;
+    uint8_t *x = alloc_bytes(in_n), *want = alloc_bytes(out_n), *got = alloc_bytes(out_n);
+    fill_u8(&r, x, in_n, (int)(gi % 2));
+    pnn_u8_maxpool2d_scalar(g, x, want);
+    size_t bad = 0;
+    for (size_t c = 0; c < g->channels; ++c)
+      for (size_t oy = 0; oy < g->out_h; ++oy)
+        for (size_t ox = 0; ox < g->out_w; ++ox) {
+          int best = 0; /* the direct formula: max over the taps inside the image */
+          for (size_t i = 0; i < g->kernel_h; ++i)
+            for (size_t j = 0; j < g->kernel_w; ++j) {
+              const long iy = (long)(oy * g->stride_h + i * g->dilation_h) - (long)g->pad_top;
+              const long ix = (long)(ox * g->stride_w + j * g->dilation_w) - (long)g->pad_left;
+              if (iy < 0 || ix < 0 || iy >= (long)g->in_h || ix >= (long)g->in_w) continue;
+              const int v = x[(c * g->in_h + (size_t)iy) * g->in_w + (size_t)ix];
+              if (v > best) best = v;
+            }
+          if (want[(c * g->out_h + oy) * g->out_w + ox] != best) ++bad;
+        }
+    if (bad) fprintf(stderr, "u8 maxpool scalar geom %zu: %zu differ\n", gi, bad);
+    record(reference, bad != 0);
+    for (size_t v = 0; v < num_variants; ++v) {
+      for (size_t i = 0; i < out_n; ++i) got[i] = (uint8_t)~want[i];
+      variants[v].fn(g, x, got);
+      size_t at = 0;
+      while (at < out_n && got[at] == want[at]) ++at;
+      if (at < out_n)
+        fprintf(stderr, "u8 maxpool %s geom %zu: y[%zu] = %d, expected %d\n", variants[v].s.name, gi, at, got[at],
+                want[at]);
+      record(&variants[v].s, at < out_n);
+    }
+    free(x);
+    free(want);
+    free(got);
+  }
+}
+
 /* Prints "<what> (<variant>) vs scalar: ..." for a variant, "<name>: ..." otherwise. */
 static size_t report(const char *what, const stats *s) {
   if (what) printf("%s (%s) vs scalar", what, s->name);
@@ -654,6 +716,13 @@ int main(void) {
   const char *dw_name = "scalar", *add_name = "scalar", *quantize_name = "scalar";
   quantize_variant quantize[2] = {0};
   size_t num_quantize = 0;
+  const char *maxpool_name = "scalar";
+  maxpool_variant maxpool[3] = {0};
+  size_t num_maxpool = 0;
+  const pnn_u8_maxpool2d_fn maxpool_best = pnn_u8_maxpool2d_select(&cpu, &maxpool_name);
+  maxpool[num_maxpool++] = (maxpool_variant){maxpool_best, {maxpool_name, 0, 0}};
+  if (strcmp(maxpool_name, "portable") != 0)
+    maxpool[num_maxpool++] = (maxpool_variant){pnn_u8_maxpool2d_portable, {"portable", 0, 0}};
   const pnn_f32_quantize_u8_fn quantize_best = pnn_f32_quantize_u8_select(&cpu, &quantize_name);
   if (strcmp(quantize_name, "scalar") != 0)
     quantize[num_quantize++] = (quantize_variant){quantize_best, {quantize_name, 0, 0}};
@@ -670,6 +739,8 @@ int main(void) {
     dw[num_dw++] = (dw_variant){pnn_s8_dwconv_avx2, {"avx2", 0, 0}};
   if (cpu.avx2_fma && strcmp(add_name, "avx2") != 0)
     add[num_add++] = (add_variant){pnn_u8_add_avx2, {"avx2", 0, 0}};
+  if (cpu.avx2_fma && strcmp(maxpool_name, "avx2") != 0)
+    maxpool[num_maxpool++] = (maxpool_variant){pnn_u8_maxpool2d_avx2, {"avx2", 0, 0}};
 #endif
   stats requant = {"pnn_requantize vs direct formula", 0, 0};
   stats dw_reference = {"s8 dwconv (scalar) vs direct formula", 0, 0};
@@ -677,20 +748,24 @@ int main(void) {
   stats lut = {"u8 lut (scalar) vs direct formula", 0, 0};
   stats avgpool = {"u8 global avgpool (scalar) vs direct formula", 0, 0};
   stats quantize_reference = {"f32 -> u8 quantize (scalar) vs direct formula", 0, 0};
+  stats maxpool_reference = {"u8 maxpool (scalar) vs direct formula", 0, 0};
   check_requantize(&requant);
   test_dwconv(&dw_reference, dw, num_dw);
   test_add(&add_reference, add, num_add);
   test_lut(&lut);
   test_avgpool(&avgpool);
   test_quantize(&quantize_reference, quantize, num_quantize);
+  test_maxpool(&maxpool_reference, maxpool, num_maxpool);
 
-  stats *references[] = {&requant, &dw_reference, &add_reference, &lut, &avgpool, &quantize_reference};
+  stats *references[] = {&requant, &dw_reference, &add_reference, &lut, &avgpool, &quantize_reference,
+                          &maxpool_reference};
   size_t failures = 0;
   for (size_t i = 0; i < sizeof references / sizeof references[0]; ++i)
     failures += report(NULL, references[i]);
   for (size_t v = 0; v < num_dw; ++v) failures += report("s8 dwconv", &dw[v].s);
   for (size_t v = 0; v < num_add; ++v) failures += report("u8 add", &add[v].s);
   for (size_t v = 0; v < num_quantize; ++v) failures += report("f32 -> u8 quantize", &quantize[v].s);
+  for (size_t v = 0; v < num_maxpool; ++v) failures += report("u8 maxpool", &maxpool[v].s);
   if (failures) printf("FAILED: %zu cases\n", failures);
   return failures ? 1 : 0;
 }

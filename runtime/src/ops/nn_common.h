@@ -183,6 +183,7 @@ static inline pnn_status pnn_nn_check_dims(const pnn_node *node, const pnn_tenso
    : strcmp((isa), "avx2") == 0 ? path "/avx2"                                        \
    : strcmp((isa), "neon") == 0 ? path "/neon"                                        \
    : strcmp((isa), "wasmsimd") == 0 ? path "/wasmsimd"                                \
+   : strcmp((isa), "portable") == 0 ? path "/portable"                                \
                                     : path "/scalar")
 
 #endif /* PNN_OPS_NN_COMMON_H */

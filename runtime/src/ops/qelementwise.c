@@ -29,6 +29,7 @@ typedef struct qew_params {
   pnn_u8_add_params add;
   pnn_u8_add_fn add_fn;
   pnn_f32_quantize_u8_fn quantize_fn; /* Quantize */
+  pnn_u8_maxpool2d_fn maxpool_fn;     /* QMaxPool */
   size_t b_stride;             /* QAdd: 1, or 0 for a one-element B */
   size_t plane;                /* QGlobalAveragePool: H * W */
   int32_t x_zero_point, multiplier, shift, y_zero_point;
@@ -245,7 +246,9 @@ pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_err
       p.geom.pad_top = (size_t)pads[0];
       p.geom.pad_left = (size_t)pads[1];
       p.count = p.geom.channels;
-      return store_params(node, &p, "u8maxpool/scalar", error);
+      const char *isa = "scalar";
+      p.maxpool_fn = pnn_u8_maxpool2d_select(&model->cpu, &isa);
+      return store_params(node, &p, PNN_NN_KERNEL_NAME("u8maxpool", isa), error);
     }
     default:
       return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\": op code %u is not an integer operator",
@@ -263,29 +266,6 @@ typedef struct qew_job {
 
 static void dequantize(size_t n, const uint8_t *x, float scale, int32_t zero_point, float *y) {
   for (size_t i = 0; i < n; ++i) y[i] = (float)((int32_t)x[i] - zero_point) * scale;
-}
-
-/* Max over each window; taps in the padding are skipped, so padding never wins. */
-static void maxpool_u8(const pnn_pool2d_geometry *g, size_t channels, const uint8_t *x, uint8_t *y) {
-  for (size_t c = 0; c < channels; ++c) {
-    const uint8_t *xc = x + c * g->in_h * g->in_w;
-    uint8_t *yc = y + c * g->out_h * g->out_w;
-    for (size_t oy = 0; oy < g->out_h; ++oy) {
-      for (size_t ox = 0; ox < g->out_w; ++ox) {
-        uint8_t best = 0;
-        for (size_t i = 0; i < g->kernel_h; ++i) {
-          /* Unsigned wrap-around: positions above / left of the image are >= size. */
-          const size_t iy = oy * g->stride_h + i * g->dilation_h - g->pad_top;
-          if (iy >= g->in_h) continue;
-          for (size_t j = 0; j < g->kernel_w; ++j) {
-            const size_t ix = ox * g->stride_w + j * g->dilation_w - g->pad_left;
-            if (ix < g->in_w && xc[iy * g->in_w + ix] > best) best = xc[iy * g->in_w + ix];
-          }
-        }
-        yc[oy * g->out_w + ox] = best;
-      }
-    }
-  }
 }
 
 static void qew_task(void *context, size_t task, size_t thread) {
@@ -318,7 +298,9 @@ static void qew_task(void *context, size_t task, size_t thread) {
       break;
     default: {
       const pnn_pool2d_geometry *g = &p->geom;
-      maxpool_u8(g, n, x + begin * g->in_h * g->in_w, y + begin * g->out_h * g->out_w);
+      pnn_pool2d_geometry chunk = *g;
+      chunk.channels = n;
+      p->maxpool_fn(&chunk, x + begin * g->in_h * g->in_w, y + begin * g->out_h * g->out_w);
       break;
     }
   }

@@ -1,14 +1,15 @@
-/* Max pooling written for the auto-vectorizer: per output row, the output columns
- * whose window lies inside the image horizontally run tap by tap as a vector max
- * over the columns, in the reference's tap order (so NaN and -inf behave exactly
- * as in pnn_f32_maxpool2d_scalar: max(v, best) keeps best unless v > best). Edge
- * columns use the reference's per-pixel loop. Included with MAXPOOL_FN set. */
-#include <float.h>
-
+/* Max pooling written for the auto-vectorizer, for f32 and u8: per output row, the
+ * output columns whose window lies inside the image horizontally run tap by tap as a
+ * vector max over the columns, in the reference's tap order (so NaN and -inf behave
+ * exactly as in pnn_f32_maxpool2d_scalar: max(v, best) keeps best unless v > best).
+ * Edge columns use the reference's per-pixel loop. Included (inside an ISA target
+ * region) with MAXPOOL_T (the element type), MAXPOOL_LOWEST (the value of a window
+ * with no tap inside the image) and MAXPOOL_FN(name) (the names to define:
+ * MAXPOOL_FN(maxpool2d) is the kernel) set. */
 #include "pnn_kernels.h"
 
-static float MAXPOOL_FN(pixel)(const pnn_pool2d_geometry *g, const float *x_c, size_t oy, size_t ox) {
-  float best = -FLT_MAX;
+static MAXPOOL_T MAXPOOL_FN(maxpool_pixel)(const pnn_pool2d_geometry *g, const MAXPOOL_T *x_c, size_t oy, size_t ox) {
+  MAXPOOL_T best = MAXPOOL_LOWEST;
   int have = 0;
   for (size_t i = 0; i < g->kernel_h; ++i) {
     const size_t iy = oy * g->stride_h + i * g->dilation_h - g->pad_top;
@@ -16,7 +17,7 @@ static float MAXPOOL_FN(pixel)(const pnn_pool2d_geometry *g, const float *x_c, s
     for (size_t j = 0; j < g->kernel_w; ++j) {
       const size_t ix = ox * g->stride_w + j * g->dilation_w - g->pad_left;
       if (ix >= g->in_w) continue;
-      const float v = x_c[iy * g->in_w + ix];
+      const MAXPOOL_T v = x_c[iy * g->in_w + ix];
       if (!have || v > best) best = v;
       have = 1;
     }
@@ -24,7 +25,7 @@ static float MAXPOOL_FN(pixel)(const pnn_pool2d_geometry *g, const float *x_c, s
   return best;
 }
 
-void MAXPOOL_FN(pnn_f32_maxpool2d)(const pnn_pool2d_geometry *g, const float *x, float *y) {
+void MAXPOOL_FN(maxpool2d)(const pnn_pool2d_geometry *g, const MAXPOOL_T *x, MAXPOOL_T *y) {
   const size_t sw = g->stride_w, dw = g->dilation_w, pl = g->pad_left;
   const size_t span = (g->kernel_w - 1) * dw; /* window width - 1 */
   /* Interior columns: ox*sw >= pl and ox*sw - pl + span < in_w. */
@@ -33,12 +34,12 @@ void MAXPOOL_FN(pnn_f32_maxpool2d)(const pnn_pool2d_geometry *g, const float *x,
   if (ox_hi > g->out_w) ox_hi = g->out_w;
   if (ox_lo > ox_hi) ox_lo = ox_hi;
   for (size_t c = 0; c < g->channels; ++c) {
-    const float *x_c = x + c * g->in_h * g->in_w;
-    float *y_c = y + c * g->out_h * g->out_w;
+    const MAXPOOL_T *x_c = x + c * g->in_h * g->in_w;
+    MAXPOOL_T *y_c = y + c * g->out_h * g->out_w;
     for (size_t oy = 0; oy < g->out_h; ++oy) {
-      float *y_row = y_c + oy * g->out_w;
-      for (size_t ox = 0; ox < ox_lo; ++ox) y_row[ox] = MAXPOOL_FN(pixel)(g, x_c, oy, ox);
-      for (size_t ox = ox_hi; ox < g->out_w; ++ox) y_row[ox] = MAXPOOL_FN(pixel)(g, x_c, oy, ox);
+      MAXPOOL_T *y_row = y_c + oy * g->out_w;
+      for (size_t ox = 0; ox < ox_lo; ++ox) y_row[ox] = MAXPOOL_FN(maxpool_pixel)(g, x_c, oy, ox);
+      for (size_t ox = ox_hi; ox < g->out_w; ++ox) y_row[ox] = MAXPOOL_FN(maxpool_pixel)(g, x_c, oy, ox);
       if (ox_lo == ox_hi) continue;
       int first = 1;
       for (size_t i = 0; i < g->kernel_h; ++i) {
@@ -46,20 +47,20 @@ void MAXPOOL_FN(pnn_f32_maxpool2d)(const pnn_pool2d_geometry *g, const float *x,
         if (iy >= g->in_h) continue;
         for (size_t j = 0; j < g->kernel_w; ++j) {
           /* Column of tap j for output ox: ox*sw + j*dw - pl, in range for interior ox. */
-          const float *src = x_c + iy * g->in_w + j * dw - pl;
+          const MAXPOOL_T *src = x_c + iy * g->in_w + j * dw - pl;
           if (first) {
             for (size_t ox = ox_lo; ox < ox_hi; ++ox) y_row[ox] = src[ox * sw];
             first = 0;
           } else {
             for (size_t ox = ox_lo; ox < ox_hi; ++ox) {
-              const float v = src[ox * sw];
+              const MAXPOOL_T v = src[ox * sw];
               y_row[ox] = v > y_row[ox] ? v : y_row[ox];
             }
           }
         }
       }
-      if (first) /* no row inside the image: the reference gives -FLT_MAX */
-        for (size_t ox = ox_lo; ox < ox_hi; ++ox) y_row[ox] = -FLT_MAX;
+      if (first) /* no row inside the image: the reference's initial value */
+        for (size_t ox = ox_lo; ox < ox_hi; ++ox) y_row[ox] = MAXPOOL_LOWEST;
     }
   }
 }
