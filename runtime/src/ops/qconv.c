@@ -342,46 +342,43 @@ static void split_rows(qconv_job *job, size_t units, size_t rows) {
   job->row_chunks = pnn_nn_div_up(rows, job->row_step);
 }
 
-/* Output columns [ox_begin, ox_end) of row oy for tap (i, j) of one channel: copies
- * the input where the taps land inside the image; dst already holds zero_point (the
- * caller fills whole rows once: one call instead of two per short segment). */
-static void unfold_row_segment(const pnn_conv2d_geometry *g, const uint8_t *xc, size_t i, size_t j, size_t oy,
-                               size_t ox_begin, size_t ox_end, uint8_t *dst) {
-  const size_t iy = oy * g->stride_h + i * g->dilation_h - g->pad_top; /* wraps above the image */
-  if (iy >= g->in_h) return;
-  /* Columns whose tap is inside the row: ox * sw + j * dw - pl in [0, in_w). */
-  const size_t sw = g->stride_w, offset = j * g->dilation_w;
-  size_t lo = 0, hi = 0;
-  if (offset + g->in_w > g->pad_left) {
-    lo = g->pad_left > offset ? (g->pad_left - offset + sw - 1) / sw : 0;
-    hi = (g->in_w + g->pad_left - offset - 1) / sw + 1;
-  }
-  lo = lo < ox_begin ? ox_begin : (lo > ox_end ? ox_end : lo);
-  hi = hi > ox_end ? ox_end : (hi < lo ? lo : hi);
-  const uint8_t *src = xc + iy * g->in_w + (lo * sw + offset - g->pad_left);
-  uint8_t *out = dst + (lo - ox_begin);
-  if (sw == 1) {
-    memcpy(out, src, hi - lo);
-  } else {
-    for (size_t q = 0; q < hi - lo; ++q) out[q] = src[q * sw];
-  }
-}
-
 /* Columns [first, first + count) of the im2col matrix of one group (rows c*kh*kw +
- * i*kw + j), taps outside the image reading zero_point; row by row of the output so
- * the inner loop is a copy. */
+ * i*kw + j), taps outside the image reading zero_point. Each row is filled with the
+ * zero point once, then output row by output row the columns whose tap lands inside
+ * the image are copied (their range depends only on j, so it is computed once). */
 static void unfold_columns(const pnn_conv2d_geometry *g, const uint8_t *x, uint8_t zero_point, size_t first,
                            size_t count, uint8_t *cols) {
+  const size_t sw = g->stride_w, out_w = g->out_w;
+  const size_t oy_first = first / out_w, ox_first = first % out_w;
   for (size_t c = 0; c < g->channels; ++c) {
     const uint8_t *xc = x + c * g->in_h * g->in_w;
     for (size_t i = 0; i < g->kernel_h; ++i) {
       for (size_t j = 0; j < g->kernel_w; ++j) {
         uint8_t *row = cols + ((c * g->kernel_h + i) * g->kernel_w + j) * count;
         memset(row, zero_point, count);
-        for (size_t q = 0; q < count;) {
-          const size_t oy = (first + q) / g->out_w, ox = (first + q) % g->out_w;
-          const size_t n = g->out_w - ox < count - q ? g->out_w - ox : count - q;
-          unfold_row_segment(g, xc, i, j, oy, ox, ox + n, row + q);
+        /* Output columns [inside_lo, inside_hi) read tap column ox * sw + offset - pl inside [0, in_w). */
+        const size_t offset = j * g->dilation_w;
+        size_t inside_lo = 0, inside_hi = 0;
+        if (offset + g->in_w > g->pad_left) {
+          inside_lo = g->pad_left > offset ? (g->pad_left - offset + sw - 1) / sw : 0;
+          inside_hi = (g->in_w + g->pad_left - offset - 1) / sw + 1;
+        }
+        size_t oy = oy_first, ox = ox_first;
+        for (size_t q = 0; q < count; oy += 1, ox = 0) {
+          const size_t n = out_w - ox < count - q ? out_w - ox : count - q;
+          const size_t iy = oy * g->stride_h + i * g->dilation_h - g->pad_top; /* wraps above the image */
+          const size_t lo = inside_lo > ox ? inside_lo : ox, hi = inside_hi < ox + n ? inside_hi : ox + n;
+          if (iy < g->in_h && hi > lo) {
+            const uint8_t *src = xc + iy * g->in_w + (lo * sw + offset - g->pad_left);
+            uint8_t *out = row + q + (lo - ox);
+            if (sw == 1) {
+              memcpy(out, src, hi - lo);
+            } else if (sw == 2) { /* a constant stride, so the compiler vectorizes the gather */
+              for (size_t t = 0; t < hi - lo; ++t) out[t] = src[2 * t];
+            } else {
+              for (size_t t = 0; t < hi - lo; ++t) out[t] = src[t * sw];
+            }
+          }
           q += n;
         }
       }
