@@ -3,8 +3,9 @@
 # Debian 12 with no stdin):
 #   1. wasm/build.sh (installs emscripten when emcc is missing)
 #   2. the kernel tests (tests/c/test_kernels_f32_arch.c, test_kernels_spmm.c,
-#      test_kernels_s8_gemm.c and test_kernels_s8_nn.c: SIMD128 variants vs the scalar
-#      references) compiled with emcc, under ASan+UBSan and at -O3, run in node
+#      test_kernels_s8_gemm.c, test_kernels_s8_nn.c and test_kernels_s8_spmm.c: SIMD128
+#      variants vs the scalar references) compiled with emcc, under ASan+UBSan and at
+#      -O3, run in node
 #   3. fixtures from the installed `pocketnn` package (models, inputs, NATIVE outputs)
 #   4. node --test wasm/test/: the wasm build must match the native outputs
 # Exits non-zero on the first failure.
@@ -31,7 +32,8 @@ for f in "$ROOT"/kernels_c/*.c "$ROOT"/kernels_c/*/*.c; do KERNEL_SOURCES+=("$f"
 COMMON=(-std=c11 -msimd128 -Wall -Wextra -Werror -fno-math-errno -I"$ROOT/kernels_c/include"
         -sSINGLE_FILE=1 -sEXIT_RUNTIME=1 -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=64MB)
 # Each portable kernel test (selected variant vs scalar reference), sanitized and at -O3.
-for test in test_kernels_f32_arch test_kernels_spmm test_kernels_s8_gemm test_kernels_s8_nn; do
+for test in test_kernels_f32_arch test_kernels_spmm test_kernels_s8_gemm test_kernels_s8_nn \
+            test_kernels_s8_spmm; do
   emcc "${COMMON[@]}" -O2 -fsanitize=address,undefined "$ROOT/tests/c/$test.c" \
     "${KERNEL_SOURCES[@]}" -o "$WORK/${test}_sanitized.js"
   node "$WORK/${test}_sanitized.js"
