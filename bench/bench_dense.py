@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import onnxruntime as ort
 import pocketnn
 from pocketnn.reference_models import MODELS
 from rich.console import Console
 from rich.table import Table
-from timing import interleaved
+from timing import interleaved, ort_session
 
 # Multiply-accumulates per inference at 224x224 (each is 2 FLOPs).
 MACS = {"mobilenet_v1": 569e6, "mobilenet_v2": 300e6, "resnet18": 1.82e9}
@@ -37,15 +36,7 @@ def bench_threads(name: str, threads: int, runs: int, warmup: int) -> tuple[floa
 def bench_model(name: str, runs: int, warmup: int, threads: int = 1) -> tuple[float, float]:
     onnx_model = MODELS[name]()
     runtime = pocketnn.Model(pocketnn.convert(onnx_model), threads=threads)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    # Idle onnxruntime workers spin for a while after each run; interleaved with pocketnn
-    # they would take the other core from pocketnn's threads (measured: pocketnn at 2
-    # threads slower than at 1). Without spinning both engines get the cores they ask for.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    session = ort.InferenceSession(onnx_model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = ort_session(onnx_model.SerializeToString(), threads)
     x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
     feeds = {"input": x}
 

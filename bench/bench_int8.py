@@ -34,7 +34,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pocketnn
 import skimage.data
 import skimage.transform
@@ -50,7 +49,7 @@ from pocketnn.reference_models import MODELS
 from pocketnn.verify import OutputReport, verify
 from rich.console import Console
 from rich.table import Table
-from timing import interleaved
+from timing import interleaved, ort_session
 
 # Multiply-accumulates per inference at 224x224.
 MACS = {"mobilenet_v1": 569e6, "mobilenet_v2": 300e6, "resnet18": 1.82e9}
@@ -145,10 +144,7 @@ def bench_model(name: str, runs: int, warmup: int, calib: np.ndarray, eval_input
     quantize_static(float_path, qdq_path, _Reader(calib), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
     ours8, ours_mixed = pocketnn.Model(int8), pocketnn.Model(mixed)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(qdq_path, options, providers=["CPUExecutionProvider"])
+    session = ort_session(qdq_path, 1)
     feeds = {"input": eval_inputs[:1]}
     t = interleaved({"int8": lambda: ours8.run(feeds), "mixed": lambda: ours_mixed.run(feeds),
                      "onnxruntime": lambda: session.run(None, feeds)}, runs, warmup)

@@ -15,11 +15,10 @@ from collections import defaultdict
 
 import numpy as np
 import onnx
-import onnxruntime as ort
-from onnx import TensorProto, helper, numpy_helper
-
 import pocketnn
+from onnx import TensorProto, helper, numpy_helper
 from pocketnn.reference_models import MODELS
+from timing import ort_session
 
 
 def conv_layers(model: onnx.ModelProto) -> list[dict[str, object]]:
@@ -61,10 +60,7 @@ def clock() -> float:
 
 def time_pair(model: onnx.ModelProto, x: np.ndarray, runs: int, threads: int) -> tuple[float, float]:
     ours = pocketnn.Model(pocketnn.convert(model), threads=threads)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    sess = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    sess = ort_session(model.SerializeToString(), threads)
     feeds = {"x": x}
     a, b = [], []
     for i in range(runs + 2):

@@ -33,7 +33,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pocketnn
 from onnx import numpy_helper
 from pocketnn.conversion import convert_model, sparsity_options
@@ -42,7 +41,7 @@ from pocketnn.ir import Graph, Node
 from pocketnn.reference_models import mobilenet_v1
 from rich.console import Console
 from rich.table import Table
-from timing import interleaved
+from timing import interleaved, ort_session
 
 HERE = Path(__file__).resolve().parent
 
@@ -144,16 +143,6 @@ def mnn_convert(python: str, onnx_path: Path, mnn_path: Path) -> None:
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def ort_session(data: bytes, threads: int) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    # Idle onnxruntime workers spin for a while after each run; interleaved with pocketnn
-    # they would take the other core from pocketnn's threads (measured: pocketnn at 2
-    # threads slower than at 1). Without spinning both engines get the cores they ask for.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
 
 
 def node_kind(graph: Graph, node: Node) -> str:

@@ -1,11 +1,14 @@
 """Interleaved timing shared by the benchmarks: engines run in turn (A, B, A, B, ...)
-so that noise on a shared machine hits them alike; medians in milliseconds."""
+so that noise on a shared machine hits them alike; medians in milliseconds. Also the
+onnxruntime session every benchmark compares against, configured for such runs."""
 
 from __future__ import annotations
 
 import statistics
 import time
 from collections.abc import Callable
+
+import onnxruntime as ort
 
 
 def interleaved(fns: dict[str, Callable[[], object]], runs: int, warmup: int) -> dict[str, float]:
@@ -22,3 +25,15 @@ def interleaved(fns: dict[str, Callable[[], object]], runs: int, warmup: int) ->
             elapsed = (time.perf_counter() - start) * 1e3
             times[label].append(own if isinstance(own, float) else elapsed)
     return {label: statistics.median(t) for label, t in times.items()}
+
+
+def ort_session(model: bytes | str, threads: int) -> ort.InferenceSession:
+    """onnxruntime on the CPU with `threads` intra-op threads and every graph optimization.
+    Its idle workers do not spin: interleaved with pocketnn they would take the other
+    core from pocketnn's threads (measured: pocketnn at 2 threads slower than at 1)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
