@@ -21,7 +21,7 @@
 #include "pnn_x86_act.h"
 #include "pnn_x86_taps.h"
 
-enum { BLOCK = 16 };
+enum { BLOCK = PNN_F32_CONV_DIRECT_BLOCK };
 
 /* Tap vector for input columns d, d+s, ... when all of them (and the loads) lie inside
  * the row: plain loads. */

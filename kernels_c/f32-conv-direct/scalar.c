@@ -2,7 +2,7 @@
  * pnn_kernels_nn.h), for any geometry. */
 #include "pnn_kernels.h"
 
-enum { BLOCK = 16 };
+enum { BLOCK = PNN_F32_CONV_DIRECT_BLOCK };
 
 size_t pnn_f32_conv_direct_packed_floats(size_t out_c, size_t in_c, size_t taps) {
   return (out_c + BLOCK - 1) / BLOCK * in_c * taps * BLOCK;

@@ -137,9 +137,9 @@ static inline int pnn_conv3x3_rows_applies(const pnn_conv2d_geometry *g) {
  * A network's first layer (C = 3 RGB channels): im2col + GEMM would run with a GEMM
  * depth of 27 or 147, too short for the GEMM tiles, and the unfold costs as much as
  * the product. Weights [M, C, kh, kw] are packed by pnn_f32_conv_direct_pack into
- * blocks of 16 output channels, [ceil(M/16)][C][kh * kw][16] (zeros past M;
- * pnn_f32_conv_direct_packed_floats floats). A call computes output channels
- * 16*block .. 16*block+15 (those < out_c) for output rows [oy_begin, oy_end) of one
+ * blocks of B = PNN_F32_CONV_DIRECT_BLOCK output channels, [ceil(M/B)][C][kh * kw][B]
+ * (zeros past M; pnn_f32_conv_direct_packed_floats floats). A call computes output
+ * channels B*block .. B*block+B-1 (those < out_c) for output rows [oy_begin, oy_end) of one
  * image: x is [C, in_h, in_w] (C = g->channels), y the image's [out_c, out_h, out_w];
  * bias (or NULL) and the activation are fused. The AVX-512 variant covers
  * pnn_conv_direct_applies; the scalar one any geometry. */
@@ -149,6 +149,7 @@ static inline int pnn_conv_direct_applies(const pnn_conv2d_geometry *g) {
          g->dilation_h == 1 && g->dilation_w == 1 && (s == 1 || s == 2) && g->stride_h == s &&
          g->pad_left < 16 && g->in_w < ((size_t)1 << 30) && g->out_w < ((size_t)1 << 29);
 }
+#define PNN_F32_CONV_DIRECT_BLOCK 16
 size_t pnn_f32_conv_direct_packed_floats(size_t out_c, size_t in_c, size_t taps);
 void pnn_f32_conv_direct_pack(size_t out_c, size_t in_c, size_t taps, const float *w, float *packed);
 typedef void (*pnn_f32_conv_direct_fn)(const pnn_conv2d_geometry *g, size_t out_c, const float *x,

@@ -39,14 +39,7 @@
 
 enum { TILE = 64, MAX_R = 4, QUADS = 4, CHUNK_QUADS = 64 /* weight quads staged at once */ };
 
-typedef struct spmm_args {
-  const uint8_t *x;
-  size_t x_stride;
-  const int32_t *bias;
-  const pnn_requant *rq;
-  uint8_t *y;
-  size_t y_stride;
-} spmm_args;
+#include "spmm_driver.h" /* spmm_args */
 
 /* Rows [r0, r0 + R) of a group's weights for nonzeros j..j+3 (v = values + j * G) as
  * one dword per row, byte t from nonzero j + t. The 4 x R bytes are gathered into a

@@ -7,7 +7,9 @@
  * (rows per tile_rows call), PNN_ALWAYS_INLINE and PNN_U8_SPMM_ENTRY (the variant's
  * function name); the variant then defines tile_rows, declared here: rows [m0, m0 +
  * valid) (R of them with zero-weight padding, starting at row r0 of the group) of one
- * group with `nnz` stored columns, for pixels [p0, p0 + TILE). */
+ * group with `nnz` stored columns, for pixels [p0, p0 + TILE). A variant with its own
+ * group loop and tail handling (AVX-512) leaves PNN_U8_SPMM_ENTRY undefined and takes
+ * only the arguments. */
 #ifndef PNN_S8_SPMM_DRIVER_H
 #define PNN_S8_SPMM_DRIVER_H
 
@@ -20,6 +22,7 @@ typedef struct spmm_args {
   size_t y_stride;
 } spmm_args;
 
+#if defined(PNN_U8_SPMM_ENTRY)
 static PNN_ALWAYS_INLINE void tile_rows(const uint32_t *idx, const int8_t *val, size_t nnz, size_t G, size_t R,
                                         size_t r0, size_t m0, size_t valid, size_t p0, const spmm_args *a);
 
@@ -65,5 +68,6 @@ void PNN_U8_SPMM_ENTRY(const pnn_sparse_s8 *w, size_t pixels, const uint8_t *x, 
   }
   if (done < pixels) pnn_u8_spmm_scalar(w, pixels - done, x + done, x_stride, bias, rq, y + done, y_stride);
 }
+#endif /* PNN_U8_SPMM_ENTRY */
 
 #endif /* PNN_S8_SPMM_DRIVER_H */

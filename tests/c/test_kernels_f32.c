@@ -556,7 +556,7 @@ static void check_conv_direct(const char *name, pnn_f32_conv_direct_fn fn, size_
   for (size_t i = 0; i < y_size; ++i) got[i] = SENTINEL;
   pnn_f32_conv_direct_pack(out_c, in_c, taps, w, packed);
   const size_t split = rng_below(r, g.out_h + 1);
-  for (size_t block = 0; block * 16 < out_c; ++block) {
+  for (size_t block = 0; block * PNN_F32_CONV_DIRECT_BLOCK < out_c; ++block) {
     fn(&g, out_c, x, packed, bias, got, block, 0, split, act);
     fn(&g, out_c, x, packed, bias, got, block, split, g.out_h, act);
   }

@@ -5,7 +5,7 @@
  *   dwconv      group == C == M: the depthwise kernel, channels split across threads.
  *   direct      x86 AVX-512, one group of at most CONV_DIRECT_MAX_C input channels, 3x3
  *               to 7x7 (an image network's first layer): the direct kernel over weights
- *               packed at prepare, tasks of 16 output channels x CONV_DIRECT_ROWS rows.
+ *               packed at prepare, tasks of one channel block x CONV_DIRECT_ROWS rows.
  *   winograd    x86 SIMD, 3x3 stride 1 dilation 1, one group, enough tiles:
  *               F(2x2, 3x3) with weights transformed at prepare (kept in params);
  *               per task a block of tiles is transformed into packed GEMM panels,
@@ -54,7 +54,6 @@ enum {
   /* Up to this many input channels a conv runs direct (GEMM depth <= 4 * 49): the first
    * layer of an image network, where im2col + GEMM tiles are too shallow. */
   CONV_DIRECT_MAX_C = 4,
-  CONV_DIRECT_BLOCK = 16, /* output channels per direct-kernel call */
   CONV_DIRECT_ROWS = 8    /* output rows per direct task */
 };
 
@@ -454,14 +453,15 @@ static void dwconv_task(void *context, size_t task, size_t thread) {
             job->bias ? job->bias + c0 : NULL, job->y + (b * p->in_c + c0) * out_hw, p->act);
 }
 
-/* One block of 16 output channels for CONV_DIRECT_ROWS output rows of one image. */
+/* One block of PNN_F32_CONV_DIRECT_BLOCK output channels for CONV_DIRECT_ROWS output rows
+ * of one image. */
 static void direct_task(void *context, size_t task, size_t thread) {
   (void)thread;
   const conv_job *job = context;
   const conv_params *p = job->p;
   const pnn_conv2d_geometry *g = &p->geom;
   const size_t row_chunks = pnn_nn_div_up(g->out_h, CONV_DIRECT_ROWS);
-  const size_t blocks = pnn_nn_div_up(p->out_c, CONV_DIRECT_BLOCK);
+  const size_t blocks = pnn_nn_div_up(p->out_c, PNN_F32_CONV_DIRECT_BLOCK);
   const size_t rc = task % row_chunks, block = task / row_chunks % blocks, b = task / row_chunks / blocks;
   const size_t oy0 = rc * CONV_DIRECT_ROWS;
   const size_t oy1 = g->out_h - oy0 < CONV_DIRECT_ROWS ? g->out_h : oy0 + CONV_DIRECT_ROWS;
@@ -540,7 +540,7 @@ void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *c
       return;
     case CONV_PATH_DIRECT:
       pnn_parallel_for(ctx->pool,
-                       p->batch * pnn_nn_div_up(p->out_c, CONV_DIRECT_BLOCK) * pnn_nn_div_up(g->out_h, CONV_DIRECT_ROWS),
+                       p->batch * pnn_nn_div_up(p->out_c, PNN_F32_CONV_DIRECT_BLOCK) * pnn_nn_div_up(g->out_h, CONV_DIRECT_ROWS),
                        direct_task, &job);
       return;
     case CONV_PATH_WINOGRAD:
