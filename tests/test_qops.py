@@ -2,7 +2,8 @@
 
 Small .pnn files are built directly with the writer and every output is compared
 EXACTLY with pocketnn.quantization.simulate (the bit-exact numpy reference): QConv on
-every path (GEMM on X, im2col, depthwise) and awkward geometries, QGemm, QAdd, QLookup,
+every path (GEMM on X, im2col, depthwise, group-sparse s8 weights on the SpMM) and
+awkward geometries, QGemm (dense and group-sparse), QAdd, QLookup,
 QGlobalAveragePool, QMaxPool, Quantize/DequantizeLinear and Reshape of u8; results
 are the same for 1 and 2 threads; hostile attribute and constant values are refused
 at load with a message naming the node; the writer stamps 1.2 only on files with
@@ -71,6 +72,23 @@ class ConvCase:
     wild_requant: bool = False  # random multipliers over the whole range, shifts 1..62
     seed: int = 0
     expect_kernel: str = "s8gemm/"
+    sparse_group: int = 0       # > 0: W stored group-sparse with this G (format 1.3)
+    density: float = 1.0        # of the stored columns when sparse
+
+
+def prune_groups(wq: np.ndarray, group: int, density: float, rng: np.random.Generator) -> np.ndarray:
+    """wq [M, ...] with whole columns of each group of `group` output channels set to
+    zero (each kept with probability `density`); group 0 and the last group are left
+    empty, so empty groups and a partial last group are both covered."""
+    rows = wq.shape[0]
+    matrix = wq.reshape(rows, -1).copy()
+    n_groups = -(-rows // group)
+    keep = rng.random((n_groups, matrix.shape[1])) < density
+    keep[0] = False
+    if n_groups > 2:
+        keep[-1] = False
+    matrix *= np.repeat(keep, group, axis=0)[:rows].astype(np.int8)
+    return matrix.reshape(wq.shape)
 
 
 def random_requant(rng: np.random.Generator, channels: int, taps: int, qmax: int, zero_point: int,
@@ -100,6 +118,8 @@ def build_conv(case: ConvCase) -> tuple[Graph, np.ndarray, np.ndarray]:
         wq = rng.integers(-qmax, qmax + 1, (m, c // g, kh, kw)).astype(np.int8)
         x = rng.integers(0, 256, case.x_shape).astype(np.uint8)
         x.flat[: min(x.size, 7)] = [0, 255, 0, 255, 1, 254, 128][: min(x.size, 7)]
+    if case.sparse_group:
+        wq = prune_groups(wq, case.sparse_group, case.density, rng)
     x_zp = int(rng.integers(0, 256))
     bias = rng.integers(-5000, 5000, m).astype(np.int32)
     folded = arith.fold_zero_point(wq, x_zp, bias).astype(np.int32)
@@ -110,7 +130,7 @@ def build_conv(case: ConvCase) -> tuple[Graph, np.ndarray, np.ndarray]:
     w_dtype = DType.S4 if case.bits == 4 else DType.S8
     inputs = [
         Tensor("x", DType.U8, case.x_shape),
-        _const("w", w_dtype, wq),
+        Tensor("w", w_dtype, wq.shape, wq, sparse_group=case.sparse_group),
         _const("b", DType.S32, folded),
         _const("mult", DType.S32, requant.multiplier.astype(np.int32)),
         _const("shift", DType.S32, requant.shift.astype(np.int32)),
@@ -163,6 +183,27 @@ CONV_CASES: dict[str, ConvCase] = {
     "wild_requant": ConvCase((1, 20, 5, 5), 40, (3, 3), pads=(1, 1, 1, 1), wild_requant=True, seed=24),
     "wild_requant_dw": ConvCase((1, 20, 5, 5), 20, (3, 3), group=20, wild_requant=True, seed=25,
                                 expect_kernel="s8dwconv/"),
+    # Group-sparse s8 weights: the u8 SpMM on X in place (1x1) or on unfolded columns.
+    "sparse_1x1_g4_partial_group": ConvCase((1, 64, 9, 11), 30, (1, 1), sparse_group=4, density=0.3, seed=30,
+                                            expect_kernel="u8spmm/"),
+    "sparse_1x1_g1_batch2": ConvCase((2, 33, 7, 7), 17, (1, 1), sparse_group=1, density=0.2, seed=31,
+                                     expect_kernel="u8spmm/"),
+    "sparse_1x1_g8_column_chunks": ConvCase((1, 128, 50, 50), 20, (1, 1), sparse_group=8, density=0.1,
+                                            seed=32, expect_kernel="u8spmm/"),
+    "sparse_1x1_g2_one_pixel": ConvCase((1, 40, 1, 1), 9, (1, 1), sparse_group=2, density=0.5, seed=33,
+                                        expect_kernel="u8spmm/"),
+    "sparse_3x3_g2": ConvCase((1, 8, 10, 11), 13, (3, 3), pads=(1, 1, 1, 1), sparse_group=2, density=0.4,
+                              seed=34, expect_kernel="u8spmm/"),
+    "sparse_3x3_s2_column_chunks": ConvCase((1, 64, 40, 40), 16, (3, 3), strides=(2, 2), pads=(1, 1, 1, 1),
+                                            sparse_group=4, density=0.2, seed=35, expect_kernel="u8spmm/"),
+    "sparse_1x1_stride2": ConvCase((1, 9, 9, 8), 5, (1, 1), strides=(2, 2), sparse_group=1, density=0.5,
+                                   seed=36, expect_kernel="u8spmm/"),
+    "sparse_extremes_large_k": ConvCase((1, 256, 6, 6), 12, (3, 3), pads=(1, 1, 1, 1), extremes=True,
+                                        sparse_group=4, density=0.5, seed=37, expect_kernel="u8spmm/"),
+    "sparse_wild_requant": ConvCase((1, 20, 5, 5), 40, (3, 3), pads=(1, 1, 1, 1), wild_requant=True,
+                                    sparse_group=8, density=0.3, seed=38, expect_kernel="u8spmm/"),
+    "sparse_fused_clamp": ConvCase((1, 24, 6, 6), 10, (1, 1), lo=128, hi=200, sparse_group=2, density=0.5,
+                                   seed=39, expect_kernel="u8spmm/"),
 }
 
 
@@ -176,11 +217,13 @@ def test_qconv_matches_simulator(name: str) -> None:
     assert len(np.unique(expected)) > 2
 
 
-def build_gemm(batch: int, k: int, m: int, bits: int = 8, seed: int = 0,
-               lo: int = 0, hi: int = 255) -> tuple[Graph, np.ndarray, np.ndarray]:
+def build_gemm(batch: int, k: int, m: int, bits: int = 8, seed: int = 0, lo: int = 0, hi: int = 255,
+               sparse_group: int = 0, density: float = 1.0) -> tuple[Graph, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     qmax = arith.weight_qmax(bits)
     wq = rng.integers(-qmax, qmax + 1, (m, k)).astype(np.int8)
+    if sparse_group:
+        wq = prune_groups(wq, sparse_group, density, rng)
     x = rng.integers(0, 256, (batch, k)).astype(np.uint8)
     x_zp = int(rng.integers(0, 256))
     bias = rng.integers(-3000, 3000, m).astype(np.int32)
@@ -189,7 +232,7 @@ def build_gemm(batch: int, k: int, m: int, bits: int = 8, seed: int = 0,
     expected = simulate.gemm(x, wq.T.copy(), folded, requant)
     inputs = [
         Tensor("x", DType.U8, (batch, k)),
-        _const("w", DType.S4 if bits == 4 else DType.S8, wq),
+        Tensor("w", DType.S4 if bits == 4 else DType.S8, wq.shape, wq, sparse_group=sparse_group),
         _const("b", DType.S32, folded),
         _const("mult", DType.S32, requant.multiplier),
         _const("shift", DType.S32, requant.shift),
@@ -204,6 +247,15 @@ def build_gemm(batch: int, k: int, m: int, bits: int = 8, seed: int = 0,
 def test_qgemm_matches_simulator(batch: int, k: int, m: int, bits: int) -> None:
     graph, x, expected = build_gemm(batch, k, m, bits, seed=k + m)
     assert kernel_of(graph).startswith("s4gemm/" if bits == 4 else "s8gemm/")
+    np.testing.assert_array_equal(run_graph(graph, {"x": x}), expected)
+
+
+@pytest.mark.parametrize("batch,k,m,group,density", [(1, 64, 10, 4, 0.3), (3, 37, 17, 2, 0.5), (1, 1, 1, 1, 1.0),
+                                                    (2, 300, 1001, 1, 0.1), (1, 1280, 100, 8, 0.2),
+                                                    (4, 96, 13, 8, 0.05)])
+def test_sparse_qgemm_matches_simulator(batch: int, k: int, m: int, group: int, density: float) -> None:
+    graph, x, expected = build_gemm(batch, k, m, seed=k + m, sparse_group=group, density=density)
+    assert kernel_of(graph).startswith("u8spmm/")
     np.testing.assert_array_equal(run_graph(graph, {"x": x}), expected)
 
 
@@ -329,6 +381,10 @@ THREAD_CASES: dict[str, Callable[[], tuple[Graph, dict[str, np.ndarray]]]] = {
     "conv_1x1_batch": lambda: (lambda g, x, _: (g, {"x": x}))(*build_conv(CONV_CASES["1x1_batch2_odd"])),
     "dwconv": lambda: (lambda g, x, _: (g, {"x": x}))(*build_conv(CONV_CASES["dw3x3_s2_batch2"])),
     "gemm": lambda: (lambda g, x, _: (g, {"x": x}))(*build_gemm(1, 500, 777, seed=9)),
+    "sparse_1x1": lambda: (lambda g, x, _: (g, {"x": x}))(*build_conv(CONV_CASES["sparse_1x1_g4_partial_group"])),
+    "sparse_3x3": lambda: (lambda g, x, _: (g, {"x": x}))(*build_conv(CONV_CASES["sparse_3x3_s2_column_chunks"])),
+    "sparse_gemm": lambda: (lambda g, x, _: (g, {"x": x}))(*build_gemm(3, 500, 777, seed=9, sparse_group=4,
+                                                                         density=0.2)),
 }
 
 
@@ -383,6 +439,13 @@ def _gemm() -> Graph:
     return build_gemm(1, 8, 3)[0]
 
 
+def _sparse(graph: Graph, group: int = 2) -> Graph:
+    """The graph with W stored group-sparse (dense values, so every column is stored)."""
+    w = graph.tensors["w"]
+    graph.tensors["w"] = Tensor("w", w.dtype, w.shape, w.data, sparse_group=group)
+    return graph
+
+
 def _bad_weights(graph: Graph, value: int) -> Graph:
     w = graph.tensors["w"].data.copy()
     w.flat[0] = value
@@ -411,6 +474,13 @@ HOSTILE: dict[str, Callable[[], Graph]] = {
     "gemm_shift_63": lambda: _set_const(_gemm(), "shift", np.full(3, 63, np.int32)),
     "gemm_weight_minus_128": lambda: _bad_weights(_gemm(), -128),
     "gemm_reduction_too_long": lambda: build_gemm(1, 66312, 1)[0],
+    "sparse_conv_weight_minus_128": lambda: _sparse(_bad_weights(_conv(), -128)),
+    "sparse_gemm_weight_minus_128": lambda: _sparse(_bad_weights(_gemm(), -128)),
+    "sparse_conv_bias_overflow": lambda: _sparse(_set_const(_conv(), "b", np.full(6, 2**31 - 1000, np.int32))),
+    "sparse_grouped_conv": lambda: _sparse(build_conv(ConvCase((1, 4, 5, 5), 6, (3, 3), group=2,
+                                                               pads=(1, 1, 1, 1)))[0]),
+    "sparse_depthwise_conv": lambda: _sparse(_dw()),
+    "sparse_gemm_reduction_too_long": lambda: _sparse(build_gemm(1, 66312, 1)[0], 1),
     "add_shift_0": lambda: _edit(add_graph((4,), (4,), (0.1, 0.1, 0.1), (0, 0, 0))[0], shift=0),
     "add_multiplier_2_31": lambda: _edit(add_graph((4,), (4,), (0.1, 0.1, 0.1), (0, 0, 0))[0],
                                          a_multiplier=2**31),

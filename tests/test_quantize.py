@@ -186,9 +186,7 @@ def test_missing_calibration_says_what_is_needed(digits) -> None:
     assert "calibration" in message and "'input': N x 1 x 28 x 28" in message and "100-500" in message
 
 
-def test_quantize_refuses_sparsity_and_unknown_schemes(digits) -> None:
-    with pytest.raises(QuantizationError, match="sparsity"):
-        pocketnn.convert(str(digits["path"]), quantize="int8", sparsity=0.5, calib={"input": digits["calib"]})
+def test_quantize_refuses_unknown_schemes_and_methods(digits) -> None:
     with pytest.raises(QuantizationError, match="int2"):
         pocketnn.convert(str(digits["path"]), quantize="int2", calib={"input": digits["calib"]})
     with pytest.raises(ValueError, match="calibration method"):

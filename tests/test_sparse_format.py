@@ -1,4 +1,5 @@
-"""The group-sparse tensor encoding of format 1.1 (docs/FORMAT.md, "Group-sparse encoding").
+"""The group-sparse tensor encoding of format 1.1, and its s8 values of 1.3 (docs/FORMAT.md,
+"Group-sparse encoding").
 
 Writer -> reader round trips for every group size and awkward masks; the exact byte
 layout; the file-size win; the C loader accepting valid sparse files and refusing
@@ -576,3 +577,89 @@ def test_sanitized_loader_tool(valid: bytes, tmp_path: Path, tmp_path_factory: p
     for (label, data), line in zip(files, lines):
         if not python_accepts(data):
             assert ": load malformed file" in line, f"{label}: {line}"
+
+
+# ------------------------------------------------------------ s8 values (format 1.3)
+
+
+def qgemm_graph(w: np.ndarray, group: int) -> Graph:
+    """QGemm(x u8, W s8 [M, K] group-sparse): the integer op that reads such weights."""
+    m, k = w.shape
+    t = {
+        "x": Tensor("x", DType.U8, (1, k)),
+        "w": Tensor("w", DType.S8, w.shape, w, sparse_group=group),
+        "b": Tensor("b", DType.S32, (m,), np.arange(m, dtype=np.int32)),
+        "mult": Tensor("mult", DType.S32, (m,), np.full(m, 1 << 30, np.int32)),
+        "shift": Tensor("shift", DType.S32, (m,), np.full(m, 8, np.int32)),
+        "y": Tensor("y", DType.U8, (1, m)),
+    }
+    attrs: dict[str, int | float | list[int] | list[float]] = {"x_zero_point": 3, "y_zero_point": 100, "lo": 0, "hi": 255}
+    return Graph(t, [Node("QGemm", "sparse_qgemm", ["x", "w", "b", "mult", "shift"], ["y"], attrs)], ["x"], ["y"])
+
+
+def s8_weight() -> np.ndarray:
+    """The base_file pattern in s8: 13 rows in groups of 4 (last partial, group 1 empty)."""
+    w = np.zeros((13, 6), np.int8)
+    w[0:4, 1] = [1, 0, -127, 0]
+    w[2, 4] = 127
+    w[8:12, [0, 2, 5]] = -5
+    w[12, 3] = 7
+    return w
+
+
+def test_s8_round_trip_layout_and_version() -> None:
+    w = s8_weight()
+    data = write_pnn(qgemm_graph(w, 4))
+    parsed = read_pnn(data)
+    assert parsed.header.version_minor == spec.MINOR_SPARSE_S8 == 3
+    t = parsed.tensor("w")
+    assert t.sparse is not None and t.sparse.values.dtype == np.int8
+    np.testing.assert_array_equal(t.data, w)
+    start, size = blob_range(data)
+    assert struct.unpack_from("<8I", data, start) == (13, 6, 4, 4, 6, int(DType.S8), 0, 0)
+    values_offset = spec.sparse_layout(4, 6, 4, 1)[0]
+    assert size == values_offset + 6 * 4  # one byte per value
+    assert data[start + values_offset: start + values_offset + 8] == bytes([1, 0, 0x81, 0, 0, 0, 127, 0])
+    # f32 sparse files keep 1.1; dense integer files keep 1.2.
+    assert read_pnn(write_pnn(qgemm_graph(w, 0))).header.version_minor == 2
+
+
+def s8_hostile_files(valid: bytes) -> Iterator[tuple[str, bytes]]:
+    start, size = blob_range(valid)
+    values = start + spec.sparse_layout(4, 6, 4, 1)[0]
+    last = values + 4 * 5  # the last group's single stored column: row 12, then 3 padding rows
+    for r in (1, 2, 3):
+        yield f"padding row {r} = 1", patch(valid, last + r, "b", 1)
+    yield "padding row = -128", patch(valid, last + 3, "b", -128)
+    f = tensor_fields(valid, "w")
+    for value in (size - 1, size + 1, size + 3 * 24):
+        yield f"size={value}", patch(valid, f["size"], "Q", value)
+    yield "dtype=u8", patch(valid, f["dtype"], "B", int(DType.U8))
+    yield "dtype=s4", patch(valid, f["dtype"], "B", int(DType.S4))
+    yield "dtype=f32", patch(valid, f["dtype"], "B", int(DType.F32))
+    yield "value_dtype=f32", patch(valid, start + 20, "I", int(DType.F32))
+    yield "version 1.2", patch(valid, 6, "H", 2)
+    yield "version 1.1", patch(valid, 6, "H", 1)
+
+
+def test_s8_hostile_files_are_refused(native: object) -> None:
+    lib = native.lib  # type: ignore[attr-defined]
+    valid = write_pnn(qgemm_graph(s8_weight(), 4))
+    assert_loads(native, valid)
+    for label, data in s8_hostile_files(valid):
+        with pytest.raises(PnnFormatError):
+            read_pnn(data)
+            pytest.fail(f"{label} accepted by the reader")
+        loaded = c_load(native, data, offset=len(label) % 3)
+        assert loaded.status == lib.PNN_ERR_FORMAT, f"{label}: status {loaded.status}: {loaded.message}"
+        assert '"w"' in loaded.message, (label, loaded.message)
+
+
+def test_c_refuses_s8_sparse_weights_of_a_float_conv(native: object) -> None:
+    lib = native.lib  # type: ignore[attr-defined]
+    g = conv_graph(np.zeros((4, 2, 1, 1), np.float32), 2)
+    w = np.array([1, 0, 0, 2, 0, 3, 4, 0], np.int8).reshape(4, 2, 1, 1)
+    g.tensors["w"] = Tensor("w", DType.S8, w.shape, w, sparse_group=2)
+    loaded = c_load(native, write_pnn(g))
+    assert loaded.status != lib.PNN_OK
+    assert "sparse_conv" in loaded.message, loaded.message

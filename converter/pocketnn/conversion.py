@@ -3,9 +3,10 @@
 Stages, in this order: import (frontend) -> the Graph passes (passes.PIPELINE: constant
 folding, BatchNorm folding, activation fusion...) -> compression (sparsity.compress:
 channel rearrangement, group pruning, reconstruction; pre-pruned weights marked sparse)
-or static quantization (quantization.quantize_graph: int8 / int4 integer operators;
-quantization.mixed: int4/int8 per layer chosen by an ILP)
--> pack (format.writer).
+-> optional static quantization of the compressed graph (quantization.quantize_graph:
+int8 / int4 integer operators; quantization.mixed: int4/int8 per layer chosen by an ILP;
+quantization.sparse_storage: which pruned layers stay group-sparse as s8) -> pack
+(format.writer).
 """
 
 from __future__ import annotations
@@ -64,21 +65,14 @@ def convert_graph(model: ModelSource, input_shapes: InputShapes | None = None,
         raise QuantizationError('first_last_int8=False (--int4-first-last) applies to quantize="mixed" '
                                 '(--quantize mixed) only')
     graph = run_passes(import_onnx(model, input_shapes=input_shapes))
-    if quantize is not None:
-        # Sparse storage of integer weights is not in the format yet.
-        if options.sparsity is not None or options.rules:
-            raise QuantizationError("quantization cannot be combined with sparsity (--sparsity or a "
-                                    "recipe) yet: convert with one of the two")
-        if any(node.op in INTEGER_COMPUTE_OPS for node in graph.nodes):
-            raise QuantizationError("the model is already quantized (QDQ): its own scales and integer "
-                                    "weights were imported; convert it without --quantize")
-        if quantize == "mixed":
-            graph = quantize_mixed(graph, calib, size_budget, latency_budget, calib_method, first_last_int8)[0]
-        else:
-            graph = quantize_static(graph, calib, quantize, calib_method)
-        report = SparsityReport()
-    else:
-        graph, report = compress(graph, options, calib)
+    if quantize is not None and any(node.op in INTEGER_COMPUTE_OPS for node in graph.nodes):
+        raise QuantizationError("the model is already quantized (QDQ): its own scales and integer "
+                                "weights were imported; convert it without --quantize")
+    graph, report = compress(graph, options, calib)
+    if quantize == "mixed":
+        graph = quantize_mixed(graph, calib, size_budget, latency_budget, calib_method, first_last_int8)[0]
+    elif quantize is not None:
+        graph = quantize_static(graph, calib, quantize, calib_method)
     graph.metadata = {"producer": PRODUCER, **graph.metadata}
     return graph, report
 

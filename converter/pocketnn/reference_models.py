@@ -155,3 +155,16 @@ MODELS: dict[str, Callable[..., onnx.ModelProto]] = {
     "mobilenet_v2": mobilenet_v2,
     "resnet18": resnet18,
 }
+
+
+def sparse_int8(model: onnx.ModelProto, sparsity: float = 0.8, samples: int = 8, seed: int = 0) -> bytes:
+    """`model` pruned to `sparsity` and quantized to int8 (.pnn bytes), calibrated on
+    random normal samples of its input: a whole model on the integer and sparse integer
+    kernels, for the cross-target checks, which compare outputs, not accuracy."""
+    from pocketnn.conversion import convert
+
+    value_info = model.graph.input[0]
+    shape = [d.dim_value for d in value_info.type.tensor_type.shape.dim]
+    calib = np.random.default_rng(seed).standard_normal((samples, *shape[1:])).astype(np.float32)
+    return convert(model, sparsity=sparsity, quantize="int8", calib={value_info.name: calib},
+                   calib_method="minmax")

@@ -15,7 +15,7 @@ extern "C" {
 #endif
 
 #define PNN_VERSION_MAJOR 1
-#define PNN_VERSION_MINOR 2
+#define PNN_VERSION_MINOR 3
 #define PNN_MAX_RANK 8
 
 typedef enum pnn_status {

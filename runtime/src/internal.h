@@ -24,7 +24,7 @@ enum pnn_tensor_kind {
 
 enum pnn_encoding {
   PNN_ENCODING_DENSE = 0,
-  PNN_ENCODING_GROUP_SPARSE = 1 /* format 1.1: constant f32 only, see pnn_tensor_sparse_view */
+  PNN_ENCODING_GROUP_SPARSE = 1 /* constants: f32 (format 1.1) or s8 (1.3), see pnn_tensor_sparse_view */
 };
 
 typedef struct pnn_attr {
@@ -192,11 +192,12 @@ pnn_status pnn_broadcast_shape(int rank_a, const int64_t *a, int rank_b, const i
  * dtype, kind, rank and dims (already parsed); PNN_ERR_FORMAT naming the tensor when
  * anything is inconsistent. The loader calls it before anything else sees the tensor. */
 pnn_status pnn_sparse_validate(const pnn_tensor *t, const uint8_t *blob, size_t size, pnn_error *error);
-/* The view of a loaded group-sparse constant; PNN_ERR_INVALID_ARGUMENT when `t` is not
- * one. Pointers point into the model buffer. */
+/* The view of a loaded group-sparse constant of dtype f32 (s8);
+ * PNN_ERR_INVALID_ARGUMENT when `t` is not one. Pointers point into the model buffer. */
 pnn_status pnn_tensor_sparse_view(const pnn_tensor *t, pnn_sparse_f32 *view);
+pnn_status pnn_tensor_sparse_s8_view(const pnn_tensor *t, pnn_sparse_s8 *view);
 /* Whether `node`'s op reads its input `input` when that input is stored group-sparse
- * (through pnn_tensor_sparse_view). The loader refuses every other use of a sparse
+ * (through one of the views). The loader refuses every other use of a sparse
  * tensor with PNN_ERR_UNSUPPORTED naming the node, before the op's prepare runs. */
 bool pnn_input_may_be_sparse(const pnn_node *node, uint32_t input);
 

@@ -332,6 +332,11 @@ static pnn_status parse_tensor(reader *r, pnn_tensor *t, const header *h, const 
                          "tensor \"%s\" is group-sparse, which a version 1.%u file cannot hold (1.1+)",
                          t->name, (unsigned)h->minor);
   }
+  if (t->encoding == PNN_ENCODING_GROUP_SPARSE && t->dtype == PNN_DTYPE_S8 && h->minor < 3) {
+    return pnn_set_error(r->error, PNN_ERR_FORMAT,
+                         "tensor \"%s\" is group-sparse s8, which a version 1.%u file cannot hold (1.3+)",
+                         t->name, (unsigned)h->minor);
+  }
   if (t->encoding != PNN_ENCODING_DENSE && t->encoding != PNN_ENCODING_GROUP_SPARSE) {
     return pnn_set_error(r->error, unknown, "tensor \"%s\" has unknown encoding %u", t->name,
                          (unsigned)t->encoding);

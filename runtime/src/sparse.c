@@ -1,5 +1,5 @@
 /* Group-sparse constants (docs/FORMAT.md, "Group-sparse encoding"): validation of the
- * stored blob at load, the view the ops hand to the SpMM kernels, and which op inputs
+ * stored blob at load, the views the ops hand to the SpMM kernels, and which op inputs
  * may be sparse.
  *
  * Blob layout (offsets relative to its 64-byte aligned start):
@@ -7,8 +7,8 @@
  *   32  u32 group_nnz[n_groups]
  *       u32 indices[total_nnz]
  *       zero padding to a multiple of 64
- *       f32 values[total_nnz * group]
- * Everything is checked here once, so the view (and the kernels) trust it. */
+ *       values[total_nnz * group]: f32 (format 1.1) or s8 (1.3)
+ * Everything is checked here once, so the views (and the kernels) trust it. */
 #include <string.h>
 
 #include "internal.h"
@@ -55,10 +55,28 @@ static uint64_t values_offset(uint64_t n_groups, uint64_t total_nnz) {
 #define SPARSE_FAIL(fmt, ...) \
   pnn_set_error(error, PNN_ERR_FORMAT, "group-sparse tensor \"%s\": " fmt, t->name, __VA_ARGS__)
 
+/* Bytes of one stored value: the dtypes a group-sparse tensor may have, else 0. */
+static size_t value_bytes(uint8_t dtype) {
+  switch (dtype) {
+    case PNN_DTYPE_F32: return sizeof(float);
+    case PNN_DTYPE_S8: return 1;
+    default: return 0;
+  }
+}
+
+/* Whether value k * group + r of the blob's values is zero (+0.0 or -0.0 for f32). */
+static bool value_is_zero(const uint8_t *values, size_t elem, uint64_t at) {
+  if (elem == 1) return values[at] == 0;
+  float v;
+  memcpy(&v, values + elem * (size_t)at, sizeof(v));
+  return v == 0.0f;
+}
+
 pnn_status pnn_sparse_validate(const pnn_tensor *t, const uint8_t *blob, size_t size, pnn_error *error) {
-  if (t->kind != PNN_TENSOR_CONSTANT || t->dtype != PNN_DTYPE_F32 || t->rank < 2) {
+  const size_t elem = value_bytes(t->dtype);
+  if (t->kind != PNN_TENSOR_CONSTANT || elem == 0 || t->rank < 2) {
     return pnn_set_error(error, PNN_ERR_FORMAT,
-                         "tensor \"%s\" is group-sparse but is not a constant f32 tensor of rank >= 2",
+                         "tensor \"%s\" is group-sparse but is not a constant f32 or s8 tensor of rank >= 2",
                          t->name);
   }
   if (size < SPARSE_HEADER_BYTES) {
@@ -94,7 +112,7 @@ pnn_status pnn_sparse_validate(const pnn_tensor *t, const uint8_t *blob, size_t 
   }
   /* Every count in 64 bits: values end at most near 2^38, no overflow. */
   const uint64_t voff = values_offset(h.n_groups, h.total_nnz);
-  const uint64_t expected = voff + (uint64_t)h.total_nnz * h.group * sizeof(float);
+  const uint64_t expected = voff + (uint64_t)h.total_nnz * h.group * elem;
   if (expected != (uint64_t)size) {
     return SPARSE_FAIL("%zu data bytes, its header needs %llu", size, (unsigned long long)expected);
   }
@@ -141,9 +159,7 @@ pnn_status pnn_sparse_validate(const pnn_tensor *t, const uint8_t *blob, size_t 
     const uint64_t first = h.total_nnz - last_nnz;
     for (uint64_t k = first; k < h.total_nnz; ++k) {
       for (uint64_t r = tail; r < h.group; ++r) {
-        float v;
-        memcpy(&v, values + sizeof(float) * (size_t)(k * h.group + r), sizeof(v));
-        if (v != 0.0f) {
+        if (!value_is_zero(values, elem, k * h.group + r)) {
           return SPARSE_FAIL("row %llu of the last group is past the last row (%llu) but not zero",
                              (unsigned long long)(n_groups - 1) * h.group + r, (unsigned long long)rows);
         }
@@ -153,30 +169,53 @@ pnn_status pnn_sparse_validate(const pnn_tensor *t, const uint8_t *blob, size_t 
   return PNN_OK;
 }
 
-pnn_status pnn_tensor_sparse_view(const pnn_tensor *t, pnn_sparse_f32 *view) {
-  if (t == NULL || view == NULL || t->encoding != PNN_ENCODING_GROUP_SPARSE || t->data == NULL) {
+/* The arrays of a loaded group-sparse constant of dtype `dtype`, validated at load
+ * (pnn_sparse_validate: the header agrees with the dims). */
+static pnn_status sparse_arrays(const pnn_tensor *t, uint8_t dtype, size_t *rows, size_t *cols, size_t *group,
+                                size_t *n_groups, const uint32_t **group_nnz, const uint32_t **indices,
+                                const void **values) {
+  if (t == NULL || t->encoding != PNN_ENCODING_GROUP_SPARSE || t->data == NULL || t->dtype != dtype) {
     return PNN_ERR_INVALID_ARGUMENT;
   }
-  /* Validated at load (pnn_sparse_validate): the header agrees with the dims. */
   const uint8_t *blob = t->data;
   sparse_header h;
   read_header(blob, &h);
-  view->rows = (size_t)t->dims[0];
-  view->cols = t->numel / view->rows;
-  view->group = h.group;
-  view->n_groups = h.n_groups;
-  view->group_nnz = (const uint32_t *)(const void *)(blob + SPARSE_HEADER_BYTES);
-  view->indices = view->group_nnz + h.n_groups;
-  view->values = (const float *)(const void *)(blob + (size_t)values_offset(h.n_groups, h.total_nnz));
+  *rows = (size_t)t->dims[0];
+  *cols = t->numel / *rows;
+  *group = h.group;
+  *n_groups = h.n_groups;
+  *group_nnz = (const uint32_t *)(const void *)(blob + SPARSE_HEADER_BYTES);
+  *indices = *group_nnz + h.n_groups;
+  *values = blob + (size_t)values_offset(h.n_groups, h.total_nnz);
   return PNN_OK;
 }
 
+pnn_status pnn_tensor_sparse_view(const pnn_tensor *t, pnn_sparse_f32 *view) {
+  if (view == NULL) return PNN_ERR_INVALID_ARGUMENT;
+  const void *values = NULL;
+  pnn_status st = sparse_arrays(t, PNN_DTYPE_F32, &view->rows, &view->cols, &view->group, &view->n_groups,
+                                &view->group_nnz, &view->indices, &values);
+  view->values = values;
+  return st;
+}
+
+pnn_status pnn_tensor_sparse_s8_view(const pnn_tensor *t, pnn_sparse_s8 *view) {
+  if (view == NULL) return PNN_ERR_INVALID_ARGUMENT;
+  const void *values = NULL;
+  pnn_status st = sparse_arrays(t, PNN_DTYPE_S8, &view->rows, &view->cols, &view->group, &view->n_groups,
+                                &view->group_nnz, &view->indices, &values);
+  view->values = values;
+  return st;
+}
+
 bool pnn_input_may_be_sparse(const pnn_node *node, uint32_t input) {
-  /* The inputs an op's prepare reads through pnn_tensor_sparse_view; every other op
-   * would read the blob as dense data. */
+  /* The inputs an op's prepare reads through pnn_tensor_sparse_view or
+   * pnn_tensor_sparse_s8_view; every other op would read the blob as dense data. */
   switch (node->op) {
-    case 1: return input == 1; /* Conv: W (group 1; prepare refuses the rest) */
-    case 3: return input == 1; /* Gemm: B (trans_b = 1; prepare refuses the rest) */
+    case 1: return input == 1;  /* Conv: W (group 1; prepare refuses the rest) */
+    case 3: return input == 1;  /* Gemm: B (trans_b = 1; prepare refuses the rest) */
+    case 82: return input == 1; /* QConv: W (s8, group 1) */
+    case 83: return input == 1; /* QGemm: W (s8) */
     default: return false;
   }
 }

@@ -18,24 +18,26 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import onnx
 
 import pocketnn
 from pocketnn import reference_models
 
 # Small variants: the emulated run stays in seconds, yet every layer type is there
-# (strided and depthwise 3x3, 1x1, 7x7 stem, max pool, residual adds, classifier).
-MODELS: dict[str, Callable[[], onnx.ModelProto]] = {
-    "mobilenet_v2": lambda: reference_models.mobilenet_v2(resolution=96, width=0.5),
-    "resnet18": lambda: reference_models.resnet18(resolution=64, width=0.25),
-    "mobilenet_v1": lambda: reference_models.mobilenet_v1(resolution=64, width=0.25),
+# (strided and depthwise 3x3, 1x1, 7x7 stem, max pool, residual adds, classifier), in
+# float and, pruned and quantized, on the integer and sparse integer kernels.
+MODELS: dict[str, Callable[[], bytes]] = {
+    "mobilenet_v2": lambda: pocketnn.convert(reference_models.mobilenet_v2(resolution=96, width=0.5)),
+    "resnet18": lambda: pocketnn.convert(reference_models.resnet18(resolution=64, width=0.25)),
+    "mobilenet_v1": lambda: pocketnn.convert(reference_models.mobilenet_v1(resolution=64, width=0.25)),
+    "mobilenet_v1_sparse_int8": lambda: reference_models.sparse_int8(
+        reference_models.mobilenet_v1(resolution=64, width=0.25)),
 }
 
 
-def write_fixture(name: str, model: onnx.ModelProto, out_dir: Path, seed: int) -> dict[str, object]:
-    """Converts and runs one model natively; returns its manifest entry."""
+def write_fixture(name: str, packed: bytes, out_dir: Path, seed: int) -> dict[str, object]:
+    """Runs one converted model natively; returns its manifest entry."""
     pnn_path = out_dir / f"{name}.pnn"
-    pocketnn.convert(model, pnn_path)
+    pnn_path.write_bytes(packed)
     runtime = pocketnn.Model(pnn_path)
     rng = np.random.default_rng(seed)
     feeds: dict[str, np.ndarray] = {}

@@ -96,14 +96,20 @@ FIXTURES: dict[str, Callable[[], onnx.ModelProto]] = {
     "gemm_fc": lambda: _gemm("gemm_fc", 37, 301),
     "matmul": lambda: _matmul("matmul", 5, 19, 23),
 }
+# Converted other than plainly: the integer and sparse integer kernels in a whole model.
+PACKED: dict[str, Callable[[], bytes]] = {
+    "mobilenet_v1_64_w025_sparse_int8": lambda: reference_models.sparse_int8(
+        reference_models.mobilenet_v1(resolution=64, width=0.25)),
+}
 
 
 def write_fixtures(out_dir: Path) -> list[dict[str, object]]:
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest: list[dict[str, object]] = []
     rng = np.random.default_rng(1234)
-    for name, make in FIXTURES.items():
-        data = pocketnn.convert(make())
+    packed = {name: (lambda make=make: pocketnn.convert(make())) for name, make in FIXTURES.items()} | PACKED
+    for name, pack in packed.items():
+        data = pack()
         (out_dir / f"{name}.pnn").write_bytes(data)
         model = pocketnn.Model(data)
         feeds = {t.name: rng.standard_normal(t.shape).astype(np.float32) for t in model.inputs}

@@ -57,7 +57,7 @@ class SparseData:
     group: int
     group_nnz: np.ndarray  # [n_groups] uint32
     indices: np.ndarray  # [total_nnz] uint32, ascending within a group
-    values: np.ndarray  # [total_nnz, group] float32
+    values: np.ndarray  # [total_nnz, group] float32 or int8, the tensor's dtype
 
     @property
     def n_groups(self) -> int:
@@ -220,6 +220,10 @@ def _read_tensor(cur: _Cursor, index: int, data: bytes, header: PnnHeader) -> Pn
     dtype = DType(dtype_code)
     if encoding == spec.ENCODING_GROUP_SPARSE and header.version_minor < spec.MINOR_GROUP_SPARSE:
         raise PnnFormatError(f"{what} is group-sparse, which a version 1.{header.version_minor} file cannot hold (1.1+)")
+    if (encoding == spec.ENCODING_GROUP_SPARSE and dtype in spec.SPARSE_VALUE_DTYPES
+            and header.version_minor < spec.SPARSE_VALUE_DTYPES[dtype][2]):
+        raise PnnFormatError(f"{what} is group-sparse {dtype.name}, which a version 1.{header.version_minor} file cannot "
+                             f"hold (1.{spec.SPARSE_VALUE_DTYPES[dtype][2]}+)")
     if encoding not in (spec.ENCODING_DENSE, spec.ENCODING_GROUP_SPARSE):
         raise PnnFormatError(f"{what} has unknown encoding {encoding}")
     if kind not in (spec.KIND_ACTIVATION, spec.KIND_CONSTANT):
@@ -264,7 +268,8 @@ def _read_tensor(cur: _Cursor, index: int, data: bytes, header: PnnHeader) -> Pn
 def _read_group_sparse(blob: bytes, dtype: DType, shape: tuple[int, ...], what: str) -> SparseData:
     """Validates a group-sparse blob with the C loader's rules (docs/FORMAT.md)."""
     if dtype not in spec.SPARSE_VALUE_DTYPES:
-        raise PnnFormatError(f"{what} is group-sparse with dtype {dtype.name}; only F32 can be")
+        allowed = " or ".join(d.name for d in spec.SPARSE_VALUE_DTYPES)
+        raise PnnFormatError(f"{what} is group-sparse with dtype {dtype.name}; only {allowed} can be")
     if len(shape) < 2:
         raise PnnFormatError(f"{what} is group-sparse with rank {len(shape)}; it needs rank >= 2")
     if len(blob) < spec.SPARSE_HEADER.size:
@@ -283,7 +288,8 @@ def _read_group_sparse(blob: bytes, dtype: DType, shape: tuple[int, ...], what: 
         raise PnnFormatError(f"{what}: group-sparse value dtype {value_dtype} differs from the tensor's {int(dtype)}")
     if reserved0 or reserved1:
         raise PnnFormatError(f"{what}: reserved group-sparse header fields are not zero")
-    values_offset, size = spec.sparse_layout(n_groups, total_nnz, group, spec.SPARSE_VALUE_DTYPES[dtype])
+    value_bytes, value_format, _ = spec.SPARSE_VALUE_DTYPES[dtype]
+    values_offset, size = spec.sparse_layout(n_groups, total_nnz, group, value_bytes)
     if size != len(blob):
         raise PnnFormatError(f"{what}: group-sparse data is {len(blob)} bytes, its header needs {size}")
     pos = spec.SPARSE_HEADER.size
@@ -303,7 +309,7 @@ def _read_group_sparse(blob: bytes, dtype: DType, shape: tuple[int, ...], what: 
     key = group_of * (cols + 1) + indices.astype(np.int64)  # strictly increasing iff ascending within each group
     if total_nnz > 1 and not bool(np.all(np.diff(key) > 0)):
         raise PnnFormatError(f"{what}: column indices are not strictly ascending within a group")
-    values = np.frombuffer(blob, dtype="<f4", count=total_nnz * group, offset=values_offset).reshape(total_nnz, group)
+    values = np.frombuffer(blob, dtype=value_format, count=total_nnz * group, offset=values_offset).reshape(total_nnz, group)
     tail = rows - (n_groups - 1) * group  # rows of the last group that exist
     if n_groups and tail < group and bool(np.any(values[group_of == n_groups - 1, tail:] != 0)):
         raise PnnFormatError(f"{what}: values of the rows past {rows} in the last group are not zero")
@@ -311,8 +317,8 @@ def _read_group_sparse(blob: bytes, dtype: DType, shape: tuple[int, ...], what: 
 
 
 def decode_group_sparse(sparse: SparseData, shape: tuple[int, ...]) -> np.ndarray:
-    """The dense float32 array of a validated group-sparse tensor."""
-    blocks = np.zeros((sparse.n_groups, sparse.cols, sparse.group), dtype=np.float32)
+    """The dense array (the values' dtype) of a validated group-sparse tensor."""
+    blocks = np.zeros((sparse.n_groups, sparse.cols, sparse.group), dtype=sparse.values.dtype)
     group_of = np.repeat(np.arange(sparse.n_groups), sparse.group_nnz.astype(np.int64))
     blocks[group_of, sparse.indices.astype(np.int64)] = sparse.values
     dense = blocks.transpose(0, 2, 1).reshape(sparse.n_groups * sparse.group, sparse.cols)[: sparse.rows]

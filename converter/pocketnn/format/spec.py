@@ -12,11 +12,12 @@ from pocketnn.ir import DType
 
 MAGIC = b"PNN\0"
 VERSION_MAJOR = 1
-VERSION_MINOR = 2
+VERSION_MINOR = 3
 # The oldest minor version that can hold each feature: the writer stamps a file with the
 # lowest version its contents need, so files without 1.1 features stay readable by 1.0.
 MINOR_GROUP_SPARSE = 1
 MINOR_INTEGER_OPS = 2  # op codes 80-87 (docs/OPS.md "Integer operators")
+MINOR_SPARSE_S8 = 3  # group-sparse tensors of dtype s8
 
 # magic, major, minor, checksum, header_size, file_size, n_meta, n_tensors, n_nodes,
 # n_inputs, n_outputs, reserved, data_offset, data_size
@@ -85,13 +86,17 @@ def checksum(data: bytes | bytearray | memoryview) -> int:
     return zlib.crc32(view[CHECKSUM_OFFSET + 4 :], crc) & 0xFFFFFFFF
 
 
-# ---- group-sparse encoding (format 1.1) -----------------------------------------------
+# ---- group-sparse encoding (format 1.1; s8 values 1.3) -----------------------------------------------
 # rows, cols, group, n_groups, total_nnz, value_dtype, reserved, reserved (8 x u32)
 SPARSE_HEADER = struct.Struct("<8I")
 SPARSE_GROUPS = (1, 2, 4, 8)
 SPARSE_MAX_COLS = 2**31 - 1  # indices are u32 but kernels may hold them in int32
 SPARSE_MAX_NNZ = 2**32 - 1
-SPARSE_VALUE_DTYPES: dict[DType, int] = {DType.F32: 4}  # value dtype -> bytes per value
+# value dtype -> (bytes per value, little-endian numpy dtype, oldest minor version)
+SPARSE_VALUE_DTYPES: dict[DType, tuple[int, str, int]] = {
+    DType.F32: (4, "<f4", MINOR_GROUP_SPARSE),
+    DType.S8: (1, "i1", MINOR_SPARSE_S8),
+}
 
 
 def sparse_layout(n_groups: int, total_nnz: int, group: int, value_bytes: int) -> tuple[int, int]:

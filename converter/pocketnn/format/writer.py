@@ -1,7 +1,8 @@
 """Serializes a lowered IR Graph into .pnn bytes (format 1.x, docs/FORMAT.md).
 
 A file is stamped with the lowest minor version its contents need: 1.0 unless a
-tensor is stored group-sparse (1.1) or a node is an integer operator (1.2).
+tensor is stored group-sparse (1.1), a node is an integer operator (1.2) or an s8
+tensor is stored group-sparse (1.3).
 """
 
 from __future__ import annotations
@@ -153,14 +154,15 @@ def _sparse_group(tensor: Tensor) -> int:
     if not tensor.is_constant:
         raise ValueError(f'tensor "{tensor.name}": sparse_group={group} but only constants can be stored group-sparse')
     if tensor.dtype not in spec.SPARSE_VALUE_DTYPES:
-        raise ValueError(f'constant "{tensor.name}": sparse_group={group} needs dtype F32, not {tensor.dtype.name}')
+        allowed = " or ".join(d.name for d in spec.SPARSE_VALUE_DTYPES)
+        raise ValueError(f'constant "{tensor.name}": sparse_group={group} needs dtype {allowed}, not {tensor.dtype.name}')
     if len(tensor.shape) < 2:
         raise ValueError(f'constant "{tensor.name}": sparse_group={group} needs rank >= 2, the shape is {tensor.shape}')
     return group
 
 
 def encode_group_sparse(tensor: Tensor, group: int) -> bytes:
-    """The group-sparse blob of a constant F32 tensor viewed as [dims[0], rest].
+    """The group-sparse blob of a constant F32 or S8 tensor viewed as [dims[0], rest].
 
     Exact zeros define the mask: column c is in group g's mask when any of the group's
     rows is nonzero there; the other rows' values at c are stored even when zero.
@@ -174,8 +176,11 @@ def encode_group_sparse(tensor: Tensor, group: int) -> bytes:
     if cols > spec.SPARSE_MAX_COLS:
         raise ValueError(f'constant "{tensor.name}": {cols} columns; group-sparse storage allows at most {spec.SPARSE_MAX_COLS}')
     n_groups = -(-rows // group)
-    padded = np.zeros((n_groups * group, cols), dtype=np.float32)
-    padded[:rows] = data.astype(np.float32).reshape(rows, cols)
+    value_bytes, value_dtype, _ = spec.SPARSE_VALUE_DTYPES[tensor.dtype]
+    if np.issubdtype(np.asarray(data).dtype, np.integer) and (data.min(initial=0) < -128 or data.max(initial=0) > 127):
+        raise ValueError(f'constant "{tensor.name}": values do not fit in {tensor.dtype.name}')
+    padded = np.zeros((n_groups * group, cols), dtype=value_dtype)
+    padded[:rows] = data.astype(value_dtype).reshape(rows, cols)
     blocks = padded.reshape(n_groups, group, cols).transpose(0, 2, 1)  # [group index, column, row in group]
     mask = (blocks != 0).any(axis=2)
     group_of, indices = np.nonzero(mask)  # row-major: by group, columns ascending
@@ -184,13 +189,12 @@ def encode_group_sparse(tensor: Tensor, group: int) -> bytes:
         raise ValueError(f'constant "{tensor.name}": {total_nnz} stored columns; the limit is {spec.SPARSE_MAX_NNZ}')
     group_nnz = mask.sum(axis=1)
     values = blocks[group_of, indices]  # [total_nnz, group]
-    value_bytes = spec.SPARSE_VALUE_DTYPES[tensor.dtype]
     values_offset, size = spec.sparse_layout(n_groups, total_nnz, group, value_bytes)
     out = bytearray(spec.SPARSE_HEADER.pack(rows, cols, group, n_groups, total_nnz, int(tensor.dtype), 0, 0))
     out += group_nnz.astype("<u4").tobytes()
     out += indices.astype("<u4").tobytes()
     out += b"\0" * (values_offset - len(out))
-    out += np.ascontiguousarray(values, dtype="<f4").tobytes()
+    out += np.ascontiguousarray(values, dtype=value_dtype).tobytes()
     assert len(out) == size
     return bytes(out)
 
@@ -260,7 +264,7 @@ def write_pnn(graph: Graph) -> bytes:
         group = _sparse_group(tensor)
         encoding = spec.ENCODING_GROUP_SPARSE if group else spec.ENCODING_DENSE
         if group:
-            minor = max(minor, spec.MINOR_GROUP_SPARSE)
+            minor = max(minor, spec.SPARSE_VALUE_DTYPES[tensor.dtype][2])
         structure.string(name, f'tensor "{name}" name')
         kind = spec.KIND_CONSTANT if tensor.is_constant else spec.KIND_ACTIVATION
         structure.pack("BBBB", int(tensor.dtype), encoding, kind, len(tensor.shape))

@@ -8,4 +8,6 @@
 - ``activations``: activation ranges observed on calibration data run in pocketnn.
 - ``quantize_graph``: the static quantization pass (float IR -> integer operators).
 - ``simulate_graph``: runs a quantized IR graph with ``simulate`` (bit-exact).
+- ``mixed``: int4 / int8 per weighted layer chosen by an integer linear program.
+- ``sparse_storage``: which pruned layers keep group-sparse (s8) storage once quantized.
 """

@@ -18,7 +18,9 @@ Per QConv / QGemm candidate layer:
 The program: binary x_l (1 = int4) minimizing sum sensitivity_l * x_l subject to
 size(x) <= size_budget * size(all int8) and latency(x) <= latency_budget *
 latency(all int8). By default the first and last weighted layers stay int8 (x_l = 0),
-as in int4; with first_last_int8=False the program may make them int4 too.
+as in int4; with first_last_int8=False the program may make them int4 too. Layers that keep
+group-sparse storage (quantization.sparse_storage) are fixed at int8 too, their sparse
+bytes counted in the size.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from pocketnn.quantization.activations import (
     activation_qparams,
 )
 from pocketnn.quantization.quantize_graph import QParams, quantize_graph, weighted_nodes
+from pocketnn.quantization.sparse_storage import marked_layers, settle_sparse_storage, stored_bytes
 from pocketnn.sparsity.calibration import CalibSource, load_calibration
 
 # Calibration samples the sensitivity runs on: enough to average out per-sample noise,
@@ -124,7 +127,7 @@ def _outputs(graph: Graph, samples: Sequence[Mapping[str, np.ndarray]]) -> np.nd
     return np.stack(rows)
 
 
-def _single_layer(quantized: Graph, node: Node) -> Graph:
+def single_layer(quantized: Graph, node: Node) -> Graph:
     """The quantized layer alone, fed and read in float through a Quantize/Dequantize."""
     x_u8, y_u8 = quantized.tensors[node.inputs[0]], quantized.tensors[node.outputs[0]]
     tensors = {name: quantized.tensors[name] for name in node.inputs[1:]}
@@ -182,9 +185,10 @@ def layer_costs(graph: Graph, qparams: dict[str, QParams], samples: Sequence[Map
         perturbed = _outputs(quantize_graph(graph, qparams, layer_bits=bits), samples)
         sensitivity = float(np.mean((perturbed - reference) ** 2))
         elements = int(np.prod(all8.tensors[node8.inputs[1]].shape))
-        seconds = (time_layer([_single_layer(all8, node8), _single_layer(all4, node4)])
+        bytes8 = stored_bytes(all8.tensors[node8.inputs[1]])  # group-sparse when it stays so
+        seconds = (time_layer([single_layer(all8, node8), single_layer(all4, node4)])
                    if measure_latency else [float("nan")] * 2)
-        costs.append(LayerCost(node8.name, sensitivity, elements, (elements + 1) // 2, *seconds))
+        costs.append(LayerCost(node8.name, sensitivity, bytes8, (elements + 1) // 2, *seconds))
     return costs
 
 
@@ -195,9 +199,10 @@ def quantize_mixed(graph: Graph, calib: CalibSource | None, size_budget: float =
     `first_last_int8` keeps the first and last weighted layers int8."""
     qparams = activation_qparams(graph, calib, method)
     assert calib is not None  # activation_qparams raised otherwise
+    graph = settle_sparse_storage(graph, qparams)[0]
     batch = graph.tensors[graph.inputs[0]].shape
     samples = load_calibration(calib, graph)[:max(1, SENSITIVITY_SAMPLES // max(1, batch[0] if batch else 1))]
     costs = layer_costs(graph, qparams, samples, measure_latency=latency_budget is not None)
-    fixed_int8 = (0, len(costs) - 1) if first_last_int8 else ()
+    fixed_int8 = ((0, len(costs) - 1) if first_last_int8 else ()) + tuple(marked_layers(graph))
     bits = solve_bits(costs, size_budget, latency_budget, fixed_int8) if costs else []
     return quantize_graph(graph, qparams, layer_bits=bits), MixedChoice(bits, costs)

@@ -11,7 +11,10 @@ integer op reads its output. Graph inputs and outputs stay float.
 Weights: symmetric per output channel, int8; with scheme "int4", 4-bit except the first
 and the last weighted layers (the most sensitive ones), dtype S4 (int8 values in the
 IR; the .pnn writer packs them two per byte). `layer_bits` sets the bits of each
-weighted layer instead (quantization.mixed chooses them).
+weighted layer instead (quantization.mixed chooses them). An 8-bit layer whose float
+weights are marked group-sparse (the sparsity stage) keeps the mark on its s8 weights,
+which the writer then stores group-sparse (quantization.sparse_storage decides which
+marks stay); 4-bit weights are always stored dense.
 """
 
 from __future__ import annotations
@@ -112,6 +115,17 @@ def _lookup_function(node: Node) -> Callable[[np.ndarray], np.ndarray]:
     return lambda x: evaluate(node, [x], [x.shape])[0]  # type: ignore[index]
 
 
+def sparse_weight_group(graph: Graph, node: Node) -> int:
+    """G of the node's float weights when they are marked group-sparse with rows = output
+    channels (Conv; Gemm with trans_b = 1, the form the sparsity stage gives), else 0."""
+    weight = graph.tensors.get(node.inputs[1]) if len(node.inputs) > 1 else None
+    if weight is None or not weight.sparse_group:
+        return 0
+    if node.op == "Conv" or (node.op == "Gemm" and int(node.attrs.get("trans_b", 0))):  # type: ignore[arg-type]
+        return int(weight.sparse_group)
+    return 0
+
+
 def _output_channel_axis(node: Node) -> int:
     """Axis of the node's weight constant (as stored) that indexes output channels."""
     if node.op == "Conv" or (node.op == "Gemm" and int(node.attrs.get("trans_b", 0))):  # type: ignore[arg-type]
@@ -167,9 +181,10 @@ class _Rewriter:
             name, count = f"{base}_{count}", count + 1
         return name
 
-    def constant(self, base: str, dtype: DType, shape: tuple[int, ...], data: np.ndarray) -> str:
+    def constant(self, base: str, dtype: DType, shape: tuple[int, ...], data: np.ndarray,
+                 sparse_group: int = 0) -> str:
         name = self.unique(base)
-        self.tensors[name] = Tensor(name, dtype, shape, data)
+        self.tensors[name] = Tensor(name, dtype, shape, data, sparse_group)
         return name
 
     def new_u8(self, float_name: str, qparams: QParams) -> str:
@@ -261,7 +276,9 @@ class _Rewriter:
         requant = conv_requant(x_scale, w_scales, y_qparams[0], y_qparams[1], lo, hi)
         shape = tuple(int(d) for d in w_q.shape)
         # S4 constants hold their int8 values here; the writer packs them two per byte.
-        w_name = self.constant(f"{node.inputs[1]}_s{bits}", DType.S8 if bits == 8 else DType.S4, shape, w_q)
+        sparse_group = sparse_weight_group(self.graph, node) if bits == 8 else 0
+        w_name = self.constant(f"{node.inputs[1]}_s{bits}", DType.S8 if bits == 8 else DType.S4, shape, w_q,
+                               sparse_group)
         channels = (len(folded),)
         inputs = [x, w_name,
                   self.constant(f"{node.inputs[1]}_bias_s32", DType.S32, channels, folded),
@@ -372,6 +389,16 @@ def quantize_graph(graph: Graph, qparams: Mapping[str, QParams], scheme: str = "
 
 def quantize_static(graph: Graph, calib: CalibSource | None, scheme: str = "int8",
                     method: str = DEFAULT_CALIB_METHOD) -> Graph:
-    """Calibrates `graph` on `calib` (activations.activation_qparams) and quantizes it."""
+    """Calibrates `graph` on `calib` (activations.activation_qparams) and quantizes it.
+    Layers marked group-sparse keep sparse s8 storage where it pays
+    (sparse_storage.settle_sparse_storage); those stay 8-bit under "int4"."""
+    from pocketnn.quantization.sparse_storage import marked_layers, settle_sparse_storage
+
     weight_bits(scheme, 0, 1)  # an unknown scheme fails before calibration runs
-    return quantize_graph(graph, activation_qparams(graph, calib, method), scheme)
+    qparams = activation_qparams(graph, calib, method)
+    graph = settle_sparse_storage(graph, qparams)[0]
+    count = len(weighted_nodes(graph))
+    bits = [weight_bits(scheme, index, count) for index in range(count)]
+    for index in marked_layers(graph):
+        bits[index] = 8
+    return quantize_graph(graph, qparams, layer_bits=bits)

@@ -180,6 +180,7 @@ static inline pnn_status pnn_nn_check_dims(const pnn_node *node, const pnn_tenso
  * the ones the select functions return. */
 #define PNN_NN_KERNEL_NAME(path, isa)                                                  \
   (strcmp((isa), "avx512") == 0 ? path "/avx512"                                      \
+   : strcmp((isa), "avx512vnni") == 0 ? path "/avx512vnni"                            \
    : strcmp((isa), "avx2") == 0 ? path "/avx2"                                        \
    : strcmp((isa), "neon") == 0 ? path "/neon"                                        \
    : strcmp((isa), "wasmsimd") == 0 ? path "/wasmsimd"                                \

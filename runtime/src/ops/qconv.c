@@ -10,7 +10,10 @@
  *   direct   1x1, stride 1, no padding: GEMM straight on X (K = C/group rows of H*W).
  *   im2col   everything else: per column chunk X is unfolded into the thread's scratch
  *            (padding reads x_zero_point), then the GEMM runs on it.
- * QGemm runs one GEMV (N = 1) per batch row. Tasks split the output into column
+ *   sparse   W stored group-sparse s8 (format 1.3; group 1): the u8 SpMM over X in
+ *            place (1x1, stride 1, unpadded) or over the unfolded column chunk.
+ * QGemm runs one GEMV (N = 1) per batch row; a group-sparse W runs one SpMM over all
+ * batch rows (X transposed in scratch when N > 1). Tasks split the output into column
  * chunks fixed at load and row ranges; the arithmetic is exact integer arithmetic,
  * so every split gives the same bytes for any thread count. */
 #include <stdint.h>
@@ -20,13 +23,16 @@
 
 enum { OP_QCONV = 82, OP_QGEMM = 83 };
 
-enum qconv_path { QCONV_PATH_DWCONV = 0, QCONV_PATH_DIRECT = 1, QCONV_PATH_IM2COL = 2 };
+enum qconv_path { QCONV_PATH_DWCONV = 0, QCONV_PATH_DIRECT = 1, QCONV_PATH_IM2COL = 2, QCONV_PATH_SPARSE = 3 };
 
 enum {
   /* Bytes of unfolded X per task (kept in L2 with the packed panels). */
   QCONV_COLS_BUDGET = 256 * 1024,
   QCONV_MIN_CHUNK = 64,
-  QCONV_MAX_CHUNK = 4096
+  QCONV_MAX_CHUNK = 4096,
+  /* Sparse column chunks are multiples of the widest SpMM pixel tile (AVX-512: 64), so
+   * pixel tails only occur at the end of the image. */
+  QCONV_SPARSE_TILE = 64
 };
 
 typedef struct qconv_params {
@@ -40,6 +46,9 @@ typedef struct qconv_params {
   const int32_t *bias;         /* model buffer */
   const pnn_s8_gemm_kernel *gemm;
   pnn_s8_dwconv_fn dwconv;
+  pnn_u8_spmm_fn spmm;
+  pnn_sparse_s8 sparse;        /* sparse: the view of W (arrays in the model buffer) */
+  bool sparse_unfold;          /* sparse QConv: unfold X per column chunk */
   const int8_t *dw_weights;    /* dwconv: [C][kh*kw] s8, after the params */
   const uint8_t *packed;       /* gemm: per group pack_size bytes at packed_stride, 64-aligned */
   size_t packed_stride;
@@ -57,9 +66,28 @@ static const pnn_s8_gemm_kernel *select_gemm(const pnn_model *model, const pnn_t
   return gemm;
 }
 
-/* Reads constant W of `rows * k` s8 or s4 values into dst as s8, refusing values
- * outside the contract ([-127, 127], s4 [-7, 7]) and rows whose accumulator could
- * leave int32: |bias[m]| + 255 * sum |W[m]| must stay below 2^31. */
+/* The weight contract, per value and per output row: |v| <= limit (-128 is outside s8's
+ * symmetric range), and |bias[m]| + 255 * sum |W[m]| below 2^31 so no accumulator of
+ * row m can leave int32. */
+static pnn_status check_weight_value(const pnn_node *node, const char *op, int v, size_t m, int limit,
+                                     pnn_error *error) {
+  if (v >= -limit && v <= limit) return PNN_OK;
+  return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\" (%s): weight %d at row %zu is outside [-%d, %d]",
+                       node->name, op, v, m, limit, limit);
+}
+
+static pnn_status check_weight_row(const pnn_node *node, const char *op, size_t m, int32_t bias,
+                                   int64_t abs_sum, pnn_error *error) {
+  const int64_t b = bias;
+  if ((b < 0 ? -b : b) + 255 * abs_sum <= PNN_Q_INT32_MAX) return PNN_OK;
+  return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
+                       "node \"%s\" (%s): output channel %zu can overflow the int32 accumulator "
+                       "(bias %lld, sum of |weights| %lld)",
+                       node->name, op, m, (long long)b, (long long)abs_sum);
+}
+
+/* Reads constant W of `rows * k` s8 or s4 values into dst as s8, refusing what breaks
+ * the weight contract (s8 within [-127, 127], s4 within [-7, 7]). */
 static pnn_status load_weights(const pnn_node *node, const char *op, const pnn_tensor *w,
                                const int32_t *bias, size_t rows, size_t k, int8_t *dst,
                                pnn_error *error) {
@@ -77,31 +105,51 @@ static pnn_status load_weights(const pnn_node *node, const char *op, const pnn_t
       } else {
         v = ((const int8_t *)w->data)[idx];
       }
-      if (v < -limit || v > limit) {
-        return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
-                             "node \"%s\" (%s): weight %d at row %zu is outside [-%d, %d]", node->name, op, v,
-                             m, limit, limit);
-      }
+      pnn_status st = check_weight_value(node, op, v, m, limit, error);
+      if (st != PNN_OK) return st;
       dst[idx] = (int8_t)v;
       abs_sum += v < 0 ? -v : v;
     }
-    const int64_t b = bias[m];
-    if ((b < 0 ? -b : b) + 255 * abs_sum > PNN_Q_INT32_MAX) {
-      return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
-                           "node \"%s\" (%s): output channel %zu can overflow the int32 accumulator "
-                           "(bias %lld, sum of |weights| %lld)",
-                           node->name, op, m, (long long)b, (long long)abs_sum);
-    }
+    pnn_status st = check_weight_row(node, op, m, bias[m], abs_sum, error);
+    if (st != PNN_OK) return st;
   }
   return PNN_OK;
 }
 
-/* W must be a dense s8 or s4 constant of `numel` elements. */
+/* The stored values of a group-sparse W under the same contract as load_weights. */
+static pnn_status check_sparse_weights(const pnn_node *node, const char *op, const pnn_sparse_s8 *w,
+                                       const int32_t *bias, pnn_error *error) {
+  const size_t G = w->group;
+  const int8_t *val = w->values;
+  for (size_t g = 0; g < w->n_groups; ++g) {
+    const size_t nnz = w->group_nnz[g];
+    for (size_t r = 0; r < G && g * G + r < w->rows; ++r) {
+      const size_t m = g * G + r;
+      int64_t abs_sum = 0;
+      for (size_t j = 0; j < nnz; ++j) {
+        const int v = val[j * G + r];
+        pnn_status st = check_weight_value(node, op, v, m, 127, error);
+        if (st != PNN_OK) return st;
+        abs_sum += v < 0 ? -v : v;
+      }
+      pnn_status st = check_weight_row(node, op, m, bias[m], abs_sum, error);
+      if (st != PNN_OK) return st;
+    }
+    val += nnz * G;
+  }
+  return PNN_OK;
+}
+
+/* W must be a dense s8 or s4 constant of `numel` elements, or a group-sparse s8 one
+ * (its blob was validated at load). */
 static pnn_status check_weight_tensor(const pnn_node *node, const char *op, const pnn_tensor *w,
                                       pnn_error *error) {
   if (w->dtype != PNN_DTYPE_S8 && w->dtype != PNN_DTYPE_S4) {
     return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\" (%s): W \"%s\" must be s8 or s4", node->name,
                          op, w->name);
+  }
+  if (w->kind == PNN_TENSOR_CONSTANT && w->encoding == PNN_ENCODING_GROUP_SPARSE && w->data != NULL) {
+    return PNN_OK; /* only s8 can be stored group-sparse (pnn_sparse_validate) */
   }
   if (w->kind != PNN_TENSOR_CONSTANT || w->encoding != PNN_ENCODING_DENSE || w->data == NULL) {
     return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\" (%s): W \"%s\" must be a dense constant",
@@ -146,6 +194,18 @@ static pnn_status check_common(const pnn_model *model, const pnn_node *node, con
 static pnn_status finish_prepare(pnn_node *node, const char *op, const pnn_tensor *w, qconv_params *p,
                                  size_t scratch, pnn_error *error) {
   const size_t rows = p->out_c, k = p->k;
+  if (p->path == QCONV_PATH_SPARSE) { /* used in place from the model buffer */
+    pnn_status st = check_sparse_weights(node, op, &p->sparse, p->bias, error);
+    if (st != PNN_OK) return st;
+    qconv_params *params = malloc(sizeof(qconv_params));
+    if (!params) {
+      return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node \"%s\" (%s): out of memory", node->name, op);
+    }
+    *params = *p;
+    node->params = params;
+    node->scratch_bytes = scratch;
+    return PNN_OK;
+  }
   size_t total, extra = 0;
   if (!pnn_nn_mul(rows, k, &total)) {
     return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): weights too large", node->name, op);
@@ -225,6 +285,23 @@ static pnn_status check_weighted_io(const pnn_model *model, const pnn_node *node
   return pnn_nn_check_dims(node, *w, "W", error);
 }
 
+/* The view of a group-sparse W of `p->out_c` rows of `p->k` columns. */
+static pnn_status sparse_weights(const pnn_node *node, const char *op, const pnn_tensor *w, qconv_params *p,
+                                 pnn_error *error) {
+  if (pnn_tensor_sparse_s8_view(w, &p->sparse) != PNN_OK || p->sparse.rows != p->out_c ||
+      p->sparse.cols != p->k) {
+    return pnn_set_error(error, PNN_ERR_FORMAT, "node \"%s\" (%s): group-sparse W does not match its shape",
+                         node->name, op);
+  }
+  return PNN_OK;
+}
+
+static const char *select_spmm(const pnn_model *model, qconv_params *p) {
+  const char *isa = "scalar";
+  p->spmm = pnn_u8_spmm_select(&model->cpu, &isa);
+  return PNN_NN_KERNEL_NAME("u8spmm", isa);
+}
+
 pnn_status pnn_op_qconv_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
   const char *op = "QConv";
   const pnn_tensor *x, *w, *y;
@@ -273,15 +350,32 @@ pnn_status pnn_op_qconv_prepare(pnn_model *model, pnn_node *node, pnn_error *err
 
   size_t scratch = 0;
   const size_t out_hw = p.geom.out_h * p.geom.out_w;
-  if (group == c && group == m) {
+  const bool direct = kh == 1 && kw == 1 && strides[0] == 1 && strides[1] == 1 && pads[0] == 0 && pads[1] == 0 &&
+                      pads[2] == 0 && pads[3] == 0;
+  if (w->encoding == PNN_ENCODING_GROUP_SPARSE) {
+    if (group != 1) {
+      return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
+                           "node \"%s\" (QConv): group-sparse weights need group = 1 (got %lld)", node->name,
+                           (long long)group);
+    }
+    if ((st = sparse_weights(node, op, w, &p, error)) != PNN_OK) return st;
+    p.path = QCONV_PATH_SPARSE;
+    p.sparse_unfold = !direct;
+    node->kernel = select_spmm(model, &p);
+    size_t chunk = QCONV_COLS_BUDGET / p.k;
+    chunk = chunk < QCONV_MIN_CHUNK ? QCONV_MIN_CHUNK : (chunk > QCONV_MAX_CHUNK ? QCONV_MAX_CHUNK : chunk);
+    chunk -= chunk % QCONV_SPARSE_TILE;
+    p.chunk = chunk < out_hw ? chunk : out_hw;
+    if (!direct && (!pnn_nn_mul(p.k, p.chunk, &scratch) || !pnn_nn_align(scratch, &scratch))) {
+      return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QConv): scratch too large", node->name);
+    }
+  } else if (group == c && group == m) {
     p.path = QCONV_PATH_DWCONV;
     p.geom.channels = p.in_c;
     const char *isa = "scalar";
     p.dwconv = pnn_s8_dwconv_select(&model->cpu, &isa);
     node->kernel = PNN_NN_KERNEL_NAME("s8dwconv", isa);
   } else {
-    const bool direct = kh == 1 && kw == 1 && strides[0] == 1 && strides[1] == 1 && pads[0] == 0 &&
-                        pads[1] == 0 && pads[2] == 0 && pads[3] == 0;
     p.path = direct ? QCONV_PATH_DIRECT : QCONV_PATH_IM2COL;
     p.gemm = select_gemm(model, w, &node->kernel);
     size_t chunk = QCONV_COLS_BUDGET / p.k;
@@ -315,8 +409,20 @@ pnn_status pnn_op_qgemm_prepare(pnn_model *model, pnn_node *node, pnn_error *err
   p.path = QCONV_PATH_DIRECT;
   p.chunk = 1;
   if ((st = check_common(model, node, op, p.out_c, p.k, &p, error)) != PNN_OK) return st;
+  size_t scratch = 0;
+  if (w->encoding == PNN_ENCODING_GROUP_SPARSE) {
+    if ((st = sparse_weights(node, op, w, &p, error)) != PNN_OK) return st;
+    p.path = QCONV_PATH_SPARSE;
+    node->kernel = select_spmm(model, &p);
+    /* N > 1: X^T [K][N], then Y^T [M][N]. */
+    size_t xt, yt;
+    if (p.batch > 1 && (!pnn_nn_mul(p.k, p.batch, &xt) || !pnn_nn_align(xt, &xt) ||
+                        !pnn_nn_mul(p.out_c, p.batch, &yt) || !pnn_nn_add(xt, yt, &scratch))) {
+      return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QGemm): scratch too large", node->name);
+    }
+    return finish_prepare(node, op, w, &p, scratch, error);
+  }
   p.gemm = select_gemm(model, w, &node->kernel);
-  size_t scratch;
   if (!gemm_scratch(&p, false, &scratch)) {
     return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QGemm): scratch too large", node->name);
   }
@@ -447,6 +553,86 @@ static void qgemm_task(void *context, size_t task, size_t thread) {
                job->y + row * p->out_c, 1, scratch);
 }
 
+/* Groups [g0, g0 + step) of the sparse W (clipped to its groups) over `pixels`
+ * columns of channel-major x, into rows g0 * G.. of channel-major y. */
+static void sparse_rows(const qconv_params *p, size_t g0, size_t step, size_t pixels, const uint8_t *x,
+                        size_t ldx, uint8_t *y, size_t ldy) {
+  const pnn_sparse_s8 *w = &p->sparse;
+  const size_t G = w->group, g1 = w->n_groups - g0 < step ? w->n_groups : g0 + step;
+  size_t first = 0; /* stored columns of the groups before g0 */
+  for (size_t g = 0; g < g0; ++g) first += w->group_nnz[g];
+  pnn_sparse_s8 part = *w;
+  const size_t m0 = g0 * G;
+  part.n_groups = g1 - g0;
+  part.rows = w->rows - m0 < part.n_groups * G ? w->rows - m0 : part.n_groups * G;
+  part.group_nnz += g0;
+  part.indices += first;
+  part.values += first * G;
+  pnn_requant rq = p->rq;
+  rq.multiplier += m0;
+  rq.shift += m0;
+  p->spmm(&part, pixels, x, ldx, p->bias + m0, &rq, y + m0 * ldy, ldy);
+}
+
+/* Group ranges so that few column tasks still give every thread work. */
+static void split_groups(qconv_job *job, size_t units) {
+  const size_t threads = pnn_threadpool_size(job->ctx->pool);
+  const size_t groups = job->p->sparse.n_groups;
+  const size_t chunks = threads > 1 && units < 2 * threads ? pnn_nn_div_up(2 * threads, units) : 1;
+  job->row_step = groups ? pnn_nn_div_up(groups, chunks) : 1;
+  job->row_chunks = groups ? pnn_nn_div_up(groups, job->row_step) : 1;
+}
+
+static void sparse_conv_task(void *context, size_t task, size_t thread) {
+  const qconv_job *job = context;
+  const qconv_params *p = job->p;
+  const pnn_conv2d_geometry *g = &p->geom;
+  const size_t in_hw = g->in_h * g->in_w, out_hw = g->out_h * g->out_w;
+  const size_t rc = task % job->row_chunks, rest = task / job->row_chunks;
+  const size_t cc = rest % job->col_chunks, b = rest / job->col_chunks;
+  const size_t col0 = cc * p->chunk;
+  const size_t cols = out_hw - col0 < p->chunk ? out_hw - col0 : p->chunk;
+  const uint8_t *xb = job->x + b * p->in_c * in_hw;
+  const uint8_t *xs = xb + col0;
+  size_t ldx = in_hw;
+  if (p->sparse_unfold) {
+    uint8_t *unfolded = pnn_nn_thread_scratch(job->ctx, thread);
+    unfold_columns(g, xb, p->x_zero_point, col0, cols, unfolded);
+    xs = unfolded;
+    ldx = cols;
+  }
+  sparse_rows(p, rc * job->row_step, job->row_step, cols, xs, ldx, job->y + b * p->out_c * out_hw + col0, out_hw);
+}
+
+/* QGemm with a sparse W: X^T [K][N] is the SpMM's channel-major input (X itself when
+ * N = 1), Y^T [M][N] its output. */
+static void sparse_gemm_task(void *context, size_t task, size_t thread) {
+  (void)thread;
+  const qconv_job *job = context;
+  sparse_rows(job->p, task * job->row_step, job->row_step, job->p->batch, job->x, job->p->batch, job->y,
+              job->p->batch);
+}
+
+static void transpose_u8(const uint8_t *src, size_t rows, size_t cols, uint8_t *dst) {
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+  }
+}
+
+static void run_sparse_gemm(qconv_job *job) {
+  const qconv_params *p = job->p;
+  uint8_t *y = job->y;
+  if (p->batch > 1) {
+    uint8_t *xt = job->ctx->scratch;
+    transpose_u8(job->x, p->batch, p->k, xt);
+    job->x = xt;
+    job->y = xt + pnn_nn_div_up(p->k * p->batch, PNN_NN_ALIGN) * PNN_NN_ALIGN;
+  }
+  split_groups(job, 1);
+  pnn_parallel_for(job->ctx->pool, job->row_chunks, sparse_gemm_task, job);
+  if (p->batch > 1) transpose_u8(job->y, p->out_c, p->batch, y);
+}
+
 static qconv_job new_job(const qconv_params *p, const void *const *in, void *const *out,
                          const pnn_run_context *ctx) {
   qconv_job job;
@@ -474,6 +660,11 @@ void pnn_op_qconv_run(const pnn_model *model, const pnn_node *node, const void *
   }
   job.col_chunks = pnn_nn_div_up(p->geom.out_h * p->geom.out_w, p->chunk);
   const size_t units = p->batch * p->groups * job.col_chunks;
+  if (p->path == QCONV_PATH_SPARSE) {
+    split_groups(&job, units);
+    pnn_parallel_for(ctx->pool, units * job.row_chunks, sparse_conv_task, &job);
+    return;
+  }
   split_rows(&job, units, p->out_c_group);
   pnn_parallel_for(ctx->pool, units * job.row_chunks, gemm_task, &job);
 }
@@ -483,6 +674,10 @@ void pnn_op_qgemm_run(const pnn_model *model, const pnn_node *node, const void *
   (void)model;
   const qconv_params *p = node->params;
   qconv_job job = new_job(p, in, out, ctx);
+  if (p->path == QCONV_PATH_SPARSE) {
+    run_sparse_gemm(&job);
+    return;
+  }
   split_rows(&job, p->batch, p->out_c);
   pnn_parallel_for(ctx->pool, p->batch * job.row_chunks, qgemm_task, &job);
 }
