@@ -106,3 +106,41 @@ def digits_float_setup(fixtures: os.PathLike[str]) -> dict:
     return {"images": images, "labels": labels, "calib": calib, "path": model_path,
             "graph": run_passes(import_onnx(str(model_path))),
             "float_accuracy": float(np.mean(logits.argmax(1) == labels))}
+
+
+def quantize_with_onnxruntime(model: onnx.ModelProto | os.PathLike[str], samples: np.ndarray, workdir: os.PathLike[str],
+                              quant_format: str = "QDQ") -> onnx.ModelProto:
+    """`model` (input "input") quantized by onnxruntime's quantize_static on `samples` in
+    QDQ or QOperator form: per-channel s8 weights, u8 activations (bench/bench_int8.py's call)."""
+    from pathlib import Path
+
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.feeds = iter([{"input": sample[None]} for sample in samples.astype(np.float32)])
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.feeds, None)
+
+    workdir = Path(workdir)
+    float_path = workdir / "float.onnx"
+    if isinstance(model, onnx.ModelProto):
+        onnx.save(model, str(float_path))
+    else:
+        float_path = Path(model)
+    out = workdir / f"{quant_format.lower()}.onnx"
+    quantize_static(str(float_path), str(out), Reader(), quant_format=QuantFormat[quant_format], per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    return onnx.load(str(out))
+
+
+def run_per_sample(model: onnx.ModelProto, x: np.ndarray, engine: str) -> np.ndarray:
+    """The first output of `model` on each sample of x (one batch-1 run each, input
+    "input") in "onnxruntime" or "pocketnn", concatenated."""
+    if engine == "onnxruntime":
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        return np.concatenate([session.run(None, {"input": x[i:i + 1]})[0] for i in range(len(x))])
+    runner = pocketnn.Model(pocketnn.convert(model))
+    output = runner.outputs[0].name
+    return np.concatenate([runner.run({"input": x[i:i + 1]})[output] for i in range(len(x))])

@@ -8,56 +8,23 @@ dyadic integer (docs/QUANTIZATION.md), so single values may differ by one u8 ste
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
-import pocketnn
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from onnxruntime.quantization import (
-    CalibrationDataReader,
-    QuantFormat,
-    QuantType,
-    quantize_static,
-)
 from pocketnn.conversion import convert_graph
 from pocketnn.datasets import digits_model_path, load_digits_fixture
+from support import quantize_with_onnxruntime, run_per_sample
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-class _Reader(CalibrationDataReader):
-    def __init__(self, name: str, samples: np.ndarray) -> None:
-        self.feeds = iter([{name: sample[None]} for sample in samples.astype(np.float32)])
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        return next(self.feeds, None)
-
-
-def _quantize_qdq(model: onnx.ModelProto | Path, samples: np.ndarray, workdir: Path) -> onnx.ModelProto:
-    """The call of bench/bench_int8.py."""
-    float_path = workdir / "float.onnx"
-    if isinstance(model, onnx.ModelProto):
-        onnx.save(model, str(float_path))
-    else:
-        float_path = model
-    qdq_path = workdir / "qdq.onnx"
-    quantize_static(str(float_path), str(qdq_path), _Reader("input", samples), quant_format=QuantFormat.QDQ,
-                    per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-    return onnx.load(str(qdq_path))
-
-
-def _run_ort(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return np.concatenate([session.run(None, {"input": x[i:i + 1]})[0] for i in range(len(x))])
-
-
-def _run_pocketnn(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
-    runner = pocketnn.Model(pocketnn.convert(model))
-    output = runner.outputs[0].name
-    return np.concatenate([runner.run({"input": x[i:i + 1]})[output] for i in range(len(x))])
+_quantize_qdq = partial(quantize_with_onnxruntime, quant_format="QDQ")
+_run_ort = partial(run_per_sample, engine="onnxruntime")
+_run_pocketnn = partial(run_per_sample, engine="pocketnn")
 
 
 @pytest.fixture(scope="module")

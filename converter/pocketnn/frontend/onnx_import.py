@@ -16,6 +16,7 @@ from pocketnn.frontend.context import LoweringContext, OnnxNode, onnx_to_dtype
 from pocketnn.frontend.folding import OnnxState, TensorInfo, remove_dead, simplify
 from pocketnn.frontend.lowering import is_supported, lower_node, unsupported_op_error
 from pocketnn.frontend.qdq_import import quantize_qdq_graph, strip_qdq
+from pocketnn.frontend.qoperator_import import expand_qoperators
 from pocketnn.ir import DType, Graph, Tensor
 
 ModelSource = Union[str, "os.PathLike[str]", onnx.ModelProto]
@@ -201,6 +202,7 @@ def import_onnx(model: ModelSource, input_shapes: InputShapes | None = None) -> 
         proto = onnx.inliner.inline_local_functions(proto)
     state = _initial_state(proto, input_shapes)
     remove_dead(state)
+    expand_qoperators(state)
     qdq = strip_qdq(state)
     simplify(state)
     _check_remaining(state)

@@ -1,5 +1,7 @@
 """Already-quantized ONNX models (QDQ format, as onnxruntime.quantization.quantize_static
-writes them) -> pocketnn's integer operators (docs/OPS.md, format 1.2).
+writes them) -> pocketnn's integer operators (docs/OPS.md, format 1.2). Models in
+operator form (QLinearConv, ...) reach this module rewritten in QDQ form by
+qoperator_import.expand_qoperators.
 
 Before lowering, `strip_qdq` takes the QuantizeLinear -> DequantizeLinear pairs off the
 activations (each pair becomes an Identity; the pair's (scale, zero point) is recorded
