@@ -27,6 +27,7 @@ from pocketnn.format.writer import write_pnn
 from pocketnn.ir import DType, Graph, Node, Tensor
 from pocketnn.quantization import arith, simulate
 from pocketnn.runtime import NativeError
+from support import run_onnxruntime, single_node_model
 from test_format import run_sanitized, sanitized_build
 
 # ---------------------------------------------------------------------------- builders
@@ -328,6 +329,56 @@ def test_qmaxpool_matches_simulator(kernel, strides, dilations, pads, ceil_mode)
     np.testing.assert_array_equal(run_graph(graph, {"x": x}), expected)
 
 
+AVGPOOL_CASES = {  # kernel, strides, dilations, pads, ceil_mode, count_include_pad
+    "3x3_s2_pad": ((3, 3), (2, 2), (1, 1), (1, 1, 1, 1), 0, 0),
+    "3x3_s2_pad_counted": ((3, 3), (2, 2), (1, 1), (1, 1, 1, 1), 0, 1),
+    "3x3_s2_ceil": ((3, 3), (2, 2), (1, 1), (1, 1, 1, 1), 1, 0),
+    "3x3_s2_ceil_counted": ((3, 3), (2, 2), (1, 1), (1, 1, 1, 1), 1, 1),
+    "2x2_ceil_overhang": ((2, 2), (2, 2), (1, 1), (0, 0, 0, 0), 1, 1),
+    "uneven_dilated": ((3, 2), (1, 2), (2, 1), (2, 0, 1, 1), 0, 1),
+    "1x1": ((1, 1), (1, 1), (1, 1), (0, 0, 0, 0), 0, 0),
+    "7x7_global_like": ((7, 7), (1, 1), (1, 1), (0, 0, 0, 0), 0, 0),
+}
+
+
+def avgpool_graph(x_shape: tuple[int, ...], case: str, scales: tuple[float, float] = (0.05, 0.04),
+                  zero_points: tuple[int, int] = (37, 120)) -> tuple[Graph, Callable[[np.ndarray], np.ndarray]]:
+    """One QAveragePool and its simulator."""
+    kernel, strides, dilations, pads, ceil_mode, include_pad = AVGPOOL_CASES[case]
+    params = [arith.avgpool_multiplier(scales[0], scales[1], d) for d in range(1, kernel[0] * kernel[1] + 1)]
+    mults, shifts = [m for m, _ in params], [sh for _, sh in params]
+
+    def simulator(x: np.ndarray) -> np.ndarray:
+        return simulate.avgpool(x, zero_points[0], kernel, strides, dilations, pads, bool(ceil_mode),
+                                bool(include_pad), mults, shifts, zero_points[1])
+
+    out_shape = simulator(np.zeros(x_shape, np.uint8)).shape
+    attrs = {"kernel": list(kernel), "strides": list(strides), "dilations": list(dilations), "pads": list(pads),
+             "ceil_mode": ceil_mode, "count_include_pad": include_pad, "x_zero_point": zero_points[0],
+             "y_zero_point": zero_points[1], "multipliers": mults, "shifts": shifts}
+    return single_op_graph("QAveragePool", [Tensor("x", DType.U8, x_shape)], out_shape, DType.U8, attrs), simulator
+
+
+@pytest.mark.parametrize("case", sorted(AVGPOOL_CASES))
+def test_qavgpool_matches_simulator_and_onnxruntime(case: str) -> None:
+    rng = np.random.default_rng(len(case))
+    x = rng.integers(0, 256, (2, 3, 9, 8) if case != "7x7_global_like" else (1, 4, 7, 7)).astype(np.uint8)
+    x.flat[:4] = [0, 255, 0, 255]
+    graph, simulator = avgpool_graph(x.shape, case)
+    expected = simulator(x)
+    np.testing.assert_array_equal(run_graph(graph, {"x": x}), expected)
+    # The simulator is the float AveragePool of onnxruntime, requantized: within one step.
+    kernel, strides, dilations, pads, ceil_mode, include_pad = AVGPOOL_CASES[case]
+    attrs = {"kernel_shape": list(kernel), "strides": list(strides), "pads": list(pads), "ceil_mode": ceil_mode,
+             "count_include_pad": include_pad}
+    if dilations != (1, 1):
+        attrs["dilations"] = list(dilations)
+    model = single_node_model("AveragePool", [("x", x.shape)], opset=19, **attrs)
+    real = run_onnxruntime(model, {"x": ((x.astype(np.float32) - 37) * 0.05)})[0]
+    reference = np.clip(np.rint(real / 0.04) + 120, 0, 255)
+    assert np.abs(expected.astype(np.int64) - reference).max() <= 1, case
+
+
 def quantize_roundtrip_graph(shape: tuple[int, ...], scale: float, zero_point: int) -> Graph:
     """x f32 -> QuantizeLinear -> q (output) -> Reshape -> DequantizeLinear -> y."""
     numel = int(np.prod(shape))
@@ -381,6 +432,8 @@ THREAD_CASES: dict[str, Callable[[], tuple[Graph, dict[str, np.ndarray]]]] = {
     "conv_1x1_batch": lambda: (lambda g, x, _: (g, {"x": x}))(*build_conv(CONV_CASES["1x1_batch2_odd"])),
     "dwconv": lambda: (lambda g, x, _: (g, {"x": x}))(*build_conv(CONV_CASES["dw3x3_s2_batch2"])),
     "gemm": lambda: (lambda g, x, _: (g, {"x": x}))(*build_gemm(1, 500, 777, seed=9)),
+    "avgpool": lambda: (avgpool_graph((1, 64, 30, 31), "3x3_s2_ceil_counted")[0],
+                        {"x": np.random.default_rng(3).integers(0, 256, (1, 64, 30, 31)).astype(np.uint8)}),
     "sparse_1x1": lambda: (lambda g, x, _: (g, {"x": x}))(*build_conv(CONV_CASES["sparse_1x1_g4_partial_group"])),
     "sparse_3x3": lambda: (lambda g, x, _: (g, {"x": x}))(*build_conv(CONV_CASES["sparse_3x3_s2_column_chunks"])),
     "sparse_gemm": lambda: (lambda g, x, _: (g, {"x": x}))(*build_gemm(3, 500, 777, seed=9, sparse_group=4,
@@ -494,6 +547,12 @@ HOSTILE: dict[str, Callable[[], Graph]] = {
     "gap_too_many_pixels": lambda: single_op_graph(
         "QGlobalAveragePool", [Tensor("x", DType.U8, (1, 1, 4097, 2048))], (1, 1, 1, 1), DType.U8,
         {"x_zero_point": 0, "multiplier": 1, "shift": 30, "y_zero_point": 0}),
+    "avgpool_short_multipliers": lambda: _edit(avgpool_graph((1, 2, 5, 5), "3x3_s2_pad")[0],
+                                               multipliers=[1 << 30] * 8),
+    "avgpool_shift_0": lambda: _edit(avgpool_graph((1, 2, 5, 5), "3x3_s2_pad")[0], shifts=[0] * 9),
+    "avgpool_missing_shifts": lambda: _edit(avgpool_graph((1, 2, 5, 5), "3x3_s2_pad")[0], shifts=None),
+    "avgpool_count_include_pad_2": lambda: _edit(avgpool_graph((1, 2, 5, 5), "3x3_s2_pad")[0], count_include_pad=2),
+    "avgpool_pad_as_kernel": lambda: _edit(avgpool_graph((1, 2, 5, 5), "3x3_s2_pad")[0], pads=[3, 0, 0, 0]),
     "maxpool_pad_as_kernel": lambda: single_op_graph(
         "QMaxPool", [Tensor("x", DType.U8, (1, 1, 5, 5))], (1, 1, 7, 7), DType.U8,
         {"kernel": [2, 2], "strides": [1, 1], "dilations": [1, 1], "pads": [2, 2, 2, 2], "ceil_mode": 0}),
@@ -564,6 +623,11 @@ def test_sanitized_runs_match_and_hostile_files_are_refused(tmp_path_factory: py
     cases = {name: build_conv(case) for name, case in CONV_CASES.items()}
     cases["gemm"] = build_gemm(3, 37, 17, seed=1)
     cases["gemm_int4"] = build_gemm(2, 33, 9, bits=4, seed=2)
+    cases["sparse_gemm_batch3"] = build_gemm(3, 37, 17, seed=3, sparse_group=2, density=0.5)
+    for case in ("3x3_s2_ceil_counted", "uneven_dilated"):
+        pool, simulator = avgpool_graph((2, 3, 9, 8), case)
+        x = np.random.default_rng(4).integers(0, 256, (2, 3, 9, 8)).astype(np.uint8)
+        cases[f"avgpool_{case}"] = (pool, x, simulator(x))
     for name, (graph, x, expected) in cases.items():
         (tmp_path / f"{name}.pnn").write_bytes(write_pnn(graph))
         (tmp_path / f"{name}.in").write_bytes(x.tobytes())

@@ -5,6 +5,7 @@ bit-exact numpy simulator."""
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -286,3 +287,29 @@ def test_runtime_lookups_pools_and_float_island_match_the_simulator() -> None:
     whole = pocketnn.Model(write_pnn(quantized)).run({"x": x})["y"]
     expected = run_onnxruntime(model, {"x": x})[0]
     assert np.abs(whole - expected).max() <= 0.05 * np.abs(expected).max() + 0.02
+
+
+def test_average_pool_becomes_integer() -> None:
+    """Conv+ReLU -> AveragePool (padded, ceil_mode) -> Conv: QAveragePool between the
+    QConvs, the runtime exactly the simulator, the whole model close to onnxruntime."""
+    rng = np.random.default_rng(4)
+    inits = [numpy_helper.from_array((rng.standard_normal(shape) * 0.5).astype(np.float32), name)
+             for name, shape in (("w1", (6, 3, 3, 3)), ("w2", (4, 6, 1, 1)))]
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("AveragePool", ["r1"], ["p1"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
+                              ceil_mode=1),
+             helper.make_node("Conv", ["p1", "w2"], ["y"])]
+    graph = helper.make_graph(nodes, "avgpool", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 10, 11])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    calib = {"x": rng.standard_normal((32, 3, 10, 11)).astype(np.float32)}
+    quantized = quantize_graph(run_passes(import_onnx(model)), activation_qparams(run_passes(import_onnx(model)), calib))
+    assert [n.op for n in quantized.nodes] == ["QuantizeLinear", "QConv", "QAveragePool", "QConv", "DequantizeLinear"]
+    data = write_pnn(quantized)
+    assert struct.unpack_from("<H", data, 6)[0] == 3  # op code 88 needs format 1.3
+    x = rng.standard_normal((1, 3, 10, 11)).astype(np.float32)
+    ours = pocketnn.Model(data).run({"x": x})["y"]
+    assert np.array_equal(ours, simulate_graph(quantized, {"x": x})["y"])
+    expected = run_onnxruntime(model, {"x": x})[0]
+    assert np.abs(ours - expected).max() <= 0.05 * np.abs(expected).max()

@@ -2,6 +2,7 @@
 #include <float.h>
 
 #include "pnn_kernels.h"
+#include "pnn_pool_taps.h"
 
 void pnn_f32_maxpool2d_scalar(const pnn_pool2d_geometry *g, const float *x, float *y) {
   for (size_t c = 0; c < g->channels; ++c) {
@@ -33,33 +34,19 @@ void pnn_f32_maxpool2d_scalar(const pnn_pool2d_geometry *g, const float *x, floa
 
 void pnn_f32_avgpool2d_scalar(const pnn_pool2d_geometry *g, const float *x, float *y,
                               int count_include_pad) {
-  /* Signed bounds of the padded region, in input coordinates shifted by the padding
-   * (so everything stays unsigned): padded row r is valid when r < in_h + pt + pb. */
-  const size_t padded_h = g->in_h + g->pad_top + g->pad_bottom;
-  const size_t padded_w = g->in_w + g->pad_left + g->pad_right;
   for (size_t c = 0; c < g->channels; ++c) {
     const float *x_c = x + c * g->in_h * g->in_w;
     float *y_c = y + c * g->out_h * g->out_w;
     for (size_t oy = 0; oy < g->out_h; ++oy) {
       for (size_t ox = 0; ox < g->out_w; ++ox) {
+        pnn_pool_taps t;
+        pnn_pool_taps_of(g, oy, ox, &t);
         float sum = 0.0f;
-        size_t in_image = 0, in_padded = 0;
-        for (size_t i = 0; i < g->kernel_h; ++i) {
-          const size_t py = oy * g->stride_h + i * g->dilation_h; /* padded coordinate */
-          if (py >= padded_h) continue;
-          const size_t iy = py - g->pad_top;
-          for (size_t j = 0; j < g->kernel_w; ++j) {
-            const size_t px = ox * g->stride_w + j * g->dilation_w;
-            if (px >= padded_w) continue;
-            ++in_padded;
-            const size_t ix = px - g->pad_left;
-            if (iy < g->in_h && ix < g->in_w) {
-              sum += x_c[iy * g->in_w + ix];
-              ++in_image;
-            }
-          }
+        for (size_t i = t.i_begin; i < t.i_end; ++i) {
+          const float *row = x_c + (oy * g->stride_h + i * g->dilation_h - g->pad_top) * g->in_w;
+          for (size_t j = t.j_begin; j < t.j_end; ++j) sum += row[ox * g->stride_w + j * g->dilation_w - g->pad_left];
         }
-        const size_t divisor = count_include_pad ? in_padded : in_image;
+        const size_t divisor = count_include_pad ? t.in_padded : t.in_image;
         y_c[oy * g->out_w + ox] = divisor ? sum / (float)divisor : 0.0f;
       }
     }

@@ -173,4 +173,19 @@ void pnn_u8_maxpool2d_avx512(const struct pnn_pool2d_geometry *g, const uint8_t 
 void pnn_u8_maxpool2d_portable(const struct pnn_pool2d_geometry *g, const uint8_t *x, uint8_t *y);
 pnn_u8_maxpool2d_fn pnn_u8_maxpool2d_select(const struct pnn_cpu_features *cpu, const char **name);
 
+/* ---- u8 average pooling (kernels_c/u8-pool/scalar.c) ---------------------------
+ * y = requant(sum (x - x_zero_point) over the window's taps inside the image) with the
+ * multiplier and shift of the window's divisor d: multipliers[d - 1], shifts[d - 1],
+ * which include 1/d. d counts the taps inside the image, or with count_include_pad also
+ * those in the explicit padding (not the ceil_mode overhang); padding adds 0 to the sum
+ * (it stands for the real value 0, the zero point). Every window must hold a tap of the
+ * image, and kernel_h * kernel_w * 255 must fit in int32. */
+typedef struct pnn_u8_avgpool_params {
+  int32_t x_zero_point, y_zero_point;
+  int count_include_pad;
+  const int32_t *multipliers, *shifts; /* [kernel_h * kernel_w], by divisor - 1 */
+} pnn_u8_avgpool_params;
+void pnn_u8_avgpool2d_scalar(const struct pnn_pool2d_geometry *g, const uint8_t *x,
+                             const pnn_u8_avgpool_params *p, uint8_t *y);
+
 #endif /* PNN_KERNELS_S8_H */

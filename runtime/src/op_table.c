@@ -65,6 +65,7 @@ static const pnn_op_def OP_TABLE[] = {
     OP(85, "QLookup", qelementwise),
     OP(86, "QGlobalAveragePool", qelementwise),
     OP(87, "QMaxPool", qelementwise),
+    OP(88, "QAveragePool", qelementwise),
 };
 
 const pnn_op_def *pnn_op_lookup(uint16_t code) {

@@ -62,6 +62,7 @@ OP_CODES: dict[str, int] = {
     "QLookup": 85,
     "QGlobalAveragePool": 86,
     "QMaxPool": 87,
+    "QAveragePool": 88,  # format 1.3
 }
 
 # Fused activation codes (attribute "act"), docs/OPS.md.
@@ -78,4 +79,5 @@ ACTIVATIONS: dict[str, int] = {
 
 # Operators that compute on u8 activations (docs/OPS.md "Integer operators"); the
 # model-edge QuantizeLinear/DequantizeLinear are not among them.
-INTEGER_COMPUTE_OPS = frozenset({"QConv", "QGemm", "QAdd", "QLookup", "QGlobalAveragePool", "QMaxPool"})
+INTEGER_COMPUTE_OPS = frozenset({"QConv", "QGemm", "QAdd", "QLookup", "QGlobalAveragePool", "QMaxPool",
+                                 "QAveragePool"})

@@ -18,6 +18,7 @@ VERSION_MINOR = 3
 MINOR_GROUP_SPARSE = 1
 MINOR_INTEGER_OPS = 2  # op codes 80-87 (docs/OPS.md "Integer operators")
 MINOR_SPARSE_S8 = 3  # group-sparse tensors of dtype s8
+MINOR_QAVERAGE_POOL = 3  # op code 88
 
 # magic, major, minor, checksum, header_size, file_size, n_meta, n_tensors, n_nodes,
 # n_inputs, n_outputs, reserved, data_offset, data_size

@@ -2,7 +2,7 @@
 
 A file is stamped with the lowest minor version its contents need: 1.0 unless a
 tensor is stored group-sparse (1.1), a node is an integer operator (1.2) or an s8
-tensor is stored group-sparse (1.3).
+tensor is stored group-sparse or a node is a QAveragePool (1.3).
 """
 
 from __future__ import annotations
@@ -282,7 +282,7 @@ def write_pnn(graph: Graph) -> bytes:
     for node in graph.nodes:
         _write_node(structure, node, ids)
         if OP_CODES[node.op] >= _FIRST_INTEGER_OP:
-            minor = max(minor, spec.MINOR_INTEGER_OPS)
+            minor = max(minor, spec.MINOR_QAVERAGE_POOL if node.op == "QAveragePool" else spec.MINOR_INTEGER_OPS)
     for name in graph.inputs:
         structure.pack("i", ids[name])
     for name in graph.outputs:

@@ -4,6 +4,7 @@ activations fused) -> the integer operators of docs/OPS.md (format 1.2).
 Every op with an integer form becomes it: Conv -> QConv and Gemm / MatMul with constant
 weights -> QGemm (when their fused activation is none, ReLU or Clip, a clamp of the u8
 output), Add -> QAdd, GlobalAveragePool -> QGlobalAveragePool, MaxPool -> QMaxPool,
+AveragePool -> QAveragePool (format 1.3),
 Sigmoid / Tanh / HardSwish / HardSigmoid -> QLookup. Reshape moves u8 when its input is
 u8. Every other op stays float: DequantizeLinear before it, QuantizeLinear after where an
 integer op reads its output. Graph inputs and outputs stay float.
@@ -50,6 +51,9 @@ SCHEMES = ("int8", "int4")
 # Accumulators of K taps must fit in int32 (docs/QUANTIZATION.md).
 MAX_REDUCTION = 66000
 LOOKUP_OPS = ("Sigmoid", "Tanh", "HardSwish", "HardSigmoid")
+# Largest AveragePool window made integer: one multiplier per divisor goes in an
+# attribute list (at most 65536 entries in the format); larger windows stay float.
+MAX_WINDOW = 4096
 _CLAMP_ACTS = (ACTIVATIONS["none"], ACTIVATIONS["relu"], ACTIVATIONS["clip"])
 
 
@@ -314,6 +318,17 @@ class _Rewriter:
         self.nodes.append(Node("QGlobalAveragePool", node.name, [x],
                                [self.new_u8(node.outputs[0], y_qparams)], attrs))
 
+    def avgpool(self, node: Node) -> None:
+        """Window averages: one dyadic multiplier per possible divisor (1 .. kh * kw)."""
+        x = self.as_u8(node.inputs[0])
+        x_scale, x_zero_point = self.u8_qparams[x]
+        y_qparams = self.qparams[node.outputs[0]]
+        kernel = [int(k) for k in node.attrs["kernel"]]  # type: ignore[union-attr]
+        params = [avgpool_multiplier(x_scale, y_qparams[0], d) for d in range(1, kernel[0] * kernel[1] + 1)]
+        attrs = dict(node.attrs) | {"x_zero_point": x_zero_point, "y_zero_point": y_qparams[1],
+                                    "multipliers": [m for m, _ in params], "shifts": [sh for _, sh in params]}
+        self.nodes.append(Node("QAveragePool", node.name, [x], [self.new_u8(node.outputs[0], y_qparams)], attrs))
+
     def same_qparams(self, node: Node, op: str) -> None:
         """An op exact on u8 (MaxPool, Reshape): the output keeps the input's qparams."""
         x = self.as_u8(node.inputs[0])
@@ -327,6 +342,11 @@ class _Rewriter:
         table_name = self.constant(f"{node.outputs[0]}_table", DType.U8, (256,), table)
         self.nodes.append(Node("QLookup", node.name, [x, table_name],
                                [self.new_u8(node.outputs[0], y_qparams)], {}))
+
+
+def _window(node: Node) -> int:
+    kernel = node.attrs["kernel"]
+    return int(kernel[0]) * int(kernel[1])  # type: ignore[index]
 
 
 def weighted_nodes(graph: Graph) -> list[Node]:
@@ -367,6 +387,8 @@ def quantize_graph(graph: Graph, qparams: Mapping[str, QParams], scheme: str = "
             rewriter.add(node, *operands)
         elif node.op == "GlobalAveragePool" and len(graph.tensors[node.inputs[0]].shape) == 4:
             rewriter.global_avgpool(node)
+        elif node.op == "AveragePool" and len(graph.tensors[node.inputs[0]].shape) == 4 and _window(node) <= MAX_WINDOW:
+            rewriter.avgpool(node)
         elif node.op == "MaxPool" and len(graph.tensors[node.inputs[0]].shape) == 4:
             rewriter.same_qparams(node, "QMaxPool")
         elif node.op == "Reshape" and rewriter.computed_in_u8(node.inputs[0]):

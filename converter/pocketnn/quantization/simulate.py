@@ -178,24 +178,65 @@ def _pool_output_size(size: int, span: int, stride: int, pad_begin: int, pad_end
     return out
 
 
+def _pool_layout(shape: tuple[int, ...], kernel: Sequence[int], strides: Sequence[int],
+                 dilations: Sequence[int], pads: Sequence[int], ceil_mode: bool) -> tuple[int, int, tuple[int, int]]:
+    """(out_h, out_w, (overhang_h, overhang_w)) of a 2-D pool over [N, C, H, W]: the
+    overhang is how far ceil_mode windows reach past the bottom / right padding."""
+    top, left, bottom, right = pads
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilations)]
+    out_h = _pool_output_size(shape[2], spans[0], strides[0], top, bottom, ceil_mode)
+    out_w = _pool_output_size(shape[3], spans[1], strides[1], left, right, ceil_mode)
+    if out_h < 1 or out_w < 1:
+        raise ValueError(f"pool window {list(kernel)} does not fit input {shape}")
+    overhang_h = max(0, (out_h - 1) * strides[0] + spans[0] - (shape[2] + top + bottom))
+    overhang_w = max(0, (out_w - 1) * strides[1] + spans[1] - (shape[3] + left + right))
+    return out_h, out_w, (overhang_h, overhang_w)
+
+
 def maxpool(x: ArrayLike, kernel: Sequence[int], strides: Sequence[int] = (1, 1),
             dilations: Sequence[int] = (1, 1), pads: Sequence[int] = (0, 0, 0, 0),
             ceil_mode: bool = False) -> np.ndarray:
     """MaxPool of u8 x [N, C, H, W], exact. Padding (and the ceil_mode overhang) reads
     0, the smallest u8, so it never wins over a real tap."""
     x = _typed(x, np.uint8, 4, "maxpool input")
+    out_h, out_w, overhang = _pool_layout(x.shape, kernel, strides, dilations, pads, ceil_mode)
     top, left, bottom, right = pads
-    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilations)]
-    out_h = _pool_output_size(x.shape[2], spans[0], strides[0], top, bottom, ceil_mode)
-    out_w = _pool_output_size(x.shape[3], spans[1], strides[1], left, right, ceil_mode)
-    if out_h < 1 or out_w < 1:
-        raise ValueError(f"maxpool window {kernel} does not fit input {x.shape}")
-    overhang_h = max(0, (out_h - 1) * strides[0] + spans[0] - (x.shape[2] + top + bottom))
-    overhang_w = max(0, (out_w - 1) * strides[1] + spans[1] - (x.shape[3] + left + right))
-    padded = np.pad(x, ((0, 0), (0, 0), (top, bottom + overhang_h), (left, right + overhang_w)))
+    padded = np.pad(x, ((0, 0), (0, 0), (top, bottom + overhang[0]), (left, right + overhang[1])))
     windows = _windows(padded, kernel, strides, dilations)[:, :, :out_h, :out_w]
     # One tap at a time: a max over the small trailing window axes of the view is slow.
     result = windows[..., 0, 0].copy()
     for i, j in np.ndindex(*kernel):
         np.maximum(result, windows[..., i, j], out=result)
     return result
+
+
+def avgpool(x: ArrayLike, x_zero_point: int, kernel: Sequence[int], strides: Sequence[int],
+            dilations: Sequence[int], pads: Sequence[int], ceil_mode: bool, count_include_pad: bool,
+            multipliers: Sequence[int], shifts: Sequence[int], zero_point: int) -> np.ndarray:
+    """AveragePool of u8 x [N, C, H, W]: requant(sum (x - z_x) over the window's taps in
+    the image) with multipliers[d - 1], shifts[d - 1] of the window's divisor d (the taps
+    in the image, or with count_include_pad also those in the explicit padding but not
+    the ceil_mode overhang; arith.avgpool_multiplier per d)."""
+    x = _typed(x, np.uint8, 4, "avgpool input")
+    out_h, out_w, (overhang_h, overhang_w) = _pool_layout(x.shape, kernel, strides, dilations, pads, ceil_mode)
+    top, left, bottom, right = pads
+    widths = ((0, 0), (0, 0), (top, bottom + overhang_h), (left, right + overhang_w))
+
+    def window_sums(values: np.ndarray) -> np.ndarray:
+        windows = _windows(np.pad(values, widths), kernel, strides, dilations)[:, :, :out_h, :out_w]
+        return windows.sum(axis=(4, 5))
+
+    acc = window_sums(x.astype(np.int64) - x_zero_point)
+    plane = np.ones((1, 1) + x.shape[2:], np.int64)
+    if count_include_pad:  # the explicit padding counts, the overhang does not
+        plane = np.pad(plane, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=1)
+        divisor = _windows(np.pad(plane, ((0, 0), (0, 0), (0, overhang_h), (0, overhang_w))), kernel, strides,
+                           dilations)[:, :, :out_h, :out_w].sum(axis=(4, 5))
+    else:
+        divisor = window_sums(plane)
+    y = np.empty(acc.shape, np.uint8)
+    divisor = np.broadcast_to(divisor, acc.shape)
+    for d in np.unique(divisor):
+        mask = divisor == d
+        y[mask] = requantize(acc[mask], int(multipliers[d - 1]), int(shifts[d - 1]), zero_point)
+    return y

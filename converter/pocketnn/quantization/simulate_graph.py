@@ -62,6 +62,13 @@ def _qmaxpool(graph: Graph, node: Node, x: np.ndarray) -> np.ndarray:
                             _ints(node, "pads"), bool(_int(node, "ceil_mode")))
 
 
+def _qavgpool(graph: Graph, node: Node, x: np.ndarray) -> np.ndarray:
+    return simulate.avgpool(x, _int(node, "x_zero_point"), _ints(node, "kernel"), _ints(node, "strides"),
+                            _ints(node, "dilations"), _ints(node, "pads"), bool(_int(node, "ceil_mode")),
+                            bool(_int(node, "count_include_pad")), _ints(node, "multipliers"),
+                            _ints(node, "shifts"), _int(node, "y_zero_point"))
+
+
 def _reshape(graph: Graph, node: Node, x: np.ndarray) -> np.ndarray:
     in_shape = graph.tensors[node.inputs[0]].shape
     out_shape = graph.tensors[node.outputs[0]].shape
@@ -83,6 +90,7 @@ _INTEGER_OPS: dict[str, Callable[..., np.ndarray]] = {
     "QGlobalAveragePool": lambda g, n, x: simulate.global_avgpool(
         x, _int(n, "x_zero_point"), _int(n, "multiplier"), _int(n, "shift"), _int(n, "y_zero_point")),
     "QMaxPool": _qmaxpool,
+    "QAveragePool": _qavgpool,
     "Reshape": _reshape,
 }
 # Inputs the integer ops take as values; the rest (weights, tables, requantization) are

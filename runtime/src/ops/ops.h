@@ -35,7 +35,7 @@ PNN_DECLARE_OP(layernorm)
 PNN_DECLARE_OP(gather)
 PNN_DECLARE_OP(lrn)
 
-/* integer operators (docs/OPS.md, codes 80..87) */
+/* integer operators (docs/OPS.md, codes 80..88) */
 PNN_DECLARE_OP(qconv)        /* QConv */
 PNN_DECLARE_OP(qgemm)        /* QGemm */
 PNN_DECLARE_OP(qelementwise) /* the others: switch on node->op */

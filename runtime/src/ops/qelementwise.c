@@ -1,6 +1,7 @@
 /* Integer element-wise and pooling operators (docs/OPS.md "Integer operators",
  * docs/QUANTIZATION.md): QuantizeLinear (80), DequantizeLinear (81), QAdd (84),
- * QLookup (85), QGlobalAveragePool (86), QMaxPool (87). Element-wise work is split in
+ * QLookup (85), QGlobalAveragePool (86), QMaxPool (87), QAveragePool (88). Element-wise
+ * work is split in
  * fixed chunks; every element is computed alike whatever the split, so results are
  * identical for any thread count. */
 #include <math.h>
@@ -14,7 +15,8 @@ enum {
   OP_QADD = 84,
   OP_QLOOKUP = 85,
   OP_QGLOBAL_AVERAGE_POOL = 86,
-  OP_QMAX_POOL = 87
+  OP_QMAX_POOL = 87,
+  OP_QAVERAGE_POOL = 88
 };
 
 /* Elements per task of the element-wise ops. */
@@ -30,10 +32,11 @@ typedef struct qew_params {
   pnn_u8_add_fn add_fn;
   pnn_f32_quantize_u8_fn quantize_fn; /* Quantize */
   pnn_u8_maxpool2d_fn maxpool_fn;     /* QMaxPool */
+  pnn_u8_avgpool_params avgpool;      /* QAveragePool: arrays after the params */
   size_t b_stride;             /* QAdd: 1, or 0 for a one-element B */
   size_t plane;                /* QGlobalAveragePool: H * W */
   int32_t x_zero_point, multiplier, shift, y_zero_point;
-  pnn_pool2d_geometry geom;    /* QMaxPool: channels = N * C */
+  pnn_pool2d_geometry geom;    /* QMaxPool, QAveragePool: channels = N * C */
 } qew_params;
 
 
@@ -44,6 +47,7 @@ static const char *op_name(uint16_t code) {
     case OP_QADD: return "QAdd";
     case OP_QLOOKUP: return "QLookup";
     case OP_QGLOBAL_AVERAGE_POOL: return "QGlobalAveragePool";
+    case OP_QAVERAGE_POOL: return "QAveragePool";
     default: return "QMaxPool";
   }
 }
@@ -101,6 +105,109 @@ static pnn_status check_u8_image_io(const pnn_model *model, const pnn_node *node
                          (*x)->rank);
   }
   return pnn_nn_check_dims(node, *x, "X", error);
+}
+
+/* The window geometry of QMaxPool / QAveragePool (attributes kernel, strides,
+ * dilations, pads, ceil_mode as MaxPool; output shape checked), channels = N * C. */
+static pnn_status pool_geometry(const pnn_model *model, const pnn_node *node, const char *op, const pnn_tensor *x,
+                              pnn_pool2d_geometry *geom, pnn_error *error) {
+  pnn_status st;
+  int64_t kernel[2] = {0}, strides[2] = {0}, dilations[2] = {0}, pads[4] = {0}, ceil_mode = 0;
+  if ((st = pnn_nn_attr_spatial(node, "kernel", 2, false, 1, NULL, 1, kernel, error)) != PNN_OK ||
+      (st = pnn_nn_attr_spatial(node, "strides", 2, false, 1, NULL, 1, strides, error)) != PNN_OK ||
+      (st = pnn_nn_attr_spatial(node, "dilations", 2, false, 1, NULL, 1, dilations, error)) != PNN_OK ||
+      (st = pnn_nn_attr_spatial(node, "pads", 4, false, 0, NULL, 0, pads, error)) != PNN_OK ||
+      (st = pnn_q_attr_int(node, op, "ceil_mode", 0, 1, &ceil_mode, error)) != PNN_OK) {
+    return st;
+  }
+  if (pads[0] >= kernel[0] || pads[2] >= kernel[0] || pads[1] >= kernel[1] || pads[3] >= kernel[1]) {
+    return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\" (%s): padding must be smaller than the kernel",
+                         node->name, op);
+  }
+  const int64_t h = x->dims[2], w = x->dims[3];
+  const int64_t span_h = dilations[0] * (kernel[0] - 1) + 1, span_w = dilations[1] * (kernel[1] - 1) + 1;
+  if (h + pads[0] + pads[2] < span_h || w + pads[1] + pads[3] < span_w) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): window larger than the padded input",
+                         node->name, op);
+  }
+  /* ONNX output size; in ceil_mode the last window starts inside the input or the
+   * leading padding (as pool.c). */
+  int64_t out[2];
+  const int64_t extent[2] = {h + pads[0] + pads[2] - span_h, w + pads[1] + pads[3] - span_w};
+  const int64_t lead[2] = {h + pads[0], w + pads[1]};
+  for (int d = 0; d < 2; ++d) {
+    out[d] = (ceil_mode ? (extent[d] + strides[d] - 1) / strides[d] : extent[d] / strides[d]) + 1;
+    if (ceil_mode && (out[d] - 1) * strides[d] >= lead[d]) --out[d];
+  }
+  const int64_t out_dims[4] = {x->dims[0], x->dims[1], out[0], out[1]};
+  if ((st = pnn_check_output_shape(model, node, 0, 4, out_dims, error)) != PNN_OK) return st;
+  *geom = (pnn_pool2d_geometry){0};
+  geom->channels = (size_t)(x->dims[0] * x->dims[1]);
+  geom->in_h = (size_t)h;
+  geom->in_w = (size_t)w;
+  geom->out_h = (size_t)out[0];
+  geom->out_w = (size_t)out[1];
+  geom->kernel_h = (size_t)kernel[0];
+  geom->kernel_w = (size_t)kernel[1];
+  geom->stride_h = (size_t)strides[0];
+  geom->stride_w = (size_t)strides[1];
+  geom->dilation_h = (size_t)dilations[0];
+  geom->dilation_w = (size_t)dilations[1];
+  geom->pad_top = (size_t)pads[0];
+  geom->pad_left = (size_t)pads[1];
+  geom->pad_bottom = (size_t)pads[2];
+  geom->pad_right = (size_t)pads[3];
+  return PNN_OK;
+}
+
+/* QAveragePool's attributes and its per-divisor multipliers and shifts, copied to int32
+ * arrays after the params. */
+static pnn_status prepare_avgpool(pnn_node *node, const char *op, qew_params *p, pnn_error *error) {
+  const pnn_pool2d_geometry *g = &p->geom;
+  if (g->kernel_h * g->kernel_w > QEW_MAX_POOL_PIXELS) {
+    return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\" (%s): a %zu x %zu window can overflow the int32 sum",
+                         node->name, op, g->kernel_h, g->kernel_w);
+  }
+  const uint32_t area = (uint32_t)(g->kernel_h * g->kernel_w);
+  int64_t x_zp = 0, y_zp = 0, include_pad = 0;
+  pnn_status st;
+  if ((st = pnn_q_attr_int(node, op, "x_zero_point", 0, 255, &x_zp, error)) != PNN_OK ||
+      (st = pnn_q_attr_int(node, op, "y_zero_point", 0, 255, &y_zp, error)) != PNN_OK ||
+      (st = pnn_q_attr_int(node, op, "count_include_pad", 0, 1, &include_pad, error)) != PNN_OK) {
+    return st;
+  }
+  uint32_t n_mult = 0, n_shift = 0;
+  const int64_t *mult = pnn_attr_ints(node, "multipliers", &n_mult);
+  const int64_t *shift = pnn_attr_ints(node, "shifts", &n_shift);
+  if (!mult || !shift || n_mult != area || n_shift != area) {
+    return pnn_set_error(error, PNN_ERR_FORMAT,
+                         "node \"%s\" (%s): attributes \"multipliers\" and \"shifts\" must be int lists of %u "
+                         "entries (one per window size)",
+                         node->name, op, (unsigned)area);
+  }
+  for (uint32_t d = 0; d < area; ++d) {
+    if (mult[d] < 0 || mult[d] > INT32_MAX || shift[d] < PNN_REQUANT_MIN_SHIFT || shift[d] > PNN_REQUANT_MAX_SHIFT) {
+      return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
+                           "node \"%s\" (%s): divisor %u has multiplier %lld and shift %lld (allowed: multiplier "
+                           "in [0, 2^31-1], shift in [%d, %d])",
+                           node->name, op, (unsigned)(d + 1), (long long)mult[d], (long long)shift[d],
+                           PNN_REQUANT_MIN_SHIFT, PNN_REQUANT_MAX_SHIFT);
+    }
+  }
+  qew_params *params = malloc(sizeof(qew_params) + 2 * (size_t)area * sizeof(int32_t));
+  if (!params) return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node \"%s\" (%s): out of memory", node->name, op);
+  int32_t *mults = (int32_t *)(void *)(params + 1), *shifts = mults + area;
+  for (uint32_t d = 0; d < area; ++d) {
+    mults[d] = (int32_t)mult[d];
+    shifts[d] = (int32_t)shift[d];
+  }
+  p->avgpool = (pnn_u8_avgpool_params){(int32_t)x_zp, (int32_t)y_zp, (int)include_pad, mults, shifts};
+  p->count = g->channels;
+  *params = *p;
+  node->params = params;
+  node->scratch_bytes = 0;
+  node->kernel = "u8avgpool2d/scalar";
+  return PNN_OK;
 }
 
 pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
@@ -202,53 +309,19 @@ pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_err
     case OP_QMAX_POOL: {
       const pnn_tensor *x, *y;
       if ((st = check_u8_image_io(model, node, op, &x, &y, error)) != PNN_OK) return st;
-      int64_t kernel[2] = {0}, strides[2] = {0}, dilations[2] = {0}, pads[4] = {0}, ceil_mode = 0;
-      if ((st = pnn_nn_attr_spatial(node, "kernel", 2, false, 1, NULL, 1, kernel, error)) != PNN_OK ||
-          (st = pnn_nn_attr_spatial(node, "strides", 2, false, 1, NULL, 1, strides, error)) != PNN_OK ||
-          (st = pnn_nn_attr_spatial(node, "dilations", 2, false, 1, NULL, 1, dilations, error)) != PNN_OK ||
-          (st = pnn_nn_attr_spatial(node, "pads", 4, false, 0, NULL, 0, pads, error)) != PNN_OK ||
-          (st = pnn_q_attr_int(node, op, "ceil_mode", 0, 1, &ceil_mode, error)) != PNN_OK) {
-        return st;
-      }
-      if (pads[0] >= kernel[0] || pads[2] >= kernel[0] || pads[1] >= kernel[1] || pads[3] >= kernel[1]) {
-        return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\" (%s): padding must be smaller than the kernel",
-                             node->name, op);
-      }
-      const int64_t h = x->dims[2], w = x->dims[3];
-      const int64_t span_h = dilations[0] * (kernel[0] - 1) + 1, span_w = dilations[1] * (kernel[1] - 1) + 1;
-      if (h + pads[0] + pads[2] < span_h || w + pads[1] + pads[3] < span_w) {
-        return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): window larger than the padded input",
-                             node->name, op);
-      }
-      /* ONNX output size; in ceil_mode the last window starts inside the input or the
-       * leading padding (as pool.c). */
-      int64_t out[2];
-      const int64_t extent[2] = {h + pads[0] + pads[2] - span_h, w + pads[1] + pads[3] - span_w};
-      const int64_t lead[2] = {h + pads[0], w + pads[1]};
-      for (int d = 0; d < 2; ++d) {
-        out[d] = (ceil_mode ? (extent[d] + strides[d] - 1) / strides[d] : extent[d] / strides[d]) + 1;
-        if (ceil_mode && (out[d] - 1) * strides[d] >= lead[d]) --out[d];
-      }
-      const int64_t out_dims[4] = {x->dims[0], x->dims[1], out[0], out[1]};
-      if ((st = pnn_check_output_shape(model, node, 0, 4, out_dims, error)) != PNN_OK) return st;
-      p.geom = (pnn_pool2d_geometry){0};
-      p.geom.channels = (size_t)(x->dims[0] * x->dims[1]);
-      p.geom.in_h = (size_t)h;
-      p.geom.in_w = (size_t)w;
-      p.geom.out_h = (size_t)out[0];
-      p.geom.out_w = (size_t)out[1];
-      p.geom.kernel_h = (size_t)kernel[0];
-      p.geom.kernel_w = (size_t)kernel[1];
-      p.geom.stride_h = (size_t)strides[0];
-      p.geom.stride_w = (size_t)strides[1];
-      p.geom.dilation_h = (size_t)dilations[0];
-      p.geom.dilation_w = (size_t)dilations[1];
-      p.geom.pad_top = (size_t)pads[0];
-      p.geom.pad_left = (size_t)pads[1];
+      if ((st = pool_geometry(model, node, op, x, &p.geom, error)) != PNN_OK) return st;
       p.count = p.geom.channels;
       const char *isa = "scalar";
       p.maxpool_fn = pnn_u8_maxpool2d_select(&model->cpu, &isa);
       return store_params(node, &p, PNN_NN_KERNEL_NAME("u8maxpool", isa), error);
+    }
+    case OP_QAVERAGE_POOL: {
+      const pnn_tensor *x, *y;
+      if ((st = check_u8_image_io(model, node, op, &x, &y, error)) != PNN_OK ||
+          (st = pool_geometry(model, node, op, x, &p.geom, error)) != PNN_OK) {
+        return st;
+      }
+      return prepare_avgpool(node, op, &p, error);
     }
     default:
       return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\": op code %u is not an integer operator",
@@ -296,11 +369,14 @@ static void qew_task(void *context, size_t task, size_t thread) {
         y[c] = pnn_u8_global_avgpool_scalar(p->plane, x + c * p->plane, p->x_zero_point, p->multiplier, p->shift,
                                             p->y_zero_point);
       break;
-    default: {
+    default: { /* the window pools */
       const pnn_pool2d_geometry *g = &p->geom;
       pnn_pool2d_geometry chunk = *g;
       chunk.channels = n;
-      p->maxpool_fn(&chunk, x + begin * g->in_h * g->in_w, y + begin * g->out_h * g->out_w);
+      const uint8_t *xs = x + begin * g->in_h * g->in_w;
+      uint8_t *ys = y + begin * g->out_h * g->out_w;
+      if (job->node->op == OP_QAVERAGE_POOL) pnn_u8_avgpool2d_scalar(&chunk, xs, &p->avgpool, ys);
+      else p->maxpool_fn(&chunk, xs, ys);
       break;
     }
   }
@@ -311,9 +387,9 @@ void pnn_op_qelementwise_run(const pnn_model *model, const pnn_node *node, const
   (void)model;
   const qew_params *p = node->params;
   qew_job job = {node, p, in, out, QEW_CHUNK};
-  if (node->op == OP_QGLOBAL_AVERAGE_POOL || node->op == OP_QMAX_POOL) {
+  if (node->op == OP_QGLOBAL_AVERAGE_POOL || node->op == OP_QMAX_POOL || node->op == OP_QAVERAGE_POOL) {
     /* Channels per task: about QEW_CHUNK input bytes. */
-    const size_t plane = node->op == OP_QMAX_POOL ? p->geom.in_h * p->geom.in_w : p->plane;
+    const size_t plane = node->op == OP_QGLOBAL_AVERAGE_POOL ? p->plane : p->geom.in_h * p->geom.in_w;
     job.chunk = plane >= QEW_CHUNK ? 1 : QEW_CHUNK / plane;
   }
   if (p->count == 0) return;
