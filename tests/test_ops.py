@@ -7,6 +7,7 @@ from typing import Callable
 
 import numpy as np
 import onnx
+import pocketnn
 import pytest
 
 from support import assert_matches_onnxruntime, random_feeds, single_node_model
@@ -38,6 +39,11 @@ CASES: dict[str, Callable[[], onnx.ModelProto]] = {
     "conv_depthwise_s2": lambda: M("Conv", [("x", (1, 32, 28, 27)), ("w", w(32, 1, 3, 3))], group=32, strides=[2, 2], pads=[1, 1, 1, 1]),
     "conv_depthwise_5x5": lambda: M("Conv", [("x", (1, 8, 10, 10)), ("w", w(8, 1, 5, 5))], group=8, pads=[2, 2, 2, 2]),
     "conv_grouped": lambda: M("Conv", [("x", (1, 12, 9, 9)), ("w", w(18, 4, 3, 3))], group=3),
+    # Few pixels, channels in 32s: output channels across the vector lanes (AVX-512).
+    "conv_1x1_channel_lanes": lambda: M("Conv", [("x", (1, 64, 7, 7)), ("w", w(96, 64, 1, 1)), ("b", w(96))]),
+    "conv_3x3_s2_channel_lanes": lambda: M("Conv", [("x", (2, 32, 14, 13)), ("w", w(64, 32, 3, 3)), ("b", w(64))],
+                                          strides=[2, 2], pads=[1, 1, 1, 1]),
+    "conv_1x1_channel_lanes_tail": lambda: M("Conv", [("x", (1, 40, 3, 5)), ("w", w(33, 40, 1, 1))]),
     "conv_depth_multiplier": lambda: M("Conv", [("x", (1, 4, 9, 9)), ("w", w(8, 1, 3, 3))], group=4),
     "conv_same_upper": lambda: M("Conv", [("x", (1, 3, 10, 11)), ("w", w(4, 3, 3, 3))], strides=[2, 2], auto_pad="SAME_UPPER"),
     "conv_same_lower": lambda: M("Conv", [("x", (1, 3, 10, 11)), ("w", w(4, 3, 4, 4))], strides=[2, 2], auto_pad="SAME_LOWER"),
@@ -150,3 +156,13 @@ def test_op_matches_onnxruntime(case: str) -> None:
     model = CASES[case]()
     low = 0.1 if case in POSITIVE_INPUTS else -2.0
     assert_matches_onnxruntime(model, random_feeds(model, low=low))
+
+
+def test_few_pixel_convs_take_the_channel_lane_kernel_on_avx512() -> None:
+    for name in ("conv_1x1_channel_lanes", "conv_3x3_s2_channel_lanes", "conv_1x1_channel_lanes_tail"):
+        model = CASES[name]()
+        shapes = {v.name: tuple(d.dim_value for d in v.type.tensor_type.shape.dim) for v in model.graph.input
+                  if v.name not in {i.name for i in model.graph.initializer}}
+        kernel = pocketnn.Model(pocketnn.convert(model, input_shapes=shapes)).nodes[0].kernel
+        if "avx512" in kernel:
+            assert kernel == "packed-channels/avx512", (name, kernel)

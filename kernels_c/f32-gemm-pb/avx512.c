@@ -140,6 +140,94 @@ void pnn_f32_gemm_pp_avx512(size_t M, size_t N, size_t K, const float *Ap, const
   gemm_pb(1, M, N, K, Ap, 0, Bp, C, ldc, row_bias, act);
 }
 
+/* ---- output channels across the lanes (pnn_f32_gemm_pt) -------------------------
+ * Tiles of up to PT_MR pixels x 32 channels: per k two vector loads of the channel
+ * panel and one broadcast of each pixel's B value; 28 accumulators hold the whole K
+ * sum (no K blocks), start at the bias and get the activation before the transposed
+ * (scattered) store into C's channel rows. */
+enum { PT_MR = 14 };
+
+static PNN_ALWAYS_INLINE void pt_tile(size_t nr, size_t K, const float *at, const float *b, float *c, size_t ldc,
+                                      __m512i rows, __mmask16 mlo, __mmask16 mhi, __m512 bias_lo, __m512 bias_hi,
+                                      const pb_epilogue *ep) {
+  __m512 lo[PT_MR], hi[PT_MR];
+#pragma GCC unroll 14
+  for (size_t i = 0; i < PT_MR; ++i) {
+    lo[i] = bias_lo;
+    hi[i] = bias_hi;
+  }
+  for (size_t k = 0; k < K; ++k) {
+    const __m512 a_lo = _mm512_loadu_ps(at + k * PNN_GEMM_PB_NR); /* params memory: 16-byte aligned */
+    const __m512 a_hi = _mm512_loadu_ps(at + k * PNN_GEMM_PB_NR + 16);
+#pragma GCC unroll 14
+    for (size_t i = 0; i < PT_MR; ++i) {
+      if (i < nr) {
+        const __m512 bv = _mm512_set1_ps(b[k * PNN_GEMM_PB_NR + i]);
+        lo[i] = _mm512_fmadd_ps(bv, a_lo, lo[i]);
+        hi[i] = _mm512_fmadd_ps(bv, a_hi, hi[i]);
+      }
+    }
+  }
+#pragma GCC unroll 14
+  for (size_t i = 0; i < PT_MR; ++i) {
+    if (i >= nr) continue;
+    __m512 l = lo[i], h = hi[i];
+    if (ep->activate) {
+      l = pnn_act512(l, ep->kind, ep->alpha, ep->beta);
+      h = pnn_act512(h, ep->kind, ep->alpha, ep->beta);
+    }
+    _mm512_mask_i32scatter_ps(c + i, mlo, rows, l, 4);
+    _mm512_mask_i32scatter_ps(c + 16 * ldc + i, mhi, rows, h, 4);
+  }
+}
+
+#define PT_CASE(R) \
+  case R: pt_tile(R, K, at, b, c, ldc, rows, mlo, mhi, bias_lo, bias_hi, ep); break;
+
+static void pt_strip(size_t nr, size_t K, const float *at, const float *b, float *c, size_t ldc, __m512i rows,
+                     __mmask16 mlo, __mmask16 mhi, __m512 bias_lo, __m512 bias_hi, const pb_epilogue *ep) {
+  switch (nr) {
+    PT_CASE(1) PT_CASE(2) PT_CASE(3) PT_CASE(4) PT_CASE(5) PT_CASE(6) PT_CASE(7)
+    PT_CASE(8) PT_CASE(9) PT_CASE(10) PT_CASE(11) PT_CASE(12) PT_CASE(13) PT_CASE(14)
+    default: break;
+  }
+}
+#undef PT_CASE
+
+void pnn_f32_gemm_pt_avx512(size_t M, size_t N, size_t K, const float *At, const float *Bp,
+                            float *C, size_t ldc, const float *row_bias, pnn_activation act) {
+  if (M == 0 || N == 0) return;
+  pb_epilogue ep;
+  ep.kind = act.kind;
+  ep.activate = 1;
+  ep.alpha = _mm512_set1_ps(act.alpha);
+  ep.beta = _mm512_set1_ps(act.beta);
+  /* Lane j of a store goes to channel row j: C + j * ldc (ldc * 15 fits int32 for the
+   * small images this form is chosen for; checked by the caller). */
+  const __m512i rows = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                          _mm512_set1_epi32((int)ldc));
+  for (size_t m0 = 0; m0 < M; m0 += PNN_GEMM_PB_NR) {
+    const size_t width = M - m0 < PNN_GEMM_PB_NR ? M - m0 : PNN_GEMM_PB_NR;
+    const __mmask16 mlo = pnn_mask16(width), mhi = width > 16 ? pnn_mask16(width - 16) : 0;
+    const __m512 bias_lo = row_bias ? _mm512_maskz_loadu_ps(mlo, row_bias + m0) : _mm512_setzero_ps();
+    const __m512 bias_hi = row_bias ? _mm512_maskz_loadu_ps(mhi, row_bias + m0 + 16) : _mm512_setzero_ps();
+    const float *at = At + m0 * K;
+    /* The channel panel (K x 32 floats) stays in L1/L2 while every pixel strip passes. */
+    for (size_t n0 = 0; n0 < N; n0 += PNN_GEMM_PB_NR) {
+      const size_t panel_width = N - n0 < PNN_GEMM_PB_NR ? N - n0 : PNN_GEMM_PB_NR;
+      const float *panel = Bp + (n0 / PNN_GEMM_PB_NR) * K * PNN_GEMM_PB_NR;
+      for (size_t s = 0; s < panel_width; s += PT_MR) {
+        const size_t nr = panel_width - s < PT_MR ? panel_width - s : PT_MR;
+        pt_strip(nr, K, at, panel + s, C + m0 * ldc + n0 + s, ldc, rows, mlo, mhi, bias_lo, bias_hi, &ep);
+      }
+    }
+  }
+  if (pnn_act_needs_scalar_pass(act.kind)) {
+    for (size_t m = 0; m < M; ++m)
+      for (size_t n = 0; n < N; ++n) C[m * ldc + n] = pnn_activate(C[m * ldc + n], act);
+  }
+}
+
 #if defined(__clang__)
 #pragma clang attribute pop
 #elif defined(__GNUC__)

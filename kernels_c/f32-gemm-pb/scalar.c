@@ -1,5 +1,5 @@
-/* f32 GEMM on packed B panels, plain C reference (the ground truth for the SIMD
- * variants; see pnn_kernels_nn.h). */
+/* f32 GEMM on packed B panels (A in place, in row panels, or in channel panels), plain
+ * C references (the ground truth for the SIMD variants; see pnn_kernels_nn.h). */
 #include "pnn_kernels.h"
 
 void pnn_f32_gemm_pb_scalar(size_t M, size_t N, size_t K, const float *A, size_t lda,
@@ -45,6 +45,29 @@ void pnn_f32_gemm_pp_scalar(size_t M, size_t N, size_t K, const float *Ap, const
         for (size_t n = 0; n < width; ++n) acc[n] += av * panel[k * nr + n];
       }
       for (size_t n = 0; n < width; ++n) C[m * ldc + n0 + n] = pnn_activate(acc[n] + rb, act);
+    }
+  }
+}
+
+void pnn_f32_gemm_pt_pack(size_t M, size_t K, const float *A, size_t lda, float *At) {
+  const size_t nr = PNN_GEMM_PB_NR;
+  for (size_t m0 = 0; m0 < M; m0 += nr)
+    for (size_t k = 0; k < K; ++k)
+      for (size_t j = 0; j < nr; ++j)
+        At[m0 * K + k * nr + j] = m0 + j < M ? A[(m0 + j) * lda + k] : 0.0f;
+}
+
+void pnn_f32_gemm_pt_scalar(size_t M, size_t N, size_t K, const float *At, const float *Bp,
+                            float *C, size_t ldc, const float *row_bias, pnn_activation act) {
+  const size_t nr = PNN_GEMM_PB_NR;
+  for (size_t m = 0; m < M; ++m) {
+    const float *a = At + (m / nr) * nr * K + m % nr; /* a[k * nr] */
+    const float rb = row_bias ? row_bias[m] : 0.0f;
+    for (size_t n = 0; n < N; ++n) {
+      const float *b = Bp + (n / nr) * K * nr + n % nr; /* b[k * nr] */
+      float acc = 0.0f;
+      for (size_t k = 0; k < K; ++k) acc += a[k * nr] * b[k * nr];
+      C[m * ldc + n] = pnn_activate(acc + rb, act);
     }
   }
 }

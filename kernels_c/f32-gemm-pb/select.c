@@ -34,3 +34,16 @@ pnn_f32_gemm_pp_fn pnn_f32_gemm_pp_select(const pnn_cpu_features *cpu, const cha
   if (name) *name = "scalar";
   return pnn_f32_gemm_pp_scalar;
 }
+
+pnn_f32_gemm_pt_fn pnn_f32_gemm_pt_select(const pnn_cpu_features *cpu, const char **name) {
+#if defined(__x86_64__)
+  if (cpu->avx512f) {
+    if (name) *name = "avx512";
+    return pnn_f32_gemm_pt_avx512;
+  }
+#else
+  (void)cpu;
+#endif
+  if (name) *name = NULL;
+  return NULL;
+}

@@ -78,6 +78,22 @@ void pnn_f32_gemm_pp_avx512(size_t M, size_t N, size_t K, const float *Ap, const
                             float *C, size_t ldc, const float *row_bias, pnn_activation act);
 pnn_f32_gemm_pp_fn pnn_f32_gemm_pp_select(const pnn_cpu_features *cpu, const char **name);
 
+/* The same product with the output channels across the vector lanes, for convs with
+ * few output pixels (7x7, 14x14 images), where 32-pixel panels would run partly empty
+ * (49 pixels fill 2 panels to 77%) while channel counts are multiples of 32. A is
+ * packed by pnn_f32_gemm_pt_pack into ceil(M / PNN_GEMM_PB_NR) panels of [K][NR]
+ * (At[p*K*NR + k*NR + j] = A[p*NR + j][k], rows past M zero); B is the packed B panels
+ * of pnn_f32_gemm_pb; C, row_bias and act as there. Row ranges handed to the kernel
+ * start on a panel: pass At + (m0 / NR) * NR * K for rows from m0 (m0 % NR == 0). */
+void pnn_f32_gemm_pt_pack(size_t M, size_t K, const float *A, size_t lda, float *At);
+typedef pnn_f32_gemm_pp_fn pnn_f32_gemm_pt_fn;
+void pnn_f32_gemm_pt_scalar(size_t M, size_t N, size_t K, const float *At, const float *Bp,
+                            float *C, size_t ldc, const float *row_bias, pnn_activation act);
+void pnn_f32_gemm_pt_avx512(size_t M, size_t N, size_t K, const float *At, const float *Bp,
+                            float *C, size_t ldc, const float *row_bias, pnn_activation act);
+/* AVX-512 on x86 when usable, else NULL (the channel-lane form only pays with 16 lanes). */
+pnn_f32_gemm_pt_fn pnn_f32_gemm_pt_select(const pnn_cpu_features *cpu, const char **name);
+
 /* ---- f32 Winograd F(2x2, 3x3) (kernels_c/f32-winograd/) ----------------------
  * Stride-1, dilation-1 3x3 convolution of one image: the output is cut in 2x2 tiles,
  * tiles_w = ceil(out_w / 2) per row, numbered in raster order; tile t covers input

@@ -352,6 +352,46 @@ static void test_gemm_pp(const char *name, pnn_f32_gemm_pp_fn fn, rng *r, tally 
         check_gemm_pp(name, fn, ms[mi], ns[ni], ks[ki], (int)(index % ACT_KINDS), r, t);
 }
 
+/* A in channel panels (channels across the lanes): against the in-place reference,
+ * columns past N of B NaN (never read into C), C written only inside M x N of ldc. */
+static void check_gemm_pt(const char *name, pnn_f32_gemm_pt_fn fn, size_t M, size_t N, size_t K, int use_bias,
+                          int act_kind, rng *r, tally *t) {
+  const size_t nr = PNN_GEMM_PB_NR, panels = (N + nr - 1) / nr, mp = (M + nr - 1) / nr * nr;
+  const size_t ldc = N + rng_below(r, 3);
+  float *A = alloc_floats(M * K, r), *At = alloc_floats(mp * K + 1, r);
+  float *bias = use_bias ? alloc_floats(M, r) : NULL;
+  float *Bp = alloc_aligned(panels * K * nr);
+  for (size_t i = 0; i < panels * K * nr; ++i) {
+    const size_t col = (i / (K * nr)) * nr + i % nr;
+    Bp[i] = col < N ? rng_float(r) : NAN;
+  }
+  pnn_f32_gemm_pt_pack(M, K, A, K, At);
+  const size_t c_size = matrix_extent(M, N, ldc);
+  float *want = alloc_floats(c_size, r), *got = alloc_floats(c_size, r);
+  for (size_t i = 0; i < c_size; ++i) want[i] = got[i] = SENTINEL;
+  const pnn_activation act = activation_case(act_kind);
+  pnn_f32_gemm_pb_scalar(M, N, K, A, K, Bp, want, ldc, bias, act);
+  fn(M, N, K, At, Bp, got, ldc, bias, act);
+  size_t bad = 0;
+  for (size_t i = 0; i < c_size; ++i)
+    if (!(fabsf(got[i] - want[i]) <= 2e-6f * (float)(K + 2) + 1e-5f * fabsf(want[i]))) ++bad;
+  char what[160];
+  snprintf(what, sizeof(what), "gemm_pt %s M=%zu N=%zu K=%zu bias=%d act=%d", name, M, N, K, use_bias, act_kind);
+  count_case(t, bad, what);
+  free(A); free(At); free(bias); free(Bp); free(want); free(got);
+}
+
+static void test_gemm_pt(const char *name, pnn_f32_gemm_pt_fn fn, rng *r, tally *t) {
+  static const size_t ms[] = {1, 5, 16, 17, 31, 32, 33, 64, 70};
+  static const size_t ns[] = {1, 4, 13, 14, 15, 28, 29, 32, 33, 49, 64, 100};
+  static const size_t ks[] = {0, 1, 9, 256, 300};
+  size_t index = 0;
+  for (size_t mi = 0; mi < sizeof(ms) / sizeof(ms[0]); ++mi)
+    for (size_t ni = 0; ni < sizeof(ns) / sizeof(ns[0]); ++ni)
+      for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ++ki, ++index)
+        check_gemm_pt(name, fn, ms[mi], ns[ni], ks[ki], (int)(index & 1), (int)(index % ACT_KINDS), r, t);
+}
+
 static void test_gemm_pb(const char *name, pnn_f32_gemm_pb_fn fn, rng *r, tally *t) {
   static const size_t ms[] = {1, 2, 5, 6, 7, 13, 14, 15, 29, 64};
   static const size_t ns[] = {1, 5, 8, 9, 16, 17, 31, 32, 33, 63, 64, 65, 100};
@@ -643,11 +683,13 @@ int main(void) {
     const tally before = t;
     test_gemm_pb("scalar", pnn_f32_gemm_pb_scalar, &r, &t);
     test_gemm_pp("scalar", pnn_f32_gemm_pp_scalar, &r, &t);
+    test_gemm_pt("scalar", pnn_f32_gemm_pt_scalar, &r, &t);
 #if defined(__x86_64__)
     if (cpu.avx2_fma) test_gemm_pb("avx2", pnn_f32_gemm_pb_avx2, &r, &t);
     if (cpu.avx512f) test_gemm_pb("avx512", pnn_f32_gemm_pb_avx512, &r, &t);
     if (cpu.avx2_fma) test_gemm_pp("avx2", pnn_f32_gemm_pp_avx2, &r, &t);
     if (cpu.avx512f) test_gemm_pp("avx512", pnn_f32_gemm_pp_avx512, &r, &t);
+    if (cpu.avx512f) test_gemm_pt("avx512", pnn_f32_gemm_pt_avx512, &r, &t);
 #endif
     test_im2col_panel("scalar", pnn_f32_im2col_panel_scalar, &r, &t);
     test_winograd("scalar", pnn_f32_wino2_input_scalar, pnn_f32_wino2_output_scalar, &r, &t);
@@ -661,7 +703,7 @@ int main(void) {
       test_maxpool("avx512", pnn_f32_maxpool2d_avx512, &r, &t);
     }
 #endif
-    printf("gemm_pb / gemm_pp / im2col_panel / winograd / maxpool / conv direct: %ld cases, %ld failed\n", t.cases - before.cases,
+    printf("gemm_pb / gemm_pp / gemm_pt / im2col_panel / winograd / maxpool / conv direct: %ld cases, %ld failed\n", t.cases - before.cases,
            t.failures - before.failures);
   }
   printf("%ld cases, %ld failed\n", t.cases, t.failures);

@@ -14,7 +14,11 @@
  *   packed      x86 SIMD, everything else: each task packs a few 32-column panels
  *               of the (implicit) im2col matrix straight from X into its thread's
  *               scratch and runs the packed-panel GEMM W[M, K] x panels. 1x1
- *               stride-1 convs pack by copying rows of X.
+ *               stride-1 convs pack by copying rows of X. Where the output pixels
+ *               fill 32-column panels poorly but the channels fill 32-lane panels
+ *               (7x7 and 14x14 images) and AVX-512 is there, the weights are packed
+ *               in channel panels and the GEMM puts channels across the lanes
+ *               (pnn_f32_gemm_pt).
  *   gemm-1x1 / im2col+gemm  elsewhere (the selected pnn_f32_gemm variant, NEON or
  *               WASM SIMD): W_g x X_g in place, or X_g unfolded into scratch first.
  *   sparse      W stored group-sparse (one group only): SpMM over channel-major X,
@@ -68,6 +72,7 @@ typedef struct conv_params {
   pnn_f32_dwconv_fn dwconv;
   pnn_f32_gemm_pb_fn gemm_pb;
   pnn_f32_gemm_pp_fn gemm_pp;
+  pnn_f32_gemm_pt_fn gemm_pt;  /* packed: channels across the lanes (w_packed in its panels) */
   pnn_f32_im2col_panel_fn pack;
   pnn_f32_wino2_input_fn wino_in;
   pnn_f32_wino2_output_fn wino_out;
@@ -86,6 +91,16 @@ typedef struct conv_params {
 } conv_params;
 
 static size_t round_up_mr(size_t m) { return (m + PNN_GEMM_PA_MR - 1) / PNN_GEMM_PA_MR * PNN_GEMM_PA_MR; }
+static size_t round_up_nr(size_t m) { return (m + CONV_NR - 1) / CONV_NR * CONV_NR; }
+
+/* Whether channels across the lanes fill the vectors at least 5% better than pixels
+ * do: M / round_up(M) > 1.05 * N / round_up(N), in integers (a 7x7 image fills 32-pixel
+ * panels to 77%, 14x14 to 88%, 28x28 to 98%). The transposed stores address rows of
+ * up to 16 * pixels floats with int32 offsets. */
+static bool channel_lanes_pay(size_t channels, size_t pixels) {
+  if (pixels > 4096) return false;
+  return (uint64_t)channels * round_up_nr(pixels) * 20 > (uint64_t)pixels * round_up_nr(channels) * 21;
+}
 
 static size_t clamp_size(size_t v, size_t lo, size_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
@@ -242,16 +257,23 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     p.path = CONV_PATH_PACKED;
     p.gemm_pb = gemm_pb;
     p.pack = pnn_f32_im2col_panel_select(&model->cpu, NULL);
+    const bool constant_w = w->kind == PNN_TENSOR_CONSTANT && w->data != NULL;
     size_t w_bytes;
-    if (w->kind == PNN_TENSOR_CONSTANT && w->data != NULL && pnn_nn_mul(p.out_c_group, k_depth, &w_bytes) &&
-        pnn_nn_mul(w_bytes, sizeof(float), &w_bytes) && w_bytes > CONV_PACK_W_BYTES) {
+    const char *pt_isa = NULL;
+    const pnn_f32_gemm_pt_fn gemm_pt = pnn_f32_gemm_pt_select(&model->cpu, &pt_isa);
+    if (gemm_pt && constant_w && channel_lanes_pay(p.out_c_group, p.geom.out_h * p.geom.out_w)) {
+      p.gemm_pt = gemm_pt;
+      /* At most the weights plus 31 rows per group (w->nbytes validated by the loader). */
+      extra = p.groups * round_up_nr(p.out_c_group) * k_depth * sizeof(float);
+    } else if (constant_w && pnn_nn_mul(p.out_c_group, k_depth, &w_bytes) &&
+               pnn_nn_mul(w_bytes, sizeof(float), &w_bytes) && w_bytes > CONV_PACK_W_BYTES) {
       p.gemm_pp = pnn_f32_gemm_pp_select(&model->cpu, NULL);
       /* The packed copy is at most the weights plus 13 rows per group: w->nbytes was
        * validated by the loader, so this cannot overflow. */
       extra = p.groups * round_up_mr(p.out_c_group) * k_depth * sizeof(float);
     }
     isa = pb_isa;
-    node->kernel = PNN_NN_KERNEL_NAME("packed", isa);
+    node->kernel = p.gemm_pt ? PNN_NN_KERNEL_NAME("packed-channels", pt_isa) : PNN_NN_KERNEL_NAME("packed", isa);
     size_t panel_bytes;
     if (!pnn_nn_mul(k_depth, CONV_NR * sizeof(float), &panel_bytes)) {
       return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Conv): kernel too large", node->name);
@@ -304,11 +326,13 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     p.w_packed = wp;
   } else if (p.path == CONV_PATH_PACKED && extra > 0) {
     float *wp = (float *)((char *)params + head);
-    const size_t mgp = round_up_mr(p.out_c_group);
+    const size_t mgp = p.gemm_pt ? round_up_nr(p.out_c_group) : round_up_mr(p.out_c_group);
     const float *wsrc = w->data;
-    for (size_t grp = 0; grp < p.groups; ++grp)
-      pnn_f32_gemm_pa_pack(p.out_c_group, k_depth, wsrc + grp * p.out_c_group * k_depth, k_depth,
-                           wp + grp * mgp * k_depth);
+    for (size_t grp = 0; grp < p.groups; ++grp) {
+      const float *wg = wsrc + grp * p.out_c_group * k_depth;
+      if (p.gemm_pt) pnn_f32_gemm_pt_pack(p.out_c_group, k_depth, wg, k_depth, wp + grp * mgp * k_depth);
+      else pnn_f32_gemm_pa_pack(p.out_c_group, k_depth, wg, k_depth, wp + grp * mgp * k_depth);
+    }
     p.w_packed = wp;
   }
   *params = p;
@@ -341,9 +365,11 @@ static float *thread_scratch(const pnn_run_context *ctx, size_t thread) {
  * more than the balance gained, measured with 2 threads). */
 static void split_rows(conv_job *job, size_t units, size_t rows) {
   const size_t threads = pnn_threadpool_size(job->ctx->pool);
+  /* Chunks start on a weight panel: PNN_GEMM_PA_MR rows, or 32 channels. */
+  const size_t granule = job->p->gemm_pt ? CONV_NR : CONV_MR;
   size_t chunks = 1;
   if (threads > 1 && units < threads) chunks = pnn_nn_div_up(threads, units);
-  job->row_step = pnn_nn_div_up(pnn_nn_div_up(rows, chunks), CONV_MR) * CONV_MR;
+  job->row_step = pnn_nn_div_up(pnn_nn_div_up(rows, chunks), granule) * granule;
   job->row_chunks = pnn_nn_div_up(rows, job->row_step);
 }
 
@@ -387,7 +413,11 @@ static void packed_task(void *context, size_t task, size_t thread) {
   const size_t mg = grp * p->out_c_group + m0;
   float *yt = job->y + (b * p->out_c + mg) * out_hw + col0;
   const float *bt = job->bias ? job->bias + mg : NULL;
-  if (p->w_packed) {
+  if (p->gemm_pt) {
+    /* m0 is a multiple of the channel panel width (row chunks are). */
+    const float *wp = p->w_packed + (grp * round_up_nr(p->out_c_group) + m0) * k;
+    p->gemm_pt(rows, cols, k, wp, panels, yt, out_hw, bt, p->act);
+  } else if (p->w_packed) {
     /* m0 is a multiple of the panel height (row chunks are). */
     const float *wp = p->w_packed + (grp * round_up_mr(p->out_c_group) + m0) * k;
     p->gemm_pp(rows, cols, k, wp, panels, yt, out_hw, bt, p->act);
