@@ -249,3 +249,10 @@ def test_clamp_bounds() -> None:
     assert arith.clamp_bounds(0.1, 20, lo=0.0) == (20, 255)        # ReLU
     assert arith.clamp_bounds(0.1, 20, lo=0.0, hi=6.0) == (20, 80)  # ReLU6
     assert arith.clamp_bounds(0.1, 20, lo=-100.0, hi=100.0) == (0, 255)
+
+
+def test_weight_scales_respect_a_minimum() -> None:
+    w = np.array([[1e-9, -2e-9], [0.0, 0.0], [0.5, -1.0]])
+    q, scales = arith.quantize_weights(w, 8, axis=0, min_scales=[1e-3, 2.0, 1e-6])
+    np.testing.assert_array_equal(scales, np.float32([1e-3, 2.0, 1.0 / 127]))
+    np.testing.assert_array_equal(q, [[0, 0], [0, 0], [64, -127]])

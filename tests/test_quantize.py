@@ -313,3 +313,24 @@ def test_average_pool_becomes_integer() -> None:
     assert np.array_equal(ours, simulate_graph(quantized, {"x": x})["y"])
     expected = run_onnxruntime(model, {"x": x})[0]
     assert np.abs(ours - expected).max() <= 0.05 * np.abs(expected).max()
+
+
+def test_near_zero_channel_with_a_large_bias_quantizes() -> None:
+    """Pruning and refitting can leave an output channel with tiny weights and a large
+    bias: its weight scale must not push the int32 bias out of range."""
+    rng = np.random.default_rng(5)
+    w = (rng.standard_normal((4, 3, 3, 3)) * 0.3).astype(np.float32)
+    w[1] *= 1e-9
+    b = np.array([0.1, 3.0, -0.2, 0.0], np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1])]
+    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 6, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    calib = {"x": rng.standard_normal((16, 3, 6, 6)).astype(np.float32)}
+    data = pocketnn.convert(model, quantize="int8", calib=calib, calib_method="minmax")
+    x = rng.standard_normal((1, 3, 6, 6)).astype(np.float32)
+    ours = pocketnn.Model(data).run({"x": x})["y"]
+    expected = run_onnxruntime(model, {"x": x})[0]
+    assert np.abs(ours[0, 1] - 3.0).max() <= 0.05  # the bias channel survives
+    assert np.abs(ours - expected).max() <= 0.05 * np.abs(expected).max()

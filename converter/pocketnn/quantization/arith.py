@@ -189,17 +189,23 @@ def weight_qmax(bits: int) -> int:
     return (1 << (bits - 1)) - 1
 
 
-def quantize_weights(w: ArrayLike, bits: int = 8, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def quantize_weights(w: ArrayLike, bits: int = 8, axis: int = 0,
+                     min_scales: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric per-output-channel quantization of the channels along ``axis``.
 
     Returns int8 values in [-qmax, qmax] (weight_qmax) and float32 scales
-    max|w| / qmax, one per channel; an all-zero channel gets scale 1."""
+    max|w| / qmax, one per channel, at least ``min_scales`` when given; an all-zero
+    channel gets scale 1 (or its minimum)."""
     qmax = weight_qmax(bits)
     real = np.asarray(w, dtype=np.float64)
     if not np.isfinite(real).all():
         raise ValueError("weights must be finite")
     peak = np.abs(real).max(axis=_other_axes(real.ndim, axis))
-    scales = np.where(peak > 0, np.maximum(peak / qmax, _SMALLEST_SCALE), 1.0).astype(np.float32)
+    scales = np.where(peak > 0, np.maximum(peak / qmax, _SMALLEST_SCALE), 1.0)
+    if min_scales is not None:
+        scales = np.where(peak > 0, np.maximum(scales, np.asarray(min_scales, dtype=np.float64)),
+                          np.maximum(1.0, np.asarray(min_scales, dtype=np.float64)))
+    scales = scales.astype(np.float32)
     ratio = real / scales.astype(np.float64).reshape(_channel_shape(real.ndim, axis))
     return np.clip(np.rint(ratio), -qmax, qmax).astype(np.int8), scales
 

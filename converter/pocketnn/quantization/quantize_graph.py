@@ -50,6 +50,8 @@ QParams = tuple[float, int]
 SCHEMES = ("int8", "int4")
 # Accumulators of K taps must fit in int32 (docs/QUANTIZATION.md).
 MAX_REDUCTION = 66000
+# Largest |int32 bias| the weight scales allow, leaving room for the zero-point fold.
+BIAS_HEADROOM = float(2**30)
 LOOKUP_OPS = ("Sigmoid", "Tanh", "HardSwish", "HardSigmoid")
 # Largest AveragePool window made integer: one multiplier per divisor goes in an
 # attribute list (at most 65536 entries in the format); larger windows stay float.
@@ -273,7 +275,12 @@ class _Rewriter:
         given = self.weight_scales.get(node.inputs[1])
         exact = None if given is None or bits != 8 else _given_int8_weights(
             layer.weights, given[0], 0 if given[0].size == 1 or given[1] == _output_channel_axis(node) else None)
-        w_q, w_scales = exact if exact is not None else quantize_weights(layer.weights, bits, axis=0)
+        # A channel of (near) zero weights beside a large bias (pruned and refitted, say)
+        # would get a scale so small that its bias leaves int32: its scale is raised so
+        # the bias stays within 2^30 (its weights then round to 0 or stay tiny).
+        min_scales = None if layer.bias is None else np.abs(layer.bias) / (x_scale * BIAS_HEADROOM)
+        w_q, w_scales = exact if exact is not None else quantize_weights(layer.weights, bits, axis=0,
+                                                                           min_scales=min_scales)
         bias_q = None if layer.bias is None else quantize_bias(layer.bias, x_scale, w_scales)
         folded = fold_zero_point(w_q, x_zero_point, bias_q)
         lo, hi = self.output_clamp(node, y_qparams)
