@@ -235,9 +235,13 @@ void pnn_f32_gemm_pt_avx512(size_t M, size_t N, size_t K, const float *At, const
     for (size_t n0 = 0; n0 < N; n0 += PNN_GEMM_PB_NR) {
       const size_t panel_width = N - n0 < PNN_GEMM_PB_NR ? N - n0 : PNN_GEMM_PB_NR;
       const float *panel = Bp + (n0 / PNN_GEMM_PB_NR) * K * PNN_GEMM_PB_NR;
-      for (size_t s = 0; s < panel_width; s += PT_MR) {
-        const size_t nr = panel_width - s < PT_MR ? panel_width - s : PT_MR;
+      /* Strips of nearly equal height (32 = 11 + 11 + 10, not 14 + 14 + 4): a short
+       * strip has too few FMAs per weight load to keep the FMA units busy. */
+      const size_t strips = (panel_width + PT_MR - 1) / PT_MR;
+      for (size_t s = 0, index = 0; index < strips; ++index) {
+        const size_t nr = panel_width / strips + (index < panel_width % strips);
         pt_strip(nr, K, at, panel + s, C + m0 * ldc + n0 + s, ldc, rows, mlo, mhi, bias_lo, bias_hi, &ep);
+        s += nr;
       }
     }
   }
