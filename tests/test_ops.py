@@ -40,10 +40,10 @@ CASES: dict[str, Callable[[], onnx.ModelProto]] = {
     "conv_depthwise_5x5": lambda: M("Conv", [("x", (1, 8, 10, 10)), ("w", w(8, 1, 5, 5))], group=8, pads=[2, 2, 2, 2]),
     "conv_grouped": lambda: M("Conv", [("x", (1, 12, 9, 9)), ("w", w(18, 4, 3, 3))], group=3),
     # Few pixels, channels in 32s: output channels across the vector lanes (AVX-512).
-    "conv_1x1_channel_lanes": lambda: M("Conv", [("x", (1, 64, 7, 7)), ("w", w(96, 64, 1, 1)), ("b", w(96))]),
+    "conv_1x1_channel_lanes": lambda: M("Conv", [("x", (1, 160, 7, 7)), ("w", w(96, 160, 1, 1)), ("b", w(96))]),
     "conv_3x3_s2_channel_lanes": lambda: M("Conv", [("x", (2, 32, 14, 13)), ("w", w(64, 32, 3, 3)), ("b", w(64))],
                                           strides=[2, 2], pads=[1, 1, 1, 1]),
-    "conv_1x1_channel_lanes_tail": lambda: M("Conv", [("x", (1, 40, 3, 5)), ("w", w(33, 40, 1, 1))]),
+    "conv_1x1_channel_lanes_tail": lambda: M("Conv", [("x", (1, 130, 3, 5)), ("w", w(33, 130, 1, 1))]),
     "conv_depth_multiplier": lambda: M("Conv", [("x", (1, 4, 9, 9)), ("w", w(8, 1, 3, 3))], group=4),
     "conv_same_upper": lambda: M("Conv", [("x", (1, 3, 10, 11)), ("w", w(4, 3, 3, 3))], strides=[2, 2], auto_pad="SAME_UPPER"),
     "conv_same_lower": lambda: M("Conv", [("x", (1, 3, 10, 11)), ("w", w(4, 3, 4, 4))], strides=[2, 2], auto_pad="SAME_LOWER"),

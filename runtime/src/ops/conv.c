@@ -58,7 +58,11 @@ enum {
   /* Up to this many input channels a conv runs direct (GEMM depth <= 4 * 49): the first
    * layer of an image network, where im2col + GEMM tiles are too shallow. */
   CONV_DIRECT_MAX_C = 4,
-  CONV_DIRECT_ROWS = 8    /* output rows per direct task */
+  CONV_DIRECT_ROWS = 8,   /* output rows per direct task */
+  /* Channels across the lanes store each tile transposed (scattered): below this depth
+   * that store costs more than the emptier 32-pixel panels (measured on MobileNet V2's
+   * 14x14 expansions, K = 64 and 96). */
+  CONV_LANES_MIN_K = 128
 };
 
 typedef struct conv_params {
@@ -261,7 +265,8 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     size_t w_bytes;
     const char *pt_isa = NULL;
     const pnn_f32_gemm_pt_fn gemm_pt = pnn_f32_gemm_pt_select(&model->cpu, &pt_isa);
-    if (gemm_pt && constant_w && channel_lanes_pay(p.out_c_group, p.geom.out_h * p.geom.out_w)) {
+    if (gemm_pt && constant_w && k_depth >= CONV_LANES_MIN_K &&
+        channel_lanes_pay(p.out_c_group, p.geom.out_h * p.geom.out_w)) {
       p.gemm_pt = gemm_pt;
       /* At most the weights plus 31 rows per group (w->nbytes validated by the loader). */
       extra = p.groups * round_up_nr(p.out_c_group) * k_depth * sizeof(float);
