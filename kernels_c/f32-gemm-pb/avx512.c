@@ -162,12 +162,47 @@ void pnn_f32_gemm_pp_avx512(size_t M, size_t N, size_t K, const float *Ap, const
 /* ---- output channels across the lanes (pnn_f32_gemm_pt) -------------------------
  * Tiles of up to PT_MR pixels x 32 channels: per k two vector loads of the channel
  * panel and one broadcast of each pixel's B value; 28 accumulators hold the whole K
- * sum (no K blocks), start at the bias and get the activation before the transposed
- * (scattered) store into C's channel rows. */
+ * sum (no K blocks), start at the bias and get the activation; the tile is then
+ * transposed in registers so each channel row of C gets one masked vector store. */
 enum { PT_MR = 14 };
 
+/* r[i] lane j -> r[j] lane i: a 16 x 16 transpose (pairs, then 64-bit pairs, then
+ * 128-bit lanes twice). */
+static PNN_ALWAYS_INLINE void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+  }
+  for (int h = 0; h < 16; h += 8) {
+    for (int i = 0; i < 4; ++i) {
+      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + 4 + i], 0x88);
+      t[h + 4 + i] = _mm512_shuffle_f32x4(r[h + i], r[h + 4 + i], 0xdd);
+    }
+  }
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+    r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
+  }
+}
+
+/* Rows [0, nr) of tile (pixels) x 16 channels -> 16 channel rows of C, channels with a
+ * bit in `channels`. */
+static PNN_ALWAYS_INLINE void pt_store(__m512 tile[16], size_t nr, float *c, size_t ldc, __mmask16 channels) {
+  transpose16(tile);
+  const __mmask16 pixels = pnn_mask16(nr);
+  for (int j = 0; j < 16; ++j)
+    if (channels >> j & 1) _mm512_mask_storeu_ps(c + (size_t)j * ldc, pixels, tile[j]);
+}
+
 static PNN_ALWAYS_INLINE void pt_tile(size_t nr, size_t K, const float *at, const float *b, float *c, size_t ldc,
-                                      __m512i rows, __mmask16 mlo, __mmask16 mhi, __m512 bias_lo, __m512 bias_hi,
+                                      __mmask16 mlo, __mmask16 mhi, __m512 bias_lo, __m512 bias_hi,
                                       const pb_epilogue *ep) {
   __m512 lo[PT_MR], hi[PT_MR];
 #pragma GCC unroll 14
@@ -187,23 +222,21 @@ static PNN_ALWAYS_INLINE void pt_tile(size_t nr, size_t K, const float *at, cons
       }
     }
   }
-#pragma GCC unroll 14
-  for (size_t i = 0; i < PT_MR; ++i) {
-    if (i >= nr) continue;
-    __m512 l = lo[i], h = hi[i];
-    if (ep->activate) {
-      l = pnn_act512(l, ep->kind, ep->alpha, ep->beta);
-      h = pnn_act512(h, ep->kind, ep->alpha, ep->beta);
-    }
-    _mm512_mask_i32scatter_ps(c + i, mlo, rows, l, 4);
-    _mm512_mask_i32scatter_ps(c + 16 * ldc + i, mhi, rows, h, 4);
+  __m512 tile[16];
+  for (size_t i = 0; i < 16; ++i)
+    tile[i] = i < nr && i < PT_MR ? pnn_act512(lo[i], ep->kind, ep->alpha, ep->beta) : _mm512_setzero_ps();
+  pt_store(tile, nr, c, ldc, mlo);
+  if (mhi) {
+    for (size_t i = 0; i < 16; ++i)
+      tile[i] = i < nr && i < PT_MR ? pnn_act512(hi[i], ep->kind, ep->alpha, ep->beta) : _mm512_setzero_ps();
+    pt_store(tile, nr, c + 16 * ldc, ldc, mhi);
   }
 }
 
 #define PT_CASE(R) \
-  case R: pt_tile(R, K, at, b, c, ldc, rows, mlo, mhi, bias_lo, bias_hi, ep); break;
+  case R: pt_tile(R, K, at, b, c, ldc, mlo, mhi, bias_lo, bias_hi, ep); break;
 
-static void pt_strip(size_t nr, size_t K, const float *at, const float *b, float *c, size_t ldc, __m512i rows,
+static void pt_strip(size_t nr, size_t K, const float *at, const float *b, float *c, size_t ldc,
                      __mmask16 mlo, __mmask16 mhi, __m512 bias_lo, __m512 bias_hi, const pb_epilogue *ep) {
   switch (nr) {
     PT_CASE(1) PT_CASE(2) PT_CASE(3) PT_CASE(4) PT_CASE(5) PT_CASE(6) PT_CASE(7)
@@ -221,10 +254,6 @@ void pnn_f32_gemm_pt_avx512(size_t M, size_t N, size_t K, const float *At, const
   ep.activate = 1;
   ep.alpha = _mm512_set1_ps(act.alpha);
   ep.beta = _mm512_set1_ps(act.beta);
-  /* Lane j of a store goes to channel row j: C + j * ldc (ldc * 15 fits int32 for the
-   * small images this form is chosen for; checked by the caller). */
-  const __m512i rows = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                          _mm512_set1_epi32((int)ldc));
   for (size_t m0 = 0; m0 < M; m0 += PNN_GEMM_PB_NR) {
     const size_t width = M - m0 < PNN_GEMM_PB_NR ? M - m0 : PNN_GEMM_PB_NR;
     const __mmask16 mlo = pnn_mask16(width), mhi = width > 16 ? pnn_mask16(width - 16) : 0;
@@ -240,7 +269,7 @@ void pnn_f32_gemm_pt_avx512(size_t M, size_t N, size_t K, const float *At, const
       const size_t strips = (panel_width + PT_MR - 1) / PT_MR;
       for (size_t s = 0, index = 0; index < strips; ++index) {
         const size_t nr = panel_width / strips + (index < panel_width % strips);
-        pt_strip(nr, K, at, panel + s, C + m0 * ldc + n0 + s, ldc, rows, mlo, mhi, bias_lo, bias_hi, &ep);
+        pt_strip(nr, K, at, panel + s, C + m0 * ldc + n0 + s, ldc, mlo, mhi, bias_lo, bias_hi, &ep);
         s += nr;
       }
     }

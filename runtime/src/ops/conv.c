@@ -59,9 +59,9 @@ enum {
    * layer of an image network, where im2col + GEMM tiles are too shallow. */
   CONV_DIRECT_MAX_C = 4,
   CONV_DIRECT_ROWS = 8,   /* output rows per direct task */
-  /* Channels across the lanes store each tile transposed (scattered): below this depth
-   * that store costs more than the emptier 32-pixel panels (measured on MobileNet V2's
-   * 14x14 expansions, K = 64 and 96). */
+  /* Channels across the lanes transpose each tile before storing it: below this depth
+   * that costs more than the emptier 32-pixel panels (measured on MobileNet V2's 14x14
+   * expansions, K = 64 and 96). */
   CONV_LANES_MIN_K = 128
 };
 
@@ -99,8 +99,7 @@ static size_t round_up_nr(size_t m) { return (m + CONV_NR - 1) / CONV_NR * CONV_
 
 /* Whether channels across the lanes fill the vectors at least 5% better than pixels
  * do: M / round_up(M) > 1.05 * N / round_up(N), in integers (a 7x7 image fills 32-pixel
- * panels to 77%, 14x14 to 88%, 28x28 to 98%). The transposed stores address rows of
- * up to 16 * pixels floats with int32 offsets. */
+ * panels to 77%, 14x14 to 88%, 28x28 to 98%); only small images are considered. */
 static bool channel_lanes_pay(size_t channels, size_t pixels) {
   if (pixels > 4096) return false;
   return (uint64_t)channels * round_up_nr(pixels) * 20 > (uint64_t)pixels * round_up_nr(channels) * 21;
