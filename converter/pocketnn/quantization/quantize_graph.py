@@ -394,7 +394,8 @@ def quantize_graph(graph: Graph, qparams: Mapping[str, QParams], scheme: str = "
             rewriter.add(node, *operands)
         elif node.op == "GlobalAveragePool" and len(graph.tensors[node.inputs[0]].shape) == 4:
             rewriter.global_avgpool(node)
-        elif node.op == "AveragePool" and len(graph.tensors[node.inputs[0]].shape) == 4 and _window(node) <= MAX_WINDOW:
+        elif (node.op == "AveragePool" and len(graph.tensors[node.inputs[0]].shape) == 4
+              and _window(node) <= MAX_WINDOW):
             rewriter.avgpool(node)
         elif node.op == "MaxPool" and len(graph.tensors[node.inputs[0]].shape) == 4:
             rewriter.same_qparams(node, "QMaxPool")

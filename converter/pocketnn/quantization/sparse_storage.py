@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from pocketnn.format import spec
 from pocketnn.format.writer import encode_group_sparse
 from pocketnn.ir import Graph, Tensor
 from pocketnn.passes.graph_utils import copy_graph
@@ -55,8 +56,7 @@ def stored_bytes(tensor: Tensor) -> int:
     """Bytes of a constant in a .pnn: its group-sparse blob, or dense (S4 packed)."""
     if tensor.sparse_group:
         return len(encode_group_sparse(tensor, tensor.sparse_group))
-    count = int(np.prod(tensor.shape))
-    return (count + 1) // 2 if tensor.dtype.name == "S4" else count * tensor.dtype.to_numpy().itemsize
+    return spec.dense_nbytes(tensor.dtype, int(np.prod(tensor.shape)))
 
 
 def marked_layers(graph: Graph) -> list[int]:

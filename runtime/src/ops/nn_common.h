@@ -75,6 +75,55 @@ static inline pnn_conv2d_geometry pnn_nn_conv_geometry(size_t channels, int64_t 
   return g;
 }
 
+/* The window of a 2-D pool over an h x w image (MaxPool, AveragePool and their integer
+ * forms): padding must be smaller than the kernel (onnxruntime refuses it too: such a
+ * window could hold only padding), the window must fit the padded image, and out[] gets
+ * the ONNX output size, where in ceil_mode the last window starts inside the input or
+ * the leading padding. Bounded attributes and dims keep these int64 expressions exact. */
+static inline pnn_status pnn_nn_pool_window(const pnn_node *node, const char *op, int64_t h, int64_t w,
+                                            const int64_t kernel[2], const int64_t strides[2],
+                                            const int64_t dilations[2], const int64_t pads[4], bool ceil_mode,
+                                            int64_t out[2], pnn_error *error) {
+  if (pads[0] >= kernel[0] || pads[2] >= kernel[0] || pads[1] >= kernel[1] || pads[3] >= kernel[1]) {
+    return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\" (%s): padding must be smaller than the kernel",
+                         node->name, op);
+  }
+  const int64_t size[2] = {h, w};
+  for (int d = 0; d < 2; ++d) {
+    const int64_t extent = size[d] + pads[d] + pads[d + 2] - (dilations[d] * (kernel[d] - 1) + 1);
+    if (extent < 0) {
+      return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): window larger than the padded input",
+                           node->name, op);
+    }
+    out[d] = (ceil_mode ? (extent + strides[d] - 1) / strides[d] : extent / strides[d]) + 1;
+    if (ceil_mode && (out[d] - 1) * strides[d] >= size[d] + pads[d]) --out[d];
+  }
+  return PNN_OK;
+}
+
+/* The geometry of a validated pool window (pnn_nn_pool_window). */
+static inline pnn_pool2d_geometry pnn_nn_pool_geometry(size_t channels, int64_t h, int64_t w, const int64_t out[2],
+                                                       const int64_t kernel[2], const int64_t strides[2],
+                                                       const int64_t dilations[2], const int64_t pads[4]) {
+  pnn_pool2d_geometry g;
+  g.channels = channels;
+  g.in_h = (size_t)h;
+  g.in_w = (size_t)w;
+  g.out_h = (size_t)out[0];
+  g.out_w = (size_t)out[1];
+  g.kernel_h = (size_t)kernel[0];
+  g.kernel_w = (size_t)kernel[1];
+  g.stride_h = (size_t)strides[0];
+  g.stride_w = (size_t)strides[1];
+  g.dilation_h = (size_t)dilations[0];
+  g.dilation_w = (size_t)dilations[1];
+  g.pad_top = (size_t)pads[0];
+  g.pad_left = (size_t)pads[1];
+  g.pad_bottom = (size_t)pads[2];
+  g.pad_right = (size_t)pads[3];
+  return g;
+}
+
 static inline pnn_status pnn_nn_attr_type(const pnn_node *node, const char *name, uint8_t type,
                                           pnn_error *error) {
   const pnn_attr *a = pnn_node_attr(node, name);

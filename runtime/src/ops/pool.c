@@ -16,15 +16,6 @@ typedef struct pool_params {
   pnn_f32_maxpool2d_fn maxpool;
 } pool_params;
 
-/* Output length of one spatial dim (all inputs validated and bounded). */
-static int64_t pool_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t dilation,
-                                int64_t pad_begin, int64_t pad_end, bool ceil_mode) {
-  const int64_t span = in + pad_begin + pad_end - (dilation * (kernel - 1) + 1);
-  int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
-  if (ceil_mode && (out - 1) * stride >= in + pad_begin) --out;
-  return out;
-}
-
 pnn_status pnn_op_pool_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
   const char *op = node->op == OP_MAX_POOL ? "MaxPool" : "AveragePool";
   if (node->op != OP_MAX_POOL && node->op != OP_AVERAGE_POOL) {
@@ -56,24 +47,12 @@ pnn_status pnn_op_pool_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     return st;
   }
 
-  /* onnxruntime refuses padding as large as the kernel (such a window could hold only
-   * padding); so do we, rather than invent a value for it. */
-  if (pads[0] >= kernel[0] || pads[2] >= kernel[0] || pads[1] >= kernel[1] || pads[3] >= kernel[1]) {
-    return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\" (%s): padding must be smaller than the kernel",
-                         node->name, op);
-  }
   const int64_t n = x->dims[0], c = x->dims[1];
   const int64_t h = one_d ? 1 : x->dims[2], w = x->dims[x->rank - 1];
-  /* Bounded attributes and dims keep these int64 expressions exact. */
-  if (h + pads[0] + pads[2] < dilations[0] * (kernel[0] - 1) + 1 ||
-      w + pads[1] + pads[3] < dilations[1] * (kernel[1] - 1) + 1) {
-    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): window larger than the padded input", node->name,
-                         op);
-  }
-  const int64_t oh = pool_output_size(h, kernel[0], strides[0], dilations[0], pads[0], pads[2],
-                                      ceil_mode != 0);
-  const int64_t ow = pool_output_size(w, kernel[1], strides[1], dilations[1], pads[1], pads[3],
-                                      ceil_mode != 0);
+  int64_t out[2];
+  st = pnn_nn_pool_window(node, op, h, w, kernel, strides, dilations, pads, ceil_mode != 0, out, error);
+  if (st != PNN_OK) return st;
+  const int64_t oh = out[0], ow = out[1];
   if (oh < 1 || ow < 1 || (one_d && oh != 1)) {
     return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): invalid output size %lld x %lld", node->name,
                          op, (long long)oh, (long long)ow);
@@ -88,21 +67,7 @@ pnn_status pnn_op_pool_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   memset(p, 0, sizeof(*p));
   p->batch = (size_t)n;
   p->count_include_pad = (int)count_include_pad;
-  p->geom.channels = (size_t)c;
-  p->geom.in_h = (size_t)h;
-  p->geom.in_w = (size_t)w;
-  p->geom.out_h = (size_t)oh;
-  p->geom.out_w = (size_t)ow;
-  p->geom.kernel_h = (size_t)kernel[0];
-  p->geom.kernel_w = (size_t)kernel[1];
-  p->geom.stride_h = (size_t)strides[0];
-  p->geom.stride_w = (size_t)strides[1];
-  p->geom.dilation_h = (size_t)dilations[0];
-  p->geom.dilation_w = (size_t)dilations[1];
-  p->geom.pad_top = (size_t)pads[0];
-  p->geom.pad_left = (size_t)pads[1];
-  p->geom.pad_bottom = (size_t)pads[2];
-  p->geom.pad_right = (size_t)pads[3];
+  p->geom = pnn_nn_pool_geometry((size_t)c, h, w, out, kernel, strides, dilations, pads);
   node->params = p;
   node->scratch_bytes = 0;
   node->kernel = "scalar";

@@ -285,6 +285,16 @@ static pnn_status check_weighted_io(const pnn_model *model, const pnn_node *node
   return pnn_nn_check_dims(node, *w, "W", error);
 }
 
+/* Output columns per task: about QCONV_COLS_BUDGET bytes of unfolded X (depth k),
+ * within [QCONV_MIN_CHUNK, QCONV_MAX_CHUNK], rounded down to a multiple of `multiple`
+ * (which divides QCONV_MIN_CHUNK), at most out_hw. */
+static size_t column_chunk(size_t k, size_t out_hw, size_t multiple) {
+  size_t chunk = QCONV_COLS_BUDGET / k;
+  chunk = chunk < QCONV_MIN_CHUNK ? QCONV_MIN_CHUNK : (chunk > QCONV_MAX_CHUNK ? QCONV_MAX_CHUNK : chunk);
+  chunk -= chunk % multiple;
+  return chunk < out_hw ? chunk : out_hw;
+}
+
 /* The view of a group-sparse W of `p->out_c` rows of `p->k` columns. */
 static pnn_status sparse_weights(const pnn_node *node, const char *op, const pnn_tensor *w, qconv_params *p,
                                  pnn_error *error) {
@@ -362,10 +372,7 @@ pnn_status pnn_op_qconv_prepare(pnn_model *model, pnn_node *node, pnn_error *err
     p.path = QCONV_PATH_SPARSE;
     p.sparse_unfold = !direct;
     node->kernel = select_spmm(model, &p);
-    size_t chunk = QCONV_COLS_BUDGET / p.k;
-    chunk = chunk < QCONV_MIN_CHUNK ? QCONV_MIN_CHUNK : (chunk > QCONV_MAX_CHUNK ? QCONV_MAX_CHUNK : chunk);
-    chunk -= chunk % QCONV_SPARSE_TILE;
-    p.chunk = chunk < out_hw ? chunk : out_hw;
+    p.chunk = column_chunk(p.k, out_hw, QCONV_SPARSE_TILE);
     if (!direct && (!pnn_nn_mul(p.k, p.chunk, &scratch) || !pnn_nn_align(scratch, &scratch))) {
       return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QConv): scratch too large", node->name);
     }
@@ -378,9 +385,7 @@ pnn_status pnn_op_qconv_prepare(pnn_model *model, pnn_node *node, pnn_error *err
   } else {
     p.path = direct ? QCONV_PATH_DIRECT : QCONV_PATH_IM2COL;
     p.gemm = select_gemm(model, w, &node->kernel);
-    size_t chunk = QCONV_COLS_BUDGET / p.k;
-    chunk = chunk < QCONV_MIN_CHUNK ? QCONV_MIN_CHUNK : (chunk > QCONV_MAX_CHUNK ? QCONV_MAX_CHUNK : chunk);
-    p.chunk = chunk < out_hw ? chunk : out_hw;
+    p.chunk = column_chunk(p.k, out_hw, 1);
     if (!gemm_scratch(&p, !direct, &scratch)) {
       return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QConv): scratch too large", node->name);
     }
@@ -438,11 +443,11 @@ typedef struct qconv_job {
   size_t dw_chunks, dw_step;               /* dwconv task grid */
 } qconv_job;
 
-/* Row ranges so that few column tasks still give every thread work; range starts are
- * multiples of the packed row block as the GEMM requires. */
-static void split_rows(qconv_job *job, size_t units, size_t rows) {
+/* Row ranges (or, for a sparse W, ranges of its row groups) so that few column tasks
+ * still give every thread work; range starts are multiples of `block` (the GEMM's
+ * packed row block; 1 for groups). */
+static void split_rows(qconv_job *job, size_t units, size_t rows, size_t block) {
   const size_t threads = pnn_threadpool_size(job->ctx->pool);
-  const size_t block = job->p->gemm->row_block;
   const size_t chunks = threads > 1 && units < 2 * threads ? pnn_nn_div_up(2 * threads, units) : 1;
   job->row_step = pnn_nn_div_up(pnn_nn_div_up(rows, chunks), block) * block;
   job->row_chunks = pnn_nn_div_up(rows, job->row_step);
@@ -574,15 +579,6 @@ static void sparse_rows(const qconv_params *p, size_t g0, size_t step, size_t pi
   p->spmm(&part, pixels, x, ldx, p->bias + m0, &rq, y + m0 * ldy, ldy);
 }
 
-/* Group ranges so that few column tasks still give every thread work. */
-static void split_groups(qconv_job *job, size_t units) {
-  const size_t threads = pnn_threadpool_size(job->ctx->pool);
-  const size_t groups = job->p->sparse.n_groups;
-  const size_t chunks = threads > 1 && units < 2 * threads ? pnn_nn_div_up(2 * threads, units) : 1;
-  job->row_step = groups ? pnn_nn_div_up(groups, chunks) : 1;
-  job->row_chunks = groups ? pnn_nn_div_up(groups, job->row_step) : 1;
-}
-
 static void sparse_conv_task(void *context, size_t task, size_t thread) {
   const qconv_job *job = context;
   const qconv_params *p = job->p;
@@ -628,7 +624,7 @@ static void run_sparse_gemm(qconv_job *job) {
     job->x = xt;
     job->y = xt + pnn_nn_div_up(p->k * p->batch, PNN_NN_ALIGN) * PNN_NN_ALIGN;
   }
-  split_groups(job, 1);
+  split_rows(job, 1, p->sparse.n_groups, 1);
   pnn_parallel_for(job->ctx->pool, job->row_chunks, sparse_gemm_task, job);
   if (p->batch > 1) transpose_u8(job->y, p->out_c, p->batch, y);
 }
@@ -661,11 +657,11 @@ void pnn_op_qconv_run(const pnn_model *model, const pnn_node *node, const void *
   job.col_chunks = pnn_nn_div_up(p->geom.out_h * p->geom.out_w, p->chunk);
   const size_t units = p->batch * p->groups * job.col_chunks;
   if (p->path == QCONV_PATH_SPARSE) {
-    split_groups(&job, units);
+    split_rows(&job, units, p->sparse.n_groups, 1);
     pnn_parallel_for(ctx->pool, units * job.row_chunks, sparse_conv_task, &job);
     return;
   }
-  split_rows(&job, units, p->out_c_group);
+  split_rows(&job, units, p->out_c_group, p->gemm->row_block);
   pnn_parallel_for(ctx->pool, units * job.row_chunks, gemm_task, &job);
 }
 
@@ -678,6 +674,6 @@ void pnn_op_qgemm_run(const pnn_model *model, const pnn_node *node, const void *
     run_sparse_gemm(&job);
     return;
   }
-  split_rows(&job, p->batch, p->out_c);
+  split_rows(&job, p->batch, p->out_c, p->gemm->row_block);
   pnn_parallel_for(ctx->pool, p->batch * job.row_chunks, qgemm_task, &job);
 }

@@ -1,9 +1,8 @@
 /* Integer element-wise and pooling operators (docs/OPS.md "Integer operators",
  * docs/QUANTIZATION.md): QuantizeLinear (80), DequantizeLinear (81), QAdd (84),
  * QLookup (85), QGlobalAveragePool (86), QMaxPool (87), QAveragePool (88). Element-wise
- * work is split in
- * fixed chunks; every element is computed alike whatever the split, so results are
- * identical for any thread count. */
+ * work is split in fixed chunks; every element is computed alike whatever the split, so
+ * results are identical for any thread count. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -110,53 +109,22 @@ static pnn_status check_u8_image_io(const pnn_model *model, const pnn_node *node
 /* The window geometry of QMaxPool / QAveragePool (attributes kernel, strides,
  * dilations, pads, ceil_mode as MaxPool; output shape checked), channels = N * C. */
 static pnn_status pool_geometry(const pnn_model *model, const pnn_node *node, const char *op, const pnn_tensor *x,
-                              pnn_pool2d_geometry *geom, pnn_error *error) {
+                                pnn_pool2d_geometry *geom, pnn_error *error) {
   pnn_status st;
-  int64_t kernel[2] = {0}, strides[2] = {0}, dilations[2] = {0}, pads[4] = {0}, ceil_mode = 0;
+  int64_t kernel[2] = {0}, strides[2] = {0}, dilations[2] = {0}, pads[4] = {0}, ceil_mode = 0, out[2];
   if ((st = pnn_nn_attr_spatial(node, "kernel", 2, false, 1, NULL, 1, kernel, error)) != PNN_OK ||
       (st = pnn_nn_attr_spatial(node, "strides", 2, false, 1, NULL, 1, strides, error)) != PNN_OK ||
       (st = pnn_nn_attr_spatial(node, "dilations", 2, false, 1, NULL, 1, dilations, error)) != PNN_OK ||
       (st = pnn_nn_attr_spatial(node, "pads", 4, false, 0, NULL, 0, pads, error)) != PNN_OK ||
-      (st = pnn_q_attr_int(node, op, "ceil_mode", 0, 1, &ceil_mode, error)) != PNN_OK) {
+      (st = pnn_q_attr_int(node, op, "ceil_mode", 0, 1, &ceil_mode, error)) != PNN_OK ||
+      (st = pnn_nn_pool_window(node, op, x->dims[2], x->dims[3], kernel, strides, dilations, pads, ceil_mode != 0,
+                               out, error)) != PNN_OK) {
     return st;
-  }
-  if (pads[0] >= kernel[0] || pads[2] >= kernel[0] || pads[1] >= kernel[1] || pads[3] >= kernel[1]) {
-    return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\" (%s): padding must be smaller than the kernel",
-                         node->name, op);
-  }
-  const int64_t h = x->dims[2], w = x->dims[3];
-  const int64_t span_h = dilations[0] * (kernel[0] - 1) + 1, span_w = dilations[1] * (kernel[1] - 1) + 1;
-  if (h + pads[0] + pads[2] < span_h || w + pads[1] + pads[3] < span_w) {
-    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): window larger than the padded input",
-                         node->name, op);
-  }
-  /* ONNX output size; in ceil_mode the last window starts inside the input or the
-   * leading padding (as pool.c). */
-  int64_t out[2];
-  const int64_t extent[2] = {h + pads[0] + pads[2] - span_h, w + pads[1] + pads[3] - span_w};
-  const int64_t lead[2] = {h + pads[0], w + pads[1]};
-  for (int d = 0; d < 2; ++d) {
-    out[d] = (ceil_mode ? (extent[d] + strides[d] - 1) / strides[d] : extent[d] / strides[d]) + 1;
-    if (ceil_mode && (out[d] - 1) * strides[d] >= lead[d]) --out[d];
   }
   const int64_t out_dims[4] = {x->dims[0], x->dims[1], out[0], out[1]};
   if ((st = pnn_check_output_shape(model, node, 0, 4, out_dims, error)) != PNN_OK) return st;
-  *geom = (pnn_pool2d_geometry){0};
-  geom->channels = (size_t)(x->dims[0] * x->dims[1]);
-  geom->in_h = (size_t)h;
-  geom->in_w = (size_t)w;
-  geom->out_h = (size_t)out[0];
-  geom->out_w = (size_t)out[1];
-  geom->kernel_h = (size_t)kernel[0];
-  geom->kernel_w = (size_t)kernel[1];
-  geom->stride_h = (size_t)strides[0];
-  geom->stride_w = (size_t)strides[1];
-  geom->dilation_h = (size_t)dilations[0];
-  geom->dilation_w = (size_t)dilations[1];
-  geom->pad_top = (size_t)pads[0];
-  geom->pad_left = (size_t)pads[1];
-  geom->pad_bottom = (size_t)pads[2];
-  geom->pad_right = (size_t)pads[3];
+  *geom = pnn_nn_pool_geometry((size_t)(x->dims[0] * x->dims[1]), x->dims[2], x->dims[3], out, kernel, strides,
+                               dilations, pads);
   return PNN_OK;
 }
 
