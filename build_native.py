@@ -18,7 +18,7 @@ CDEF = """
 typedef enum pnn_status {
   PNN_OK = 0, PNN_ERR_INVALID_ARGUMENT = 1, PNN_ERR_IO = 2, PNN_ERR_FORMAT = 3,
   PNN_ERR_VERSION = 4, PNN_ERR_CHECKSUM = 5, PNN_ERR_UNSUPPORTED = 6, PNN_ERR_SHAPE = 7,
-  PNN_ERR_OUT_OF_MEMORY = 8
+  PNN_ERR_OUT_OF_MEMORY = 8, PNN_ERR_BUSY = 9, PNN_ERR_LIMIT = 10
 } pnn_status;
 typedef enum pnn_dtype {
   PNN_DTYPE_F32 = 1, PNN_DTYPE_F16 = 2, PNN_DTYPE_S8 = 3, PNN_DTYPE_U8 = 4,
@@ -36,6 +36,11 @@ typedef struct pnn_model pnn_model;
 typedef struct pnn_session pnn_session;
 pnn_status pnn_model_load(const void *data, size_t size, pnn_model **model, pnn_error *error);
 pnn_status pnn_model_load_file(const char *path, pnn_model **model, pnn_error *error);
+typedef struct pnn_load_options { size_t max_memory; const char *isa; } pnn_load_options;
+pnn_status pnn_model_load_with_options(const void *data, size_t size, const pnn_load_options *options,
+                                       pnn_model **model, pnn_error *error);
+pnn_status pnn_model_load_file_with_options(const char *path, const pnn_load_options *options,
+                                            pnn_model **model, pnn_error *error);
 void pnn_model_free(pnn_model *model);
 uint32_t pnn_model_num_inputs(const pnn_model *model);
 uint32_t pnn_model_num_outputs(const pnn_model *model);

@@ -37,7 +37,7 @@ const DTYPES = {
 // pnn_status codes -> the enum's names (pocketnn.h).
 const STATUS_NAMES = [
   'PNN_OK', 'PNN_ERR_INVALID_ARGUMENT', 'PNN_ERR_IO', 'PNN_ERR_FORMAT', 'PNN_ERR_VERSION',
-  'PNN_ERR_CHECKSUM', 'PNN_ERR_UNSUPPORTED', 'PNN_ERR_SHAPE', 'PNN_ERR_OUT_OF_MEMORY',
+  'PNN_ERR_CHECKSUM', 'PNN_ERR_UNSUPPORTED', 'PNN_ERR_SHAPE', 'PNN_ERR_OUT_OF_MEMORY', 'PNN_ERR_BUSY', 'PNN_ERR_LIMIT',
 ];
 
 const MODEL_ALIGNMENT = 64; // the runtime uses a 64-byte aligned buffer in place

@@ -1,8 +1,10 @@
 /* pocketnn public C API: load a .pnn model, create sessions, run them.
  *
- * Stable C ABI. No global mutable state: a model is read-only after load and may
- * be shared by sessions in different threads; a session belongs to one thread at a
- * time. Errors are returned as status codes; the message goes into a caller-owned
+ * Stable C ABI. No global mutable state. Threads: a model is read-only after load and
+ * may be shared by any number of sessions in any threads (each session has its own
+ * arena; the weights are shared). A session runs in one thread at a time: a second
+ * thread calling pnn_session_run while it runs gets PNN_ERR_BUSY instead of a race.
+ * Errors are returned as status codes; the message goes into a caller-owned
  * pnn_error. */
 #ifndef POCKETNN_H
 #define POCKETNN_H
@@ -27,8 +29,14 @@ typedef enum pnn_status {
   PNN_ERR_CHECKSUM = 5,         /* checksum mismatch */
   PNN_ERR_UNSUPPORTED = 6,      /* op code, dtype or attribute this runtime lacks */
   PNN_ERR_SHAPE = 7,            /* shapes that disagree with the op's rules */
-  PNN_ERR_OUT_OF_MEMORY = 8
+  PNN_ERR_OUT_OF_MEMORY = 8,
+  PNN_ERR_BUSY = 9,             /* the session is running in another thread */
+  PNN_ERR_LIMIT = 10            /* the model needs more memory than the caller's limit */
 } pnn_status;
+
+/* The default of pnn_load_options.max_memory: activation arena plus scratch of one
+ * session, and the size of any one activation tensor. */
+#define PNN_DEFAULT_MAX_MEMORY ((size_t)1 << 30)
 
 typedef enum pnn_dtype {
   PNN_DTYPE_F32 = 1,
@@ -70,8 +78,28 @@ typedef struct pnn_session pnn_session;
  * pnn_model_free: constant tensors are used in place (no copy). The buffer must be
  * 64-byte aligned for the in-place use; an unaligned buffer is copied once. */
 pnn_status pnn_model_load(const void *data, size_t size, pnn_model **model, pnn_error *error);
-/* Reads the file into a buffer owned by the model. */
+/* Reads the file into a buffer owned by the model. The path must name a regular file. */
 pnn_status pnn_model_load_file(const char *path, pnn_model **model, pnn_error *error);
+
+typedef struct pnn_load_options {
+  /* Bytes a session of this model may use for activations and scratch (the arena
+   * plus every thread's scratch), and the largest one activation tensor may be.
+   * A file that asks for more is refused with PNN_ERR_LIMIT naming what asked for how
+   * much. 0 means PNN_DEFAULT_MAX_MEMORY (1 GiB); SIZE_MAX means no limit. */
+  size_t max_memory;
+  /* Caps the kernels chosen at load to an instruction set, for testing and
+   * benchmarking one path on a more capable host: "scalar", "avx2", "avx512" (x86),
+   * "neon" (aarch64 without dotprod), or "" / NULL for the best the CPU has. NULL also
+   * reads the environment variable PNN_ISA. A name this build does not know, or one
+   * the CPU cannot run, is PNN_ERR_INVALID_ARGUMENT. */
+  const char *isa;
+} pnn_load_options;
+
+/* pnn_model_load / pnn_model_load_file with options (NULL: the defaults). */
+pnn_status pnn_model_load_with_options(const void *data, size_t size, const pnn_load_options *options,
+                                       pnn_model **model, pnn_error *error);
+pnn_status pnn_model_load_file_with_options(const char *path, const pnn_load_options *options,
+                                            pnn_model **model, pnn_error *error);
 void pnn_model_free(pnn_model *model);
 
 uint32_t pnn_model_num_inputs(const pnn_model *model);
@@ -95,7 +123,8 @@ typedef struct pnn_session_options {
 } pnn_session_options;
 
 /* A session owns the arena (and its threads). Creating it allocates; running it
- * never does. */
+ * never does. PNN_ERR_LIMIT when the arena plus num_threads scratch regions exceed the
+ * model's max_memory. */
 pnn_status pnn_session_create(const pnn_model *model, pnn_session **session, pnn_error *error);
 /* options may be NULL (the defaults: one thread). */
 pnn_status pnn_session_create_with_options(const pnn_model *model, const pnn_session_options *options,
@@ -105,6 +134,7 @@ void pnn_session_free(pnn_session *session);
 void *pnn_session_input(pnn_session *session, uint32_t index);
 /* Where output `index` is after run; valid until the next run. */
 const void *pnn_session_output(const pnn_session *session, uint32_t index);
+/* PNN_ERR_BUSY (and nothing run) when another thread is running this session. */
 pnn_status pnn_session_run(pnn_session *session, pnn_error *error);
 /* With options.profile: wall-clock nanoseconds spent in each node, summed over all
  * runs so far (node_ns has `count` >= pnn_model_num_nodes entries), and the number of

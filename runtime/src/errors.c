@@ -26,6 +26,8 @@ const char *pnn_status_string(pnn_status status) {
     case PNN_ERR_UNSUPPORTED: return "unsupported";
     case PNN_ERR_SHAPE: return "shape mismatch";
     case PNN_ERR_OUT_OF_MEMORY: return "out of memory";
+    case PNN_ERR_BUSY: return "session busy";
+    case PNN_ERR_LIMIT: return "over the memory limit";
   }
   return "unknown status";
 }
