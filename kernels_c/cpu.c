@@ -101,3 +101,30 @@ void pnn_cpu_detect(pnn_cpu_features *f) {
 void pnn_cpu_detect(pnn_cpu_features *f) { memset(f, 0, sizeof *f); }
 
 #endif
+
+enum pnn_cpu_cap_result pnn_cpu_cap(pnn_cpu_features *f, const char *isa) {
+  if (isa[0] == '\0') return PNN_CPU_CAP_OK;
+  if (strcmp(isa, "scalar") == 0) {
+#if defined(__x86_64__) || defined(_M_X64)
+    memset(f, 0, sizeof *f);
+    return PNN_CPU_CAP_OK;
+#else
+    /* NEON and SIMD128 are the baseline of their builds: no path without them. */
+    return PNN_CPU_CAP_UNKNOWN;
+#endif
+  }
+#if defined(__x86_64__) || defined(_M_X64)
+  if (strcmp(isa, "avx2") == 0) {
+    if (!f->avx2_fma) return PNN_CPU_CAP_UNAVAILABLE;
+    f->avx512f = f->avx512bw = f->avx512vnni = 0; /* AVX-VNNI is a 256-bit extension: kept */
+    return PNN_CPU_CAP_OK;
+  }
+  if (strcmp(isa, "avx512") == 0) return f->avx512f ? PNN_CPU_CAP_OK : PNN_CPU_CAP_UNAVAILABLE;
+#elif defined(__aarch64__)
+  if (strcmp(isa, "neon") == 0) {
+    f->neon_dotprod = 0;
+    return PNN_CPU_CAP_OK;
+  }
+#endif
+  return PNN_CPU_CAP_UNKNOWN;
+}

@@ -22,6 +22,12 @@ typedef struct pnn_cpu_features {
 /* Fills `f` from CPUID (zeros on other architectures). kernels_c/cpu.c */
 void pnn_cpu_detect(pnn_cpu_features *f);
 
+enum pnn_cpu_cap_result { PNN_CPU_CAP_OK = 0, PNN_CPU_CAP_UNKNOWN = 1, PNN_CPU_CAP_UNAVAILABLE = 2 };
+/* Clears the features above an instruction-set name ("scalar", "avx2", "avx512",
+ * "neon"; "" keeps everything), so kernel selection takes that path on a more capable
+ * CPU. UNKNOWN: not a name on this architecture; UNAVAILABLE: the CPU lacks it. */
+enum pnn_cpu_cap_result pnn_cpu_cap(pnn_cpu_features *f, const char *isa);
+
 /* Fused activation, codes as in docs/OPS.md. */
 enum pnn_act_kind {
   PNN_ACT_NONE = 0,

@@ -93,7 +93,8 @@ struct pnn_model {
   size_t arena_bytes;    /* activations, planned */
   size_t scratch_bytes;  /* max over nodes */
   uint32_t max_node_io;  /* largest n_inputs / n_outputs: executor pointer arrays */
-  pnn_cpu_features cpu;
+  size_t max_memory;     /* pnn_load_options.max_memory, resolved (never 0) */
+  pnn_cpu_features cpu;  /* detected, then capped by pnn_load_options.isa */
 };
 
 /* ---- threads ------------------------------------------------------------------

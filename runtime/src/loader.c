@@ -5,9 +5,11 @@
  * bytes could hold before anything is allocated from it, and the graph is validated
  * (ids, topological order, single assignment) before the ops' prepare functions see
  * it. Any failure frees everything allocated so far. */
+#define _POSIX_C_SOURCE 200809L /* stat, getenv */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "crc32.h"
 #include "internal.h"
@@ -665,9 +667,54 @@ static pnn_status prepare_nodes(pnn_model *m, pnn_error *error) {
   return PNN_OK;
 }
 
-static pnn_status load_model(pnn_model *m, pnn_error *error) {
+/* The ISA cap from the options, else from PNN_ISA. */
+static pnn_status apply_isa_cap(pnn_model *m, const char *isa, pnn_error *error) {
+  const char *source = "pnn_load_options.isa";
+  if (isa == NULL) {
+    isa = getenv("PNN_ISA");
+    source = "PNN_ISA";
+    if (isa == NULL) return PNN_OK;
+  }
+  switch (pnn_cpu_cap(&m->cpu, isa)) {
+    case PNN_CPU_CAP_OK: return PNN_OK;
+    case PNN_CPU_CAP_UNAVAILABLE:
+      return pnn_set_error(error, PNN_ERR_INVALID_ARGUMENT, "%s \"%.64s\": this CPU cannot run that instruction set",
+                           source, isa);
+    default:
+      return pnn_set_error(error, PNN_ERR_INVALID_ARGUMENT,
+                           "%s \"%.64s\" is not an instruction set of this build (scalar, avx2, avx512 on x86-64; "
+                           "neon on aarch64; empty for the best available)", source, isa);
+  }
+}
+
+/* No activation may exceed the limit by itself; checked before anything is sized from
+ * the shapes (the planner, the ops' scratch). */
+static pnn_status check_tensor_limits(const pnn_model *m, pnn_error *error) {
+  for (uint32_t i = 0; i < m->n_tensors; ++i) {
+    const pnn_tensor *t = &m->tensors[i];
+    if (t->kind == PNN_TENSOR_ACTIVATION && t->nbytes > m->max_memory) {
+      return pnn_set_error(error, PNN_ERR_LIMIT,
+                           "tensor \"%s\" needs %zu bytes, over the memory limit of %zu bytes "
+                           "(pnn_load_options.max_memory)", t->name, t->nbytes, m->max_memory);
+    }
+  }
+  return PNN_OK;
+}
+
+static pnn_status check_arena_limit(const pnn_model *m, pnn_error *error) {
+  const size_t arena = m->arena_bytes, scratch = m->scratch_bytes;
+  if (arena > m->max_memory || scratch > m->max_memory - arena) {
+    return pnn_set_error(error, PNN_ERR_LIMIT,
+                         "the model needs %zu bytes of activations and %zu of scratch, over the memory limit "
+                         "of %zu bytes (pnn_load_options.max_memory)", arena, scratch, m->max_memory);
+  }
+  return PNN_OK;
+}
+
+static pnn_status load_model(pnn_model *m, const pnn_load_options *options, pnn_error *error) {
   header h;
   memset(&h, 0, sizeof(h));
+  m->max_memory = options != NULL && options->max_memory != 0 ? options->max_memory : PNN_DEFAULT_MAX_MEMORY;
   TRY(parse_header(m->data, m->size, &h, error));
   m->version_major = h.major;
   m->version_minor = h.minor;
@@ -683,15 +730,19 @@ static pnn_status load_model(pnn_model *m, pnn_error *error) {
   m->n_outputs = h.n_outputs;
   TRY(check_unique_names(m, error));
   TRY(check_graph(m, error));
+  TRY(check_tensor_limits(m, error));
   pnn_cpu_detect(&m->cpu);
+  TRY(apply_isa_cap(m, options != NULL ? options->isa : NULL, error));
   TRY(prepare_nodes(m, error));
-  return pnn_plan_memory(m, error);
+  TRY(pnn_plan_memory(m, error));
+  return check_arena_limit(m, error);
 }
 
 /* ---- public API ------------------------------------------------------------------ */
 
-static pnn_status finish_load(pnn_model *m, pnn_model **out, pnn_error *error) {
-  pnn_status s = load_model(m, error);
+static pnn_status finish_load(pnn_model *m, const pnn_load_options *options, pnn_model **out,
+                              pnn_error *error) {
+  pnn_status s = load_model(m, options, error);
   if (s != PNN_OK) {
     pnn_model_free(m);
     return s;
@@ -715,6 +766,11 @@ static void *aligned_copy(const void *src, size_t size, void **block) {
 }
 
 pnn_status pnn_model_load(const void *data, size_t size, pnn_model **model, pnn_error *error) {
+  return pnn_model_load_with_options(data, size, NULL, model, error);
+}
+
+pnn_status pnn_model_load_with_options(const void *data, size_t size, const pnn_load_options *options,
+                                       pnn_model **model, pnn_error *error) {
   if (model == NULL) return pnn_set_error(error, PNN_ERR_INVALID_ARGUMENT, "model is NULL");
   *model = NULL;
   if (data == NULL) return pnn_set_error(error, PNN_ERR_INVALID_ARGUMENT, "data is NULL");
@@ -730,13 +786,26 @@ pnn_status pnn_model_load(const void *data, size_t size, pnn_model **model, pnn_
       return out_of_memory(error);
     }
   }
-  return finish_load(m, model, error);
+  return finish_load(m, options, model, error);
 }
 
 pnn_status pnn_model_load_file(const char *path, pnn_model **model, pnn_error *error) {
+  return pnn_model_load_file_with_options(path, NULL, model, error);
+}
+
+pnn_status pnn_model_load_file_with_options(const char *path, const pnn_load_options *options,
+                                            pnn_model **model, pnn_error *error) {
   if (model == NULL) return pnn_set_error(error, PNN_ERR_INVALID_ARGUMENT, "model is NULL");
   *model = NULL;
   if (path == NULL) return pnn_set_error(error, PNN_ERR_INVALID_ARGUMENT, "path is NULL");
+  /* A directory, FIFO or device is refused before it is opened: opening a FIFO blocks,
+   * and neither has a size to read. */
+  struct stat st;
+  if (stat(path, &st) != 0) return pnn_set_error(error, PNN_ERR_IO, "cannot open \"%s\"", path);
+  if (!S_ISREG(st.st_mode)) {
+    return pnn_set_error(error, PNN_ERR_IO, "\"%s\" is not a regular file (%s)", path,
+                         S_ISDIR(st.st_mode) ? "a directory" : "a FIFO, socket or device");
+  }
   FILE *f = fopen(path, "rb");
   if (f == NULL) return pnn_set_error(error, PNN_ERR_IO, "cannot open \"%s\"", path);
   long length = -1;
@@ -763,7 +832,7 @@ pnn_status pnn_model_load_file(const char *path, pnn_model **model, pnn_error *e
   }
   m->data = bytes;
   m->size = (size_t)length;
-  return finish_load(m, model, error);
+  return finish_load(m, options, model, error);
 }
 
 void pnn_model_free(pnn_model *model) {

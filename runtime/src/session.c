@@ -46,6 +46,13 @@ pnn_status pnn_session_create_with_options(const pnn_model *model, const pnn_ses
     pnn_threadpool_free(pool);
     return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "the model needs more memory than can be addressed");
   }
+  if (arena + scratch > model->max_memory) {
+    pnn_threadpool_free(pool);
+    return pnn_set_error(error, PNN_ERR_LIMIT,
+                         "a session with %zu threads needs %zu bytes (activations %zu, scratch %zu per thread), "
+                         "over the model's memory limit of %zu bytes (pnn_load_options.max_memory)",
+                         workers, arena + scratch, arena, per_thread, model->max_memory);
+  }
   pnn_session *s = calloc(1, sizeof(*s));
   if (s == NULL) {
     pnn_threadpool_free(pool);
