@@ -18,7 +18,7 @@ import pocketnn
 from pocketnn.reference_models import MODELS
 from rich.console import Console
 from rich.table import Table
-from timing import interleaved, ort_session
+from timing import host_banner, interleaved, ort_session
 
 # Multiply-accumulates per inference at 224x224 (each is 2 FLOPs).
 MACS = {"mobilenet_v1": 569e6, "mobilenet_v2": 300e6, "resnet18": 1.82e9}
@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="threads for both engines")
     parser.add_argument("--peak", type=float, default=140.0, help="GFLOP/s of one core at peak")
     args = parser.parse_args()
+    print(host_banner())
     table = Table(title=f"dense float32, {args.threads} thread(s), 224x224, median of {args.runs} interleaved runs")
     for column in ("model", "pocketnn ms", "onnxruntime ms", "ratio pocketnn/ort", "pocketnn % of peak"):
         table.add_column(column)

@@ -49,7 +49,7 @@ from pocketnn.reference_models import MODELS
 from pocketnn.verify import OutputReport, verify
 from rich.console import Console
 from rich.table import Table
-from timing import interleaved, ort_session
+from timing import host_banner, interleaved, ort_session
 
 # Multiply-accumulates per inference at 224x224.
 MACS = {"mobilenet_v1": 569e6, "mobilenet_v2": 300e6, "resnet18": 1.82e9}
@@ -171,6 +171,7 @@ def main() -> None:
                         help="mixed .pnn size as a fraction of the float ONNX file (default 0.16)")
     parser.add_argument("--peak", type=float, default=530.0, help="int8 GOP/s of one core at peak (VNNI)")
     args = parser.parse_args()
+    print(host_banner())
     calib = photo_crops(CALIB_PHOTOS, args.calib, seed=0)
     eval_inputs = photo_crops(EVAL_PHOTOS, args.eval, seed=1)
     results = []

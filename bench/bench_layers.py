@@ -18,7 +18,7 @@ import onnx
 import pocketnn
 from onnx import TensorProto, helper, numpy_helper
 from pocketnn.reference_models import MODELS
-from timing import ort_session
+from timing import host_banner, ort_session
 
 
 def conv_layers(model: onnx.ModelProto) -> list[dict[str, object]]:
@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    print(host_banner())
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     seen: dict[str, tuple[float, float]] = {}
     print(f"{'layer':44s} {'GMAC':>6s} {'pnn ms':>7s} {'ort ms':>7s} {'ratio':>6s} {'pnn GF/s':>8s}")

@@ -41,7 +41,7 @@ from pocketnn.ir import Graph, Node
 from pocketnn.reference_models import mobilenet_v1
 from rich.console import Console
 from rich.table import Table
-from timing import interleaved, ort_session
+from timing import host_banner, interleaved, ort_session
 
 HERE = Path(__file__).resolve().parent
 
@@ -195,6 +195,7 @@ def main() -> None:
     parser.add_argument("--breakdown", action="store_true",
                         help="also time pocketnn's nodes one by one (1 thread), summed per kind")
     args = parser.parse_args()
+    print(host_banner())
     console = Console()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

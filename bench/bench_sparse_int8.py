@@ -35,7 +35,7 @@ from pocketnn.conversion import convert_model, sparsity_options
 from pocketnn.reference_models import MODELS
 from rich.console import Console
 from rich.table import Table
-from timing import interleaved, ort_session
+from timing import host_banner, interleaved, ort_session
 
 
 @dataclass
@@ -108,6 +108,7 @@ def main() -> None:
     parser.add_argument("--calib", type=int, default=16, help="calibration images")
     parser.add_argument("--eval", type=int, default=8, help="evaluation images (agreement)")
     args = parser.parse_args()
+    print(host_banner())
     calib = photo_crops(CALIB_PHOTOS, args.calib, seed=0)
     eval_inputs = photo_crops(EVAL_PHOTOS, args.eval, seed=1)
     sparsities = [float(s) for s in args.sparsities.split(",")]

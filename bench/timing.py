@@ -4,6 +4,8 @@ onnxruntime session every benchmark compares against, configured for such runs."
 
 from __future__ import annotations
 
+import os
+import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -37,3 +39,22 @@ def ort_session(model: bytes | str, threads: int) -> ort.InferenceSession:
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def host_banner() -> str:
+    """The CPU and the pocketnn ISA path being measured (PNN_ISA caps the kernels chosen
+    at load: `PNN_ISA=avx2 python bench/bench_dense.py` measures the AVX2 path on an
+    AVX-512 host; onnxruntime still uses all the host has)."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() in ("flags", "Features"):
+                    flags = set(value.split())
+    except OSError:
+        pass
+    shown = sorted(flags & {"avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "asimd", "asimddp"})
+    return f"{model} [{' '.join(shown)}]; pocketnn ISA: {os.environ.get('PNN_ISA') or 'best available'}"

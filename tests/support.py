@@ -51,6 +51,17 @@ def make_model(nodes: Sequence[onnx.NodeProto], inputs: dict[str, Sequence[int]]
     return model
 
 
+def unoptimized_session_options() -> ort.SessionOptions:
+    """onnxruntime as a host-independent reference for integer models: with graph
+    optimizations on, it fuses QDQ into int8 kernels whose results depend on the CPU
+    (u8 x s8 on AVX2 without VNNI saturates in vpmaddubsw, many steps off); unfused, a
+    DequantizeLinear -> op -> QuantizeLinear chain computes the same values anywhere."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.intra_op_num_threads = 1
+    return options
+
+
 def run_onnxruntime(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
@@ -139,7 +150,8 @@ def run_per_sample(model: onnx.ModelProto, x: np.ndarray, engine: str) -> np.nda
     """The first output of `model` on each sample of x (one batch-1 run each, input
     "input") in "onnxruntime" or "pocketnn", concatenated."""
     if engine == "onnxruntime":
-        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(model.SerializeToString(), unoptimized_session_options(),
+                                       providers=["CPUExecutionProvider"])
         return np.concatenate([session.run(None, {"input": x[i:i + 1]})[0] for i in range(len(x))])
     runner = pocketnn.Model(pocketnn.convert(model))
     output = runner.outputs[0].name

@@ -10,6 +10,8 @@
 
 #include "ops/ops.h"
 
+#include "variant_gate.h"
+
 static int failures = 0;
 #define CHECK(cond)                                                         \
   do {                                                                      \
@@ -312,12 +314,12 @@ static void test_binary_simd_kernels(void) {
   const char *names[2];
   int n_variants = 0;
 #if defined(__x86_64__)
-  if (cpu.avx2_fma) {
+  if (variant_usable("f32-binary", "avx2", cpu.avx2_fma)) {
     variants[n_variants] = (pnn_f32_binary_simd){pnn_f32_binary_vv_avx2, pnn_f32_binary_vs_avx2,
                                                  pnn_f32_binary_sv_avx2};
     names[n_variants++] = "avx2";
   }
-  if (cpu.avx512f) {
+  if (variant_usable("f32-binary", "avx512", cpu.avx512f)) {
     variants[n_variants] = (pnn_f32_binary_simd){pnn_f32_binary_vv_avx512, pnn_f32_binary_vs_avx512,
                                                  pnn_f32_binary_sv_avx512};
     names[n_variants++] = "avx512";

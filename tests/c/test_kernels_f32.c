@@ -12,6 +12,8 @@
 
 #include "pnn_kernels.h"
 
+#include "variant_gate.h"
+
 #define SENTINEL 12345.0f
 
 typedef struct rng {
@@ -647,11 +649,11 @@ int main(void) {
   variant_dwconv dwconvs[4];
   size_t n_gemm = 0, n_dwconv = 0;
 #if defined(__x86_64__) || defined(_M_X64)
-  if (cpu.avx2_fma) {
+  if (variant_usable("f32-gemm, f32-dwconv", "avx2", cpu.avx2_fma)) {
     gemms[n_gemm++] = (variant_gemm){"avx2", pnn_f32_gemm_avx2};
     dwconvs[n_dwconv++] = (variant_dwconv){"avx2", pnn_f32_dwconv_avx2};
   }
-  if (cpu.avx512f) {
+  if (variant_usable("f32-gemm, f32-dwconv", "avx512", cpu.avx512f)) {
     gemms[n_gemm++] = (variant_gemm){"avx512", pnn_f32_gemm_avx512};
     dwconvs[n_dwconv++] = (variant_dwconv){"avx512", pnn_f32_dwconv_avx512};
   }
@@ -685,18 +687,18 @@ int main(void) {
     test_gemm_pp("scalar", pnn_f32_gemm_pp_scalar, &r, &t);
     test_gemm_pt("scalar", pnn_f32_gemm_pt_scalar, &r, &t);
 #if defined(__x86_64__)
-    if (cpu.avx2_fma) test_gemm_pb("avx2", pnn_f32_gemm_pb_avx2, &r, &t);
-    if (cpu.avx512f) test_gemm_pb("avx512", pnn_f32_gemm_pb_avx512, &r, &t);
-    if (cpu.avx2_fma) test_gemm_pp("avx2", pnn_f32_gemm_pp_avx2, &r, &t);
-    if (cpu.avx512f) test_gemm_pp("avx512", pnn_f32_gemm_pp_avx512, &r, &t);
-    if (cpu.avx512f) test_gemm_pt("avx512", pnn_f32_gemm_pt_avx512, &r, &t);
+    if (variant_usable("f32-gemm-pb", "avx2", cpu.avx2_fma)) test_gemm_pb("avx2", pnn_f32_gemm_pb_avx2, &r, &t);
+    if (variant_usable("f32-gemm-pb", "avx512", cpu.avx512f)) test_gemm_pb("avx512", pnn_f32_gemm_pb_avx512, &r, &t);
+    if (variant_usable("f32-gemm-pp", "avx2", cpu.avx2_fma)) test_gemm_pp("avx2", pnn_f32_gemm_pp_avx2, &r, &t);
+    if (variant_usable("f32-gemm-pp", "avx512", cpu.avx512f)) test_gemm_pp("avx512", pnn_f32_gemm_pp_avx512, &r, &t);
+    if (variant_usable("f32-gemm-pt", "avx512", cpu.avx512f)) test_gemm_pt("avx512", pnn_f32_gemm_pt_avx512, &r, &t);
 #endif
     test_im2col_panel("scalar", pnn_f32_im2col_panel_scalar, &r, &t);
     test_winograd("scalar", pnn_f32_wino2_input_scalar, pnn_f32_wino2_output_scalar, &r, &t);
     test_maxpool("scalar", pnn_f32_maxpool2d_scalar, &r, &t);
     test_conv_direct("scalar", pnn_f32_conv_direct_scalar, &r, &t);
 #if defined(__x86_64__)
-    if (cpu.avx512f) {
+    if (variant_usable("f32-conv-direct, f32-im2col, f32-winograd, f32-pool", "avx512", cpu.avx512f)) {
       test_conv_direct("avx512", pnn_f32_conv_direct_avx512, &r, &t);
       test_im2col_panel("avx512", pnn_f32_im2col_panel_avx512, &r, &t);
       test_winograd("avx512", pnn_f32_wino2_input_avx512, pnn_f32_wino2_output_avx512, &r, &t);

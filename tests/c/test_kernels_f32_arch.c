@@ -16,6 +16,8 @@
 
 #include "pnn_kernels.h"
 
+#include "variant_gate.h"
+
 #define SENTINEL 12345.0f
 
 typedef struct rng {
@@ -288,7 +290,7 @@ int main(void) {
   size_t failures = gemm_stats.failures + dw_stats.failures;
 #if defined(__x86_64__) || defined(_M_X64)
   /* The AVX2 variants are what AVX-512-less x86 machines pick: check them here too. */
-  if (cpu.avx2_fma && strcmp(gemm_name, "avx2") != 0) {
+  if (variant_usable("f32-gemm, f32-dwconv", "avx2", cpu.avx2_fma) && strcmp(gemm_name, "avx2") != 0) {
     stats s2 = {0, 0}, d2 = {0, 0};
     test_gemm("avx2", pnn_f32_gemm_avx2, &s2);
     test_dwconv("avx2", pnn_f32_dwconv_avx2, &d2);

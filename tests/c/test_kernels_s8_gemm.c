@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "pnn_kernels.h"
+#include "variant_gate.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define PNN_TEST_ASAN 1
@@ -465,7 +466,7 @@ static size_t report_variants(const char *family, const variant *variants, size_
   for (size_t i = 0; i < num_variants; ++i) {
     const variant *v = &variants[i];
     if (!v->usable) {
-      printf("%s gemm %s: not usable on this CPU, skipped\n", family, v->kernel->name);
+      variant_usable(family, v->kernel->name, 0);
       continue;
     }
     if (!best) best = v->kernel;

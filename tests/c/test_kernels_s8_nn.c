@@ -20,6 +20,8 @@
 
 #include "pnn_kernels.h"
 
+#include "variant_gate.h"
+
 typedef struct rng {
   uint64_t state;
 } rng;
@@ -734,8 +736,10 @@ int main(void) {
   if (strcmp(dw_name, "scalar") != 0) dw[num_dw++] = (dw_variant){dw_best, {dw_name, 0, 0}};
   if (strcmp(add_name, "scalar") != 0) add[num_add++] = (add_variant){add_best, {add_name, 0, 0}};
 #if defined(__x86_64__) || defined(_M_X64)
-  /* The AVX2 variants are what AVX-512-less x86 machines pick: check them here too. */
-  if (cpu.avx2_fma && strcmp(dw_name, "avx2") != 0)
+  /* The AVX-512 variants are tested as the selected ones; the AVX2 variants are what
+   * AVX-512-less x86 machines pick: check them here too. */
+  variant_usable("s8-dwconv, u8-add, u8-maxpool", "avx512", cpu.avx512bw);
+  if (variant_usable("s8-dwconv, u8-add, u8-maxpool", "avx2", cpu.avx2_fma) && strcmp(dw_name, "avx2") != 0)
     dw[num_dw++] = (dw_variant){pnn_s8_dwconv_avx2, {"avx2", 0, 0}};
   if (cpu.avx2_fma && strcmp(add_name, "avx2") != 0)
     add[num_add++] = (add_variant){pnn_u8_add_avx2, {"avx2", 0, 0}};

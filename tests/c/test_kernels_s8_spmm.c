@@ -24,6 +24,8 @@
 
 #include "pnn_kernels.h"
 
+#include "variant_gate.h"
+
 typedef struct rng {
   uint64_t state;
 } rng;
@@ -313,8 +315,8 @@ int main(void) {
   const char *selected = "";
   const pnn_u8_spmm_fn pick = pnn_u8_spmm_select(&cpu, &selected);
 #if defined(__x86_64__) || defined(_M_X64)
-  if (cpu.avx2_fma) variants[n++] = (variant){"avx2", pnn_u8_spmm_avx2, 0, 0};
-  if (cpu.avx512vnni) variants[n++] = (variant){"avx512vnni", pnn_u8_spmm_avx512vnni, 0, 0};
+  if (variant_usable("u8-spmm", "avx2", cpu.avx2_fma)) variants[n++] = (variant){"avx2", pnn_u8_spmm_avx2, 0, 0};
+  if (variant_usable("u8-spmm", "avx512vnni", cpu.avx512vnni)) variants[n++] = (variant){"avx512vnni", pnn_u8_spmm_avx512vnni, 0, 0};
 #endif
   int listed = 0;
   for (size_t v = 0; v < n; ++v) listed |= variants[v].fn == pick;

@@ -20,6 +20,8 @@
 #include "pnn_kernels.h"
 #include "pnn_kernels_sparse.h"
 
+#include "variant_gate.h"
+
 #define SENTINEL 12345.0f
 
 typedef struct rng {
@@ -212,7 +214,8 @@ int main(void) {
   const pnn_f32_spmm_fn variant = pnn_f32_spmm_select(&cpu, &name);
   pnn_f32_spmm_fn avx2 = NULL;
 #if defined(__x86_64__) || defined(_M_X64)
-  if (cpu.avx2_fma) avx2 = pnn_f32_spmm_avx2;
+  if (variant_usable("f32-spmm", "avx2", cpu.avx2_fma)) avx2 = pnn_f32_spmm_avx2;
+  variant_usable("f32-spmm", "avx512", cpu.avx512f); /* tested as the selected variant */
 #endif
   rng r = {0x5eed5eedull};
   stats st = {0, 0};
