@@ -90,10 +90,16 @@ void pnn_cpu_detect(pnn_cpu_features *f) {
 
 #elif defined(__aarch64__) && defined(__APPLE__)
 
-/* Every Apple arm64 chip (A11 and later) has dotprod. */
+#include <sys/sysctl.h>
+
+/* Not every Apple arm64 chip has dotprod (A11 and A12 lack it): ask the kernel. */
 void pnn_cpu_detect(pnn_cpu_features *f) {
   memset(f, 0, sizeof *f);
-  f->neon_dotprod = 1;
+  int value = 0;
+  size_t size = sizeof(value);
+  if (sysctlbyname("hw.optional.arm.FEAT_DotProd", &value, &size, NULL, 0) == 0 && size == sizeof(value)) {
+    f->neon_dotprod = value != 0;
+  }
 }
 
 #else
