@@ -14,10 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from pocketnn.errors import PocketnnError, UnsupportedOpError
-from pocketnn.runtime import Model, NativeError, TensorInfo
+from pocketnn.runtime import InputError, Model, ModelPathError, NativeError, TensorInfo
 
 __all__ = [
+    "InputError",
     "Model",
+    "ModelPathError",
     "NativeError",
     "PocketnnError",
     "TensorInfo",

@@ -54,7 +54,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if args.repeat < 1:
         raise ValueError(f"--repeat must be >= 1, got {args.repeat}")
-    model = Model(args.model, threads=args.threads, profile=args.profile)
+    max_memory = None if args.max_memory is None else int(args.max_memory * (1 << 20))
+    model = Model(args.model, threads=args.threads, profile=args.profile, max_memory=max_memory, isa=args.isa)
     feeds: dict[str, np.ndarray] = {}
     for item in args.input:
         name, sep, path = item.partition("=")
@@ -68,9 +69,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         rng = np.random.default_rng(0)
         feeds = {i.name: rng.standard_normal(i.shape).astype(i.dtype) for i in model.inputs}
         console.print("no --input given: random normal inputs (seed 0)")
-    outputs = model.run(feeds)
+    outputs = model.run(feeds, cast=args.cast)
     for _ in range(args.repeat - 1):
-        model.run(feeds)
+        model.run(feeds, cast=args.cast)
     if args.profile:
         from pocketnn.report import print_profile
 
@@ -148,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="native threads (default 1)")
     p.add_argument("--repeat", type=int, default=1, help="run this many times (default 1)")
     p.add_argument("--profile", action="store_true", help="time every node; print the slowest and a summary")
+    p.add_argument("--cast", action="store_true",
+                   help="convert .npy inputs to the model's dtype and reshape same-size arrays to its shape "
+                        "(by default a dtype or shape that differs is an error)")
+    p.add_argument("--max-memory", type=float, metavar="MIB",
+                   help="refuse a model needing more than this many MiB of activations and scratch "
+                        "(default 1024)")
+    p.add_argument("--isa", help="cap the kernels to an instruction set: scalar, avx2, avx512, neon "
+                                 "(default: the best this CPU has, or $PNN_ISA)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("verify", help="compare a .pnn against its ONNX model in onnxruntime")

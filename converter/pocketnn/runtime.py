@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import stat
+import threading
 from dataclasses import dataclass
-from typing import Mapping, Union
+from typing import Any, Mapping, Union
 
 import numpy as np
 
@@ -28,12 +30,28 @@ _NUMPY_DTYPES: dict[int, np.dtype] = {
 
 
 class NativeError(PocketnnError):
-    """The native runtime refused a model or a run; ``status`` is the C status name."""
+    """The native runtime refused a model or a run. ``status`` is the C status name
+    (e.g. ``"PNN_ERR_LIMIT"``), ``message`` the runtime's explanation."""
 
     def __init__(self, status: str, message: str) -> None:
         super().__init__(f"{status}: {message}")
         self.status = status
         self.message = message
+
+
+class InputError(PocketnnError, ValueError):
+    """``Model.run`` got feeds that do not match the model's inputs (names, dtype,
+    shape); nothing ran."""
+
+
+class ModelPathError(PocketnnError, ValueError):
+    """``Model(path)`` was given a path that is not a readable regular file."""
+
+
+_STATUS_NAMES = ("PNN_OK", "PNN_ERR_INVALID_ARGUMENT", "PNN_ERR_IO", "PNN_ERR_FORMAT", "PNN_ERR_VERSION",
+                 "PNN_ERR_CHECKSUM", "PNN_ERR_UNSUPPORTED", "PNN_ERR_SHAPE", "PNN_ERR_OUT_OF_MEMORY",
+                 "PNN_ERR_BUSY", "PNN_ERR_LIMIT")
+_SIZE_MAX = int(ffi.cast("size_t", -1))
 
 
 @dataclass(frozen=True)
@@ -51,10 +69,66 @@ class NodeInfo:
     scratch_bytes: int
 
 
+def _status_name(status: int) -> str:
+    return _STATUS_NAMES[status] if 0 <= status < len(_STATUS_NAMES) else f"status {status}"
+
+
 def _raise_on_error(status: int, error: "ffi.CData") -> None:
     if status != lib.PNN_OK:
-        name = ffi.string(lib.pnn_status_string(status)).decode()
-        raise NativeError(name, ffi.string(error.message).decode(errors="replace"))
+        raise NativeError(_status_name(status), ffi.string(error.message).decode(errors="replace"))
+
+
+def _regular_file_path(source: Union[str, os.PathLike]) -> bytes:
+    """The path as bytes for C, after checking it names a regular file; never opens it
+    (opening a FIFO blocks until a writer comes)."""
+    path = os.fspath(source)
+    shown = repr(path)
+    encoded = os.fsencode(path)
+    if b"\0" in encoded:
+        raise ModelPathError(f"model path {shown} contains a NUL byte")
+    try:
+        info = os.stat(encoded)
+    except FileNotFoundError:
+        raise ModelPathError(f"model file {shown} does not exist") from None
+    except OSError as exc:
+        raise ModelPathError(f"model file {shown} cannot be read: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = ("a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(info.st_mode)
+                else "a character device" if stat.S_ISCHR(info.st_mode)
+                else "a block device" if stat.S_ISBLK(info.st_mode)
+                else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+        raise ModelPathError(f"model path {shown} is {kind}; a model is loaded from a regular .pnn file")
+    return encoded
+
+
+def _load_options(max_memory: int | None, isa: str | None) -> tuple["ffi.CData", list[Any]]:
+    """pnn_load_options and the buffers it points into (keep them alive for the call)."""
+    keep: list[Any] = []
+    options = ffi.new("pnn_load_options *")
+    if max_memory is not None:
+        if isinstance(max_memory, bool) or not isinstance(max_memory, int) or max_memory < 1:
+            raise ValueError(f"max_memory must be a positive number of bytes or None (1 GiB), got {max_memory!r}")
+        options.max_memory = min(max_memory, _SIZE_MAX)
+    if isa is not None:
+        if not isinstance(isa, str) or "\0" in isa:
+            raise ValueError(f"isa must be a name such as 'scalar' or 'avx2', got {isa!r}")
+        name = ffi.new("char[]", isa.encode())
+        keep.append(name)
+        options.isa = name
+    return options, keep
+
+
+class _Session:
+    """One native session (an arena and its threads) over the shared model. Holds the
+    model pointer so the model outlives every session."""
+
+    def __init__(self, model: "ffi.CData", threads: int, profile: bool) -> None:
+        error = ffi.new("pnn_error *")
+        session_pp = ffi.new("pnn_session **")
+        options = ffi.new("pnn_session_options *", {"num_threads": threads, "profile": int(profile)})
+        _raise_on_error(lib.pnn_session_create_with_options(model, options, session_pp, error), error)
+        self.model = model
+        self.pointer = ffi.gc(session_pp[0], lib.pnn_session_free)
 
 
 def _tensor_info(info: "ffi.CData") -> TensorInfo:
@@ -69,18 +143,39 @@ def _tensor_info(info: "ffi.CData") -> TensorInfo:
 
 
 class Model:
-    """A loaded .pnn model with one session.
+    """A loaded .pnn model.
 
-    ``Model(path)`` or ``Model(data)`` with the file's bytes. ``threads`` native
-    threads run each call (1 by default; results are the same for any number).
-    With ``profile=True`` every node of every run is timed (see ``profile()``).
-    ``run`` is not re-entrant; create one Model per Python thread.
+    ``Model(path)`` or ``Model(data)`` with the file's bytes. A path must name a regular
+    file (a directory, FIFO, device, missing file or a path with a NUL byte is refused
+    with ``ModelPathError`` before anything is opened).
+
+    - ``threads``: native threads running each call (1 by default; outputs are the same
+      for any number).
+    - ``profile``: time every node of every run (see ``profile()``).
+    - ``max_memory``: bytes one session may use for activations and scratch, and the
+      largest one activation may be; a file asking for more is refused with
+      ``NativeError`` status ``PNN_ERR_LIMIT`` naming what asked for how much. None:
+      the runtime's default, 1 GiB.
+    - ``isa``: cap the kernels chosen at load to an instruction set ("scalar", "avx2",
+      "avx512", "neon"); None: the best the CPU has, or the environment variable
+      ``PNN_ISA``.
+
+    Threads: one Model may be called from any number of Python threads at once (the
+    GIL is released while the native code runs). The weights are loaded once and
+    shared read-only; each calling thread gets its own native session (activation
+    arena, scratch and ``threads`` native threads), created on its first ``run`` (the
+    constructing thread's at construction, so a session over the memory limit fails
+    there) and freed when the thread ends or the Model is freed. Memory therefore grows by one
+    arena per calling thread (``arena_bytes``). ``profile()`` reports the calling
+    thread's session.
     """
 
     def __init__(self, source: Union[str, os.PathLike, bytes, bytearray, memoryview],
-                 threads: int = 1, profile: bool = False) -> None:
-        if threads < 1:
-            raise ValueError(f"threads must be >= 1, got {threads}")
+                 threads: int = 1, profile: bool = False, max_memory: int | None = None,
+                 isa: str | None = None) -> None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+        options, keep = _load_options(max_memory, isa)
         error = ffi.new("pnn_error *")
         model_pp = ffi.new("pnn_model **")
         if isinstance(source, (bytes, bytearray, memoryview)):
@@ -91,25 +186,41 @@ class Model:
             start = (-storage.ctypes.data) % 64
             self._buffer = storage[start:start + size]
             self._buffer[:] = np.frombuffer(source, dtype=np.uint8)
-            status = lib.pnn_model_load(ffi.from_buffer(self._buffer), size, model_pp, error)
-        else:
+            status = lib.pnn_model_load_with_options(ffi.from_buffer(self._buffer), size, options, model_pp, error)
+        elif isinstance(source, (str, os.PathLike)):
             self._buffer = None
-            status = lib.pnn_model_load_file(os.fsencode(os.fspath(source)), model_pp, error)
+            status = lib.pnn_model_load_file_with_options(_regular_file_path(source), options, model_pp, error)
+        else:
+            raise TypeError(f"Model wants a path or the file's bytes, got {type(source).__name__}")
+        del keep
         _raise_on_error(status, error)
         self._model = ffi.gc(model_pp[0], lib.pnn_model_free)
-        session_pp = ffi.new("pnn_session **")
-        options = ffi.new("pnn_session_options *", {"num_threads": threads, "profile": int(profile)})
-        _raise_on_error(lib.pnn_session_create_with_options(self._model, options, session_pp, error), error)
         self.threads = threads
-        self._session = ffi.gc(session_pp[0], lib.pnn_session_free)
+        self._profile = profile
+        self._local = threading.local()
+        # The constructing thread's session now, so that a session the limit refuses
+        # fails here rather than at the first run.
+        self._thread_session()
         self.inputs = [self._info(lib.pnn_model_input_info, i) for i in range(lib.pnn_model_num_inputs(self._model))]
         self.outputs = [self._info(lib.pnn_model_output_info, i) for i in range(lib.pnn_model_num_outputs(self._model))]
+
+    def _thread_session(self) -> "ffi.CData":
+        """The calling thread's native session, created on first use."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = _Session(self._model, self.threads, self._profile)
+            self._local.session = session
+        return session.pointer
+
+    @property
+    def _session(self) -> "ffi.CData":
+        return self._thread_session()
 
     def _info(self, getter: "ffi.CData", index: int) -> TensorInfo:
         info = ffi.new("pnn_tensor_info *")
         status = getter(self._model, index, info)
         if status != lib.PNN_OK:
-            raise NativeError(ffi.string(lib.pnn_status_string(status)).decode(), f"tensor info {index}")
+            raise NativeError(_status_name(status), f"tensor info {index}")
         return _tensor_info(info)
 
     @property
@@ -135,41 +246,64 @@ class Model:
 
     def profile(self) -> tuple[list[float], int]:
         """Milliseconds spent in each node (in ``nodes`` order), summed over all runs so
-        far, and the number of runs. Needs ``Model(..., profile=True)``."""
+        far of the calling thread's session, and the number of those runs. Needs
+        ``Model(..., profile=True)``."""
         count = int(lib.pnn_model_num_nodes(self._model))
         node_ns = ffi.new("uint64_t[]", max(count, 1))
         runs = ffi.new("uint64_t *")
         error = ffi.new("pnn_error *")
-        _raise_on_error(lib.pnn_session_profile(self._session, node_ns, count, runs, error), error)
+        _raise_on_error(lib.pnn_session_profile(self._thread_session(), node_ns, count, runs, error), error)
         return [node_ns[i] * 1e-6 for i in range(count)], int(runs[0])
 
     def metadata(self, key: str) -> str | None:
         value = lib.pnn_model_metadata(self._model, key.encode())
         return None if value == ffi.NULL else ffi.string(value).decode()
 
-    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Runs the model; returns {output name: array} (fresh arrays, owned by the caller)."""
+    def _checked_input(self, info: TensorInfo, value: Any, cast: bool) -> np.ndarray:
+        """The feed as a C-contiguous array of exactly the input's dtype and shape."""
+        array = np.asarray(value)
+        if array.dtype != info.dtype:
+            if not cast:
+                raise InputError(f"input {info.name!r} is {array.dtype}, the model expects {info.dtype} "
+                                 f"(convert it, or run(..., cast=True))")
+            if not np.can_cast(array.dtype, info.dtype, casting="same_kind"):
+                raise InputError(f"input {info.name!r} is {array.dtype}, which does not convert to "
+                                 f"{info.dtype} (numpy 'same_kind' casting)")
+            array = array.astype(info.dtype, casting="same_kind")
+        if array.shape != info.shape:
+            expected = int(np.prod(info.shape, dtype=np.int64))
+            if not cast or array.size != expected:
+                hint = " (same size: run(..., cast=True) reshapes it)" if array.size == expected else ""
+                raise InputError(f"input {info.name!r} has shape {array.shape}, the model expects "
+                                 f"{info.shape}{hint}")
+            array = array.reshape(info.shape)
+        return np.ascontiguousarray(array)
+
+    def run(self, feeds: Mapping[str, np.ndarray], cast: bool = False) -> dict[str, np.ndarray]:
+        """Runs the model; returns {output name: array} (fresh arrays, owned by the caller).
+
+        Every input must be given with exactly the model's dtype and shape
+        (``inputs``), else ``InputError`` (a ValueError) says what was given and what
+        is expected. ``cast=True`` converts dtypes numpy casts within a kind or up
+        (e.g. float64 or int32 to float32) and reshapes an array of the same size.
+        Non-contiguous arrays are copied. Safe to call from several threads at once."""
         unknown = set(feeds) - {t.name for t in self.inputs}
         if unknown:
-            raise ValueError(f"unknown input(s) {sorted(unknown)}; the model's inputs are "
+            raise InputError(f"unknown input(s) {sorted(unknown)}; the model's inputs are "
                              f"{[t.name for t in self.inputs]}")
-        for index, info in enumerate(self.inputs):
-            if info.name not in feeds:
-                raise ValueError(f"missing input {info.name!r} (shape {info.shape})")
-            value = np.ascontiguousarray(feeds[info.name], dtype=info.dtype)
-            if value.shape != info.shape:
-                if value.size != int(np.prod(info.shape)):
-                    raise ValueError(f"input {info.name!r} has shape {value.shape}, the model "
-                                     f"expects {info.shape}")
-                value = value.reshape(info.shape)
-            target = lib.pnn_session_input(self._session, index)
-            ffi.memmove(target, value, value.nbytes)
+        missing = [f"{t.name!r} {t.dtype} {t.shape}" for t in self.inputs if t.name not in feeds]
+        if missing:
+            raise InputError(f"missing input(s) {', '.join(missing)}")
+        values = [self._checked_input(info, feeds[info.name], cast) for info in self.inputs]
+        session = self._thread_session()
+        for index, value in enumerate(values):
+            ffi.memmove(lib.pnn_session_input(session, index), value, value.nbytes)
         error = ffi.new("pnn_error *")
-        _raise_on_error(lib.pnn_session_run(self._session, error), error)
+        _raise_on_error(lib.pnn_session_run(session, error), error)
         results: dict[str, np.ndarray] = {}
         for index, info in enumerate(self.outputs):
             nbytes = int(np.prod(info.shape, dtype=np.int64)) * info.dtype.itemsize
-            source = lib.pnn_session_output(self._session, index)
+            source = lib.pnn_session_output(session, index)
             array = np.frombuffer(ffi.buffer(source, nbytes), dtype=info.dtype).reshape(info.shape)
             results[info.name] = array.copy()
         return results

@@ -3,6 +3,7 @@
  * thread, the pointer arrays handed to each op and its thread pool; running
  * allocates nothing. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,6 +23,10 @@ struct pnn_session {
   void **out;         /* model->max_node_io entries */
   uint64_t *node_ns;  /* per node, summed over runs; NULL unless profiling */
   uint64_t runs;
+  /* Set while a thread runs the session: a second caller gets PNN_ERR_BUSY. The
+   * acquire on set and the release on clear also order one thread's run before the
+   * next thread's, so sessions may move between threads. */
+  atomic_flag running;
 };
 
 pnn_status pnn_session_create(const pnn_model *model, pnn_session **session, pnn_error *error) {
@@ -60,6 +65,7 @@ pnn_status pnn_session_create_with_options(const pnn_model *model, const pnn_ses
   }
   s->model = model;
   s->pool = pool;
+  atomic_flag_clear_explicit(&s->running, memory_order_relaxed);
   /* calloc: inputs start as zeros, and no uninitialized memory is ever read. */
   s->block = calloc(1, arena + scratch + SESSION_ALIGNMENT);
   s->in = calloc(model->max_node_io + 1u, sizeof(*s->in));
@@ -117,6 +123,11 @@ static uint64_t monotonic_ns(void) {
 
 pnn_status pnn_session_run(pnn_session *session, pnn_error *error) {
   if (session == NULL) return pnn_set_error(error, PNN_ERR_INVALID_ARGUMENT, "session is NULL");
+  if (atomic_flag_test_and_set_explicit(&session->running, memory_order_acquire)) {
+    return pnn_set_error(error, PNN_ERR_BUSY,
+                         "the session is running in another thread; a session runs in one thread at a time "
+                         "(create one session per thread: they share the model's weights)");
+  }
   const pnn_model *m = session->model;
   uint64_t *const node_ns = session->node_ns;
   uint64_t before = node_ns != NULL ? monotonic_ns() : 0;
@@ -134,6 +145,7 @@ pnn_status pnn_session_run(pnn_session *session, pnn_error *error) {
     }
   }
   session->runs++;
+  atomic_flag_clear_explicit(&session->running, memory_order_release);
   if (error != NULL) {
     error->status = PNN_OK;
     error->message[0] = '\0';

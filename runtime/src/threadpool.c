@@ -1,5 +1,7 @@
 /* A small fork-join pool: the caller and size-1 workers pull task indices from one
- * atomic counter. Used only inside pnn_session_run; created with the session. */
+ * atomic counter. Used only inside pnn_session_run; created with the session. Two
+ * threads calling pnn_parallel_for on one pool take turns (a caller mutex): the
+ * shared job fields below hold one job at a time. */
 #include <stdlib.h>
 
 #include "internal.h"
@@ -40,6 +42,9 @@ struct pnn_threadpool {
   worker_arg *args;
   size_t started;
   pthread_mutex_t mutex;
+  /* Held by the thread inside pnn_parallel_for for the whole job; uncontended (a
+   * session runs in one thread at a time) it costs one atomic pair per call. */
+  pthread_mutex_t caller;
   pthread_cond_t work_ready;
   pthread_cond_t work_done;
   /* Bumped (release) for each parallel_for after fn/context/tasks are written;
@@ -118,6 +123,13 @@ pnn_status pnn_threadpool_create(uint32_t threads, pnn_threadpool **out, pnn_err
     free(pool);
     return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "out of memory creating threads");
   }
+  if (pthread_mutex_init(&pool->caller, NULL) != 0) {
+    pthread_mutex_destroy(&pool->mutex);
+    free(pool->threads);
+    free(pool->args);
+    free(pool);
+    return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "out of memory creating threads");
+  }
   pthread_cond_init(&pool->work_ready, NULL);
   pthread_cond_init(&pool->work_done, NULL);
   for (size_t i = 0; i + 1 < threads; ++i) {
@@ -143,6 +155,7 @@ void pnn_threadpool_free(pnn_threadpool *pool) {
   pthread_cond_destroy(&pool->work_ready);
   pthread_cond_destroy(&pool->work_done);
   pthread_mutex_destroy(&pool->mutex);
+  pthread_mutex_destroy(&pool->caller);
   free(pool->threads);
   free(pool->args);
   free(pool);
@@ -155,6 +168,7 @@ void pnn_parallel_for(pnn_threadpool *pool, size_t tasks, pnn_task_fn fn, void *
     for (size_t task = 0; task < tasks; ++task) fn(context, task, 0);
     return;
   }
+  pthread_mutex_lock(&pool->caller);
   /* No worker reads these until it sees the new generation (release/acquire), and
    * every worker has left the previous generation (busy reached 0 below). */
   pool->fn = fn;
@@ -168,14 +182,18 @@ void pnn_parallel_for(pnn_threadpool *pool, size_t tasks, pnn_task_fn fn, void *
   pthread_cond_broadcast(&pool->work_ready);
   pthread_mutex_unlock(&pool->mutex);
   run_tasks(pool, 0);
-  for (int i = 0; i < PNN_SPIN_ITERATIONS; ++i) {
-    if (atomic_load_explicit(&pool->busy, memory_order_acquire) == 0) return;
-    PNN_SPIN_PAUSE();
+  int done = 0;
+  for (int i = 0; i < PNN_SPIN_ITERATIONS && !done; ++i) {
+    done = atomic_load_explicit(&pool->busy, memory_order_acquire) == 0;
+    if (!done) PNN_SPIN_PAUSE();
   }
-  pthread_mutex_lock(&pool->mutex);
-  while (atomic_load_explicit(&pool->busy, memory_order_acquire) > 0)
-    pthread_cond_wait(&pool->work_done, &pool->mutex);
-  pthread_mutex_unlock(&pool->mutex);
+  if (!done) {
+    pthread_mutex_lock(&pool->mutex);
+    while (atomic_load_explicit(&pool->busy, memory_order_acquire) > 0)
+      pthread_cond_wait(&pool->work_done, &pool->mutex);
+    pthread_mutex_unlock(&pool->mutex);
+  }
+  pthread_mutex_unlock(&pool->caller);
 }
 
 #else /* no threads in this build: a pool of one */
