@@ -90,7 +90,7 @@ static PNN_ALWAYS_INLINE void interior_generic(const dw_plan *pl, const dw_row *
   for (; ox + 8 <= pl->hi; ox += 8) {
     float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = acc0;
     for (size_t i = 0; i < r->rows; ++i) {
-      const float *xp = r->x0 + i * r->x_step + ox * sw - pl->pl;
+      const float *xp = r->x0 + (i * r->x_step + ox * sw - pl->pl); /* offset first: ox * sw >= pl */
       const float *w_row = r->w0 + i * pl->kw;
       for (size_t j = 0; j < pl->kw; ++j) {
         const float *p = xp + j * pl->dw;
@@ -104,7 +104,7 @@ static PNN_ALWAYS_INLINE void interior_generic(const dw_plan *pl, const dw_row *
   for (; ox + 4 <= pl->hi; ox += 4) {
     float32x4_t acc = vdupq_n_f32(0.0f);
     for (size_t i = 0; i < r->rows; ++i) {
-      const float *xp = r->x0 + i * r->x_step + ox * sw - pl->pl;
+      const float *xp = r->x0 + (i * r->x_step + ox * sw - pl->pl); /* offset first: ox * sw >= pl */
       const float *w_row = r->w0 + i * pl->kw;
       for (size_t j = 0; j < pl->kw; ++j)
         acc = vfmaq_n_f32(acc, load_strided(xp + j * pl->dw, sw), w_row[j]);

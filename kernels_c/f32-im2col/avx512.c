@@ -49,14 +49,14 @@ static void pack_run(const float *row, ptrdiff_t ix0, size_t stride, size_t in_w
       v = _mm512_setzero_ps();
     } else if (stride == 1) {
       const __mmask16 valid = (__mmask16)(pnn_mask16((size_t)chi) & ~pnn_mask16((size_t)clo));
-      if (clo == 0) v = _mm512_maskz_loadu_ps(valid, row + ix0 + a);
-      else v = _mm512_maskz_expandloadu_ps(valid, row + ix0 + a + clo);
+      if (clo == 0) v = _mm512_maskz_loadu_ps(valid, row + (ix0 + a));
+      else v = _mm512_maskz_expandloadu_ps(valid, row + (ix0 + a + clo));
     } else if (stride == 2) {
       /* The valid lanes read row elements src[0, 2*count - 1), all inside the row:
        * masked loads, the even elements by a permute, then (when the run starts left
        * of the image) an expand moves them up to lane clo. */
       const size_t count = (size_t)(chi - clo), span = 2 * count - 1;
-      const float *src = row + ix0 + 2 * (a + clo);
+      const float *src = row + (ix0 + 2 * (a + clo));
       const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
       const __m512 v0 = _mm512_maskz_loadu_ps(pnn_mask16(span), src);
       const __m512 v1 = _mm512_maskz_loadu_ps(pnn_mask16(span > 16 ? span - 16 : 0), src + 16);

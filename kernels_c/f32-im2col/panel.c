@@ -38,7 +38,7 @@ void pnn_f32_im2col_panel_scalar(const pnn_conv2d_geometry *g, const float *x, s
           if (u < len && ix0 + u < g->in_w) {
             size_t run = g->in_w - (ix0 + u);
             if (run > len - u) run = len - u;
-            memcpy(out + t + u, x_row + ix0 + u, run * sizeof(float));
+            memcpy(out + t + u, x_row + (ix0 + u), run * sizeof(float)); /* index first: ix0 may wrap */
             u += run;
           }
           for (; u < len; ++u) out[t + u] = 0.0f;  /* right of the image */

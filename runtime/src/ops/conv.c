@@ -30,6 +30,7 @@
  * split, so results are identical for any thread count. */
 #include <stdlib.h>
 
+#include "conv_crop.h"
 #include "nn_common.h"
 
 enum conv_path {
@@ -189,6 +190,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
 
   const char *isa = "scalar", *pb_isa = "scalar";
   size_t scratch = 0, extra = 0; /* extra: bytes of prepared weights after the params */
+  pnn_conv_crop crop = {.cropped = false};  /* sparse: the taps that can touch the image */
   const pnn_f32_gemm_pb_fn gemm_pb = pnn_f32_gemm_pb_select(&model->cpu, &pb_isa);
   const char *direct_isa = NULL;
   const pnn_f32_conv_direct_fn direct = pnn_f32_conv_direct_select(&model->cpu, &p.geom, &direct_isa);
@@ -212,9 +214,18 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
                       pads[1] == 0 && pads[2] == 0 && pads[3] == 0;
     node->kernel = PNN_NN_KERNEL_NAME("sparse", isa);
     if (!p.sparse_direct) {
+      /* Taps that only ever read padding add w * 0: dropped, with their weights. */
+      crop = pnn_conv_crop_taps(&p.geom);
+      if (crop.cropped && !pnn_conv_crop_sparse_bytes(&crop, &p.geom, &(pnn_conv_sparse_layout){
+              p.sparse.rows, p.sparse.group, p.sparse.n_groups, sizeof(float), p.sparse.group_nnz,
+              p.sparse.indices, p.sparse.values}, &extra)) {
+        return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Conv): weights too large", node->name);
+      }
       size_t count;
-      if (!pnn_nn_mul(k_depth, p.geom.out_h * p.geom.out_w, &count) || !pnn_nn_float_region(count, &scratch)) {
-        return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Conv): im2col buffer too large", node->name);
+      const size_t kept_depth = p.in_c_group * crop.geom.kernel_h * crop.geom.kernel_w;
+      if (!pnn_nn_mul(kept_depth, p.geom.out_h * p.geom.out_w, &count) || !pnn_nn_float_region(count, &scratch)) {
+        return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Conv): im2col buffer too large (%zu rows)",
+                             node->name, kept_depth);
       }
     }
   } else if (group == c && group == m) {
@@ -328,6 +339,16 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     float *wp = (float *)((char *)params + head);
     pnn_f32_conv_direct_pack(p.out_c, p.in_c, (size_t)(kh * kw), w->data, wp);
     p.w_packed = wp;
+  } else if (p.path == CONV_PATH_SPARSE && crop.cropped) {
+    const pnn_conv_sparse_layout full = {p.sparse.rows, p.sparse.group, p.sparse.n_groups, sizeof(float),
+                                         p.sparse.group_nnz, p.sparse.indices, p.sparse.values};
+    pnn_conv_sparse_layout kept;
+    pnn_conv_crop_sparse(&crop, &p.geom, &full, (char *)params + head, &kept, NULL);
+    p.geom = crop.geom;
+    p.sparse.cols = p.in_c_group * crop.geom.kernel_h * crop.geom.kernel_w;
+    p.sparse.group_nnz = kept.group_nnz;
+    p.sparse.indices = kept.indices;
+    p.sparse.values = kept.values;
   } else if (p.path == CONV_PATH_PACKED && extra > 0) {
     float *wp = (float *)((char *)params + head);
     const size_t mgp = p.gemm_pt ? round_up_nr(p.out_c_group) : round_up_mr(p.out_c_group);

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "conv_crop.h"
 #include "q_common.h"
 
 enum { OP_QCONV = 82, OP_QGEMM = 83 };
@@ -191,21 +192,57 @@ static pnn_status check_common(const pnn_model *model, const pnn_node *node, con
 
 /* Allocates the params with `extra` bytes of 64-byte aligned prepared weights after
  * them, and fills the weights: dwconv copies, GEMM paths pack each group. */
+/* Sparse W: used in place from the model buffer, or, when `crop` drops taps that only
+ * read padding, a copy of the kept entries after the params with the bias that adds
+ * what the dropped taps read (x_zero_point times their weights): the same int32 sums. */
+static pnn_status finish_sparse(pnn_node *node, const char *op, qconv_params *p, const pnn_conv_crop *crop,
+                                size_t scratch, pnn_error *error) {
+  pnn_status st = check_sparse_weights(node, op, &p->sparse, p->bias, error);
+  if (st != PNN_OK) return st;
+  const pnn_conv_sparse_layout full = {p->sparse.rows, p->sparse.group, p->sparse.n_groups, 1,
+                                       p->sparse.group_nnz, p->sparse.indices, p->sparse.values};
+  size_t head, weights = 0, bias_bytes = 0, total;
+  if (!pnn_nn_align(sizeof(qconv_params), &head) ||
+      (crop->cropped && (!pnn_conv_crop_sparse_bytes(crop, &p->geom, &full, &weights) ||
+                         !pnn_nn_mul(p->out_c, sizeof(int32_t), &bias_bytes))) ||
+      !pnn_nn_add(head, weights, &total) || !pnn_nn_add(total, bias_bytes, &total)) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): weights too large", node->name, op);
+  }
+  qconv_params *params = malloc(total);
+  int64_t *sums = crop->cropped ? malloc(p->out_c * sizeof(int64_t)) : NULL; /* out_c <= numel of W */
+  if (!params || (crop->cropped && !sums)) {
+    free(params);
+    free(sums);
+    return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node \"%s\" (%s): out of memory", node->name, op);
+  }
+  if (crop->cropped) {
+    pnn_conv_sparse_layout kept;
+    pnn_conv_crop_sparse(crop, &p->geom, &full, (char *)params + head, &kept, sums);
+    /* check_sparse_weights bounds |bias| + 255 * sum|w| by INT32_MAX: every sum fits. */
+    int32_t *bias = (int32_t *)((char *)params + head + weights);
+    for (size_t m = 0; m < p->out_c; ++m) bias[m] = (int32_t)(p->bias[m] + (int64_t)p->x_zero_point * sums[m]);
+    free(sums);
+    p->bias = bias;
+    p->geom = crop->geom;
+    p->k = p->in_c_group * crop->geom.kernel_h * crop->geom.kernel_w;
+    p->sparse.cols = p->k;
+    p->sparse.group_nnz = kept.group_nnz;
+    p->sparse.indices = kept.indices;
+    p->sparse.values = kept.values;
+  }
+  *params = *p;
+  node->params = params;
+  node->scratch_bytes = scratch;
+  return PNN_OK;
+}
+
 static pnn_status finish_prepare(pnn_node *node, const char *op, const pnn_tensor *w, qconv_params *p,
                                  size_t scratch, pnn_error *error) {
-  const size_t rows = p->out_c, k = p->k;
-  if (p->path == QCONV_PATH_SPARSE) { /* used in place from the model buffer */
-    pnn_status st = check_sparse_weights(node, op, &p->sparse, p->bias, error);
-    if (st != PNN_OK) return st;
-    qconv_params *params = malloc(sizeof(qconv_params));
-    if (!params) {
-      return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node \"%s\" (%s): out of memory", node->name, op);
-    }
-    *params = *p;
-    node->params = params;
-    node->scratch_bytes = scratch;
-    return PNN_OK;
+  if (p->path == QCONV_PATH_SPARSE) {
+    const pnn_conv_crop whole = {.cropped = false};
+    return finish_sparse(node, op, p, &whole, scratch, error);
   }
+  const size_t rows = p->out_c, k = p->k;
   size_t total, extra = 0;
   if (!pnn_nn_mul(rows, k, &total)) {
     return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): weights too large", node->name, op);
@@ -372,10 +409,15 @@ pnn_status pnn_op_qconv_prepare(pnn_model *model, pnn_node *node, pnn_error *err
     p.path = QCONV_PATH_SPARSE;
     p.sparse_unfold = !direct;
     node->kernel = select_spmm(model, &p);
-    p.chunk = column_chunk(p.k, out_hw, QCONV_SPARSE_TILE);
-    if (!direct && (!pnn_nn_mul(p.k, p.chunk, &scratch) || !pnn_nn_align(scratch, &scratch))) {
-      return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QConv): scratch too large", node->name);
+    /* Only the taps that can touch the image are unfolded (see conv_crop.h). */
+    const pnn_conv_crop crop = direct ? (pnn_conv_crop){.cropped = false} : pnn_conv_crop_taps(&p.geom);
+    const size_t kept_k = direct ? p.k : p.in_c_group * crop.geom.kernel_h * crop.geom.kernel_w;
+    p.chunk = column_chunk(kept_k, out_hw, QCONV_SPARSE_TILE);
+    if (!direct && (!pnn_nn_mul(kept_k, p.chunk, &scratch) || !pnn_nn_align(scratch, &scratch))) {
+      return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QConv): scratch too large (%zu rows)",
+                           node->name, kept_k);
     }
+    return finish_sparse(node, op, &p, &crop, scratch, error);
   } else if (group == c && group == m) {
     p.path = QCONV_PATH_DWCONV;
     p.geom.channels = p.in_c;
@@ -467,10 +509,12 @@ static void unfold_columns(const pnn_conv2d_geometry *g, const uint8_t *x, uint8
       for (size_t j = 0; j < g->kernel_w; ++j) {
         uint8_t *row = cols + ((c * g->kernel_h + i) * g->kernel_w + j) * count;
         memset(row, zero_point, count);
-        /* Output columns [inside_lo, inside_hi) read tap column ox * sw + offset - pl inside [0, in_w). */
+        /* Output columns [inside_lo, inside_hi) read tap column ox * sw + offset - pl inside [0, in_w):
+         * none when the tap is right of the image already at ox = 0; a tap left of it at
+         * ox = 0 may still reach it further right. */
         const size_t offset = j * g->dilation_w;
         size_t inside_lo = 0, inside_hi = 0;
-        if (offset + g->in_w > g->pad_left) {
+        if (offset < g->in_w + g->pad_left) {
           inside_lo = g->pad_left > offset ? (g->pad_left - offset + sw - 1) / sw : 0;
           inside_hi = (g->in_w + g->pad_left - offset - 1) / sw + 1;
         }
