@@ -20,9 +20,9 @@ void pnn_f32_maxpool2d_scalar(const pnn_pool2d_geometry *g, const float *x, floa
             const size_t ix = ox * g->stride_w + j * g->dilation_w - g->pad_left;
             if (ix >= g->in_w) continue;
             const float v = x_c[iy * g->in_w + ix];
-            /* The first tap is taken as is (so a window of -inf or NaN keeps it), later
-             * ones only when greater: onnxruntime's rule. */
-            if (!have || v > best) best = v;
+            /* The first tap is taken as is (so a window of -inf keeps it), later ones when
+             * greater or NaN: any NaN in the window makes the output NaN (docs/OPS.md). */
+            best = have ? pnn_max_nan(best, v) : v;
             have = 1;
           }
         }

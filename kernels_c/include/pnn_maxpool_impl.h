@@ -1,12 +1,19 @@
 /* Max pooling written for the auto-vectorizer, for f32 and u8: per output row, the
  * output columns whose window lies inside the image horizontally run tap by tap as a
  * vector max over the columns, in the reference's tap order (so NaN and -inf behave
- * exactly as in pnn_f32_maxpool2d_scalar: max(v, best) keeps best unless v > best).
- * Edge columns use the reference's per-pixel loop. Included (inside an ISA target
- * region) with MAXPOOL_T (the element type), MAXPOOL_LOWEST (the value of a window
- * with no tap inside the image) and MAXPOOL_FN(name) (the names to define:
- * MAXPOOL_FN(maxpool2d) is the kernel) set. */
+ * exactly as in pnn_f32_maxpool2d_scalar: the first tap as is, then a tap replaces
+ * the best when greater or NaN, so any NaN in the window wins). Edge columns use the
+ * reference's per-pixel loop. Included (inside an ISA target region) with MAXPOOL_T
+ * (the element type), MAXPOOL_LOWEST (the value of a window with no tap inside the
+ * image), MAXPOOL_FN(name) (the names to define: MAXPOOL_FN(maxpool2d) is the kernel)
+ * and, for floating-point types, MAXPOOL_IS_NAN(v) set. */
 #include "pnn_kernels.h"
+
+#ifndef MAXPOOL_IS_NAN
+#define MAXPOOL_IS_NAN(v) 0 /* integer types have no NaN */
+#endif
+/* Whether tap value v replaces the running maximum best. */
+#define MAXPOOL_TAKES(v, best) ((v) > (best) || MAXPOOL_IS_NAN(v))
 
 static MAXPOOL_T MAXPOOL_FN(maxpool_pixel)(const pnn_pool2d_geometry *g, const MAXPOOL_T *x_c, size_t oy, size_t ox) {
   MAXPOOL_T best = MAXPOOL_LOWEST;
@@ -18,7 +25,7 @@ static MAXPOOL_T MAXPOOL_FN(maxpool_pixel)(const pnn_pool2d_geometry *g, const M
       const size_t ix = ox * g->stride_w + j * g->dilation_w - g->pad_left;
       if (ix >= g->in_w) continue;
       const MAXPOOL_T v = x_c[iy * g->in_w + ix];
-      if (!have || v > best) best = v;
+      if (!have || MAXPOOL_TAKES(v, best)) best = v;
       have = 1;
     }
   }
@@ -54,7 +61,7 @@ void MAXPOOL_FN(maxpool2d)(const pnn_pool2d_geometry *g, const MAXPOOL_T *x, MAX
           } else {
             for (size_t ox = ox_lo; ox < ox_hi; ++ox) {
               const MAXPOOL_T v = src[ox * sw];
-              y_row[ox] = v > y_row[ox] ? v : y_row[ox];
+              y_row[ox] = MAXPOOL_TAKES(v, y_row[ox]) ? v : y_row[ox];
             }
           }
         }
