@@ -3,12 +3,12 @@
 Each model gets inputs with NaN, +inf and -inf at chosen positions (first element,
 vector tails, last element) and runs once per instruction-set cap (PNN_ISA=scalar,
 avx2, avx512). pocketnn's NaN, +inf and -inf positions must equal onnxruntime's and
-the finite values must be close. Where onnxruntime is inconsistent (MaxPool and
-GlobalMaxPool drop a NaN unless it is the window's last tap, and turn a window of
--inf into -FLT_MAX, while its ReduceMax propagates both), pocketnn propagates them:
-the expected output is onnxruntime's with those windows set to NaN / -inf, the
-windows found by onnxruntime itself over indicator tensors (docs/OPS.md, "NaN and
-infinities")."""
+the finite values must be close. Where onnxruntime 1.32 is inconsistent (MaxPool and
+GlobalMaxPool drop a NaN unless it is the window's last tap and turn a window of -inf
+into -FLT_MAX; ReduceMax and ReduceMin drop a NaN unless it comes first), pocketnn
+propagates them: the expected output is onnxruntime's with those windows set to NaN /
+-inf, the windows found by onnxruntime itself over 0/1 indicator tensors (docs/OPS.md,
+"NaN and infinities")."""
 
 from __future__ import annotations
 
@@ -122,8 +122,9 @@ def test_unary_op(case: str, shape: tuple[int, ...], isa: str) -> None:
 
 # ---- pools ---------------------------------------------------------------------------
 
-def pool_windows_where(model: onnx.ModelProto, feeds: Feeds, indicator: np.ndarray) -> np.ndarray:
-    """Outputs of a max-pool model whose window holds a tap where indicator is 1."""
+def ort_any(model: onnx.ModelProto, feeds: Feeds, indicator: np.ndarray) -> np.ndarray:
+    """Outputs of a max model (MaxPool, ReduceMax) whose window holds an element where
+    indicator is 1: onnxruntime's max over the 0/1 indicator, which holds no NaN."""
     (flags,) = run_onnxruntime(model, {"x": indicator.astype(np.float32)})
     return flags > 0.5
 
@@ -133,8 +134,8 @@ def propagating_max(model: onnx.ModelProto) -> Callable[[Feeds, list[np.ndarray]
     def expect(feeds: Feeds, want: list[np.ndarray]) -> list[np.ndarray]:
         x = feeds["x"]
         y = want[0].copy()
-        y[pool_windows_where(model, feeds, ~np.isneginf(x)) == 0] = -INF
-        y[pool_windows_where(model, feeds, np.isnan(x))] = NAN
+        y[ort_any(model, feeds, ~np.isneginf(x)) == 0] = -INF
+        y[ort_any(model, feeds, np.isnan(x))] = NAN
         return [y]
     return expect
 
@@ -287,3 +288,35 @@ def test_small_cnn(values: tuple[float, ...], isa: str) -> None:
     x = special_image((1, 3, 16, 16), 19, values)
     reference = small_cnn(reference=True)
     check(small_cnn(), {"x": x}, isa, lambda feeds, _: run_onnxruntime(reference, feeds))
+
+
+# ---- max / min as reductions and element-wise ------------------------------------------
+
+@pytest.mark.parametrize("op,attrs", [("ReduceMax", dict(axes=[1], keepdims=0)),
+                                      ("ReduceMin", dict(axes=[1], keepdims=0)),
+                                      ("ReduceMax", dict(axes=[0], keepdims=1))])
+def test_reduce_max_min(op: str, attrs: dict[str, object], isa: str) -> None:
+    """onnxruntime's ReduceMax / ReduceMin keep a NaN only when it comes first in the
+    row: the expected output is NaN wherever the reduced elements hold one (found by
+    onnxruntime's ReduceMax over an indicator)."""
+    model = make_model([helper.make_node(op, ["x"], ["y"], **attrs)], {"x": (4, 37)}, ["y"])
+    any_of = make_model([helper.make_node("ReduceMax", ["x"], ["y"], **attrs)], {"x": (4, 37)}, ["y"])
+    x = with_specials((4, 37), 11, [(0, NAN), (40, INF), (80, -INF), (100, NAN), (-1, NAN)])
+    x[2, :] = -INF if op == "ReduceMax" else INF  # a row of infinities only
+
+    def expect(feeds: Feeds, want: list[np.ndarray]) -> list[np.ndarray]:
+        y = want[0].copy()
+        y[ort_any(any_of, feeds, np.isnan(feeds["x"]))] = NAN
+        return [y]
+    check(model, {"x": x}, isa, expect)
+
+
+@pytest.mark.parametrize("op", ["Max", "Min"])
+@pytest.mark.parametrize("constant_shape", [(4, 37), (37,), ()])
+def test_elementwise_max_min(op: str, constant_shape: tuple[int, ...], isa: str) -> None:
+    """NaN on either side wins, in the vector-vector, vector-row and vector-scalar loops."""
+    constant = with_specials(constant_shape or (1,), 12, [(-1, NAN)] if constant_shape else []).reshape(constant_shape)
+    for order in (["x", "c"], ["c", "x"]):
+        model = make_model([helper.make_node(op, order, ["y"])], {"x": (4, 37)}, ["y"], {"c": constant})
+        x = with_specials((4, 37), 13, SPREAD)
+        check(model, {"x": x}, isa)
