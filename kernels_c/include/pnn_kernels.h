@@ -51,8 +51,14 @@ static inline float pnn_relu(float x) { return x > 0.0f || x != x ? x : 0.0f; }
 
 /* The larger of a running maximum and a new value, NaN winning from either side (so a
  * max over a window is NaN when any element is, whatever their order). */
-static inline float pnn_max_nan(float best, float v) { return v > best || v != v ? v : best; }
-static inline float pnn_min_nan(float best, float v) { return v < best || v != v ? v : best; }
+static inline float pnn_max_nan(float best, float v) {
+  const float larger = v > best ? v : best; /* keeps best's NaN; one MAXSS / FMAX */
+  return v != v ? v : larger;               /* a select, not a branch */
+}
+static inline float pnn_min_nan(float best, float v) {
+  const float smaller = v < best ? v : best;
+  return v != v ? v : smaller;
+}
 
 /* NaN in, NaN out for every kind (docs/OPS.md, "NaN and infinities"). */
 static inline float pnn_activate(float x, pnn_activation a) {
