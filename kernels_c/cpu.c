@@ -131,6 +131,8 @@ enum pnn_cpu_cap_result pnn_cpu_cap(pnn_cpu_features *f, const char *isa) {
     f->neon_dotprod = 0;
     return PNN_CPU_CAP_OK;
   }
+#else
+  (void)f; /* wasm32: SIMD128 is the only path */
 #endif
   return PNN_CPU_CAP_UNKNOWN;
 }

@@ -23,8 +23,10 @@ static PNN_ALWAYS_INLINE __m256 binary_op256(int kind, __m256 a, __m256 b) {
     case PNN_BINARY_SUB: return _mm256_sub_ps(a, b);
     case PNN_BINARY_MUL: return _mm256_mul_ps(a, b);
     case PNN_BINARY_DIV: return _mm256_div_ps(a, b);
-    case PNN_BINARY_MAX: return _mm256_blendv_ps(b, a, _mm256_cmp_ps(a, b, _CMP_GE_OQ));
-    case PNN_BINARY_MIN: return _mm256_blendv_ps(b, a, _mm256_cmp_ps(a, b, _CMP_LE_OQ));
+    case PNN_BINARY_MAX:
+      return _mm256_blendv_ps(b, a, _mm256_or_ps(_mm256_cmp_ps(a, b, _CMP_GE_OQ), _mm256_cmp_ps(a, a, _CMP_UNORD_Q)));
+    case PNN_BINARY_MIN:
+      return _mm256_blendv_ps(b, a, _mm256_or_ps(_mm256_cmp_ps(a, b, _CMP_LE_OQ), _mm256_cmp_ps(a, a, _CMP_UNORD_Q)));
     default: /* PRelu */
       return _mm256_blendv_ps(_mm256_mul_ps(a, b), a, _mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_GE_OQ));
   }

@@ -23,8 +23,10 @@ static PNN_ALWAYS_INLINE __m512 binary_op512(int kind, __m512 a, __m512 b) {
     case PNN_BINARY_SUB: return _mm512_sub_ps(a, b);
     case PNN_BINARY_MUL: return _mm512_mul_ps(a, b);
     case PNN_BINARY_DIV: return _mm512_div_ps(a, b);
-    case PNN_BINARY_MAX: return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GE_OQ), b, a);
-    case PNN_BINARY_MIN: return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LE_OQ), b, a);
+    case PNN_BINARY_MAX:
+      return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GE_OQ) | _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), b, a);
+    case PNN_BINARY_MIN:
+      return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LE_OQ) | _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), b, a);
     default: /* PRelu */
       return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, _mm512_setzero_ps(), _CMP_GE_OQ),
                                   _mm512_mul_ps(a, b), a);

@@ -1,5 +1,6 @@
 /* Scalar reference of the f32 element-wise binary operations. The three operand
- * shapes share one element function; the switch sits outside the loops. */
+ * shapes share one element function; the switch sits outside the loops. Max and Min
+ * are NaN when either operand is (onnxruntime's); ties keep a. */
 #include <math.h>
 
 #include "pnn_kernels.h"
@@ -12,10 +13,10 @@
     case PNN_BINARY_DIV: for (i = 0; i < n; ++i) y[i] = (A) / (B); break;         \
     case PNN_BINARY_POW: for (i = 0; i < n; ++i) y[i] = powf((A), (B)); break;    \
     case PNN_BINARY_MAX:                                                          \
-      for (i = 0; i < n; ++i) { float a_ = (A), b_ = (B); y[i] = a_ >= b_ ? a_ : b_; } \
+      for (i = 0; i < n; ++i) { float a_ = (A), b_ = (B); y[i] = a_ >= b_ || a_ != a_ ? a_ : b_; } \
       break;                                                                      \
     case PNN_BINARY_MIN:                                                          \
-      for (i = 0; i < n; ++i) { float a_ = (A), b_ = (B); y[i] = a_ <= b_ ? a_ : b_; } \
+      for (i = 0; i < n; ++i) { float a_ = (A), b_ = (B); y[i] = a_ <= b_ || a_ != a_ ? a_ : b_; } \
       break;                                                                      \
     default: /* PNN_BINARY_PRELU */                                               \
       for (i = 0; i < n; ++i) { float a_ = (A), b_ = (B); y[i] = a_ >= 0.0f ? a_ : a_ * b_; } \

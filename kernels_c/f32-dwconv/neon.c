@@ -16,34 +16,7 @@
 
 #include <arm_neon.h>
 
-#if defined(__GNUC__)
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define PNN_ALWAYS_INLINE inline
-#endif
-
-/* Same as the GEMM's: NaN handling matches pnn_activate. */
-static PNN_ALWAYS_INLINE float32x4_t activate_vec(float32x4_t v, int kind, float alpha,
-                                                  float beta) {
-  const float32x4_t zero = vdupq_n_f32(0.0f);
-  const float32x4_t one = vdupq_n_f32(1.0f);
-  switch (kind) {
-    case PNN_ACT_RELU: return vmaxnmq_f32(v, zero);
-    case PNN_ACT_CLIP: return vminq_f32(vdupq_n_f32(beta), vmaxq_f32(vdupq_n_f32(alpha), v));
-    case PNN_ACT_LEAKY_RELU:
-      return vbslq_f32(vcgeq_f32(v, zero), v, vmulq_n_f32(v, alpha));
-    case PNN_ACT_HARD_SIGMOID: {
-      float32x4_t y = vfmaq_n_f32(vdupq_n_f32(beta), v, alpha);
-      return vminq_f32(one, vmaxq_f32(zero, y));
-    }
-    case PNN_ACT_HARD_SWISH: {
-      float32x4_t y = vfmaq_n_f32(vdupq_n_f32(0.5f), v, 1.0f / 6.0f);
-      y = vminq_f32(one, vmaxq_f32(zero, y));
-      return vmulq_f32(v, y);
-    }
-    default: return v;
-  }
-}
+#include "pnn_neon_act.h"
 
 /* One output row: the kernel rows i in [0, rows) that lie inside the image start at
  * input row pointer x0 (row step x_step) and weight row w0. */
@@ -98,8 +71,8 @@ static PNN_ALWAYS_INLINE void interior_generic(const dw_plan *pl, const dw_row *
         acc1 = vfmaq_n_f32(acc1, load_strided(p + 4 * sw, sw), w_row[j]);
       }
     }
-    vst1q_f32(r->y + ox, activate_vec(vaddq_f32(acc0, bias), pl->kind, pl->alpha, pl->beta));
-    vst1q_f32(r->y + ox + 4, activate_vec(vaddq_f32(acc1, bias), pl->kind, pl->alpha, pl->beta));
+    vst1q_f32(r->y + ox, pnn_neon_act(vaddq_f32(acc0, bias), pl->kind, pl->alpha, pl->beta));
+    vst1q_f32(r->y + ox + 4, pnn_neon_act(vaddq_f32(acc1, bias), pl->kind, pl->alpha, pl->beta));
   }
   for (; ox + 4 <= pl->hi; ox += 4) {
     float32x4_t acc = vdupq_n_f32(0.0f);
@@ -109,7 +82,7 @@ static PNN_ALWAYS_INLINE void interior_generic(const dw_plan *pl, const dw_row *
       for (size_t j = 0; j < pl->kw; ++j)
         acc = vfmaq_n_f32(acc, load_strided(xp + j * pl->dw, sw), w_row[j]);
     }
-    vst1q_f32(r->y + ox, activate_vec(vaddq_f32(acc, bias), pl->kind, pl->alpha, pl->beta));
+    vst1q_f32(r->y + ox, pnn_neon_act(vaddq_f32(acc, bias), pl->kind, pl->alpha, pl->beta));
   }
   *ox_io = ox;
 }
@@ -135,8 +108,8 @@ static PNN_ALWAYS_INLINE void interior_3x3(const dw_plan *pl, const dw_row *r, s
     PNN_DW_ROW3(acc1, r1, off + 4 * sw, w345, 0)
     PNN_DW_ROW3(acc0, r2, off, w678, 0)
     PNN_DW_ROW3(acc1, r2, off + 4 * sw, w678, 0)
-    vst1q_f32(r->y + ox, activate_vec(vaddq_f32(acc0, bias), pl->kind, pl->alpha, pl->beta));
-    vst1q_f32(r->y + ox + 4, activate_vec(vaddq_f32(acc1, bias), pl->kind, pl->alpha, pl->beta));
+    vst1q_f32(r->y + ox, pnn_neon_act(vaddq_f32(acc0, bias), pl->kind, pl->alpha, pl->beta));
+    vst1q_f32(r->y + ox + 4, pnn_neon_act(vaddq_f32(acc1, bias), pl->kind, pl->alpha, pl->beta));
   }
   for (; ox + 4 <= pl->hi; ox += 4) {
     const size_t off = ox * sw - pl->pl;
@@ -144,7 +117,7 @@ static PNN_ALWAYS_INLINE void interior_3x3(const dw_plan *pl, const dw_row *r, s
     PNN_DW_ROW3(acc, r0, off, w012, 0)
     PNN_DW_ROW3(acc, r1, off, w345, 0)
     PNN_DW_ROW3(acc, r2, off, w678, 0)
-    vst1q_f32(r->y + ox, activate_vec(vaddq_f32(acc, bias), pl->kind, pl->alpha, pl->beta));
+    vst1q_f32(r->y + ox, pnn_neon_act(vaddq_f32(acc, bias), pl->kind, pl->alpha, pl->beta));
   }
 #undef PNN_DW_ROW3
   *ox_io = ox;

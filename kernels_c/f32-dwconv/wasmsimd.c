@@ -20,32 +20,9 @@
 #include <string.h>
 #include <wasm_simd128.h>
 
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
+#include "pnn_wasm_act.h"
 
 enum { LANES = 4 };
-
-/* pmin/pmax with this operand order treat NaN as pnn_activate's comparisons do. */
-static PNN_ALWAYS_INLINE v128_t activate_vec(v128_t v, int kind, v128_t alpha, v128_t beta) {
-  const v128_t zero = wasm_f32x4_const_splat(0.0f);
-  const v128_t one = wasm_f32x4_const_splat(1.0f);
-  switch (kind) {
-    case PNN_ACT_RELU: return wasm_f32x4_pmax(zero, v);
-    case PNN_ACT_CLIP: return wasm_f32x4_pmin(wasm_f32x4_pmax(v, alpha), beta);
-    case PNN_ACT_LEAKY_RELU:
-      return wasm_v128_bitselect(v, wasm_f32x4_mul(v, alpha), wasm_f32x4_ge(v, zero));
-    case PNN_ACT_HARD_SIGMOID: {
-      const v128_t y = wasm_f32x4_add(wasm_f32x4_mul(alpha, v), beta);
-      return wasm_f32x4_pmin(wasm_f32x4_pmax(y, zero), one);
-    }
-    case PNN_ACT_HARD_SWISH: {
-      v128_t y = wasm_f32x4_add(wasm_f32x4_mul(v, wasm_f32x4_const_splat(1.0f / 6.0f)),
-                                wasm_f32x4_const_splat(0.5f));
-      y = wasm_f32x4_pmin(wasm_f32x4_pmax(y, zero), one);
-      return wasm_f32x4_mul(v, y);
-    }
-    default: return v; /* none; sigmoid/tanh get a scalar pass */
-  }
-}
 
 typedef struct row_job {
   const pnn_conv2d_geometry *g;
@@ -122,7 +99,7 @@ static PNN_ALWAYS_INLINE void row_interior(const row_job *job, size_t kh, size_t
         acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wv, load_taps(x_row + j * dw, stride)));
       }
     }
-    wasm_v128_store(y_row + ox, activate_vec(acc, job->kind, job->alpha, job->beta));
+    wasm_v128_store(y_row + ox, pnn_wasm_act(acc, job->kind, job->alpha, job->beta));
   }
   if (ox < ox_end) {
     const size_t count = ox_end - ox;
@@ -147,7 +124,7 @@ static PNN_ALWAYS_INLINE void row_interior(const row_job *job, size_t kh, size_t
         acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wv, load_taps(src, stride)));
       }
     }
-    store_partial(y_row + ox, activate_vec(acc, job->kind, job->alpha, job->beta), count);
+    store_partial(y_row + ox, pnn_wasm_act(acc, job->kind, job->alpha, job->beta), count);
   }
 }
 
@@ -181,7 +158,7 @@ static PNN_ALWAYS_INLINE void row_3x3(const row_job *job, size_t stride, size_t 
       acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(w[i * 3 + 2], load_taps(x + 2, stride)));
     }
     wasm_v128_store(y_row + ox,
-                    activate_vec(wasm_f32x4_add(acc0, acc1), job->kind, job->alpha, job->beta));
+                    pnn_wasm_act(wasm_f32x4_add(acc0, acc1), job->kind, job->alpha, job->beta));
   }
   if (ox < ox_end) row_interior(job, 3, 3, stride, ox, ox_end, y_row);
 }

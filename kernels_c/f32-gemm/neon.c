@@ -16,11 +16,7 @@
 
 #include <arm_neon.h>
 
-#if defined(__GNUC__)
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define PNN_ALWAYS_INLINE inline
-#endif
+#include "pnn_neon_act.h"
 
 enum {
   GEMM_MR = 8,    /* rows per micro-tile */
@@ -28,29 +24,6 @@ enum {
   GEMM_KC = 256,  /* K block: 256 x 8 floats of packed B = 8 KiB */
   GEMV_KC = 2048  /* K block of the gathered B column in the N == 1 path */
 };
-
-/* NaN handling matches pnn_activate: relu maps NaN to 0 (fmaxnm), the clamps keep it. */
-static PNN_ALWAYS_INLINE float32x4_t activate_vec(float32x4_t v, int kind, float alpha,
-                                                  float beta) {
-  const float32x4_t zero = vdupq_n_f32(0.0f);
-  const float32x4_t one = vdupq_n_f32(1.0f);
-  switch (kind) {
-    case PNN_ACT_RELU: return vmaxnmq_f32(v, zero);
-    case PNN_ACT_CLIP: return vminq_f32(vdupq_n_f32(beta), vmaxq_f32(vdupq_n_f32(alpha), v));
-    case PNN_ACT_LEAKY_RELU:
-      return vbslq_f32(vcgeq_f32(v, zero), v, vmulq_n_f32(v, alpha));
-    case PNN_ACT_HARD_SIGMOID: {
-      float32x4_t y = vfmaq_n_f32(vdupq_n_f32(beta), v, alpha);
-      return vminq_f32(one, vmaxq_f32(zero, y));
-    }
-    case PNN_ACT_HARD_SWISH: {
-      float32x4_t y = vfmaq_n_f32(vdupq_n_f32(0.5f), v, 1.0f / 6.0f);
-      y = vminq_f32(one, vmaxq_f32(zero, y));
-      return vmulq_f32(v, y);
-    }
-    default: return v; /* none; sigmoid/tanh are applied after the store */
-  }
-}
 
 typedef struct tile_epilogue {
   const float *row_bias; /* NULL or the bias of the strip's first row */
@@ -83,8 +56,8 @@ static PNN_ALWAYS_INLINE void store_row(float32x4_t lo, float32x4_t hi, int wide
     if (wide) hi = vaddq_f32(hi, vaddq_f32(rb, ep->col_hi));
   }
   if (ep->activate) {
-    lo = activate_vec(lo, ep->kind, ep->alpha, ep->beta);
-    if (wide) hi = activate_vec(hi, ep->kind, ep->alpha, ep->beta);
+    lo = pnn_neon_act(lo, ep->kind, ep->alpha, ep->beta);
+    if (wide) hi = pnn_neon_act(hi, ep->kind, ep->alpha, ep->beta);
   }
   if (full) {
     vst1q_f32(c, lo);

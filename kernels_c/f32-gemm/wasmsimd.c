@@ -18,7 +18,7 @@
 
 #include <wasm_simd128.h>
 
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
+#include "pnn_wasm_act.h"
 
 enum {
   GEMM_MR = 6,    /* rows per micro-tile */
@@ -26,30 +26,6 @@ enum {
   GEMM_KC = 256,  /* K block: 256 x 8 floats of packed B = 8 KiB */
   GEMV_KC = 2048  /* K block of the gathered B column in the N == 1 path */
 };
-
-/* pmin/pmax are `b < a ? b : a` / `a < b ? b : a`: with the operand order below
- * they treat NaN exactly as pnn_activate's comparisons do. */
-static PNN_ALWAYS_INLINE v128_t activate_vec(v128_t v, int kind, v128_t alpha, v128_t beta) {
-  const v128_t zero = wasm_f32x4_const_splat(0.0f);
-  const v128_t one = wasm_f32x4_const_splat(1.0f);
-  switch (kind) {
-    case PNN_ACT_RELU: return wasm_f32x4_pmax(zero, v);
-    case PNN_ACT_CLIP: return wasm_f32x4_pmin(wasm_f32x4_pmax(v, alpha), beta);
-    case PNN_ACT_LEAKY_RELU:
-      return wasm_v128_bitselect(v, wasm_f32x4_mul(v, alpha), wasm_f32x4_ge(v, zero));
-    case PNN_ACT_HARD_SIGMOID: {
-      const v128_t y = wasm_f32x4_add(wasm_f32x4_mul(alpha, v), beta);
-      return wasm_f32x4_pmin(wasm_f32x4_pmax(y, zero), one);
-    }
-    case PNN_ACT_HARD_SWISH: {
-      v128_t y = wasm_f32x4_add(wasm_f32x4_mul(v, wasm_f32x4_const_splat(1.0f / 6.0f)),
-                                wasm_f32x4_const_splat(0.5f));
-      y = wasm_f32x4_pmin(wasm_f32x4_pmax(y, zero), one);
-      return wasm_f32x4_mul(v, y);
-    }
-    default: return v; /* none; sigmoid/tanh are applied after the store */
-  }
-}
 
 typedef struct tile_epilogue {
   const float *row_bias; /* NULL or the bias of the strip's first row */
@@ -92,8 +68,8 @@ static PNN_ALWAYS_INLINE void store_row(v128_t lo, v128_t hi, float *c, const ti
     hi = wasm_f32x4_add(hi, wasm_f32x4_add(rb, ep->col_hi));
   }
   if (ep->activate) {
-    lo = activate_vec(lo, ep->kind, ep->alpha, ep->beta);
-    hi = activate_vec(hi, ep->kind, ep->alpha, ep->beta);
+    lo = pnn_wasm_act(lo, ep->kind, ep->alpha, ep->beta);
+    hi = pnn_wasm_act(hi, ep->kind, ep->alpha, ep->beta);
   }
   if (full) {
     wasm_v128_store(c, lo);

@@ -12,10 +12,13 @@
 #endif
 
 #include <float.h>
+#include <math.h>
 
 #define MAXPOOL_T float
 #define MAXPOOL_LOWEST (-FLT_MAX)
 #define MAXPOOL_FN(name) pnn_f32_##name##_avx512
+#define MAXPOOL_IS_NAN(v) ((v) != (v))
+#define MAXPOOL_NAN NAN
 #include "pnn_maxpool_impl.h"
 
 #if defined(__clang__)

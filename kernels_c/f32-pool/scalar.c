@@ -1,5 +1,6 @@
 /* f32 2-D max and average pooling, plain C reference (ONNX semantics). */
 #include <float.h>
+#include <math.h>
 
 #include "pnn_kernels.h"
 #include "pnn_pool_taps.h"
@@ -10,8 +11,8 @@ void pnn_f32_maxpool2d_scalar(const pnn_pool2d_geometry *g, const float *x, floa
     float *y_c = y + c * g->out_h * g->out_w;
     for (size_t oy = 0; oy < g->out_h; ++oy) {
       for (size_t ox = 0; ox < g->out_w; ++ox) {
-        float best = -FLT_MAX;
-        int have = 0;
+        float best = -INFINITY;
+        int have = 0, nan = 0;
         for (size_t i = 0; i < g->kernel_h; ++i) {
           /* Unsigned wrap-around: positions above / left of the image are >= size. */
           const size_t iy = oy * g->stride_h + i * g->dilation_h - g->pad_top;
@@ -20,13 +21,14 @@ void pnn_f32_maxpool2d_scalar(const pnn_pool2d_geometry *g, const float *x, floa
             const size_t ix = ox * g->stride_w + j * g->dilation_w - g->pad_left;
             if (ix >= g->in_w) continue;
             const float v = x_c[iy * g->in_w + ix];
-            /* The first tap is taken as is (so a window of -inf or NaN keeps it), later
-             * ones only when greater: onnxruntime's rule. */
-            if (!have || v > best) best = v;
+            /* The plain max (MAXSS) and a separate NaN flag: no data-dependent branch. */
+            best = v > best ? v : best;
+            nan |= v != v;
             have = 1;
           }
         }
-        y_c[oy * g->out_w + ox] = best;
+        /* Any NaN in the window wins (docs/OPS.md); a window of -inf gives -inf. */
+        y_c[oy * g->out_w + ox] = nan ? NAN : (have ? best : -FLT_MAX);
       }
     }
   }

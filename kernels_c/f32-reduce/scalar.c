@@ -1,5 +1,6 @@
 /* Scalar reference of the f32 reductions (sum, max, min). Row sums accumulate in
- * double so that the reference stays accurate on long rows. */
+ * double so that the reference stays accurate on long rows. Max and min are NaN when
+ * any element is (onnxruntime's ReduceMax / ReduceMin). */
 #include <math.h>
 
 #include "pnn_kernels.h"
@@ -15,10 +16,10 @@ float pnn_f32_reduce_identity(int kind) {
 float pnn_f32_reduce_row_scalar(int kind, size_t n, const float *x, float acc) {
   switch (kind) {
     case PNN_REDUCE_MAX:
-      for (size_t i = 0; i < n; ++i) acc = x[i] > acc ? x[i] : acc;
+      for (size_t i = 0; i < n; ++i) acc = pnn_max_nan(acc, x[i]);
       return acc;
     case PNN_REDUCE_MIN:
-      for (size_t i = 0; i < n; ++i) acc = x[i] < acc ? x[i] : acc;
+      for (size_t i = 0; i < n; ++i) acc = pnn_min_nan(acc, x[i]);
       return acc;
     default: {
       double sum = acc;
@@ -31,10 +32,10 @@ float pnn_f32_reduce_row_scalar(int kind, size_t n, const float *x, float acc) {
 void pnn_f32_reduce_accumulate_scalar(int kind, size_t n, const float *x, float *acc) {
   switch (kind) {
     case PNN_REDUCE_MAX:
-      for (size_t i = 0; i < n; ++i) acc[i] = x[i] > acc[i] ? x[i] : acc[i];
+      for (size_t i = 0; i < n; ++i) acc[i] = pnn_max_nan(acc[i], x[i]);
       break;
     case PNN_REDUCE_MIN:
-      for (size_t i = 0; i < n; ++i) acc[i] = x[i] < acc[i] ? x[i] : acc[i];
+      for (size_t i = 0; i < n; ++i) acc[i] = pnn_min_nan(acc[i], x[i]);
       break;
     default:
       for (size_t i = 0; i < n; ++i) acc[i] += x[i];

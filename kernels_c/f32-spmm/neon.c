@@ -20,35 +20,9 @@
 
 #include <arm_neon.h>
 
-#if defined(__GNUC__)
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define PNN_ALWAYS_INLINE inline
-#endif
+#include "pnn_neon_act.h"
 
 enum { MAX_G = 8, MAX_NV = 8 };
-
-/* NaN handling matches pnn_activate: relu maps NaN to 0 (fmaxnm), the clamps keep it. */
-static PNN_ALWAYS_INLINE float32x4_t activate_vec(float32x4_t v, int kind, float alpha,
-                                                  float beta) {
-  const float32x4_t zero = vdupq_n_f32(0.0f);
-  const float32x4_t one = vdupq_n_f32(1.0f);
-  switch (kind) {
-    case PNN_ACT_RELU: return vmaxnmq_f32(v, zero);
-    case PNN_ACT_CLIP: return vminq_f32(vdupq_n_f32(beta), vmaxq_f32(vdupq_n_f32(alpha), v));
-    case PNN_ACT_LEAKY_RELU: return vbslq_f32(vcgeq_f32(v, zero), v, vmulq_n_f32(v, alpha));
-    case PNN_ACT_HARD_SIGMOID: {
-      const float32x4_t y = vfmaq_n_f32(vdupq_n_f32(beta), v, alpha);
-      return vminq_f32(one, vmaxq_f32(zero, y));
-    }
-    case PNN_ACT_HARD_SWISH: {
-      float32x4_t y = vfmaq_n_f32(vdupq_n_f32(0.5f), v, 1.0f / 6.0f);
-      y = vminq_f32(one, vmaxq_f32(zero, y));
-      return vmulq_f32(v, y);
-    }
-    default: return v; /* none; sigmoid/tanh get a scalar pass after the store */
-  }
-}
 
 /* acc + x * lane `lane` of v; the switch folds away once lane is a constant (the
  * intrinsic needs an immediate). */
@@ -137,7 +111,7 @@ static PNN_ALWAYS_INLINE void tile_all_groups(const pnn_sparse_f32 *w, size_t G,
         float *out = a->y + (m0 + r) * a->y_stride + p0;
 #pragma GCC unroll 8
         for (size_t v = 0; v < MAX_NV; ++v) {
-          if (v < nv) vst1q_f32(out + 4 * v, activate_vec(acc[r][v], kind, a->act.alpha, a->act.beta));
+          if (v < nv) vst1q_f32(out + 4 * v, pnn_neon_act(acc[r][v], kind, a->act.alpha, a->act.beta));
         }
         if (pnn_act_needs_scalar_pass(kind)) {
           for (size_t p = 0; p < 4 * nv; ++p) out[p] = pnn_activate(out[p], a->act);

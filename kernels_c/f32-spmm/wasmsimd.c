@@ -19,33 +19,9 @@
 
 #include <wasm_simd128.h>
 
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
+#include "pnn_wasm_act.h"
 
 enum { MAX_G = 8, MAX_NV = 4 };
-
-/* pmin/pmax are `b < a ? b : a` / `a < b ? b : a`: with the operand order below
- * they treat NaN exactly as pnn_activate's comparisons do. */
-static PNN_ALWAYS_INLINE v128_t activate_vec(v128_t v, int kind, v128_t alpha, v128_t beta) {
-  const v128_t zero = wasm_f32x4_const_splat(0.0f);
-  const v128_t one = wasm_f32x4_const_splat(1.0f);
-  switch (kind) {
-    case PNN_ACT_RELU: return wasm_f32x4_pmax(zero, v);
-    case PNN_ACT_CLIP: return wasm_f32x4_pmin(wasm_f32x4_pmax(v, alpha), beta);
-    case PNN_ACT_LEAKY_RELU:
-      return wasm_v128_bitselect(v, wasm_f32x4_mul(v, alpha), wasm_f32x4_ge(v, zero));
-    case PNN_ACT_HARD_SIGMOID: {
-      const v128_t y = wasm_f32x4_add(wasm_f32x4_mul(alpha, v), beta);
-      return wasm_f32x4_pmin(wasm_f32x4_pmax(y, zero), one);
-    }
-    case PNN_ACT_HARD_SWISH: {
-      v128_t y = wasm_f32x4_add(wasm_f32x4_mul(v, wasm_f32x4_const_splat(1.0f / 6.0f)),
-                                wasm_f32x4_const_splat(0.5f));
-      y = wasm_f32x4_pmin(wasm_f32x4_pmax(y, zero), one);
-      return wasm_f32x4_mul(v, y);
-    }
-    default: return v; /* none; sigmoid/tanh get a scalar pass after the store */
-  }
-}
 
 typedef struct spmm_args {
   const float *x;
@@ -106,7 +82,7 @@ static PNN_ALWAYS_INLINE void tile_all_groups(const pnn_sparse_f32 *w, size_t G,
         float *out = a->y + (m0 + r) * a->y_stride + p0;
 #pragma GCC unroll 4
         for (size_t v = 0; v < MAX_NV; ++v) {
-          if (v < nv) wasm_v128_store(out + 4 * v, activate_vec(acc[r][v], kind, a->alpha, a->beta));
+          if (v < nv) wasm_v128_store(out + 4 * v, pnn_wasm_act(acc[r][v], kind, a->alpha, a->beta));
         }
         if (pnn_act_needs_scalar_pass(kind)) {
           for (size_t p = 0; p < 4 * nv; ++p) out[p] = pnn_activate(out[p], a->act);

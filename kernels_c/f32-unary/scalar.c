@@ -1,5 +1,7 @@
 /* Scalar reference of the f32 element-wise unary functions and of the fused
- * activation. One loop per kind so that the switch is outside the loop. */
+ * activation. One loop per kind so that the switch is outside the loop. NaN in, NaN
+ * out for every kind, as in onnxruntime (the comparisons below are false for NaN, so
+ * each clamp returns its input). */
 #include <math.h>
 
 #include "pnn_kernels.h"
@@ -26,7 +28,7 @@ void pnn_f32_unary_scalar(const pnn_unary_params *p, size_t n, const float *x, f
   size_t i;
   switch (p->kind) {
     case PNN_UNARY_RELU:
-      for (i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+      for (i = 0; i < n; ++i) y[i] = pnn_relu(x[i]);
       break;
     case PNN_UNARY_CLIP:
       /* onnxruntime's order: max with the low bound first, then min with the high. */

@@ -46,9 +46,24 @@ typedef struct pnn_activation {
   float beta;
 } pnn_activation;
 
+/* max(x, 0) that keeps NaN (onnxruntime's Relu does) and maps -0 to +0. */
+static inline float pnn_relu(float x) { return x > 0.0f || x != x ? x : 0.0f; }
+
+/* The larger of a running maximum and a new value, NaN winning from either side (so a
+ * max over a window is NaN when any element is, whatever their order). */
+static inline float pnn_max_nan(float best, float v) {
+  const float larger = v > best ? v : best; /* keeps best's NaN; one MAXSS / FMAX */
+  return v != v ? v : larger;               /* a select, not a branch */
+}
+static inline float pnn_min_nan(float best, float v) {
+  const float smaller = v < best ? v : best;
+  return v != v ? v : smaller;
+}
+
+/* NaN in, NaN out for every kind (docs/OPS.md, "NaN and infinities"). */
 static inline float pnn_activate(float x, pnn_activation a) {
   switch (a.kind) {
-    case PNN_ACT_RELU: return x > 0.0f ? x : 0.0f;
+    case PNN_ACT_RELU: return pnn_relu(x);
     case PNN_ACT_CLIP: return x < a.alpha ? a.alpha : (x > a.beta ? a.beta : x);
     case PNN_ACT_LEAKY_RELU: return x >= 0.0f ? x : a.alpha * x;
     case PNN_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));

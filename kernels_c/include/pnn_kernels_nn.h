@@ -25,8 +25,9 @@ typedef struct pnn_pool2d_geometry {
   size_t pad_top, pad_left, pad_bottom, pad_right;
 } pnn_pool2d_geometry;
 
-/* y = max over the taps inside the image (padding never wins); a window with no tap
- * inside the image gives -FLT_MAX (onnxruntime's behaviour: its initial value). */
+/* y = max over the taps inside the image (padding never wins); NaN when any tap is
+ * NaN, -inf when all are -inf; a window with no tap inside the image gives -FLT_MAX
+ * (onnxruntime's behaviour: its initial value). */
 void pnn_f32_maxpool2d_scalar(const pnn_pool2d_geometry *g, const float *x, float *y);
 void pnn_f32_maxpool2d_avx512(const pnn_pool2d_geometry *g, const float *x, float *y);
 typedef void (*pnn_f32_maxpool2d_fn)(const pnn_pool2d_geometry *g, const float *x, float *y);

@@ -1,16 +1,25 @@
 /* Max pooling written for the auto-vectorizer, for f32 and u8: per output row, the
  * output columns whose window lies inside the image horizontally run tap by tap as a
- * vector max over the columns, in the reference's tap order (so NaN and -inf behave
- * exactly as in pnn_f32_maxpool2d_scalar: max(v, best) keeps best unless v > best).
- * Edge columns use the reference's per-pixel loop. Included (inside an ISA target
- * region) with MAXPOOL_T (the element type), MAXPOOL_LOWEST (the value of a window
- * with no tap inside the image) and MAXPOOL_FN(name) (the names to define:
- * MAXPOOL_FN(maxpool2d) is the kernel) set. */
+ * vector max over the columns; edge columns use a per-pixel loop. Results equal
+ * pnn_f32_maxpool2d_scalar's: any NaN in a window makes its output NaN, a window of
+ * -inf gives -inf (docs/OPS.md). Included (inside an ISA target region) with MAXPOOL_T
+ * (the element type), MAXPOOL_LOWEST (the value of a window with no tap inside the
+ * image), MAXPOOL_FN(name) (the names to define: MAXPOOL_FN(maxpool2d) is the kernel)
+ * and, for floating-point types, MAXPOOL_IS_NAN(v) and MAXPOOL_NAN set. */
 #include "pnn_kernels.h"
+
+#ifndef MAXPOOL_IS_NAN
+#define MAXPOOL_IS_NAN(v) 0 /* integer types have no NaN */
+#define MAXPOOL_NAN 0
+#endif
+
+/* The running maximum best after tap v, a NaN tap winning (a NaN best stays, as
+ * v > NaN is false): a max and a blend, which vectorize to two selects. */
+#define MAXPOOL_STEP(best, v) (MAXPOOL_IS_NAN(v) ? (v) : ((v) > (best) ? (v) : (best)))
 
 static MAXPOOL_T MAXPOOL_FN(maxpool_pixel)(const pnn_pool2d_geometry *g, const MAXPOOL_T *x_c, size_t oy, size_t ox) {
   MAXPOOL_T best = MAXPOOL_LOWEST;
-  int have = 0;
+  int have = 0, nan = 0;
   for (size_t i = 0; i < g->kernel_h; ++i) {
     const size_t iy = oy * g->stride_h + i * g->dilation_h - g->pad_top;
     if (iy >= g->in_h) continue;
@@ -18,11 +27,12 @@ static MAXPOOL_T MAXPOOL_FN(maxpool_pixel)(const pnn_pool2d_geometry *g, const M
       const size_t ix = ox * g->stride_w + j * g->dilation_w - g->pad_left;
       if (ix >= g->in_w) continue;
       const MAXPOOL_T v = x_c[iy * g->in_w + ix];
-      if (!have || v > best) best = v;
+      best = !have || v > best ? v : best;
+      nan |= MAXPOOL_IS_NAN(v); /* a flag, not a data-dependent branch */
       have = 1;
     }
   }
-  return best;
+  return nan ? (MAXPOOL_T)MAXPOOL_NAN : best;
 }
 
 void MAXPOOL_FN(maxpool2d)(const pnn_pool2d_geometry *g, const MAXPOOL_T *x, MAXPOOL_T *y) {
@@ -54,7 +64,7 @@ void MAXPOOL_FN(maxpool2d)(const pnn_pool2d_geometry *g, const MAXPOOL_T *x, MAX
           } else {
             for (size_t ox = ox_lo; ox < ox_hi; ++ox) {
               const MAXPOOL_T v = src[ox * sw];
-              y_row[ox] = v > y_row[ox] ? v : y_row[ox];
+              y_row[ox] = MAXPOOL_STEP(y_row[ox], v);
             }
           }
         }
@@ -64,3 +74,5 @@ void MAXPOOL_FN(maxpool2d)(const pnn_pool2d_geometry *g, const MAXPOOL_T *x, MAX
     }
   }
 }
+
+#undef MAXPOOL_STEP

@@ -1,9 +1,10 @@
 /* Vector forms of the fused activations and tail masks shared by the x86 kernels
  * (included inside a file's `#pragma GCC target` region, after defining
- * PNN_X86_ACT_AVX512 or PNN_X86_ACT_AVX2). NaN handling
- * matches pnn_activate: max/min return their second operand on NaN. Sigmoid and
- * tanh have no vector form here: callers give them a scalar pass
- * (pnn_act_needs_scalar_pass). */
+ * PNN_X86_ACT_AVX512 or PNN_X86_ACT_AVX2). NaN handling matches pnn_activate (NaN
+ * propagates): MAXPS/MINPS return their second operand when either is NaN, so v is
+ * always the second operand of a clamp; relu is a compare (not-less-or-equal, true for
+ * NaN) and a mask, which also maps -0 to +0 as pnn_relu does. Sigmoid and tanh have no
+ * vector form here: callers give them a scalar pass (pnn_act_needs_scalar_pass). */
 #ifndef PNN_F32_X86_ACT_H
 #define PNN_F32_X86_ACT_H
 
@@ -22,7 +23,7 @@ static PNN_ALWAYS_INLINE __m512 pnn_act512(__m512 v, int kind, __m512 alpha, __m
   const __m512 zero = _mm512_setzero_ps();
   const __m512 one = _mm512_set1_ps(1.0f);
   switch (kind) {
-    case PNN_ACT_RELU: return _mm512_max_ps(v, zero);
+    case PNN_ACT_RELU: return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_NLE_UQ), v);
     case PNN_ACT_CLIP: return _mm512_min_ps(beta, _mm512_max_ps(alpha, v));
     case PNN_ACT_LEAKY_RELU: {
       __mmask16 negative = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
@@ -51,7 +52,7 @@ static PNN_ALWAYS_INLINE __m256 pnn_act256(__m256 v, int kind, __m256 alpha, __m
   const __m256 zero = _mm256_setzero_ps();
   const __m256 one = _mm256_set1_ps(1.0f);
   switch (kind) {
-    case PNN_ACT_RELU: return _mm256_max_ps(v, zero);
+    case PNN_ACT_RELU: return _mm256_and_ps(_mm256_cmp_ps(v, zero, _CMP_NLE_UQ), v);
     case PNN_ACT_CLIP: return _mm256_min_ps(beta, _mm256_max_ps(alpha, v));
     case PNN_ACT_LEAKY_RELU: {
       const __m256 negative = _mm256_cmp_ps(v, zero, _CMP_LT_OQ);

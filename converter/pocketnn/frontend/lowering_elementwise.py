@@ -41,15 +41,20 @@ def lower_gelu(ctx: LoweringContext, node: OnnxNode) -> None:
              {"approximate": 0 if approximate == "none" else 1})
 
 
+# ONNX's bounds of an absent min / max: the lowest and largest finite float, so Clip
+# without min maps -inf to -FLT_MAX (onnxruntime does).
+_CLIP_DEFAULT_MAX = float(np.finfo(np.float32).max)
+
+
 def lower_clip(ctx: LoweringContext, node: OnnxNode) -> None:
     if ctx.opset < 11:
-        low = float(node.attr("min", -np.inf))
-        high = float(node.attr("max", np.inf))
+        low = float(node.attr("min", -_CLIP_DEFAULT_MAX))
+        high = float(node.attr("max", _CLIP_DEFAULT_MAX))
     else:
         low_arr = ctx.require_const(node, 1, "min") if node.input(1) else None
         high_arr = ctx.require_const(node, 2, "max") if node.input(2) else None
-        low = -np.inf if low_arr is None else float(low_arr.reshape(-1)[0])
-        high = np.inf if high_arr is None else float(high_arr.reshape(-1)[0])
+        low = -_CLIP_DEFAULT_MAX if low_arr is None else float(low_arr.reshape(-1)[0])
+        high = _CLIP_DEFAULT_MAX if high_arr is None else float(high_arr.reshape(-1)[0])
     ctx.emit("Clip", node.name, [node.input(0)], [node.output(0)],
              {"min": float(low), "max": float(high)})
 

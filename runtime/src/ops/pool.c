@@ -167,9 +167,7 @@ void pnn_op_global_pool_run(const pnn_model *model, const pnn_node *node, const 
     const float *xp = x + plane * p->spatial;
     if (node->op == OP_GLOBAL_MAX_POOL) {
       float best = xp[0];
-      for (size_t i = 1; i < p->spatial; ++i) {
-        if (xp[i] > best) best = xp[i];
-      }
+      for (size_t i = 1; i < p->spatial; ++i) best = pnn_max_nan(best, xp[i]);
       y[plane] = best;
     } else {
       /* Four partial sums: less rounding error on large planes than one chain. */

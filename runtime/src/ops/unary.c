@@ -1,6 +1,6 @@
 /* Element-wise unary operators, codes 10..29 (docs/OPS.md): one prepare/run pair that
  * maps the op code to a kernel kind and its attributes. */
-#include <math.h>
+#include <float.h>
 #include <stdlib.h>
 
 #include "ew_common.h"
@@ -23,8 +23,9 @@ static pnn_status read_unary_attrs(const pnn_node *node, pnn_unary_params *p, pn
   p->beta = 0.0f;
   switch (p->kind) {
     case PNN_UNARY_CLIP:
-      st = pnn_ew_attr_float(node, "min", -INFINITY, &p->alpha, error);
-      if (st == PNN_OK) st = pnn_ew_attr_float(node, "max", INFINITY, &p->beta, error);
+      /* ONNX's defaults: the lowest and largest finite float (so -inf becomes -FLT_MAX). */
+      st = pnn_ew_attr_float(node, "min", -FLT_MAX, &p->alpha, error);
+      if (st == PNN_OK) st = pnn_ew_attr_float(node, "max", FLT_MAX, &p->beta, error);
       break;
     case PNN_UNARY_LEAKY_RELU:
       st = pnn_ew_attr_float(node, "alpha", 0.01f, &p->alpha, error);
