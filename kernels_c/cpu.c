@@ -103,7 +103,6 @@ void pnn_cpu_detect(pnn_cpu_features *f) { memset(f, 0, sizeof *f); }
 #endif
 
 enum pnn_cpu_cap_result pnn_cpu_cap(pnn_cpu_features *f, const char *isa) {
-  (void)f; /* a wasm32 build has no feature to cap */
   if (isa[0] == '\0') return PNN_CPU_CAP_OK;
   if (strcmp(isa, "scalar") == 0) {
 #if defined(__x86_64__) || defined(_M_X64)
@@ -126,6 +125,8 @@ enum pnn_cpu_cap_result pnn_cpu_cap(pnn_cpu_features *f, const char *isa) {
     f->neon_dotprod = 0;
     return PNN_CPU_CAP_OK;
   }
+#else
+  (void)f; /* wasm32: SIMD128 is the only path */
 #endif
   return PNN_CPU_CAP_UNKNOWN;
 }

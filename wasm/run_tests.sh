@@ -7,10 +7,10 @@
 #      variants vs the scalar references) compiled with emcc, under ASan+UBSan and at
 #      -O3, run in node
 #   3. fixtures from the installed `pocketnn` package (models, inputs, NATIVE outputs)
-#   4. node --test wasm/test/ under a timeout (so a hang fails): the wasm build must
-#      match the native outputs (node_test.mjs); mutated fixtures and fuzz seeds
-#      (tests/fuzz/make_corpus.py) fail only with a PocketnnError, never a trap
-#      (mutation_test.mjs)
+#   4. node --test wasm/test/: the wasm build must match the native outputs
+#      (node_test.mjs); mutated fixtures and seeds of tests/fuzz/make_corpus.py fail
+#      only with a PocketnnError, never a trap (mutation_test.mjs); under a timeout,
+#      so a hang fails
 # Exits non-zero on the first failure.
 set -euo pipefail
 
