@@ -8,6 +8,9 @@
 #      the SIMD128 epilogues) compiled with emcc, under ASan+UBSan and at -O3, run in node
 #   3. fixtures from the installed `pocketnn` package (models, inputs, NATIVE outputs)
 #   4. node --test wasm/test/: the wasm build must match the native outputs
+#      (node_test.mjs); mutated fixtures and seeds of tests/fuzz/make_corpus.py fail
+#      only with a PocketnnError, never a trap (mutation_test.mjs); under a timeout,
+#      so a hang fails
 # Exits non-zero on the first failure.
 set -euo pipefail
 
@@ -44,6 +47,10 @@ done
 echo "== wasm: fixtures from the native runtime"
 "$PYTHON" "$HERE/test/make_fixtures.py" "$WORK/fixtures"
 
+echo "== wasm: seeds of tests/fuzz/make_corpus.py for the mutation test"
+"$PYTHON" "$ROOT/tests/fuzz/make_corpus.py" "$WORK/fuzz_seeds"
+
 echo "== wasm: node --test"
-PNN_FIXTURES="$WORK/fixtures" node --test --test-reporter=spec "$HERE/test/"
+PNN_FIXTURES="$WORK/fixtures" PNN_MUTATION_MODELS="$WORK/fuzz_seeds" \
+  timeout "${PNN_NODE_TEST_TIMEOUT:-600}" node --test --test-reporter=spec "$HERE/test/"
 echo "== wasm: all passed in $(( $(date +%s) - start )) s"

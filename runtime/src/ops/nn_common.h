@@ -21,8 +21,10 @@
 /* a * b, false on size_t overflow. */
 static inline size_t pnn_nn_div_up(size_t a, size_t b) { return (a + b - 1) / b; }
 
-/* The calling thread's scratch region of a run. */
+/* The calling thread's scratch region of a run; NULL when no op of the model needs
+ * scratch (the session has none, and NULL + 0 is undefined behaviour). */
 static inline void *pnn_nn_thread_scratch(const pnn_run_context *ctx, size_t thread) {
+  if (ctx->scratch == NULL) return NULL;
   return (uint8_t *)ctx->scratch + thread * ctx->scratch_stride;
 }
 
