@@ -9,8 +9,8 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from pocketnn.errors import ShapeError, UnsupportedOpError
-from pocketnn.frontend.folding import TensorInfo
+from pocketnn.errors import LimitError, ShapeError, UnsupportedOpError
+from pocketnn.frontend.folding import DEFAULT_MAX_CONSTANT_ELEMENTS, TensorInfo
 from pocketnn.ir import AttrValue, DType, Node, Tensor
 
 
@@ -76,6 +76,7 @@ class LoweringContext:
     infos: dict[str, TensorInfo]
     constants: dict[str, np.ndarray]
     opset: int
+    max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS
     tensors: dict[str, Tensor] = field(default_factory=dict)
     nodes: list[Node] = field(default_factory=list)
     # Tensors read by some ONNX node or listed as graph outputs.
@@ -138,6 +139,16 @@ class LoweringContext:
         name = self.fresh_name(base)
         self.tensors[name] = Tensor(name, DType.F32, tuple(int(d) for d in shape))
         return name
+
+    def check_constant_size(self, node: OnnxNode, what: str, shape: tuple[int, ...]) -> None:
+        """A LimitError before a constant of `shape` is made for `node` beyond the limit."""
+        count = 1
+        for d in shape:
+            count *= int(d)
+        if count > self.max_constant_elements:
+            raise LimitError(f"{node.describe()}: {what} of shape {list(shape)} would hold {count:,} "
+                             f"elements, over the constant limit of {self.max_constant_elements:,} "
+                             f"(max_constant_elements of pocketnn.convert)")
 
     def new_constant(self, base: str, value: np.ndarray) -> str:
         name = self.fresh_name(base)

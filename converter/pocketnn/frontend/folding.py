@@ -9,12 +9,13 @@ subgraphs (Shape -> Gather -> Concat -> Reshape, ConstantOfShape, Range, ...) va
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from pocketnn.errors import ShapeError
+from pocketnn.errors import LimitError, ShapeError
 
 # Shapes of constants up to this many elements are given to shape inference with their
 # values (Reshape targets, Slice bounds...); bigger ones (weights) only by shape.
@@ -26,6 +27,38 @@ _NON_DETERMINISTIC = frozenset(
      "Multinomial", "Bernoulli"}
 )
 _SUBGRAPH_OPS = frozenset({"If", "Loop", "Scan", "SequenceMap"})
+
+# Constant folding materializes every folded value, so a tiny model can ask for an
+# enormous one (ConstantOfShape [16384, 16384] is 160 bytes of ONNX and 1 GiB of float32).
+# A folded tensor may have at most this many elements (512 MiB as float32: VGG-19's
+# 4096 x 25088 fc6 weight, which onnx's "light" models write as a ConstantOfShape, still
+# folds); all folded tensors together at most _TOTAL_FOLD_FACTOR times as many (1 GiB as
+# float32). `max_constant_elements` of pocketnn.convert changes both.
+DEFAULT_MAX_CONSTANT_ELEMENTS = 1 << 27
+_TOTAL_FOLD_FACTOR = 2
+# onnx's reference implementations of these ops loop in Python per output element (or
+# per kernel tap), so they fold only while output elements x work per element is small.
+_SLOW_REFERENCE_OPS = frozenset(
+    {"Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "DeformConv", "MaxPool", "AveragePool",
+     "LpPool", "MaxUnpool", "MaxRoiPool", "RoiAlign", "Resize", "Upsample", "GridSample", "Col2Im",
+     "LRN", "NonMaxSuppression", "DFT", "STFT", "Einsum", "CenterCropPad", "AffineGrid",
+     "ImageDecoder", "RegexFullMatch", "StringSplit", "StringNormalizer", "TfIdfVectorizer"}
+)
+_SLOW_FOLD_WORK = 1 << 20
+# Ops whose outputs never hold more elements than (rank + 1) x their largest input, so
+# they may fold even when shape inference could not tell their output shape.
+_BOUNDED_BY_INPUTS = frozenset(
+    {"Abs", "Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Ceil", "Cos", "Cosh", "Erf", "Exp",
+     "Floor", "IsInf", "IsNaN", "Log", "Neg", "Not", "Reciprocal", "Relu", "Round", "Sigmoid",
+     "Sign", "Sin", "Sinh", "Sqrt", "Tan", "Tanh", "Softplus", "Softsign", "Elu", "Selu",
+     "LeakyRelu", "HardSigmoid", "HardSwish", "Celu", "Gelu", "Mish", "ThresholdedRelu", "Clip",
+     "Cast", "CastLike", "Identity", "Dropout", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
+     "Transpose", "Slice", "Split", "Shape", "Size", "ReduceSum", "ReduceMean", "ReduceMax",
+     "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp",
+     "ReduceSumSquare", "ArgMax", "ArgMin", "NonZero", "Compress", "TopK", "Unique",
+     "QuantizeLinear", "DequantizeLinear", "Softmax", "LogSoftmax", "Hardmax", "CumSum",
+     "BitwiseNot"}
+)
 
 
 @dataclass
@@ -51,6 +84,9 @@ class OnnxState:
     opset_imports: list[onnx.OperatorSetIdProto]
     ir_version: int
     infos: dict[str, TensorInfo] = field(default_factory=dict)
+    max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS
+    # Elements of all the values folded so far (bounded by _TOTAL_FOLD_FACTOR x the limit).
+    folded_elements: int = 0
 
     @property
     def opset(self) -> int:
@@ -147,25 +183,111 @@ def _is_foldable(node: onnx.NodeProto, constants: dict[str, np.ndarray]) -> bool
     return all((not name) or name in constants for name in node.input)
 
 
-def fold_round(state: OnnxState) -> bool:
+def _describe_shape(shape: tuple[int | None, ...] | None) -> str:
+    return "unknown" if shape is None else "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _element_count(shape: tuple[int | None, ...]) -> int:
+    count = 1
+    for d in shape:
+        count *= int(d or 0)
+    return count
+
+
+def _output_elements(node: onnx.NodeProto, infos: dict[str, TensorInfo]) -> list[tuple[str, int]] | None:
+    """(output, element count) from shape inference; None when some output's shape is unknown."""
+    sizes: list[tuple[str, int]] = []
+    for name in node.output:
+        if not name:
+            continue
+        info = infos.get(name)
+        if info is None or not info.is_static:
+            return None
+        sizes.append((name, _element_count(info.shape or ())))
+    return sizes
+
+
+def _work_per_element(node: onnx.NodeProto, constants: dict[str, np.ndarray]) -> int:
+    """Multiply-adds (or loop steps) per output element of a slow reference op: the
+    weight's kernel volume for convolutions, 1 otherwise (pool windows are attributes)."""
+    if node.op_type in ("Conv", "ConvTranspose", "ConvInteger", "DeformConv") and len(node.input) > 1:
+        weight = constants.get(node.input[1])
+        if weight is not None and weight.ndim >= 2:
+            return max(1, int(np.prod(weight.shape[1:], dtype=np.int64)))
+    for attr in node.attribute:
+        if attr.name == "kernel_shape":
+            return max(1, _element_count(tuple(int(k) for k in attr.ints)))
+    return 1
+
+
+# Whether the runtime computes an ONNX node (lowering.is_supported), given by the caller:
+# lowering imports this module.
+RuntimeOp = Callable[[onnx.NodeProto], bool]
+
+
+def _check_fold_size(node: onnx.NodeProto, state: OnnxState, runtime_op: RuntimeOp) -> bool:
+    """Whether `node` (all inputs constant) may be evaluated: True when its outputs are
+    within the limits, False to keep it for the runtime (shape unknown, or too large for
+    an op the runtime computes); LimitError when it is too large and only folding could
+    have removed it."""
+    sizes = _output_elements(node, state.infos)
+    if sizes is None:
+        return node.op_type in _BOUNDED_BY_INPUTS
+    limit = state.max_constant_elements
+    for name, count in sizes:
+        slow = node.op_type in _SLOW_REFERENCE_OPS
+        work = count * _work_per_element(node, state.constants) if slow else count
+        if count <= limit and (not slow or work <= _SLOW_FOLD_WORK) \
+                and state.folded_elements + count <= limit * _TOTAL_FOLD_FACTOR:
+            continue
+        runtime_float = all(state.infos[o].elem_type == onnx.TensorProto.FLOAT for o in node.output if o)
+        if runtime_op(node) and runtime_float:
+            return False
+        shape = _describe_shape(state.infos[name].shape)
+        if count > limit:
+            why = (f"its output '{name}' of shape {shape} would hold {count:,} elements, over the "
+                   f"constant-folding limit of {limit:,} elements")
+        elif slow and work > _SLOW_FOLD_WORK:
+            why = (f"evaluating its output '{name}' of shape {shape} would take {work:,} steps, over "
+                   f"the limit of {_SLOW_FOLD_WORK:,} for folding {node.op_type}")
+        else:
+            why = (f"folding its output '{name}' of shape {shape} would bring the folded constants "
+                   f"to {state.folded_elements + count:,} elements, over the total limit of "
+                   f"{limit * _TOTAL_FOLD_FACTOR:,} ({_TOTAL_FOLD_FACTOR} x max_constant_elements)")
+        raise LimitError(f"node '{node.name}' ({node.op_type}): all its inputs are constants, but "
+                         f"{why}; the runtime cannot compute {node.op_type}, so the model cannot be "
+                         f"converted (raise max_constant_elements of pocketnn.convert if this is meant)")
+    return True
+
+
+def _evaluate_within_limit(node: onnx.NodeProto, state: OnnxState) -> list[np.ndarray] | None:
+    try:
+        values = evaluate_node(node, state.constants, state.opset_imports)
+    except Exception:  # not evaluable here: left for lowering to judge
+        return None
+    # Shape inference promised these sizes; a value beyond the limit is not kept anyway.
+    if any(v.size > state.max_constant_elements for v in values):
+        return None
+    return values
+
+
+def fold_round(state: OnnxState, runtime_op: RuntimeOp) -> bool:
     """One forward sweep of folding; returns True when something changed."""
     changed = False
     kept: list[onnx.NodeProto] = []
     for node in state.nodes:
         values: list[np.ndarray] | None = None
         if node.op_type in ("Shape", "Size") and node.domain in ("", "ai.onnx") \
-                and node.input[0] not in state.constants:
+                and len(node.input) == 1 and node.input[0] not in state.constants:
             values = _fold_shape_node(node, state.infos)
-        elif _is_foldable(node, state.constants):
-            try:
-                values = evaluate_node(node, state.constants, state.opset_imports)
-            except Exception:  # not evaluable here: left for lowering to judge
-                values = None
+        elif _is_foldable(node, state.constants) and _check_fold_size(node, state, runtime_op):
+            values = _evaluate_within_limit(node, state)
         if values is None:
             kept.append(node)
             continue
         for name, value in zip([o for o in node.output if o], values):
             state.constants[name] = value
+            state.folded_elements += int(value.size)
         changed = True
     state.nodes = kept
     return changed
@@ -183,11 +305,12 @@ def remove_dead(state: OnnxState) -> None:
     state.constants = {k: v for k, v in state.constants.items() if k in live}
 
 
-def simplify(state: OnnxState) -> None:
-    """Iterates shape inference and folding until a fixed point."""
+def simplify(state: OnnxState, runtime_op: RuntimeOp) -> None:
+    """Iterates shape inference and folding until a fixed point. A constant node too
+    large to fold stays when `runtime_op` says the runtime computes it."""
     for _ in range(_MAX_ROUNDS):
         state.infos = infer_shapes(state)
-        changed = fold_round(state)
+        changed = fold_round(state, runtime_op)
         remove_dead(state)
         if not changed:
             break

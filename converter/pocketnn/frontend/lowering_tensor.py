@@ -187,10 +187,15 @@ def lower_reduce(ctx: LoweringContext, node: OnnxNode) -> None:
 
 
 def lower_expand(ctx: LoweringContext, node: OnnxNode) -> None:
-    """Expand(x, shape) broadcasts exactly like Add(x, zeros(shape))."""
-    target = ctx.require_const(node, 1, "shape").reshape(-1).astype(np.int64)
-    zeros = ctx.new_constant(f"{node.name}_zeros", np.zeros(tuple(int(d) for d in target),
-                                                             dtype=np.float32))
+    """Expand(x, shape) broadcasts exactly like Add(x, zeros): the zeros span the output's
+    dims where x is 1 and are 1 where x already has the output's extent."""
+    ctx.require_const(node, 1, "shape")
+    out_shape = ctx.shape(node.output(0))
+    in_shape = ctx.shape(node.input(0))
+    aligned = (1,) * (len(out_shape) - len(in_shape)) + tuple(in_shape)
+    zeros_shape = tuple(1 if have == want else want for have, want in zip(aligned, out_shape))
+    ctx.check_constant_size(node, "the zeros it broadcasts against", zeros_shape)
+    zeros = ctx.new_constant(f"{node.name}_zeros", np.zeros(zeros_shape, dtype=np.float32))
     ctx.emit("Add", node.name, [node.input(0), zeros], [node.output(0)])
 
 
