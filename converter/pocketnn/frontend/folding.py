@@ -117,28 +117,58 @@ def _constant_info(value: np.ndarray) -> TensorInfo:
     return TensorInfo(helper.np_dtype_to_tensor_dtype(value.dtype), tuple(int(d) for d in value.shape))
 
 
-def infer_shapes(state: OnnxState) -> dict[str, TensorInfo]:
-    """Runs onnx shape inference on the current state; returns info for every tensor."""
-    graph_inputs = [_value_info(n, i) for n, i in state.inputs.items()]
+def _has_bad_dim(info: TensorInfo | None) -> bool:
+    return info is not None and info.shape is not None and any(d is not None and d < 1 for d in info.shape)
+
+
+def _infer_node(node: onnx.NodeProto, state: OnnxState, infos: dict[str, TensorInfo],
+                inline: dict[str, onnx.TensorProto]) -> None:
+    """Adds the output infos of one node, from onnx shape inference on that node alone."""
+    graph_inputs: list[onnx.ValueInfoProto] = []
     initializers: list[onnx.TensorProto] = []
-    used = {name for node in state.nodes for name in node.input if name}
-    for name, value in state.constants.items():
-        if name not in used:
-            continue
-        if value.size <= _INLINE_CONSTANT_LIMIT:
-            initializers.append(numpy_helper.from_array(value, name))
-        else:
-            graph_inputs.append(_value_info(name, _constant_info(value)))
-    graph = helper.make_graph(state.nodes, "infer", graph_inputs, [], initializer=initializers)
+    for name in dict.fromkeys(n for n in node.input if n):
+        if name in inline:
+            initializers.append(inline[name])
+        elif name in infos:
+            graph_inputs.append(_value_info(name, infos[name]))
+    outputs = [helper.make_empty_tensor_value_info(o) for o in node.output if o]
+    graph = helper.make_graph([node], "infer", graph_inputs, outputs, initializer=initializers)
     model = helper.make_model(graph, opset_imports=state.opset_imports)
     model.ir_version = max(state.ir_version, 4)
     try:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
     except Exception as exc:  # onnx raises several exception types here
-        raise ShapeError(f"ONNX shape inference failed: {exc}") from exc
-    infos: dict[str, TensorInfo] = {}
+        raise ShapeError(f"node '{node.name}' ({node.op_type}): ONNX shape inference failed: "
+                         f"{exc}") from exc
     for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
-        infos[vi.name] = _info_from_type(vi.type)
+        if vi.name in node.output:
+            infos[vi.name] = _info_from_type(vi.type)
+
+
+def infer_shapes(state: OnnxState) -> dict[str, TensorInfo]:
+    """Runs onnx shape inference node by node on the current state; returns info for
+    every tensor. One node at a time because onnx's C++ inference is not safe against
+    every shape it can itself produce (a Resize with a negative scale yields a negative
+    dim, and a Slice reading it fails an assertion that aborts the process): a node
+    whose input has a dim below 1 (not a folded constant) is not given to onnx, its
+    outputs stay unknown, and _check_remaining names the node that made the bad shape."""
+    infos: dict[str, TensorInfo] = dict(state.inputs)
+    inline: dict[str, onnx.TensorProto] = {}
+    for name, value in state.constants.items():
+        infos[name] = _constant_info(value)
+        # Small constants go in with their values (Reshape targets, Slice bounds...).
+        if value.size <= _INLINE_CONSTANT_LIMIT:
+            inline[name] = numpy_helper.from_array(value, name)
+    for node in state.nodes:
+        inputs = [n for n in node.input if n]
+        if any(_has_bad_dim(infos.get(n)) for n in inputs if n not in state.constants):
+            continue
+        # An empty constant is fine as an operand (Resize's roi) but not when every input
+        # is constant (a negative-step Slice of it aborts): such nodes fold without it.
+        if inputs and all(n in state.constants for n in inputs) \
+                and any(state.constants[n].size == 0 for n in inputs):
+            continue
+        _infer_node(node, state, infos, inline)
     infos.update(state.inputs)
     for name, value in state.constants.items():
         infos[name] = _constant_info(value)
@@ -231,8 +261,13 @@ def _check_fold_size(node: onnx.NodeProto, state: OnnxState, runtime_op: Runtime
     an op the runtime computes); LimitError when it is too large and only folding could
     have removed it."""
     sizes = _output_elements(node, state.infos)
+    if sizes is None and node.op_type == "ConstantOfShape" and node.output and node.input:
+        shape = state.constants[node.input[0]]
+        if shape.ndim == 1 and np.issubdtype(shape.dtype, np.integer):
+            sizes = [(node.output[0], _element_count(tuple(max(int(d), 0) for d in shape)))]
+            state.infos[node.output[0]] = TensorInfo(0, tuple(int(d) for d in shape))
     if sizes is None:
-        return node.op_type in _BOUNDED_BY_INPUTS
+        return node.op_type in _BOUNDED_BY_INPUTS or node.op_type == "Concat"
     limit = state.max_constant_elements
     for name, count in sizes:
         slow = node.op_type in _SLOW_REFERENCE_OPS

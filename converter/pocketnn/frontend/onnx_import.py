@@ -138,6 +138,13 @@ def _check_remaining(state: OnnxState) -> None:
     # An output nobody reads (Dropout's mask, say) needs no shape: it is dropped.
     used = {name for node in state.nodes for name in node.input} | set(state.outputs)
     for node in state.nodes:
+        for name in node.input:
+            info = state.infos.get(name) if name and name not in state.constants else None
+            if info is not None and info.shape is not None \
+                    and any(d is not None and d < 1 for d in info.shape):
+                raise UnsupportedOpError(
+                    f"node '{node.name}' ({node.op_type}): input '{name}' has shape "
+                    f"{list(info.shape)}; pocketnn needs every dim of a runtime value >= 1")
         for out in node.output:
             if not out or out not in used:
                 continue
