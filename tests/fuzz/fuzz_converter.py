@@ -400,8 +400,8 @@ def check_case(data: bytes, seeds: list[onnx.ModelProto]) -> None:
 
     try:
         model, shapes = build_case(data, seeds)
-    except (ValueError, TypeError, OverflowError):
-        return  # the mutation itself was not representable: no case
+    except Exception:  # noqa: BLE001 - onnx's helpers refuse some mutations: no case
+        return
     path = None
     if isinstance(model, bytes):
         fd, path = tempfile.mkstemp(suffix=".onnx")

@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from pocketnn.errors import LimitError, ShapeError, UnsupportedOpError
+from pocketnn.errors import LimitError, ModelError, ShapeError, UnsupportedOpError
 from pocketnn.frontend.folding import DEFAULT_MAX_CONSTANT_ELEMENTS, TensorInfo
 from pocketnn.ir import AttrValue, DType, Node, Tensor
 
@@ -28,11 +28,15 @@ class OnnxNode:
     def from_proto(cls, proto: onnx.NodeProto, name: str) -> OnnxNode:
         attrs: dict[str, Any] = {}
         for a in proto.attribute:
-            value = helper.get_attribute_value(a)
-            if isinstance(value, bytes):
-                value = value.decode("utf-8")
-            elif isinstance(value, list) and value and isinstance(value[0], bytes):
-                value = [v.decode("utf-8") for v in value]
+            try:
+                value = helper.get_attribute_value(a)
+                if isinstance(value, bytes):
+                    value = value.decode("utf-8")
+                elif isinstance(value, list) and value and isinstance(value[0], bytes):
+                    value = [v.decode("utf-8") for v in value]
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise ModelError(f"node '{name}' ({proto.op_type}): attribute '{a.name}' cannot be "
+                                 f"read: {exc}") from exc
             attrs[a.name] = value
         return cls(name, proto.op_type, list(proto.input), list(proto.output), attrs)
 

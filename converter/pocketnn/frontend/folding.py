@@ -135,11 +135,18 @@ def _infer_node(node: onnx.NodeProto, state: OnnxState, infos: dict[str, TensorI
     graph = helper.make_graph([node], "infer", graph_inputs, outputs, initializer=initializers)
     model = helper.make_model(graph, opset_imports=state.opset_imports)
     model.ir_version = max(state.ir_version, 4)
+    # Strict for standard ops: their shape rules (MatMul's inner dims, broadcasting,
+    # Concat's other dims...) are what the runtime will check again when it loads.
+    # (Only when every input is known: an input left unknown upstream is not an error here.)
+    strict = node.domain in ("", "ai.onnx") and all(
+        n in inline or (n in infos and infos[n].elem_type != 0 and infos[n].shape is not None)
+        for n in node.input if n)
     try:
-        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=strict, data_prop=True)
     except Exception as exc:  # onnx raises several exception types here
-        raise ShapeError(f"node '{node.name}' ({node.op_type}): ONNX shape inference failed: "
-                         f"{exc}") from exc
+        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise ShapeError(f"node '{node.name}' ({node.op_type}): its input shapes break ONNX's "
+                         f"shape rules: {message}") from exc
     for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
         if vi.name in node.output:
             infos[vi.name] = _info_from_type(vi.type)

@@ -100,6 +100,7 @@ def lower_split(ctx: LoweringContext, node: OnnxNode) -> None:
 
 
 _PAD_MODES = {"constant": 0, "reflect": 1, "edge": 2}
+_MAX_PAD = 1 << 40  # the runtime's bound (pad.c)
 
 
 def lower_pad(ctx: LoweringContext, node: OnnxNode) -> None:
@@ -126,6 +127,14 @@ def lower_pad(ctx: LoweringContext, node: OnnxNode) -> None:
     for i, axis in enumerate(axes):
         pads[axis] = raw[i]
         pads[rank + axis] = raw[len(axes) + i]
+    shape = ctx.shape(node.input(0))
+    for axis in range(rank):
+        widest = max(pads[axis], pads[rank + axis])
+        if abs(pads[axis]) > _MAX_PAD or abs(pads[rank + axis]) > _MAX_PAD:
+            raise unsupported(node, f"pads {pads} out of range (|pad| <= {_MAX_PAD})")
+        if mode_name == "reflect" and widest >= shape[axis]:
+            raise unsupported(node, f"reflect pad {widest} of dim {axis} needs a pad < the dim "
+                                    f"({shape[axis]})")
     attrs: dict[str, AttrValue] = {"mode": _PAD_MODES[mode_name], "pads": pads, "value": value}
     ctx.emit("Pad", node.name, [node.input(0)], [node.output(0)], attrs)
 
@@ -172,7 +181,7 @@ def lower_reduce(ctx: LoweringContext, node: OnnxNode) -> None:
             if node.input(1) else []
     else:
         axes = [int(a) for a in node.attr("axes", [])]
-    keepdims = int(node.attr("keepdims", 1))
+    keepdims = 1 if int(node.attr("keepdims", 1)) else 0
     if not axes:
         if int(node.attr("noop_with_empty_axes", 0)):
             ctx.emit("Identity", node.name, [node.input(0)], [node.output(0)])

@@ -130,6 +130,10 @@ def _initial_state(proto: onnx.ModelProto, input_shapes: InputShapes | None,
 
 def _check_remaining(state: OnnxState) -> None:
     """Every node left must be lowerable, statically shaped and produce float32."""
+    for name in state.outputs:
+        if name in state.inputs:
+            raise UnsupportedOpError(f"graph output '{name}' is the graph input '{name}' itself; "
+                                     f"pocketnn needs every graph output computed by a node")
     for node in state.nodes:
         if node.op_type in ("If", "Loop", "Scan"):
             raise unsupported_op_error(node.name, node.op_type, node.domain)

@@ -201,6 +201,51 @@ def _tensor_attributes(node: onnx.NodeProto) -> Iterable[onnx.TensorProto]:
         yield from attr.tensors
 
 
+def _default_opset(proto: onnx.ModelProto) -> int | None:
+    for imp in proto.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            return int(imp.version)
+    return None
+
+
+def _check_against_schema(node: onnx.NodeProto, label: str, opset: int) -> None:
+    """Input and output counts and attribute types of a default-domain node, as its ONNX
+    schema at `opset` declares them. Unknown ops are left to the importer (which names
+    what is supported)."""
+    if node.domain not in ("", "ai.onnx"):
+        return
+    try:
+        schema = onnx.defs.get_schema(node.op_type, opset, "")
+    except Exception:  # onnx's SchemaError: no such op at this opset
+        return
+    n_in, n_out = len(node.input), len(node.output)
+    if not schema.min_input <= n_in <= schema.max_input:
+        raise ModelError(f"{label} has {n_in} inputs; {node.op_type}-{schema.since_version} takes "
+                         f"{schema.min_input}..{schema.max_input}")
+    if not schema.min_output <= n_out <= schema.max_output:
+        raise ModelError(f"{label} has {n_out} outputs; {node.op_type}-{schema.since_version} makes "
+                         f"{schema.min_output}..{schema.max_output}")
+    seen: set[str] = set()
+    for attr in node.attribute:
+        if attr.name in seen:
+            raise ModelError(f"{label}: attribute '{attr.name}' is given twice")
+        seen.add(attr.name)
+        declared = schema.attributes.get(attr.name)
+        if declared is None:
+            continue  # onnx.checker refuses these; onnxruntime ignores them, and so do we
+        if attr.ref_attr_name:
+            continue  # a function attribute reference, resolved by inlining
+        expected = int(declared.type.value)
+        if attr.type != expected:
+            raise ModelError(f"{label}: attribute '{attr.name}' has type "
+                             f"{onnx.AttributeProto.AttributeType.Name(attr.type)}, "
+                             f"{node.op_type}-{schema.since_version} declares "
+                             f"{onnx.AttributeProto.AttributeType.Name(expected)}")
+    for name, declared in schema.attributes.items():
+        if declared.required and name not in seen:
+            raise ModelError(f"{label}: required attribute '{name}' is missing")
+
+
 def validate_model(proto: onnx.ModelProto) -> None:
     """Checks the invariants of the module doc and puts the nodes in topological order
     (in place). Raises ModelError naming the offending tensor or node."""
@@ -210,9 +255,13 @@ def validate_model(proto: onnx.ModelProto) -> None:
     _check_names(graph)
     for tensor in graph.initializer:
         check_tensor_data(tensor, "initializer")
+    opset = _default_opset(proto)
     for i, node in enumerate(graph.node):
+        label = f"node '{node.name or f'#{i}'}' ({node.op_type})"
         for tensor in _tensor_attributes(node):
-            check_tensor_data(tensor, f"node '{node.name or f'#{i}'}' ({node.op_type}) tensor attribute")
+            check_tensor_data(tensor, f"{label} tensor attribute")
+        if opset is not None:
+            _check_against_schema(node, label, opset)
     _check_single_writers(graph)
     order = sorted_nodes(graph)
     if any(a is not b for a, b in zip(order, graph.node)):
