@@ -69,6 +69,15 @@ def unsupported_attr(node: OnnxNode, attr: str, value: Any, supported: str) -> U
     )
 
 
+def flag(node: OnnxNode, name: str, default: int = 0) -> int:
+    """An ONNX boolean int attribute, which must be 0 or 1 (onnx's shape inference and
+    the runtimes disagree on other values)."""
+    value = int(node.attr(name, default))
+    if value not in (0, 1):
+        raise unsupported_attr(node, name, value, "0, 1")
+    return value
+
+
 def unsupported(node: OnnxNode, why: str) -> UnsupportedOpError:
     return UnsupportedOpError(f"{node.describe()}: {why}")
 

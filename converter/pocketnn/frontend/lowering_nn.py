@@ -6,6 +6,7 @@ import math
 
 from pocketnn.frontend.context import (
     LowerFn,
+    flag,
     LoweringContext,
     OnnxNode,
     resolve_axis,
@@ -24,10 +25,6 @@ def _check_range(node: OnnxNode, name: str, values: list[int], low: int) -> None
         if not low <= v <= MAX_SPATIAL_ATTR:
             raise unsupported(node, f"{name} {values}: each must be in [{low}, {MAX_SPATIAL_ATTR}]")
 
-
-def _flag(node: OnnxNode, name: str) -> int:
-    """An ONNX boolean int attribute (any non-zero is true) as 0 or 1."""
-    return 1 if int(node.attr(name, 0)) else 0
 
 
 def _spatial_rank(ctx: LoweringContext, node: OnnxNode) -> int:
@@ -211,7 +208,7 @@ def lower_conv_transpose(ctx: LoweringContext, node: OnnxNode) -> None:
 def lower_pool(ctx: LoweringContext, node: OnnxNode) -> None:
     kernel = [int(d) for d in node.attr("kernel_shape", [])]
     k, in_sizes, strides, dilations, pads = _spatial_common(ctx, node, kernel)
-    ceil_mode = _flag(node, "ceil_mode")
+    ceil_mode = flag(node, "ceil_mode")
     if any(pads[i] >= kernel[i] or pads[k + i] >= kernel[i] for i in range(k)):
         raise unsupported(node, f"pads {pads} must be smaller than the kernel {kernel}")
     if node.op_type == "MaxPool" and ctx.is_used(node.output(1)):
@@ -224,7 +221,7 @@ def lower_pool(ctx: LoweringContext, node: OnnxNode) -> None:
         "ceil_mode": ceil_mode,
     }
     if node.op_type == "AveragePool":
-        attrs["count_include_pad"] = _flag(node, "count_include_pad")
+        attrs["count_include_pad"] = flag(node, "count_include_pad")
     ctx.emit(node.op_type, node.name, [node.input(0)], [node.output(0)], attrs)
 
 
@@ -233,7 +230,7 @@ def lower_global_pool(ctx: LoweringContext, node: OnnxNode) -> None:
 
 
 def lower_gemm(ctx: LoweringContext, node: OnnxNode) -> None:
-    trans_a, trans_b = _flag(node, "transA"), _flag(node, "transB")
+    trans_a, trans_b = flag(node, "transA"), flag(node, "transB")
     a_shape, b_shape = ctx.shape(node.input(0)), ctx.shape(node.input(1))
     if len(a_shape) != 2 or len(b_shape) != 2:
         raise unsupported(node, f"A {list(a_shape)} and B {list(b_shape)} must be 2-D")

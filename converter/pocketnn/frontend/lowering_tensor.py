@@ -7,6 +7,7 @@ import numpy as np
 
 from pocketnn.frontend.context import (
     LowerFn,
+    flag,
     LoweringContext,
     OnnxNode,
     resolve_axis,
@@ -181,7 +182,7 @@ def lower_reduce(ctx: LoweringContext, node: OnnxNode) -> None:
             if node.input(1) else []
     else:
         axes = [int(a) for a in node.attr("axes", [])]
-    keepdims = 1 if int(node.attr("keepdims", 1)) else 0
+    keepdims = flag(node, "keepdims", 1)
     if not axes:
         if int(node.attr("noop_with_empty_axes", 0)):
             ctx.emit("Identity", node.name, [node.input(0)], [node.output(0)])
