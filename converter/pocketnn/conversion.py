@@ -20,7 +20,7 @@ from pocketnn.format.writer import write_pnn
 from pocketnn.frontend.folding import DEFAULT_MAX_CONSTANT_ELEMENTS
 from pocketnn.frontend.onnx_import import InputShapes, ModelSource, import_onnx
 from pocketnn.ir import Graph
-from pocketnn.passes import run_passes
+from pocketnn.passes import bounded_pipeline, run_passes
 from pocketnn.quantization.activations import DEFAULT_CALIB_METHOD, QuantizationError
 from pocketnn.quantization.mixed import quantize_mixed
 from pocketnn.quantization.quantize_graph import quantize_static
@@ -67,7 +67,8 @@ def convert_graph(model: ModelSource, input_shapes: InputShapes | None = None,
         raise QuantizationError('first_last_int8=False (--int4-first-last) applies to quantize="mixed" '
                                 '(--quantize mixed) only')
     graph = run_passes(import_onnx(model, input_shapes=input_shapes,
-                                   max_constant_elements=max_constant_elements))
+                                   max_constant_elements=max_constant_elements),
+                       bounded_pipeline(max_constant_elements))
     if quantize is not None and any(node.op in INTEGER_COMPUTE_OPS for node in graph.nodes):
         raise QuantizationError("the model is already quantized (QDQ): its own scales and integer "
                                 "weights were imported; convert it without --quantize")

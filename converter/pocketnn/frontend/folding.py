@@ -138,11 +138,14 @@ def _infer_node(node: onnx.NodeProto, state: OnnxState, infos: dict[str, TensorI
     # Strict for standard ops: their shape rules (MatMul's inner dims, broadcasting,
     # Concat's other dims...) are what the runtime will check again when it loads.
     # (Only when every input is known: an input left unknown upstream is not an error here.)
+    # No data propagation: one node at a time it only adds values for all-constant inputs,
+    # which folding computes anyway, and onnx's C++ Range propagation materializes the
+    # whole range (limit 1e9: gigabytes) before anything can check its size.
     strict = node.domain in ("", "ai.onnx") and all(
         n in inline or (n in infos and infos[n].elem_type != 0 and infos[n].shape is not None)
         for n in node.input if n)
     try:
-        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=strict, data_prop=True)
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=strict, data_prop=False)
     except Exception as exc:  # onnx raises several exception types here
         message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise ShapeError(f"node '{node.name}' ({node.op_type}): its input shapes break ONNX's "

@@ -141,13 +141,16 @@ def _check_remaining(state: OnnxState) -> None:
             raise unsupported_op_error(node.name, node.op_type, node.domain)
     # An output nobody reads (Dropout's mask, say) needs no shape: it is dropped.
     used = {name for node in state.nodes for name in node.input} | set(state.outputs)
+    producers = {out: node for node in state.nodes for out in node.output if out}
     for node in state.nodes:
         for name in node.input:
             info = state.infos.get(name) if name and name not in state.constants else None
             if info is not None and info.shape is not None \
                     and any(d is not None and d < 1 for d in info.shape):
+                source = producers.get(name)
+                made_by = f" (made by node '{source.name}' ({source.op_type}))" if source else ""
                 raise UnsupportedOpError(
-                    f"node '{node.name}' ({node.op_type}): input '{name}' has shape "
+                    f"node '{node.name}' ({node.op_type}): input '{name}'{made_by} has shape "
                     f"{list(info.shape)}; pocketnn needs every dim of a runtime value >= 1")
         for out in node.output:
             if not out or out not in used:

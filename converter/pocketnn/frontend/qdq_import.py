@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 
+from pocketnn.errors import ModelError
 from pocketnn.frontend.folding import OnnxState
 from pocketnn.ir import Graph
 
@@ -84,11 +85,16 @@ def _fold_constant_dequantize(node: onnx.NodeProto, state: OnnxState, info: QdqI
     if any(attr.name == "block_size" and attr.i for attr in node.attribute):
         return False
     shape = [1] * q.ndim
-    if scale.size > 1:
-        if scale.ndim != 1 or q.ndim == 0:
+    if scale.size > 1 or (zero_point is not None and zero_point.size > 1):
+        if scale.ndim != 1 or q.ndim == 0 or not -q.ndim <= axis < q.ndim:
             return False
         axis %= q.ndim
         shape[axis] = -1
+        for what, value in (("scale", scale), ("zero point", zero_point)):
+            if value is not None and value.size not in (1, q.shape[axis]):
+                raise ModelError(f"node '{node.name}' (DequantizeLinear): {what} has {value.size} "
+                                 f"values; axis {axis} of '{node.input[0]}' {list(q.shape)} has "
+                                 f"{q.shape[axis]}")
     zp = np.zeros(1) if zero_point is None else zero_point.astype(np.float64)
     real = (q.astype(np.float64) - zp.reshape(shape if zp.size > 1 else ())) * scale.reshape(shape if scale.size > 1 else ())
     constants[node.output[0]] = real.astype(np.float32)
