@@ -54,7 +54,7 @@ def _constant_of_shape_model(side: int) -> onnx.ModelProto:
 
 
 _PEAK_RSS_SCRIPT = textwrap.dedent("""
-    import json, resource, sys, time
+    import json, sys, time
     import onnx, pocketnn
     from pocketnn.errors import PocketnnError
     model = onnx.load_from_string(sys.stdin.buffer.read())
@@ -63,8 +63,12 @@ _PEAK_RSS_SCRIPT = textwrap.dedent("""
         size, error = len(pocketnn.convert(model)), None
     except PocketnnError as exc:
         size, error = None, [type(exc).__name__, str(exc)]
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over from the parent
+    # across exec, so a big pytest process would show through.
+    with open("/proc/self/status") as status:
+        hwm_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     print(json.dumps({"size": size, "error": error, "seconds": time.monotonic() - start,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "peak_rss_mb": hwm_kb / 1024}))
 """)
 
 

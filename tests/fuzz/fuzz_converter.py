@@ -43,6 +43,8 @@ CASE_TIMEOUT_S = 20
 ADDRESS_SPACE_LIMIT = 6 << 30  # the converter itself stays far below; numpy+onnx map ~1.5 GiB
 # A small constant limit keeps the cases fast; the limit logic is what is exercised.
 MAX_CONSTANT_ELEMENTS = 1 << 22
+# The runtime refuses a model over its memory limit (PNN_ERR_LIMIT) on purpose.
+RUNTIME_LIMIT_STATUS = "over the memory limit"
 
 OPS = ("Relu", "Add", "Mul", "Conv", "MatMul", "Gemm", "Reshape", "Transpose", "Concat", "Slice",
        "Gather", "Expand", "Tile", "Range", "ConstantOfShape", "Resize", "Pad", "Split", "Squeeze",
@@ -424,7 +426,7 @@ def check_case(data: bytes, seeds: list[onnx.ModelProto]) -> None:
     try:
         Model(packed)
     except NativeError as exc:
-        if exc.status != "PNN_ERR_LIMIT":
+        if exc.status != RUNTIME_LIMIT_STATUS:
             raise RefusedByRuntime(str(exc)) from exc
 
 
@@ -461,7 +463,7 @@ def run_random(cases: int, seed: int, seconds: float, only: int | None = None,
             key = f"{type(exc).__name__}: {str(exc)[:120]}"
             if key not in findings:
                 if not keep_going:
-                    traceback.print_exc()
+                    traceback.print_exception(exc.__cause__ or exc)
                 print(f"FINDING at --replay {seed}:{index}: {key}", flush=True)
             findings[key] = findings.get(key, 0) + 1
             if not keep_going:

@@ -211,6 +211,9 @@ def lower_pool(ctx: LoweringContext, node: OnnxNode) -> None:
     ceil_mode = flag(node, "ceil_mode")
     if any(pads[i] >= kernel[i] or pads[k + i] >= kernel[i] for i in range(k)):
         raise unsupported(node, f"pads {pads} must be smaller than the kernel {kernel}")
+    if any(in_sizes[i] + pads[i] + pads[k + i] < dilations[i] * (kernel[i] - 1) + 1 for i in range(k)):
+        raise unsupported(node, f"the window (kernel {kernel}, dilations {dilations}) is larger than "
+                                f"the padded input {in_sizes} (pads {pads})")
     if node.op_type == "MaxPool" and ctx.is_used(node.output(1)):
         raise unsupported(node, "output 1 (Indices) is not supported")
     attrs: dict[str, AttrValue] = {
@@ -226,6 +229,8 @@ def lower_pool(ctx: LoweringContext, node: OnnxNode) -> None:
 
 
 def lower_global_pool(ctx: LoweringContext, node: OnnxNode) -> None:
+    if ctx.rank(node.input(0)) < 3:
+        raise unsupported(node, f"X has shape {list(ctx.shape(node.input(0)))}; expected rank >= 3")
     ctx.emit(node.op_type, node.name, [node.input(0)], [node.output(0)])
 
 

@@ -3,6 +3,8 @@ reductions and Expand."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from pocketnn.frontend.context import (
@@ -20,6 +22,10 @@ from pocketnn.ir import AttrValue
 def lower_reshape(ctx: LoweringContext, node: OnnxNode) -> None:
     """Flatten, Squeeze, Unsqueeze and Reshape keep the elements; the output shape comes
     from shape inference and is stored in the tensor table."""
+    in_shape, out_shape = ctx.shape(node.input(0)), ctx.shape(node.output(0))
+    if math.prod(in_shape) != math.prod(out_shape):
+        raise unsupported(node, f"{list(in_shape)} ({math.prod(in_shape)} elements) cannot become "
+                                f"{list(out_shape)} ({math.prod(out_shape)} elements)")
     ctx.emit("Reshape", node.name, [node.input(0)], [node.output(0)])
 
 

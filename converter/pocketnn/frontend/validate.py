@@ -107,6 +107,30 @@ def check_tensor_data(tensor: onnx.TensorProto, what: str) -> None:
                          f"has {value.size}")
 
 
+def _check_text(proto: onnx.ModelProto) -> None:
+    """Every string field the importer uses is valid UTF-8. protobuf hands an invalid
+    one back as bytes (upb) or fails when it is read, so it would otherwise surface later
+    as a UnicodeDecodeError or a bytes name."""
+    graph = proto.graph
+
+    def check(where: str, values: Iterable[object]) -> None:
+        try:
+            bad = [v for v in values if not isinstance(v, str)]
+        except UnicodeDecodeError as exc:
+            raise ModelError(f"{where}: a name is not valid UTF-8 ({exc})") from exc
+        if bad:
+            raise ModelError(f"{where}: name {bad[0]!r} is not valid UTF-8")
+
+    check("the model", [proto.producer_name, graph.name] + [imp.domain for imp in proto.opset_import])
+    for kind, items in (("graph input", graph.input), ("graph output", graph.output),
+                        ("initializer", graph.initializer)):
+        for i, item in enumerate(items):
+            check(f"{kind} #{i}", [item.name])
+    for i, node in enumerate(graph.node):
+        check(f"node #{i}", [node.name, node.op_type, node.domain, *node.input, *node.output,
+                             *(a.name for a in node.attribute), *(a.ref_attr_name for a in node.attribute)])
+
+
 def _check_names(graph: onnx.GraphProto) -> None:
     for kind, items in (("graph input", graph.input), ("graph output", graph.output),
                         ("initializer", graph.initializer)):
@@ -252,6 +276,7 @@ def validate_model(proto: onnx.ModelProto) -> None:
     if not proto.HasField("graph"):
         raise ModelError("the model has no graph")
     graph = proto.graph
+    _check_text(proto)
     _check_names(graph)
     for tensor in graph.initializer:
         check_tensor_data(tensor, "initializer")
