@@ -340,6 +340,23 @@ def _dequantize_scale_count() -> onnx.ModelProto:
     ], {"x": [1, 4, 2, 2]}, ["y"], {"wq": weights, "ws": np.full(16, 0.1, np.float32)})
 
 
+def _non_utf8_node_name() -> onnx.ModelProto:
+    model = make_model([helper.make_node("Relu", ["x"], ["y"], name="relu")], X14, ["y"])
+    blob = model.SerializeToString().replace(b"relu", b"r\xb4lu")
+    return onnx.load_from_string(blob)
+
+
+def _qdq_negative_weight_scale() -> onnx.ModelProto:
+    model = _dequantize_scale_count()
+    model.graph.initializer[1].CopyFrom(numpy_helper.from_array(np.full(4, -0.5, np.float32), "ws"))
+    return model
+
+
+def _layernorm_scale_mismatch() -> onnx.ModelProto:
+    return make_model([helper.make_node("LayerNormalization", ["x", "s"], ["y"], name="ln")],
+                      {"x": [2, 6]}, ["y"], {"s": _f32(4)})
+
+
 FUZZ_FINDINGS: dict[str, tuple[Callable[[], onnx.ModelProto], type[PocketnnError], list[str]]] = {
     # each was a file the runtime refused at load, or a Python exception out of convert
     "conv_channels": (_conv_model, UnsupportedOpError, ["'conv'", "8"]),
@@ -358,6 +375,18 @@ FUZZ_FINDINGS: dict[str, tuple[Callable[[], onnx.ModelProto], type[PocketnnError
     "gemm_c_broadcast": (lambda: _gemm_model((3,), transB=1), UnsupportedOpError, ["'fc'", "broadcast"]),
     "resize_negative_scale_then_slice": (_resize_then_slice, PocketnnError, ["'resize'", "-6"]),
     "dequantize_scale_count": (_dequantize_scale_count, ModelError, ["'dqw'", "16 values"]),
+    "name_not_utf8": (_non_utf8_node_name, ModelError, ["node #0", "UTF-8"]),
+    "qdq_negative_scale": (_qdq_negative_weight_scale, ModelError, ["'dqw'", "-0.5", "positive"]),
+    "pool_window_too_large": (lambda: make_model(
+        [helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[5, 5])],
+        {"x": [1, 1, 4, 4]}, ["y"]), PocketnnError, ["'pool'"]),
+    "global_pool_rank_two": (lambda: make_model(
+        [helper.make_node("GlobalAveragePool", ["x"], ["y"], name="gap")], X14, ["y"]),
+        PocketnnError, ["'gap'"]),
+    "layernorm_scale_broadcast": (_layernorm_scale_mismatch, UnsupportedOpError, ["'ln'", "broadcast"]),
+    "layernorm_negative_epsilon": (lambda: make_model(
+        [helper.make_node("LayerNormalization", ["x", "s"], ["y"], name="ln", epsilon=-1.0)],
+        {"x": [2, 4]}, ["y"], {"s": _f32(4)}), UnsupportedOpError, ["'ln'", "epsilon"]),
     "attribute_wrong_type": (_attribute_of_wrong_type, ModelError, ["'fc'", "alpha", "INTS", "FLOAT"]),
     "attribute_not_utf8": (_non_utf8_attribute, ModelError, ["'pad'", "mode"]),
     "batchnorm_three_inputs": (_batchnorm_missing_inputs, ModelError, ["'bn'", "3 inputs"]),

@@ -264,6 +264,13 @@ def lower_matmul(ctx: LoweringContext, node: OnnxNode) -> None:
     ctx.emit("MatMul", node.name, [node.input(0), node.input(1)], [node.output(0)])
 
 
+def _epsilon(node: OnnxNode) -> float:
+    epsilon = float(node.attr("epsilon", 1e-5))
+    if not (math.isfinite(epsilon) and epsilon >= 0):
+        raise unsupported_attr(node, "epsilon", epsilon, "a finite number >= 0")
+    return epsilon
+
+
 def lower_batchnorm(ctx: LoweringContext, node: OnnxNode) -> None:
     if int(node.attr("training_mode", 0)) != 0:
         raise unsupported_attr(node, "training_mode", node.attr("training_mode"), "0 (inference)")
@@ -278,19 +285,24 @@ def lower_batchnorm(ctx: LoweringContext, node: OnnxNode) -> None:
         if ctx.shape(node.input(i)) != (x_shape[1],):
             raise unsupported(node, f"{what} has shape {list(ctx.shape(node.input(i)))}; expected "
                                     f"[{x_shape[1]}] (the channels of X)")
-    attrs: dict[str, AttrValue] = {"epsilon": float(node.attr("epsilon", 1e-5))}
+    attrs: dict[str, AttrValue] = {"epsilon": _epsilon(node)}
     ctx.emit("BatchNormalization", node.name, node.inputs[:5], [node.output(0)], attrs)
 
 
 def lower_layernorm(ctx: LoweringContext, node: OnnxNode) -> None:
     if any(ctx.is_used(o) for o in node.outputs[1:]):
         raise unsupported(node, "outputs 1-2 (Mean, InvStdDev) are not supported")
-    rank = ctx.rank(node.input(0))
-    attrs: dict[str, AttrValue] = {
-        "axis": resolve_axis(node, int(node.attr("axis", -1)), rank),
-        "epsilon": float(node.attr("epsilon", 1e-5)),
-    }
+    shape = ctx.shape(node.input(0))
+    axis = resolve_axis(node, int(node.attr("axis", -1)), len(shape))
+    normalized = shape[axis:]
     inputs = [node.input(0), node.input(1)] + ([node.input(2)] if node.input(2) else [])
+    for name in inputs[1:]:
+        param = ctx.shape(name)
+        if len(param) > len(normalized) or any(
+                p not in (1, n) for p, n in zip(param[::-1], normalized[::-1])):
+            raise unsupported(node, f"'{name}' {list(param)} does not broadcast to the normalized "
+                                    f"dims {list(normalized)}")
+    attrs: dict[str, AttrValue] = {"axis": axis, "epsilon": _epsilon(node)}
     ctx.emit("LayerNormalization", node.name, inputs, [node.output(0)], attrs)
 
 
