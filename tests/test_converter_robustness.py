@@ -376,6 +376,8 @@ FUZZ_FINDINGS: dict[str, tuple[Callable[[], onnx.ModelProto], type[PocketnnError
     "resize_negative_scale_then_slice": (_resize_then_slice, PocketnnError, ["'resize'", "-6"]),
     "dequantize_scale_count": (_dequantize_scale_count, ModelError, ["'dqw'", "16 values"]),
     "name_not_utf8": (_non_utf8_node_name, ModelError, ["node #0", "UTF-8"]),
+    "name_with_nul": (lambda: make_model([helper.make_node("Relu", ["x"], ["y"], name="re\0lu")], X14, ["y"]),
+                      ModelError, ["node #0", "NUL"]),
     "qdq_negative_scale": (_qdq_negative_weight_scale, ModelError, ["'dqw'", "-0.5", "positive"]),
     "pool_window_too_large": (lambda: make_model(
         [helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[5, 5])],

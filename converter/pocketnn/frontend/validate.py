@@ -113,22 +113,26 @@ def _check_text(proto: onnx.ModelProto) -> None:
     as a UnicodeDecodeError or a bytes name."""
     graph = proto.graph
 
-    def check(where: str, values: Iterable[object]) -> None:
-        try:
-            bad = [v for v in values if not isinstance(v, str)]
-        except UnicodeDecodeError as exc:
-            raise ModelError(f"{where}: a name is not valid UTF-8 ({exc})") from exc
+    def check(where: str, values: list[object]) -> None:
+        bad = [v for v in values if not isinstance(v, str)]
         if bad:
             raise ModelError(f"{where}: name {bad[0]!r} is not valid UTF-8")
+        with_nul = [v for v in values if isinstance(v, str) and "\0" in v]
+        if with_nul:  # the .pnn format stores names as C strings
+            raise ModelError(f"{where}: name {with_nul[0]!r} contains a NUL character")
 
-    check("the model", [proto.producer_name, graph.name] + [imp.domain for imp in proto.opset_import])
-    for kind, items in (("graph input", graph.input), ("graph output", graph.output),
-                        ("initializer", graph.initializer)):
-        for i, item in enumerate(items):
-            check(f"{kind} #{i}", [item.name])
-    for i, node in enumerate(graph.node):
-        check(f"node #{i}", [node.name, node.op_type, node.domain, *node.input, *node.output,
-                             *(a.name for a in node.attribute), *(a.ref_attr_name for a in node.attribute)])
+    try:
+        check("the model", [proto.producer_name, graph.name] + [imp.domain for imp in proto.opset_import])
+        for kind, items in (("graph input", graph.input), ("graph output", graph.output),
+                            ("initializer", graph.initializer)):
+            for i, item in enumerate(items):
+                check(f"{kind} #{i}", [item.name])
+        for i, node in enumerate(graph.node):
+            check(f"node #{i}", [node.name, node.op_type, node.domain, *node.input, *node.output,
+                                 *(a.name for a in node.attribute),
+                                 *(a.ref_attr_name for a in node.attribute)])
+    except UnicodeDecodeError as exc:  # the pure-Python protobuf decodes when a field is read
+        raise ModelError(f"a name in the model is not valid UTF-8 ({exc})") from exc
 
 
 def _check_names(graph: onnx.GraphProto) -> None:
