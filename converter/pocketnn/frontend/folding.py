@@ -4,6 +4,12 @@ The working state is a list of ONNX nodes plus a dictionary of constant values. 
 iterate {shape inference; fold Shape/Size of statically shaped tensors; evaluate every
 node whose inputs are all constants} until nothing changes, so that shape-computing
 subgraphs (Shape -> Gather -> Concat -> Reshape, ConstantOfShape, Range, ...) vanish.
+
+Folding is bounded: before a node is evaluated its output sizes come from shape
+inference, and a value over OnnxState.max_constant_elements (or one that would take the
+folded total over twice that) is not materialized: the node stays for the runtime when
+it is an op the runtime computes, and is a LimitError naming node, op, shape and limit
+otherwise. Shape inference runs one node at a time (see infer_shapes).
 """
 
 from __future__ import annotations
