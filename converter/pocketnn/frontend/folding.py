@@ -51,6 +51,10 @@ _SLOW_REFERENCE_OPS = frozenset(
      "ImageDecoder", "RegexFullMatch", "StringSplit", "StringNormalizer", "TfIdfVectorizer"}
 )
 _SLOW_FOLD_WORK = 1 << 20
+# Matrix products fold through numpy's BLAS; their work (output elements x inner
+# dimension) is bounded too, or two folded [4096, 4096] constants would take a minute.
+_MATMUL_OPS = frozenset({"MatMul", "Gemm", "MatMulInteger", "QLinearMatMul"})
+_MATMUL_FOLD_WORK = 1 << 32
 # Ops whose outputs never hold more elements than (rank + 1) x their largest input, so
 # they may fold even when shape inference could not tell their output shape.
 _BOUNDED_BY_INPUTS = frozenset(
@@ -236,7 +240,7 @@ def _describe_shape(shape: tuple[int | None, ...] | None) -> str:
 def _element_count(shape: tuple[int | None, ...]) -> int:
     count = 1
     for d in shape:
-        count *= int(d or 0)
+        count *= max(int(d or 0), 0)
     return count
 
 
@@ -253,17 +257,24 @@ def _output_elements(node: onnx.NodeProto, infos: dict[str, TensorInfo]) -> list
     return sizes
 
 
-def _work_per_element(node: onnx.NodeProto, constants: dict[str, np.ndarray]) -> int:
-    """Multiply-adds (or loop steps) per output element of a slow reference op: the
-    weight's kernel volume for convolutions, 1 otherwise (pool windows are attributes)."""
+def _fold_work(node: onnx.NodeProto, count: int, constants: dict[str, np.ndarray]) -> tuple[int, int]:
+    """(steps to evaluate `node` for `count` output elements, the most allowed): kernel
+    volume per element for slow reference ops, the inner dimension for matrix products
+    (bounded by the largest dim of A), one step otherwise (no limit beyond the size)."""
+    if node.op_type in _MATMUL_OPS:
+        a = constants.get(node.input[0]) if node.input else None
+        return count * max(1, max(a.shape, default=1) if a is not None else 1), _MATMUL_FOLD_WORK
+    if node.op_type not in _SLOW_REFERENCE_OPS:
+        return count, count
+    per_element = 1
     if node.op_type in ("Conv", "ConvTranspose", "ConvInteger", "DeformConv") and len(node.input) > 1:
         weight = constants.get(node.input[1])
         if weight is not None and weight.ndim >= 2:
-            return max(1, int(np.prod(weight.shape[1:], dtype=np.int64)))
+            per_element = max(1, _element_count(weight.shape[1:]))
     for attr in node.attribute:
         if attr.name == "kernel_shape":
-            return max(1, _element_count(tuple(int(k) for k in attr.ints)))
-    return 1
+            per_element = max(per_element, _element_count(tuple(int(k) for k in attr.ints)))
+    return count * per_element, _SLOW_FOLD_WORK
 
 
 # Whether the runtime computes an ONNX node (lowering.is_supported), given by the caller:
@@ -286,10 +297,8 @@ def _check_fold_size(node: onnx.NodeProto, state: OnnxState, runtime_op: Runtime
         return node.op_type in _BOUNDED_BY_INPUTS or node.op_type == "Concat"
     limit = state.max_constant_elements
     for name, count in sizes:
-        slow = node.op_type in _SLOW_REFERENCE_OPS
-        work = count * _work_per_element(node, state.constants) if slow else count
-        if count <= limit and (not slow or work <= _SLOW_FOLD_WORK) \
-                and state.folded_elements + count <= limit * _TOTAL_FOLD_FACTOR:
+        work, max_work = _fold_work(node, count, state.constants)
+        if count <= limit and work <= max_work and state.folded_elements + count <= limit * _TOTAL_FOLD_FACTOR:
             continue
         runtime_float = all(state.infos[o].elem_type == onnx.TensorProto.FLOAT for o in node.output if o)
         if runtime_op(node) and runtime_float:
@@ -298,9 +307,9 @@ def _check_fold_size(node: onnx.NodeProto, state: OnnxState, runtime_op: Runtime
         if count > limit:
             why = (f"its output '{name}' of shape {shape} would hold {count:,} elements, over the "
                    f"constant-folding limit of {limit:,} elements")
-        elif slow and work > _SLOW_FOLD_WORK:
+        elif work > max_work:
             why = (f"evaluating its output '{name}' of shape {shape} would take {work:,} steps, over "
-                   f"the limit of {_SLOW_FOLD_WORK:,} for folding {node.op_type}")
+                   f"the limit of {max_work:,} for folding {node.op_type}")
         else:
             why = (f"folding its output '{name}' of shape {shape} would bring the folded constants "
                    f"to {state.folded_elements + count:,} elements, over the total limit of "
