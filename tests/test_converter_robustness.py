@@ -201,6 +201,11 @@ def test_graph_output_nobody_writes_is_refused() -> None:
     _refused(model, ModelError, "graph output 'missing'")
 
 
+def test_graph_without_outputs_is_refused() -> None:
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], X14, [])
+    _refused(model, ModelError, "no outputs")
+
+
 def test_graph_output_that_is_a_graph_input_is_refused() -> None:
     model = make_model([helper.make_node("Relu", ["x"], ["y"])], X14, ["y", "x"])
     _refused(model, UnsupportedOpError, "graph output 'x'", "graph input")

@@ -282,6 +282,8 @@ def validate_model(proto: onnx.ModelProto) -> None:
     graph = proto.graph
     _check_text(proto)
     _check_names(graph)
+    if not graph.output:
+        raise ModelError("the graph has no outputs")
     for tensor in graph.initializer:
         check_tensor_data(tensor, "initializer")
     opset = _default_opset(proto)
