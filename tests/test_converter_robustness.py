@@ -380,6 +380,9 @@ FUZZ_FINDINGS: dict[str, tuple[Callable[[], onnx.ModelProto], type[PocketnnError
     "gemm_c_broadcast": (lambda: _gemm_model((3,), transB=1), UnsupportedOpError, ["'fc'", "broadcast"]),
     "resize_negative_scale_then_slice": (_resize_then_slice, PocketnnError, ["'resize'", "-6"]),
     "dequantize_scale_count": (_dequantize_scale_count, ModelError, ["'dqw'", "16 values"]),
+    "constant_of_shape_absent_input": (lambda: make_model(
+        [helper.make_node("ConstantOfShape", [""], ["c"], name="fill"),
+         helper.make_node("Add", ["x", "c"], ["y"])], X14, ["y"]), PocketnnError, ["'fill'"]),
     "name_not_utf8": (_non_utf8_node_name, ModelError, ["node #0", "UTF-8"]),
     "name_with_nul": (lambda: make_model([helper.make_node("Relu", ["x"], ["y"], name="re\0lu")], X14, ["y"]),
                       ModelError, ["node #0", "NUL"]),

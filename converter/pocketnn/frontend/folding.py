@@ -288,7 +288,8 @@ def _check_fold_size(node: onnx.NodeProto, state: OnnxState, runtime_op: Runtime
     an op the runtime computes); LimitError when it is too large and only folding could
     have removed it."""
     sizes = _output_elements(node, state.infos)
-    if sizes is None and node.op_type == "ConstantOfShape" and node.output and node.input:
+    if sizes is None and node.op_type == "ConstantOfShape" and node.output and node.input \
+            and node.input[0] in state.constants:
         shape = state.constants[node.input[0]]
         if shape.ndim == 1 and np.issubdtype(shape.dtype, np.integer):
             sizes = [(node.output[0], _element_count(tuple(max(int(d), 0) for d in shape)))]
