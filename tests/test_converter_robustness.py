@@ -383,6 +383,11 @@ FUZZ_FINDINGS: dict[str, tuple[Callable[[], onnx.ModelProto], type[PocketnnError
     "constant_of_shape_absent_input": (lambda: make_model(
         [helper.make_node("ConstantOfShape", [""], ["c"], name="fill"),
          helper.make_node("Add", ["x", "c"], ["y"])], X14, ["y"]), PocketnnError, ["'fill'"]),
+    "rank_over_format_limit": (lambda: make_model(
+        [helper.make_node("Reshape", ["x", "shape"], ["y"], name="deep")], X14, ["y"],
+        {"shape": np.array([1] * 10 + [4], np.int64)}), LimitError, ["'y'", "rank 11", "at most 8"]),
+    "name_too_long": (lambda: make_model([helper.make_node("Relu", ["x"], ["y" * 5000])], X14, ["y" * 5000]),
+                      ModelError, ["4096"]),
     "name_not_utf8": (_non_utf8_node_name, ModelError, ["node #0", "UTF-8"]),
     "name_with_nul": (lambda: make_model([helper.make_node("Relu", ["x"], ["y"], name="re\0lu")], X14, ["y"]),
                       ModelError, ["node #0", "NUL"]),

@@ -12,6 +12,7 @@ import onnx.inliner
 from onnx import numpy_helper
 
 from pocketnn.errors import LimitError, ModelError, ShapeError, UnsupportedOpError
+from pocketnn.format import spec
 from pocketnn.frontend.context import LoweringContext, OnnxNode, onnx_to_dtype
 from pocketnn.frontend.folding import (
     DEFAULT_MAX_CONSTANT_ELEMENTS,
@@ -30,8 +31,6 @@ ModelSource = Union[str, "os.PathLike[str]", onnx.ModelProto]
 InputShapes = Mapping[str, Sequence[int]]
 
 MIN_OPSET = 7
-# docs/FORMAT.md: every stored dim is in [1, 2^31 - 1].
-MAX_DIM = (1 << 31) - 1
 
 
 def load_model(model: ModelSource) -> onnx.ModelProto:
@@ -226,9 +225,12 @@ def _check_nonempty(graph: Graph) -> None:
 
 def _check_dims_in_format(graph: Graph) -> None:
     for name, tensor in graph.tensors.items():
-        if any(d > MAX_DIM for d in tensor.shape):
+        if len(tensor.shape) > spec.MAX_RANK:
+            raise LimitError(f"tensor '{name}' has shape {list(tensor.shape)}, rank {len(tensor.shape)}; "
+                             f"a .pnn tensor has rank at most {spec.MAX_RANK} (docs/FORMAT.md)")
+        if any(d > spec.MAX_DIM for d in tensor.shape):
             raise LimitError(f"tensor '{name}' has shape {list(tensor.shape)}; a .pnn dimension "
-                             f"is at most {MAX_DIM} (docs/FORMAT.md)")
+                             f"is at most {spec.MAX_DIM} (docs/FORMAT.md)")
 
 
 def _is_runtime_op(node: onnx.NodeProto) -> bool:

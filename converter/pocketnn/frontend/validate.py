@@ -21,6 +21,7 @@ import onnx
 from onnx import numpy_helper
 
 from pocketnn.errors import ModelError
+from pocketnn.format import spec
 
 # Element types whose raw_data holds itemsize bytes per element and whose typed field
 # holds one entry per element, so both lengths are checked without decoding.
@@ -120,6 +121,10 @@ def _check_text(proto: onnx.ModelProto) -> None:
         with_nul = [v for v in values if isinstance(v, str) and "\0" in v]
         if with_nul:  # the .pnn format stores names as C strings
             raise ModelError(f"{where}: name {with_nul[0]!r} contains a NUL character")
+        too_long = [v for v in values if isinstance(v, str) and len(v.encode()) > spec.MAX_STRING_BYTES]
+        if too_long:
+            raise ModelError(f"{where}: name {too_long[0][:40]!r}... is {len(too_long[0].encode())} bytes "
+                             f"long; a .pnn string holds at most {spec.MAX_STRING_BYTES}")
 
     try:
         check("the model", [proto.producer_name, graph.name] + [imp.domain for imp in proto.opset_import])
@@ -128,6 +133,9 @@ def _check_text(proto: onnx.ModelProto) -> None:
             for i, item in enumerate(items):
                 check(f"{kind} #{i}", [item.name])
         for i, node in enumerate(graph.node):
+            if len(node.input) > spec.MAX_NODE_INPUTS or len(node.output) > spec.MAX_NODE_OUTPUTS:
+                raise ModelError(f"node #{i} has {len(node.input)} inputs and {len(node.output)} "
+                                 f"outputs; a .pnn node has at most {spec.MAX_NODE_INPUTS} of each")
             check(f"node #{i}", [node.name, node.op_type, node.domain, *node.input, *node.output,
                                  *(a.name for a in node.attribute),
                                  *(a.ref_attr_name for a in node.attribute)])
