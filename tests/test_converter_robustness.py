@@ -228,6 +228,8 @@ def _with_initializer(tensor: onnx.TensorProto) -> onnx.ModelProto:
      "stores its values in int64_data"),
     (onnx.TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[1, -4], raw_data=b""),
      "negative dimension"),
+    (onnx.TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[1] * 65 + [4], raw_data=b"\0" * 16),
+     "rank 66"),
     (onnx.TensorProto(name="w", data_type=0, dims=[1, 4], raw_data=b"\0" * 16),
      "undefined element type"),
     (onnx.TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[1 << 40, 1 << 20],

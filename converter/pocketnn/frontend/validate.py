@@ -42,6 +42,8 @@ _ITEMSIZE: dict[int, int] = {
     onnx.TensorProto.UINT8: 1, onnx.TensorProto.BOOL: 1, onnx.TensorProto.FLOAT16: 2,
     onnx.TensorProto.BFLOAT16: 2,
 }
+# numpy 1.x holds at most 32 dims (2.x: 64); the .pnn format stores rank <= 8 anyway.
+_MAX_CONSTANT_RANK = 32
 _DATA_FIELDS = ("float_data", "int32_data", "string_data", "int64_data", "double_data", "uint64_data")
 
 
@@ -71,6 +73,8 @@ def check_tensor_data(tensor: onnx.TensorProto, what: str) -> None:
     if tensor.HasField("segment"):
         raise ModelError(f"{label}: segmented tensors are not supported")
     dims = list(tensor.dims)
+    if len(dims) > _MAX_CONSTANT_RANK:
+        raise ModelError(f"{label} has rank {len(dims)}; at most {_MAX_CONSTANT_RANK} is supported")
     if any(d < 0 for d in dims):
         raise ModelError(f"{label} has a negative dimension: dims {dims}")
     count = element_count(dims)
