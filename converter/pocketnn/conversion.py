@@ -17,9 +17,10 @@ from pathlib import Path
 
 from pocketnn.format.opcodes import INTEGER_COMPUTE_OPS
 from pocketnn.format.writer import write_pnn
+from pocketnn.frontend.folding import DEFAULT_MAX_CONSTANT_ELEMENTS
 from pocketnn.frontend.onnx_import import InputShapes, ModelSource, import_onnx
 from pocketnn.ir import Graph
-from pocketnn.passes import run_passes
+from pocketnn.passes import bounded_pipeline, run_passes
 from pocketnn.quantization.activations import DEFAULT_CALIB_METHOD, QuantizationError
 from pocketnn.quantization.mixed import quantize_mixed
 from pocketnn.quantization.quantize_graph import quantize_static
@@ -56,7 +57,8 @@ def convert_graph(model: ModelSource, input_shapes: InputShapes | None = None,
                   options: SparsityOptions | None = None, calib: CalibSource | None = None,
                   quantize: str | None = None, calib_method: str = DEFAULT_CALIB_METHOD,
                   size_budget: float = 0.5, latency_budget: float | None = None,
-                  first_last_int8: bool = True) -> tuple[Graph, SparsityReport]:
+                  first_last_int8: bool = True,
+                  max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS) -> tuple[Graph, SparsityReport]:
     """The final graph, before packing, and the per-layer sparsity report."""
     options = options or SparsityOptions()
     if latency_budget is not None and quantize != "mixed":
@@ -64,7 +66,9 @@ def convert_graph(model: ModelSource, input_shapes: InputShapes | None = None,
     if not first_last_int8 and quantize != "mixed":
         raise QuantizationError('first_last_int8=False (--int4-first-last) applies to quantize="mixed" '
                                 '(--quantize mixed) only')
-    graph = run_passes(import_onnx(model, input_shapes=input_shapes))
+    graph = run_passes(import_onnx(model, input_shapes=input_shapes,
+                                   max_constant_elements=max_constant_elements),
+                       bounded_pipeline(max_constant_elements))
     if quantize is not None and any(node.op in INTEGER_COMPUTE_OPS for node in graph.nodes):
         raise QuantizationError("the model is already quantized (QDQ): its own scales and integer "
                                 "weights were imported; convert it without --quantize")
@@ -81,10 +85,11 @@ def convert_model(model: ModelSource, input_shapes: InputShapes | None = None,
                   options: SparsityOptions | None = None, calib: CalibSource | None = None,
                   quantize: str | None = None, calib_method: str = DEFAULT_CALIB_METHOD,
                   size_budget: float = 0.5, latency_budget: float | None = None,
-                  first_last_int8: bool = True) -> Conversion:
+                  first_last_int8: bool = True,
+                  max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS) -> Conversion:
     """The whole conversion, with the packed bytes and the per-layer sparsity report."""
     graph, report = convert_graph(model, input_shapes, options, calib, quantize, calib_method,
-                                  size_budget, latency_budget, first_last_int8)
+                                  size_budget, latency_budget, first_last_int8, max_constant_elements)
     return Conversion(graph, write_pnn(graph), report)
 
 
@@ -93,7 +98,8 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
             sparsity_pattern: Pattern | str = "auto", calib: CalibSource | None = None,
             recipe: RecipeSource | None = None, quantize: str | None = None,
             calib_method: str = DEFAULT_CALIB_METHOD, size_budget: float = 0.5,
-            latency_budget: float | None = None, first_last_int8: bool = True) -> bytes:
+            latency_budget: float | None = None, first_last_int8: bool = True,
+            max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS) -> bytes:
     """Converts an ONNX model (path or ModelProto) to .pnn bytes, also written to
     `output` when given. `input_shapes` fixes symbolic input dims (others default to 1).
 
@@ -111,10 +117,15 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
     with the least measured output perturbation such that the weight bytes are at most
     `size_budget` of all-int8's and, when given, the measured latency at most
     `latency_budget` of all-int8's; the first and last weighted layers stay int8 unless
-    `first_last_int8` is False, which lets the program make them int4 too."""
+    `first_last_int8` is False, which lets the program make them int4 too.
+
+    Constant folding (shape subgraphs, ConstantOfShape, Expand of constants...) makes no
+    constant over `max_constant_elements` elements (default 2^27, 512 MiB as float32) and
+    at most 2x that in all: beyond it a node the runtime computes stays a node, any other
+    is a LimitError naming the node, its shape and the limit."""
     options = sparsity_options(sparsity, sparsity_pattern, recipe)
     data = convert_model(model, input_shapes, options, calib, quantize, calib_method, size_budget,
-                         latency_budget, first_last_int8).data
+                         latency_budget, first_last_int8, max_constant_elements).data
     if output is not None:
         Path(output).write_bytes(data)
     return data

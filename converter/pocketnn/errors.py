@@ -17,3 +17,8 @@ class ShapeError(PocketnnError):
 
 class ModelError(PocketnnError):
     """The model itself is malformed or outside the supported opset range."""
+
+
+class LimitError(PocketnnError):
+    """The conversion would exceed a size limit (a constant too large to fold, a
+    dimension outside the .pnn range); the message names the node, shape and limit."""

@@ -9,8 +9,8 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from pocketnn.errors import ShapeError, UnsupportedOpError
-from pocketnn.frontend.folding import TensorInfo
+from pocketnn.errors import LimitError, ModelError, ShapeError, UnsupportedOpError
+from pocketnn.frontend.folding import DEFAULT_MAX_CONSTANT_ELEMENTS, TensorInfo
 from pocketnn.ir import AttrValue, DType, Node, Tensor
 
 
@@ -28,11 +28,15 @@ class OnnxNode:
     def from_proto(cls, proto: onnx.NodeProto, name: str) -> OnnxNode:
         attrs: dict[str, Any] = {}
         for a in proto.attribute:
-            value = helper.get_attribute_value(a)
-            if isinstance(value, bytes):
-                value = value.decode("utf-8")
-            elif isinstance(value, list) and value and isinstance(value[0], bytes):
-                value = [v.decode("utf-8") for v in value]
+            try:
+                value = helper.get_attribute_value(a)
+                if isinstance(value, bytes):
+                    value = value.decode("utf-8")
+                elif isinstance(value, list) and value and isinstance(value[0], bytes):
+                    value = [v.decode("utf-8") for v in value]
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise ModelError(f"node '{name}' ({proto.op_type}): attribute '{a.name}' cannot be "
+                                 f"read: {exc}") from exc
             attrs[a.name] = value
         return cls(name, proto.op_type, list(proto.input), list(proto.output), attrs)
 
@@ -65,6 +69,15 @@ def unsupported_attr(node: OnnxNode, attr: str, value: Any, supported: str) -> U
     )
 
 
+def flag(node: OnnxNode, name: str, default: int = 0) -> int:
+    """An ONNX boolean int attribute, which must be 0 or 1 (onnx's shape inference and
+    the runtimes disagree on other values)."""
+    value = int(node.attr(name, default))
+    if value not in (0, 1):
+        raise unsupported_attr(node, name, value, "0, 1")
+    return value
+
+
 def unsupported(node: OnnxNode, why: str) -> UnsupportedOpError:
     return UnsupportedOpError(f"{node.describe()}: {why}")
 
@@ -76,6 +89,7 @@ class LoweringContext:
     infos: dict[str, TensorInfo]
     constants: dict[str, np.ndarray]
     opset: int
+    max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS
     tensors: dict[str, Tensor] = field(default_factory=dict)
     nodes: list[Node] = field(default_factory=list)
     # Tensors read by some ONNX node or listed as graph outputs.
@@ -138,6 +152,16 @@ class LoweringContext:
         name = self.fresh_name(base)
         self.tensors[name] = Tensor(name, DType.F32, tuple(int(d) for d in shape))
         return name
+
+    def check_constant_size(self, node: OnnxNode, what: str, shape: tuple[int, ...]) -> None:
+        """A LimitError before a constant of `shape` is made for `node` beyond the limit."""
+        count = 1
+        for d in shape:
+            count *= int(d)
+        if count > self.max_constant_elements:
+            raise LimitError(f"{node.describe()}: {what} of shape {list(shape)} would hold {count:,} "
+                             f"elements, over the constant limit of {self.max_constant_elements:,} "
+                             f"(max_constant_elements of pocketnn.convert)")
 
     def new_constant(self, base: str, value: np.ndarray) -> str:
         name = self.fresh_name(base)

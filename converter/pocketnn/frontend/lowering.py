@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pocketnn.errors import UnsupportedOpError
+from pocketnn.errors import ModelError, UnsupportedOpError
 from pocketnn.frontend import lowering_elementwise, lowering_nn, lowering_resize, lowering_tensor
 from pocketnn.frontend.context import LowerFn, LoweringContext, OnnxNode
 
@@ -31,4 +31,10 @@ def lower_node(ctx: LoweringContext, node: OnnxNode) -> None:
     fn = LOWERINGS.get(node.op_type)
     if fn is None:
         raise unsupported_op_error(node.name, node.op_type)
-    fn(ctx, node)
+    try:
+        fn(ctx, node)
+    except (TypeError, ValueError, IndexError, KeyError, OverflowError) as exc:
+        # The lowerings check what they rely on; this names the node for anything a
+        # hostile model still gets past them, instead of a bare Python traceback.
+        raise ModelError(f"{node.describe()}: invalid inputs or attributes "
+                         f"({type(exc).__name__}: {exc})") from exc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from pocketnn.frontend.context import (
@@ -84,8 +86,14 @@ def lower_resize(ctx: LoweringContext, node: OnnxNode) -> None:
                                "0 (antialias=1 only when no dimension shrinks)")
     in_shape = ctx.shape(node.input(0))
     out_shape = ctx.shape(node.output(0))
+    if any(not math.isfinite(s) for s in scales):
+        raise unsupported(node, f"scales {scales} must be finite")
+    for axis, (i, o, s) in enumerate(zip(in_shape, out_shape, scales)):
+        # The runtime's rule: the output is floor(in * scale) or the size the scale came from.
+        if not o - 1.0 < i * float(np.float32(s)) < o + 1.0:
+            raise unsupported(node, f"output dim {axis} is {o}, but input {i} times scale {s} is not")
     if mode_name == "linear":
-        changed = sum(1 for i, o in zip(in_shape, out_shape) if i != o)
+        changed = sum(1 for i, o, s in zip(in_shape, out_shape, scales) if i != o or np.float32(s) != 1.0)
         if changed > _MAX_LINEAR_DIMS:
             raise unsupported(node, f"linear resize of {changed} dimensions; supported: at most "
                                     f"{_MAX_LINEAR_DIMS}")

@@ -3,10 +3,13 @@ reductions and Expand."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from pocketnn.frontend.context import (
     LowerFn,
+    flag,
     LoweringContext,
     OnnxNode,
     resolve_axis,
@@ -19,6 +22,10 @@ from pocketnn.ir import AttrValue
 def lower_reshape(ctx: LoweringContext, node: OnnxNode) -> None:
     """Flatten, Squeeze, Unsqueeze and Reshape keep the elements; the output shape comes
     from shape inference and is stored in the tensor table."""
+    in_shape, out_shape = ctx.shape(node.input(0)), ctx.shape(node.output(0))
+    if math.prod(in_shape) != math.prod(out_shape):
+        raise unsupported(node, f"{list(in_shape)} ({math.prod(in_shape)} elements) cannot become "
+                                f"{list(out_shape)} ({math.prod(out_shape)} elements)")
     ctx.emit("Reshape", node.name, [node.input(0)], [node.output(0)])
 
 
@@ -100,6 +107,7 @@ def lower_split(ctx: LoweringContext, node: OnnxNode) -> None:
 
 
 _PAD_MODES = {"constant": 0, "reflect": 1, "edge": 2}
+_MAX_PAD = 1 << 40  # the runtime's bound (pad.c)
 
 
 def lower_pad(ctx: LoweringContext, node: OnnxNode) -> None:
@@ -126,6 +134,14 @@ def lower_pad(ctx: LoweringContext, node: OnnxNode) -> None:
     for i, axis in enumerate(axes):
         pads[axis] = raw[i]
         pads[rank + axis] = raw[len(axes) + i]
+    shape = ctx.shape(node.input(0))
+    for axis in range(rank):
+        widest = max(pads[axis], pads[rank + axis])
+        if abs(pads[axis]) > _MAX_PAD or abs(pads[rank + axis]) > _MAX_PAD:
+            raise unsupported(node, f"pads {pads} out of range (|pad| <= {_MAX_PAD})")
+        if mode_name == "reflect" and widest >= shape[axis]:
+            raise unsupported(node, f"reflect pad {widest} of dim {axis} needs a pad < the dim "
+                                    f"({shape[axis]})")
     attrs: dict[str, AttrValue] = {"mode": _PAD_MODES[mode_name], "pads": pads, "value": value}
     ctx.emit("Pad", node.name, [node.input(0)], [node.output(0)], attrs)
 
@@ -172,7 +188,7 @@ def lower_reduce(ctx: LoweringContext, node: OnnxNode) -> None:
             if node.input(1) else []
     else:
         axes = [int(a) for a in node.attr("axes", [])]
-    keepdims = int(node.attr("keepdims", 1))
+    keepdims = flag(node, "keepdims", 1)
     if not axes:
         if int(node.attr("noop_with_empty_axes", 0)):
             ctx.emit("Identity", node.name, [node.input(0)], [node.output(0)])
@@ -187,10 +203,15 @@ def lower_reduce(ctx: LoweringContext, node: OnnxNode) -> None:
 
 
 def lower_expand(ctx: LoweringContext, node: OnnxNode) -> None:
-    """Expand(x, shape) broadcasts exactly like Add(x, zeros(shape))."""
-    target = ctx.require_const(node, 1, "shape").reshape(-1).astype(np.int64)
-    zeros = ctx.new_constant(f"{node.name}_zeros", np.zeros(tuple(int(d) for d in target),
-                                                             dtype=np.float32))
+    """Expand(x, shape) broadcasts exactly like Add(x, zeros): the zeros span the output's
+    dims where x is 1 and are 1 where x already has the output's extent."""
+    ctx.require_const(node, 1, "shape")
+    out_shape = ctx.shape(node.output(0))
+    in_shape = ctx.shape(node.input(0))
+    aligned = (1,) * (len(out_shape) - len(in_shape)) + tuple(in_shape)
+    zeros_shape = tuple(1 if have == want else want for have, want in zip(aligned, out_shape))
+    ctx.check_constant_size(node, "the zeros it broadcasts against", zeros_shape)
+    zeros = ctx.new_constant(f"{node.name}_zeros", np.zeros(zeros_shape, dtype=np.float32))
     ctx.emit("Add", node.name, [node.input(0), zeros], [node.output(0)])
 
 

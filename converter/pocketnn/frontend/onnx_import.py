@@ -11,12 +11,20 @@ import onnx
 import onnx.inliner
 from onnx import numpy_helper
 
-from pocketnn.errors import ModelError, ShapeError, UnsupportedOpError
+from pocketnn.errors import LimitError, ModelError, ShapeError, UnsupportedOpError
+from pocketnn.format import spec
 from pocketnn.frontend.context import LoweringContext, OnnxNode, onnx_to_dtype
-from pocketnn.frontend.folding import OnnxState, TensorInfo, remove_dead, simplify
+from pocketnn.frontend.folding import (
+    DEFAULT_MAX_CONSTANT_ELEMENTS,
+    OnnxState,
+    TensorInfo,
+    remove_dead,
+    simplify,
+)
 from pocketnn.frontend.lowering import is_supported, lower_node, unsupported_op_error
 from pocketnn.frontend.qdq_import import quantize_qdq_graph, strip_qdq
 from pocketnn.frontend.qoperator_import import expand_qoperators
+from pocketnn.frontend.validate import validate_model
 from pocketnn.ir import DType, Graph, Tensor
 
 ModelSource = Union[str, "os.PathLike[str]", onnx.ModelProto]
@@ -68,6 +76,11 @@ def _bind_input_shape(vi: onnx.ValueInfoProto, given: Sequence[int] | None) -> T
                              f"model declares rank {len(declared)}")
         if any(d < 0 for d in shape):
             raise ModelError(f"input_shapes['{vi.name}'] = {shape} has a negative dimension")
+        for axis, (fixed, bound) in enumerate(zip(declared or (), shape)):
+            if fixed is not None and fixed != bound:
+                raise ModelError(f"input_shapes['{vi.name}'] = {shape} sets dimension {axis} to "
+                                 f"{bound}, but the model fixes it at {fixed}; only symbolic "
+                                 f"dimensions can be bound")
         return TensorInfo(tt.elem_type, shape)
     if declared is None:
         raise ShapeError(f"graph input '{vi.name}' has no declared shape; pass input_shapes="
@@ -88,7 +101,8 @@ def _unique_node_names(nodes: Sequence[onnx.NodeProto]) -> None:
         node.name = name
 
 
-def _initial_state(proto: onnx.ModelProto, input_shapes: InputShapes | None) -> OnnxState:
+def _initial_state(proto: onnx.ModelProto, input_shapes: InputShapes | None,
+                   max_constant_elements: int) -> OnnxState:
     graph = proto.graph
     if len(graph.sparse_initializer):
         raise UnsupportedOpError("sparse initializers are not supported")
@@ -109,11 +123,16 @@ def _initial_state(proto: onnx.ModelProto, input_shapes: InputShapes | None) -> 
     _unique_node_names(nodes)
     return OnnxState(nodes=nodes, constants=constants, inputs=inputs,
                      outputs=[o.name for o in graph.output],
-                     opset_imports=list(proto.opset_import), ir_version=proto.ir_version)
+                     opset_imports=list(proto.opset_import), ir_version=proto.ir_version,
+                     max_constant_elements=max_constant_elements)
 
 
 def _check_remaining(state: OnnxState) -> None:
     """Every node left must be lowerable, statically shaped and produce float32."""
+    for name in state.outputs:
+        if name in state.inputs:
+            raise UnsupportedOpError(f"graph output '{name}' is the graph input '{name}' itself; "
+                                     f"pocketnn needs every graph output computed by a node")
     for node in state.nodes:
         if node.op_type in ("If", "Loop", "Scan"):
             raise unsupported_op_error(node.name, node.op_type, node.domain)
@@ -121,7 +140,17 @@ def _check_remaining(state: OnnxState) -> None:
             raise unsupported_op_error(node.name, node.op_type, node.domain)
     # An output nobody reads (Dropout's mask, say) needs no shape: it is dropped.
     used = {name for node in state.nodes for name in node.input} | set(state.outputs)
+    producers = {out: node for node in state.nodes for out in node.output if out}
     for node in state.nodes:
+        for name in node.input:
+            info = state.infos.get(name) if name and name not in state.constants else None
+            if info is not None and info.shape is not None \
+                    and any(d is not None and d < 1 for d in info.shape):
+                source = producers.get(name)
+                made_by = f" (made by node '{source.name}' ({source.op_type}))" if source else ""
+                raise UnsupportedOpError(
+                    f"node '{node.name}' ({node.op_type}): input '{name}'{made_by} has shape "
+                    f"{list(info.shape)}; pocketnn needs every dim of a runtime value >= 1")
         for out in node.output:
             if not out or out not in used:
                 continue
@@ -138,7 +167,8 @@ def _check_remaining(state: OnnxState) -> None:
 
 
 def _lower(state: OnnxState) -> LoweringContext:
-    ctx = LoweringContext(infos=state.infos, constants=state.constants, opset=state.opset)
+    ctx = LoweringContext(infos=state.infos, constants=state.constants, opset=state.opset,
+                          max_constant_elements=state.max_constant_elements)
     ctx.used.update(name for node in state.nodes for name in node.input if name)
     ctx.used.update(state.outputs)
     for node in state.nodes:
@@ -193,18 +223,46 @@ def _check_nonempty(graph: Graph) -> None:
                     f"{graph.tensors[name].shape}; pocketnn needs every dim >= 1")
 
 
-def import_onnx(model: ModelSource, input_shapes: InputShapes | None = None) -> Graph:
-    """Loads an ONNX model and lowers it to a static-shape pocketnn IR Graph (no passes)."""
+def _check_dims_in_format(graph: Graph) -> None:
+    for name, tensor in graph.tensors.items():
+        if len(tensor.shape) > spec.MAX_RANK:
+            raise LimitError(f"tensor '{name}' has shape {list(tensor.shape)}, rank {len(tensor.shape)}; "
+                             f"a .pnn tensor has rank at most {spec.MAX_RANK} (docs/FORMAT.md)")
+        if any(d > spec.MAX_DIM for d in tensor.shape):
+            raise LimitError(f"tensor '{name}' has shape {list(tensor.shape)}; a .pnn dimension "
+                             f"is at most {spec.MAX_DIM} (docs/FORMAT.md)")
+
+
+def _is_runtime_op(node: onnx.NodeProto) -> bool:
+    return is_supported(node.op_type, node.domain)
+
+
+def _inline_functions(proto: onnx.ModelProto) -> onnx.ModelProto:
+    try:
+        inlined = onnx.inliner.inline_local_functions(proto)
+    except Exception as exc:  # onnx's C++ inliner raises its own error types
+        raise ModelError(f"cannot inline the model's local functions: {exc}") from exc
+    validate_model(inlined)
+    return inlined
+
+
+def import_onnx(model: ModelSource, input_shapes: InputShapes | None = None,
+                max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS) -> Graph:
+    """Loads an ONNX model and lowers it to a static-shape pocketnn IR Graph (no passes).
+    A constant computed by folding may hold at most `max_constant_elements` elements."""
+    if max_constant_elements < 1:
+        raise ModelError(f"max_constant_elements must be >= 1, got {max_constant_elements}")
     proto = load_model(model)
+    validate_model(proto)
     opset = model_opset(proto)
     _check_opset(opset)
     if len(proto.functions):
-        proto = onnx.inliner.inline_local_functions(proto)
-    state = _initial_state(proto, input_shapes)
+        proto = _inline_functions(proto)
+    state = _initial_state(proto, input_shapes, max_constant_elements)
     remove_dead(state)
     expand_qoperators(state)
     qdq = strip_qdq(state)
-    simplify(state)
+    simplify(state, _is_runtime_op)
     _check_remaining(state)
     ctx = _lower(state)
     keep = _referenced(ctx.nodes, list(state.inputs), state.outputs)
@@ -218,4 +276,5 @@ def import_onnx(model: ModelSource, input_shapes: InputShapes | None = None) -> 
                             "source_producer": proto.producer_name or "unknown"})
     _check_dtypes(graph)
     _check_nonempty(graph)
+    _check_dims_in_format(graph)
     return quantize_qdq_graph(graph, qdq) if qdq else graph

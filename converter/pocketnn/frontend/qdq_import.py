@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 
+from pocketnn.errors import ModelError, PocketnnError
 from pocketnn.frontend.folding import OnnxState
 from pocketnn.ir import Graph
 
@@ -53,13 +54,26 @@ class QdqInfo:
         return bool(self.qparams)
 
 
+def _checked_scale(node: onnx.NodeProto, scale: np.ndarray) -> np.ndarray:
+    """A Q/DQ scale: floating point, finite and positive, or a ModelError naming the node."""
+    if not np.issubdtype(scale.dtype, np.floating):
+        raise ModelError(f"node '{node.name}' ({node.op_type}): scale '{node.input[1]}' has type "
+                         f"{scale.dtype}; expected a floating-point scale")
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.isfinite(scale) & (scale > 0))
+    if bad.any():
+        raise ModelError(f"node '{node.name}' ({node.op_type}): scale '{node.input[1]}' holds "
+                         f"{float(scale[bad].flat[0])!r}; scales must be finite and positive")
+    return scale
+
+
 def _qparams(node: onnx.NodeProto, constants: dict[str, np.ndarray]) -> QParams | None:
     """(scale, u8 zero point) of a per-tensor u8/s8 Q or DQ node with constant params."""
     if len(node.input) < 2 or node.input[1] not in constants:
         return None
     if any(attr.name in ("block_size", "output_dtype") and attr.i for attr in node.attribute):
         return None
-    scale = constants[node.input[1]]
+    scale = _checked_scale(node, constants[node.input[1]])
     zero_point = constants.get(node.input[2]) if len(node.input) > 2 and node.input[2] else np.uint8(0)
     if zero_point is None or scale.size != 1 or zero_point.size != 1 or not float(scale.reshape(-1)[0]) > 0:
         return None
@@ -76,7 +90,7 @@ def _fold_constant_dequantize(node: onnx.NodeProto, state: OnnxState, info: QdqI
     if not node.input or node.input[0] not in constants or len(node.input) < 2 or node.input[1] not in constants:
         return False
     q = constants[node.input[0]]
-    scale = constants[node.input[1]].astype(np.float64)
+    scale = _checked_scale(node, constants[node.input[1]]).astype(np.float64)
     zero_point = constants.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
     if q.dtype not in (np.int8, np.int32, np.uint8) or (zero_point is None and len(node.input) > 2 and node.input[2]):
         return False
@@ -84,11 +98,16 @@ def _fold_constant_dequantize(node: onnx.NodeProto, state: OnnxState, info: QdqI
     if any(attr.name == "block_size" and attr.i for attr in node.attribute):
         return False
     shape = [1] * q.ndim
-    if scale.size > 1:
-        if scale.ndim != 1 or q.ndim == 0:
+    if scale.size > 1 or (zero_point is not None and zero_point.size > 1):
+        if scale.ndim != 1 or q.ndim == 0 or not -q.ndim <= axis < q.ndim:
             return False
         axis %= q.ndim
         shape[axis] = -1
+        for what, value in (("scale", scale), ("zero point", zero_point)):
+            if value is not None and value.size not in (1, q.shape[axis]):
+                raise ModelError(f"node '{node.name}' (DequantizeLinear): {what} has {value.size} "
+                                 f"values; axis {axis} of '{node.input[0]}' {list(q.shape)} has "
+                                 f"{q.shape[axis]}")
     zp = np.zeros(1) if zero_point is None else zero_point.astype(np.float64)
     real = (q.astype(np.float64) - zp.reshape(shape if zp.size > 1 else ())) * scale.reshape(shape if scale.size > 1 else ())
     constants[node.output[0]] = real.astype(np.float32)
@@ -149,4 +168,9 @@ def quantize_qdq_graph(graph: Graph, info: QdqInfo) -> Graph:
     from pocketnn.quantization.quantize_graph import quantize_graph
 
     graph = run_passes(graph)
-    return quantize_graph(graph, info.qparams, weight_scales=info.weight_scales, keep_qdq_rounding=True)
+    try:
+        return quantize_graph(graph, info.qparams, weight_scales=info.weight_scales, keep_qdq_rounding=True)
+    except ValueError as exc:  # quantization.arith refuses multipliers and weights it cannot encode
+        if isinstance(exc, PocketnnError):
+            raise
+        raise ModelError(f"the model's quantization parameters cannot be represented: {exc}") from exc

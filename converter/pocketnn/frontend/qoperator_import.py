@@ -21,7 +21,7 @@ import onnx
 from onnx import helper
 
 from pocketnn.frontend.folding import OnnxState
-from pocketnn.errors import UnsupportedOpError
+from pocketnn.errors import ModelError, UnsupportedOpError
 
 _MS = "com.microsoft"
 # Operators that move quantized values without changing them (input 0 is the data).
@@ -134,10 +134,13 @@ class _Expander:
             domain = "" if node.domain == "ai.onnx" else node.domain
             handler = handlers.get((domain, node.op_type))
             if handler is not None:
+                if len(node.output) != 1 or not node.output[0]:
+                    raise ModelError(f"node '{node.name}' ({node.op_type}) must have one output, has "
+                                     f"{list(node.output)}")
                 handler(node)
                 expanded = True
             elif (domain == "" and node.op_type in _PASS_THROUGH and len(node.output) == 1
-                  and node.input[0] in self.quantized):
+                  and node.input and node.input[0] in self.quantized):
                 self.pass_through(node)
                 expanded = True
             else:

@@ -25,11 +25,19 @@ PIPELINE: list[Pass] = [
 ]
 
 
+def bounded_pipeline(max_constant_elements: int) -> list[Pass]:
+    """PIPELINE with constant folding bounded by `max_constant_elements` per tensor."""
+    def fold(graph: Graph) -> Graph:
+        return fold_constants(graph, max_elements=max_constant_elements)
+
+    return [fold if p is fold_constants else p for p in PIPELINE]
+
+
 def run_passes(graph: Graph, pipeline: Sequence[Pass] = PIPELINE) -> Graph:
     for pass_fn in pipeline:
         graph = pass_fn(graph)
     return graph
 
 
-__all__ = ["PIPELINE", "Pass", "run_passes", "fold_batchnorm", "fold_bias", "fold_constants",
+__all__ = ["PIPELINE", "Pass", "bounded_pipeline", "run_passes", "fold_batchnorm", "fold_bias", "fold_constants",
            "fuse_activations", "remove_dead_nodes", "remove_identity"]
