@@ -10,7 +10,7 @@ valid seed models: structural edits of the protobuf (dims, attributes, element t
 node inputs/outputs, op types, initializer bytes, node order, opset) and, sometimes, raw
 byte edits of the serialized model, which then goes through the file loader.
 
-    # coverage-guided, with atheris (pip install atheris); libFuzzer flags pass through
+    # coverage-guided, with atheris (pip install ".[fuzz]"); libFuzzer flags pass through
     python tests/fuzz/fuzz_converter.py -max_total_time=600 -timeout=20 -rss_limit_mb=3072
 
     # no atheris needed: CASES pseudo-random inputs from SEED, stopping after SECONDS
