@@ -11,18 +11,9 @@ cd "$(dirname "$0")/.."
 repo="$(pwd)"
 sysroot=/usr/aarch64-linux-gnu
 
-need=()
-command -v aarch64-linux-gnu-gcc > /dev/null || need+=(gcc-aarch64-linux-gnu)
-command -v aarch64-linux-gnu-g++ > /dev/null || need+=(g++-aarch64-linux-gnu)
-command -v qemu-aarch64 > /dev/null || need+=(qemu-user)
-command -v cmake > /dev/null || need+=(cmake)
-command -v make > /dev/null || need+=(make)
-if ((${#need[@]})); then
-  echo "== installing ${need[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq < /dev/null
-  apt-get install -y -qq "${need[@]}" < /dev/null > /dev/null
-fi
+source .ci/require.sh
+require aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu aarch64-linux-gnu-g++:g++-aarch64-linux-gnu \
+  qemu-aarch64:qemu-user cmake:cmake make:make
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -25,18 +25,8 @@ runs="${FUZZ_RUNS:--1}"
 artifacts="${FUZZ_ARTIFACTS:-/tmp/pocketnn-fuzz-artifacts}/$(date -u +%Y%m%d-%H%M%S)-$$"
 python="${PYTHON:-python3}"
 
-installed() { dpkg-query -W -f='${Status}' "$1" 2> /dev/null | grep -q "install ok installed"; }
-need=()
-command -v clang > /dev/null || need+=(clang)
-installed libclang-rt-14-dev || need+=(libclang-rt-14-dev)
-command -v cmake > /dev/null || need+=(cmake)
-command -v make > /dev/null || need+=(make)
-if ((${#need[@]})); then
-  echo "== installing ${need[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq < /dev/null
-  apt-get install -y -qq "${need[@]}" < /dev/null > /dev/null
-fi
+source .ci/require.sh
+require clang:clang dpkg:libclang-rt-14-dev cmake:cmake make:make
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -10,16 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=()
-command -v clang > /dev/null || need+=(clang)
-command -v cmake > /dev/null || need+=(cmake)
-command -v make > /dev/null || need+=(make)
-if ((${#need[@]})); then
-  echo "== installing ${need[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq < /dev/null
-  apt-get install -y -qq "${need[@]}" < /dev/null > /dev/null
-fi
+source .ci/require.sh
+# libclang-rt-14-dev holds the ThreadSanitizer runtime.
+require clang:clang dpkg:libclang-rt-14-dev cmake:cmake make:make
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -44,7 +44,7 @@ ADDRESS_SPACE_LIMIT = 6 << 30  # the converter itself stays far below; numpy+onn
 # A small constant limit keeps the cases fast; the limit logic is what is exercised.
 MAX_CONSTANT_ELEMENTS = 1 << 22
 # The runtime refuses a model over its memory limit (PNN_ERR_LIMIT) on purpose.
-RUNTIME_LIMIT_STATUS = "over the memory limit"
+RUNTIME_LIMIT_STATUS = "PNN_ERR_LIMIT"  # NativeError.status: the C enum name
 
 OPS = ("Relu", "Add", "Mul", "Conv", "MatMul", "Gemm", "Reshape", "Transpose", "Concat", "Slice",
        "Gather", "Expand", "Tile", "Range", "ConstantOfShape", "Resize", "Pad", "Split", "Squeeze",
