@@ -92,6 +92,20 @@ def test_constant_of_shape_16384_squared_is_refused_with_bounded_memory() -> Non
     assert result["peak_rss_mb"] < 1024, result
 
 
+def test_cli_max_constant_elements_sets_the_limit(tmp_path, capsys) -> None:
+    path = tmp_path / "fill.onnx"
+    onnx.save(_constant_of_shape_model(64), str(path))
+    output = str(tmp_path / "m.pnn")
+    assert main(["convert", str(path), "-o", output, "--max-constant-elements", "1000"]) == 2
+    captured = capsys.readouterr()
+    message = " ".join((captured.out + captured.err).split())  # the console wraps long lines
+    for part in ("'fill'", "ConstantOfShape", "[64, 64]", "1,000"):
+        assert part in message, message
+    assert main(["convert", str(path), "-o", output]) == 0
+    x = _f32(64, 64)
+    np.testing.assert_allclose(pocketnn.Model(output).run({"x": x})["y"], x + 1.0, rtol=1e-6)
+
+
 def test_max_constant_elements_is_the_limit() -> None:
     model = _constant_of_shape_model(64)
     _refused(model, LimitError, "'fill'", "ConstantOfShape", "[64, 64]", "4,096", "1,000",
