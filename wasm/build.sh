@@ -51,7 +51,7 @@ printf '%s\n' "${SOURCES[@]}" | xargs -P "$JOBS" -I{} bash -c '
 OBJECTS=()
 for src in "${SOURCES[@]}"; do OBJECTS+=("$OBJ/${src//\//__}.o"); done
 
-EXPORTS='["_malloc","_free","_pnn_model_load","_pnn_model_free","_pnn_model_num_inputs",
+EXPORTS='["_malloc","_free","_pnn_model_load","_pnn_model_load_with_options","_pnn_model_free","_pnn_model_num_inputs",
 "_pnn_model_num_outputs","_pnn_model_num_nodes","_pnn_model_input_info","_pnn_model_output_info",
 "_pnn_model_node_info","_pnn_model_arena_bytes","_pnn_model_metadata","_pnn_session_create",
 "_pnn_session_create_with_options","_pnn_session_free","_pnn_session_input","_pnn_session_output",

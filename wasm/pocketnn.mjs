@@ -18,7 +18,7 @@ const DEFAULT_WASM_URL = new URL('./dist/pocketnn_wasm.wasm', import.meta.url);
 const LAYOUT_KEYS = [
   'errorSize', 'errorStatus', 'errorMessage', 'infoSize', 'infoName', 'infoDtype', 'infoRank',
   'infoDims', 'infoSizeBytes', 'maxRank', 'errorMessageBytes', 'nodeSize', 'nodeName', 'nodeOp',
-  'nodeKernel', 'optionsSize', 'optionsThreads',
+  'nodeKernel', 'optionsSize', 'optionsThreads', 'loadOptionsSize', 'loadOptionsMaxMemory',
 ];
 
 // pnn_dtype codes -> name, element bytes, typed array holding one element per entry
@@ -155,8 +155,23 @@ export class Model {
       this._block = pnn._malloc(bytes.length + MODEL_ALIGNMENT);
       const data = this._block + ((MODEL_ALIGNMENT - (this._block % MODEL_ALIGNMENT)) % MODEL_ALIGNMENT);
       pnn._heap.set(bytes, data);
-      pnn._clearError();
-      pnn._check(m._pnn_model_load(data, bytes.length, slot, pnn._error), 'loading the model');
+      // options.maxMemory: bytes a session may use for activations and scratch (the
+      // runtime's default, 1 GiB, when absent; wasm32 addresses at most 4 GiB).
+      const maxMemory = options.maxMemory ?? 0;
+      if (!Number.isInteger(maxMemory) || maxMemory < 0 || maxMemory > 0xffffffff) {
+        throw new PocketnnError(`maxMemory must be an integer number of bytes in [0, 2^32), got ${maxMemory}`,
+          'PNN_ERR_INVALID_ARGUMENT');
+      }
+      const loadOptions = pnn._malloc(L.loadOptionsSize);
+      try {
+        pnn._heap.fill(0, loadOptions, loadOptions + L.loadOptionsSize);
+        pnn._view().setUint32(loadOptions + L.loadOptionsMaxMemory, maxMemory, true);
+        pnn._clearError();
+        pnn._check(m._pnn_model_load_with_options(data, bytes.length, loadOptions, slot, pnn._error),
+          'loading the model');
+      } finally {
+        m._free(loadOptions);
+      }
       this._model = pnn._view().getUint32(slot, true);
 
       const opts = pnn._malloc(L.optionsSize);

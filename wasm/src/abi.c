@@ -23,6 +23,8 @@ enum {
   LAYOUT_NODE_KERNEL,
   LAYOUT_SESSION_OPTIONS_SIZE,
   LAYOUT_SESSION_OPTIONS_THREADS,
+  LAYOUT_LOAD_OPTIONS_SIZE,
+  LAYOUT_LOAD_OPTIONS_MAX_MEMORY,
   LAYOUT_COUNT
 };
 
@@ -46,6 +48,8 @@ int pnn_wasm_layout(int key) {
     case LAYOUT_NODE_KERNEL: return (int)offsetof(pnn_node_info, kernel);
     case LAYOUT_SESSION_OPTIONS_SIZE: return (int)sizeof(pnn_session_options);
     case LAYOUT_SESSION_OPTIONS_THREADS: return (int)offsetof(pnn_session_options, num_threads);
+    case LAYOUT_LOAD_OPTIONS_SIZE: return (int)sizeof(pnn_load_options);
+    case LAYOUT_LOAD_OPTIONS_MAX_MEMORY: return (int)offsetof(pnn_load_options, max_memory);
     default: return -1;
   }
 }

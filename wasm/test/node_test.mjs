@@ -111,6 +111,17 @@ describe('errors', () => {
     pnn.loadModel(bytes).dispose();
   });
 
+  test('maxMemory refuses a model that needs more, naming the bytes; a large enough limit loads', () => {
+    assert.throws(() => pnn.loadModel(good(), { maxMemory: 1024 }), (error) => {
+      assert.ok(error instanceof PocketnnError);
+      assert.equal(error.status, 'PNN_ERR_LIMIT');
+      assert.match(error.message, /memory limit of 1024 bytes/);
+      return true;
+    });
+    assert.throws(() => pnn.loadModel(good(), { maxMemory: -1 }), /maxMemory/);
+    pnn.loadModel(good(), { maxMemory: 256 << 20 }).dispose();
+  });
+
   test('wrong feeds are rejected before running', () => {
     const fixture = manifest[0];
     const model = pnn.loadModel(good());
