@@ -101,6 +101,8 @@ def test_cli_max_constant_elements_sets_the_limit(tmp_path, capsys) -> None:
     message = " ".join((captured.out + captured.err).split())  # the console wraps long lines
     for part in ("'fill'", "ConstantOfShape", "[64, 64]", "1,000"):
         assert part in message, message
+    assert main(["convert", str(path), "-o", output, "--max-constant-elements", "0"]) == 2
+    assert "--max-constant-elements must be >= 1" in capsys.readouterr().out.replace("\n", "")
     assert main(["convert", str(path), "-o", output]) == 0
     x = _f32(64, 64)
     np.testing.assert_allclose(pocketnn.Model(output).run({"x": x})["y"], x + 1.0, rtol=1e-6)

@@ -37,13 +37,18 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     from pocketnn.frontend.folding import DEFAULT_MAX_CONSTANT_ELEMENTS
     from pocketnn.sparsity.report import print_sparsity_report
 
+    max_constant_elements = args.max_constant_elements
+    if max_constant_elements is None:
+        max_constant_elements = DEFAULT_MAX_CONSTANT_ELEMENTS
+    elif max_constant_elements < 1:
+        raise ValueError(f"--max-constant-elements must be >= 1, got {max_constant_elements}")
     options = sparsity_options(args.sparsity, args.sparsity_pattern, args.recipe)
     with warnings.catch_warnings():  # the sparsity report below prints them
         warnings.simplefilter("ignore", UserWarning)
         result = convert_model(args.model, parse_shape_bindings(args.input_shape), options, args.calib,
                                args.quantize, args.calib_method, args.size_budget, args.latency_budget,
                                first_last_int8=not args.int4_first_last,
-                               max_constant_elements=args.max_constant_elements or DEFAULT_MAX_CONSTANT_ELEMENTS)
+                               max_constant_elements=max_constant_elements)
     Path(args.output).write_bytes(result.data)
     if result.sparsity.layers:
         print_sparsity_report(console, result.sparsity)

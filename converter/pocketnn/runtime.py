@@ -48,9 +48,8 @@ class ModelPathError(PocketnnError, ValueError):
     """``Model(path)`` was given a path that is not a readable regular file."""
 
 
-_STATUS_NAMES = ("PNN_OK", "PNN_ERR_INVALID_ARGUMENT", "PNN_ERR_IO", "PNN_ERR_FORMAT", "PNN_ERR_VERSION",
-                 "PNN_ERR_CHECKSUM", "PNN_ERR_UNSUPPORTED", "PNN_ERR_SHAPE", "PNN_ERR_OUT_OF_MEMORY",
-                 "PNN_ERR_BUSY", "PNN_ERR_LIMIT")
+# pnn_status code -> its enum name, from the extension's own declaration of the enum.
+_STATUS_NAMES: dict[int, str] = ffi.typeof("pnn_status").elements
 _SIZE_MAX = int(ffi.cast("size_t", -1))
 
 
@@ -70,7 +69,7 @@ class NodeInfo:
 
 
 def _status_name(status: int) -> str:
-    return _STATUS_NAMES[status] if 0 <= status < len(_STATUS_NAMES) else f"status {status}"
+    return _STATUS_NAMES.get(status, f"status {status}")
 
 
 def _raise_on_error(status: int, error: "ffi.CData") -> None:

@@ -162,8 +162,8 @@ static size_t slots_starting_by(const interval_index *ix, int64_t time) {
   return lo;
 }
 
-/* Smallest gap that fits `t` below `top` among `near` (its time-overlapping placed
- * tensors); SIZE_MAX when none does. */
+/* Smallest gap between `near` (its time-overlapping placed tensors) that fits `t`;
+ * SIZE_MAX when none does (the caller then places it above them all). */
 static size_t best_gap(const live_tensor *t, live_tensor **near, size_t n_near) {
   qsort(near, n_near, sizeof(*near), by_offset);
   size_t cursor = 0, best = SIZE_MAX, best_size = SIZE_MAX;

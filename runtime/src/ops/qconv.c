@@ -190,8 +190,6 @@ static pnn_status check_common(const pnn_model *model, const pnn_node *node, con
   return PNN_OK;
 }
 
-/* Allocates the params with `extra` bytes of 64-byte aligned prepared weights after
- * them, and fills the weights: dwconv copies, GEMM paths pack each group. */
 /* Sparse W: used in place from the model buffer, or, when `crop` drops taps that only
  * read padding, a copy of the kept entries after the params with the bias that adds
  * what the dropped taps read (x_zero_point times their weights): the same int32 sums. */
@@ -236,6 +234,9 @@ static pnn_status finish_sparse(pnn_node *node, const char *op, qconv_params *p,
   return PNN_OK;
 }
 
+/* Allocates the params with `extra` bytes of 64-byte aligned prepared weights after
+ * them, and fills the weights: dwconv copies, GEMM paths pack each group; sparse W
+ * (QGemm) as finish_sparse, uncropped. */
 static pnn_status finish_prepare(pnn_node *node, const char *op, const pnn_tensor *w, qconv_params *p,
                                  size_t scratch, pnn_error *error) {
   if (p->path == QCONV_PATH_SPARSE) {
