@@ -42,9 +42,9 @@ def ort_session(model: bytes | str, threads: int) -> ort.InferenceSession:
 
 
 def host_banner() -> str:
-    """The CPU and the pocketnn ISA path being measured (PNN_ISA caps the kernels chosen
-    at load: `PNN_ISA=avx2 python bench/bench_dense.py` measures the AVX2 path on an
-    AVX-512 host; onnxruntime still uses all the host has)."""
+    """The CPU and the ISA paths being measured. `PNN_ISA=avx2` caps pocketnn's kernels
+    only (onnxruntime still uses all the host has); `bench/avx2_host/run.sh` hides
+    AVX-512 from CPUID so that every engine in the process takes its AVX2 path."""
     model, flags = platform.processor() or platform.machine(), set()
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
@@ -57,4 +57,6 @@ def host_banner() -> str:
     except OSError:
         pass
     shown = sorted(flags & {"avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "asimd", "asimddp"})
+    if os.environ.get("POCKETNN_AVX2_HOST"):
+        return f"{model} [{' '.join(shown)}] posing as AVX2-only (CPUID masked): every engine on its AVX2 path"
     return f"{model} [{' '.join(shown)}]; pocketnn ISA: {os.environ.get('PNN_ISA') or 'best available'}"

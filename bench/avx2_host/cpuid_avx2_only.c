@@ -1,0 +1,75 @@
+/* LD_PRELOAD library that makes this process see an AVX2-only x86-64 CPU.
+ *
+ * Why: the AVX2 targets compare pocketnn's AVX2 path with onnxruntime's AVX2 path, but
+ * onnxruntime has no switch to cap its ISA. Linux's CPUID faulting (ARCH_SET_CPUID,
+ * flag `cpuid_fault` in /proc/cpuinfo) makes every CPUID instruction trap; the handler
+ * below answers it from the real CPU with the AVX-512 and AVX-VNNI feature bits cleared,
+ * so every library (onnxruntime's MLAS, numpy, pocketnn) dispatches as on an AVX2 host.
+ * The instructions still run at native speed. Benchmark use only. */
+#define _GNU_SOURCE
+#include <asm/prctl.h>
+#include <cpuid.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#ifndef ARCH_SET_CPUID
+#define ARCH_SET_CPUID 0x1012
+#endif
+
+/* Leaf 7 subleaf 0: EBX AVX512F/DQ/IFMA/PF/ER/CD/BW/VL; ECX VBMI/VBMI2/GFNI-on-zmm is
+ * separate (GFNI kept), VNNI/BITALG/VPOPCNTDQ; EDX 4VNNIW/4FMAPS/VP2INTERSECT/FP16. */
+#define LEAF7_EBX_AVX512 ((1u << 16) | (1u << 17) | (1u << 21) | (1u << 26) | (1u << 27) | (1u << 28) | (1u << 30) | (1u << 31))
+#define LEAF7_ECX_AVX512 ((1u << 1) | (1u << 6) | (1u << 11) | (1u << 12) | (1u << 14))
+#define LEAF7_EDX_AVX512 ((1u << 2) | (1u << 3) | (1u << 8) | (1u << 23))
+/* Leaf 7 subleaf 1: EAX AVX-VNNI (4) and AVX512_BF16 (5); EDX AVX10 (19). */
+#define LEAF7_1_EAX_MASKED ((1u << 4) | (1u << 5))
+#define LEAF7_1_EDX_MASKED (1u << 19)
+
+static long cpuid_faulting(int on) { return syscall(SYS_arch_prctl, ARCH_SET_CPUID, on ? 0 : 1); }
+
+static void answer_cpuid(int sig, siginfo_t *info, void *context) {
+    (void)info;
+    greg_t *regs = ((ucontext_t *)context)->uc_mcontext.gregs;
+    const unsigned char *ip = (const unsigned char *)regs[REG_RIP];
+    if (sig != SIGSEGV || ip[0] != 0x0f || ip[1] != 0xa2) {
+        /* A real fault: let it kill the process as it would have. */
+        signal(SIGSEGV, SIG_DFL);
+        return;
+    }
+    unsigned leaf = (unsigned)regs[REG_RAX], sub = (unsigned)regs[REG_RCX];
+    unsigned a, b, c, d;
+    cpuid_faulting(0);
+    __cpuid_count(leaf, sub, a, b, c, d);
+    cpuid_faulting(1);
+    if (leaf == 7 && sub == 0) {
+        b &= ~LEAF7_EBX_AVX512;
+        c &= ~LEAF7_ECX_AVX512;
+        d &= ~LEAF7_EDX_AVX512;
+    } else if (leaf == 7 && sub == 1) {
+        a &= ~LEAF7_1_EAX_MASKED;
+        d &= ~LEAF7_1_EDX_MASKED;
+    }
+    regs[REG_RAX] = a;
+    regs[REG_RBX] = b;
+    regs[REG_RCX] = c;
+    regs[REG_RDX] = d;
+    regs[REG_RIP] += 2;
+}
+
+__attribute__((constructor)) static void start_masking(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = answer_cpuid;
+    action.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&action.sa_mask);
+    if (sigaction(SIGSEGV, &action, NULL) != 0 || cpuid_faulting(1) != 0) {
+        fprintf(stderr, "cpuid_avx2_only: this kernel/CPU has no CPUID faulting; cannot pose as AVX2-only\n");
+        exit(3);
+    }
+}
