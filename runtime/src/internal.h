@@ -143,6 +143,13 @@ typedef struct pnn_op_def {
   pnn_run_fn run;
 } pnn_op_def;
 
+/* The op codes, PNN_OP_CONV = 1 ... (ops/ops.def). */
+enum pnn_op_code {
+#define PNN_OP(code, id, name, family) PNN_OP_##id = code,
+#include "ops/ops.def"
+#undef PNN_OP
+};
+
 /* NULL for an unknown code. */
 const pnn_op_def *pnn_op_lookup(uint16_t code);
 

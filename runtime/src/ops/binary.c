@@ -77,8 +77,24 @@ static void plan_broadcast(binary_plan *plan, const pnn_tensor *a, const pnn_ten
   }
 }
 
+/* The kernel's kind for a binary op code; false for any other code. */
+static bool binary_kind(uint16_t op, int *kind) {
+  switch (op) {
+    case PNN_OP_ADD: *kind = PNN_BINARY_ADD; return true;
+    case PNN_OP_SUB: *kind = PNN_BINARY_SUB; return true;
+    case PNN_OP_MUL: *kind = PNN_BINARY_MUL; return true;
+    case PNN_OP_DIV: *kind = PNN_BINARY_DIV; return true;
+    case PNN_OP_POW: *kind = PNN_BINARY_POW; return true;
+    case PNN_OP_MAX: *kind = PNN_BINARY_MAX; return true;
+    case PNN_OP_MIN: *kind = PNN_BINARY_MIN; return true;
+    case PNN_OP_PRELU: *kind = PNN_BINARY_PRELU; return true;
+    default: return false;
+  }
+}
+
 pnn_status pnn_op_binary_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
-  if (node->op < 30 || node->op > 37) {
+  int kind;
+  if (!binary_kind(node->op, &kind)) {
     return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node '%s': op %u is not a binary op",
                          node->name, (unsigned)node->op);
   }
@@ -95,7 +111,6 @@ pnn_status pnn_op_binary_prepare(pnn_model *model, pnn_node *node, pnn_error *er
     return pnn_set_error(error, PNN_ERR_SHAPE, "node '%s': input shapes do not broadcast",
                          node->name);
   }
-  const int kind = node->op - 30;
   if (kind == PNN_BINARY_PRELU) {
     /* The slope broadcasts to X, never the other way. */
     bool same = rank == a->rank;

@@ -1,4 +1,4 @@
-/* Operator entry points (docs/OPS.md). One row per op code in op_table.c. */
+/* Operator entry points (docs/OPS.md): the families that ops.def names. */
 #ifndef PNN_OPS_H
 #define PNN_OPS_H
 

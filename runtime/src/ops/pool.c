@@ -7,7 +7,6 @@
 
 #include "nn_common.h"
 
-enum { OP_MAX_POOL = 40, OP_AVERAGE_POOL = 41, OP_GLOBAL_AVERAGE_POOL = 42, OP_GLOBAL_MAX_POOL = 43 };
 
 typedef struct pool_params {
   size_t batch;
@@ -17,8 +16,8 @@ typedef struct pool_params {
 } pool_params;
 
 pnn_status pnn_op_pool_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
-  const char *op = node->op == OP_MAX_POOL ? "MaxPool" : "AveragePool";
-  if (node->op != OP_MAX_POOL && node->op != OP_AVERAGE_POOL) {
+  const char *op = node->op == PNN_OP_MAX_POOL ? "MaxPool" : "AveragePool";
+  if (node->op != PNN_OP_MAX_POOL && node->op != PNN_OP_AVERAGE_POOL) {
     return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\": op code %u is not a pool",
                          node->name, (unsigned)node->op);
   }
@@ -41,7 +40,7 @@ pnn_status pnn_op_pool_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
       (st = pnn_nn_attr_int_range(node, "ceil_mode", 0, 0, 1, &ceil_mode, error)) != PNN_OK) {
     return st;
   }
-  if (node->op == OP_AVERAGE_POOL &&
+  if (node->op == PNN_OP_AVERAGE_POOL &&
       (st = pnn_nn_attr_int_range(node, "count_include_pad", 0, 0, 1, &count_include_pad, error)) !=
           PNN_OK) {
     return st;
@@ -72,7 +71,7 @@ pnn_status pnn_op_pool_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   node->scratch_bytes = 0;
   node->kernel = "scalar";
   p->maxpool = NULL;
-  if (node->op == OP_MAX_POOL) {
+  if (node->op == PNN_OP_MAX_POOL) {
     const char *isa = "scalar";
     p->maxpool = pnn_f32_maxpool2d_select(&model->cpu, &isa);
     node->kernel = PNN_NN_KERNEL_NAME("maxpool", isa);
@@ -111,7 +110,7 @@ void pnn_op_pool_run(const pnn_model *model, const pnn_node *node, const void *c
   job.p = p;
   job.x = in[0];
   job.y = out[0];
-  job.max = node->op == OP_MAX_POOL;
+  job.max = node->op == PNN_OP_MAX_POOL;
   job.chunks = threads > 1 ? (channels < 4 * threads ? channels : 4 * threads) : 1;
   job.step = (channels + job.chunks - 1) / job.chunks;
   job.chunks = (channels + job.step - 1) / job.step;
@@ -126,7 +125,7 @@ typedef struct global_pool_params {
 } global_pool_params;
 
 pnn_status pnn_op_global_pool_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
-  if (node->op != OP_GLOBAL_AVERAGE_POOL && node->op != OP_GLOBAL_MAX_POOL) {
+  if (node->op != PNN_OP_GLOBAL_AVERAGE_POOL && node->op != PNN_OP_GLOBAL_MAX_POOL) {
     return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\": op code %u is not a global pool",
                          node->name, (unsigned)node->op);
   }
@@ -165,7 +164,7 @@ void pnn_op_global_pool_run(const pnn_model *model, const pnn_node *node, const 
   float *y = out[0];
   for (size_t plane = 0; plane < p->planes; ++plane) {
     const float *xp = x + plane * p->spatial;
-    if (node->op == OP_GLOBAL_MAX_POOL) {
+    if (node->op == PNN_OP_GLOBAL_MAX_POOL) {
       float best = xp[0];
       for (size_t i = 1; i < p->spatial; ++i) best = pnn_max_nan(best, xp[i]);
       y[plane] = best;

@@ -22,7 +22,6 @@
 #include "conv_crop.h"
 #include "q_common.h"
 
-enum { OP_QCONV = 82, OP_QGEMM = 83 };
 
 enum qconv_path { QCONV_PATH_DWCONV = 0, QCONV_PATH_DIRECT = 1, QCONV_PATH_IM2COL = 2, QCONV_PATH_SPARSE = 3 };
 

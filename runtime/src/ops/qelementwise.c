@@ -8,15 +8,6 @@
 
 #include "q_common.h"
 
-enum {
-  OP_QUANTIZE = 80,
-  OP_DEQUANTIZE = 81,
-  OP_QADD = 84,
-  OP_QLOOKUP = 85,
-  OP_QGLOBAL_AVERAGE_POOL = 86,
-  OP_QMAX_POOL = 87,
-  OP_QAVERAGE_POOL = 88
-};
 
 /* Elements per task of the element-wise ops. */
 #define QEW_CHUNK ((size_t)16384)
@@ -39,16 +30,10 @@ typedef struct qew_params {
 } qew_params;
 
 
+/* The op's name from the op table (prepare runs only for codes the table holds). */
 static const char *op_name(uint16_t code) {
-  switch (code) {
-    case OP_QUANTIZE: return "QuantizeLinear";
-    case OP_DEQUANTIZE: return "DequantizeLinear";
-    case OP_QADD: return "QAdd";
-    case OP_QLOOKUP: return "QLookup";
-    case OP_QGLOBAL_AVERAGE_POOL: return "QGlobalAveragePool";
-    case OP_QAVERAGE_POOL: return "QAveragePool";
-    default: return "QMaxPool";
-  }
+  const pnn_op_def *def = pnn_op_lookup(code);
+  return def ? def->name : "?";
 }
 
 static pnn_status store_params(pnn_node *node, const qew_params *p, const char *kernel, pnn_error *error) {
@@ -185,9 +170,9 @@ pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_err
   pnn_status st;
   int64_t zp = 0;
   switch (node->op) {
-    case OP_QUANTIZE:
-    case OP_DEQUANTIZE: {
-      const bool quantize = node->op == OP_QUANTIZE;
+    case PNN_OP_QUANTIZE:
+    case PNN_OP_DEQUANTIZE: {
+      const bool quantize = node->op == PNN_OP_QUANTIZE;
       st = check_unary(model, node, op, 1, quantize ? PNN_DTYPE_F32 : PNN_DTYPE_U8, quantize ? "f32" : "u8",
                        quantize ? PNN_DTYPE_U8 : PNN_DTYPE_F32, quantize ? "u8" : "f32", error);
       if (st != PNN_OK || (st = pnn_q_attr_scale(node, op, "scale", &p.scale, error)) != PNN_OK ||
@@ -201,7 +186,7 @@ pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_err
       p.quantize_fn = pnn_f32_quantize_u8_select(&model->cpu, &isa);
       return store_params(node, &p, PNN_NN_KERNEL_NAME("quantize", isa), error);
     }
-    case OP_QLOOKUP: {
+    case PNN_OP_QLOOKUP: {
       if ((st = check_unary(model, node, op, 2, PNN_DTYPE_U8, "u8", PNN_DTYPE_U8, "u8", error)) != PNN_OK)
         return st;
       const pnn_tensor *table = pnn_input_tensor(model, node, 1);
@@ -213,7 +198,7 @@ pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_err
       p.count = pnn_input_tensor(model, node, 0)->numel;
       return store_params(node, &p, "scalar", error);
     }
-    case OP_QADD: {
+    case PNN_OP_QADD: {
       if ((st = pnn_check_io(model, node, 2, 2, 1, 1, true, error)) != PNN_OK) return st;
       const pnn_tensor *a = pnn_input_tensor(model, node, 0), *b = pnn_input_tensor(model, node, 1);
       const pnn_tensor *y = pnn_output_tensor(model, node, 0);
@@ -249,7 +234,7 @@ pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_err
       p.add_fn = pnn_u8_add_select(&model->cpu, &isa);
       return store_params(node, &p, PNN_NN_KERNEL_NAME("u8add", isa), error);
     }
-    case OP_QGLOBAL_AVERAGE_POOL: {
+    case PNN_OP_QGLOBAL_AVERAGE_POOL: {
       const pnn_tensor *x, *y;
       if ((st = check_u8_image_io(model, node, op, &x, &y, error)) != PNN_OK) return st;
       const int64_t out_dims[4] = {x->dims[0], x->dims[1], 1, 1};
@@ -274,7 +259,7 @@ pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_err
       p.count = (size_t)(x->dims[0] * x->dims[1]);
       return store_params(node, &p, "u8avgpool/scalar", error);
     }
-    case OP_QMAX_POOL: {
+    case PNN_OP_QMAX_POOL: {
       const pnn_tensor *x, *y;
       if ((st = check_u8_image_io(model, node, op, &x, &y, error)) != PNN_OK) return st;
       if ((st = pool_geometry(model, node, op, x, &p.geom, error)) != PNN_OK) return st;
@@ -283,7 +268,7 @@ pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_err
       p.maxpool_fn = pnn_u8_maxpool2d_select(&model->cpu, &isa);
       return store_params(node, &p, PNN_NN_KERNEL_NAME("u8maxpool", isa), error);
     }
-    case OP_QAVERAGE_POOL: {
+    case PNN_OP_QAVERAGE_POOL: {
       const pnn_tensor *x, *y;
       if ((st = check_u8_image_io(model, node, op, &x, &y, error)) != PNN_OK ||
           (st = pool_geometry(model, node, op, x, &p.geom, error)) != PNN_OK) {
@@ -318,21 +303,21 @@ static void qew_task(void *context, size_t task, size_t thread) {
   const uint8_t *x = job->in[0];
   uint8_t *y = job->out[0];
   switch (job->node->op) {
-    case OP_QUANTIZE:
+    case PNN_OP_QUANTIZE:
       p->quantize_fn(n, (const float *)job->in[0] + begin, p->scale, p->zero_point, y + begin);
       break;
-    case OP_DEQUANTIZE:
+    case PNN_OP_DEQUANTIZE:
       dequantize(n, x + begin, p->scale, p->zero_point, (float *)job->out[0] + begin);
       break;
-    case OP_QADD: {
+    case PNN_OP_QADD: {
       const uint8_t *b = job->in[1];
       p->add_fn(n, x + begin, b + begin * p->b_stride, p->b_stride, &p->add, y + begin);
       break;
     }
-    case OP_QLOOKUP:
+    case PNN_OP_QLOOKUP:
       pnn_u8_lut_scalar(n, x + begin, job->in[1], y + begin);
       break;
-    case OP_QGLOBAL_AVERAGE_POOL:
+    case PNN_OP_QGLOBAL_AVERAGE_POOL:
       for (size_t c = begin; c < begin + n; ++c)
         y[c] = pnn_u8_global_avgpool_scalar(p->plane, x + c * p->plane, p->x_zero_point, p->multiplier, p->shift,
                                             p->y_zero_point);
@@ -343,7 +328,7 @@ static void qew_task(void *context, size_t task, size_t thread) {
       chunk.channels = n;
       const uint8_t *xs = x + begin * g->in_h * g->in_w;
       uint8_t *ys = y + begin * g->out_h * g->out_w;
-      if (job->node->op == OP_QAVERAGE_POOL) pnn_u8_avgpool2d_scalar(&chunk, xs, &p->avgpool, ys);
+      if (job->node->op == PNN_OP_QAVERAGE_POOL) pnn_u8_avgpool2d_scalar(&chunk, xs, &p->avgpool, ys);
       else p->maxpool_fn(&chunk, xs, ys);
       break;
     }
@@ -355,9 +340,9 @@ void pnn_op_qelementwise_run(const pnn_model *model, const pnn_node *node, const
   (void)model;
   const qew_params *p = node->params;
   qew_job job = {node, p, in, out, QEW_CHUNK};
-  if (node->op == OP_QGLOBAL_AVERAGE_POOL || node->op == OP_QMAX_POOL || node->op == OP_QAVERAGE_POOL) {
+  if (node->op == PNN_OP_QGLOBAL_AVERAGE_POOL || node->op == PNN_OP_QMAX_POOL || node->op == PNN_OP_QAVERAGE_POOL) {
     /* Channels per task: about QEW_CHUNK input bytes. */
-    const size_t plane = node->op == OP_QGLOBAL_AVERAGE_POOL ? p->plane : p->geom.in_h * p->geom.in_w;
+    const size_t plane = node->op == PNN_OP_QGLOBAL_AVERAGE_POOL ? p->plane : p->geom.in_h * p->geom.in_w;
     job.chunk = plane >= QEW_CHUNK ? 1 : QEW_CHUNK / plane;
   }
   if (p->count == 0) return;

@@ -20,8 +20,21 @@ typedef struct reduce_plan {
   size_t out_stride[PNN_MAX_RANK]; /* output elements per step; 0 for reduced groups */
 } reduce_plan;
 
+/* The kernel's kind for a reduction op code (a mean is a sum, then a division); false for
+ * any other code. */
+static bool reduce_kind(uint16_t op, int *kind) {
+  switch (op) {
+    case PNN_OP_REDUCE_MEAN:
+    case PNN_OP_REDUCE_SUM: *kind = PNN_REDUCE_SUM; return true;
+    case PNN_OP_REDUCE_MAX: *kind = PNN_REDUCE_MAX; return true;
+    case PNN_OP_REDUCE_MIN: *kind = PNN_REDUCE_MIN; return true;
+    default: return false;
+  }
+}
+
 pnn_status pnn_op_reduce_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
-  if (node->op < 58 || node->op > 61) {
+  int kind;
+  if (!reduce_kind(node->op, &kind)) {
     return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node '%s': op %u is not a reduction",
                          node->name, (unsigned)node->op);
   }
@@ -61,9 +74,8 @@ pnn_status pnn_op_reduce_prepare(pnn_model *model, pnn_node *node, pnn_error *er
 
   reduce_plan *plan = calloc(1, sizeof(*plan));
   if (!plan) return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node '%s': out of memory", node->name);
-  static const int KIND[] = {PNN_REDUCE_SUM, PNN_REDUCE_SUM, PNN_REDUCE_MAX, PNN_REDUCE_MIN};
-  plan->kind = KIND[node->op - 58];
-  plan->mean = node->op == 58;
+  plan->kind = kind;
+  plan->mean = node->op == PNN_OP_REDUCE_MEAN;
   plan->count = 1;
   plan->out_numel = 1;
   for (int d = 0; d < rank; ++d) {

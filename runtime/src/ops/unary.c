@@ -5,16 +5,32 @@
 
 #include "ew_common.h"
 
-/* Indexed by op code - 10. */
-static const int UNARY_KIND[] = {
-    PNN_UNARY_RELU,       PNN_UNARY_CLIP,       PNN_UNARY_LEAKY_RELU, PNN_UNARY_SIGMOID,
-    PNN_UNARY_HARD_SIGMOID, PNN_UNARY_HARD_SWISH, PNN_UNARY_TANH,     PNN_UNARY_ERF,
-    PNN_UNARY_GELU,       PNN_UNARY_EXP,        PNN_UNARY_SQRT,       PNN_UNARY_ABS,
-    PNN_UNARY_NEG,        PNN_UNARY_LOG,        PNN_UNARY_RECIPROCAL, PNN_UNARY_SOFTPLUS,
-    PNN_UNARY_ELU,        PNN_UNARY_FLOOR,      PNN_UNARY_CEIL,       PNN_UNARY_COPY,
-};
-#define UNARY_FIRST_CODE 10
-#define UNARY_COUNT (sizeof(UNARY_KIND) / sizeof(UNARY_KIND[0]))
+/* The kernel's kind for a unary op code; false for any other code. */
+static bool unary_kind(uint16_t op, int *kind) {
+  switch (op) {
+    case PNN_OP_RELU: *kind = PNN_UNARY_RELU; return true;
+    case PNN_OP_CLIP: *kind = PNN_UNARY_CLIP; return true;
+    case PNN_OP_LEAKY_RELU: *kind = PNN_UNARY_LEAKY_RELU; return true;
+    case PNN_OP_SIGMOID: *kind = PNN_UNARY_SIGMOID; return true;
+    case PNN_OP_HARD_SIGMOID: *kind = PNN_UNARY_HARD_SIGMOID; return true;
+    case PNN_OP_HARD_SWISH: *kind = PNN_UNARY_HARD_SWISH; return true;
+    case PNN_OP_TANH: *kind = PNN_UNARY_TANH; return true;
+    case PNN_OP_ERF: *kind = PNN_UNARY_ERF; return true;
+    case PNN_OP_GELU: *kind = PNN_UNARY_GELU; return true;
+    case PNN_OP_EXP: *kind = PNN_UNARY_EXP; return true;
+    case PNN_OP_SQRT: *kind = PNN_UNARY_SQRT; return true;
+    case PNN_OP_ABS: *kind = PNN_UNARY_ABS; return true;
+    case PNN_OP_NEG: *kind = PNN_UNARY_NEG; return true;
+    case PNN_OP_LOG: *kind = PNN_UNARY_LOG; return true;
+    case PNN_OP_RECIPROCAL: *kind = PNN_UNARY_RECIPROCAL; return true;
+    case PNN_OP_SOFTPLUS: *kind = PNN_UNARY_SOFTPLUS; return true;
+    case PNN_OP_ELU: *kind = PNN_UNARY_ELU; return true;
+    case PNN_OP_FLOOR: *kind = PNN_UNARY_FLOOR; return true;
+    case PNN_OP_CEIL: *kind = PNN_UNARY_CEIL; return true;
+    case PNN_OP_IDENTITY: *kind = PNN_UNARY_COPY; return true;
+    default: return false;
+  }
+}
 
 /* Reads the op's attributes into p->alpha / p->beta, with ONNX's defaults. */
 static pnn_status read_unary_attrs(const pnn_node *node, pnn_unary_params *p, pnn_error *error) {
@@ -50,7 +66,8 @@ static pnn_status read_unary_attrs(const pnn_node *node, pnn_unary_params *p, pn
 }
 
 pnn_status pnn_op_unary_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
-  if (node->op < UNARY_FIRST_CODE || node->op >= UNARY_FIRST_CODE + UNARY_COUNT) {
+  int kind;
+  if (!unary_kind(node->op, &kind)) {
     return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node '%s': op %u is not a unary op",
                          node->name, (unsigned)node->op);
   }
@@ -63,7 +80,7 @@ pnn_status pnn_op_unary_prepare(pnn_model *model, pnn_node *node, pnn_error *err
   if (st != PNN_OK) return st;
 
   pnn_unary_params p;
-  p.kind = UNARY_KIND[node->op - UNARY_FIRST_CODE];
+  p.kind = kind;
   st = read_unary_attrs(node, &p, error);
   if (st != PNN_OK) return st;
 
