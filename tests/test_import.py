@@ -123,6 +123,18 @@ def test_unsupported_op_error_names_node_op_and_supported_list() -> None:
     assert "Conv" in text and "Resize" in text  # the list of supported ops
 
 
+def test_every_unsupported_op_is_listed_at_once() -> None:
+    nodes = [helper.make_node("Einsum", ["x", "x"], ["a"], equation="ij,ij->ij", name="e1"),
+             helper.make_node("Einsum", ["a", "x"], ["b"], equation="ij,ij->ij", name="e2"),
+             helper.make_node("Hardmax", ["b"], ["y"], name="hm")]
+    model = make_model(nodes, {"x": [2, 2]}, ["y"])
+    with pytest.raises(UnsupportedOpError) as info:
+        import_onnx(model)
+    text = str(info.value)
+    assert "3 node(s) of 2 op type(s)" in text
+    assert "Einsum x2: node 'e1'; node 'e2'" in text and "Hardmax x1: node 'hm'" in text
+
+
 def test_unsupported_attribute_error_names_value_and_supported() -> None:
     node = helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="cubic", name="rs")
     model = make_model([node], {"x": [1, 1, 2, 2]}, ["y"],

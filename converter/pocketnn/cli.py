@@ -34,6 +34,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from pocketnn.conversion import convert_model, sparsity_options
+    from pocketnn.frontend.bindings import parse_bindings
     from pocketnn.frontend.folding import DEFAULT_MAX_CONSTANT_ELEMENTS
     from pocketnn.sparsity.report import print_sparsity_report
 
@@ -48,7 +49,8 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         result = convert_model(args.model, parse_shape_bindings(args.input_shape), options, args.calib,
                                args.quantize, args.calib_method, args.size_budget, args.latency_budget,
                                first_last_int8=not args.int4_first_last,
-                               max_constant_elements=max_constant_elements)
+                               max_constant_elements=max_constant_elements,
+                               bind=parse_bindings(args.bind))
     Path(args.output).write_bytes(result.data)
     if result.sparsity.layers:
         print_sparsity_report(console, result.sparsity)
@@ -147,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib-method", default="percentile", choices=["percentile", "mse", "minmax"],
                    help="how --quantize picks activation ranges from --calib (default percentile)")
     p.add_argument("--recipe", metavar="RECIPE.json", help="per-layer sparsity targets (docs/SPARSITY.md)")
+    p.add_argument("--bind", action="append", default=[], metavar="NAME=VALUE",
+                   help="freeze a graph input to a value (a number, or V1,V2,... in its declared shape): "
+                        "it leaves the model's inputs and what depends on it folds, an If on it included")
     p.add_argument("--max-constant-elements", type=int, metavar="N",
                    help="largest tensor constant folding may make (default 2^27 elements); a bigger one "
                         "is left to the runtime or refused naming the node")

@@ -18,7 +18,7 @@ from pathlib import Path
 from pocketnn.format.opcodes import INTEGER_COMPUTE_OPS
 from pocketnn.format.writer import write_pnn
 from pocketnn.frontend.folding import DEFAULT_MAX_CONSTANT_ELEMENTS
-from pocketnn.frontend.onnx_import import InputShapes, ModelSource, import_onnx
+from pocketnn.frontend.onnx_import import InputBindings, InputShapes, ModelSource, import_onnx
 from pocketnn.ir import Graph
 from pocketnn.passes import bounded_pipeline, run_passes
 from pocketnn.quantization.activations import DEFAULT_CALIB_METHOD, QuantizationError
@@ -58,7 +58,8 @@ def convert_graph(model: ModelSource, input_shapes: InputShapes | None = None,
                   quantize: str | None = None, calib_method: str = DEFAULT_CALIB_METHOD,
                   size_budget: float = 0.5, latency_budget: float | None = None,
                   first_last_int8: bool = True,
-                  max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS) -> tuple[Graph, SparsityReport]:
+                  max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS,
+                  bind: InputBindings | None = None) -> tuple[Graph, SparsityReport]:
     """The final graph, before packing, and the per-layer sparsity report."""
     options = options or SparsityOptions()
     if latency_budget is not None and quantize != "mixed":
@@ -67,7 +68,7 @@ def convert_graph(model: ModelSource, input_shapes: InputShapes | None = None,
         raise QuantizationError('first_last_int8=False (--int4-first-last) applies to quantize="mixed" '
                                 '(--quantize mixed) only')
     graph = run_passes(import_onnx(model, input_shapes=input_shapes,
-                                   max_constant_elements=max_constant_elements),
+                                   max_constant_elements=max_constant_elements, bind=bind),
                        bounded_pipeline(max_constant_elements))
     if quantize is not None and any(node.op in INTEGER_COMPUTE_OPS for node in graph.nodes):
         raise QuantizationError("the model is already quantized (QDQ): its own scales and integer "
@@ -86,10 +87,12 @@ def convert_model(model: ModelSource, input_shapes: InputShapes | None = None,
                   quantize: str | None = None, calib_method: str = DEFAULT_CALIB_METHOD,
                   size_budget: float = 0.5, latency_budget: float | None = None,
                   first_last_int8: bool = True,
-                  max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS) -> Conversion:
+                  max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS,
+                  bind: InputBindings | None = None) -> Conversion:
     """The whole conversion, with the packed bytes and the per-layer sparsity report."""
     graph, report = convert_graph(model, input_shapes, options, calib, quantize, calib_method,
-                                  size_budget, latency_budget, first_last_int8, max_constant_elements)
+                                  size_budget, latency_budget, first_last_int8, max_constant_elements,
+                                  bind)
     return Conversion(graph, write_pnn(graph), report)
 
 
@@ -99,7 +102,8 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
             recipe: RecipeSource | None = None, quantize: str | None = None,
             calib_method: str = DEFAULT_CALIB_METHOD, size_budget: float = 0.5,
             latency_budget: float | None = None, first_last_int8: bool = True,
-            max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS) -> bytes:
+            max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS,
+            bind: InputBindings | None = None) -> bytes:
     """Converts an ONNX model (path or ModelProto) to .pnn bytes, also written to
     `output` when given. `input_shapes` fixes symbolic input dims (others default to 1).
 
@@ -122,10 +126,13 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
     Constant folding (shape subgraphs, ConstantOfShape, Expand of constants...) makes no
     constant over `max_constant_elements` elements (default 2^27, 512 MiB as float32) and
     at most 2x that in all: beyond it a node the runtime computes stays a node, any other
-    is a LimitError naming the node, its shape and the limit."""
+    is a LimitError naming the node, its shape and the limit.
+
+    `bind` freezes graph inputs to values ({"sr": 16000}): they become constants, what
+    depends on them folds (an If on them takes its branch) and they leave the inputs."""
     options = sparsity_options(sparsity, sparsity_pattern, recipe)
     data = convert_model(model, input_shapes, options, calib, quantize, calib_method, size_budget,
-                         latency_budget, first_last_int8, max_constant_elements).data
+                         latency_budget, first_last_int8, max_constant_elements, bind).data
     if output is not None:
         Path(output).write_bytes(data)
     return data

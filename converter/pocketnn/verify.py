@@ -11,6 +11,7 @@ import onnx
 import onnxruntime as ort
 
 from pocketnn.format.opcodes import INTEGER_COMPUTE_OPS
+from pocketnn.frontend.bindings import recorded_bindings
 from pocketnn.runtime import Model
 
 ModelSource = Union[str, os.PathLike, bytes, onnx.ModelProto]
@@ -84,6 +85,8 @@ def verify(onnx_model: ModelSource, packed: Union[str, os.PathLike, bytes, Model
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(_onnx_bytes(onnx_model), options, providers=["CPUExecutionProvider"])
     feeds = dict(inputs) if inputs is not None else random_inputs(model, samples, seed)
+    # Inputs frozen at convert time (--bind) are fed to onnxruntime with the same values.
+    bound = recorded_bindings(model.metadata("bound_inputs"))
     batch = {i.name: (i.shape[0] if i.shape else 1) for i in model.inputs}
     counts = {feeds[name].shape[0] // max(batch[name], 1) for name in batch}
     if len(counts) != 1:
@@ -94,7 +97,7 @@ def verify(onnx_model: ModelSource, packed: Union[str, os.PathLike, bytes, Model
     for s in range(n):
         sample = {k: feeds[k][s * batch[k]:(s + 1) * batch[k]] for k in batch}
         ours = model.run(sample)
-        theirs = dict(zip(ort_names, session.run(None, sample)))
+        theirs = dict(zip(ort_names, session.run(None, {**sample, **bound})))
         for info in model.outputs:
             if info.name not in theirs:
                 raise ValueError(f"output {info.name!r} is not an output of the ONNX model")

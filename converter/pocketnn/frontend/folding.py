@@ -22,6 +22,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from pocketnn.errors import LimitError, ShapeError
+from pocketnn.frontend.control_flow import SUBGRAPH_OPS, inline_constant_ifs, node_reads
 
 # Shapes of constants up to this many elements are given to shape inference with their
 # values (Reshape targets, Slice bounds...); bigger ones (weights) only by shape.
@@ -32,7 +33,6 @@ _NON_DETERMINISTIC = frozenset(
     {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
      "Multinomial", "Bernoulli"}
 )
-_SUBGRAPH_OPS = frozenset({"If", "Loop", "Scan", "SequenceMap"})
 
 # Constant folding materializes every folded value, so a tiny model can ask for an
 # enormous one (ConstantOfShape [16384, 16384] is 160 bytes of ONNX and 1 GiB of float32).
@@ -181,6 +181,8 @@ def infer_shapes(state: OnnxState) -> dict[str, TensorInfo]:
             inline[name] = numpy_helper.from_array(value, name)
     for node in state.nodes:
         inputs = [n for n in node.input if n]
+        if node.op_type in SUBGRAPH_OPS:
+            continue  # its subgraphs read outer names a one-node graph lacks; outputs stay unknown
         if any(_has_bad_dim(infos.get(n)) for n in inputs if n not in state.constants):
             continue
         # An empty constant is fine as an operand (Resize's roi) but not when every input
@@ -228,7 +230,7 @@ def evaluate_node(node: onnx.NodeProto, constants: dict[str, np.ndarray],
 def _is_foldable(node: onnx.NodeProto, constants: dict[str, np.ndarray]) -> bool:
     if node.domain not in ("", "ai.onnx"):
         return False
-    if node.op_type in _NON_DETERMINISTIC or node.op_type in _SUBGRAPH_OPS:
+    if node.op_type in _NON_DETERMINISTIC or node.op_type in SUBGRAPH_OPS:
         return False
     return all((not name) or name in constants for name in node.input)
 
@@ -361,9 +363,17 @@ def remove_dead(state: OnnxState) -> None:
     for node in reversed(state.nodes):
         if any(o in live for o in node.output if o):
             kept.append(node)
-            live.update(name for name in node.input if name)
+            live.update(node_reads(node))
     state.nodes = list(reversed(kept))
     state.constants = {k: v for k, v in state.constants.items() if k in live}
+
+
+def _inline_ifs(state: OnnxState) -> bool:
+    """Replaces each If whose condition folded to a constant by the branch it takes."""
+    taken = set(state.inputs) | set(state.constants) | set(state.outputs)
+    taken.update(name for node in state.nodes for name in list(node.input) + list(node.output) if name)
+    state.nodes, changed = inline_constant_ifs(state.nodes, state.constants, taken)
+    return changed
 
 
 def simplify(state: OnnxState, runtime_op: RuntimeOp) -> None:
@@ -372,6 +382,7 @@ def simplify(state: OnnxState, runtime_op: RuntimeOp) -> None:
     for _ in range(_MAX_ROUNDS):
         state.infos = infer_shapes(state)
         changed = fold_round(state, runtime_op)
+        changed = _inline_ifs(state) or changed
         remove_dead(state)
         if not changed:
             break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping, Sequence, Union
+from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
 import onnx
@@ -13,7 +13,9 @@ from onnx import numpy_helper
 
 from pocketnn.errors import LimitError, ModelError, ShapeError, UnsupportedOpError
 from pocketnn.format import spec
+from pocketnn.frontend.bindings import bindings_metadata
 from pocketnn.frontend.context import LoweringContext, OnnxNode, onnx_to_dtype
+from pocketnn.frontend.control_flow import SUBGRAPH_OPS, depends_on
 from pocketnn.frontend.folding import (
     DEFAULT_MAX_CONSTANT_ELEMENTS,
     OnnxState,
@@ -21,7 +23,7 @@ from pocketnn.frontend.folding import (
     remove_dead,
     simplify,
 )
-from pocketnn.frontend.lowering import is_supported, lower_node, unsupported_op_error
+from pocketnn.frontend.lowering import SUPPORTED_ONNX_OPS, is_supported, lower_node
 from pocketnn.frontend.qdq_import import quantize_qdq_graph, strip_qdq
 from pocketnn.frontend.qoperator_import import expand_qoperators
 from pocketnn.frontend.validate import validate_model
@@ -29,10 +31,10 @@ from pocketnn.ir import DType, Graph, Tensor
 
 ModelSource = Union[str, "os.PathLike[str]", onnx.ModelProto]
 InputShapes = Mapping[str, Sequence[int]]
+# Graph inputs frozen to values at convert time (`--bind sr=16000`).
+InputBindings = Mapping[str, Any]
 
 MIN_OPSET = 7
-
-
 def load_model(model: ModelSource) -> onnx.ModelProto:
     """A private copy of the model (the caller's ModelProto is never modified)."""
     if isinstance(model, onnx.ModelProto):
@@ -101,24 +103,56 @@ def _unique_node_names(nodes: Sequence[onnx.NodeProto]) -> None:
         node.name = name
 
 
+def _bound_value(vi: onnx.ValueInfoProto, value: Any) -> np.ndarray:
+    """`value` as the constant that replaces graph input `vi`: its declared element type,
+    and its declared shape when the element counts agree (a scalar binds a [1] input)."""
+    tt = vi.type.tensor_type
+    if not vi.type.HasField("tensor_type") or tt.elem_type == 0:
+        raise ModelError(f"bind: graph input '{vi.name}' has no declared element type")
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type)
+    try:
+        given = np.asarray(value)
+        array = given.astype(dtype)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"bind: {vi.name}={value!r} is not a {dtype} value: {exc}") from None
+    if given.dtype.kind in "fc" and dtype.kind in "iub" and not np.array_equal(array, given):
+        raise ModelError(f"bind: {vi.name}={value!r} is not exactly a {dtype} value")
+    if tt.HasField("shape"):
+        declared = [int(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else None
+                    for d in tt.shape.dim]
+        if all(d is not None for d in declared) and int(np.prod(declared, dtype=np.int64)) == array.size:
+            array = array.reshape([int(d) for d in declared if d is not None])
+        elif len(declared) != array.ndim or any(d is not None and d != s for d, s in zip(declared, array.shape)):
+            shown = ["?" if d is None else d for d in declared]
+            raise ModelError(f"bind: {vi.name} has shape {list(array.shape)}; the model declares {shown}")
+    return array
+
+
 def _initial_state(proto: onnx.ModelProto, input_shapes: InputShapes | None,
-                   max_constant_elements: int) -> OnnxState:
+                   max_constant_elements: int, bind: InputBindings | None = None) -> OnnxState:
     graph = proto.graph
     if len(graph.sparse_initializer):
         raise UnsupportedOpError("sparse initializers are not supported")
     constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     shapes = dict(input_shapes or {})
     runtime_inputs = [vi for vi in graph.input if vi.name not in constants]
+    unbindable = set(bind or {}) - {vi.name for vi in runtime_inputs}
+    if unbindable:
+        raise ModelError(f"bind names unknown inputs {sorted(unbindable)}; the model's inputs are "
+                         f"{[vi.name for vi in runtime_inputs]}")
+    overlap = set(bind or {}) & set(shapes)
+    if overlap:
+        raise ModelError(f"inputs {sorted(overlap)} are both bound to values and given shapes; a bound "
+                         f"input takes its value's shape")
+    for vi in runtime_inputs:
+        if bind and vi.name in bind:
+            constants[vi.name] = _bound_value(vi, bind[vi.name])
+    runtime_inputs = [vi for vi in runtime_inputs if vi.name not in constants]
     unknown = set(shapes) - {vi.name for vi in runtime_inputs}
     if unknown:
         raise ModelError(f"input_shapes names unknown inputs {sorted(unknown)}; the model's "
                          f"inputs are {[vi.name for vi in runtime_inputs]}")
     inputs = {vi.name: _bind_input_shape(vi, shapes.get(vi.name)) for vi in runtime_inputs}
-    for name, info in inputs.items():
-        if info.elem_type != onnx.TensorProto.FLOAT:
-            raise UnsupportedOpError(
-                f"graph input '{name}' has type {onnx_to_dtype(info.elem_type).name}; pocketnn "
-                f"runtime values must be float32")
     nodes = list(graph.node)
     _unique_node_names(nodes)
     return OnnxState(nodes=nodes, constants=constants, inputs=inputs,
@@ -127,17 +161,48 @@ def _initial_state(proto: onnx.ModelProto, input_shapes: InputShapes | None,
                      max_constant_elements=max_constant_elements)
 
 
+def _if_problem(node: onnx.NodeProto, state: OnnxState) -> str:
+    sources = depends_on(node, state.nodes, state.inputs)
+    hint = (f"it depends on input(s) {sources}: bind them to values (--bind NAME=VALUE, bind={{...}}) "
+            f"to choose the branch at convert time" if sources else "it did not fold to a constant")
+    return (f"node '{node.name}': the runtime has no control flow and the condition "
+            f"'{node.input[0] if node.input else ''}' is not a constant; {hint}")
+
+
+def _check_all_supported(state: OnnxState) -> None:
+    """One error listing every node left that the runtime cannot compute, by op type."""
+    problems: dict[str, list[str]] = {}
+    for node in state.nodes:
+        if node.op_type == "If" and node.domain in ("", "ai.onnx"):
+            problems.setdefault("If", []).append(_if_problem(node, state))
+        elif node.op_type in SUBGRAPH_OPS or not is_supported(node.op_type, node.domain):
+            domain = f" (domain '{node.domain}')" if node.domain not in ("", "ai.onnx") else ""
+            problems.setdefault(f"{node.op_type}{domain}", []).append(f"node '{node.name}'")
+    if not problems:
+        return
+    shown = 3
+    lines = []
+    for op, where in problems.items():
+        more = f", and {len(where) - shown} more" if len(where) > shown else ""
+        lines.append(f"  {op} x{len(where)}: {'; '.join(where[:shown])}{more}")
+    count = sum(len(where) for where in problems.values())
+    raise UnsupportedOpError(
+        f"{count} node(s) of {len(problems)} op type(s) cannot run in pocketnn:\n" + "\n".join(lines) +
+        f"\nsupported ONNX ops (when not folded to constants): {', '.join(SUPPORTED_ONNX_OPS)}")
+
+
 def _check_remaining(state: OnnxState) -> None:
     """Every node left must be lowerable, statically shaped and produce float32."""
     for name in state.outputs:
         if name in state.inputs:
             raise UnsupportedOpError(f"graph output '{name}' is the graph input '{name}' itself; "
                                      f"pocketnn needs every graph output computed by a node")
-    for node in state.nodes:
-        if node.op_type in ("If", "Loop", "Scan"):
-            raise unsupported_op_error(node.name, node.op_type, node.domain)
-        if not is_supported(node.op_type, node.domain):
-            raise unsupported_op_error(node.name, node.op_type, node.domain)
+    _check_all_supported(state)
+    for name, info in state.inputs.items():
+        if info.elem_type != onnx.TensorProto.FLOAT:
+            raise UnsupportedOpError(
+                f"graph input '{name}' has type {onnx_to_dtype(info.elem_type).name}; pocketnn "
+                f"runtime values must be float32 (if it is a setting, bind it: --bind {name}=VALUE)")
     # An output nobody reads (Dropout's mask, say) needs no shape: it is dropped.
     used = {name for node in state.nodes for name in node.input} | set(state.outputs)
     producers = {out: node for node in state.nodes for out in node.output if out}
@@ -247,9 +312,12 @@ def _inline_functions(proto: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def import_onnx(model: ModelSource, input_shapes: InputShapes | None = None,
-                max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS) -> Graph:
+                max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS,
+                bind: InputBindings | None = None) -> Graph:
     """Loads an ONNX model and lowers it to a static-shape pocketnn IR Graph (no passes).
-    A constant computed by folding may hold at most `max_constant_elements` elements."""
+    A constant computed by folding may hold at most `max_constant_elements` elements.
+    `bind` freezes graph inputs to values: they become constants, what depends on them
+    folds (an If on them takes its branch), and they leave the model's inputs."""
     if max_constant_elements < 1:
         raise ModelError(f"max_constant_elements must be >= 1, got {max_constant_elements}")
     proto = load_model(model)
@@ -258,7 +326,8 @@ def import_onnx(model: ModelSource, input_shapes: InputShapes | None = None,
     _check_opset(opset)
     if len(proto.functions):
         proto = _inline_functions(proto)
-    state = _initial_state(proto, input_shapes, max_constant_elements)
+    state = _initial_state(proto, input_shapes, max_constant_elements, bind)
+    bound = {name: state.constants[name] for name in bind or {}}
     remove_dead(state)
     expand_qoperators(state)
     qdq = strip_qdq(state)
@@ -273,7 +342,8 @@ def import_onnx(model: ModelSource, input_shapes: InputShapes | None = None,
     graph = Graph(tensors=tensors, nodes=ctx.nodes, inputs=list(state.inputs),
                   outputs=list(state.outputs),
                   metadata={"source_model": source, "onnx_opset": opset,
-                            "source_producer": proto.producer_name or "unknown"})
+                            "source_producer": proto.producer_name or "unknown",
+                            **({"bound_inputs": bindings_metadata(bound)} if bound else {})})
     _check_dtypes(graph)
     _check_nonempty(graph)
     _check_dims_in_format(graph)
