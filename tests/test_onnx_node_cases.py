@@ -26,7 +26,10 @@ _FOLDED_OPS = {"Constant"}
 
 
 # Float inputs that parametrize an op (not data) are bound as constants too.
-_PARAMETER_INPUTS = {"Resize": {1, 2, 3}, "Upsample": {1}, "Clip": {1, 2}, "Pad": {2}}
+# Recurrent layers' weights (W, R, B, peepholes P) are constants in every real model;
+# their initial states stay runtime inputs.
+_PARAMETER_INPUTS = {"Resize": {1, 2, 3}, "Upsample": {1}, "Clip": {1, 2}, "Pad": {2},
+                     "LSTM": {1, 2, 3, 7}, "GRU": {1, 2, 3}, "RNN": {1, 2, 3}}
 
 
 def _parameter_names(model: onnx.ModelProto) -> set[str]:

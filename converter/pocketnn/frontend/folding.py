@@ -23,6 +23,7 @@ from onnx import helper, numpy_helper
 
 from pocketnn.errors import LimitError, ShapeError
 from pocketnn.frontend.control_flow import SUBGRAPH_OPS, inline_constant_ifs, node_reads
+from pocketnn.frontend.recurrent import RECURRENT_OPS, unroll_recurrent
 
 # Shapes of constants up to this many elements are given to shape inference with their
 # values (Reshape targets, Slice bounds...); bigger ones (weights) only by shape.
@@ -376,6 +377,16 @@ def _inline_ifs(state: OnnxState) -> bool:
     return changed
 
 
+def _unroll_recurrent(state: OnnxState) -> bool:
+    """Unrolls each LSTM/GRU whose input has a static shape (frontend/recurrent.py)."""
+    if not any(node.op_type in RECURRENT_OPS for node in state.nodes):
+        return False
+    shapes = {name: tuple(int(d) for d in info.shape or ()) for name, info in state.infos.items()
+              if info.is_static}
+    state.nodes, changed = unroll_recurrent(state.nodes, shapes, state.constants, state.opset)
+    return changed
+
+
 def simplify(state: OnnxState, runtime_op: RuntimeOp) -> None:
     """Iterates shape inference and folding until a fixed point. A constant node too
     large to fold stays when `runtime_op` says the runtime computes it."""
@@ -383,6 +394,7 @@ def simplify(state: OnnxState, runtime_op: RuntimeOp) -> None:
         state.infos = infer_shapes(state)
         changed = fold_round(state, runtime_op)
         changed = _inline_ifs(state) or changed
+        changed = _unroll_recurrent(state) or changed
         remove_dead(state)
         if not changed:
             break

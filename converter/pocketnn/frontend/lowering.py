@@ -5,6 +5,7 @@ from __future__ import annotations
 from pocketnn.errors import ModelError, UnsupportedOpError
 from pocketnn.frontend import lowering_elementwise, lowering_nn, lowering_resize, lowering_tensor
 from pocketnn.frontend.context import LowerFn, LoweringContext, OnnxNode
+from pocketnn.frontend.recurrent import RECURRENT_OPS
 
 LOWERINGS: dict[str, LowerFn] = {
     **lowering_nn.LOWERINGS,
@@ -12,7 +13,10 @@ LOWERINGS: dict[str, LowerFn] = {
     **lowering_elementwise.LOWERINGS,
     **lowering_resize.LOWERINGS,
 }
-SUPPORTED_ONNX_OPS: tuple[str, ...] = tuple(sorted(LOWERINGS))
+# Ops the converter resolves before lowering: If by folding its condition
+# (control_flow.py), recurrent layers by unrolling them (recurrent.py).
+CONVERT_TIME_OPS = frozenset({"If"}) | RECURRENT_OPS
+SUPPORTED_ONNX_OPS: tuple[str, ...] = tuple(sorted(set(LOWERINGS) | CONVERT_TIME_OPS))
 
 
 def unsupported_op_error(name: str, op_type: str, domain: str = "") -> UnsupportedOpError:
