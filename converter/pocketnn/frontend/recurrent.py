@@ -184,10 +184,8 @@ def _sequence_input(u: _Unroller, layout: int, seq: int, batch: int, size: int) 
     return u.reshape(x, [seq * batch, size], "x_rows")
 
 
-def _recurrent_term(u: _Unroller, h: str | None, r: np.ndarray, what: str) -> str | None:
-    if h is None:
-        return None
-    return u.emit("MatMul", [h, u.constant("r_t", np.ascontiguousarray(r.T))], what)
+def _recurrent_term(u: _Unroller, h: str | None, r_t: str, what: str) -> str | None:
+    return None if h is None else u.emit("MatMul", [h, r_t], what)
 
 
 def _add(u: _Unroller, a: str, b: str | None, what: str) -> str:
@@ -209,6 +207,7 @@ def _lstm_direction(u: _Unroller, d: int, reverse: bool, acts: list[_Activation]
                     seq: int, batch: int, hidden: int, clip: float | None) -> tuple[list[str], str, str]:
     w, r, wb, rb = _weights(u, d, 4 * hidden)
     bias = wb + rb
+    r_t = u.constant("r_t", np.ascontiguousarray(r.T))  # one copy shared by every step
     p_all = _constant_input(u.node, 7, u.constants, "P")
     # P holds the i, o, f peepholes.
     peep = None if p_all is None else [u.constant("p", p_all[d, g * hidden:(g + 1) * hidden]) for g in range(3)]
@@ -218,7 +217,7 @@ def _lstm_direction(u: _Unroller, d: int, reverse: bool, acts: list[_Activation]
     f_act, g_act, h_act = acts
     outputs: list[str] = [""] * seq
     for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
-        gates = _add(u, steps[t], _recurrent_term(u, h, r, "hr"), "gates")
+        gates = _add(u, steps[t], _recurrent_term(u, h, r_t, "hr"), "gates")
         i_pre, o_pre, f_pre, c_pre = u.split(gates, [hidden] * 4, 1, "gate")
         if peep is not None and c is not None:
             i_pre = u.emit("Add", [i_pre, u.emit("Mul", [peep[0], c], "pi_c")], "i_peep")
@@ -246,7 +245,9 @@ def _gru_direction(u: _Unroller, d: int, reverse: bool, acts: list[_Activation],
     # z and r take both biases at once; h's recurrence bias depends on linear_before_reset.
     input_bias = wb + np.concatenate([rb[:2 * hidden], np.zeros(hidden, np.float32)])
     steps = _input_projection(u, x_rows, w, input_bias.astype(np.float32), seq, batch, 3 * hidden)
-    r_zr, r_h = r[:2 * hidden], r[2 * hidden:]
+    # One copy of each recurrence weight, shared by every step.
+    r_zr_t = u.constant("r_zr_t", np.ascontiguousarray(r[:2 * hidden].T))
+    r_h_t = u.constant("r_h_t", np.ascontiguousarray(r[2 * hidden:].T))
     rb_h = u.constant("rb_h", rb[2 * hidden:].astype(np.float32))
     h = _state_input(u, 5, d, batch, hidden, "h0")
     f_act, g_act = acts
@@ -257,14 +258,13 @@ def _gru_direction(u: _Unroller, d: int, reverse: bool, acts: list[_Activation],
         if h is None:
             z_pre, r_pre, h_rec = x_z, x_r, None
         else:
-            h_zr = u.split(u.emit("MatMul", [h, u.constant("r_zr_t", np.ascontiguousarray(r_zr.T))], "h_zr"),
+            h_zr = u.split(u.emit("MatMul", [h, r_zr_t], "h_zr"),
                            [hidden] * 2, 1, "h_gate")
             z_pre = u.emit("Add", [x_z, h_zr[0]], "z_pre")
             r_pre = u.emit("Add", [x_r, h_zr[1]], "r_pre")
             h_rec = h
         z = u.activate(f_act, u.clip(z_pre, clip), "z")
         reset = u.activate(f_act, u.clip(r_pre, clip), "r")
-        r_h_t = u.constant("r_h_t", np.ascontiguousarray(r_h.T))
         if h_rec is None:
             # H_{t-1} = 0: the recurrence term is the bias alone (times r when linear_before_reset).
             rec = u.emit("Mul", [reset, rb_h], "r_rb") if linear_before_reset else rb_h
@@ -289,11 +289,12 @@ def _rnn_direction(u: _Unroller, d: int, reverse: bool, acts: list[_Activation],
                    seq: int, batch: int, hidden: int, clip: float | None) -> tuple[list[str], str, str]:
     w, r, wb, rb = _weights(u, d, hidden)
     bias = wb + rb
+    r_t = u.constant("r_t", np.ascontiguousarray(r.T))
     steps = _input_projection(u, x_rows, w, bias.astype(np.float32), seq, batch, hidden)
     h = _state_input(u, 5, d, batch, hidden, "h0")
     outputs: list[str] = [""] * seq
     for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
-        pre = _add(u, steps[t], _recurrent_term(u, h, r, "hr"), "pre")
+        pre = _add(u, steps[t], _recurrent_term(u, h, r_t, "hr"), "pre")
         h = u.activate(acts[0], u.clip(pre, clip), "h")
         outputs[t] = h
     assert h is not None
