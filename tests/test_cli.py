@@ -89,3 +89,45 @@ def test_profile_times_every_node(small_model, tmp_path, capsys) -> None:
     assert main(["run", str(pnn), "--repeat", "3", "--profile"]) == 0
     text = capsys.readouterr().out
     assert "random normal inputs" in text and "mean of 3 run(s)" in text and "Conv" in text
+
+
+def _scored_model(weight: float) -> onnx.ModelProto:
+    """x [1, 8] -> one probability: sigmoid(sum(w * x)); the output has one value."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.full((8, 1), weight, np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["s"]), helper.make_node("Sigmoid", ["s"], ["p"])], "score",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info("p", TensorProto.FLOAT, [1, 1])], [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_verify_fails_a_wrong_model_naming_output_metric_and_threshold(tmp_path, capsys) -> None:
+    onnx.save(_scored_model(0.25), tmp_path / "right.onnx")
+    onnx.save(_scored_model(-0.25), tmp_path / "wrong.onnx")
+    assert main(["convert", str(tmp_path / "wrong.onnx"), "-o", str(tmp_path / "wrong.pnn")]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path / "right.onnx"), str(tmp_path / "wrong.pnn"), "--samples", "8"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL output 'p': max relative error" in out and "> rtol 0.001" in out
+
+
+def test_quantized_one_value_outputs_are_judged_by_sqnr_not_cosine() -> None:
+    """The cosine of one value per sample is +-1 whatever the error; SQNR is not."""
+    from pocketnn.verify import OutputReport, VerifyReport
+
+    flipped = OutputReport("p", (1, 1), max_abs_error=0.6, max_rel_error=0.9, cosine=1.0, top1_agreement=None,
+                           sqnr_db=0.6)
+    close = OutputReport("p", (1, 1), max_abs_error=0.01, max_rel_error=0.02, cosine=1.0, top1_agreement=None,
+                         sqnr_db=33.0)
+    logits = OutputReport("logits", (1, 100), max_abs_error=0.5, max_rel_error=0.4, cosine=0.95,
+                          top1_agreement=0.5, sqnr_db=10.0)
+    report = VerifyReport(samples=4, outputs=[flipped, close, logits], quantized=True)
+    failures = report.failures()
+    assert failures == [
+        "FAIL output 'p': SQNR 0.6 dB < 15 dB (quantized model; 1 value(s) per sample, so cosine says nothing)",
+        "FAIL output 'logits': cosine 0.950000 < 0.99 (quantized model)"]
+    assert VerifyReport(samples=4, outputs=[close], quantized=True).passed()

@@ -101,7 +101,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     labels = np.load(args.labels) if args.labels else None
     report = verify(args.onnx_model, args.model, inputs=inputs, samples=args.samples, labels=labels)
     print_verify_report(console, report)
-    return 0 if report.passed(args.rtol) else 1
+    failures = report.failures(args.rtol, args.min_cosine, args.min_sqnr)
+    for line in failures:
+        console.print(f"[bold red]{line}[/]", highlight=False)
+    if not failures:
+        console.print("[bold green]PASS[/]")
+    return 1 if failures else 0
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
@@ -181,8 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", help=".npy of N integer labels (adds accuracy)")
     p.add_argument("--samples", type=int, default=4, help="random samples when --inputs is absent")
     p.add_argument("--rtol", type=float, default=1e-3,
-                   help="max relative error for exit status 0 (float models; a quantized model passes "
-                        "at cosine >= 0.99 to the float model)")
+                   help="max relative error for exit status 0 (float models)")
+    p.add_argument("--min-cosine", type=float, default=0.99,
+                   help="quantized models: least cosine similarity of each output of >= 16 values per sample")
+    p.add_argument("--min-sqnr", type=float, default=15.0, metavar="DB",
+                   help="quantized models: least SQNR of each smaller output (a score, a probability)")
     p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("inspect", help="ops, tensors, sizes and memory plan of a .pnn")
