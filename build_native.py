@@ -61,6 +61,8 @@ pnn_status pnn_session_run(pnn_session *session, pnn_error *error);
 pnn_status pnn_session_profile(const pnn_session *session, uint64_t *node_ns, uint32_t count,
                                uint64_t *runs, pnn_error *error);
 const char *pnn_status_string(pnn_status status);
+const char *pnn_runtime_version(void);
+const char *pnn_runtime_isa(void);
 """
 
 

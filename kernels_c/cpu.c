@@ -136,3 +136,18 @@ enum pnn_cpu_cap_result pnn_cpu_cap(pnn_cpu_features *f, const char *isa) {
 #endif
   return PNN_CPU_CAP_UNKNOWN;
 }
+
+const char *pnn_cpu_best_isa(const pnn_cpu_features *f) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (f->avx512f) return "avx512";
+  return f->avx2_fma ? "avx2" : "scalar";
+#elif defined(__aarch64__)
+  return f->neon_dotprod ? "neondot" : "neon";
+#elif defined(__wasm_simd128__)
+  (void)f;
+  return "wasmsimd";
+#else
+  (void)f;
+  return "scalar";
+#endif
+}

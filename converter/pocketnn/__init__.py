@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from pocketnn.errors import PocketnnError, UnsupportedOpError
-from pocketnn.runtime import InputError, Model, ModelPathError, NativeError, TensorInfo
+from pocketnn.runtime import InputError, Model, ModelPathError, NativeError, TensorInfo, runtime_isa, runtime_version
 
 __all__ = [
     "InputError",
@@ -25,8 +25,10 @@ __all__ = [
     "TensorInfo",
     "UnsupportedOpError",
     "convert",
+    "runtime_isa",
+    "runtime_version",
 ]
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # pyproject.toml's; tests/test_version.py keeps them and the C runtime's equal
 
 
 def __getattr__(name: str) -> Any:

@@ -122,8 +122,26 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(console, args.model, args.output)
 
 
+class _PrintVersion(argparse.Action):
+    """--version as one unwrapped line (argparse's own action wraps it to the terminal)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(_version_text())
+        parser.exit()
+
+
+def _version_text() -> str:
+    import pocketnn
+    from pocketnn.format.spec import VERSION_MAJOR, VERSION_MINOR
+    from pocketnn.runtime import runtime_isa, runtime_version
+
+    return (f"pocketnn {pocketnn.__version__} (native runtime {runtime_version()}, .pnn format "
+            f"{VERSION_MAJOR}.{VERSION_MINOR}, kernels on this CPU: {runtime_isa()})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pocketnn", description=__doc__)
+    parser.add_argument("--version", action=_PrintVersion, nargs=0, help="show the versions and the kernel path, then exit")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("convert", help="ONNX -> .pnn")

@@ -19,6 +19,16 @@ except ImportError as exc:  # pragma: no cover - only without a compiled build
         "pocketnn's native runtime is not built; install the package with `pip install .`"
     ) from exc
 
+def runtime_version() -> str:
+    """The native runtime's release (PNN_RUNTIME_VERSION of the library loaded)."""
+    return ffi.string(lib.pnn_runtime_version()).decode()
+
+
+def runtime_isa() -> str:
+    """The kernel path the runtime takes on this CPU when nothing caps it."""
+    return ffi.string(lib.pnn_runtime_isa()).decode()
+
+
 _NUMPY_DTYPES: dict[int, np.dtype] = {
     1: np.dtype(np.float32),
     2: np.dtype(np.float16),

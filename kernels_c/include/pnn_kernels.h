@@ -27,6 +27,8 @@ enum pnn_cpu_cap_result { PNN_CPU_CAP_OK = 0, PNN_CPU_CAP_UNKNOWN = 1, PNN_CPU_C
  * "neon"; "" keeps everything), so kernel selection takes that path on a more capable
  * CPU. UNKNOWN: not a name on this architecture; UNAVAILABLE: the CPU lacks it. */
 enum pnn_cpu_cap_result pnn_cpu_cap(pnn_cpu_features *f, const char *isa);
+/* The name of the best kernel path the features allow (pnn_runtime_isa's answer). */
+const char *pnn_cpu_best_isa(const pnn_cpu_features *f);
 
 /* Fused activation, codes as in docs/OPS.md. */
 enum pnn_act_kind {

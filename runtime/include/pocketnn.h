@@ -16,8 +16,11 @@
 extern "C" {
 #endif
 
+/* The newest .pnn format version this runtime reads. */
 #define PNN_VERSION_MAJOR 1
 #define PNN_VERSION_MINOR 3
+/* The runtime's own release (the Python package's version; a test keeps them equal). */
+#define PNN_RUNTIME_VERSION "0.1.0"
 #define PNN_MAX_RANK 8
 
 typedef enum pnn_status {
@@ -143,6 +146,12 @@ pnn_status pnn_session_profile(const pnn_session *session, uint64_t *node_ns, ui
                                uint64_t *runs, pnn_error *error);
 
 const char *pnn_status_string(pnn_status status);
+
+/* PNN_RUNTIME_VERSION of the library actually linked (a static string). */
+const char *pnn_runtime_version(void);
+/* The instruction set the kernels use on this CPU when nothing caps it: "avx512",
+ * "avx2", "scalar" (x86-64), "neondot", "neon" (aarch64) or "wasmsimd" (a static string). */
+const char *pnn_runtime_isa(void);
 
 #ifdef __cplusplus
 }
