@@ -22,6 +22,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from pocketnn.errors import LimitError, ShapeError
+from pocketnn.frontend.contrib_ops import expand_contrib_ops
 from pocketnn.frontend.control_flow import SUBGRAPH_OPS, inline_constant_ifs, node_reads
 from pocketnn.frontend.recurrent import RECURRENT_OPS, unroll_recurrent
 
@@ -164,6 +165,11 @@ def _infer_node(node: onnx.NodeProto, state: OnnxState, infos: dict[str, TensorI
     for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
         if vi.name in node.output:
             infos[vi.name] = _info_from_type(vi.type)
+    # onnxruntime's optimizer writes LayerNormalization into models of opset < 17, where
+    # onnx has no schema for it: Y has the shape and type of X.
+    if node.op_type == "LayerNormalization" and node.domain in ("", "ai.onnx") and node.input \
+            and node.input[0] in infos and infos.get(node.output[0], TensorInfo(0, None)).shape is None:
+        infos[node.output[0]] = infos[node.input[0]]
 
 
 def infer_shapes(state: OnnxState) -> dict[str, TensorInfo]:
@@ -395,6 +401,7 @@ def simplify(state: OnnxState, runtime_op: RuntimeOp) -> None:
         changed = fold_round(state, runtime_op)
         changed = _inline_ifs(state) or changed
         changed = _unroll_recurrent(state) or changed
+        changed = expand_contrib_ops(state) or changed
         remove_dead(state)
         if not changed:
             break

@@ -23,6 +23,7 @@ import onnx
 from onnx import helper
 
 from pocketnn.errors import ModelError, UnsupportedOpError
+from pocketnn.frontend.node_writer import NodeWriter
 
 RECURRENT_OPS = frozenset({"LSTM", "GRU", "RNN"})
 # ONNX activation name -> (op type, attribute names its alpha/beta map to).
@@ -47,35 +48,12 @@ class _Activation:
 
 
 @dataclass
-class _Unroller:
+class _Unroller(NodeWriter):
     """Emits ONNX nodes in the form of the model's opset (Split, Slice and Clip moved
     their parameters from attributes to inputs at opsets 13, 10 and 11)."""
 
-    node: onnx.NodeProto
-    constants: dict[str, np.ndarray]
-    opset: int
-    layout: int
-    nodes: list[onnx.NodeProto] = field(default_factory=list)
-    count: int = 0
-
-    def fresh(self, what: str) -> str:
-        self.count += 1
-        return f"{self.node.name}/{what}_{self.count}"
-
-    def constant(self, what: str, value: np.ndarray) -> str:
-        name = self.fresh(what)
-        self.constants[name] = value
-        return name
-
-    def emit(self, op: str, inputs: list[str], what: str, out: str | None = None, **attrs: object) -> str:
-        out = out or self.fresh(what)
-        self.nodes.append(helper.make_node(op, inputs, [out], name=self.fresh(op), **attrs))
-        return out
-
-    def emit_many(self, op: str, inputs: list[str], count: int, what: str, **attrs: object) -> list[str]:
-        outs = [self.fresh(what) for _ in range(count)]
-        self.nodes.append(helper.make_node(op, inputs, outs, name=self.fresh(op), **attrs))
-        return outs
+    opset: int = 0
+    layout: int = 0
 
     def split(self, x: str, sizes: list[int], axis: int, what: str) -> list[str]:
         if self.opset < 13:
@@ -336,7 +314,7 @@ def unroll(node: onnx.NodeProto, x_shape: tuple[int, ...], constants: dict[str, 
     _check_sequence_lens(node, constants, seq)
     clip_attr = attrs.get("clip")
     clip = None if clip_attr is None else float(clip_attr)  # type: ignore[arg-type]
-    u = _Unroller(node, constants, opset, layout)
+    u = _Unroller(node, constants, opset=opset, layout=layout)
     x_rows = _sequence_input(u, layout, seq, batch, size)
     defaults = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"], "RNN": ["Tanh"]}[node.op_type]
     per_direction = len(defaults)
