@@ -11,12 +11,15 @@ from pocketnn.passes.fold_constants import fold_constants
 from pocketnn.passes.fuse_activations import fuse_activations
 from pocketnn.passes.remove_dead import remove_dead_nodes
 from pocketnn.passes.remove_identity import remove_identity
+from pocketnn.passes.sink_transposes import sink_transposes
 
 Pass = Callable[[Graph], Graph]
 
 PIPELINE: list[Pass] = [
     remove_identity,
     fold_constants,
+    remove_dead_nodes,
+    sink_transposes,
     remove_dead_nodes,
     fold_batchnorm,
     fold_bias,
@@ -40,4 +43,4 @@ def run_passes(graph: Graph, pipeline: Sequence[Pass] = PIPELINE) -> Graph:
 
 
 __all__ = ["PIPELINE", "Pass", "bounded_pipeline", "run_passes", "fold_batchnorm", "fold_bias", "fold_constants",
-           "fuse_activations", "remove_dead_nodes", "remove_identity"]
+           "fuse_activations", "remove_dead_nodes", "remove_identity", "sink_transposes"]
