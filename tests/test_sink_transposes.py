@@ -1,6 +1,7 @@
-"""passes/sink_transposes.py on models laid out as TensorFlow exports them (NHWC, a
-Transpose around every convolution): the Transposes between convolutions cancel, and
-the model still matches onnxruntime."""
+"""passes/sink_transposes.py and passes/fold_input_affine.py on models laid out as
+TensorFlow exports them (NHWC, a Transpose around every convolution, input
+normalization in the graph): the Transposes between convolutions cancel, the
+normalization folds into the first convolution, and the model still matches onnxruntime."""
 
 from __future__ import annotations
 
@@ -32,11 +33,11 @@ class NhwcModel:
         self.inits[name] = value
         return name
 
-    def conv(self, x: str, cin: int, cout: int, k: int = 3) -> str:
+    def conv(self, x: str, cin: int, cout: int, k: int = 3, pad: bool = True) -> str:
         w = self.const((self.rng.standard_normal((cout, cin, k, k)) * 0.2).astype(np.float32))
         b = self.const((self.rng.standard_normal(cout) * 0.1).astype(np.float32))
         nchw = self.node("Transpose", [x], perm=TO_NCHW)
-        y = self.node("Conv", [nchw, w, b], pads=[k // 2] * 4)
+        y = self.node("Conv", [nchw, w, b], pads=[k // 2 if pad else 0] * 4)
         return self.node("Transpose", [y], perm=TO_NHWC)
 
     def model(self, y: str, shape: list[int]) -> onnx.ModelProto:
@@ -91,3 +92,20 @@ def test_transposes_that_do_not_cancel_stay_correct() -> None:
     ours = runtime.run({"x": x})
     for output, value in zip(model.graph.output, expected):
         np.testing.assert_allclose(ours[output.name], value, rtol=1e-6)
+
+
+@pytest.mark.parametrize("pad", [False, True])
+def test_input_normalization_folds_into_the_first_convolution(pad: bool) -> None:
+    """(x - mean) * scale per NHWC channel, through the input Transpose: the scale folds
+    always, the mean only into an unpadded convolution (padding reads zeros of x - mean)."""
+    b = NhwcModel()
+    x = b.node("Sub", ["x", b.const(np.array([0.4, 0.5, 0.6], np.float32))])
+    x = b.node("Mul", [x, b.const(np.array([[[2.0, 0.5, 4.0]]], np.float32))])
+    y = b.node("Relu", [b.conv(x, 3, 6, pad=pad)])
+    model = b.model(y, [1, 9, 9, 3])
+    runtime = pocketnn.Model(pocketnn.convert(model))
+    ops = [n.op for n in runtime.nodes]
+    assert "Mul" not in ops and ("Sub" in ops) == pad, ops
+    x_in = np.random.default_rng(3).standard_normal((1, 9, 9, 3)).astype(np.float32)
+    (expected,) = run_onnxruntime(model, {"x": x_in})
+    np.testing.assert_allclose(runtime.run({"x": x_in})[runtime.outputs[0].name], expected, rtol=1e-4, atol=1e-5)

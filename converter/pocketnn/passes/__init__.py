@@ -8,6 +8,7 @@ from pocketnn.ir import Graph
 from pocketnn.passes.fold_batchnorm import fold_batchnorm
 from pocketnn.passes.fold_bias import fold_bias
 from pocketnn.passes.fold_constants import fold_constants
+from pocketnn.passes.fold_input_affine import fold_input_affine
 from pocketnn.passes.fuse_activations import fuse_activations
 from pocketnn.passes.remove_dead import remove_dead_nodes
 from pocketnn.passes.remove_identity import remove_identity
@@ -20,6 +21,8 @@ PIPELINE: list[Pass] = [
     fold_constants,
     remove_dead_nodes,
     sink_transposes,
+    remove_dead_nodes,
+    fold_input_affine,
     remove_dead_nodes,
     fold_batchnorm,
     fold_bias,
@@ -43,4 +46,4 @@ def run_passes(graph: Graph, pipeline: Sequence[Pass] = PIPELINE) -> Graph:
 
 
 __all__ = ["PIPELINE", "Pass", "bounded_pipeline", "run_passes", "fold_batchnorm", "fold_bias", "fold_constants",
-           "fuse_activations", "remove_dead_nodes", "remove_identity", "sink_transposes"]
+           "fold_input_affine", "fuse_activations", "remove_dead_nodes", "remove_identity", "sink_transposes"]
