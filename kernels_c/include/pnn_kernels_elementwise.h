@@ -92,8 +92,15 @@ void pnn_f32_layernorm_scalar(size_t rows, size_t n, const float *x, const float
 
 /* ---- f32 2-D transpose (kernels_c/f32-transpose/) ---------------------------------
  * y[c*ldy + r] = x[r*ldx + c] for r < rows, c < cols. y must not alias x. */
+typedef void (*pnn_f32_transpose2d_fn)(size_t rows, size_t cols, const float *x, size_t ldx, float *y,
+                                       size_t ldy);
 void pnn_f32_transpose2d_scalar(size_t rows, size_t cols, const float *x, size_t ldx, float *y,
                                 size_t ldy);
+void pnn_f32_transpose2d_avx2(size_t rows, size_t cols, const float *x, size_t ldx, float *y, size_t ldy);
+void pnn_f32_transpose2d_neon(size_t rows, size_t cols, const float *x, size_t ldx, float *y, size_t ldy);
+void pnn_f32_transpose2d_wasmsimd(size_t rows, size_t cols, const float *x, size_t ldx, float *y, size_t ldy);
+struct pnn_cpu_features;
+pnn_f32_transpose2d_fn pnn_f32_transpose2d_select(const struct pnn_cpu_features *cpu, const char **name);
 
 /* ---- f32 binary, SIMD variants (kernels_c/f32-binary/avx2.c, avx512.c) -----------
  * The three operand shapes of pnn_f32_binary_*_scalar with the activation fused:

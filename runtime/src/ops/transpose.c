@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "ew_common.h"
+#include "nn_common.h"
 
 enum transpose_mode { MODE_COPY = 0, MODE_2D, MODE_BLOCKS, MODE_GENERAL };
 
@@ -16,6 +17,7 @@ typedef struct transpose_plan {
   size_t numel;
   /* MODE_2D: `batch` matrices of rows x cols, each transposed. */
   size_t batch, rows, cols;
+  pnn_f32_transpose2d_fn transpose2d;
   /* MODE_BLOCKS / MODE_GENERAL: walk the output in order over out_dims[0..rank-1);
    * the last output dim is a contiguous block (BLOCKS, block elements) or a strided
    * walk of out_dims[rank-1] elements with stride in_stride[rank-1] (GENERAL). */
@@ -103,7 +105,9 @@ pnn_status pnn_op_transpose_prepare(pnn_model *model, pnn_node *node, pnn_error 
     plan->batch = m == 3 ? in_dims[0] : 1;
     plan->rows = in_dims[m - 2];
     plan->cols = in_dims[m - 1];
-    node->kernel = "f32-transpose/scalar";
+    const char *isa = "scalar";
+    plan->transpose2d = pnn_f32_transpose2d_select(&model->cpu, &isa);
+    node->kernel = PNN_NN_KERNEL_NAME("f32-transpose", isa);
   } else {
     size_t in_stride[PNN_MAX_RANK];
     size_t s = 1;
@@ -143,7 +147,7 @@ void pnn_op_transpose_run(const pnn_model *model, const pnn_node *node, const vo
   if (p->mode == MODE_2D) {
     const size_t plane = p->rows * p->cols;
     for (size_t b = 0; b < p->batch; ++b) {
-      pnn_f32_transpose2d_scalar(p->rows, p->cols, x + b * plane, p->cols, y + b * plane, p->rows);
+      p->transpose2d(p->rows, p->cols, x + b * plane, p->cols, y + b * plane, p->rows);
     }
     return;
   }
