@@ -250,7 +250,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     p.path = CONV_PATH_WINOGRAD;
     p.gemm_pb = gemm_pb;
     pnn_f32_wino2_select(&model->cpu, &p.wino_in, &p.wino_out, &isa);
-    node->kernel = strcmp(pb_isa, "avx512") == 0 ? "winograd2x2/avx512" : "winograd2x2/avx2";
+    node->kernel = PNN_NN_KERNEL_NAME("winograd2x2", isa);
     p.tiles = tiles;
     p.panels = clamp_size(CONV_WINO_V_BUDGET / (16 * p.in_c * CONV_NR * sizeof(float)), 1, 4);
     p.panels = clamp_size(p.panels, 1, pnn_nn_div_up(tiles, CONV_NR));
