@@ -31,7 +31,9 @@ static PNN_ALWAYS_INLINE wino_vec wino_act(wino_vec v, int kind, wino_vec alpha,
 static PNN_ALWAYS_INLINE wino_vec wino_loadu(const float *p) { return _mm512_loadu_ps(p); }
 static PNN_ALWAYS_INLINE void wino_storeu(float *p, wino_vec v) { _mm512_storeu_ps(p, v); }
 static PNN_ALWAYS_INLINE wino_vec wino_load(const float *p, wino_mask m) { return _mm512_maskz_loadu_ps(m, p); }
-static PNN_ALWAYS_INLINE void wino_store(float *p, wino_mask m, wino_vec v) { _mm512_mask_storeu_ps(p, m, v); }
+static PNN_ALWAYS_INLINE void wino_store_first(float *p, size_t n, wino_vec v) {
+  _mm512_mask_storeu_ps(p, pnn_mask16(n), v);
+}
 
 static PNN_ALWAYS_INLINE void wino_split(wino_vec a0, wino_vec a1, wino_vec *even, wino_vec *odd) {
   const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);

@@ -8,7 +8,8 @@
  *   WINO_LANES             floats per vector
  *   wino_vec, wino_mask    a vector, a mask of its first n lanes (wino_mask_first)
  *   wino_zero, wino_set1, wino_add, wino_sub, wino_act (pnn_activate's vector form)
- *   wino_loadu / wino_storeu (all lanes), wino_load / wino_store (masked lanes)
+ *   wino_loadu / wino_storeu (all lanes), wino_load (masked lanes), wino_store_first
+ *                          (the first n lanes)
  *   wino_split(a0, a1, &even, &odd)    lanes i of e[2i], e[2i+1] of e = a0 ++ a1
  *   wino_interleave(p0, p1, &lo, &hi)  lo ++ hi = p0[0], p1[0], p0[1], p1[1], ...
  *   wino_span, wino_span_zero(), wino_span_at(src, valid), wino_span_shifted(shift,
@@ -27,6 +28,37 @@ static PNN_ALWAYS_INLINE wino_span wino_span_for(size_t lo, size_t hi, size_t of
   return wino_span_shifted(shift, hi - lo < WINO_LANES - shift ? hi - lo : WINO_LANES - shift);
 }
 
+/* The four spans of a tile run's input row: e[0, L), e[L, 2L), e[2, L + 2), e[L + 2, 2L + 2). */
+typedef struct wino_row_spans {
+  wino_span s[4];
+  int interior; /* all four are whole vectors at their offsets (no padding nearby) */
+} wino_row_spans;
+
+/* d B along one input row (0 if outside the image): columns (0 - 2, 1 + 2, 2 - 1, 1 - 3)
+ * of every tile of the run. */
+static PNN_ALWAYS_INLINE void wino_row_pass(const wino_row_spans *rs, const float *piece, wino_vec h[4]) {
+  wino_vec ev, od, ev1, od1;
+  if (!piece) {
+    ev = od = ev1 = od1 = wino_zero();
+  } else if (rs->interior) {
+    wino_split(wino_loadu(piece), wino_loadu(piece + WINO_LANES), &ev, &od);
+    wino_split(wino_loadu(piece + 2), wino_loadu(piece + WINO_LANES + 2), &ev1, &od1);
+  } else {
+    wino_split(wino_span_load(&rs->s[0], piece), wino_span_load(&rs->s[1], piece), &ev, &od);
+    wino_split(wino_span_load(&rs->s[2], piece), wino_span_load(&rs->s[3], piece), &ev1, &od1);
+  }
+  /* ev, od, ev1, od1 = e[2i], e[2i+1], e[2i+2], e[2i+3] */
+  h[0] = wino_sub(ev, ev1);
+  h[1] = wino_add(od, ev1);
+  h[2] = wino_sub(ev1, od);
+  h[3] = wino_sub(od, od1);
+}
+
+static PNN_ALWAYS_INLINE void wino_put(float *p, size_t n, wino_vec v) {
+  if (n == WINO_LANES) wino_storeu(p, v);
+  else wino_store_first(p, n, v);
+}
+
 void WINO_FN(pnn_f32_wino2_input)(const pnn_conv2d_geometry *g, const float *x, size_t t0,
                                   size_t count, float *v, size_t xi_stride) {
   enum { L = WINO_LANES, NR = PNN_GEMM_PB_NR };
@@ -40,53 +72,40 @@ void WINO_FN(pnn_f32_wino2_input)(const pnn_conv2d_geometry *g, const float *x, 
     if (n > count - u) n = count - u;
     if (n > L) n = L;
     if (n > NR - u % NR) n = NR - u % NR;
-    const wino_mask mask = wino_mask_first(n);
     /* e[j] is input column 2*tx0 - pad_left + j; [lo, hi) of e[0, 2L + 2) is inside the row. */
     const size_t first = 2 * tx0, end = in_w + g->pad_left;
     const size_t lo = g->pad_left > first ? g->pad_left - first : 0;
     size_t hi = end > first ? end - first : 0;
     if (hi > 2 * L + 2) hi = 2 * L + 2;
     const int inside = lo < hi;
-    const wino_span s0 = wino_span_for(lo, hi, 0), s1 = wino_span_for(lo, hi, L);
-    const wino_span s2 = wino_span_for(lo, hi, 2), s3 = wino_span_for(lo, hi, L + 2);
+    wino_row_spans rs = {{wino_span_for(lo, hi, 0), wino_span_for(lo, hi, L), wino_span_for(lo, hi, 2),
+                          wino_span_for(lo, hi, L + 2)},
+                         lo == 0 && hi == 2 * L + 2};
     const size_t col = first + lo - g->pad_left; /* input column of e[lo] when inside */
+    /* Input rows 2*ty - pad_top + r (wrapped when above the image), 0 if outside. */
+    const float *rows[4];
+    for (size_t r = 0; r < 4; ++r) {
+      const size_t iy = 2 * ty + r - g->pad_top;
+      rows[r] = iy < in_h && inside ? x + iy * in_w + col : NULL;
+    }
+    const size_t plane = in_h * in_w;
     float *dst = v + (u / NR) * C * NR + u % NR;
     for (size_t c = 0; c < C; ++c) {
-      const float *x_c = x + c * in_h * in_w;
-      wino_vec h[4][4];
-      for (size_t r = 0; r < 4; ++r) {
-        const size_t iy = 2 * ty + r - g->pad_top; /* wraps when above the image */
-        wino_vec ev, od, ev1, od1;
-        if (iy >= in_h || !inside) {
-          ev = od = ev1 = od1 = wino_zero();
-        } else {
-          const float *piece = x_c + iy * in_w + col;
-          wino_split(wino_span_load(&s0, piece), wino_span_load(&s1, piece), &ev, &od);     /* e[2i], e[2i+1] */
-          wino_split(wino_span_load(&s2, piece), wino_span_load(&s3, piece), &ev1, &od1); /* e[2i+2], e[2i+3] */
-        }
-        /* d B along the row: columns (0 - 2, 1 + 2, 2 - 1, 1 - 3). */
-        h[r][0] = wino_sub(ev, ev1);
-        h[r][1] = wino_add(od, ev1);
-        h[r][2] = wino_sub(ev1, od);
-        h[r][3] = wino_sub(od, od1);
-      }
-      /* B^T along the column, stored into the packed panels. */
+      /* B^T along the column: rows (0 - 2, 1 + 2, 2 - 1, 1 - 3), stored as soon as
+       * their rows are in (fewer live vectors than holding all 16). */
+      const size_t at = c * plane;
       float *dc = dst + c * NR;
+      wino_vec h0[4], h1[4], h[4];
+      wino_row_pass(&rs, rows[0] ? rows[0] + at : NULL, h0);
+      wino_row_pass(&rs, rows[1] ? rows[1] + at : NULL, h1);
+      wino_row_pass(&rs, rows[2] ? rows[2] + at : NULL, h);
       for (size_t q = 0; q < 4; ++q) {
-        const wino_vec b0 = wino_sub(h[0][q], h[2][q]), b1 = wino_add(h[1][q], h[2][q]);
-        const wino_vec b2 = wino_sub(h[2][q], h[1][q]), b3 = wino_sub(h[1][q], h[3][q]);
-        if (n == L) {
-          wino_storeu(dc + (0 + q) * xi_stride, b0);
-          wino_storeu(dc + (4 + q) * xi_stride, b1);
-          wino_storeu(dc + (8 + q) * xi_stride, b2);
-          wino_storeu(dc + (12 + q) * xi_stride, b3);
-        } else {
-          wino_store(dc + (0 + q) * xi_stride, mask, b0);
-          wino_store(dc + (4 + q) * xi_stride, mask, b1);
-          wino_store(dc + (8 + q) * xi_stride, mask, b2);
-          wino_store(dc + (12 + q) * xi_stride, mask, b3);
-        }
+        wino_put(dc + (0 + q) * xi_stride, n, wino_sub(h0[q], h[q]));
+        wino_put(dc + (4 + q) * xi_stride, n, wino_add(h1[q], h[q]));
+        wino_put(dc + (8 + q) * xi_stride, n, wino_sub(h[q], h1[q]));
       }
+      wino_row_pass(&rs, rows[3] ? rows[3] + at : NULL, h);
+      for (size_t q = 0; q < 4; ++q) wino_put(dc + (12 + q) * xi_stride, n, wino_sub(h1[q], h[q]));
     }
     u += n;
   }
@@ -110,7 +129,6 @@ void WINO_FN(pnn_f32_wino2_output)(const pnn_conv2d_geometry *g, const float *m,
     const wino_mask mask = wino_mask_first(n);
     const size_t ox0 = 2 * tx0;
     const size_t cols = 2 * n <= out_w - ox0 ? 2 * n : out_w - ox0;
-    const wino_mask st_lo = wino_mask_first(cols), st_hi = wino_mask_first(cols > L ? cols - L : 0);
     for (size_t r = 0; r < rows; ++r) {
       const float *mu = m + r * ldm + u;
       /* A^T along the column: rows (0 + 1 + 2, 1 - 2 - 3). */
@@ -142,13 +160,8 @@ void WINO_FN(pnn_f32_wino2_output)(const pnn_conv2d_geometry *g, const float *m,
         wino_vec lo, hi;
         wino_interleave(p0, p1, &lo, &hi);
         float *out = y_r + oy * out_w + ox0;
-        if (cols == 2 * L) {
-          wino_storeu(out, lo);
-          wino_storeu(out + L, hi);
-        } else {
-          wino_store(out, st_lo, lo);
-          if (cols > L) wino_store(out + L, st_hi, hi);
-        }
+        wino_put(out, cols < L ? cols : L, lo);
+        if (cols > L) wino_put(out + L, cols - L, hi);
         if (scalar_pass)
           for (size_t i = 0; i < cols; ++i) out[i] = pnn_activate(out[i], act);
       }
