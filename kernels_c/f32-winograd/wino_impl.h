@@ -54,6 +54,17 @@ static PNN_ALWAYS_INLINE void wino_row_pass(const wino_row_spans *rs, const floa
   h[3] = wino_sub(od, od1);
 }
 
+/* The run of tiles from t0 + u: at most `limit` tiles, all on tile row *ty from column
+ * *tx0, none past count. */
+static PNN_ALWAYS_INLINE size_t wino_run(size_t tiles_w, size_t t0, size_t u, size_t count, size_t limit,
+                                         size_t *ty, size_t *tx0) {
+  *ty = (t0 + u) / tiles_w;
+  *tx0 = (t0 + u) % tiles_w;
+  size_t n = tiles_w - *tx0;
+  if (n > count - u) n = count - u;
+  return n < limit ? n : limit;
+}
+
 static PNN_ALWAYS_INLINE void wino_put(float *p, size_t n, wino_vec v) {
   if (n == WINO_LANES) wino_storeu(p, v);
   else wino_store_first(p, n, v);
@@ -66,12 +77,9 @@ void WINO_FN(pnn_f32_wino2_input)(const pnn_conv2d_geometry *g, const float *x, 
   const size_t tiles_w = (g->out_w + 1) / 2;
   size_t u = 0;
   while (u < count) {
-    /* A run of at most L tiles on one tile row and inside one panel. */
-    const size_t t = t0 + u, ty = t / tiles_w, tx0 = t % tiles_w;
-    size_t n = tiles_w - tx0;
-    if (n > count - u) n = count - u;
-    if (n > L) n = L;
-    if (n > NR - u % NR) n = NR - u % NR;
+    /* A run of at most L tiles inside one panel. */
+    size_t ty, tx0;
+    const size_t n = wino_run(tiles_w, t0, u, count, NR - u % NR < L ? NR - u % NR : L, &ty, &tx0);
     /* e[j] is input column 2*tx0 - pad_left + j; [lo, hi) of e[0, 2L + 2) is inside the row. */
     const size_t first = 2 * tx0, end = in_w + g->pad_left;
     const size_t lo = g->pad_left > first ? g->pad_left - first : 0;
@@ -121,11 +129,8 @@ void WINO_FN(pnn_f32_wino2_output)(const pnn_conv2d_geometry *g, const float *m,
   const int scalar_pass = pnn_act_needs_scalar_pass(act.kind);
   size_t u = 0;
   while (u < count) {
-    /* A run of at most L tiles on one tile row. */
-    const size_t t = t0 + u, ty = t / tiles_w, tx0 = t % tiles_w;
-    size_t n = tiles_w - tx0;
-    if (n > count - u) n = count - u;
-    if (n > L) n = L;
+    size_t ty, tx0;
+    const size_t n = wino_run(tiles_w, t0, u, count, L, &ty, &tx0);
     const wino_mask mask = wino_mask_first(n);
     const size_t ox0 = 2 * tx0;
     const size_t cols = 2 * n <= out_w - ox0 ? 2 * n : out_w - ox0;

@@ -492,17 +492,18 @@ static void test_winograd(const char *name, pnn_f32_wino2_input_fn input, pnn_f3
               }
           want[(m * OH + oy) * OW + ox] = pnn_activate((float)acc, act);
         }
-    /* Blocks of 40 tiles (a full and a partial panel), then a ragged last block. */
-    const size_t block = 40, panels = (block + nr - 1) / nr;
-    float *v_ref = alloc_aligned(16 * panels * C * nr), *v_got = alloc_aligned(16 * panels * C * nr);
+    /* Blocks of 40 tiles (a full and a partial panel), then a ragged last block; the
+     * planes padded apart as conv.c lays them out (nothing may be written there). */
+    const size_t block = 40, panels = (block + nr - 1) / nr, pad = 16;
+    float *v_ref = alloc_aligned(16 * (panels * C * nr + pad)), *v_got = alloc_aligned(16 * (panels * C * nr + pad));
     float *mb = alloc_aligned(16 * M * block);
     float *m_ref = alloc_aligned(16 * M * block);
     const pnn_activation none = {PNN_ACT_NONE, 0.0f, 0.0f};
     size_t bad_v = 0, bad_y = 0, bad_ref = 0;
     for (size_t t0 = 0; t0 < tiles; t0 += block) {
       const size_t count = tiles - t0 < block ? tiles - t0 : block;
-      const size_t used = (count + nr - 1) / nr, xi_stride = used * C * nr;
-      for (size_t i = 0; i < 16 * panels * C * nr; ++i) v_ref[i] = v_got[i] = 0.0f;
+      const size_t used = (count + nr - 1) / nr, xi_stride = used * C * nr + pad;
+      for (size_t i = 0; i < 16 * (panels * C * nr + pad); ++i) v_ref[i] = v_got[i] = 0.0f;
       pnn_f32_wino2_input_scalar(&g, x, t0, count, v_ref, xi_stride);
       input(&g, x, t0, count, v_got, xi_stride);
       for (size_t i = 0; i < 16 * xi_stride; ++i)
