@@ -23,6 +23,8 @@ from support import digits_float_setup, run_onnxruntime
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ISAS = ("scalar", "avx2", "avx512", "neon")
+# Paths with Winograd 3x3 convolutions: their transforms must be the path's own.
+WINOGRAD_ISAS = ("avx2", "avx512")
 # Kernel names a capped load must not choose: anything above the cap.
 ABOVE_CAP = {"scalar": ("avx", "vnni", "neon", "wasm"), "avx2": ("avx512",), "avx512": (), "neon": ("neondot",)}
 
@@ -65,6 +67,9 @@ def test_reference_model_matches_onnxruntime_on_every_path(isa, reference_models
     model, packed = reference_models[name]
     runtime = pocketnn.Model(packed)
     _assert_capped(runtime, isa)
+    if name == "resnet18" and isa in WINOGRAD_ISAS:
+        chosen = {node.kernel for node in runtime.nodes}
+        assert f"winograd2x2/{isa}" in chosen, f"resnet18 on {isa} chose {sorted(chosen)}"
     x = np.random.default_rng(7).standard_normal((1, 3, 224, 224)).astype(np.float32)
     expected = run_onnxruntime(model, {"input": x})[0]
     actual = runtime.run({"input": x})[runtime.outputs[0].name]

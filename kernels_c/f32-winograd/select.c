@@ -10,6 +10,12 @@ void pnn_f32_wino2_select(const pnn_cpu_features *cpu, pnn_f32_wino2_input_fn *i
     if (name) *name = "avx512";
     return;
   }
+  if (cpu->avx2_fma) {
+    *input = pnn_f32_wino2_input_avx2;
+    *output = pnn_f32_wino2_output_avx2;
+    if (name) *name = "avx2";
+    return;
+  }
 #else
   (void)cpu;
 #endif

@@ -116,15 +116,20 @@ typedef void (*pnn_f32_wino2_output_fn)(const pnn_conv2d_geometry *g, const floa
                                         const float *bias, float *y, pnn_activation act);
 void pnn_f32_wino2_input_scalar(const pnn_conv2d_geometry *g, const float *x, size_t t0,
                                 size_t count, float *v, size_t xi_stride);
+void pnn_f32_wino2_input_avx2(const pnn_conv2d_geometry *g, const float *x, size_t t0,
+                              size_t count, float *v, size_t xi_stride);
 void pnn_f32_wino2_input_avx512(const pnn_conv2d_geometry *g, const float *x, size_t t0,
                                 size_t count, float *v, size_t xi_stride);
 void pnn_f32_wino2_output_scalar(const pnn_conv2d_geometry *g, const float *m, size_t rows,
                                  size_t ldm, size_t xi_stride, size_t t0, size_t count,
                                  const float *bias, float *y, pnn_activation act);
+void pnn_f32_wino2_output_avx2(const pnn_conv2d_geometry *g, const float *m, size_t rows,
+                               size_t ldm, size_t xi_stride, size_t t0, size_t count,
+                               const float *bias, float *y, pnn_activation act);
 void pnn_f32_wino2_output_avx512(const pnn_conv2d_geometry *g, const float *m, size_t rows,
                                  size_t ldm, size_t xi_stride, size_t t0, size_t count,
                                  const float *bias, float *y, pnn_activation act);
-/* AVX-512 builds of the transforms when usable, else the reference. */
+/* AVX-512 builds of the transforms when usable, else AVX2 + FMA, else the reference. */
 void pnn_f32_wino2_select(const pnn_cpu_features *cpu, pnn_f32_wino2_input_fn *input,
                           pnn_f32_wino2_output_fn *output, const char **name);
 

@@ -463,6 +463,10 @@ static void test_winograd(const char *name, pnn_f32_wino2_input_fn input, pnn_f3
       /* C, M, H, W, pad_top, pad_left (bottom/right padding: same as top/left) */
       {8, 8, 8, 8, 1, 1}, {3, 5, 9, 13, 1, 1}, {17, 33, 9, 13, 1, 1}, {9, 20, 31, 30, 1, 1},
       {4, 6, 12, 17, 0, 0}, {5, 7, 15, 40, 2, 2}, {2, 3, 3, 3, 1, 1}, {40, 3, 6, 70, 1, 1},
+      /* one channel; odd channels with a row of 35 tiles; pads wider than a tile run
+       * (AVX2 runs 8 tiles, AVX-512 16) and than the image; one input row */
+      {1, 4, 5, 19, 1, 1}, {7, 5, 10, 69, 1, 1}, {3, 2, 5, 6, 3, 3}, {2, 3, 4, 5, 9, 9},
+      {3, 4, 1, 50, 1, 1}, {6, 2, 33, 33, 1, 1},
   };
   const size_t nr = PNN_GEMM_PB_NR;
   for (size_t si = 0; si < sizeof(shapes) / sizeof(shapes[0]); ++si) {
@@ -488,17 +492,18 @@ static void test_winograd(const char *name, pnn_f32_wino2_input_fn input, pnn_f3
               }
           want[(m * OH + oy) * OW + ox] = pnn_activate((float)acc, act);
         }
-    /* Blocks of 40 tiles (a full and a partial panel), then a ragged last block. */
-    const size_t block = 40, panels = (block + nr - 1) / nr;
-    float *v_ref = alloc_aligned(16 * panels * C * nr), *v_got = alloc_aligned(16 * panels * C * nr);
+    /* Blocks of 40 tiles (a full and a partial panel), then a ragged last block; the
+     * planes padded apart as conv.c lays them out (nothing may be written there). */
+    const size_t block = 40, panels = (block + nr - 1) / nr, pad = 16;
+    float *v_ref = alloc_aligned(16 * (panels * C * nr + pad)), *v_got = alloc_aligned(16 * (panels * C * nr + pad));
     float *mb = alloc_aligned(16 * M * block);
     float *m_ref = alloc_aligned(16 * M * block);
     const pnn_activation none = {PNN_ACT_NONE, 0.0f, 0.0f};
     size_t bad_v = 0, bad_y = 0, bad_ref = 0;
     for (size_t t0 = 0; t0 < tiles; t0 += block) {
       const size_t count = tiles - t0 < block ? tiles - t0 : block;
-      const size_t used = (count + nr - 1) / nr, xi_stride = used * C * nr;
-      for (size_t i = 0; i < 16 * panels * C * nr; ++i) v_ref[i] = v_got[i] = 0.0f;
+      const size_t used = (count + nr - 1) / nr, xi_stride = used * C * nr + pad;
+      for (size_t i = 0; i < 16 * (panels * C * nr + pad); ++i) v_ref[i] = v_got[i] = 0.0f;
       pnn_f32_wino2_input_scalar(&g, x, t0, count, v_ref, xi_stride);
       input(&g, x, t0, count, v_got, xi_stride);
       for (size_t i = 0; i < 16 * xi_stride; ++i)
@@ -698,6 +703,8 @@ int main(void) {
     test_maxpool("scalar", pnn_f32_maxpool2d_scalar, &r, &t);
     test_conv_direct("scalar", pnn_f32_conv_direct_scalar, &r, &t);
 #if defined(__x86_64__)
+    if (variant_usable("f32-winograd", "avx2", cpu.avx2_fma))
+      test_winograd("avx2", pnn_f32_wino2_input_avx2, pnn_f32_wino2_output_avx2, &r, &t);
     if (variant_usable("f32-conv-direct, f32-im2col, f32-winograd, f32-pool", "avx512", cpu.avx512f)) {
       test_conv_direct("avx512", pnn_f32_conv_direct_avx512, &r, &t);
       test_im2col_panel("avx512", pnn_f32_im2col_panel_avx512, &r, &t);
