@@ -51,13 +51,11 @@ typedef struct dw_job {
  * stride and inside are constants at every call site, so the row loops unroll and the
  * weight-row choice folds away. */
 static PNN_ALWAYS_INLINE void dw3_block(const dw_job *job, const dw_vec w[9], size_t stride, int inside,
-                                        size_t oy, size_t x0, size_t count, float *y_c) {
+                                        const dw_cols *cols, size_t oy, size_t x0, size_t count, float *y_c) {
   const pnn_conv2d_geometry *g = job->g;
   const size_t in_h = g->in_h, in_w = g->in_w, out_w = g->out_w;
   const size_t iy0 = oy * stride - g->pad_top; /* wraps above the image */
   const ptrdiff_t d = (ptrdiff_t)(x0 * stride) - (ptrdiff_t)g->pad_left;
-  dw_cols cols;
-  if (!inside) cols = dw_cols_of(x0, stride, g->pad_left, in_w);
   const dw_vec b = dw_set1(job->bias);
   dw_vec acc[DW_STRIP];
 #pragma GCC unroll 4
@@ -69,7 +67,7 @@ static PNN_ALWAYS_INLINE void dw3_block(const dw_job *job, const dw_vec w[9], si
     const float *r = job->x_c + iy * in_w;
     dw_vec t[3];
     if (inside) dw_taps3_inside(stride, r + d, t);
-    else dw_taps3_edge(stride, r, &cols, g->pad_left, t);
+    else dw_taps3_edge(stride, r, cols, g->pad_left, t);
 #pragma GCC unroll 4
     for (size_t a = 0; a < DW_STRIP; ++a) {
       const size_t i = ir - a * stride; /* weight row; wraps when ir < a * stride */
@@ -84,23 +82,25 @@ static PNN_ALWAYS_INLINE void dw3_block(const dw_job *job, const dw_vec w[9], si
   }
 }
 
-static PNN_ALWAYS_INLINE void dw3_channel(const dw_job *job, size_t stride, float *y_c) {
+static PNN_ALWAYS_INLINE void dw3_channel(const dw_job *job_in, size_t stride, float *y_c) {
+  /* A local copy: the stores to y_c could alias *job_in, which would reload it. */
+  const dw_job job_copy = *job_in, *job = &job_copy;
   const pnn_conv2d_geometry *g = job->g;
   const size_t out_w = g->out_w, span = DW_TAPS3_SPAN(stride);
   dw_vec w[9];
   for (size_t k = 0; k < 9; ++k) w[k] = dw_set1(job->w_c[k]);
-  for (size_t oy = 0; oy < g->out_h; oy += DW_STRIP) {
-    for (size_t x0 = 0; x0 < out_w; x0 += DW_LANES) {
-      size_t xs = x0, count = DW_LANES;
-      if (out_w - x0 < DW_LANES) {
-        if (out_w >= DW_LANES) xs = out_w - DW_LANES; /* overlap the previous block */
-        else count = out_w - x0;
-      }
-      const size_t first = xs * stride;
-      if (count == DW_LANES && first >= g->pad_left && first - g->pad_left + span <= g->in_w)
-        dw3_block(job, w, stride, 1, oy, xs, count, y_c);
-      else
-        dw3_block(job, w, stride, 0, oy, xs, count, y_c);
+  for (size_t x0 = 0; x0 < out_w; x0 += DW_LANES) {
+    size_t xs = x0, count = DW_LANES;
+    if (out_w - x0 < DW_LANES) {
+      if (out_w >= DW_LANES) xs = out_w - DW_LANES; /* overlap the previous block */
+      else count = out_w - x0;
+    }
+    const size_t first = xs * stride;
+    if (count == DW_LANES && first >= g->pad_left && first - g->pad_left + span <= g->in_w) {
+      for (size_t oy = 0; oy < g->out_h; oy += DW_STRIP) dw3_block(job, w, stride, 1, NULL, oy, xs, count, y_c);
+    } else {
+      const dw_cols cols = dw_cols_of(xs, stride, g->pad_left, g->in_w);
+      for (size_t oy = 0; oy < g->out_h; oy += DW_STRIP) dw3_block(job, w, stride, 0, &cols, oy, xs, count, y_c);
     }
   }
 }

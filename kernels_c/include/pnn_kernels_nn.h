@@ -158,7 +158,7 @@ static inline int pnn_conv3x3_rows_applies(const pnn_conv2d_geometry *g) {
  * (zeros past M; pnn_f32_conv_direct_packed_floats floats). A call computes output
  * channels B*block .. B*block+B-1 (those < out_c) for output rows [oy_begin, oy_end) of one
  * image: x is [C, in_h, in_w] (C = g->channels), y the image's [out_c, out_h, out_w];
- * bias (or NULL) and the activation are fused. The AVX-512 variant covers
+ * bias (or NULL) and the activation are fused. The AVX2 and AVX-512 variants cover
  * pnn_conv_direct_applies; the scalar one any geometry. */
 static inline int pnn_conv_direct_applies(const pnn_conv2d_geometry *g) {
   const size_t s = g->stride_w;
@@ -175,10 +175,13 @@ typedef void (*pnn_f32_conv_direct_fn)(const pnn_conv2d_geometry *g, size_t out_
 void pnn_f32_conv_direct_scalar(const pnn_conv2d_geometry *g, size_t out_c, const float *x, const float *packed,
                                 const float *bias, float *y, size_t block, size_t oy_begin, size_t oy_end,
                                 pnn_activation act);
+void pnn_f32_conv_direct_avx2(const pnn_conv2d_geometry *g, size_t out_c, const float *x, const float *packed,
+                              const float *bias, float *y, size_t block, size_t oy_begin, size_t oy_end,
+                              pnn_activation act);
 void pnn_f32_conv_direct_avx512(const pnn_conv2d_geometry *g, size_t out_c, const float *x, const float *packed,
                                 const float *bias, float *y, size_t block, size_t oy_begin, size_t oy_end,
                                 pnn_activation act);
-/* The AVX-512 variant when the CPU and geometry allow it, else NULL. */
+/* The AVX-512 or AVX2 variant when the CPU and geometry allow it, else NULL. */
 pnn_f32_conv_direct_fn pnn_f32_conv_direct_select(const pnn_cpu_features *cpu, const pnn_conv2d_geometry *g,
                                                   const char **name);
 
