@@ -26,7 +26,9 @@
 typedef __m256 dw_vec;
 #define DW_LANES 8
 #define DW_KERNEL pnn_f32_dwconv_avx2
-/* Stride 1: columns d .. d+9; stride 2: d .. d+17 (the t2 loads start at d + 2). */
+/* Plain loads (foldable into the FMAs) away from the edges. Stride 1: columns
+ * d .. d+9; stride 2: d .. d+17 (the t2 loads start at d + 2). */
+#define DW_TAPS3_INSIDE(stride) 1
 #define DW_TAPS3_SPAN(stride) ((stride) == 1 ? (size_t)10 : (size_t)18)
 
 static PNN_ALWAYS_INLINE dw_vec dw_set1(float v) { return _mm256_set1_ps(v); }

@@ -26,6 +26,7 @@
  *   dw_cols, dw_cols_of(x0, s, pad_left, in_w)   per-block state of the edge taps
  *   dw_taps3_edge(s, r, &cols, pad_left, t)       3x3 taps of an edge block
  *   dw_taps3_inside(s, r + d, t)                  3x3 taps when every load is inside
+ *   DW_TAPS3_INSIDE(s)               whether dw_taps3_inside beats the edge taps at stride s
  *   DW_TAPS3_SPAN(s)                 floats from r + d that dw_taps3_inside reads
  *   dw_s2_order(v)                   stride-2 taps may come in a permuted lane order
  *                                    (cheaper de-interleave): this restores column order */
@@ -82,9 +83,7 @@ static PNN_ALWAYS_INLINE void dw3_block(const dw_job *job, const dw_vec w[9], si
   }
 }
 
-static PNN_ALWAYS_INLINE void dw3_channel(const dw_job *job_in, size_t stride, float *y_c) {
-  /* A local copy: the stores to y_c could alias *job_in, which would reload it. */
-  const dw_job job_copy = *job_in, *job = &job_copy;
+static PNN_ALWAYS_INLINE void dw3_channel(const dw_job *job, size_t stride, float *y_c) {
   const pnn_conv2d_geometry *g = job->g;
   const size_t out_w = g->out_w, span = DW_TAPS3_SPAN(stride);
   dw_vec w[9];
@@ -96,7 +95,8 @@ static PNN_ALWAYS_INLINE void dw3_channel(const dw_job *job_in, size_t stride, f
       else count = out_w - x0;
     }
     const size_t first = xs * stride;
-    if (count == DW_LANES && first >= g->pad_left && first - g->pad_left + span <= g->in_w) {
+    if (DW_TAPS3_INSIDE(stride) && count == DW_LANES && first >= g->pad_left &&
+        first - g->pad_left + span <= g->in_w) {
       for (size_t oy = 0; oy < g->out_h; oy += DW_STRIP) dw3_block(job, w, stride, 1, NULL, oy, xs, count, y_c);
     } else {
       const dw_cols cols = dw_cols_of(xs, stride, g->pad_left, g->in_w);
@@ -105,9 +105,39 @@ static PNN_ALWAYS_INLINE void dw3_channel(const dw_job *job_in, size_t stride, f
   }
 }
 
+/* Every channel. The geometry and the job are local copies: vector stores may alias
+ * anything, so through pointers they would be reloaded after every store. */
+static PNN_ALWAYS_INLINE void dw3_channels(const pnn_conv2d_geometry *g_in, size_t stride, const float *x,
+                                           const float *w, const float *bias, float *y, pnn_activation act) {
+  const pnn_conv2d_geometry geometry = *g_in;
+  const int scalar_pass = pnn_act_needs_scalar_pass(act.kind);
+  const pnn_activation fused = scalar_pass ? (pnn_activation){PNN_ACT_NONE, 0, 0} : act;
+  dw_job job;
+  job.g = &geometry;
+  job.kind = fused.kind;
+  job.alpha = dw_set1(fused.alpha);
+  job.beta = dw_set1(fused.beta);
+  const size_t plane = geometry.out_h * geometry.out_w;
+  for (size_t c = 0; c < geometry.channels; ++c) {
+    job.x_c = x + c * geometry.in_h * geometry.in_w;
+    job.w_c = w + c * 9;
+    job.bias = bias ? bias[c] : 0.0f;
+    float *y_c = y + c * plane;
+    dw3_channel(&job, stride, y_c);
+    if (scalar_pass)
+      for (size_t i = 0; i < plane; ++i) y_c[i] = pnn_activate(y_c[i], act);
+  }
+}
+
 /* One instantiation per stride, each with its taps and FMAs fixed at compile time. */
-static void dw3_channel_s1(const dw_job *job, float *y_c) { dw3_channel(job, 1, y_c); }
-static void dw3_channel_s2(const dw_job *job, float *y_c) { dw3_channel(job, 2, y_c); }
+static void dw3_channels_s1(const pnn_conv2d_geometry *g, const float *x, const float *w, const float *bias,
+                            float *y, pnn_activation act) {
+  dw3_channels(g, 1, x, w, bias, y, act);
+}
+static void dw3_channels_s2(const pnn_conv2d_geometry *g, const float *x, const float *w, const float *bias,
+                            float *y, pnn_activation act) {
+  dw3_channels(g, 2, x, w, bias, y, act);
+}
 
 /* ---- any kernel, width stride 1 or 2 ------------------------------------------------ */
 
@@ -186,6 +216,11 @@ void DW_KERNEL(const pnn_conv2d_geometry *g, const float *x, const float *w, con
                pnn_activation act) {
   const size_t kh = g->kernel_h, kw = g->kernel_w, sw = g->stride_w, out_w = g->out_w;
   if (g->out_h == 0 || out_w == 0) return;
+  if (pnn_conv3x3_rows_applies(g)) {
+    if (sw == 1) dw3_channels_s1(g, x, w, bias, y, act);
+    else dw3_channels_s2(g, x, w, bias, y, act);
+    return;
+  }
   const int scalar_pass = pnn_act_needs_scalar_pass(act.kind);
   const pnn_activation fused = scalar_pass ? (pnn_activation){PNN_ACT_NONE, 0, 0} : act;
   dw_job job;
@@ -193,7 +228,6 @@ void DW_KERNEL(const pnn_conv2d_geometry *g, const float *x, const float *w, con
   job.kind = fused.kind;
   job.alpha = dw_set1(fused.alpha);
   job.beta = dw_set1(fused.beta);
-  const int strips = pnn_conv3x3_rows_applies(g);
   size_t ox_l = 0, ox_r = 0;
   dw_interior(g, &ox_l, &ox_r);
   void (*vector_row)(const dw_job *, size_t, size_t, size_t, float *) =
@@ -204,17 +238,12 @@ void DW_KERNEL(const pnn_conv2d_geometry *g, const float *x, const float *w, con
     job.w_c = w + c * kh * kw;
     job.bias = bias ? bias[c] : 0.0f;
     float *y_c = y + c * plane;
-    if (strips) {
-      if (sw == 1) dw3_channel_s1(&job, y_c);
-      else dw3_channel_s2(&job, y_c);
-    } else {
-      for (size_t oy = 0; oy < g->out_h; ++oy) {
-        float *y_row = y_c + oy * out_w;
-        if (vector_row) {
-          vector_row(&job, ox_l, ox_r, oy, y_row);
-        } else {
-          for (size_t ox = 0; ox < out_w; ++ox) y_row[ox] = pnn_activate(dw_pixel_checked(&job, oy, ox), fused);
-        }
+    for (size_t oy = 0; oy < g->out_h; ++oy) {
+      float *y_row = y_c + oy * out_w;
+      if (vector_row) {
+        vector_row(&job, ox_l, ox_r, oy, y_row);
+      } else {
+        for (size_t ox = 0; ox < out_w; ++ox) y_row[ox] = pnn_activate(dw_pixel_checked(&job, oy, ox), fused);
       }
     }
     if (scalar_pass)
