@@ -12,13 +12,13 @@
  * (3, 5 or 7) so the tap loop unrolls. A partial last column vector is recomputed
  * overlapping its neighbour when the row is at least a vector wide.
  *
- * Hooks (PNN_ALWAYS_INLINE functions or macros):
- *   cd_vec, CD_LANES, CD_CHANNELS    vector type, its float count, channels per step
- *   cd_set1(f), cd_fma(a, b, acc), cd_act(v, kind, alpha, beta), cd_store(p, v, count)
+ * Shared vector hooks (pnn_x86_taps.h): pnn_f32v, PNN_F32V_LANES, pnn_f32v_set1 / _fma /
+ * _act / _store / _in_order (stride-2 taps may come in a permuted lane order; _in_order
+ * restores column order once per output vector).
+ * Hooks of this family (PNN_ALWAYS_INLINE functions or macros), CD_KERNEL the name:
+ *   CD_CHANNELS                      output channels per step
  *   cd_load_inside(r, d, s)          taps of columns d, d+s, .. all inside the row
- *   cd_load_checked(r, d, in_w, s)   the same, zeros outside [0, in_w)
- *   cd_s2_order(v)                   stride-2 taps may come in a permuted lane order:
- *                                    this restores column order */
+ *   cd_load_checked(r, d, in_w, s)   the same, zeros outside [0, in_w) */
 #ifndef PNN_F32_CONV_DIRECT_DRIVER_H
 #define PNN_F32_CONV_DIRECT_DRIVER_H
 
@@ -36,11 +36,11 @@ static PNN_ALWAYS_INLINE void cd_column(const pnn_conv2d_geometry *g, size_t str
   const size_t in_hw = g->in_h * g->in_w, out_hw = g->out_h * g->out_w;
   const size_t channels = g->channels, out_w = g->out_w, kh = g->kernel_h, taps = kh * kw;
   const ptrdiff_t col0 = (ptrdiff_t)(x0 * stride) - (ptrdiff_t)g->pad_left;
-  const cd_vec alpha = cd_set1(act.alpha), beta = cd_set1(act.beta);
+  const pnn_f32v alpha = pnn_f32v_set1(act.alpha), beta = pnn_f32v_set1(act.beta);
   for (size_t oy = oy_begin; oy < oy_end; ++oy) {
-    cd_vec acc[CD_CHANNELS];
+    pnn_f32v acc[CD_CHANNELS];
 #pragma GCC unroll 16
-    for (size_t l = 0; l < CD_CHANNELS; ++l) acc[l] = cd_set1(bias && sub + l < valid ? bias[sub + l] : 0.0f);
+    for (size_t l = 0; l < CD_CHANNELS; ++l) acc[l] = pnn_f32v_set1(bias && sub + l < valid ? bias[sub + l] : 0.0f);
     for (size_t c = 0; c < channels; ++c) {
       for (size_t i = 0; i < kh; ++i) {
         const size_t iy = oy * stride + i - g->pad_top; /* wraps above the image */
@@ -50,9 +50,9 @@ static PNN_ALWAYS_INLINE void cd_column(const pnn_conv2d_geometry *g, size_t str
 #pragma GCC unroll 7
         for (size_t j = 0; j < kw; ++j) {
           const ptrdiff_t d = col0 + (ptrdiff_t)j;
-          const cd_vec t = inside ? cd_load_inside(r, d, stride) : cd_load_checked(r, d, g->in_w, stride);
+          const pnn_f32v t = inside ? cd_load_inside(r, d, stride) : cd_load_checked(r, d, g->in_w, stride);
 #pragma GCC unroll 16
-          for (size_t l = 0; l < CD_CHANNELS; ++l) acc[l] = cd_fma(cd_set1(w[j * CD_BLOCK + l]), t, acc[l]);
+          for (size_t l = 0; l < CD_CHANNELS; ++l) acc[l] = pnn_f32v_fma(pnn_f32v_set1(w[j * CD_BLOCK + l]), t, acc[l]);
         }
       }
     }
@@ -60,8 +60,8 @@ static PNN_ALWAYS_INLINE void cd_column(const pnn_conv2d_geometry *g, size_t str
 #pragma GCC unroll 16
     for (size_t l = 0; l < CD_CHANNELS; ++l) {
       if (sub + l >= valid) break;
-      const cd_vec v = stride == 2 ? cd_s2_order(acc[l]) : acc[l];
-      cd_store(yo + (sub + l) * out_hw, cd_act(v, act.kind, alpha, beta), count);
+      const pnn_f32v v = stride == 2 ? pnn_f32v_in_order(acc[l]) : acc[l];
+      pnn_f32v_store(yo + (sub + l) * out_hw, pnn_f32v_act(v, act.kind, alpha, beta), count);
     }
   }
 }
@@ -75,20 +75,14 @@ static PNN_ALWAYS_INLINE void cd_rows(const pnn_conv2d_geometry *g, size_t strid
   float *yb = y + m0 * g->out_h * g->out_w;
   const size_t out_w = g->out_w;
   /* Loads of a column span input columns [x0*s - pad_left, that + kw - 1 + LANES*s). */
-  const size_t reach = kw - 1 + CD_LANES * stride;
-  for (size_t x0 = 0; x0 < out_w; x0 += CD_LANES) {
-    size_t xs = x0, count = CD_LANES;
-    if (out_w - x0 < CD_LANES) {
-      if (out_w >= CD_LANES) xs = out_w - CD_LANES; /* overlap the previous vector */
-      else count = out_w - x0;
-    }
-    const size_t first = xs * stride;
-    const int inside = count == CD_LANES && first >= g->pad_left && first - g->pad_left + reach <= g->in_w;
+  const size_t reach = kw - 1 + PNN_F32V_LANES * stride;
+  for (size_t x0 = 0; x0 < out_w; x0 += PNN_F32V_LANES) {
+    const pnn_col_block b = pnn_col_block_at(x0, PNN_F32V_LANES, out_w, stride, g->pad_left, reach, g->in_w);
     for (size_t sub = 0; sub < valid; sub += CD_CHANNELS) {
-      if (inside)
-        cd_column(g, stride, kw, 1, xs, count, x, wb, bias_b, sub, valid, yb, oy_begin, oy_end, act);
+      if (b.inside)
+        cd_column(g, stride, kw, 1, b.start, b.count, x, wb, bias_b, sub, valid, yb, oy_begin, oy_end, act);
       else
-        cd_column(g, stride, kw, 0, xs, count, x, wb, bias_b, sub, valid, yb, oy_begin, oy_end, act);
+        cd_column(g, stride, kw, 0, b.start, b.count, x, wb, bias_b, sub, valid, yb, oy_begin, oy_end, act);
     }
   }
 }
@@ -110,7 +104,8 @@ void CD_KERNEL(const pnn_conv2d_geometry *g, size_t out_c, const float *x, const
   if (!scalar_pass) return;
   const size_t out_hw = g->out_h * g->out_w, m0 = block * CD_BLOCK;
   for (size_t m = m0; m < out_c && m < m0 + CD_BLOCK; ++m)
-    for (size_t i = oy_begin * g->out_w; i < oy_end * g->out_w; ++i) y[m * out_hw + i] = pnn_activate(y[m * out_hw + i], act);
+    for (size_t i = oy_begin * g->out_w; i < oy_end * g->out_w; ++i)
+      y[m * out_hw + i] = pnn_activate(y[m * out_hw + i], act);
 }
 #undef CD_CASE
 

@@ -23,43 +23,28 @@
 #include "pnn_x86_act.h"
 #include "pnn_x86_taps.h"
 
-typedef __m256 dw_vec;
-#define DW_LANES 8
 #define DW_KERNEL pnn_f32_dwconv_avx2
 /* Plain loads (foldable into the FMAs) away from the edges. Stride 1: columns
  * d .. d+9; stride 2: d .. d+17 (the t2 loads start at d + 2). */
 #define DW_TAPS3_INSIDE(stride) 1
 #define DW_TAPS3_SPAN(stride) ((stride) == 1 ? (size_t)10 : (size_t)18)
 
-static PNN_ALWAYS_INLINE dw_vec dw_set1(float v) { return _mm256_set1_ps(v); }
-static PNN_ALWAYS_INLINE dw_vec dw_fma(dw_vec a, dw_vec b, dw_vec acc) { return _mm256_fmadd_ps(a, b, acc); }
-static PNN_ALWAYS_INLINE dw_vec dw_act(dw_vec v, int kind, dw_vec alpha, dw_vec beta) {
-  return pnn_act256(v, kind, alpha, beta);
-}
-static PNN_ALWAYS_INLINE dw_vec dw_s2_order(dw_vec v) { return pnn_taps8_in_order(v); }
-
-static PNN_ALWAYS_INLINE void dw_store(float *p, dw_vec v, size_t count) {
-  if (count == DW_LANES) _mm256_storeu_ps(p, v);
-  else _mm256_maskstore_ps(p, pnn_mask8(count), v);
-}
-
 /* p[0], p[s], ... for `count` lanes (zeros past them, never read). */
-static PNN_ALWAYS_INLINE dw_vec dw_load_inside(const float *p, size_t stride, size_t count) {
-  if (stride == 1) return count >= DW_LANES ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, pnn_mask8(count));
+static PNN_ALWAYS_INLINE pnn_f32v dw_load_inside(const float *p, size_t stride, size_t count) {
+  if (stride == 1) return count >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, pnn_mask8(count));
   const size_t span = 2 * count - 1; /* the even elements of p[0 .. span) */
-  const __m256 lo = span >= DW_LANES ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, pnn_mask8(span));
-  const __m256 hi = span > DW_LANES ? _mm256_maskload_ps(p + DW_LANES, pnn_mask8(span - DW_LANES))
-                                    : _mm256_setzero_ps();
+  const __m256 lo = span >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, pnn_mask8(span));
+  const __m256 hi = span > 8 ? _mm256_maskload_ps(p + 8, pnn_mask8(span - 8)) : _mm256_setzero_ps();
   return pnn_taps8_in_order(pnn_taps8_even(lo, hi));
 }
 
-static PNN_ALWAYS_INLINE dw_vec dw_load_checked(const float *r, ptrdiff_t d, size_t in_w, size_t stride) {
+static PNN_ALWAYS_INLINE pnn_f32v dw_load_checked(const float *r, ptrdiff_t d, size_t in_w, size_t stride) {
   return pnn_taps8_load_strided(r, d, in_w, stride);
 }
 
 /* ---- 3x3 taps ---------------------------------------------------------------------- */
 
-static PNN_ALWAYS_INLINE void dw_taps3_inside(size_t stride, const float *p, dw_vec t[3]) {
+static PNN_ALWAYS_INLINE void dw_taps3_inside(size_t stride, const float *p, pnn_f32v t[3]) {
   if (stride == 1) {
     t[0] = _mm256_loadu_ps(p);
     t[1] = _mm256_loadu_ps(p + 1);
@@ -112,7 +97,7 @@ static PNN_ALWAYS_INLINE __m256 dw_cols_get(const float *r, const dw_cols *c, si
 }
 
 static PNN_ALWAYS_INLINE void dw_taps3_edge(size_t stride, const float *r, const dw_cols *c, size_t pad_left,
-                                            dw_vec t[3]) {
+                                            pnn_f32v t[3]) {
   (void)pad_left;
   if (stride == 1) {
     if (c->left) {

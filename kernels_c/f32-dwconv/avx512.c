@@ -21,44 +21,29 @@
 #include "pnn_x86_act.h"
 #include "pnn_x86_taps.h"
 
-typedef __m512 dw_vec;
-#define DW_LANES 16
 #define DW_KERNEL pnn_f32_dwconv_avx512
 /* Stride 1: masked loads are as fast as plain ones here (measured), so every block
  * takes the edge taps. Stride 2: columns d .. d+32 (the last one as a scalar). */
 #define DW_TAPS3_INSIDE(stride) ((stride) == 2)
 #define DW_TAPS3_SPAN(stride) ((stride) == 1 ? (size_t)18 : (size_t)33)
 
-static PNN_ALWAYS_INLINE dw_vec dw_set1(float v) { return _mm512_set1_ps(v); }
-static PNN_ALWAYS_INLINE dw_vec dw_fma(dw_vec a, dw_vec b, dw_vec acc) { return _mm512_fmadd_ps(a, b, acc); }
-static PNN_ALWAYS_INLINE dw_vec dw_act(dw_vec v, int kind, dw_vec alpha, dw_vec beta) {
-  return pnn_act512(v, kind, alpha, beta);
-}
-static PNN_ALWAYS_INLINE dw_vec dw_s2_order(dw_vec v) { return v; }
-
-static PNN_ALWAYS_INLINE void dw_store(float *p, dw_vec v, size_t count) {
-  if (count == DW_LANES) _mm512_storeu_ps(p, v);
-  else _mm512_mask_storeu_ps(p, pnn_mask16(count), v);
-}
-
 /* p[0], p[s], ... for `count` lanes (zeros past them, never read). */
-static PNN_ALWAYS_INLINE dw_vec dw_load_inside(const float *p, size_t stride, size_t count) {
-  if (stride == 1) return count >= DW_LANES ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(pnn_mask16(count), p);
+static PNN_ALWAYS_INLINE pnn_f32v dw_load_inside(const float *p, size_t stride, size_t count) {
+  if (stride == 1) return count >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(pnn_mask16(count), p);
   const size_t span = 2 * count - 1; /* the even elements of p[0 .. span) */
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512 lo = span >= DW_LANES ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(pnn_mask16(span), p);
-  const __m512 hi = span > DW_LANES ? _mm512_maskz_loadu_ps(pnn_mask16(span - DW_LANES), p + DW_LANES)
-                                    : _mm512_setzero_ps();
+  const __m512 lo = span >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(pnn_mask16(span), p);
+  const __m512 hi = span > 16 ? _mm512_maskz_loadu_ps(pnn_mask16(span - 16), p + 16) : _mm512_setzero_ps();
   return _mm512_permutex2var_ps(lo, even, hi);
 }
 
-static PNN_ALWAYS_INLINE dw_vec dw_load_checked(const float *r, ptrdiff_t d, size_t in_w, size_t stride) {
+static PNN_ALWAYS_INLINE pnn_f32v dw_load_checked(const float *r, ptrdiff_t d, size_t in_w, size_t stride) {
   return pnn_taps_load_strided(r, d, in_w, stride);
 }
 
 /* ---- 3x3 taps ---------------------------------------------------------------------- */
 
-static PNN_ALWAYS_INLINE void dw_taps3_inside(size_t stride, const float *p, dw_vec t[3]) {
+static PNN_ALWAYS_INLINE void dw_taps3_inside(size_t stride, const float *p, pnn_f32v t[3]) {
   if (stride == 1) {
     t[0] = _mm512_loadu_ps(p);
     t[1] = _mm512_loadu_ps(p + 1);
@@ -82,7 +67,7 @@ static PNN_ALWAYS_INLINE dw_cols dw_cols_of(size_t x0, size_t stride, size_t pad
 }
 
 static PNN_ALWAYS_INLINE void dw_taps3_edge(size_t stride, const float *r, const dw_cols *c, size_t pad_left,
-                                            dw_vec t[3]) {
+                                            pnn_f32v t[3]) {
   if (stride == 1) pnn_taps3_s1(r, c, t);
   else pnn_taps3_s2(r, c, pad_left, t);
 }

@@ -16,20 +16,17 @@
  * vectors only where a vector crosses an image edge); other width strides run an exact
  * scalar loop. Sigmoid and tanh get a scalar pass after each channel.
  *
- * Hooks (PNN_ALWAYS_INLINE functions or macros):
- *   dw_vec, DW_LANES                 vector type and its float count
- *   dw_set1(f), dw_fma(a, b, acc)    broadcast, a * b + acc
- *   dw_act(v, kind, alpha, beta)     fused piecewise-linear activation
- *   dw_store(p, v, count)            p[0 .. count) = the first count lanes
+ * Shared vector hooks (pnn_x86_taps.h): pnn_f32v, PNN_F32V_LANES, pnn_f32v_set1 / _fma /
+ * _act / _store / _in_order (stride-2 taps may come in a permuted lane order, a cheaper
+ * de-interleave; _in_order restores column order once per output vector).
+ * Hooks of this family (PNN_ALWAYS_INLINE functions or macros), DW_KERNEL the name:
  *   dw_load_inside(p, s, count)      p[0], p[s], ... (count lanes, all inside the row)
  *   dw_load_checked(r, d, in_w, s)   r[d], r[d+s], ... zero outside [0, in_w)
  *   dw_cols, dw_cols_of(x0, s, pad_left, in_w)   per-block state of the edge taps
  *   dw_taps3_edge(s, r, &cols, pad_left, t)       3x3 taps of an edge block
  *   dw_taps3_inside(s, r + d, t)                  3x3 taps when every load is inside
  *   DW_TAPS3_INSIDE(s)               whether dw_taps3_inside beats the edge taps at stride s
- *   DW_TAPS3_SPAN(s)                 floats from r + d that dw_taps3_inside reads
- *   dw_s2_order(v)                   stride-2 taps may come in a permuted lane order
- *                                    (cheaper de-interleave): this restores column order */
+ *   DW_TAPS3_SPAN(s)                 floats from r + d that dw_taps3_inside reads */
 #ifndef PNN_F32_DWCONV_DRIVER_H
 #define PNN_F32_DWCONV_DRIVER_H
 
@@ -43,7 +40,7 @@ typedef struct dw_job {
   const float *w_c; /* the channel's kernel_h x kernel_w weights */
   float bias;
   int kind;
-  dw_vec alpha, beta;
+  pnn_f32v alpha, beta;
 } dw_job;
 
 /* ---- 3x3 strips ------------------------------------------------------------------ */
@@ -51,14 +48,14 @@ typedef struct dw_job {
 /* Output rows [oy, oy + DW_STRIP) (those < out_h stored) x columns [x0, x0 + count).
  * stride and inside are constants at every call site, so the row loops unroll and the
  * weight-row choice folds away. */
-static PNN_ALWAYS_INLINE void dw3_block(const dw_job *job, const dw_vec w[9], size_t stride, int inside,
+static PNN_ALWAYS_INLINE void dw3_block(const dw_job *job, const pnn_f32v w[9], size_t stride, int inside,
                                         const dw_cols *cols, size_t oy, size_t x0, size_t count, float *y_c) {
   const pnn_conv2d_geometry *g = job->g;
   const size_t in_h = g->in_h, in_w = g->in_w, out_w = g->out_w;
   const size_t iy0 = oy * stride - g->pad_top; /* wraps above the image */
   const ptrdiff_t d = (ptrdiff_t)(x0 * stride) - (ptrdiff_t)g->pad_left;
-  const dw_vec b = dw_set1(job->bias);
-  dw_vec acc[DW_STRIP];
+  const pnn_f32v b = pnn_f32v_set1(job->bias);
+  pnn_f32v acc[DW_STRIP];
 #pragma GCC unroll 4
   for (size_t a = 0; a < DW_STRIP; ++a) acc[a] = b;
 #pragma GCC unroll 9
@@ -66,41 +63,40 @@ static PNN_ALWAYS_INLINE void dw3_block(const dw_job *job, const dw_vec w[9], si
     const size_t iy = iy0 + ir;
     if (iy >= in_h) continue; /* above (wrapped) or below the image */
     const float *r = job->x_c + iy * in_w;
-    dw_vec t[3];
+    pnn_f32v t[3];
     if (inside) dw_taps3_inside(stride, r + d, t);
     else dw_taps3_edge(stride, r, cols, g->pad_left, t);
 #pragma GCC unroll 4
     for (size_t a = 0; a < DW_STRIP; ++a) {
       const size_t i = ir - a * stride; /* weight row; wraps when ir < a * stride */
-      if (i < 3) acc[a] = dw_fma(w[3 * i + 2], t[2], dw_fma(w[3 * i + 1], t[1], dw_fma(w[3 * i], t[0], acc[a])));
+      if (i >= 3) continue;
+      acc[a] = pnn_f32v_fma(w[3 * i], t[0], acc[a]);
+      acc[a] = pnn_f32v_fma(w[3 * i + 1], t[1], acc[a]);
+      acc[a] = pnn_f32v_fma(w[3 * i + 2], t[2], acc[a]);
     }
   }
 #pragma GCC unroll 4
   for (size_t a = 0; a < DW_STRIP; ++a) {
     if (oy + a >= g->out_h) break;
-    const dw_vec v = stride == 2 ? dw_s2_order(acc[a]) : acc[a];
-    dw_store(y_c + (oy + a) * out_w + x0, dw_act(v, job->kind, job->alpha, job->beta), count);
+    const pnn_f32v v = stride == 2 ? pnn_f32v_in_order(acc[a]) : acc[a];
+    pnn_f32v_store(y_c + (oy + a) * out_w + x0, pnn_f32v_act(v, job->kind, job->alpha, job->beta), count);
   }
 }
 
 static PNN_ALWAYS_INLINE void dw3_channel(const dw_job *job, size_t stride, float *y_c) {
   const pnn_conv2d_geometry *g = job->g;
   const size_t out_w = g->out_w, span = DW_TAPS3_SPAN(stride);
-  dw_vec w[9];
-  for (size_t k = 0; k < 9; ++k) w[k] = dw_set1(job->w_c[k]);
-  for (size_t x0 = 0; x0 < out_w; x0 += DW_LANES) {
-    size_t xs = x0, count = DW_LANES;
-    if (out_w - x0 < DW_LANES) {
-      if (out_w >= DW_LANES) xs = out_w - DW_LANES; /* overlap the previous block */
-      else count = out_w - x0;
-    }
-    const size_t first = xs * stride;
-    if (DW_TAPS3_INSIDE(stride) && count == DW_LANES && first >= g->pad_left &&
-        first - g->pad_left + span <= g->in_w) {
-      for (size_t oy = 0; oy < g->out_h; oy += DW_STRIP) dw3_block(job, w, stride, 1, NULL, oy, xs, count, y_c);
+  pnn_f32v w[9];
+  for (size_t k = 0; k < 9; ++k) w[k] = pnn_f32v_set1(job->w_c[k]);
+  for (size_t x0 = 0; x0 < out_w; x0 += PNN_F32V_LANES) {
+    const pnn_col_block b = pnn_col_block_at(x0, PNN_F32V_LANES, out_w, stride, g->pad_left, span, g->in_w);
+    if (DW_TAPS3_INSIDE(stride) && b.inside) {
+      for (size_t oy = 0; oy < g->out_h; oy += DW_STRIP)
+        dw3_block(job, w, stride, 1, NULL, oy, b.start, b.count, y_c);
     } else {
-      const dw_cols cols = dw_cols_of(xs, stride, g->pad_left, g->in_w);
-      for (size_t oy = 0; oy < g->out_h; oy += DW_STRIP) dw3_block(job, w, stride, 0, &cols, oy, xs, count, y_c);
+      const dw_cols cols = dw_cols_of(b.start, stride, g->pad_left, g->in_w);
+      for (size_t oy = 0; oy < g->out_h; oy += DW_STRIP)
+        dw3_block(job, w, stride, 0, &cols, oy, b.start, b.count, y_c);
     }
   }
 }
@@ -115,8 +111,8 @@ static PNN_ALWAYS_INLINE void dw3_channels(const pnn_conv2d_geometry *g_in, size
   dw_job job;
   job.g = &geometry;
   job.kind = fused.kind;
-  job.alpha = dw_set1(fused.alpha);
-  job.beta = dw_set1(fused.beta);
+  job.alpha = pnn_f32v_set1(fused.alpha);
+  job.beta = pnn_f32v_set1(fused.beta);
   const size_t plane = geometry.out_h * geometry.out_w;
   for (size_t c = 0; c < geometry.channels; ++c) {
     job.x_c = x + c * geometry.in_h * geometry.in_w;
@@ -162,28 +158,28 @@ static PNN_ALWAYS_INLINE void dw_row_vector(const dw_job *job, size_t kh, size_t
                                             size_t oy, size_t ox, size_t count, float *y_row) {
   const pnn_conv2d_geometry *g = job->g;
   const size_t dh = g->dilation_h, dwl = g->dilation_w;
-  dw_vec acc = dw_set1(job->bias);
+  pnn_f32v acc = pnn_f32v_set1(job->bias);
   for (size_t i = 0; i < kh; ++i) {
     const size_t iy = oy * g->stride_h + i * dh - g->pad_top;
     if (iy >= g->in_h) continue; /* unsigned wrap-around: above the image too */
     const float *x_row = job->x_c + iy * g->in_w;
     for (size_t j = 0; j < kw; ++j) {
-      const dw_vec wv = dw_set1(job->w_c[i * kw + j]);
+      const pnn_f32v wv = pnn_f32v_set1(job->w_c[i * kw + j]);
       const ptrdiff_t d = (ptrdiff_t)(ox * stride + j * dwl) - (ptrdiff_t)g->pad_left;
-      const dw_vec taps = checked ? dw_load_checked(x_row, d, g->in_w, stride)
+      const pnn_f32v taps = checked ? dw_load_checked(x_row, d, g->in_w, stride)
                                   : dw_load_inside(x_row + d, stride, count);
-      acc = dw_fma(wv, taps, acc);
+      acc = pnn_f32v_fma(wv, taps, acc);
     }
   }
-  dw_store(y_row + ox, dw_act(acc, job->kind, job->alpha, job->beta), count);
+  pnn_f32v_store(y_row + ox, pnn_f32v_act(acc, job->kind, job->alpha, job->beta), count);
 }
 
 /* A whole output row; columns [ox_l, ox_r) are the interior (no tap off the row). */
 static PNN_ALWAYS_INLINE void dw_row(const dw_job *job, size_t kh, size_t kw, size_t stride, size_t ox_l,
                                      size_t ox_r, size_t oy, float *y_row) {
   const size_t out_w = job->g->out_w;
-  for (size_t ox = 0; ox < out_w; ox += DW_LANES) {
-    const size_t count = out_w - ox < DW_LANES ? out_w - ox : DW_LANES;
+  for (size_t ox = 0; ox < out_w; ox += PNN_F32V_LANES) {
+    const size_t count = out_w - ox < PNN_F32V_LANES ? out_w - ox : PNN_F32V_LANES;
     if (ox >= ox_l && ox + count <= ox_r) dw_row_vector(job, kh, kw, stride, 0, oy, ox, count, y_row);
     else dw_row_vector(job, kh, kw, stride, 1, oy, ox, count, y_row);
   }
@@ -226,8 +222,8 @@ void DW_KERNEL(const pnn_conv2d_geometry *g, const float *x, const float *w, con
   dw_job job;
   job.g = g;
   job.kind = fused.kind;
-  job.alpha = dw_set1(fused.alpha);
-  job.beta = dw_set1(fused.beta);
+  job.alpha = pnn_f32v_set1(fused.alpha);
+  job.beta = pnn_f32v_set1(fused.beta);
   size_t ox_l = 0, ox_r = 0;
   dw_interior(g, &ox_l, &ox_r);
   void (*vector_row)(const dw_job *, size_t, size_t, size_t, float *) =

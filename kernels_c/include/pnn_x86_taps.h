@@ -25,6 +25,24 @@
 #include "pnn_kernels.h"
 
 #if defined(PNN_X86_ACT_AVX512)
+/* The f32 vector hooks shared by the convolution drivers (dwconv_driver.h,
+ * direct_driver.h): type, lanes, broadcast, FMA, fused activation, store of the first
+ * `count` lanes, and the column order of stride-2 taps (already in order here). */
+typedef __m512 pnn_f32v;
+#define PNN_F32V_LANES 16
+static PNN_ALWAYS_INLINE pnn_f32v pnn_f32v_set1(float v) { return _mm512_set1_ps(v); }
+static PNN_ALWAYS_INLINE pnn_f32v pnn_f32v_fma(pnn_f32v a, pnn_f32v b, pnn_f32v acc) {
+  return _mm512_fmadd_ps(a, b, acc);
+}
+static PNN_ALWAYS_INLINE pnn_f32v pnn_f32v_act(pnn_f32v v, int kind, pnn_f32v alpha, pnn_f32v beta) {
+  return pnn_act512(v, kind, alpha, beta);
+}
+static PNN_ALWAYS_INLINE void pnn_f32v_store(float *p, pnn_f32v v, size_t count) {
+  if (count >= 16) _mm512_storeu_ps(p, v);
+  else _mm512_mask_storeu_ps(p, pnn_mask16(count), v);
+}
+static PNN_ALWAYS_INLINE pnn_f32v pnn_f32v_in_order(pnn_f32v v) { return v; }
+
 typedef struct pnn_taps3_cols {
   size_t col[3];    /* stride 1: first input column of tap j; stride 2: of the two loads and the edge */
   __mmask16 m[3];   /* lanes of each load inside the row */
@@ -146,6 +164,23 @@ static PNN_ALWAYS_INLINE __m256 pnn_taps8_odd(__m256 lo, __m256 hi) {
 static PNN_ALWAYS_INLINE __m256 pnn_taps8_in_order(__m256 v) {
   return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
 }
+
+/* The f32 vector hooks of the convolution drivers (see the AVX-512 section); stride-2
+ * taps come in the 0 1 4 5 2 3 6 7 order, which pnn_f32v_in_order undoes. */
+typedef __m256 pnn_f32v;
+#define PNN_F32V_LANES 8
+static PNN_ALWAYS_INLINE pnn_f32v pnn_f32v_set1(float v) { return _mm256_set1_ps(v); }
+static PNN_ALWAYS_INLINE pnn_f32v pnn_f32v_fma(pnn_f32v a, pnn_f32v b, pnn_f32v acc) {
+  return _mm256_fmadd_ps(a, b, acc);
+}
+static PNN_ALWAYS_INLINE pnn_f32v pnn_f32v_act(pnn_f32v v, int kind, pnn_f32v alpha, pnn_f32v beta) {
+  return pnn_act256(v, kind, alpha, beta);
+}
+static PNN_ALWAYS_INLINE void pnn_f32v_store(float *p, pnn_f32v v, size_t count) {
+  if (count >= 8) _mm256_storeu_ps(p, v);
+  else _mm256_maskstore_ps(p, pnn_mask8(count), v);
+}
+static PNN_ALWAYS_INLINE pnn_f32v pnn_f32v_in_order(pnn_f32v v) { return pnn_taps8_in_order(v); }
 
 /* x_row[d], x_row[d + s], ... (s = 1 or 2) in column order, zeros outside [0, in_w). */
 static PNN_ALWAYS_INLINE __m256 pnn_taps8_load_strided(const float *x_row, ptrdiff_t d, size_t in_w,
