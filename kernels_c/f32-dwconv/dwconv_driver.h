@@ -4,12 +4,13 @@
  *
  * 3x3, dilation 1, stride 1 or 2, left padding <= 1 (pnn_conv3x3_rows_applies:
  * MobileNet's depthwise layers) runs in strips of DW_STRIP output rows by one vector of
- * output columns, row strip by row strip so the strip's input rows stay in L1. Each
- * input row of the strip is turned into its three tap vectors once and feeds every
- * output row it belongs to (stride 1: 6 input rows for 4 outputs instead of 12), with
- * the nine weights and the accumulators in registers. Column blocks whose loads all lie
- * inside the row use plain loads; the blocks at the image edges use the ISA's
- * bounds-checked taps, built once per strip. A partial last block is recomputed
+ * output columns, down one column block after the other. Each input row of the strip is
+ * turned into its three tap vectors once and feeds every output row it belongs to
+ * (stride 1: 6 input rows for 4 outputs instead of 12), with the nine weights and the
+ * accumulators in registers. Column blocks whose loads all lie inside the row use
+ * plain loads (where the ISA says they are faster: DW_TAPS3_INSIDE); the others use
+ * the ISA's bounds-checked taps, whose state (masks) is built once per column block.
+ * A partial last block is recomputed
  * overlapping its neighbour when the row is at least a vector wide, so stores are
  * full vectors.
  * Other geometries with width stride 1 or 2 vectorize whole rows (bounds-checked
