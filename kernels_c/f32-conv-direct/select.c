@@ -9,6 +9,10 @@ pnn_f32_conv_direct_fn pnn_f32_conv_direct_select(const pnn_cpu_features *cpu, c
     if (name) *name = "avx512";
     return pnn_f32_conv_direct_avx512;
   }
+  if (cpu->avx2_fma && pnn_conv_direct_applies(g)) {
+    if (name) *name = "avx2";
+    return pnn_f32_conv_direct_avx2;
+  }
 #endif
   (void)cpu;
   (void)g;

@@ -1,14 +1,11 @@
-/* f32 depthwise convolution for AVX2 + FMA (NCHW, one filter per channel; see
- * pnn_kernels.h). Vectorized along the output width, 8 outputs per vector.
+/* f32 depthwise convolution for AVX2 + FMA: the vector hooks of dwconv_driver.h
+ * (8 output columns per vector; blocking, borders and tails live in the driver).
  *
- * Each output row is split into a left border, an interior and a right border.
- * In the interior every horizontal tap lies inside the input row, so vector loads
- * need no bounds checks (a masked load only for the last partial vector); the few
- * border pixels use a scalar loop with exact bounds checks. Input rows above or
- * below the image are skipped per output row. Strides 1 and 2 along the width are
- * vectorized for any kernel size and dilation (3x3 gets its own instantiation
- * with the 9 weights held in registers); other width strides run the scalar
- * loop. Sigmoid and tanh are applied by a scalar pass over each finished row. */
+ * Stride-2 taps stay in the lane order of pnn_taps8_even / _odd (one in-lane shuffle
+ * per tap instead of a shuffle and a lane-crossing permute); the accumulators are put
+ * back in column order once, at the store. Edge blocks of the 3x3 strips use masked
+ * loads whose masks are built once per block and strip, and the column left of the
+ * row (pad 1) as a lane shift of a loaded vector, so no pointer leaves the row. */
 #include "pnn_kernels.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -24,141 +21,110 @@
 
 #define PNN_X86_ACT_AVX2
 #include "pnn_x86_act.h"
+#include "pnn_x86_taps.h"
 
-enum { LANES = 8 };
+#define DW_KERNEL pnn_f32_dwconv_avx2
+/* Plain loads (foldable into the FMAs) away from the edges. Stride 1: columns
+ * d .. d+9; stride 2: d .. d+17 (the t2 loads start at d + 2). */
+#define DW_TAPS3_INSIDE(stride) 1
+#define DW_TAPS3_SPAN(stride) ((stride) == 1 ? (size_t)10 : (size_t)18)
 
-typedef struct row_job {
-  const pnn_conv2d_geometry *g;
-  const float *x_c;   /* the channel's input plane */
-  const float *w_c;   /* the channel's kernel_h x kernel_w weights */
-  float bias;
-  size_t oy;
-  size_t iy0_plus_pad; /* oy * stride_h: input row of tap 0 is this minus pad_top */
-  int kind;
-  __m256 alpha, beta;
-} row_job;
-
-/* One output pixel with exact bounds checks, before activation. */
-static float pixel_checked(const row_job *job, size_t ox) {
-  const pnn_conv2d_geometry *g = job->g;
-  float acc = 0.0f;
-  for (size_t i = 0; i < g->kernel_h; ++i) {
-    /* Unsigned wrap-around: rows above the image become >= in_h. */
-    const size_t iy = job->iy0_plus_pad + i * g->dilation_h - g->pad_top;
-    if (iy >= g->in_h) continue;
-    const float *x_row = job->x_c + iy * g->in_w;
-    for (size_t j = 0; j < g->kernel_w; ++j) {
-      const size_t ix = ox * g->stride_w + j * g->dilation_w - g->pad_left;
-      if (ix < g->in_w) acc += job->w_c[i * g->kernel_w + j] * x_row[ix];
-    }
-  }
-  return acc + job->bias;
+/* p[0], p[s], ... for `count` lanes (zeros past them, never read). */
+static PNN_ALWAYS_INLINE pnn_f32v dw_load_inside(const float *p, size_t stride, size_t count) {
+  if (stride == 1) return count >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, pnn_mask8(count));
+  const size_t span = 2 * count - 1; /* the even elements of p[0 .. span) */
+  const __m256 lo = span >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, pnn_mask8(span));
+  const __m256 hi = span > 8 ? _mm256_maskload_ps(p + 8, pnn_mask8(span - 8)) : _mm256_setzero_ps();
+  return pnn_taps8_in_order(pnn_taps8_even(lo, hi));
 }
 
-/* Input vector for tap offset `x` (already includes ox*stride - pad + j*dilation):
- * the LANES inputs x, x+stride, ...; `count` lanes are valid (the rest are zero and
- * are never read from memory). */
-static PNN_ALWAYS_INLINE __m256 load_taps(const float *x, size_t stride, size_t count) {
+static PNN_ALWAYS_INLINE pnn_f32v dw_load_checked(const float *r, ptrdiff_t d, size_t in_w, size_t stride) {
+  return pnn_taps8_load_strided(r, d, in_w, stride);
+}
+
+/* ---- 3x3 taps ---------------------------------------------------------------------- */
+
+static PNN_ALWAYS_INLINE void dw_taps3_inside(size_t stride, const float *p, pnn_f32v t[3]) {
   if (stride == 1) {
-    return count >= LANES ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, pnn_mask8(count));
+    t[0] = _mm256_loadu_ps(p);
+    t[1] = _mm256_loadu_ps(p + 1);
+    t[2] = _mm256_loadu_ps(p + 2);
+    return;
   }
-  /* stride 2: the even elements of x[0 .. 2*count-1). */
-  const size_t span = 2 * count - 1;
-  const __m256 lo = span >= LANES ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, pnn_mask8(span));
-  const __m256 hi = span > LANES ? _mm256_maskload_ps(x + LANES, pnn_mask8(span - LANES))
-                                 : _mm256_setzero_ps();
-  /* [lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6], then swap the middle 64-bit pairs. */
-  const __m256 mixed = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(mixed), _MM_SHUFFLE(3, 1, 2, 0)));
+  const __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
+  t[0] = pnn_taps8_even(lo, hi);
+  t[1] = pnn_taps8_odd(lo, hi);
+  t[2] = pnn_taps8_even(_mm256_loadu_ps(p + 2), _mm256_loadu_ps(p + 10));
 }
 
-/* Interior outputs [ox_begin, ox_end) of one row, where every horizontal tap is in
- * range. kh, kw and stride are constants at the call sites of the fast paths. */
-static PNN_ALWAYS_INLINE void row_interior(const row_job *job, size_t kh, size_t kw,
-                                           size_t stride, size_t ox_begin, size_t ox_end,
-                                           float *y_row) {
-  const pnn_conv2d_geometry *g = job->g;
-  const size_t dh = g->dilation_h, dw = g->dilation_w;
-  const __m256 bias = _mm256_set1_ps(job->bias);
-  for (size_t ox = ox_begin; ox < ox_end; ox += LANES) {
-    const size_t count = ox_end - ox < LANES ? ox_end - ox : LANES;
-    __m256 acc = _mm256_setzero_ps();
-    const size_t ix0 = ox * stride - g->pad_left; /* >= 0 inside the interior */
-    for (size_t i = 0; i < kh; ++i) {
-      const size_t iy = job->iy0_plus_pad + i * dh - g->pad_top;
-      if (iy >= g->in_h) continue;
-      const float *x_row = job->x_c + iy * g->in_w + ix0;
-      for (size_t j = 0; j < kw; ++j) {
-        const __m256 wv = _mm256_set1_ps(job->w_c[i * kw + j]);
-        acc = _mm256_fmadd_ps(wv, load_taps(x_row + j * dw, stride, count), acc);
-      }
+/* Edge block: up to four masked loads at row offsets off[k] (never past the row; a
+ * load wholly outside it has an empty mask at the last column). `left`: column 0 with
+ * pad 1, where tap 0 is a loaded vector shifted up one lane. */
+typedef struct dw_cols {
+  size_t off[4];
+  __m256i mask[4];
+  int left;
+} dw_cols;
+
+static inline void dw_cols_load(dw_cols *c, size_t k, ptrdiff_t col, size_t in_w) {
+  const size_t n = col >= 0 && (size_t)col < in_w ? in_w - (size_t)col : 0;
+  c->off[k] = n ? (size_t)col : in_w - 1;
+  c->mask[k] = pnn_mask8(n);
+}
+
+static PNN_ALWAYS_INLINE dw_cols dw_cols_of(size_t x0, size_t stride, size_t pad_left, size_t in_w) {
+  dw_cols c;
+  c.left = x0 == 0 && pad_left == 1;
+  const ptrdiff_t d = (ptrdiff_t)(x0 * stride) - (ptrdiff_t)pad_left + c.left; /* first loaded column */
+  if (stride == 1) {
+    for (size_t k = 0; k < 3; ++k) dw_cols_load(&c, k, d + (ptrdiff_t)k, in_w); /* left: taps 1, 2 (and unused) */
+  } else {
+    dw_cols_load(&c, 0, d, in_w);
+    dw_cols_load(&c, 1, d + 8, in_w);
+    dw_cols_load(&c, 2, d + 2, in_w);
+    dw_cols_load(&c, 3, d + 10, in_w);
+  }
+  return c;
+}
+
+/* v moved up one lane (in the lane order `from` describes), zero in lane 0. */
+static PNN_ALWAYS_INLINE __m256 dw_shift_in_zero(__m256 v, __m256i from) {
+  return _mm256_blend_ps(_mm256_permutevar8x32_ps(v, from), _mm256_setzero_ps(), 1);
+}
+
+static PNN_ALWAYS_INLINE __m256 dw_cols_get(const float *r, const dw_cols *c, size_t k) {
+  return _mm256_maskload_ps(r + c->off[k], c->mask[k]);
+}
+
+static PNN_ALWAYS_INLINE void dw_taps3_edge(size_t stride, const float *r, const dw_cols *c, size_t pad_left,
+                                            pnn_f32v t[3]) {
+  (void)pad_left;
+  if (stride == 1) {
+    if (c->left) {
+      t[1] = dw_cols_get(r, c, 0);
+      t[2] = dw_cols_get(r, c, 1);
+      t[0] = dw_shift_in_zero(t[1], _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6));
+    } else {
+      t[0] = dw_cols_get(r, c, 0);
+      t[1] = dw_cols_get(r, c, 1);
+      t[2] = dw_cols_get(r, c, 2);
     }
-    acc = pnn_act256(_mm256_add_ps(acc, bias), job->kind, job->alpha, job->beta);
-    if (count == LANES) _mm256_storeu_ps(y_row + ox, acc);
-    else _mm256_maskstore_ps(y_row + ox, pnn_mask8(count), acc);
+    return;
+  }
+  const __m256 lo = dw_cols_get(r, c, 0), hi = dw_cols_get(r, c, 1);
+  if (c->left) {
+    /* Columns -1, 1, 3, ..: the odd ones shifted up a lane, in the 0 1 4 5 2 3 6 7 order. */
+    t[1] = pnn_taps8_even(lo, hi);
+    t[2] = pnn_taps8_odd(lo, hi);
+    t[0] = dw_shift_in_zero(t[2], _mm256_setr_epi32(0, 0, 5, 2, 1, 4, 3, 6));
+  } else {
+    t[0] = pnn_taps8_even(lo, hi);
+    t[1] = pnn_taps8_odd(lo, hi);
+    t[2] = pnn_taps8_even(dw_cols_get(r, c, 2), dw_cols_get(r, c, 3));
   }
 }
 
-static void row_interior_3x3_s1(const row_job *job, size_t b, size_t e, float *y) {
-  row_interior(job, 3, 3, 1, b, e, y);
-}
-static void row_interior_3x3_s2(const row_job *job, size_t b, size_t e, float *y) {
-  row_interior(job, 3, 3, 2, b, e, y);
-}
-static void row_interior_any_s1(const row_job *job, size_t b, size_t e, float *y) {
-  row_interior(job, job->g->kernel_h, job->g->kernel_w, 1, b, e, y);
-}
-static void row_interior_any_s2(const row_job *job, size_t b, size_t e, float *y) {
-  row_interior(job, job->g->kernel_h, job->g->kernel_w, 2, b, e, y);
-}
-
-typedef void (*row_interior_fn)(const row_job *job, size_t b, size_t e, float *y);
-
-void pnn_f32_dwconv_avx2(const pnn_conv2d_geometry *g, const float *x, const float *w,
-                           const float *bias, float *y, pnn_activation act) {
-  const size_t kh = g->kernel_h, kw = g->kernel_w, sw = g->stride_w;
-  const size_t out_w = g->out_w, pl = g->pad_left;
-  if (g->out_h == 0 || out_w == 0) return;
-
-  /* Interior columns: ox * sw >= pl and ox * sw - pl + (kw - 1) * dw <= in_w - 1. */
-  size_t ox_l = (pl + sw - 1) / sw;
-  if (ox_l > out_w) ox_l = out_w;
-  size_t ox_r = ox_l;
-  const size_t reach = (kw - 1) * g->dilation_w;
-  if (kw > 0 && g->in_w + pl >= reach + 1) {
-    ox_r = (g->in_w - 1 + pl - reach) / sw + 1;
-    if (ox_r > out_w) ox_r = out_w;
-    if (ox_r < ox_l) ox_r = ox_l;
-  }
-  row_interior_fn interior = NULL;
-  if (sw == 1) interior = kh == 3 && kw == 3 ? row_interior_3x3_s1 : row_interior_any_s1;
-  else if (sw == 2) interior = kh == 3 && kw == 3 ? row_interior_3x3_s2 : row_interior_any_s2;
-  if (!interior) ox_l = ox_r = out_w; /* other strides: every pixel takes the scalar loop */
-
-  row_job job;
-  job.g = g;
-  job.kind = act.kind;
-  job.alpha = _mm256_set1_ps(act.alpha);
-  job.beta = _mm256_set1_ps(act.beta);
-  const int scalar_pass = pnn_act_needs_scalar_pass(act.kind);
-  const pnn_activation border_act = scalar_pass ? (pnn_activation){PNN_ACT_NONE, 0, 0} : act;
-  for (size_t c = 0; c < g->channels; ++c) {
-    job.x_c = x + c * g->in_h * g->in_w;
-    job.w_c = w + c * kh * kw;
-    job.bias = bias ? bias[c] : 0.0f;
-    float *y_c = y + c * g->out_h * out_w;
-    for (size_t oy = 0; oy < g->out_h; ++oy) {
-      float *y_row = y_c + oy * out_w;
-      job.oy = oy;
-      job.iy0_plus_pad = oy * g->stride_h;
-      for (size_t ox = 0; ox < ox_l; ++ox) y_row[ox] = pnn_activate(pixel_checked(&job, ox), border_act);
-      if (ox_r > ox_l) interior(&job, ox_l, ox_r, y_row);
-      for (size_t ox = ox_r; ox < out_w; ++ox) y_row[ox] = pnn_activate(pixel_checked(&job, ox), border_act);
-      if (scalar_pass)
-        for (size_t ox = 0; ox < out_w; ++ox) y_row[ox] = pnn_activate(y_row[ox], act);
-    }
-  }
-}
+#include "dwconv_driver.h"
 
 #if defined(__clang__)
 #pragma clang attribute pop

@@ -155,6 +155,27 @@ static inline int pnn_conv3x3_rows_applies(const pnn_conv2d_geometry *g) {
          (g->out_w - 1) * s + 3 <= g->in_w + g->pad_left + 1;
 }
 
+/* Column block x0 (a multiple of `lanes`) of an output row out_w wide, for kernels that
+ * compute `lanes` outputs per vector: a partial last block starts earlier, overlapping
+ * its neighbour, when the row is at least a vector wide (full stores only), else it
+ * stores `count` < lanes outputs. `inside`: a full block whose loads, input columns
+ * [start * stride - pad_left, + reach), all lie in [0, in_w). */
+typedef struct pnn_col_block {
+  size_t start, count;
+  int inside;
+} pnn_col_block;
+static inline pnn_col_block pnn_col_block_at(size_t x0, size_t lanes, size_t out_w, size_t stride,
+                                             size_t pad_left, size_t reach, size_t in_w) {
+  pnn_col_block b = {x0, lanes, 0};
+  if (out_w - x0 < lanes) {
+    if (out_w >= lanes) b.start = out_w - lanes;
+    else b.count = out_w - x0;
+  }
+  const size_t first = b.start * stride;
+  b.inside = b.count == lanes && first >= pad_left && first - pad_left + reach <= in_w;
+  return b;
+}
+
 /* ---- f32 direct convolution for few input channels (kernels_c/f32-conv-direct/) --
  * A network's first layer (C = 3 RGB channels): im2col + GEMM would run with a GEMM
  * depth of 27 or 147, too short for the GEMM tiles, and the unfold costs as much as
@@ -163,7 +184,7 @@ static inline int pnn_conv3x3_rows_applies(const pnn_conv2d_geometry *g) {
  * (zeros past M; pnn_f32_conv_direct_packed_floats floats). A call computes output
  * channels B*block .. B*block+B-1 (those < out_c) for output rows [oy_begin, oy_end) of one
  * image: x is [C, in_h, in_w] (C = g->channels), y the image's [out_c, out_h, out_w];
- * bias (or NULL) and the activation are fused. The AVX-512 variant covers
+ * bias (or NULL) and the activation are fused. The AVX2 and AVX-512 variants cover
  * pnn_conv_direct_applies; the scalar one any geometry. */
 static inline int pnn_conv_direct_applies(const pnn_conv2d_geometry *g) {
   const size_t s = g->stride_w;
@@ -180,10 +201,13 @@ typedef void (*pnn_f32_conv_direct_fn)(const pnn_conv2d_geometry *g, size_t out_
 void pnn_f32_conv_direct_scalar(const pnn_conv2d_geometry *g, size_t out_c, const float *x, const float *packed,
                                 const float *bias, float *y, size_t block, size_t oy_begin, size_t oy_end,
                                 pnn_activation act);
+void pnn_f32_conv_direct_avx2(const pnn_conv2d_geometry *g, size_t out_c, const float *x, const float *packed,
+                              const float *bias, float *y, size_t block, size_t oy_begin, size_t oy_end,
+                              pnn_activation act);
 void pnn_f32_conv_direct_avx512(const pnn_conv2d_geometry *g, size_t out_c, const float *x, const float *packed,
                                 const float *bias, float *y, size_t block, size_t oy_begin, size_t oy_end,
                                 pnn_activation act);
-/* The AVX-512 variant when the CPU and geometry allow it, else NULL. */
+/* The AVX-512 or AVX2 variant when the CPU and geometry allow it, else NULL. */
 pnn_f32_conv_direct_fn pnn_f32_conv_direct_select(const pnn_cpu_features *cpu, const pnn_conv2d_geometry *g,
                                                   const char **name);
 

@@ -1,6 +1,8 @@
-/* Tap vectors of convolutions over NCHW rows for AVX-512 (included inside an AVX-512
- * `#pragma GCC target` region, after pnn_x86_act.h).
+/* Tap vectors of convolutions over NCHW rows for x86 (included inside a file's
+ * `#pragma GCC target` region, after pnn_x86_act.h with PNN_X86_ACT_AVX512 or
+ * PNN_X86_ACT_AVX2 defined; each gets its own section).
  *
+ * AVX-512:
  * pnn_taps_load_strided: the 16 input columns d, d+s, ... (s = 1 or 2) of a row, any d,
  * zero outside [0, in_w), never forming a pointer outside the row.
  *
@@ -9,13 +11,37 @@
  * columns s * (x0 + lane) + j - pad_left, zero outside the row; stride s is 1 or 2,
  * pad_left 0 or 1 and the right padding at most 1 (pnn_conv3x3_rows_applies). Loads
  * are masked so they never read past the row, and the one column left of the row
- * (pad 1) is produced by a lane shift, so no pointer ever leaves the row. */
+ * (pad 1) is produced by a lane shift, so no pointer ever leaves the row.
+ *
+ * AVX2: pnn_taps8_span (8 columns from any d, zeros outside the row) and the stride-2
+ * de-interleave pnn_taps8_even / _odd, which leave the 8 columns in the lane order
+ * 0 1 4 5 2 3 6 7 (one in-lane shuffle each); a kernel that keeps every tap in that
+ * order restores column order once per output vector with pnn_taps8_in_order. */
 #ifndef PNN_X86_TAPS_H
 #define PNN_X86_TAPS_H
 
 #include <immintrin.h>
 
 #include "pnn_kernels.h"
+
+#if defined(PNN_X86_ACT_AVX512)
+/* The f32 vector hooks shared by the convolution drivers (dwconv_driver.h,
+ * direct_driver.h): type, lanes, broadcast, FMA, fused activation, store of the first
+ * `count` lanes, and the column order of stride-2 taps (already in order here). */
+typedef __m512 pnn_f32v;
+#define PNN_F32V_LANES 16
+static PNN_ALWAYS_INLINE pnn_f32v pnn_f32v_set1(float v) { return _mm512_set1_ps(v); }
+static PNN_ALWAYS_INLINE pnn_f32v pnn_f32v_fma(pnn_f32v a, pnn_f32v b, pnn_f32v acc) {
+  return _mm512_fmadd_ps(a, b, acc);
+}
+static PNN_ALWAYS_INLINE pnn_f32v pnn_f32v_act(pnn_f32v v, int kind, pnn_f32v alpha, pnn_f32v beta) {
+  return pnn_act512(v, kind, alpha, beta);
+}
+static PNN_ALWAYS_INLINE void pnn_f32v_store(float *p, pnn_f32v v, size_t count) {
+  if (count >= 16) _mm512_storeu_ps(p, v);
+  else _mm512_mask_storeu_ps(p, pnn_mask16(count), v);
+}
+static PNN_ALWAYS_INLINE pnn_f32v pnn_f32v_in_order(pnn_f32v v) { return v; }
 
 typedef struct pnn_taps3_cols {
   size_t col[3];    /* stride 1: first input column of tap j; stride 2: of the two loads and the edge */
@@ -103,5 +129,65 @@ static PNN_ALWAYS_INLINE void pnn_taps3_s2(const float *r, const pnn_taps3_cols 
     t[2] = _mm512_castsi512_ps(_mm512_alignr_epi32(edge, _mm512_castps_si512(even), 1));
   }
 }
+
+#endif /* PNN_X86_ACT_AVX512 */
+
+#if defined(PNN_X86_ACT_AVX2)
+/* x_row[d .. d+8) with zeros outside [0, in_w). Lanes left of the row come from a
+ * load at x_row itself moved up by a lane permute, so no pointer leaves the row. */
+static inline __m256 pnn_taps8_span(const float *x_row, ptrdiff_t d, size_t in_w) {
+  if (d >= 0) {
+    if ((size_t)d >= in_w) return _mm256_setzero_ps();
+    const size_t n = in_w - (size_t)d;
+    return n >= 8 ? _mm256_loadu_ps(x_row + d) : _mm256_maskload_ps(x_row + d, pnn_mask8(n));
+  }
+  const size_t skip = (size_t)-d;
+  if (skip >= 8 || in_w == 0) return _mm256_setzero_ps();
+  const __m256 head = in_w >= 8 ? _mm256_loadu_ps(x_row) : _mm256_maskload_ps(x_row, pnn_mask8(in_w));
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256 moved = _mm256_permutevar8x32_ps(head, _mm256_sub_epi32(lane, _mm256_set1_epi32((int)skip)));
+  /* Lanes [skip, skip + in_w) hold the row. */
+  const size_t end = in_w + skip < 8 ? in_w + skip : 8;
+  const __m256i keep = _mm256_andnot_si256(pnn_mask8(skip), pnn_mask8(end));
+  return _mm256_and_ps(moved, _mm256_castsi256_ps(keep));
+}
+
+/* Columns 0, 2, .. 14 (even) or 1, 3, .. 15 (odd) of lo = x[0..8), hi = x[8..16), in
+ * lane order 0 1 4 5 2 3 6 7. */
+static PNN_ALWAYS_INLINE __m256 pnn_taps8_even(__m256 lo, __m256 hi) {
+  return _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+}
+static PNN_ALWAYS_INLINE __m256 pnn_taps8_odd(__m256 lo, __m256 hi) {
+  return _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+}
+/* Lane order 0 1 4 5 2 3 6 7 back to 0 .. 7 (swaps the middle 64-bit pairs). */
+static PNN_ALWAYS_INLINE __m256 pnn_taps8_in_order(__m256 v) {
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+/* The f32 vector hooks of the convolution drivers (see the AVX-512 section); stride-2
+ * taps come in the 0 1 4 5 2 3 6 7 order, which pnn_f32v_in_order undoes. */
+typedef __m256 pnn_f32v;
+#define PNN_F32V_LANES 8
+static PNN_ALWAYS_INLINE pnn_f32v pnn_f32v_set1(float v) { return _mm256_set1_ps(v); }
+static PNN_ALWAYS_INLINE pnn_f32v pnn_f32v_fma(pnn_f32v a, pnn_f32v b, pnn_f32v acc) {
+  return _mm256_fmadd_ps(a, b, acc);
+}
+static PNN_ALWAYS_INLINE pnn_f32v pnn_f32v_act(pnn_f32v v, int kind, pnn_f32v alpha, pnn_f32v beta) {
+  return pnn_act256(v, kind, alpha, beta);
+}
+static PNN_ALWAYS_INLINE void pnn_f32v_store(float *p, pnn_f32v v, size_t count) {
+  if (count >= 8) _mm256_storeu_ps(p, v);
+  else _mm256_maskstore_ps(p, pnn_mask8(count), v);
+}
+static PNN_ALWAYS_INLINE pnn_f32v pnn_f32v_in_order(pnn_f32v v) { return pnn_taps8_in_order(v); }
+
+/* x_row[d], x_row[d + s], ... (s = 1 or 2) in column order, zeros outside [0, in_w). */
+static PNN_ALWAYS_INLINE __m256 pnn_taps8_load_strided(const float *x_row, ptrdiff_t d, size_t in_w,
+                                                       size_t stride) {
+  if (stride == 1) return pnn_taps8_span(x_row, d, in_w);
+  return pnn_taps8_in_order(pnn_taps8_even(pnn_taps8_span(x_row, d, in_w), pnn_taps8_span(x_row, d + 8, in_w)));
+}
+#endif /* PNN_X86_ACT_AVX2 */
 
 #endif /* PNN_X86_TAPS_H */

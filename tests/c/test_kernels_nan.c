@@ -502,6 +502,86 @@ static size_t summary(const char *what, const char *variant, const stats *s) {
   return s->failures;
 }
 
+/* ---- direct convolution epilogue (first layers: few input channels) ---------------- */
+
+static void check_conv_direct(const char *variant, pnn_f32_conv_direct_fn fn, const pnn_conv2d_geometry *g,
+                              size_t out_c, pnn_activation act, rng *r, stats *s) {
+  const size_t C = g->channels, in_plane = g->in_h * g->in_w, out_plane = g->out_h * g->out_w;
+  const size_t taps = g->kernel_h * g->kernel_w;
+  float *x = floats(C * in_plane), *w = floats(out_c * C * taps), *bias = floats(out_c);
+  float *packed = floats(pnn_f32_conv_direct_packed_floats(out_c, C, taps)), *y = floats(out_c * out_plane);
+  for (size_t i = 0; i < C * in_plane; ++i) x[i] = maybe_special(r, 23);
+  x[C * in_plane - 1] = SPECIALS[rng_next(r) % 3];         /* the last pixel */
+  x[(C - 1) * in_plane + g->in_w - 1] = SPECIALS[rng_next(r) % 3]; /* a row's tail */
+  for (size_t i = 0; i < out_c * C * taps; ++i) w[i] = rng_weight(r);
+  for (size_t m = 0; m < out_c; ++m) bias[m] = rng_uniform(r, -1.0f, 1.0f);
+  pnn_f32_conv_direct_pack(out_c, C, taps, w, packed);
+  for (size_t block = 0; block * PNN_F32_CONV_DIRECT_BLOCK < out_c; ++block)
+    fn(g, out_c, x, packed, bias, y, block, 0, g->out_h, act);
+  size_t bad = 0;
+  for (size_t m = 0; m < out_c && bad < 3; ++m) {
+    for (size_t oy = 0; oy < g->out_h && bad < 3; ++oy) {
+      for (size_t ox = 0; ox < g->out_w && bad < 3; ++ox) {
+        double sum = bias[m], bound = fabs(sum);
+        for (size_t c = 0; c < C; ++c)
+          for (size_t i = 0; i < g->kernel_h; ++i) {
+            const size_t iy = oy * g->stride_h + i - g->pad_top; /* wraps when above */
+            if (iy >= g->in_h) continue;
+            for (size_t j = 0; j < g->kernel_w; ++j) {
+              const size_t ix = ox * g->stride_w + j - g->pad_left;
+              if (ix >= g->in_w) continue;
+              const double term = (double)w[(m * C + c) * taps + i * g->kernel_w + j] * x[c * in_plane + iy * g->in_w + ix];
+              sum += term;
+              bound += fabs(term);
+            }
+          }
+        const size_t at = m * out_plane + oy * g->out_w + ox;
+        const double want = ref_act(sum, act);
+        if (!matches(y[at], want, 1e-5 * bound + 1e-6, act.kind)) {
+          fprintf(stderr, "conv direct %zux%zu k%zu s%zu M=%zu: ", g->in_h, g->in_w, g->kernel_h, g->stride_h, out_c);
+          report("conv direct", variant, at, y[at], want, act.kind);
+          ++bad;
+        }
+      }
+    }
+  }
+  s->cases++;
+  if (bad) s->failures++;
+  free(x);
+  free(w);
+  free(bias);
+  free(packed);
+  free(y);
+}
+
+static size_t test_conv_direct(const char *variant, pnn_f32_conv_direct_fn fn) {
+  static const size_t SIZES[][2] = {{1, 1}, {3, 5}, {5, 9}, {7, 17}, {4, 33}, {9, 20}};
+  static const size_t KERNELS[][3] = {{3, 2, 1}, {3, 1, 1}, {7, 2, 3}, {5, 1, 0}}; /* k, stride, pad */
+  stats s = {0, 0};
+  rng r = {11};
+  for (size_t a = 0; a < NUM_ACTIVATIONS; ++a) {
+    for (size_t si = 0; si < sizeof SIZES / sizeof SIZES[0]; ++si) {
+      for (size_t ki = 0; ki < sizeof KERNELS / sizeof KERNELS[0]; ++ki) {
+        const size_t k = KERNELS[ki][0], stride = KERNELS[ki][1], pad = KERNELS[ki][2];
+        pnn_conv2d_geometry g;
+        memset(&g, 0, sizeof g);
+        g.channels = 1 + (si + ki) % 3;
+        g.in_h = SIZES[si][0];
+        g.in_w = SIZES[si][1];
+        if (g.in_h + 2 * pad < k || g.in_w + 2 * pad < k) continue;
+        g.kernel_h = g.kernel_w = k;
+        g.stride_h = g.stride_w = stride;
+        g.dilation_h = g.dilation_w = 1;
+        g.pad_top = g.pad_left = pad;
+        g.out_h = out_size(g.in_h, k, stride, pad);
+        g.out_w = out_size(g.in_w, k, stride, pad);
+        check_conv_direct(variant, fn, &g, a % 2 ? 17 : 8, ACTIVATIONS[a], &r, &s);
+      }
+    }
+  }
+  return summary("conv direct", variant, &s);
+}
+
 static size_t test_variants(const char *variant, pnn_f32_gemm_fn gemm, pnn_f32_dwconv_fn dwconv,
                             pnn_f32_spmm_fn spmm, maxpool_fn maxpool) {
   stats g = {0, 0}, d = {0, 0}, sp = {0, 0}, mp = {0, 0};
@@ -535,6 +615,7 @@ int main(void) {
   failures += summary("avgpool", "scalar", &avg);
   failures += test_variants("scalar", pnn_f32_gemm_scalar, pnn_f32_dwconv_scalar, pnn_f32_spmm_scalar,
                             pnn_f32_maxpool2d_scalar);
+  failures += test_conv_direct("scalar", pnn_f32_conv_direct_scalar);
 #if defined(__x86_64__) || defined(_M_X64)
   /* Both x86 variants the host can run, whichever select would pick. */
   if (cpu.avx2_fma) failures += test_variants("avx2", pnn_f32_gemm_avx2, pnn_f32_dwconv_avx2, pnn_f32_spmm_avx2, NULL);
@@ -543,6 +624,8 @@ int main(void) {
     failures += test_variants("avx512", pnn_f32_gemm_avx512, pnn_f32_dwconv_avx512, pnn_f32_spmm_avx512,
                               pnn_f32_maxpool2d_avx512);
   else printf("avx512: not run, this CPU lacks AVX-512F\n");
+  if (cpu.avx2_fma) failures += test_conv_direct("avx2", pnn_f32_conv_direct_avx2);
+  if (cpu.avx512f) failures += test_conv_direct("avx512", pnn_f32_conv_direct_avx512);
 #else
   /* NEON on aarch64, SIMD128 on wasm32: the variants select picks. */
   const char *gemm_name = "?", *dw_name = "?", *spmm_name = "?", *pool_name = "?";

@@ -3,7 +3,7 @@
  *
  * Paths, chosen at prepare:
  *   dwconv      group == C == M: the depthwise kernel, channels split across threads.
- *   direct      x86 AVX-512, one group of at most CONV_DIRECT_MAX_C input channels, 3x3
+ *   direct      x86 AVX2 / AVX-512, one group of at most CONV_DIRECT_MAX_C input channels, 3x3
  *               to 7x7 (an image network's first layer): the direct kernel over weights
  *               packed at prepare, tasks of one channel block x CONV_DIRECT_ROWS rows.
  *   winograd    x86 SIMD, 3x3 stride 1 dilation 1, one group, enough tiles:

@@ -1,0 +1,44 @@
+/* f32 direct convolution for AVX2 + FMA: the vector hooks of direct_driver.h (8 output
+ * columns x 8 output channels per step: 8 accumulators, the tap and the broadcast
+ * weight fit the 16 ymm registers; a block of 16 channels is two steps). Stride-2 taps
+ * stay in the lane order of pnn_taps8_even (one in-lane shuffle per tap), restored
+ * once per output vector at the store. */
+#include "pnn_kernels.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+
+#include <immintrin.h>
+
+#define PNN_X86_ACT_AVX2
+#include "pnn_x86_act.h"
+#include "pnn_x86_taps.h"
+
+#define CD_CHANNELS 8
+#define CD_KERNEL pnn_f32_conv_direct_avx2
+
+static PNN_ALWAYS_INLINE pnn_f32v cd_load_inside(const float *r, ptrdiff_t d, size_t stride) {
+  if (stride == 1) return _mm256_loadu_ps(r + d);
+  return pnn_taps8_even(_mm256_loadu_ps(r + d), _mm256_loadu_ps(r + d + 8));
+}
+
+static PNN_ALWAYS_INLINE pnn_f32v cd_load_checked(const float *r, ptrdiff_t d, size_t in_w, size_t stride) {
+  if (stride == 1) return pnn_taps8_span(r, d, in_w);
+  return pnn_taps8_even(pnn_taps8_span(r, d, in_w), pnn_taps8_span(r, d + 8, in_w));
+}
+
+#include "direct_driver.h"
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
+
+#endif /* x86-64 */
