@@ -153,6 +153,12 @@ CONV_CASES: dict[str, ConvCase] = {
     "3x3_s2_uneven_pads": ConvCase((1, 5, 9, 12), 7, (3, 3), strides=(2, 2), pads=(1, 0, 2, 1), seed=6),
     "3x3_column_chunks": ConvCase((1, 64, 40, 40), 16, (3, 3), pads=(1, 1, 1, 1), seed=7),
     "5x5": ConvCase((1, 3, 12, 13), 10, (5, 5), pads=(2, 2, 2, 2), seed=8),
+    # Stride 1 with out_w == in_w unfolds a row per copy (qconv.c unfold_columns_same):
+    # uneven pads (taps only right of, or mostly above, the pixel) and column chunks
+    # that start and end inside an output row.
+    "3x3_same_right_pads": ConvCase((1, 6, 7, 9), 5, (3, 3), pads=(1, 0, 1, 2), seed=40),
+    "1x5_same_column_chunks": ConvCase((1, 60, 40, 37), 6, (1, 5), pads=(0, 2, 0, 2), seed=41),
+    "5x5_same_uneven_column_chunks": ConvCase((1, 30, 20, 19), 7, (5, 5), pads=(3, 1, 1, 3), seed=42),
     "dilation2": ConvCase((1, 6, 11, 10), 9, (3, 3), dilations=(2, 2), pads=(2, 2, 2, 2), seed=9),
     "grouped": ConvCase((1, 12, 6, 7), 9, (3, 3), group=3, pads=(1, 1, 1, 1), seed=10),
     "grouped_1x1": ConvCase((2, 8, 4, 5), 12, (1, 1), group=4, seed=11),

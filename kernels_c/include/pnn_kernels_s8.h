@@ -27,6 +27,29 @@ static inline int32_t pnn_requantize(int64_t acc, int32_t multiplier, int32_t sh
   return (int32_t)(v < lo ? lo : (v > hi ? hi : v));
 }
 
+/* Clamp bound for the accumulator of a vector requantization that keeps only the low
+ * 32 bits of round(acc * M / 2^shift) (the u8 depthwise kernels, the AVX2 GEMM tiles).
+ * With L the bit length of the multiplier M and e = 9 - L + shift, B = 2^e (at least 1,
+ * at most INT32_MAX). Then
+ *  - |acc| >= B gives |acc * M / 2^shift| >= 2^(e + L - 1 - shift) = 256 (for B = 1:
+ *    M / 2^shift >= 256 directly), so q = round(acc * M / 2^shift) is >= 256 or
+ *    <= -256 and the output is hi or lo whatever the zero point: clamping acc to
+ *    [-B, B] changes no output;
+ *  - |acc| <= B keeps |q| <= 2^max(9, L - shift) + 1 <= 2^30 + 1 (and B = INT32_MAX
+ *    only when L - shift <= -22), so q + zero_point fits in int32. */
+static inline int32_t pnn_requant_acc_bound(int32_t multiplier, int32_t shift) {
+  int bits = 0; /* of the multiplier; a clz where there is one (it runs per tile row) */
+#if defined(__GNUC__)
+  bits = multiplier > 0 ? 32 - __builtin_clz((unsigned)multiplier) : 0;
+#else
+  for (uint32_t m = (uint32_t)multiplier; m != 0; m >>= 1) ++bits;
+#endif
+  const int e = 9 - bits + shift;
+  if (e <= 0) return 1;
+  if (e >= 31) return INT32_MAX;
+  return (int32_t)1 << e;
+}
+
 /* Per-output-channel requantization of one layer (arrays of length M / channels). The
  * clamp bounds carry a fused ReLU/Clip: lo = max(0, quantized 0), hi = 255 or the
  * quantized clip bound. */

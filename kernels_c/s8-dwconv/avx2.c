@@ -3,12 +3,8 @@
  * other shapes run the scalar reference. The products are avx512.c's (vpmaddwd on
  * pairs of adjacent u16 taps, even and odd outputs apart for stride 1).
  *
- * Requantization: AVX2 has no 64-bit arithmetic shift. With acc clamped to the
- * channel's dw_acc_bound the result q fits in int32, and adding 2^63 to the rounded
- * product makes it non-negative, so a logical shift is a floor division:
- * ((p + 2^(s-1) + 2^63) >>> s) = q + 2^(63-s) exactly; its low 32 bits minus
- * (2^(63-s) mod 2^32) are q. The clamp to [lo, hi] comes from saturating packs and a
- * final byte min/max. */
+ * Requantization: pnn_x86_requant.h (one channel's constants for every vector), the
+ * clamp to [lo, hi] from saturating packs and a final byte min/max. */
 #include <string.h>
 
 #include "pnn_kernels.h"
@@ -25,7 +21,8 @@
 #include <immintrin.h>
 
 #include "dwconv_impl.h"
-#include "pnn_x86_act.h" /* PNN_ALWAYS_INLINE */
+#include "pnn_inline.h"
+#include "pnn_x86_requant.h"
 
 enum {
   S1_BLOCK = 16, /* stride-1 outputs per step: 8 even + 8 odd */
@@ -34,8 +31,9 @@ enum {
 
 typedef struct channel {
   __m256i w[3][4]; /* dw_weight_pairs, broadcast */
-  __m256i bias, bound, neg_bound, multiplier, rounding, offset;
-  __m128i shift, lo, hi;
+  __m256i bias;
+  pnn_x86_requant8 rq;
+  __m128i lo, hi;
 } channel;
 
 static void channel_init(channel *k, const int8_t *w, int32_t bias, int32_t multiplier,
@@ -44,30 +42,15 @@ static void channel_init(channel *k, const int8_t *w, int32_t bias, int32_t mult
   dw_weight_pairs(w, pairs);
   for (int i = 0; i < 3; ++i)
     for (int j = 0; j < 4; ++j) k->w[i][j] = _mm256_set1_epi32(pairs[i][j]);
-  const int32_t bound = dw_acc_bound(multiplier, shift);
   k->bias = _mm256_set1_epi32(bias);
-  k->bound = _mm256_set1_epi32(bound);
-  k->neg_bound = _mm256_set1_epi32(-bound);
-  k->multiplier = _mm256_set1_epi64x(multiplier);
-  /* 2^(s-1) + 2^63, and the low 32 bits of 2^(63-s) less the zero point (mod 2^32). */
-  const uint64_t rounding = ((uint64_t)1 << (shift - 1)) | ((uint64_t)1 << 63);
-  k->rounding = _mm256_set1_epi64x((long long)rounding);
-  const uint32_t offset = (uint32_t)((uint64_t)1 << (63 - shift)) - (uint32_t)rq->zero_point;
-  k->offset = _mm256_set1_epi32((int)offset);
-  k->shift = _mm_cvtsi32_si128(shift);
+  k->rq = pnn_x86_requant8_make(multiplier, shift, rq->zero_point);
   k->lo = _mm_set1_epi8((char)rq->lo);
   k->hi = _mm_set1_epi8((char)rq->hi);
 }
 
 /* 8 accumulators -> q + zero_point as int32 (not yet clamped to [lo, hi]). */
 static PNN_ALWAYS_INLINE __m256i requantize(__m256i acc, const channel *k) {
-  acc = _mm256_min_epi32(_mm256_max_epi32(acc, k->neg_bound), k->bound);
-  __m256i even = _mm256_mul_epi32(acc, k->multiplier);
-  __m256i odd = _mm256_mul_epi32(_mm256_srli_epi64(acc, 32), k->multiplier);
-  even = _mm256_srl_epi64(_mm256_add_epi64(even, k->rounding), k->shift);
-  odd = _mm256_srl_epi64(_mm256_add_epi64(odd, k->rounding), k->shift);
-  const __m256i q = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
-  return _mm256_sub_epi32(q, k->offset);
+  return pnn_x86_requant8_apply(acc, &k->rq);
 }
 
 /* Two vectors of 8 words (outputs in order) -> 16 bytes saturated and clamped to [lo, hi]. */

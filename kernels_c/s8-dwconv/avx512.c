@@ -11,7 +11,7 @@
  *    even and 16 odd outputs, re-interleaved at the store.
  *  - stride 2: lane k of the loads at +2 ox and +2 ox + 2 holds the taps of output k
  *    directly, with weight pairs (w0, w1) and (w2, 0).
- * Requantization: acc clamped to the channel's dw_acc_bound, 64-bit products of the
+ * Requantization: acc clamped to the channel's pnn_requant_acc_bound, 64-bit products of the
  * even and odd lanes, rounding and arithmetic shift (vpsraq), low halves merged,
  * zero point and clamp in int32. */
 #include "pnn_kernels.h"
@@ -29,7 +29,7 @@
 #include <immintrin.h>
 
 #include "dwconv_impl.h"
-#include "pnn_x86_act.h" /* PNN_ALWAYS_INLINE */
+#include "pnn_inline.h"
 
 enum {
   S1_BLOCK = 32, /* stride-1 outputs per step: 16 even + 16 odd */
@@ -48,7 +48,7 @@ static void channel_init(channel *k, const int8_t *w, int32_t bias, int32_t mult
   dw_weight_pairs(w, pairs);
   for (int i = 0; i < 3; ++i)
     for (int j = 0; j < 4; ++j) k->w[i][j] = _mm512_set1_epi32(pairs[i][j]);
-  const int32_t bound = dw_acc_bound(multiplier, shift);
+  const int32_t bound = pnn_requant_acc_bound(multiplier, shift);
   k->bias = _mm512_set1_epi32(bias);
   k->bound = _mm512_set1_epi32(bound);
   k->neg_bound = _mm512_set1_epi32(-bound);
@@ -60,7 +60,7 @@ static void channel_init(channel *k, const int8_t *w, int32_t bias, int32_t mult
   k->hi = _mm512_set1_epi32(rq->hi);
 }
 
-/* 16 accumulators -> outputs in [lo, hi] as int32 (see dw_acc_bound). */
+/* 16 accumulators -> outputs in [lo, hi] as int32 (see pnn_requant_acc_bound). */
 static PNN_ALWAYS_INLINE __m512i requantize(__m512i acc, const channel *k) {
   const __m512i low_halves = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
   acc = _mm512_min_epi32(_mm512_max_epi32(acc, k->neg_bound), k->bound);

@@ -18,7 +18,7 @@
  *  - stride 2: output (r, ox) reads band[(2r + i) * width + 2 ox + j]; row by row.
  *
  * Requantization: the SIMD variants compute acc * multiplier in 64-bit lanes but keep
- * only the low 32 bits of the shifted result. dw_acc_bound gives a B for which
+ * only the low 32 bits of the shifted result. pnn_requant_acc_bound gives a B for which
  * clamping acc to [-B, B] first leaves every output unchanged and makes that result
  * fit in int32 (see there). */
 #ifndef PNN_S8_DWCONV_IMPL_H
@@ -76,23 +76,6 @@ static inline void dw_fill_band(const dw_plan *plan, const pnn_conv2d_geometry *
     else fill_row(band + r * width, width, x_zero_point, NULL, width, 0);
   }
   fill_row(band + band_rows * width, DW_SLACK_WORDS, x_zero_point, NULL, DW_SLACK_WORDS, 0);
-}
-
-/* Clamp bound for the accumulator. With L the bit length of the multiplier M and
- * e = 9 - L + shift, B = 2^e (at least 1, at most INT32_MAX). Then
- *  - |acc| >= B gives |acc * M / 2^shift| >= 2^(e + L - 1 - shift) = 256 (for B = 1:
- *    M / 2^shift >= 256 directly), so q = round(acc * M / 2^shift) is >= 256 or
- *    <= -256 and the output is hi or lo whatever the zero point: clamping acc to
- *    [-B, B] changes no output;
- *  - |acc| <= B keeps |q| <= 2^max(9, L - shift) + 1 <= 2^30 + 1 (and B = INT32_MAX
- *    only when L - shift <= -22), so q + zero_point fits in int32. */
-static inline int32_t dw_acc_bound(int32_t multiplier, int32_t shift) {
-  int bits = 0;
-  for (uint32_t m = (uint32_t)multiplier; m != 0; m >>= 1) ++bits;
-  const int e = 9 - bits + shift;
-  if (e <= 0) return 1;
-  if (e >= 31) return INT32_MAX;
-  return (int32_t)1 << e;
 }
 
 /* Two s16 taps as one 32-bit lane (first tap in the low half) for pmaddwd-style

@@ -3,9 +3,9 @@
  * the scalar reference. The products are avx512.c's with i32x4.dot_i16x8_s on pairs of
  * adjacent u16 taps (even and odd outputs apart for stride 1).
  *
- * Requantization: acc clamped to the channel's dw_acc_bound, acc * M in 64-bit lanes
+ * Requantization: acc clamped to the channel's pnn_requant_acc_bound, acc * M in 64-bit lanes
  * (i64x2.extmul), rounding and arithmetic shift (i64x2.shr_s), the low halves (exact,
- * see dw_acc_bound) gathered, the zero point added; saturating narrows and a byte
+ * see pnn_requant_acc_bound) gathered, the zero point added; saturating narrows and a byte
  * min/max clamp to [lo, hi]. */
 #include "pnn_kernels.h"
 
@@ -30,7 +30,7 @@ static void channel_init(channel *k, const int8_t *w, int32_t bias, int32_t mult
   dw_weight_pairs(w, pairs);
   for (int i = 0; i < 3; ++i)
     for (int j = 0; j < 4; ++j) k->w[i][j] = wasm_i32x4_splat(pairs[i][j]);
-  const int32_t bound = dw_acc_bound(multiplier, shift);
+  const int32_t bound = pnn_requant_acc_bound(multiplier, shift);
   k->bias = wasm_i32x4_splat(bias);
   k->bound = wasm_i32x4_splat(bound);
   k->neg_bound = wasm_i32x4_splat(-bound);

@@ -21,6 +21,10 @@
  * It defines k_groups and, for the kernel table, gemm_pack_size, gemm_scratch_size and
  * gemm_run (not with PNN_S8_GEMM_DRIVER_NO_S8: a file of s4 kernels only).
  *
+ * Optionally GEMV_TAIL_PIXELS: a last tile of at most this many pixels runs
+ * as that many GEMVs (one per pixel) instead of a micro-tile over its full width, whose
+ * lanes would be mostly padding: a 7 x 7 image is 3 tiles of 16 and 1 pixel.
+ *
  * With PNN_S8_GEMM_DRIVER_S4, also the s4 kernel of the same layout (pack.h's s4 form,
  * K padded so a block is whole units), for which the including file also defines:
  *   S4_LANES              lanes (elements) of one unpacked vector
@@ -74,12 +78,23 @@ static PNN_ALWAYS_INLINE void run_block(size_t groups, size_t m0, size_t m_end, 
 }
 
 #if !defined(PNN_S8_GEMM_DRIVER_NO_S8)
+static void run_gemv(size_t K, size_t m_begin, size_t m_end, const uint8_t *packed,
+                     const uint8_t *X, size_t ldx, const int32_t *bias, const pnn_requant *rq,
+                     uint8_t *Y, size_t ldy, uint8_t *column);
+
 static void run_panels(size_t N, size_t K, size_t m_begin, size_t m_end, const uint8_t *packed,
                        const uint8_t *X, size_t ldx, const int32_t *bias, const pnn_requant *rq,
                        uint8_t *Y, size_t ldy, uint8_t *panel) {
   const size_t groups = k_groups(K);
   for (size_t n0 = 0; n0 < N; n0 += TILE_PIXELS) {
     const size_t width = N - n0 < TILE_PIXELS ? N - n0 : TILE_PIXELS;
+#if defined(GEMV_TAIL_PIXELS)
+    if (n0 > 0 && width <= GEMV_TAIL_PIXELS) {
+      for (size_t n = n0; n < N; ++n) /* the panel scratch holds a GEMV column */
+        run_gemv(K, m_begin, m_end, packed, X + n, ldx, bias, rq, Y + n, ldy, panel);
+      break;
+    }
+#endif
     pack_panel(X + n0, ldx, K, groups, width, panel);
     for (size_t m0 = m_begin; m0 < m_end; m0 += ROWS) /* m0 is a multiple of ROWS */
       run_block(groups, m0, m_end, n0, width, packed + m0 * GROUP_BYTES * groups, panel, bias,

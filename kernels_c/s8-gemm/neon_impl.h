@@ -14,11 +14,7 @@
 
 #include "pnn_kernels.h"
 
-#if defined(__GNUC__)
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define PNN_ALWAYS_INLINE inline
-#endif
+#include "pnn_inline.h"
 
 /* 8 pixels of one X row, zero past `valid` (fewer than 8 only in the last tile). */
 static inline uint8x8_t pnn_s8_load_pixels8(const uint8_t *row, size_t valid) {

@@ -31,7 +31,7 @@
 
 #include "pack.h"
 
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
+#include "pnn_inline.h"
 
 enum {
   ROWS = 8,        /* rows per block */

@@ -15,12 +15,11 @@
 #include <string.h>
 
 #include "pnn_kernels.h"
-
-#if defined(__GNUC__)
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define PNN_ALWAYS_INLINE inline
+#if defined(PNN_S8_X86_YMM)
+#include "pnn_x86_requant.h"
 #endif
+
+#include "pnn_inline.h"
 
 enum { PNN_S8_CHUNK = 16 /* pixels per 64-byte panel chunk */ };
 
@@ -137,10 +136,30 @@ static PNN_ALWAYS_INLINE __m128i pnn_s8_narrow8(__m256i v) {
   return _mm_unpacklo_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
 }
 
-/* Stores the first `count` (1..8) of 8 outputs. */
-static PNN_ALWAYS_INLINE void pnn_s8_store8(uint8_t *y, __m256i v, size_t count) {
-  const __m128i bytes = pnn_s8_narrow8(v);
-  if (count >= 8) {
+/* ---- per-row requantization of a micro-tile ---------------------------------------
+ * A tile's vectors run across pixels, so one multiplier and shift serve a whole vector:
+ * pnn_x86_requant.h's per-channel form, as in the depthwise kernel. */
+/* 8 (v1 unused) or 16 int32 outputs in order as bytes, saturated and clamped to
+ * [lo, hi] (lo, hi: the bounds in every byte). */
+static PNN_ALWAYS_INLINE __m128i pnn_s8_row_bytes(size_t nv, __m256i v0, __m256i v1, __m128i lo,
+                                                  __m128i hi) {
+  __m128i bytes;
+  if (nv > 1) {
+    /* packs works within 128-bit halves: words [v0 0-3, v1 0-3 | v0 4-7, v1 4-7]. */
+    const __m256i words = _mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xD8);
+    bytes = _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+  } else {
+    const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(v0), _mm256_extracti128_si256(v0, 1));
+    bytes = _mm_packus_epi16(words, words);
+  }
+  return _mm_min_epu8(_mm_max_epu8(bytes, lo), hi);
+}
+
+/* Stores the first `count` (1..16) bytes. */
+static PNN_ALWAYS_INLINE void pnn_s8_store_bytes(uint8_t *y, __m128i bytes, size_t count) {
+  if (count >= 16) {
+    _mm_storeu_si128((__m128i *)y, bytes);
+  } else if (count == 8) {
     _mm_storel_epi64((__m128i *)y, bytes);
   } else {
     uint8_t buf[16];

@@ -30,7 +30,7 @@
 #include <immintrin.h>
 #include <string.h>
 
-#include "pnn_x86_act.h" /* PNN_ALWAYS_INLINE */
+#include "pnn_inline.h"
 
 enum { TILE = 16, MAX_R = 4, CHUNK_PAIRS = 128 /* weight pairs staged at once */ };
 

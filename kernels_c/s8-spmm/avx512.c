@@ -35,7 +35,7 @@
 #include <immintrin.h>
 #include <string.h>
 
-#include "pnn_x86_act.h" /* PNN_ALWAYS_INLINE */
+#include "pnn_inline.h"
 
 enum { TILE = 64, MAX_R = 4, QUADS = 4, CHUNK_QUADS = 64 /* weight quads staged at once */ };
 

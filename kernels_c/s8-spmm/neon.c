@@ -20,11 +20,7 @@
 #include <arm_neon.h>
 #include <string.h>
 
-#if defined(__GNUC__)
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define PNN_ALWAYS_INLINE inline
-#endif
+#include "pnn_inline.h"
 
 enum { TILE = 16, MAX_R = 4 };
 

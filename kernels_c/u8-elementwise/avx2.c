@@ -23,7 +23,7 @@
 
 #include <immintrin.h>
 
-#include "pnn_x86_act.h" /* PNN_ALWAYS_INLINE */
+#include "pnn_inline.h"
 
 enum { BLOCK = 32, MIN_SHIFT = 9 };
 
