@@ -17,7 +17,7 @@ extern "C" {
 #endif
 
 #define PNN_VERSION_MAJOR 1
-#define PNN_VERSION_MINOR 3
+#define PNN_VERSION_MINOR 4
 #define PNN_MAX_RANK 8
 
 typedef enum pnn_status {
@@ -46,7 +46,8 @@ typedef enum pnn_dtype {
   PNN_DTYPE_S4 = 5,
   PNN_DTYPE_B1 = 6,
   PNN_DTYPE_S32 = 7,
-  PNN_DTYPE_S64 = 8
+  PNN_DTYPE_S64 = 8,
+  PNN_DTYPE_BOOL = 9 /* one byte, 0 false, anything else true (format 1.4) */
 } pnn_dtype;
 
 typedef struct pnn_error {
