@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from pocketnn.frontend.folding import OnnxState, TensorInfo
+from pocketnn.frontend.folding import OnnxState, TensorInfo, infer_shapes
 
 _HALF = onnx.TensorProto.FLOAT16
 _FLOAT = onnx.TensorProto.FLOAT
@@ -30,12 +30,22 @@ def _rename_reads(state: OnnxState, old: str, new: str) -> None:
                 node.input[i] = new
 
 
-def widen_float16(state: OnnxState) -> str:
-    """Rewrites `state` as above; returns what was done, for the model's metadata ("" when
-    the model has no float16)."""
-    weights = [name for name, value in state.constants.items() if value.dtype == np.float16]
-    for name in weights:
-        state.constants[name] = state.constants[name].astype(np.float32)
+def _widen_constants(state: OnnxState, keep: set[str]) -> int:
+    """float16 constants but `keep` to float32; returns how many values were widened."""
+    count = 0
+    for name, value in state.constants.items():
+        if value.dtype == np.float16 and name not in keep:
+            state.constants[name] = value.astype(np.float32)
+            count += int(value.size)
+    return count
+
+
+def cast_float16_edges(state: OnnxState) -> tuple[int, set[str]]:
+    """Before folding: float16 constants widened (so that folding runs in float32), and
+    Casts put at the float16 graph inputs and outputs. Returns the widened value count and
+    the edge tensors, for widen_float16."""
+    state.infos = infer_shapes(state)
+    count = _widen_constants(state, set())
     edge: set[str] = set()
     for name, info in state.inputs.items():
         if info.elem_type != _HALF:
@@ -59,12 +69,18 @@ def widen_float16(state: OnnxState) -> str:
         state.nodes.append(helper.make_node("Cast", [wide], [name], name=f"{name}_to_f16", to=_HALF))
         state.infos[wide] = TensorInfo(_FLOAT, info.shape)
         edge.add(name)
+    return count, edge
+
+
+def widen_float16(state: OnnxState, count: int, edge: set[str]) -> str:
+    """After folding: every float16 value but the edge tensors computed in float32.
+    Returns what was done, for the model's metadata ("" when the model has no float16)."""
+    # A float16 graph output that folded keeps its type (an Identity copies it out).
+    count += _widen_constants(state, edge & set(state.outputs))
     inner = [name for name, info in state.infos.items() if info.elem_type == _HALF and name not in edge]
     for name in inner:
         state.infos[name] = TensorInfo(_FLOAT, state.infos[name].shape)
-    if not (weights or edge or inner):
+    if not (count or edge or inner):
         return ""
-    count = sum(int(state.constants[name].size) for name in weights)
-    return (f"{len(weights)} float16 constant(s) ({count} values) widened to float32; {len(inner)} "
-            f"float16 value(s) computed in float32; {len(edge)} float16 graph input(s)/output(s) "
-            f"cast at the edge")
+    return (f"{count} float16 weight value(s) widened to float32; {len(inner)} float16 value(s) "
+            f"computed in float32; {len(edge)} float16 graph input(s)/output(s) cast at the edge")

@@ -65,6 +65,11 @@ def lower_binary(ctx: LoweringContext, node: OnnxNode) -> None:
     dtype = DType.F32 if node.op_type == "Pow" else operand_dtype(ctx, node.inputs[:2])
     a = as_operand_dtype(node, ctx, node.input(0), dtype)
     b = as_operand_dtype(node, ctx, node.input(1), dtype)
+    if node.op_type == "Pow" and ctx.const(b) is None and ctx.dtype(b) != DType.F32:
+        # A runtime integer exponent: the float power of its value, as onnxruntime computes.
+        wide = ctx.new_activation(f"{b}_f32", ctx.shape(b))
+        ctx.emit("Cast", f"{node.name}_exponent", [b], [wide])
+        b = wide
     ctx.emit(node.op_type, node.name, [a, b], [node.output(0)])
 
 

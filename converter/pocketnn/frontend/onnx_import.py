@@ -23,7 +23,7 @@ from pocketnn.frontend.folding import (
     remove_dead,
     simplify,
 )
-from pocketnn.frontend.float16 import widen_float16
+from pocketnn.frontend.float16 import cast_float16_edges, widen_float16
 from pocketnn.frontend.lowering import SUPPORTED_ONNX_OPS, VALUE_OPS, is_supported, lower_node
 from pocketnn.frontend.qdq_import import quantize_qdq_graph, strip_qdq
 from pocketnn.frontend.qoperator_import import expand_qoperators
@@ -328,8 +328,9 @@ def import_onnx(model: ModelSource, input_shapes: InputShapes | None = None,
     remove_dead(state)
     expand_qoperators(state)
     qdq = strip_qdq(state)
+    half_values, half_edges = cast_float16_edges(state)
     simplify(state, _is_runtime_op)
-    widened = widen_float16(state)
+    widened = widen_float16(state, half_values, half_edges)
     _check_remaining(state)
     ctx = _lower(state)
     keep = _referenced(ctx.nodes, list(state.inputs), state.outputs)
