@@ -80,7 +80,6 @@ OP_CODES: dict[str, int] = {
     "CumSum": 103,
     "Expand": 104,
     "Tile": 105,
-    "Range": 106,
     "TopK": 107,
 }
 

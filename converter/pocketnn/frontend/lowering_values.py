@@ -1,5 +1,5 @@
 """Lowering of the ops on runtime values of any dtype (docs/OPS.md "Value types"):
-comparisons, logic, Where, Cast, ArgMax/ArgMin, CumSum, Tile, Range and TopK. Constant
+comparisons, logic, Where, Cast, ArgMax/ArgMin, CumSum, Tile and TopK. Constant
 operands take the dtype of the runtime operand they meet, as ONNX requires them to have."""
 
 from __future__ import annotations
@@ -80,14 +80,6 @@ def lower_tile(ctx: LoweringContext, node: OnnxNode) -> None:
     ctx.emit("Tile", node.name, [node.input(0)], [node.output(0)], {"repeats": repeats})
 
 
-def lower_range(ctx: LoweringContext, node: OnnxNode) -> None:
-    """The output length is static (shape inference knew it); start and delta may be
-    runtime scalars."""
-    dtype = ctx.dtype(node.output(0))
-    inputs = [as_operand_dtype(node, ctx, node.input(i), dtype) for i in range(3)]
-    ctx.emit("Range", node.name, inputs, [node.output(0)])
-
-
 def lower_topk(ctx: LoweringContext, node: OnnxNode) -> None:
     rank = ctx.rank(node.input(0))
     axis = resolve_axis(node, int(node.attr("axis", -1)), rank)
@@ -121,6 +113,5 @@ LOWERINGS: dict[str, LowerFn] = {
     "ArgMin": lower_arg,
     "CumSum": lower_cumsum,
     "Tile": lower_tile,
-    "Range": lower_range,
     "TopK": lower_topk,
 }

@@ -87,7 +87,7 @@ def _check_value_op(node: Node, d: dict[str, DType]) -> bool:
     elif node.op in ("ArgMax", "ArgMin"):
         _want(node, d, ins[0], NUMERIC, "a numeric input")
         _want(node, d, outs[0], frozenset({DType.S64}), "an S64 output")
-    elif node.op in ("CumSum", "Range"):
+    elif node.op == "CumSum":
         _one_dtype(node, d, everything, NUMERIC, "one numeric dtype")
     elif node.op == "TopK":
         _one_dtype(node, d, [ins[0], outs[0]], NUMERIC, "one numeric dtype")

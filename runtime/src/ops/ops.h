@@ -43,7 +43,6 @@ PNN_DECLARE_OP(arg_reduce)   /* ArgMax, ArgMin */
 PNN_DECLARE_OP(cumsum)
 PNN_DECLARE_OP(expand)
 PNN_DECLARE_OP(tile)
-PNN_DECLARE_OP(range)
 PNN_DECLARE_OP(topk)
 
 /* integer operators (docs/OPS.md, codes 80..88) */
