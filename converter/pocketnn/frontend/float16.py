@@ -40,10 +40,28 @@ def _widen_constants(state: OnnxState, keep: set[str]) -> int:
     return count
 
 
+def _mentions_float16(state: OnnxState) -> bool:
+    """Whether any float16 value can arise: a float16 input or constant, or a node making
+    one (a Cast to it, a float16 tensor attribute)."""
+    if any(info.elem_type == _HALF for info in state.inputs.values()):
+        return True
+    if any(value.dtype == np.float16 for value in state.constants.values()):
+        return True
+    for node in state.nodes:
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.INT and attr.name == "to" and attr.i == _HALF:
+                return True
+            if attr.type == onnx.AttributeProto.TENSOR and attr.t.data_type == _HALF:
+                return True
+    return False
+
+
 def cast_float16_edges(state: OnnxState) -> tuple[int, set[str]]:
     """Before folding: float16 constants widened (so that folding runs in float32), and
     Casts put at the float16 graph inputs and outputs. Returns the widened value count and
     the edge tensors, for widen_float16."""
+    if not _mentions_float16(state):
+        return 0, set()
     state.infos = infer_shapes(state)
     count = _widen_constants(state, set())
     edge: set[str] = set()
