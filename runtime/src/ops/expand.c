@@ -33,11 +33,10 @@ static void expand_row(const void *context, size_t n, const size_t *off, const s
 pnn_status pnn_op_expand_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
   pnn_status st = pnn_check_io(model, node, 1, 1, 1, 1, true, error);
   if (st != PNN_OK) return st;
+  size_t size = 0;
+  if ((st = pnn_same_value_io(model, node, &size, error)) != PNN_OK) return st;
   const pnn_tensor *x = pnn_input_tensor(model, node, 0);
   const pnn_tensor *y = pnn_output_tensor(model, node, 0);
-  size_t size = 0;
-  if ((st = pnn_value_tensor(node, x, "input", &size, error)) != PNN_OK) return st;
-  if ((st = pnn_same_dtype(node, x, y, error)) != PNN_OK) return st;
   if (y->rank < x->rank) {
     return pnn_set_error(error, PNN_ERR_SHAPE, "node '%s': Expand to rank %d from rank %d", node->name, y->rank,
                          x->rank);
@@ -77,11 +76,9 @@ typedef struct tile_plan {
 pnn_status pnn_op_tile_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
   pnn_status st = pnn_check_io(model, node, 1, 1, 1, 1, true, error);
   if (st != PNN_OK) return st;
-  const pnn_tensor *x = pnn_input_tensor(model, node, 0);
-  const pnn_tensor *y = pnn_output_tensor(model, node, 0);
   size_t size = 0;
-  if ((st = pnn_value_tensor(node, x, "input", &size, error)) != PNN_OK) return st;
-  if ((st = pnn_same_dtype(node, x, y, error)) != PNN_OK) return st;
+  if ((st = pnn_same_value_io(model, node, &size, error)) != PNN_OK) return st;
+  const pnn_tensor *x = pnn_input_tensor(model, node, 0);
   if ((st = pnn_ew_check_dims(node, x, error)) != PNN_OK) return st;
   if (x->rank < 1) return pnn_set_error(error, PNN_ERR_SHAPE, "node '%s': Tile of a scalar", node->name);
   const int64_t *repeats = NULL;
