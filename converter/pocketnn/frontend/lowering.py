@@ -21,8 +21,9 @@ LOWERINGS: dict[str, LowerFn] = {
     **lowering_values.LOWERINGS,
 }
 # Ops meant for runtime values: with constant inputs they fold, and a constant too large
-# to fold is an error rather than a runtime computation.
-VALUE_OPS = frozenset(lowering_values.LOWERINGS)
+# to fold is an error rather than a runtime computation. A large constant Cast (float16
+# weights cast to float) stays a runtime copy, as before.
+VALUE_OPS = frozenset(lowering_values.LOWERINGS) - {"Cast", "CastLike"}
 # Ops the converter resolves before lowering: If by folding its condition
 # (control_flow.py), recurrent layers by unrolling them (recurrent.py).
 CONVERT_TIME_OPS = frozenset({"If"}) | RECURRENT_OPS
