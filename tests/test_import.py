@@ -105,12 +105,20 @@ def test_unknown_input_shape_name_is_an_error() -> None:
         import_onnx(model, input_shapes={"nope": (1,)})
 
 
-def test_runtime_integer_values_are_refused() -> None:
+def test_runtime_values_of_a_type_the_runtime_lacks_are_refused() -> None:
+    nodes = [helper.make_node("Cast", ["x"], ["xd"], to=TensorProto.DOUBLE, name="widen"),
+             helper.make_node("Cast", ["xd"], ["y"], to=TensorProto.FLOAT)]
+    model = make_model(nodes, {"x": [3]}, ["y"])
+    with pytest.raises(UnsupportedOpError, match="'widen'.*F64.*runtime values are BOOL, F16, F32"):
+        import_onnx(model)
+
+
+def test_runtime_integer_values_are_kept() -> None:
     nodes = [helper.make_node("Cast", ["x"], ["xi"], to=TensorProto.INT64),
              helper.make_node("Cast", ["xi"], ["y"], to=TensorProto.FLOAT)]
-    model = make_model(nodes, {"x": [3]}, ["y"])
-    with pytest.raises(UnsupportedOpError, match="INT64|float32"):
-        import_onnx(model)
+    graph = import_onnx(make_model(nodes, {"x": [3]}, ["y"]))
+    assert [n.op for n in graph.nodes] == ["Cast", "Cast"]
+    assert graph.tensors["xi"].dtype == DType.S64
 
 
 def test_unsupported_op_error_names_node_op_and_supported_list() -> None:

@@ -32,3 +32,53 @@ def test_ddddocr_lstm_recognizer_matches_onnxruntime() -> None:
     assert ours.shape == theirs.shape == (20, 1, 8210)
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
     assert np.array_equal(ours.argmax(-1), theirs.argmax(-1))
+
+
+def _png_bytes(size: int = 48) -> bytes:
+    """A real RGB PNG file (a colour gradient), written here so the test needs no image
+    package."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ramp = np.arange(size, dtype=np.uint8) * (255 // size)
+    rows = b"".join(b"\0" + np.stack([ramp, ramp[::-1], np.full(size, y * 5 % 256, np.uint8)], -1).tobytes()
+                    for y in range(size))
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 9))
+            + chunk(b"IEND", b""))
+
+
+def _magika_features(content: bytes, beg: int = 1024, end: int = 1024, block: int = 4096,
+                     padding: int = 256) -> np.ndarray:
+    """magika 1.0's input: the first `beg` bytes of the first block after leading
+    whitespace, then the last `end` bytes of the last block before trailing whitespace,
+    padded with the padding token (config.min.json of standard_v3_3)."""
+    head = list(content[:block].lstrip()[:beg])
+    tail = list(content[-block:].rstrip()[-end:])
+    return np.array(head + [padding] * (beg - len(head)) + [padding] * (end - len(tail)) + tail, np.int32)
+
+
+def test_magika_byte_classifier_matches_onnxruntime() -> None:
+    """magika 1.0.3's standard_v3_3 content-type model (exported from JAX by jax2tf): an
+    int32 input `bytes` [N, 2048] one-hot encoded by Expand/Equal/Cast on runtime
+    integer values, then dense layers, a convolution and a 214-way softmax. Run on the
+    bytes of this repository's README.md, a Python source file, a PNG image and the front
+    of a wheel (a zip): the scores match onnxruntime and so does every label."""
+    from pathlib import Path
+
+    path = wheel_model("magika==1.0.3", "magika/models/standard_v3_3/model.onnx")
+    root = Path(__file__).resolve().parents[1]
+    wheel = next(path.parents[3].glob("*.whl"))
+    contents = [(root / "README.md").read_bytes(), (root / "converter/pocketnn/ir.py").read_bytes(),
+                _png_bytes(), wheel.read_bytes()[:65536]]
+    x = np.stack([_magika_features(c) for c in contents])
+    runtime = pocketnn.Model(pocketnn.convert(path, input_shapes={"bytes": x.shape}))
+    assert runtime.inputs[0].dtype == np.int32
+    ours = runtime.run({"bytes": x})["target_label"]
+    theirs = _session(path).run(None, {"bytes": x})[0]
+    assert ours.shape == theirs.shape == (4, 214)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+    assert np.array_equal(ours.argmax(-1), theirs.argmax(-1))

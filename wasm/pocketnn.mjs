@@ -32,6 +32,7 @@ const DTYPES = {
   6: { name: 'bit', bytes: 0, array: Uint8Array },
   7: { name: 'int32', bytes: 4, array: Int32Array },
   8: { name: 'int64', bytes: 8, array: BigInt64Array },
+  9: { name: 'bool', bytes: 1, array: Uint8Array },  // 0 false, 1 true
 };
 
 // pnn_status codes -> the enum's names (pocketnn.h).

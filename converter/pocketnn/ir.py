@@ -27,8 +27,8 @@ class DType(enum.IntEnum):
     B1 = 6
     S32 = 7
     S64 = 8
+    BOOL = 9  # one byte per element, 0 or 1 (format 1.4)
     # Types that only exist during conversion (folded away or refused before packing).
-    BOOL = 100
     F64 = 101
     OTHER = 102
 

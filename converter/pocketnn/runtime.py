@@ -36,6 +36,7 @@ _NUMPY_DTYPES: dict[int, np.dtype] = {
     4: np.dtype(np.uint8),
     7: np.dtype(np.int32),
     8: np.dtype(np.int64),
+    9: np.dtype(np.bool_),
 }
 
 

@@ -18,7 +18,7 @@ extern "C" {
 
 /* The newest .pnn format version this runtime reads. */
 #define PNN_VERSION_MAJOR 1
-#define PNN_VERSION_MINOR 3
+#define PNN_VERSION_MINOR 4
 /* The runtime's own release (the Python package's version; a test keeps them equal). */
 #define PNN_RUNTIME_VERSION "0.1.0"
 #define PNN_MAX_RANK 8
@@ -49,7 +49,8 @@ typedef enum pnn_dtype {
   PNN_DTYPE_S4 = 5,
   PNN_DTYPE_B1 = 6,
   PNN_DTYPE_S32 = 7,
-  PNN_DTYPE_S64 = 8
+  PNN_DTYPE_S64 = 8,
+  PNN_DTYPE_BOOL = 9 /* one byte, 0 false, anything else true (format 1.4) */
 } pnn_dtype;
 
 typedef struct pnn_error {

@@ -183,6 +183,11 @@ static inline const pnn_tensor *pnn_output_tensor(const pnn_model *m, const pnn_
  * the op says otherwise (pass allow_non_f32 = true and check yourself). */
 pnn_status pnn_check_io(const pnn_model *m, const pnn_node *n, uint32_t min_in, uint32_t max_in,
                         uint32_t min_out, uint32_t max_out, bool allow_non_f32, pnn_error *error);
+/* Bytes per element of a dtype a runtime value may have (f32, f16, s8, u8, s32, s64,
+ * bool); 0 for the packed-only dtypes (s4, b1) and unknown codes. */
+size_t pnn_value_dtype_size(uint8_t dtype);
+/* "f32", "bool", ...; "?" for an unknown code. */
+const char *pnn_dtype_name(uint8_t dtype);
 /* Output `i` of the node must have exactly this shape. */
 pnn_status pnn_check_output_shape(const pnn_model *m, const pnn_node *n, uint32_t i, int rank,
                                   const int64_t *dims, pnn_error *error);

@@ -309,6 +309,7 @@ static unsigned dtype_bits(uint8_t dtype) {
     case PNN_DTYPE_B1: return 1;
     case PNN_DTYPE_S32: return 32;
     case PNN_DTYPE_S64: return 64;
+    case PNN_DTYPE_BOOL: return 8;
     default: return 0;
   }
 }
@@ -328,6 +329,11 @@ static pnn_status parse_tensor(reader *r, pnn_tensor *t, const header *h, const 
   if (bits == 0) {
     return pnn_set_error(r->error, unknown, "tensor \"%s\" has unknown dtype code %u", t->name,
                          (unsigned)t->dtype);
+  }
+  if (t->dtype == PNN_DTYPE_BOOL && h->minor < 4) {
+    return pnn_set_error(r->error, PNN_ERR_FORMAT,
+                         "tensor \"%s\" is bool, which a version 1.%u file cannot hold (1.4+)", t->name,
+                         (unsigned)h->minor);
   }
   if (t->encoding == PNN_ENCODING_GROUP_SPARSE && h->minor < 1) {
     return pnn_set_error(r->error, PNN_ERR_FORMAT,

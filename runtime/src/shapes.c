@@ -9,9 +9,19 @@ static const char *op_name(const pnn_node *node) {
   return op != NULL ? op->name : "?";
 }
 
-static const char *dtype_name(uint8_t dtype) {
-  static const char *const NAMES[] = {"?", "f32", "f16", "s8", "u8", "s4", "b1", "s32", "s64"};
+const char *pnn_dtype_name(uint8_t dtype) {
+  static const char *const NAMES[] = {"?", "f32", "f16", "s8", "u8", "s4", "b1", "s32", "s64", "bool"};
   return dtype < sizeof(NAMES) / sizeof(NAMES[0]) ? NAMES[dtype] : "?";
+}
+
+size_t pnn_value_dtype_size(uint8_t dtype) {
+  switch (dtype) {
+    case PNN_DTYPE_F32: case PNN_DTYPE_S32: return 4;
+    case PNN_DTYPE_F16: return 2;
+    case PNN_DTYPE_S8: case PNN_DTYPE_U8: case PNN_DTYPE_BOOL: return 1;
+    case PNN_DTYPE_S64: return 8;
+    default: return 0;
+  }
 }
 
 /* "[1,8,5,5]" into buf (truncated safely if it does not fit). */
@@ -52,7 +62,7 @@ pnn_status pnn_check_io(const pnn_model *m, const pnn_node *n, uint32_t min_in, 
     if (!allow_non_f32 && t->dtype != PNN_DTYPE_F32) {
       return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
                            "node \"%s\" (%s): input %u \"%s\" has dtype %s, only f32 is supported",
-                           n->name, op_name(n), (unsigned)i, t->name, dtype_name(t->dtype));
+                           n->name, op_name(n), (unsigned)i, t->name, pnn_dtype_name(t->dtype));
     }
   }
   for (uint32_t i = 0; i < n->n_outputs; ++i) {
@@ -60,7 +70,7 @@ pnn_status pnn_check_io(const pnn_model *m, const pnn_node *n, uint32_t min_in, 
     if (!allow_non_f32 && t->dtype != PNN_DTYPE_F32) {
       return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
                            "node \"%s\" (%s): output %u \"%s\" has dtype %s, only f32 is supported",
-                           n->name, op_name(n), (unsigned)i, t->name, dtype_name(t->dtype));
+                           n->name, op_name(n), (unsigned)i, t->name, pnn_dtype_name(t->dtype));
     }
   }
   return PNN_OK;

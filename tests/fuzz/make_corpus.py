@@ -1,6 +1,7 @@
 """Writes the seed corpus of the libFuzzer harnesses (tests/fuzz/fuzz_load_run.c): small
 ONNX models converted by the installed `pocketnn` package into .pnn files that cover the
-format's encodings (f32, s8, s4, group-sparse f32 and s8) and most operator codes.
+format's encodings (f32, s8, s4, group-sparse f32 and s8), runtime int and bool values
+and most operator codes.
 
     python3 tests/fuzz/make_corpus.py OUT_DIR
 
@@ -200,6 +201,43 @@ def sparse_candidate(rng: np.random.Generator) -> onnx.ModelProto:
     return _model(nodes, {"x": [1, 8, 5, 6]}, ["y"], inits)
 
 
+def value_types(rng: np.random.Generator) -> onnx.ModelProto:
+    """Runtime int32/int64/bool values (format 1.4): Gather with runtime ids (some out of
+    range), comparisons, logic, Where, Cast, ArgMax, CumSum, Expand, Tile, TopK, integer
+    Div, and an int64 output."""
+    nodes = [
+        helper.make_node("Gather", ["table", "ids"], ["emb"], axis=0),
+        helper.make_node("Cast", ["ids"], ["ids64"], to=TensorProto.INT64),
+        helper.make_node("Greater", ["ids64", "three"], ["big"]),
+        helper.make_node("Not", ["big"], ["small"]),
+        helper.make_node("Xor", ["big", "small"], ["all"]),
+        helper.make_node("Where", ["big", "ids64", "three"], ["clipped"]),
+        helper.make_node("Div", ["clipped", "ids64"], ["ratio"]),
+        helper.make_node("CumSum", ["ratio", "axis1"], ["cum"], exclusive=1),
+        helper.make_node("Tile", ["cum", "reps"], ["tiled"]),
+        helper.make_node("Reshape", ["all", "column"], ["all3"]),
+        helper.make_node("Expand", ["all3", "wide"], ["mask"]),
+        helper.make_node("Cast", ["mask"], ["maskf"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["emb", "maskf"], ["masked"]),
+        helper.make_node("ArgMax", ["masked"], ["best"], axis=2, keepdims=0),
+        helper.make_node("TopK", ["masked", "k"], ["top", "top_i"], axis=-1),
+        helper.make_node("Equal", ["best", "tiled"], ["y_bool"]),
+        helper.make_node("Cast", ["y_bool"], ["y"], to=TensorProto.INT64),
+    ]
+    inits = {"table": _weights(rng, 9, 4), "three": np.array(3, np.int64), "axis1": np.array(1, np.int64),
+             "reps": np.array([1, 1], np.int64), "wide": np.array([2, 5, 4], np.int64),
+             "column": np.array([2, 5, 1], np.int64),
+             "k": np.array([2], np.int64)}
+    graph = helper.make_graph(
+        nodes, "seed", [helper.make_tensor_value_info("ids", TensorProto.INT32, [2, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.INT64, None),
+         helper.make_tensor_value_info("top", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    return model
+
+
 def _calib(model: onnx.ModelProto, rng: np.random.Generator, samples: int = 16) -> dict[str, np.ndarray]:
     value = model.graph.input[0]
     shape = [d.dim_value for d in value.type.tensor_type.shape.dim]
@@ -225,6 +263,7 @@ SEEDS: dict[str, Callable[[np.random.Generator], bytes]] = {
     "f32_shapes": _plain(shapes),
     "f32_reductions": _plain(reductions),
     "f32_gemm_matmul": _plain(gemm_matmul),
+    "int_value_types": _plain(value_types),
     "s8_quantized": _quantized(quantizable, "int8"),
     "s4_quantized": _quantized(quantizable, "int4"),
     **{f"f32_sparse_g{g}": _plain(sparse_candidate, sparsity=0.75, sparsity_pattern=g) for g in (1, 2, 4, 8)},

@@ -63,6 +63,24 @@ OP_CODES: dict[str, int] = {
     "QGlobalAveragePool": 86,
     "QMaxPool": 87,
     "QAveragePool": 88,  # format 1.3
+    # Operators on runtime values of any dtype (format 1.4, docs/OPS.md "Value types").
+    "Equal": 90,
+    "Less": 91,
+    "Greater": 92,
+    "LessOrEqual": 93,
+    "GreaterOrEqual": 94,
+    "Not": 95,
+    "And": 96,
+    "Or": 97,
+    "Xor": 98,
+    "Where": 99,
+    "Cast": 100,
+    "ArgMax": 101,
+    "ArgMin": 102,
+    "CumSum": 103,
+    "Expand": 104,
+    "Tile": 105,
+    "TopK": 107,
 }
 
 # Fused activation codes (attribute "act"), docs/OPS.md.

@@ -224,6 +224,9 @@ def _read_tensor(cur: _Cursor, index: int, data: bytes, header: PnnHeader) -> Pn
             and header.version_minor < spec.SPARSE_VALUE_DTYPES[dtype][2]):
         raise PnnFormatError(f"{what} is group-sparse {dtype.name}, which a version 1.{header.version_minor} file cannot "
                              f"hold (1.{spec.SPARSE_VALUE_DTYPES[dtype][2]}+)")
+    if dtype == DType.BOOL and header.version_minor < spec.MINOR_VALUE_TYPES:
+        raise PnnFormatError(f"{what} is bool, which a version 1.{header.version_minor} file cannot hold "
+                             f"(1.{spec.MINOR_VALUE_TYPES}+)")
     if encoding not in (spec.ENCODING_DENSE, spec.ENCODING_GROUP_SPARSE):
         raise PnnFormatError(f"{what} has unknown encoding {encoding}")
     if kind not in (spec.KIND_ACTIVATION, spec.KIND_CONSTANT):

@@ -12,13 +12,14 @@ from pocketnn.ir import DType
 
 MAGIC = b"PNN\0"
 VERSION_MAJOR = 1
-VERSION_MINOR = 3
+VERSION_MINOR = 4
 # The oldest minor version that can hold each feature: the writer stamps a file with the
 # lowest version its contents need, so files without 1.1 features stay readable by 1.0.
 MINOR_GROUP_SPARSE = 1
 MINOR_INTEGER_OPS = 2  # op codes 80-87 (docs/OPS.md "Integer operators")
 MINOR_SPARSE_S8 = 3  # group-sparse tensors of dtype s8
 MINOR_QAVERAGE_POOL = 3  # op code 88
+MINOR_VALUE_TYPES = 4  # bool tensors; op codes 90-107 (docs/OPS.md "Value types")
 
 # magic, major, minor, checksum, header_size, file_size, n_meta, n_tensors, n_nodes,
 # n_inputs, n_outputs, reserved, data_offset, data_size
@@ -64,6 +65,7 @@ DTYPE_BITS: dict[DType, int] = {
     DType.B1: 1,
     DType.S32: 32,
     DType.S64: 64,
+    DType.BOOL: 8,
 }
 
 INT64_MIN = -(2**63)

@@ -2,7 +2,8 @@
 
 A file is stamped with the lowest minor version its contents need: 1.0 unless a
 tensor is stored group-sparse (1.1), a node is an integer operator (1.2) or an s8
-tensor is stored group-sparse or a node is a QAveragePool (1.3).
+tensor is stored group-sparse or a node is a QAveragePool (1.3), or a tensor is bool
+or a node is a value-type operator, op codes 90 and up (1.4).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from pocketnn.quantization.arith import pack_int4
 
 # Dtypes a constant can be written in as dense little-endian data (S4: two values per
 # byte, low nibble first).
-WRITABLE_CONSTANT_DTYPES = (DType.F32, DType.F16, DType.S8, DType.U8, DType.S4, DType.S32, DType.S64)
+WRITABLE_CONSTANT_DTYPES = (DType.F32, DType.F16, DType.S8, DType.U8, DType.S4, DType.S32, DType.S64,
+                            DType.BOOL)
 # The first integer operator code: nodes from here on need format 1.2.
 _FIRST_INTEGER_OP = OP_CODES["QuantizeLinear"]
+_FIRST_VALUE_OP = OP_CODES["Equal"]
 
 
 class _Buffer:
@@ -265,6 +268,8 @@ def write_pnn(graph: Graph) -> bytes:
         encoding = spec.ENCODING_GROUP_SPARSE if group else spec.ENCODING_DENSE
         if group:
             minor = max(minor, spec.SPARSE_VALUE_DTYPES[tensor.dtype][2])
+        if tensor.dtype == DType.BOOL:
+            minor = max(minor, spec.MINOR_VALUE_TYPES)
         structure.string(name, f'tensor "{name}" name')
         kind = spec.KIND_CONSTANT if tensor.is_constant else spec.KIND_ACTIVATION
         structure.pack("BBBB", int(tensor.dtype), encoding, kind, len(tensor.shape))
@@ -281,7 +286,9 @@ def write_pnn(graph: Graph) -> bytes:
 
     for node in graph.nodes:
         _write_node(structure, node, ids)
-        if OP_CODES[node.op] >= _FIRST_INTEGER_OP:
+        if OP_CODES[node.op] >= _FIRST_VALUE_OP:
+            minor = max(minor, spec.MINOR_VALUE_TYPES)
+        elif OP_CODES[node.op] >= _FIRST_INTEGER_OP:
             minor = max(minor, spec.MINOR_QAVERAGE_POOL if node.op == "QAveragePool" else spec.MINOR_INTEGER_OPS)
     for name in graph.inputs:
         structure.pack("i", ids[name])

@@ -148,9 +148,9 @@ class LoweringContext:
         self._taken.add(name)
         return name
 
-    def new_activation(self, base: str, shape: tuple[int, ...]) -> str:
+    def new_activation(self, base: str, shape: tuple[int, ...], dtype: DType = DType.F32) -> str:
         name = self.fresh_name(base)
-        self.tensors[name] = Tensor(name, DType.F32, tuple(int(d) for d in shape))
+        self.tensors[name] = Tensor(name, dtype, tuple(int(d) for d in shape))
         return name
 
     def check_constant_size(self, node: OnnxNode, what: str, shape: tuple[int, ...]) -> None:
@@ -201,9 +201,29 @@ def resolve_axis(node: OnnxNode, axis: int, rank: int) -> int:
 
 def as_float32(node: OnnxNode, ctx: LoweringContext, name: str) -> str:
     """A float32 view of a constant input (e.g. an int64 Pow exponent); activations pass."""
+    return as_operand_dtype(node, ctx, name, DType.F32)
+
+
+def as_operand_dtype(node: OnnxNode, ctx: LoweringContext, name: str, dtype: DType) -> str:
+    """A constant input converted to `dtype`, the dtype of the runtime operand it meets
+    (float32 for float math, an integer dtype for shape arithmetic); activations pass."""
     value = ctx.const(name)
-    if value is None or value.dtype == np.float32:
+    if value is None or DType.from_numpy(value.dtype) == dtype:
         return name
     if not (np.issubdtype(value.dtype, np.number) or value.dtype == np.bool_):
         raise unsupported(node, f"constant '{name}' of type {value.dtype} is not supported")
-    return ctx.new_constant(f"{name}_f32", value.astype(np.float32))
+    if dtype not in (DType.F32, DType.S8, DType.U8, DType.S32, DType.S64, DType.BOOL):
+        raise unsupported(node, f"constant '{name}' would need dtype {dtype.name}")
+    converted = value.astype(dtype.to_numpy())
+    if dtype != DType.F32 and not np.array_equal(converted, value):
+        raise unsupported(node, f"constant '{name}' does not fit in {dtype.name}")
+    return ctx.new_constant(f"{name}_{dtype.name.lower()}", converted)
+
+
+def operand_dtype(ctx: LoweringContext, names: list[str]) -> DType:
+    """The dtype of the first runtime (non-constant) operand: float32 unless shape
+    arithmetic or a comparison runs on integer values."""
+    for name in names:
+        if name and ctx.const(name) is None:
+            return ctx.dtype(name)
+    return DType.F32

@@ -25,6 +25,7 @@ from pocketnn.errors import LimitError, ShapeError
 from pocketnn.frontend.contrib_ops import expand_contrib_ops
 from pocketnn.frontend.control_flow import SUBGRAPH_OPS, inline_constant_ifs, node_reads
 from pocketnn.frontend.recurrent import RECURRENT_OPS, unroll_recurrent
+from pocketnn.frontend.value_types import RUNTIME_ELEM_TYPES
 
 # Shapes of constants up to this many elements are given to shape inference with their
 # values (Reshape targets, Slice bounds...); bigger ones (weights) only by shape.
@@ -310,8 +311,8 @@ def _check_fold_size(node: onnx.NodeProto, state: OnnxState, runtime_op: Runtime
         work, max_work = _fold_work(node, count, state.constants)
         if count <= limit and work <= max_work and state.folded_elements + count <= limit * _TOTAL_FOLD_FACTOR:
             continue
-        runtime_float = all(state.infos[o].elem_type == onnx.TensorProto.FLOAT for o in node.output if o)
-        if runtime_op(node) and runtime_float:
+        runtime_value = all(state.infos[o].elem_type in RUNTIME_ELEM_TYPES for o in node.output if o)
+        if runtime_op(node) and runtime_value:
             return False
         shape = _describe_shape(state.infos[name].shape)
         if count > limit:

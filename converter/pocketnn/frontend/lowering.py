@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from pocketnn.errors import ModelError, UnsupportedOpError
-from pocketnn.frontend import lowering_elementwise, lowering_nn, lowering_resize, lowering_tensor
+from pocketnn.frontend import (
+    lowering_elementwise,
+    lowering_nn,
+    lowering_resize,
+    lowering_tensor,
+    lowering_values,
+)
 from pocketnn.frontend.context import LowerFn, LoweringContext, OnnxNode
 from pocketnn.frontend.recurrent import RECURRENT_OPS
 
@@ -12,7 +18,12 @@ LOWERINGS: dict[str, LowerFn] = {
     **lowering_tensor.LOWERINGS,
     **lowering_elementwise.LOWERINGS,
     **lowering_resize.LOWERINGS,
+    **lowering_values.LOWERINGS,
 }
+# Ops meant for runtime values: with constant inputs they fold, and a constant too large
+# to fold is an error rather than a runtime computation. A large constant Cast (float16
+# weights cast to float) stays a runtime copy, as before.
+VALUE_OPS = frozenset(lowering_values.LOWERINGS) - {"Cast", "CastLike"}
 # Ops the converter resolves before lowering: If by folding its condition
 # (control_flow.py), recurrent layers by unrolling them (recurrent.py).
 CONVERT_TIME_OPS = frozenset({"If"}) | RECURRENT_OPS

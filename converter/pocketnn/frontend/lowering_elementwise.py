@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
-import onnx
 
 from pocketnn.frontend.context import (
     LowerFn,
     LoweringContext,
     OnnxNode,
-    as_float32,
+    as_operand_dtype,
+    operand_dtype,
     unsupported,
     unsupported_attr,
 )
-from pocketnn.ir import AttrValue
+from pocketnn.ir import AttrValue, DType
 
 _PLAIN_UNARY = ("Relu", "Sigmoid", "Tanh", "Erf", "Exp", "Sqrt", "Abs", "Neg", "Log",
                 "Reciprocal", "Softplus", "Floor", "Ceil", "HardSwish")
@@ -62,8 +62,14 @@ def lower_clip(ctx: LoweringContext, node: OnnxNode) -> None:
 def lower_binary(ctx: LoweringContext, node: OnnxNode) -> None:
     if "broadcast" in node.attrs or "axis" in node.attrs:
         raise unsupported(node, "legacy broadcast/axis attributes (opset < 7) are not supported")
-    a = as_float32(node, ctx, node.input(0))
-    b = as_float32(node, ctx, node.input(1))
+    dtype = DType.F32 if node.op_type == "Pow" else operand_dtype(ctx, node.inputs[:2])
+    a = as_operand_dtype(node, ctx, node.input(0), dtype)
+    b = as_operand_dtype(node, ctx, node.input(1), dtype)
+    if node.op_type == "Pow" and ctx.const(b) is None and ctx.dtype(b) != DType.F32:
+        # A runtime integer exponent: the float power of its value, as onnxruntime computes.
+        wide = ctx.new_activation(f"{b}_f32", ctx.shape(b))
+        ctx.emit("Cast", f"{node.name}_exponent", [b], [wide])
+        b = wide
     ctx.emit(node.op_type, node.name, [a, b], [node.output(0)])
 
 
@@ -73,7 +79,8 @@ def lower_prelu(ctx: LoweringContext, node: OnnxNode) -> None:
 
 def lower_variadic(ctx: LoweringContext, node: OnnxNode) -> None:
     """Sum/Max/Min/Mean of n inputs as a chain of binary ops (Mean: sum, then times 1/n)."""
-    inputs = [as_float32(node, ctx, i) for i in node.inputs if i]
+    dtype = operand_dtype(ctx, node.inputs)
+    inputs = [as_operand_dtype(node, ctx, i, dtype) for i in node.inputs if i]
     binary = {"Sum": "Add", "Mean": "Add", "Max": "Max", "Min": "Min"}[node.op_type]
     out = node.output(0)
     if len(inputs) == 1:
@@ -85,30 +92,25 @@ def lower_variadic(ctx: LoweringContext, node: OnnxNode) -> None:
     for i, operand in enumerate(inputs[1:], start=1):
         acc_shape = tuple(np.broadcast_shapes(acc_shape, ctx.shape(operand)))
         last = i == len(inputs) - 1 and not needs_scale
-        target = out if last else ctx.new_activation(f"{node.name}_acc{i}", acc_shape)
+        target = out if last else ctx.new_activation(f"{node.name}_acc{i}", acc_shape, dtype)
         ctx.emit(binary, f"{node.name}_{i}" if i > 1 else node.name, [acc, operand], [target])
         acc = target
     if node.op_type == "Mean":
+        if dtype != DType.F32:
+            raise unsupported(node, f"Mean of {dtype.name} values is not supported")
         scale = ctx.new_constant(f"{node.name}_inv_n", np.array(1.0 / len(inputs), dtype=np.float32))
         ctx.emit("Mul", f"{node.name}_scale", [acc, scale], [out])
 
 
 def lower_identity(ctx: LoweringContext, node: OnnxNode) -> None:
-    """Identity, Dropout (inference) and float->float Cast; the remove_identity pass drops
-    them unless a graph output would alias another tensor."""
+    """Identity and Dropout (inference); the remove_identity pass drops them unless a graph
+    output would alias another tensor."""
     if node.op_type == "Dropout":
         if ctx.is_used(node.output(1)):
             raise unsupported(node, "output 1 (mask) is not supported")
         training = ctx.const(node.input(2))
         if node.input(2) and (training is None or bool(training.reshape(-1)[0])):
             raise unsupported(node, "training_mode must be a constant false (inference only)")
-    if node.op_type == "Cast":
-        to = int(node.attr("to", 0))
-        if to != onnx.TensorProto.FLOAT or ctx.dtype(node.input(0)).name != "F32":
-            raise unsupported(node, "only a float32 -> float32 Cast of a runtime value is "
-                                    "supported (casts of constants are folded)")
-    if node.op_type == "CastLike" and ctx.dtype(node.input(1)).name != "F32":
-        raise unsupported(node, "only a float32 -> float32 CastLike is supported")
     ctx.emit("Identity", node.name, [node.input(0)], [node.output(0)])
 
 
@@ -125,6 +127,4 @@ LOWERINGS: dict[str, LowerFn] = {
     "Min": lower_variadic,
     "Identity": lower_identity,
     "Dropout": lower_identity,
-    "Cast": lower_identity,
-    "CastLike": lower_identity,
 }

@@ -16,7 +16,7 @@ from pocketnn.frontend.context import (
     unsupported,
     unsupported_attr,
 )
-from pocketnn.ir import AttrValue
+from pocketnn.ir import AttrValue, DType
 
 
 def lower_reshape(ctx: LoweringContext, node: OnnxNode) -> None:
@@ -168,6 +168,11 @@ def lower_transpose(ctx: LoweringContext, node: OnnxNode) -> None:
 def lower_gather(ctx: LoweringContext, node: OnnxNode) -> None:
     shape = ctx.shape(node.input(0))
     axis = resolve_axis(node, int(node.attr("axis", 0)), len(shape))
+    if ctx.const(node.input(1)) is None:
+        # Runtime indices (token ids into an embedding): the runtime wraps negative ones
+        # and gives zeros for out-of-range ones (docs/OPS.md).
+        ctx.emit("Gather", node.name, [node.input(0), node.input(1)], [node.output(0)], {"axis": axis})
+        return
     indices = ctx.require_const(node, 1, "indices").astype(np.int64)
     dim = shape[axis]
     if np.any(indices < -dim) or np.any(indices >= dim):
@@ -204,8 +209,12 @@ def lower_reduce(ctx: LoweringContext, node: OnnxNode) -> None:
 
 def lower_expand(ctx: LoweringContext, node: OnnxNode) -> None:
     """Expand(x, shape) broadcasts exactly like Add(x, zeros): the zeros span the output's
-    dims where x is 1 and are 1 where x already has the output's extent."""
+    dims where x is 1 and are 1 where x already has the output's extent. Other dtypes
+    than float32 run on the Expand operator, a broadcasting copy."""
     ctx.require_const(node, 1, "shape")
+    if ctx.dtype(node.input(0)) != DType.F32:
+        ctx.emit("Expand", node.name, [node.input(0)], [node.output(0)])
+        return
     out_shape = ctx.shape(node.output(0))
     in_shape = ctx.shape(node.input(0))
     aligned = (1,) * (len(out_shape) - len(in_shape)) + tuple(in_shape)

@@ -23,10 +23,12 @@ from pocketnn.frontend.folding import (
     remove_dead,
     simplify,
 )
-from pocketnn.frontend.lowering import SUPPORTED_ONNX_OPS, is_supported, lower_node
+from pocketnn.frontend.float16 import cast_float16_edges, widen_float16
+from pocketnn.frontend.lowering import SUPPORTED_ONNX_OPS, VALUE_OPS, is_supported, lower_node
 from pocketnn.frontend.qdq_import import quantize_qdq_graph, strip_qdq
 from pocketnn.frontend.qoperator_import import expand_qoperators
 from pocketnn.frontend.validate import validate_model
+from pocketnn.frontend.value_types import RUNTIME_ELEM_TYPES, VALUE_DTYPES, check_node_dtypes
 from pocketnn.ir import DType, Graph, Tensor
 
 ModelSource = Union[str, "os.PathLike[str]", onnx.ModelProto]
@@ -191,18 +193,23 @@ def _check_all_supported(state: OnnxState) -> None:
         f"\nsupported ONNX ops (when not folded to constants): {', '.join(SUPPORTED_ONNX_OPS)}")
 
 
+def _runtime_types() -> str:
+    return ", ".join(sorted(onnx_to_dtype(t).name for t in RUNTIME_ELEM_TYPES))
+
+
 def _check_remaining(state: OnnxState) -> None:
-    """Every node left must be lowerable, statically shaped and produce float32."""
+    """Every node left must be lowerable, statically shaped and produce a value dtype the
+    runtime computes with."""
     for name in state.outputs:
         if name in state.inputs:
             raise UnsupportedOpError(f"graph output '{name}' is the graph input '{name}' itself; "
                                      f"pocketnn needs every graph output computed by a node")
     _check_all_supported(state)
     for name, info in state.inputs.items():
-        if info.elem_type != onnx.TensorProto.FLOAT:
+        if info.elem_type not in RUNTIME_ELEM_TYPES:
             raise UnsupportedOpError(
-                f"graph input '{name}' has type {onnx_to_dtype(info.elem_type).name}; pocketnn "
-                f"runtime values must be float32 (if it is a setting, bind it: --bind {name}=VALUE)")
+                f"graph input '{name}' has type {onnx_to_dtype(info.elem_type).name}; pocketnn runtime "
+                f"values are {_runtime_types()} (if it is a setting, bind it: --bind {name}=VALUE)")
     # An output nobody reads (Dropout's mask, say) needs no shape: it is dropped.
     used = {name for node in state.nodes for name in node.input} | set(state.outputs)
     producers = {out: node for node in state.nodes for out in node.output if out}
@@ -224,11 +231,11 @@ def _check_remaining(state: OnnxState) -> None:
                 raise ShapeError(f"node '{node.name}' ({node.op_type}): could not infer a static "
                                  f"shape for output '{out}' (shape after inference and constant "
                                  f"folding: {None if info is None else info.shape})")
-            if info.elem_type != onnx.TensorProto.FLOAT:
+            if info.elem_type not in RUNTIME_ELEM_TYPES:
                 raise UnsupportedOpError(
                     f"node '{node.name}' ({node.op_type}): output '{out}' is a runtime "
-                    f"{onnx_to_dtype(info.elem_type).name} value; pocketnn runtime values must be "
-                    f"float32 (integer values must fold to constants)")
+                    f"{onnx_to_dtype(info.elem_type).name} value; pocketnn runtime values are "
+                    f"{_runtime_types()} (other types must fold to constants)")
 
 
 def _lower(state: OnnxState) -> LoweringContext:
@@ -240,14 +247,17 @@ def _lower(state: OnnxState) -> LoweringContext:
         lower_node(ctx, OnnxNode.from_proto(node, node.name))
     for name, info in state.inputs.items():
         if name not in ctx.tensors:
-            ctx.tensors[name] = Tensor(name, DType.F32, tuple(int(d) for d in info.shape or ()))
+            ctx.tensors[name] = Tensor(name, RUNTIME_ELEM_TYPES[info.elem_type],
+                                       tuple(int(d) for d in info.shape or ()))
     for name in state.outputs:
         if name in state.constants and name not in state.inputs:
             # A graph output that folded to a constant is copied out by an Identity.
-            value = state.constants[name].astype(np.float32)
+            value = state.constants[name]
+            if DType.from_numpy(value.dtype) not in VALUE_DTYPES:
+                value = value.astype(np.float32)
             const = ctx.new_constant(f"{name}_value", value)
             ctx.tensors.pop(name, None)
-            ctx.tensors[name] = Tensor(name, DType.F32, tuple(int(d) for d in value.shape))
+            ctx.tensors[name] = Tensor(name, DType.from_numpy(value.dtype), tuple(int(d) for d in value.shape))
             ctx.emit("Identity", f"{name}_copy", [const], [name])
     return ctx
 
@@ -259,19 +269,6 @@ def _referenced(graph_nodes: Sequence[object], inputs: Sequence[str], outputs: S
         names.update(n for n in node.inputs if n)  # type: ignore[attr-defined]
         names.update(n for n in node.outputs if n)  # type: ignore[attr-defined]
     return names
-
-
-def _check_dtypes(graph: Graph) -> None:
-    for node in graph.nodes:
-        for i, name in enumerate(node.inputs):
-            if not name:
-                continue
-            dtype = graph.tensors[name].dtype
-            allowed = DType.S32 if node.op == "Gather" and i == 1 else DType.F32
-            if dtype != allowed:
-                raise UnsupportedOpError(
-                    f"node '{node.name}' ({node.op}): input '{name}' has type {dtype.name}; "
-                    f"expected {allowed.name}")
 
 
 def _check_nonempty(graph: Graph) -> None:
@@ -299,7 +296,7 @@ def _check_dims_in_format(graph: Graph) -> None:
 
 
 def _is_runtime_op(node: onnx.NodeProto) -> bool:
-    return is_supported(node.op_type, node.domain)
+    return is_supported(node.op_type, node.domain) and node.op_type not in VALUE_OPS
 
 
 def _inline_functions(proto: onnx.ModelProto) -> onnx.ModelProto:
@@ -331,7 +328,9 @@ def import_onnx(model: ModelSource, input_shapes: InputShapes | None = None,
     remove_dead(state)
     expand_qoperators(state)
     qdq = strip_qdq(state)
+    half_values, half_edges = cast_float16_edges(state)
     simplify(state, _is_runtime_op)
+    widened = widen_float16(state, half_values, half_edges)
     _check_remaining(state)
     ctx = _lower(state)
     keep = _referenced(ctx.nodes, list(state.inputs), state.outputs)
@@ -343,8 +342,9 @@ def import_onnx(model: ModelSource, input_shapes: InputShapes | None = None,
                   outputs=list(state.outputs),
                   metadata={"source_model": source, "onnx_opset": opset,
                             "source_producer": proto.producer_name or "unknown",
-                            **({"bound_inputs": bindings_metadata(bound)} if bound else {})})
-    _check_dtypes(graph)
+                            **({"bound_inputs": bindings_metadata(bound)} if bound else {}),
+                            **({"float16_widened": widened} if widened else {})})
+    check_node_dtypes(graph)
     _check_nonempty(graph)
     _check_dims_in_format(graph)
     return quantize_qdq_graph(graph, qdq) if qdq else graph

@@ -7,10 +7,12 @@
  * vector-scalar row; a per-channel [C,1,1] against [N,C,H,W] gives N*C vector-scalar
  * rows of H*W; a trailing vector gives vector-vector rows with the vector's stride 0.
  * On x86 the rows run through the AVX2/AVX-512 kernels with Add's activation fused;
- * large outputs are split across the pool in fixed element ranges. */
+ * large outputs are split across the pool in fixed element ranges. Integer inputs (Add,
+ * Sub, Mul, Div, Max, Min on s8/u8/s32/s64: shape arithmetic that did not fold) run on
+ * the value-type loops of value_binary.c. */
 #include <stdlib.h>
 
-#include "ew_common.h"
+#include "values.h"
 
 enum row_mode { ROW_VV = 0, ROW_VS = 1, ROW_SV = 2 };
 
@@ -26,6 +28,8 @@ typedef struct binary_plan {
   size_t b_stride[PNN_MAX_RANK];
   int simd;                /* 1: the kernels below (activation fused) */
   pnn_f32_binary_simd k;
+  bool integer;            /* integer inputs: `values` runs the node */
+  pnn_value_binary_plan values;
 } binary_plan;
 
 /* Elements per task when the pool splits a large output (fits L2 with its inputs).
@@ -97,6 +101,21 @@ pnn_status pnn_op_binary_prepare(pnn_model *model, pnn_node *node, pnn_error *er
   if (!binary_kind(node->op, &kind)) {
     return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node '%s': op %u is not a binary op",
                          node->name, (unsigned)node->op);
+  }
+  const pnn_tensor *first = node->n_inputs > 0 ? pnn_input_tensor(model, node, 0) : NULL;
+  if (first && first->dtype != PNN_DTYPE_F32 && kind != PNN_BINARY_POW && kind != PNN_BINARY_PRELU) {
+    binary_plan *plan = calloc(1, sizeof(*plan));
+    if (!plan) return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node '%s': out of memory", node->name);
+    pnn_status st = pnn_value_binary_plan_init(model, node, &plan->values, error);
+    if (st != PNN_OK) {
+      free(plan);
+      return st;
+    }
+    plan->integer = true;
+    node->params = plan;
+    node->scratch_bytes = 0;
+    node->kernel = "value-binary/scalar";
+    return PNN_OK;
   }
   pnn_status st = pnn_check_io(model, node, 2, 2, 1, 1, false, error);
   if (st != PNN_OK) return st;
@@ -215,6 +234,10 @@ void pnn_op_binary_run(const pnn_model *model, const pnn_node *node, const void 
                        void *const *out, const pnn_run_context *ctx) {
   (void)model;
   const binary_plan *plan = node->params;
+  if (plan->integer) {
+    pnn_value_binary_plan_run(&plan->values, in[0], in[1], out[0]);
+    return;
+  }
   binary_job job = {plan, in[0], in[1], out[0], plan->rows * plan->row_len};
   if (job.total == 0) return;
   if (ctx->pool == NULL || job.total < BINARY_PARALLEL_MIN) {

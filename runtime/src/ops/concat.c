@@ -1,13 +1,14 @@
-/* Concat (code 50): joins the inputs along `axis`. Each input is copied as
- * [outer, dim_i * inner] blocks into the output's [outer, dim_out * inner] rows. */
+/* Concat (code 50): joins the inputs (of any one value dtype) along `axis`. Each input is
+ * copied as [outer, dim_i * inner] blocks into the output's [outer, dim_out * inner] rows;
+ * blocks are counted in bytes. */
 #include <stdlib.h>
 
-#include "ew_common.h"
+#include "values.h"
 
 typedef struct concat_plan {
   size_t outer;     /* product of dims before the axis */
-  size_t out_block; /* output elements per outer index */
-  size_t block[];   /* per input: elements per outer index */
+  size_t out_block; /* output bytes per outer index */
+  size_t block[];   /* per input: bytes per outer index */
 } concat_plan;
 
 pnn_status pnn_op_concat_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
@@ -15,8 +16,10 @@ pnn_status pnn_op_concat_prepare(pnn_model *model, pnn_node *node, pnn_error *er
     return pnn_set_error(error, PNN_ERR_FORMAT, "node '%s': Concat needs at least one input",
                          node->name);
   }
-  pnn_status st = pnn_check_io(model, node, node->n_inputs, node->n_inputs, 1, 1, false, error);
+  pnn_status st = pnn_check_io(model, node, node->n_inputs, node->n_inputs, 1, 1, true, error);
   if (st != PNN_OK) return st;
+  size_t size = 0;
+  if ((st = pnn_same_value_io(model, node, &size, error)) != PNN_OK) return st;
   const pnn_tensor *first = pnn_input_tensor(model, node, 0);
   const int rank = first->rank;
   if (rank < 1) {
@@ -47,7 +50,7 @@ pnn_status pnn_op_concat_prepare(pnn_model *model, pnn_node *node, pnn_error *er
 
   concat_plan *plan = malloc(sizeof(*plan) + node->n_inputs * sizeof(size_t));
   if (!plan) return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node '%s': out of memory", node->name);
-  const size_t inner = pnn_ew_prod(dims, (int)axis + 1, rank);
+  const size_t inner = pnn_ew_prod(dims, (int)axis + 1, rank) * size; /* bytes */
   plan->outer = pnn_ew_prod(dims, 0, (int)axis);
   plan->out_block = (size_t)dims[axis] * inner;
   for (uint32_t i = 0; i < node->n_inputs; ++i) {
@@ -64,14 +67,14 @@ void pnn_op_concat_run(const pnn_model *model, const pnn_node *node, const void 
   (void)model;
   (void)ctx;
   const concat_plan *plan = node->params;
-  float *y = out[0];
+  uint8_t *y = out[0];
   size_t offset = 0;
   for (uint32_t i = 0; i < node->n_inputs; ++i) {
-    const float *x = in[i];
+    const uint8_t *x = in[i];
     const size_t block = plan->block[i];
     if (block == 0) continue;
     for (size_t o = 0; o < plan->outer; ++o) {
-      memcpy(y + o * plan->out_block + offset, x + o * block, block * sizeof(float));
+      memcpy(y + o * plan->out_block + offset, x + o * block, block);
     }
     offset += block;
   }

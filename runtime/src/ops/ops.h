@@ -35,6 +35,16 @@ PNN_DECLARE_OP(layernorm)
 PNN_DECLARE_OP(gather)
 PNN_DECLARE_OP(lrn)
 
+/* operators on runtime values of any dtype (docs/OPS.md, codes 90..107) */
+PNN_DECLARE_OP(value_binary) /* Equal..GreaterOrEqual, And, Or, Xor */
+PNN_DECLARE_OP(where)
+PNN_DECLARE_OP(cast)         /* Cast, Not */
+PNN_DECLARE_OP(arg_reduce)   /* ArgMax, ArgMin */
+PNN_DECLARE_OP(cumsum)
+PNN_DECLARE_OP(expand)
+PNN_DECLARE_OP(tile)
+PNN_DECLARE_OP(topk)
+
 /* integer operators (docs/OPS.md, codes 80..88) */
 PNN_DECLARE_OP(qconv)        /* QConv */
 PNN_DECLARE_OP(qgemm)        /* QGemm */

@@ -1,18 +1,14 @@
 /* Reshape (code 53; also Flatten, Squeeze, Unsqueeze): the same elements under the
- * output's shape from the table. A plain copy, of f32 or of the u8 activations of
- * integer models. */
-#include "ew_common.h"
+ * output's shape from the table. A plain copy, of any value dtype. */
+#include "values.h"
 
 pnn_status pnn_op_reshape_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
   pnn_status st = pnn_check_io(model, node, 1, 1, 1, 1, true, error);
   if (st != PNN_OK) return st;
   const pnn_tensor *x = pnn_input_tensor(model, node, 0);
   const pnn_tensor *y = pnn_output_tensor(model, node, 0);
-  if ((x->dtype != PNN_DTYPE_F32 && x->dtype != PNN_DTYPE_U8) || y->dtype != x->dtype) {
-    return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
-                         "node '%s': Reshape moves f32 or u8 to the same dtype (dtypes %u -> %u)", node->name,
-                         (unsigned)x->dtype, (unsigned)y->dtype);
-  }
+  if ((st = pnn_value_tensor(node, x, "input", NULL, error)) != PNN_OK) return st;
+  if ((st = pnn_same_dtype(node, x, y, error)) != PNN_OK) return st;
   if ((st = pnn_ew_check_dims(node, x, error)) != PNN_OK) return st;
   if ((st = pnn_ew_check_dims(node, y, error)) != PNN_OK) return st;
   if (pnn_ew_prod(x->dims, 0, x->rank) != pnn_ew_prod(y->dims, 0, y->rank) || x->numel != y->numel) {

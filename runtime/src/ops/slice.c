@@ -1,12 +1,14 @@
 /* Slice (code 52): out[i] = X[starts + i*steps] per dimension, with starts and steps
  * already resolved and clamped by the converter and the output shape from the table.
- * Prepare checks that the first and the last index of every dim lie inside X. */
+ * Prepare checks that the first and the last index of every dim lie inside X. Any value
+ * dtype. */
 #include <stdlib.h>
 
-#include "ew_common.h"
+#include "values.h"
 
 typedef struct slice_plan {
   int rank;
+  size_t size;                     /* bytes per element */
   size_t rows;                     /* output elements / row_len */
   size_t row_len;                  /* output's last dim */
   ptrdiff_t base;                  /* input offset of the first output element */
@@ -16,8 +18,10 @@ typedef struct slice_plan {
 } slice_plan;
 
 pnn_status pnn_op_slice_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
-  pnn_status st = pnn_check_io(model, node, 1, 1, 1, 1, false, error);
+  pnn_status st = pnn_check_io(model, node, 1, 1, 1, 1, true, error);
   if (st != PNN_OK) return st;
+  size_t size = 0;
+  if ((st = pnn_same_value_io(model, node, &size, error)) != PNN_OK) return st;
   const pnn_tensor *x = pnn_input_tensor(model, node, 0);
   const pnn_tensor *y = pnn_output_tensor(model, node, 0);
   if ((st = pnn_ew_check_dims(node, x, error)) != PNN_OK) return st;
@@ -34,6 +38,7 @@ pnn_status pnn_op_slice_prepare(pnn_model *model, pnn_node *node, pnn_error *err
   slice_plan plan;
   memset(&plan, 0, sizeof(plan));
   plan.rank = rank;
+  plan.size = size;
   bool empty = false;
   size_t stride = 1;
   for (int d = rank - 1; d >= 0; --d) {
@@ -81,16 +86,16 @@ void pnn_op_slice_run(const pnn_model *model, const pnn_node *node, const void *
   (void)model;
   (void)ctx;
   const slice_plan *p = node->params;
-  const float *x = in[0];
-  float *y = out[0];
+  const uint8_t *x = in[0];
+  uint8_t *y = out[0];
   size_t index[PNN_MAX_RANK] = {0};
   ptrdiff_t offset = p->base;
-  for (size_t r = 0; r < p->rows; ++r, y += p->row_len) {
-    const float *src = x + offset;
+  for (size_t r = 0; r < p->rows; ++r, y += p->row_len * p->size) {
+    const uint8_t *src = x + offset * (ptrdiff_t)p->size;
     if (p->row_step == 1) {
-      memcpy(y, src, p->row_len * sizeof(float));
+      memcpy(y, src, p->row_len * p->size);
     } else {
-      for (size_t i = 0; i < p->row_len; ++i) y[i] = src[(ptrdiff_t)i * p->row_step];
+      pnn_copy_strided(p->size, y, src, p->row_len, p->row_step);
     }
     for (int d = p->rank - 2; d >= 0; --d) {
       offset += p->step[d];

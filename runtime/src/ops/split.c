@@ -1,13 +1,14 @@
 /* Split (code 51): cuts the input along `axis` into the outputs, whose sizes along
- * the axis come from the tensor table. The mirror image of Concat. */
+ * the axis come from the tensor table. The mirror image of Concat, in bytes, for any value
+ * dtype. */
 #include <stdlib.h>
 
-#include "ew_common.h"
+#include "values.h"
 
 typedef struct split_plan {
   size_t outer;    /* product of dims before the axis */
-  size_t in_block; /* input elements per outer index */
-  size_t block[];  /* per output: elements per outer index */
+  size_t in_block; /* input bytes per outer index */
+  size_t block[];  /* per output: bytes per outer index */
 } split_plan;
 
 pnn_status pnn_op_split_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
@@ -15,8 +16,10 @@ pnn_status pnn_op_split_prepare(pnn_model *model, pnn_node *node, pnn_error *err
     return pnn_set_error(error, PNN_ERR_FORMAT, "node '%s': Split needs at least one output",
                          node->name);
   }
-  pnn_status st = pnn_check_io(model, node, 1, 1, node->n_outputs, node->n_outputs, false, error);
+  pnn_status st = pnn_check_io(model, node, 1, 1, node->n_outputs, node->n_outputs, true, error);
   if (st != PNN_OK) return st;
+  size_t size = 0;
+  if ((st = pnn_same_value_io(model, node, &size, error)) != PNN_OK) return st;
   const pnn_tensor *x = pnn_input_tensor(model, node, 0);
   if ((st = pnn_ew_check_dims(node, x, error)) != PNN_OK) return st;
   const int rank = x->rank;
@@ -47,7 +50,7 @@ pnn_status pnn_op_split_prepare(pnn_model *model, pnn_node *node, pnn_error *err
 
   split_plan *plan = malloc(sizeof(*plan) + node->n_outputs * sizeof(size_t));
   if (!plan) return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node '%s': out of memory", node->name);
-  const size_t inner = pnn_ew_prod(x->dims, (int)axis + 1, rank);
+  const size_t inner = pnn_ew_prod(x->dims, (int)axis + 1, rank) * size; /* bytes */
   plan->outer = pnn_ew_prod(x->dims, 0, (int)axis);
   plan->in_block = (size_t)x->dims[axis] * inner;
   for (uint32_t i = 0; i < node->n_outputs; ++i) {
@@ -64,14 +67,14 @@ void pnn_op_split_run(const pnn_model *model, const pnn_node *node, const void *
   (void)model;
   (void)ctx;
   const split_plan *plan = node->params;
-  const float *x = in[0];
+  const uint8_t *x = in[0];
   size_t offset = 0;
   for (uint32_t i = 0; i < node->n_outputs; ++i) {
-    float *y = out[i];
+    uint8_t *y = out[i];
     const size_t block = plan->block[i];
     if (block == 0) continue;
     for (size_t o = 0; o < plan->outer; ++o) {
-      memcpy(y + o * block, x + o * plan->in_block + offset, block * sizeof(float));
+      memcpy(y + o * block, x + o * plan->in_block + offset, block);
     }
     offset += block;
   }

@@ -4,16 +4,17 @@
  * dims that stay adjacent and in order are merged (NCHW -> NHWC becomes
  * [N, C, HW] -> [N, HW, C]). The result runs as a copy, as batched 2-D tiled
  * transposes, as contiguous block copies when the last dim stays last, or as a
- * general odometer walk. */
+ * general odometer walk. Any value dtype: elements move by their size. */
 #include <stdlib.h>
 
-#include "ew_common.h"
 #include "nn_common.h"
+#include "values.h"
 
 enum transpose_mode { MODE_COPY = 0, MODE_2D, MODE_BLOCKS, MODE_GENERAL };
 
 typedef struct transpose_plan {
   int mode;
+  size_t size; /* bytes per element */
   size_t numel;
   /* MODE_2D: `batch` matrices of rows x cols, each transposed. */
   size_t batch, rows, cols;
@@ -66,8 +67,10 @@ static int simplify(int rank, const int64_t *dims, const int64_t *perm, size_t *
 }
 
 pnn_status pnn_op_transpose_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
-  pnn_status st = pnn_check_io(model, node, 1, 1, 1, 1, false, error);
+  pnn_status st = pnn_check_io(model, node, 1, 1, 1, 1, true, error);
   if (st != PNN_OK) return st;
+  size_t size = 0;
+  if ((st = pnn_same_value_io(model, node, &size, error)) != PNN_OK) return st;
   const pnn_tensor *x = pnn_input_tensor(model, node, 0);
   if ((st = pnn_ew_check_dims(node, x, error)) != PNN_OK) return st;
   const int rank = x->rank;
@@ -93,6 +96,7 @@ pnn_status pnn_op_transpose_prepare(pnn_model *model, pnn_node *node, pnn_error 
 
   transpose_plan *plan = calloc(1, sizeof(*plan));
   if (!plan) return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node '%s': out of memory", node->name);
+  plan->size = size;
   plan->numel = pnn_ew_prod(x->dims, 0, rank);
   size_t in_dims[PNN_MAX_RANK];
   int q[PNN_MAX_RANK];
@@ -100,7 +104,8 @@ pnn_status pnn_op_transpose_prepare(pnn_model *model, pnn_node *node, pnn_error 
   node->kernel = "copy";
   if (plan->numel == 0 || m <= 1) {
     plan->mode = MODE_COPY;
-  } else if ((m == 2 && q[0] == 1) || (m == 3 && q[0] == 0 && q[1] == 2 && q[2] == 1)) {
+  } else if (size == sizeof(float) && ((m == 2 && q[0] == 1) || (m == 3 && q[0] == 0 && q[1] == 2 && q[2] == 1))) {
+    /* The f32 kernel only moves 4-byte words: s32 goes through it unchanged too. */
     plan->mode = MODE_2D;
     plan->batch = m == 3 ? in_dims[0] : 1;
     plan->rows = in_dims[m - 2];
@@ -138,29 +143,31 @@ void pnn_op_transpose_run(const pnn_model *model, const pnn_node *node, const vo
   (void)model;
   (void)ctx;
   const transpose_plan *p = node->params;
-  const float *x = in[0];
-  float *y = out[0];
   if (p->mode == MODE_COPY) {
-    if (p->numel > 0) memcpy(y, x, p->numel * sizeof(float));
+    if (p->numel > 0) memcpy(out[0], in[0], p->numel * p->size);
     return;
   }
   if (p->mode == MODE_2D) {
+    const float *xf = in[0];
+    float *yf = out[0];
     const size_t plane = p->rows * p->cols;
     for (size_t b = 0; b < p->batch; ++b) {
-      p->transpose2d(p->rows, p->cols, x + b * plane, p->cols, y + b * plane, p->rows);
+      p->transpose2d(p->rows, p->cols, xf + b * plane, p->cols, yf + b * plane, p->rows);
     }
     return;
   }
+  const uint8_t *x = in[0];
+  uint8_t *y = out[0];
+  const size_t size = p->size;
   const size_t rows = p->numel / p->block;
   const size_t inner_stride = p->in_stride[p->rank - 1];
   size_t index[PNN_MAX_RANK] = {0};
   size_t offset = 0;
-  for (size_t r = 0; r < rows; ++r, y += p->block) {
+  for (size_t r = 0; r < rows; ++r, y += p->block * size) {
     if (p->mode == MODE_BLOCKS) {
-      memcpy(y, x + offset, p->block * sizeof(float));
+      memcpy(y, x + offset * size, p->block * size);
     } else {
-      const float *src = x + offset;
-      for (size_t i = 0; i < p->block; ++i) y[i] = src[i * inner_stride];
+      pnn_copy_strided(size, y, x + offset * size, p->block, (ptrdiff_t)inner_stride);
     }
     for (int d = p->rank - 2; d >= 0; --d) {
       offset += p->in_stride[d];

@@ -3,7 +3,7 @@
 #include <float.h>
 #include <stdlib.h>
 
-#include "ew_common.h"
+#include "values.h"
 
 /* The kernel's kind for a unary op code; false for any other code. */
 static bool unary_kind(uint16_t op, int *kind) {
@@ -71,8 +71,12 @@ pnn_status pnn_op_unary_prepare(pnn_model *model, pnn_node *node, pnn_error *err
     return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node '%s': op %u is not a unary op",
                          node->name, (unsigned)node->op);
   }
-  pnn_status st = pnn_check_io(model, node, 1, 1, 1, 1, false, error);
+  /* Identity copies any value dtype; the math needs f32. */
+  const bool copy = kind == PNN_UNARY_COPY;
+  pnn_status st = pnn_check_io(model, node, 1, 1, 1, 1, copy, error);
   if (st != PNN_OK) return st;
+  size_t size = 0;
+  if (copy && (st = pnn_same_value_io(model, node, &size, error)) != PNN_OK) return st;
   const pnn_tensor *x = pnn_input_tensor(model, node, 0);
   st = pnn_ew_check_dims(node, x, error);
   if (st != PNN_OK) return st;
@@ -98,5 +102,9 @@ void pnn_op_unary_run(const pnn_model *model, const pnn_node *node, const void *
   (void)ctx;
   const pnn_unary_params *p = node->params;
   const pnn_tensor *x = pnn_input_tensor(model, node, 0);
+  if (p->kind == PNN_UNARY_COPY) {
+    if (x->nbytes > 0 && in[0] != out[0]) memcpy(out[0], in[0], x->nbytes);
+    return;
+  }
   pnn_f32_unary_scalar(p, x->numel, in[0], out[0]);
 }
