@@ -134,6 +134,8 @@ void pnn_f32_wino2_select(const pnn_cpu_features *cpu, pnn_f32_wino2_input_fn *i
  * without building the whole matrix. Columns past width are left untouched. */
 void pnn_f32_im2col_panel_scalar(const pnn_conv2d_geometry *g, const float *x, size_t k0,
                                  size_t kc, size_t n0, size_t width, float *dst);
+void pnn_f32_im2col_panel_avx2(const pnn_conv2d_geometry *g, const float *x, size_t k0,
+                               size_t kc, size_t n0, size_t width, float *dst);
 void pnn_f32_im2col_panel_avx512(const pnn_conv2d_geometry *g, const float *x, size_t k0,
                                  size_t kc, size_t n0, size_t width, float *dst);
 typedef void (*pnn_f32_im2col_panel_fn)(const pnn_conv2d_geometry *g, const float *x, size_t k0,

@@ -694,6 +694,9 @@ int main(void) {
     if (variant_usable("f32-gemm-pt", "avx512", cpu.avx512f)) test_gemm_pt("avx512", pnn_f32_gemm_pt_avx512, &r, &t);
 #endif
     test_im2col_panel("scalar", pnn_f32_im2col_panel_scalar, &r, &t);
+#if defined(__x86_64__)
+    if (variant_usable("f32-im2col", "avx2", cpu.avx2_fma)) test_im2col_panel("avx2", pnn_f32_im2col_panel_avx2, &r, &t);
+#endif
     test_winograd("scalar", pnn_f32_wino2_input_scalar, pnn_f32_wino2_output_scalar, &r, &t);
     test_maxpool("scalar", pnn_f32_maxpool2d_scalar, &r, &t);
     test_conv_direct("scalar", pnn_f32_conv_direct_scalar, &r, &t);

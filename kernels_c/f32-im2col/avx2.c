@@ -1,0 +1,127 @@
+/* f32 im2col of one GEMM panel for AVX2 (contract in pnn_kernels_nn.h).
+ * A panel row is a few runs of output columns on one output row each, packed 8 lanes at
+ * a time: with unit width stride a chunk inside the image is one load (masked at the
+ * right edge), with width stride 2 the even lanes of two loads are gathered by
+ * permutes. A chunk that starts left of the image (padding) and other strides take the
+ * exact scalar loop, so no pointer is formed before a row. 1x1 stride-1 unpadded
+ * convolutions copy rows of the image directly. Full chunks use plain stores: masked
+ * stores are slow on some cores (AMD). */
+#include "pnn_kernels.h"
+
+#if defined(__x86_64__)
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+
+#define PNN_X86_ACT_AVX2
+#include "pnn_x86_act.h"
+
+static PNN_ALWAYS_INLINE void store_chunk(float *out, size_t n, __m256 v) {
+  if (n == 8) _mm256_storeu_ps(out, v);
+  else _mm256_maskstore_ps(out, pnn_mask8(n), v);
+}
+
+/* Lanes [clo, chi) of out = row[ix0 + stride*u], the others 0 (the scalar fallback). */
+static __m256 gather_chunk(const float *row, ptrdiff_t ix0, ptrdiff_t s, ptrdiff_t clo, ptrdiff_t chi) {
+  _Alignas(32) float tmp[8];
+  for (ptrdiff_t u = 0; u < 8; ++u) tmp[u] = u >= clo && u < chi ? row[ix0 + s * u] : 0.0f;
+  return _mm256_load_ps(tmp);
+}
+
+/* out[u] = row[ix0 + stride*u] inside [0, in_w), else 0, for u < len.
+ * row is NULL for a row outside the image. ix0 is signed. */
+static void pack_run(const float *row, ptrdiff_t ix0, size_t stride, size_t in_w, size_t len,
+                     float *out) {
+  if (row == NULL) {
+    for (size_t u0 = 0; u0 < len; u0 += 8) store_chunk(out + u0, len - u0 < 8 ? len - u0 : 8, _mm256_setzero_ps());
+    return;
+  }
+  const ptrdiff_t w = (ptrdiff_t)in_w, s = (ptrdiff_t)stride;
+  /* Valid lanes [lo, hi): 0 <= ix0 + s*u < w. */
+  ptrdiff_t lo = ix0 >= 0 ? 0 : (-ix0 + s - 1) / s;
+  ptrdiff_t hi = ix0 >= w ? 0 : (w - ix0 + s - 1) / s;
+  if (hi > (ptrdiff_t)len) hi = (ptrdiff_t)len;
+  if (lo > hi) lo = hi;
+  const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+  for (size_t u0 = 0; u0 < len; u0 += 8) {
+    const size_t n = len - u0 < 8 ? len - u0 : 8;
+    const ptrdiff_t a = (ptrdiff_t)u0;
+    /* Valid lanes of this chunk. */
+    const ptrdiff_t clo = lo - a < 0 ? 0 : (lo - a > 8 ? 8 : lo - a);
+    const ptrdiff_t chi = hi - a < 0 ? 0 : (hi - a > 8 ? 8 : hi - a);
+    __m256 v;
+    if (chi <= clo) {
+      v = _mm256_setzero_ps();
+    } else if (clo > 0 || stride > 2) {
+      v = gather_chunk(row, ix0 + s * a, s, clo, chi);
+    } else if (stride == 1) {
+      const float *src = row + (ix0 + a);
+      v = chi == 8 ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, pnn_mask8((size_t)chi));
+    } else {
+      /* Stride 2: the valid lanes read src[0, 2*chi - 1), all inside the row; masked
+       * lanes load 0, so the lanes past chi come out 0. */
+      const size_t span = 2 * (size_t)chi - 1;
+      const float *src = row + (ix0 + 2 * a);
+      const __m256 v0 = _mm256_maskload_ps(src, pnn_mask8(span));
+      const __m256 v1 = span > 8 ? _mm256_maskload_ps(src + 8, pnn_mask8(span - 8)) : _mm256_setzero_ps();
+      v = _mm256_blend_ps(_mm256_permutevar8x32_ps(v0, even), _mm256_permutevar8x32_ps(v1, even), 0xF0);
+    }
+    store_chunk(out + u0, n, v);
+  }
+}
+
+void pnn_f32_im2col_panel_avx2(const pnn_conv2d_geometry *g, const float *x, size_t k0,
+                               size_t kc, size_t n0, size_t width, float *dst) {
+  const size_t in_hw = g->in_h * g->in_w, ow = g->out_w;
+  if (g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
+      g->pad_top == 0 && g->pad_left == 0 && g->in_w == ow && g->in_h == g->out_h) {
+    /* 1x1 stride 1, no padding: panel rows are pieces of image rows. */
+    for (size_t r = 0; r < kc; ++r) {
+      const float *src = x + (k0 + r) * in_hw + n0;
+      float *out = dst + r * PNN_GEMM_PB_NR;
+      size_t u = 0;
+      for (; u + 8 <= width; u += 8) _mm256_store_ps(out + u, _mm256_loadu_ps(src + u));
+      if (u < width) {
+        const __m256i m = pnn_mask8(width - u);
+        _mm256_maskstore_ps(out + u, m, _mm256_maskload_ps(src + u, m));
+      }
+    }
+    return;
+  }
+  const size_t taps = g->kernel_h * g->kernel_w;
+  size_t c = k0 / taps, i = (k0 % taps) / g->kernel_w, j = k0 % g->kernel_w;
+  for (size_t r = 0; r < kc; ++r) {
+    const float *x_c = x + c * in_hw;
+    float *out = dst + r * PNN_GEMM_PB_NR;
+    size_t t = 0, oy = n0 / ow, ox = n0 % ow;
+    while (t < width) {
+      const size_t len = ow - ox < width - t ? ow - ox : width - t;
+      const size_t iy = oy * g->stride_h + i * g->dilation_h - g->pad_top; /* wraps above */
+      const ptrdiff_t ix0 = (ptrdiff_t)(ox * g->stride_w + j * g->dilation_w) - (ptrdiff_t)g->pad_left;
+      pack_run(iy < g->in_h ? x_c + iy * g->in_w : NULL, ix0, g->stride_w, g->in_w, len, out + t);
+      t += len;
+      ++oy;
+      ox = 0;
+    }
+    /* Next row of the im2col matrix: (c, i, j) in row-major order. */
+    if (++j == g->kernel_w) {
+      j = 0;
+      if (++i == g->kernel_h) {
+        i = 0;
+        ++c;
+      }
+    }
+  }
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
+
+#endif /* __x86_64__ */
