@@ -26,7 +26,8 @@ enum {
    * earlier block are kept in C. */
   PB_KC = 256,
   /* Up to this depth all of a strip's panel blocks fit L1 at once. */
-  PB_SHORT_K = 64
+  PB_SHORT_K = 64,
+  PB_FEW_COLUMNS = 2 * PNN_GEMM_PB_NR
 };
 _Static_assert(PB_MR <= PNN_GEMM_PA_MR, "a strip never straddles two A panels");
 _Static_assert(PNN_GEMM_PB_NR % (2 * PB_LANES) == 0, "column groups tile a panel");
@@ -171,10 +172,12 @@ static void gemm_pb(int packed, size_t M, size_t N, size_t K, const float *A, si
     ep.accumulate = k0 != 0;
     ep.activate = k0 + kc >= K;
     const pb_block blk = {packed, M, N, K, k0, kc, A, lda, Bp, C, ldc, row_bias};
-    if (K <= PB_SHORT_K) {
+    if (K <= PB_SHORT_K || N <= PB_FEW_COLUMNS) {
       /* Short K: every panel block fits L1 at once, so run strip by strip: each output
        * row is then written in one contiguous run instead of a column group at a time
-       * interleaved with every other row. */
+       * interleaved with every other row. Few columns (7x7 images): the strip of A stays
+       * in L1 across the column groups instead of streaming once per group (AVX2: 3-5%
+       * faster on MobileNet's 7x7 shapes; AVX-512 the same). */
       for (size_t m0 = 0, mr; m0 < M; m0 += mr) {
         mr = pb_next_rows(&blk, m0);
         for (size_t g = 0; g < groups; ++g) pb_block_tile(&blk, m0, mr, g, &ep);

@@ -5,7 +5,7 @@
  * permutes. A chunk that starts left of the image (padding) and other strides take the
  * exact scalar loop, so no pointer is formed before a row. 1x1 stride-1 unpadded
  * convolutions copy rows of the image directly. Full chunks use plain stores: masked
- * stores are slow on some cores (AMD). */
+ * stores are slow on some cores (AMD); so a row short of a panel is zeroed first. */
 #include "pnn_kernels.h"
 
 #if defined(__x86_64__)
@@ -83,11 +83,11 @@ void pnn_f32_im2col_panel_avx2(const pnn_conv2d_geometry *g, const float *x, siz
     for (size_t r = 0; r < kc; ++r) {
       const float *src = x + (k0 + r) * in_hw + n0;
       float *out = dst + r * PNN_GEMM_PB_NR;
-      size_t u = 0;
-      for (; u + 8 <= width; u += 8) _mm256_store_ps(out + u, _mm256_loadu_ps(src + u));
-      if (u < width) {
-        const __m256i m = pnn_mask8(width - u);
-        _mm256_maskstore_ps(out + u, m, _mm256_maskload_ps(src + u, m));
+      for (size_t u = 0; u < PNN_GEMM_PB_NR; u += 8) {
+        const __m256 v = u + 8 <= width ? _mm256_loadu_ps(src + u)
+                         : u < width    ? _mm256_maskload_ps(src + u, pnn_mask8(width - u))
+                                        : _mm256_setzero_ps();
+        _mm256_storeu_ps(out + u, v);
       }
     }
     return;
@@ -97,6 +97,8 @@ void pnn_f32_im2col_panel_avx2(const pnn_conv2d_geometry *g, const float *x, siz
   for (size_t r = 0; r < kc; ++r) {
     const float *x_c = x + c * in_hw;
     float *out = dst + r * PNN_GEMM_PB_NR;
+    if (width < PNN_GEMM_PB_NR)
+      for (size_t u = 0; u < PNN_GEMM_PB_NR; u += 8) _mm256_storeu_ps(out + u, _mm256_setzero_ps());
     size_t t = 0, oy = n0 / ow, ox = n0 % ow;
     while (t < width) {
       const size_t len = ow - ox < width - t ? ow - ox : width - t;

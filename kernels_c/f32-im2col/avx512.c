@@ -84,9 +84,8 @@ void pnn_f32_im2col_panel_avx512(const pnn_conv2d_geometry *g, const float *x, s
     const __mmask16 m_lo = pnn_mask16(width), m_hi = pnn_mask16(width > 16 ? width - 16 : 0);
     for (size_t r = 0; r < kc; ++r) {
       const float *src = x + (k0 + r) * in_hw + n0;
-      _mm512_mask_storeu_ps(dst + r * PNN_GEMM_PB_NR, m_lo, _mm512_maskz_loadu_ps(m_lo, src));
-      if (width > 16)
-        _mm512_mask_storeu_ps(dst + r * PNN_GEMM_PB_NR + 16, m_hi, _mm512_maskz_loadu_ps(m_hi, src + 16));
+      _mm512_storeu_ps(dst + r * PNN_GEMM_PB_NR, _mm512_maskz_loadu_ps(m_lo, src));
+      _mm512_storeu_ps(dst + r * PNN_GEMM_PB_NR + 16, width > 16 ? _mm512_maskz_loadu_ps(m_hi, src + 16) : _mm512_setzero_ps());
     }
     return;
   }
@@ -95,6 +94,10 @@ void pnn_f32_im2col_panel_avx512(const pnn_conv2d_geometry *g, const float *x, s
   for (size_t r = 0; r < kc; ++r) {
     const float *x_c = x + c * in_hw;
     float *out = dst + r * PNN_GEMM_PB_NR;
+    if (width < PNN_GEMM_PB_NR) {
+      _mm512_storeu_ps(out, _mm512_setzero_ps());
+      _mm512_storeu_ps(out + 16, _mm512_setzero_ps());
+    }
     size_t t = 0, oy = n0 / ow, ox = n0 % ow;
     while (t < width) {
       const size_t len = ow - ox < width - t ? ow - ox : width - t;
