@@ -20,6 +20,7 @@
 
 #define PNN_X86_ACT_AVX512
 #include "pnn_x86_act.h"
+#include "panel_driver.h"
 
 /* out[u] = row[ix0 + stride*u] inside [0, in_w), else 0, for u < len <= 32.
  * row is NULL for a row outside the image. ix0 is signed. */
@@ -32,12 +33,9 @@ static void pack_run(const float *row, ptrdiff_t ix0, size_t stride, size_t in_w
     }
     return;
   }
-  const ptrdiff_t w = (ptrdiff_t)in_w, s = (ptrdiff_t)stride;
-  /* Valid lanes [lo, hi): 0 <= ix0 + s*u < w. */
-  ptrdiff_t lo = ix0 >= 0 ? 0 : (-ix0 + s - 1) / s;
-  ptrdiff_t hi = ix0 >= w ? 0 : (w - ix0 + s - 1) / s;
-  if (hi > (ptrdiff_t)len) hi = (ptrdiff_t)len;
-  if (lo > hi) lo = hi;
+  const ptrdiff_t s = (ptrdiff_t)stride;
+  ptrdiff_t lo, hi;
+  run_valid_lanes(ix0, stride, in_w, len, &lo, &hi);
   for (size_t u0 = 0; u0 < len; u0 += 16) {
     const size_t n = len - u0 < 16 ? len - u0 : 16;
     const ptrdiff_t a = (ptrdiff_t)u0;
@@ -75,45 +73,20 @@ static void pack_run(const float *row, ptrdiff_t ix0, size_t stride, size_t in_w
   }
 }
 
+static void copy_row(const float *src, size_t width, float *out) {
+  const __mmask16 m_lo = pnn_mask16(width), m_hi = pnn_mask16(width > 16 ? width - 16 : 0);
+  _mm512_storeu_ps(out, _mm512_maskz_loadu_ps(m_lo, src));
+  _mm512_storeu_ps(out + 16, width > 16 ? _mm512_maskz_loadu_ps(m_hi, src + 16) : _mm512_setzero_ps());
+}
+
+static void zero_row(float *out) {
+  _mm512_storeu_ps(out, _mm512_setzero_ps());
+  _mm512_storeu_ps(out + 16, _mm512_setzero_ps());
+}
+
 void pnn_f32_im2col_panel_avx512(const pnn_conv2d_geometry *g, const float *x, size_t k0,
                                  size_t kc, size_t n0, size_t width, float *dst) {
-  const size_t in_hw = g->in_h * g->in_w, ow = g->out_w;
-  if (g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
-      g->pad_top == 0 && g->pad_left == 0 && g->in_w == ow && g->in_h == g->out_h) {
-    /* 1x1 stride 1, no padding: panel rows are pieces of image rows. */
-    const __mmask16 m_lo = pnn_mask16(width), m_hi = pnn_mask16(width > 16 ? width - 16 : 0);
-    for (size_t r = 0; r < kc; ++r) {
-      const float *src = x + (k0 + r) * in_hw + n0;
-      _mm512_mask_storeu_ps(dst + r * PNN_GEMM_PB_NR, m_lo, _mm512_maskz_loadu_ps(m_lo, src));
-      if (width > 16)
-        _mm512_mask_storeu_ps(dst + r * PNN_GEMM_PB_NR + 16, m_hi, _mm512_maskz_loadu_ps(m_hi, src + 16));
-    }
-    return;
-  }
-  const size_t taps = g->kernel_h * g->kernel_w;
-  size_t c = k0 / taps, i = (k0 % taps) / g->kernel_w, j = k0 % g->kernel_w;
-  for (size_t r = 0; r < kc; ++r) {
-    const float *x_c = x + c * in_hw;
-    float *out = dst + r * PNN_GEMM_PB_NR;
-    size_t t = 0, oy = n0 / ow, ox = n0 % ow;
-    while (t < width) {
-      const size_t len = ow - ox < width - t ? ow - ox : width - t;
-      const size_t iy = oy * g->stride_h + i * g->dilation_h - g->pad_top; /* wraps above */
-      const ptrdiff_t ix0 = (ptrdiff_t)(ox * g->stride_w + j * g->dilation_w) - (ptrdiff_t)g->pad_left;
-      pack_run(iy < g->in_h ? x_c + iy * g->in_w : NULL, ix0, g->stride_w, g->in_w, len, out + t);
-      t += len;
-      ++oy;
-      ox = 0;
-    }
-    /* Next row of the im2col matrix: (c, i, j) in row-major order. */
-    if (++j == g->kernel_w) {
-      j = 0;
-      if (++i == g->kernel_h) {
-        i = 0;
-        ++c;
-      }
-    }
-  }
+  im2col_panel(g, x, k0, kc, n0, width, dst);
 }
 
 #if defined(__clang__)

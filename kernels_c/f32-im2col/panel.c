@@ -15,6 +15,7 @@ void pnn_f32_im2col_panel_scalar(const pnn_conv2d_geometry *g, const float *x, s
     const size_t i = tap / g->kernel_w, j = tap % g->kernel_w;
     const float *x_c = x + c * g->in_h * g->in_w;
     float *out = dst + r * PNN_GEMM_PB_NR;
+    memset(out + width, 0, (PNN_GEMM_PB_NR - width) * sizeof(float));
     size_t t = 0;
     size_t oy = n0 / ow, ox = n0 % ow;
     while (t < width) {

@@ -7,6 +7,10 @@ pnn_f32_im2col_panel_fn pnn_f32_im2col_panel_select(const pnn_cpu_features *cpu,
     if (name) *name = "avx512";
     return pnn_f32_im2col_panel_avx512;
   }
+  if (cpu->avx2_fma) {
+    if (name) *name = "avx2";
+    return pnn_f32_im2col_panel_avx2;
+  }
 #else
   (void)cpu;
 #endif

@@ -136,9 +136,12 @@ void pnn_f32_wino2_select(const pnn_cpu_features *cpu, pnn_f32_wino2_input_fn *i
 /* ---- f32 im2col of one GEMM panel (kernels_c/f32-im2col/) ----------------------
  * Packs rows [k0, k0 + kc) and columns [n0, n0 + width) (width <= PNN_GEMM_PB_NR) of
  * the im2col matrix of pnn_f32_im2col_scalar into dst[(k - k0) * PNN_GEMM_PB_NR + n - n0],
- * without building the whole matrix. Columns past width are left untouched. */
+ * without building the whole matrix. Columns [width, PNN_GEMM_PB_NR) of dst are set to 0
+ * (the GEMM kernels load whole panel rows). */
 void pnn_f32_im2col_panel_scalar(const pnn_conv2d_geometry *g, const float *x, size_t k0,
                                  size_t kc, size_t n0, size_t width, float *dst);
+void pnn_f32_im2col_panel_avx2(const pnn_conv2d_geometry *g, const float *x, size_t k0,
+                               size_t kc, size_t n0, size_t width, float *dst);
 void pnn_f32_im2col_panel_avx512(const pnn_conv2d_geometry *g, const float *x, size_t k0,
                                  size_t kc, size_t n0, size_t width, float *dst);
 typedef void (*pnn_f32_im2col_panel_fn)(const pnn_conv2d_geometry *g, const float *x, size_t k0,

@@ -442,7 +442,7 @@ static void test_im2col_panel(const char *name, pnn_f32_im2col_panel_fn fn, rng 
       size_t bad = 0;
       for (size_t k = 0; k < kc; ++k)
         for (size_t n = 0; n < nr; ++n) {
-          const float want = n < width ? full[(k0 + k) * cols + n0 + n] : SENTINEL;
+          const float want = n < width ? full[(k0 + k) * cols + n0 + n] : 0.0f;
           if (got[k * nr + n] != want) ++bad;
         }
       char what[160];
@@ -699,6 +699,9 @@ int main(void) {
     if (variant_usable("f32-gemm-pt", "avx512", cpu.avx512f)) test_gemm_pt("avx512", pnn_f32_gemm_pt_avx512, &r, &t);
 #endif
     test_im2col_panel("scalar", pnn_f32_im2col_panel_scalar, &r, &t);
+#if defined(__x86_64__)
+    if (variant_usable("f32-im2col", "avx2", cpu.avx2_fma)) test_im2col_panel("avx2", pnn_f32_im2col_panel_avx2, &r, &t);
+#endif
     test_winograd("scalar", pnn_f32_wino2_input_scalar, pnn_f32_wino2_output_scalar, &r, &t);
     test_maxpool("scalar", pnn_f32_maxpool2d_scalar, &r, &t);
     test_conv_direct("scalar", pnn_f32_conv_direct_scalar, &r, &t);

@@ -433,10 +433,7 @@ static void packed_task(void *context, size_t task, size_t thread) {
   for (size_t n0 = 0; n0 < cols; n0 += CONV_NR) {
     const size_t width = cols - n0 < CONV_NR ? cols - n0 : CONV_NR;
     float *dst = panels + (n0 / CONV_NR) * k * CONV_NR;
-    p->pack(g, xg, 0, k, col0 + n0, width, dst);
-    /* Defined values in the unused columns (the kernels load whole vectors). */
-    if (width < CONV_NR)
-      for (size_t r = 0; r < k; ++r) memset(dst + r * CONV_NR + width, 0, (CONV_NR - width) * sizeof(float));
+    p->pack(g, xg, 0, k, col0 + n0, width, dst); /* zeroes the columns past width */
   }
   const size_t m0 = rc * job->row_step;
   const size_t rows = p->out_c_group - m0 < job->row_step ? p->out_c_group - m0 : job->row_step;
