@@ -133,6 +133,28 @@ def test_too_large_runtime_op_is_kept_unfolded_and_computed_at_run_time() -> Non
                                rtol=1e-5, atol=1e-6)
 
 
+def test_qdq_model_honours_the_folding_limit() -> None:
+    # The same [64, 64] broadcast in an already-quantized (QDQ) model: its import runs
+    # the graph passes before quantizing, and they must fold with the caller's limit too.
+    a, b = _f32(64, 1), _f32(1, 64)
+    scale = np.array(0.02, np.float32)
+    zero_point = np.array(128, np.uint8)
+    model = make_model([
+        helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["xq"], name="quant"),
+        helper.make_node("DequantizeLinear", ["xq", "s", "zp"], ["xd"], name="dequant"),
+        helper.make_node("Add", ["a", "b"], ["ab"], name="outer"),
+        helper.make_node("Mul", ["xd", "ab"], ["y"], name="mul"),
+    ], {"x": [64, 64]}, ["y"], {"a": a, "b": b, "s": scale, "zp": zero_point})
+    packed = convert(model, max_constant_elements=1000)
+    assert len(packed) < 64 * 64 * 4  # the [64, 64] sum is not stored
+    runtime = pocketnn.Model(packed)
+    assert "Add" in [n.op for n in runtime.nodes]
+    x = _f32(64, 64)
+    np.testing.assert_allclose(runtime.run({"x": x})["y"], run_onnxruntime(model, {"x": x})[0],
+                               rtol=1e-5, atol=1e-5)
+    assert len(convert(model)) > 64 * 64 * 4  # under the default limit the sum is folded
+
+
 def test_expand_to_a_huge_shape_is_refused_before_allocating() -> None:
     model = make_model([helper.make_node("Expand", ["x", "shape"], ["y"], name="grow")],
                        {"x": [1, 1]}, ["y"], {"shape": np.array([16384, 16384], np.int64)})
