@@ -213,6 +213,23 @@ def test_cropped_dense_weights_in_every_packed_layout(m: int, isa: str) -> None:
     np.testing.assert_allclose(model.run({"x": x})["y"], expected, rtol=1e-4, atol=1e-4)
 
 
+def test_deep_conv_with_few_output_pixels_unfolds_only_them(isa: str) -> None:
+    # Three output pixels over 2 x 80 x 78 taps, all reaching the image: a 32-column
+    # panel (x86's packed path) would be 1.6 MB for 150 KB of unfolded columns.
+    rng = np.random.default_rng(6)
+    w = rng.standard_normal((3, 2, 80, 78)).astype(np.float32)
+    bias = rng.standard_normal(3).astype(np.float32)
+    x = rng.standard_normal((1, 2, 80, 80)).astype(np.float32)
+    expected = _onnx_conv(x, w, bias, [0, 0, 0, 0], [1, 1], [1, 1])
+    assert expected.shape == (1, 3, 1, 3)
+    graph = _sparse_conv_graph(x.shape, w, bias, [0, 0, 0, 0], [1, 1], [1, 1], expected.shape)
+    graph.tensors["w"].sparse_group = 0
+    model = pocketnn.Model(write_pnn(graph))
+    assert model.nodes[0].kernel.startswith("im2col"), model.nodes[0].kernel
+    assert model.nodes[0].scratch_bytes <= spec.align(4 * 2 * 80 * 78 * 3)
+    np.testing.assert_allclose(model.run({"x": x})["y"], expected, rtol=1e-4, atol=1e-3)
+
+
 def test_dense_conv_with_huge_kernel_and_pads_needs_tiny_scratch(isa: str) -> None:
     # The table's hostile Conv with dense weights: one output pixel of a 1x1 image under
     # a 1025 x 1025 kernel, pads 512. Only the centre tap reads the image; unfolding every

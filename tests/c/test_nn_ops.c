@@ -296,7 +296,9 @@ static void test_conv_case_with(const conv_case *cc, const pnn_cpu_features *cpu
     const bool direct = cpu->avx512f && cc->group == 1 && cc->c <= 4 && cc->w_const &&
                         (cc->kw == 3 || cc->kw == 5 || cc->kw == 7) && cc->kh <= 7 && cc->dh == 1 &&
                         cc->dw == 1 && (cc->sw == 1 || cc->sw == 2) && cc->sh == cc->sw && cc->pads[1] < 16;
-    path = direct ? "direct" : (wino ? "winograd" : "packed");
+    /* Fewer pixels than a 32-column panel over a depth past 10240 (one panel > 1.25 MiB). */
+    const bool deep_few = oh * ow < 32 && cc->c / cc->group * cc->kh * cc->kw > 10240;
+    path = direct ? "direct" : (wino ? "winograd" : (deep_few ? "im2col+gemm" : "packed"));
   }
 #endif
   for (size_t i = 0; specials && specials[i]; ++i) tg_in(&tg, 0)[specials[i]] = i % 2 ? -INFINITY : INFINITY;
@@ -359,6 +361,8 @@ static const conv_case CONV_CASES[] = {
     {"conv cropped groups", 2, 4, 2, 2, 6, 7, 7, 2, 1, 1, 1, 1, {3, 3, 3, 3}, false, false, true, 0, 0, 0, "im2col+gemm"},
     {"conv cropped 1x1 out", 1, 1, 1, 1, 2, 65, 65, 1, 1, 1, 1, 1, {32, 32, 32, 32}, true, false, true, 0, 0, 0, "im2col+gemm"},
     {"conv uncropped runtime W", 1, 3, 4, 5, 6, 9, 11, 1, 1, 1, 1, 1, {4, 5, 4, 5}, true, false, false, 0, 0, 0, "im2col+gemm"},
+    /* Three output pixels over 12480 taps: unfolded as such, not in 32-column panels. */
+    {"conv deep few pixels", 1, 2, 80, 80, 3, 80, 78, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, false, true, 0, 0, 0, "im2col+gemm"},
 };
 
 /* Infinities in X of Winograd-sized convs (x86): the transform's inf - inf must not

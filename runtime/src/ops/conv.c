@@ -11,7 +11,8 @@
  *               per task a block of tiles is transformed into packed GEMM panels,
  *               16 GEMMs run over them and the output transform adds bias and
  *               activation while writing Y.
- *   packed      x86 SIMD, everything else: each task packs a few 32-column panels
+ *   packed      x86 SIMD, everything else (but fewer than 32 output pixels over a
+ *               very deep kernel: im2col+gemm): each task packs a few 32-column panels
  *               of the (implicit) im2col matrix straight from X into its thread's
  *               scratch and runs the packed-panel GEMM W[M, K] x panels. 1x1
  *               stride-1 convs pack by copying rows of X. Where the output pixels
@@ -25,6 +26,7 @@
  *               pixels across SIMD lanes (1x1 stride 1 unpadded: X in place; else
  *               X unfolded by im2col first). Tasks split the pixels in chunks of
  *               CONV_SPARSE_CHUNK so every pixel is computed alike for any split.
+ * Packed, im2col and sparse paths drop kernel taps that only read padding (conv_crop.h).
  * Tasks split the output into fixed tiles (batch, group, column chunk, row chunk):
  * every output element is computed by the same sequence of operations whatever the
  * split, so results are identical for any thread count. */
@@ -121,6 +123,16 @@ static size_t crop_dense_taps(conv_params *p, bool constant_w, pnn_conv_crop *cr
     if (crop->cropped) p->geom = crop->geom;
   }
   return p->in_c_group * p->geom.kernel_h * p->geom.kernel_w;
+}
+
+/* Whether a 32-column panel of this conv would be mostly zero columns over a deep
+ * kernel: fewer output pixels than a panel, and one panel of the (cropped) depth over
+ * the L2 budget. Such a conv unfolds only its pixels (im2col + gemm) instead: K x
+ * pixels floats of scratch, not K x 32 for one output value. */
+static bool panels_mostly_empty(const conv_params *p, bool constant_w) {
+  const pnn_conv2d_geometry g = constant_w ? pnn_conv_crop_taps(&p->geom).geom : p->geom;
+  const size_t depth = p->in_c_group * g.kernel_h * g.kernel_w; /* <= numel of W */
+  return g.out_h * g.out_w < CONV_NR && depth > CONV_PANEL_BUDGET / (CONV_NR * sizeof(float));
 }
 
 pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
@@ -291,7 +303,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     if (scratch < panel_bytes) scratch = panel_bytes;
     p.wino_fallback_panels = clamp_size(scratch / panel_bytes, 1, 8);
     p.wino_fallback_panels = clamp_size(p.wino_fallback_panels, 1, pnn_nn_div_up(p.geom.out_h * p.geom.out_w, CONV_NR));
-  } else if (have_pb) {
+  } else if (have_pb && !panels_mostly_empty(&p, constant_w)) {
     p.path = CONV_PATH_PACKED;
     p.gemm_pb = gemm_pb;
     p.pack = pnn_f32_im2col_panel_select(&model->cpu, NULL);
