@@ -117,20 +117,30 @@ def test_max_constant_elements_is_the_limit() -> None:
     np.testing.assert_allclose(out, x + 1.0, rtol=1e-6)
 
 
-def test_too_large_runtime_op_is_kept_unfolded_and_computed_at_run_time() -> None:
+@pytest.mark.parametrize("qdq", [False, True], ids=["float", "qdq"])
+def test_too_large_runtime_op_is_kept_unfolded_and_computed_at_run_time(qdq: bool) -> None:
     # Add of two constants broadcasts to [64, 64]: over a limit of 1000 it stays a node.
+    # In an already-quantized (QDQ) model too: its import runs the graph passes before
+    # quantizing, and they fold with the caller's limit.
     a, b = _f32(64, 1), _f32(1, 64)
-    model = make_model([
-        helper.make_node("Add", ["a", "b"], ["ab"], name="outer"),
-        helper.make_node("Mul", ["x", "ab"], ["y"], name="mul"),
-    ], {"x": [64, 64]}, ["y"], {"a": a, "b": b})
+    inits: dict[str, np.ndarray] = {"a": a, "b": b}
+    nodes = [helper.make_node("Add", ["a", "b"], ["ab"], name="outer")]
+    x_name = "x"
+    if qdq:
+        inits.update(s=np.array(0.02, np.float32), zp=np.array(128, np.uint8))
+        nodes += [helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["xq"], name="quant"),
+                  helper.make_node("DequantizeLinear", ["xq", "s", "zp"], ["xd"], name="dequant")]
+        x_name = "xd"
+    nodes.append(helper.make_node("Mul", [x_name, "ab"], ["y"], name="mul"))
+    model = make_model(nodes, {"x": [64, 64]}, ["y"], inits)
     packed = convert(model, max_constant_elements=1000)
     assert len(packed) < 64 * 64 * 4  # the [64, 64] sum is not stored
     runtime = pocketnn.Model(packed)
     assert "Add" in [n.op for n in runtime.nodes]
     x = _f32(64, 64)
     np.testing.assert_allclose(runtime.run({"x": x})["y"], run_onnxruntime(model, {"x": x})[0],
-                               rtol=1e-5, atol=1e-6)
+                               rtol=1e-5, atol=1e-5)
+    assert len(convert(model)) > 64 * 64 * 4  # under the default limit the sum is folded
 
 
 def test_expand_to_a_huge_shape_is_refused_before_allocating() -> None:

@@ -142,8 +142,33 @@ def _onnx_conv(x: np.ndarray, w: np.ndarray, bias: np.ndarray, pads: list[int], 
     return session.run(None, {"x": x})[0]
 
 
+ISAS = ("scalar", "avx2", "avx512")
+
+
+@pytest.fixture(params=ISAS)
+def isa(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Caps the kernels of the models loaded in the test (PNN_ISA); skips, naming the
+    path, where the host cannot run it. Dense Conv runs im2col + GEMM under scalar (as
+    on NEON and wasm) and packed panels under avx2 / avx512."""
+    monkeypatch.setenv("PNN_ISA", request.param)
+    probe = Graph({"x": Tensor("x", DType.F32, (4,)), "y": Tensor("y", DType.F32, (4,))},
+                  [Node("Relu", "r", ["x"], ["y"])], ["x"], ["y"], {})
+    try:
+        pocketnn.Model(write_pnn(probe))
+    except pocketnn.NativeError as error:
+        pytest.skip(f"ISA path {request.param!r} not run on this host: {error.message}")
+    return request.param
+
+
+def _conv_scratch_for_every_tap(c: int, k: tuple[int, int], out_hw: int) -> int:
+    """Bytes an unfold of all C * kh * kw taps takes: out_hw columns (im2col), or at least
+    one 32-column panel (packed)."""
+    return 4 * c * k[0] * k[1] * max(out_hw, 32)
+
+
 @pytest.mark.parametrize("sparse_group", [0, 1])
-def test_conv_with_a_kernel_larger_than_image_and_pads_unfolds_only_reachable_taps(sparse_group: int) -> None:
+def test_conv_with_a_kernel_larger_than_image_and_pads_unfolds_only_reachable_taps(sparse_group: int,
+                                                                                  isa: str) -> None:
     # 4x4 image, 20x20 kernel, pads 10: 5x5 outputs; only the middle 8x8 taps (or so)
     # ever read the image, the rest read zero padding for every output.
     rng = np.random.default_rng(3)
@@ -158,11 +183,71 @@ def test_conv_with_a_kernel_larger_than_image_and_pads_unfolds_only_reachable_ta
         graph = _sparse_conv_graph(x.shape, w, bias, pads, strides, dilations, expected.shape)
         graph.tensors["w"].sparse_group = sparse_group
         model = pocketnn.Model(write_pnn(graph))
-        if sparse_group:
-            assert model.nodes[0].kernel.startswith("sparse")
-            full_unfold = 4 * c * k * k * expected.shape[2] * expected.shape[3]
-            assert model.nodes[0].scratch_bytes <= full_unfold // 4, (pads, model.nodes[0].scratch_bytes)
+        kernel = model.nodes[0].kernel
+        assert kernel.startswith("sparse" if sparse_group else ("im2col" if isa == "scalar" else "packed"))
+        full_unfold = _conv_scratch_for_every_tap(c, (k, k), expected.shape[2] * expected.shape[3])
+        assert model.nodes[0].scratch_bytes <= full_unfold // 4, (pads, kernel, model.nodes[0].scratch_bytes)
         np.testing.assert_allclose(model.run({"x": x})["y"], expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("m", [32, 130])
+def test_cropped_dense_weights_in_every_packed_layout(m: int, isa: str) -> None:
+    # 16 channels, a 20x20 kernel of which 8x8 taps reach the 4x4 image: 32 output
+    # channels fill AVX-512's channel lanes (weights packed for pnn_f32_gemm_pt); 130
+    # channels give over 512 KiB of kept weights (packed in row panels); both are packed
+    # from the cropped copy.
+    rng = np.random.default_rng(5)
+    c, k, pads = 16, 20, [10, 10, 10, 10]
+    w = rng.standard_normal((m, c, k, k)).astype(np.float32)
+    bias = rng.standard_normal(m).astype(np.float32)
+    x = rng.standard_normal((1, c, 4, 4)).astype(np.float32)
+    expected = _onnx_conv(x, w, bias, pads, [1, 1], [1, 1])
+    graph = _sparse_conv_graph(x.shape, w, bias, pads, [1, 1], [1, 1], expected.shape)
+    graph.tensors["w"].sparse_group = 0
+    model = pocketnn.Model(write_pnn(graph))
+    kernel = model.nodes[0].kernel
+    assert kernel.startswith("im2col" if isa == "scalar" else "packed"), kernel
+    if isa == "avx512":
+        assert kernel.startswith("packed-channels" if m == 32 else "packed/"), kernel
+    assert model.nodes[0].scratch_bytes <= _conv_scratch_for_every_tap(c, (k, k), 25) // 4
+    np.testing.assert_allclose(model.run({"x": x})["y"], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_deep_conv_with_few_output_pixels_unfolds_only_them(isa: str) -> None:
+    # Three output pixels over 2 x 80 x 78 taps, all reaching the image: a 32-column
+    # panel (x86's packed path) would be 1.6 MB for 150 KB of unfolded columns.
+    rng = np.random.default_rng(6)
+    w = rng.standard_normal((3, 2, 80, 78)).astype(np.float32)
+    bias = rng.standard_normal(3).astype(np.float32)
+    x = rng.standard_normal((1, 2, 80, 80)).astype(np.float32)
+    expected = _onnx_conv(x, w, bias, [0, 0, 0, 0], [1, 1], [1, 1])
+    assert expected.shape == (1, 3, 1, 3)
+    graph = _sparse_conv_graph(x.shape, w, bias, [0, 0, 0, 0], [1, 1], [1, 1], expected.shape)
+    graph.tensors["w"].sparse_group = 0
+    model = pocketnn.Model(write_pnn(graph))
+    assert model.nodes[0].kernel.startswith("im2col"), model.nodes[0].kernel
+    assert model.nodes[0].scratch_bytes <= spec.align(4 * 2 * 80 * 78 * 3)
+    np.testing.assert_allclose(model.run({"x": x})["y"], expected, rtol=1e-4, atol=1e-3)
+
+
+def test_dense_conv_with_huge_kernel_and_pads_needs_tiny_scratch(isa: str) -> None:
+    # The table's hostile Conv with dense weights: one output pixel of a 1x1 image under
+    # a 1025 x 1025 kernel, pads 512. Only the centre tap reads the image; unfolding every
+    # tap took 4 MiB (im2col) or 128 MiB (one packed 32-column panel).
+    k, pad = 1025, 512
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((2, 1, k, k)).astype(np.float32)
+    bias = np.array([0.25, -0.5], np.float32)
+    x = np.array([3.0], np.float32).reshape(1, 1, 1, 1)
+    pads = [pad] * 4
+    expected = _onnx_conv(x, w, bias, pads, [1, 1], [1, 1])
+    graph = _sparse_conv_graph(x.shape, w, bias, pads, [1, 1], [1, 1], expected.shape)
+    graph.tensors["w"].sparse_group = 0
+    model = pocketnn.Model(write_pnn(graph))
+    assert model.nodes[0].scratch_bytes <= 256, (model.nodes[0].kernel, model.nodes[0].scratch_bytes)
+    y = model.run({"x": x})["y"]
+    np.testing.assert_allclose(y, expected, rtol=1e-6)
+    np.testing.assert_allclose(y.ravel(), w[:, 0, pad, pad] * 3.0 + bias, rtol=1e-6)
 
 
 def _huge_sparse_blob(rows: int, cols: int, entries: dict[int, float], dtype: DType) -> bytes:
@@ -194,7 +279,7 @@ CENTRE = HUGE_PAD * HUGE_K + HUGE_PAD
 HUGE_PADS = [HUGE_PAD, HUGE_PAD, HUGE_PAD + 1, HUGE_PAD + 1]
 
 
-def test_hostile_sparse_conv_with_huge_kernel_and_pads_needs_tiny_scratch(monkeypatch) -> None:
+def test_hostile_sparse_conv_with_huge_kernel_and_pads_needs_tiny_scratch(monkeypatch, isa: str) -> None:
     entries = {0: 3.0, CENTRE: 1.5, HUGE_K * HUGE_K - 1: -2.0}
     blob = _huge_sparse_blob(2, HUGE_K * HUGE_K, entries, DType.F32)
     bias = np.array([0.25, -0.5], np.float32)
@@ -209,7 +294,7 @@ def test_hostile_sparse_conv_with_huge_kernel_and_pads_needs_tiny_scratch(monkey
     np.testing.assert_array_equal(model.run({"x": x})["y"].ravel(), 1.5 * 3.0 + bias)
 
 
-def test_hostile_sparse_qconv_with_huge_kernel_and_pads_keeps_the_padding_zero_point(monkeypatch) -> None:
+def test_hostile_sparse_qconv_with_huge_kernel_and_pads_keeps_the_padding_zero_point(monkeypatch, isa: str) -> None:
     # QConv allows at most 66,311 taps (int32 accumulator): a 257 x 257 kernel, pads 128,
     # one output pixel. Dropped taps read x_zero_point: their weights times it must still
     # reach the sum.

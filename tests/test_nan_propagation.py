@@ -241,6 +241,25 @@ def test_conv_fused_activation(conv: str, act: str, values: tuple[float, ...], i
     check(model, {"x": special_image(shape, 7, values)}, isa, require_nan=NAN in values)
 
 
+@pytest.mark.parametrize("act", ["none", "Relu"])
+@pytest.mark.parametrize("values", [(NAN,), (INF,), (-INF,), (NAN, INF, -INF)], ids=["nan", "inf", "-inf", "mixed"])
+def test_winograd_conv(values: tuple[float, ...], act: str, isa: str) -> None:
+    """A 3x3 stride-1 conv with enough channels and tiles for x86's Winograd F(2x2, 3x3),
+    whose input transform would turn an infinity into inf - inf = NaN: two images, the
+    specials in the second only."""
+    shape = (2, 16, 11, 21)
+    inits = {"w": weights(20, 16, 16, 3, 3), "b": weights(21, 16)}
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["t" if act != "none" else "y"], pads=[1, 1, 1, 1])]
+    if act != "none":
+        nodes += activation_nodes(act, "t", inits)
+    model = make_model(nodes, {"x": shape}, ["y"], inits)
+    x = np.concatenate([with_specials((1,) + shape[1:], 22, []), special_image((1,) + shape[1:], 23, values)])
+    if isa != "scalar":
+        _, kernels = run_pocketnn(model, {"x": x}, isa)
+        assert kernels[0].startswith("winograd"), kernels
+    check(model, {"x": x}, isa, require_nan=NAN in values)
+
+
 @pytest.mark.parametrize("act", ["Sigmoid", "Relu", "Relu6", "HardSwish"])
 @pytest.mark.parametrize("rows", [1, 3, 17])
 def test_gemm_fused_activation(act: str, rows: int, isa: str) -> None:

@@ -181,7 +181,7 @@ static void check_close(const char *what, const float *got, const float *want, s
   size_t bad = 0;
   for (size_t i = 0; i < n; ++i) {
     float tol = 1e-5f + 1e-4f * fabsf(want[i]);
-    if (!(fabsf(got[i] - want[i]) <= tol) && !(isnan(got[i]) && isnan(want[i]))) {
+    if (got[i] != want[i] && !(fabsf(got[i] - want[i]) <= tol) && !(isnan(got[i]) && isnan(want[i]))) {
       if (bad < 5) fprintf(stderr, "  %s[%zu]: got %g want %g\n", what, i, got[i], want[i]);
       ++bad;
     }
@@ -275,7 +275,9 @@ static void build_conv(test_graph *tg, const conv_case *cc, int64_t oh, int64_t 
   if (cc->act) tg_act(tg, cc->act, cc->alpha, cc->beta);
 }
 
-static void test_conv_case(const conv_case *cc, const pnn_cpu_features *cpu) {
+/* Runs one case against ref_conv; `specials` (NULL-terminated flat indices of X with
+ * +inf, -inf alternating) go into the input first. */
+static void test_conv_case_with(const conv_case *cc, const pnn_cpu_features *cpu, const size_t *specials) {
   const int64_t oh = cc->one_d ? 1 : conv_out(cc->h, cc->kh, cc->sh, cc->dh, cc->pads[0], cc->pads[2]);
   const int64_t ow = conv_out(cc->w, cc->kw, cc->sw, cc->dw, cc->pads[1], cc->pads[3]);
   test_graph tg;
@@ -294,9 +296,12 @@ static void test_conv_case(const conv_case *cc, const pnn_cpu_features *cpu) {
     const bool direct = cpu->avx512f && cc->group == 1 && cc->c <= 4 && cc->w_const &&
                         (cc->kw == 3 || cc->kw == 5 || cc->kw == 7) && cc->kh <= 7 && cc->dh == 1 &&
                         cc->dw == 1 && (cc->sw == 1 || cc->sw == 2) && cc->sh == cc->sw && cc->pads[1] < 16;
-    path = direct ? "direct" : (wino ? "winograd" : "packed");
+    /* Fewer pixels than a 32-column panel over a depth past 10240 (one panel > 1.25 MiB). */
+    const bool deep_few = oh * ow < 32 && cc->c / cc->group * cc->kh * cc->kw > 10240;
+    path = direct ? "direct" : (wino ? "winograd" : (deep_few ? "im2col+gemm" : "packed"));
   }
 #endif
+  for (size_t i = 0; specials && specials[i]; ++i) tg_in(&tg, 0)[specials[i]] = i % 2 ? -INFINITY : INFINITY;
   if (tg_run(&tg)) {
     CHECK(strncmp(tg.node.kernel, path, strlen(path)) == 0, "%s: kernel %s, expected %s...",
           cc->name, tg.node.kernel, path);
@@ -307,6 +312,10 @@ static void test_conv_case(const conv_case *cc, const pnn_cpu_features *cpu) {
     free(want);
   }
   tg_free(&tg);
+}
+
+static void test_conv_case(const conv_case *cc, const pnn_cpu_features *cpu) {
+  test_conv_case_with(cc, cpu, NULL);
 }
 
 static const conv_case CONV_CASES[] = {
@@ -345,7 +354,33 @@ static const conv_case CONV_CASES[] = {
     {"conv depthwise s1 wide", 1, 3, 5, 70, 3, 3, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, false, true, 1, 0, 0, "dwconv"},
     {"conv depthwise s2 wide", 1, 4, 6, 67, 4, 3, 3, 4, 2, 2, 1, 1, {1, 1, 1, 1}, true, false, true, 2, 0, 6, "dwconv"},
     {"conv depthwise s2 pad 2", 1, 2, 9, 9, 2, 3, 3, 2, 2, 2, 1, 1, {2, 2, 0, 1}, true, false, true, 0, 0, 0, "dwconv"},
+    /* Kernels whose outer taps read only padding: cropped to the taps that reach the
+     * image (constant W; grouped; strided and dilated), or used whole (runtime W). */
+    {"conv cropped kernel", 1, 3, 4, 5, 6, 9, 11, 1, 1, 1, 1, 1, {4, 5, 4, 5}, true, false, true, 1, 0, 0, "im2col+gemm"},
+    {"conv cropped s2 d2", 1, 2, 5, 4, 5, 7, 7, 1, 2, 2, 2, 2, {6, 7, 5, 6}, true, false, true, 0, 0, 0, "im2col+gemm"},
+    {"conv cropped groups", 2, 4, 2, 2, 6, 7, 7, 2, 1, 1, 1, 1, {3, 3, 3, 3}, false, false, true, 0, 0, 0, "im2col+gemm"},
+    {"conv cropped 1x1 out", 1, 1, 1, 1, 2, 65, 65, 1, 1, 1, 1, 1, {32, 32, 32, 32}, true, false, true, 0, 0, 0, "im2col+gemm"},
+    {"conv uncropped runtime W", 1, 3, 4, 5, 6, 9, 11, 1, 1, 1, 1, 1, {4, 5, 4, 5}, true, false, false, 0, 0, 0, "im2col+gemm"},
+    /* Three output pixels over 12480 taps: unfolded as such, not in 32-column panels. */
+    {"conv deep few pixels", 1, 2, 80, 80, 3, 80, 78, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, false, true, 0, 0, 0, "im2col+gemm"},
 };
+
+/* Infinities in X of Winograd-sized convs (x86): the transform's inf - inf must not
+ * show; +inf and -inf meeting in one window give NaN as in the reference. */
+static void test_conv_infinities(const pnn_cpu_features *cpu) {
+  static const conv_case cases[] = {
+      {"conv 3x3 inf", 1, 9, 31, 30, 20, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}, true, false, true, 1, 0, 0, "im2col+gemm"},
+      {"conv 3x3 inf batch 2", 2, 16, 12, 17, 15, 3, 3, 1, 1, 1, 1, 1, {0, 2, 1, 0}, true, false, true, 0, 0, 0, "im2col+gemm"},
+  };
+  /* A lone +inf, a lone -inf (first and last element), and +inf / -inf two pixels apart. */
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+    const conv_case *cc = &cases[i];
+    const size_t plane = (size_t)(cc->h * cc->w), last = (size_t)(cc->n * cc->c) * plane - 1;
+    const size_t mid = plane + (size_t)(cc->h / 2 * cc->w + cc->w / 2);
+    const size_t specials[] = {7, last, mid, mid + 2, 0};
+    test_conv_case_with(cc, cpu, specials);
+  }
+}
 
 static void test_conv_refusals(void) {
   const conv_case base = {"bad", 1, 4, 5, 5, 6, 3, 3, 2, 1, 1, 1, 1, {1, 1, 1, 1}, true, false, true, 0, 0, 0, ""};
@@ -998,6 +1033,7 @@ int main(void) {
   for (int v = 0; v < 2; ++v) {
     for (size_t i = 0; i < sizeof(CONV_CASES) / sizeof(CONV_CASES[0]); ++i)
       test_conv_case(&CONV_CASES[i], &variants[v]);
+    test_conv_infinities(&variants[v]);
     for (size_t i = 0; i < sizeof(CONVT_CASES) / sizeof(CONVT_CASES[0]); ++i)
       test_convt_case(&CONVT_CASES[i], &variants[v]);
     for (size_t i = 0; i < sizeof(GEMM_CASES) / sizeof(GEMM_CASES[0]); ++i)

@@ -151,6 +151,19 @@ def reductions(rng: np.random.Generator) -> onnx.ModelProto:
     return _model(nodes, {"x": [1, 3, 5, 6]}, ["rm", "rs", "rx", "ls", "gm", "mmo"], inits)
 
 
+def conv_paths(rng: np.random.Generator) -> onnx.ModelProto:
+    """A 3x3 conv with enough channels and tiles for x86's Winograd path, and a kernel
+    larger than its padded-out image whose outer taps read only padding (cropped)."""
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["y1"]),
+        helper.make_node("Conv", ["x2", "w2", "b2"], ["y2"], pads=[4, 4, 4, 4]),
+    ]
+    inits = {"w1": _weights(rng, 8, 8, 3, 3), "b1": _weights(rng, 8), "w2": _weights(rng, 4, 2, 9, 9),
+             "b2": _weights(rng, 4)}
+    return _model(nodes, {"x": [1, 8, 9, 9], "x2": [1, 2, 3, 3]}, ["y1", "y2"], inits)
+
+
 def gemm_matmul(rng: np.random.Generator) -> onnx.ModelProto:
     """Gemm with transposes, alpha/beta and a broadcast C; MatMul with a 1-D operand."""
     nodes = [
@@ -264,6 +277,7 @@ SEEDS: dict[str, Callable[[np.random.Generator], bytes]] = {
     "f32_reductions": _plain(reductions),
     "f32_gemm_matmul": _plain(gemm_matmul),
     "int_value_types": _plain(value_types),
+    "f32_conv_paths": _plain(conv_paths),
     "s8_quantized": _quantized(quantizable, "int8"),
     "s4_quantized": _quantized(quantizable, "int4"),
     **{f"f32_sparse_g{g}": _plain(sparse_candidate, sparsity=0.75, sparsity_pattern=g) for g in (1, 2, 4, 8)},

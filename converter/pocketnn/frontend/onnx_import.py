@@ -347,4 +347,4 @@ def import_onnx(model: ModelSource, input_shapes: InputShapes | None = None,
     check_node_dtypes(graph)
     _check_nonempty(graph)
     _check_dims_in_format(graph)
-    return quantize_qdq_graph(graph, qdq) if qdq else graph
+    return quantize_qdq_graph(graph, qdq, max_constant_elements) if qdq else graph

@@ -161,13 +161,14 @@ def _share_through_identities(nodes: list[onnx.NodeProto], qparams: dict[str, QP
             qparams[source] = qparams[target] = params
 
 
-def quantize_qdq_graph(graph: Graph, info: QdqInfo) -> Graph:
-    """The integer form of a lowered QDQ model (module doc)."""
+def quantize_qdq_graph(graph: Graph, info: QdqInfo, max_constant_elements: int) -> Graph:
+    """The integer form of a lowered QDQ model (module doc); the passes fold no constant
+    over `max_constant_elements` elements, as for a float model."""
     # Imported here: the passes and the quantizer import frontend modules themselves.
-    from pocketnn.passes import run_passes
+    from pocketnn.passes import bounded_pipeline, run_passes
     from pocketnn.quantization.quantize_graph import quantize_graph
 
-    graph = run_passes(graph)
+    graph = run_passes(graph, bounded_pipeline(max_constant_elements))
     try:
         return quantize_graph(graph, info.qparams, weight_scales=info.weight_scales, keep_qdq_rounding=True)
     except ValueError as exc:  # quantization.arith refuses multipliers and weights it cannot encode

@@ -11,7 +11,8 @@
  *               per task a block of tiles is transformed into packed GEMM panels,
  *               16 GEMMs run over them and the output transform adds bias and
  *               activation while writing Y.
- *   packed      x86 SIMD, everything else: each task packs a few 32-column panels
+ *   packed      x86 SIMD, everything else (but fewer than 32 output pixels over a
+ *               very deep kernel: im2col+gemm): each task packs a few 32-column panels
  *               of the (implicit) im2col matrix straight from X into its thread's
  *               scratch and runs the packed-panel GEMM W[M, K] x panels. 1x1
  *               stride-1 convs pack by copying rows of X. Where the output pixels
@@ -25,6 +26,7 @@
  *               pixels across SIMD lanes (1x1 stride 1 unpadded: X in place; else
  *               X unfolded by im2col first). Tasks split the pixels in chunks of
  *               CONV_SPARSE_CHUNK so every pixel is computed alike for any split.
+ * Packed, im2col and sparse paths drop kernel taps that only read padding (conv_crop.h).
  * Tasks split the output into fixed tiles (batch, group, column chunk, row chunk):
  * every output element is computed by the same sequence of operations whatever the
  * split, so results are identical for any thread count. */
@@ -94,6 +96,9 @@ typedef struct conv_params {
                                   to the panel height), after this struct */
   const float *w_packed;       /* packed: NULL (weights read in place from the file) or
                                   per group the [Mg, K] weights in panels ([groups][Mgp][K]) */
+  const float *w_cropped;      /* packed, im2col: NULL, or W's taps that can touch the image
+                                  ([M][Cg][kh][kw] of geom), read instead of W */
+  size_t wino_fallback_panels; /* winograd: panels per task of the packed fallback */
   pnn_sparse_f32 sparse;       /* sparse: the view of W (arrays in the model buffer) */
   pnn_f32_spmm_fn spmm;
   pnn_f32_conv_direct_fn direct; /* direct: the kernel; weights in w_packed (its layout) */
@@ -112,6 +117,28 @@ static bool channel_lanes_pay(size_t channels, size_t pixels) {
 }
 
 static size_t clamp_size(size_t v, size_t lo, size_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+/* Dense constant W on the packed and im2col paths: taps that only ever read padding
+ * multiply zeros, so they are dropped (conv_crop.h) and panels and unfolds hold only the
+ * taps that touch the image; the kept weights are copied at the end of prepare. A W
+ * computed at run time is used whole. Returns the GEMM depth. */
+static size_t crop_dense_taps(conv_params *p, bool constant_w, pnn_conv_crop *crop) {
+  if (constant_w) {
+    *crop = pnn_conv_crop_taps(&p->geom);
+    if (crop->cropped) p->geom = crop->geom;
+  }
+  return p->in_c_group * p->geom.kernel_h * p->geom.kernel_w;
+}
+
+/* Whether a 32-column panel of this conv would be mostly zero columns over a deep
+ * kernel: fewer output pixels than a panel, and one panel of the (cropped) depth over
+ * the L2 budget. Such a conv unfolds only its pixels (im2col + gemm) instead: K x
+ * pixels floats of scratch, not K x 32 for one output value. */
+static bool panels_mostly_empty(const conv_params *p, bool constant_w) {
+  const pnn_conv2d_geometry g = constant_w ? pnn_conv_crop_taps(&p->geom).geom : p->geom;
+  const size_t depth = p->in_c_group * g.kernel_h * g.kernel_w; /* <= numel of W */
+  return g.out_h * g.out_w < CONV_NR && depth > CONV_PANEL_BUDGET / (CONV_NR * sizeof(float));
+}
 
 pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
   pnn_status st = pnn_check_io(model, node, 2, 3, 1, 1, false, error);
@@ -192,15 +219,17 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   p.out_c_group = (size_t)(m / group);
   p.act = act;
   p.geom = pnn_nn_conv_geometry(p.in_c_group, h, wd, oh, ow, kh, kw, strides, dilations, pads);
+  const pnn_conv2d_geometry full_geom = p.geom;
+  const bool constant_w = w->kind == PNN_TENSOR_CONSTANT && w->data != NULL;
 
   const char *isa = "scalar", *pb_isa = "scalar";
   size_t scratch = 0, extra = 0; /* extra: bytes of prepared weights after the params */
-  pnn_conv_crop crop = {.cropped = false};  /* sparse: the taps that can touch the image */
+  pnn_conv_crop crop = {.cropped = false};  /* sparse, packed, im2col: the taps that can touch the image */
   const pnn_f32_gemm_pb_fn gemm_pb = pnn_f32_gemm_pb_select(&model->cpu, &pb_isa);
   const char *direct_isa = NULL;
   const pnn_f32_conv_direct_fn direct = pnn_f32_conv_direct_select(&model->cpu, &p.geom, &direct_isa);
   const bool have_pb = strcmp(pb_isa, "scalar") != 0;
-  const size_t k_depth = p.in_c_group * p.geom.kernel_h * p.geom.kernel_w;
+  size_t k_depth = p.in_c_group * p.geom.kernel_h * p.geom.kernel_w;
   const size_t tiles = pnn_nn_div_up(p.geom.out_h, 2) * pnn_nn_div_up(p.geom.out_w, 2);
   if (w->encoding == PNN_ENCODING_GROUP_SPARSE) {
     if (group != 1) {
@@ -272,11 +301,18 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     scratch = v_bytes + m_bytes;
     p.gemm_pp = pnn_f32_gemm_pp_select(&model->cpu, NULL);
     extra = 16 * round_up_mr(p.out_c) * p.in_c * sizeof(float);
-  } else if (have_pb) {
+    /* An infinity in X meets inf - inf in the input transform (NaN where the convolution
+     * gives +-inf): such inputs run the packed path on W instead, in this scratch. */
+    p.pack = pnn_f32_im2col_panel_select(&model->cpu, NULL);
+    const size_t panel_bytes = k_depth * CONV_NR * sizeof(float); /* 9 C <= 9 * 2^20 rows */
+    if (scratch < panel_bytes) scratch = panel_bytes;
+    p.wino_fallback_panels = clamp_size(scratch / panel_bytes, 1, 8);
+    p.wino_fallback_panels = clamp_size(p.wino_fallback_panels, 1, pnn_nn_div_up(p.geom.out_h * p.geom.out_w, CONV_NR));
+  } else if (have_pb && !panels_mostly_empty(&p, constant_w)) {
     p.path = CONV_PATH_PACKED;
     p.gemm_pb = gemm_pb;
     p.pack = pnn_f32_im2col_panel_select(&model->cpu, NULL);
-    const bool constant_w = w->kind == PNN_TENSOR_CONSTANT && w->data != NULL;
+    k_depth = crop_dense_taps(&p, constant_w, &crop);
     size_t w_bytes;
     const char *pt_isa = NULL;
     const pnn_f32_gemm_pt_fn gemm_pt = pnn_f32_gemm_pt_select(&model->cpu, &pt_isa);
@@ -291,6 +327,8 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
       /* The packed copy is at most the weights plus 13 rows per group: w->nbytes was
        * validated by the loader, so this cannot overflow. */
       extra = p.groups * round_up_mr(p.out_c_group) * k_depth * sizeof(float);
+    } else if (crop.cropped) {
+      extra = p.out_c * k_depth * sizeof(float); /* fewer than W's elements */
     }
     isa = pb_isa;
     node->kernel = p.gemm_pt ? PNN_NN_KERNEL_NAME("packed-channels", pt_isa) : PNN_NN_KERNEL_NAME("packed", isa);
@@ -312,6 +350,8 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     p.path = CONV_PATH_IM2COL;
     p.gemm = pnn_f32_gemm_select(&model->cpu, &isa);
     node->kernel = PNN_NN_KERNEL_NAME("im2col+gemm", isa);
+    k_depth = crop_dense_taps(&p, constant_w, &crop);
+    if (crop.cropped) extra = p.out_c * k_depth * sizeof(float); /* fewer than W's elements */
     size_t rows, count;
     if (!pnn_nn_mul(p.in_c_group, p.geom.kernel_h, &rows) ||
         !pnn_nn_mul(rows, p.geom.kernel_w, &rows) ||
@@ -354,16 +394,31 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     p.sparse.group_nnz = kept.group_nnz;
     p.sparse.indices = kept.indices;
     p.sparse.values = kept.values;
-  } else if (p.path == CONV_PATH_PACKED && extra > 0) {
+  } else if ((p.path == CONV_PATH_PACKED || p.path == CONV_PATH_IM2COL) && extra > 0) {
     float *wp = (float *)((char *)params + head);
-    const size_t mgp = p.gemm_pt ? round_up_nr(p.out_c_group) : round_up_mr(p.out_c_group);
-    const float *wsrc = w->data;
-    for (size_t grp = 0; grp < p.groups; ++grp) {
-      const float *wg = wsrc + grp * p.out_c_group * k_depth;
-      if (p.gemm_pt) pnn_f32_gemm_pt_pack(p.out_c_group, k_depth, wg, k_depth, wp + grp * mgp * k_depth);
-      else pnn_f32_gemm_pa_pack(p.out_c_group, k_depth, wg, k_depth, wp + grp * mgp * k_depth);
+    const bool repack = p.gemm_pt || p.gemm_pp;
+    float *kept = NULL;
+    if (crop.cropped) {
+      kept = repack ? malloc(p.out_c * k_depth * sizeof(float)) : wp;
+      if (!kept) {
+        free(params);
+        return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node \"%s\" (Conv): out of memory", node->name);
+      }
+      pnn_conv_crop_dense(&crop, &full_geom, p.out_c, sizeof(float), w->data, kept);
     }
-    p.w_packed = wp;
+    if (repack) {
+      const size_t mgp = p.gemm_pt ? round_up_nr(p.out_c_group) : round_up_mr(p.out_c_group);
+      const float *wsrc = kept ? kept : w->data;
+      for (size_t grp = 0; grp < p.groups; ++grp) {
+        const float *wg = wsrc + grp * p.out_c_group * k_depth;
+        if (p.gemm_pt) pnn_f32_gemm_pt_pack(p.out_c_group, k_depth, wg, k_depth, wp + grp * mgp * k_depth);
+        else pnn_f32_gemm_pa_pack(p.out_c_group, k_depth, wg, k_depth, wp + grp * mgp * k_depth);
+      }
+      p.w_packed = wp;
+      free(kept);
+    } else {
+      p.w_cropped = kept;
+    }
   }
   *params = p;
   node->params = params;
@@ -561,6 +616,37 @@ static void run_sparse(conv_job *job) {
   }
 }
 
+static void run_packed(conv_job *job, size_t max_panels) {
+  const conv_params *p = job->p;
+  const size_t out_hw = p->geom.out_h * p->geom.out_w, images = p->batch * p->groups;
+  job->panels = balance_panels(max_panels, pnn_nn_div_up(out_hw, CONV_NR), images,
+                               pnn_threadpool_size(job->ctx->pool));
+  job->col_chunks = pnn_nn_div_up(out_hw, job->panels * CONV_NR);
+  split_rows(job, images * job->col_chunks, p->out_c_group);
+  pnn_parallel_for(job->ctx->pool, images * job->col_chunks * job->row_chunks, packed_task, job);
+}
+
+/* Whether any of the n floats is an infinity or a NaN (exponent bits all ones): one
+ * pass, a small fraction of a 3x3 conv. Two floats per 64-bit word: per 32-bit half,
+ * exponent + 1 reaches bit 31 only for exponent 0xff and never carries into the other
+ * half; -O3 vectorizes the loop further. */
+static bool any_non_finite(const float *x, size_t n) {
+  const uint64_t exponents = 0x7f8000007f800000u, one = 0x0080000000800000u;
+  uint64_t seen = 0;
+  size_t i = 0;
+  for (; i + 2 <= n; i += 2) {
+    uint64_t pair;
+    memcpy(&pair, x + i, sizeof(pair));
+    seen |= (pair & exponents) + one;
+  }
+  if (i < n) {
+    uint32_t last;
+    memcpy(&last, x + i, sizeof(last));
+    seen |= (last & 0x7f800000u) + 0x00800000u;
+  }
+  return (seen & 0x8000000080000000u) != 0;
+}
+
 void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *const *in,
                      void *const *out, const pnn_run_context *ctx) {
   (void)model;
@@ -569,7 +655,7 @@ void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *c
   memset(&job, 0, sizeof(job));
   job.p = p;
   job.x = in[0];
-  job.w = in[1];
+  job.w = p->w_cropped ? p->w_cropped : in[1];
   job.bias = node->n_inputs > 2 ? in[2] : NULL;
   job.y = out[0];
   job.ctx = ctx;
@@ -586,11 +672,7 @@ void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *c
       pnn_parallel_for(ctx->pool, p->batch * job.dw_chunks, dwconv_task, &job);
       return;
     case CONV_PATH_PACKED:
-      job.panels = balance_panels(p->panels, pnn_nn_div_up(out_hw, CONV_NR), p->batch * p->groups, threads);
-      job.col_chunks = pnn_nn_div_up(out_hw, job.panels * CONV_NR);
-      split_rows(&job, p->batch * p->groups * job.col_chunks, p->out_c_group);
-      pnn_parallel_for(ctx->pool, p->batch * p->groups * job.col_chunks * job.row_chunks, packed_task,
-                       &job);
+      run_packed(&job, p->panels);
       return;
     case CONV_PATH_SPARSE:
       run_sparse(&job);
@@ -601,6 +683,10 @@ void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *c
                        direct_task, &job);
       return;
     case CONV_PATH_WINOGRAD:
+      if (any_non_finite(job.x, p->batch * p->in_c * g->in_h * g->in_w)) {
+        run_packed(&job, p->wino_fallback_panels);
+        return;
+      }
       job.panels = balance_panels(p->panels, pnn_nn_div_up(p->tiles, CONV_NR), p->batch, threads);
       job.col_chunks = pnn_nn_div_up(p->tiles, job.panels * CONV_NR);
       split_rows(&job, p->batch * job.col_chunks, p->out_c);

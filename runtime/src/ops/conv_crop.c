@@ -39,6 +39,18 @@ pnn_conv_crop pnn_conv_crop_taps(const pnn_conv2d_geometry *g) {
   return c;
 }
 
+void pnn_conv_crop_dense(const pnn_conv_crop *crop, const pnn_conv2d_geometry *original, size_t rows,
+                         size_t value_size, const void *w, void *dst) {
+  const size_t kh = crop->geom.kernel_h, kw = crop->geom.kernel_w, row_bytes = kw * value_size;
+  const unsigned char *src = w;
+  unsigned char *out = dst;
+  for (size_t plane = 0; plane < rows * original->channels; ++plane) {
+    const unsigned char *kernel = src + plane * original->kernel_h * original->kernel_w * value_size;
+    for (size_t i = 0; i < kh; ++i, out += row_bytes)
+      memcpy(out, kernel + ((crop->row_lo + i) * original->kernel_w + crop->col_lo) * value_size, row_bytes);
+  }
+}
+
 /* The index of im2col row `k` of `original` in the cropped kernel, or SIZE_MAX. */
 static size_t kept_index(const pnn_conv_crop *crop, const pnn_conv2d_geometry *original, size_t k) {
   const size_t taps = original->kernel_h * original->kernel_w;

@@ -21,6 +21,11 @@ typedef struct pnn_conv_crop {
 
 pnn_conv_crop pnn_conv_crop_taps(const pnn_conv2d_geometry *g);
 
+/* Copies the kept taps of a dense kernel [rows][original->channels][kh][kw] of
+ * `value_size`-byte values into dst, [rows][channels][crop kh][crop kw]. */
+void pnn_conv_crop_dense(const pnn_conv_crop *crop, const pnn_conv2d_geometry *original, size_t rows,
+                         size_t value_size, const void *w, void *dst);
+
 /* A group-sparse matrix (pnn_sparse_f32 / pnn_sparse_s8 layout: values of
  * `value_size` bytes, `group` per stored index) with rows of the original im2col depth
  * C * kh * kw. */
