@@ -51,6 +51,7 @@ static PNN_ALWAYS_INLINE void vec_store_part(float *p, spmm_vec v, spmm_part m) 
   _mm256_maskstore_ps(p, m, v);
 }
 static PNN_ALWAYS_INLINE spmm_vec vec_splat(float f) { return _mm256_set1_ps(f); }
+static PNN_ALWAYS_INLINE spmm_vec vec_add(spmm_vec a, spmm_vec b) { return _mm256_add_ps(a, b); }
 static PNN_ALWAYS_INLINE spmm_weights spmm_load_weights(const float *vj, size_t rows) {
   (void)rows;
   return vj;

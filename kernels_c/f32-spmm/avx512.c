@@ -45,6 +45,7 @@ static PNN_ALWAYS_INLINE void vec_store_part(float *p, spmm_vec v, spmm_part m) 
   _mm512_mask_storeu_ps(p, m, v);
 }
 static PNN_ALWAYS_INLINE spmm_vec vec_splat(float f) { return _mm512_set1_ps(f); }
+static PNN_ALWAYS_INLINE spmm_vec vec_add(spmm_vec a, spmm_vec b) { return _mm512_add_ps(a, b); }
 static PNN_ALWAYS_INLINE spmm_weights spmm_load_weights(const float *vj, size_t rows) {
   (void)rows;
   return vj;

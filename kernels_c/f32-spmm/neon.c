@@ -44,6 +44,7 @@ static PNN_ALWAYS_INLINE void vec_store_part(float *p, spmm_vec v, spmm_part n) 
   vst1q_f32(p, v);
 }
 static PNN_ALWAYS_INLINE spmm_vec vec_splat(float f) { return vdupq_n_f32(f); }
+static PNN_ALWAYS_INLINE spmm_vec vec_add(spmm_vec a, spmm_vec b) { return vaddq_f32(a, b); }
 static PNN_ALWAYS_INLINE spmm_weights spmm_load_weights(const float *vj, size_t rows) {
   spmm_weights w;
   w.p = vj;

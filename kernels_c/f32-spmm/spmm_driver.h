@@ -26,7 +26,7 @@
  *   SPMM_MASKED_TAIL               1 when the partial-vector hooks below exist
  *   spmm_part, spmm_make_part(n)   a partial vector of n (1..SPMM_LANES) lanes
  *   vec_load(p), vec_store(p, v), vec_load_part(p, part), vec_store_part(p, v, part)
- *   vec_splat(f)                   f in every lane
+ *   vec_splat(f), vec_add(a, b)    f in every lane, a + b
  *   spmm_weights, spmm_load_weights(vj, rows)
  *                                  the `rows` values of one nonzero (vj[0 .. rows))
  *   vec_fma_weight(acc, x, wts, r) acc + value r of wts * x
@@ -66,6 +66,39 @@ static PNN_ALWAYS_INLINE void prefetch_next_x(const spmm_call *c, const float *x
   *next_k = k_end;
 }
 
+/* Accumulator sets of a narrow tile: below 8 accumulators the FMA latency, not the
+ * FMA pipes, bounds a pass (a 1-pixel Gemm, a tail of 1 vector), so consecutive
+ * nonzeros go round-robin to up to 4 independent sets, summed before the store. */
+static PNN_ALWAYS_INLINE size_t accumulator_sets(size_t rows, size_t nv) {
+  const size_t n = rows * nv;
+  return n >= 8 ? 1 : 8 / n > 4 ? 4 : 8 / n;
+}
+
+/* One nonzero (x row `in`, values vj) into accumulator set `set`. */
+static PNN_ALWAYS_INLINE void nonzero_step(size_t rows, size_t nv, int masked, spmm_part part,
+                                           const float *in, const float *vj, size_t set,
+                                           spmm_vec *acc) {
+  spmm_vec xv[SPMM_MAX_NV];
+#pragma GCC unroll 16
+  for (size_t v = 0; v < SPMM_MAX_NV; ++v) {
+    if (v < nv) {
+      xv[v] = masked && v + 1 == nv ? vec_load_part(in + SPMM_LANES * v, part)
+                                    : vec_load(in + SPMM_LANES * v);
+    }
+  }
+  const spmm_weights wts = spmm_load_weights(vj, rows);
+  const size_t base = set * rows * nv;
+#pragma GCC unroll 8
+  for (size_t r = 0; r < SPMM_MAX_ROWS; ++r) {
+    if (r < rows) {
+#pragma GCC unroll 16
+      for (size_t v = 0; v < SPMM_MAX_NV; ++v) {
+        if (v < nv) acc[base + r * nv + v] = vec_fma_weight(acc[base + r * nv + v], xv[v], wts, r);
+      }
+    }
+  }
+}
+
 /* Rows [r0, r0 + rows) of group g over the pixel tile at x (nv vectors, the last one
  * `part` when `masked`), stored to y at the tile's first pixel. */
 static PNN_ALWAYS_INLINE void group_pass(const spmm_call *c, size_t G, size_t rows, size_t nv,
@@ -74,9 +107,13 @@ static PNN_ALWAYS_INLINE void group_pass(const spmm_call *c, size_t G, size_t ro
                                          size_t valid, size_t nnz, const uint32_t *idx,
                                          const float *val, const float *x, float *y) {
   const size_t xs = c->x_stride;
-  /* acc[r * nv + v]: one flat array no larger than the widest tile, so that the
-   * compiler keeps every element in a register once the loops unroll. */
+  /* Not with passes: there (AVX2's G = 8) the extra sets made GCC spill (measured). */
+  const size_t S = rows < G ? 1 : accumulator_sets(rows, nv), n_acc = rows * nv;
+  /* acc[set * n_acc + r * nv + v]: one flat array no larger than the widest tile, so
+   * that the compiler keeps every element in a register once the loops unroll. */
   spmm_vec acc[SPMM_MAX_ACC];
+  _Static_assert(SPMM_MAX_ACC >= 8 && SPMM_MAX_ACC <= 16,
+                 "accumulator_sets uses up to 8 accumulators; the loops unroll 16");
 #pragma GCC unroll 8
   for (size_t r = 0; r < SPMM_MAX_ROWS; ++r) {
     if (r < rows) {
@@ -87,26 +124,21 @@ static PNN_ALWAYS_INLINE void group_pass(const spmm_call *c, size_t G, size_t ro
       }
     }
   }
-  for (size_t j = 0; j < nnz; ++j) {
-    const float *in = x + (size_t)idx[j] * xs;
-    spmm_vec xv[SPMM_MAX_NV];
 #pragma GCC unroll 16
-    for (size_t v = 0; v < SPMM_MAX_NV; ++v) {
-      if (v < nv) {
-        xv[v] = masked && v + 1 == nv ? vec_load_part(in + SPMM_LANES * v, part)
-                                      : vec_load(in + SPMM_LANES * v);
-      }
+  for (size_t i = n_acc; i < SPMM_MAX_ACC; ++i) {
+    if (i < S * n_acc) acc[i] = vec_splat(0.0f);
+  }
+  size_t j = 0;
+  for (; j + S <= nnz; j += S) {
+#pragma GCC unroll 4
+    for (size_t s = 0; s < 4; ++s) {
+      if (s < S) nonzero_step(rows, nv, masked, part, x + (size_t)idx[j + s] * xs, val + (j + s) * G + r0, s, acc);
     }
-    const spmm_weights wts = spmm_load_weights(val + j * G + r0, rows);
-#pragma GCC unroll 8
-    for (size_t r = 0; r < SPMM_MAX_ROWS; ++r) {
-      if (r < rows) {
+  }
+  for (; j < nnz; ++j) nonzero_step(rows, nv, masked, part, x + (size_t)idx[j] * xs, val + j * G + r0, 0, acc);
 #pragma GCC unroll 16
-        for (size_t v = 0; v < SPMM_MAX_NV; ++v) {
-          if (v < nv) acc[r * nv + v] = vec_fma_weight(acc[r * nv + v], xv[v], wts, r);
-        }
-      }
-    }
+  for (size_t i = n_acc; i < SPMM_MAX_ACC; ++i) {
+    if (i < S * n_acc) acc[i % n_acc] = vec_add(acc[i % n_acc], acc[i]);
   }
   const int kind = c->act.kind;
 #pragma GCC unroll 8

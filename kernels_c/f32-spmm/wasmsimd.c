@@ -37,6 +37,7 @@ static PNN_ALWAYS_INLINE void vec_store_part(float *p, spmm_vec v, spmm_part n) 
   wasm_v128_store(p, v);
 }
 static PNN_ALWAYS_INLINE spmm_vec vec_splat(float f) { return wasm_f32x4_splat(f); }
+static PNN_ALWAYS_INLINE spmm_vec vec_add(spmm_vec a, spmm_vec b) { return wasm_f32x4_add(a, b); }
 static PNN_ALWAYS_INLINE spmm_weights spmm_load_weights(const float *vj, size_t rows) {
   (void)rows;
   return vj;
