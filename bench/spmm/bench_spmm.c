@@ -4,8 +4,9 @@
  * Prints ms per layer (median of thread CPU time) and GFLOP/s counted over the nonzero
  * multiply-adds (2 flop each). Not a test: numbers only.
  *
- *   cc -O2 -Ikernels_c/include bench/spmm/bench_spmm.c kernels_c/f32-spmm/ *.c \
- *      kernels_c/cpu.c -lm -o /tmp/bench_spmm && /tmp/bench_spmm [density] [reps]
+ *   cd kernels_c && cc -O3 -fno-math-errno -Iinclude ../bench/spmm/bench_spmm.c \
+ *      f32-spmm/scalar.c f32-spmm/select.c f32-spmm/avx2.c f32-spmm/avx512.c cpu.c -lm \
+ *      -o /tmp/bench_spmm && /tmp/bench_spmm [density 0.1] [reps 31]
  */
 #define _POSIX_C_SOURCE 199309L
 #include <stdint.h>
