@@ -1,14 +1,10 @@
-/* f32 group-sparse x dense product for AVX2 + FMA (contract in pnn_kernels_sparse.h).
+/* f32 group-sparse x dense product for AVX2 + FMA (contract in pnn_kernels_sparse.h):
+ * spmm_driver.h's loops over 8-lane ymm vectors, masked tails by maskload/maskstore.
  *
- * Same scheme as avx512.c with 8-lane vectors and 16 registers. Fast Sparse
- * ConvNets: x is channel-major, so a nonzero W[m][k] scales a whole row of x.
- * Pixels are tiled (NV vectors of 8); for each tile, every
- * group keeps group x NV accumulators in registers while it walks its
- * nonzeros: each index loads the x tile of that input row once, and each of the
- * group's values is broadcast and multiply-added into its row's accumulators, so
- * one index drives `group` FMAs per vector. Bias seeds the accumulators; the
- * activation is applied at the store. Pixel tails use maskload/maskstore (never
- * past the x and y rows), with as few vectors as the tail needs.
+ * Tiles: 16 ymm registers hold rows x nv accumulators, the nv x vectors (or x as a
+ * memory operand of the FMA) and one broadcast value; two FMA pipes of 4 cycles need
+ * at least 8 independent accumulators, 12 leave slack. G = 8 runs as two passes of 4
+ * rows (16 accumulators of one pass would spill).
  *
  * ISA flags are set per file (pragma) so the build needs only portable flags;
  * pnn_f32_spmm_select only calls this after pnn_cpu_detect says AVX2+FMA is usable. */
@@ -29,169 +25,55 @@
 #define PNN_X86_ACT_AVX2
 #include "pnn_x86_act.h"
 
-enum { MAX_G = 8, MAX_NV = 4 };
-
-/* Everything of one call that the tile kernel needs besides its group. */
-typedef struct spmm_args {
-  const float *x;
-  size_t x_stride;
-  const float *bias;
-  float *y;
-  size_t y_stride, rows, pixels;
-  pnn_activation act;
+typedef __m256 spmm_vec;
+typedef __m256i spmm_part;
+typedef const float *spmm_weights;
+typedef struct spmm_act_consts {
   __m256 alpha, beta;
-} spmm_args;
+} spmm_act_consts;
 
-/* All groups over the pixel tile [p0, p0 + 8 * nv): nv vectors, the last one limited
- * to `last` lanes when `masked`. G, nv and masked are constants at every call site, so
- * the accumulator arrays unroll into registers. */
-static PNN_ALWAYS_INLINE void tile_all_groups(const pnn_sparse_f32 *w, size_t G, size_t nv,
-                                              int masked, size_t last, size_t p0,
-                                              const spmm_args *a) {
-  const uint32_t *idx = w->indices;
-  const float *val = w->values;
-  const float *x = a->x + p0;
-  const size_t xs = a->x_stride;
-  const __m256i last_mask = pnn_mask8(last);
-  /* Columns of the next tile to prefetch per group (0: this is the last tile). */
-  const size_t pf_per_group =
-      masked || p0 + 16 * nv > a->pixels ? 0 : (w->cols + w->n_groups - 1) / w->n_groups;
-  size_t pf_k = 0;
-  for (size_t g = 0; g < w->n_groups; ++g) {
-    const size_t m0 = g * G;
-    const size_t valid = w->rows - m0 < G ? w->rows - m0 : G;
-    __m256 acc[MAX_G][MAX_NV];
-#pragma GCC unroll 8
-    for (size_t r = 0; r < MAX_G; ++r) {
-      if (r < G) {
-        const __m256 b =
-            a->bias && r < valid ? _mm256_set1_ps(a->bias[m0 + r]) : _mm256_setzero_ps();
-#pragma GCC unroll 4
-        for (size_t v = 0; v < MAX_NV; ++v) acc[r][v] = b;
-      }
-    }
-    /* Warm the next pixel tile's x rows, a slice of them per group so the requests
-     * spread over the whole tile (x rows are visited by index, which the hardware
-     * prefetchers cannot follow). Prefetches never fault. */
-    if (pf_per_group) {
-      const size_t k_end = pf_k + pf_per_group < w->cols ? pf_k + pf_per_group : w->cols;
-      for (; pf_k < k_end; ++pf_k) {
-        const char *line = (const char *)(x + pf_k * xs + 8 * nv);
-#pragma GCC unroll 4
-        for (size_t v = 0; v < MAX_NV; v += 2) { /* two vectors per cache line */
-          if (v < nv) _mm_prefetch(line + 32 * v, _MM_HINT_T0);
-        }
-      }
-    }
-    /* The same for this group's output rows of the next tile: y rows are written
-     * far apart, and each store miss would otherwise stall the store buffer. */
-    if (pf_per_group) {
-#pragma GCC unroll 8
-      for (size_t r = 0; r < MAX_G; ++r) {
-        if (r < G && r < valid) {
-          const char *line = (const char *)(a->y + (m0 + r) * a->y_stride + p0 + 8 * nv);
-#pragma GCC unroll 4
-          for (size_t v = 0; v < MAX_NV; v += 2) { /* two vectors per cache line */
-            if (v < nv) _mm_prefetch(line + 32 * v, _MM_HINT_T0);
-          }
-        }
-      }
-    }
-    const size_t nnz = w->group_nnz[g];
-    for (size_t j = 0; j < nnz; ++j) {
-      const float *in = x + (size_t)idx[j] * xs;
-      __m256 xv[MAX_NV];
-#pragma GCC unroll 4
-      for (size_t v = 0; v < MAX_NV; ++v) {
-        if (v < nv) {
-          xv[v] = (masked && v + 1 == nv) ? _mm256_maskload_ps(in + 8 * v, last_mask)
-                                          : _mm256_loadu_ps(in + 8 * v);
-        }
-      }
-      const float *vj = val + j * G;
-#pragma GCC unroll 8
-      for (size_t r = 0; r < MAX_G; ++r) {
-        if (r < G) {
-          const __m256 b = _mm256_broadcast_ss(vj + r);
-#pragma GCC unroll 4
-          for (size_t v = 0; v < MAX_NV; ++v) {
-            if (v < nv) acc[r][v] = _mm256_fmadd_ps(b, xv[v], acc[r][v]);
-          }
-        }
-      }
-    }
-    idx += nnz;
-    val += nnz * G;
-    const int kind = a->act.kind;
-#pragma GCC unroll 8
-    for (size_t r = 0; r < MAX_G; ++r) {
-      if (r < G && r < valid) {
-        float *out = a->y + (m0 + r) * a->y_stride + p0;
-#pragma GCC unroll 4
-        for (size_t v = 0; v < MAX_NV; ++v) {
-          if (v < nv) {
-            const __m256 o = pnn_act256(acc[r][v], kind, a->alpha, a->beta);
-            if (masked && v + 1 == nv) _mm256_maskstore_ps(out + 8 * v, last_mask, o);
-            else _mm256_storeu_ps(out + 8 * v, o);
-          }
-        }
-        if (pnn_act_needs_scalar_pass(kind)) {
-          const size_t n = masked ? 8 * (nv - 1) + last : 8 * nv;
-          for (size_t p = 0; p < n; ++p) out[p] = pnn_activate(out[p], a->act);
-        }
-      }
-    }
-  }
+enum { SPMM_LANES = 8, SPMM_MAX_NV = 8, SPMM_MAX_ROWS = 4, SPMM_MAX_ACC = 12, SPMM_MASKED_TAIL = 1 };
+/* Accumulators x vectors: G = 1: 8 x 8 (x folded into the FMAs), G = 2: 10 x 5,
+ * G = 4 and each pass of G = 8: 12 x 3. Measured on Zen 4 (MobileNet V1 shapes): 4
+ * rows x 2 vectors reach ~75 GFLOP/s, 4 x 3 ~83; 2 x 6 and 8 x 1 lose to spills or
+ * latency. */
+#define SPMM_TILE(G) ((G) == 1 ? 8 : (G) == 2 ? 5 : 3)
+#define SPMM_ROWS(G) ((G) == 8 ? 4 : (G))
+#define SPMM_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+
+static PNN_ALWAYS_INLINE spmm_part spmm_make_part(size_t n) { return pnn_mask8(n); }
+static PNN_ALWAYS_INLINE spmm_vec vec_load(const float *p) { return _mm256_loadu_ps(p); }
+static PNN_ALWAYS_INLINE void vec_store(float *p, spmm_vec v) { _mm256_storeu_ps(p, v); }
+static PNN_ALWAYS_INLINE spmm_vec vec_load_part(const float *p, spmm_part m) {
+  return _mm256_maskload_ps(p, m);
+}
+static PNN_ALWAYS_INLINE void vec_store_part(float *p, spmm_vec v, spmm_part m) {
+  _mm256_maskstore_ps(p, m, v);
+}
+static PNN_ALWAYS_INLINE spmm_vec vec_splat(float f) { return _mm256_set1_ps(f); }
+static PNN_ALWAYS_INLINE spmm_vec vec_add(spmm_vec a, spmm_vec b) { return _mm256_add_ps(a, b); }
+static PNN_ALWAYS_INLINE spmm_weights spmm_load_weights(const float *vj, size_t rows) {
+  (void)rows;
+  return vj;
+}
+static PNN_ALWAYS_INLINE spmm_vec vec_fma_weight(spmm_vec acc, spmm_vec x, spmm_weights w,
+                                                 size_t r) {
+  return _mm256_fmadd_ps(_mm256_broadcast_ss(w + r), x, acc);
+}
+static PNN_ALWAYS_INLINE spmm_act_consts spmm_make_act(pnn_activation act) {
+  const spmm_act_consts k = {_mm256_set1_ps(act.alpha), _mm256_set1_ps(act.beta)};
+  return k;
+}
+static PNN_ALWAYS_INLINE spmm_vec vec_act(spmm_vec v, int kind, spmm_act_consts k) {
+  return pnn_act256(v, kind, k.alpha, k.beta);
 }
 
-/* Pixel tile widths (vectors of 8) per group size: G x NV accumulators plus NV x
- * vectors and one broadcast must fit the 16 ymm registers. */
-#define PNN_SPMM_G(G, NV)                                                              \
-  static void spmm_g##G(const pnn_sparse_f32 *w, size_t pixels, const spmm_args *a) { \
-    size_t p0 = 0;                                                                     \
-    for (; p0 + 8 * (NV) <= pixels; p0 += 8 * (NV))                                    \
-      tile_all_groups(w, G, NV, 0, 8, p0, a);                                          \
-    const size_t rest = pixels - p0;                                                   \
-    if (rest == 0) return;                                                             \
-    const size_t nv = (rest + 7) / 8;                                                  \
-    const size_t last = rest - 8 * (nv - 1);                                           \
-    switch (nv) {                                                                      \
-      case 1: tile_all_groups(w, G, 1, 1, last, p0, a); break;                         \
-      case 2: tile_all_groups(w, G, 2, 1, last, p0, a); break;                         \
-      case 3: if ((NV) >= 3) tile_all_groups(w, G, 3, 1, last, p0, a); break;          \
-      case 4: if ((NV) >= 4) tile_all_groups(w, G, 4, 1, last, p0, a); break;          \
-      default: break; /* rest < 8 * NV, so nv <= NV */                                 \
-    }                                                                                  \
-  }
-
-PNN_SPMM_G(1, 4)
-PNN_SPMM_G(2, 4)
-PNN_SPMM_G(4, 2)
-PNN_SPMM_G(8, 1)
-#undef PNN_SPMM_G
+#include "spmm_driver.h"
 
 void pnn_f32_spmm_avx2(const pnn_sparse_f32 *w, size_t pixels, const float *x,
-                         size_t x_stride, const float *bias, float *y, size_t y_stride,
-                         pnn_activation act) {
-  if (pixels == 0 || w->rows == 0) return;
-  spmm_args a;
-  a.x = x;
-  a.x_stride = x_stride;
-  a.bias = bias;
-  a.y = y;
-  a.y_stride = y_stride;
-  a.rows = w->rows;
-  a.pixels = pixels;
-  a.act = act;
-  a.alpha = _mm256_set1_ps(act.alpha);
-  a.beta = _mm256_set1_ps(act.beta);
-  switch (w->group) {
-    case 1: spmm_g1(w, pixels, &a); break;
-    case 2: spmm_g2(w, pixels, &a); break;
-    case 4: spmm_g4(w, pixels, &a); break;
-    case 8: spmm_g8(w, pixels, &a); break;
-    default: pnn_f32_spmm_scalar(w, pixels, x, x_stride, bias, y, y_stride, act); break;
-  }
+                       size_t x_stride, const float *bias, float *y, size_t y_stride,
+                       pnn_activation act) {
+  spmm_driver_run(w, pixels, x, x_stride, bias, y, y_stride, act);
 }
 
 #if defined(__clang__)

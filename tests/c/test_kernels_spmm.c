@@ -2,9 +2,9 @@
  * reference against a naive dense product of the same W densified (double sums),
  * and the variant pnn_f32_spmm_select picks (plus AVX2 on x86 when usable) against
  * the scalar reference. Awkward cases: every group size, partial last groups, empty
- * groups, an all-zero matrix, one nonzero, cols 1, every pixel count 1..70 (tails of
- * every vector width), large pixel counts with many nonzeros, strides wider than the
- * rows, every activation, with and without bias.
+ * groups, an all-zero matrix, one nonzero, cols 1, every pixel count 1..140 (every
+ * tail of tiles up to 8 vectors of 16), large pixel counts with many nonzeros, strides
+ * wider than the rows, every activation, with and without bias.
  *
  * Plain C, no ISA headers: the same file runs on x86-64, aarch64 (under qemu) and
  * wasm32. Buffers are exactly as large as the contract allows, so sanitizers catch
@@ -223,8 +223,9 @@ int main(void) {
 
   for (size_t gi = 0; gi < 4; ++gi) {
     const size_t G = GROUPS[gi];
-    /* Every pixel count 1..70, varied rows (partial last groups), cols and strides. */
-    for (size_t P = 1; P <= 70; ++P) {
+    /* Every pixel count 1..140 (every tail of every tile up to 8 x 16 lanes), varied
+     * rows (partial last groups and passes), cols and strides. */
+    for (size_t P = 1; P <= 140; ++P) {
       spmm_case t;
       t.rows = 1 + rng_below(&r, 3 * G + 2);
       t.cols = 1 + rng_below(&r, 19);
