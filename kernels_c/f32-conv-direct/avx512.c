@@ -106,7 +106,7 @@ void pnn_f32_conv_direct_avx512(const pnn_conv2d_geometry *g, size_t out_c, cons
   if (!scalar_pass) return;
   const size_t out_hw = g->out_h * g->out_w, m0 = block * BLOCK;
   for (size_t m = m0; m < out_c && m < m0 + BLOCK; ++m)
-    for (size_t i = oy_begin * g->out_w; i < oy_end * g->out_w; ++i) y[m * out_hw + i] = pnn_activate(y[m * out_hw + i], act);
+    pnn_f32_activate_avx512(y + m * out_hw + oy_begin * g->out_w, (oy_end - oy_begin) * g->out_w, act);
 }
 #undef CONV_DIRECT_CASE
 

@@ -154,8 +154,7 @@ void pnn_f32_dwconv_avx2(const pnn_conv2d_geometry *g, const float *x, const flo
       for (size_t ox = 0; ox < ox_l; ++ox) y_row[ox] = pnn_activate(pixel_checked(&job, ox), border_act);
       if (ox_r > ox_l) interior(&job, ox_l, ox_r, y_row);
       for (size_t ox = ox_r; ox < out_w; ++ox) y_row[ox] = pnn_activate(pixel_checked(&job, ox), border_act);
-      if (scalar_pass)
-        for (size_t ox = 0; ox < out_w; ++ox) y_row[ox] = pnn_activate(y_row[ox], act);
+      if (scalar_pass) pnn_f32_activate_avx2(y_row, out_w, act);
     }
   }
 }

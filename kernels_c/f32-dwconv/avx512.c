@@ -229,8 +229,7 @@ void pnn_f32_dwconv_avx512(const pnn_conv2d_geometry *g, const float *x, const f
       const float b = bias ? bias[c] : 0.0f;
       if (sw == 1) dw3_channel_s1(g, x_c, w + c * 9, b, y_c, fused);
       else dw3_channel_s2(g, x_c, w + c * 9, b, y_c, fused);
-      if (scalar_pass)
-        for (size_t i = 0; i < g->out_h * out_w; ++i) y_c[i] = pnn_activate(y_c[i], act);
+      if (scalar_pass) pnn_f32_activate_avx512(y_c, g->out_h * out_w, act);
     }
     return;
   }
@@ -271,8 +270,7 @@ void pnn_f32_dwconv_avx512(const pnn_conv2d_geometry *g, const float *x, const f
         for (size_t ox = 0; ox < out_w; ++ox)
           y_row[ox] = pnn_activate(pixel_checked(&job, ox), border_act);
       }
-      if (scalar_pass)
-        for (size_t ox = 0; ox < out_w; ++ox) y_row[ox] = pnn_activate(y_row[ox], act);
+      if (scalar_pass) pnn_f32_activate_avx512(y_row, out_w, act);
     }
   }
 }

@@ -146,8 +146,7 @@ static void gemm_pb(int packed, size_t M, size_t N, size_t K, const float *A, si
     if (ep.activate) break;
   }
   if (pnn_act_needs_scalar_pass(act.kind)) {
-    for (size_t m = 0; m < M; ++m)
-      for (size_t n = 0; n < N; ++n) C[m * ldc + n] = pnn_activate(C[m * ldc + n], act);
+    for (size_t m = 0; m < M; ++m) pnn_f32_activate_avx512(C + m * ldc, N, act);
   }
 }
 
@@ -278,8 +277,7 @@ void pnn_f32_gemm_pt_avx512(size_t M, size_t N, size_t K, const float *At, const
     }
   }
   if (pnn_act_needs_scalar_pass(act.kind)) {
-    for (size_t m = 0; m < M; ++m)
-      for (size_t n = 0; n < N; ++n) C[m * ldc + n] = pnn_activate(C[m * ldc + n], act);
+    for (size_t m = 0; m < M; ++m) pnn_f32_activate_avx512(C + m * ldc, N, act);
   }
 }
 

@@ -138,7 +138,7 @@ static PNN_ALWAYS_INLINE void tile_all_groups(const pnn_sparse_f32 *w, size_t G,
         }
         if (pnn_act_needs_scalar_pass(kind)) {
           const size_t n = masked ? 16 * (nv - 1) + (size_t)__builtin_popcount(last) : 16 * nv;
-          for (size_t p = 0; p < n; ++p) out[p] = pnn_activate(out[p], a->act);
+          pnn_f32_activate_avx512(out, n, a->act);
         }
       }
     }

@@ -144,8 +144,7 @@ void pnn_f32_wino2_output_avx512(const pnn_conv2d_geometry *g, const float *m, s
         float *out = y_r + oy * out_w + ox0;
         _mm512_mask_storeu_ps(out, st_lo, _mm512_permutex2var_ps(p0, lo_idx, p1));
         if (st_hi) _mm512_mask_storeu_ps(out + 16, st_hi, _mm512_permutex2var_ps(p0, hi_idx, p1));
-        if (scalar_pass)
-          for (size_t i = 0; i < cols; ++i) out[i] = pnn_activate(out[i], act);
+        if (scalar_pass) pnn_f32_activate_avx512(out, cols, act);
       }
     }
     u += n;
