@@ -88,6 +88,20 @@ void pnn_f32_binary_sv_scalar(int kind, size_t n, float a, const float *b, float
  * `scratch` holds 2*inner floats and is used only when inner > 1. */
 void pnn_f32_softmax_scalar(size_t outer, size_t axis_len, size_t inner, const float *x,
                             float *y, int log_softmax, float *scratch);
+/* SIMD variants (f32-softmax/<isa>.c): a contiguous axis (inner == 1) in vectors with
+ * the polynomial exp of pnn_vmath.h, a strided one by the reference. */
+typedef void (*pnn_f32_softmax_fn)(size_t outer, size_t axis_len, size_t inner, const float *x,
+                                   float *y, int log_softmax, float *scratch);
+void pnn_f32_softmax_avx2(size_t outer, size_t axis_len, size_t inner, const float *x, float *y,
+                          int log_softmax, float *scratch);
+void pnn_f32_softmax_avx512(size_t outer, size_t axis_len, size_t inner, const float *x, float *y,
+                            int log_softmax, float *scratch);
+void pnn_f32_softmax_neon(size_t outer, size_t axis_len, size_t inner, const float *x, float *y,
+                          int log_softmax, float *scratch);
+void pnn_f32_softmax_wasmsimd(size_t outer, size_t axis_len, size_t inner, const float *x, float *y,
+                              int log_softmax, float *scratch);
+/* The best softmax kernel for `cpu` and its ISA name. f32-softmax/select.c */
+pnn_f32_softmax_fn pnn_f32_softmax_select(const pnn_cpu_features *cpu, const char **name);
 
 /* ---- f32 reductions (kernels_c/f32-reduce/) --------------------------------------- */
 enum pnn_reduce_kind {
