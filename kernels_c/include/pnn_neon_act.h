@@ -12,13 +12,7 @@
 
 #include "pnn_kernels.h"
 
-#ifndef PNN_ALWAYS_INLINE
-#if defined(__GNUC__)
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define PNN_ALWAYS_INLINE inline
-#endif
-#endif
+#include "pnn_inline.h"
 
 static PNN_ALWAYS_INLINE float32x4_t pnn_neon_act(float32x4_t v, int kind, float alpha, float beta) {
   const float32x4_t zero = vdupq_n_f32(0.0f);

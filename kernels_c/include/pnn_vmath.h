@@ -14,43 +14,41 @@
  * exp, expm1, log, sigmoid, tanh within a few ulp; erf within 2e-7 absolute. Each
  * function returns NaN for NaN and follows IEEE for +-0 and +-inf (see each below). */
 
-/* e^x. x is clamped to [-104, 89] (e^-104 is below the smallest denormal, e^89 above
- * FLT_MAX), n = round(x / ln2), r = x - n ln2 in two parts (Cody-Waite), e^r by a
- * degree-7 polynomial (Cephes' expf minimax coefficients), and 2^n applied as two
- * factors 2^(n/2) so that the result overflows to inf and underflows through the
- * denormals gradually. */
-static PNN_ALWAYS_INLINE PV_F PNN_VM(exp)(PV_F x) {
-  const PV_F clamped = PV_min(PV_max(x, PV_splat(-104.0f)), PV_splat(89.0f));
-  const PV_F n = PV_round(PV_mul(clamped, PV_splat(1.44269504088896341f)));
-  PV_F r = PV_fma(n, PV_splat(-0.693359375f), clamped);
-  r = PV_fma(n, PV_splat(2.12194440e-4f), r);
+/* The shared core of exp and expm1: for x in [-104, 89], n = round(x / ln2) and
+ * q = e^r - 1 where r = x - n ln2 (Cody-Waite, two parts), so that e^x = 2^n (1 + q).
+ * q = r + r^2 P(r), P of degree 5 (Cephes' expf minimax coefficients). */
+static PNN_ALWAYS_INLINE PV_F PNN_VM(exp_core)(PV_F x, PV_F *n) {
+  *n = PV_round(PV_mul(x, PV_splat(1.44269504088896341f)));
+  PV_F r = PV_fma(*n, PV_splat(-0.693359375f), x);
+  r = PV_fma(*n, PV_splat(2.12194440e-4f), r);
   PV_F p = PV_splat(1.9875691500e-4f);
   p = PV_fma(p, r, PV_splat(1.3981999507e-3f));
   p = PV_fma(p, r, PV_splat(8.3334519073e-3f));
   p = PV_fma(p, r, PV_splat(4.1665795894e-2f));
   p = PV_fma(p, r, PV_splat(1.6666665459e-1f));
   p = PV_fma(p, r, PV_splat(5.0000001201e-1f));
-  p = PV_fma(PV_mul(p, r), r, PV_add(r, PV_splat(1.0f)));
+  return PV_fma(PV_mul(p, r), r, r);
+}
+
+/* e^x. x is clamped to [-104, 89] (e^-104 is below the smallest denormal, e^89 above
+ * FLT_MAX) and 2^n applied as two factors 2^(n/2) so that the result overflows to inf
+ * and underflows through the denormals gradually. */
+static PNN_ALWAYS_INLINE PV_F PNN_VM(exp)(PV_F x) {
+  const PV_F clamped = PV_min(PV_max(x, PV_splat(-104.0f)), PV_splat(89.0f));
+  PV_F n;
+  const PV_F p = PV_add(PNN_VM(exp_core)(clamped, &n), PV_splat(1.0f));
   const PV_F half = PV_floor(PV_mul(n, PV_splat(0.5f)));
   const PV_F y = PV_mul(PV_mul(p, PV_exp2i(half)), PV_exp2i(PV_sub(n, half)));
   return PV_blend(PV_isnan(x), x, y);
 }
 
-/* e^x - 1 for x <= 0 (Elu's negative side) without the cancellation near 0: with
- * e^x = 2^n (1 + q), q = r + r^2 P(r), the result is (2^n - 1) + 2^n q, where 2^n - 1
- * is exact. x is clamped to [-25, 0] (e^-25 - 1 rounds to -1). */
+/* e^x - 1 for x <= 0 (Elu's negative side) without the cancellation near 0:
+ * (2^n - 1) + 2^n q, where 2^n - 1 is exact. x is clamped to [-25, 0] (e^-25 - 1
+ * rounds to -1). */
 static PNN_ALWAYS_INLINE PV_F PNN_VM(expm1)(PV_F x) {
   const PV_F clamped = PV_min(PV_max(x, PV_splat(-25.0f)), PV_splat(0.0f));
-  const PV_F n = PV_round(PV_mul(clamped, PV_splat(1.44269504088896341f)));
-  PV_F r = PV_fma(n, PV_splat(-0.693359375f), clamped);
-  r = PV_fma(n, PV_splat(2.12194440e-4f), r);
-  PV_F p = PV_splat(1.9875691500e-4f);
-  p = PV_fma(p, r, PV_splat(1.3981999507e-3f));
-  p = PV_fma(p, r, PV_splat(8.3334519073e-3f));
-  p = PV_fma(p, r, PV_splat(4.1665795894e-2f));
-  p = PV_fma(p, r, PV_splat(1.6666665459e-1f));
-  p = PV_fma(p, r, PV_splat(5.0000001201e-1f));
-  const PV_F q = PV_fma(PV_mul(p, r), r, r);
+  PV_F n;
+  const PV_F q = PNN_VM(exp_core)(clamped, &n);
   const PV_F scale = PV_exp2i(n);
   const PV_F y = PV_fma(scale, q, PV_sub(scale, PV_splat(1.0f)));
   return PV_blend(PV_isnan(x), x, y);

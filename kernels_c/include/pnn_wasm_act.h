@@ -14,9 +14,7 @@
 
 #include "pnn_kernels.h"
 
-#ifndef PNN_ALWAYS_INLINE
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
-#endif
+#include "pnn_inline.h"
 
 static PNN_ALWAYS_INLINE v128_t pnn_wasm_act(v128_t v, int kind, v128_t alpha, v128_t beta) {
   const v128_t zero = wasm_f32x4_const_splat(0.0f);

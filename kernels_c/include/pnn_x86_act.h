@@ -15,11 +15,7 @@
 
 #include "pnn_kernels.h"
 
-#if defined(__GNUC__)
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define PNN_ALWAYS_INLINE inline
-#endif
+#include "pnn_inline.h"
 
 #if defined(PNN_X86_ACT_AVX512)
 static PNN_ALWAYS_INLINE __m512 pnn_act512(__m512 v, int kind, __m512 alpha, __m512 beta) {
