@@ -104,6 +104,18 @@ UNARY_CASES: dict[str, tuple[str, dict[str, object], dict[str, np.ndarray]]] = {
     "hard_sigmoid": ("HardSigmoid", {"alpha": 0.25, "beta": 0.4}, {}),
     "hard_swish": ("HardSwish", {}, {}),
     "tanh": ("Tanh", {}, {}),
+    # The polynomial kinds of the SIMD unary kernels (kernels_c/include/pnn_vmath.h).
+    "exp": ("Exp", {}, {}),
+    "log": ("Log", {}, {}),
+    "erf": ("Erf", {}, {}),
+    "softplus": ("Softplus", {}, {}),
+    "elu": ("Elu", {"alpha": 0.7}, {}),
+    "sqrt": ("Sqrt", {}, {}),
+    "reciprocal": ("Reciprocal", {}, {}),
+    "abs": ("Abs", {}, {}),
+    "neg": ("Neg", {}, {}),
+    "floor": ("Floor", {}, {}),
+    "ceil": ("Ceil", {}, {}),
 }
 
 
@@ -200,6 +212,8 @@ def activation_nodes(kind: str, source: str, inits: dict[str, np.ndarray]) -> li
         return [helper.make_node("Clip", [source, "lo", "hi"], ["y"])]
     if kind == "LeakyRelu":
         return [helper.make_node("LeakyRelu", [source], ["y"], alpha=0.2)]
+    if kind == "Swish":  # fused by the converter as the activation "swish"
+        return [helper.make_node("Sigmoid", [source], ["sig"]), helper.make_node("Mul", [source, "sig"], ["y"])]
     return [helper.make_node(kind, [source], ["y"])]
 
 
@@ -211,7 +225,7 @@ CONVS = {
     "depthwise_3x3": dict(out=6, group=6, kernel=3, attrs=dict(pads=[1, 1, 1, 1])),
     "depthwise_3x3_s2": dict(out=6, group=6, kernel=3, attrs=dict(strides=[2, 2], pads=[1, 1, 1, 1])),
 }
-FUSED = ["Relu", "Relu6", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh"]
+FUSED = ["Relu", "Relu6", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Swish"]
 
 
 def special_image(shape: tuple[int, ...], seed: int, values: tuple[float, ...]) -> np.ndarray:
@@ -260,7 +274,7 @@ def test_winograd_conv(values: tuple[float, ...], act: str, isa: str) -> None:
     check(model, {"x": x}, isa, require_nan=NAN in values)
 
 
-@pytest.mark.parametrize("act", ["Sigmoid", "Relu", "Relu6", "HardSwish"])
+@pytest.mark.parametrize("act", ["Sigmoid", "Relu", "Relu6", "HardSwish", "Swish"])
 @pytest.mark.parametrize("rows", [1, 3, 17])
 def test_gemm_fused_activation(act: str, rows: int, isa: str) -> None:
     inits = {"w": weights(8, 37, 29), "b": weights(9, 29)}

@@ -176,6 +176,41 @@ def test_fuse_into_each_fusing_op(op: str) -> None:
     assert ops(fused) == [op] and fused.nodes[0].attrs["act"] == 1
 
 
+@pytest.mark.parametrize("order", ["x_first", "sigmoid_first"])
+def test_swish_fused_as_activation(order: str) -> None:
+    """Conv -> Sigmoid -> Mul(conv, sigmoid) becomes one Conv with act swish (8), and
+    the fused graph computes what onnxruntime computes on the original."""
+    w = RNG.standard_normal((3, 2, 1, 1)).astype(np.float32)
+    mul_inputs = ["c", "s"] if order == "x_first" else ["s", "c"]
+    model = make_model([helper.make_node("Conv", ["x", "w"], ["c"]),
+                        helper.make_node("Sigmoid", ["c"], ["s"]),
+                        helper.make_node("Mul", mul_inputs, ["y"])],
+                       {"x": [1, 2, 3, 3]}, ["y"], {"w": w})
+    fused = fuse_activations(import_onnx(model))
+    assert ops(fused) == ["Conv"]
+    conv = fused.nodes[0]
+    assert conv.outputs == ["y"] and conv.attrs["act"] == 8
+    assert "c" not in fused.tensors and "s" not in fused.tensors
+    x = RNG.standard_normal((1, 2, 3, 3)).astype(np.float32)
+    pre = numpy_conv2d(x, w, np.zeros(3, np.float32), [0, 0, 0, 0])
+    np.testing.assert_allclose(pre / (1 + np.exp(-pre)), run_ort(model, {"x": x})[0], rtol=1e-5, atol=1e-6)
+
+
+def test_swish_not_fused_when_conv_output_is_read_elsewhere() -> None:
+    w = RNG.standard_normal((2, 2, 1, 1)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]),
+             helper.make_node("Sigmoid", ["c"], ["s"]),
+             helper.make_node("Mul", ["c", "s"], ["y"]),
+             helper.make_node("Neg", ["c"], ["z"])]
+    model = make_model(nodes, {"x": [1, 2, 2, 2]}, ["y", "z"], {"w": w})
+    assert ops(fuse_activations(import_onnx(model))) == ["Conv", "Sigmoid", "Mul", "Neg"]
+    gated = [helper.make_node("Conv", ["x", "w"], ["c"]),
+             helper.make_node("Sigmoid", ["c"], ["s"]),
+             helper.make_node("Mul", ["x", "s"], ["y"])]  # a gate on another tensor: plain sigmoid
+    fused = fuse_activations(import_onnx(make_model(gated, {"x": [1, 2, 2, 2]}, ["y"], {"w": w})))
+    assert ops(fused) == ["Conv", "Mul"] and fused.nodes[0].attrs["act"] == 4
+
+
 def test_fusion_refused_for_multiple_consumers_graph_output_or_existing_act() -> None:
     w = RNG.standard_normal((2, 2, 1, 1)).astype(np.float32)
     shared = make_model([helper.make_node("Conv", ["x", "w"], ["c"]),

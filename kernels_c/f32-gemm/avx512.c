@@ -227,8 +227,7 @@ void pnn_f32_gemm_avx512(size_t M, size_t N, size_t K, const float *A, size_t ld
       }
       if (ep.activate && scalar_pass) {
         for (size_t m = 0; m < M; ++m) {
-          float *row = C + m * ldc + n0;
-          for (size_t n = 0; n < width; ++n) row[n] = pnn_activate(row[n], act);
+          pnn_f32_activate_avx512(C + m * ldc + n0, width, act);
         }
       }
     }

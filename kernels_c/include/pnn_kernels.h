@@ -39,7 +39,9 @@ enum pnn_act_kind {
   PNN_ACT_SIGMOID = 4,
   PNN_ACT_HARD_SIGMOID = 5,
   PNN_ACT_HARD_SWISH = 6,
-  PNN_ACT_TANH = 7
+  PNN_ACT_TANH = 7,
+  PNN_ACT_SWISH = 8, /* x sigmoid(x), also called SiLU */
+  PNN_ACT_COUNT      /* one past the last code */
 };
 
 typedef struct pnn_activation {
@@ -79,14 +81,19 @@ static inline float pnn_activate(float x, pnn_activation a) {
       return x * y;
     }
     case PNN_ACT_TANH: return tanhf(x);
+    case PNN_ACT_SWISH: { /* x sigmoid(x), from e^-|x| <= 1 so that no step overflows */
+      const float e = expf(-fabsf(x));
+      return x * (x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e));
+    }
     default: return x;
   }
 }
 
-/* SIMD kernels vectorize the piecewise-linear activations at their store; sigmoid and
- * tanh have no vector form there and get a scalar pass with pnn_activate. */
+/* SIMD kernels vectorize the piecewise-linear activations at their store; sigmoid,
+ * tanh and swish have no vector form there and get a pass after the store: with
+ * pnn_activate, or in vectors with pnn_f32_activate_<isa> (f32-unary/). */
 static inline int pnn_act_needs_scalar_pass(int kind) {
-  return kind == PNN_ACT_SIGMOID || kind == PNN_ACT_TANH;
+  return kind == PNN_ACT_SIGMOID || kind == PNN_ACT_TANH || kind == PNN_ACT_SWISH;
 }
 
 /* One output of a K-blocked GEMV: the bias seeds the first block, later blocks add

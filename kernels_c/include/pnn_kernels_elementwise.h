@@ -39,8 +39,27 @@ typedef struct pnn_unary_params {
   float beta;
 } pnn_unary_params;
 
-/* y[i] = f(x[i]) for i < n. */
+/* y[i] = f(x[i]) for i < n; y may be x. SIMD variants (f32-unary/<isa>.c) use a
+ * polynomial exp/log/erf: within a few ulp of the reference (tests/c/test_kernels_unary.c
+ * states each kind's bound), NaN in gives NaN out as in the reference. */
+typedef void (*pnn_f32_unary_fn)(const pnn_unary_params *p, size_t n, const float *x, float *y);
 void pnn_f32_unary_scalar(const pnn_unary_params *p, size_t n, const float *x, float *y);
+void pnn_f32_unary_avx2(const pnn_unary_params *p, size_t n, const float *x, float *y);
+void pnn_f32_unary_avx512(const pnn_unary_params *p, size_t n, const float *x, float *y);
+void pnn_f32_unary_neon(const pnn_unary_params *p, size_t n, const float *x, float *y);
+void pnn_f32_unary_wasmsimd(const pnn_unary_params *p, size_t n, const float *x, float *y);
+
+/* pnn_f32_activate_scalar's vector forms: every fused activation kind in place. */
+typedef void (*pnn_f32_activate_fn)(float *x, size_t n, pnn_activation act);
+void pnn_f32_activate_avx2(float *x, size_t n, pnn_activation act);
+void pnn_f32_activate_avx512(float *x, size_t n, pnn_activation act);
+void pnn_f32_activate_neon(float *x, size_t n, pnn_activation act);
+void pnn_f32_activate_wasmsimd(float *x, size_t n, pnn_activation act);
+
+/* The best unary kernel for `cpu` (the scalar reference without SIMD), its in-place
+ * activation in *activate (when not NULL) and its ISA name in *name. f32-unary/select.c */
+pnn_f32_unary_fn pnn_f32_unary_select(const pnn_cpu_features *cpu, pnn_f32_activate_fn *activate,
+                                      const char **name);
 
 /* ---- f32 binary (kernels_c/f32-binary/) -----------------------------------------
  * Three shapes of operands: vector-vector, vector-scalar, scalar-vector. A longer
@@ -69,6 +88,20 @@ void pnn_f32_binary_sv_scalar(int kind, size_t n, float a, const float *b, float
  * `scratch` holds 2*inner floats and is used only when inner > 1. */
 void pnn_f32_softmax_scalar(size_t outer, size_t axis_len, size_t inner, const float *x,
                             float *y, int log_softmax, float *scratch);
+/* SIMD variants (f32-softmax/<isa>.c): a contiguous axis (inner == 1) in vectors with
+ * the polynomial exp of pnn_vmath.h, a strided one by the reference. */
+typedef void (*pnn_f32_softmax_fn)(size_t outer, size_t axis_len, size_t inner, const float *x,
+                                   float *y, int log_softmax, float *scratch);
+void pnn_f32_softmax_avx2(size_t outer, size_t axis_len, size_t inner, const float *x, float *y,
+                          int log_softmax, float *scratch);
+void pnn_f32_softmax_avx512(size_t outer, size_t axis_len, size_t inner, const float *x, float *y,
+                            int log_softmax, float *scratch);
+void pnn_f32_softmax_neon(size_t outer, size_t axis_len, size_t inner, const float *x, float *y,
+                          int log_softmax, float *scratch);
+void pnn_f32_softmax_wasmsimd(size_t outer, size_t axis_len, size_t inner, const float *x, float *y,
+                              int log_softmax, float *scratch);
+/* The best softmax kernel for `cpu` and its ISA name. f32-softmax/select.c */
+pnn_f32_softmax_fn pnn_f32_softmax_select(const pnn_cpu_features *cpu, const char **name);
 
 /* ---- f32 reductions (kernels_c/f32-reduce/) --------------------------------------- */
 enum pnn_reduce_kind {

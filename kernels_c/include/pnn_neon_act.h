@@ -1,8 +1,10 @@
 /* Vector form of the fused activations for the NEON kernels (included inside their
  * `#if defined(__aarch64__)` region). NaN handling matches pnn_activate (NaN
  * propagates): FMAX/FMIN return NaN when either operand is NaN (unlike FMAXNM, which
- * returns the number), and FMAX(-0, +0) is +0 as in pnn_relu. Sigmoid and tanh have no
- * vector form here: callers give them a scalar pass (pnn_act_needs_scalar_pass). */
+ * returns the number), and FMAX(-0, +0) is +0 as in pnn_relu. Sigmoid, tanh and swish
+ * have no form here: callers give them a pass after the store
+ * (pnn_act_needs_scalar_pass), with pnn_activate or the vector pnn_f32_activate_neon
+ * (the math in registers: pnn_vhooks_neon.h). */
 #ifndef PNN_NEON_ACT_H
 #define PNN_NEON_ACT_H
 
@@ -10,13 +12,7 @@
 
 #include "pnn_kernels.h"
 
-#ifndef PNN_ALWAYS_INLINE
-#if defined(__GNUC__)
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define PNN_ALWAYS_INLINE inline
-#endif
-#endif
+#include "pnn_inline.h"
 
 static PNN_ALWAYS_INLINE float32x4_t pnn_neon_act(float32x4_t v, int kind, float alpha, float beta) {
   const float32x4_t zero = vdupq_n_f32(0.0f);
@@ -35,7 +31,7 @@ static PNN_ALWAYS_INLINE float32x4_t pnn_neon_act(float32x4_t v, int kind, float
       y = vminq_f32(one, vmaxq_f32(zero, y));
       return vmulq_f32(v, y);
     }
-    default: return v; /* none; sigmoid/tanh get a scalar pass after the store */
+    default: return v; /* none; sigmoid/tanh/swish get a pass after the store */
   }
 }
 

@@ -3,8 +3,10 @@
  * pnn_activate (NaN propagates). f32x4.pmax(a, b) is `a < b ? b : a` and pmin(a, b)
  * is `b < a ? b : a`: both return `a` when either is NaN, so v is always the first
  * operand of a clamp. Relu uses f32x4.max, which returns NaN when either operand is
- * NaN and orders -0 below +0 (so -0 becomes +0, as in pnn_relu). Sigmoid and tanh have
- * no vector form here: callers give them a scalar pass (pnn_act_needs_scalar_pass). */
+ * NaN and orders -0 below +0 (so -0 becomes +0, as in pnn_relu). Sigmoid, tanh and swish
+ * have no form here: callers give them a pass after the store
+ * (pnn_act_needs_scalar_pass), with pnn_activate or the vector
+ * pnn_f32_activate_wasmsimd (the math in registers: pnn_vhooks_wasm.h). */
 #ifndef PNN_WASM_ACT_H
 #define PNN_WASM_ACT_H
 
@@ -12,9 +14,7 @@
 
 #include "pnn_kernels.h"
 
-#ifndef PNN_ALWAYS_INLINE
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
-#endif
+#include "pnn_inline.h"
 
 static PNN_ALWAYS_INLINE v128_t pnn_wasm_act(v128_t v, int kind, v128_t alpha, v128_t beta) {
   const v128_t zero = wasm_f32x4_const_splat(0.0f);
@@ -34,7 +34,7 @@ static PNN_ALWAYS_INLINE v128_t pnn_wasm_act(v128_t v, int kind, v128_t alpha, v
       y = wasm_f32x4_pmin(wasm_f32x4_pmax(y, zero), one);
       return wasm_f32x4_mul(v, y);
     }
-    default: return v; /* none; sigmoid/tanh get a scalar pass after the store */
+    default: return v; /* none; sigmoid/tanh/swish get a pass after the store */
   }
 }
 

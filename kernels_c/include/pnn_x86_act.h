@@ -3,8 +3,11 @@
  * PNN_X86_ACT_AVX512 or PNN_X86_ACT_AVX2). NaN handling matches pnn_activate (NaN
  * propagates): MAXPS/MINPS return their second operand when either is NaN, so v is
  * always the second operand of a clamp; relu is a compare (not-less-or-equal, true for
- * NaN) and a mask, which also maps -0 to +0 as pnn_relu does. Sigmoid and tanh have no
- * vector form here: callers give them a scalar pass (pnn_act_needs_scalar_pass). */
+ * NaN) and a mask, which also maps -0 to +0 as pnn_relu does. Sigmoid, tanh and swish
+ * have no form here (their polynomials would swell every inlined micro-kernel):
+ * callers give them a pass after the store (pnn_act_needs_scalar_pass) with the vector
+ * pnn_f32_activate_avx512 / _avx2 (f32-unary/; the math itself is in
+ * pnn_vhooks_<isa>.h, e.g. pnn_vm512_swish, for a kernel that wants it in registers). */
 #ifndef PNN_F32_X86_ACT_H
 #define PNN_F32_X86_ACT_H
 
@@ -12,11 +15,7 @@
 
 #include "pnn_kernels.h"
 
-#if defined(__GNUC__)
-#define PNN_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define PNN_ALWAYS_INLINE inline
-#endif
+#include "pnn_inline.h"
 
 #if defined(PNN_X86_ACT_AVX512)
 static PNN_ALWAYS_INLINE __m512 pnn_act512(__m512 v, int kind, __m512 alpha, __m512 beta) {

@@ -45,6 +45,7 @@ static const pnn_activation ACTIVATIONS[] = {
     {PNN_ACT_CLIP, -0.5f, 0.7f},        {PNN_ACT_LEAKY_RELU, 0.1f, 0.0f},
     {PNN_ACT_SIGMOID, 0.0f, 0.0f},      {PNN_ACT_HARD_SIGMOID, 0.2f, 0.5f},
     {PNN_ACT_HARD_SWISH, 0.0f, 0.0f},   {PNN_ACT_TANH, 0.0f, 0.0f},
+    {PNN_ACT_SWISH, 0.0f, 0.0f},
 };
 #define NUM_ACTIVATIONS (sizeof ACTIVATIONS / sizeof ACTIVATIONS[0])
 

@@ -51,7 +51,7 @@ static const pnn_activation ACTIVATIONS[] = {
     {PNN_ACT_CLIP, 0.0f, 6.0f},       {PNN_ACT_CLIP, -0.5f, 0.7f},
     {PNN_ACT_LEAKY_RELU, 0.1f, 0.0f}, {PNN_ACT_SIGMOID, 0.0f, 0.0f},
     {PNN_ACT_HARD_SIGMOID, 0.2f, 0.5f}, {PNN_ACT_HARD_SWISH, 0.0f, 0.0f},
-    {PNN_ACT_TANH, 0.0f, 0.0f},
+    {PNN_ACT_TANH, 0.0f, 0.0f},       {PNN_ACT_SWISH, 0.0f, 0.0f},
 };
 #define NUM_ACTIVATIONS (sizeof ACTIVATIONS / sizeof ACTIVATIONS[0])
 
@@ -83,6 +83,7 @@ static double ref_act(double x, pnn_activation a) {
       return x * (y < 0.0 ? 0.0 : (y > 1.0 ? 1.0 : y));
     }
     case PNN_ACT_TANH: return tanh(x);
+    case PNN_ACT_SWISH: return x / (1.0 + exp(-x)); /* -inf: -inf / inf = NaN, as Mul(-inf, 0) */
     default: return x;
   }
 }
@@ -127,6 +128,7 @@ static void report(const char *what, const char *variant, size_t at, float got, 
 
 /* ---- element-wise: pnn_f32_activate_scalar and pnn_f32_unary_scalar ----------------- */
 
+/* The unary kind of a fused activation; -1 for swish (no ONNX op of its own). */
 static int unary_kind_of(int act_kind) {
   switch (act_kind) {
     case PNN_ACT_RELU: return PNN_UNARY_RELU;
@@ -136,23 +138,38 @@ static int unary_kind_of(int act_kind) {
     case PNN_ACT_HARD_SIGMOID: return PNN_UNARY_HARD_SIGMOID;
     case PNN_ACT_HARD_SWISH: return PNN_UNARY_HARD_SWISH;
     case PNN_ACT_TANH: return PNN_UNARY_TANH;
+    case PNN_ACT_SWISH: return -1;
     default: return PNN_UNARY_COPY;
   }
 }
 
+/* The scalar references and the unary kernel / in-place activation selected for this
+ * CPU (SIMD where there is one). */
 static void test_elementwise(stats *s) {
   static const size_t LENGTHS[] = {1, 2, 3, 15, 16, 17, 31, 33};
+  pnn_cpu_features cpu;
+  pnn_cpu_detect(&cpu);
+  pnn_f32_activate_fn simd_activate = NULL;
+  const char *simd_name = NULL;
+  const pnn_f32_unary_fn simd_unary = pnn_f32_unary_select(&cpu, &simd_activate, &simd_name);
   for (size_t a = 0; a < NUM_ACTIVATIONS; ++a) {
     const pnn_activation act = ACTIVATIONS[a];
     for (size_t li = 0; li < sizeof LENGTHS / sizeof LENGTHS[0]; ++li) {
       for (size_t start = 0; start < NUM_SPECIALS; start += 4) {
         const size_t n = LENGTHS[li];
         float *x = floats(n), *in_place = floats(n), *y = floats(n);
+        float *simd_in_place = floats(n), *simd_y = floats(n);
         fill_specials(x, n, start);
         memcpy(in_place, x, n * sizeof(float));
+        memcpy(simd_in_place, x, n * sizeof(float));
         pnn_f32_activate_scalar(in_place, n, act);
-        const pnn_unary_params p = {unary_kind_of(act.kind), act.alpha, act.beta};
-        pnn_f32_unary_scalar(&p, n, x, y);
+        simd_activate(simd_in_place, n, act);
+        const int unary_kind = unary_kind_of(act.kind);
+        const pnn_unary_params p = {unary_kind, act.alpha, act.beta};
+        if (unary_kind >= 0) {
+          pnn_f32_unary_scalar(&p, n, x, y);
+          simd_unary(&p, n, x, simd_y);
+        }
         size_t bad = 0;
         for (size_t i = 0; i < n; ++i) {
           const double want = ref_act(x[i], act);
@@ -161,11 +178,21 @@ static void test_elementwise(stats *s) {
             report("activate", "scalar", i, in_place[i], want, act.kind);
             ++bad;
           }
-          if (!matches(y[i], want, tol, act.kind)) {
+          if (!matches(simd_in_place[i], want, tol, act.kind)) {
+            report("activate", simd_name, i, simd_in_place[i], want, act.kind);
+            ++bad;
+          }
+          if (unary_kind >= 0 && !matches(y[i], want, tol, act.kind)) {
             report("unary", "scalar", i, y[i], want, act.kind);
             ++bad;
           }
+          if (unary_kind >= 0 && !matches(simd_y[i], want, tol, act.kind)) {
+            report("unary", simd_name, i, simd_y[i], want, act.kind);
+            ++bad;
+          }
         }
+        free(simd_in_place);
+        free(simd_y);
         s->cases++;
         if (bad) s->failures++;
         free(x);

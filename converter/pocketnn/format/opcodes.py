@@ -93,6 +93,7 @@ ACTIVATIONS: dict[str, int] = {
     "hard_sigmoid": 5,
     "hard_swish": 6,
     "tanh": 7,
+    "swish": 8,
 }
 
 # Operators that compute on u8 activations (docs/OPS.md "Integer operators"); the

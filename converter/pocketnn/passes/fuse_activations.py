@@ -1,5 +1,6 @@
 """Fuses an element-wise activation into the Conv/ConvTranspose/Gemm/MatMul/Add before
-it (attributes act, act_alpha, act_beta of docs/OPS.md)."""
+it (attributes act, act_alpha, act_beta of docs/OPS.md), and Swish/SiLU written as
+Mul(x, Sigmoid(x)) (YOLOv5+, EfficientNet, ddddocr) as the activation "swish"."""
 
 from __future__ import annotations
 
@@ -43,12 +44,36 @@ def activation_attrs(node: Node) -> dict[str, AttrValue] | None:
     return None
 
 
+def swish_mul(graph: Graph, sigmoid: Node, consumers: dict[str, list[Node]]) -> Node | None:
+    """The Mul that, with `sigmoid`, computes x * sigmoid(x) when the two are the only
+    readers of x and the Mul the only reader of sigmoid(x); else None."""
+    x, s = sigmoid.inputs[0], sigmoid.outputs[0]
+    readers = consumers.get(x, [])
+    if len(readers) != 2 or x in graph.outputs or not is_single_use_intermediate(graph, s, consumers):
+        return None
+    mul = consumers[s][0]
+    if mul.op != "Mul" or sorted(mul.inputs) != sorted([x, s]) or mul not in readers:
+        return None
+    return mul
+
+
 def fuse_activations(graph: Graph) -> Graph:
     g = copy_graph(graph)
     producers = producer_map(g)
     consumers = consumer_map(g)
     removed: set[int] = set()
     for node in g.nodes:
+        if id(node) in removed:
+            continue
+        mul = swish_mul(g, node, consumers) if node.op == "Sigmoid" else None
+        if mul is not None:
+            producer = producers.get(node.inputs[0])
+            if producer is not None and producer.op in _FUSING_OPS and not producer.attrs.get("act", 0):
+                producer.attrs["act"] = ACTIVATIONS["swish"]
+                producer.outputs = [mul.outputs[0]]
+                producers[mul.outputs[0]] = producer
+                removed.update((id(node), id(mul)))
+                continue
         attrs = activation_attrs(node)
         if attrs is None:
             continue

@@ -62,6 +62,7 @@ def apply_fused_activation(y: np.ndarray, node: Node) -> np.ndarray:
         5: lambda v: np.clip(alpha * v + beta, 0, 1),
         6: lambda v: v * np.clip(v / 6.0 + 0.5, 0, 1),
         7: np.tanh,
+        8: lambda v: v / (1.0 + np.exp(-v)),
     }
     return table[act](y)
 

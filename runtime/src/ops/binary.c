@@ -144,7 +144,7 @@ pnn_status pnn_op_binary_prepare(pnn_model *model, pnn_node *node, pnn_error *er
   pnn_activation act = {PNN_ACT_NONE, 0.0f, 0.0f};
   if (kind == PNN_BINARY_ADD) {
     int64_t act_kind = 0;
-    st = pnn_ew_attr_int(node, "act", 0, PNN_ACT_NONE, PNN_ACT_TANH, &act_kind, error);
+    st = pnn_ew_attr_int(node, "act", 0, PNN_ACT_NONE, PNN_ACT_COUNT - 1, &act_kind, error);
     if (st == PNN_OK) st = pnn_ew_attr_float(node, "act_alpha", 0.0f, &act.alpha, error);
     if (st == PNN_OK) st = pnn_ew_attr_float(node, "act_beta", 0.0f, &act.beta, error);
     if (st != PNN_OK) return st;

@@ -88,6 +88,8 @@ typedef struct conv_params {
   pnn_f32_im2col_panel_fn pack;
   pnn_f32_wino2_input_fn wino_in;
   pnn_f32_wino2_output_fn wino_out;
+  pnn_f32_activate_fn wino_activate; /* winograd: the vector pass of sigmoid/tanh/swish
+                                        when wino_out is the scalar one; else NULL */
   size_t panels;               /* packed: panels per task; winograd: panels per tile block */
   size_t tiles;                /* winograd: tiles of one image */
   size_t wino_rows;            /* winograd: output channels per GEMM sub-chunk */
@@ -284,6 +286,9 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     p.path = CONV_PATH_WINOGRAD;
     p.gemm_pb = gemm_pb;
     pnn_f32_wino2_select(&model->cpu, &p.wino_in, &p.wino_out, &isa);
+    p.wino_activate = NULL;
+    if (strcmp(isa, "scalar") == 0 && pnn_act_needs_scalar_pass(p.act.kind))
+      pnn_f32_unary_select(&model->cpu, &p.wino_activate, NULL);
     node->kernel = PNN_NN_KERNEL_NAME("winograd2x2", isa);
     p.tiles = tiles;
     p.panels = clamp_size(CONV_WINO_V_BUDGET / (16 * p.in_c * CONV_NR * sizeof(float)), 1, 4);
@@ -508,6 +513,21 @@ static void packed_task(void *context, size_t task, size_t thread) {
   }
 }
 
+/* The activation over the outputs of tiles [t0, t0 + count) in `rows` channel planes:
+ * per tile row, two runs of output pixels (2x2 tiles, clipped at the edges). */
+static void wino_activate_tiles(const conv_params *p, size_t t0, size_t count, float *y, size_t rows) {
+  const size_t out_h = p->geom.out_h, out_w = p->geom.out_w, tiles_w = pnn_nn_div_up(out_w, 2);
+  for (size_t t = t0; t < t0 + count;) {
+    const size_t ty = t / tiles_w, tx = t % tiles_w;
+    const size_t n = tiles_w - tx < t0 + count - t ? tiles_w - tx : t0 + count - t;
+    const size_t x0 = 2 * tx, x1 = 2 * (tx + n) < out_w ? 2 * (tx + n) : out_w;
+    for (size_t m = 0; m < rows; ++m)
+      for (size_t oy = 2 * ty; oy < 2 * ty + 2 && oy < out_h; ++oy)
+        p->wino_activate(y + m * out_h * out_w + oy * out_w + x0, x1 - x0, p->act);
+    t += n;
+  }
+}
+
 static void winograd_task(void *context, size_t task, size_t thread) {
   const conv_job *job = context;
   const conv_params *p = job->p;
@@ -547,7 +567,8 @@ static void winograd_task(void *context, size_t task, size_t thread) {
                  mbuf + xi * m_xi, block, NULL, none);
     }
     p->wino_out(g, mbuf, rows, block, m_xi, t0, count, job->bias ? job->bias + m0 : NULL,
-                y + m0 * out_hw, p->act);
+                y + m0 * out_hw, p->wino_activate ? none : p->act);
+    if (p->wino_activate) wino_activate_tiles(p, t0, count, y + m0 * out_hw, rows);
   }
 }
 

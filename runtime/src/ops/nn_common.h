@@ -206,7 +206,7 @@ static inline pnn_status pnn_nn_attr_spatial(const pnn_node *node, const char *n
 static inline pnn_status pnn_nn_attr_act(const pnn_node *node, pnn_activation *act,
                                          pnn_error *error) {
   int64_t kind = 0;
-  pnn_status st = pnn_nn_attr_int_range(node, "act", 0, PNN_ACT_NONE, PNN_ACT_TANH, &kind, error);
+  pnn_status st = pnn_nn_attr_int_range(node, "act", 0, PNN_ACT_NONE, PNN_ACT_COUNT - 1, &kind, error);
   if (st != PNN_OK) return st;
   act->kind = (int)kind;
   st = pnn_nn_attr_float(node, "act_alpha", 0.0f, &act->alpha, error);

@@ -1,12 +1,14 @@
 /* Softmax / LogSoftmax (code 57) over one axis: the tensor is viewed as
  * [outer, axis_len, inner]. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "ew_common.h"
 
 typedef struct softmax_plan {
   size_t outer, axis_len, inner;
   int log_softmax;
+  pnn_f32_softmax_fn fn; /* chosen at load for this CPU */
 } softmax_plan;
 
 pnn_status pnn_op_softmax_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
@@ -30,7 +32,13 @@ pnn_status pnn_op_softmax_prepare(pnn_model *model, pnn_node *node, pnn_error *e
   node->params = plan;
   /* Per-column max and sum when the axis is strided. */
   node->scratch_bytes = plan->inner > 1 ? 2 * plan->inner * sizeof(float) : 0;
-  node->kernel = "f32-softmax/scalar";
+  const char *isa = "scalar";
+  plan->fn = pnn_f32_softmax_select(&model->cpu, &isa);
+  node->kernel = strcmp(isa, "avx512") == 0     ? "f32-softmax/avx512"
+                 : strcmp(isa, "avx2") == 0     ? "f32-softmax/avx2"
+                 : strcmp(isa, "neon") == 0     ? "f32-softmax/neon"
+                 : strcmp(isa, "wasmsimd") == 0 ? "f32-softmax/wasmsimd"
+                                                : "f32-softmax/scalar";
   return PNN_OK;
 }
 
@@ -39,5 +47,5 @@ void pnn_op_softmax_run(const pnn_model *model, const pnn_node *node, const void
   void *scratch = ctx->scratch;
   (void)model;
   const softmax_plan *p = node->params;
-  pnn_f32_softmax_scalar(p->outer, p->axis_len, p->inner, in[0], out[0], p->log_softmax, scratch);
+  p->fn(p->outer, p->axis_len, p->inner, in[0], out[0], p->log_softmax, scratch);
 }

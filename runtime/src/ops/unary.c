@@ -2,8 +2,23 @@
  * maps the op code to a kernel kind and its attributes. */
 #include <float.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "values.h"
+
+typedef struct unary_plan {
+  pnn_unary_params params;
+  pnn_f32_unary_fn fn; /* chosen at load for this CPU */
+} unary_plan;
+
+/* The profile's kernel name for an ISA name of pnn_f32_unary_select. */
+static const char *unary_kernel_name(const char *isa) {
+  if (strcmp(isa, "avx512") == 0) return "f32-unary/avx512";
+  if (strcmp(isa, "avx2") == 0) return "f32-unary/avx2";
+  if (strcmp(isa, "neon") == 0) return "f32-unary/neon";
+  if (strcmp(isa, "wasmsimd") == 0) return "f32-unary/wasmsimd";
+  return "f32-unary/scalar";
+}
 
 /* The kernel's kind for a unary op code; false for any other code. */
 static bool unary_kind(uint16_t op, int *kind) {
@@ -88,23 +103,25 @@ pnn_status pnn_op_unary_prepare(pnn_model *model, pnn_node *node, pnn_error *err
   st = read_unary_attrs(node, &p, error);
   if (st != PNN_OK) return st;
 
-  pnn_unary_params *params = malloc(sizeof(*params));
-  if (!params) return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node '%s': out of memory", node->name);
-  *params = p;
-  node->params = params;
+  unary_plan *plan = malloc(sizeof(*plan));
+  if (!plan) return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node '%s': out of memory", node->name);
+  plan->params = p;
+  const char *isa = "scalar";
+  plan->fn = pnn_f32_unary_select(&model->cpu, NULL, &isa);
+  node->params = plan;
   node->scratch_bytes = 0;
-  node->kernel = "f32-unary/scalar";
+  node->kernel = unary_kernel_name(isa);
   return PNN_OK;
 }
 
 void pnn_op_unary_run(const pnn_model *model, const pnn_node *node, const void *const *in,
                       void *const *out, const pnn_run_context *ctx) {
   (void)ctx;
-  const pnn_unary_params *p = node->params;
+  const unary_plan *plan = node->params;
   const pnn_tensor *x = pnn_input_tensor(model, node, 0);
-  if (p->kind == PNN_UNARY_COPY) {
+  if (plan->params.kind == PNN_UNARY_COPY) {
     if (x->nbytes > 0 && in[0] != out[0]) memcpy(out[0], in[0], x->nbytes);
     return;
   }
-  pnn_f32_unary_scalar(p, x->numel, in[0], out[0]);
+  plan->fn(&plan->params, x->numel, in[0], out[0]);
 }

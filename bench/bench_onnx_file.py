@@ -1,0 +1,72 @@
+"""One ONNX file, whole model: pocketnn vs onnxruntime, interleaved, medians of the
+calling thread's CPU time. Random inputs of the bound shapes (symbolic dims 1 unless
+--input-shape binds them). For models nobody here wrote, such as a wheel's:
+
+    python bench/bench_onnx_file.py ~/.cache/pocketnn/wheels/ddddocr-1.6.1/ddddocr/common.onnx \
+        --input-shape input1=1x1x64x160 [--runs 15] [--threads 1]
+
+Prefix bench/avx2_host/run.sh to compare the AVX2 paths of both engines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import onnx
+import pocketnn
+from timing import host_banner, ort_session
+
+
+def parse_shapes(items: list[str]) -> dict[str, tuple[int, ...]]:
+    shapes = {}
+    for item in items:
+        name, _, dims = item.partition("=")
+        shapes[name] = tuple(int(d) for d in dims.split("x"))
+    return shapes
+
+
+def input_shapes(model: onnx.ModelProto, bound: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+    initializers = {t.name for t in model.graph.initializer}
+    shapes = {}
+    for value in model.graph.input:
+        if value.name in initializers:
+            continue
+        dims = value.type.tensor_type.shape.dim
+        shapes[value.name] = bound.get(value.name, tuple(d.dim_value or 1 for d in dims))
+    return shapes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model")
+    parser.add_argument("--input-shape", action="append", default=[], metavar="NAME=DxD...")
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    print(host_banner())
+    model = onnx.load(args.model)
+    shapes = input_shapes(model, parse_shapes(args.input_shape))
+    ours = pocketnn.Model(pocketnn.convert(args.model, input_shapes=shapes), threads=args.threads)
+    theirs = ort_session(model.SerializeToString(), args.threads)
+    rng = np.random.default_rng(0)
+    feeds = {name: rng.uniform(-1.0, 1.0, shape).astype(np.float32) for name, shape in shapes.items()}
+    a, b = [], []
+    for i in range(args.runs + 2):  # two warm-up rounds
+        t0 = time.thread_time()
+        ours.run(feeds)
+        t1 = time.thread_time()
+        theirs.run(None, feeds)
+        t2 = time.thread_time()
+        if i >= 2:
+            a.append((t1 - t0) * 1e3)
+            b.append((t2 - t1) * 1e3)
+    pnn_ms, ort_ms = statistics.median(a), statistics.median(b)
+    print(f"{args.model}: pocketnn {pnn_ms:.2f} ms, onnxruntime {ort_ms:.2f} ms, ratio {pnn_ms / ort_ms:.2f} "
+          f"(medians of {args.runs}, {args.threads} thread(s))")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+/* f32 element-wise unary kernels and in-place fused activation for AVX-512 F (16 lanes):
+ * the ISA-neutral driver unary_impl.h over the vector math of pnn_vmath.h. */
+#include "pnn_kernels.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+#endif
+
+#include "pnn_vhooks_avx512.h"
+
+#define PNN_UNARY_FN pnn_f32_unary_avx512
+#define PNN_ACTIVATE_FN pnn_f32_activate_avx512
+#include "unary_impl.h"
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
+
+#endif /* x86-64 */
