@@ -170,7 +170,10 @@ class _Rewriter:
     def __init__(self, graph: Graph, qparams: Mapping[str, QParams],
                  weight_scales: Mapping[str, tuple[np.ndarray, int]], keep_qdq_rounding: bool) -> None:
         self.graph = graph
-        self.qparams = qparams
+        # Only float32 activations are quantized: an int tensor with a QDQ pair (ONNX
+        # allows QuantizeLinear on int32) stays what it is.
+        self.qparams = {name: q for name, q in qparams.items()
+                        if name in graph.tensors and graph.tensors[name].dtype == DType.F32}
         self.weight_scales = weight_scales
         self.keep_qdq_rounding = keep_qdq_rounding
         self.rounded: dict[str, str] = {}  # float value -> its QuantizeLinear/DequantizeLinear copy
