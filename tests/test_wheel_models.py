@@ -3,11 +3,15 @@ compared with onnxruntime on real inputs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnxruntime as ort
 import pocketnn
 import pytest
 from wheel_models import wheel_model
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def _session(path) -> ort.InferenceSession:
@@ -17,16 +21,25 @@ def _session(path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+def _digit_line() -> np.ndarray:
+    """A 64x160 line of five real handwritten digits (tests/fixtures/digits_test.npz, from
+    MNIST), dark on light like printed text, normalized as ddddocr does."""
+    digits = np.load(FIXTURES / "digits_test.npz")["images"][:5].astype(np.float32) / 255.0
+    line = np.ones((64, 160), np.float32)
+    for i, digit in enumerate(digits):
+        big = np.repeat(np.repeat(digit, 2, axis=0), 2, axis=1)  # 56 x 56
+        line[4:60, i * 32:(i + 1) * 32] = 1.0 - big[:, 12:44]
+    return ((line - 0.5) / 0.5)[None, None].astype(np.float32)
+
+
 def test_ddddocr_lstm_recognizer_matches_onnxruntime() -> None:
     """ddddocr 1.6.1's common.onnx: a CNN then a bidirectional ONNX LSTM (512 hidden) and
     a 8210-way CTC head, exported by PyTorch, width symbolic. Bound to 64x160 and run on
-    a line of scikit-image's photo of text (data.text()); the logits match onnxruntime
-    and so does every CTC step's decision."""
-    skimage_data = pytest.importorskip("skimage.data")
+    a line of five real handwritten digits; the logits match onnxruntime and so does
+    every CTC step's decision."""
     path = wheel_model("ddddocr==1.6.1", "ddddocr/common.onnx")
     runtime = pocketnn.Model(pocketnn.convert(path, input_shapes={"input1": (1, 1, 64, 160)}))
-    photo = skimage_data.text().astype(np.float32) / 255.0
-    x = ((photo[None, None, 20:84, 40:200] - 0.5) / 0.5).astype(np.float32)
+    x = _digit_line()
     ours = runtime.run({"input1": x})[runtime.outputs[0].name]
     theirs = _session(path).run(None, {"input1": x})[0]
     assert ours.shape == theirs.shape == (20, 1, 8210)
@@ -67,7 +80,6 @@ def test_magika_byte_classifier_matches_onnxruntime() -> None:
     integer values, then dense layers, a convolution and a 214-way softmax. Run on the
     bytes of this repository's README.md, a Python source file, a PNG image and the front
     of a wheel (a zip): the scores match onnxruntime and so does every label."""
-    from pathlib import Path
 
     path = wheel_model("magika==1.0.3", "magika/models/standard_v3_3/model.onnx")
     root = Path(__file__).resolve().parents[1]
