@@ -33,19 +33,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
-from onnx import helper
 
 from pocketnn.errors import ModelError, UnsupportedOpError
-from pocketnn.frontend.node_writer import NodeWriter
+from pocketnn.frontend.control_flow import node_reads
+from pocketnn.frontend.node_writer import NodeWriter, onnx_attrs
 
 if TYPE_CHECKING:  # folding imports this module
     from pocketnn.frontend.folding import OnnxState
 
 _MS = "com.microsoft"
-
-
-def _attrs(node: onnx.NodeProto) -> dict[str, object]:
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
 def _input(node: onnx.NodeProto, index: int) -> str:
@@ -66,7 +62,7 @@ class _Writer(NodeWriter):
 
 
 def _refuse_outputs(w: _Writer, indices: tuple[int, ...], what: str) -> None:
-    used = {name for n in w.st.nodes for name in n.input} | set(w.st.outputs)
+    used = {name for n in w.st.nodes for name in node_reads(n)} | set(w.st.outputs)
     for index in indices:
         out = w.output(index)
         if out and out in used:
@@ -121,7 +117,7 @@ def _mean_last(w: _Writer, x: str) -> str:
 def _skip_layer_norm(w: _Writer, simplified: bool) -> None:
     node = w.node
     _refuse_outputs(w, (1, 2), "mean / inverse standard deviation")
-    attrs = _attrs(node)
+    attrs = onnx_attrs(node)
     epsilon = float(attrs.get("epsilon", 1e-12))  # type: ignore[arg-type]
     total = _plus(w, w.emit("Add", [node.input[0], node.input[1]], "skip_sum"),
                   _input(node, 3 if simplified else 4))
@@ -134,7 +130,7 @@ def _skip_layer_norm(w: _Writer, simplified: bool) -> None:
 
 def _simplified_layer_norm(w: _Writer) -> None:
     _refuse_outputs(w, (1,), "inverse standard deviation")
-    attrs = _attrs(w.node)
+    attrs = onnx_attrs(w.node)
     if int(attrs.get("axis", -1)) != -1:  # type: ignore[arg-type]
         raise UnsupportedOpError(f"node '{w.node.name}' (SimplifiedLayerNormalization): axis must be -1")
     out = w.output(0)
@@ -145,7 +141,7 @@ def _simplified_layer_norm(w: _Writer) -> None:
 
 def _attention(w: _Writer) -> None:
     node, constants = w.node, w.st.constants
-    attrs = _attrs(node)
+    attrs = onnx_attrs(node)
     for name in ("past_present_share_buffer", "do_rotary"):
         if int(attrs.get(name, 0)):  # type: ignore[arg-type]
             raise UnsupportedOpError(f"node '{node.name}' (Attention): {name} is not supported")
@@ -164,7 +160,7 @@ def _attention(w: _Writer) -> None:
     qk_head, v_head = sizes[0] // heads, sizes[2] // heads
     scale = float(attrs.get("scale", 0.0)) or 1.0 / math.sqrt(qk_head)  # type: ignore[arg-type]
     projected = _plus(w, w.emit("MatMul", [node.input[0], node.input[1]], "qkv"), _input(node, 2))
-    q, k, v = _split_last(w, projected, sizes)
+    q, k, v = w.split(projected, sizes, -1, "part", w.opset())
 
     def heads_first(x: str, head: int, perm: list[int]) -> str:
         shaped = w.emit("Reshape", [x, w.constant("shape", np.array([0, 0, heads, head], np.int64))], "heads")
@@ -178,16 +174,6 @@ def _attention(w: _Writer) -> None:
     context = w.emit("Transpose", [w.emit("MatMul", [probs, heads_first(v, v_head, [0, 2, 1, 3])], "ctx")],
                      "ctx_t", perm=[0, 2, 1, 3])
     w.emit("Reshape", [context, w.constant("shape", np.array([0, 0, sizes[2]], np.int64))], out=w.output(0))
-
-
-def _split_last(w: _Writer, x: str, sizes: list[int]) -> list[str]:
-    outs = [w.fresh("part") for _ in sizes]
-    if w.opset() < 13:
-        w.nodes.append(helper.make_node("Split", [x], outs, name=w.fresh("Split"), axis=-1, split=sizes))
-    else:
-        w.nodes.append(helper.make_node("Split", [x, w.constant("split", np.array(sizes, np.int64))], outs,
-                                        name=w.fresh("Split"), axis=-1))
-    return outs
 
 
 def _mask(w: _Writer, scores: str, attrs: dict[str, object]) -> str:
@@ -213,7 +199,7 @@ def _mask(w: _Writer, scores: str, attrs: dict[str, object]) -> str:
 def _fused_matmul(w: _Writer) -> bool:
     """False while the rank of a transposed operand is still unknown."""
     node = w.node
-    attrs = _attrs(node)
+    attrs = onnx_attrs(node)
     if int(attrs.get("transBatchA", 0)) or int(attrs.get("transBatchB", 0)):  # type: ignore[arg-type]
         raise UnsupportedOpError(f"node '{node.name}' (FusedMatMul): transBatchA/transBatchB are not supported")
     operands = []
@@ -256,7 +242,7 @@ def _expand(w: _Writer) -> bool:
     elif op == "FastGelu":
         _gelu_tanh(w, _plus(w, node.input[0], _input(node, 1)), node.output[0])
     elif op == "QuickGelu":
-        alpha = float(_attrs(node).get("alpha", 1.702))  # type: ignore[arg-type]
+        alpha = float(onnx_attrs(node).get("alpha", 1.702))  # type: ignore[arg-type]
         gate = w.emit("Sigmoid", [w.emit("Mul", [node.input[0], w.scalar(alpha)], "ax")], "gate")
         w.emit("Mul", [node.input[0], gate], out=node.output[0])
     elif op == "FusedMatMul":
@@ -266,7 +252,7 @@ def _expand(w: _Writer) -> bool:
     elif op == "SimplifiedLayerNormalization":
         _simplified_layer_norm(w)
     elif op == "Attention":
-        if int(_attrs(node).get("unidirectional", 0)) and _static_sequence(w) is None:  # type: ignore[arg-type]
+        if int(onnx_attrs(node).get("unidirectional", 0)) and _static_sequence(w) is None:  # type: ignore[arg-type]
             return False  # the causal mask needs the sequence length: after shape inference
         _attention(w)
     else:

@@ -24,6 +24,7 @@ from onnx import helper, numpy_helper
 from pocketnn.errors import LimitError, ShapeError
 from pocketnn.frontend.contrib_ops import expand_contrib_ops
 from pocketnn.frontend.control_flow import SUBGRAPH_OPS, inline_constant_ifs, node_reads
+from pocketnn.frontend.node_writer import onnx_attrs
 from pocketnn.frontend.recurrent import RECURRENT_OPS, unroll_recurrent
 from pocketnn.frontend.value_types import RUNTIME_ELEM_TYPES
 
@@ -212,7 +213,7 @@ def _fold_shape_node(node: onnx.NodeProto, infos: dict[str, TensorInfo]) -> list
     shape = [int(d) for d in info.shape or ()]  # type: ignore[union-attr]
     if node.op_type == "Size":
         return [np.array(int(np.prod(shape, dtype=np.int64)), dtype=np.int64)]
-    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    attrs = onnx_attrs(node)
     rank = len(shape)
     start = int(attrs.get("start", 0))
     end = int(attrs.get("end", rank))
@@ -378,6 +379,8 @@ def remove_dead(state: OnnxState) -> None:
 
 def _inline_ifs(state: OnnxState) -> bool:
     """Replaces each If whose condition folded to a constant by the branch it takes."""
+    if not any(node.op_type == "If" for node in state.nodes):
+        return False
     taken = set(state.inputs) | set(state.constants) | set(state.outputs)
     taken.update(name for node in state.nodes for name in list(node.input) + list(node.output) if name)
     state.nodes, changed = inline_constant_ifs(state.nodes, state.constants, taken)

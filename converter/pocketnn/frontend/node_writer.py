@@ -10,6 +10,11 @@ import onnx
 from onnx import helper
 
 
+def onnx_attrs(node: onnx.NodeProto) -> dict[str, object]:
+    """The node's attributes as Python values."""
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
 @dataclass
 class NodeWriter:
     node: onnx.NodeProto               # the node being replaced
@@ -38,6 +43,14 @@ class NodeWriter:
         outs = [self.fresh(what) for _ in range(count)]
         self.nodes.append(helper.make_node(op, inputs, outs, name=self.fresh(op), **attrs))
         return outs
+
+    def split(self, x: str, sizes: list[int], axis: int, what: str, opset: int) -> list[str]:
+        """Split of `x` into `sizes` along `axis`, in the model's opset's form (the sizes
+        are an attribute before opset 13, an input since)."""
+        if opset < 13:
+            return self.emit_many("Split", [x], len(sizes), what, axis=axis, split=sizes)
+        return self.emit_many("Split", [x, self.constant("split", np.array(sizes, np.int64))], len(sizes), what,
+                              axis=axis)
 
     def output(self, index: int) -> str | None:
         """The replaced node's output `index`, or None when absent or unnamed."""

@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
-from onnx import helper
 
 from pocketnn.errors import ModelError, UnsupportedOpError
-from pocketnn.frontend.node_writer import NodeWriter
+from pocketnn.frontend.node_writer import NodeWriter, onnx_attrs
 
 RECURRENT_OPS = frozenset({"LSTM", "GRU", "RNN"})
 # ONNX activation name -> (op type, attribute names its alpha/beta map to).
@@ -55,12 +54,6 @@ class _Unroller(NodeWriter):
     opset: int = 0
     layout: int = 0
 
-    def split(self, x: str, sizes: list[int], axis: int, what: str) -> list[str]:
-        if self.opset < 13:
-            return self.emit_many("Split", [x], len(sizes), what, axis=axis, split=sizes)
-        return self.emit_many("Split", [x, self.constant("split", np.array(sizes, np.int64))], len(sizes), what,
-                              axis=axis)
-
     def slice_one(self, x: str, start: int, axis: int, what: str) -> str:
         """x[start:start + 1] along `axis`."""
         if self.opset < 10:
@@ -82,10 +75,6 @@ class _Unroller(NodeWriter):
 
     def reshape(self, x: str, shape: list[int], what: str) -> str:
         return self.emit("Reshape", [x, self.constant("shape", np.array(shape, np.int64))], what)
-
-
-def _attrs(node: onnx.NodeProto) -> dict[str, object]:
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
 def _error(node: onnx.NodeProto, message: str) -> UnsupportedOpError:
@@ -151,7 +140,7 @@ def _input_projection(u: _Unroller, x_steps: str, w: np.ndarray, bias: np.ndarra
     projected = u.emit("Add", [projected, u.constant("bias", bias)], "xw_b")
     if seq == 1:
         return [u.reshape(projected, [batch, size], "xw_t")]
-    return u.split(projected, [batch] * seq, 0, "xw_t")
+    return u.split(projected, [batch] * seq, 0, "xw_t", u.opset)
 
 
 def _sequence_input(u: _Unroller, layout: int, seq: int, batch: int, size: int) -> str:
@@ -196,7 +185,7 @@ def _lstm_direction(u: _Unroller, d: int, reverse: bool, acts: list[_Activation]
     outputs: list[str] = [""] * seq
     for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
         gates = _add(u, steps[t], _recurrent_term(u, h, r_t, "hr"), "gates")
-        i_pre, o_pre, f_pre, c_pre = u.split(gates, [hidden] * 4, 1, "gate")
+        i_pre, o_pre, f_pre, c_pre = u.split(gates, [hidden] * 4, 1, "gate", u.opset)
         if peep is not None and c is not None:
             i_pre = u.emit("Add", [i_pre, u.emit("Mul", [peep[0], c], "pi_c")], "i_peep")
             f_pre = u.emit("Add", [f_pre, u.emit("Mul", [peep[2], c], "pf_c")], "f_peep")
@@ -232,12 +221,11 @@ def _gru_direction(u: _Unroller, d: int, reverse: bool, acts: list[_Activation],
     one = u.constant("one", np.array(1.0, np.float32))
     outputs: list[str] = [""] * seq
     for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
-        x_z, x_r, x_h = u.split(steps[t], [hidden] * 3, 1, "x_gate")
+        x_z, x_r, x_h = u.split(steps[t], [hidden] * 3, 1, "x_gate", u.opset)
         if h is None:
             z_pre, r_pre, h_rec = x_z, x_r, None
         else:
-            h_zr = u.split(u.emit("MatMul", [h, r_zr_t], "h_zr"),
-                           [hidden] * 2, 1, "h_gate")
+            h_zr = u.split(u.emit("MatMul", [h, r_zr_t], "h_zr"), [hidden] * 2, 1, "h_gate", u.opset)
             z_pre = u.emit("Add", [x_z, h_zr[0]], "z_pre")
             r_pre = u.emit("Add", [x_r, h_zr[1]], "r_pre")
             h_rec = h
@@ -291,7 +279,7 @@ def unroll(node: onnx.NodeProto, x_shape: tuple[int, ...], constants: dict[str, 
            opset: int) -> list[onnx.NodeProto]:
     """The nodes computing `node` (an LSTM or GRU whose input X has static shape
     `x_shape`); new constants are added to `constants`."""
-    attrs = _attrs(node)
+    attrs = onnx_attrs(node)
     layout = int(attrs.get("layout", 0))  # type: ignore[arg-type]
     if len(x_shape) != 3 or layout not in (0, 1):
         raise ModelError(f"node '{node.name}' ({node.op_type}): X must be 3-D (got {list(x_shape)}), layout 0 or 1")
