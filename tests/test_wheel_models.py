@@ -94,3 +94,25 @@ def test_magika_byte_classifier_matches_onnxruntime() -> None:
     assert ours.shape == theirs.shape == (4, 214)
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
     assert np.array_equal(ours.argmax(-1), theirs.argmax(-1))
+
+
+def test_tensorflow_exported_blazeface_finds_the_face_like_onnxruntime() -> None:
+    """MediaPipe's BlazeFace short-range detector: a TFLite model from the mediapipe==0.10.14
+    wheel, exported to NHWC ONNX by tf2onnx (scripts/export_tf_models.py; committed as a
+    fixture because the export needs TensorFlow). On a real face photo (scikit-image's
+    astronaut, cropped) the scores and box regressions match onnxruntime, both find the face,
+    and the converted graph runs its 37 convolutions with no Transpose between them: the only
+    Transposes left are the input's and the four NCHW->NHWC ones before the heads' Reshapes."""
+    path = FIXTURES / "face_detection_short_range.onnx"
+    image = np.load(FIXTURES / "astronaut_face_128.npz")["image"]
+    x = (image.astype(np.float32) / 127.5 - 1.0)[None]  # NHWC in [-1, 1], as MediaPipe feeds it
+    runtime = pocketnn.Model(pocketnn.convert(path))
+    transposes = [n.name for n in runtime.nodes if n.op == "Transpose"]
+    assert len(transposes) == 5, transposes
+    ours = runtime.run({"input": x})
+    theirs = dict(zip(["regressors", "classificators"], _session(path).run(None, {"input": x})))
+    for name in ("regressors", "classificators"):
+        np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-4, atol=2e-4)
+    scores = 1.0 / (1.0 + np.exp(-np.clip(ours["classificators"].ravel(), -60, 60)))
+    assert scores.max() > 0.9  # the face is found (its best anchor)
+    assert int(scores.argmax()) == int(theirs["classificators"].ravel().argmax())
