@@ -7,7 +7,8 @@ import path from 'node:path';
 
 import { createPocketnnWorker, loadPocketnn } from 'pocketnn';
 
-import { readF32 as readFixture, relativeError } from './compare.mjs';
+import { relativeError } from './compare.mjs';
+import { readF32 as readFixture } from './fixture_file.mjs';
 
 const TOLERANCE = 1e-4;
 const fixtures = process.argv[2];

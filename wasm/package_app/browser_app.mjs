@@ -1,5 +1,6 @@
 // The browser app test_package.sh bundles with esbuild (platform=browser): it must
-// bundle with no options and keep the .wasm and worker URLs relative to the bundle.
+// bundle with no options and keep the .wasm and worker URLs relative to the bundle;
+// index.html runs it in headless Chromium.
 import { createPocketnnWorker, loadPocketnn, PocketnnError } from 'pocketnn';
 
 export async function classify(modelBytes, input) {
@@ -17,6 +18,10 @@ export async function classify(modelBytes, input) {
 
 export async function classifyOffThread(modelBytes, input) {
   const worker = await createPocketnnWorker();
-  const model = await worker.loadModel(modelBytes);
-  return model.run({ [model.inputs[0].name]: input });
+  try {
+    const model = await worker.loadModel(modelBytes);
+    return await model.run({ [model.inputs[0].name]: input });
+  } finally {
+    worker.terminate();
+  }
 }

@@ -1,13 +1,5 @@
-// Fixture helpers shared by the node tests and the packaged app: read a raw float32
-// file of make_fixtures.py and compare outputs with the native runtime's.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-
-/** A fixture's raw little-endian float32 file, in a buffer of its own (transferable). */
-export function readF32(dir, file) {
-  const bytes = readFileSync(path.join(dir, file));
-  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-}
+// How outputs are compared with the native runtime's, shared by the node tests, the
+// packaged app and the browser check page (so no node import here).
 
 /** max |actual - expected| / max |expected|; NaN on either side gives Infinity. */
 export function relativeError(actual, expected) {

@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 
 import { createPocketnnWorker, PocketnnError } from 'pocketnn';
 
-import { readF32 as readFixture, relativeError } from '../package_app/compare.mjs';
+import { relativeError } from '../package_app/compare.mjs';
+import { readF32 as readFixture } from '../package_app/fixture_file.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURES = process.env.PNN_FIXTURES ?? path.join(HERE, 'fixtures');
