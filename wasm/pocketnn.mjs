@@ -58,7 +58,9 @@ export function createPocketnnWorker(options = {}) {
     post: (message, transfer) => worker.postMessage(message, transfer),
     listen: (onMessage, onError) => {
       worker.addEventListener('message', (event) => onMessage(event.data));
-      worker.addEventListener('error', (event) => onError(new Error(`pocketnn worker: ${event.message}`)));
+      // A script that fails to load gives an error event without a message.
+      worker.addEventListener('error', (event) => onError(new Error(
+        `pocketnn worker: ${event.message ?? 'its script (worker.mjs beside the bundle) did not load'}`)));
     },
     terminate: () => worker.terminate(),
   }, wasm);

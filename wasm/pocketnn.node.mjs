@@ -3,6 +3,8 @@
 
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 import { instantiate, toBytes } from './core.mjs';
@@ -23,6 +25,12 @@ function packageFile(beside, pathInPackage) {
   }
 }
 
+// options.wasmUrl: a URL object, a file:/http(s):/data: URL string, or a file path.
+function wasmLocation(wasmUrl) {
+  if (wasmUrl instanceof URL) return wasmUrl;
+  return /^(file|https?|data):/i.test(wasmUrl) ? new URL(wasmUrl) : pathToFileURL(path.resolve(wasmUrl));
+}
+
 const wasmFile = () => packageFile(new URL('./dist/pocketnn_wasm.wasm', import.meta.url), 'dist/pocketnn_wasm.wasm');
 
 async function readWasm(url) {
@@ -36,11 +44,11 @@ async function readWasm(url) {
 
 /**
  * Instantiates the WebAssembly module. Options: wasmBinary (the .wasm bytes) or
- * wasmUrl (a file: or http(s): URL or a path; default: the package's dist/pocketnn_wasm.wasm).
+ * wasmUrl (a URL or a file path; default: the package's dist/pocketnn_wasm.wasm).
  */
 export async function loadPocketnn(options = {}) {
   if (options.wasmBinary != null) return instantiate(toBytes(options.wasmBinary, 'wasmBinary'));
-  const url = options.wasmUrl != null ? new URL(options.wasmUrl, `file://${process.cwd()}/`) : wasmFile();
+  const url = options.wasmUrl != null ? wasmLocation(options.wasmUrl) : wasmFile();
   return instantiate(await readWasm(url));
 }
 
@@ -52,8 +60,7 @@ export async function loadPocketnn(options = {}) {
 export function createPocketnnWorker(options = {}) {
   const worker = new Worker(packageFile(new URL('./worker.node.mjs', import.meta.url), 'worker.node.mjs'),
     { name: 'pocketnn' });
-  const wasm = options.wasmUrl != null
-    ? { wasmUrl: new URL(options.wasmUrl, `file://${process.cwd()}/`).href } : {};
+  const wasm = options.wasmUrl != null ? { wasmUrl: wasmLocation(options.wasmUrl).href } : {};
   if (options.wasmBinary != null) wasm.wasmBinary = toBytes(options.wasmBinary, 'wasmBinary');
   return PocketnnWorker.start({
     post: (message, transfer) => worker.postMessage(message, transfer),

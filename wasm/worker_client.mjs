@@ -105,11 +105,12 @@ export class WorkerModel {
     return this._request('metadata', { key });
   }
 
-  /** Frees the model in the worker. Safe to call twice. */
+  /** Frees the model in the worker. Safe to call twice, and after terminate(). */
   async dispose() {
-    if (this._handle === 0) return;
     const handle = this._handle;
     this._handle = 0;
+    // A terminated worker took its models with it.
+    if (handle === 0 || this._worker._closed !== null) return;
     await this._worker._call('dispose', { handle });
   }
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { createPocketnnWorker, PocketnnError } from 'pocketnn';
 
@@ -123,8 +123,14 @@ test('terminate() rejects pending and later calls', async () => {
   worker.terminate();
   await assert.rejects(pending, /terminated/);
   await assert.rejects(worker.loadModel(modelBytes(manifest[0])), /terminated/);
+  await model.dispose(); // its worker is gone: nothing to free, no error
 });
 
-test('a bad wasmUrl rejects createPocketnnWorker', async () => {
+test('wasmUrl: a path or a URL; a missing file rejects createPocketnnWorker', async () => {
   await assert.rejects(createPocketnnWorker({ wasmUrl: path.join(FIXTURES, 'no-such.wasm') }), /no-such\.wasm|ENOENT/);
+  const wasm = path.join(HERE, '..', 'dist', 'pocketnn_wasm.wasm');
+  for (const wasmUrl of [path.relative(process.cwd(), wasm), pathToFileURL(wasm), pathToFileURL(wasm).href]) {
+    const worker = await createPocketnnWorker({ wasmUrl });
+    worker.terminate();
+  }
 });
