@@ -3,8 +3,9 @@
 #   pocketnn_wasm.mjs (ES module factory) + pocketnn_wasm.wasm
 # from the same C sources build_native.py compiles, plus wasm/src/*.c.
 # The module is built for web/worker only: emcc 3.1.6's node support uses
-# require/__dirname, which do not exist in an ES module. pocketnn.mjs always hands
-# the factory the .wasm bytes (read with node:fs under node), so it runs in node too.
+# require/__dirname, which do not exist in an ES module. The package's entries always
+# hand the factory the .wasm bytes (pocketnn.node.mjs reads them with node:fs), so it
+# runs in node too.
 # Installs Debian's emscripten when emcc is missing (needs root).
 #   wasm/build.sh            # -O3 build
 #   PNN_WASM_DEBUG=1 wasm/build.sh   # -O1 -g with assertions and ASan
@@ -55,7 +56,7 @@ EXPORTS='["_malloc","_free","_pnn_model_load","_pnn_model_load_with_options","_p
 "_pnn_model_num_outputs","_pnn_model_num_nodes","_pnn_model_input_info","_pnn_model_output_info",
 "_pnn_model_node_info","_pnn_model_arena_bytes","_pnn_model_metadata","_pnn_session_create",
 "_pnn_session_create_with_options","_pnn_session_free","_pnn_session_input","_pnn_session_output",
-"_pnn_session_run","_pnn_status_string","_pnn_wasm_layout"]'
+"_pnn_session_run","_pnn_status_string","_pnn_wasm_layout","_pnn_runtime_version"]'
 EXPORTS="${EXPORTS//$'\n'/}"
 
 emcc "${OBJECTS[@]}" "${LDFLAGS[@]}" -msimd128 \

@@ -1,322 +1,67 @@
-// pocketnn for JavaScript: the C runtime compiled to WebAssembly (SIMD128).
+// pocketnn for browsers and web workers (package.json's "browser" and "default"
+// entry; node takes pocketnn.node.mjs, which has the same API).
 //
-//   import { loadPocketnn } from './pocketnn.mjs';
+//   import { loadPocketnn } from 'pocketnn';
 //   const pnn = await loadPocketnn();                 // or { wasmBinary } / { wasmUrl }
 //   const model = pnn.loadModel(uint8ArrayOrArrayBuffer);
-//   model.inputs;  // [{ name, shape, dtype }]
+//   model.inputs;  // [{ name, shape, dtype, sizeBytes }]
 //   const outputs = model.run({ input: new Float32Array(...) });  // { name: TypedArray }
 //   model.dispose();
 //
-// Works in browsers, workers and node (>= 18). Errors from the runtime become
-// PocketnnError (an Error) carrying the runtime's message and status name.
+// Off the main thread: const worker = await createPocketnnWorker(); see worker.mjs.
+//
+// The .wasm and the worker script are named with new URL('...', import.meta.url), the
+// pattern Vite and webpack follow to emit them next to the bundle.
 
-import createPocketnnWasm from './dist/pocketnn_wasm.mjs';
+import { instantiate, toBytes } from './core.mjs';
+import { PocketnnWorker } from './worker_client.mjs';
+
+export { Model, Pocketnn, PocketnnError } from './core.mjs';
+export { PocketnnWorker, WorkerModel } from './worker_client.mjs';
 
 const DEFAULT_WASM_URL = new URL('./dist/pocketnn_wasm.wasm', import.meta.url);
 
-// Keys of pnn_wasm_layout (wasm/src/abi.c), in its order.
-const LAYOUT_KEYS = [
-  'errorSize', 'errorStatus', 'errorMessage', 'infoSize', 'infoName', 'infoDtype', 'infoRank',
-  'infoDims', 'infoSizeBytes', 'maxRank', 'errorMessageBytes', 'nodeSize', 'nodeName', 'nodeOp',
-  'nodeKernel', 'optionsSize', 'optionsThreads', 'loadOptionsSize', 'loadOptionsMaxMemory',
-];
-
-// pnn_dtype codes -> name, element bytes, typed array holding one element per entry
-// (f16, s4 and b1 are handed out as their raw bytes).
-const DTYPES = {
-  1: { name: 'float32', bytes: 4, array: Float32Array },
-  2: { name: 'float16', bytes: 2, array: Uint16Array },
-  3: { name: 'int8', bytes: 1, array: Int8Array },
-  4: { name: 'uint8', bytes: 1, array: Uint8Array },
-  5: { name: 'int4', bytes: 0, array: Uint8Array },
-  6: { name: 'bit', bytes: 0, array: Uint8Array },
-  7: { name: 'int32', bytes: 4, array: Int32Array },
-  8: { name: 'int64', bytes: 8, array: BigInt64Array },
-  9: { name: 'bool', bytes: 1, array: Uint8Array },  // 0 false, 1 true
-};
-
-// pnn_status codes -> the enum's names (pocketnn.h).
-const STATUS_NAMES = [
-  'PNN_OK', 'PNN_ERR_INVALID_ARGUMENT', 'PNN_ERR_IO', 'PNN_ERR_FORMAT', 'PNN_ERR_VERSION',
-  'PNN_ERR_CHECKSUM', 'PNN_ERR_UNSUPPORTED', 'PNN_ERR_SHAPE', 'PNN_ERR_OUT_OF_MEMORY', 'PNN_ERR_BUSY', 'PNN_ERR_LIMIT',
-];
-
-const MODEL_ALIGNMENT = 64; // the runtime uses a 64-byte aligned buffer in place
-
-/** An error reported by the runtime: status is e.g. "PNN_ERR_FORMAT", the message
- * the runtime's own text. */
-export class PocketnnError extends Error {
-  constructor(message, status) {
-    super(message);
-    this.name = 'PocketnnError';
-    this.status = status;
-  }
-}
-
-const isNode = typeof process === 'object' && process.versions != null && process.versions.node != null;
-
 async function fetchWasm(url) {
-  if (isNode && url.protocol === 'file:') {
-    const { readFile } = await import('node:fs/promises');
-    return readFile(url);
-  }
   const response = await fetch(url);
-  if (!response.ok) throw new Error(`could not fetch ${url}: HTTP ${response.status}`);
+  if (!response.ok) {
+    throw new Error(`could not fetch the pocketnn WebAssembly module at ${url}: HTTP ${response.status}. ` +
+      'A bundler that does not follow new URL(..., import.meta.url) (esbuild) leaves it out: copy ' +
+      'node_modules/pocketnn/dist/pocketnn_wasm.wasm there, or pass { wasmUrl } or { wasmBinary }.');
+  }
   return new Uint8Array(await response.arrayBuffer());
 }
 
-function toBytes(data, what) {
-  if (data instanceof Uint8Array) return data;
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  throw new TypeError(`${what} must be a Uint8Array, an ArrayBuffer or a typed array`);
+function baseUrl() {
+  return globalThis.location?.href ?? DEFAULT_WASM_URL;
 }
 
 /**
  * Instantiates the WebAssembly module. Options: wasmBinary (the .wasm bytes) or
- * wasmUrl (where to fetch them; default: dist/pocketnn_wasm.wasm next to this file).
+ * wasmUrl (where to fetch them, relative to the page; default: dist/pocketnn_wasm.wasm
+ * next to this file).
  */
 export async function loadPocketnn(options = {}) {
-  const wasmBinary = options.wasmBinary != null
-    ? toBytes(options.wasmBinary, 'wasmBinary')
-    : await fetchWasm(new URL(options.wasmUrl ?? DEFAULT_WASM_URL, DEFAULT_WASM_URL));
-  const module = await createPocketnnWasm({
-    wasmBinary,
-    print: (text) => console.log(text),
-    printErr: (text) => console.warn(text),
-  });
-  return new Pocketnn(module);
+  if (options.wasmBinary != null) return instantiate(toBytes(options.wasmBinary, 'wasmBinary'));
+  const url = options.wasmUrl != null ? new URL(options.wasmUrl, baseUrl()) : DEFAULT_WASM_URL;
+  return instantiate(await fetchWasm(url));
 }
 
-/** One instance of the WebAssembly module; models loaded from it share its memory. */
-export class Pocketnn {
-  constructor(module) {
-    this._m = module;
-    this.layout = {};
-    LAYOUT_KEYS.forEach((key, index) => {
-      this.layout[key] = module._pnn_wasm_layout(index);
-    });
-    // One pnn_error for every call: this module is single-threaded.
-    this._error = this._malloc(this.layout.errorSize);
-  }
-
-  _malloc(bytes) {
-    const pointer = this._m._malloc(Math.max(1, bytes));
-    if (pointer === 0) throw new PocketnnError(`out of memory allocating ${bytes} bytes`, 'PNN_ERR_OUT_OF_MEMORY');
-    return pointer;
-  }
-
-  // Views are re-created on every use: growing the memory detaches the old ones.
-  get _heap() {
-    return this._m.HEAPU8;
-  }
-
-  _view() {
-    return new DataView(this._m.HEAPU8.buffer);
-  }
-
-  _string(pointer) {
-    return pointer === 0 ? null : this._m.UTF8ToString(pointer);
-  }
-
-  _check(status, context) {
-    if (status === 0) return;
-    const name = STATUS_NAMES[status] ?? `PNN_STATUS_${status}`;
-    const message = this._string(this._error + this.layout.errorMessage) ||
-      this._string(this._m._pnn_status_string(status));
-    throw new PocketnnError(context ? `${context}: ${message}` : message, name);
-  }
-
-  _clearError() {
-    this._heap.fill(0, this._error, this._error + this.layout.errorSize);
-  }
-
-  /** Loads a .pnn model from its bytes (copied once into the WebAssembly memory). */
-  loadModel(data, options = {}) {
-    return new Model(this, toBytes(data, 'model data'), options);
-  }
-}
-
-function shapeSize(shape) {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-/** A loaded model with one session. Call dispose() to free its memory. */
-export class Model {
-  constructor(pnn, bytes, options) {
-    this._pnn = pnn;
-    const m = pnn._m;
-    const L = pnn.layout;
-    this._block = 0;
-    this._model = 0;
-    this._session = 0;
-    const slot = pnn._malloc(4);
-    try {
-      // Model bytes at a 64-byte aligned address, kept until dispose().
-      this._block = pnn._malloc(bytes.length + MODEL_ALIGNMENT);
-      const data = this._block + ((MODEL_ALIGNMENT - (this._block % MODEL_ALIGNMENT)) % MODEL_ALIGNMENT);
-      pnn._heap.set(bytes, data);
-      // options.maxMemory: bytes a session may use for activations and scratch (the
-      // runtime's default, 1 GiB, when absent; wasm32 addresses at most 4 GiB).
-      const maxMemory = options.maxMemory ?? 0;
-      if (!Number.isInteger(maxMemory) || maxMemory < 0 || maxMemory > 0xffffffff) {
-        throw new PocketnnError(`maxMemory must be an integer number of bytes in [0, 2^32), got ${maxMemory}`,
-          'PNN_ERR_INVALID_ARGUMENT');
-      }
-      const loadOptions = pnn._malloc(L.loadOptionsSize);
-      try {
-        pnn._heap.fill(0, loadOptions, loadOptions + L.loadOptionsSize);
-        pnn._view().setUint32(loadOptions + L.loadOptionsMaxMemory, maxMemory, true);
-        pnn._clearError();
-        pnn._check(m._pnn_model_load_with_options(data, bytes.length, loadOptions, slot, pnn._error),
-          'loading the model');
-      } finally {
-        m._free(loadOptions);
-      }
-      this._model = pnn._view().getUint32(slot, true);
-
-      const opts = pnn._malloc(L.optionsSize);
-      try {
-        pnn._heap.fill(0, opts, opts + L.optionsSize);
-        pnn._view().setUint32(opts + L.optionsThreads, options.threads ?? 1, true);
-        pnn._clearError();
-        pnn._check(m._pnn_session_create_with_options(this._model, opts, slot, pnn._error),
-          'creating a session');
-      } finally {
-        m._free(opts);
-      }
-      this._session = pnn._view().getUint32(slot, true);
-
-      this.inputs = this._infos(m._pnn_model_num_inputs(this._model), m._pnn_model_input_info);
-      this.outputs = this._infos(m._pnn_model_num_outputs(this._model), m._pnn_model_output_info);
-    } catch (error) {
-      this.dispose();
-      throw error;
-    } finally {
-      m._free(slot);
-    }
-  }
-
-  _infos(count, getter) {
-    const pnn = this._pnn;
-    const L = pnn.layout;
-    const info = pnn._malloc(L.infoSize);
-    try {
-      const result = [];
-      for (let i = 0; i < count; ++i) {
-        pnn._check(getter(this._model, i, info), `tensor info ${i}`);
-        const view = pnn._view();
-        const rank = view.getInt32(info + L.infoRank, true);
-        const shape = [];
-        for (let d = 0; d < rank; ++d) shape.push(Number(view.getBigInt64(info + L.infoDims + 8 * d, true)));
-        const code = view.getInt32(info + L.infoDtype, true);
-        const dtype = DTYPES[code] ?? { name: `dtype${code}`, bytes: 0, array: Uint8Array };
-        result.push({
-          name: pnn._string(view.getUint32(info + L.infoName, true)),
-          shape,
-          dtype: dtype.name,
-          sizeBytes: view.getUint32(info + L.infoSizeBytes, true),
-          _array: dtype.array,
-        });
-      }
-      return result.map((t) => {
-        Object.defineProperty(t, '_array', { enumerable: false, value: t._array });
-        return t;
-      });
-    } finally {
-      pnn._m._free(info);
-    }
-  }
-
-  _alive() {
-    if (this._session === 0) throw new Error('the model has been disposed');
-  }
-
-  /** The graph's nodes: [{ name, op, kernel }] (kernel: the variant chosen at load). */
-  get nodes() {
-    this._alive();
-    const pnn = this._pnn;
-    const L = pnn.layout;
-    const info = pnn._malloc(L.nodeSize);
-    try {
-      const result = [];
-      const count = pnn._m._pnn_model_num_nodes(this._model);
-      for (let i = 0; i < count; ++i) {
-        pnn._check(pnn._m._pnn_model_node_info(this._model, i, info), `node info ${i}`);
-        const view = pnn._view();
-        result.push({
-          name: pnn._string(view.getUint32(info + L.nodeName, true)),
-          op: pnn._string(view.getUint32(info + L.nodeOp, true)),
-          kernel: pnn._string(view.getUint32(info + L.nodeKernel, true)) ?? '',
-        });
-      }
-      return result;
-    } finally {
-      pnn._m._free(info);
-    }
-  }
-
-  /** String metadata by key, or null. */
-  metadata(key) {
-    this._alive();
-    const pnn = this._pnn;
-    const bytes = new TextEncoder().encode(`${key}\0`);
-    const pointer = pnn._malloc(bytes.length);
-    try {
-      pnn._heap.set(bytes, pointer);
-      return pnn._string(pnn._m._pnn_model_metadata(this._model, pointer));
-    } finally {
-      pnn._m._free(pointer);
-    }
-  }
-
-  /**
-   * Runs the model. feeds: { inputName: TypedArray (or Array for float32) } with as
-   * many elements as the input's shape. Returns { outputName: TypedArray } (copies).
-   */
-  run(feeds) {
-    this._alive();
-    const pnn = this._pnn;
-    const m = pnn._m;
-    const known = new Set(this.inputs.map((t) => t.name));
-    for (const name of Object.keys(feeds)) {
-      if (!known.has(name)) {
-        throw new Error(`unknown input "${name}"; the model's inputs are ${[...known].join(', ')}`);
-      }
-    }
-    this.inputs.forEach((info, index) => {
-      let value = feeds[info.name];
-      if (value === undefined) throw new Error(`missing input "${info.name}" (shape [${info.shape}])`);
-      if (Array.isArray(value) && info._array === Float32Array) value = Float32Array.from(value);
-      if (!(value instanceof info._array)) {
-        throw new TypeError(`input "${info.name}" must be a ${info._array.name} (dtype ${info.dtype})`);
-      }
-      if (value.byteLength !== info.sizeBytes) {
-        throw new Error(`input "${info.name}" has ${value.length} elements; the model expects ` +
-          `shape [${info.shape}] (${shapeSize(info.shape)} elements)`);
-      }
-      const target = m._pnn_session_input(this._session, index);
-      pnn._heap.set(new Uint8Array(value.buffer, value.byteOffset, value.byteLength), target);
-    });
-    pnn._clearError();
-    pnn._check(m._pnn_session_run(this._session, pnn._error), 'run');
-    const results = {};
-    this.outputs.forEach((info, index) => {
-      const source = m._pnn_session_output(this._session, index);
-      const copy = pnn._heap.slice(source, source + info.sizeBytes);
-      results[info.name] = info._array.BYTES_PER_ELEMENT === 1
-        ? new info._array(copy.buffer)
-        : new info._array(copy.buffer, 0, info.sizeBytes / info._array.BYTES_PER_ELEMENT);
-    });
-    return results;
-  }
-
-  /** Frees the session, the model and its copy of the file. Safe to call twice. */
-  dispose() {
-    const m = this._pnn._m;
-    if (this._session !== 0) m._pnn_session_free(this._session);
-    if (this._model !== 0) m._pnn_model_free(this._model);
-    if (this._block !== 0) m._free(this._block);
-    this._session = this._model = this._block = 0;
-  }
+/**
+ * Starts a module worker running the runtime; resolves once its WebAssembly module is
+ * instantiated (same options as loadPocketnn). Call terminate() when done.
+ */
+export function createPocketnnWorker(options = {}) {
+  const worker = new Worker(new URL('./worker.mjs', import.meta.url), { type: 'module', name: 'pocketnn' });
+  const wasm = options.wasmUrl != null ? { wasmUrl: new URL(options.wasmUrl, baseUrl()).href } : {};
+  if (options.wasmBinary != null) wasm.wasmBinary = toBytes(options.wasmBinary, 'wasmBinary');
+  return PocketnnWorker.start({
+    post: (message, transfer) => worker.postMessage(message, transfer),
+    listen: (onMessage, onError) => {
+      worker.addEventListener('message', (event) => onMessage(event.data));
+      // A script that fails to load gives an error event without a message.
+      worker.addEventListener('error', (event) => onError(new Error(
+        `pocketnn worker: ${event.message ?? 'its script (worker.mjs beside the bundle) did not load'}`)));
+    },
+    terminate: () => worker.terminate(),
+  }, wasm);
 }

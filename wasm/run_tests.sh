@@ -11,8 +11,11 @@
 #   3. fixtures from the installed `pocketnn` package (models, inputs, NATIVE outputs)
 #   4. node --test wasm/test/: the wasm build must match the native outputs
 #      (node_test.mjs); mutated fixtures and seeds of tests/fuzz/make_corpus.py fail
-#      only with a PocketnnError, never a trap (mutation_test.mjs); under a timeout,
-#      so a hang fails
+#      only with a PocketnnError, never a trap (mutation_test.mjs); createPocketnnWorker
+#      in a worker thread (worker_test.mjs); the package's version and exports
+#      (package_test.mjs); under a timeout, so a hang fails
+#   5. the npm package (test_package.sh): npm pack, installed into a scratch project,
+#      type-checked with tsc, bundled with esbuild, the node bundle run on a fixture
 # Exits non-zero on the first failure.
 set -euo pipefail
 
@@ -56,4 +59,7 @@ echo "== wasm: seeds of tests/fuzz/make_corpus.py for the mutation test"
 echo "== wasm: node --test"
 PNN_FIXTURES="$WORK/fixtures" PNN_MUTATION_MODELS="$WORK/fuzz_seeds" \
   timeout "${PNN_NODE_TEST_TIMEOUT:-600}" node --test --test-reporter=spec "$HERE/test/"
+
+echo "== wasm: the npm package (npm pack, install, tsc, esbuild)"
+"$HERE/test_package.sh" "$WORK/fixtures"
 echo "== wasm: all passed in $(( $(date +%s) - start )) s"

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 
 import * as ort from 'onnxruntime-web';
 
-import { loadPocketnn } from '../../wasm/pocketnn.mjs';
+import { loadPocketnn } from '../../wasm/pocketnn.node.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { loadPocketnn, PocketnnError } from '../pocketnn.mjs';
+import { loadPocketnn, PocketnnError } from 'pocketnn';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURES = process.env.PNN_FIXTURES ?? path.join(HERE, 'fixtures');

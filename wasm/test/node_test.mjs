@@ -10,28 +10,16 @@ import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { loadPocketnn, PocketnnError } from '../pocketnn.mjs';
+import { loadPocketnn, PocketnnError } from 'pocketnn';
+
+import { relativeError } from '../package_app/compare.mjs';
+import { readF32 as readFixture } from '../package_app/fixture_file.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURES = process.env.PNN_FIXTURES ?? path.join(HERE, 'fixtures');
 const TOLERANCE = 1e-4;
 
-function readF32(file) {
-  const bytes = readFileSync(path.join(FIXTURES, file));
-  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-}
-
-function relativeError(actual, expected) {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; ++i) {
-    const d = Math.abs(actual[i] - expected[i]);
-    // NaN in either side fails the comparison.
-    if (!(d <= diff)) diff = Number.isNaN(d) ? Infinity : d;
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / Math.max(scale, 1e-12);
-}
+const readF32 = (file) => readFixture(FIXTURES, file);
 
 const manifest = JSON.parse(readFileSync(path.join(FIXTURES, 'manifest.json'), 'utf8'));
 let pnn;
