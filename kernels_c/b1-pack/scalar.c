@@ -1,19 +1,27 @@
 /* Sign-bit packing of float activations and weights (contract in pnn_kernels_b1.h). */
 #include "pnn_kernels.h"
 
-#include <string.h>
-
 #include "pnn_b1_popcount.h"
 
+enum { PACK_PIXELS = 64 }; /* pixels whose words are built together */
+
+/* Blocked over pixels: for each channel of a word, one pass over a block of pixels (with
+ * NCHW input contiguous floats), a compare, a shift and an or per pixel; the compiler
+ * vectorizes it. */
 void pnn_b1_pack_scalar(size_t channels, size_t pixels, const float *x, size_t cs, size_t ps,
                         uint64_t *out, size_t ldo) {
-  for (size_t p = 0; p < pixels; ++p) {
-    uint64_t *row = out + p * ldo;
-    memset(row, 0, ldo * sizeof *row);
-    const float *px = x + p * ps;
-    for (size_t c = 0; c < channels; ++c) {
-      /* `< 0` rather than the sign bit: -0 and NaN count as +1. */
-      row[c / 64] |= (uint64_t)(px[c * cs] < 0.0f) << (c % 64);
+  const size_t words = pnn_b1_words(channels);
+  for (size_t p0 = 0; p0 < pixels; p0 += PACK_PIXELS) {
+    const size_t count = pixels - p0 < PACK_PIXELS ? pixels - p0 : PACK_PIXELS;
+    for (size_t wi = 0; wi < ldo; ++wi) {
+      uint64_t word[PACK_PIXELS] = {0};
+      const size_t c_end = wi < words ? (wi + 1 == words ? channels : 64 * (wi + 1)) : 0;
+      for (size_t c = 64 * wi; c < c_end; ++c) {
+        const float *px = x + c * cs + p0 * ps;
+        /* `< 0` rather than the sign bit: -0 and NaN count as +1. */
+        for (size_t p = 0; p < count; ++p) word[p] |= (uint64_t)(px[p * ps] < 0.0f) << (c % 64);
+      }
+      for (size_t p = 0; p < count; ++p) out[(p0 + p) * ldo + wi] = word[p];
     }
   }
 }

@@ -82,7 +82,7 @@ static int failures = 0, cases = 0;
 static void test_pack(rng *r) {
   static const size_t channel_counts[] = {1, 2, 63, 64, 65, 130};
   for (size_t ci = 0; ci < sizeof channel_counts / sizeof channel_counts[0]; ++ci) {
-    const size_t C = channel_counts[ci], P = 3, words = pnn_b1_words(C), ldo = words + 1;
+    const size_t C = channel_counts[ci], P = 3 + 67 * (ci % 2), words = pnn_b1_words(C), ldo = words + 1;
     float *x = xmalloc(C * P * sizeof *x);
     for (size_t i = 0; i < C * P; ++i) x[i] = random_value(r);
     x[0] = NAN;
