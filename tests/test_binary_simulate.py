@@ -1,11 +1,11 @@
 """pocketnn.binary.simulate against the C binary kernels (kernels_c/b1-*), bit for bit.
 
-The kernels are compiled here into a small cffi module (API mode, -std=c11 so the float
-transform is not contracted into an FMA) and driven on float data the simulator sees as
-is: the packed layouts, the integer dot of every output (float output with multiplier 1
-and bias 0), a float affine transform with a clamp, and the bit-packed output by the
-simulator's thresholds, all equal exactly, for the scalar reference and the variant this
-CPU selects. The simulator's dot is checked on its own against a loop over taps."""
+The kernels are compiled here into a small cffi module (API mode, FMA contraction
+allowed: the float transform must not depend on it) and driven on float data the
+simulator sees as is: the packed layouts, the integer dot of every output (float output
+with multiplier 1 and bias 0), a float affine transform with a clamp, and the bit-packed
+output by the simulator's thresholds, all equal exactly, for the scalar reference and the
+variant this CPU selects. The simulator's dot is checked on its own against a loop over taps."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def native(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     ffi.cdef(CDEF)
     ffi.set_source("_pnn_b1_kernels", '#include "pnn_kernels.h"\n', sources=sources,
                    include_dirs=[str(REPO / "kernels_c" / "include")],
-                   extra_compile_args=["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror"])
+                   extra_compile_args=["-std=c11", "-O3", "-ffp-contract=fast", "-Wall", "-Wextra", "-Werror"])
     folder = tmp_path_factory.mktemp("b1_cffi")
     try:
         library = ffi.compile(tmpdir=str(folder))

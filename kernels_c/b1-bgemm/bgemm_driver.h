@@ -71,10 +71,11 @@ static void b1_store(const b1_block *blk, size_t row0, size_t rows, const uint32
       }
     }
     if (out->y) {
-      const float a = out->multiplier[m], b = out->bias[m], lo = out->lo, hi = out->hi;
+      const double a = out->multiplier[m], b = out->bias[m];
+      const float lo = out->lo, hi = out->hi;
       float *y = out->y + m * out->y_stride_m + blk->n0 * out->y_stride_n;
       for (size_t p = 0; p < blk->count; ++p) {
-        float v = a * (float)dot[p] + b;
+        float v = (float)(a * dot[p] + b); /* exact product: the same with or without FMA */
         v = v < lo ? lo : v;
         y[p * out->y_stride_n] = v > hi ? hi : v;
       }

@@ -8,10 +8,10 @@
  *    count (exact, PyTorch's default), with one padding every tap counts (Larq's);
  *  - output = multiplier[c] * dot + bias[c] clamped to [lo, hi] (float out), or bit-packed
  *    out: bit c = 1 (negative) where (dot < threshold[c]) xor negate bit c.
- * Every variant computes m exactly as the scalar reference; the float output is
- * multiplier * (float)dot + bias, which a compiler may contract into one FMA (exact when
- * |dot| < 2^24 and the multiplier and bias are integers, within an ulp otherwise). The
- * bit-packed output is exact.
+ * Every variant matches the scalar reference exactly, in every output mode: the float
+ * output is (float)((double)multiplier * dot + (double)bias), whose product is exact in
+ * double (|dot| < 2^29), so an FMA contraction cannot change it and every compiler and
+ * ISA gives the same bits (pocketnn.binary.simulate models it).
  *
  * Bit-packed activations are pixel-major (NHWC-friendly): x[p * ldx + c / 64] holds the
  * channels of pixel p (p = y * width + x); ldx >= pnn_b1_words(channels), the words in
@@ -47,6 +47,7 @@ void pnn_b1_pack_conv_weights(size_t M, size_t C, size_t kh, size_t kw, const fl
 /* ---- output transform --------------------------------------------------------------
  * Exactly one of y and bits is set.
  * Float: y[m * y_stride_m + n * y_stride_n] = clamp(multiplier[m] * dot + bias[m], lo, hi)
+ * (the affine part in double as above, rounded once to float)
  * (NCHW conv output: stride_m = pixels, stride_n = 1; a dense [N, M] output: 1 and M).
  * Bit-packed: bits[n * ld_bits + m / 64] bit m % 64 = (dot < threshold[m]) ^ (negate[m / 64]
  * bit m % 64); bits of channels past M are 0. For output = a * dot + b thresholded at 0:

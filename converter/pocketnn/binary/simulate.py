@@ -3,8 +3,9 @@
 A value's bit is 1 where it is negative (0, -0 and NaN count as +1). The kernels count
 m = popcount(x xor w) over packed words and output dot = K_eff - 2m; here the same dot is
 the integer sum of sign(x) * sign(w) over the taps inside the image (zero padding), a tap
-outside adding sign(w) (one padding). The float output is float32(multiplier * dot) +
-bias in float32 (two roundings, as the C code compiled without FMA contraction), clamped;
+outside adding sign(w) (one padding). The float output is multiplier * dot + bias in
+float64 (the product is exact, so the C code gives the same with or without an FMA)
+rounded once to float32, then clamped;
 the bit-packed output sets bit m of a pixel's word m // 64 where (dot < threshold) xor
 negate.
 """
@@ -108,9 +109,10 @@ def gemm_dot(x: NDArray[np.floating], w: NDArray[np.floating]) -> NDArray[np.int
 
 def float_output(dot: NDArray[np.int32], multiplier: NDArray[np.float32], bias: NDArray[np.float32],
                  lo: float = -np.inf, hi: float = np.inf) -> NDArray[np.float32]:
-    """clamp(multiplier[m] * dot[m, n] + bias[m], lo, hi) in float32, two roundings."""
-    scaled = np.asarray(multiplier, np.float32)[:, None] * dot.astype(np.float32)
-    value = scaled + np.asarray(bias, np.float32)[:, None]
+    """clamp(multiplier[m] * dot[m, n] + bias[m], lo, hi): float64, then float32."""
+    a = np.asarray(multiplier, np.float32).astype(np.float64)[:, None]
+    b = np.asarray(bias, np.float32).astype(np.float64)[:, None]
+    value = (a * dot + b).astype(np.float32)
     return np.minimum(np.maximum(value, np.float32(lo)), np.float32(hi))
 
 
