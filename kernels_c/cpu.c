@@ -48,6 +48,7 @@ static unsigned long long read_xcr0(void) {
 #define PNN_CPUID7_AVX512VL (1u << 31)
 /* CPUID.(7,0):ECX */
 #define PNN_CPUID7_ECX_AVX512VNNI (1u << 11)
+#define PNN_CPUID7_ECX_AVX512VPOPCNTDQ (1u << 14)
 /* CPUID.(7,1):EAX */
 #define PNN_CPUID71_EAX_AVXVNNI (1u << 4)
 /* XCR0 state components: SSE|AVX (XMM, YMM upper) and opmask|ZMM_Hi256|Hi16_ZMM. */
@@ -72,6 +73,7 @@ void pnn_cpu_detect(pnn_cpu_features *f) {
   f->avx512f = f->avx2_fma && zmm_enabled && has_avx512f;
   f->avx512bw = f->avx512f && (leaf7[1] & PNN_CPUID7_AVX512BW) && (leaf7[1] & PNN_CPUID7_AVX512VL);
   f->avx512vnni = f->avx512bw && (leaf7[2] & PNN_CPUID7_ECX_AVX512VNNI);
+  f->avx512vpopcntdq = f->avx512bw && (leaf7[2] & PNN_CPUID7_ECX_AVX512VPOPCNTDQ);
   cpuid_query(7, 1, leaf71);
   f->avxvnni = f->avx2_fma && (leaf71[0] & PNN_CPUID71_EAX_AVXVNNI);
 }
@@ -122,7 +124,7 @@ enum pnn_cpu_cap_result pnn_cpu_cap(pnn_cpu_features *f, const char *isa) {
 #if defined(__x86_64__) || defined(_M_X64)
   if (strcmp(isa, "avx2") == 0) {
     if (!f->avx2_fma) return PNN_CPU_CAP_UNAVAILABLE;
-    f->avx512f = f->avx512bw = f->avx512vnni = 0; /* AVX-VNNI is a 256-bit extension: kept */
+    f->avx512f = f->avx512bw = f->avx512vnni = f->avx512vpopcntdq = 0; /* AVX-VNNI is a 256-bit extension: kept */
     return PNN_CPU_CAP_OK;
   }
   if (strcmp(isa, "avx512") == 0) return f->avx512f ? PNN_CPU_CAP_OK : PNN_CPU_CAP_UNAVAILABLE;

@@ -4,7 +4,8 @@
 #   1. wasm/build.sh (installs emscripten when emcc is missing)
 #   2. the kernel tests (tests/c/test_kernels_f32_arch.c, test_kernels_spmm.c,
 #      test_kernels_s8_gemm.c, test_kernels_s8_nn.c, test_kernels_s8_spmm.c,
-#      test_kernels_unary.c, test_kernels_softmax.c and test_kernels_transpose.c: SIMD128
+#      test_kernels_unary.c, test_kernels_softmax.c, test_kernels_transpose.c and
+#      test_kernels_b1.c: SIMD128
 #      variants vs the scalar
 #      references; test_kernels_nan.c: NaN and infinities through the SIMD128
 #      epilogues) compiled with emcc, under ASan+UBSan and at -O3, run in node
@@ -42,7 +43,7 @@ COMMON=(-std=c11 -msimd128 -Wall -Wextra -Werror -fno-math-errno -I"$ROOT/kernel
 # Each portable kernel test (selected variant vs scalar reference), sanitized and at -O3.
 for test in test_kernels_f32_arch test_kernels_spmm test_kernels_s8_gemm test_kernels_s8_nn \
             test_kernels_s8_spmm test_kernels_nan test_kernels_unary test_kernels_softmax \
-            test_kernels_transpose; do
+            test_kernels_transpose test_kernels_b1; do
   emcc "${COMMON[@]}" -O2 -fsanitize=address,undefined "$ROOT/tests/c/$test.c" \
     "${KERNEL_SOURCES[@]}" -o "$WORK/${test}_sanitized.js"
   node "$WORK/${test}_sanitized.js"

@@ -17,6 +17,7 @@ typedef struct pnn_cpu_features {
   int avx512vnni;   /* AVX-512 VNNI (vpdpbusd on zmm); implies avx512bw */
   int avxvnni;      /* AVX-VNNI (VEX vpdpbusd on ymm); implies avx2_fma */
   int neon_dotprod; /* aarch64 sdot/udot (ARMv8.2 dotprod) */
+  int avx512vpopcntdq; /* AVX-512 VPOPCNTDQ (vpopcntq on zmm); implies avx512bw */
 } pnn_cpu_features;
 
 /* Fills `f` from CPUID (zeros on other architectures). kernels_c/cpu.c */
@@ -180,5 +181,6 @@ void pnn_f32_lrn_scalar(const float *x, float *y, size_t channels, size_t pixels
 #include "pnn_kernels_elementwise.h"
 #include "pnn_kernels_sparse.h"
 #include "pnn_kernels_s8.h"
+#include "pnn_kernels_b1.h"
 
 #endif /* PNN_KERNELS_H */

@@ -1,0 +1,53 @@
+/* Binary GEMM and convolution for AVX-512 with VPOPCNTDQ (contract in pnn_kernels_b1.h):
+ * vpopcntq counts each 64-bit lane, so a word costs xor + popcount + add. Micro-tile 8
+ * rows x 16 pixels (two zmm of eight 64-bit pixel words): 16 accumulators, the row's
+ * word broadcast from memory. Driver: bgemm_driver.h.
+ *
+ * ISA flags are set per file; pnn_b1_gemm_select only picks this with
+ * cpu->avx512vpopcntdq. */
+#include "pnn_kernels.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vpopcntdq"))), \
+                             apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vpopcntdq")
+#endif
+
+#include <immintrin.h>
+
+#define B1_ROWS 8
+#define B1_PIXELS 16
+
+static void b1_tile(size_t kw, const uint64_t *const *w, const uint64_t *panel, uint32_t *counts) {
+  __m512i acc[B1_ROWS][2];
+  for (size_t r = 0; r < B1_ROWS; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+  for (size_t k = 0; k < kw; ++k) {
+    const __m512i x0 = _mm512_load_si512(panel + k * B1_PIXELS);
+    const __m512i x1 = _mm512_load_si512(panel + k * B1_PIXELS + 8);
+    for (size_t r = 0; r < B1_ROWS; ++r) {
+      const __m512i wv = _mm512_set1_epi64((long long)w[r][k]);
+      acc[r][0] = _mm512_add_epi64(acc[r][0], _mm512_popcnt_epi64(_mm512_xor_si512(x0, wv)));
+      acc[r][1] = _mm512_add_epi64(acc[r][1], _mm512_popcnt_epi64(_mm512_xor_si512(x1, wv)));
+    }
+  }
+  for (size_t r = 0; r < B1_ROWS; ++r) {
+    _mm256_storeu_si256((__m256i *)(counts + r * B1_PIXELS), _mm512_cvtepi64_epi32(acc[r][0]));
+    _mm256_storeu_si256((__m256i *)(counts + r * B1_PIXELS + 8), _mm512_cvtepi64_epi32(acc[r][1]));
+  }
+}
+
+#include "bgemm_driver.h"
+
+PNN_B1_GEMM_KERNEL(pnn_b1_gemm_avx512vpopcnt, "avx512vpopcnt");
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
+
+#endif

@@ -1,0 +1,212 @@
+/* The one driver of the binary GEMM and convolution (contract in pnn_kernels_b1.h):
+ * blocking, the bit-packed im2col panel, the zero-padding correction and the output
+ * transform. Included by each ISA file after it defines
+ *   B1_ROWS, B1_PIXELS  the micro-tile (rows = output channels, pixels in vector lanes;
+ *                       B1_ROWS divides 64 so a tile never straddles an output word)
+ *   b1_tile(kw, w, panel, counts)
+ *                       counts[r * B1_PIXELS + p] = sum_k popcount(w[r][k] xor
+ *                       panel[k * B1_PIXELS + p]) for r < B1_ROWS, p < B1_PIXELS
+ * and then instantiates the kernel with PNN_B1_GEMM_KERNEL(symbol, "name"), so the ISA's
+ * target pragma covers the driver too (the transform loops vectorize with it).
+ *
+ * Loop order: for each block of B1_PIXELS output pixels, the panel (the block's rows of
+ * X, or its im2col taps, transposed so the block's pixels are adjacent for each k) is
+ * built once, then every row tile of [m_begin, m_end) runs over it: the panel (kw * 8 *
+ * B1_PIXELS bytes) stays in L1, the weights stream from L2.
+ *
+ * Zero padding: the panel holds 0 bits (+1) for a tap outside the image, so such a tap
+ * adds popcount(w at that tap) = tap_pop to m; a border pixel subtracts it again (its
+ * taps inside the image form a rectangle [i0, i1) x [j0, j1)) and takes K_eff = in-bounds
+ * taps * channels. One padding keeps the +1 and K_eff = taps * channels. */
+#ifndef PNN_B1_BGEMM_DRIVER_H
+#define PNN_B1_BGEMM_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "pnn_kernels.h"
+
+_Static_assert(64 % B1_ROWS == 0, "a row tile must not straddle a 64-channel word");
+
+/* A block of output pixels and what the transform needs of each. */
+typedef struct b1_block {
+  size_t n0, count;           /* first pixel and pixels in the block (<= B1_PIXELS) */
+  int border;                 /* some pixel of the block has taps outside the image */
+  int32_t keff[B1_PIXELS];    /* real bits under each pixel's window */
+  uint8_t clipped[B1_PIXELS]; /* zero padding: the pixel has taps outside the image */
+  size_t i0[B1_PIXELS], i1[B1_PIXELS], j0[B1_PIXELS], j1[B1_PIXELS]; /* in-bounds taps */
+} b1_block;
+
+/* What the zero-padding correction needs of the layer (NULL for a GEMM). */
+typedef struct b1_taps {
+  const int32_t *tap_pop;
+  size_t kernel_h, kernel_w;
+} b1_taps;
+
+/* sum of tap_pop over row m's taps outside pixel p's in-bounds rectangle. */
+static int32_t b1_outside_pop(const b1_taps *taps, const b1_block *blk, size_t m, size_t p) {
+  const int32_t *pop = taps->tap_pop + m * taps->kernel_h * taps->kernel_w;
+  int32_t sum = 0;
+  for (size_t i = 0; i < taps->kernel_h; ++i) {
+    for (size_t j = 0; j < taps->kernel_w; ++j) {
+      const int inside = i >= blk->i0[p] && i < blk->i1[p] && j >= blk->j0[p] && j < blk->j1[p];
+      if (!inside) sum += pop[i * taps->kernel_w + j];
+    }
+  }
+  return sum;
+}
+
+/* The output transform of one row tile (rows output channels from row0) of a block. */
+static void b1_store(const b1_block *blk, size_t row0, size_t rows, const uint32_t *counts,
+                     const b1_taps *taps, const pnn_b1_output *out) {
+  uint64_t part[B1_PIXELS] = {0};
+  for (size_t r = 0; r < rows; ++r) {
+    const size_t m = row0 + r;
+    int32_t dot[B1_PIXELS];
+    for (size_t p = 0; p < B1_PIXELS; ++p) dot[p] = blk->keff[p] - 2 * (int32_t)counts[r * B1_PIXELS + p];
+    if (blk->border) {
+      for (size_t p = 0; p < blk->count; ++p) {
+        if (blk->clipped[p]) dot[p] += 2 * b1_outside_pop(taps, blk, m, p);
+      }
+    }
+    if (out->y) {
+      const double a = out->multiplier[m], b = out->bias[m];
+      const float lo = out->lo, hi = out->hi;
+      float *y = out->y + m * out->y_stride_m + blk->n0 * out->y_stride_n;
+      for (size_t p = 0; p < blk->count; ++p) {
+        float v = (float)(a * dot[p] + b); /* exact product: the same with or without FMA */
+        v = v < lo ? lo : v;
+        y[p * out->y_stride_n] = v > hi ? hi : v;
+      }
+    } else {
+      const int32_t threshold = out->threshold[m];
+      const uint64_t negate = (out->negate[m / 64] >> (m % 64)) & 1u;
+      for (size_t p = 0; p < blk->count; ++p) {
+        part[p] |= (((uint64_t)(dot[p] < threshold)) ^ negate) << (m % 64);
+      }
+    }
+  }
+  if (!out->y) {
+    uint64_t *word = out->bits + blk->n0 * out->ld_bits + row0 / 64;
+    for (size_t p = 0; p < blk->count; ++p) {
+      /* Row tiles of a block run in order: the first of a word sets it. */
+      word[p * out->ld_bits] = row0 % 64 == 0 ? part[p] : (word[p * out->ld_bits] | part[p]);
+    }
+  }
+}
+
+/* Every row tile of [m_begin, m_end) over one block's panel. */
+static void b1_rows(size_t kw, size_t m_begin, size_t m_end, const uint64_t *W,
+                    const uint64_t *panel, const b1_block *blk, const b1_taps *taps,
+                    const pnn_b1_output *out) {
+  uint32_t counts[B1_ROWS * B1_PIXELS];
+  for (size_t row0 = m_begin; row0 < m_end; row0 += B1_ROWS) {
+    const size_t rows = m_end - row0 < B1_ROWS ? m_end - row0 : B1_ROWS;
+    const uint64_t *w[B1_ROWS];
+    for (size_t r = 0; r < B1_ROWS; ++r) w[r] = W + (row0 + (r < rows ? r : rows - 1)) * kw;
+    b1_tile(kw, w, panel, counts);
+    b1_store(blk, row0, rows, counts, taps, out);
+  }
+}
+
+static size_t b1_gemm_scratch_size(size_t kw) { return kw * B1_PIXELS * sizeof(uint64_t); }
+
+static void b1_gemm(size_t M, size_t N, size_t kw, size_t K, size_t m_begin, size_t m_end,
+                    const uint64_t *W, const uint64_t *X, size_t ldx, const pnn_b1_output *out,
+                    void *scratch) {
+  (void)M;
+  uint64_t *panel = (uint64_t *)scratch;
+  b1_block blk;
+  memset(&blk, 0, sizeof blk);
+  for (size_t p = 0; p < B1_PIXELS; ++p) blk.keff[p] = (int32_t)K;
+  for (size_t n0 = 0; n0 < N; n0 += B1_PIXELS) {
+    blk.n0 = n0;
+    blk.count = N - n0 < B1_PIXELS ? N - n0 : B1_PIXELS;
+    for (size_t k = 0; k < kw; ++k) {
+      for (size_t p = 0; p < B1_PIXELS; ++p) {
+        panel[k * B1_PIXELS + p] = p < blk.count ? X[(n0 + p) * ldx + k] : 0;
+      }
+    }
+    b1_rows(kw, m_begin, m_end, W, panel, &blk, NULL, out);
+  }
+}
+
+static size_t b1_conv_scratch_size(const pnn_conv2d_geometry *g) {
+  return b1_gemm_scratch_size(g->kernel_h * g->kernel_w * pnn_b1_words(g->channels));
+}
+
+/* [first, last) of the taps t < taps whose input coordinate o * stride - pad + t * dilation
+ * lies in [0, size). They are consecutive: the coordinate grows with t. */
+static void b1_tap_range(size_t o, size_t stride, size_t pad, size_t dilation, size_t taps,
+                         size_t size, size_t *first, size_t *last) {
+  *first = *last = 0;
+  int found = 0;
+  for (size_t t = 0; t < taps; ++t) {
+    const size_t at = o * stride + t * dilation; /* the coordinate plus pad */
+    if (at >= pad && at - pad < size) {
+      if (!found) *first = t;
+      found = 1;
+      *last = t + 1;
+    }
+  }
+}
+
+/* The block's im2col panel: panel[(t * cw + c) * B1_PIXELS + p] = word c of the input
+ * pixel under tap t of output pixel n0 + p, 0 outside the image and past the block. */
+static void b1_conv_panel(const pnn_conv2d_geometry *g, enum pnn_b1_padding padding,
+                          const uint64_t *x, size_t ldx, b1_block *blk, uint64_t *panel) {
+  const size_t cw = pnn_b1_words(g->channels), taps = g->kernel_h * g->kernel_w;
+  const size_t kw = taps * cw;
+  blk->border = 0;
+  for (size_t p = 0; p < B1_PIXELS; ++p) {
+    if (p >= blk->count) {
+      for (size_t k = 0; k < kw; ++k) panel[k * B1_PIXELS + p] = 0;
+      blk->keff[p] = 0;
+      continue;
+    }
+    const size_t oy = (blk->n0 + p) / g->out_w, ox = (blk->n0 + p) % g->out_w;
+    b1_tap_range(oy, g->stride_h, g->pad_top, g->dilation_h, g->kernel_h, g->in_h, &blk->i0[p], &blk->i1[p]);
+    b1_tap_range(ox, g->stride_w, g->pad_left, g->dilation_w, g->kernel_w, g->in_w, &blk->j0[p], &blk->j1[p]);
+    const size_t inside = (blk->i1[p] - blk->i0[p]) * (blk->j1[p] - blk->j0[p]);
+    blk->clipped[p] = padding == PNN_B1_PAD_ZERO && inside < taps;
+    blk->border |= blk->clipped[p];
+    blk->keff[p] = (int32_t)((padding == PNN_B1_PAD_ZERO ? inside : taps) * g->channels);
+    uint64_t *dst = panel + p;
+    for (size_t i = 0; i < g->kernel_h; ++i) {
+      for (size_t j = 0; j < g->kernel_w; ++j) {
+        const int in = i >= blk->i0[p] && i < blk->i1[p] && j >= blk->j0[p] && j < blk->j1[p];
+        const uint64_t *src = NULL;
+        if (in) {
+          const size_t iy = oy * g->stride_h + i * g->dilation_h - g->pad_top;
+          const size_t ix = ox * g->stride_w + j * g->dilation_w - g->pad_left;
+          src = x + (iy * g->in_w + ix) * ldx;
+        }
+        for (size_t c = 0; c < cw; ++c, dst += B1_PIXELS) *dst = in ? src[c] : 0;
+      }
+    }
+  }
+}
+
+static void b1_conv(const pnn_conv2d_geometry *g, enum pnn_b1_padding padding, size_t M,
+                    size_t m_begin, size_t m_end, const uint64_t *W, const int32_t *tap_pop,
+                    const uint64_t *x, size_t ldx, const pnn_b1_output *out, void *scratch) {
+  (void)M;
+  const size_t kw = g->kernel_h * g->kernel_w * pnn_b1_words(g->channels);
+  const size_t pixels = g->out_h * g->out_w;
+  const b1_taps taps = {tap_pop, g->kernel_h, g->kernel_w};
+  uint64_t *panel = (uint64_t *)scratch;
+  b1_block blk;
+  memset(&blk, 0, sizeof blk);
+  for (size_t n0 = 0; n0 < pixels; n0 += B1_PIXELS) {
+    blk.n0 = n0;
+    blk.count = pixels - n0 < B1_PIXELS ? pixels - n0 : B1_PIXELS;
+    b1_conv_panel(g, padding, x, ldx, &blk, panel);
+    b1_rows(kw, m_begin, m_end, W, panel, &blk, &taps, out);
+  }
+}
+
+#define PNN_B1_GEMM_KERNEL(symbol, label) \
+  const pnn_b1_gemm_kernel symbol = {label, b1_gemm_scratch_size, b1_gemm, b1_conv_scratch_size, b1_conv}
+
+#endif /* PNN_B1_BGEMM_DRIVER_H */
