@@ -165,3 +165,21 @@ def test_observer_errors() -> None:
     with pytest.raises(ValueError, match="tails"):
         MseObserver(capacity=100, tail=50)
     assert isinstance(make_observer("percentile", percentile=99.9), PercentileObserver)
+
+
+def test_large_batches_keep_a_uniform_sample_and_exact_tails() -> None:
+    """Batches much larger than the sample take the thinned paths (a cutoff on the first
+    batch, the sample's threshold after): the sample stays uniform over the whole
+    stream, its weights sum to the count, and the tails stay exact."""
+    data = np.concatenate([RNG.uniform(i, i + 1, 50000) for i in range(12)]).astype(np.float32)
+    observer = PercentileObserver(90.0, capacity=2000, tail=50)
+    for i in range(12):
+        observer.observe(data[i * 50000:(i + 1) * 50000])
+    values, weights = observer._summary.points()
+    assert 2000 <= values.size <= 2100 and weights.sum() == pytest.approx(data.size)
+    ordered = np.sort(data)
+    assert sorted(values[:100].tolist()) == ordered[:50].tolist() + ordered[-50:].tolist()
+    body = values[100:]
+    assert np.histogram(body, bins=12, range=(0, 12))[0].min() > 2000 / 12 * 0.7  # every batch sampled
+    lo, hi = observer.range()
+    assert lo == pytest.approx(1.2, abs=0.3) and hi == pytest.approx(10.8, abs=0.3)

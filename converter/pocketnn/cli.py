@@ -50,7 +50,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
                                args.quantize, args.calib_method, args.size_budget, args.latency_budget,
                                first_last_int8=not args.int4_first_last,
                                max_constant_elements=max_constant_elements,
-                               bind=parse_bindings(args.bind))
+                               bind=parse_bindings(args.bind), quiet=args.quiet, rounding=args.rounding)
     Path(args.output).write_bytes(result.data)
     if result.sparsity.layers:
         print_sparsity_report(console, result.sparsity)
@@ -172,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib-method", default="percentile", choices=["percentile", "mse", "minmax"],
                    help="how --quantize picks activation ranges from --calib (default percentile)")
     p.add_argument("--recipe", metavar="RECIPE.json", help="per-layer sparsity targets (docs/SPARSITY.md)")
+    p.add_argument("--rounding", choices=("auto", "gptq", "nearest"), default="auto",
+                   help="--quantize: how weights become integers: gptq (against the Hessian of each "
+                        "layer's calibration inputs, with bias correction), nearest, or auto (default: "
+                        "gptq for int4 and mixed, nearest for int8)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress display (shown on stderr for steps over about a second, when it is a terminal)")
     p.add_argument("--bind", action="append", default=[], metavar="NAME=VALUE",
                    help="freeze a graph input to a value (a number, or V1,V2,... in its declared shape): "
                         "it leaves the model's inputs and what depends on it folds, an If on it included")

@@ -21,9 +21,11 @@ from pocketnn.frontend.folding import DEFAULT_MAX_CONSTANT_ELEMENTS
 from pocketnn.frontend.onnx_import import InputBindings, InputShapes, ModelSource, import_onnx
 from pocketnn.ir import Graph
 from pocketnn.passes import bounded_pipeline, run_passes
+from pocketnn.progress import reporting, step
 from pocketnn.quantization.activations import DEFAULT_CALIB_METHOD, QuantizationError
 from pocketnn.quantization.mixed import quantize_mixed
 from pocketnn.quantization.quantize_graph import quantize_static
+from pocketnn.quantization.rounding import DEFAULT_ROUNDING
 from pocketnn.sparsity import (
     CalibSource,
     SparsityOptions,
@@ -59,25 +61,38 @@ def convert_graph(model: ModelSource, input_shapes: InputShapes | None = None,
                   size_budget: float = 0.5, latency_budget: float | None = None,
                   first_last_int8: bool = True,
                   max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS,
-                  bind: InputBindings | None = None) -> tuple[Graph, SparsityReport]:
-    """The final graph, before packing, and the per-layer sparsity report."""
+                  bind: InputBindings | None = None, quiet: bool = False,
+                  rounding: str = DEFAULT_ROUNDING) -> tuple[Graph, SparsityReport]:
+    """The final graph, before packing, and the per-layer sparsity report; progress of
+    the long steps on stderr unless `quiet` (pocketnn.progress)."""
+    with reporting(quiet):
+        return _convert_graph(model, input_shapes, options, calib, quantize, calib_method, size_budget,
+                              latency_budget, first_last_int8, max_constant_elements, bind, rounding)
+
+
+def _convert_graph(model: ModelSource, input_shapes: InputShapes | None, options: SparsityOptions | None,
+                   calib: CalibSource | None, quantize: str | None, calib_method: str, size_budget: float,
+                   latency_budget: float | None, first_last_int8: bool, max_constant_elements: int,
+                   bind: InputBindings | None, rounding: str) -> tuple[Graph, SparsityReport]:
     options = options or SparsityOptions()
     if latency_budget is not None and quantize != "mixed":
         raise QuantizationError('a latency budget applies to quantize="mixed" (--quantize mixed) only')
     if not first_last_int8 and quantize != "mixed":
         raise QuantizationError('first_last_int8=False (--int4-first-last) applies to quantize="mixed" '
                                 '(--quantize mixed) only')
-    graph = run_passes(import_onnx(model, input_shapes=input_shapes,
-                                   max_constant_elements=max_constant_elements, bind=bind),
-                       bounded_pipeline(max_constant_elements))
+    with step("import + graph passes"):
+        graph = run_passes(import_onnx(model, input_shapes=input_shapes,
+                                       max_constant_elements=max_constant_elements, bind=bind),
+                           bounded_pipeline(max_constant_elements))
     if quantize is not None and any(node.op in INTEGER_COMPUTE_OPS for node in graph.nodes):
         raise QuantizationError("the model is already quantized (QDQ): its own scales and integer "
                                 "weights were imported; convert it without --quantize")
     graph, report = compress(graph, options, calib)
     if quantize == "mixed":
-        graph = quantize_mixed(graph, calib, size_budget, latency_budget, calib_method, first_last_int8)[0]
+        graph = quantize_mixed(graph, calib, size_budget, latency_budget, calib_method, first_last_int8,
+                               rounding)[0]
     elif quantize is not None:
-        graph = quantize_static(graph, calib, quantize, calib_method)
+        graph = quantize_static(graph, calib, quantize, calib_method, rounding)
     graph.metadata = {"producer": PRODUCER, **graph.metadata}
     return graph, report
 
@@ -88,12 +103,17 @@ def convert_model(model: ModelSource, input_shapes: InputShapes | None = None,
                   size_budget: float = 0.5, latency_budget: float | None = None,
                   first_last_int8: bool = True,
                   max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS,
-                  bind: InputBindings | None = None) -> Conversion:
-    """The whole conversion, with the packed bytes and the per-layer sparsity report."""
-    graph, report = convert_graph(model, input_shapes, options, calib, quantize, calib_method,
-                                  size_budget, latency_budget, first_last_int8, max_constant_elements,
-                                  bind)
-    return Conversion(graph, write_pnn(graph), report)
+                  bind: InputBindings | None = None, quiet: bool = False,
+                  rounding: str = DEFAULT_ROUNDING) -> Conversion:
+    """The whole conversion, with the packed bytes and the per-layer sparsity report;
+    progress on stderr unless `quiet`."""
+    with reporting(quiet):
+        graph, report = convert_graph(model, input_shapes, options, calib, quantize, calib_method,
+                                      size_budget, latency_budget, first_last_int8, max_constant_elements,
+                                      bind, rounding=rounding)
+        with step("packing"):
+            data = write_pnn(graph)
+    return Conversion(graph, data, report)
 
 
 def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
@@ -103,7 +123,7 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
             calib_method: str = DEFAULT_CALIB_METHOD, size_budget: float = 0.5,
             latency_budget: float | None = None, first_last_int8: bool = True,
             max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS,
-            bind: InputBindings | None = None) -> bytes:
+            bind: InputBindings | None = None, quiet: bool = False, rounding: str = DEFAULT_ROUNDING) -> bytes:
     """Converts an ONNX model (path or ModelProto) to .pnn bytes, also written to
     `output` when given. `input_shapes` fixes symbolic input dims (others default to 1).
 
@@ -121,7 +141,10 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
     with the least measured output perturbation such that the weight bytes are at most
     `size_budget` of all-int8's and, when given, the measured latency at most
     `latency_budget` of all-int8's; the first and last weighted layers stay int8 unless
-    `first_last_int8` is False, which lets the program make them int4 too.
+    `first_last_int8` is False, which lets the program make them int4 too. `rounding`
+    "gptq" (default) rounds each layer's weights against the Hessian of its calibration
+    inputs and corrects the bias for the shift left; "nearest" rounds each weight alone;
+    "auto" (default) is gptq for "int4" and "mixed", nearest for "int8".
 
     Constant folding (shape subgraphs, ConstantOfShape, Expand of constants...) makes no
     constant over `max_constant_elements` elements (default 2^27, 512 MiB as float32) and
@@ -129,10 +152,14 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
     is a LimitError naming the node, its shape and the limit.
 
     `bind` freezes graph inputs to values ({"sr": 16000}): they become constants, what
-    depends on them folds (an If on them takes its branch) and they leave the inputs."""
+    depends on them folds (an If on them takes its branch) and they leave the inputs.
+
+    Steps longer than about a second (import, calibration, pruning, sensitivity, ILP,
+    kernel timing, packing) show a progress display on stderr when it is a terminal;
+    `quiet` turns it off."""
     options = sparsity_options(sparsity, sparsity_pattern, recipe)
     data = convert_model(model, input_shapes, options, calib, quantize, calib_method, size_budget,
-                         latency_budget, first_last_int8, max_constant_elements, bind).data
+                         latency_budget, first_last_int8, max_constant_elements, bind, quiet, rounding).data
     if output is not None:
         Path(output).write_bytes(data)
     return data

@@ -1,6 +1,6 @@
 """Reference CNNs built in code as ONNX models (random weights, fixed seed).
 
-MobileNet V1, MobileNet V2 and ResNet-18 with the layer shapes of the published
+MobileNet V1, MobileNet V2, ResNet-18 and ResNet-50 with the layer shapes of the published
 architectures, written as exporters write them (Conv -> BatchNormalization -> Relu or
 Clip(0, 6), residual Add, GlobalAveragePool -> Flatten -> Gemm). Used by
 ``pocketnn demo``, the tests and the benchmarks; nothing is downloaded.
@@ -128,16 +128,21 @@ def mobilenet_v2(resolution: int = 224, width: float = 1.0, classes: int = 1000,
     return b.model("mobilenet_v2", "input", out, (1, 3, resolution, resolution), classes)
 
 
+def _channels(width: float) -> Callable[[int], int]:
+    return lambda c: max(8, int(c * width))
+
+
+def _resnet_stem(b: _Builder, channels: int) -> str:
+    """7x7 stride-2 conv, 3x3 stride-2 max pool."""
+    y = b.conv_bn("input", 3, channels, 7, stride=2)
+    return b.node("MaxPool", [y], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+
+
 def resnet18(resolution: int = 224, width: float = 1.0, classes: int = 1000,
              seed: int = 0) -> onnx.ModelProto:
     b = _Builder(seed)
-
-    def ch(c: int) -> int:
-        return max(8, int(c * width))
-
-    y = b.conv_bn("input", 3, ch(64), 7, stride=2)
-    y = b.node("MaxPool", [y], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
-    c = ch(64)
+    ch = _channels(width)
+    y, c = _resnet_stem(b, ch(64)), ch(64)
     for c_out, stride in [(64, 1), (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1)]:
         x = y
         y = b.conv_bn(y, c, ch(c_out), 3, stride=stride)
@@ -148,6 +153,28 @@ def resnet18(resolution: int = 224, width: float = 1.0, classes: int = 1000,
         c = ch(c_out)
     out = b.classifier(y, c, classes)
     return b.model("resnet18", "input", out, (1, 3, resolution, resolution), classes)
+
+
+def resnet50(resolution: int = 224, width: float = 1.0, classes: int = 1000,
+             seed: int = 0) -> onnx.ModelProto:
+    """ResNet-50 v1.5 (the stride on the 3x3 conv of each bottleneck); not in MODELS, which
+    the test suite runs through: bench/bench_convert_speed.py uses it."""
+    b = _Builder(seed)
+    ch = _channels(width)
+    y, c = _resnet_stem(b, ch(64)), ch(64)
+    for mid, blocks, first_stride in [(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)]:
+        for index in range(blocks):
+            stride = first_stride if index == 0 else 1
+            x = y
+            y = b.conv_bn(y, c, ch(mid), 1)
+            y = b.conv_bn(y, ch(mid), ch(mid), 3, stride=stride)
+            y = b.conv_bn(y, ch(mid), ch(4 * mid), 1, act=None)
+            if stride != 1 or c != ch(4 * mid):
+                x = b.conv_bn(x, c, ch(4 * mid), 1, stride=stride, act=None)
+            y = b.node("Relu", [b.node("Add", [x, y])])
+            c = ch(4 * mid)
+    out = b.classifier(y, c, classes)
+    return b.model("resnet50", "input", out, (1, 3, resolution, resolution), classes)
 
 
 MODELS: dict[str, Callable[..., onnx.ModelProto]] = {

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from pocketnn.errors import PocketnnError
 from pocketnn.ir import Graph
+from pocketnn.progress import step
 from pocketnn.quantization.calibrate import make_observer
+from pocketnn.quantization.rounding import StatisticsCollector
+from pocketnn.sparsity.blas import single_thread_blas
 from pocketnn.sparsity.calibration import CalibSource, capture, load_calibration
 
 # Percentile clipping (99.99th) by default: it ignores the few outliers that would
@@ -42,16 +45,23 @@ def activation_tensors(graph: Graph) -> list[str]:
     return [name for name in dict.fromkeys(names) if not graph.tensors[name].is_constant]
 
 
-def activation_qparams(graph: Graph, calib: CalibSource | None,
-                       method: str = DEFAULT_CALIB_METHOD) -> dict[str, tuple[float, int]]:
-    """(scale, zero point) of every activation tensor, observed on the calibration set."""
+def activation_qparams(graph: Graph, calib: CalibSource | None, method: str = DEFAULT_CALIB_METHOD,
+                       collector: StatisticsCollector | None = None) -> dict[str, tuple[float, int]]:
+    """(scale, zero point) of every activation tensor, observed on the calibration set;
+    `collector` also takes the values in the same runs (GPTQ's input statistics)."""
     if calib is None:
         raise calibration_needed(graph)
     feeds = load_calibration(calib, graph)
     names = activation_tensors(graph)
     observers = {name: make_observer(method) for name in names}
     computed = [name for name in names if name not in graph.inputs]
-    for feed, values in zip(feeds, capture(graph, computed, feeds)):
-        for name, value in {**feed, **values}.items():
-            observers[name].observe(value)
+    # GPTQ's mid-sized Gram products run far faster on one BLAS thread on a busy machine.
+    with step("calibration", total=len(feeds)) as advance, single_thread_blas():
+        for feed, values in zip(feeds, capture(graph, computed, feeds)):
+            values = {**feed, **values}
+            for name, value in values.items():
+                observers[name].observe(value)
+            if collector is not None:
+                collector.observe(values)
+            advance()
     return {name: observer.qparams() for name, observer in observers.items()}

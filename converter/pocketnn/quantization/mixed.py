@@ -33,12 +33,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from pocketnn.ir import DType, Graph, Node, Tensor
-from pocketnn.quantization.activations import (
-    DEFAULT_CALIB_METHOD,
-    QuantizationError,
-    activation_qparams,
-)
-from pocketnn.quantization.quantize_graph import QParams, quantize_graph, weighted_nodes
+from pocketnn.progress import step
+from pocketnn.quantization.activations import DEFAULT_CALIB_METHOD, QuantizationError
+from pocketnn.quantization.quantize_graph import QParams, calibrate, quantize_graph, weighted_nodes
+from pocketnn.quantization.rounding import DEFAULT_ROUNDING, WeightRounding
 from pocketnn.quantization.sparse_storage import marked_layers, settle_sparse_storage, stored_bytes
 from pocketnn.sparsity.calibration import CalibSource, load_calibration
 
@@ -169,40 +167,46 @@ def time_layer(variants: Sequence[Graph], rounds: int = 9, budget_s: float = 0.1
 
 
 def layer_costs(graph: Graph, qparams: dict[str, QParams], samples: Sequence[Mapping[str, np.ndarray]],
-                measure_latency: bool = True) -> list[LayerCost]:
+                measure_latency: bool = True, rounding: WeightRounding | None = None) -> list[LayerCost]:
     """Sensitivity on `samples` (feeds of the graph's input shapes), size and latency of
     int4 vs int8 for every weighted layer."""
     count = len(weighted_nodes(graph))
-    all8 = quantize_graph(graph, qparams, layer_bits=[8] * count)
-    all4 = quantize_graph(graph, qparams, layer_bits=[4] * count)
+    all8 = quantize_graph(graph, qparams, rounding=rounding, layer_bits=[8] * count)
+    all4 = quantize_graph(graph, qparams, rounding=rounding, layer_bits=[4] * count)
     reference = _outputs(all8, samples)
     q8 = [n for n in all8.nodes if n.op in ("QConv", "QGemm")]
     q4 = [n for n in all4.nodes if n.op in ("QConv", "QGemm")]
     costs = []
-    for index, (node8, node4) in enumerate(zip(q8, q4)):
-        bits = [8] * count
-        bits[index] = 4
-        perturbed = _outputs(quantize_graph(graph, qparams, layer_bits=bits), samples)
-        sensitivity = float(np.mean((perturbed - reference) ** 2))
-        elements = int(np.prod(all8.tensors[node8.inputs[1]].shape))
-        bytes8 = stored_bytes(all8.tensors[node8.inputs[1]])  # group-sparse when it stays so
-        seconds = (time_layer([single_layer(all8, node8), single_layer(all4, node4)])
-                   if measure_latency else [float("nan")] * 2)
-        costs.append(LayerCost(node8.name, sensitivity, bytes8, (elements + 1) // 2, *seconds))
+    with step("sensitivity" + (" + kernel timing" if measure_latency else ""), total=len(q8)) as advance:
+        for index, (node8, node4) in enumerate(zip(q8, q4)):
+            bits = [8] * count
+            bits[index] = 4
+            perturbed = _outputs(quantize_graph(graph, qparams, rounding=rounding, layer_bits=bits), samples)
+            sensitivity = float(np.mean((perturbed - reference) ** 2))
+            elements = int(np.prod(all8.tensors[node8.inputs[1]].shape))
+            bytes8 = stored_bytes(all8.tensors[node8.inputs[1]])  # group-sparse when it stays so
+            seconds = (time_layer([single_layer(all8, node8), single_layer(all4, node4)])
+                       if measure_latency else [float("nan")] * 2)
+            costs.append(LayerCost(node8.name, sensitivity, bytes8, (elements + 1) // 2, *seconds))
+            advance()
     return costs
 
 
 def quantize_mixed(graph: Graph, calib: CalibSource | None, size_budget: float = 0.5,
                    latency_budget: float | None = None, method: str = DEFAULT_CALIB_METHOD,
-                   first_last_int8: bool = True) -> tuple[Graph, MixedChoice]:
+                   first_last_int8: bool = True, rounding: str = DEFAULT_ROUNDING) -> tuple[Graph, MixedChoice]:
     """Calibrates `graph`, chooses int4/int8 per weighted layer (module doc) and quantizes.
-    `first_last_int8` keeps the first and last weighted layers int8."""
-    qparams = activation_qparams(graph, calib, method)
+    `first_last_int8` keeps the first and last weighted layers int8; `rounding` rounds
+    the weights of every candidate (quantization.rounding), so the sensitivities are
+    those of the weights that will be stored."""
+    qparams, weight_rounding = calibrate(graph, calib, method, rounding, may_be_int4=True)
     assert calib is not None  # activation_qparams raised otherwise
     graph = settle_sparse_storage(graph, qparams)[0]
     batch = graph.tensors[graph.inputs[0]].shape
     samples = load_calibration(calib, graph)[:max(1, SENSITIVITY_SAMPLES // max(1, batch[0] if batch else 1))]
-    costs = layer_costs(graph, qparams, samples, measure_latency=latency_budget is not None)
+    costs = layer_costs(graph, qparams, samples, measure_latency=latency_budget is not None,
+                        rounding=weight_rounding)
     fixed_int8 = ((0, len(costs) - 1) if first_last_int8 else ()) + tuple(marked_layers(graph))
-    bits = solve_bits(costs, size_budget, latency_budget, fixed_int8) if costs else []
-    return quantize_graph(graph, qparams, layer_bits=bits), MixedChoice(bits, costs)
+    with step("bit-width ILP"):
+        bits = solve_bits(costs, size_budget, latency_budget, fixed_int8) if costs else []
+    return quantize_graph(graph, qparams, rounding=weight_rounding, layer_bits=bits), MixedChoice(bits, costs)

@@ -43,6 +43,7 @@ from pocketnn.quantization.arith import (
     quantize_bias,
     quantize_weights,
 )
+from pocketnn.quantization.rounding import DEFAULT_ROUNDING, StatisticsCollector, WeightRounding, resolve_rounding
 from pocketnn.quantization.simulate import build_lut
 from pocketnn.sparsity.calibration import CalibSource
 
@@ -168,8 +169,10 @@ class _Rewriter:
     as float (its original name) and/or as u8 (a new tensor with its own qparams)."""
 
     def __init__(self, graph: Graph, qparams: Mapping[str, QParams],
-                 weight_scales: Mapping[str, tuple[np.ndarray, int]], keep_qdq_rounding: bool) -> None:
+                 weight_scales: Mapping[str, tuple[np.ndarray, int]], keep_qdq_rounding: bool,
+                 rounding: WeightRounding) -> None:
         self.graph = graph
+        self.rounding = rounding
         # Only float32 activations are quantized: an int tensor with a QDQ pair (ONNX
         # allows QuantizeLinear on int32) stays what it is.
         self.qparams = {name: q for name, q in qparams.items()
@@ -282,9 +285,15 @@ class _Rewriter:
         # would get a scale so small that its bias leaves int32: its scale is raised so
         # the bias stays within 2^30 (its weights then round to 0 or stay tiny).
         min_scales = None if layer.bias is None else np.abs(layer.bias) / (x_scale * BIAS_HEADROOM)
-        w_q, w_scales = exact if exact is not None else quantize_weights(layer.weights, bits, axis=0,
-                                                                           min_scales=min_scales)
-        bias_q = None if layer.bias is None else quantize_bias(layer.bias, x_scale, w_scales)
+        bias = layer.bias
+        if exact is not None:
+            w_q, w_scales = exact
+        else:
+            w_q, w_scales = quantize_weights(layer.weights, bits, axis=0, min_scales=min_scales)
+            w_q, shift = self.rounding.round(node.name, layer.weights, w_q, w_scales, bits)
+            if np.any(shift):
+                bias = shift if bias is None else bias + shift
+        bias_q = None if bias is None else quantize_bias(bias, x_scale, w_scales)
         folded = fold_zero_point(w_q, x_zero_point, bias_q)
         lo, hi = self.output_clamp(node, y_qparams)
         requant = conv_requant(x_scale, w_scales, y_qparams[0], y_qparams[1], lo, hi)
@@ -368,14 +377,15 @@ def weighted_nodes(graph: Graph) -> list[Node]:
 def quantize_graph(graph: Graph, qparams: Mapping[str, QParams], scheme: str = "int8",
                    layer_bits: Sequence[int] | None = None,
                    weight_scales: Mapping[str, tuple[np.ndarray, int]] | None = None,
-                   keep_qdq_rounding: bool = False) -> Graph:
+                   keep_qdq_rounding: bool = False, rounding: WeightRounding | None = None) -> Graph:
     """The integer form of `graph` (see the module doc); `qparams` gives the (scale,
     zero point) of every activation tensor (activations.activation_qparams);
     `layer_bits` (4 or 8 per weighted_nodes entry) overrides the scheme's weight bits.
     For an imported QDQ model (frontend.qdq_import): `weight_scales` (weight constant ->
     (scales, axis)) marks weights that are already int8 multiples of those scales, used
     as they are; `keep_qdq_rounding` keeps float any op whose activations lack qparams
-    and makes float ops read values that have qparams through Quantize/DequantizeLinear."""
+    and makes float ops read values that have qparams through Quantize/DequantizeLinear.
+    `rounding` picks the integer weights (default: round to nearest)."""
     weighted = {id(node): layer for node in graph.nodes
                 if node.op in ("Conv", "Gemm", "MatMul") and (layer := _as_weighted(graph, node)) is not None}
     order = [id(node) for node in graph.nodes if id(node) in weighted]
@@ -384,7 +394,7 @@ def quantize_graph(graph: Graph, qparams: Mapping[str, QParams], scheme: str = "
     if len(layer_bits) != len(order) or set(layer_bits) - {4, 8}:
         raise QuantizationError(f"layer_bits wants 4 or 8 for each of the {len(order)} weighted layers, "
                                 f"got {list(layer_bits)}")
-    rewriter = _Rewriter(graph, qparams, weight_scales or {}, keep_qdq_rounding)
+    rewriter = _Rewriter(graph, qparams, weight_scales or {}, keep_qdq_rounding, rounding or WeightRounding())
     for node in graph.nodes:
         operands = _add_operands(graph, node) if node.op == "Add" else None
         if keep_qdq_rounding and operands is not None and not rewriter.has_qparams(*operands):
@@ -420,18 +430,32 @@ def quantize_graph(graph: Graph, qparams: Mapping[str, QParams], scheme: str = "
     return result
 
 
+def calibrate(graph: Graph, calib: CalibSource | None, method: str, rounding: str, may_be_int4: bool
+              ) -> tuple[dict[str, QParams], WeightRounding]:
+    """Activation qparams and the weight rounding (rounding.ROUNDINGS; "auto" is GPTQ
+    when `may_be_int4`), from one calibration pass."""
+    try:
+        rounding = resolve_rounding(rounding, may_be_int4)
+    except ValueError as exc:
+        raise QuantizationError(str(exc)) from None
+    collector = StatisticsCollector(graph, weighted_nodes(graph)) if rounding == "gptq" else None
+    qparams = activation_qparams(graph, calib, method, collector)
+    return qparams, WeightRounding(collector.statistics if collector is not None else None)
+
+
 def quantize_static(graph: Graph, calib: CalibSource | None, scheme: str = "int8",
-                    method: str = DEFAULT_CALIB_METHOD) -> Graph:
-    """Calibrates `graph` on `calib` (activations.activation_qparams) and quantizes it.
+                    method: str = DEFAULT_CALIB_METHOD, rounding: str = DEFAULT_ROUNDING) -> Graph:
+    """Calibrates `graph` on `calib` (activations.activation_qparams) and quantizes it,
+    rounding weights by `rounding` ("auto", "gptq" or "nearest", quantization.rounding).
     Layers marked group-sparse keep sparse s8 storage where it pays
     (sparse_storage.settle_sparse_storage); those stay 8-bit under "int4"."""
     from pocketnn.quantization.sparse_storage import marked_layers, settle_sparse_storage
 
     weight_bits(scheme, 0, 1)  # an unknown scheme fails before calibration runs
-    qparams = activation_qparams(graph, calib, method)
+    qparams, weight_rounding = calibrate(graph, calib, method, rounding, scheme == "int4")
     graph = settle_sparse_storage(graph, qparams)[0]
     count = len(weighted_nodes(graph))
     bits = [weight_bits(scheme, index, count) for index in range(count)]
     for index in marked_layers(graph):
         bits[index] = 8
-    return quantize_graph(graph, qparams, layer_bits=bits)
+    return quantize_graph(graph, qparams, layer_bits=bits, rounding=weight_rounding)

@@ -25,8 +25,9 @@ import numpy as np
 
 from pocketnn.format import spec
 from pocketnn.format.writer import encode_group_sparse
-from pocketnn.ir import Graph, Tensor
+from pocketnn.ir import Graph, Node, Tensor
 from pocketnn.passes.graph_utils import copy_graph
+from pocketnn.progress import step
 from pocketnn.quantization.quantize_graph import QParams, quantize_graph, sparse_weight_group, weighted_nodes
 
 # Sparse storage no more than this much slower than dense still counts as a tie.
@@ -68,28 +69,34 @@ def settle_sparse_storage(graph: Graph, qparams: Mapping[str, QParams]
                           ) -> tuple[Graph, list[SparseStorage]]:
     """`graph` with the sparse mark kept only on the layers whose int8 form is worth
     storing group-sparse (module doc), and the measurements behind each choice."""
-    from pocketnn.quantization.mixed import single_layer, time_layer
-
     marked = marked_layers(graph)
     if not marked:
         return graph, []
     weighted = weighted_nodes(graph)
     all8 = quantize_graph(graph, qparams, layer_bits=[8] * len(weighted))
     qnodes = [n for n in all8.nodes if n.op in ("QConv", "QGemm")]
-    choices = []
+    choices: list[SparseStorage] = []
     settled = copy_graph(graph)
-    for index in marked:
-        qnode = qnodes[index]
-        sparse_w = all8.tensors[qnode.inputs[1]]
-        dense_w = replace(sparse_w, sparse_group=0)
-        sparse_layer = single_layer(all8, qnode)
-        dense_layer = single_layer(all8, qnode)
-        dense_layer.tensors[dense_w.name] = dense_w
-        dense_s, sparse_s = time_layer([dense_layer, sparse_layer])
-        choice = SparseStorage(qnode.name, sparse_w.sparse_group, stored_bytes(dense_w), stored_bytes(sparse_w),
-                               dense_s, sparse_s)
-        choices.append(choice)
+    with step("kernel timing (sparse vs dense int8)", total=len(marked)) as advance:
+        for index in marked:
+            choices.append(_measure_storage(all8, qnodes[index]))
+            advance()
+    for index, choice in zip(marked, choices):
         if not choice.keep_sparse:
             weight = weighted[index].inputs[1]
             settled.tensors[weight] = replace(settled.tensors[weight], sparse_group=0)
     return settled, choices
+
+
+def _measure_storage(all8: Graph, qnode: Node) -> SparseStorage:
+    """Sizes and timings of one sparse-marked int8 layer stored sparse and dense."""
+    from pocketnn.quantization.mixed import single_layer, time_layer
+
+    sparse_w = all8.tensors[qnode.inputs[1]]
+    dense_w = replace(sparse_w, sparse_group=0)
+    sparse_layer = single_layer(all8, qnode)
+    dense_layer = single_layer(all8, qnode)
+    dense_layer.tensors[dense_w.name] = dense_w
+    dense_s, sparse_s = time_layer([dense_layer, sparse_layer])
+    return SparseStorage(qnode.name, sparse_w.sparse_group, stored_bytes(dense_w), stored_bytes(sparse_w),
+                         dense_s, sparse_s)

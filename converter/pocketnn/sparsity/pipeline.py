@@ -18,6 +18,7 @@ import numpy as np
 
 from pocketnn.ir import Graph
 from pocketnn.passes.graph_utils import copy_graph
+from pocketnn.progress import step
 from pocketnn.sparsity import timing
 from pocketnn.sparsity.blas import single_thread_blas
 from pocketnn.sparsity.calibration import CalibSource, load_calibration
@@ -97,38 +98,41 @@ def _plan(graph: Graph, options: SparsityOptions, report: SparsityReport) -> dic
         check_rules_match(options, [layer.node for layer in layers])
     plans: dict[str, _Plan] = {}
     warned = False
-    for layer in layers:
-        target = layer_target(options, layer.node)
-        if target.sparsity is None:
-            continue
-        reason = _skip_reason(layer, options, target.explicit)
-        if reason is None and _readers(graph, layer.weight) > 1:
-            reason = "weight shared with another node"
-        if reason is not None:
-            report.layers.append(LayerReport(layer.node, layer.kind, layer.rows, layer.cols, 0.0, 0, "skipped: " + reason))
-            continue
-        layer = canonicalize_for_sparse(graph, layer)
-        if target.pattern != "auto":
-            plans[layer.node] = _Plan(layer, target.sparsity, int(target.pattern))
-            continue
-        timings = timing.measure(graph, layer, target.sparsity) if options.timing else None
-        if timings is None:
-            if not warned:
-                message = ("sparsity pattern auto: the runtime cannot time sparse layers here "
-                           f"(sparse weights not runnable yet or timing off); using G={FALLBACK_GROUP}")
-                warnings.warn(message, stacklevel=3)
-                report.warnings.append(message)
-                warned = True
-            plans[layer.node] = _Plan(layer, target.sparsity, FALLBACK_GROUP)
-            continue
-        choice = timing.choose(timings)
-        if choice == timing.DENSE:
-            report.layers.append(LayerReport(
-                layer.node, layer.kind, layer.rows, layer.cols, 0.0, 0,
-                f"kept dense: sparse is not faster ({timings[0] * 1e6:.0f} us dense, best sparse "
-                f"{min(v for k, v in timings.items() if k) * 1e6:.0f} us)", timings=timings))
-            continue
-        plans[layer.node] = _Plan(layer, target.sparsity, choice, timings)
+    with step("sparsity plan (kernel timing)", total=len(layers),
+              shown=options.sparsity is not None or bool(options.rules)) as advance:
+        for layer in layers:
+            advance()
+            target = layer_target(options, layer.node)
+            if target.sparsity is None:
+                continue
+            reason = _skip_reason(layer, options, target.explicit)
+            if reason is None and _readers(graph, layer.weight) > 1:
+                reason = "weight shared with another node"
+            if reason is not None:
+                report.layers.append(LayerReport(layer.node, layer.kind, layer.rows, layer.cols, 0.0, 0, "skipped: " + reason))
+                continue
+            layer = canonicalize_for_sparse(graph, layer)
+            if target.pattern != "auto":
+                plans[layer.node] = _Plan(layer, target.sparsity, int(target.pattern))
+                continue
+            timings = timing.measure(graph, layer, target.sparsity) if options.timing else None
+            if timings is None:
+                if not warned:
+                    message = ("sparsity pattern auto: the runtime cannot time sparse layers here "
+                               f"(sparse weights not runnable yet or timing off); using G={FALLBACK_GROUP}")
+                    warnings.warn(message, stacklevel=3)
+                    report.warnings.append(message)
+                    warned = True
+                plans[layer.node] = _Plan(layer, target.sparsity, FALLBACK_GROUP)
+                continue
+            choice = timing.choose(timings)
+            if choice == timing.DENSE:
+                report.layers.append(LayerReport(
+                    layer.node, layer.kind, layer.rows, layer.cols, 0.0, 0,
+                    f"kept dense: sparse is not faster ({timings[0] * 1e6:.0f} us dense, best sparse "
+                    f"{min(v for k, v in timings.items() if k) * 1e6:.0f} us)", timings=timings))
+                continue
+            plans[layer.node] = _Plan(layer, target.sparsity, choice, timings)
     return plans
 
 
@@ -185,7 +189,7 @@ def compress(graph: Graph, options: SparsityOptions, calib: CalibSource | None =
     layers = {name: p.layer for name, p in plans.items()}
     energy: dict[str, np.ndarray] = {}
     if feeds is not None:
-        with single_thread_blas():
+        with single_thread_blas(), step("input statistics for pruning"):
             energy = input_energy(g, list(layers.values()), feeds)
 
     def scores(graph: Graph, layer: Layer) -> np.ndarray:
@@ -208,7 +212,7 @@ def compress(graph: Graph, options: SparsityOptions, calib: CalibSource | None =
     errors: dict[str, tuple[float, float]] = {}
     if feeds is not None and pruned:
         extra = _downstream_dense(g, plans) if options.refit_dense and options.sequential else []
-        with single_thread_blas():
+        with single_thread_blas(), step("pruning + reconstruction"):
             g, results = reconstruct(dense, g, [*pruned, *extra], feeds, ridge=options.ridge,
                                      sequential=options.sequential, steps=options.prune_steps)
         errors = {r.node: (r.error_before, r.error_after) for r in results}
