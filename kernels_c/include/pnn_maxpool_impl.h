@@ -6,6 +6,7 @@
  * (the element type), MAXPOOL_LOWEST (the value of a window with no tap inside the
  * image), MAXPOOL_FN(name) (the names to define: MAXPOOL_FN(maxpool2d) is the kernel)
  * and, for floating-point types, MAXPOOL_IS_NAN(v) and MAXPOOL_NAN set. */
+#include "pnn_inline.h"
 #include "pnn_kernels.h"
 
 #ifndef MAXPOOL_IS_NAN
@@ -35,6 +36,23 @@ static MAXPOOL_T MAXPOOL_FN(maxpool_pixel)(const pnn_pool2d_geometry *g, const M
   return nan ? (MAXPOOL_T)MAXPOOL_NAN : best;
 }
 
+/* One tap over the interior columns of an output row: y_row[ox] = (first ? v : the
+ * running maximum with v), v = src[ox * sw]. Called with a constant stride where it is
+ * 1 or 2, so the compiler turns the strided reads into vector shuffles (with sw only
+ * known at run time it left the loop scalar: ResNet-18's u8 3x3 s2 pool took 0.56 ms on
+ * Zen 4, AVX2). */
+static PNN_ALWAYS_INLINE void MAXPOOL_FN(maxpool_tap)(const MAXPOOL_T *src, size_t sw, size_t ox_lo,
+                                                      size_t ox_hi, int first, MAXPOOL_T *y_row) {
+  if (first) {
+    for (size_t ox = ox_lo; ox < ox_hi; ++ox) y_row[ox] = src[ox * sw];
+  } else {
+    for (size_t ox = ox_lo; ox < ox_hi; ++ox) {
+      const MAXPOOL_T v = src[ox * sw];
+      y_row[ox] = MAXPOOL_STEP(y_row[ox], v);
+    }
+  }
+}
+
 void MAXPOOL_FN(maxpool2d)(const pnn_pool2d_geometry *g, const MAXPOOL_T *x, MAXPOOL_T *y) {
   const size_t sw = g->stride_w, dw = g->dilation_w, pl = g->pad_left;
   const size_t span = (g->kernel_w - 1) * dw; /* window width - 1 */
@@ -58,15 +76,13 @@ void MAXPOOL_FN(maxpool2d)(const pnn_pool2d_geometry *g, const MAXPOOL_T *x, MAX
         for (size_t j = 0; j < g->kernel_w; ++j) {
           /* Column of tap j for output ox: ox*sw + j*dw - pl, in range for interior ox. */
           const MAXPOOL_T *src = x_c + iy * g->in_w + j * dw - pl;
-          if (first) {
-            for (size_t ox = ox_lo; ox < ox_hi; ++ox) y_row[ox] = src[ox * sw];
-            first = 0;
-          } else {
-            for (size_t ox = ox_lo; ox < ox_hi; ++ox) {
-              const MAXPOOL_T v = src[ox * sw];
-              y_row[ox] = MAXPOOL_STEP(y_row[ox], v);
-            }
-          }
+          if (sw == 1)
+            MAXPOOL_FN(maxpool_tap)(src, 1, ox_lo, ox_hi, first, y_row);
+          else if (sw == 2)
+            MAXPOOL_FN(maxpool_tap)(src, 2, ox_lo, ox_hi, first, y_row);
+          else
+            MAXPOOL_FN(maxpool_tap)(src, sw, ox_lo, ox_hi, first, y_row);
+          first = 0;
         }
       }
       if (first) /* no row inside the image: the reference's initial value */

@@ -31,6 +31,11 @@ enum {
   QCONV_COLS_BUDGET = 256 * 1024,
   QCONV_MIN_CHUNK = 64,
   QCONV_MAX_CHUNK = 4096,
+  /* GEMM column chunks start on a multiple of the x86 s8 GEMMs' pixel tile (NEON's 8
+   * divides it), so the pixel tails that run as GEMVs or half-empty tiles only occur at
+   * the end of the image (ResNet-18's 28 x 28 layers had 227-pixel chunks: 3 GEMV
+   * pixels each). */
+  QCONV_GEMM_TILE = 16,
   /* Sparse column chunks are multiples of the widest SpMM pixel tile (AVX-512: 64), so
    * pixel tails only occur at the end of the image. */
   QCONV_SPARSE_TILE = 64
@@ -428,7 +433,7 @@ pnn_status pnn_op_qconv_prepare(pnn_model *model, pnn_node *node, pnn_error *err
   } else {
     p.path = direct ? QCONV_PATH_DIRECT : QCONV_PATH_IM2COL;
     p.gemm = select_gemm(model, w, &node->kernel);
-    p.chunk = column_chunk(p.k, out_hw, 1);
+    p.chunk = column_chunk(p.k, out_hw, QCONV_GEMM_TILE);
     if (!gemm_scratch(&p, !direct, &scratch)) {
       return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QConv): scratch too large", node->name);
     }
@@ -494,6 +499,28 @@ static void split_rows(qconv_job *job, size_t units, size_t rows, size_t block) 
   const size_t chunks = threads > 1 && units < 2 * threads ? pnn_nn_div_up(2 * threads, units) : 1;
   job->row_step = pnn_nn_div_up(pnn_nn_div_up(rows, chunks), block) * block;
   job->row_chunks = pnn_nn_div_up(rows, job->row_step);
+}
+
+/* The GEMM path's column chunks: as many as the scratch needs (p->chunk columns each
+ * at most), with several threads and several chunks rounded up to a multiple of the
+ * threads so that they share out evenly (one chunk stays one: a small image splits rows
+ * instead and reads its weights once). */
+static void split_columns(qconv_job *job, size_t out_hw) {
+  const size_t threads = pnn_threadpool_size(job->ctx->pool);
+  size_t chunks = pnn_nn_div_up(out_hw, job->p->chunk);
+  const size_t tiles = out_hw / QCONV_GEMM_TILE;
+  if (threads > 1 && chunks > 1 && pnn_nn_div_up(chunks, threads) * threads <= tiles)
+    chunks = pnn_nn_div_up(chunks, threads) * threads;
+  job->col_chunks = chunks;
+}
+
+/* First column of GEMM chunk cc (cc == col_chunks: out_hw): equal shares of out_hw with
+ * the inner bounds rounded up to a QCONV_GEMM_TILE multiple. A chunk is then at most
+ * p->chunk columns (a multiple of the tile, or out_hw when there is one chunk), and
+ * none is empty (with two chunks or more a share is at least one tile). */
+static size_t column_start(const qconv_job *job, size_t out_hw, size_t cc) {
+  if (cc >= job->col_chunks) return out_hw;
+  return pnn_nn_div_up(cc * out_hw / job->col_chunks, QCONV_GEMM_TILE) * QCONV_GEMM_TILE;
 }
 
 /* unfold_columns for stride 1, dilation 1 and out_w == in_w (the "same" 3x3 and 1xk
@@ -609,8 +636,8 @@ static void gemm_task(void *context, size_t task, size_t thread) {
   const size_t grp = rest % p->groups, b = rest / p->groups;
 
   uint8_t *scratch = pnn_nn_thread_scratch(job->ctx, thread);
-  const size_t col0 = cc * p->chunk;
-  const size_t cols = out_hw - col0 < p->chunk ? out_hw - col0 : p->chunk;
+  const size_t col0 = column_start(job, out_hw, cc);
+  const size_t cols = column_start(job, out_hw, cc + 1) - col0;
   const uint8_t *xg = job->x + (b * p->in_c + grp * p->in_c_group) * in_hw;
   const uint8_t *xs = xg + col0;
   size_t ldx = in_hw;
@@ -754,13 +781,16 @@ void pnn_op_qconv_run(const pnn_model *model, const pnn_node *node, const void *
     pnn_parallel_for(ctx->pool, p->batch * job.dw_chunks, dwconv_task, &job);
     return;
   }
-  job.col_chunks = pnn_nn_div_up(p->geom.out_h * p->geom.out_w, p->chunk);
-  const size_t units = p->batch * p->groups * job.col_chunks;
+  const size_t out_hw = p->geom.out_h * p->geom.out_w;
   if (p->path == QCONV_PATH_SPARSE) {
+    job.col_chunks = pnn_nn_div_up(out_hw, p->chunk);
+    const size_t units = p->batch * p->groups * job.col_chunks;
     split_rows(&job, units, p->sparse.n_groups, 1);
     pnn_parallel_for(ctx->pool, units * job.row_chunks, sparse_conv_task, &job);
     return;
   }
+  split_columns(&job, out_hw);
+  const size_t units = p->batch * p->groups * job.col_chunks;
   split_rows(&job, units, p->out_c_group, p->gemm->row_block);
   pnn_parallel_for(ctx->pool, units * job.row_chunks, gemm_task, &job);
 }
