@@ -1,7 +1,8 @@
 """The C library as a package: installed and found with find_package(pocketnn), built
 into a consumer with add_subdirectory, described by pkg-config, and a shared library
-that exports only the pnn_* API of runtime/include/pocketnn.h. The consumer runs a
-model the converter made and its output is compared with onnxruntime's."""
+that exports only the pnn_* API of runtime/include/pocketnn.h. The consumer,
+examples/c/classify.c, runs a model the converter made and its output is compared with
+onnxruntime's."""
 
 from __future__ import annotations
 
@@ -17,53 +18,7 @@ from onnx import helper
 from cmake_support import REPO, cmake_build, require, run
 from support import make_model, run_onnxruntime
 
-# Prints the element count of output 0 and its values, one per line, for input 0 of
-# all ones: enough to compare with onnxruntime without any file format.
-CONSUMER_C = r"""
-#include <pocketnn.h>
-#include <stdio.h>
-#include <string.h>
-
-int main(int argc, char **argv) {
-  pnn_model *model = NULL;
-  pnn_session *session = NULL;
-  pnn_error error;
-  if (argc != 2 || pnn_model_load_file(argv[1], &model, &error) != PNN_OK ||
-      pnn_session_create(model, &session, &error) != PNN_OK) {
-    fprintf(stderr, "load: %s\n", error.message);
-    return 1;
-  }
-  pnn_tensor_info in, out;
-  pnn_model_input_info(model, 0, &in);
-  pnn_model_output_info(model, 0, &out);
-  float *x = pnn_session_input(session, 0);
-  for (size_t i = 0; i < in.size_bytes / sizeof(float); ++i) x[i] = 1.0f;
-  if (pnn_session_run(session, &error) != PNN_OK) {
-    fprintf(stderr, "run: %s\n", error.message);
-    return 1;
-  }
-  const float *y = pnn_session_output(session, 0);
-  printf("%s %zu\n", pnn_runtime_version(), out.size_bytes / sizeof(float));
-  for (size_t i = 0; i < out.size_bytes / sizeof(float); ++i) printf("%.9g\n", y[i]);
-  pnn_session_free(session);
-  pnn_model_free(model);
-  return 0;
-}
-"""
-
-FIND_PACKAGE_PROJECT = """cmake_minimum_required(VERSION 3.18)
-project(consumer C)
-find_package(pocketnn {version} REQUIRED)
-add_executable(consumer consumer.c)
-target_link_libraries(consumer PRIVATE pocketnn::pocketnn)
-"""
-
-SUBDIRECTORY_PROJECT = """cmake_minimum_required(VERSION 3.18)
-project(consumer C)
-add_subdirectory({repo} pocketnn)
-add_executable(consumer consumer.c)
-target_link_libraries(consumer PRIVATE pocketnn::pocketnn)
-"""
+EXAMPLE = REPO / "examples/c"
 
 
 @pytest.fixture(scope="module")
@@ -80,13 +35,6 @@ def model_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarr
     path.write_bytes(pocketnn.convert(model))
     expected = run_onnxruntime(model, {"x": np.ones((1, 3, 5, 5), np.float32)})[0].ravel()
     return path, expected
-
-
-def write_consumer(directory: Path, cmakelists: str) -> Path:
-    directory.mkdir()
-    (directory / "consumer.c").write_text(CONSUMER_C)
-    (directory / "CMakeLists.txt").write_text(cmakelists)
-    return directory
 
 
 def check_consumer_output(exe: Path, model: tuple[Path, np.ndarray], env: dict[str, str] | None = None) -> None:
@@ -131,9 +79,8 @@ def test_installed_shared_library_exports_only_the_api(installed: Path) -> None:
 
 def test_find_package_consumer_runs_a_model(installed: Path, model_file: tuple[Path, np.ndarray],
                                             tmp_path: Path) -> None:
-    source = write_consumer(tmp_path / "src", FIND_PACKAGE_PROJECT.format(version=pocketnn.runtime_version()))
-    cmake_build(source, tmp_path / "build", [f"-DCMAKE_PREFIX_PATH={installed}"])
-    exe = tmp_path / "build/consumer"
+    cmake_build(EXAMPLE, tmp_path / "build", [f"-DCMAKE_PREFIX_PATH={installed}"])
+    exe = tmp_path / "build/classify"
     # Linked with the installed shared library (CMake puts its directory in the RPATH).
     assert str(installed / "lib/libpocketnn.so") in run(["ldd", str(exe)])
     check_consumer_output(exe, model_file)
@@ -146,18 +93,16 @@ def test_pkg_config_compiles_a_consumer(installed: Path, model_file: tuple[Path,
     assert run(["pkg-config", "--modversion", "pocketnn"], env=env).strip() == pocketnn.runtime_version()
     flags = run(["pkg-config", "--cflags", "--libs", "pocketnn"], env=env).split()
     assert f"-I{installed / 'include'}" in flags and f"-L{installed / 'lib'}" in flags and "-lpocketnn" in flags
-    (tmp_path / "consumer.c").write_text(CONSUMER_C)
-    exe = tmp_path / "consumer"
-    run(["cc", "-std=c11", "-Wall", "-Werror", str(tmp_path / "consumer.c"), "-o", str(exe), *flags])
+    exe = tmp_path / "classify"
+    run(["cc", "-std=c11", "-Wall", "-Werror", str(EXAMPLE / "classify.c"), "-o", str(exe), *flags])
     check_consumer_output(exe, model_file, env={**os.environ, "LD_LIBRARY_PATH": str(installed / "lib")})
 
 
 def test_add_subdirectory_builds_only_the_library(model_file: tuple[Path, np.ndarray], tmp_path: Path) -> None:
     require("cmake", "cc")
-    source = write_consumer(tmp_path / "src", SUBDIRECTORY_PROJECT.format(repo=REPO.as_posix()))
     build = tmp_path / "build"
-    cmake_build(source, build)
-    check_consumer_output(build / "consumer", model_file)
+    cmake_build(EXAMPLE, build, [f"-DPOCKETNN_SOURCE_DIR={REPO}"])
+    check_consumer_output(build / "classify", model_file)
     # The project's own programs, its forced build type and its -Werror stay out of a
     # consumer's build.
     targets = run(["cmake", "--build", str(build), "--target", "help"])
