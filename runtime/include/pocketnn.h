@@ -5,7 +5,19 @@
  * arena; the weights are shared). A session runs in one thread at a time: a second
  * thread calling pnn_session_run while it runs gets PNN_ERR_BUSY instead of a race.
  * Errors are returned as status codes; the message goes into a caller-owned
- * pnn_error. */
+ * pnn_error.
+ *
+ *   pnn_model *model; pnn_session *session; pnn_error error;
+ *   if (pnn_model_load_file("model.pnn", &model, &error) != PNN_OK ||
+ *       pnn_session_create(model, &session, &error) != PNN_OK) fail(error.message);
+ *   float *x = pnn_session_input(session, 0);         (pnn_model_input_info: shape, bytes)
+ *   ... fill x ...
+ *   if (pnn_session_run(session, &error) != PNN_OK) fail(error.message);
+ *   const float *y = pnn_session_output(session, 0);  (valid until the next run)
+ *   pnn_session_free(session); pnn_model_free(model);
+ *
+ * Build: find_package(pocketnn) + pocketnn::pocketnn, or pkg-config pocketnn
+ * (docs/MOBILE.md). */
 #ifndef POCKETNN_H
 #define POCKETNN_H
 
@@ -14,6 +26,21 @@
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* PNN_API marks the functions a shared libpocketnn exports (it is built with hidden
+ * visibility, so nothing else leaves it); CMake defines PNN_SHARED for the library and
+ * its users when BUILD_SHARED_LIBS is on. A no-op for static builds. */
+#if defined(PNN_SHARED) && defined(_WIN32)
+#ifdef PNN_BUILDING_LIBRARY
+#define PNN_API __declspec(dllexport)
+#else
+#define PNN_API __declspec(dllimport)
+#endif
+#elif defined(PNN_SHARED) && defined(__GNUC__)
+#define PNN_API __attribute__((visibility("default")))
+#else
+#define PNN_API
 #endif
 
 /* The newest .pnn format version this runtime reads. */
@@ -81,9 +108,9 @@ typedef struct pnn_session pnn_session;
 /* Loads from a buffer the caller owns and keeps alive and unchanged until
  * pnn_model_free: constant tensors are used in place (no copy). The buffer must be
  * 64-byte aligned for the in-place use; an unaligned buffer is copied once. */
-pnn_status pnn_model_load(const void *data, size_t size, pnn_model **model, pnn_error *error);
+PNN_API pnn_status pnn_model_load(const void *data, size_t size, pnn_model **model, pnn_error *error);
 /* Reads the file into a buffer owned by the model. The path must name a regular file. */
-pnn_status pnn_model_load_file(const char *path, pnn_model **model, pnn_error *error);
+PNN_API pnn_status pnn_model_load_file(const char *path, pnn_model **model, pnn_error *error);
 
 typedef struct pnn_load_options {
   /* Bytes a session of this model may use for activations and scratch (the arena
@@ -100,22 +127,22 @@ typedef struct pnn_load_options {
 } pnn_load_options;
 
 /* pnn_model_load / pnn_model_load_file with options (NULL: the defaults). */
-pnn_status pnn_model_load_with_options(const void *data, size_t size, const pnn_load_options *options,
+PNN_API pnn_status pnn_model_load_with_options(const void *data, size_t size, const pnn_load_options *options,
                                        pnn_model **model, pnn_error *error);
-pnn_status pnn_model_load_file_with_options(const char *path, const pnn_load_options *options,
+PNN_API pnn_status pnn_model_load_file_with_options(const char *path, const pnn_load_options *options,
                                             pnn_model **model, pnn_error *error);
-void pnn_model_free(pnn_model *model);
+PNN_API void pnn_model_free(pnn_model *model);
 
-uint32_t pnn_model_num_inputs(const pnn_model *model);
-uint32_t pnn_model_num_outputs(const pnn_model *model);
-uint32_t pnn_model_num_nodes(const pnn_model *model);
-pnn_status pnn_model_input_info(const pnn_model *model, uint32_t index, pnn_tensor_info *info);
-pnn_status pnn_model_output_info(const pnn_model *model, uint32_t index, pnn_tensor_info *info);
-pnn_status pnn_model_node_info(const pnn_model *model, uint32_t index, pnn_node_info *info);
+PNN_API uint32_t pnn_model_num_inputs(const pnn_model *model);
+PNN_API uint32_t pnn_model_num_outputs(const pnn_model *model);
+PNN_API uint32_t pnn_model_num_nodes(const pnn_model *model);
+PNN_API pnn_status pnn_model_input_info(const pnn_model *model, uint32_t index, pnn_tensor_info *info);
+PNN_API pnn_status pnn_model_output_info(const pnn_model *model, uint32_t index, pnn_tensor_info *info);
+PNN_API pnn_status pnn_model_node_info(const pnn_model *model, uint32_t index, pnn_node_info *info);
 /* Bytes of the activation arena (planned at load) plus the largest scratch. */
-size_t pnn_model_arena_bytes(const pnn_model *model);
+PNN_API size_t pnn_model_arena_bytes(const pnn_model *model);
 /* String metadata by key, or NULL. */
-const char *pnn_model_metadata(const pnn_model *model, const char *key);
+PNN_API const char *pnn_model_metadata(const pnn_model *model, const char *key);
 
 typedef struct pnn_session_options {
   /* Threads that run the session, the caller's included; 0 or 1 means one thread.
@@ -129,30 +156,30 @@ typedef struct pnn_session_options {
 /* A session owns the arena (and its threads). Creating it allocates; running it
  * never does. PNN_ERR_LIMIT when the arena plus num_threads scratch regions exceed the
  * model's max_memory. */
-pnn_status pnn_session_create(const pnn_model *model, pnn_session **session, pnn_error *error);
+PNN_API pnn_status pnn_session_create(const pnn_model *model, pnn_session **session, pnn_error *error);
 /* options may be NULL (the defaults: one thread). */
-pnn_status pnn_session_create_with_options(const pnn_model *model, const pnn_session_options *options,
+PNN_API pnn_status pnn_session_create_with_options(const pnn_model *model, const pnn_session_options *options,
                                            pnn_session **session, pnn_error *error);
-void pnn_session_free(pnn_session *session);
+PNN_API void pnn_session_free(pnn_session *session);
 /* Where to write input `index` before run (size_bytes from pnn_model_input_info). */
-void *pnn_session_input(pnn_session *session, uint32_t index);
+PNN_API void *pnn_session_input(pnn_session *session, uint32_t index);
 /* Where output `index` is after run; valid until the next run. */
-const void *pnn_session_output(const pnn_session *session, uint32_t index);
+PNN_API const void *pnn_session_output(const pnn_session *session, uint32_t index);
 /* PNN_ERR_BUSY (and nothing run) when another thread is running this session. */
-pnn_status pnn_session_run(pnn_session *session, pnn_error *error);
+PNN_API pnn_status pnn_session_run(pnn_session *session, pnn_error *error);
 /* With options.profile: wall-clock nanoseconds spent in each node, summed over all
  * runs so far (node_ns has `count` >= pnn_model_num_nodes entries), and the number of
  * runs. PNN_ERR_INVALID_ARGUMENT when the session was created without profiling. */
-pnn_status pnn_session_profile(const pnn_session *session, uint64_t *node_ns, uint32_t count,
+PNN_API pnn_status pnn_session_profile(const pnn_session *session, uint64_t *node_ns, uint32_t count,
                                uint64_t *runs, pnn_error *error);
 
-const char *pnn_status_string(pnn_status status);
+PNN_API const char *pnn_status_string(pnn_status status);
 
 /* PNN_RUNTIME_VERSION of the library actually linked (a static string). */
-const char *pnn_runtime_version(void);
+PNN_API const char *pnn_runtime_version(void);
 /* The instruction set the kernels use on this CPU when nothing caps it: "avx512",
  * "avx2", "scalar" (x86-64), "neondot", "neon" (aarch64) or "wasmsimd" (a static string). */
-const char *pnn_runtime_isa(void);
+PNN_API const char *pnn_runtime_isa(void);
 
 #ifdef __cplusplus
 }
