@@ -468,7 +468,7 @@ static void split_rows(conv_job *job, size_t units, size_t rows) {
  * a multiple of the threads where the panels allow, so that the tasks share out evenly
  * (any chunking gives the same results). Chunk cc holds panels [cc * total / chunks,
  * (cc + 1) * total / chunks): the sizes differ by one panel at most (equal chunks of the
- * maximum left a short last one: MobileNet V2's 14 x 14 layers made 5 chunks of 5
+ * maximum left a short last one: MobileNet V2's 28 x 28 layers made 5 chunks of 5
  * panels, 3 on one thread and 2 on the other). */
 static void split_columns(conv_job *job, size_t max_panels, size_t total, size_t images) {
   const size_t threads = pnn_threadpool_size(job->ctx->pool);
