@@ -39,6 +39,16 @@ def input_shapes(model: onnx.ModelProto, bound: dict[str, tuple[int, ...]]) -> d
     return shapes
 
 
+def random_input(rng: np.random.Generator, model: onnx.ModelProto, name: str,
+                 shape: tuple[int, ...]) -> np.ndarray:
+    """Uniform floats in [-1, 1), or byte values 0..255 for an integer input (magika's bytes)."""
+    elem = next(v.type.tensor_type.elem_type for v in model.graph.input if v.name == name)
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(elem)
+    if np.issubdtype(dtype, np.integer):
+        return rng.integers(0, 256, shape).astype(dtype)
+    return rng.uniform(-1.0, 1.0, shape).astype(dtype)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model")
@@ -52,7 +62,7 @@ def main() -> None:
     ours = pocketnn.Model(pocketnn.convert(args.model, input_shapes=shapes), threads=args.threads)
     theirs = ort_session(model.SerializeToString(), args.threads)
     rng = np.random.default_rng(0)
-    feeds = {name: rng.uniform(-1.0, 1.0, shape).astype(np.float32) for name, shape in shapes.items()}
+    feeds = {name: random_input(rng, model, name, shape) for name, shape in shapes.items()}
     a, b = [], []
     for i in range(args.runs + 2):  # two warm-up rounds
         t0 = time.thread_time()
