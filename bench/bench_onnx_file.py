@@ -5,6 +5,9 @@ calling thread's CPU time. Random inputs of the bound shapes (symbolic dims 1 un
     python bench/bench_onnx_file.py ~/.cache/pocketnn/wheels/ddddocr-1.6.1/ddddocr/common.onnx \
         --input-shape input1=1x1x64x160 [--runs 15] [--threads 1]
 
+`--bind NAME=INT` freezes an integer input at convert time (pocketnn) and feeds the same
+value to onnxruntime, e.g. Silero VAD's `--bind sr=16000`.
+
 Prefix bench/avx2_host/run.sh to compare the AVX2 paths of both engines.
 """
 
@@ -39,26 +42,45 @@ def input_shapes(model: onnx.ModelProto, bound: dict[str, tuple[int, ...]]) -> d
     return shapes
 
 
+def input_dtype(model: onnx.ModelProto, name: str) -> np.dtype:
+    elem = next(v.type.tensor_type.elem_type for v in model.graph.input if v.name == name)
+    return onnx.helper.tensor_dtype_to_np_dtype(elem)
+
+
+def random_input(rng: np.random.Generator, model: onnx.ModelProto, name: str,
+                 shape: tuple[int, ...]) -> np.ndarray:
+    """Uniform floats in [-1, 1), or byte values 0..255 for an integer input (magika's bytes)."""
+    dtype = input_dtype(model, name)
+    if np.issubdtype(dtype, np.integer):
+        return rng.integers(0, 256, shape).astype(dtype)
+    return rng.uniform(-1.0, 1.0, shape).astype(dtype)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model")
     parser.add_argument("--input-shape", action="append", default=[], metavar="NAME=DxD...")
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--bind", action="append", default=[], metavar="NAME=INT")
     args = parser.parse_args()
     print(host_banner())
     model = onnx.load(args.model)
-    shapes = input_shapes(model, parse_shapes(args.input_shape))
-    ours = pocketnn.Model(pocketnn.convert(args.model, input_shapes=shapes), threads=args.threads)
+    bound = {name: int(value) for name, _, value in (item.partition("=") for item in args.bind)}
+    shapes = {name: shape for name, shape in input_shapes(model, parse_shapes(args.input_shape)).items()
+              if name not in bound}
+    ours = pocketnn.Model(pocketnn.convert(args.model, input_shapes=shapes, bind=bound or None),
+                          threads=args.threads)
     theirs = ort_session(model.SerializeToString(), args.threads)
     rng = np.random.default_rng(0)
-    feeds = {name: rng.uniform(-1.0, 1.0, shape).astype(np.float32) for name, shape in shapes.items()}
+    feeds = {name: random_input(rng, model, name, shape) for name, shape in shapes.items()}
+    their_feeds = {**feeds, **{name: np.array(value, input_dtype(model, name)) for name, value in bound.items()}}
     a, b = [], []
     for i in range(args.runs + 2):  # two warm-up rounds
         t0 = time.thread_time()
         ours.run(feeds)
         t1 = time.thread_time()
-        theirs.run(None, feeds)
+        theirs.run(None, their_feeds)
         t2 = time.thread_time()
         if i >= 2:
             a.append((t1 - t0) * 1e3)

@@ -12,6 +12,7 @@ import pocketnn
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
+from pocketnn.conversion import convert_graph
 from pocketnn.errors import UnsupportedOpError
 from support import run_onnxruntime
 
@@ -20,15 +21,16 @@ GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 
 
 def recurrent_model(op: str, direction: str = "forward", layout: int = 0, opset: int = 17,
-                    initial_state: bool = True, peepholes: bool = False, **attrs: object) -> onnx.ModelProto:
+                    initial_state: bool = True, peepholes: bool = False, batch: int = BATCH,
+                    hidden: int = HIDDEN, **attrs: object) -> onnx.ModelProto:
     rng = np.random.default_rng(hash((op, direction, layout, opset)) % 2**32)
     dirs = 2 if direction == "bidirectional" else 1
     gates = GATES[op]
-    inits = {"W": rng.standard_normal((dirs, gates * HIDDEN, INPUT)).astype(np.float32) * 0.4,
-             "R": rng.standard_normal((dirs, gates * HIDDEN, HIDDEN)).astype(np.float32) * 0.4,
-             "B": rng.standard_normal((dirs, 2 * gates * HIDDEN)).astype(np.float32) * 0.3}
-    x_shape = [SEQ, BATCH, INPUT] if layout == 0 else [BATCH, SEQ, INPUT]
-    state_shape = [dirs, BATCH, HIDDEN] if layout == 0 else [BATCH, dirs, HIDDEN]
+    inits = {"W": rng.standard_normal((dirs, gates * hidden, INPUT)).astype(np.float32) * 0.4,
+             "R": rng.standard_normal((dirs, gates * hidden, hidden)).astype(np.float32) * 0.4,
+             "B": rng.standard_normal((dirs, 2 * gates * hidden)).astype(np.float32) * 0.3}
+    x_shape = [SEQ, batch, INPUT] if layout == 0 else [batch, SEQ, INPUT]
+    state_shape = [dirs, batch, hidden] if layout == 0 else [batch, dirs, hidden]
     graph_inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, x_shape)]
     names = ["X", "W", "R", "B", "", ""]
     if initial_state:
@@ -43,10 +45,10 @@ def recurrent_model(op: str, direction: str = "forward", layout: int = 0, opset:
         if peepholes:
             names += [""] * (8 - len(names))
             names[7] = "P"
-            inits["P"] = rng.standard_normal((dirs, 3 * HIDDEN)).astype(np.float32) * 0.3
+            inits["P"] = rng.standard_normal((dirs, 3 * hidden)).astype(np.float32) * 0.3
     if layout:
         attrs["layout"] = layout
-    node = helper.make_node(op, names, outputs, name=f"{op.lower()}_node", hidden_size=HIDDEN,
+    node = helper.make_node(op, names, outputs, name=f"{op.lower()}_node", hidden_size=hidden,
                             direction=direction, **attrs)
     graph = helper.make_graph([node], op, graph_inputs,
                               [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs],
@@ -74,6 +76,28 @@ def check_against_onnxruntime(model: onnx.ModelProto) -> None:
 @pytest.mark.parametrize("layout", [0, 1])
 def test_directions_and_layouts(op: str, direction: str, layout: int) -> None:
     check_against_onnxruntime(recurrent_model(op, direction, layout))
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
+@pytest.mark.parametrize("hidden", [1, 3, 17])
+def test_batch_one(op: str, direction: str, hidden: int) -> None:
+    """Batch 1, where each step's recurrence Gemm runs on the runtime's matrix-vector
+    path (R read in place), at awkward hidden sizes."""
+    check_against_onnxruntime(recurrent_model(op, direction, batch=1, hidden=hidden))
+    if op == "GRU":
+        check_against_onnxruntime(recurrent_model(op, direction, batch=1, hidden=hidden, linear_before_reset=1))
+
+
+def test_batch_one_steps_use_the_weights_in_place() -> None:
+    """One MatMul per direction (the input projection); every step a Gemm on R with
+    transB, so no transposed copy of R is stored."""
+    graph, _ = convert_graph(recurrent_model("LSTM", "bidirectional", batch=1))
+    gemms = [n for n in graph.nodes if n.op == "Gemm"]
+    assert [n.op for n in graph.nodes].count("MatMul") == 2
+    assert len(gemms) == 2 * SEQ
+    assert all(n.attrs["trans_b"] == 1 and graph.tensors[n.inputs[1]].shape == (4 * HIDDEN, HIDDEN)
+               for n in gemms)
 
 
 @pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])

@@ -669,6 +669,8 @@ static const gemm_case GEMM_CASES[] = {
     {"gemm beta 0", 3, 4, 5, 0, 0, 1.0f, 0.0f, 1, {4, 0}, true, true, 0},
     {"gemm K 1", 7, 31, 1, 1, 1, 2.0f, 1.0f, 1, {31, 0}, false, true, 1},
     {"gemm M 1 classifier", 1, 37, 64, 0, 1, 1.0f, 1.0f, 1, {37, 0}, true, true, 0},
+    /* Batch-1 recurrent step (the unrolled LSTM's h R^T): the matrix-vector path. */
+    {"gemm M 1 transB odd N", 1, 67, 17, 0, 1, 1.0f, 1.0f, -1, {0, 0}, true, true, 0},
 };
 
 static void test_gemm_refusals(void) {
@@ -787,6 +789,10 @@ static const matmul_case MATMUL_CASES[] = {
     {"matmul 1d x batch", 1, 3, {3}, {2, 3, 5}, 2, {2, 5}, false, 0},
     {"matmul batch x 1d", 3, 1, {2, 4, 3}, {3}, 2, {2, 4}, false, 0},
     {"matmul B batch ones", 2, 4, {4, 3}, {1, 1, 3, 5}, 4, {1, 1, 4, 5}, false, 0},
+    /* One row times a constant B: B^T stored at prepare (odd sizes, B with unit batch dims). */
+    {"matmul one row B^T", 2, 2, {1, 70}, {70, 67}, 2, {1, 67}, true, 4},
+    {"matmul one row B^T K 1", 2, 2, {1, 1}, {1, 3}, 2, {1, 3}, false, 0},
+    {"matmul one row B^T batch ones", 3, 3, {1, 1, 19}, {1, 19, 33}, 3, {1, 1, 33}, true, 7},
 };
 
 static void test_matmul_refusals(void) {

@@ -2,7 +2,7 @@
 
 Once shape inference knows the sequence length, a recurrent node becomes, per direction:
 one MatMul of the whole input sequence with the input weights (plus both biases), split
-into time steps; then per step a MatMul of the previous hidden state with the recurrence
+into time steps; then per step a Gemm (transB) of the previous hidden state with the recurrence
 weights, the gate activations and the element-wise state update. The gate GEMMs thus run
 on the runtime's SIMD GEMM kernels, and every step is an ordinary node the planner can
 place. Semantics follow the ONNX spec (gate order i, o, f, c for LSTM and z, r, h for
@@ -151,8 +151,15 @@ def _sequence_input(u: _Unroller, layout: int, seq: int, batch: int, size: int) 
     return u.reshape(x, [seq * batch, size], "x_rows")
 
 
-def _recurrent_term(u: _Unroller, h: str | None, r_t: str, what: str) -> str | None:
-    return None if h is None else u.emit("MatMul", [h, r_t], what)
+def _recurrent_term(u: _Unroller, h: str | None, r: str, what: str) -> str | None:
+    return None if h is None else _times_rows(u, h, r, what)
+
+
+def _times_rows(u: _Unroller, h: str, r: str, what: str) -> str:
+    """h R^T for a recurrence weight R [gates x hidden, hidden] as stored: a Gemm with
+    transB reads R in place, and at batch 1 the runtime runs it as one matrix-vector
+    product streaming R once (a MatMul with R^T would repack R at every step)."""
+    return u.emit("Gemm", [h, r], what, transB=1)
 
 
 def _add(u: _Unroller, a: str, b: str | None, what: str) -> str:
@@ -174,7 +181,7 @@ def _lstm_direction(u: _Unroller, d: int, reverse: bool, acts: list[_Activation]
                     seq: int, batch: int, hidden: int, clip: float | None) -> tuple[list[str], str, str]:
     w, r, wb, rb = _weights(u, d, 4 * hidden)
     bias = wb + rb
-    r_t = u.constant("r_t", np.ascontiguousarray(r.T))  # one copy shared by every step
+    r_rows = u.constant("r", np.ascontiguousarray(r))  # one copy shared by every step
     p_all = _constant_input(u.node, 7, u.constants, "P")
     # P holds the i, o, f peepholes.
     peep = None if p_all is None else [u.constant("p", p_all[d, g * hidden:(g + 1) * hidden]) for g in range(3)]
@@ -184,7 +191,7 @@ def _lstm_direction(u: _Unroller, d: int, reverse: bool, acts: list[_Activation]
     f_act, g_act, h_act = acts
     outputs: list[str] = [""] * seq
     for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
-        gates = _add(u, steps[t], _recurrent_term(u, h, r_t, "hr"), "gates")
+        gates = _add(u, steps[t], _recurrent_term(u, h, r_rows, "hr"), "gates")
         i_pre, o_pre, f_pre, c_pre = u.split(gates, [hidden] * 4, 1, "gate", u.opset)
         if peep is not None and c is not None:
             i_pre = u.emit("Add", [i_pre, u.emit("Mul", [peep[0], c], "pi_c")], "i_peep")
@@ -213,8 +220,8 @@ def _gru_direction(u: _Unroller, d: int, reverse: bool, acts: list[_Activation],
     input_bias = wb + np.concatenate([rb[:2 * hidden], np.zeros(hidden, np.float32)])
     steps = _input_projection(u, x_rows, w, input_bias.astype(np.float32), seq, batch, 3 * hidden)
     # One copy of each recurrence weight, shared by every step.
-    r_zr_t = u.constant("r_zr_t", np.ascontiguousarray(r[:2 * hidden].T))
-    r_h_t = u.constant("r_h_t", np.ascontiguousarray(r[2 * hidden:].T))
+    r_zr = u.constant("r_zr", np.ascontiguousarray(r[:2 * hidden]))
+    r_h = u.constant("r_h", np.ascontiguousarray(r[2 * hidden:]))
     rb_h = u.constant("rb_h", rb[2 * hidden:].astype(np.float32))
     h = _state_input(u, 5, d, batch, hidden, "h0")
     f_act, g_act = acts
@@ -225,7 +232,7 @@ def _gru_direction(u: _Unroller, d: int, reverse: bool, acts: list[_Activation],
         if h is None:
             z_pre, r_pre, h_rec = x_z, x_r, None
         else:
-            h_zr = u.split(u.emit("MatMul", [h, r_zr_t], "h_zr"), [hidden] * 2, 1, "h_gate", u.opset)
+            h_zr = u.split(_times_rows(u, h, r_zr, "h_zr"), [hidden] * 2, 1, "h_gate", u.opset)
             z_pre = u.emit("Add", [x_z, h_zr[0]], "z_pre")
             r_pre = u.emit("Add", [x_r, h_zr[1]], "r_pre")
             h_rec = h
@@ -235,10 +242,10 @@ def _gru_direction(u: _Unroller, d: int, reverse: bool, acts: list[_Activation],
             # H_{t-1} = 0: the recurrence term is the bias alone (times r when linear_before_reset).
             rec = u.emit("Mul", [reset, rb_h], "r_rb") if linear_before_reset else rb_h
         elif linear_before_reset:
-            rec = u.emit("Mul", [reset, u.emit("Add", [u.emit("MatMul", [h_rec, r_h_t], "h_rh"), rb_h], "h_rh_b")],
+            rec = u.emit("Mul", [reset, u.emit("Add", [_times_rows(u, h_rec, r_h, "h_rh"), rb_h], "h_rh_b")],
                          "r_h_rh")
         else:
-            rec = u.emit("Add", [u.emit("MatMul", [u.emit("Mul", [reset, h_rec], "r_h"), r_h_t], "rh_rh"), rb_h],
+            rec = u.emit("Add", [_times_rows(u, u.emit("Mul", [reset, h_rec], "r_h"), r_h, "rh_rh"), rb_h],
                          "rh_rh_b")
         candidate = u.activate(g_act, u.clip(u.emit("Add", [x_h, rec], "h_pre"), clip), "h_tilde")
         # H_t = (1 - z) * h~ + z * H_{t-1}
@@ -255,12 +262,12 @@ def _rnn_direction(u: _Unroller, d: int, reverse: bool, acts: list[_Activation],
                    seq: int, batch: int, hidden: int, clip: float | None) -> tuple[list[str], str, str]:
     w, r, wb, rb = _weights(u, d, hidden)
     bias = wb + rb
-    r_t = u.constant("r_t", np.ascontiguousarray(r.T))
+    r_rows = u.constant("r", np.ascontiguousarray(r))
     steps = _input_projection(u, x_rows, w, bias.astype(np.float32), seq, batch, hidden)
     h = _state_input(u, 5, d, batch, hidden, "h0")
     outputs: list[str] = [""] * seq
     for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
-        pre = _add(u, steps[t], _recurrent_term(u, h, r_t, "hr"), "pre")
+        pre = _add(u, steps[t], _recurrent_term(u, h, r_rows, "hr"), "pre")
         h = u.activate(acts[0], u.clip(pre, clip), "h")
         outputs[t] = h
     assert h is not None

@@ -12,6 +12,7 @@ from pocketnn.passes.fold_input_affine import fold_input_affine
 from pocketnn.passes.fuse_activations import fuse_activations
 from pocketnn.passes.remove_dead import remove_dead_nodes
 from pocketnn.passes.remove_identity import remove_identity
+from pocketnn.passes.rotate_column_conv import rotate_column_conv
 from pocketnn.passes.sink_transposes import sink_transposes
 
 Pass = Callable[[Graph], Graph]
@@ -27,6 +28,7 @@ PIPELINE: list[Pass] = [
     fold_batchnorm,
     fold_bias,
     fuse_activations,
+    rotate_column_conv,
     remove_dead_nodes,
 ]
 
@@ -46,4 +48,4 @@ def run_passes(graph: Graph, pipeline: Sequence[Pass] = PIPELINE) -> Graph:
 
 
 __all__ = ["PIPELINE", "Pass", "bounded_pipeline", "run_passes", "fold_batchnorm", "fold_bias", "fold_constants",
-           "fold_input_affine", "fuse_activations", "remove_dead_nodes", "remove_identity", "sink_transposes"]
+           "fold_input_affine", "fuse_activations", "remove_dead_nodes", "remove_identity", "rotate_column_conv", "sink_transposes"]
