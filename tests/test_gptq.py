@@ -12,7 +12,7 @@ import pocketnn
 import pytest
 from pocketnn.format.writer import write_pnn
 from pocketnn.quantization.activations import QuantizationError
-from pocketnn.quantization.gptq import gptq_round, output_mean_shift
+from pocketnn.quantization.gptq import gptq_round, gptq_round_groups, output_mean_shift
 from pocketnn.quantization.quantize_graph import calibrate, quantize_graph, quantize_static, weight_bits
 from pocketnn.quantization.rounding import resolve_rounding
 from pocketnn.quantization.simulate_graph import simulate_graph
@@ -74,6 +74,17 @@ def test_uncorrelated_inputs_give_round_to_nearest() -> None:
     scales = np.abs(w).max(axis=1) / 7
     hessian = np.diag(RNG.uniform(0.5, 2.0, 40))
     assert np.array_equal(gptq_round(w, hessian, scales, 7, block=8), _rtn(w, scales, 7))
+
+
+def test_groups_are_rounded_as_separate_layers() -> None:
+    """A grouped (depthwise) conv's groups rounded at once give what each alone gives."""
+    xs = [_correlated_inputs(9, 400, rank=3) for _ in range(5)]
+    hessians = np.stack([2 * x @ x.T / x.shape[1] for x in xs])
+    w = RNG.standard_normal((5, 2, 9))
+    scales = np.abs(w).max(axis=2) / 7
+    together = gptq_round_groups(w, hessians, scales, 7, block=4)
+    for g in range(5):
+        assert np.array_equal(together[g], gptq_round(w[g], hessians[g], scales[g], 7, block=4))
 
 
 def test_pruned_weights_stay_zero_and_dead_inputs_are_handled() -> None:

@@ -9,5 +9,8 @@
 - ``quantize_graph``: the static quantization pass (float IR -> integer operators).
 - ``simulate_graph``: runs a quantized IR graph with ``simulate`` (bit-exact).
 - ``mixed``: int4 / int8 per weighted layer chosen by an integer linear program.
+- ``gptq``: GPTQ rounding of a weight matrix against its inputs' Hessian; bias correction.
+- ``rounding``: nearest or GPTQ weight rounding for quantize_graph, and the calibration
+  input statistics GPTQ uses.
 - ``sparse_storage``: which pruned layers keep group-sparse (s8) storage once quantized.
 """

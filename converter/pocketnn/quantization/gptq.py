@@ -30,48 +30,53 @@ BLOCK = 128
 DAMP = 0.01
 
 
-def _upper_inverse_cholesky(hessian: np.ndarray) -> np.ndarray:
-    """U with U^T U = H^-1 (H dampened and positive definite)."""
-    inverse = np.linalg.inv(hessian)
-    inverse = (inverse + inverse.T) / 2
-    return np.linalg.cholesky(inverse).T
-
-
 def gptq_round(weights: np.ndarray, hessian: np.ndarray, scales: np.ndarray, qmax: int,
                block: int = BLOCK, damp: float = DAMP) -> np.ndarray:
     """Integer weights [M, K] (int8 values in [-qmax, qmax]) for float weights [M, K]
     with per-row `scales` [M], rounded against `hessian` [K, K] (module doc)."""
+    return gptq_round_groups(weights[None], hessian[None], np.asarray(scales)[None], qmax, block, damp)[0]
+
+
+def gptq_round_groups(weights: np.ndarray, hessians: np.ndarray, scales: np.ndarray, qmax: int,
+                      block: int = BLOCK, damp: float = DAMP) -> np.ndarray:
+    """gptq_round of G independent groups at once: weights [G, R, K], hessians
+    [G, K, K], scales [G, R] (a grouped conv's groups see different inputs; a depthwise
+    conv has one row per group, rounded together rather than one by one)."""
     w = np.array(weights, dtype=np.float64)
-    h = np.array(hessian, dtype=np.float64)
-    rows, cols = w.shape
-    scale = np.asarray(scales, dtype=np.float64).reshape(rows, 1)
+    h = np.array(hessians, dtype=np.float64)
+    scale = np.asarray(scales, dtype=np.float64)
+    cols = w.shape[2]
+    diagonal_index = np.arange(cols)
+    diagonal = h[:, diagonal_index, diagonal_index]
+    diagonal = np.where(diagonal > 0, diagonal, 1.0)  # a dead input: its weights round alone
+    h[:, diagonal_index, diagonal_index] = diagonal + damp * diagonal.mean(axis=1, keepdims=True)
+    order = np.argsort(-diagonal, axis=1, kind="stable")
+    w = np.take_along_axis(w, order[:, None, :], axis=2)
     pruned = w == 0
-    dead = np.diag(h) <= 0
-    h[dead, dead] = 1.0
-    diagonal = np.diag(h)
-    h[np.diag_indices(cols)] += damp * float(np.mean(diagonal))
-    order = np.argsort(-diagonal, kind="stable")
-    w, h, pruned = w[:, order], h[np.ix_(order, order)], pruned[:, order]
-    u = _upper_inverse_cholesky(h)
-    q = np.zeros((rows, cols), dtype=np.float64)
+    h = np.take_along_axis(np.take_along_axis(h, order[:, :, None], axis=1), order[:, None, :], axis=2)
+    inverse = np.linalg.inv(h)
+    u = np.linalg.cholesky((inverse + inverse.transpose(0, 2, 1)) / 2).transpose(0, 2, 1)
+    q = np.zeros(w.shape, dtype=np.float64)
     for start in range(0, cols, block):
         end = min(start + block, cols)
-        errors = np.zeros((rows, end - start))
+        errors = np.zeros(w.shape[:2] + (end - start,))
         for i in range(start, end):
-            column = w[:, i]
-            rounded = np.where(pruned[:, i], 0.0, np.clip(np.rint(column / scale[:, 0]), -qmax, qmax))
-            q[:, i] = rounded
-            error = (column - rounded * scale[:, 0]) / u[i, i]
-            w[:, i + 1:end] -= np.outer(error, u[i, i + 1:end])
-            errors[:, i - start] = error
-        w[:, end:] -= errors @ u[start:end, end:]
+            column = w[:, :, i]
+            rounded = np.where(pruned[:, :, i], 0.0, np.clip(np.rint(column / scale), -qmax, qmax))
+            q[:, :, i] = rounded
+            error = (column - rounded * scale) / u[:, i, i][:, None]
+            w[:, :, i + 1:end] -= error[:, :, None] * u[:, i, None, i + 1:end]
+            errors[:, :, i - start] = error
+        w[:, :, end:] -= errors @ u[:, start:end, end:]
     result = np.empty_like(q)
-    result[:, order] = q
+    np.put_along_axis(result, np.broadcast_to(order[:, None, :], q.shape), q, axis=2)
     return result.astype(np.int8)
 
 
 def output_mean_shift(weights: np.ndarray, integers: np.ndarray, scales: np.ndarray,
                       input_mean: np.ndarray) -> np.ndarray:
-    """(W - s Q) E[x] per output row: what rounding takes from each output's mean."""
-    restored = integers.astype(np.float64) * np.asarray(scales, dtype=np.float64).reshape(-1, 1)
-    return (np.asarray(weights, dtype=np.float64) - restored) @ np.asarray(input_mean, dtype=np.float64)
+    """(W - s Q) E[x] per output row: what rounding takes from each output's mean
+    (weights, integers [..., R, K], scales [..., R], input_mean [..., K])."""
+    restored = integers.astype(np.float64) * np.asarray(scales, dtype=np.float64)[..., None]
+    error = np.asarray(weights, dtype=np.float64) - restored
+    return np.einsum("...rk,...k->...r", error, np.asarray(input_mean, dtype=np.float64))

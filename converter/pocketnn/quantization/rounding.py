@@ -19,7 +19,7 @@ import numpy as np
 
 from pocketnn.ir import Graph, Node
 from pocketnn.quantization.arith import weight_qmax
-from pocketnn.quantization.gptq import gptq_round, output_mean_shift
+from pocketnn.quantization.gptq import gptq_round_groups, output_mean_shift
 from pocketnn.sparsity.blas import single_thread_blas
 from pocketnn.sparsity.reconstruct import im2col
 
@@ -47,12 +47,6 @@ class InputStatistics:
     gram: np.ndarray
     total: np.ndarray
     count: int = 0
-
-    def hessian(self, group: int) -> np.ndarray:
-        return 2.0 * self.gram[group] / max(1, self.count)
-
-    def mean(self, group: int) -> np.ndarray:
-        return self.total[group] / max(1, self.count)
 
 
 def layer_rows(graph: Graph, node: Node, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -127,13 +121,10 @@ class WeightRounding:
     def _gptq(self, stats: InputStatistics, weights: np.ndarray, scales: np.ndarray, bits: int
               ) -> tuple[np.ndarray, np.ndarray]:
         groups = stats.gram.shape[0]
-        matrix = weights.reshape(weights.shape[0], -1)
-        rows_per_group = matrix.shape[0] // groups
-        q = np.empty(matrix.shape, dtype=np.int8)
-        shift = np.zeros(matrix.shape[0])
-        for g in range(groups):
-            rows = slice(g * rows_per_group, (g + 1) * rows_per_group)
-            q[rows] = gptq_round(matrix[rows], stats.hessian(g), scales[rows], weight_qmax(bits))
-            if self.bias_correction:
-                shift[rows] = output_mean_shift(matrix[rows], q[rows], scales[rows], stats.mean(g))
-        return q.reshape(weights.shape), shift
+        matrix = weights.reshape(groups, weights.shape[0] // groups, -1)
+        group_scales = np.asarray(scales, dtype=np.float64).reshape(groups, -1)
+        count = max(1, stats.count)
+        q = gptq_round_groups(matrix, 2.0 * stats.gram / count, group_scales, weight_qmax(bits))
+        shift = (output_mean_shift(matrix, q, group_scales, stats.total / count) if self.bias_correction
+                 else np.zeros(group_scales.shape))
+        return q.reshape(weights.shape), shift.reshape(-1)
