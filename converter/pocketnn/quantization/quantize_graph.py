@@ -90,7 +90,8 @@ def _as_weighted(graph: Graph, node: Node) -> _Weighted | None:
         beta = float(node.attrs.get("beta", 1.0))  # type: ignore[arg-type]
         w = alpha * (w if int(node.attrs.get("trans_b", 0)) else w.T)  # type: ignore[arg-type]
     elif node.op == "MatMul":
-        if len(x.shape) != 2 or w.ndim != 2:
+        # Any rank >= 2: QGemm reads X as rows of K (format 1.5).
+        if len(x.shape) < 2 or w.ndim != 2:
             return None
         w, beta = w.T, 1.0
     else:
