@@ -668,17 +668,34 @@ static void qgemm_task(void *context, size_t task, size_t thread) {
                job->y + row * p->out_c, 1, scratch);
 }
 
+/* An 8 x 8 byte tile transposed in eight 64-bit words: three rounds swap 1-, 2- and
+ * 4-byte units between rows 1, 2 and 4 apart (byte c of a row word is column c: every
+ * target pocketnn supports is little-endian, as the file format). */
+static void transpose_8x8_u8(const uint8_t *src, size_t lds, uint8_t *dst, size_t ldd) {
+  uint64_t a[8];
+  for (int r = 0; r < 8; ++r) memcpy(&a[r], src + (size_t)r * lds, 8);
+  static const uint64_t masks[3] = {0x00FF00FF00FF00FFull, 0x0000FFFF0000FFFFull, 0x00000000FFFFFFFFull};
+  for (int round = 0, d = 1; round < 3; ++round, d *= 2) {
+    const unsigned bits = 8u * (unsigned)d;
+    for (int r = 0; r < 8; ++r) {
+      if (r & d) continue;
+      const uint64_t t = ((a[r] >> bits) ^ a[r + d]) & masks[round];
+      a[r + d] ^= t;
+      a[r] ^= t << bits;
+    }
+  }
+  for (int c = 0; c < 8; ++c) memcpy(dst + (size_t)c * ldd, &a[c], 8);
+}
+
 /* dst[c][r] = src[r][c] for a rows x cols block of src (row stride lds) into dst (row
- * stride ldd), in 16 x 16 tiles so both sides stay in cache lines. */
+ * stride ldd): whole 8 x 8 tiles in registers, the edges byte by byte. */
 static void transpose_block_u8(const uint8_t *src, size_t lds, size_t rows, size_t cols, uint8_t *dst,
                                size_t ldd) {
-  for (size_t r0 = 0; r0 < rows; r0 += 16) {
-    const size_t r1 = rows - r0 < 16 ? rows : r0 + 16;
-    for (size_t c0 = 0; c0 < cols; c0 += 16) {
-      const size_t c1 = cols - c0 < 16 ? cols : c0 + 16;
-      for (size_t c = c0; c < c1; ++c)
-        for (size_t r = r0; r < r1; ++r) dst[c * ldd + r] = src[r * lds + c];
-    }
+  const size_t rows8 = rows - rows % 8, cols8 = cols - cols % 8;
+  for (size_t r0 = 0; r0 < rows8; r0 += 8)
+    for (size_t c0 = 0; c0 < cols8; c0 += 8) transpose_8x8_u8(src + r0 * lds + c0, lds, dst + c0 * ldd + r0, ldd);
+  for (size_t c = 0; c < cols; ++c) {
+    for (size_t r = c < cols8 ? rows8 : 0; r < rows; ++r) dst[c * ldd + r] = src[r * lds + c];
   }
 }
 
