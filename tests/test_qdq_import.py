@@ -216,3 +216,28 @@ def test_rank3_matmul_becomes_qgemm_within_one_step(tmp_path, tokens, k, m) -> N
     print(f"rank-3 MatMul {tokens}x{k}x{m}: max difference {difference.max():.3f} steps, "
           f"{np.mean(difference > 0.5):.4f} of values differ")
     assert difference.max() <= 1.0 + 1e-3
+
+
+def test_conv1d_becomes_qconv_within_one_step(tmp_path) -> None:
+    """A QDQ 1-D Conv (an audio front end) runs as QConv over [N, C, 1, L] between two u8
+    Reshapes, with the model's own int8 weights, within one u8 step of onnxruntime."""
+    rng = np.random.default_rng(13)
+    weights = numpy_helper.from_array(rng.standard_normal((6, 4, 3)).astype(np.float32) * 0.3, "w")
+    bias = numpy_helper.from_array(rng.standard_normal(6).astype(np.float32) * 0.2, "b")
+    nodes = [helper.make_node("Conv", ["input", "w", "b"], ["y"], pads=[1, 1], strides=[2]),
+             helper.make_node("Identity", ["y"], ["output"])]
+    graph = helper.make_graph(nodes, "conv1d", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 4, 31])],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, None)], [weights, bias])
+    x = rng.standard_normal((8, 4, 31)).astype(np.float32)
+    model = _quantize_qdq(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8),
+                          x[:4], tmp_path)
+    converted, _ = convert_graph(model)
+    assert [node.op for node in converted.nodes] == ["QuantizeLinear", "Reshape", "QConv", "Reshape",
+                                                      "DequantizeLinear"]
+    conv = converted.nodes[2]
+    given = next(numpy_helper.to_array(t) for t in model.graph.initializer
+                 if numpy_helper.to_array(t).dtype == np.int8 and numpy_helper.to_array(t).shape == (6, 4, 3))
+    np.testing.assert_array_equal(converted.tensors[conv.inputs[1]].data, given[:, :, None, :])
+    step = converted.nodes[-1].attrs["scale"]
+    difference = np.abs(_run_pocketnn(model, x) - _run_ort(model, x)) / step
+    assert difference.max() <= 1.0 + 1e-3
