@@ -15,6 +15,7 @@ import onnx
 import pytest
 from onnx import helper
 
+from pocketnn.format.opcodes import ACTIVATIONS
 from pocketnn.frontend import import_onnx
 from pocketnn.ir import DType, Graph, Node, Tensor
 from pocketnn.passes import (
@@ -256,6 +257,25 @@ def test_matmul_add_that_broadcasts_more_is_not_folded() -> None:
                         helper.make_node("Add", ["m", "c"], ["y"])],
                        {"x": [2, 3]}, ["y"], {"b": b, "c": np.ones((2, 1), np.float32)})
     assert ops(fold_bias(import_onnx(model))) == ["MatMul", "Add"]
+
+
+def test_nothing_but_a_clamp_fuses_across_a_rounding_point() -> None:
+    """A value a QDQ model rounds (ir.Graph.rounding_points) stays observable: no bias
+    folds into its MatMul and no Tanh fuses into it; a ReLU still does (exact on the
+    rounded value)."""
+    w = RNG.standard_normal((3, 4)).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Add", ["m", "bias"], ["a"]),
+             helper.make_node("MatMul", ["a", "w2"], ["n"]), helper.make_node("Tanh", ["n"], ["t"]),
+             helper.make_node("MatMul", ["t", "w2"], ["r"]), helper.make_node("Relu", ["r"], ["y"])]
+    model = make_model(nodes, {"x": [2, 5, 3]}, ["y"],
+                       {"w": w, "bias": np.ones(4, np.float32), "w2": np.eye(4, dtype=np.float32)})
+    graph = import_onnx(model)
+    graph.rounding_points = frozenset({"m", "n", "r"})
+    fused = fuse_activations(fold_bias(graph))
+    assert ops(fused) == ["MatMul", "Add", "MatMul", "Tanh", "MatMul"]
+    assert fused.nodes[-1].attrs["act"] == ACTIVATIONS["relu"]
+    graph.rounding_points = frozenset()
+    assert ops(fuse_activations(fold_bias(graph))) == ["MatMul", "MatMul", "MatMul"]
 
 
 def test_gemm_add_merges_into_c() -> None:

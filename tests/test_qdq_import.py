@@ -185,3 +185,59 @@ def test_float_op_reads_a_float_computed_value_through_its_qdq_pair() -> None:
     expected = np.exp(scale * (np.clip(np.rint(y / scale) + zero_point, 0, 255) - zero_point))
     np.testing.assert_allclose(_run_pocketnn(model, x), expected, rtol=1e-4)
     np.testing.assert_allclose(_run_ort(model, x), expected, rtol=1e-4)
+
+
+def _token_matmul_model(tokens: int, k: int, m: int) -> onnx.ModelProto:
+    """input [1, tokens, k] -> MatMul(W [k, m]) -> output: a transformer's linear layer
+    (rank-3 X, rows of k)."""
+    rng = np.random.default_rng(11)
+    weights = numpy_helper.from_array(rng.standard_normal((k, m)).astype(np.float32) * 0.2, "w")
+    nodes = [helper.make_node("MatMul", ["input", "w"], ["y"]), helper.make_node("Identity", ["y"], ["output"])]
+    graph = helper.make_graph(nodes, "token_matmul",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, tokens, k])],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, None)], [weights])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+@pytest.mark.parametrize("tokens,k,m", [(1, 9, 5), (37, 40, 70), (130, 64, 48)])
+def test_rank3_matmul_becomes_qgemm_within_one_step(tmp_path, tokens, k, m) -> None:
+    """A QDQ MatMul on [1, T, K] runs as QGemm over T rows with the model's own int8
+    weights (it ran in float before format 1.5), within one u8 step of onnxruntime."""
+    x = np.random.default_rng(12).standard_normal((8, tokens, k)).astype(np.float32)
+    model = _quantize_qdq(_token_matmul_model(tokens, k, m), x[:4], tmp_path)
+    graph, _ = convert_graph(model)
+    assert [node.op for node in graph.nodes] == ["QuantizeLinear", "QGemm", "DequantizeLinear"]
+    gemm = graph.nodes[1]
+    initializers = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    given = next(v for v in initializers.values() if v.dtype == np.int8 and v.shape == (k, m))
+    np.testing.assert_array_equal(graph.tensors[gemm.inputs[1]].data, given.T)
+    step = graph.nodes[2].attrs["scale"]
+    difference = np.abs(_run_pocketnn(model, x) - _run_ort(model, x)) / step
+    print(f"rank-3 MatMul {tokens}x{k}x{m}: max difference {difference.max():.3f} steps, "
+          f"{np.mean(difference > 0.5):.4f} of values differ")
+    assert difference.max() <= 1.0 + 1e-3
+
+
+def test_conv1d_becomes_qconv_within_one_step(tmp_path) -> None:
+    """A QDQ 1-D Conv (an audio front end) runs as QConv over [N, C, 1, L] between two u8
+    Reshapes, with the model's own int8 weights, within one u8 step of onnxruntime."""
+    rng = np.random.default_rng(13)
+    weights = numpy_helper.from_array(rng.standard_normal((6, 4, 3)).astype(np.float32) * 0.3, "w")
+    bias = numpy_helper.from_array(rng.standard_normal(6).astype(np.float32) * 0.2, "b")
+    nodes = [helper.make_node("Conv", ["input", "w", "b"], ["y"], pads=[1, 1], strides=[2]),
+             helper.make_node("Identity", ["y"], ["output"])]
+    graph = helper.make_graph(nodes, "conv1d", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 4, 31])],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, None)], [weights, bias])
+    x = rng.standard_normal((8, 4, 31)).astype(np.float32)
+    model = _quantize_qdq(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8),
+                          x[:4], tmp_path)
+    converted, _ = convert_graph(model)
+    assert [node.op for node in converted.nodes] == ["QuantizeLinear", "Reshape", "QConv", "Reshape",
+                                                      "DequantizeLinear"]
+    conv = converted.nodes[2]
+    given = next(numpy_helper.to_array(t) for t in model.graph.initializer
+                 if numpy_helper.to_array(t).dtype == np.int8 and numpy_helper.to_array(t).shape == (6, 4, 3))
+    np.testing.assert_array_equal(converted.tensors[conv.inputs[1]].data, given[:, :, None, :])
+    step = converted.nodes[-1].attrs["scale"]
+    difference = np.abs(_run_pocketnn(model, x) - _run_ort(model, x)) / step
+    assert difference.max() <= 1.0 + 1e-3

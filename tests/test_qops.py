@@ -227,21 +227,24 @@ def test_qconv_matches_simulator(name: str) -> None:
     assert len(np.unique(expected)) > 2
 
 
-def build_gemm(batch: int, k: int, m: int, bits: int = 8, seed: int = 0, lo: int = 0, hi: int = 255,
-               sparse_group: int = 0, density: float = 1.0) -> tuple[Graph, np.ndarray, np.ndarray]:
+def build_gemm(batch: int | tuple[int, ...], k: int, m: int, bits: int = 8, seed: int = 0, lo: int = 0,
+               hi: int = 255, sparse_group: int = 0, density: float = 1.0
+               ) -> tuple[Graph, np.ndarray, np.ndarray]:
+    """A QGemm of X [*batch, K] (a tuple: X of rank >= 3, format 1.5)."""
+    lead = batch if isinstance(batch, tuple) else (batch,)
     rng = np.random.default_rng(seed)
     qmax = arith.weight_qmax(bits)
     wq = rng.integers(-qmax, qmax + 1, (m, k)).astype(np.int8)
     if sparse_group:
         wq = prune_groups(wq, sparse_group, density, rng)
-    x = rng.integers(0, 256, (batch, k)).astype(np.uint8)
+    x = rng.integers(0, 256, lead + (k,)).astype(np.uint8)
     x_zp = int(rng.integers(0, 256))
     bias = rng.integers(-3000, 3000, m).astype(np.int32)
     folded = arith.fold_zero_point(wq, x_zp, bias).astype(np.int32)
     requant = random_requant(rng, m, k, qmax, 128, lo, hi, False)
-    expected = simulate.gemm(x, wq.T.copy(), folded, requant)
+    expected = simulate.gemm(x.reshape(-1, k), wq.T.copy(), folded, requant).reshape(lead + (m,))
     inputs = [
-        Tensor("x", DType.U8, (batch, k)),
+        Tensor("x", DType.U8, x.shape),
         Tensor("w", DType.S4 if bits == 4 else DType.S8, wq.shape, wq, sparse_group=sparse_group),
         _const("b", DType.S32, folded),
         _const("mult", DType.S32, requant.multiplier),
@@ -267,6 +270,20 @@ def test_sparse_qgemm_matches_simulator(batch: int, k: int, m: int, group: int, 
     graph, x, expected = build_gemm(batch, k, m, seed=k + m, sparse_group=group, density=density)
     assert kernel_of(graph).startswith("u8spmm/")
     np.testing.assert_array_equal(run_graph(graph, {"x": x}), expected)
+
+
+@pytest.mark.parametrize("lead,k,m,bits", [((1, 5, 3), 37, 17, 8), ((1, 400), 384, 384, 8), ((2, 1), 7, 5, 8),
+                                           ((1, 65), 64, 33, 8), ((3, 130), 300, 70, 8), ((4, 33), 33, 9, 4),
+                                           ((1, 1, 1), 1, 1, 8), ((2, 2, 2, 2), 129, 31, 4)])
+def test_qgemm_of_many_rows_matches_simulator(lead: tuple[int, ...], k: int, m: int, bits: int) -> None:
+    """X of rank >= 2 with several rows (format 1.5): the rows path through X^T panels."""
+    graph, x, expected = build_gemm(lead, k, m, bits, seed=k + m)
+    np.testing.assert_array_equal(run_graph(graph, {"x": x}), expected)
+
+
+def test_qgemm_of_many_rows_on_threads_matches_simulator() -> None:
+    graph, x, expected = build_gemm((1, 700), 96, 200, seed=3)
+    np.testing.assert_array_equal(run_graph(graph, {"x": x}, threads=2), expected)
 
 
 def test_qgemm_fused_clamp() -> None:
@@ -503,6 +520,12 @@ def _gemm() -> Graph:
     return build_gemm(1, 8, 3)[0]
 
 
+def _reshaped(graph: Graph, name: str, shape: tuple[int, ...]) -> Graph:
+    """The graph with activation `name` declared with another shape."""
+    graph.tensors[name] = Tensor(name, graph.tensors[name].dtype, shape)
+    return graph
+
+
 def _sparse(graph: Graph, group: int = 2) -> Graph:
     """The graph with W stored group-sparse (dense values, so every column is stored)."""
     w = graph.tensors["w"]
@@ -538,6 +561,10 @@ HOSTILE: dict[str, Callable[[], Graph]] = {
     "gemm_shift_63": lambda: _set_const(_gemm(), "shift", np.full(3, 63, np.int32)),
     "gemm_weight_minus_128": lambda: _bad_weights(_gemm(), -128),
     "gemm_reduction_too_long": lambda: build_gemm(1, 66312, 1)[0],
+    "gemm_rows_k_mismatch": lambda: _reshaped(build_gemm((2, 5), 8, 3)[0], "x", (2, 5, 9)),
+    "gemm_rows_y_shape": lambda: _reshaped(build_gemm((2, 5), 8, 3)[0], "y", (10, 3)),
+    "gemm_rows_y_lead": lambda: _reshaped(build_gemm((2, 5), 8, 3)[0], "y", (5, 2, 3)),
+    "gemm_x_rank_1": lambda: _reshaped(_reshaped(build_gemm(1, 8, 3)[0], "x", (8,)), "y", (3,)),
     "sparse_conv_weight_minus_128": lambda: _sparse(_bad_weights(_conv(), -128)),
     "sparse_gemm_weight_minus_128": lambda: _sparse(_bad_weights(_gemm(), -128)),
     "sparse_conv_bias_overflow": lambda: _sparse(_set_const(_conv(), "b", np.full(6, 2**31 - 1000, np.int32))),
@@ -634,6 +661,7 @@ def test_sanitized_runs_match_and_hostile_files_are_refused(tmp_path_factory: py
     cases = {name: build_conv(case) for name, case in CONV_CASES.items()}
     cases["gemm"] = build_gemm(3, 37, 17, seed=1)
     cases["gemm_int4"] = build_gemm(2, 33, 9, bits=4, seed=2)
+    cases["gemm_rows_rank3"] = build_gemm((2, 70), 37, 17, seed=5)
     cases["sparse_gemm_batch3"] = build_gemm(3, 37, 17, seed=3, sparse_group=2, density=0.5)
     for case in ("3x3_s2_ceil_counted", "uneven_dilated"):
         pool, simulator = avgpool_graph((2, 3, 9, 8), case)

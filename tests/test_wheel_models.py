@@ -116,3 +116,78 @@ def test_tensorflow_exported_blazeface_finds_the_face_like_onnxruntime() -> None
     scores = 1.0 / (1.0 + np.exp(-np.clip(ours["classificators"].ravel(), -60, 60)))
     assert scores.max() > 0.9  # the face is found (its best anchor)
     assert int(scores.argmax()) == int(theirs["classificators"].ravel().argmax())
+
+
+def _whisper_log_mel(audio: np.ndarray, frames: int = 800) -> np.ndarray:
+    """Whisper's input features [1, 80, frames] of 16 kHz audio: |STFT|^2 (Hann 400, hop
+    160), 80 Slaney mel bands to 8 kHz, log10 clamped to 8 below its maximum, (x + 4) / 4
+    (what the smart-turn pipeline computes with transformers' WhisperFeatureExtractor)."""
+    n_fft, hop, rate, bands = 400, 160, 16000, 80
+    padded = np.pad(audio.astype(np.float64), n_fft // 2, mode="reflect")
+    starts = np.arange(frames) * hop
+    window = np.hanning(n_fft + 1)[:-1]
+    spectrum = np.abs(np.fft.rfft(padded[starts[:, None] + np.arange(n_fft)] * window, axis=1)) ** 2
+    # Slaney mel scale: linear below 1 kHz, logarithmic above; triangles normalized by width.
+    def to_mel(hz: np.ndarray) -> np.ndarray:
+        return np.where(hz < 1000, hz * 3 / 200, 15 + np.log(np.maximum(hz, 1e-9) / 1000) * 27 / np.log(6.4))
+
+    def to_hz(mel: np.ndarray) -> np.ndarray:
+        return np.where(mel < 15, mel * 200 / 3, 1000 * np.exp((mel - 15) * np.log(6.4) / 27))
+
+    edges = to_hz(np.linspace(to_mel(np.array(0.0)), to_mel(np.array(rate / 2)), bands + 2))
+    freqs = np.linspace(0, rate / 2, n_fft // 2 + 1)
+    rising = (freqs[None] - edges[:-2, None]) / (edges[1:-1, None] - edges[:-2, None])
+    falling = (edges[2:, None] - freqs[None]) / (edges[2:, None] - edges[1:-1, None])
+    filters = np.maximum(0, np.minimum(rising, falling)) * (2 / (edges[2:] - edges[:-2]))[:, None]
+    log_mel = np.log10(np.maximum(filters @ spectrum.T, 1e-10))
+    log_mel = np.maximum(log_mel, log_mel.max() - 8.0)
+    return ((log_mel + 4.0) / 4.0)[None].astype(np.float32)
+
+
+def _voiced_audio(seed: int, seconds: float = 8.0, rate: int = 16000) -> np.ndarray:
+    """Speech-like audio: syllables of a gliding harmonic voice (pitch 100-220 Hz) with
+    formant-like weights and pauses, plus noise; an even seed ends in a silence of random
+    length (a finished turn), an odd one speaks to the end (cut off mid-turn)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    pitch = rng.uniform(100, 220) * (1 + 0.1 * np.sin(2 * np.pi * rng.uniform(0.2, 1.0) * t))
+    phase = 2 * np.pi * np.cumsum(pitch) / rate
+    voice = sum(np.sin(k * phase) / k * np.exp(-((k * pitch - rng.uniform(300, 900)) / 600) ** 2)
+                for k in range(1, 30))
+    syllables = (np.sin(2 * np.pi * rng.uniform(3, 5) * t) > -0.2).astype(np.float64)
+    speech_end = rng.uniform(0.5, 0.9) * seconds if seed % 2 == 0 else seconds
+    envelope = syllables * (t < speech_end)
+    return 0.3 * voice * envelope + 0.003 * rng.standard_normal(t.size)
+
+
+def test_smart_turn_int8_encoder_runs_as_integers_and_matches_onnxruntime() -> None:
+    """pipecat-ai 1.14.0's smart-turn-v3.2-cpu.onnx: a Whisper-style encoder (2 convs, 4
+    transformer layers, 384 wide) quantized to int8 QDQ (u8 activations, s8 per-channel
+    weights), with an end-of-turn classifier. Every linear layer's MatMul on [1, 400, K]
+    runs as an integer QGemm with the model's own int8 weights, the file is about the
+    int8 ONNX size, and the end-of-turn probabilities on speech-like audio match
+    onnxruntime with graph optimizations off (its exact QDQ reference): within 0.03, the
+    spread of onnxruntime's own optimized graph around that reference (up to 0.04 here;
+    one-step differences of the dyadic requantization travel through four layers)."""
+    path = wheel_model("pipecat-ai==1.14.0", "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx")
+    packed = pocketnn.convert(path, input_shapes={"input_features": (1, 80, 800)})
+    runtime = pocketnn.Model(packed)
+    ops = [node.op for node in runtime.nodes]
+    weight_matmuls = sum(op == "QGemm" for op in ops)
+    print(f"smart-turn: {weight_matmuls} QGemm, {ops.count('MatMul')} float MatMul, "
+          f".pnn {len(packed) / 1e6:.1f} MB vs ONNX {path.stat().st_size / 1e6:.1f} MB")
+    assert weight_matmuls >= 26 + 3  # 26 weight MatMuls on [1, 400, K] and the 3 classifier Gemms
+    assert len(packed) <= 1.1 * path.stat().st_size
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.intra_op_num_threads = 1
+    reference = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    ours, theirs = [], []
+    for seed in range(8):
+        x = _whisper_log_mel(_voiced_audio(seed))
+        ours.append(float(runtime.run({"input_features": x})["logits"].reshape(-1)[0]))
+        theirs.append(float(reference.run(None, {"input_features": x})[0].reshape(-1)[0]))
+    print("smart-turn end-of-turn probabilities, pocketnn vs onnxruntime:",
+          [f"{a:.4f}/{b:.4f}" for a, b in zip(ours, theirs)])
+    np.testing.assert_allclose(ours, theirs, atol=0.03)
+    assert [p > 0.5 for p in ours] == [p > 0.5 for p in theirs]

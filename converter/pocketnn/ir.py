@@ -92,6 +92,10 @@ class Graph:
     inputs: list[str]
     outputs: list[str]
     metadata: dict[str, str | int | float] = field(default_factory=dict)
+    # Values an imported QDQ model rounds (a QuantizeLinear -> DequantizeLinear pair):
+    # passes keep them observable, folding no bias and fusing no activation other than a
+    # clamp (ReLU, Clip: exact on the rounded value) across them.
+    rounding_points: frozenset[str] = frozenset()
 
     def consumers(self, tensor_name: str) -> list[Node]:
         return [n for n in self.nodes if tensor_name in n.inputs]

@@ -343,7 +343,8 @@ def import_onnx(model: ModelSource, input_shapes: InputShapes | None = None,
                   metadata={"source_model": source, "onnx_opset": opset,
                             "source_producer": proto.producer_name or "unknown",
                             **({"bound_inputs": bindings_metadata(bound)} if bound else {}),
-                            **({"float16_widened": widened} if widened else {})})
+                            **({"float16_widened": widened} if widened else {})},
+                  rounding_points=frozenset(qdq.qparams))
     check_node_dtypes(graph)
     _check_nonempty(graph)
     _check_dims_in_format(graph)

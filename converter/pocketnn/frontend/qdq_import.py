@@ -7,12 +7,14 @@ Before lowering, `strip_qdq` takes the QuantizeLinear -> DequantizeLinear pairs 
 activations (each pair becomes an Identity; the pair's (scale, zero point) is recorded
 for both names) and folds the DequantizeLinear of every constant (weights, int32 biases)
 into a float constant, recording the weight scales. The float graph then lowers and goes
-through the ordinary passes (BatchNorm folding, activation fusion), and
+through the ordinary passes (BatchNorm folding, activation fusion; every value that
+carried a pair is a rounding point, ir.Graph.rounding_points, across which no bias folds
+and only a ReLU/Clip fuses, as onnxruntime rounds there), and
 `quantize_qdq_graph` rebuilds the integer graph with quantize_graph from the recorded
 scales instead of calibration:
 
 - a Conv / Gemm / MatMul whose input and output both carried a QDQ pair becomes QConv /
-  QGemm with the model's own int8 weights when they are still exact multiples of the
+  QGemm (a MatMul's X of any rank >= 2, as rows of K) with the model's own int8 weights when they are still exact multiples of the
   recorded per-output-channel scales within [-127, 127] (a folded BatchNorm, a -128
   weight or scales along another axis re-quantize the float weights symmetrically
   instead); an int32 bias is recovered exactly by quantize_bias (float biases round to

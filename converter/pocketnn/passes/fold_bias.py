@@ -62,7 +62,7 @@ def fold_bias(graph: Graph) -> Graph:
             producer = producers.get(x)
             if producer is None or producer.op not in ("MatMul", "Gemm") or producer.attrs.get("act", 0):
                 continue
-            if not is_single_use_intermediate(g, x, consumers):
+            if not is_single_use_intermediate(g, x, consumers) or x in g.rounding_points:
                 continue
             if g.tensors[add.outputs[0]].shape != g.tensors[x].shape:
                 continue

@@ -17,6 +17,8 @@ from pocketnn.passes.graph_utils import (
 )
 
 _FUSING_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul", "Add")
+# The activations that may fuse across a rounding point (ir.Graph.rounding_points).
+_CLAMPS = (ACTIVATIONS["relu"], ACTIVATIONS["clip"])
 
 
 def activation_attrs(node: Node) -> dict[str, AttrValue] | None:
@@ -68,7 +70,8 @@ def fuse_activations(graph: Graph) -> Graph:
         mul = swish_mul(g, node, consumers) if node.op == "Sigmoid" else None
         if mul is not None:
             producer = producers.get(node.inputs[0])
-            if producer is not None and producer.op in _FUSING_OPS and not producer.attrs.get("act", 0):
+            if (producer is not None and producer.op in _FUSING_OPS and not producer.attrs.get("act", 0)
+                    and node.inputs[0] not in g.rounding_points):
                 producer.attrs["act"] = ACTIVATIONS["swish"]
                 producer.outputs = [mul.outputs[0]]
                 producers[mul.outputs[0]] = producer
@@ -82,6 +85,8 @@ def fuse_activations(graph: Graph) -> Graph:
         if producer is None or producer.op not in _FUSING_OPS or producer.attrs.get("act", 0):
             continue
         if not is_single_use_intermediate(g, x, consumers):
+            continue
+        if x in g.rounding_points and attrs["act"] not in _CLAMPS:
             continue
         # The fused op writes the activation's output with the activation's shape; an
         # elementwise op keeps the shape, so nothing else changes.

@@ -18,6 +18,7 @@ def copy_graph(graph: Graph) -> Graph:
         inputs=list(graph.inputs),
         outputs=list(graph.outputs),
         metadata=dict(graph.metadata),
+        rounding_points=graph.rounding_points,
     )
 
 

@@ -1,7 +1,8 @@
 """The static quantization pass: a lowered, passed float Graph (BatchNorm folded,
 activations fused) -> the integer operators of docs/OPS.md (format 1.2).
 
-Every op with an integer form becomes it: Conv -> QConv and Gemm / MatMul with constant
+Every op with an integer form becomes it: Conv -> QConv (a 1-D Conv over [N, C, 1, L]
+between two u8 Reshapes) and Gemm / MatMul with constant
 weights -> QGemm (when their fused activation is none, ReLU or Clip, a clamp of the u8
 output), Add -> QAdd, GlobalAveragePool -> QGlobalAveragePool, MaxPool -> QMaxPool,
 AveragePool -> QAveragePool (format 1.3),
@@ -81,7 +82,9 @@ def _as_weighted(graph: Graph, node: Node) -> _Weighted | None:
         return None
     w = w.astype(np.float64)
     if node.op == "Conv":
-        if len(x.shape) != 4 or w.ndim != 4:
+        if len(x.shape) == 3 and w.ndim == 3:  # 1-D: QConv over [N, C, 1, L] (its attrs are 2-D)
+            w = w[:, :, None, :]
+        elif len(x.shape) != 4 or w.ndim != 4:
             return None
         return _Weighted(w, None if bias is None else bias.astype(np.float64).reshape(-1))
     if node.op == "Gemm":
@@ -91,7 +94,8 @@ def _as_weighted(graph: Graph, node: Node) -> _Weighted | None:
         beta = float(node.attrs.get("beta", 1.0))  # type: ignore[arg-type]
         w = alpha * (w if int(node.attrs.get("trans_b", 0)) else w.T)  # type: ignore[arg-type]
     elif node.op == "MatMul":
-        if len(x.shape) != 2 or w.ndim != 2:
+        # Any rank >= 2: QGemm reads X as rows of K (format 1.5).
+        if len(x.shape) < 2 or w.ndim != 2:
             return None
         w, beta = w.T, 1.0
     else:
@@ -308,12 +312,29 @@ class _Rewriter:
                   self.constant(f"{node.inputs[1]}_multiplier", DType.S32, channels, requant.multiplier),
                   self.constant(f"{node.inputs[1]}_shift", DType.S32, channels, requant.shift)]
         attrs: dict = {"x_zero_point": x_zero_point, "y_zero_point": y_qparams[1], "lo": lo, "hi": hi}
+        y = self.new_u8(y_float, y_qparams)
         if node.op == "Conv":
             op = "QConv"
             attrs = {key: node.attrs[key] for key in ("group", "strides", "dilations", "pads")} | attrs
+            if len(self.tensors[x].shape) == 3:  # 1-D: reshaped to [N, C, 1, L] and back
+                inputs[0] = self.u8_reshape(x, self.tensors[x].shape[:2] + (1,) + self.tensors[x].shape[2:])
+                y_4d = self.unique(f"{y}_4d")
+                self.tensors[y_4d] = Tensor(y_4d, DType.U8, self.tensors[y].shape[:2] + (1,) + self.tensors[y].shape[2:])
+                self.u8_qparams[y_4d] = y_qparams
+                self.nodes.append(Node(op, node.name, inputs, [y_4d], attrs))
+                self.nodes.append(Node("Reshape", f"{node.name}_to_1d", [y_4d], [y], {}))
+                return
         else:
             op = "QGemm"
-        self.nodes.append(Node(op, node.name, inputs, [self.new_u8(y_float, y_qparams)], attrs))
+        self.nodes.append(Node(op, node.name, inputs, [y], attrs))
+
+    def u8_reshape(self, name: str, shape: tuple[int, ...]) -> str:
+        """u8 tensor `name` reshaped (same qparams)."""
+        out = self.unique(f"{name}_4d")
+        self.tensors[out] = Tensor(out, DType.U8, shape)
+        self.u8_qparams[out] = self.u8_qparams[name]
+        self.nodes.append(Node("Reshape", f"{out}_reshape", [name], [out], {}))
+        return out
 
     def add(self, node: Node, a_name: str, b_name: str) -> None:
         a, b = self.as_u8(a_name), self.as_u8(b_name)

@@ -47,8 +47,10 @@ def _qconv(graph: Graph, node: Node, x: np.ndarray) -> np.ndarray:
 
 
 def _qgemm(graph: Graph, node: Node, x: np.ndarray) -> np.ndarray:
-    return simulate.gemm(x, weights(graph, node.inputs[1]).T, graph.constant(node.inputs[2]),  # type: ignore[arg-type]
-                         _requant(graph, node))
+    """X of any rank >= 2 is rows of K (format 1.5)."""
+    rows = simulate.gemm(x.reshape(-1, x.shape[-1]), weights(graph, node.inputs[1]).T,
+                         graph.constant(node.inputs[2]), _requant(graph, node))  # type: ignore[arg-type]
+    return rows.reshape(x.shape[:-1] + rows.shape[-1:])
 
 
 def _qadd(graph: Graph, node: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -306,10 +306,11 @@ static bool gemm_scratch(qconv_params *p, bool unfold, size_t *scratch) {
   return pnn_nn_add(p->gemm_scratch, cols, scratch);
 }
 
-/* Inputs and output of QConv/QGemm: u8 X and Y, a valid weight tensor, both of `rank`. */
+/* Inputs and output of QConv/QGemm: u8 X and Y, a valid weight tensor of `rank`; X of
+ * `rank` too, or (x_rows: QGemm, format 1.5) of any rank >= `rank`, read as rows of K. */
 static pnn_status check_weighted_io(const pnn_model *model, const pnn_node *node, const char *op, int rank,
-                                    const pnn_tensor **x, const pnn_tensor **w, const pnn_tensor **y,
-                                    pnn_error *error) {
+                                    bool x_rows, const pnn_tensor **x, const pnn_tensor **w,
+                                    const pnn_tensor **y, pnn_error *error) {
   pnn_status st = pnn_check_io(model, node, 5, 5, 1, 1, true, error);
   if (st != PNN_OK) return st;
   *x = pnn_input_tensor(model, node, 0);
@@ -320,9 +321,9 @@ static pnn_status check_weighted_io(const pnn_model *model, const pnn_node *node
       (st = check_weight_tensor(node, op, *w, error)) != PNN_OK) {
     return st;
   }
-  if ((*x)->rank != rank || (*w)->rank != rank) {
-    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): X and W must have rank %d (have %d, %d)",
-                         node->name, op, rank, (*x)->rank, (*w)->rank);
+  if ((x_rows ? (*x)->rank < rank : (*x)->rank != rank) || (*w)->rank != rank) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): X and W must have rank %d%s (have %d, %d)",
+                         node->name, op, rank, x_rows ? " (X: at least)" : "", (*x)->rank, (*w)->rank);
   }
   if ((st = pnn_nn_check_dims(node, *x, "X", error)) != PNN_OK) return st;
   return pnn_nn_check_dims(node, *w, "W", error);
@@ -358,7 +359,7 @@ static const char *select_spmm(const pnn_model *model, qconv_params *p) {
 pnn_status pnn_op_qconv_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
   const char *op = "QConv";
   const pnn_tensor *x, *w, *y;
-  pnn_status st = check_weighted_io(model, node, op, 4, &x, &w, &y, error);
+  pnn_status st = check_weighted_io(model, node, op, 4, false, &x, &w, &y, error);
   if (st != PNN_OK) return st;
 
   int64_t group = 1, strides[2] = {0}, dilations[2] = {0}, pads[4] = {0};
@@ -444,20 +445,24 @@ pnn_status pnn_op_qconv_prepare(pnn_model *model, pnn_node *node, pnn_error *err
 pnn_status pnn_op_qgemm_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
   const char *op = "QGemm";
   const pnn_tensor *x, *w, *y;
-  pnn_status st = check_weighted_io(model, node, op, 2, &x, &w, &y, error);
+  pnn_status st = check_weighted_io(model, node, op, 2, true, &x, &w, &y, error);
   if (st != PNN_OK) return st;
-  if (x->dims[1] != w->dims[1]) {
+  const int last = x->rank - 1;
+  if (x->dims[last] != w->dims[1]) {
     return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QGemm): X has %lld columns, W %lld", node->name,
-                         (long long)x->dims[1], (long long)w->dims[1]);
+                         (long long)x->dims[last], (long long)w->dims[1]);
   }
-  const int64_t out_dims[2] = {x->dims[0], w->dims[0]};
-  if ((st = pnn_check_output_shape(model, node, 0, 2, out_dims, error)) != PNN_OK) return st;
+  int64_t out_dims[PNN_MAX_RANK];
+  int64_t rows = 1; /* checked dims (<= 2^40 each) of a tensor that exists: numel bounds the product */
+  for (int i = 0; i < last; ++i) rows *= out_dims[i] = x->dims[i];
+  out_dims[last] = w->dims[0];
+  if ((st = pnn_check_output_shape(model, node, 0, x->rank, out_dims, error)) != PNN_OK) return st;
 
   qconv_params p;
   memset(&p, 0, sizeof(p));
-  p.batch = (size_t)x->dims[0];
+  p.batch = (size_t)rows;
   p.groups = 1;
-  p.in_c = p.in_c_group = p.k = (size_t)x->dims[1];
+  p.in_c = p.in_c_group = p.k = (size_t)x->dims[last];
   p.out_c = p.out_c_group = (size_t)w->dims[0];
   p.path = QCONV_PATH_DIRECT;
   p.chunk = 1;
@@ -476,7 +481,12 @@ pnn_status pnn_op_qgemm_prepare(pnn_model *model, pnn_node *node, pnn_error *err
     return finish_prepare(node, op, w, &p, scratch, error);
   }
   p.gemm = select_gemm(model, w, &node->kernel);
-  if (!gemm_scratch(&p, false, &scratch)) {
+  /* Several rows: the rows path (qgemm_rows_task) runs the GEMM's panels on chunks of
+   * X^T, with Y^T of the chunk after X^T in the scratch. */
+  size_t yt = 0;
+  if (p.batch > 1) p.chunk = column_chunk(p.k, p.batch, 1);
+  if (!gemm_scratch(&p, p.batch > 1, &scratch) || !pnn_nn_mul(p.out_c, p.chunk, &yt) ||
+      !pnn_nn_add(scratch, p.batch > 1 ? yt : 0, &scratch)) {
     return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QGemm): scratch too large", node->name);
   }
   return finish_prepare(node, op, w, &p, scratch, error);
@@ -685,6 +695,55 @@ static void qgemm_task(void *context, size_t task, size_t thread) {
                job->y + row * p->out_c, 1, scratch);
 }
 
+/* An 8 x 8 byte tile transposed in eight 64-bit words: three rounds swap 1-, 2- and
+ * 4-byte units between rows 1, 2 and 4 apart (byte c of a row word is column c: every
+ * target pocketnn supports is little-endian, as the file format). */
+static void transpose_8x8_u8(const uint8_t *src, size_t lds, uint8_t *dst, size_t ldd) {
+  uint64_t a[8];
+  for (int r = 0; r < 8; ++r) memcpy(&a[r], src + (size_t)r * lds, 8);
+  static const uint64_t masks[3] = {0x00FF00FF00FF00FFull, 0x0000FFFF0000FFFFull, 0x00000000FFFFFFFFull};
+  for (int round = 0, d = 1; round < 3; ++round, d *= 2) {
+    const unsigned bits = 8u * (unsigned)d;
+    for (int r = 0; r < 8; ++r) {
+      if (r & d) continue;
+      const uint64_t t = ((a[r] >> bits) ^ a[r + d]) & masks[round];
+      a[r + d] ^= t;
+      a[r] ^= t << bits;
+    }
+  }
+  for (int c = 0; c < 8; ++c) memcpy(dst + (size_t)c * ldd, &a[c], 8);
+}
+
+/* dst[c][r] = src[r][c] for a rows x cols block of src (row stride lds) into dst (row
+ * stride ldd): whole 8 x 8 tiles in registers, the edges byte by byte. */
+static void transpose_block_u8(const uint8_t *src, size_t lds, size_t rows, size_t cols, uint8_t *dst,
+                               size_t ldd) {
+  const size_t rows8 = rows - rows % 8, cols8 = cols - cols % 8;
+  for (size_t r0 = 0; r0 < rows8; r0 += 8)
+    for (size_t c0 = 0; c0 < cols8; c0 += 8) transpose_8x8_u8(src + r0 * lds + c0, lds, dst + c0 * ldd + r0, ldd);
+  for (size_t c = 0; c < cols; ++c) {
+    for (size_t r = c < cols8 ? rows8 : 0; r < rows; ++r) dst[c * ldd + r] = src[r * lds + c];
+  }
+}
+
+/* QGemm over several rows: a chunk of rows of X, transposed to X^T [K][cols], through
+ * the GEMM's panel path into Y^T [M][cols], then rows [m_begin, m_end) of it back into Y. */
+static void qgemm_rows_task(void *context, size_t task, size_t thread) {
+  const qconv_job *job = context;
+  const qconv_params *p = job->p;
+  const size_t rc = task % job->row_chunks, cc = task / job->row_chunks;
+  const size_t n0 = cc * p->chunk, cols = p->batch - n0 < p->chunk ? p->batch - n0 : p->chunk;
+  const size_t m_begin = rc * job->row_step;
+  const size_t m_end = p->out_c - m_begin < job->row_step ? p->out_c : m_begin + job->row_step;
+  uint8_t *scratch = pnn_nn_thread_scratch(job->ctx, thread);
+  uint8_t *xt = scratch + p->gemm_scratch;
+  uint8_t *yt = xt + pnn_nn_div_up(p->k * p->chunk, PNN_NN_ALIGN) * PNN_NN_ALIGN;
+  transpose_block_u8(job->x + n0 * p->k, p->k, cols, p->k, xt, cols);
+  p->gemm->run(p->out_c, cols, p->k, m_begin, m_end, p->packed, xt, cols, p->bias, &p->rq, yt, cols, scratch);
+  transpose_block_u8(yt + m_begin * cols, cols, m_end - m_begin, cols, job->y + n0 * p->out_c + m_begin,
+                     p->out_c);
+}
+
 /* Groups [g0, g0 + step) of the sparse W (clipped to its groups) over `pixels`
  * columns of channel-major x, into rows g0 * G.. of channel-major y. */
 static void sparse_rows(const qconv_params *p, size_t g0, size_t step, size_t pixels, const uint8_t *x,
@@ -804,6 +863,12 @@ void pnn_op_qgemm_run(const pnn_model *model, const pnn_node *node, const void *
     run_sparse_gemm(&job);
     return;
   }
-  split_rows(&job, p->batch, p->out_c, p->gemm->row_block);
-  pnn_parallel_for(ctx->pool, p->batch * job.row_chunks, qgemm_task, &job);
+  if (p->batch > 1) {
+    const size_t chunks = pnn_nn_div_up(p->batch, p->chunk);
+    split_rows(&job, chunks, p->out_c, p->gemm->row_block);
+    pnn_parallel_for(ctx->pool, chunks * job.row_chunks, qgemm_rows_task, &job);
+    return;
+  }
+  split_rows(&job, 1, p->out_c, p->gemm->row_block);
+  pnn_parallel_for(ctx->pool, job.row_chunks, qgemm_task, &job);
 }
