@@ -9,8 +9,8 @@
  *   pb_store_tail(p, m, v),
  *   pb_act(v, kind, alpha, beta)
  *   PB_MR                     most rows of a micro-tile, a macro (6 or 14)
- *   PB_STRIP_COLUMNS          up to this N a K block whose A does not stay in L1 runs
- *                             strip by strip (below; 0: never)
+ *   PB_STRIP_COLUMNS          up to this N a K block with a large A runs strip by strip
+ *                             (below; 0: never)
  *   pb_strip_rows(packed, in_panel, left)
  *       rows of the next strip: left rows remain, the strip starts in_panel rows into its
  *       PNN_GEMM_PA_MR-row panel (packed A: a strip never straddles two panels)
@@ -30,8 +30,9 @@ enum {
   /* Up to this depth all of a strip's panel blocks fit L1 at once. */
   PB_SHORT_K = 64,
   PB_FEW_COLUMNS = 2 * PNN_GEMM_PB_NR,
-  /* Floats of an A block (M x kc) beyond which it streams from L2 (twice Zen 4's L1). */
-  PB_L1_A_FLOATS = 16 * 1024
+  /* Floats of an A block (M x kc, 256 KiB) beyond which it does not stay in L2 beside
+   * the packed panels and the output (Zen 4: 1 MiB of L2). */
+  PB_LARGE_A_FLOATS = 64 * 1024
 };
 _Static_assert(PB_MR <= PNN_GEMM_PA_MR, "a strip never straddles two A panels");
 _Static_assert(PNN_GEMM_PB_NR % (2 * PB_LANES) == 0, "column groups tile a panel");
@@ -244,11 +245,11 @@ static void gemm_pb(int packed, size_t M, size_t N, size_t K, const float *A, si
     ep.accumulate = k0 != 0;
     ep.activate = k0 + kc >= K;
     const pb_block blk = {packed, M, N, K, k0, kc, A, lda, Bp, C, ldc, row_bias};
-    if (K <= PB_SHORT_K || N <= PB_FEW_COLUMNS || (N <= PB_STRIP_COLUMNS && M * kc > PB_L1_A_FLOATS)) {
+    if (K <= PB_SHORT_K || N <= PB_FEW_COLUMNS || (N <= PB_STRIP_COLUMNS && M * kc > PB_LARGE_A_FLOATS)) {
       /* Short K: every panel block fits L1 at once, so run strip by strip: each output
        * row is then written in one contiguous run instead of a column group at a time
        * interleaved with every other row. Few columns (7x7 images), or an A block too
-       * large for L1 (PB_STRIP_COLUMNS): the strip of A stays in L1 across the column
+       * large for L2 (PB_STRIP_COLUMNS): the strip of A stays in L1 across the column
        * groups instead of streaming once per group (AVX2 and AVX-512: 3-5% faster on
        * MobileNet's 7x7 shapes). */
       for (size_t m0 = 0, mr; m0 < M; m0 += mr) {
