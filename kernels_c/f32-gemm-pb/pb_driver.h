@@ -9,6 +9,8 @@
  *   pb_store_tail(p, m, v),
  *   pb_act(v, kind, alpha, beta)
  *   PB_MR                     most rows of a micro-tile, a macro (6 or 14)
+ *   PB_STRIP_COLUMNS          up to this N a K block with a large A runs strip by strip
+ *                             (below; 0: never)
  *   pb_strip_rows(packed, in_panel, left)
  *       rows of the next strip: left rows remain, the strip starts in_panel rows into its
  *       PNN_GEMM_PA_MR-row panel (packed A: a strip never straddles two panels)
@@ -27,7 +29,10 @@ enum {
   PB_KC = 256,
   /* Up to this depth all of a strip's panel blocks fit L1 at once. */
   PB_SHORT_K = 64,
-  PB_FEW_COLUMNS = 2 * PNN_GEMM_PB_NR
+  PB_FEW_COLUMNS = 2 * PNN_GEMM_PB_NR,
+  /* Floats of an A block (M x kc, 256 KiB) beyond which it does not stay in L2 beside
+   * the packed panels and the output (Zen 4: 1 MiB of L2). */
+  PB_LARGE_A_FLOATS = 64 * 1024
 };
 _Static_assert(PB_MR <= PNN_GEMM_PA_MR, "a strip never straddles two A panels");
 _Static_assert(PNN_GEMM_PB_NR % (2 * PB_LANES) == 0, "column groups tile a panel");
@@ -128,6 +133,67 @@ static void pb_strip(int packed, size_t mr, size_t width, size_t kc, const float
 #undef PB_CASE
 #undef PB_TILE_SHAPES
 
+/* ---- 17 to 24 columns left in a panel of two column groups (AVX2) ------------------
+ * Alone, the tail group would be a one-vector tile: one broadcast of A per FMA, bound by
+ * the loads (a 7x7 image's one-column tail took a sixth of the layer, measured on Zen 4).
+ * Instead the panel's two groups run as one tile of three vectors per row over at most
+ * PB_MR3 rows: 3 x 4 accumulators + 3 B vectors + 1 broadcast of 16 registers. */
+enum { PB_MR3 = 4 };
+
+static PNN_ALWAYS_INLINE void pb_tile3(int packed, size_t mr, size_t kc, const float *a, size_t lda,
+                                       const float *bp, float *c, size_t ldc, size_t r0, pb_mask mtail,
+                                       const pb_epilogue *ep) {
+  pb_vec acc[PB_MR3][3];
+#pragma GCC unroll 4
+  for (size_t i = 0; i < PB_MR3; ++i) acc[i][0] = acc[i][1] = acc[i][2] = pb_zero();
+  for (size_t k = 0; k < kc; ++k) {
+    const float *bk = bp + k * PNN_GEMM_PB_NR;
+    const pb_vec b0 = pb_load(bk), b1 = pb_load(bk + PB_LANES), b2 = pb_load(bk + 2 * PB_LANES);
+#pragma GCC unroll 4
+    for (size_t i = 0; i < PB_MR3; ++i) {
+      if (i < mr) {
+        const pb_vec av = pb_bcast(packed ? a + k * PNN_GEMM_PA_MR + r0 + i : a + (r0 + i) * lda + k);
+        acc[i][0] = pb_fma(av, b0, acc[i][0]);
+        acc[i][1] = pb_fma(av, b1, acc[i][1]);
+        acc[i][2] = pb_fma(av, b2, acc[i][2]);
+      }
+    }
+  }
+  const pb_mask whole = pb_tail_mask(PB_LANES);
+#pragma GCC unroll 4
+  for (size_t i = 0; i < PB_MR3; ++i) {
+    if (i < mr) {
+      const float bias = ep->row_bias ? ep->row_bias[r0 + i] : 0.0f;
+      float *row = c + (r0 + i) * ldc;
+      pb_finish_row(1, 1, acc[i][0], acc[i][1], row, bias, whole, whole, ep);
+      pb_finish_row(0, 0, acc[i][2], acc[i][2], row + PB_GROUP, bias, mtail, mtail, ep);
+    }
+  }
+}
+
+#define PB_CASE3(R)                                                                  \
+  case R:                                                                            \
+    if (packed) pb_tile3(1, R, kc, a, lda, bp, c, ldc, r0, mtail, ep);              \
+    else pb_tile3(0, R, kc, a, lda, bp, c, ldc, r0, mtail, ep);                     \
+    break;
+
+/* A strip of mr rows times a panel's 16 + (1..8) columns, as sub-strips of nearly equal
+ * height (5 = 3 + 2, 6 = 3 + 3). */
+static void pb_strip3(int packed, size_t mr, size_t width, size_t kc, const float *a, size_t lda,
+                      const float *bp, float *c, size_t ldc, const pb_epilogue *ep) {
+  const pb_mask mtail = pb_tail_mask(width - PB_GROUP);
+  const size_t parts = (mr + PB_MR3 - 1) / PB_MR3;
+  for (size_t part = 0, r0 = 0; part < parts; ++part) {
+    const size_t rows = mr / parts + (part < mr % parts);
+    switch (rows) {
+      PB_CASE3(1) PB_CASE3(2) PB_CASE3(3) PB_CASE3(4)
+      default: break;
+    }
+    r0 += rows;
+  }
+}
+#undef PB_CASE3
+
 /* One K block of gemm_pb's product: its arguments. */
 typedef struct pb_block {
   int packed;
@@ -144,13 +210,20 @@ typedef struct pb_block {
 static void pb_block_tile(const pb_block *b, size_t m0, size_t mr, size_t g, pb_epilogue *ep) {
   const size_t n0 = g * PB_GROUP;
   const size_t width = b->N - n0 < PB_GROUP ? b->N - n0 : PB_GROUP;
+  /* A panel of two groups with 17..24 columns left: its second group runs inside its
+   * first group's tile (pb_strip3). */
+  const int tail3 = PB_GROUPS == 2 && b->N - n0 > PB_GROUP && b->N - n0 <= PB_GROUP + PB_LANES;
+  if (PB_GROUPS == 2 && g % 2 == 1 && width <= PB_LANES) return;
   const size_t p = g / PB_GROUPS;
   const size_t in_panel = m0 % PNN_GEMM_PA_MR;
   const float *a = b->packed ? b->A + (m0 - in_panel) * b->K + b->k0 * PNN_GEMM_PA_MR + in_panel
                              : b->A + m0 * b->lda + b->k0;
   const float *bp = b->Bp + (p * b->K + b->k0) * PNN_GEMM_PB_NR + (g % PB_GROUPS) * PB_GROUP;
   ep->row_bias = b->row_bias ? b->row_bias + m0 : NULL;
-  pb_strip(b->packed, mr, width, b->kc, a, b->lda, bp, b->C + m0 * b->ldc + n0, b->ldc, ep);
+  if (tail3 && g % 2 == 0)
+    pb_strip3(b->packed, mr, b->N - n0, b->kc, a, b->lda, bp, b->C + m0 * b->ldc + n0, b->ldc, ep);
+  else
+    pb_strip(b->packed, mr, width, b->kc, a, b->lda, bp, b->C + m0 * b->ldc + n0, b->ldc, ep);
 }
 
 static size_t pb_next_rows(const pb_block *b, size_t m0) {
@@ -172,12 +245,13 @@ static void gemm_pb(int packed, size_t M, size_t N, size_t K, const float *A, si
     ep.accumulate = k0 != 0;
     ep.activate = k0 + kc >= K;
     const pb_block blk = {packed, M, N, K, k0, kc, A, lda, Bp, C, ldc, row_bias};
-    if (K <= PB_SHORT_K || N <= PB_FEW_COLUMNS) {
+    if (K <= PB_SHORT_K || N <= PB_FEW_COLUMNS || (N <= PB_STRIP_COLUMNS && M * kc > PB_LARGE_A_FLOATS)) {
       /* Short K: every panel block fits L1 at once, so run strip by strip: each output
        * row is then written in one contiguous run instead of a column group at a time
-       * interleaved with every other row. Few columns (7x7 images): the strip of A stays
-       * in L1 across the column groups instead of streaming once per group (AVX2: 3-5%
-       * faster on MobileNet's 7x7 shapes; AVX-512 the same). */
+       * interleaved with every other row. Few columns (7x7 images), or an A block too
+       * large for L2 (PB_STRIP_COLUMNS): the strip of A stays in L1 across the column
+       * groups instead of streaming once per group (AVX2 and AVX-512: 3-5% faster on
+       * MobileNet's 7x7 shapes). */
       for (size_t m0 = 0, mr; m0 < M; m0 += mr) {
         mr = pb_next_rows(&blk, m0);
         for (size_t g = 0; g < groups; ++g) pb_block_tile(&blk, m0, mr, g, &ep);

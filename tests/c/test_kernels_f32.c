@@ -345,7 +345,7 @@ static void check_gemm_pp(const char *name, pnn_f32_gemm_pp_fn fn, size_t M, siz
 
 static void test_gemm_pp(const char *name, pnn_f32_gemm_pp_fn fn, rng *r, tally *t) {
   static const size_t ms[] = {1, 6, 7, 13, 14, 15, 28, 29, 43};
-  static const size_t ns[] = {1, 17, 32, 45, 70};
+  static const size_t ns[] = {1, 17, 32, 45, 49, 70, 300};
   static const size_t ks[] = {0, 1, 9, 256, 300};
   size_t index = 0;
   for (size_t mi = 0; mi < sizeof(ms) / sizeof(ms[0]); ++mi)
@@ -396,7 +396,9 @@ static void test_gemm_pt(const char *name, pnn_f32_gemm_pt_fn fn, rng *r, tally 
 
 static void test_gemm_pb(const char *name, pnn_f32_gemm_pb_fn fn, rng *r, tally *t) {
   static const size_t ms[] = {1, 2, 5, 6, 7, 13, 14, 15, 29, 64};
-  static const size_t ns[] = {1, 5, 8, 9, 16, 17, 31, 32, 33, 63, 64, 65, 100};
+  /* 49, 56: 17 and 24 columns in the last panel (AVX2 runs them as one three-vector tile);
+   * 300: past every ISA's PB_STRIP_COLUMNS, so both loop orders of pb_driver.h run. */
+  static const size_t ns[] = {1, 5, 8, 9, 16, 17, 31, 32, 33, 49, 56, 63, 64, 65, 100, 300};
   static const size_t ks[] = {0, 1, 3, 17, 255, 256, 257, 300};
   size_t index = 0;
   for (size_t mi = 0; mi < sizeof(ms) / sizeof(ms[0]); ++mi)
