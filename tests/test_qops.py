@@ -281,6 +281,12 @@ def test_qgemm_of_many_rows_matches_simulator(lead: tuple[int, ...], k: int, m: 
     np.testing.assert_array_equal(run_graph(graph, {"x": x}), expected)
 
 
+def test_qgemm_of_rank_3_is_stamped_format_1_5() -> None:
+    """Only a QGemm whose X has rank >= 3 needs 1.5; a rank-2 one stays 1.2."""
+    assert read_pnn(write_pnn(build_gemm((1, 5), 8, 3)[0])).header.version_minor == spec.MINOR_QGEMM_ROWS
+    assert read_pnn(write_pnn(build_gemm(5, 8, 3)[0])).header.version_minor == spec.MINOR_INTEGER_OPS
+
+
 def test_qgemm_of_many_rows_on_threads_matches_simulator() -> None:
     graph, x, expected = build_gemm((1, 700), 96, 200, seed=3)
     np.testing.assert_array_equal(run_graph(graph, {"x": x}, threads=2), expected)

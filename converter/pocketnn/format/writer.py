@@ -290,6 +290,8 @@ def write_pnn(graph: Graph) -> bytes:
             minor = max(minor, spec.MINOR_VALUE_TYPES)
         elif OP_CODES[node.op] >= _FIRST_INTEGER_OP:
             minor = max(minor, spec.MINOR_QAVERAGE_POOL if node.op == "QAveragePool" else spec.MINOR_INTEGER_OPS)
+            if node.op == "QGemm" and len(graph.tensors[node.inputs[0]].shape) > 2:
+                minor = max(minor, spec.MINOR_QGEMM_ROWS)
     for name in graph.inputs:
         structure.pack("i", ids[name])
     for name in graph.outputs:
