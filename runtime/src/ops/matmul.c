@@ -111,10 +111,8 @@ pnn_status pnn_op_matmul_prepare(pnn_model *model, pnn_node *node, pnn_error *er
   if (!params) return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node \"%s\" (MatMul): out of memory", node->name);
   if (as_rows) {
     float *packed = (float *)((unsigned char *)params + header);
-    const float *b_data = b->data;
-    for (size_t j = 0; j < p.n; ++j) {
-      for (size_t r = 0; r < p.k; ++r) packed[j * p.k + r] = b_data[r * p.n + j];
-    }
+    const char *transpose_isa;
+    pnn_f32_transpose2d_select(&model->cpu, &transpose_isa)(p.k, p.n, b->data, p.n, packed, p.k);
     p.b_rows = packed;
   }
   *params = p;
