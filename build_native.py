@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import sys
 
 from cffi import FFI
 
@@ -89,12 +90,13 @@ ffibuilder.set_source(
     sources=c_sources(),
     include_dirs=[_path(d) for d in ("runtime/include", "runtime/src", "kernels_c/include")],
     extra_compile_args=["-std=c11", "-O3", "-Wall", "-Wextra", "-fno-math-errno", "-pthread"],
-    extra_link_args=["-pthread"],
+    # -s: Python's own CFLAGS carry -g, which makes the extension ~10x its stripped size;
+    # debugging uses the CMake build. PNN_KEEP_SYMBOLS=1 keeps them.
+    extra_link_args=["-pthread"] + (["-s"] if sys.platform.startswith("linux")
+                                    and not os.environ.get("PNN_KEEP_SYMBOLS") else []),
     libraries=["m"],
 )
 
 if __name__ == "__main__":
     # Development build into a folder: python build_native.py /tmp/out -> /tmp/out/pocketnn/_native*.so
-    import sys
-
     ffibuilder.compile(tmpdir=sys.argv[1] if len(sys.argv) > 1 else ".", verbose=False)

@@ -131,3 +131,25 @@ def test_quantized_one_value_outputs_are_judged_by_sqnr_not_cosine() -> None:
         "FAIL output 'p': SQNR 0.6 dB < 15 dB (quantized model; 1 value(s) per sample, so cosine says nothing)",
         "FAIL output 'logits': cosine 0.950000 < 0.99 (quantized model)"]
     assert VerifyReport(samples=4, outputs=[close], quantized=True).passed()
+
+
+def test_a_missing_extra_is_named_not_a_traceback(small_model, tmp_path, capsys, monkeypatch) -> None:
+    """Without onnx (the runtime-only install) `convert` says which extra to install;
+    tests/test_runtime_wheel.py checks the same from a real wheel in a fresh venv."""
+    import sys
+
+    monkeypatch.delitem(sys.modules, "pocketnn.conversion", raising=False)
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx -> ModuleNotFoundError
+    assert main(["convert", small_model[0], "-o", str(tmp_path / "m.pnn")]) == 2
+    out = capsys.readouterr().out
+    assert "needs the [convert] extra" in out and "pip install 'pocketnn[convert]'" in out
+
+
+def test_plain_console_prints_tables_and_escaped_text(capsys) -> None:
+    from pocketnn.console import PlainConsole, escape, print_table
+
+    console = PlainConsole()
+    console.print("[bold red]error:[/] " + escape("needs the [convert] extra, shape [1, 3]"))
+    print_table(console, "layers", ("#", "op"), [["0", "Conv"], ["12", "Relu"]], right=("#",))
+    assert capsys.readouterr().out.splitlines() == [
+        "error: needs the [convert] extra, shape [1, 3]", "layers", " #  op", "--  ----", " 0  Conv", "12  Relu"]

@@ -6,7 +6,8 @@
     out = m.run({"input": x})
 
 The converter (and with it onnx) is imported on first use of ``convert``, so running
-a model needs only numpy and the native extension.
+a model needs only numpy and the native extension: ``pip install pocketnn`` is the
+runtime; the extras ``[convert]`` and ``[verify]`` add the converter and verify.
 """
 
 from __future__ import annotations
@@ -33,7 +34,11 @@ __version__ = "0.1.0"  # pyproject.toml's; tests/test_version.py keeps them and 
 
 def __getattr__(name: str) -> Any:
     if name == "convert":
-        from pocketnn.conversion import convert
+        from pocketnn.extras import missing_extra
 
+        try:
+            from pocketnn.conversion import convert
+        except ModuleNotFoundError as exc:
+            raise missing_extra(exc, "pocketnn.convert", "convert") or exc
         return convert
     raise AttributeError(f"module 'pocketnn' has no attribute {name!r}")

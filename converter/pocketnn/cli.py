@@ -8,12 +8,12 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from rich.console import Console
 
+from pocketnn.console import escape, make_console
 from pocketnn.errors import PocketnnError
+from pocketnn.extras import missing_extra
 
-# Piped output gets a wide fixed width so tables are not cut to 80 columns.
-console = Console() if Console().is_terminal else Console(width=160)
+console = make_console()
 
 
 def parse_shape_bindings(items: Sequence[str]) -> dict[str, tuple[int, ...]]:
@@ -228,12 +228,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The pyproject.toml extra each command needs beyond the runtime (run, inspect: none).
+_EXTRA_OF_COMMAND = {"convert": "convert", "verify": "verify", "demo": "all"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        try:
+            return int(args.func(args))
+        except ModuleNotFoundError as exc:
+            raise missing_extra(exc, f"pocketnn {args.command}", _EXTRA_OF_COMMAND.get(args.command, "all")) or exc
     except (PocketnnError, ValueError, OSError) as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return 2
 
 

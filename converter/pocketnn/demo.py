@@ -7,8 +7,8 @@ import tempfile
 import time
 
 import numpy as np
-from rich.console import Console
 
+from pocketnn.console import Console
 from pocketnn.conversion import convert
 from pocketnn.reference_models import MODELS
 from pocketnn.report import print_inspection_summary, print_verify_report

@@ -1,31 +1,34 @@
-"""Rich tables for `pocketnn verify`, `inspect` and `demo`."""
+"""Tables for `pocketnn verify`, `inspect`, `run --profile` and `demo` (rich, or plain
+text with the runtime-only install: pocketnn.console)."""
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
+from pocketnn.console import Console, print_table
 from pocketnn.format.reader import PnnTensor, read_pnn
 from pocketnn.runtime import Model
-from pocketnn.verify import VerifyReport
+
+if TYPE_CHECKING:  # verify needs onnxruntime, the [verify] extra
+    from pocketnn.verify import VerifyReport
 
 _DTYPE_NAMES = {1: "f32", 2: "f16", 3: "s8", 4: "u8", 5: "s4", 6: "b1", 7: "s32", 8: "s64"}
 
 
 def print_verify_report(console: Console, report: VerifyReport) -> None:
     kind = "quantized pocketnn vs float onnxruntime" if report.quantized else "pocketnn vs onnxruntime"
-    table = Table(title=f"{kind} ({report.samples} samples)")
-    for column in ("output", "shape", "max abs err", "max rel err", "cosine", "SQNR dB", "top-1 agree",
-                   "accuracy ort / pnn"):
-        table.add_column(column)
+    rows = []
     for o in report.outputs:
         accuracy = "" if o.accuracy_pocketnn is None else f"{o.accuracy_reference:.4f} / {o.accuracy_pocketnn:.4f}"
-        table.add_row(o.name, "x".join(map(str, o.shape)), f"{o.max_abs_error:.3g}", f"{o.max_rel_error:.3g}",
-                      f"{o.cosine:.8f}", f"{o.sqnr_db:.1f}", "" if o.top1_agreement is None else f"{o.top1_agreement:.3f}", accuracy)
-    console.print(table)
+        rows.append([o.name, "x".join(map(str, o.shape)), f"{o.max_abs_error:.3g}", f"{o.max_rel_error:.3g}",
+                     f"{o.cosine:.8f}", f"{o.sqnr_db:.1f}",
+                     "" if o.top1_agreement is None else f"{o.top1_agreement:.3f}", accuracy])
+    print_table(console, f"{kind} ({report.samples} samples)",
+                ("output", "shape", "max abs err", "max rel err", "cosine", "SQNR dB", "top-1 agree",
+                 "accuracy ort / pnn"), rows)
 
 
 def _fmt_bytes(n: int) -> str:
@@ -72,9 +75,7 @@ def print_inspection(console: Console, path: str | os.PathLike) -> None:
     for title, infos in (("inputs", model.inputs), ("outputs", model.outputs)):
         console.print(f"{title}: " + ", ".join(f"{i.name} {list(i.shape)} {i.dtype}" for i in infos))
     tensors = parsed.tensors
-    table = Table(title="layers")
-    for column in ("#", "name", "op", "kernel", "output shape", "weights", "storage", "scratch"):
-        table.add_column(column)
+    rows = []
     total_weights = 0
     for index, (node, info) in enumerate(zip(parsed.nodes, model.nodes)):
         const_bytes = sum(tensors[i].size for i in node.inputs if i >= 0 and tensors[i].is_constant)
@@ -83,10 +84,11 @@ def print_inspection(console: Console, path: str | os.PathLike) -> None:
                             + [_weight_bits(tensors[i]) for i in node.inputs[1:2]
                                if i >= 0 and tensors[i].is_constant and int(tensors[i].dtype) in _INT_WEIGHTS])
         out = tensors[node.outputs[0]]
-        table.add_row(str(index), node.name, node.op, info.kernel, "x".join(map(str, out.shape)),
-                      _fmt_bytes(const_bytes) if const_bytes else "", storage,
-                      _fmt_bytes(info.scratch_bytes) if info.scratch_bytes else "")
-    console.print(table)
+        rows.append([str(index), node.name, node.op, info.kernel, "x".join(map(str, out.shape)),
+                     _fmt_bytes(const_bytes) if const_bytes else "", storage,
+                     _fmt_bytes(info.scratch_bytes) if info.scratch_bytes else ""])
+    print_table(console, "layers", ("#", "name", "op", "kernel", "output shape", "weights", "storage", "scratch"),
+                rows)
     counts: dict[str, int] = {}
     for t in parsed.tensors:
         key = f"{'constant' if t.is_constant else 'activation'} {_DTYPE_NAMES.get(int(t.dtype), t.dtype)}"
@@ -104,22 +106,17 @@ def print_profile(console: Console, model: Model, top: int = 25) -> None:
         return
     nodes = model.nodes
     total = sum(times)
-    table = Table(title=f"time per node, mean of {runs} run(s), {total / runs:.3f} ms in all")
-    for column in ("#", "name", "op", "kernel", "ms", "%"):
-        table.add_column(column, justify="right" if column in ("#", "ms", "%") else "left")
     order = sorted(range(len(nodes)), key=lambda i: -times[i])
-    for i in order[:top]:
-        table.add_row(str(i), nodes[i].name, nodes[i].op, nodes[i].kernel, f"{times[i] / runs:.3f}",
-                      f"{100 * times[i] / max(total, 1e-12):.1f}")
-    console.print(table)
+    rows = [[str(i), nodes[i].name, nodes[i].op, nodes[i].kernel, f"{times[i] / runs:.3f}",
+             f"{100 * times[i] / max(total, 1e-12):.1f}"] for i in order[:top]]
+    print_table(console, f"time per node, mean of {runs} run(s), {total / runs:.3f} ms in all",
+                ("#", "name", "op", "kernel", "ms", "%"), rows, right=("#", "ms", "%"))
     by_kind: dict[tuple[str, str], list[float]] = {}
     for node, t in zip(nodes, times):
         entry = by_kind.setdefault((node.op, node.kernel), [0.0, 0.0])
         entry[0] += t
         entry[1] += 1
-    summary = Table(title="time per op and kernel")
-    for column in ("op", "kernel", "nodes", "ms", "%"):
-        summary.add_column(column, justify="right" if column in ("nodes", "ms", "%") else "left")
-    for (op, kernel), (t, count) in sorted(by_kind.items(), key=lambda kv: -kv[1][0]):
-        summary.add_row(op, kernel, str(int(count)), f"{t / runs:.3f}", f"{100 * t / max(total, 1e-12):.1f}")
-    console.print(summary)
+    rows = [[op, kernel, str(int(count)), f"{t / runs:.3f}", f"{100 * t / max(total, 1e-12):.1f}"]
+            for (op, kernel), (t, count) in sorted(by_kind.items(), key=lambda kv: -kv[1][0])]
+    print_table(console, "time per op and kernel", ("op", "kernel", "nodes", "ms", "%"), rows,
+                right=("nodes", "ms", "%"))

@@ -22,6 +22,15 @@ def copy_graph(graph: Graph) -> Graph:
     )
 
 
+def fresh_tensor_name(graph: Graph, base: str) -> str:
+    """``base``, or ``base_2``, ``base_3``, ... : the first name no tensor of the graph has."""
+    name, suffix = base, 1
+    while name in graph.tensors:
+        suffix += 1
+        name = f"{base}_{suffix}"
+    return name
+
+
 def consumer_map(graph: Graph) -> dict[str, list[Node]]:
     """tensor name -> nodes reading it (a node reading a tensor twice appears once)."""
     result: dict[str, list[Node]] = {}

@@ -9,13 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from pocketnn.ir import Graph, Node, Tensor
-from pocketnn.passes.graph_utils import copy_graph, drop_unreferenced_tensors
-
-
-def _fresh(g: Graph, name: str) -> str:
-    while name in g.tensors:
-        name += "_"
-    return name
+from pocketnn.passes.graph_utils import copy_graph, drop_unreferenced_tensors, fresh_tensor_name
 
 
 def _is_column_conv(g: Graph, node: Node) -> bool:
@@ -37,12 +31,12 @@ def _rotate(g: Graph, node: Node) -> list[Node]:
     x_name, w_name, y_name = node.inputs[0], node.inputs[1], node.outputs[0]
     x, w, y = g.tensors[x_name], g.tensors[w_name], g.tensors[y_name]
     assert w.data is not None
-    row_x = _fresh(g, f"{x_name}_as_row")
+    row_x = fresh_tensor_name(g, f"{x_name}_as_row")
     g.tensors[row_x] = Tensor(row_x, x.dtype, (x.shape[0], x.shape[1], 1, x.shape[2]))
-    row_w = _fresh(g, f"{w_name}_as_row")
+    row_w = fresh_tensor_name(g, f"{w_name}_as_row")
     g.tensors[row_w] = Tensor(row_w, w.dtype, (*w.data.shape[:2], 1, w.data.shape[2]),
                               np.ascontiguousarray(w.data.transpose(0, 1, 3, 2)))
-    row_y = _fresh(g, f"{y_name}_as_row")
+    row_y = fresh_tensor_name(g, f"{y_name}_as_row")
     g.tensors[row_y] = Tensor(row_y, y.dtype, (y.shape[0], y.shape[1], 1, y.shape[2]))
     attrs = dict(node.attrs)
     pads = [int(p) for p in node.attrs.get("pads", [0, 0, 0, 0])]  # type: ignore[union-attr]

@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from pocketnn.ir import Graph, Node, Tensor
-from pocketnn.passes.graph_utils import consumer_map, copy_graph, drop_unreferenced_tensors, producer_map
+from pocketnn.passes.graph_utils import (consumer_map, copy_graph, drop_unreferenced_tensors, fresh_tensor_name,
+                                         producer_map)
 
 # Element-wise ops of one input whose output has the input's shape.
 _UNARY = frozenset({"Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Erf", "Gelu",
@@ -42,14 +43,9 @@ def _inverse(perm: list[int]) -> list[int]:
 class _Sinker:
     def __init__(self, graph: Graph) -> None:
         self.g = graph
-        self.count = 0
 
     def fresh(self, base: str, shape: tuple[int, ...], like: str) -> str:
-        while True:
-            self.count += 1
-            name = f"{base}__nhwc{self.count}"
-            if name not in self.g.tensors:
-                break
+        name = fresh_tensor_name(self.g, f"{base}__nhwc")
         self.g.tensors[name] = Tensor(name, self.g.tensors[like].dtype, shape)
         return name
 
