@@ -69,3 +69,12 @@ emcc "${OBJECTS[@]}" "${LDFLAGS[@]}" -msimd128 \
   -o "$DIST/pocketnn_wasm.mjs"
 
 echo "wasm build: $DIST/pocketnn_wasm.mjs + .wasm ($(stat -c %s "$DIST/pocketnn_wasm.wasm") bytes) in $(( $(date +%s) - start )) s"
+
+# The demo page's model and photo (demo/make_assets.py), when the converter and
+# scikit-image are installed (`pip install ".[dev]"`); the page says so when they are missing.
+if "${PYTHON:-python3}" -c 'import pocketnn.conversion, skimage' 2>/dev/null; then
+  "${PYTHON:-python3}" "$HERE/demo/make_assets.py"
+  echo "demo assets: $HERE/demo/assets"
+else
+  echo "demo assets not made: needs the pocketnn converter and scikit-image (pip install \".[dev]\")"
+fi

@@ -17,6 +17,8 @@
 #      (package_test.mjs); under a timeout, so a hang fails
 #   5. the npm package (test_package.sh): npm pack, installed into a scratch project,
 #      type-checked with tsc, bundled with esbuild, the node bundle run on a fixture
+#   6. the demo page in headless Chromium driven by Playwright in real time
+#      (browser_test.sh): the photo's top-5 equal onnxruntime's, a positive latency
 # Exits non-zero on the first failure.
 set -euo pipefail
 
@@ -63,4 +65,6 @@ PNN_FIXTURES="$WORK/fixtures" PNN_MUTATION_MODELS="$WORK/fuzz_seeds" \
 
 echo "== wasm: the npm package (npm pack, install, tsc, esbuild)"
 "$HERE/test_package.sh" "$WORK/fixtures"
+echo "== wasm: the demo page in Chromium (Playwright, real time)"
+"$HERE/browser_test.sh"
 echo "== wasm: all passed in $(( $(date +%s) - start )) s"

@@ -1,5 +1,7 @@
-// The demo page's logic: load a model (file picker or URL), run it on a random
-// input a few times, show the outputs and the median time.
+// The demo page's logic: load the demo model and photo (assets/, made by
+// make_assets.py), classify the photo a few times, show the top-5, the median time
+// and the model size. A model picked by file or URL runs on the photo when its input
+// is 1x3x224x224, else on random inputs.
 import { loadPocketnn } from '../pocketnn.mjs';
 
 const $ = (id) => document.getElementById(id);
@@ -11,6 +13,35 @@ const escape = (s) => String(s).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};
 
 let pnn;
 let model;
+let modelBytes = 0;
+let photo = null; // Float32Array, NCHW, normalized as the manifest says
+
+async function loadPhoto(manifest) {
+  const img = $('photo');
+  img.src = `assets/${manifest.photo}`;
+  await img.decode();
+  img.hidden = false;
+  const [, channels, height, width] = manifest.input.shape;
+  const canvas = document.createElement('canvas');
+  canvas.width = width;
+  canvas.height = height;
+  const context = canvas.getContext('2d', { colorSpace: 'srgb' });
+  context.drawImage(img, 0, 0);
+  const rgba = context.getImageData(0, 0, width, height).data;
+  const plane = width * height;
+  const x = new Float32Array(channels * plane);
+  for (let c = 0; c < channels; ++c) {
+    // Math.fround at each step: the same float32 arithmetic as make_assets.py's numpy.
+    const mean = Math.fround(manifest.input.mean[c]);
+    const std = Math.fround(manifest.input.std[c]);
+    for (let p = 0; p < plane; ++p) {
+      x[c * plane + p] = Math.fround(Math.fround(Math.fround(rgba[4 * p + c] / 255) - mean) / std);
+    }
+  }
+  return x;
+}
+
+const isPhotoInput = (info) => info.dtype === 'float32' && info.shape.join('x') === '1x3x224x224';
 
 function describe(tensors) {
   return tensors.map((t) => `<tr><td>${escape(t.name)}</td><td>[${t.shape.join(', ')}]</td><td>${t.dtype}</td></tr>`).join('');
@@ -22,6 +53,7 @@ function useModel(bytes, label) {
     model = null;
     const start = performance.now();
     model = pnn.loadModel(bytes);
+    modelBytes = bytes.byteLength;
     const ms = performance.now() - start;
     $('model').innerHTML = `<h2>${escape(label)}</h2>
       <p>${(bytes.byteLength / 1e6).toFixed(2)} MB, loaded in ${ms.toFixed(1)} ms, ${model.nodes.length} nodes</p>
@@ -47,16 +79,21 @@ function summary(name, values) {
   const preview = Array.from(values.slice(0, 8), (v) => Number(v).toFixed(4)).join(', ');
   let top = '';
   if (values instanceof Float32Array && values.length > 1) {
-    const order = Array.from(values.keys()).sort((a, b) => values[b] - values[a]).slice(0, 5);
-    top = `<br>top-5: ${order.map((i) => `#${i} (${values[i].toFixed(3)})`).join(', ')}`;
+    const order = Array.from(values.keys()).sort((a, b) => values[b] - values[a] || a - b).slice(0, 5);
+    top = `<ol class="top5">${order.map((i) =>
+      `<li data-class="${i}" data-logit="${values[i]}">class #${i}: ${values[i].toFixed(3)}</li>`).join('')}</ol>`;
   }
-  return `<p><b>${escape(name)}</b> (${values.length} values): ${preview}${values.length > 8 ? ', …' : ''}${top}</p>`;
+  return `<p><b>${escape(name)}</b> (${values.length} values): ${preview}${values.length > 8 ? ', …' : ''}</p>${top}`;
 }
 
 function run() {
   const runs = Math.max(1, Number($('runs').value) || 1);
   const feeds = {};
-  for (const info of model.inputs) feeds[info.name] = randomInput(info);
+  let onPhoto = false;
+  for (const info of model.inputs) {
+    onPhoto ||= Boolean(photo && isPhotoInput(info));
+    feeds[info.name] = photo && isPhotoInput(info) ? photo : randomInput(info);
+  }
   try {
     const times = [];
     let outputs;
@@ -67,8 +104,10 @@ function run() {
     }
     times.sort((a, b) => a - b);
     const median = times[times.length >> 1];
-    $('result').innerHTML = `<h2>Result</h2>
-      <p id="timing">median ${median.toFixed(2)} ms over ${runs} runs (first ${times[0].toFixed(2)} … slowest ${times[times.length - 1].toFixed(2)} ms)</p>
+    $('result').innerHTML = `<h2>Result ${onPhoto ? 'on the photo' : 'on random inputs'}</h2>
+      <p id="timing" data-median-ms="${median}" data-model-bytes="${modelBytes}">median ${median.toFixed(2)} ms
+      per run over ${runs} runs (fastest ${times[0].toFixed(2)} … slowest ${times[times.length - 1].toFixed(2)} ms),
+      model ${(modelBytes / 1e6).toFixed(2)} MB</p>
       ${Object.entries(outputs).map(([name, values]) => summary(name, values)).join('')}`;
     status('Done.');
   } catch (error) {
@@ -97,12 +136,12 @@ $('run').addEventListener('click', run);
 
 try {
   pnn = await loadPocketnn();
-  status('WebAssembly module ready: pick a .pnn file or load the URL.');
-  // ?autorun loads the URL and runs once (used by wasm/browser_test.sh).
-  if (new URLSearchParams(location.search).has('autorun')) {
-    await fetchModel();
-    if (model) run();
-  }
+  status('WebAssembly module ready.');
+  const response = await fetch('assets/manifest.json');
+  if (!response.ok) throw new Error(`assets/manifest.json: HTTP ${response.status} (run wasm/demo/make_assets.py)`);
+  photo = await loadPhoto(await response.json());
+  await fetchModel();
+  if (model) run();
 } catch (error) {
-  status(`Could not load the WebAssembly module: ${error.message}`, true);
+  status(`Could not start the demo: ${error.message}`, true);
 }
