@@ -22,6 +22,14 @@ void pnn_f32_gemm_pb_scalar(size_t M, size_t N, size_t K, const float *A, size_t
   }
 }
 
+void pnn_f32_gemm_pb_pack(size_t K, size_t N, const float *B, size_t ldb, float *Bp) {
+  const size_t nr = PNN_GEMM_PB_NR;
+  for (size_t n0 = 0; n0 < N; n0 += nr)
+    for (size_t k = 0; k < K; ++k)
+      for (size_t j = 0; j < nr; ++j)
+        Bp[n0 * K + k * nr + j] = n0 + j < N ? B[k * ldb + n0 + j] : 0.0f;
+}
+
 void pnn_f32_gemm_pa_pack(size_t M, size_t K, const float *A, size_t lda, float *Ap) {
   const size_t mr = PNN_GEMM_PA_MR;
   for (size_t m0 = 0; m0 < M; m0 += mr)

@@ -60,6 +60,9 @@ void pnn_f32_gemm_pb_avx2(size_t M, size_t N, size_t K, const float *A, size_t l
 void pnn_f32_gemm_pb_avx512(size_t M, size_t N, size_t K, const float *A, size_t lda,
                             const float *Bp, float *C, size_t ldc, const float *row_bias,
                             pnn_activation act);
+/* Packs a row-major B [K, N] (row stride ldb) into those panels, columns past N zero
+ * (a transposed B, stored [N, K], packs with pnn_f32_gemm_pt_pack(N, K, B, K, Bp)). */
+void pnn_f32_gemm_pb_pack(size_t K, size_t N, const float *B, size_t ldb, float *Bp);
 /* AVX-512 on x86 when usable, else AVX2+FMA, else the reference. */
 pnn_f32_gemm_pb_fn pnn_f32_gemm_pb_select(const pnn_cpu_features *cpu, const char **name);
 

@@ -394,6 +394,36 @@ static void test_gemm_pt(const char *name, pnn_f32_gemm_pt_fn fn, rng *r, tally 
         check_gemm_pt(name, fn, ms[mi], ns[ni], ks[ki], (int)(index & 1), (int)(index % ACT_KINDS), r, t);
 }
 
+/* pnn_f32_gemm_pb_pack puts B(k, n) where the pb contract reads it and zeros past N;
+ * pnn_f32_gemm_pt_pack of the stored transpose B^T [N, K] gives the same panels (Gemm
+ * with trans_b packs that way). Exact: packing only moves values. */
+static void check_gemm_pb_pack(size_t K, size_t N, rng *r, tally *t) {
+  const size_t nr = PNN_GEMM_PB_NR, ldb = N + rng_below(r, 3), size = ((N + nr - 1) / nr) * nr * K;
+  float *B = alloc_floats(matrix_extent(K, N, ldb), r), *Bt = alloc_floats(N * K, r);
+  float *from_b = alloc_floats(size + 1, r), *from_bt = alloc_floats(size + 1, r);
+  for (size_t k = 0; k < K; ++k)
+    for (size_t n = 0; n < N; ++n) Bt[n * K + k] = B[k * ldb + n];
+  pnn_f32_gemm_pb_pack(K, N, B, ldb, from_b);
+  pnn_f32_gemm_pt_pack(N, K, Bt, K, from_bt);
+  size_t bad = 0;
+  for (size_t i = 0; i < size; ++i) {
+    const size_t n = (i / (K * nr)) * nr + i % nr, k = (i % (K * nr)) / nr;
+    const float want = n < N ? B[k * ldb + n] : 0.0f;
+    if (from_b[i] != want || from_bt[i] != want) ++bad;
+  }
+  char what[96];
+  snprintf(what, sizeof(what), "gemm_pb_pack K=%zu N=%zu", K, N);
+  count_case(t, bad, what);
+  free(B); free(Bt); free(from_b); free(from_bt);
+}
+
+static void test_gemm_pb_pack(rng *r, tally *t) {
+  static const size_t ks[] = {1, 3, 17, 300};
+  static const size_t ns[] = {1, 5, 31, 32, 33, 100};
+  for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ++ki)
+    for (size_t ni = 0; ni < sizeof(ns) / sizeof(ns[0]); ++ni) check_gemm_pb_pack(ks[ki], ns[ni], r, t);
+}
+
 static void test_gemm_pb(const char *name, pnn_f32_gemm_pb_fn fn, rng *r, tally *t) {
   static const size_t ms[] = {1, 2, 5, 6, 7, 13, 14, 15, 29, 64};
   /* 49, 56: 17 and 24 columns in the last panel (AVX2 runs them as one three-vector tile);
@@ -691,6 +721,7 @@ int main(void) {
   {
     const tally before = t;
     test_gemm_pb("scalar", pnn_f32_gemm_pb_scalar, &r, &t);
+    test_gemm_pb_pack(&r, &t);
     test_gemm_pp("scalar", pnn_f32_gemm_pp_scalar, &r, &t);
     test_gemm_pt("scalar", pnn_f32_gemm_pt_scalar, &r, &t);
 #if defined(__x86_64__)

@@ -2,8 +2,9 @@
  * B' = trans_b ? B^T : B, C unidirectionally broadcast to [M, N].
  *
  * The kernel wants A' [M,K] and B' [K,N] row-major, so a transposed A is copied into
- * scratch, and B' (with alpha folded in) is packed at prepare when B is a constant,
- * else copied into scratch when it needs a transpose or scaling. beta * C becomes a
+ * scratch, and B' (with alpha folded in) is packed at prepare when B is a constant (into
+ * the packed-panel kernel's layout where it has SIMD variants, packed_gemm.h), else
+ * copied into scratch when it needs a transpose or scaling. beta * C becomes a
  * column bias ([N] or a scalar), a row bias ([M,1]) or, when it is a full [M,N],
  * is added after the GEMM.
  *
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 
 #include "nn_common.h"
+#include "packed_gemm.h"
 
 enum gemm_c_mode { GEMM_C_NONE = 0, GEMM_C_COL = 1, GEMM_C_ROW = 2, GEMM_C_FULL = 3 };
 
@@ -27,6 +29,7 @@ typedef struct gemm_params {
   const float *packed_b;     /* B' [K,N] * alpha inside this block, or NULL */
   const float *packed_bias;  /* beta * C as a bias vector inside this block, or NULL */
   const float *gemv_w;       /* M == 1, constant B^T: B [N,K] used in place as y^T = B a^T */
+  pnn_packed_gemm panels;    /* constant B' in kernel panels inside this block (panels.gemm set) */
   size_t a_offset, b_offset, bias_offset; /* scratch regions */
   pnn_sparse_f32 sparse;     /* group-sparse B, when sparse_b */
   pnn_f32_spmm_fn spmm;
@@ -165,7 +168,12 @@ pnn_status pnn_op_gemm_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   const bool gemv = p.m == 1 && p.trans_b && p.alpha == 1.0f && b_const &&
                     (p.c_mode == GEMM_C_NONE || p.c_mode == GEMM_C_COL);
   if (gemv) p.gemv_w = b->data;
-  const bool pack_b = b_needs_copy && b_const && !gemv;
+  /* Any other constant B goes into the packed-panel kernel's layout once, here. */
+  const char *pb_isa = NULL;
+  const pnn_f32_gemm_pb_fn pb = b_const && !gemv && p.c_mode != GEMM_C_FULL ? pnn_packed_gemm_kernel(model, &pb_isa)
+                                                                            : NULL;
+  if (pb) node->kernel = PNN_NN_KERNEL_NAME("packed", pb_isa);
+  const bool pack_b = b_needs_copy && b_const && !gemv && !pb;
   const bool bias_vector = p.c_mode == GEMM_C_COL || p.c_mode == GEMM_C_ROW;
   const size_t bias_len = p.c_mode == GEMM_C_COL ? p.n : p.m;
   p.copy_b = b_needs_copy && !b_const;
@@ -177,10 +185,11 @@ pnn_status pnn_op_gemm_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Gemm): operands too large", node->name);
   }
   /* Params block: header, packed B', packed bias. Scratch: A', B', bias. */
-  size_t b_pack_offset = header, bias_pack_offset = header;
+  size_t b_pack_offset = header, bias_pack_offset = header, panel_bytes = 0;
   block = header;
-  if (pack_b) {
-    if (!pnn_nn_add(block, b_bytes, &block)) goto too_large;
+  if (pb && !pnn_packed_gemm_bytes(p.k, p.n, &panel_bytes)) goto too_large;
+  if (pack_b || pb) {
+    if (!pnn_nn_add(block, pb ? panel_bytes : b_bytes, &block)) goto too_large;
     bias_pack_offset = block;
   }
   if (bias_vector && c_const) {
@@ -201,6 +210,7 @@ pnn_status pnn_op_gemm_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     copy_scaled(b->data, p.trans_b, p.alpha, p.k, p.n, packed);
     p.packed_b = packed;
   }
+  if (pb) pnn_packed_gemm_pack(b->data, p.trans_b, p.alpha, p.k, p.n, pb, base + b_pack_offset, &p.panels);
   if (bias_vector && c_const) {
     float *packed = (float *)(base + bias_pack_offset);
     fill_bias(&p, c->data, packed);
@@ -267,6 +277,10 @@ void pnn_op_gemm_run(const pnn_model *model, const pnn_node *node, const void *c
       bias = bias_copy;
     }
     if (p->c_mode == GEMM_C_COL) col_bias = bias; else row_bias = bias;
+  }
+  if (p->panels.gemm) {
+    pnn_packed_gemm_run(&p->panels, p->m, a, p->k, y, p->n, row_bias, col_bias, p->act);
+    return;
   }
   if (p->gemv_w) {
     /* y^T [N,1] = B [N,K] a^T [K,1]: the column bias becomes a row bias. */

@@ -6,10 +6,13 @@
  * broadcast strides. A constant B times a single row is stored transposed at prepare,
  * so that the product runs on the kernel's matrix-vector path (N == 1) reading B^T's
  * rows in order; from B itself the kernel would copy it panel by panel at every call
- * (a batch-1 dense layer or LSTM step: 2.3x faster, AVX-512). */
+ * (a batch-1 dense layer or LSTM step: 2.3x faster, AVX-512). Several rows times a
+ * constant B run on B packed once into the packed-panel kernel's layout (packed_gemm.h;
+ * x86, where that kernel has SIMD variants). */
 #include <stdlib.h>
 
 #include "nn_common.h"
+#include "packed_gemm.h"
 
 typedef struct matmul_params {
   size_t m, n, k;
@@ -22,6 +25,7 @@ typedef struct matmul_params {
   pnn_activation act;
   pnn_f32_gemm_fn gemm;
   const float *b_rows;       /* one folded row: B^T [N, K] inside this block, or NULL */
+  pnn_packed_gemm panels;    /* several folded rows: B in kernel panels inside this block */
 } matmul_params;
 
 /* Strides (in matrices) of an operand's batch dims right-aligned into out_rank dims. */
@@ -102,9 +106,13 @@ pnn_status pnn_op_matmul_prepare(pnn_model *model, pnn_node *node, pnn_error *er
   const bool b_const = b->kind == PNN_TENSOR_CONSTANT && b->data != NULL && b->encoding == PNN_ENCODING_DENSE &&
                        rb >= 2 && p.fold;
   const bool as_rows = b_const && rows == 1 && p.n > 1;
+  const char *pb_isa = NULL;
+  const pnn_f32_gemm_pb_fn pb = b_const && rows > 1 ? pnn_packed_gemm_kernel(model, &pb_isa) : NULL;
+  if (pb) node->kernel = PNN_NN_KERNEL_NAME("packed", pb_isa);
   size_t header, packed_floats = 0, block;
   if (!pnn_nn_align(sizeof(p), &header) || (as_rows && !pnn_nn_mul(p.k, p.n, &packed_floats)) ||
-      !pnn_nn_mul(packed_floats, sizeof(float), &block) || !pnn_nn_add(block, header, &block)) {
+      !pnn_nn_mul(packed_floats, sizeof(float), &block) ||
+      (pb && !pnn_packed_gemm_bytes(p.k, p.n, &block)) || !pnn_nn_add(block, header, &block)) {
     return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (MatMul): operands too large", node->name);
   }
   matmul_params *params = malloc(block);
@@ -115,6 +123,7 @@ pnn_status pnn_op_matmul_prepare(pnn_model *model, pnn_node *node, pnn_error *er
     pnn_f32_transpose2d_select(&model->cpu, &transpose_isa)(p.k, p.n, b->data, p.n, packed, p.k);
     p.b_rows = packed;
   }
+  if (pb) pnn_packed_gemm_pack(b->data, false, 1.0f, p.k, p.n, pb, (unsigned char *)params + header, &p.panels);
   *params = p;
   node->params = params;
   node->scratch_bytes = 0;
@@ -133,6 +142,10 @@ void pnn_op_matmul_run(const pnn_model *model, const pnn_node *node, const void 
   if (p->b_rows) {
     /* y^T [N, 1] = B^T [N, K] a^T [K, 1]: the bias of the columns becomes one of the rows. */
     p->gemm(p->n, 1, p->k, p->b_rows, p->k, a, 1, y, 1, bias, NULL, p->act);
+    return;
+  }
+  if (p->panels.gemm) {
+    pnn_packed_gemm_run(&p->panels, p->batch * p->m, a, p->k, y, p->n, NULL, bias, p->act);
     return;
   }
   if (p->fold) {
