@@ -21,6 +21,9 @@
  * It defines k_groups and, for the kernel table, gemm_pack_size, gemm_scratch_size and
  * gemm_run (not with PNN_S8_GEMM_DRIVER_NO_S8: a file of s4 kernels only).
  *
+ * Optionally TILE_VECTORS (2 or 3; 2 if not defined): vectors of TILE_PIXELS /
+ * TILE_VECTORS pixels per tile, the nv of micro_kernel running from 1 to TILE_VECTORS.
+ *
  * Optionally GEMV_TAIL_PIXELS: a last tile of at most this many pixels runs
  * as that many GEMVs (one per pixel) instead of a micro-tile over its full width, whose
  * lanes would be mostly padding: a 7 x 7 image is 3 tiles of 16 and 1 pixel.
@@ -43,6 +46,9 @@
 
 #include "pack.h"
 
+#if !defined(TILE_VECTORS)
+#define TILE_VECTORS 2
+#endif
 _Static_assert(GEMV_BLOCKS == 4, "run_gemv's switch covers 1 to 4 blocks");
 
 static size_t k_groups(size_t K) { return (K + GROUP_K - 1) / GROUP_K; }
@@ -70,10 +76,15 @@ static PNN_ALWAYS_INLINE void run_block(size_t groups, size_t m0, size_t m_end, 
                                  rq->hi};
     const uint8_t *w = block + GROUP_BYTES * (t0 - m0);
     uint8_t *y = Y + t0 * ldy + n0;
-    if (width > TILE_PIXELS / 2)
-      micro_kernel(2, groups, w, panel, rows, bias + t0, &tile_rq, y, ldy, width);
-    else
-      micro_kernel(1, groups, w, panel, rows, bias + t0, &tile_rq, y, ldy, width);
+    switch ((width * TILE_VECTORS + TILE_PIXELS - 1) / TILE_PIXELS) { /* vectors */
+      case 1: micro_kernel(1, groups, w, panel, rows, bias + t0, &tile_rq, y, ldy, width); break;
+#if TILE_VECTORS > 2
+      case 2: micro_kernel(2, groups, w, panel, rows, bias + t0, &tile_rq, y, ldy, width); break;
+      default: micro_kernel(3, groups, w, panel, rows, bias + t0, &tile_rq, y, ldy, width); break;
+#else
+      default: micro_kernel(2, groups, w, panel, rows, bias + t0, &tile_rq, y, ldy, width); break;
+#endif
+    }
   }
 }
 

@@ -16,10 +16,12 @@
  * GEMV loops are gemm_driver.h's.
  *
  * Packed weights: per 8-row block and group, 32 bytes (8 rows' groups). Lanes run
- * across pixels: a tile is 16 pixels (one panel chunk, 64 bytes per group = two ymm)
- * and the micro-kernel takes 4 rows of a block at a time (8 accumulators, 2 panel
- * vectors, 1 broadcast: the 16 ymm registers leave no room for 8 rows); the panel stays
- * in L1/L2 for every row block. Accumulators start at the bias and are requantized in
+ * across pixels: a tile is TILE_VECTORS ymm of 8 pixels (the including file may define
+ * it as 3; by default 2: one 16-pixel panel chunk, 64 bytes per group) and the
+ * micro-kernel takes 4 rows of a block at a time (4 x TILE_VECTORS accumulators, the
+ * panel vectors, 1 broadcast: the 16 ymm registers leave no room for 8 rows); the panel
+ * stays in L1/L2 for every row block. A third vector shares each weight broadcast among
+ * 3 multiplies instead of 2. Accumulators start at the bias and are requantized in
  * registers at the store with the row's constants (x86_impl.h), pixel tails through a
  * small buffer.
  *
@@ -32,12 +34,18 @@
 #ifndef PNN_S8_GEMM_X86_YMM_GEMM_H
 #define PNN_S8_GEMM_X86_YMM_GEMM_H
 
+#if !defined(TILE_VECTORS)
+#define TILE_VECTORS 2
+#endif
+_Static_assert(TILE_VECTORS == 2 || TILE_VECTORS == 3, "a tile is 2 or 3 vectors of pixels");
+
 enum {
-  ROWS = 8,                   /* rows per block */
-  TILE_ROWS = 4,              /* rows per micro-tile */
-  TILE_PIXELS = PNN_S8_CHUNK, /* pixels per micro-tile (two vectors) */
-  GROUP_BYTES = 4,            /* one group of one row */
-  GEMV_BLOCKS = 4             /* row blocks sharing one broadcast in the GEMV */
+  ROWS = 8,                              /* rows per block */
+  TILE_ROWS = 4,                         /* rows per micro-tile */
+  TILE_PIXELS = 8 * TILE_VECTORS,        /* pixels per micro-tile */
+  PANEL_GROUP_BYTES = 32 * TILE_VECTORS, /* one group of a tile's pixels in its panel */
+  GROUP_BYTES = 4,                       /* one group of one row */
+  GEMV_BLOCKS = 4                        /* row blocks sharing one broadcast in the GEMV */
 };
 /* A tile of 8 pixels or fewer costs about half a full one; up to 4 pixels measured
  * cheaper as GEMVs (Zen 4, AVX2: M 512, K 4608, N 49 = 3 x 16 + 1 from 1.54 to 1.30 ms;
@@ -50,43 +58,62 @@ enum {
 enum { WEIGHT_PREFETCH_BYTES = 4096 };
 
 /* The sums of a tile's TILE_ROWS rows (w: the block's first tile row) over nv vectors
- * of 8 pixels, added to acc; nv is a constant at each call. */
+ * of 8 pixels, added to acc; nv is a constant at each call. With a third vector, the
+ * 4 x 3 accumulators, 3 panel vectors, the broadcast and a product would need 17 of the
+ * 16 ymm (GCC 12 then spills an accumulator: 55 GMAC/s), so the third vector is read
+ * by each multiply from memory (a folded load); the empty asm keeps the compiler from
+ * loading it into a register once. */
 static PNN_ALWAYS_INLINE void tile_sums(size_t nv, size_t groups, const uint8_t *w,
-                                        const uint8_t *panel, __m256i acc[TILE_ROWS][2]) {
-  __m256i a[TILE_ROWS][2];
+                                        const uint8_t *panel,
+                                        __m256i acc[TILE_ROWS][TILE_VECTORS]) {
+  __m256i a[TILE_ROWS][TILE_VECTORS];
 #pragma GCC unroll 4
-  for (size_t r = 0; r < TILE_ROWS; ++r) a[r][0] = acc[r][0], a[r][1] = acc[r][1];
+  for (size_t r = 0; r < TILE_ROWS; ++r)
+#pragma GCC unroll 3
+    for (size_t v = 0; v < TILE_VECTORS; ++v) a[r][v] = acc[r][v];
 #pragma GCC unroll 2
   for (size_t g = 0; g < groups; ++g) {
-    const __m256i x0 = _mm256_load_si256((const __m256i *)(panel + 64 * g));
-    const __m256i x1 = nv > 1 ? _mm256_load_si256((const __m256i *)(panel + 64 * g + 32))
-                              : _mm256_setzero_si256();
+    const uint8_t *x = panel + PANEL_GROUP_BYTES * g;
+    const __m256i x0 = _mm256_load_si256((const __m256i *)x);
+    const __m256i x1 = nv > 1 ? _mm256_load_si256((const __m256i *)(x + 32)) : _mm256_setzero_si256();
     /* Integer arithmetic: the address may lie past the packed weights (no fault, and no
-     * out-of-bounds pointer). */
-    _mm_prefetch((const char *)((uintptr_t)w + 32 * g + WEIGHT_PREFETCH_BYTES), _MM_HINT_T0);
+     * out-of-bounds pointer). One per 64-byte line (two groups). */
+    if (g % 2 == 0)
+      _mm_prefetch((const char *)((uintptr_t)w + 32 * g + WEIGHT_PREFETCH_BYTES), _MM_HINT_T0);
 #pragma GCC unroll 4
     for (size_t r = 0; r < TILE_ROWS; ++r) {
       const __m256i wr = _mm256_set1_epi32(pnn_s8_load_i32(w + 32 * g + 4 * r));
       a[r][0] = ymm_mac(a[r][0], x0, wr);
       if (nv > 1) a[r][1] = ymm_mac(a[r][1], x1, wr);
+#if TILE_VECTORS > 2
+      if (nv > 2) {
+        __asm__("" : "+r"(x));
+        a[r][2] = ymm_mac(a[r][2], _mm256_load_si256((const __m256i *)(x + 64)), wr);
+      }
+#endif
     }
   }
 #pragma GCC unroll 4
-  for (size_t r = 0; r < TILE_ROWS; ++r) acc[r][0] = a[r][0], acc[r][1] = a[r][1];
+  for (size_t r = 0; r < TILE_ROWS; ++r)
+#pragma GCC unroll 3
+    for (size_t v = 0; v < TILE_VECTORS; ++v) acc[r][v] = a[r][v];
 }
 
 /* The group loop out of line, unrolled twice: inlined into the tile loops, GCC 12 copies
  * every accumulator once per group (register moves that take dispatch slots) and the
  * requantization after it changes how. Zen 4, AVX2, with the per-row requantization:
  * K 147 from 70 to 73 GMAC/s, K 1152 82 to 85, K 64 55 to 61; K 576 unchanged. */
-static PNN_NOINLINE void tile_sums_1(size_t groups, const uint8_t *w, const uint8_t *panel,
-                                     __m256i acc[TILE_ROWS][2]) {
-  tile_sums(1, groups, w, panel, acc);
-}
-static PNN_NOINLINE void tile_sums_2(size_t groups, const uint8_t *w, const uint8_t *panel,
-                                     __m256i acc[TILE_ROWS][2]) {
-  tile_sums(2, groups, w, panel, acc);
-}
+#define PNN_S8_TILE_SUMS(nv)                                                                  \
+  static PNN_NOINLINE void tile_sums_##nv(size_t groups, const uint8_t *w, const uint8_t *panel, \
+                                          __m256i acc[TILE_ROWS][TILE_VECTORS]) {            \
+    tile_sums(nv, groups, w, panel, acc);                                                     \
+  }
+PNN_S8_TILE_SUMS(1)
+PNN_S8_TILE_SUMS(2)
+#if TILE_VECTORS > 2
+PNN_S8_TILE_SUMS(3)
+#endif
+#undef PNN_S8_TILE_SUMS
 
 /* Rows [0, rows) (rows <= 4) of a tile: w points at the block's first tile row, nv is
  * the number of 8-pixel vectors (a constant at every call site). */
@@ -94,10 +121,17 @@ static PNN_ALWAYS_INLINE void micro_kernel(size_t nv, size_t groups, const uint8
                                            const uint8_t *panel, size_t rows,
                                            const int32_t *bias, const pnn_requant *rq,
                                            uint8_t *y, size_t ldy, size_t width) {
-  __m256i acc[TILE_ROWS][2];
+  __m256i acc[TILE_ROWS][TILE_VECTORS];
 #pragma GCC unroll 4
   for (size_t r = 0; r < TILE_ROWS; ++r)
-    acc[r][0] = acc[r][1] = r < rows ? _mm256_set1_epi32(bias[r]) : _mm256_setzero_si256();
+#pragma GCC unroll 3
+    for (size_t v = 0; v < TILE_VECTORS; ++v)
+      acc[r][v] = r < rows ? _mm256_set1_epi32(bias[r]) : _mm256_setzero_si256();
+#if TILE_VECTORS > 2
+  if (nv > 2)
+    tile_sums_3(groups, w, panel, acc);
+  else
+#endif
   if (nv > 1)
     tile_sums_2(groups, w, panel, acc);
   else
@@ -110,7 +144,14 @@ static PNN_ALWAYS_INLINE void micro_kernel(size_t nv, size_t groups, const uint8
         pnn_x86_requant8_make(rq->multiplier[r], rq->shift[r], rq->zero_point);
     const __m256i q0 = pnn_x86_requant8_apply(acc[r][0], &k);
     const __m256i q1 = nv > 1 ? pnn_x86_requant8_apply(acc[r][1], &k) : q0;
+    /* Pixels 0..15, then (a third vector) 16..23. */
     pnn_s8_store_bytes(y + r * ldy, pnn_s8_row_bytes(nv, q0, q1, lo, hi), width);
+#if TILE_VECTORS > 2
+    if (nv > 2) {
+      const __m256i q2 = pnn_x86_requant8_apply(acc[r][2], &k);
+      pnn_s8_store_bytes(y + r * ldy + 16, pnn_s8_row_bytes(1, q2, q2, lo, hi), width - 16);
+    }
+#endif
   }
 }
 

@@ -386,7 +386,9 @@ static void check_problem(const problem *p, variant *variants, size_t num_varian
 }
 
 static const size_t SIZES_M[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 33};
-static const size_t SIZES_N[] = {1, 2, 3, 7, 15, 16, 17, 20, 21, 31, 33, 49, 69};
+/* Pixel tiles: 8 (NEON, WASM), 16 (AVX-VNNI, AVX-512 chunks), 24 (AVX2), up to 48
+ * (AVX-512): full tiles, each tail width, and tails of up to 4 pixels (GEMVs). */
+static const size_t SIZES_N[] = {1, 2, 3, 7, 15, 16, 17, 20, 21, 23, 24, 28, 31, 33, 40, 48, 49, 69};
 static const size_t SIZES_K[] = {0, 1, 3, 4, 5, 15, 16, 17, 31, 33, 63, 64, 65, 300};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -31,11 +31,11 @@ enum {
   QCONV_COLS_BUDGET = 256 * 1024,
   QCONV_MIN_CHUNK = 64,
   QCONV_MAX_CHUNK = 4096,
-  /* GEMM column chunks start on a multiple of the x86 s8 GEMMs' pixel tile (NEON's 8
-   * divides it), so the pixel tails that run as GEMVs or half-empty tiles only occur at
-   * the end of the image (ResNet-18's 28 x 28 layers had 227-pixel chunks: 3 GEMV
-   * pixels each). */
-  QCONV_GEMM_TILE = 16,
+  /* GEMM column chunks start on a multiple of the s8 GEMMs' pixel tiles (AVX2 24,
+   * AVX-512 up to 48, AVX-VNNI 16, NEON 8), so the pixel tails that run as GEMVs or
+   * half-empty tiles only occur at the end of the image (ResNet-18's 28 x 28 layers had
+   * 227-pixel chunks: 3 GEMV pixels each). */
+  QCONV_GEMM_TILE = 48,
   /* Sparse column chunks are multiples of the widest SpMM pixel tile (AVX-512: 64), so
    * pixel tails only occur at the end of the image. */
   QCONV_SPARSE_TILE = 64
@@ -331,7 +331,7 @@ static pnn_status check_weighted_io(const pnn_model *model, const pnn_node *node
 
 /* Output columns per task: about QCONV_COLS_BUDGET bytes of unfolded X (depth k),
  * within [QCONV_MIN_CHUNK, QCONV_MAX_CHUNK], rounded down to a multiple of `multiple`
- * (which divides QCONV_MIN_CHUNK), at most out_hw. */
+ * (at most QCONV_MIN_CHUNK), at most out_hw. */
 static size_t column_chunk(size_t k, size_t out_hw, size_t multiple) {
   size_t chunk = QCONV_COLS_BUDGET / k;
   chunk = chunk < QCONV_MIN_CHUNK ? QCONV_MIN_CHUNK : (chunk > QCONV_MAX_CHUNK ? QCONV_MAX_CHUNK : chunk);
