@@ -12,7 +12,6 @@ layer's bytes in the .pnn against its fp32 weights.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -25,7 +24,9 @@ from pocketnn.format import spec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
-from timing import host_banner, interleaved, ort_session  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "bench", "b1"))
+from bench_bconv import anchor_arguments  # noqa: E402
+from timing import interleaved, ort_session  # noqa: E402
 
 
 def conv_model(channels: int, size: int, layers: int, binarized: bool) -> onnx.ModelProto:
@@ -54,14 +55,8 @@ def conv_model(channels: int, size: int, layers: int, binarized: bool) -> onnx.M
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--size", type=int, default=56)
-    parser.add_argument("--channels", type=int, default=256)
-    args = parser.parse_args()
+    args = anchor_arguments(__doc__, runs=20)
     c, s = args.channels, args.size
-    print(host_banner())
-    print(f"3x3 conv {c}->{c} at {s}x{s}, stride 1, zero padding 1, 1 thread, median of {args.runs}", flush=True)
     x = np.random.default_rng(1).standard_normal((1, c, s, s)).astype(np.float32)
     fns = {}
     for layers in (1, 2):
