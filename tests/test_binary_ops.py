@@ -18,6 +18,7 @@ from pocketnn.format import spec
 from pocketnn.format.opcodes import OP_CODES
 from pocketnn.format.writer import write_pnn
 from pocketnn.ir import DType, Graph
+from pocketnn.passes.lower_binary import binary_scales
 from support import run_onnxruntime
 
 ISAS = ("scalar", "avx2", "avx512")
@@ -239,6 +240,23 @@ def test_weights_not_two_valued_stay_float() -> None:
     w.CopyFrom(numpy_helper.from_array(values, "w0"))
     graph, _ = _packed(built, (1, 3, 4, 4))
     assert [n.op for n in graph.nodes].count("BConv2d") == 0
+
+
+def test_weight_tolerance_is_half_a_percent() -> None:
+    signs = np.array([[1.0, -1.0, 1.0, -1.0], [-1.0, -1.0, 1.0, 1.0]])
+    within = signs * np.array([[2.0], [0.5]]) * np.array([1.0, 1.004, 0.996, 1.0])
+    np.testing.assert_allclose(binary_scales(within), [2.0, 0.5])
+    assert binary_scales(signs * np.array([1.0, 1.0, 1.0, 1.012])) is None
+    assert binary_scales(np.array([[0.0, 0.0], [1.0, -1.0]])) is None  # a_c must be > 0
+
+
+def test_one_padding_beside_conv_pads_stays_float() -> None:
+    built = _conv_model(Conv(3, 4, 3, pad=1, padding="one"))
+    conv = built[0].graph.node[-1]
+    conv.attribute.remove(next(a for a in conv.attribute if a.name == "pads"))
+    conv.attribute.append(helper.make_attribute("pads", [1, 1, 1, 1]))
+    graph, _ = _packed(built, (1, 3, 4, 4))
+    assert "BConv2d" not in [n.op for n in graph.nodes]
 
 
 # ---- dense layers ---------------------------------------------------------------------
