@@ -65,16 +65,23 @@ def fp32_conv_model(channels: int, size: int) -> bytes:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=30)
+def anchor_arguments(doc: str, runs: int) -> argparse.Namespace:
+    """--runs, --size, --channels of the anchor conv; prints the host and the shape."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=runs)
     parser.add_argument("--size", type=int, default=56)
     parser.add_argument("--channels", type=int, default=256)
     args = parser.parse_args()
     c, s = args.channels, args.size
-    ops = 2.0 * c * s * s * c * 9  # a multiply-add counts two, as for the float conv
     print(host_banner())
     print(f"3x3 conv {c}->{c} at {s}x{s}, stride 1, zero padding 1, 1 thread, median of {args.runs}", flush=True)
+    return args
+
+
+def main() -> None:
+    args = anchor_arguments(__doc__, runs=30)
+    c, s = args.channels, args.size
+    ops = 2.0 * c * s * s * c * 9  # a multiply-add counts two, as for the float conv
     with tempfile.TemporaryDirectory() as folder:
         lib = build_library(folder)
         session = ort_session(fp32_conv_model(c, s), threads=1)

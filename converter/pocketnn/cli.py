@@ -50,7 +50,8 @@ def _cmd_convert(args: argparse.Namespace) -> int:
                                args.quantize, args.calib_method, args.size_budget, args.latency_budget,
                                first_last_int8=not args.int4_first_last,
                                max_constant_elements=max_constant_elements,
-                               bind=parse_bindings(args.bind), quiet=args.quiet, rounding=args.rounding)
+                               bind=parse_bindings(args.bind), quiet=args.quiet, rounding=args.rounding,
+                               binarize=args.binarize)
     Path(args.output).write_bytes(result.data)
     if result.sparsity.layers:
         print_sparsity_report(console, result.sparsity)
@@ -176,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--quantize: how weights become integers: gptq (against the Hessian of each "
                         "layer's calibration inputs, with bias correction), nearest, or auto (default: "
                         "gptq for int4 and mixed, nearest for int8)")
+    p.add_argument("--binarize", choices=("auto", "off"), default="auto",
+                   help="binary layers (docs/BINARY.md) as 1-bit BConv2d/BGemm (auto, default) or kept in "
+                        "float (off; also keeps ONNX Sign(0) = 0 exact)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress display (shown on stderr for steps over about a second, when it is a terminal)")
     p.add_argument("--bind", action="append", default=[], metavar="NAME=VALUE",

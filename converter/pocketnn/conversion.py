@@ -1,7 +1,8 @@
 """pocketnn.conversion: ONNX model -> .pnn bytes (import, passes, compression, pack).
 
 Stages, in this order: import (frontend) -> the Graph passes (passes.PIPELINE: constant
-folding, BatchNorm folding, activation fusion...) -> compression (sparsity.compress:
+folding, BatchNorm folding, activation fusion...) -> binary layers to BConv2d / BGemm
+(passes.lower_binary, unless binarize="off") -> compression (sparsity.compress:
 channel rearrangement, group pruning, reconstruction; pre-pruned weights marked sparse)
 -> optional static quantization of the compressed graph (quantization.quantize_graph:
 int8 / int4 integer operators; quantization.mixed: int4/int8 per layer chosen by an ILP;
@@ -21,6 +22,7 @@ from pocketnn.frontend.folding import DEFAULT_MAX_CONSTANT_ELEMENTS
 from pocketnn.frontend.onnx_import import InputBindings, InputShapes, ModelSource, import_onnx
 from pocketnn.ir import Graph
 from pocketnn.passes import bounded_pipeline, run_passes
+from pocketnn.passes.lower_binary import lower_binary
 from pocketnn.progress import reporting, step
 from pocketnn.quantization.activations import DEFAULT_CALIB_METHOD, QuantizationError
 from pocketnn.quantization.mixed import quantize_mixed
@@ -38,6 +40,7 @@ from pocketnn.sparsity import (
 from pocketnn.sparsity.recipe import Pattern, RecipeSource
 
 PRODUCER = "pocketnn"
+BINARIZE_MODES = ("auto", "off")
 
 
 @dataclass
@@ -62,19 +65,21 @@ def convert_graph(model: ModelSource, input_shapes: InputShapes | None = None,
                   first_last_int8: bool = True,
                   max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS,
                   bind: InputBindings | None = None, quiet: bool = False,
-                  rounding: str = DEFAULT_ROUNDING) -> tuple[Graph, SparsityReport]:
+                  rounding: str = DEFAULT_ROUNDING, binarize: str = "auto") -> tuple[Graph, SparsityReport]:
     """The final graph, before packing, and the per-layer sparsity report; progress of
     the long steps on stderr unless `quiet` (pocketnn.progress)."""
     with reporting(quiet):
         return _convert_graph(model, input_shapes, options, calib, quantize, calib_method, size_budget,
-                              latency_budget, first_last_int8, max_constant_elements, bind, rounding)
+                              latency_budget, first_last_int8, max_constant_elements, bind, rounding, binarize)
 
 
 def _convert_graph(model: ModelSource, input_shapes: InputShapes | None, options: SparsityOptions | None,
                    calib: CalibSource | None, quantize: str | None, calib_method: str, size_budget: float,
                    latency_budget: float | None, first_last_int8: bool, max_constant_elements: int,
-                   bind: InputBindings | None, rounding: str) -> tuple[Graph, SparsityReport]:
+                   bind: InputBindings | None, rounding: str, binarize: str) -> tuple[Graph, SparsityReport]:
     options = options or SparsityOptions()
+    if binarize not in BINARIZE_MODES:
+        raise ValueError(f"binarize must be one of {', '.join(BINARIZE_MODES)}, got {binarize!r}")
     if latency_budget is not None and quantize != "mixed":
         raise QuantizationError('a latency budget applies to quantize="mixed" (--quantize mixed) only')
     if not first_last_int8 and quantize != "mixed":
@@ -84,6 +89,8 @@ def _convert_graph(model: ModelSource, input_shapes: InputShapes | None, options
         graph = run_passes(import_onnx(model, input_shapes=input_shapes,
                                        max_constant_elements=max_constant_elements, bind=bind),
                            bounded_pipeline(max_constant_elements))
+    if binarize == "auto":
+        graph = lower_binary(graph)
     if quantize is not None and any(node.op in INTEGER_COMPUTE_OPS for node in graph.nodes):
         raise QuantizationError("the model is already quantized (QDQ): its own scales and integer "
                                 "weights were imported; convert it without --quantize")
@@ -104,13 +111,13 @@ def convert_model(model: ModelSource, input_shapes: InputShapes | None = None,
                   first_last_int8: bool = True,
                   max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS,
                   bind: InputBindings | None = None, quiet: bool = False,
-                  rounding: str = DEFAULT_ROUNDING) -> Conversion:
+                  rounding: str = DEFAULT_ROUNDING, binarize: str = "auto") -> Conversion:
     """The whole conversion, with the packed bytes and the per-layer sparsity report;
     progress on stderr unless `quiet`."""
     with reporting(quiet):
         graph, report = convert_graph(model, input_shapes, options, calib, quantize, calib_method,
                                       size_budget, latency_budget, first_last_int8, max_constant_elements,
-                                      bind, rounding=rounding)
+                                      bind, rounding=rounding, binarize=binarize)
         with step("packing"):
             data = write_pnn(graph)
     return Conversion(graph, data, report)
@@ -123,7 +130,8 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
             calib_method: str = DEFAULT_CALIB_METHOD, size_budget: float = 0.5,
             latency_budget: float | None = None, first_last_int8: bool = True,
             max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS,
-            bind: InputBindings | None = None, quiet: bool = False, rounding: str = DEFAULT_ROUNDING) -> bytes:
+            bind: InputBindings | None = None, quiet: bool = False, rounding: str = DEFAULT_ROUNDING,
+            binarize: str = "auto") -> bytes:
     """Converts an ONNX model (path or ModelProto) to .pnn bytes, also written to
     `output` when given. `input_shapes` fixes symbolic input dims (others default to 1).
 
@@ -151,6 +159,11 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
     at most 2x that in all: beyond it a node the runtime computes stays a node, any other
     is a LimitError naming the node, its shape and the limit.
 
+    Binary layers (docs/BINARY.md: a Sign or Where(Less(x, 0), -1, 1) binarizer feeding a
+    Conv / Gemm / MatMul with +-a_c weights) run as 1-bit BConv2d / BGemm when `binarize`
+    is "auto" (default); "off" keeps them in float. The kernels binarize 0 to +1, where
+    ONNX Sign(0) = 0.
+
     `bind` freezes graph inputs to values ({"sr": 16000}): they become constants, what
     depends on them folds (an If on them takes its branch) and they leave the inputs.
 
@@ -159,7 +172,8 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
     `quiet` turns it off."""
     options = sparsity_options(sparsity, sparsity_pattern, recipe)
     data = convert_model(model, input_shapes, options, calib, quantize, calib_method, size_budget,
-                         latency_budget, first_last_int8, max_constant_elements, bind, quiet, rounding).data
+                         latency_budget, first_last_int8, max_constant_elements, bind, quiet, rounding,
+                         binarize).data
     if output is not None:
         Path(output).write_bytes(data)
     return data

@@ -81,6 +81,9 @@ OP_CODES: dict[str, int] = {
     "Expand": 104,
     "Tile": 105,
     "TopK": 107,
+    # Binary operators (format 1.6, docs/OPS.md "Binary operators").
+    "BConv2d": 120,
+    "BGemm": 121,
 }
 
 # Fused activation codes (attribute "act"), docs/OPS.md.

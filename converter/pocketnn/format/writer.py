@@ -20,12 +20,13 @@ from pocketnn.ir import AttrValue, DType, Graph, Node, Tensor
 from pocketnn.quantization.arith import pack_int4
 
 # Dtypes a constant can be written in as dense little-endian data (S4: two values per
-# byte, low nibble first).
-WRITABLE_CONSTANT_DTYPES = (DType.F32, DType.F16, DType.S8, DType.U8, DType.S4, DType.S32, DType.S64,
-                            DType.BOOL)
+# byte, low nibble first; B1: bits from the low bit of each byte up, given as booleans).
+WRITABLE_CONSTANT_DTYPES = (DType.F32, DType.F16, DType.S8, DType.U8, DType.S4, DType.B1, DType.S32,
+                            DType.S64, DType.BOOL)
 # The first integer operator code: nodes from here on need format 1.2.
 _FIRST_INTEGER_OP = OP_CODES["QuantizeLinear"]
 _FIRST_VALUE_OP = OP_CODES["Equal"]
+_FIRST_BINARY_OP = OP_CODES["BConv2d"]
 
 
 class _Buffer:
@@ -139,6 +140,10 @@ def _constant_bytes(tensor: Tensor) -> bytes:
             return pack_int4(data).tobytes()
         except ValueError as exc:
             raise ValueError(f'constant "{tensor.name}": values do not fit in S4 ({exc})') from None
+    if tensor.dtype == DType.B1:
+        if data.dtype != np.bool_:
+            raise ValueError(f'constant "{tensor.name}": B1 data must be booleans, not {data.dtype}')
+        return np.packbits(data.reshape(-1), bitorder="little").tobytes()
     target = np.dtype(tensor.dtype.to_numpy()).newbyteorder("<")
     cast = data.astype(target)
     if np.issubdtype(target, np.integer) and not np.array_equal(cast, data):
@@ -286,7 +291,9 @@ def write_pnn(graph: Graph) -> bytes:
 
     for node in graph.nodes:
         _write_node(structure, node, ids)
-        if OP_CODES[node.op] >= _FIRST_VALUE_OP:
+        if OP_CODES[node.op] >= _FIRST_BINARY_OP:
+            minor = max(minor, spec.MINOR_BINARY)
+        elif OP_CODES[node.op] >= _FIRST_VALUE_OP:
             minor = max(minor, spec.MINOR_VALUE_TYPES)
         elif OP_CODES[node.op] >= _FIRST_INTEGER_OP:
             minor = max(minor, spec.MINOR_QAVERAGE_POOL if node.op == "QAveragePool" else spec.MINOR_INTEGER_OPS)

@@ -50,4 +50,7 @@ PNN_DECLARE_OP(qconv)        /* QConv */
 PNN_DECLARE_OP(qgemm)        /* QGemm */
 PNN_DECLARE_OP(qelementwise) /* the others: switch on node->op */
 
+/* binary operators (docs/OPS.md, codes 120..121) */
+PNN_DECLARE_OP(bconv)        /* BConv2d, BGemm */
+
 #endif /* PNN_OPS_H */
