@@ -334,3 +334,29 @@ def test_near_zero_channel_with_a_large_bias_quantizes() -> None:
     expected = run_onnxruntime(model, {"x": x})[0]
     assert np.abs(ours[0, 1] - 3.0).max() <= 0.05  # the bias channel survives
     assert np.abs(ours - expected).max() <= 0.05 * np.abs(expected).max()
+
+
+@pytest.mark.parametrize(("act", "attrs"), [("HardSwish", {}), ("HardSigmoid", {"alpha": 0.3, "beta": 0.4}),
+                                            ("Sigmoid", {}), ("Tanh", {})])
+def test_a_layer_with_a_table_activation_becomes_qconv_and_qlookup(act, attrs) -> None:
+    """The float passes fuse these activations into the Conv; int8 splits them out again
+    (quantization/split_activations.py) so the Conv and its weights are integers."""
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((6, 3, 3, 3)).astype(np.float32) * 0.4
+    b = rng.standard_normal(6).astype(np.float32) * 0.1
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+         helper.make_node(act, ["c"], ["y"], **attrs)],
+        "conv_act", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 9, 7])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 9, 7])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    calib = rng.standard_normal((64, 3, 9, 7)).astype(np.float32)
+    data = pocketnn.convert(model, quantize="int8", calib={"x": calib}, quiet=True)
+    m = pocketnn.Model(data)
+    assert [n.op for n in m.nodes] == ["QuantizeLinear", "QConv", "QLookup", "DequantizeLinear"]
+    x = rng.standard_normal((1, 3, 9, 7)).astype(np.float32)
+    expected = run_onnxruntime(model, {"x": x})[0]
+    got = m.run({"x": x})["y"]
+    sqnr = 10 * np.log10(np.sum(expected.astype(np.float64) ** 2) / np.sum((got - expected).astype(np.float64) ** 2))
+    assert sqnr > 25, sqnr

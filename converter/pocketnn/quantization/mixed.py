@@ -38,6 +38,7 @@ from pocketnn.quantization.activations import DEFAULT_CALIB_METHOD, Quantization
 from pocketnn.quantization.quantize_graph import QParams, calibrate, quantize_graph, weighted_nodes
 from pocketnn.quantization.rounding import DEFAULT_ROUNDING, WeightRounding
 from pocketnn.quantization.sparse_storage import marked_layers, settle_sparse_storage, stored_bytes
+from pocketnn.quantization.split_activations import split_lookup_activations
 from pocketnn.sparsity.calibration import CalibSource, load_calibration
 
 # Calibration samples the sensitivity runs on: enough to average out per-sample noise,
@@ -199,6 +200,7 @@ def quantize_mixed(graph: Graph, calib: CalibSource | None, size_budget: float =
     `first_last_int8` keeps the first and last weighted layers int8; `rounding` rounds
     the weights of every candidate (quantization.rounding), so the sensitivities are
     those of the weights that will be stored."""
+    graph = split_lookup_activations(graph)
     qparams, weight_rounding = calibrate(graph, calib, method, rounding, may_be_int4=True)
     assert calib is not None  # activation_qparams raised otherwise
     graph = settle_sparse_storage(graph, qparams)[0]

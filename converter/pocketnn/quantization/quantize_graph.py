@@ -28,6 +28,7 @@ import numpy as np
 
 from pocketnn.format.opcodes import ACTIVATIONS
 from pocketnn.ir import DType, Graph, Node, Tensor
+from pocketnn.quantization.split_activations import split_lookup_activations
 from pocketnn.passes.graph_utils import drop_unreferenced_tensors
 from pocketnn.passes.numpy_ops import evaluate
 from pocketnn.quantization.activations import (
@@ -473,6 +474,7 @@ def quantize_static(graph: Graph, calib: CalibSource | None, scheme: str = "int8
     from pocketnn.quantization.sparse_storage import marked_layers, settle_sparse_storage
 
     weight_bits(scheme, 0, 1)  # an unknown scheme fails before calibration runs
+    graph = split_lookup_activations(graph)
     qparams, weight_rounding = calibrate(graph, calib, method, rounding, scheme == "int4")
     graph = settle_sparse_storage(graph, qparams)[0]
     count = len(weighted_nodes(graph))
