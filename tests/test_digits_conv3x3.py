@@ -65,3 +65,8 @@ def test_int8_loses_at_most_one_point(digits, reference, tmp_path) -> None:
     got = _pocketnn_predictions(tmp_path / "q.pnn", images)
     loss = np.mean(reference == labels) - np.mean(got == labels)
     assert loss <= 0.01, f"int8 loses {100 * loss:.1f} points"
+    # Every conv is an integer one, HardSwish / HardSigmoid-fused ones included
+    # (quantization/split_activations.py), so the file is about a quarter of the ONNX.
+    ops = [n.op for n in pocketnn.Model(str(tmp_path / "q.pnn")).nodes]
+    assert "Conv" not in ops and ops.count("QConv") == 7 and ops.count("QLookup") == 4
+    assert (tmp_path / "q.pnn").stat().st_size <= 0.3 * MODEL.stat().st_size
