@@ -286,6 +286,8 @@ def write_pnn(graph: Graph) -> bytes:
 
     for node in graph.nodes:
         _write_node(structure, node, ids)
+        if node.op == "Sign":
+            minor = max(minor, spec.MINOR_SIGN)
         if OP_CODES[node.op] >= _FIRST_VALUE_OP:
             minor = max(minor, spec.MINOR_VALUE_TYPES)
         elif OP_CODES[node.op] >= _FIRST_INTEGER_OP:
