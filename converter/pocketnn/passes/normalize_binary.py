@@ -44,7 +44,10 @@ def _other_scalar(g: Graph, node: Node, x: str) -> float | None:
 
 
 def _zero_positive_sign(g: Graph, compare: Node, where: Node, x: str) -> None:
-    """Rewrites the two nodes in place as Less(x, 0) -> Where(-1, 1)."""
+    """Rewrites the two nodes in place as Less(x, 0) -> Where(-1, 1), unless a constant
+    operand broadcast the output beyond x's shape."""
+    if g.tensors[where.outputs[0]].shape != g.tensors[x].shape:
+        return
     compare.op, compare.inputs, compare.attrs = "Less", [x, _constant(g, f"{compare.name}_zero", 0.0)], {}
     g.tensors[compare.outputs[0]].dtype = DType.BOOL
     where.op, where.attrs = "Where", {}
