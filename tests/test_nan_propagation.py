@@ -116,6 +116,7 @@ UNARY_CASES: dict[str, tuple[str, dict[str, object], dict[str, np.ndarray]]] = {
     "neg": ("Neg", {}, {}),
     "floor": ("Floor", {}, {}),
     "ceil": ("Ceil", {}, {}),
+    "sign": ("Sign", {}, {}),
 }
 
 

@@ -85,6 +85,7 @@ CASES: dict[str, Callable[[], onnx.ModelProto]] = {
     "neg": lambda: M("Neg", [("x", (6, 5))]),
     "floor": lambda: M("Floor", [("x", (6, 5))]),
     "ceil": lambda: M("Ceil", [("x", (6, 5))]),
+    "sign": lambda: M("Sign", [("x", (6, 5))]),
     "log": lambda: M("Log", [("x", (6, 5))]),  # positive inputs, below
     "reciprocal": lambda: M("Reciprocal", [("x", (6, 5))]),  # positive inputs, below
     # Binary with broadcasting (both sides, constants, scalars)

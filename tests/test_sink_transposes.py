@@ -109,3 +109,19 @@ def test_input_normalization_folds_into_the_first_convolution(pad: bool) -> None
     x_in = np.random.default_rng(3).standard_normal((1, 9, 9, 3)).astype(np.float32)
     (expected,) = run_onnxruntime(model, {"x": x_in})
     np.testing.assert_allclose(runtime.run({"x": x_in})[runtime.outputs[0].name], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_transposes_move_through_pad_comparisons_and_where() -> None:
+    """Larq via tf2onnx: NHWC GreaterOrEqual -> Where -> Pad between two convolutions; the
+    Pad's pads follow their axes, and only the input Transpose is left."""
+    b = NhwcModel()
+    x = b.conv("x", 3, 4)
+    ge = b.node("GreaterOrEqual", [x, b.const(np.float32(0.0))])
+    signs = b.node("Where", [ge, b.const(np.float32(1.0)), b.const(np.full(4, -1.0, np.float32))])
+    padded = b.node("Pad", [signs, b.const(np.array([0, 1, 2, 0, 0, 2, 1, 0], np.int64)), b.const(np.float32(1.0))])
+    model = b.model(b.conv(padded, 4, 5, pad=False), [1, 6, 7, 3])
+    runtime = pocketnn.Model(pocketnn.convert(model))
+    assert [n.op for n in runtime.nodes].count("Transpose") == 2  # the input's and the output's (NHWC)
+    x_in = np.random.default_rng(3).standard_normal((1, 6, 7, 3)).astype(np.float32)
+    (expected,) = run_onnxruntime(model, {"x": x_in})
+    np.testing.assert_allclose(runtime.run({"x": x_in})[runtime.outputs[0].name], expected, rtol=1e-5, atol=1e-5)

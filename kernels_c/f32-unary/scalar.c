@@ -102,6 +102,10 @@ void pnn_f32_unary_scalar(const pnn_unary_params *p, size_t n, const float *x, f
     case PNN_UNARY_CEIL:
       for (i = 0; i < n; ++i) y[i] = ceilf(x[i]);
       break;
+    case PNN_UNARY_SIGN:
+      /* x + 0 turns -0 into +0 and keeps NaN, as onnxruntime's Sign. */
+      for (i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? 1.0f : (x[i] < 0.0f ? -1.0f : x[i] + 0.0f);
+      break;
     default: /* PNN_UNARY_COPY */
       for (i = 0; i < n; ++i) y[i] = x[i];
       break;

@@ -71,6 +71,11 @@ void PNN_UNARY_FN(const pnn_unary_params *p, size_t n, const float *x, float *y)
     case PNN_UNARY_ELU: PNN_UNARY_LOOP(PV_blend(PV_gt(v, zero), v, PV_mul(alpha, PNN_VM(expm1)(v)))); break;
     case PNN_UNARY_FLOOR: PNN_UNARY_LOOP(PV_floor(v)); break;
     case PNN_UNARY_CEIL: PNN_UNARY_LOOP(PV_ceil(v)); break;
+    case PNN_UNARY_SIGN: {
+      const PV_F minus_one = PV_splat(-1.0f);
+      PNN_UNARY_LOOP(PV_blend(PV_gt(v, zero), one, PV_blend(PV_lt(v, zero), minus_one, PV_add(v, zero))));
+      break;
+    }
     default: /* PNN_UNARY_COPY */
       if (x != y) memmove(y, x, n * sizeof(float));
       break;

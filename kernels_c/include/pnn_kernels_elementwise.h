@@ -30,6 +30,7 @@ enum pnn_unary_kind {
   PNN_UNARY_ELU,          /* x > 0 ? x : alpha(e^x - 1) */
   PNN_UNARY_FLOOR,
   PNN_UNARY_CEIL,
+  PNN_UNARY_SIGN,         /* 1, -1, or 0 for +-0 (as +0, onnxruntime's); NaN stays NaN */
   PNN_UNARY_COPY
 };
 

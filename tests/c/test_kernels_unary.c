@@ -61,6 +61,7 @@ static const unary_case CASES[] = {
     {"elu_alpha", {PNN_UNARY_ELU, 0.3f, 0.0f}, {4, 0, 0}},
     {"floor", {PNN_UNARY_FLOOR, 0.0f, 0.0f}, {0, 0, 0}},
     {"ceil", {PNN_UNARY_CEIL, 0.0f, 0.0f}, {0, 0, 0}},
+    {"sign", {PNN_UNARY_SIGN, 0.0f, 0.0f}, {0, 0, 0}},
     {"copy", {PNN_UNARY_COPY, 0.0f, 0.0f}, {0, 0, 0}},
 };
 #define NUM_CASES (sizeof CASES / sizeof CASES[0])

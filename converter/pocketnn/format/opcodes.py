@@ -34,6 +34,7 @@ OP_CODES: dict[str, int] = {
     "Max": 35,
     "Min": 36,
     "PRelu": 37,
+    "Sign": 38,  # format 1.6, docs/BINARY.md
     "MaxPool": 40,
     "AveragePool": 41,
     "GlobalAveragePool": 42,

@@ -22,6 +22,7 @@ MINOR_QAVERAGE_POOL = 3  # op code 88
 MINOR_VALUE_TYPES = 4  # bool tensors; op codes 90-107 (docs/OPS.md "Value types")
 MINOR_QGEMM_ROWS = 5  # QGemm with X of rank >= 3 (rows of K)
 MINOR_BINARY = 6  # op codes 120-121, b1 weights and activations (docs/OPS.md "Binary operators")
+MINOR_SIGN = 6  # op code 38, Sign (docs/BINARY.md)
 
 # magic, major, minor, checksum, header_size, file_size, n_meta, n_tensors, n_nodes,
 # n_inputs, n_outputs, reserved, data_offset, data_size

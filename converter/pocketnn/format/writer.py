@@ -291,6 +291,8 @@ def write_pnn(graph: Graph) -> bytes:
 
     for node in graph.nodes:
         _write_node(structure, node, ids)
+        if node.op == "Sign":
+            minor = max(minor, spec.MINOR_SIGN)
         if OP_CODES[node.op] >= _FIRST_BINARY_OP:
             minor = max(minor, spec.MINOR_BINARY)
         elif OP_CODES[node.op] >= _FIRST_VALUE_OP:

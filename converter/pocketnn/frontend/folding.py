@@ -22,6 +22,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from pocketnn.errors import LimitError, ShapeError
+from pocketnn.frontend.binary_import import expand_qonnx_ops
 from pocketnn.frontend.contrib_ops import expand_contrib_ops
 from pocketnn.frontend.control_flow import SUBGRAPH_OPS, inline_constant_ifs, node_reads
 from pocketnn.frontend.node_writer import onnx_attrs
@@ -406,6 +407,7 @@ def simplify(state: OnnxState, runtime_op: RuntimeOp) -> None:
         changed = _inline_ifs(state) or changed
         changed = _unroll_recurrent(state) or changed
         changed = expand_contrib_ops(state) or changed
+        changed = expand_qonnx_ops(state) or changed
         remove_dead(state)
         if not changed:
             break

@@ -16,7 +16,7 @@ from pocketnn.frontend.context import (
 from pocketnn.ir import AttrValue, DType
 
 _PLAIN_UNARY = ("Relu", "Sigmoid", "Tanh", "Erf", "Exp", "Sqrt", "Abs", "Neg", "Log",
-                "Reciprocal", "Softplus", "Floor", "Ceil", "HardSwish")
+                "Reciprocal", "Softplus", "Floor", "Ceil", "HardSwish", "Sign")
 # op -> (attribute, ONNX default) for unary ops with float attributes.
 _UNARY_WITH_ATTRS: dict[str, tuple[tuple[str, float], ...]] = {
     "LeakyRelu": (("alpha", 0.01),),

@@ -26,6 +26,7 @@ _UNARY: dict[str, Callable[[np.ndarray, Node], np.ndarray]] = {
     "Softplus": lambda x, n: np.logaddexp(0.0, x),
     "Floor": lambda x, n: np.floor(x),
     "Ceil": lambda x, n: np.ceil(x),
+    "Sign": lambda x, n: np.sign(x),
     "Identity": lambda x, n: x,
     "Clip": lambda x, n: np.minimum(np.maximum(x, n.attrs.get("min", -np.inf)), n.attrs.get("max", np.inf)),
     "LeakyRelu": lambda x, n: np.where(x >= 0, x, float(n.attrs.get("alpha", 0.01)) * x),  # type: ignore[arg-type]

@@ -23,9 +23,10 @@ from pocketnn.passes.graph_utils import (consumer_map, copy_graph, drop_unrefere
 
 # Element-wise ops of one input whose output has the input's shape.
 _UNARY = frozenset({"Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Erf", "Gelu",
-                    "Exp", "Sqrt", "Abs", "Neg", "Log", "Reciprocal", "Softplus", "Elu", "Floor", "Ceil"})
-# Element-wise ops of two broadcasting inputs.
-_BINARY = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "PRelu"})
+                    "Exp", "Sqrt", "Abs", "Neg", "Log", "Reciprocal", "Softplus", "Elu", "Floor", "Ceil", "Sign"})
+# Element-wise ops of two (Where: three) broadcasting inputs.
+_BINARY = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "PRelu",
+                     "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Where"})
 _REDUCE = frozenset({"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"})
 
 
@@ -91,20 +92,36 @@ class _Sinker:
             return False
         inputs = list(op.inputs)
         position = inputs.index(y)
-        other = inputs[1 - position]
-        other_producer = producers.get(other)
-        if other_producer is not None and other_producer.op == "Transpose" and _perm(other_producer) == perm \
-                and self.single_reader(other, consumers) is op:
-            inputs[1 - position] = other_producer.inputs[0]
-        elif self.g.tensors[other].is_constant:
-            permuted = self.permuted_constant(other, perm, len(perm))
-            if permuted is None:
+        for index, other in enumerate(inputs):
+            if index == position:
+                continue
+            other_producer = producers.get(other)
+            if other_producer is not None and other_producer.op == "Transpose" and _perm(other_producer) == perm \
+                    and self.single_reader(other, consumers) is op:
+                inputs[index] = other_producer.inputs[0]
+            elif self.g.tensors[other].is_constant:
+                permuted = self.permuted_constant(other, perm, len(perm))
+                if permuted is None:
+                    return False
+                inputs[index] = permuted
+            elif int(np.prod(self.g.tensors[other].shape)) != 1:
                 return False
-            inputs[1 - position] = permuted
-        elif int(np.prod(self.g.tensors[other].shape)) != 1:
-            return False
         inputs[position] = transpose.inputs[0]
         self.swap(transpose, op, inputs, perm)
+        return True
+
+    def try_pad(self, transpose: Node, op: Node) -> bool:
+        """Pad(T(x)) = T(Pad'(x)): each axis's pads move to the axis it came from."""
+        perm = _perm(transpose)
+        pads = [int(p) for p in op.attrs["pads"]]  # type: ignore[union-attr]
+        rank = len(perm)
+        if len(pads) != 2 * rank:
+            return False
+        moved = [0] * (2 * rank)
+        for i, source in enumerate(perm):
+            moved[source], moved[rank + source] = pads[i], pads[rank + i]
+        op.attrs["pads"] = moved
+        self.swap(transpose, op, [transpose.inputs[0]], perm)
         return True
 
     def try_concat(self, transpose: Node, op: Node, consumers: dict[str, list[Node]],
@@ -168,6 +185,8 @@ class _Sinker:
                 self.swap(node, reader, [x] + reader.inputs[1:], perm)
                 return True
             if reader.op in _BINARY and (reader.op != "PRelu" or reader.inputs[0] == y) and self.try_binary(node, reader, consumers, producers):
+                return True
+            if reader.op == "Pad" and reader.inputs[0] == y and len(reader.inputs) == 1 and self.try_pad(node, reader):
                 return True
             if reader.op == "Concat" and self.try_concat(node, reader, consumers, producers):
                 return True

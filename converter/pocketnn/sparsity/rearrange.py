@@ -22,7 +22,7 @@ from pocketnn.ir import Graph, Node
 from pocketnn.passes.graph_utils import consumer_map, copy_graph, producer_map
 
 UNARY = {"Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Erf", "Gelu",
-         "Exp", "Sqrt", "Abs", "Neg", "Log", "Reciprocal", "Softplus", "Elu", "Floor", "Ceil", "Identity",
+         "Exp", "Sqrt", "Abs", "Neg", "Log", "Reciprocal", "Softplus", "Elu", "Floor", "Ceil", "Sign", "Identity",
          "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"}
 BINARY = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "PRelu"}
 

@@ -42,6 +42,7 @@ static bool unary_kind(uint16_t op, int *kind) {
     case PNN_OP_ELU: *kind = PNN_UNARY_ELU; return true;
     case PNN_OP_FLOOR: *kind = PNN_UNARY_FLOOR; return true;
     case PNN_OP_CEIL: *kind = PNN_UNARY_CEIL; return true;
+    case PNN_OP_SIGN: *kind = PNN_UNARY_SIGN; return true;
     case PNN_OP_IDENTITY: *kind = PNN_UNARY_COPY; return true;
     default: return false;
   }
