@@ -66,7 +66,7 @@ void pnn_f32_gemm_pp_avx512(size_t M, size_t N, size_t K, const float *Ap, const
  * panel and one broadcast of each pixel's B value; 28 accumulators hold the whole K
  * sum (no K blocks), start at the bias and get the activation; the tile is then
  * transposed in registers so each channel row of C gets one masked vector store. */
-enum { PT_MR = 14 };
+enum { PT_MR = 14, PT_CHANNELS = PNN_GEMM_PB_NR };
 
 /* r[i] lane j -> r[j] lane i: a 16 x 16 transpose (pairs, then 64-bit pairs, then
  * 128-bit lanes twice). */
@@ -104,8 +104,8 @@ static PNN_ALWAYS_INLINE void pt_store(__m512 tile[16], size_t nr, float *c, siz
 }
 
 static PNN_ALWAYS_INLINE void pt_tile(size_t nr, size_t K, const float *at, const float *b, float *c, size_t ldc,
-                                      __mmask16 mlo, __mmask16 mhi, __m512 bias_lo, __m512 bias_hi,
-                                      const pb_epilogue *ep) {
+                                      size_t channels, __m512 bias_lo, __m512 bias_hi, const pb_epilogue *ep) {
+  const __mmask16 mlo = pnn_mask16(channels), mhi = channels > 16 ? pnn_mask16(channels - 16) : 0;
   __m512 lo[PT_MR], hi[PT_MR];
 #pragma GCC unroll 14
   for (size_t i = 0; i < PT_MR; ++i) {
@@ -136,10 +136,10 @@ static PNN_ALWAYS_INLINE void pt_tile(size_t nr, size_t K, const float *at, cons
 }
 
 #define PT_CASE(R) \
-  case R: pt_tile(R, K, at, b, c, ldc, mlo, mhi, bias_lo, bias_hi, ep); break;
+  case R: pt_tile(R, K, at, b, c, ldc, channels, bias_lo, bias_hi, ep); break;
 
-static void pt_strip(size_t nr, size_t K, const float *at, const float *b, float *c, size_t ldc,
-                     __mmask16 mlo, __mmask16 mhi, __m512 bias_lo, __m512 bias_hi, const pb_epilogue *ep) {
+static void pt_strip(size_t nr, size_t K, const float *at, const float *b, float *c, size_t ldc, size_t channels,
+                     __m512 bias_lo, __m512 bias_hi, const pb_epilogue *ep) {
   switch (nr) {
     PT_CASE(1) PT_CASE(2) PT_CASE(3) PT_CASE(4) PT_CASE(5) PT_CASE(6) PT_CASE(7)
     PT_CASE(8) PT_CASE(9) PT_CASE(10) PT_CASE(11) PT_CASE(12) PT_CASE(13) PT_CASE(14)
@@ -148,38 +148,11 @@ static void pt_strip(size_t nr, size_t K, const float *at, const float *b, float
 }
 #undef PT_CASE
 
+#include "pt_driver.h"
+
 void pnn_f32_gemm_pt_avx512(size_t M, size_t N, size_t K, const float *At, const float *Bp,
                             float *C, size_t ldc, const float *row_bias, pnn_activation act) {
-  if (M == 0 || N == 0) return;
-  pb_epilogue ep;
-  ep.kind = act.kind;
-  ep.activate = 1;
-  ep.alpha = _mm512_set1_ps(act.alpha);
-  ep.beta = _mm512_set1_ps(act.beta);
-  for (size_t m0 = 0; m0 < M; m0 += PNN_GEMM_PB_NR) {
-    const size_t width = M - m0 < PNN_GEMM_PB_NR ? M - m0 : PNN_GEMM_PB_NR;
-    const __mmask16 mlo = pnn_mask16(width), mhi = width > 16 ? pnn_mask16(width - 16) : 0;
-    const __m512 bias_lo = row_bias ? _mm512_maskz_loadu_ps(mlo, row_bias + m0) : _mm512_setzero_ps();
-    const __m512 bias_hi = row_bias ? _mm512_maskz_loadu_ps(mhi, row_bias + m0 + 16) : _mm512_setzero_ps();
-    const float *at = At + m0 * K;
-    /* The channel panel (K x 32 floats) stays in L1/L2 while every pixel strip passes. */
-    for (size_t n0 = 0; n0 < N; n0 += PNN_GEMM_PB_NR) {
-      const size_t panel_width = N - n0 < PNN_GEMM_PB_NR ? N - n0 : PNN_GEMM_PB_NR;
-      const float *panel = Bp + (n0 / PNN_GEMM_PB_NR) * K * PNN_GEMM_PB_NR;
-      /* Strips of nearly equal height (32 = 11 + 11 + 10, not 14 + 14 + 4): a short
-       * strip has too few FMAs per weight load to keep the FMA units busy. */
-      const size_t strips = (panel_width + PT_MR - 1) / PT_MR;
-      for (size_t s = 0, index = 0; index < strips; ++index) {
-        const size_t nr = panel_width / strips + (index < panel_width % strips);
-        pt_strip(nr, K, at, panel + s, C + m0 * ldc + n0 + s, ldc, mlo, mhi, bias_lo, bias_hi, &ep);
-        s += nr;
-      }
-    }
-  }
-  if (pnn_act_needs_scalar_pass(act.kind)) {
-    for (size_t m = 0; m < M; ++m)
-      for (size_t n = 0; n < N; ++n) C[m * ldc + n] = pnn_activate(C[m * ldc + n], act);
-  }
+  gemm_pt(M, N, K, At, Bp, C, ldc, row_bias, act);
 }
 
 #if defined(__clang__)

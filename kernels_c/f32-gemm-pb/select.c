@@ -41,6 +41,10 @@ pnn_f32_gemm_pt_fn pnn_f32_gemm_pt_select(const pnn_cpu_features *cpu, const cha
     if (name) *name = "avx512";
     return pnn_f32_gemm_pt_avx512;
   }
+  if (cpu->avx2_fma) {
+    if (name) *name = "avx2";
+    return pnn_f32_gemm_pt_avx2;
+  }
 #else
   (void)cpu;
 #endif

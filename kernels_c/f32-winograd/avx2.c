@@ -31,23 +31,8 @@ static PNN_ALWAYS_INLINE wino_vec wino_act(wino_vec v, int kind, wino_vec alpha,
 static PNN_ALWAYS_INLINE wino_vec wino_loadu(const float *p) { return _mm256_loadu_ps(p); }
 static PNN_ALWAYS_INLINE void wino_storeu(float *p, wino_vec v) { _mm256_storeu_ps(p, v); }
 static PNN_ALWAYS_INLINE wino_vec wino_load(const float *p, wino_mask m) { return _mm256_maskload_ps(p, m); }
-/* The first n < 8 lanes by plain stores: VMASKMOVPS stores are slow on AMD cores. */
-static PNN_ALWAYS_INLINE void wino_store_first(float *p, size_t n, wino_vec v) {
-  __m128 part = _mm256_castps256_ps128(v);
-  if (n >= 4) {
-    _mm_storeu_ps(p, part);
-    part = _mm256_extractf128_ps(v, 1);
-    p += 4;
-    n -= 4;
-  }
-  if (n >= 2) {
-    _mm_storel_pi((__m64 *)p, part);
-    part = _mm_movehl_ps(part, part);
-    p += 2;
-    n -= 2;
-  }
-  if (n) _mm_store_ss(p, part);
-}
+/* The first n < 8 lanes by plain stores (pnn_x86_act.h). */
+static PNN_ALWAYS_INLINE void wino_store_first(float *p, size_t n, wino_vec v) { pnn_store8_first(p, v, n); }
 
 static PNN_ALWAYS_INLINE void wino_split(wino_vec a0, wino_vec a1, wino_vec *even, wino_vec *odd) {
   /* In-lane shuffles give e[0, 2, 8, 10 | 4, 6, 12, 14]; swapping the middle 64-bit

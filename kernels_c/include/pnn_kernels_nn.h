@@ -93,9 +93,11 @@ void pnn_f32_gemm_pt_pack(size_t M, size_t K, const float *A, size_t lda, float 
 typedef pnn_f32_gemm_pp_fn pnn_f32_gemm_pt_fn;
 void pnn_f32_gemm_pt_scalar(size_t M, size_t N, size_t K, const float *At, const float *Bp,
                             float *C, size_t ldc, const float *row_bias, pnn_activation act);
+void pnn_f32_gemm_pt_avx2(size_t M, size_t N, size_t K, const float *At, const float *Bp,
+                          float *C, size_t ldc, const float *row_bias, pnn_activation act);
 void pnn_f32_gemm_pt_avx512(size_t M, size_t N, size_t K, const float *At, const float *Bp,
                             float *C, size_t ldc, const float *row_bias, pnn_activation act);
-/* AVX-512 on x86 when usable, else NULL (the channel-lane form only pays with 16 lanes). */
+/* AVX-512, else AVX2 + FMA on x86 when usable, else NULL. */
 pnn_f32_gemm_pt_fn pnn_f32_gemm_pt_select(const pnn_cpu_features *cpu, const char **name);
 
 /* ---- f32 Winograd F(2x2, 3x3) (kernels_c/f32-winograd/) ----------------------

@@ -75,6 +75,29 @@ static inline __m256i pnn_mask8(size_t n) {
   const int count = n >= 8 ? 8 : (int)n;
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
+
+/* The first n <= 8 lanes of v to p by plain stores: VMASKMOVPS stores are slow on AMD
+ * cores. */
+static PNN_ALWAYS_INLINE void pnn_store8_first(float *p, __m256 v, size_t n) {
+  if (n >= 8) {
+    _mm256_storeu_ps(p, v);
+    return;
+  }
+  __m128 part = _mm256_castps256_ps128(v);
+  if (n >= 4) {
+    _mm_storeu_ps(p, part);
+    part = _mm256_extractf128_ps(v, 1);
+    p += 4;
+    n -= 4;
+  }
+  if (n >= 2) {
+    _mm_storel_pi((__m64 *)p, part);
+    part = _mm_movehl_ps(part, part);
+    p += 2;
+    n -= 2;
+  }
+  if (n) _mm_store_ss(p, part);
+}
 #endif
 
 #endif /* PNN_F32_X86_ACT_H */

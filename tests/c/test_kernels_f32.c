@@ -729,6 +729,7 @@ int main(void) {
     if (variant_usable("f32-gemm-pb", "avx512", cpu.avx512f)) test_gemm_pb("avx512", pnn_f32_gemm_pb_avx512, &r, &t);
     if (variant_usable("f32-gemm-pp", "avx2", cpu.avx2_fma)) test_gemm_pp("avx2", pnn_f32_gemm_pp_avx2, &r, &t);
     if (variant_usable("f32-gemm-pp", "avx512", cpu.avx512f)) test_gemm_pp("avx512", pnn_f32_gemm_pp_avx512, &r, &t);
+    if (variant_usable("f32-gemm-pt", "avx2", cpu.avx2_fma)) test_gemm_pt("avx2", pnn_f32_gemm_pt_avx2, &r, &t);
     if (variant_usable("f32-gemm-pt", "avx512", cpu.avx512f)) test_gemm_pt("avx512", pnn_f32_gemm_pt_avx512, &r, &t);
 #endif
     test_im2col_panel("scalar", pnn_f32_im2col_panel_scalar, &r, &t);

@@ -17,9 +17,9 @@
  *               scratch and runs the packed-panel GEMM W[M, K] x panels. 1x1
  *               stride-1 convs pack by copying rows of X. Where the output pixels
  *               fill 32-column panels poorly but the channels fill 32-lane panels
- *               (7x7 and 14x14 images) and AVX-512 is there, the weights are packed
- *               in channel panels and the GEMM puts channels across the lanes
- *               (pnn_f32_gemm_pt).
+ *               (7x7 and 14x14 images), the weights are packed in channel panels
+ *               and the GEMM puts channels across the lanes (pnn_f32_gemm_pt, AVX2
+ *               or AVX-512).
  *   gemm-1x1 / im2col+gemm  elsewhere (the selected pnn_f32_gemm variant, NEON or
  *               WASM SIMD): W_g x X_g in place, or X_g unfolded into scratch first.
  *   sparse      W stored group-sparse (one group only): SpMM over channel-major X,

@@ -1,0 +1,49 @@
+/* The loops shared by the x86 channel-lane f32 GEMMs (pnn_f32_gemm_pt_avx2 / _avx512;
+ * contract in pnn_kernels_nn.h): channel blocks, pixel panels cut in strips of nearly
+ * equal height, the bias and the scalar activation pass. Included after pb_driver.h and
+ * the ISA's hooks:
+ *   PT_MR          most pixels of a strip (one broadcast each per k)
+ *   PT_CHANNELS    channels of a tile (a 32-channel panel or half of one)
+ *   pt_strip(nr, K, at, b, c, ldc, channels, bias_lo, bias_hi, ep)
+ *       nr pixels (b[k * NR + i]) x `channels` channels (at[k * NR + j]) of the whole K
+ *       sum, plus the bias vectors, activated, into the channel rows of c */
+#ifndef PNN_F32_GEMM_PT_DRIVER_H
+#define PNN_F32_GEMM_PT_DRIVER_H
+
+_Static_assert(PNN_GEMM_PB_NR % PT_CHANNELS == 0, "channel tiles split a channel panel");
+
+static void gemm_pt(size_t M, size_t N, size_t K, const float *At, const float *Bp, float *C, size_t ldc,
+                    const float *row_bias, pnn_activation act) {
+  if (M == 0 || N == 0) return;
+  pb_epilogue ep;
+  ep.kind = act.kind;
+  ep.activate = 1;
+  ep.alpha = pb_set1(act.alpha);
+  ep.beta = pb_set1(act.beta);
+  for (size_t m0 = 0; m0 < M; m0 += PT_CHANNELS) {
+    const size_t channels = M - m0 < PT_CHANNELS ? M - m0 : PT_CHANNELS;
+    const pb_mask mlo = pb_tail_mask(channels), mhi = pb_tail_mask(channels > PB_LANES ? channels - PB_LANES : 0);
+    const pb_vec bias_lo = row_bias ? pb_load_tail(mlo, row_bias + m0) : pb_zero();
+    const pb_vec bias_hi = row_bias ? pb_load_tail(mhi, row_bias + m0 + PB_LANES) : pb_zero();
+    const float *at = At + (m0 / PNN_GEMM_PB_NR) * PNN_GEMM_PB_NR * K + m0 % PNN_GEMM_PB_NR;
+    /* The channel block (K x PT_CHANNELS floats) stays in L1/L2 while every pixel strip passes. */
+    for (size_t n0 = 0; n0 < N; n0 += PNN_GEMM_PB_NR) {
+      const size_t panel_width = N - n0 < PNN_GEMM_PB_NR ? N - n0 : PNN_GEMM_PB_NR;
+      const float *panel = Bp + (n0 / PNN_GEMM_PB_NR) * K * PNN_GEMM_PB_NR;
+      /* Strips of nearly equal height (32 = 11 + 11 + 10 for 14 rows, not 14 + 14 + 4): a
+       * short strip has too few FMAs per weight load to keep the FMA units busy. */
+      const size_t strips = (panel_width + PT_MR - 1) / PT_MR;
+      for (size_t s = 0, index = 0; index < strips; ++index) {
+        const size_t nr = panel_width / strips + (index < panel_width % strips);
+        pt_strip(nr, K, at, panel + s, C + m0 * ldc + n0 + s, ldc, channels, bias_lo, bias_hi, &ep);
+        s += nr;
+      }
+    }
+  }
+  if (pnn_act_needs_scalar_pass(act.kind)) {
+    for (size_t m = 0; m < M; ++m)
+      for (size_t n = 0; n < N; ++n) C[m * ldc + n] = pnn_activate(C[m * ldc + n], act);
+  }
+}
+
+#endif /* PNN_F32_GEMM_PT_DRIVER_H */
