@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from pocketnn.format import spec
-from pocketnn.format.opcodes import OP_CODES
+from pocketnn.format.opcodes import DYNAMIC_QUANT_OPS, OP_CODES
 from pocketnn.ir import AttrValue, DType, Graph, Node, Tensor
 from pocketnn.quantization.arith import pack_int4
 
@@ -286,7 +286,9 @@ def write_pnn(graph: Graph) -> bytes:
 
     for node in graph.nodes:
         _write_node(structure, node, ids)
-        if OP_CODES[node.op] >= _FIRST_VALUE_OP:
+        if node.op in DYNAMIC_QUANT_OPS:
+            minor = max(minor, spec.MINOR_DYNAMIC_QUANT)
+        elif OP_CODES[node.op] >= _FIRST_VALUE_OP:
             minor = max(minor, spec.MINOR_VALUE_TYPES)
         elif OP_CODES[node.op] >= _FIRST_INTEGER_OP:
             minor = max(minor, spec.MINOR_QAVERAGE_POOL if node.op == "QAveragePool" else spec.MINOR_INTEGER_OPS)
