@@ -320,3 +320,22 @@ def test_ddddocr_common_old_agrees_with_onnxruntime(ddddocr_model: onnx.ModelPro
         same_text += ctc_decode(ours) == ctc_decode(theirs)
     print(f"common_old: per-step argmax agreement {agree}/{steps}, same decoded text {same_text}/{images}")
     assert agree >= 0.95 * steps and same_text >= images - 1
+
+
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
+def test_integer_ops_on_each_isa_path(isa: str) -> None:
+    """The s8-gemm-s32 kernel of each ISA path (PNN_ISA cap: scalar, AVX2, AVX-512 VNNI)
+    gives onnxruntime's int32 results; a path the host cannot run is skipped, named."""
+    w = RNG.integers(0, 256, (13, 5, 3, 3)).astype(np.uint8)
+    x = RNG.integers(0, 256, (1, 5, 11, 10)).astype(np.uint8)
+    x_zero = np.array(131, np.uint8)
+    model = _integer_model("ConvInteger", x.shape, w, np.array(77, np.uint8), x_zero, pads=[1, 1, 1, 1])
+    packed = pocketnn.convert(model, input_shapes={"x": x.shape, "xz": x_zero.shape})
+    try:
+        runtime = pocketnn.Model(packed, isa=isa)
+    except pocketnn.NativeError as error:
+        pytest.skip(f"ISA path {isa!r} not run on this host: {error.message}")
+    kernels = {node.kernel for node in runtime.nodes if node.op == "ConvInteger"}
+    print(f"PNN_ISA={isa}: {kernels}")
+    feeds = {"x": x, "xz": x_zero}
+    np.testing.assert_array_equal(runtime.run(feeds)["y"], _ort(model, feeds)[0])

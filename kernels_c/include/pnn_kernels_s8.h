@@ -117,7 +117,7 @@ const pnn_s8_gemm_kernel *pnn_s4_gemm_select(const struct pnn_cpu_features *cpu)
  * [-128, 127] (u8 weights enter shifted by -128), K * 255 * 128 < 2^31. pack, scratch and
  * row blocks as pnn_s8_gemm_kernel. */
 typedef struct pnn_s8_gemm_s32_kernel {
-  const char *name; /* "scalar", "avx512vnni" */
+  const char *name; /* "scalar", "avx2", "avx512vnni" */
   size_t row_block;
   size_t (*pack_size)(size_t M, size_t K);
   void (*pack)(size_t M, size_t K, const int8_t *W, void *packed);
@@ -128,6 +128,7 @@ typedef struct pnn_s8_gemm_s32_kernel {
 
 extern const pnn_s8_gemm_s32_kernel pnn_s8_gemm_s32_scalar;
 extern const pnn_s8_gemm_s32_kernel pnn_s8_gemm_s32_avx512vnni;
+extern const pnn_s8_gemm_s32_kernel pnn_s8_gemm_s32_avx2;
 /* Best variant compiled in and usable on this CPU. */
 const pnn_s8_gemm_s32_kernel *pnn_s8_gemm_s32_select(const struct pnn_cpu_features *cpu);
 

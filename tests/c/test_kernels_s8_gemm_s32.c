@@ -104,6 +104,7 @@ int main(void) {
 #if defined(__x86_64__) || defined(_M_X64)
   variants[count++] = (variant){&pnn_s8_gemm_s32_avx512vnni,
                                 variant_usable("s8gemm_s32", "avx512vnni", cpu.avx512vnni)};
+  variants[count++] = (variant){&pnn_s8_gemm_s32_avx2, variant_usable("s8gemm_s32", "avx2", cpu.avx2_fma)};
 #endif
   variants[count++] = (variant){&pnn_s8_gemm_s32_scalar, 1};
   static const size_t Ms[] = {1, 3, 8, 9, 17, 24};
