@@ -101,8 +101,9 @@ void pnn_op_dynamic_quantize_run(const pnn_model *model, const pnn_node *node, c
     hi = x[i] > hi ? x[i] : hi;
   }
   const float scale = hi == lo ? 1.0f : (hi - lo) / 255.0f;
-  float zero = 0.0f - lo / scale;
-  zero = zero < 0.0f ? 0.0f : (zero > 255.0f ? 255.0f : zero);
+  const float zero_real = 0.0f - lo / scale;
+  /* Written so that NaN (an infinite input: -inf / inf) becomes 0 before the conversion. */
+  const float zero = zero_real > 0.0f ? (zero_real < 255.0f ? zero_real : 255.0f) : 0.0f;
   const int32_t zero_point = (int32_t)nearbyintf(zero); /* ties to even (default rounding mode) */
   p->quantize(p->n, x, scale, zero_point, out[0]);
   *(float *)out[1] = scale;
