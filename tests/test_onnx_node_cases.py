@@ -44,7 +44,10 @@ _DATA_POSITION_OPS = ("Not", "Cast", "CastLike", "ArgMax", "ArgMin", "CumSum", "
                       "Identity", "Reshape", "Transpose", "Slice", "Split", "Squeeze", "Unsqueeze",
                       "Flatten")
 _DATA_INPUTS: dict[str, set[int] | None] = {**{op: None for op in _ELEMENTWISE},
-                                            **{op: {0} for op in _DATA_POSITION_OPS}, "Gather": {0, 1}}
+                                            **{op: {0} for op in _DATA_POSITION_OPS}, "Gather": {0, 1},
+                                            # u8 activations and their zero points (weights are constants).
+                                            "ConvInteger": {0, 2}, "MatMulInteger": {0, 2},
+                                            "DynamicQuantizeLinear": {0}}
 # dtypes a pocketnn runtime value may have.
 _VALUE_DTYPES = {np.dtype(t) for t in (np.float32, np.float16, np.int8, np.uint8, np.int32, np.int64, np.bool_)}
 

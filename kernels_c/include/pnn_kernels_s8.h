@@ -110,6 +110,28 @@ extern const pnn_s8_gemm_kernel pnn_s4_gemm_wasmsimd;
 /* Best s4 variant compiled in and usable on this CPU. */
 const pnn_s8_gemm_kernel *pnn_s4_gemm_select(const struct pnn_cpu_features *cpu);
 
+/* ---- u8 x s8 GEMM with int32 output (kernels_c/s8-gemm-s32/) --------------------
+ * Y[m*ldy + n] = sum_k W[m][k] * X[k*ldx + n] (int32, no bias, no requantization),
+ * m in [m_begin, m_end), n < N: the raw sums of MatMulInteger / ConvInteger, whose zero
+ * points the caller corrects (they change per run with dynamic quantization). W: s8 in
+ * [-128, 127] (u8 weights enter shifted by -128), K * 255 * 128 < 2^31. pack, scratch and
+ * row blocks as pnn_s8_gemm_kernel. */
+typedef struct pnn_s8_gemm_s32_kernel {
+  const char *name; /* "scalar", "avx2", "avx512vnni" */
+  size_t row_block;
+  size_t (*pack_size)(size_t M, size_t K);
+  void (*pack)(size_t M, size_t K, const int8_t *W, void *packed);
+  size_t (*scratch_size)(size_t N, size_t K);
+  void (*run)(size_t M, size_t N, size_t K, size_t m_begin, size_t m_end, const void *packed,
+              const uint8_t *X, size_t ldx, int32_t *Y, size_t ldy, void *scratch);
+} pnn_s8_gemm_s32_kernel;
+
+extern const pnn_s8_gemm_s32_kernel pnn_s8_gemm_s32_scalar;
+extern const pnn_s8_gemm_s32_kernel pnn_s8_gemm_s32_avx512vnni;
+extern const pnn_s8_gemm_s32_kernel pnn_s8_gemm_s32_avx2;
+/* Best variant compiled in and usable on this CPU. */
+const pnn_s8_gemm_s32_kernel *pnn_s8_gemm_s32_select(const struct pnn_cpu_features *cpu);
+
 /* bias[m] -= x_zero_point * sum_k W[m][k] for a row-major M x K weight matrix. */
 void pnn_s8_fold_zero_point(size_t M, size_t K, const int8_t *W, int32_t x_zero_point,
                             int32_t *bias);

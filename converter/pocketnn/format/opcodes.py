@@ -82,6 +82,10 @@ OP_CODES: dict[str, int] = {
     "Expand": 104,
     "Tile": 105,
     "TopK": 107,
+    # Dynamic quantization (format 1.6, docs/OPS.md "Dynamic quantization").
+    "ConvInteger": 110,
+    "MatMulInteger": 111,
+    "DynamicQuantizeLinear": 116,
     # Binary operators (format 1.6, docs/OPS.md "Binary operators").
     "BConv2d": 120,
     "BGemm": 121,
@@ -104,3 +108,6 @@ ACTIVATIONS: dict[str, int] = {
 # model-edge QuantizeLinear/DequantizeLinear are not among them.
 INTEGER_COMPUTE_OPS = frozenset({"QConv", "QGemm", "QAdd", "QLookup", "QGlobalAveragePool", "QMaxPool",
                                  "QAveragePool"})
+
+# Operators of onnxruntime's quantize_dynamic output (format 1.6).
+DYNAMIC_QUANT_OPS = frozenset({"ConvInteger", "MatMulInteger", "DynamicQuantizeLinear"})

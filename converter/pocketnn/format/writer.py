@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from pocketnn.format import spec
-from pocketnn.format.opcodes import OP_CODES
+from pocketnn.format.opcodes import DYNAMIC_QUANT_OPS, OP_CODES
 from pocketnn.ir import AttrValue, DType, Graph, Node, Tensor
 from pocketnn.quantization.arith import pack_int4
 
@@ -291,6 +291,8 @@ def write_pnn(graph: Graph) -> bytes:
 
     for node in graph.nodes:
         _write_node(structure, node, ids)
+        if node.op in DYNAMIC_QUANT_OPS:
+            minor = max(minor, spec.MINOR_DYNAMIC_QUANT)
         if node.op == "Sign":
             minor = max(minor, spec.MINOR_SIGN)
         if OP_CODES[node.op] >= _FIRST_BINARY_OP:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pocketnn.errors import ModelError, UnsupportedOpError
 from pocketnn.frontend import (
+    lowering_dynamic_quant,
     lowering_elementwise,
     lowering_nn,
     lowering_resize,
@@ -19,6 +20,7 @@ LOWERINGS: dict[str, LowerFn] = {
     **lowering_elementwise.LOWERINGS,
     **lowering_resize.LOWERINGS,
     **lowering_values.LOWERINGS,
+    **lowering_dynamic_quant.LOWERINGS,
 }
 # Ops meant for runtime values: with constant inputs they fold, and a constant too large
 # to fold is an error rather than a runtime computation. A large constant Cast (float16

@@ -23,6 +23,7 @@ from pocketnn.frontend.folding import (
     remove_dead,
     simplify,
 )
+from pocketnn.frontend.dynamic_quant_contrib import expand_dynamic_quant_contrib
 from pocketnn.frontend.float16 import cast_float16_edges, widen_float16
 from pocketnn.frontend.lowering import SUPPORTED_ONNX_OPS, VALUE_OPS, is_supported, lower_node
 from pocketnn.frontend.qdq_import import quantize_qdq_graph, strip_qdq
@@ -327,6 +328,7 @@ def import_onnx(model: ModelSource, input_shapes: InputShapes | None = None,
     bound = {name: state.constants[name] for name in bind or {}}
     remove_dead(state)
     expand_qoperators(state)
+    expand_dynamic_quant_contrib(state)
     qdq = strip_qdq(state)
     half_values, half_edges = cast_float16_edges(state)
     simplify(state, _is_runtime_op)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import onnx
 
 from pocketnn.errors import UnsupportedOpError
+from pocketnn.format.opcodes import DYNAMIC_QUANT_OPS
 from pocketnn.ir import DType, Graph, Node
 
 # ONNX element types a runtime value may have, and their .pnn dtype.
@@ -89,6 +90,8 @@ def _check_value_op(node: Node, d: dict[str, DType]) -> bool:
         _want(node, d, outs[0], frozenset({DType.S64}), "an S64 output")
     elif node.op == "CumSum":
         _one_dtype(node, d, everything, NUMERIC, "one numeric dtype")
+    elif node.op in DYNAMIC_QUANT_OPS:
+        pass  # fixed dtypes per input (docs/OPS.md), checked by their lowering and at load
     elif node.op == "TopK":
         _one_dtype(node, d, [ins[0], outs[0]], NUMERIC, "one numeric dtype")
         _want(node, d, outs[1], frozenset({DType.S64}), "S64 indices")

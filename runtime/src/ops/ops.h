@@ -50,6 +50,10 @@ PNN_DECLARE_OP(qconv)        /* QConv */
 PNN_DECLARE_OP(qgemm)        /* QGemm */
 PNN_DECLARE_OP(qelementwise) /* the others: switch on node->op */
 
+/* dynamic quantization (docs/OPS.md, codes 110, 111, 116): dynquant.c */
+PNN_DECLARE_OP(conv_integer)
+PNN_DECLARE_OP(matmul_integer)
+PNN_DECLARE_OP(dynamic_quantize)
 /* binary operators (docs/OPS.md, codes 120..121) */
 PNN_DECLARE_OP(bconv)        /* BConv2d, BGemm */
 

@@ -121,4 +121,21 @@ static inline const char *pnn_q_gemm_kernel_name(const char *variant, bool s4) {
   return s4 ? "s4gemm/scalar" : "s8gemm/scalar";
 }
 
+/* A 2-D integer convolution's group count, per-group geometry, and whether it is a plain
+ * 1x1 (stride 1, no padding: the GEMM runs on X itself). */
+typedef struct pnn_q_conv_layout {
+  int64_t group;
+  pnn_conv2d_geometry geom;
+  bool direct;
+} pnn_q_conv_layout;
+
+/* Reads and checks the attributes and shapes of QConv / ConvInteger (qconv.c). */
+pnn_status pnn_q_conv_shape(const pnn_model *model, const pnn_node *node, const char *op, const pnn_tensor *x,
+                            const pnn_tensor *w, pnn_q_conv_layout *out, pnn_error *error);
+
+/* Columns [first, first + count) of the im2col matrix [C*kh*kw][count] of one group of
+ * the u8 image x (qconv.c), taps outside the image reading zero_point. */
+void pnn_q_unfold_columns(const pnn_conv2d_geometry *g, const uint8_t *x, uint8_t zero_point, size_t first,
+                          size_t count, uint8_t *cols);
+
 #endif /* PNN_OPS_Q_COMMON_H */

@@ -356,12 +356,11 @@ static const char *select_spmm(const pnn_model *model, qconv_params *p) {
   return PNN_NN_KERNEL_NAME("u8spmm", isa);
 }
 
-pnn_status pnn_op_qconv_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
-  const char *op = "QConv";
-  const pnn_tensor *x, *w, *y;
-  pnn_status st = check_weighted_io(model, node, op, 4, false, &x, &w, &y, error);
-  if (st != PNN_OK) return st;
-
+/* The attributes and shapes of a 2-D integer convolution (QConv, ConvInteger: X
+ * [N, C, H, W], W [M, C/group, kh, kw]); checks the output shape [N, M, oh, ow]. */
+pnn_status pnn_q_conv_shape(const pnn_model *model, const pnn_node *node, const char *op, const pnn_tensor *x,
+                            const pnn_tensor *w, pnn_q_conv_layout *out, pnn_error *error) {
+  pnn_status st;
   int64_t group = 1, strides[2] = {0}, dilations[2] = {0}, pads[4] = {0};
   if ((st = pnn_q_attr_int(node, op, "group", 1, PNN_NN_MAX_ATTR, &group, error)) != PNN_OK ||
       (st = pnn_nn_attr_spatial(node, "strides", 2, false, 1, NULL, 1, strides, error)) != PNN_OK ||
@@ -373,23 +372,39 @@ pnn_status pnn_op_qconv_prepare(pnn_model *model, pnn_node *node, pnn_error *err
   const int64_t m = w->dims[0], c_group = w->dims[1], kh = w->dims[2], kw = w->dims[3];
   if (c % group != 0 || m % group != 0 || c_group != c / group) {
     return pnn_set_error(error, PNN_ERR_SHAPE,
-                         "node \"%s\" (QConv): X has %lld channels, W [%lld, %lld, ...]: not %lld groups",
-                         node->name, (long long)c, (long long)m, (long long)c_group, (long long)group);
+                         "node \"%s\" (%s): X has %lld channels, W [%lld, %lld, ...]: not %lld groups",
+                         node->name, op, (long long)c, (long long)m, (long long)c_group, (long long)group);
   }
   if (kh > PNN_NN_MAX_ATTR || kw > PNN_NN_MAX_ATTR) {
-    return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\" (QConv): kernel too large", node->name);
+    return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\" (%s): kernel too large", node->name, op);
   }
   /* Bounded attributes and dims (<= 2^40) keep these int64 expressions exact. */
   const int64_t eff_kh = dilations[0] * (kh - 1) + 1, eff_kw = dilations[1] * (kw - 1) + 1;
   const int64_t padded_h = h + pads[0] + pads[2], padded_w = wd + pads[1] + pads[3];
   if (padded_h < eff_kh || padded_w < eff_kw) {
-    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QConv): kernel larger than the padded input",
-                         node->name);
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): kernel larger than the padded input",
+                         node->name, op);
   }
   const int64_t oh = (padded_h - eff_kh) / strides[0] + 1, ow = (padded_w - eff_kw) / strides[1] + 1;
   const int64_t out_dims[4] = {n, m, oh, ow};
   if ((st = pnn_check_output_shape(model, node, 0, 4, out_dims, error)) != PNN_OK) return st;
+  out->group = group;
+  out->geom = pnn_nn_conv_geometry((size_t)c_group, h, wd, oh, ow, kh, kw, strides, dilations, pads);
+  out->direct = kh == 1 && kw == 1 && strides[0] == 1 && strides[1] == 1 && pads[0] == 0 && pads[1] == 0 &&
+                pads[2] == 0 && pads[3] == 0;
+  return PNN_OK;
+}
 
+pnn_status pnn_op_qconv_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
+  const char *op = "QConv";
+  const pnn_tensor *x, *w, *y;
+  pnn_status st = check_weighted_io(model, node, op, 4, false, &x, &w, &y, error);
+  if (st != PNN_OK) return st;
+
+  pnn_q_conv_layout layout;
+  if ((st = pnn_q_conv_shape(model, node, op, x, w, &layout, error)) != PNN_OK) return st;
+  const int64_t group = layout.group, n = x->dims[0], c = x->dims[1], m = w->dims[0], c_group = w->dims[1];
+  const int64_t kh = w->dims[2], kw = w->dims[3];
   qconv_params p;
   memset(&p, 0, sizeof(p));
   p.batch = (size_t)n;
@@ -400,12 +415,11 @@ pnn_status pnn_op_qconv_prepare(pnn_model *model, pnn_node *node, pnn_error *err
   p.out_c_group = (size_t)(m / group);
   p.k = (size_t)(c_group * kh * kw); /* c_group * kh * kw <= numel of W */
   if ((st = check_common(model, node, op, p.out_c, p.k, &p, error)) != PNN_OK) return st;
-  p.geom = pnn_nn_conv_geometry(p.in_c_group, h, wd, oh, ow, kh, kw, strides, dilations, pads);
+  p.geom = layout.geom;
 
   size_t scratch = 0;
   const size_t out_hw = p.geom.out_h * p.geom.out_w;
-  const bool direct = kh == 1 && kw == 1 && strides[0] == 1 && strides[1] == 1 && pads[0] == 0 && pads[1] == 0 &&
-                      pads[2] == 0 && pads[3] == 0;
+  const bool direct = layout.direct;
   if (w->encoding == PNN_ENCODING_GROUP_SPARSE) {
     if (group != 1) {
       return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
@@ -584,11 +598,12 @@ static void unfold_columns_same(const pnn_conv2d_geometry *g, const uint8_t *x, 
   }
 }
 
-/* Columns [first, first + count) of the im2col matrix of one group (rows c*kh*kw +
- * i*kw + j), taps outside the image reading zero_point. Each row is filled with the
+/* pnn_q_unfold_columns (q_common.h; also used by ConvInteger): columns [first, first +
+ * count) of the im2col matrix of one group (rows c*kh*kw + i*kw + j), taps outside the
+ * image reading zero_point. Each row is filled with the
  * zero point once, then output row by output row the columns whose tap lands inside
  * the image are copied (their range depends only on j, so it is computed once). */
-static void unfold_columns(const pnn_conv2d_geometry *g, const uint8_t *x, uint8_t zero_point, size_t first,
+void pnn_q_unfold_columns(const pnn_conv2d_geometry *g, const uint8_t *x, uint8_t zero_point, size_t first,
                            size_t count, uint8_t *cols) {
   if (g->stride_h == 1 && g->stride_w == 1 && g->dilation_h == 1 && g->dilation_w == 1 && g->out_w == g->in_w) {
     unfold_columns_same(g, x, zero_point, first, count, cols);
@@ -653,7 +668,7 @@ static void gemm_task(void *context, size_t task, size_t thread) {
   size_t ldx = in_hw;
   if (p->path == QCONV_PATH_IM2COL) {
     uint8_t *unfolded = scratch + p->gemm_scratch;
-    unfold_columns(g, xg, p->x_zero_point, col0, cols, unfolded);
+    pnn_q_unfold_columns(g, xg, p->x_zero_point, col0, cols, unfolded);
     xs = unfolded;
     ldx = cols;
   }
@@ -779,7 +794,7 @@ static void sparse_conv_task(void *context, size_t task, size_t thread) {
   size_t ldx = in_hw;
   if (p->sparse_unfold) {
     uint8_t *unfolded = pnn_nn_thread_scratch(job->ctx, thread);
-    unfold_columns(g, xb, p->x_zero_point, col0, cols, unfolded);
+    pnn_q_unfold_columns(g, xb, p->x_zero_point, col0, cols, unfolded);
     xs = unfolded;
     ldx = cols;
   }
