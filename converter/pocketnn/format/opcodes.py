@@ -81,6 +81,7 @@ OP_CODES: dict[str, int] = {
     "Expand": 104,
     "Tile": 105,
     "TopK": 107,
+    "QMatMul": 108,  # format 1.6: u8 x u8 (attention), docs/OPS.md "Integer operators"
 }
 
 # Fused activation codes (attribute "act"), docs/OPS.md.
@@ -99,4 +100,4 @@ ACTIVATIONS: dict[str, int] = {
 # Operators that compute on u8 activations (docs/OPS.md "Integer operators"); the
 # model-edge QuantizeLinear/DequantizeLinear are not among them.
 INTEGER_COMPUTE_OPS = frozenset({"QConv", "QGemm", "QAdd", "QLookup", "QGlobalAveragePool", "QMaxPool",
-                                 "QAveragePool"})
+                                 "QAveragePool", "QMatMul"})

@@ -12,7 +12,7 @@ from pocketnn.ir import DType
 
 MAGIC = b"PNN\0"
 VERSION_MAJOR = 1
-VERSION_MINOR = 5
+VERSION_MINOR = 6
 # The oldest minor version that can hold each feature: the writer stamps a file with the
 # lowest version its contents need, so files without 1.1 features stay readable by 1.0.
 MINOR_GROUP_SPARSE = 1
@@ -21,6 +21,7 @@ MINOR_SPARSE_S8 = 3  # group-sparse tensors of dtype s8
 MINOR_QAVERAGE_POOL = 3  # op code 88
 MINOR_VALUE_TYPES = 4  # bool tensors; op codes 90-107 (docs/OPS.md "Value types")
 MINOR_QGEMM_ROWS = 5  # QGemm with X of rank >= 3 (rows of K)
+MINOR_QMATMUL = 6  # op code 108, u8 x u8
 
 # magic, major, minor, checksum, header_size, file_size, n_meta, n_tensors, n_nodes,
 # n_inputs, n_outputs, reserved, data_offset, data_size

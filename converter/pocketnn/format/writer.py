@@ -292,6 +292,8 @@ def write_pnn(graph: Graph) -> bytes:
             minor = max(minor, spec.MINOR_QAVERAGE_POOL if node.op == "QAveragePool" else spec.MINOR_INTEGER_OPS)
             if node.op == "QGemm" and len(graph.tensors[node.inputs[0]].shape) > 2:
                 minor = max(minor, spec.MINOR_QGEMM_ROWS)
+        if node.op == "QMatMul":
+            minor = max(minor, spec.MINOR_QMATMUL)
     for name in graph.inputs:
         structure.pack("i", ids[name])
     for name in graph.outputs:
