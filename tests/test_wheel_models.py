@@ -174,9 +174,10 @@ def test_smart_turn_int8_encoder_runs_as_integers_and_matches_onnxruntime() -> N
     runtime = pocketnn.Model(packed)
     ops = [node.op for node in runtime.nodes]
     weight_matmuls = sum(op == "QGemm" for op in ops)
-    print(f"smart-turn: {weight_matmuls} QGemm, {ops.count('MatMul')} float MatMul, "
+    print(f"smart-turn: {weight_matmuls} QGemm, {ops.count('QMatMul')} QMatMul, {ops.count('MatMul')} float MatMul, "
           f".pnn {len(packed) / 1e6:.1f} MB vs ONNX {path.stat().st_size / 1e6:.1f} MB")
     assert weight_matmuls >= 26 + 3  # 26 weight MatMuls on [1, 400, K] and the 3 classifier Gemms
+    assert ops.count("QMatMul") == 8 and "MatMul" not in ops  # attention's Q.K^T and probs.V, 4 layers (format 1.6)
     assert len(packed) <= 1.1 * path.stat().st_size
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL

@@ -123,6 +123,19 @@ void pnn_f32_reduce_accumulate_scalar(int kind, size_t n, const float *x, float 
  * + bias, with scale and bias (bias may be NULL) of n values shared by all rows. */
 void pnn_f32_layernorm_scalar(size_t rows, size_t n, const float *x, const float *scale,
                               const float *bias, float epsilon, float *y);
+typedef void (*pnn_f32_layernorm_fn)(size_t rows, size_t n, const float *x, const float *scale,
+                                     const float *bias, float epsilon, float *y);
+/* SIMD variants (layernorm_impl.h: float32 vector sums, within a few ulp of the
+ * reference's double sums); each only on its architecture. */
+void pnn_f32_layernorm_avx2(size_t rows, size_t n, const float *x, const float *scale, const float *bias,
+                            float epsilon, float *y);
+void pnn_f32_layernorm_avx512(size_t rows, size_t n, const float *x, const float *scale, const float *bias,
+                              float epsilon, float *y);
+void pnn_f32_layernorm_neon(size_t rows, size_t n, const float *x, const float *scale, const float *bias,
+                            float epsilon, float *y);
+void pnn_f32_layernorm_wasmsimd(size_t rows, size_t n, const float *x, const float *scale, const float *bias,
+                                float epsilon, float *y);
+pnn_f32_layernorm_fn pnn_f32_layernorm_select(const struct pnn_cpu_features *cpu, const char **name);
 
 /* ---- f32 2-D transpose (kernels_c/f32-transpose/) ---------------------------------
  * y[c*ldy + r] = x[r*ldx + c] for r < rows, c < cols. y must not alias x. */

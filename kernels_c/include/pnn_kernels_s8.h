@@ -233,4 +233,26 @@ typedef struct pnn_u8_avgpool_params {
 void pnn_u8_avgpool2d_scalar(const struct pnn_pool2d_geometry *g, const uint8_t *x,
                              const pnn_u8_avgpool_params *p, uint8_t *y);
 
+/* ---- u8 x u8 matrix product (kernels_c/u8-matmul/) -----------------------------
+ * Y[m*ldy + n] = requant( sum_k (A[m*lda + k] - a_zero_point) * (B[k*ldb + n] - b_zero_point) )
+ * for m < M, n < N: the product of two u8 activations (a QDQ MatMul whose operands are
+ * both computed, such as attention's Q.K^T and probs.V), with one requantization for the
+ * whole matrix (rq->multiplier[0], rq->shift[0]). Both operands are centred to int16
+ * and multiplied in int32 pairs (vpmaddwd / vpdpwssd), so any zero points are exact.
+ * K * 255 * 255 must fit in int32: K <= PNN_U8_MATMUL_MAX_K. run needs
+ * scratch_size(M, N, K) bytes of 64-byte aligned scratch (the centred operands). */
+enum { PNN_U8_MATMUL_MAX_K = 33025 };
+typedef struct pnn_u8_matmul_kernel {
+  const char *name; /* "scalar", "avx2", "avx512" */
+  size_t (*scratch_size)(size_t M, size_t N, size_t K);
+  void (*run)(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda, uint8_t a_zero_point,
+              const uint8_t *B, size_t ldb, uint8_t b_zero_point, const pnn_requant *rq, uint8_t *Y,
+              size_t ldy, void *scratch);
+} pnn_u8_matmul_kernel;
+extern const pnn_u8_matmul_kernel pnn_u8_matmul_scalar;
+/* Each only on x86-64 (elsewhere the reference runs). */
+extern const pnn_u8_matmul_kernel pnn_u8_matmul_avx2;
+extern const pnn_u8_matmul_kernel pnn_u8_matmul_avx512;
+const pnn_u8_matmul_kernel *pnn_u8_matmul_select(const struct pnn_cpu_features *cpu);
+
 #endif /* PNN_KERNELS_S8_H */

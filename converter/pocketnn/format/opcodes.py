@@ -82,6 +82,7 @@ OP_CODES: dict[str, int] = {
     "Expand": 104,
     "Tile": 105,
     "TopK": 107,
+    "QMatMul": 108,  # format 1.6: u8 x u8 (attention), docs/OPS.md "Integer operators"
     # Dynamic quantization (format 1.6, docs/OPS.md "Dynamic quantization").
     "ConvInteger": 110,
     "MatMulInteger": 111,
@@ -107,7 +108,7 @@ ACTIVATIONS: dict[str, int] = {
 # Operators that compute on u8 activations (docs/OPS.md "Integer operators"); the
 # model-edge QuantizeLinear/DequantizeLinear are not among them.
 INTEGER_COMPUTE_OPS = frozenset({"QConv", "QGemm", "QAdd", "QLookup", "QGlobalAveragePool", "QMaxPool",
-                                 "QAveragePool"})
+                                 "QAveragePool", "QMatMul"})
 
 # Operators of onnxruntime's quantize_dynamic output (format 1.6).
 DYNAMIC_QUANT_OPS = frozenset({"ConvInteger", "MatMulInteger", "DynamicQuantizeLinear"})

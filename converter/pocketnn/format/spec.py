@@ -21,6 +21,7 @@ MINOR_SPARSE_S8 = 3  # group-sparse tensors of dtype s8
 MINOR_QAVERAGE_POOL = 3  # op code 88
 MINOR_VALUE_TYPES = 4  # bool tensors; op codes 90-107 (docs/OPS.md "Value types")
 MINOR_QGEMM_ROWS = 5  # QGemm with X of rank >= 3 (rows of K)
+MINOR_QMATMUL = 6  # op code 108, u8 x u8
 MINOR_DYNAMIC_QUANT = 6  # op codes 110, 111, 116 (docs/OPS.md "Dynamic quantization")
 MINOR_BINARY = 6  # op codes 120-121, b1 weights and activations (docs/OPS.md "Binary operators")
 MINOR_SIGN = 6  # op code 38, Sign (docs/BINARY.md)

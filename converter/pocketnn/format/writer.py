@@ -244,6 +244,11 @@ def _write_node(buf: _Buffer, node: Node, ids: dict[str, int]) -> None:
         _write_attr(buf, node, attr_name, value)
 
 
+# Ops that need a later minor than their code range's (docs/FORMAT.md version table).
+_OP_MINOR = {"Sign": spec.MINOR_SIGN, "QMatMul": spec.MINOR_QMATMUL,
+             **{op: spec.MINOR_DYNAMIC_QUANT for op in DYNAMIC_QUANT_OPS}}
+
+
 def write_pnn(graph: Graph) -> bytes:
     """The .pnn bytes of a lowered graph; ValueError when the graph cannot be written."""
     order = _tensor_order(graph)
@@ -291,10 +296,7 @@ def write_pnn(graph: Graph) -> bytes:
 
     for node in graph.nodes:
         _write_node(structure, node, ids)
-        if node.op in DYNAMIC_QUANT_OPS:
-            minor = max(minor, spec.MINOR_DYNAMIC_QUANT)
-        if node.op == "Sign":
-            minor = max(minor, spec.MINOR_SIGN)
+        minor = max(minor, _OP_MINOR.get(node.op, 0))
         if OP_CODES[node.op] >= _FIRST_BINARY_OP:
             minor = max(minor, spec.MINOR_BINARY)
         elif OP_CODES[node.op] >= _FIRST_VALUE_OP:

@@ -53,6 +53,8 @@ QParams = tuple[float, int]
 SCHEMES = ("int8", "int4")
 # Accumulators of K taps must fit in int32 (docs/QUANTIZATION.md).
 MAX_REDUCTION = 66000
+# The same for QMatMul's u8 x u8 products (K * 255 * 255 < 2^31).
+MAX_U8_REDUCTION = 33025
 # Largest |int32 bias| the weight scales allow, leaving room for the zero-point fold.
 BIAS_HEADROOM = float(2**30)
 LOOKUP_OPS = ("Sigmoid", "Tanh", "HardSwish", "HardSigmoid")
@@ -120,6 +122,16 @@ def _add_operands(graph: Graph, node: Node) -> tuple[str, str] | None:
     if int(np.prod(a.shape)) == 1:
         return b.name, a.name
     return None
+
+
+def _activation_matmul(graph: Graph, node: Node) -> bool:
+    """Whether a MatMul multiplies two activations (no bias, rank >= 2, a ReLU/Clip at
+    most fused): QMatMul's form, when both operands and the result have qparams."""
+    if node.op != "MatMul" or len(node.inputs) != 2 or int(node.attrs.get("act", 0)) not in _CLAMP_ACTS:  # type: ignore[arg-type]
+        return False
+    a, b = (graph.tensors[name] for name in node.inputs)
+    return (not a.is_constant and not b.is_constant and len(a.shape) >= 2 and len(b.shape) >= 2
+            and a.shape[-1] <= MAX_U8_REDUCTION)
 
 
 def _lookup_function(node: Node) -> Callable[[np.ndarray], np.ndarray]:
@@ -329,6 +341,18 @@ class _Rewriter:
             op = "QGemm"
         self.nodes.append(Node(op, node.name, inputs, [y], attrs))
 
+    def activation_matmul(self, node: Node) -> None:
+        """QMatMul: both operands u8, one requantization s_a * s_b / s_y."""
+        a, b = self.as_u8(node.inputs[0]), self.as_u8(node.inputs[1])
+        (a_scale, a_zero_point), (b_scale, b_zero_point) = self.u8_qparams[a], self.u8_qparams[b]
+        y_qparams = self.qparams[node.outputs[0]]
+        lo, hi = self.output_clamp(node, y_qparams)
+        requant = conv_requant(a_scale, [b_scale], y_qparams[0], y_qparams[1], lo, hi)
+        attrs = {"a_zero_point": a_zero_point, "b_zero_point": b_zero_point,
+                 "multiplier": int(requant.multiplier[0]), "shift": int(requant.shift[0]),
+                 "y_zero_point": y_qparams[1], "lo": lo, "hi": hi}
+        self.nodes.append(Node("QMatMul", node.name, [a, b], [self.new_u8(node.outputs[0], y_qparams)], attrs))
+
     def u8_reshape(self, name: str, shape: tuple[int, ...]) -> str:
         """u8 tensor `name` reshaped (same qparams)."""
         out = self.unique(f"{name}_4d")
@@ -427,6 +451,8 @@ def quantize_graph(graph: Graph, qparams: Mapping[str, QParams], scheme: str = "
             rewriter.weighted(node, weighted[id(node)], int(layer_bits[order.index(id(node))]))
         elif operands is not None:
             rewriter.add(node, *operands)
+        elif _activation_matmul(graph, node) and rewriter.has_qparams(*node.inputs):
+            rewriter.activation_matmul(node)
         elif node.op == "GlobalAveragePool" and len(graph.tensors[node.inputs[0]].shape) == 4:
             rewriter.global_avgpool(node)
         elif (node.op == "AveragePool" and len(graph.tensors[node.inputs[0]].shape) == 4

@@ -53,6 +53,14 @@ def _qgemm(graph: Graph, node: Node, x: np.ndarray) -> np.ndarray:
     return rows.reshape(x.shape[:-1] + rows.shape[-1:])
 
 
+def _qmatmul(graph: Graph, node: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """u8 x u8 with batch broadcasting, one requantization (format 1.6)."""
+    acc = np.matmul(a.astype(np.int64) - _int(node, "a_zero_point"), b.astype(np.int64) - _int(node, "b_zero_point"))
+    requant = Requant(np.array([_int(node, "multiplier")]), np.array([_int(node, "shift")]),
+                      _int(node, "y_zero_point"), _int(node, "lo"), _int(node, "hi"))
+    return requant.apply(acc.reshape(-1, 1), axis=1).reshape(acc.shape)
+
+
 def _qadd(graph: Graph, node: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     multipliers = AddMultipliers(_int(node, "a_multiplier"), _int(node, "b_multiplier"), _int(node, "shift"))
     return simulate.add(a, _int(node, "a_zero_point"), b, _int(node, "b_zero_point"), multipliers,
@@ -88,6 +96,7 @@ _INTEGER_OPS: dict[str, Callable[..., np.ndarray]] = {
     "QConv": _qconv,
     "QGemm": _qgemm,
     "QAdd": _qadd,
+    "QMatMul": _qmatmul,
     "QLookup": lambda g, n, x: simulate.lut(x, g.constant(n.inputs[1])),
     "QGlobalAveragePool": lambda g, n, x: simulate.global_avgpool(
         x, _int(n, "x_zero_point"), _int(n, "multiplier"), _int(n, "shift"), _int(n, "y_zero_point")),
@@ -97,7 +106,7 @@ _INTEGER_OPS: dict[str, Callable[..., np.ndarray]] = {
 }
 # Inputs the integer ops take as values; the rest (weights, tables, requantization) are
 # constants they read from the graph.
-_VALUE_INPUTS = {"QAdd": 2}
+_VALUE_INPUTS = {"QAdd": 2, "QMatMul": 2}
 
 
 def simulate_graph(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

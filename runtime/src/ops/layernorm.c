@@ -6,10 +6,12 @@
 #include <stdlib.h>
 
 #include "ew_common.h"
+#include "nn_common.h"
 
 typedef struct layernorm_plan {
   size_t rows, n;
   float epsilon;
+  pnn_f32_layernorm_fn fn;
   int scale_expanded; /* scale values live in `expanded` (else: the input) */
   int bias_expanded;
   int has_bias;
@@ -112,7 +114,9 @@ pnn_status pnn_op_layernorm_prepare(pnn_model *model, pnn_node *node, pnn_error 
   }
   node->params = plan;
   node->scratch_bytes = 0;
-  node->kernel = "f32-layernorm/scalar";
+  const char *isa = "scalar";
+  plan->fn = pnn_f32_layernorm_select(&model->cpu, &isa);
+  node->kernel = PNN_NN_KERNEL_NAME("f32-layernorm", isa);
   return PNN_OK;
 }
 
@@ -124,5 +128,5 @@ void pnn_op_layernorm_run(const pnn_model *model, const pnn_node *node, const vo
   const float *scale = p->scale_expanded ? p->expanded : in[1];
   const float *bias = NULL;
   if (p->has_bias) bias = p->bias_expanded ? p->expanded + (p->scale_expanded ? p->n : 0) : in[2];
-  pnn_f32_layernorm_scalar(p->rows, p->n, in[0], scale, bias, p->epsilon, out[0]);
+  p->fn(p->rows, p->n, in[0], scale, bias, p->epsilon, out[0]);
 }

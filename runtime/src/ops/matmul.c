@@ -28,17 +28,6 @@ typedef struct matmul_params {
   pnn_packed_gemm panels;    /* several folded rows: B in kernel panels inside this block */
 } matmul_params;
 
-/* Strides (in matrices) of an operand's batch dims right-aligned into out_rank dims. */
-static void batch_strides(const pnn_tensor *t, int batch_rank, int out_rank, size_t *stride) {
-  size_t s = 1;
-  for (int d = out_rank - 1; d >= 0; --d) {
-    const int td = d - (out_rank - batch_rank);
-    const int64_t dim = td >= 0 ? t->dims[td] : 1;
-    stride[d] = dim == 1 ? 0 : s;
-    s *= (size_t)dim;
-  }
-}
-
 pnn_status pnn_op_matmul_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
   pnn_status st = pnn_check_io(model, node, 2, 3, 1, 1, false, error);
   if (st != PNN_OK) return st;
@@ -96,8 +85,8 @@ pnn_status pnn_op_matmul_prepare(pnn_model *model, pnn_node *node, pnn_error *er
   p.batch = batch;
   p.fold = !b_has_batch;
   p.batch_rank = out_batch;
-  batch_strides(a, a_batch, out_batch, p.a_stride);
-  batch_strides(b, b_batch, out_batch, p.b_stride);
+  pnn_nn_batch_strides(a, a_batch, out_batch, p.a_stride);
+  pnn_nn_batch_strides(b, b_batch, out_batch, p.b_stride);
 
   const char *isa = "scalar";
   p.gemm = pnn_f32_gemm_select(&model->cpu, &isa);

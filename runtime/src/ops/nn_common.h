@@ -227,6 +227,18 @@ static inline pnn_status pnn_nn_check_dims(const pnn_node *node, const pnn_tenso
   return PNN_OK;
 }
 
+/* Strides (in matrices) of an operand's batch dims right-aligned into out_rank dims
+ * (MatMul, QMatMul): 0 on a broadcast dim. */
+static inline void pnn_nn_batch_strides(const pnn_tensor *t, int batch_rank, int out_rank, size_t *stride) {
+  size_t s = 1;
+  for (int d = out_rank - 1; d >= 0; --d) {
+    const int td = d - (out_rank - batch_rank);
+    const int64_t dim = td >= 0 ? t->dims[td] : 1;
+    stride[d] = dim == 1 ? 0 : s;
+    s *= (size_t)dim;
+  }
+}
+
 /* "<path>/<isa>" as a static string for the node's kernel field. The ISA names are
  * the ones the select functions return. */
 #define PNN_NN_KERNEL_NAME(path, isa)                                                  \

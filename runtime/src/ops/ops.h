@@ -48,6 +48,7 @@ PNN_DECLARE_OP(topk)
 /* integer operators (docs/OPS.md, codes 80..88) */
 PNN_DECLARE_OP(qconv)        /* QConv */
 PNN_DECLARE_OP(qgemm)        /* QGemm */
+PNN_DECLARE_OP(qmatmul)      /* QMatMul: u8 x u8 */
 PNN_DECLARE_OP(qelementwise) /* the others: switch on node->op */
 
 /* dynamic quantization (docs/OPS.md, codes 110, 111, 116): dynquant.c */
