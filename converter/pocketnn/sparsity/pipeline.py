@@ -4,9 +4,11 @@ Order, all in `compress`:
 1. plan: which layers to prune, at what sparsity and pattern (options + recipe);
 2. choose sparse/dense and G per layer from measured speed (pattern "auto");
 3. rearrange output channels so similar masks share a group (whole network);
-4. prune by magnitude in groups of G;
-5. reconstruct the kept weights by least squares on calibration data (if given);
-6. mark pruned weights, and pre-pruned ones (>= 50% zeros), group-sparse for the writer.
+4. prune in groups of G: by magnitude without calibration data; with it, the mask by
+   the options' method (magnitude, OBS or SparseGPT; reconstruct.py) and the kept
+   weights reconstructed by least squares;
+5. mark pruned weights (unless stored dense by speed), and pre-pruned ones (>= 50% zeros),
+   group-sparse for the writer.
 """
 
 from __future__ import annotations
@@ -66,6 +68,14 @@ class SparsityReport:
     permuted: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     refitted: list[str] = field(default_factory=list)  # dense layers refitted downstream
+
+    @property
+    def pruned_fraction(self) -> float:
+        """Zero fraction over the weights of every layer pruned here (what --sparsity S
+        targets: about S), whether stored sparse or dense."""
+        pruned = [r for r in self.layers if r.reason.startswith("pruned")]
+        total = sum(r.rows * r.cols for r in pruned)
+        return sum(r.sparsity * r.rows * r.cols for r in pruned) / total if total else 0.0
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 A recipe is a JSON object; every key is optional:
 
-    {"sparsity": 0.8, "pattern": "auto", "scope": "all", "method": "sparsegpt",
+    {"sparsity": 0.8, "pattern": "auto", "scope": "all", "method": "magnitude",
      "min_channels": 16, "skip_first_conv": true, "rearrange": true,
      "layers": [{"match": "/features/features.6/*", "sparsity": 0.5, "pattern": 4},
                 {"match": "classifier*", "skip": true}]}
@@ -27,7 +27,7 @@ Pattern = Union[Literal["auto"], int]  # noqa: UP007 (a runtime alias)
 GROUP_SIZES = (1, 2, 4, 8)
 # "all": every group-1 Conv and Gemm/MatMul but the first conv is pruned, each stored
 # sparse or dense by speed; "pointwise": 1x1 convs and Gemm/MatMul with >= min_channels
-# (16) channels, and only where sparse runs faster (the behaviour before format 1.6).
+# (16) channels, and only where sparse runs faster (the earlier default).
 SCOPES = ("all", "pointwise")
 METHODS = ("best", "obs", "sparsegpt", "magnitude")
 POINTWISE_MIN_CHANNELS = 16

@@ -10,6 +10,10 @@ so far (sequential: later layers correct the error of earlier ones). Closed form
 group on its kept columns: W_S = (W0 P[:, S]) (H_SS + lambda I)^-1 with H = Xp Xp^T and
 P = Xd Xp^T, accumulated over the calibration batches (kxk convolutions use im2col
 rows), so memory is O(cols^2) whatever the data size. lambda = ridge * mean(diag H).
+
+The kept units themselves (the mask) are chosen from the same sums by a method
+(prune_layer): gradual activation-aware magnitude, gradual OBS saliency (obs_refit), the
+better of the two per layer, or SparseGPT's one-pass sweep (sparsegpt.py).
 """
 
 from __future__ import annotations
