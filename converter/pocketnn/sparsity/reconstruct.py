@@ -365,7 +365,7 @@ def prune_layer(item: Pruned, stats: Stats, ridge: float = 0.01, steps: int = 8,
     w0 = item.dense.astype(np.float64)
     if stats.augmented:
         w0 = np.hstack([w0, item.dense_bias[:, None]])
-    candidates = []
+    candidates: list[np.ndarray] = []
     if item.mask is None and method == "sparsegpt":
         item.mask, obs_weights = _sparsegpt_mask(item, w0, stats, ridge)
         candidates.append(obs_weights)
