@@ -78,7 +78,7 @@ def prune_onnx_like(model: onnx.ModelProto, graph: Graph, layers: list[str]) -> 
 
 
 def make_variant(model: onnx.ModelProto, sparsity: float, pattern: str) -> Variant:
-    options = sparsity_options(sparsity, pattern, {"rearrange": False})
+    options = sparsity_options(sparsity, pattern, {"rearrange": False, "scope": "pointwise"})
     conv = convert_model(model, options=options)
     pruned = [r.node for r in conv.sparsity.layers if r.group > 0]
     sparse_onnx = prune_onnx_like(model, conv.graph, pruned)

@@ -79,7 +79,7 @@ def bench_model(name: str, sparsities: list[float], pattern: str, runs: int, war
     feeds = {"input": eval_inputs[:1]}
     rows = []
     for sparsity in sparsities:
-        options = sparsity_options(sparsity, pattern, {"rearrange": False})
+        options = sparsity_options(sparsity, pattern, {"rearrange": False, "scope": "pointwise"})
         conv = convert_model(model, options=options, calib={"input": calib}, quantize="int8",
                              calib_method="minmax")
         reference = pocketnn.Model(convert_model(model, options=options, calib={"input": calib}).data)

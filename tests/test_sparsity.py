@@ -49,7 +49,7 @@ from pocketnn.sparsity.rearrange import (
     rearrange,
 )
 from pocketnn.sparsity.reconstruct import Pruned, get_bias, reconstruct
-from pocketnn.sparsity.timing import choose, clear_cache, measure
+from pocketnn.sparsity.timing import choose, choose_pruned, clear_cache, measure
 from support import make_model
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -145,17 +145,20 @@ def test_layer_selection_and_sparsity_per_layer() -> None:
         out, report = compress(g, SparsityOptions(sparsity=0.75, pattern=group, rearrange=False))
         by_name = {r.node: r for r in report.layers}
         assert by_name["first"].reason == "skipped: first convolution"
-        assert by_name["fc"].reason.startswith("skipped: tiny")
         assert "dw" not in by_name  # depthwise: never a candidate
-        for name in ("pw1", "pw2", "pw3", "pw4"):
+        for name in ("pw1", "pw2", "pw3", "pw4", "fc"):  # scope "all": the small Gemm head too
             r = by_name[name]
             layer = next(x for x in find_layers(out) if x.node == name)
             w = weight_matrix(out, layer)
             assert r.group == group and out.tensors[layer.weight].sparse_group == group
             units = -(-layer.rows // group) * layer.channels
-            assert abs(sparsity_of(w) - 0.75) <= 1.0 / units + 1e-9, name
+            partial = (layer.rows % group) / layer.rows  # a partial last group's units hold fewer weights
+            assert abs(sparsity_of(w) - 0.75) <= 1.0 / units + partial + 1e-9, name
             assert r.sparsity == pytest.approx(sparsity_of(w))
+        assert report.pruned_fraction == pytest.approx(0.75, abs=0.02)
         assert out.tensors["w0"].sparse_group == 0 and g.tensors["w1"].sparse_group == 0  # input untouched
+    _, report = compress(g, SparsityOptions(sparsity=0.75, pattern=4, scope="pointwise"))
+    assert next(r for r in report.layers if r.node == "fc").reason.startswith("skipped: tiny")
 
 
 # --------------------------------------------------------------- rearrangement
@@ -290,6 +293,9 @@ def test_calibration_errors_are_clear() -> None:
 @pytest.mark.parametrize("recipe, message", [
     ({"sparsity": 1.5}, r"\[0, 1\)"),
     ({"sparsity": "high"}, "number"),
+    ({"scope": "kxk"}, r"scope.*\['all', 'pointwise'\]"),
+    ({"method": "wanda"}, "method.*sparsegpt"),
+    ({"include_kxk": True}, "unknown key"),
     ({"pattern": 3}, "pattern"),
     ({"sparsty": 0.5}, "unknown key.*sparsty"),
     ({"layers": {"match": "x"}}, "list"),
@@ -337,6 +343,15 @@ def test_timing_choice() -> None:
     # ...but only if it also beats dense by the margin.
     assert choose({0: 1.0, 1: 0.975, 4: 0.95}) == 4
     assert choose({0: 1.0}) == 0
+
+
+def test_storage_of_layers_pruned_anyway() -> None:
+    """Scope "all" prunes whatever the timing; below half density sparse storage is kept
+    unless it is more than SPARSE_SLOWDOWN_LIMIT (1.25x) slower than dense."""
+    assert choose_pruned({0: 1.0, 1: 0.5, 4: 0.4}, 0.7) == 4  # faster: as choose
+    assert choose_pruned({0: 1.0, 1: 1.3, 4: 1.2, 8: 1.22}, 0.7) == 4  # slower, but within the limit
+    assert choose_pruned({0: 1.0, 1: 1.3, 4: 1.3}, 0.7) == 0  # much slower: dense
+    assert choose_pruned({0: 1.0, 4: 1.1}, 0.4) == 0  # above half density: only if faster
 
 
 def test_auto_pattern_times_sparse_layers() -> None:

@@ -135,8 +135,8 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
     """Converts an ONNX model (path or ModelProto) to .pnn bytes, also written to
     `output` when given. `input_shapes` fixes symbolic input dims (others default to 1).
 
-    Sparsity (docs/SPARSITY.md): `sparsity` (0.9 = 90% of the weights of each eligible
-    1x1 conv and Gemm/MatMul set to zero) in groups of `sparsity_pattern` output channels
+    Sparsity (docs/SPARSITY.md): `sparsity` (0.9 = 90% of the weights of every group-1
+    Conv and Gemm/MatMul but the first conv set to zero) in groups of `sparsity_pattern` output channels
     ("auto": chosen per layer from measured speed; 1, 2, 4 or 8); `calib` (an .npz path or
     {input name: N samples along the batch axis}) turns on least-squares reconstruction;
     `recipe` (a JSON path or dict) sets per-layer targets. Weights that are already >= 50%

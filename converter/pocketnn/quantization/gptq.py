@@ -4,15 +4,10 @@ Round-to-nearest (RTN) rounds every weight on its own. GPTQ rounds the columns o
 layer's weight matrix W [M, K] one at a time and spreads each column's rounding error
 over the columns not rounded yet, weighted by the inverse Hessian of the layer's
 reconstruction error ||W X - Q X||^2 on its calibration inputs X [K, samples]:
-H = 2 X X^T / samples. With U the upper Cholesky factor of H^-1 (columns in
-descending order of diag H, "act order"), for column i:
-
-    q_i = clip(round(w_i / s), -qmax, qmax),  e = (w_i - s q_i) / U_ii,
-    w_j -= e U_ij  for the columns j after i,
-
-lazily: within a block of BLOCK columns at once, and to the columns after the block
-in one matrix product. The scales s (per output channel) are RTN's (arith.quantize_
-weights), so the integer contract, and bit-exactness with the C kernels, is unchanged;
+H = 2 X X^T / samples, in the OBS sweep of pocketnn.obs (columns in descending order
+of diag H, "act order"; blocks of BLOCK columns) with
+q_i = s clip(round(w_i / s), -qmax, qmax). The scales s (per output channel) are
+RTN's (arith.quantize_weights), so the integer contract, and bit-exactness with the C kernels, is unchanged;
 only which integers are stored differs. Dampening adds DAMP x mean(diag H) to the
 diagonal; an input column that never varies from 0 (dead) has its weights rounded as
 they are. Weights that are exactly zero (pruned) stay zero; their drift is
@@ -25,6 +20,8 @@ Bias correction: the rounding error still shifts the mean of each output by
 from __future__ import annotations
 
 import numpy as np
+
+from pocketnn.obs import inverse_cholesky, sweep
 
 BLOCK = 128
 DAMP = 0.01
@@ -54,20 +51,13 @@ def gptq_round_groups(weights: np.ndarray, hessians: np.ndarray, scales: np.ndar
     w = np.take_along_axis(w, order[:, None, :], axis=2)
     pruned = w == 0
     h = np.take_along_axis(np.take_along_axis(h, order[:, :, None], axis=1), order[:, None, :], axis=2)
-    inverse = np.linalg.inv(h)
-    u = np.linalg.cholesky((inverse + inverse.transpose(0, 2, 1)) / 2).transpose(0, 2, 1)
     q = np.zeros(w.shape, dtype=np.float64)
-    for start in range(0, cols, block):
-        end = min(start + block, cols)
-        errors = np.zeros(w.shape[:2] + (end - start,))
-        for i in range(start, end):
-            column = w[:, :, i]
-            rounded = np.where(pruned[:, :, i], 0.0, np.clip(np.rint(column / scale), -qmax, qmax))
-            q[:, :, i] = rounded
-            error = (column - rounded * scale) / u[:, i, i][:, None]
-            w[:, :, i + 1:end] -= error[:, :, None] * u[:, i, None, i + 1:end]
-            errors[:, :, i - start] = error
-        w[:, :, end:] -= errors @ u[:, start:end, end:]
+
+    def round_column(i: int, column: np.ndarray) -> np.ndarray:
+        q[:, :, i] = np.where(pruned[:, :, i], 0.0, np.clip(np.rint(column / scale), -qmax, qmax))
+        return q[:, :, i] * scale
+
+    sweep(w, inverse_cholesky(h), round_column, block)
     result = np.empty_like(q)
     np.put_along_axis(result, np.broadcast_to(order[:, None, :], q.shape), q, axis=2)
     return result.astype(np.int8)

@@ -1,8 +1,8 @@
 """Fine-grained group sparsity in the converter (docs/SPARSITY.md).
 
 `compress(graph, options, calib)` is the stage conversion.py runs after the passes:
-plan -> timing (sparse or dense, G) -> channel rearrangement -> group magnitude pruning
--> least-squares reconstruction -> mark weights group-sparse for the writer.
+plan -> timing (sparse or dense, G) -> channel rearrangement -> group pruning (masks by
+magnitude, OBS or SparseGPT) -> least-squares reconstruction -> mark weights group-sparse for the writer.
 """
 
 from __future__ import annotations

@@ -4,9 +4,11 @@ Order, all in `compress`:
 1. plan: which layers to prune, at what sparsity and pattern (options + recipe);
 2. choose sparse/dense and G per layer from measured speed (pattern "auto");
 3. rearrange output channels so similar masks share a group (whole network);
-4. prune by magnitude in groups of G;
-5. reconstruct the kept weights by least squares on calibration data (if given);
-6. mark pruned weights, and pre-pruned ones (>= 50% zeros), group-sparse for the writer.
+4. prune in groups of G: by magnitude without calibration data; with it, the mask by
+   the options' method (magnitude, OBS or SparseGPT; reconstruct.py) and the kept
+   weights reconstructed by least squares;
+5. mark pruned weights (unless stored dense by speed), and pre-pruned ones (>= 50% zeros),
+   group-sparse for the writer.
 """
 
 from __future__ import annotations
@@ -67,6 +69,14 @@ class SparsityReport:
     warnings: list[str] = field(default_factory=list)
     refitted: list[str] = field(default_factory=list)  # dense layers refitted downstream
 
+    @property
+    def pruned_fraction(self) -> float:
+        """Zero fraction over the weights of every layer pruned here (what --sparsity S
+        targets: about S), whether stored sparse or dense."""
+        pruned = [r for r in self.layers if r.reason.startswith("pruned")]
+        total = sum(r.rows * r.cols for r in pruned)
+        return sum(r.sparsity * r.rows * r.cols for r in pruned) / total if total else 0.0
+
 
 @dataclass
 class _Plan:
@@ -74,6 +84,7 @@ class _Plan:
     sparsity: float
     group: int
     timings: dict[int, float] | None = None
+    stored_sparse: bool = True  # False: pruned, but the dense kernel is much faster
 
 
 def _readers(graph: Graph, tensor: str) -> int:
@@ -85,10 +96,10 @@ def _skip_reason(layer: Layer, options: SparsityOptions, explicit: bool) -> str 
         return None
     if layer.first_conv and layer.kind in ("conv1x1", "convkxk") and options.skip_first_conv:
         return "first convolution"
-    if layer.kind == "convkxk" and not options.include_kxk:
-        return "kxk convolution (include_kxk is off)"
-    if min(layer.rows, layer.channels) < options.min_channels:
-        return f"tiny (< {options.min_channels} input or output channels)"
+    if layer.kind == "convkxk" and options.scope == "pointwise":
+        return "kxk convolution (scope pointwise)"
+    if min(layer.rows, layer.channels) < options.smallest_layer:
+        return f"tiny (< {options.smallest_layer} input or output channels)"
     return None
 
 
@@ -125,6 +136,10 @@ def _plan(graph: Graph, options: SparsityOptions, report: SparsityReport) -> dic
                     warned = True
                 plans[layer.node] = _Plan(layer, target.sparsity, FALLBACK_GROUP)
                 continue
+            if options.scope == "all":
+                choice = timing.choose_pruned(timings, target.sparsity)
+                plans[layer.node] = _Plan(layer, target.sparsity, choice or 1, timings, choice != timing.DENSE)
+                continue
             choice = timing.choose(timings)
             if choice == timing.DENSE:
                 report.layers.append(LayerReport(
@@ -141,7 +156,7 @@ def _mark_prepruned(graph: Graph, planned: set[str], options: SparsityOptions, r
     for layer in find_layers(graph):
         if layer.node in planned or _readers(graph, layer.weight) > 1:
             continue
-        if min(layer.rows, layer.channels) < options.min_channels:
+        if min(layer.rows, layer.channels) < options.smallest_layer:
             continue
         target = layer_target(options, layer.node)
         if target.explicit and target.sparsity is None:
@@ -214,19 +229,23 @@ def compress(graph: Graph, options: SparsityOptions, calib: CalibSource | None =
         extra = _downstream_dense(g, plans) if options.refit_dense and options.sequential else []
         with single_thread_blas(), step("pruning + reconstruction"):
             g, results = reconstruct(dense, g, [*pruned, *extra], feeds, ridge=options.ridge,
-                                     sequential=options.sequential, steps=options.prune_steps)
+                                     sequential=options.sequential, steps=options.prune_steps,
+                                     method=options.method)
         errors = {r.node: (r.error_before, r.error_after) for r in results}
         for r in results:
             if r.node not in plans:
                 report.refitted.append(r.node)
     for item in pruned:
         layer, p = item.layer, plans[item.layer.node]
-        g.tensors[layer.weight].sparse_group = p.group
+        g.tensors[layer.weight].sparse_group = p.group if p.stored_sparse else 0
         before, after = errors.get(layer.node, (None, None))
         w = weight_matrix(g, layer)
-        report.layers.append(LayerReport(layer.node, layer.kind, layer.rows, layer.cols, sparsity_of(w), p.group,
-                                         "pruned" + (" + reconstructed" if layer.node in errors else ""),
-                                         before, after, p.timings))
+        how = f" + reconstructed ({options.method})"
+        report.layers.append(LayerReport(
+            layer.node, layer.kind, layer.rows, layer.cols, sparsity_of(w), p.group if p.stored_sparse else 0,
+            "pruned" + (how if layer.node in errors else "") + ("" if p.stored_sparse else
+                                                                 ", stored dense: sparse is much slower here"),
+            before, after, p.timings))
     _mark_prepruned(g, {p.layer.node for p in pruned}, options, report)
     order = {n.name: i for i, n in enumerate(g.nodes)}
     report.layers.sort(key=lambda r: order.get(r.node, len(order)))

@@ -2,8 +2,8 @@
 
 A recipe is a JSON object; every key is optional:
 
-    {"sparsity": 0.8, "pattern": "auto", "min_channels": 16, "skip_first_conv": true,
-     "include_kxk": false, "rearrange": true,
+    {"sparsity": 0.8, "pattern": "auto", "scope": "all", "method": "magnitude",
+     "min_channels": 16, "skip_first_conv": true, "rearrange": true,
      "layers": [{"match": "/features/features.6/*", "sparsity": 0.5, "pattern": 4},
                 {"match": "classifier*", "skip": true}]}
 
@@ -25,6 +25,12 @@ from pocketnn.errors import PocketnnError
 
 Pattern = Union[Literal["auto"], int]  # noqa: UP007 (a runtime alias)
 GROUP_SIZES = (1, 2, 4, 8)
+# "all": every group-1 Conv and Gemm/MatMul but the first conv is pruned, each stored
+# sparse or dense by speed; "pointwise": 1x1 convs and Gemm/MatMul with >= min_channels
+# (16) channels, and only where sparse runs faster (the earlier default).
+SCOPES = ("all", "pointwise")
+METHODS = ("best", "obs", "sparsegpt", "magnitude")
+POINTWISE_MIN_CHANNELS = 16
 
 
 class RecipeError(PocketnnError, ValueError):
@@ -70,12 +76,13 @@ class Recipe:
     pattern: Pattern | None = None
     min_channels: int | None = None
     skip_first_conv: bool | None = None
-    include_kxk: bool | None = None
+    scope: str | None = None
+    method: str | None = None
     rearrange: bool | None = None
     layers: tuple[LayerRule, ...] = ()
 
 
-_TOP_KEYS = {"sparsity", "pattern", "min_channels", "skip_first_conv", "include_kxk", "rearrange", "layers"}
+_TOP_KEYS = {"sparsity", "pattern", "min_channels", "skip_first_conv", "scope", "method", "rearrange", "layers"}
 _RULE_KEYS = {"match", "sparsity", "pattern", "skip"}
 
 
@@ -83,6 +90,12 @@ def _bool(value: object, where: str) -> bool:
     if not isinstance(value, bool):
         raise RecipeError(f"{where}: must be true or false, got {value!r}")
     return value
+
+
+def _choice(value: object, allowed: tuple[str, ...], where: str) -> str:
+    if value not in allowed:
+        raise RecipeError(f"{where}: must be one of {list(allowed)}, got {value!r}")
+    return str(value)
 
 
 def _unknown(keys: set[str], allowed: set[str], where: str) -> None:
@@ -128,7 +141,8 @@ def parse_recipe(obj: Mapping[str, Any]) -> Recipe:
         pattern=parse_pattern(obj["pattern"], "recipe") if "pattern" in obj else None,
         min_channels=min_channels,
         skip_first_conv=_bool(obj["skip_first_conv"], "recipe skip_first_conv") if "skip_first_conv" in obj else None,
-        include_kxk=_bool(obj["include_kxk"], "recipe include_kxk") if "include_kxk" in obj else None,
+        scope=_choice(obj["scope"], SCOPES, "recipe scope") if "scope" in obj else None,
+        method=_choice(obj["method"], METHODS, "recipe method") if "method" in obj else None,
         rearrange=_bool(obj["rearrange"], "recipe rearrange") if "rearrange" in obj else None,
         layers=tuple(_rule(item, i) for i, item in enumerate(layers)),
     )
@@ -168,9 +182,10 @@ class SparsityOptions:
 
     sparsity: float | None = None
     pattern: Pattern = "auto"
-    min_channels: int = 16
+    scope: str = "all"
+    method: str = "magnitude"  # mask choice with calibration data (METHODS; without: magnitude)
+    min_channels: int | None = None  # None: POINTWISE_MIN_CHANNELS in scope "pointwise", else 1
     skip_first_conv: bool = True
-    include_kxk: bool = False
     rearrange: bool = True
     rules: tuple[LayerRule, ...] = ()
     prepruned_threshold: float = 0.5
@@ -187,8 +202,15 @@ class SparsityOptions:
             return self
         updates: dict[str, Any] = {k: getattr(recipe, k) for k in
                                    ("sparsity", "pattern", "min_channels", "skip_first_conv",
-                                    "include_kxk", "rearrange") if getattr(recipe, k) is not None}
+                                    "scope", "method", "rearrange") if getattr(recipe, k) is not None}
         return replace(self, **updates, rules=self.rules + recipe.layers)
+
+    @property
+    def smallest_layer(self) -> int:
+        """Layers with fewer input or output channels are left dense (unless named)."""
+        if self.min_channels is not None:
+            return self.min_channels
+        return POINTWISE_MIN_CHANNELS if self.scope == "pointwise" else 1
 
 
 @dataclass(frozen=True)

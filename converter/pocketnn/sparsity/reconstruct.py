@@ -10,6 +10,10 @@ so far (sequential: later layers correct the error of earlier ones). Closed form
 group on its kept columns: W_S = (W0 P[:, S]) (H_SS + lambda I)^-1 with H = Xp Xp^T and
 P = Xd Xp^T, accumulated over the calibration batches (kxk convolutions use im2col
 rows), so memory is O(cols^2) whatever the data size. lambda = ridge * mean(diag H).
+
+The kept units themselves (the mask) are chosen from the same sums by a method
+(prune_layer): gradual activation-aware magnitude, gradual OBS saliency (obs_refit), the
+better of the two per layer, or SparseGPT's one-pass sweep (sparsegpt.py).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import numpy as np
 from pocketnn.ir import DType, Graph, Node, Tensor
 from pocketnn.sparsity.calibration import capture
 from pocketnn.sparsity.layers import Layer, set_weight_matrix, weight_matrix
-from pocketnn.sparsity.prune import expand_mask
+from pocketnn.sparsity.prune import expand_mask, group_mask
+from pocketnn.sparsity.sparsegpt import sparsegpt_prune, unit_costs
 
 
 def _node(graph: Graph, name: str) -> Node:
@@ -146,14 +151,19 @@ def relative_error(w: np.ndarray, w0: np.ndarray, stats: Stats) -> float:
     return max(err, 0.0) / ref if ref > 0 else 0.0
 
 
+def ridge_damping(stats: Stats, cols: int, ridge: float) -> float:
+    """lambda = ridge x the mean of the weight columns' diagonal of H (never 0)."""
+    damp = ridge * float(np.mean(np.diag(stats.h)[:cols])) if cols else 0.0
+    return damp if damp > 0 else 1e-8
+
+
 def refit(w0: np.ndarray, keep: np.ndarray, group: int, stats: Stats, ridge: float) -> np.ndarray:
     """New augmented weights [rows, cols(+1)]: zero outside `keep` ([rows, cols] element
     mask, identical within a group), least squares inside."""
     rows = w0.shape[0]
     cols = keep.shape[1]
     h = stats.h
-    damp = ridge * float(np.mean(np.diag(h)[:cols])) if cols else 0.0
-    damp = damp if damp > 0 else 1e-8
+    damp = ridge_damping(stats, cols, ridge)
     out = np.zeros_like(w0)
     for start in range(0, rows, group):
         r = slice(start, min(rows, start + group))
@@ -166,6 +176,34 @@ def refit(w0: np.ndarray, keep: np.ndarray, group: int, stats: Stats, ridge: flo
         rhs = w0[r] @ stats.p[:, s]
         out[r, s] = np.linalg.solve(a, rhs.T).T
     return out
+
+
+def obs_refit(w0: np.ndarray, mask: np.ndarray, layer: Layer, group: int, stats: Stats, ridge: float
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """refit's weights for the kept units `mask` [n_groups, channels], and the Optimal
+    Brain Surgeon saliency of each kept unit [rows, channels] (0 where pruned): the
+    objective's growth if its columns S were removed next and the rest refitted,
+    w_S^T ([A^-1]_SS)^-1 w_S with A the group's dampened Hessian on its kept columns."""
+    rows, k = w0.shape[0], layer.kernel
+    damp = ridge_damping(stats, layer.cols, ridge)
+    out = np.zeros_like(w0)
+    saliency = np.zeros((rows, layer.channels))
+    for index, start in enumerate(range(0, rows, group)):
+        r = slice(start, min(rows, start + group))
+        channels = np.flatnonzero(mask[index])
+        s = (channels[:, None] * k + np.arange(k)).reshape(-1)
+        if stats.augmented:
+            s = np.append(s, layer.cols)
+        if len(s) == 0:
+            continue
+        inverse = np.linalg.inv(stats.h[np.ix_(s, s)] + damp * np.eye(len(s)))
+        out[r, s] = w0[r] @ stats.p[:, s] @ inverse
+        if len(channels):
+            positions = np.arange(len(channels) * k).reshape(-1, k)
+            blocks = inverse[positions[:, :, None], positions[:, None, :]]
+            saliency[r, channels] = unit_costs(out[r][:, s[:len(channels) * k]].reshape(-1, len(channels), k),
+                                               blocks)
+    return out, saliency
 
 
 @dataclass(frozen=True)
@@ -279,25 +317,74 @@ def _depthwise_refit(graph: Graph, dense: Graph, node_name: str, pairs: Iterator
     return LayerResult(node_name, before, min(before, after))
 
 
-def _select_mask(item: Pruned, w0: np.ndarray, stats: Stats, ridge: float, steps: int) -> np.ndarray:
-    """Gradual selection: prune to sparsity*t/steps by activation-aware scores of the
-    weights refitted at the previous step (units once pruned stay pruned), so weights
-    that take over a pruned unit's role are seen as important."""
-    from pocketnn.sparsity.prune import expand_mask as expand
-    from pocketnn.sparsity.prune import group_mask
-
+def _select_mask(item: Pruned, w0: np.ndarray, stats: Stats, ridge: float, steps: int, method: str
+                 ) -> np.ndarray:
+    """Gradual selection: prune to sparsity*t/steps by the scores of the weights
+    refitted at the previous step (units once pruned stay pruned), so weights that take
+    over a pruned unit's role are seen as important. Scores: OBS saliency ("obs") or
+    activation-aware magnitude ("magnitude")."""
     layer = item.layer
     energy = np.diag(stats.h)[:layer.cols]
-    w = w0
     mask = np.ones((-(-layer.rows // item.group), layer.channels), dtype=bool)
+    w = w0
     for t in range(1, steps + 1):
+        if method == "obs":
+            w, saliency = obs_refit(w0, mask, layer, item.group, stats, ridge)
+            scores = np.sqrt(np.maximum(saliency, 0.0))
+        else:
+            scores = activation_scores(w[:, :layer.cols], layer, energy)
         # A unit still kept outranks every pruned one, even when its weights are zero.
-        scores = activation_scores(w[:, :layer.cols], layer, energy) + 1e-30
-        scores *= np.repeat(mask, item.group, axis=0)[:layer.rows]
+        scores = (scores + 1e-30) * np.repeat(mask, item.group, axis=0)[:layer.rows]
         mask = group_mask(scores, item.group, item.sparsity * t / steps) & mask
-        if t < steps:
-            w = refit(w0, expand(mask, layer.rows, item.group, layer.kernel), item.group, stats, ridge)
+        if t < steps and method != "obs":
+            w = refit(w0, expand_mask(mask, layer.rows, item.group, layer.kernel), item.group, stats, ridge)
     return mask
+
+
+def _sparsegpt_mask(item: Pruned, w0: np.ndarray, stats: Stats, ridge: float) -> tuple[np.ndarray, np.ndarray]:
+    """(kept units, weights) by SparseGPT against the ridge objective's Hessian, from its
+    dense optimum (sparsegpt.py)."""
+    layer = item.layer
+    target = refit(w0, np.ones((layer.rows, layer.cols), dtype=bool), layer.rows, stats, ridge)
+    hessian = stats.h + ridge_damping(stats, layer.cols, ridge) * np.eye(len(stats.h))
+    return sparsegpt_prune(target, hessian, layer, item.group, item.sparsity)
+
+
+def prune_layer(item: Pruned, stats: Stats, ridge: float = 0.01, steps: int = 8, method: str = "magnitude"
+                ) -> tuple[np.ndarray, float, float]:
+    """(weights [rows, cols (+1 bias column when stats.augmented)], relative error of
+    the masked dense weights, relative error of the weights) for one layer: fills
+    item.mask by `method` when it is None (reconstruct's doc), then refits."""
+    if item.mask is None and method == "best":
+        trials = [Pruned(item.layer, item.dense, item.dense_bias, item.sparsity, item.group) for _ in range(2)]
+        results = [prune_layer(t, stats, ridge, steps, m) for t, m in zip(trials, ("obs", "magnitude"))]
+        best = min(range(2), key=lambda i: results[i][2])
+        item.mask = trials[best].mask
+        return results[best]
+    layer = item.layer
+    w0 = item.dense.astype(np.float64)
+    if stats.augmented:
+        w0 = np.hstack([w0, item.dense_bias[:, None]])
+    candidates: list[np.ndarray] = []
+    if item.mask is None and method == "sparsegpt":
+        item.mask, obs_weights = _sparsegpt_mask(item, w0, stats, ridge)
+        candidates.append(obs_weights)
+    elif item.mask is None:
+        item.mask = _select_mask(item, w0, stats, ridge, steps, method)
+    keep = expand_mask(item.mask, layer.rows, item.group, layer.kernel)
+    current = np.where(keep, item.dense, 0.0)
+    if stats.augmented:
+        current = np.hstack([current, item.dense_bias[:, None]])
+    before = relative_error(current, w0, stats)
+    w = refit(w0, keep, item.group, stats, ridge)
+    after = relative_error(w, w0, stats)
+    for candidate in candidates:
+        error = relative_error(candidate, w0, stats)
+        if error < after:
+            w, after = candidate, error
+    if after > before:  # ill-conditioned data: keep the plain pruned weights
+        w, after = current, before
+    return w, before, after
 
 
 def _input_pairs(dense: Graph, pruned: Graph | None, x_name: str, feeds: list[dict[str, np.ndarray]],
@@ -310,12 +397,15 @@ def _input_pairs(dense: Graph, pruned: Graph | None, x_name: str, feeds: list[di
 
 
 def reconstruct(dense: Graph, pruned: Graph, layers: list[Pruned | Depthwise], feeds: list[dict[str, np.ndarray]],
-                ridge: float = 0.01, sequential: bool = True, steps: int = 8) -> tuple[Graph, list[LayerResult]]:
+                ridge: float = 0.01, sequential: bool = True, steps: int = 8, method: str = "magnitude"
+                ) -> tuple[Graph, list[LayerResult]]:
     """Prunes and refits `layers` in graph order in `pruned` (in place, returned), with
     results per layer; fills each item's mask when it is None. `dense` is the same graph
     before pruning. Sequential: layer i's inputs come from the graph with layers < i
     already pruned and refitted. Depthwise items are refitted densely (sequential only).
-    Masks are chosen in `steps` gradual steps (_select_mask)."""
+    Masks are chosen by SparseGPT (`method` "sparsegpt") or in `steps` gradual steps
+    of activation-aware magnitude (`method` "magnitude", _select_mask); the kept weights
+    are then refitted by least squares (SparseGPT's own weights where they fit better)."""
 
     def name_of(item: Pruned | Depthwise) -> str:
         return item.node if isinstance(item, Depthwise) else item.layer.node
@@ -344,20 +434,8 @@ def reconstruct(dense: Graph, pruned: Graph, layers: list[Pruned | Depthwise], f
         for xd, xp in pairs:
             stats.add(input_columns(pruned, layer, xd), input_columns(pruned, layer, xp))
         stats.flush()
-        w0 = item.dense.astype(np.float64)
-        if augmented:
-            w0 = np.hstack([w0, item.dense_bias[:, None]])
-        if item.mask is None:
-            item.mask = _select_mask(item, w0, stats, ridge, steps)
+        w, before, after = prune_layer(item, stats, ridge, steps, method)
         keep = expand_mask(item.mask, layer.rows, item.group, layer.kernel)
-        current = np.where(keep, item.dense, 0.0)
-        if augmented:
-            current = np.hstack([current, item.dense_bias[:, None]])
-        before = relative_error(current, w0, stats)
-        w = refit(w0, keep, item.group, stats, ridge)
-        after = relative_error(w, w0, stats)
-        if after > before:  # ill-conditioned data: keep the plain pruned weights
-            w, after = current, before
         set_weight_matrix(pruned, layer, np.where(keep, w[:, :layer.cols], 0.0))
         if augmented:
             set_bias(pruned, layer, w[:, layer.cols])
@@ -371,6 +449,8 @@ __all__ = [
     "Stats",
     "get_bias",
     "im2col",
+    "obs_refit",
+    "prune_layer",
     "input_columns",
     "reconstruct",
     "refit",

@@ -17,6 +17,8 @@ def print_sparsity_report(console: Console, report: SparsityReport) -> None:
         table.add_row(r.node, r.kind, f"{r.rows}x{r.cols}", f"{r.sparsity:.1%}", str(r.group or "dense"), error,
                       r.reason)
     console.print(table)
+    if any(r.reason.startswith("pruned") for r in report.layers):
+        console.print(f"pruned layers: {report.pruned_fraction:.1%} of their weights are zero")
     if report.permuted:
         console.print(f"channels rearranged at {len(report.permuted)} layer(s)")
     if report.refitted:

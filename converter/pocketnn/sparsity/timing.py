@@ -134,5 +134,26 @@ def choose(timings: dict[int, float], margin: float = 0.03, tolerance: float = 0
     return min(fit) if fit else DENSE
 
 
+# A pruned layer below half density is stored sparse (it shrinks the file) unless its
+# sparse kernel is more than this much slower than the dense one.
+SPARSE_SLOWDOWN_LIMIT = 1.25
+
+
+def choose_pruned(timings: dict[int, float], sparsity: float, slowdown: float = SPARSE_SLOWDOWN_LIMIT,
+                  tolerance: float = 0.05) -> int:
+    """Storage of a layer that is pruned anyway (scope "all"): the faster G as in
+    `choose` when sparse wins; at sparsity >= 0.5, also when sparse is at most
+    `slowdown` times dense (the smallest G within `tolerance` of the fastest); else
+    dense (0)."""
+    choice = choose(timings, tolerance=tolerance)
+    sparse = {g: t for g, t in timings.items() if g != DENSE}
+    if choice != DENSE or sparsity < 0.5 or not sparse:
+        return choice
+    fastest = min(sparse.values())
+    if fastest > timings[DENSE] * slowdown:
+        return DENSE
+    return min(g for g, t in sparse.items() if t <= fastest * (1 + tolerance))
+
+
 def clear_cache() -> None:
     _CACHE.clear()
