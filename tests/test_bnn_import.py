@@ -52,7 +52,8 @@ def _present(name: str) -> Path:
 
 @pytest.mark.parametrize("name", sorted(FORMS))
 def test_binary_layers_found_in_canonical_form(name: str) -> None:
-    graph, _ = convert_graph(str(_present(name)), quiet=True)
+    # binarize="off": the canonical float form, before passes.lower_binary replaces it.
+    graph, _ = convert_graph(str(_present(name)), quiet=True, binarize="off")
     layers = find_binary_layers(graph)
     _, _, binarizer, padding = FORMS[name]
     # Three binary 3x3 convs and the binary Linear; the float first conv and last Linear are not binary.
@@ -68,6 +69,14 @@ def test_binary_layers_found_in_canonical_form(name: str) -> None:
         w = graph.constant(nodes[layer.node].inputs[1])
         assert w is not None
         assert set(np.unique(np.abs(w)).tolist()) <= set(layer.alpha.astype(np.float32).tolist())
+
+
+@pytest.mark.parametrize("name", sorted(FORMS))
+def test_every_binary_layer_runs_on_the_binary_kernels(name: str) -> None:
+    graph, _ = convert_graph(str(_present(name)), quiet=True)
+    ops = [node.op for node in graph.nodes]
+    assert ops.count("BConv2d") == 3 and ops.count("BGemm") == 1, ops
+    assert "Sign" not in ops and "Where" not in ops
 
 
 @pytest.mark.parametrize("name", sorted(FORMS))
@@ -111,7 +120,7 @@ def test_weights_within_tolerance_are_snapped_and_outside_are_not() -> None:
         w = _pm_alpha((4, 3, 3, 3), seed=1, jitter=jitter)
         model = _model([helper.make_node("Sign", ["x"], ["s"]), helper.make_node("Conv", ["s", "w"], ["y"], pads=[1] * 4)],
                        {"w": w}, [1, 3, 5, 5], [1, 4, 5, 5])
-        graph, _ = convert_graph(model, quiet=True)
+        graph, _ = convert_graph(model, quiet=True, binarize="off")
         layers = find_binary_layers(graph)
         assert bool(layers) == binary
         if binary:
@@ -130,7 +139,7 @@ def test_larq_binarizers_and_where_form_become_zero_positive_sign() -> None:
              helper.make_node("Conv", ["b", "w"], ["y2"]), helper.make_node("Add", ["y1", "y2"], ["y"])]
     inits = {"c": np.float32(0.1), "w": w, "zero": np.float32(0.0), "one": np.float32(1.0),
              "minus_one": np.float32(-1.0)}
-    graph, _ = convert_graph(_model(nodes, inits, [1, 3, 4, 4], [1, 2, 4, 4]), quiet=True)
+    graph, _ = convert_graph(_model(nodes, inits, [1, 3, 4, 4], [1, 2, 4, 4]), quiet=True, binarize="off")
     layers = find_binary_layers(graph)
     assert [layer.binarizer for layer in layers] == ["zero_positive", "zero_positive"]
     assert not any(n.op in ("Sign", "GreaterOrEqual") for n in graph.nodes)
@@ -141,7 +150,8 @@ def test_larq_offset_outside_0_1_is_left_alone() -> None:
     w = _pm_alpha((2, 3, 1, 1), seed=3)
     nodes = [helper.make_node("Sign", ["x"], ["s1"]), helper.make_node("Add", ["s1", "c"], ["a"]),
              helper.make_node("Sign", ["a"], ["s2"]), helper.make_node("Conv", ["s2", "w"], ["y"])]
-    graph, _ = convert_graph(_model(nodes, {"c": np.float32(1.5), "w": w}, [1, 3, 4, 4], [1, 2, 4, 4]), quiet=True)
+    graph, _ = convert_graph(_model(nodes, {"c": np.float32(1.5), "w": w}, [1, 3, 4, 4], [1, 2, 4, 4]),
+                             quiet=True, binarize="off")
     assert [layer.binarizer for layer in find_binary_layers(graph)] == ["sign"]
     assert sum(n.op == "Sign" for n in graph.nodes) == 2
 
