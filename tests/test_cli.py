@@ -134,12 +134,14 @@ def test_quantized_one_value_outputs_are_judged_by_sqnr_not_cosine() -> None:
 
 
 def test_a_missing_extra_is_named_not_a_traceback(small_model, tmp_path, capsys, monkeypatch) -> None:
-    """Without onnx (the runtime-only install) `convert` says which extra to install;
-    tests/test_runtime_wheel.py checks the same from a real wheel in a fresh venv."""
-    import sys
+    """A command whose extra is absent (the runtime-only install) says which extra to
+    install; tests/test_runtime_wheel.py checks the same from a real wheel in a fresh venv."""
+    import pocketnn.cli
 
-    monkeypatch.delitem(sys.modules, "pocketnn.conversion", raising=False)
-    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx -> ModuleNotFoundError
+    def convert_without_onnx(args) -> int:
+        raise ModuleNotFoundError("No module named 'onnx'", name="onnx")
+
+    monkeypatch.setattr(pocketnn.cli, "_cmd_convert", convert_without_onnx)
     assert main(["convert", small_model[0], "-o", str(tmp_path / "m.pnn")]) == 2
     out = capsys.readouterr().out
     assert "needs the [convert] extra" in out and "pip install 'pocketnn[convert]'" in out
