@@ -46,7 +46,7 @@ static pnn_status broadcast_batch(const pnn_node *node, const pnn_tensor *a, con
 
 static pnn_status read_attrs(const pnn_node *node, qmatmul_params *p, pnn_error *error) {
   const char *op = "QMatMul";
-  int64_t za, zb, mult, shift;
+  int64_t za = 0, zb = 0, mult = 0, shift = 0; /* set by the calls below; gcc -O3 on aarch64 cannot tell */
   pnn_status st;
   if ((st = pnn_q_attr_int(node, op, "a_zero_point", 0, 255, &za, error)) != PNN_OK ||
       (st = pnn_q_attr_int(node, op, "b_zero_point", 0, 255, &zb, error)) != PNN_OK ||
