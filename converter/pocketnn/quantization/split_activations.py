@@ -10,7 +10,7 @@ Runs before calibration, which then observes the pre-activation tensor as well.
 from __future__ import annotations
 
 from pocketnn.format.opcodes import ACTIVATIONS
-from pocketnn.ir import Graph, Node, Tensor
+from pocketnn.ir import AttrValue, Graph, Node, Tensor
 from pocketnn.passes.graph_utils import copy_graph, fresh_tensor_name
 
 # fused act code -> the standalone op (quantize_graph.LOOKUP_OPS) and its attributes
@@ -41,7 +41,7 @@ def split_lookup_activations(graph: Graph) -> Graph:
         out = g.tensors[node.outputs[0]]
         pre = fresh_tensor_name(g, f"{out.name}_preact")
         g.tensors[pre] = Tensor(pre, out.dtype, out.shape)
-        attrs = {}
+        attrs: dict[str, AttrValue] = {}
         if act == ACTIVATIONS["hard_sigmoid"]:
             attrs = {"alpha": node.attrs["act_alpha"], "beta": node.attrs["act_beta"]}
         node.attrs = {k: v for k, v in node.attrs.items() if k not in ("act", "act_alpha", "act_beta")}
