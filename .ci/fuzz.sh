@@ -8,6 +8,8 @@
 # $FUZZ_ARTIFACTS and, when small, printed in base64.
 #   FUZZ_SECONDS (default 60)  time per variant
 #   FUZZ_RUNS    (default -1)  executions per variant (-1: until FUZZ_SECONDS)
+#   FUZZ_SEED    (default: random) libFuzzer's -seed; with FUZZ_RUNS set, the run is
+#                reproducible: the same code gives the same executions (.ci/run does this)
 #   FUZZ_CORPUS  (default: a temp folder) where the grown corpora live between runs
 #   FUZZ_ARTIFACTS (default /tmp/pocketnn-fuzz-artifacts) where failing inputs go (one
 #                folder per run)
@@ -22,6 +24,8 @@ cd "$(dirname "$0")/.."
 repo="$(pwd)"
 seconds="${FUZZ_SECONDS:-60}"
 runs="${FUZZ_RUNS:--1}"
+seed_option=()
+[ -z "${FUZZ_SEED:-}" ] || seed_option=(-seed="$FUZZ_SEED")
 artifacts="${FUZZ_ARTIFACTS:-/tmp/pocketnn-fuzz-artifacts}/$(date -u +%Y%m%d-%H%M%S)-$$"
 python="${PYTHON:-python3}"
 
@@ -79,11 +83,11 @@ echo "replayed ${#replay[@]} inputs through both variants with PNN_ISA=scalar, a
 
 for variant in fuzz_load_run fuzz_load_run_crc; do
   prefix="$artifacts/$variant-"
-  echo "== fuzz: $variant for ${seconds} s (runs: $runs)"
+  echo "== fuzz: $variant for ${seconds} s (runs: $runs, seed: ${FUZZ_SEED:-random})"
   corpus="$corpus_root/$variant"
   mkdir -p "$corpus"
   set +e
-  "$build/$variant" "$corpus" "$work/seeds" -max_total_time="$seconds" -runs="$runs" -rss_limit_mb=2048 \
+  "$build/$variant" "$corpus" "$work/seeds" "${seed_option[@]}" -max_total_time="$seconds" -runs="$runs" -rss_limit_mb=2048 \
     -timeout=10 -print_final_stats=1 -artifact_prefix="$prefix" < /dev/null > "$work/$variant.log" 2>&1
   status=$?
   set -e

@@ -17,6 +17,15 @@ typedef struct slice_plan {
   ptrdiff_t step[PNN_MAX_RANK];    /* input elements per output step, per dim */
 } slice_plan;
 
+/* Whether s, s+k, ..., s+(m-1)k all lie in [0, n), given 0 <= s < n and m >= 1. Done
+ * by division in unsigned arithmetic so that hostile values (k = INT64_MIN) cannot
+ * overflow. */
+static bool pnn_slice_walk_fits(int64_t n, int64_t m, int64_t s, int64_t k) {
+  const uint64_t magnitude = k > 0 ? (uint64_t)k : 0u - (uint64_t)k;
+  const uint64_t room = (uint64_t)(k > 0 ? n - 1 - s : s); /* how far the walk may go */
+  return (uint64_t)(m - 1) <= room / magnitude;
+}
+
 pnn_status pnn_op_slice_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
   pnn_status st = pnn_check_io(model, node, 1, 1, 1, 1, true, error);
   if (st != PNN_OK) return st;
@@ -50,11 +59,7 @@ pnn_status pnn_op_slice_prepare(pnn_model *model, pnn_node *node, pnn_error *err
     if (m == 0) {
       empty = true;
     } else {
-      /* Indices s, s+k, ..., s+(m-1)k must all lie in [0, n); the arithmetic is done
-       * by division so that hostile values cannot overflow. */
-      const int64_t mag = k > 0 ? k : -k;
-      const int64_t room = k > 0 ? n - 1 - s : s; /* how far the walk may go */
-      if (s < 0 || s >= n || m - 1 > room / mag) {
+      if (s < 0 || s >= n || !pnn_slice_walk_fits(n, m, s, k)) {
         return pnn_set_error(error, PNN_ERR_SHAPE,
                              "node '%s': Slice dim %d (start %lld, step %lld, %lld outputs) "
                              "leaves the input of size %lld",
