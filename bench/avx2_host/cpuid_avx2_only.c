@@ -5,10 +5,15 @@
  * flag `cpuid_fault` in /proc/cpuinfo) makes every CPUID instruction trap; the handler
  * below answers it from the real CPU with the AVX-512 and AVX-VNNI feature bits cleared,
  * so every library (onnxruntime's MLAS, numpy, pocketnn) dispatches as on an AVX2 host.
- * The instructions still run at native speed. Benchmark use only. */
+ * The instructions still run at native speed. Benchmark and test use only.
+ *
+ * Libraries that install their own SIGSEGV handler (Python's faulthandler, which pytest
+ * enables) would take the trap away and die on the first CPUID, so sigaction() is
+ * interposed: their handler is kept aside and called for real faults only. */
 #define _GNU_SOURCE
 #include <asm/prctl.h>
 #include <cpuid.h>
+#include <dlfcn.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,13 +38,44 @@
 
 static long cpuid_faulting(int on) { return syscall(SYS_arch_prctl, ARCH_SET_CPUID, on ? 0 : 1); }
 
+typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+static sigaction_fn real_sigaction;
+static int masking;                   /* our SIGSEGV handler is installed */
+static struct sigaction program_segv; /* what the program asked for SIGSEGV (SIG_DFL first) */
+
+static sigaction_fn next_sigaction(void) {
+    if (!real_sigaction) real_sigaction = (sigaction_fn)dlsym(RTLD_NEXT, "sigaction");
+    return real_sigaction;
+}
+
+/* Interposed: once masking, SIGSEGV stays ours; the program's handler is recorded. */
+int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+    if (sig != SIGSEGV || !masking) return next_sigaction()(sig, act, old);
+    if (old) *old = program_segv;
+    if (act) program_segv = *act;
+    return 0;
+}
+
+/* A fault that is not CPUID: hand it to the program's handler, or die as it would have. */
+static void forward_fault(int sig, siginfo_t *info, void *context) {
+    if (program_segv.sa_flags & SA_SIGINFO) {
+        program_segv.sa_sigaction(sig, info, context);
+    } else if (program_segv.sa_handler != SIG_DFL && program_segv.sa_handler != SIG_IGN) {
+        program_segv.sa_handler(sig);
+    } else {
+        struct sigaction fallback;
+        memset(&fallback, 0, sizeof fallback);
+        fallback.sa_handler = SIG_DFL;
+        masking = 0;
+        next_sigaction()(SIGSEGV, &fallback, NULL); /* the faulting instruction reruns and kills */
+    }
+}
+
 static void answer_cpuid(int sig, siginfo_t *info, void *context) {
-    (void)info;
     greg_t *regs = ((ucontext_t *)context)->uc_mcontext.gregs;
     const unsigned char *ip = (const unsigned char *)regs[REG_RIP];
     if (sig != SIGSEGV || ip[0] != 0x0f || ip[1] != 0xa2) {
-        /* A real fault: let it kill the process as it would have. */
-        signal(SIGSEGV, SIG_DFL);
+        forward_fault(sig, info, context);
         return;
     }
     unsigned leaf = (unsigned)regs[REG_RAX], sub = (unsigned)regs[REG_RCX];
@@ -68,8 +104,11 @@ __attribute__((constructor)) static void start_masking(void) {
     action.sa_sigaction = answer_cpuid;
     action.sa_flags = SA_SIGINFO | SA_NODEFER;
     sigemptyset(&action.sa_mask);
-    if (sigaction(SIGSEGV, &action, NULL) != 0 || cpuid_faulting(1) != 0) {
+    memset(&program_segv, 0, sizeof program_segv);
+    program_segv.sa_handler = SIG_DFL;
+    if (next_sigaction()(SIGSEGV, &action, NULL) != 0 || cpuid_faulting(1) != 0) {
         fprintf(stderr, "cpuid_avx2_only: this kernel/CPU has no CPUID faulting; cannot pose as AVX2-only\n");
         exit(3);
     }
+    masking = 1;
 }

@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 grep -qw cpuid_fault /proc/cpuinfo || { echo "run.sh: this CPU/kernel has no CPUID faulting" >&2; exit 3; }
 lib="${TMPDIR:-/tmp}/pocketnn-cpuid-avx2-only.so"
 if [ ! -f "$lib" ] || [ "$here/cpuid_avx2_only.c" -nt "$lib" ]; then
-    cc -O2 -shared -fPIC -Wall -Wextra -Werror -o "$lib.tmp.$$" "$here/cpuid_avx2_only.c"
+    cc -O2 -shared -fPIC -Wall -Wextra -Werror -o "$lib.tmp.$$" "$here/cpuid_avx2_only.c" -ldl
     mv "$lib.tmp.$$" "$lib"
 fi
 POCKETNN_AVX2_HOST=1 LD_PRELOAD="$lib${LD_PRELOAD:+:$LD_PRELOAD}" exec "$@"
