@@ -239,15 +239,4 @@ static inline void pnn_nn_batch_strides(const pnn_tensor *t, int batch_rank, int
   }
 }
 
-/* "<path>/<isa>" as a static string for the node's kernel field. The ISA names are
- * the ones the select functions return. */
-#define PNN_NN_KERNEL_NAME(path, isa)                                                  \
-  (strcmp((isa), "avx512") == 0 ? path "/avx512"                                      \
-   : strcmp((isa), "avx512vnni") == 0 ? path "/avx512vnni"                            \
-   : strcmp((isa), "avx2") == 0 ? path "/avx2"                                        \
-   : strcmp((isa), "neon") == 0 ? path "/neon"                                        \
-   : strcmp((isa), "wasmsimd") == 0 ? path "/wasmsimd"                                \
-   : strcmp((isa), "portable") == 0 ? path "/portable"                                \
-                                    : path "/scalar")
-
 #endif /* PNN_OPS_NN_COMMON_H */

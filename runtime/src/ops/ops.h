@@ -2,6 +2,8 @@
 #ifndef PNN_OPS_H
 #define PNN_OPS_H
 
+#include <string.h>
+
 #include "../internal.h"
 
 #define PNN_DECLARE_OP(fn)                                                            \
@@ -57,5 +59,16 @@ PNN_DECLARE_OP(matmul_integer)
 PNN_DECLARE_OP(dynamic_quantize)
 /* binary operators (docs/OPS.md, codes 120..121) */
 PNN_DECLARE_OP(bconv)        /* BConv2d, BGemm */
+
+/* "<path>/<isa>" as a static string for the node's kernel field. The ISA names are
+ * the ones the select functions return. */
+#define PNN_NN_KERNEL_NAME(path, isa)                                                  \
+  (strcmp((isa), "avx512") == 0 ? path "/avx512"                                      \
+   : strcmp((isa), "avx512vnni") == 0 ? path "/avx512vnni"                            \
+   : strcmp((isa), "avx2") == 0 ? path "/avx2"                                        \
+   : strcmp((isa), "neon") == 0 ? path "/neon"                                        \
+   : strcmp((isa), "wasmsimd") == 0 ? path "/wasmsimd"                                \
+   : strcmp((isa), "portable") == 0 ? path "/portable"                                \
+                                    : path "/scalar")
 
 #endif /* PNN_OPS_H */

@@ -34,11 +34,7 @@ pnn_status pnn_op_softmax_prepare(pnn_model *model, pnn_node *node, pnn_error *e
   node->scratch_bytes = plan->inner > 1 ? 2 * plan->inner * sizeof(float) : 0;
   const char *isa = "scalar";
   plan->fn = pnn_f32_softmax_select(&model->cpu, &isa);
-  node->kernel = strcmp(isa, "avx512") == 0     ? "f32-softmax/avx512"
-                 : strcmp(isa, "avx2") == 0     ? "f32-softmax/avx2"
-                 : strcmp(isa, "neon") == 0     ? "f32-softmax/neon"
-                 : strcmp(isa, "wasmsimd") == 0 ? "f32-softmax/wasmsimd"
-                                                : "f32-softmax/scalar";
+  node->kernel = PNN_NN_KERNEL_NAME("f32-softmax", isa);
   return PNN_OK;
 }
 

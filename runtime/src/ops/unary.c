@@ -11,15 +11,6 @@ typedef struct unary_plan {
   pnn_f32_unary_fn fn; /* chosen at load for this CPU */
 } unary_plan;
 
-/* The profile's kernel name for an ISA name of pnn_f32_unary_select. */
-static const char *unary_kernel_name(const char *isa) {
-  if (strcmp(isa, "avx512") == 0) return "f32-unary/avx512";
-  if (strcmp(isa, "avx2") == 0) return "f32-unary/avx2";
-  if (strcmp(isa, "neon") == 0) return "f32-unary/neon";
-  if (strcmp(isa, "wasmsimd") == 0) return "f32-unary/wasmsimd";
-  return "f32-unary/scalar";
-}
-
 /* The kernel's kind for a unary op code; false for any other code. */
 static bool unary_kind(uint16_t op, int *kind) {
   switch (op) {
@@ -111,7 +102,7 @@ pnn_status pnn_op_unary_prepare(pnn_model *model, pnn_node *node, pnn_error *err
   plan->fn = pnn_f32_unary_select(&model->cpu, NULL, &isa);
   node->params = plan;
   node->scratch_bytes = 0;
-  node->kernel = unary_kernel_name(isa);
+  node->kernel = PNN_NN_KERNEL_NAME("f32-unary", isa);
   return PNN_OK;
 }
 
