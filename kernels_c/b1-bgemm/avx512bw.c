@@ -7,12 +7,7 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,avx512f,avx512bw,avx512vl")
-#endif
+PNN_TARGET_BEGIN("avx2,fma,avx512f,avx512bw,avx512vl")
 
 #include <immintrin.h>
 
@@ -38,10 +33,6 @@
 
 PNN_B1_GEMM_KERNEL(pnn_b1_gemm_avx512bw, "avx512bw");
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+PNN_TARGET_END()
 
 #endif

@@ -9,13 +9,7 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vpopcntdq"))), \
-                             apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vpopcntdq")
-#endif
+PNN_TARGET_BEGIN("avx2,fma,avx512f,avx512bw,avx512vl,avx512vpopcntdq")
 
 #include <immintrin.h>
 
@@ -44,10 +38,6 @@ static void b1_tile(size_t kw, const uint64_t *const *w, const uint64_t *panel, 
 
 PNN_B1_GEMM_KERNEL(pnn_b1_gemm_avx512vpopcnt, "avx512vpopcnt");
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+PNN_TARGET_END()
 
 #endif

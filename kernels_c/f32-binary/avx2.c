@@ -4,12 +4,7 @@
 
 #if defined(__x86_64__)
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+PNN_TARGET_BEGIN("avx2,fma")
 
 #define PNN_X86_ACT_AVX2
 #include "pnn_x86_act.h"
@@ -43,10 +38,6 @@ static PNN_ALWAYS_INLINE __m256 binary_op256(int kind, __m256 a, __m256 b) {
 
 PNN_BINARY_X86_BODY(avx2)
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+PNN_TARGET_END()
 
 #endif /* x86-64 */

@@ -4,12 +4,7 @@
 
 #if defined(__x86_64__)
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx2,fma")
-#endif
+PNN_TARGET_BEGIN("avx512f,avx2,fma")
 
 #define PNN_X86_ACT_AVX512
 #include "pnn_x86_act.h"
@@ -44,10 +39,6 @@ static PNN_ALWAYS_INLINE __m512 binary_op512(int kind, __m512 a, __m512 b) {
 
 PNN_BINARY_X86_BODY(avx512)
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+PNN_TARGET_END()
 
 #endif /* x86-64 */

@@ -6,12 +6,7 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx2,fma")
-#endif
+PNN_TARGET_BEGIN("avx512f,avx2,fma")
 
 #define PNN_X86_ACT_AVX512
 #include "pnn_x86_act.h"
@@ -32,10 +27,6 @@ static PNN_ALWAYS_INLINE pnn_f32v cd_load_checked(const float *r, ptrdiff_t d, s
 
 #include "direct_driver.h"
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+PNN_TARGET_END()
 
 #endif /* x86-64 */

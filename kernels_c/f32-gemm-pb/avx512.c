@@ -8,12 +8,7 @@
 
 #if defined(__x86_64__)
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx2,fma")
-#endif
+PNN_TARGET_BEGIN("avx512f,avx2,fma")
 
 #define PNN_X86_ACT_AVX512
 #include "pnn_x86_act.h"
@@ -155,10 +150,6 @@ void pnn_f32_gemm_pt_avx512(size_t M, size_t N, size_t K, const float *At, const
   gemm_pt(M, N, K, At, Bp, C, ldc, row_bias, act);
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+PNN_TARGET_END()
 
 #endif /* __x86_64__ */

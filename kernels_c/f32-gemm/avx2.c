@@ -14,12 +14,7 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+PNN_TARGET_BEGIN("avx2,fma")
 
 #include <immintrin.h>
 
@@ -236,10 +231,6 @@ void pnn_f32_gemm_avx2(size_t M, size_t N, size_t K, const float *A, size_t lda,
   }
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+PNN_TARGET_END()
 
 #endif /* x86-64 */

@@ -10,12 +10,7 @@
 
 #if defined(__x86_64__)
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+PNN_TARGET_BEGIN("avx2,fma")
 
 #define PNN_X86_ACT_AVX2
 #include "pnn_x86_act.h"
@@ -90,10 +85,6 @@ void pnn_f32_im2col_panel_avx2(const pnn_conv2d_geometry *g, const float *x, siz
   im2col_panel(g, x, k0, kc, n0, width, dst);
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+PNN_TARGET_END()
 
 #endif /* __x86_64__ */

@@ -11,12 +11,7 @@
 
 #include <string.h>
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx2,fma")
-#endif
+PNN_TARGET_BEGIN("avx512f,avx2,fma")
 
 #define PNN_X86_ACT_AVX512
 #include "pnn_x86_act.h"
@@ -89,10 +84,6 @@ void pnn_f32_im2col_panel_avx512(const pnn_conv2d_geometry *g, const float *x, s
   im2col_panel(g, x, k0, kc, n0, width, dst);
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+PNN_TARGET_END()
 
 #endif /* __x86_64__ */

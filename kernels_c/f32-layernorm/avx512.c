@@ -3,22 +3,13 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx512f")
-#endif
+PNN_TARGET_BEGIN("avx512f")
 
 #include "pnn_vhooks_avx512.h"
 
 #define PNN_LAYERNORM_FN pnn_f32_layernorm_avx512
 #include "layernorm_impl.h"
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+PNN_TARGET_END()
 
 #endif /* x86-64 */

@@ -6,12 +6,7 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+PNN_TARGET_BEGIN("avx2,fma")
 
 #include <immintrin.h>
 
@@ -41,10 +36,6 @@ void pnn_f32_quantize_u8_avx2(size_t n, const float *x, float scale, int32_t zer
   pnn_f32_quantize_u8_scalar(n - i, x + i, scale, zero_point, y + i);
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+PNN_TARGET_END()
 
 #endif /* x86-64 */

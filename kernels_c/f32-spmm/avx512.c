@@ -11,12 +11,7 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx2,fma")
-#endif
+PNN_TARGET_BEGIN("avx512f,avx2,fma")
 
 #include <immintrin.h>
 
@@ -70,10 +65,6 @@ void pnn_f32_spmm_avx512(const pnn_sparse_f32 *w, size_t pixels, const float *x,
   spmm_driver_run(w, pixels, x, x_stride, bias, y, y_stride, act);
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+PNN_TARGET_END()
 
 #endif /* x86-64 */

@@ -4,12 +4,7 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx512f")
-#endif
+PNN_TARGET_BEGIN("avx512f")
 
 #include "pnn_vhooks_avx512.h"
 
@@ -17,10 +12,6 @@
 #define PNN_ACTIVATE_FN pnn_f32_activate_avx512
 #include "unary_impl.h"
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+PNN_TARGET_END()
 
 #endif /* x86-64 */

@@ -4,12 +4,7 @@
 
 #if defined(__x86_64__)
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx2,fma")
-#endif
+PNN_TARGET_BEGIN("avx512f,avx2,fma")
 
 #define PNN_X86_ACT_AVX512
 #include "pnn_x86_act.h"
@@ -81,10 +76,6 @@ static PNN_ALWAYS_INLINE wino_vec wino_span_load(const wino_span *s, const float
 
 #include "wino_impl.h"
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+PNN_TARGET_END()
 
 #endif /* __x86_64__ */

@@ -10,6 +10,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* PNN_TARGET_BEGIN("avx2,fma") ... PNN_TARGET_END(): compiles the functions between
+ * them for that instruction set (GCC and clang target lists), whatever the file's
+ * -m flags, so one build holds every x86 variant and picks one at load. */
+#define PNN_PRAGMA(...) _Pragma(#__VA_ARGS__)
+#if defined(__clang__)
+#define PNN_TARGET_BEGIN(isa) PNN_PRAGMA(clang attribute push(__attribute__((target(isa))), apply_to = function))
+#define PNN_TARGET_END() PNN_PRAGMA(clang attribute pop)
+#elif defined(__GNUC__)
+#define PNN_TARGET_BEGIN(isa) PNN_PRAGMA(GCC push_options) PNN_PRAGMA(GCC target(isa))
+#define PNN_TARGET_END() PNN_PRAGMA(GCC pop_options)
+#else
+#define PNN_TARGET_BEGIN(isa)
+#define PNN_TARGET_END()
+#endif
+
 typedef struct pnn_cpu_features {
   int avx2_fma;     /* AVX2 + FMA usable (CPU and OS) */
   int avx512f;      /* AVX-512 F usable (CPU and OS) */

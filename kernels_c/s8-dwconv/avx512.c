@@ -18,13 +18,7 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma"))), \
-                             apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx2,fma")
-#endif
+PNN_TARGET_BEGIN("avx512f,avx512bw,avx512vl,avx2,fma")
 
 #include <immintrin.h>
 
@@ -139,10 +133,6 @@ static void copy_rows(const uint8_t *flat, size_t width, size_t rows, size_t out
 
 DW_DEFINE_DWCONV(avx512, copy_rows)
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+PNN_TARGET_END()
 
 #endif /* x86-64 */

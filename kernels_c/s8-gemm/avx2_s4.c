@@ -10,12 +10,7 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+PNN_TARGET_BEGIN("avx2,fma")
 
 #include <immintrin.h>
 
@@ -47,10 +42,6 @@ const pnn_s8_gemm_kernel pnn_s4_gemm_avx2 = {
     "avx2", ROWS, gemm_s4_pack_size, gemm_s4_pack, gemm_s4_scratch_size, gemm_s4_run,
 };
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+PNN_TARGET_END()
 
 #endif /* x86-64 */

@@ -20,12 +20,7 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+PNN_TARGET_BEGIN("avx2,fma")
 
 #include <immintrin.h>
 #include <string.h>
@@ -156,10 +151,6 @@ static PNN_ALWAYS_INLINE void tile_rows(const uint32_t *idx, const int8_t *val, 
 }
 
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+PNN_TARGET_END()
 
 #endif /* x86-64 */

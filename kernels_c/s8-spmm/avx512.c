@@ -23,14 +23,7 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 
-#if defined(__clang__)
-#pragma clang attribute push(                                                             \
-    __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma"))),             \
-    apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")
-#endif
+PNN_TARGET_BEGIN("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")
 
 #include <immintrin.h>
 #include <string.h>
@@ -296,10 +289,6 @@ void pnn_u8_spmm_avx512vnni(const pnn_sparse_s8 *w, size_t pixels, const uint8_t
   }
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+PNN_TARGET_END()
 
 #endif /* x86-64 */

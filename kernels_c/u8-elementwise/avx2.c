@@ -14,12 +14,7 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+PNN_TARGET_BEGIN("avx2,fma")
 
 #include <immintrin.h>
 
@@ -107,10 +102,6 @@ void pnn_u8_add_avx2(size_t n, const uint8_t *a, const uint8_t *b, size_t b_stri
   pnn_u8_add_scalar(n - done, a + done, b + done * b_stride, b_stride, p, y + done);
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+PNN_TARGET_END()
 
 #endif /* x86-64 */

@@ -8,12 +8,7 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+PNN_TARGET_BEGIN("avx2,fma")
 
 #include <immintrin.h>
 
@@ -31,10 +26,6 @@ static PNN_ALWAYS_INLINE VEC vec_mac(VEC acc, VEC a, VEC b) { return _mm256_add_
 
 const pnn_u8_matmul_kernel pnn_u8_matmul_avx2 = {"avx2", x86_scratch_size, x86_run};
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+PNN_TARGET_END()
 
 #endif /* x86-64 */
