@@ -1,5 +1,5 @@
 /* AVX2 + FMA hooks of pnn_vmath.h: the vector math as pnn_vm256_exp, _sigmoid, ...
- * Include inside a `#pragma GCC target("avx2,fma")` region. */
+ * Include inside a `PNN_TARGET_BEGIN("avx2,fma")` region. */
 #ifndef PNN_VHOOKS_AVX2_H
 #define PNN_VHOOKS_AVX2_H
 

@@ -1,5 +1,5 @@
 /* AVX-512 F hooks of pnn_vmath.h: the vector math as pnn_vm512_exp, _sigmoid, ...
- * Include inside a `#pragma GCC target("avx512f")` region (after <immintrin.h>). */
+ * Include inside a `PNN_TARGET_BEGIN("avx512f,...")` region (after <immintrin.h>). */
 #ifndef PNN_VHOOKS_AVX512_H
 #define PNN_VHOOKS_AVX512_H
 

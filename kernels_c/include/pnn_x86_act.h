@@ -1,5 +1,5 @@
 /* Vector forms of the fused activations and tail masks shared by the x86 kernels
- * (included inside a file's `#pragma GCC target` region, after defining
+ * (included inside a file's `PNN_TARGET_BEGIN` region, after defining
  * PNN_X86_ACT_AVX512 or PNN_X86_ACT_AVX2). NaN handling matches pnn_activate (NaN
  * propagates): MAXPS/MINPS return their second operand when either is NaN, so v is
  * always the second operand of a clamp; relu is a compare (not-less-or-equal, true for

@@ -1,5 +1,5 @@
 /* Tap vectors of convolutions over NCHW rows for x86 (included inside a file's
- * `#pragma GCC target` region, after pnn_x86_act.h with PNN_X86_ACT_AVX512 or
+ * `PNN_TARGET_BEGIN` region, after pnn_x86_act.h with PNN_X86_ACT_AVX512 or
  * PNN_X86_ACT_AVX2 defined; each gets its own section).
  *
  * AVX-512:
