@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pytest
 import pocketnn
 from onnx import TensorProto, helper, numpy_helper
 
@@ -60,6 +63,43 @@ def unoptimized_session_options() -> ort.SessionOptions:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.intra_op_num_threads = 1
     return options
+
+
+# (weight input, its zero point) of the ops whose int8 weights onnxruntime multiplies with
+# u8 activations in its integer GEMM.
+_INT8_WEIGHT_INPUTS = {"MatMulInteger": [(1, 3)], "ConvInteger": [(1, 3)], "DynamicQuantizeMatMul": [(1, 3)],
+                       "DynamicQuantizeLSTM": [(1, 9), (2, 11)]}
+
+
+def with_unsigned_weights(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The same model with its constant int8 integer-GEMM weights stored as uint8: w + 128 with
+    zero point zp + 128 (0 + 128 when absent), so w - zp and every result are unchanged.
+
+    Why: onnxruntime multiplies u8 x s8 on AVX2 without VNNI with vpmaddubsw, which saturates
+    (results thousands off), whatever the graph optimization level; its u8 x u8 kernels are
+    exact on every CPU. The rewritten model is the host-independent reference."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+
+    def unsigned(name: str) -> str:  # "": an absent zero point, 0
+        values = numpy_helper.to_array(inits[name]) if name else np.zeros((), np.int8)
+        shifted = numpy_helper.from_array((values.astype(np.int16) + 128).astype(np.uint8),
+                                          f"{name or 'zero_point'}_as_u8_{len(graph.initializer)}")
+        graph.initializer.append(shifted)
+        return shifted.name
+
+    for node in graph.node:
+        for weight, zero in _INT8_WEIGHT_INPUTS.get(node.op_type, []):
+            name = node.input[weight] if weight < len(node.input) else ""
+            if name not in inits or inits[name].data_type != TensorProto.INT8:
+                continue
+            while len(node.input) <= zero:
+                node.input.append("")
+            zero_name = node.input[zero]
+            node.input[weight] = unsigned(name)
+            node.input[zero] = unsigned(zero_name if zero_name in inits else "")
+    return model
 
 
 def run_onnxruntime(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -156,3 +196,24 @@ def run_per_sample(model: onnx.ModelProto, x: np.ndarray, engine: str) -> np.nda
     runner = pocketnn.Model(pocketnn.convert(model))
     output = runner.outputs[0].name
     return np.concatenate([runner.run({"input": x[i:i + 1]})[output] for i in range(len(x))])
+
+
+@contextmanager
+def sparse_int8_kernels_pay() -> Iterator[None]:
+    """Inside, converting to int8 sees every sparse-marked layer's sparse kernel as faster
+    than its dense one (as it is on AVX-512 hosts), so it stores them group-sparse. The
+    choice is otherwise timed on the host (quantization/sparse_storage.py); this makes a
+    test of sparse int8 storage, size and accuracy host-independent. The choice rule
+    itself is tested on given timings (tests/test_sparse_int8.py)."""
+    from pocketnn.quantization import sparse_storage
+
+    def measured(all8, qnode) -> sparse_storage.SparseStorage:
+        weight = all8.tensors[qnode.inputs[1]]
+        dense = replace(weight, sparse_group=0)
+        return sparse_storage.SparseStorage(qnode.name, weight.sparse_group, sparse_storage.stored_bytes(dense),
+                                            sparse_storage.stored_bytes(weight), dense_seconds=1.0,
+                                            sparse_seconds=0.5)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sparse_storage, "_measure_storage", measured)
+        yield

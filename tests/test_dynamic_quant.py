@@ -3,7 +3,9 @@ DynamicQuantizeLinear, ConvInteger and MatMulInteger as pocketnn's integer opera
 com.microsoft DynamicQuantizeMatMul through them and DynamicQuantizeLSTM as a float LSTM on
 its dequantized weights (docs/QUANTIZATION.md "Dynamic quantization").
 
-The reference is onnxruntime with graph optimizations off (its exact integer reference).
+The reference is onnxruntime with graph optimizations off, on the model with its int8 weights
+stored as uint8 (support.with_unsigned_weights: the same values, and onnxruntime's exact u8 x u8
+kernels on every CPU).
 Integer outputs must be equal; the float outputs of quantize_dynamic models are
 float(int32) * scale in both engines, so they must agree to float rounding.
 
@@ -26,14 +28,14 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 import pocketnn
 from pocketnn.conversion import convert_graph
 from pocketnn.errors import UnsupportedOpError
-from support import make_model, unoptimized_session_options
+from support import make_model, unoptimized_session_options, with_unsigned_weights
 from wheel_models import wheel_model
 
 RNG = np.random.default_rng(7)
 
 
 def _ort(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-    session = ort.InferenceSession(model.SerializeToString(), unoptimized_session_options(),
+    session = ort.InferenceSession(with_unsigned_weights(model).SerializeToString(), unoptimized_session_options(),
                                    providers=["CPUExecutionProvider"])
     return session.run(None, feeds)
 

@@ -9,7 +9,8 @@
  *
  * Libraries that install their own SIGSEGV handler (Python's faulthandler, which pytest
  * enables) would take the trap away and die on the first CPUID, so sigaction() is
- * interposed: their handler is kept aside and called for real faults only. */
+ * interposed: their handler is kept aside and called for real faults only. The
+ * sanitizers install theirs by system call, so run.sh turns their SIGSEGV handling off. */
 #define _GNU_SOURCE
 #include <asm/prctl.h>
 #include <cpuid.h>
@@ -54,6 +55,22 @@ int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
     if (old) *old = program_segv;
     if (act) program_segv = *act;
     return 0;
+}
+
+/* Interposed too: glibc's signal() does not go through the sigaction symbol (cc1 uses it). */
+sighandler_t signal(int sig, sighandler_t handler) {
+    if (sig != SIGSEGV || !masking) {
+        struct sigaction act, old;
+        memset(&act, 0, sizeof act);
+        act.sa_handler = handler;
+        act.sa_flags = SA_RESTART;
+        sigemptyset(&act.sa_mask);
+        return next_sigaction()(sig, &act, &old) == 0 ? old.sa_handler : SIG_ERR;
+    }
+    const sighandler_t previous = (program_segv.sa_flags & SA_SIGINFO) ? SIG_DFL : program_segv.sa_handler;
+    memset(&program_segv, 0, sizeof program_segv);
+    program_segv.sa_handler = handler;
+    return previous;
 }
 
 /* A fault that is not CPUID: hand it to the program's handler, or die as it would have. */

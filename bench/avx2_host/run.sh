@@ -11,4 +11,8 @@ if [ ! -f "$lib" ] || [ "$here/cpuid_avx2_only.c" -nt "$lib" ]; then
     cc -O2 -shared -fPIC -Wall -Wextra -Werror -o "$lib.tmp.$$" "$here/cpuid_avx2_only.c" -ldl
     mv "$lib.tmp.$$" "$lib"
 fi
+# ASan/UBSan set their SIGSEGV handler by system call, past the interposed sigaction;
+# ASan also wants to be the first preloaded library.
+export ASAN_OPTIONS="handle_segv=0:verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="handle_segv=0${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 POCKETNN_AVX2_HOST=1 LD_PRELOAD="$lib${LD_PRELOAD:+:$LD_PRELOAD}" exec "$@"
