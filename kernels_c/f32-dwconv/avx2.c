@@ -23,6 +23,7 @@ PNN_TARGET_BEGIN("avx2,fma")
  * d .. d+9; stride 2: d .. d+17 (the t2 loads start at d + 2). */
 #define DW_TAPS3_INSIDE(stride) 1
 #define DW_TAPS3_SPAN(stride) ((stride) == 1 ? (size_t)10 : (size_t)18)
+#define DW_STORE_SPILLS 1 /* masked stores are slow on AMD */
 
 /* p[0], p[s], ... for `count` lanes (zeros past them, never read). */
 static PNN_ALWAYS_INLINE pnn_f32v dw_load_inside(const float *p, size_t stride, size_t count) {

@@ -21,6 +21,7 @@ PNN_TARGET_BEGIN("avx512f,avx2,fma")
  * takes the edge taps. Stride 2: columns d .. d+32 (the last one as a scalar). */
 #define DW_TAPS3_INSIDE(stride) ((stride) == 2)
 #define DW_TAPS3_SPAN(stride) ((stride) == 1 ? (size_t)18 : (size_t)33)
+#define DW_STORE_SPILLS 0 /* masked stores are cheap */
 
 /* p[0], p[s], ... for `count` lanes (zeros past them, never read). */
 static PNN_ALWAYS_INLINE pnn_f32v dw_load_inside(const float *p, size_t stride, size_t count) {

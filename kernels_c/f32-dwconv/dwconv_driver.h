@@ -47,10 +47,13 @@ typedef struct dw_job {
 /* ---- 3x3 strips ------------------------------------------------------------------ */
 
 /* Output rows [oy, oy + DW_STRIP) (those < out_h stored) x columns [x0, x0 + count).
- * stride and inside are constants at every call site, so the row loops unroll and the
- * weight-row choice folds away. */
+ * stride, inside and narrow are constants at every call site, so the row loops unroll
+ * and the weight-row choice folds away. `narrow`: the row is narrower than a vector
+ * (this is its only block) and whole-vector stores spill into the rows below, which
+ * are stored later, unless they would leave the plane (DW_STORE_SPILLS). */
 static PNN_ALWAYS_INLINE void dw3_block(const dw_job *job, const pnn_f32v w[9], size_t stride, int inside,
-                                        const dw_cols *cols, size_t oy, size_t x0, size_t count, float *y_c) {
+                                        int narrow, const dw_cols *cols, size_t oy, size_t x0, size_t count,
+                                        float *y_c) {
   const pnn_conv2d_geometry *g = job->g;
   const size_t in_h = g->in_h, in_w = g->in_w, out_w = g->out_w;
   const size_t iy0 = oy * stride - g->pad_top; /* wraps above the image */
@@ -80,7 +83,9 @@ static PNN_ALWAYS_INLINE void dw3_block(const dw_job *job, const pnn_f32v w[9], 
   for (size_t a = 0; a < DW_STRIP; ++a) {
     if (oy + a >= g->out_h) break;
     const pnn_f32v v = stride == 2 ? pnn_f32v_in_order(acc[a]) : acc[a];
-    pnn_f32v_store(y_c + (oy + a) * out_w + x0, pnn_f32v_act(v, job->kind, job->alpha, job->beta), count);
+    const size_t at = (oy + a) * out_w + x0;
+    const int spill = narrow && at + PNN_F32V_LANES <= g->out_h * out_w;
+    pnn_f32v_store(y_c + at, pnn_f32v_act(v, job->kind, job->alpha, job->beta), spill ? PNN_F32V_LANES : count);
   }
 }
 
@@ -93,11 +98,15 @@ static PNN_ALWAYS_INLINE void dw3_channel(const dw_job *job, size_t stride, floa
     const pnn_col_block b = pnn_col_block_at(x0, PNN_F32V_LANES, out_w, stride, g->pad_left, span, g->in_w);
     if (DW_TAPS3_INSIDE(stride) && b.inside) {
       for (size_t oy = 0; oy < g->out_h; oy += DW_STRIP)
-        dw3_block(job, w, stride, 1, NULL, oy, b.start, b.count, y_c);
+        dw3_block(job, w, stride, 1, 0, NULL, oy, b.start, b.count, y_c);
+    } else if (DW_STORE_SPILLS && b.count < PNN_F32V_LANES) {
+      const dw_cols cols = dw_cols_of(b.start, stride, g->pad_left, g->in_w);
+      for (size_t oy = 0; oy < g->out_h; oy += DW_STRIP)
+        dw3_block(job, w, stride, 0, 1, &cols, oy, b.start, b.count, y_c);
     } else {
       const dw_cols cols = dw_cols_of(b.start, stride, g->pad_left, g->in_w);
       for (size_t oy = 0; oy < g->out_h; oy += DW_STRIP)
-        dw3_block(job, w, stride, 0, &cols, oy, b.start, b.count, y_c);
+        dw3_block(job, w, stride, 0, 0, &cols, oy, b.start, b.count, y_c);
     }
   }
 }

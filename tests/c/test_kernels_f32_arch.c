@@ -241,7 +241,7 @@ static void test_dwconv(const char *variant, pnn_f32_dwconv_fn fn, stats *s) {
       {1, 3, 1, 1, 1, 1, 0, 1, 0, 1}, {3, 1, 1, 1, 1, 1, 1, 0, 1, 0},
       {3, 3, 3, 3, 1, 1, 1, 1, 1, 1}, {4, 4, 2, 1, 1, 3, 2, 1, 1, 2},
   };
-  static const size_t heights[] = {1, 2, 5, 8};
+  static const size_t heights[] = {1, 2, 5, 7, 8, 9}; /* 7, 9: stores spilling into later rows */
   rng r = {0xd00dfeedu};
   size_t index = 0;
   for (size_t ci = 0; ci < sizeof configs / sizeof configs[0]; ++ci) {
