@@ -49,9 +49,9 @@ def build_library(folder: str) -> ctypes.CDLL:
     lib = ctypes.CDLL(path)
     lib.bconv_bench_create.restype = ctypes.c_void_p
     lib.bconv_bench_create.argtypes = [ctypes.c_char_p] + [ctypes.c_size_t] * 4 + [ctypes.c_int]
-    for name in ("bconv_bench_run", "bconv_bench_pack"):
-        getattr(lib, name).restype = ctypes.c_double
-        getattr(lib, name).argtypes = [ctypes.c_void_p]
+    lib.bconv_bench_run.restype = lib.bconv_bench_pack.restype = None  # timed by the --clock
+    lib.bconv_bench_run.argtypes = [ctypes.c_void_p]
+    lib.bconv_bench_pack.argtypes = [ctypes.c_void_p, ctypes.c_int]
     lib.bconv_bench_free.argtypes = [ctypes.c_void_p]
     return lib
 
@@ -108,9 +108,10 @@ def main() -> None:
                     break
                 label = f"b1 {variant} -> {'bits' if bits_out else 'f32'}"
                 contexts[label] = ctx
-                fns[label] = lambda ctx=ctx: lib.bconv_bench_run(ctx)  # timed by clock_of(args)
+                fns[label] = lambda ctx=ctx: lib.bconv_bench_run(ctx)
         first = next(iter(contexts.values()))
-        fns["b1 pack f32 input (scalar)"] = lambda: lib.bconv_bench_pack(first)
+        fns["b1 pack f32 input (scalar)"] = lambda: lib.bconv_bench_pack(first, 0)
+        fns["b1 pack f32 input (selected)"] = lambda: lib.bconv_bench_pack(first, 1)
         medians = interleaved(fns, runs=args.runs, warmup=2, clock=clock_of(args))
         reference = medians["onnxruntime fp32"]
         print(f"{'engine':32s} {'ms':>8s} {'GOPS':>8s} {'vs ort fp32':>12s}")

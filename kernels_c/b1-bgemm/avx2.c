@@ -1,6 +1,6 @@
 /* Binary GEMM and convolution for AVX2 (contract in pnn_kernels_b1.h): the nibble-table
  * popcount tile of x86_lut_tile.h on ymm, 4 rows x 8 pixels (two ymm of four 64-bit pixel
- * words): 8 byte accumulators, widened once per 31 words. Driver:
+ * words): 8 byte accumulators, the 64-bit totals spilled once per 31 words. Driver:
  * bgemm_driver.h.
  *
  * ISA flags are set per file; pnn_b1_gemm_select only picks this with cpu->avx2_fma. */
@@ -23,8 +23,11 @@
 #define V_ZERO() _mm256_setzero_si256()
 #define V_LOAD(p) _mm256_load_si256((const __m256i *)(p))
 #define V_SET1_64(u) _mm256_set1_epi64x((long long)(u))
+#define V_SET1_8(b) _mm256_set1_epi8(b)
 #define V_TABLE() _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4))
+#define V_AND _mm256_and_si256
 #define V_XOR _mm256_xor_si256
+#define V_SRLI16 _mm256_srli_epi16
 #define V_SHUFFLE8 _mm256_shuffle_epi8
 #define V_ADD8 _mm256_add_epi8
 #define V_ADD64 _mm256_add_epi64

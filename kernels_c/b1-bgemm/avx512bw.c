@@ -22,8 +22,11 @@
 #define V_ZERO() _mm512_setzero_si512()
 #define V_LOAD(p) _mm512_load_si512(p)
 #define V_SET1_64(u) _mm512_set1_epi64((long long)(u))
+#define V_SET1_8(b) _mm512_set1_epi8(b)
 #define V_TABLE() _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4))
+#define V_AND _mm512_and_si512
 #define V_XOR _mm512_xor_si512
+#define V_SRLI16 _mm512_srli_epi16
 #define V_SHUFFLE8 _mm512_shuffle_epi8
 #define V_ADD8 _mm512_add_epi8
 #define V_ADD64 _mm512_add_epi64

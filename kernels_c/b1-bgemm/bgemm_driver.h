@@ -6,8 +6,6 @@
  *   b1_tile(kw, w, panel, counts)
  *                       counts[r * B1_PIXELS + p] = sum_k popcount(w[r][k] xor
  *                       panel[k * B1_PIXELS + p]) for r < B1_ROWS, p < B1_PIXELS
- * optionally B1_PANEL_COPIES with b1_panel_ready(kw, panel) (the tile's own layout of
- * a built panel, in B1_PANEL_COPIES times its words; default: one copy, as built),
  * and then instantiates the kernel with PNN_B1_GEMM_KERNEL(symbol, "name"), so the ISA's
  * target pragma covers the driver too (the transform loops vectorize with it).
  *
@@ -30,14 +28,6 @@
 #include "pnn_kernels.h"
 
 _Static_assert(64 % B1_ROWS == 0, "a row tile must not straddle a 64-channel word");
-
-#ifndef B1_PANEL_COPIES
-#define B1_PANEL_COPIES 1
-static void b1_panel_ready(size_t kw, uint64_t *panel) {
-  (void)kw;
-  (void)panel;
-}
-#endif
 
 /* A block of output pixels and what the transform needs of each. */
 typedef struct b1_block {
@@ -67,20 +57,6 @@ static int32_t b1_outside_pop(const b1_taps *taps, const b1_block *blk, size_t m
   return sum;
 }
 
-/* One output value: multiplier * dot + bias, clamped. The product is exact in double (a
- * float times an int below 2^29), so the result is the same with or without FMA. */
-static inline float b1_transform(int32_t dot, double a, double b, float lo, float hi) {
-  float v = (float)(a * dot + b);
-  v = v < lo ? lo : v;
-  return v > hi ? hi : v;
-}
-
-/* A whole block's row to contiguous floats: a fixed trip count the compiler vectorizes
- * (the general loop with its stride and count did not, and cost up to a third of the layer). */
-static void b1_store_full_row(const int32_t *dot, double a, double b, float lo, float hi, float *y) {
-  for (size_t p = 0; p < B1_PIXELS; ++p) y[p] = b1_transform(dot[p], a, b, lo, hi);
-}
-
 /* The output transform of one row tile (rows output channels from row0) of a block. */
 static void b1_store(const b1_block *blk, size_t row0, size_t rows, const uint32_t *counts,
                      const b1_taps *taps, const pnn_b1_output *out) {
@@ -96,11 +72,12 @@ static void b1_store(const b1_block *blk, size_t row0, size_t rows, const uint32
     }
     if (out->y) {
       const double a = out->multiplier[m], b = out->bias[m];
+      const float lo = out->lo, hi = out->hi;
       float *y = out->y + m * out->y_stride_m + blk->n0 * out->y_stride_n;
-      if (blk->count == B1_PIXELS && out->y_stride_n == 1) {
-        b1_store_full_row(dot, a, b, out->lo, out->hi, y); /* the common case, vectorized */
-      } else {
-        for (size_t p = 0; p < blk->count; ++p) y[p * out->y_stride_n] = b1_transform(dot[p], a, b, out->lo, out->hi);
+      for (size_t p = 0; p < blk->count; ++p) {
+        float v = (float)(a * dot[p] + b); /* exact product: the same with or without FMA */
+        v = v < lo ? lo : v;
+        y[p * out->y_stride_n] = v > hi ? hi : v;
       }
     } else {
       const int32_t threshold = out->threshold[m];
@@ -133,7 +110,7 @@ static void b1_rows(size_t kw, size_t m_begin, size_t m_end, const uint64_t *W,
   }
 }
 
-static size_t b1_gemm_scratch_size(size_t kw) { return B1_PANEL_COPIES * kw * B1_PIXELS * sizeof(uint64_t); }
+static size_t b1_gemm_scratch_size(size_t kw) { return kw * B1_PIXELS * sizeof(uint64_t); }
 
 static void b1_gemm(size_t M, size_t N, size_t kw, size_t K, size_t m_begin, size_t m_end,
                     const uint64_t *W, const uint64_t *X, size_t ldx, const pnn_b1_output *out,
@@ -151,7 +128,6 @@ static void b1_gemm(size_t M, size_t N, size_t kw, size_t K, size_t m_begin, siz
         panel[k * B1_PIXELS + p] = p < blk.count ? X[(n0 + p) * ldx + k] : 0;
       }
     }
-    b1_panel_ready(kw, panel);
     b1_rows(kw, m_begin, m_end, W, panel, &blk, NULL, out);
   }
 }
@@ -226,7 +202,6 @@ static void b1_conv(const pnn_conv2d_geometry *g, enum pnn_b1_padding padding, s
     blk.n0 = n0;
     blk.count = pixels - n0 < B1_PIXELS ? pixels - n0 : B1_PIXELS;
     b1_conv_panel(g, padding, x, ldx, &blk, panel);
-    b1_panel_ready(kw, panel);
     b1_rows(kw, m_begin, m_end, W, panel, &blk, &taps, out);
   }
 }
