@@ -46,14 +46,13 @@ def quicknet_model(size: int) -> tf.keras.Model:
 
 def randomize_batchnorm(model: tf.keras.Model, rng: np.random.Generator) -> None:
     """Non-trivial BN statistics so that nothing folds away as an identity."""
+    draws = {"gamma": lambda n: rng.uniform(0.5, 1.5, n), "beta": lambda n: rng.normal(0, 0.5, n),
+             "moving_mean": lambda n: rng.normal(0, 0.5, n), "moving_variance": lambda n: rng.uniform(0.5, 1.5, n)}
     for layer in model.layers:
         if isinstance(layer, tf.keras.layers.BatchNormalization):
-            gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape).astype(np.float32),
-                               rng.normal(0, 0.5, beta.shape).astype(np.float32),
-                               rng.normal(0, 0.5, mean.shape).astype(np.float32),
-                               rng.uniform(0.5, 1.5, var.shape).astype(np.float32)])
-
+            for weight in layer.weights:  # QuickNet has BNs without gamma or beta
+                kind = weight.name.split("/")[-1].split(":")[0]
+                weight.assign(draws[kind](weight.shape[0]).astype(np.float32))
 
 def main() -> None:
     kind, shape, clock_name = sys.argv[1], sys.argv[2], sys.argv[3]
