@@ -2,11 +2,9 @@
  * so that onnxruntime's fp32 Conv and each variant run interleaved in one process.
  * One context holds a random layer (C -> M channels, 3x3, stride 1, zero padding 1,
  * H x W), its packed weights, packed and float input, output and scratch. */
-#define _POSIX_C_SOURCE 199309L /* clock_gettime */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "pnn_kernels.h"
 
@@ -38,12 +36,6 @@ static void *alloc64(size_t bytes) {
   void *p = aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
   if (p) memset(p, 0, (bytes + 63) / 64 * 64 + 64);
   return p;
-}
-
-static double now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
 }
 
 void bconv_bench_free(bench *b) {
@@ -106,18 +98,18 @@ bench *bconv_bench_create(const char *variant, size_t C, size_t H, size_t W, siz
 
 const char *bconv_bench_name(const bench *b) { return b->kernel->name; }
 
-/* One convolution from bit-packed input; its wall time in ms. */
-double bconv_bench_run(bench *b) {
-  const double start = now_ms();
+/* One convolution from bit-packed input. */
+void bconv_bench_run(bench *b) {
   b->kernel->conv(&b->g, PNN_B1_PAD_ZERO, b->M, 0, b->M, b->wp, b->tap_pop, b->xp, pnn_b1_words(b->g.channels),
                   &b->out, b->scratch);
-  return now_ms() - start;
 }
 
-/* Packing the float NCHW input to bits (what a float layer before a binary one costs). */
-double bconv_bench_pack(bench *b) {
-  const double start = now_ms();
+/* Packing the float NCHW input to bits (what a float layer before a binary one costs),
+ * with the reference (best = 0) or the pack pnn_b1_pack_select picks. */
+void bconv_bench_pack(bench *b, int best) {
+  pnn_cpu_features cpu;
+  pnn_cpu_detect(&cpu);
+  const pnn_b1_pack_fn pack = best ? pnn_b1_pack_select(&cpu) : pnn_b1_pack_scalar;
   const size_t P = b->g.in_h * b->g.in_w;
-  pnn_b1_pack_scalar(b->g.channels, P, b->x, P, 1, b->xp, pnn_b1_words(b->g.channels));
-  return now_ms() - start;
+  pack(b->g.channels, P, b->x, P, 1, b->xp, pnn_b1_words(b->g.channels));
 }

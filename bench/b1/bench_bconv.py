@@ -8,7 +8,10 @@ from bit-packed input, with float (NCHW) or bit-packed output. The pack of a flo
 is timed on its own. Run `bench/avx2_host/run.sh python bench/b1/bench_bconv.py` for the
 AVX2 figures (every engine on its AVX2 path).
 
-    python bench/b1/bench_bconv.py [--runs 30] [--size 56] [--channels 256]
+    python bench/b1/bench_bconv.py [--runs 30] [--size 56] [--channels 256] [--clock cpu|wall]
+                                   [--variants avx2,avx512vpopcnt]
+`--clock cpu` times each call by the calling thread's CPU time (every engine computes in
+it at 1 thread): steadier than wall time (the default) on a loaded machine.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 
 import numpy as np
 import onnx
@@ -44,9 +49,9 @@ def build_library(folder: str) -> ctypes.CDLL:
     lib = ctypes.CDLL(path)
     lib.bconv_bench_create.restype = ctypes.c_void_p
     lib.bconv_bench_create.argtypes = [ctypes.c_char_p] + [ctypes.c_size_t] * 4 + [ctypes.c_int]
-    for name in ("bconv_bench_run", "bconv_bench_pack"):
-        getattr(lib, name).restype = ctypes.c_double
-        getattr(lib, name).argtypes = [ctypes.c_void_p]
+    lib.bconv_bench_run.restype = lib.bconv_bench_pack.restype = None  # timed by the --clock
+    lib.bconv_bench_run.argtypes = [ctypes.c_void_p]
+    lib.bconv_bench_pack.argtypes = [ctypes.c_void_p, ctypes.c_int]
     lib.bconv_bench_free.argtypes = [ctypes.c_void_p]
     return lib
 
@@ -71,11 +76,18 @@ def anchor_arguments(doc: str, runs: int) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=runs)
     parser.add_argument("--size", type=int, default=56)
     parser.add_argument("--channels", type=int, default=256)
+    parser.add_argument("--clock", choices=("cpu", "wall"), default="wall")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset of " + ",".join(VARIANTS))
     args = parser.parse_args()
     c, s = args.channels, args.size
     print(host_banner())
-    print(f"3x3 conv {c}->{c} at {s}x{s}, stride 1, zero padding 1, 1 thread, median of {args.runs}", flush=True)
+    print(f"3x3 conv {c}->{c} at {s}x{s}, stride 1, zero padding 1, 1 thread, median of {args.runs}, "
+          f"clock {args.clock}", flush=True)
     return args
+
+
+def clock_of(args: argparse.Namespace) -> Callable[[], float]:
+    return time.thread_time if args.clock == "cpu" else time.perf_counter
 
 
 def main() -> None:
@@ -88,7 +100,7 @@ def main() -> None:
         x = np.random.default_rng(1).standard_normal((1, c, s, s)).astype(np.float32)
         contexts: dict[str, int] = {}
         fns = {"onnxruntime fp32": lambda: session.run(None, {"x": x})}
-        for variant in VARIANTS:
+        for variant in args.variants.split(","):
             for bits_out in (0, 1):
                 ctx = lib.bconv_bench_create(variant.encode(), c, s, s, c, bits_out)
                 if not ctx:
@@ -96,10 +108,11 @@ def main() -> None:
                     break
                 label = f"b1 {variant} -> {'bits' if bits_out else 'f32'}"
                 contexts[label] = ctx
-                fns[label] = lambda ctx=ctx: float(lib.bconv_bench_run(ctx))
+                fns[label] = lambda ctx=ctx: lib.bconv_bench_run(ctx)
         first = next(iter(contexts.values()))
-        fns["b1 pack f32 input (scalar)"] = lambda: float(lib.bconv_bench_pack(first))
-        medians = interleaved(fns, runs=args.runs, warmup=2)
+        fns["b1 pack f32 input (scalar)"] = lambda: lib.bconv_bench_pack(first, 0)
+        fns["b1 pack f32 input (selected)"] = lambda: lib.bconv_bench_pack(first, 1)
+        medians = interleaved(fns, runs=args.runs, warmup=2, clock=clock_of(args))
         reference = medians["onnxruntime fp32"]
         print(f"{'engine':32s} {'ms':>8s} {'GOPS':>8s} {'vs ort fp32':>12s}")
         for label, ms in medians.items():

@@ -6,7 +6,7 @@ same shape, interleaved in one process, medians. Also two such layers in a row (
 first writes bit-packed output for the second) against two fp32 Convs. Prints the
 layer's bytes in the .pnn against its fp32 weights.
 
-    python bench/b1/bench_bconv_op.py [--runs 20] [--size 56] [--channels 256]
+    python bench/b1/bench_bconv_op.py [--runs 20] [--size 56] [--channels 256] [--clock cpu|wall]
     bench/avx2_host/run.sh python bench/b1/bench_bconv_op.py    # the AVX2 path
 """
 
@@ -25,7 +25,7 @@ from pocketnn.format import spec
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 sys.path.insert(0, os.path.join(ROOT, "bench", "b1"))
-from bench_bconv import anchor_arguments  # noqa: E402
+from bench_bconv import anchor_arguments, clock_of  # noqa: E402
 from timing import interleaved, ort_session  # noqa: E402
 
 
@@ -68,7 +68,7 @@ def main() -> None:
         session = ort_session(conv_model(c, s, layers, False).SerializeToString(), threads=1)
         fns[f"onnxruntime fp32, {layers} conv"] = lambda session=session: session.run(None, {"x": x})
         fns[f"pocketnn BConv2d, {layers} conv"] = lambda runtime=runtime: runtime.run({"x": x})
-    medians = interleaved(fns, runs=args.runs, warmup=2)
+    medians = interleaved(fns, runs=args.runs, warmup=2, clock=clock_of(args))
     for layers in (1, 2):
         ort_ms, pnn_ms = medians[f"onnxruntime fp32, {layers} conv"], medians[f"pocketnn BConv2d, {layers} conv"]
         print(f"{layers} conv: onnxruntime fp32 {ort_ms:8.2f} ms   pocketnn BConv2d {pnn_ms:8.2f} ms   "

@@ -36,6 +36,14 @@ static inline size_t pnn_b1_words(size_t bits) { return (bits + 63) / 64; }
  * are 0. NCHW float input: cs = pixels, ps = 1; NHWC: cs = 1, ps = channels. */
 void pnn_b1_pack_scalar(size_t channels, size_t pixels, const float *x, size_t cs, size_t ps,
                         uint64_t *out, size_t ldo);
+typedef void (*pnn_b1_pack_fn)(size_t channels, size_t pixels, const float *x, size_t cs, size_t ps,
+                               uint64_t *out, size_t ldo);
+#if defined(__x86_64__) || defined(_M_X64)
+/* The same result; vectorized where ps = 1 (NCHW), the reference otherwise. */
+void pnn_b1_pack_avx2(size_t channels, size_t pixels, const float *x, size_t cs, size_t ps,
+                      uint64_t *out, size_t ldo);
+#endif
+pnn_b1_pack_fn pnn_b1_pack_select(const struct pnn_cpu_features *cpu);
 
 /* Weights of a convolution (OIHW floats, M x C x kh x kw; a dense layer is kh = kw = 1)
  * packed as rows of taps * pnn_b1_words(C) words (the layout above), and tap_pop[m *

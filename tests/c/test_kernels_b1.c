@@ -1,6 +1,7 @@
 /* Tests the binary kernels (pnn_kernels_b1.h, kernels_c/b1-pack/, kernels_c/b1-bgemm/):
- *   1. pnn_b1_pack_scalar (NCHW and NHWC strides) against the sign rule written here
- *      (bit 1 where the value is < 0; 0, -0 and NaN give 0; padding bits and words 0);
+ *   1. pnn_b1_pack_scalar and pnn_b1_pack_avx2 (NCHW and NHWC strides) against the sign
+ *      rule written here (bit 1 where the value is < 0; 0, -0 and NaN give 0; padding bits
+ *      and words 0);
  *   2. the scalar GEMM and convolution against a naive formula written here on the float
  *      +-1 values (sum of sign(x) * sign(w) over the in-bounds taps, one padding adding
  *      sign(w) for a tap outside), for every output mode: dot probe (multiplier 1, bias
@@ -78,7 +79,7 @@ static int failures = 0, cases = 0;
   } while (0)
 
 /* ---- 1. packing ------------------------------------------------------------------- */
-static void test_pack(rng *r) {
+static void test_pack(rng *r, pnn_b1_pack_fn pack, const char *name) {
   static const size_t channel_counts[] = {1, 2, 63, 64, 65, 130};
   for (size_t ci = 0; ci < sizeof channel_counts / sizeof channel_counts[0]; ++ci) {
     const size_t C = channel_counts[ci], P = 3 + 67 * (ci % 2), words = pnn_b1_words(C), ldo = words + 1;
@@ -88,12 +89,13 @@ static void test_pack(rng *r) {
     uint64_t *out = xmalloc(P * ldo * sizeof *out);
     for (int nhwc = 0; nhwc < 2; ++nhwc) {
       memset(out, 0xFF, P * ldo * sizeof *out);
-      pnn_b1_pack_scalar(C, P, x, nhwc ? 1 : P, nhwc ? C : 1, out, ldo);
+      pack(C, P, x, nhwc ? 1 : P, nhwc ? C : 1, out, ldo);
       for (size_t p = 0; p < P; ++p) {
         for (size_t bit = 0; bit < 64 * ldo; ++bit) {
           const float v = bit < C ? x[nhwc ? p * C + bit : bit * P + p] : 0.0f;
           const unsigned want = v < 0.0f, got = (unsigned)(out[p * ldo + bit / 64] >> (bit % 64)) & 1u;
-          CHECK(want == got, "pack C=%zu nhwc=%d pixel %zu bit %zu: %u, want %u", C, nhwc, p, bit, got, want);
+          CHECK(want == got, "pack %s C=%zu nhwc=%d pixel %zu bit %zu: %u, want %u", name, C, nhwc, p, bit, got,
+                want);
         }
       }
       ++cases;
@@ -400,7 +402,17 @@ int main(void) {
 #endif
   CHECK(pnn_b1_gemm_select(&cpu) == best, "select picked %s, want %s", pnn_b1_gemm_select(&cpu)->name, best->name);
   rng r = {20261206};
-  test_pack(&r);
+  test_pack(&r, pnn_b1_pack_scalar, "scalar");
+#if defined(__x86_64__) || defined(_M_X64)
+  if (cpu.avx2_fma) {
+    test_pack(&r, pnn_b1_pack_avx2, "avx2");
+  } else {
+    printf("SKIPPED pack avx2: this CPU cannot run it\n");
+  }
+  CHECK(pnn_b1_pack_select(&cpu) == (cpu.avx2_fma ? pnn_b1_pack_avx2 : pnn_b1_pack_scalar), "pack select");
+#else
+  CHECK(pnn_b1_pack_select(&cpu) == pnn_b1_pack_scalar, "pack select");
+#endif
   test_gemm(&r);
   test_conv(&r);
   printf("b1 kernels: %d cases, %d failures (variants:", cases, failures);

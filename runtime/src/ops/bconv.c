@@ -20,6 +20,7 @@
 
 typedef struct bconv_params {
   const pnn_b1_gemm_kernel *kernel;
+  pnn_b1_pack_fn pack; /* float input to bits */
   bool conv, x_bits, y_bits;
   enum pnn_b1_padding padding;
   pnn_conv2d_geometry geom;   /* one group; BGemm: 1x1 over `rows` pixels */
@@ -320,6 +321,7 @@ pnn_status pnn_op_bconv_prepare(pnn_model *model, pnn_node *node, pnn_error *err
   p.in_pixels = p.conv ? (size_t)(h * w) : p.batch;
   p.out_pixels = p.conv ? p.geom.out_h * p.geom.out_w : p.batch;
   p.kernel = pnn_b1_gemm_select(&model->cpu);
+  p.pack = pnn_b1_pack_select(&model->cpu);
   p.blocks = pnn_nn_div_up(p.out_c_group, BCONV_BLOCK);
   size_t header, pop_bytes, block, scratch;
   if (!bconv_sizes(&p, &header, &pop_bytes, &block, &scratch)) {
@@ -404,7 +406,7 @@ void pnn_op_bconv_run(const pnn_model *model, const pnn_node *node, const void *
       for (size_t g = 0; g < p->groups; ++g) {
         const float *xg = x + g * p->channels * (p->conv ? p->in_pixels : 1);
         /* NCHW: a channel's pixels are contiguous; [N, K]: a row's channels are. */
-        pnn_b1_pack_scalar(p->channels, p->in_pixels, xg, p->conv ? p->in_pixels : 1, p->conv ? 1 : in_c,
+        p->pack(p->channels, p->in_pixels, xg, p->conv ? p->in_pixels : 1, p->conv ? 1 : in_c,
                            packed + g * p->in_pixels * p->x_words, p->x_words);
       }
       job.x = packed;
