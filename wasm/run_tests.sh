@@ -22,7 +22,9 @@
 #      type-checked with tsc, bundled with esbuild, the node bundle run on a fixture
 #      with both builds
 #   6. the demo page in headless Chromium driven by Playwright in real time
-#      (browser_test.sh): the photo's top-5 equal onnxruntime's, a positive latency
+#      (browser_test.sh): the photo's top-5 equal onnxruntime's, a positive latency,
+#      on the plain page (single-threaded build) and on the page served with COOP/COEP
+#      (crossOriginIsolated, the pthreads build on 2 threads)
 # Exits non-zero on the first failure.
 set -euo pipefail
 
