@@ -1,10 +1,9 @@
 // The part of pocketnn's JavaScript API every environment shares: the wrapper over
 // the C runtime compiled to WebAssembly (SIMD128). The entries (pocketnn.mjs for
-// browsers and workers, pocketnn.node.mjs for node) find the .wasm bytes and call
-// instantiate(); package.json's "exports" picks the entry. Errors from the runtime
-// become PocketnnError (an Error) carrying the runtime's message and status name.
-
-import createPocketnnWasm from './dist/pocketnn_wasm.mjs';
+// browsers and workers, pocketnn.node.mjs for node) pick a build (single-threaded or
+// pthreads, chooseBuild), find its .wasm bytes and call instantiate(); package.json's
+// "exports" picks the entry. Errors from the runtime become PocketnnError (an Error)
+// carrying the runtime's message and status name.
 
 // Keys of pnn_wasm_layout (wasm/src/abi.c), in its order.
 const LAYOUT_KEYS = [
@@ -54,25 +53,79 @@ export function toBytes(data, what) {
   throw new TypeError(`${what} must be a Uint8Array, an ArrayBuffer or a typed array`);
 }
 
-/** Instantiates the WebAssembly module from its bytes (the entries find them). */
-export async function instantiate(wasmBinary) {
-  const module = await createPocketnnWasm({
+// The pthreads build's glue warns once when the calling thread waits for the pool;
+// run() is synchronous by design (pages run it in a worker), so the warning is noise.
+const BLOCKING_WARNING = 'Blocking on the main thread is very dangerous';
+
+// Threads of the pthreads build when loadPocketnn's options do not say: the cores, at
+// most this many (each thread is a worker holding its own instance of the module).
+const DEFAULT_MAX_THREADS = 4;
+
+/**
+ * Which build loadPocketnn instantiates, and with how many threads in all (the
+ * caller's included). options.build: 'auto' (default), 'single' or 'threads';
+ * options.threads: a positive integer. 'auto' takes the pthreads build when
+ * threadsAvailable (SharedArrayBuffer usable: crossOriginIsolated pages, node) and
+ * more than one thread is wanted; it means 'single' when options.wasmBinary or
+ * options.wasmUrl name the single-threaded build's bytes.
+ */
+export function chooseBuild(options, threadsAvailable, cores) {
+  const build = options.build ?? 'auto';
+  if (!['auto', 'single', 'threads'].includes(build)) {
+    throw new TypeError(`build must be 'auto', 'single' or 'threads', got ${build}`);
+  }
+  const threads = options.threads ?? Math.max(1, Math.min(DEFAULT_MAX_THREADS, cores));
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+    throw new TypeError(`threads must be an integer in [1, 256], got ${threads}`);
+  }
+  if (build === 'threads') {
+    if (!threadsAvailable) {
+      throw new Error('the pthreads build needs SharedArrayBuffer: serve the page with ' +
+        'Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp');
+    }
+    return { build, threads };
+  }
+  const explicitBytes = options.wasmBinary != null || options.wasmUrl != null;
+  if (build === 'auto' && threadsAvailable && threads > 1 && !explicitBytes) return { build: 'threads', threads };
+  return { build: 'single', threads: 1 };
+}
+
+/**
+ * Instantiates a build's module factory (dist/pocketnn_wasm.mjs or
+ * dist/pocketnn_wasm_threads.mjs) from its .wasm bytes. build and threads: as
+ * chooseBuild returns them (threads: what models may use in all); moduleOptions: what the pthreads
+ * build's factory needs (pthreadPoolSize, and under node pthreadWorker and
+ * mainScriptUrlOrBlob).
+ */
+export async function instantiate(createModule, wasmBinary, { build = 'single', threads = 1, moduleOptions = {} } = {}) {
+  const module = await createModule({
+    ...moduleOptions,
     wasmBinary: toBytes(wasmBinary, 'wasmBinary'),
     print: (text) => console.log(text),
-    printErr: (text) => console.warn(text),
+    printErr: (text) => {
+      if (!text.startsWith(BLOCKING_WARNING)) console.warn(text);
+    },
   });
-  return new Pocketnn(module);
+  return new Pocketnn(module, { build, threads });
 }
 
 /** One instance of the WebAssembly module; models loaded from it share its memory. */
 export class Pocketnn {
-  constructor(module) {
+  constructor(module, { build = 'single', threads = 1 } = {}) {
     this._m = module;
+    /** Threads in all (the caller's included) the models of this module share. */
+    this.threads = threads;
+    /** 'threads' for the pthreads build, else 'single'. */
+    this.build = build;
+    // Pool workers not held by a model's session. A session starts its threads when
+    // created; one beyond the pool would wait for a new worker to load, which cannot
+    // happen while the caller blocks in run, so loadModel refuses it.
+    this._idleWorkers = threads - 1;
     this.layout = {};
     LAYOUT_KEYS.forEach((key, index) => {
       this.layout[key] = module._pnn_wasm_layout(index);
     });
-    // One pnn_error for every call: this module is single-threaded.
+    // One pnn_error for every call: calls come from this one JavaScript thread.
     this._error = this._malloc(this.layout.errorSize);
   }
 
@@ -112,7 +165,10 @@ export class Pocketnn {
     this._heap.fill(0, this._error, this._error + this.layout.errorSize);
   }
 
-  /** Loads a .pnn model from its bytes (copied once into the WebAssembly memory). */
+  /**
+   * Loads a .pnn model from its bytes (copied once into the WebAssembly memory).
+   * options.threads: threads its runs use (default: the pool's idle workers + 1).
+   */
   loadModel(data, options = {}) {
     return new Model(this, toBytes(data, 'model data'), options);
   }
@@ -131,6 +187,8 @@ export class Model {
     this._block = 0;
     this._model = 0;
     this._session = 0;
+    /** Threads this model's runs use (1 in the single-threaded build). */
+    this.threads = 1;
     const slot = pnn._malloc(4);
     try {
       // Model bytes at a 64-byte aligned address, kept until dispose().
@@ -156,10 +214,11 @@ export class Model {
       }
       this._model = pnn._view().getUint32(slot, true);
 
+      const threads = this._takeThreads(options.threads);
       const opts = pnn._malloc(L.optionsSize);
       try {
         pnn._heap.fill(0, opts, opts + L.optionsSize);
-        pnn._view().setUint32(opts + L.optionsThreads, options.threads ?? 1, true);
+        pnn._view().setUint32(opts + L.optionsThreads, threads, true);
         pnn._clearError();
         pnn._check(m._pnn_session_create_with_options(this._model, opts, slot, pnn._error),
           'creating a session');
@@ -176,6 +235,23 @@ export class Model {
     } finally {
       m._free(slot);
     }
+  }
+
+  // The threads this model's session runs with, taken from the pool until dispose().
+  _takeThreads(requested) {
+    const pnn = this._pnn;
+    const threads = requested ?? pnn._idleWorkers + 1;
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new PocketnnError(`threads must be a positive integer, got ${threads}`, 'PNN_ERR_INVALID_ARGUMENT');
+    }
+    if (pnn.build === 'single') return 1;
+    if (threads - 1 > pnn._idleWorkers) {
+      throw new PocketnnError(`${threads} threads requested but ${pnn._idleWorkers + 1} are free ` +
+        `(loadPocketnn({ threads: ${pnn.threads} }) sized the pool; other models hold the rest)`, 'PNN_ERR_LIMIT');
+    }
+    pnn._idleWorkers -= threads - 1;
+    this.threads = threads;
+    return threads;
   }
 
   _infos(count, getter) {
@@ -299,5 +375,7 @@ export class Model {
     if (this._model !== 0) m._pnn_model_free(this._model);
     if (this._block !== 0) m._free(this._block);
     this._session = this._model = this._block = 0;
+    this._pnn._idleWorkers += (this.threads ?? 1) - 1;
+    this.threads = 1;
   }
 }

@@ -69,11 +69,22 @@ export type Outputs = Record<string, TensorArray>;
 /** Bytes of a .pnn file or of the .wasm module. */
 export type Bytes = Uint8Array | ArrayBufferLike | ArrayBufferView;
 
+/** 'single': the single-threaded build; 'threads': the pthreads build (SharedArrayBuffer). */
+export type Build = 'single' | 'threads';
+
 export interface LoadPocketnnOptions {
-  /** The .wasm bytes, when the caller already has them. */
+  /** 'auto' (default): the pthreads build where SharedArrayBuffer works (node; pages
+   * that are crossOriginIsolated) and threads > 1, else the single-threaded one. With
+   * wasmBinary or wasmUrl, 'auto' means 'single'. 'threads' throws where it cannot run. */
+  build?: Build | 'auto';
+  /** Threads in all (the caller's included) for the pthreads build; its pool starts
+   * threads - 1 workers. Default: the cores, at most 4. */
+  threads?: number;
+  /** The chosen build's .wasm bytes, when the caller already has them. */
   wasmBinary?: Bytes;
-  /** Where to fetch the .wasm (relative to the page; under node also a path or file: URL).
-   * Default: dist/pocketnn_wasm.wasm in the package. */
+  /** Where to fetch the chosen build's .wasm (relative to the page; under node also a
+   * path or file: URL). Default: dist/pocketnn_wasm.wasm (or
+   * dist/pocketnn_wasm_threads.wasm) in the package. */
   wasmUrl?: string | URL;
 }
 
@@ -81,13 +92,17 @@ export interface ModelOptions {
   /** Bytes a session may use for activations and scratch; a model needing more throws
    * PocketnnError 'PNN_ERR_LIMIT'. Default (0): the runtime's 1 GiB. */
   maxMemory?: number;
-  /** Threads of the session (this build is single-threaded: 1). */
+  /** Threads of the session's runs (the pthreads build; the single-threaded build
+   * always runs 1). Default: the pool's idle workers + 1. More than that throws
+   * PocketnnError 'PNN_ERR_LIMIT'. */
   threads?: number;
 }
 
 /** A loaded model with one session. dispose() frees its memory. */
 export class Model {
   private constructor();
+  /** Threads its runs use (held from the pool until dispose()). */
+  readonly threads: number;
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
   /** The graph's nodes with their chosen kernels. */
@@ -106,6 +121,10 @@ export class Pocketnn {
   private constructor();
   /** The runtime's release, e.g. '0.1.0' (the package's version). */
   readonly version: string;
+  /** The build instantiated. */
+  readonly build: Build;
+  /** Threads in all its models share (1 for the single-threaded build). */
+  readonly threads: number;
   /** Loads a .pnn model (its bytes are copied once into the WebAssembly memory). */
   loadModel(data: Bytes, options?: ModelOptions): Model;
 }
@@ -122,6 +141,7 @@ export interface RunOptions {
 /** A model loaded in a worker: Model's API, answered by Promises. */
 export class WorkerModel {
   private constructor();
+  readonly threads: number;
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
   run<T extends Outputs = Outputs>(feeds: Feeds, options?: RunOptions): Promise<T>;
@@ -135,6 +155,9 @@ export class PocketnnWorker {
   private constructor();
   /** The runtime's release in the worker. */
   readonly version: string;
+  /** The build and threads of the module in the worker. */
+  readonly build: Build;
+  readonly threads: number;
   /** Loads a .pnn model in the worker (its bytes are copied there). */
   loadModel(data: Bytes, options?: ModelOptions): Promise<WorkerModel>;
   /** Stops the worker; pending and later calls reject. */

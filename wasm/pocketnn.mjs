@@ -11,15 +11,19 @@
 // Off the main thread: const worker = await createPocketnnWorker(); see worker.mjs.
 //
 // The .wasm and the worker script are named with new URL('...', import.meta.url), the
-// pattern Vite and webpack follow to emit them next to the bundle.
+// pattern Vite and webpack follow to emit them next to the bundle. A page that is
+// crossOriginIsolated (served with COOP/COEP headers, see README.md) gets the pthreads
+// build; any other the single-threaded one.
 
-import { instantiate, toBytes } from './core.mjs';
+import createSingleThreaded from './dist/pocketnn_wasm.mjs';
+import { chooseBuild, instantiate, toBytes } from './core.mjs';
 import { PocketnnWorker } from './worker_client.mjs';
 
 export { Model, Pocketnn, PocketnnError } from './core.mjs';
 export { PocketnnWorker, WorkerModel } from './worker_client.mjs';
 
 const DEFAULT_WASM_URL = new URL('./dist/pocketnn_wasm.wasm', import.meta.url);
+const THREADS_WASM_URL = new URL('./dist/pocketnn_wasm_threads.wasm', import.meta.url);
 
 async function fetchWasm(url) {
   const response = await fetch(url);
@@ -35,15 +39,31 @@ function baseUrl() {
   return globalThis.location?.href ?? DEFAULT_WASM_URL;
 }
 
+// SharedArrayBuffer (and so the pthreads build) exists only in crossOriginIsolated pages and workers.
+const threadsAvailable = () => globalThis.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function';
+
+async function wasmBytes(options, defaultUrl) {
+  if (options.wasmBinary != null) return toBytes(options.wasmBinary, 'wasmBinary');
+  return fetchWasm(options.wasmUrl != null ? new URL(options.wasmUrl, baseUrl()) : defaultUrl);
+}
+
 /**
- * Instantiates the WebAssembly module. Options: wasmBinary (the .wasm bytes) or
- * wasmUrl (where to fetch them, relative to the page; default: dist/pocketnn_wasm.wasm
- * next to this file).
+ * Instantiates the WebAssembly module. Options: build ('auto': the pthreads build
+ * when crossOriginIsolated and threads > 1; 'single'; 'threads'), threads (in all,
+ * the caller's included; default: navigator.hardwareConcurrency, at most 4),
+ * wasmBinary (the chosen build's .wasm bytes) or wasmUrl (where to fetch them,
+ * relative to the page; default: dist/pocketnn_wasm.wasm or
+ * dist/pocketnn_wasm_threads.wasm next to this file).
  */
 export async function loadPocketnn(options = {}) {
-  if (options.wasmBinary != null) return instantiate(toBytes(options.wasmBinary, 'wasmBinary'));
-  const url = options.wasmUrl != null ? new URL(options.wasmUrl, baseUrl()) : DEFAULT_WASM_URL;
-  return instantiate(await fetchWasm(url));
+  const { build, threads } = chooseBuild(options, threadsAvailable(), globalThis.navigator?.hardwareConcurrency ?? 1);
+  if (build === 'single') return instantiate(createSingleThreaded, await wasmBytes(options, DEFAULT_WASM_URL));
+  const { default: createThreaded } = await import('./dist/pocketnn_wasm_threads.mjs');
+  return instantiate(createThreaded, await wasmBytes(options, THREADS_WASM_URL), {
+    build,
+    threads,
+    moduleOptions: { pthreadPoolSize: threads - 1 },
+  });
 }
 
 /**
@@ -52,7 +72,8 @@ export async function loadPocketnn(options = {}) {
  */
 export function createPocketnnWorker(options = {}) {
   const worker = new Worker(new URL('./worker.mjs', import.meta.url), { type: 'module', name: 'pocketnn' });
-  const wasm = options.wasmUrl != null ? { wasmUrl: new URL(options.wasmUrl, baseUrl()).href } : {};
+  const wasm = { build: options.build, threads: options.threads };
+  if (options.wasmUrl != null) wasm.wasmUrl = new URL(options.wasmUrl, baseUrl()).href;
   if (options.wasmBinary != null) wasm.wasmBinary = toBytes(options.wasmBinary, 'wasmBinary');
   return PocketnnWorker.start({
     post: (message, transfer) => worker.postMessage(message, transfer),

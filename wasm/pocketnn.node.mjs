@@ -1,13 +1,18 @@
 // pocketnn for node (package.json's "node" entry): the API of pocketnn.mjs, reading
-// the .wasm and starting workers from the file system instead of fetching.
+// the .wasm and starting workers from the file system instead of fetching. Node has
+// worker_threads, so the pthreads build is the default (pthread_node.mjs starts its
+// pool's workers).
 
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
-import { instantiate, toBytes } from './core.mjs';
+import createSingleThreaded from './dist/pocketnn_wasm.mjs';
+import { chooseBuild, instantiate, toBytes } from './core.mjs';
+import { nodePthreadWorkerClass } from './pthread_node.mjs';
 import { PocketnnWorker } from './worker_client.mjs';
 
 export { Model, Pocketnn, PocketnnError } from './core.mjs';
@@ -31,7 +36,8 @@ function wasmLocation(wasmUrl) {
   return /^(file|https?|data):/i.test(wasmUrl) ? new URL(wasmUrl) : pathToFileURL(path.resolve(wasmUrl));
 }
 
-const wasmFile = () => packageFile(new URL('./dist/pocketnn_wasm.wasm', import.meta.url), 'dist/pocketnn_wasm.wasm');
+const distFile = (name) => packageFile(new URL(`./dist/${name}`, import.meta.url), `dist/${name}`);
+const cores = () => (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
 
 async function readWasm(url) {
   if (url.protocol !== 'file:') {
@@ -42,25 +48,49 @@ async function readWasm(url) {
   return readFile(url);
 }
 
+async function wasmBytes(options, defaultFile) {
+  if (options.wasmBinary != null) return toBytes(options.wasmBinary, 'wasmBinary');
+  return readWasm(options.wasmUrl != null ? wasmLocation(options.wasmUrl) : distFile(defaultFile));
+}
+
 /**
- * Instantiates the WebAssembly module. Options: wasmBinary (the .wasm bytes) or
- * wasmUrl (a URL or a file path; default: the package's dist/pocketnn_wasm.wasm).
+ * Instantiates the WebAssembly module. Options: build ('auto': the pthreads build
+ * when threads > 1; 'single'; 'threads'), threads (in all, the caller's included;
+ * default: the cores, at most 4), wasmBinary (the chosen build's .wasm bytes) or
+ * wasmUrl (a URL or a file path; default: the package's dist/ file).
  */
 export async function loadPocketnn(options = {}) {
-  if (options.wasmBinary != null) return instantiate(toBytes(options.wasmBinary, 'wasmBinary'));
-  const url = options.wasmUrl != null ? wasmLocation(options.wasmUrl) : wasmFile();
-  return instantiate(await readWasm(url));
+  const { build, threads } = chooseBuild(options, true, cores());
+  if (build === 'single') {
+    return instantiate(createSingleThreaded, await wasmBytes(options, 'pocketnn_wasm.wasm'));
+  }
+  const { default: createThreaded } = await import('./dist/pocketnn_wasm_threads.mjs');
+  const moduleUrl = distFile('pocketnn_wasm_threads.mjs');
+  return instantiate(createThreaded, await wasmBytes(options, 'pocketnn_wasm_threads.wasm'), {
+    build,
+    threads,
+    moduleOptions: {
+      pthreadPoolSize: threads - 1,
+      // Emscripten names the worker script beside the module's URL, which a bundle moved.
+      pthreadWorker: nodePthreadWorkerClass(
+        (url) => (existsSync(url) ? url : distFile('pocketnn_wasm_threads.worker.js')),
+        packageFile(new URL('./pthread_worker.node.mjs', import.meta.url), 'pthread_worker.node.mjs')),
+      // What each pthread imports: the module file itself, as a file: URL.
+      mainScriptUrlOrBlob: moduleUrl.href,
+    },
+  });
 }
 
 /**
  * Starts a worker thread running the runtime; resolves once its WebAssembly module is
- * instantiated (same options as loadPocketnn). The thread keeps node alive only while
+ * instantiated (same options as loadPocketnn; a pthreads build's pool runs beside it). The thread keeps node alive only while
  * a request is pending; terminate() ends it.
  */
 export function createPocketnnWorker(options = {}) {
   const worker = new Worker(packageFile(new URL('./worker.node.mjs', import.meta.url), 'worker.node.mjs'),
     { name: 'pocketnn' });
-  const wasm = options.wasmUrl != null ? { wasmUrl: wasmLocation(options.wasmUrl).href } : {};
+  const wasm = { build: options.build, threads: options.threads };
+  if (options.wasmUrl != null) wasm.wasmUrl = wasmLocation(options.wasmUrl).href;
   if (options.wasmBinary != null) wasm.wasmBinary = toBytes(options.wasmBinary, 'wasmBinary');
   return PocketnnWorker.start({
     post: (message, transfer) => worker.postMessage(message, transfer),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The wasm32 + SIMD128 target's tests (called by .ci/run; works as root on a fresh
 # Debian 12 with no stdin):
-#   1. wasm/build.sh (installs emscripten when emcc is missing)
+#   1. wasm/build.sh (installs emscripten when emcc is missing): the single-threaded
+#      and the pthreads build
 #   2. the kernel tests (tests/c/test_kernels_f32_arch.c, test_kernels_spmm.c,
 #      test_kernels_s8_gemm.c, test_kernels_s8_nn.c, test_kernels_s8_spmm.c,
 #      test_kernels_unary.c, test_kernels_softmax.c, test_kernels_transpose.c and
@@ -14,11 +15,16 @@
 #      (node_test.mjs); mutated fixtures and seeds of tests/fuzz/make_corpus.py fail
 #      only with a PocketnnError, never a trap (mutation_test.mjs); createPocketnnWorker
 #      in a worker thread (worker_test.mjs); the package's version and exports
-#      (package_test.mjs); under a timeout, so a hang fails
+#      (package_test.mjs); the pthreads build at 1, 2 and 4 threads matches the
+#      single-threaded build, its pool budget and build choice (threads_test.mjs);
+#      under a timeout, so a hang fails
 #   5. the npm package (test_package.sh): npm pack, installed into a scratch project,
 #      type-checked with tsc, bundled with esbuild, the node bundle run on a fixture
+#      with both builds
 #   6. the demo page in headless Chromium driven by Playwright in real time
-#      (browser_test.sh): the photo's top-5 equal onnxruntime's, a positive latency
+#      (browser_test.sh): the photo's top-5 equal onnxruntime's, a positive latency,
+#      on the plain page (single-threaded build) and on the page served with COOP/COEP
+#      (crossOriginIsolated, the pthreads build on 2 threads)
 # Exits non-zero on the first failure.
 set -euo pipefail
 

@@ -21,7 +21,8 @@ export class PocketnnWorker {
   static async start(endpoint, wasm) {
     const worker = new PocketnnWorker(endpoint);
     try {
-      worker.version = (await worker._call('init', wasm)).version;
+      // build and threads: as Pocketnn's in the worker (its pthreads run beside it).
+      ({ version: worker.version, build: worker.build, threads: worker.threads } = await worker._call('init', wasm));
     } catch (error) {
       worker.terminate();
       throw error;
@@ -67,8 +68,8 @@ export class PocketnnWorker {
   /** Loads a .pnn model in the worker (its bytes are copied there). */
   async loadModel(data, options = {}) {
     const bytes = toBytes(data, 'model data');
-    const { handle, inputs, outputs } = await this._call('load', { bytes, options });
-    return new WorkerModel(this, handle, inputs, outputs);
+    const { handle, inputs, outputs, threads } = await this._call('load', { bytes, options });
+    return new WorkerModel(this, handle, inputs, outputs, threads);
   }
 
   /** Stops the worker; pending and later calls reject. */
@@ -80,11 +81,12 @@ export class PocketnnWorker {
 
 /** A model loaded in a worker: the API of Model, with Promises. */
 export class WorkerModel {
-  constructor(worker, handle, inputs, outputs) {
+  constructor(worker, handle, inputs, outputs, threads) {
     this._worker = worker;
     this._handle = handle;
     this.inputs = inputs;
     this.outputs = outputs;
+    this.threads = threads;
   }
 
   _request(op, payload = {}, transfer = []) {

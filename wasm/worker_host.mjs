@@ -16,16 +16,16 @@ export function serveModels(endpoint, loadPocketnn) {
   };
 
   const handlers = {
-    async init({ wasmUrl, wasmBinary }) {
+    async init({ wasmUrl, wasmBinary, build, threads }) {
       if (pnn !== null) throw new Error('the worker is already initialized');
-      pnn = await loadPocketnn({ wasmUrl, wasmBinary });
-      return { result: { version: pnn.version } };
+      pnn = await loadPocketnn({ wasmUrl, wasmBinary, build, threads });
+      return { result: { version: pnn.version, build: pnn.build, threads: pnn.threads } };
     },
     load({ bytes, options }) {
       const loaded = pnn.loadModel(bytes, options);
       const handle = nextHandle++;
       models.set(handle, loaded);
-      return { result: { handle, inputs: loaded.inputs, outputs: loaded.outputs } };
+      return { result: { handle, inputs: loaded.inputs, outputs: loaded.outputs, threads: loaded.threads } };
     },
     run({ handle, feeds }) {
       const outputs = model(handle).run(feeds);

@@ -1,11 +1,16 @@
-// pocketnn (WebAssembly SIMD128 build) vs onnxruntime-web (wasm backend), both single
-// threaded, in one node process: the engines run interleaved (A, B, A, B, ...) on the
-// same input so machine noise hits both alike; the table shows medians and the
-// ratio pocketnn / onnxruntime-web (below 1 means pocketnn is faster).
+// pocketnn (WebAssembly SIMD128 builds) vs onnxruntime-web (wasm backend) in one node
+// process: the engines run interleaved (A, B, C, A, B, C, ...) on the same input so
+// machine noise hits all alike; the table shows medians and ratios (below 1 means
+// pocketnn is faster).
+//   --threads 1 (default): pocketnn's single-threaded build vs onnxruntime-web at 1 thread.
+//   --threads N: pocketnn's pthreads build at N threads and its single-threaded build
+//     (the speed-up N threads give) vs onnxruntime-web at N threads (onnxruntime-web
+//     sets its thread count once per process, hence one process per count).
 //
 //   wasm/build.sh && python3 bench/wasm/make_models.py
-//   (cd bench/wasm && npm install) && node bench/wasm/bench.mjs [--runs 20] [--models a,b]
+//   (cd bench/wasm && npm install) && node bench/wasm/bench.mjs [--threads 2] [--runs 20] [--models a,b]
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,6 +24,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '20' },
+    threads: { type: 'string', default: '1' },
     warmup: { type: 'string', default: '3' },
     models: { type: 'string', default: 'mobilenet_v1,mobilenet_v2,resnet18' },
     dir: { type: 'string', default: path.join(HERE, 'models') },
@@ -26,6 +32,7 @@ const { values: args } = parseArgs({
 });
 const runs = Number(args.runs);
 const warmup = Number(args.warmup);
+const threads = Number(args.threads);
 
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -43,14 +50,17 @@ function relativeError(actual, expected) {
   return diff / Math.max(scale, 1e-12);
 }
 
-// Single thread, set before any session exists.
-ort.env.wasm.numThreads = 1;
+// Set before any session exists.
+ort.env.wasm.numThreads = threads;
 ort.env.logLevel = 'error';
 
-const pnn = await loadPocketnn();
+const single = await loadPocketnn({ build: 'single' });
+const threaded = threads > 1 ? await loadPocketnn({ build: 'threads', threads }) : null;
 const rows = [];
 for (const name of args.models.split(',')) {
-  const model = pnn.loadModel(readFileSync(path.join(args.dir, `${name}.pnn`)));
+  const bytes = readFileSync(path.join(args.dir, `${name}.pnn`));
+  const model = single.loadModel(bytes);
+  const modelThreaded = threaded?.loadModel(bytes, { threads });
   const session = await ort.InferenceSession.create(readFileSync(path.join(args.dir, `${name}.onnx`)), {
     executionProviders: ['wasm'],
     graphOptimizationLevel: 'all',
@@ -65,37 +75,48 @@ for (const name of args.models.split(',')) {
   const feedsOrt = { [session.inputNames[0]]: new ort.Tensor('float32', x, input.shape) };
   const feedsPnn = { [input.name]: x };
 
-  const ours = () => model.run(feedsPnn);
-  const theirs = () => session.run(feedsOrt);
+  // Engines by column name; each returns its first output's values.
+  const engines = { pocketnn: async () => model.run(feedsPnn)[model.outputs[0].name] };
+  if (modelThreaded) engines[`pocketnn ${threads}t`] = async () => modelThreaded.run(feedsPnn)[model.outputs[0].name];
+  engines.ort = async () => (await session.run(feedsOrt))[session.outputNames[0]].data;
 
-  const a = ours()[model.outputs[0].name];
-  const b = (await theirs())[session.outputNames[0]].data;
-  const agreement = relativeError(a, b);
+  const expected = await engines.ort();
+  const agreement = {};
+  for (const [engine, run] of Object.entries(engines)) agreement[engine] = relativeError(await run(), expected);
 
-  for (let i = 0; i < warmup; ++i) {
-    ours();
-    await theirs();
-  }
-  const times = { pocketnn: [], ort: [] };
+  for (let i = 0; i < warmup; ++i) for (const run of Object.values(engines)) await run();
+  const times = Object.fromEntries(Object.keys(engines).map((engine) => [engine, []]));
   for (let i = 0; i < runs; ++i) {
-    let start = performance.now();
-    ours();
-    times.pocketnn.push(performance.now() - start);
-    start = performance.now();
-    await theirs();
-    times.ort.push(performance.now() - start);
+    for (const [engine, run] of Object.entries(engines)) {
+      const start = performance.now();
+      await run();
+      times[engine].push(performance.now() - start);
+    }
   }
-  const p = median(times.pocketnn);
-  const o = median(times.ort);
-  rows.push({ name, p, o, agreement });
-  console.error(`${name}: pocketnn ${p.toFixed(2)} ms, onnxruntime-web ${o.toFixed(2)} ms`);
+  const medians = Object.fromEntries(Object.entries(times).map(([engine, t]) => [engine, median(t)]));
+  rows.push({ name, medians, agreement: Math.max(...Object.values(agreement)) });
+  console.error(`${name}: ${Object.entries(medians).map(([e, ms]) => `${e} ${ms.toFixed(2)} ms`).join(', ')}`);
   model.dispose();
+  modelThreaded?.dispose();
   await session.release();
 }
 
-console.log(`\nwasm32 SIMD128, 1 thread, node ${process.version}, 224x224, median of ${runs} interleaved runs\n`);
-console.log('| model | pocketnn-wasm ms | onnxruntime-web ms | ratio pocketnn/ort | max rel. diff of outputs |');
-console.log('| --- | --- | --- | --- | --- |');
-for (const r of rows) {
-  console.log(`| ${r.name} | ${r.p.toFixed(2)} | ${r.o.toFixed(2)} | ${(r.p / r.o).toFixed(2)} | ${r.agreement.toExponential(1)} |`);
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+console.log(`\nwasm32 SIMD128, node ${process.version}, ${cpu}, 224x224, median of ${runs} interleaved runs\n`);
+if (threads === 1) {
+  console.log('| model | pocketnn-wasm ms | onnxruntime-web ms | ratio pocketnn/ort | max rel. diff of outputs |');
+  console.log('| --- | --- | --- | --- | --- |');
+  for (const { name, medians: m, agreement } of rows) {
+    console.log(`| ${name} | ${m.pocketnn.toFixed(2)} | ${m.ort.toFixed(2)} | ${(m.pocketnn / m.ort).toFixed(2)} | ` +
+      `${agreement.toExponential(1)} |`);
+  }
+} else {
+  const t = `pocketnn ${threads}t`;
+  console.log(`| model | pocketnn 1 thread ms | pocketnn ${threads} threads ms | speed-up | ` +
+    `onnxruntime-web ${threads} threads ms | ratio pocketnn/ort at ${threads} threads | max rel. diff of outputs |`);
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const { name, medians: m, agreement } of rows) {
+    console.log(`| ${name} | ${m.pocketnn.toFixed(2)} | ${m[t].toFixed(2)} | ${(m.pocketnn / m[t]).toFixed(2)}x | ` +
+      `${m.ort.toFixed(2)} | ${(m[t] / m.ort).toFixed(2)} | ${agreement.toExponential(1)} |`);
+  }
 }

@@ -7,9 +7,11 @@ pnn_f32_maxpool2d_fn pnn_f32_maxpool2d_select(const pnn_cpu_features *cpu, const
     if (name) *name = "avx512";
     return pnn_f32_maxpool2d_avx512;
   }
-#else
-  (void)cpu;
-#endif
   if (name) *name = "scalar";
   return pnn_f32_maxpool2d_scalar;
+#else
+  (void)cpu;
+  if (name) *name = "portable";
+  return pnn_f32_maxpool2d_portable;
+#endif
 }

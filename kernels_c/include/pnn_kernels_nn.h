@@ -30,6 +30,8 @@ typedef struct pnn_pool2d_geometry {
  * (onnxruntime's behaviour: its initial value). */
 void pnn_f32_maxpool2d_scalar(const pnn_pool2d_geometry *g, const float *x, float *y);
 void pnn_f32_maxpool2d_avx512(const pnn_pool2d_geometry *g, const float *x, float *y);
+/* pnn_maxpool_impl.h for the build's baseline ISA (selected off x86). */
+void pnn_f32_maxpool2d_portable(const pnn_pool2d_geometry *g, const float *x, float *y);
 typedef void (*pnn_f32_maxpool2d_fn)(const pnn_pool2d_geometry *g, const float *x, float *y);
 pnn_f32_maxpool2d_fn pnn_f32_maxpool2d_select(const pnn_cpu_features *cpu, const char **name);
 

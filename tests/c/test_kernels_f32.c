@@ -738,6 +738,7 @@ int main(void) {
 #endif
     test_winograd("scalar", pnn_f32_wino2_input_scalar, pnn_f32_wino2_output_scalar, &r, &t);
     test_maxpool("scalar", pnn_f32_maxpool2d_scalar, &r, &t);
+    test_maxpool("portable", pnn_f32_maxpool2d_portable, &r, &t);
     test_conv_direct("scalar", pnn_f32_conv_direct_scalar, &r, &t);
 #if defined(__x86_64__)
     if (variant_usable("f32-winograd", "avx2", cpu.avx2_fma))

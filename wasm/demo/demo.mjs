@@ -1,7 +1,8 @@
 // The demo page's logic: load the demo model and photo (assets/, made by
 // make_assets.py), classify the photo a few times, show the top-5, the median time
 // and the model size. A model picked by file or URL runs on the photo when its input
-// is 1x3x224x224, else on random inputs.
+// is 1x3x224x224, else on random inputs. A page that is crossOriginIsolated runs the
+// pthreads build (?threads=N in the URL sets its threads; default: the cores, at most 4).
 import { loadPocketnn } from '../pocketnn.mjs';
 
 const $ = (id) => document.getElementById(id);
@@ -105,9 +106,10 @@ function run() {
     times.sort((a, b) => a - b);
     const median = times[times.length >> 1];
     $('result').innerHTML = `<h2>Result ${onPhoto ? 'on the photo' : 'on random inputs'}</h2>
-      <p id="timing" data-median-ms="${median}" data-model-bytes="${modelBytes}">median ${median.toFixed(2)} ms
+      <p id="timing" data-median-ms="${median}" data-model-bytes="${modelBytes}"
+      data-model-threads="${model.threads}">median ${median.toFixed(2)} ms
       per run over ${runs} runs (fastest ${times[0].toFixed(2)} … slowest ${times[times.length - 1].toFixed(2)} ms),
-      model ${(modelBytes / 1e6).toFixed(2)} MB</p>
+      model ${(modelBytes / 1e6).toFixed(2)} MB, ${model.threads} thread${model.threads > 1 ? 's' : ''}</p>
       ${Object.entries(outputs).map(([name, values]) => summary(name, values)).join('')}`;
     status('Done.');
   } catch (error) {
@@ -135,7 +137,14 @@ $('fetch').addEventListener('click', fetchModel);
 $('run').addEventListener('click', run);
 
 try {
-  pnn = await loadPocketnn();
+  const threads = new URLSearchParams(location.search).get('threads');
+  pnn = await loadPocketnn(threads == null ? {} : { threads: Number(threads) });
+  const runtime = $('runtime');
+  runtime.dataset.build = pnn.build;
+  runtime.dataset.threads = pnn.threads;
+  runtime.textContent = pnn.build === 'threads'
+    ? `pthreads build, ${pnn.threads} threads (the page is cross-origin isolated)`
+    : 'single-threaded build (the page is not cross-origin isolated, or one thread was asked for)';
   status('WebAssembly module ready.');
   const response = await fetch('assets/manifest.json');
   if (!response.ok) throw new Error(`assets/manifest.json: HTTP ${response.status} (run wasm/demo/make_assets.py)`);

@@ -32,10 +32,13 @@ function check(outputs, where) {
 const feeds = () => Object.fromEntries(fixture.inputs.map((t) => [t.name, readF32(t.file)]));
 const bytes = readFileSync(path.join(fixtures, fixture.model));
 
-const pnn = await loadPocketnn();
-const model = pnn.loadModel(bytes);
-check(model.run(feeds()), 'main thread');
-model.dispose();
+// Both builds of the package (in node the default is the pthreads one).
+const pnn = await loadPocketnn({ build: 'single' });
+for (const instance of [pnn, await loadPocketnn({ build: 'threads', threads: 2 })]) {
+  const model = instance.loadModel(bytes);
+  check(model.run(feeds()), `main thread, ${instance.build} build, ${model.threads} threads`);
+  model.dispose();
+}
 
 const worker = await createPocketnnWorker();
 try {
@@ -45,5 +48,5 @@ try {
 } finally {
   worker.terminate();
 }
-console.log(`package app: ${fixture.name} matches the native runtime on the main thread and in a worker ` +
+console.log(`package app: ${fixture.name} matches the native runtime on the main thread (both builds) and in a worker ` +
   `(pocketnn ${pnn.version})`);

@@ -2,7 +2,7 @@
 // package's pocketnn.d.ts. The @ts-expect-error lines must fail to type-check.
 import {
   createPocketnnWorker, loadPocketnn, PocketnnError,
-  type Dtype, type Model, type Outputs, type PocketnnStatus, type TensorInfo,
+  type Build, type Dtype, type Model, type Outputs, type PocketnnStatus, type TensorInfo,
 } from 'pocketnn';
 
 async function main(bytes: Uint8Array): Promise<number> {
@@ -18,6 +18,12 @@ async function main(bytes: Uint8Array): Promise<number> {
   const typed = model.run<{ logits: Float32Array }>({ [input.name]: [0, 1, 2] });
   const best: number = typed.logits.indexOf(Math.max(...typed.logits));
   model.dispose();
+
+  const threaded = await loadPocketnn({ build: 'threads', threads: 2 });
+  const build: Build = threaded.build;
+  const threadCount: number = threaded.loadModel(bytes, { threads: 2 }).threads + threaded.threads;
+  // @ts-expect-error: build is 'auto', 'single' or 'threads'
+  await loadPocketnn({ build: 'fast' });
 
   try {
     pnn.loadModel(new ArrayBuffer(8));
@@ -47,7 +53,7 @@ async function main(bytes: Uint8Array): Promise<number> {
   // @ts-expect-error: status names are the runtime's
   const badStatus: PocketnnStatus = 'PNN_ERR_WHATEVER';
 
-  console.log(version, dtype, shape, kernels, author, outputs, remoteOutputs, notAwaited, badDtype, badStatus);
+  console.log(version, build, threadCount, dtype, shape, kernels, author, outputs, remoteOutputs, notAwaited, badDtype, badStatus);
   return best + first;
 }
 
