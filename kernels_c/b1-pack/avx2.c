@@ -11,12 +11,7 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+PNN_TARGET_BEGIN("avx2,fma")
 
 #include <immintrin.h>
 
@@ -85,10 +80,6 @@ void pnn_b1_pack_avx2(size_t channels, size_t pixels, const float *x, size_t cs,
   if (whole < pixels) pnn_b1_pack_scalar(channels, pixels - whole, x + whole, cs, 1, out + whole * ldo, ldo);
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+PNN_TARGET_END()
 
 #endif
