@@ -41,9 +41,9 @@ static void b1_tile(size_t kw, const uint64_t *const *w, const uint64_t *panel, 
 }
 
 /* The tree-delta step: vpternlogq 0x28 is (x xor w) and D in one instruction. */
-#define B1_HAS_DELTA_FLIPS
-static void b1_delta_flips(size_t words, const uint32_t *word, const uint64_t *mask, const uint64_t *wp,
-                           const uint64_t *panel, uint32_t *flips) {
+#define B1_HAS_DELTA
+static void b1_delta(size_t words, const uint32_t *word, const uint64_t *mask, const uint64_t *wp,
+                     const uint64_t *panel, uint32_t d, const uint32_t *from, uint32_t *to) {
   __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
   for (size_t j = 0; j < words; ++j) {
     const uint64_t *x = panel + (size_t)word[j] * B1_PIXELS;
@@ -52,8 +52,11 @@ static void b1_delta_flips(size_t words, const uint32_t *word, const uint64_t *m
     acc0 = _mm512_add_epi64(acc0, _mm512_popcnt_epi64(_mm512_ternarylogic_epi64(_mm512_load_si512(x), wv, dv, 0x28)));
     acc1 = _mm512_add_epi64(acc1, _mm512_popcnt_epi64(_mm512_ternarylogic_epi64(_mm512_load_si512(x + 8), wv, dv, 0x28)));
   }
-  _mm256_storeu_si256((__m256i *)flips, _mm512_cvtepi64_epi32(acc0));
-  _mm256_storeu_si256((__m256i *)(flips + 8), _mm512_cvtepi64_epi32(acc1));
+  /* to = from + d - 2 * flips in 32-bit lanes (wrapping, exact for the true counts) */
+  const __m512i flips = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(acc0)),
+                                           _mm512_cvtepi64_epi32(acc1), 1);
+  const __m512i base = _mm512_add_epi32(_mm512_loadu_si512(from), _mm512_set1_epi32((int)d));
+  _mm512_storeu_si512(to, _mm512_sub_epi32(base, _mm512_slli_epi32(flips, 1)));
 }
 
 #include "bgemm_driver.h"

@@ -7,10 +7,10 @@
  *                       counts[r * B1_PIXELS + p] = sum_k popcount(w[r][k] xor
  *                       panel[k * B1_PIXELS + p]) for r < B1_ROWS, p < B1_PIXELS
  * and optionally (else a portable loop below is used)
- *   b1_delta_flips(words, word, mask, wp, panel, flips)
- *                       flips[p] = sum_j popcount((panel[word[j] * B1_PIXELS + p] xor
- *                       wp[word[j]]) and mask[j]) for j < words, p < B1_PIXELS
- *                       (define B1_HAS_DELTA_FLIPS), the tree-delta step;
+ *   b1_delta(words, word, mask, wp, panel, d, from, to)
+ *                       to[p] = from[p] + d - 2 * sum_j popcount((panel[word[j] *
+ *                       B1_PIXELS + p] xor wp[word[j]]) and mask[j]) for j < words,
+ *                       p < B1_PIXELS (define B1_HAS_DELTA), the tree-delta step;
  * and then instantiates the kernel with PNN_B1_GEMM_KERNEL(symbol, "name"), so the ISA's
  * target pragma covers the driver too (the transform loops vectorize with it).
  *
@@ -218,15 +218,17 @@ static void b1_conv(const pnn_conv2d_geometry *g, enum pnn_b1_padding padding, s
 
 /* ---- tree-delta (MST) plan: every channel of a block, then the output transform ---- */
 
-#ifndef B1_HAS_DELTA_FLIPS
-static void b1_delta_flips(size_t words, const uint32_t *word, const uint64_t *mask, const uint64_t *wp,
-                           const uint64_t *panel, uint32_t *flips) {
-  for (size_t p = 0; p < B1_PIXELS; ++p) flips[p] = 0;
+#ifndef B1_HAS_DELTA
+static void b1_delta(size_t words, const uint32_t *word, const uint64_t *mask, const uint64_t *wp,
+                     const uint64_t *panel, uint32_t d, const uint32_t *from, uint32_t *to) {
+  uint32_t flips[B1_PIXELS] = {0};
   for (size_t j = 0; j < words; ++j) {
     const uint64_t *x = panel + (size_t)word[j] * B1_PIXELS;
-    const uint64_t w = wp[word[j]], d = mask[j];
-    for (size_t p = 0; p < B1_PIXELS; ++p) flips[p] += pnn_b1_popcount64((x[p] ^ w) & d);
+    const uint64_t w = wp[word[j]], diff = mask[j];
+    for (size_t p = 0; p < B1_PIXELS; ++p) flips[p] += pnn_b1_popcount64((x[p] ^ w) & diff);
   }
+  /* unsigned: the true count is never negative, an intermediate wrap is defined */
+  for (size_t p = 0; p < B1_PIXELS; ++p) to[p] = from[p] + d - 2u * flips[p];
 }
 #endif
 
@@ -253,17 +255,12 @@ static void b1_mst_rows(size_t kw, size_t M, const uint64_t *W, const pnn_b1_mst
       memcpy(counts + (size_t)plan->order[i0 + r] * B1_PIXELS, tile + r * B1_PIXELS, sizeof(uint32_t) * B1_PIXELS);
     }
   }
-  uint32_t flips[B1_PIXELS];
   for (size_t i = plan->roots; i < M; ++i) {
     const size_t m = plan->order[i], parent = plan->parent[m];
     const size_t begin = plan->delta_begin[m];
-    b1_delta_flips(plan->delta_begin[m + 1] - begin, plan->delta_word + begin, plan->delta_mask + begin,
-                   W + parent * kw, panel, flips);
-    const uint32_t d = (uint32_t)plan->delta_bits[m];
-    const uint32_t *from = counts + parent * B1_PIXELS;
-    uint32_t *to = counts + m * B1_PIXELS;
-    /* unsigned: the true count is never negative, intermediate wrap is defined */
-    for (size_t p = 0; p < B1_PIXELS; ++p) to[p] = from[p] + d - 2u * flips[p];
+    b1_delta(plan->delta_begin[m + 1] - begin, plan->delta_word + begin, plan->delta_mask + begin,
+             W + parent * kw, panel, (uint32_t)plan->delta_bits[m], counts + parent * B1_PIXELS,
+             counts + m * B1_PIXELS);
   }
   for (size_t row0 = 0; row0 < M; row0 += B1_ROWS) {
     const size_t rows = M - row0 < B1_ROWS ? M - row0 : B1_ROWS;

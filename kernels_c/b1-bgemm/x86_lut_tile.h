@@ -8,7 +8,7 @@
  *   nibble counts in every 128-bit lane), V_AND, V_XOR, V_SRLI16(v, n), V_SHUFFLE8,
  *   V_ADD8, V_ADD64, V_SAD(v) (vpsadbw against 0), V_STORE_COUNTS(dst, v) (the low 32
  *   bits of each 64-bit lane to dst).
- * Also the tree-delta step b1_delta_flips (bgemm_driver.h) on the same tables. */
+ * Also the tree-delta step b1_delta (bgemm_driver.h) on the same tables. */
 #ifndef PNN_B1_X86_LUT_TILE_H
 #define PNN_B1_X86_LUT_TILE_H
 
@@ -48,9 +48,9 @@ static void b1_tile(size_t kw, const uint64_t *const *w, const uint64_t *panel, 
 }
 
 /* The tree-delta step (bgemm_driver.h) with the same nibble-table popcount. */
-#define B1_HAS_DELTA_FLIPS
-static void b1_delta_flips(size_t words, const uint32_t *word, const uint64_t *mask, const uint64_t *wp,
-                           const uint64_t *panel, uint32_t *flips) {
+#define B1_HAS_DELTA
+static void b1_delta(size_t words, const uint32_t *word, const uint64_t *mask, const uint64_t *wp,
+                     const uint64_t *panel, uint32_t d, const uint32_t *from, uint32_t *to) {
   const V table = V_TABLE(), low4 = V_SET1_8(0x0F);
   V total0 = V_ZERO(), total1 = V_ZERO();
   for (size_t j0 = 0; j0 < words; j0 += LUT_CHUNK) {
@@ -65,8 +65,11 @@ static void b1_delta_flips(size_t words, const uint32_t *word, const uint64_t *m
     total0 = V_ADD64(total0, V_SAD(bytes0));
     total1 = V_ADD64(total1, V_SAD(bytes1));
   }
+  uint32_t flips[B1_PIXELS];
   V_STORE_COUNTS(flips, total0);
   V_STORE_COUNTS(flips + LUT_VECTOR_WORDS, total1);
+  /* unsigned: the true count is never negative, an intermediate wrap is defined */
+  for (size_t p = 0; p < B1_PIXELS; ++p) to[p] = from[p] + d - 2u * flips[p];
 }
 
 #endif /* PNN_B1_X86_LUT_TILE_H */
