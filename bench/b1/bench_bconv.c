@@ -46,6 +46,20 @@ static double now_ms(void) {
   return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
 }
 
+/* NCHW float output of `pixels` pixels a channel, unclamped. */
+static pnn_b1_output float_output(float *y, size_t pixels, const float *multiplier, const float *bias) {
+  pnn_b1_output out;
+  memset(&out, 0, sizeof out);
+  out.y = y;
+  out.y_stride_m = pixels;
+  out.y_stride_n = 1;
+  out.multiplier = multiplier;
+  out.bias = bias;
+  out.lo = -1e30f;
+  out.hi = 1e30f;
+  return out;
+}
+
 void bconv_bench_free(bench *b) {
   if (!b) return;
   free(b->x), free(b->w), free(b->multiplier), free(b->bias), free(b->y);
@@ -93,13 +107,7 @@ bench *bconv_bench_create(const char *variant, size_t C, size_t H, size_t W, siz
     b->out.threshold = b->threshold;
     b->out.negate = b->negate;
   } else {
-    b->out.y = b->y;
-    b->out.y_stride_m = P;
-    b->out.y_stride_n = 1;
-    b->out.multiplier = b->multiplier;
-    b->out.bias = b->bias;
-    b->out.lo = -1e30f;
-    b->out.hi = 1e30f;
+    b->out = float_output(b->y, P, b->multiplier, b->bias);
   }
   return b;
 }
@@ -171,13 +179,7 @@ mst_bench *mst_bench_create(const char *variant, size_t C, size_t H, size_t W, s
     return NULL;
   }
   for (size_t m = 0; m < M; ++m) b->multiplier[m] = 1.0f, b->bias[m] = 0.0f;
-  b->out.y = b->y;
-  b->out.y_stride_m = P;
-  b->out.y_stride_n = 1;
-  b->out.multiplier = b->multiplier;
-  b->out.bias = b->bias;
-  b->out.lo = -1e30f;
-  b->out.hi = 1e30f;
+  b->out = float_output(b->y, P, b->multiplier, b->bias);
   return b;
 }
 

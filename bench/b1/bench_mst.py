@@ -117,8 +117,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--variants", default="avx512vpopcnt,avx2")
-    parser.add_argument("--redrawn", type=float, nargs="*", default=[0.1, 0.3, 0.5],
-                        help="synthetic clustered layers: fraction of words a child redraws")
+    parser.add_argument("--redrawn", type=float, nargs="*", default=[0.0, 0.1, 0.3, 0.5],
+                        help="synthetic clustered layers: fraction of words a child redraws (0: copies, the floor)")
     args = parser.parse_args()
     print(host_banner())
     print(f"1 thread, float output, thread CPU time, medians of {args.runs} interleaved runs", flush=True)

@@ -126,11 +126,18 @@ static void b1_gemm_panel(size_t kw, const uint64_t *X, size_t ldx, const b1_blo
   }
 }
 
-static void b1_gemm(size_t M, size_t N, size_t kw, size_t K, size_t m_begin, size_t m_end,
-                    const uint64_t *W, const uint64_t *X, size_t ldx, const pnn_b1_output *out,
-                    void *scratch) {
-  (void)M;
+/* Forward: the tree-delta rows of a block (below, with the plan machinery). */
+static void b1_mst_rows(size_t kw, size_t M, const uint64_t *W, const pnn_b1_mst_plan *plan,
+                        const uint64_t *panel, const b1_block *blk, const b1_taps *taps,
+                        const pnn_b1_output *out, uint32_t *counts);
+
+/* Every block of pixels of a GEMM: the rows [m_begin, m_end) plain, or every row through
+ * `plan` (its counts after the panel in scratch). */
+static void b1_gemm_blocks(size_t M, size_t N, size_t kw, size_t K, size_t m_begin, size_t m_end,
+                           const uint64_t *W, const pnn_b1_mst_plan *plan, const uint64_t *X, size_t ldx,
+                           const pnn_b1_output *out, void *scratch) {
   uint64_t *panel = (uint64_t *)scratch;
+  uint32_t *counts = (uint32_t *)((unsigned char *)scratch + b1_gemm_scratch_size(kw));
   b1_block blk;
   memset(&blk, 0, sizeof blk);
   for (size_t p = 0; p < B1_PIXELS; ++p) blk.keff[p] = (int32_t)K;
@@ -138,8 +145,18 @@ static void b1_gemm(size_t M, size_t N, size_t kw, size_t K, size_t m_begin, siz
     blk.n0 = n0;
     blk.count = N - n0 < B1_PIXELS ? N - n0 : B1_PIXELS;
     b1_gemm_panel(kw, X, ldx, &blk, panel);
-    b1_rows(kw, m_begin, m_end, W, panel, &blk, NULL, out);
+    if (plan) {
+      b1_mst_rows(kw, M, W, plan, panel, &blk, NULL, out, counts);
+    } else {
+      b1_rows(kw, m_begin, m_end, W, panel, &blk, NULL, out);
+    }
   }
+}
+
+static void b1_gemm(size_t M, size_t N, size_t kw, size_t K, size_t m_begin, size_t m_end,
+                    const uint64_t *W, const uint64_t *X, size_t ldx, const pnn_b1_output *out,
+                    void *scratch) {
+  b1_gemm_blocks(M, N, kw, K, m_begin, m_end, W, NULL, X, ldx, out, scratch);
 }
 
 static size_t b1_conv_scratch_size(const pnn_conv2d_geometry *g) {
@@ -198,22 +215,34 @@ static void b1_conv_panel(const pnn_conv2d_geometry *g, enum pnn_b1_padding padd
   }
 }
 
-static void b1_conv(const pnn_conv2d_geometry *g, enum pnn_b1_padding padding, size_t M,
-                    size_t m_begin, size_t m_end, const uint64_t *W, const int32_t *tap_pop,
-                    const uint64_t *x, size_t ldx, const pnn_b1_output *out, void *scratch) {
-  (void)M;
+/* Every block of output pixels of a convolution: the rows [m_begin, m_end) plain, or
+ * every row through `plan` (its counts after the panel in scratch). */
+static void b1_conv_blocks(const pnn_conv2d_geometry *g, enum pnn_b1_padding padding, size_t M, size_t m_begin,
+                           size_t m_end, const uint64_t *W, const int32_t *tap_pop, const pnn_b1_mst_plan *plan,
+                           const uint64_t *x, size_t ldx, const pnn_b1_output *out, void *scratch) {
   const size_t kw = g->kernel_h * g->kernel_w * pnn_b1_words(g->channels);
   const size_t pixels = g->out_h * g->out_w;
   const b1_taps taps = {tap_pop, g->kernel_h, g->kernel_w};
   uint64_t *panel = (uint64_t *)scratch;
+  uint32_t *counts = (uint32_t *)((unsigned char *)scratch + b1_conv_scratch_size(g));
   b1_block blk;
   memset(&blk, 0, sizeof blk);
   for (size_t n0 = 0; n0 < pixels; n0 += B1_PIXELS) {
     blk.n0 = n0;
     blk.count = pixels - n0 < B1_PIXELS ? pixels - n0 : B1_PIXELS;
     b1_conv_panel(g, padding, x, ldx, &blk, panel);
-    b1_rows(kw, m_begin, m_end, W, panel, &blk, &taps, out);
+    if (plan) {
+      b1_mst_rows(kw, M, W, plan, panel, &blk, &taps, out, counts);
+    } else {
+      b1_rows(kw, m_begin, m_end, W, panel, &blk, &taps, out);
+    }
   }
+}
+
+static void b1_conv(const pnn_conv2d_geometry *g, enum pnn_b1_padding padding, size_t M,
+                    size_t m_begin, size_t m_end, const uint64_t *W, const int32_t *tap_pop,
+                    const uint64_t *x, size_t ldx, const pnn_b1_output *out, void *scratch) {
+  b1_conv_blocks(g, padding, M, m_begin, m_end, W, tap_pop, NULL, x, ldx, out, scratch);
 }
 
 /* ---- tree-delta (MST) plan: every channel of a block, then the output transform ---- */
@@ -271,40 +300,18 @@ static void b1_mst_rows(size_t kw, size_t M, const uint64_t *W, const pnn_b1_mst
 static void b1_mst_gemm(size_t M, size_t N, size_t kw, size_t K, const uint64_t *W,
                         const pnn_b1_mst_plan *plan, const uint64_t *X, size_t ldx,
                         const pnn_b1_output *out, void *scratch) {
-  uint64_t *panel = (uint64_t *)scratch;
-  uint32_t *counts = (uint32_t *)((unsigned char *)scratch + b1_gemm_scratch_size(kw));
-  b1_block blk;
-  memset(&blk, 0, sizeof blk);
-  for (size_t p = 0; p < B1_PIXELS; ++p) blk.keff[p] = (int32_t)K;
-  for (size_t n0 = 0; n0 < N; n0 += B1_PIXELS) {
-    blk.n0 = n0;
-    blk.count = N - n0 < B1_PIXELS ? N - n0 : B1_PIXELS;
-    b1_gemm_panel(kw, X, ldx, &blk, panel);
-    b1_mst_rows(kw, M, W, plan, panel, &blk, NULL, out, counts);
-  }
+  b1_gemm_blocks(M, N, kw, K, 0, M, W, plan, X, ldx, out, scratch);
 }
 
 static void b1_mst_conv(const pnn_conv2d_geometry *g, enum pnn_b1_padding padding, size_t M,
                         const uint64_t *W, const int32_t *tap_pop, const pnn_b1_mst_plan *plan,
                         const uint64_t *x, size_t ldx, const pnn_b1_output *out, void *scratch) {
-  const size_t kw = g->kernel_h * g->kernel_w * pnn_b1_words(g->channels);
-  const size_t pixels = g->out_h * g->out_w;
-  const b1_taps taps = {tap_pop, g->kernel_h, g->kernel_w};
-  uint64_t *panel = (uint64_t *)scratch;
-  uint32_t *counts = (uint32_t *)((unsigned char *)scratch + b1_conv_scratch_size(g));
-  b1_block blk;
-  memset(&blk, 0, sizeof blk);
-  for (size_t n0 = 0; n0 < pixels; n0 += B1_PIXELS) {
-    blk.n0 = n0;
-    blk.count = pixels - n0 < B1_PIXELS ? pixels - n0 : B1_PIXELS;
-    b1_conv_panel(g, padding, x, ldx, &blk, panel);
-    b1_mst_rows(kw, M, W, plan, panel, &blk, &taps, out, counts);
-  }
+  b1_conv_blocks(g, padding, M, 0, M, W, tap_pop, plan, x, ldx, out, scratch);
 }
 
-#define PNN_B1_GEMM_KERNEL(symbol, label)                                                            \
-  const pnn_b1_gemm_kernel symbol = {label,        b1_gemm_scratch_size,     b1_gemm,                \
-                                     b1_conv_scratch_size, b1_conv,          b1_mst_gemm_scratch_size, \
-                                     b1_mst_gemm,  b1_mst_conv_scratch_size, b1_mst_conv}
+#define PNN_B1_GEMM_KERNEL(symbol, label)                                                                   \
+  const pnn_b1_gemm_kernel symbol = {label,           b1_gemm_scratch_size,     b1_gemm,     b1_conv_scratch_size, \
+                                     b1_conv,         label "+mst",             b1_mst_gemm_scratch_size,          \
+                                     b1_mst_gemm,     b1_mst_conv_scratch_size, b1_mst_conv}
 
 #endif /* PNN_B1_BGEMM_DRIVER_H */

@@ -115,7 +115,8 @@ typedef struct pnn_b1_gemm_kernel {
                const uint64_t *x, size_t ldx, const pnn_b1_output *out, void *scratch);
   /* The same results through a tree-delta plan, every channel [0, M) in one call (the
    * tree crosses any row split). Scratch: mst_*_scratch_size(..., M) bytes, 64-byte
-   * aligned. */
+   * aligned. mst_name: name + "+mst". */
+  const char *mst_name;
   size_t (*mst_gemm_scratch_size)(size_t kw, size_t M);
   void (*mst_gemm)(size_t M, size_t N, size_t kw, size_t K, const uint64_t *W,
                    const pnn_b1_mst_plan *plan, const uint64_t *X, size_t ldx,
