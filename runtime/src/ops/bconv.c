@@ -29,6 +29,8 @@
 #define BCONV_MST_TOUCHED_DEN 10
 /* Word comparisons the load may spend on the tree (about 2^26: tens of ms at most). */
 #define BCONV_MST_MAX_COMPARES ((size_t)1 << 26)
+/* Rows whose nearest neighbours estimate the tree's cost before it is built. */
+#define BCONV_MST_SAMPLES 16
 
 typedef struct bconv_params {
   const pnn_b1_gemm_kernel *kernel;
@@ -292,7 +294,11 @@ static bool bconv_sizes(bconv_params *p, size_t *header, size_t *pop_bytes, size
 static pnn_status attach_mst_plan(const pnn_node *node, bconv_params *p, unsigned char **base, size_t block,
                                   size_t *scratch, pnn_error *error) {
   const size_t M = p->out_c, kw = p->w_row_words;
-  if (p->groups != 1 || !bconv_mst_affordable(M, kw, BCONV_MST_MAX_COMPARES)) return PNN_OK;
+  if (p->groups != 1 || !bconv_mst_affordable(M, kw, BCONV_MST_MAX_COMPARES) ||
+      bconv_mst_estimated_touched(M, kw, p->w, BCONV_MST_SAMPLES) * BCONV_MST_TOUCHED_DEN >
+          (double)kw * BCONV_MST_TOUCHED_NUM) {
+    return PNN_OK; /* trained weights: every word differs, so skip the build (most layers) */
+  }
   bconv_mst_forest forest;
   if (bconv_mst_forest_build(M, kw, p->w, &forest) != 0) {
     free(*base);

@@ -19,6 +19,22 @@ int bconv_mst_affordable(size_t M, size_t kw, size_t max_compares) {
   return M <= max_compares / M && M * M <= max_compares / kw;
 }
 
+double bconv_mst_estimated_touched(size_t M, size_t kw, const uint64_t *W, size_t samples) {
+  if (samples > M) samples = M;
+  double sum = 0.0;
+  for (size_t i = 0; i < samples; ++i) {
+    const size_t v = i * M / samples;
+    uint32_t nearest = (uint32_t)kw;
+    for (size_t u = 0; u < M && nearest > 0; ++u) {
+      if (u == v) continue;
+      const uint32_t d = row_distance(W + v * kw, W + u * kw, kw);
+      if (d < nearest) nearest = d;
+    }
+    sum += nearest;
+  }
+  return samples ? sum / (double)samples : (double)kw;
+}
+
 /* Prim from row 0: from[v] its tree neighbour, cost[v] the edge's words (row 0: itself, 0). */
 static void prim(size_t M, size_t kw, const uint64_t *W, uint32_t *from, uint32_t *cost, uint32_t *key) {
   const uint32_t done = UINT32_MAX;

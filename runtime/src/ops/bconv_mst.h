@@ -22,6 +22,10 @@ typedef struct bconv_mst_forest {
 
 /* Word comparisons the build costs (M * M * kw / 2); callers cap it. */
 int bconv_mst_affordable(size_t M, size_t kw, size_t max_compares);
+/* Words the tree must touch per row at least, estimated from the nearest neighbours of up
+ * to `samples` rows spread over the layer (every edge costs at least its child's nearest
+ * neighbour distance): a cheap O(samples M kw) test before the O(M^2 kw) build. */
+double bconv_mst_estimated_touched(size_t M, size_t kw, const uint64_t *W, size_t samples);
 /* 0, or -1 when out of memory. W: M rows of kw words, 8-byte aligned. */
 int bconv_mst_forest_build(size_t M, size_t kw, const uint64_t *W, bconv_mst_forest *forest);
 void bconv_mst_forest_free(bconv_mst_forest *forest);
