@@ -82,7 +82,7 @@ def check(data: bytes, isa: str, x: np.ndarray, reference: np.ndarray, simulated
     return kernels(one)
 
 
-@pytest.mark.parametrize("channels,out_channels,padding_one", [(130, 70, False), (64, 5, True), (1, 3, False)])
+@pytest.mark.parametrize("channels,out_channels,padding_one", [(130, 70, False), (64, 12, True), (1, 16, False)])
 def test_clustered_conv_takes_the_tree_delta_path(channels: int, out_channels: int, padding_one: bool,
                                                   isa: str) -> None:
     rng = np.random.default_rng(channels)
