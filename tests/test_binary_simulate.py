@@ -45,6 +45,7 @@ typedef struct pnn_b1_gemm_kernel {
   void (*conv)(const pnn_conv2d_geometry *g, enum pnn_b1_padding padding, size_t M, size_t m_begin,
                size_t m_end, const uint64_t *W, const int32_t *tap_pop, const uint64_t *x, size_t ldx,
                const pnn_b1_output *out, void *scratch);
+  ...; /* the tree-delta (MST) entries, not used here */
 } pnn_b1_gemm_kernel;
 extern const pnn_b1_gemm_kernel pnn_b1_gemm_scalar;
 const pnn_b1_gemm_kernel *pnn_b1_gemm_select(const pnn_cpu_features *cpu);

@@ -38,6 +38,20 @@ static void *alloc64(size_t bytes) {
   return p;
 }
 
+/* NCHW float output of `pixels` pixels a channel, unclamped. */
+static pnn_b1_output float_output(float *y, size_t pixels, const float *multiplier, const float *bias) {
+  pnn_b1_output out;
+  memset(&out, 0, sizeof out);
+  out.y = y;
+  out.y_stride_m = pixels;
+  out.y_stride_n = 1;
+  out.multiplier = multiplier;
+  out.bias = bias;
+  out.lo = -1e30f;
+  out.hi = 1e30f;
+  return out;
+}
+
 void bconv_bench_free(bench *b) {
   if (!b) return;
   free(b->x), free(b->w), free(b->multiplier), free(b->bias), free(b->y);
@@ -85,13 +99,7 @@ bench *bconv_bench_create(const char *variant, size_t C, size_t H, size_t W, siz
     b->out.threshold = b->threshold;
     b->out.negate = b->negate;
   } else {
-    b->out.y = b->y;
-    b->out.y_stride_m = P;
-    b->out.y_stride_n = 1;
-    b->out.multiplier = b->multiplier;
-    b->out.bias = b->bias;
-    b->out.lo = -1e30f;
-    b->out.hi = 1e30f;
+    b->out = float_output(b->y, P, b->multiplier, b->bias);
   }
   return b;
 }
@@ -113,3 +121,79 @@ void bconv_bench_pack(bench *b, int best) {
   const size_t P = b->g.in_h * b->g.in_w;
   pack(b->g.channels, P, b->x, P, 1, b->xp, pnn_b1_words(b->g.channels));
 }
+
+/* ---- tree-delta (MST) against the plain kernel on given weights (bench_mst.py) ----------
+ * The caller (numpy) owns the packed weights, tap_pop, packed input and plan arrays and
+ * keeps them alive; the context holds the float output, the transform and scratch. */
+typedef struct mst_bench {
+  const pnn_b1_gemm_kernel *kernel;
+  pnn_conv2d_geometry g;
+  size_t M;
+  const uint64_t *wp, *xp;
+  const int32_t *tap_pop;
+  pnn_b1_mst_plan plan;
+  float *y, *multiplier, *bias;
+  void *scratch;
+  pnn_b1_output out;
+} mst_bench;
+
+void mst_bench_free(mst_bench *b) {
+  if (!b) return;
+  free(b->y), free(b->multiplier), free(b->bias), free(b->scratch);
+  free(b);
+}
+
+/* A k x k convolution (stride 1, zero padding pad) of C -> M channels over H x W; NULL
+ * when the variant is unknown or unusable here, or the plan fails pnn_b1_mst_plan_check. */
+mst_bench *mst_bench_create(const char *variant, size_t C, size_t H, size_t W, size_t M, size_t k, size_t pad,
+                            const uint64_t *wp, const int32_t *tap_pop, const uint64_t *xp, size_t roots,
+                            const uint32_t *order, const uint32_t *parent, const int32_t *delta_bits,
+                            const uint32_t *delta_begin, const uint32_t *delta_word, const uint64_t *delta_mask,
+                            size_t delta_count) {
+  const pnn_b1_gemm_kernel *kernel = find_variant(variant);
+  if (!kernel) return NULL;
+  mst_bench *b = calloc(1, sizeof *b);
+  if (!b) return NULL;
+  b->kernel = kernel;
+  b->g = (pnn_conv2d_geometry){C, H, W, H + 2 * pad - k + 1, W + 2 * pad - k + 1, k, k, 1, 1, 1, 1, pad, pad};
+  b->M = M;
+  b->wp = wp, b->xp = xp, b->tap_pop = tap_pop;
+  b->plan = (pnn_b1_mst_plan){roots, order, parent, delta_bits, delta_begin, delta_word, delta_mask};
+  const size_t P = b->g.out_h * b->g.out_w;
+  const size_t plain = kernel->conv_scratch_size(&b->g), tree = kernel->mst_conv_scratch_size(&b->g, M);
+  b->y = alloc64(M * P * sizeof(float));
+  b->multiplier = alloc64(M * sizeof(float));
+  b->bias = alloc64(M * sizeof(float));
+  b->scratch = alloc64(plain > tree ? plain : tree);
+  if (!b->y || !b->multiplier || !b->bias || !b->scratch ||
+      pnn_b1_mst_plan_check(M, k * k * pnn_b1_words(C), wp, &b->plan, delta_count) != 0) {
+    mst_bench_free(b);
+    return NULL;
+  }
+  for (size_t m = 0; m < M; ++m) b->multiplier[m] = 1.0f, b->bias[m] = 0.0f;
+  b->out = float_output(b->y, P, b->multiplier, b->bias);
+  return b;
+}
+
+/* This thread's CPU time in ms: on a shared, oversubscribed host the time a thread waits
+ * for a core is not the kernel's. */
+static double thread_cpu_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+/* One convolution, plain (tree = 0) or tree-delta; its thread CPU time in ms. */
+double mst_bench_run(mst_bench *b, int tree) {
+  const size_t ldx = pnn_b1_words(b->g.channels);
+  const double start = thread_cpu_ms();
+  if (tree) {
+    b->kernel->mst_conv(&b->g, PNN_B1_PAD_ZERO, b->M, b->wp, b->tap_pop, &b->plan, b->xp, ldx, &b->out, b->scratch);
+  } else {
+    b->kernel->conv(&b->g, PNN_B1_PAD_ZERO, b->M, 0, b->M, b->wp, b->tap_pop, b->xp, ldx, &b->out, b->scratch);
+  }
+  return thread_cpu_ms() - start;
+}
+
+/* The last run's output (M x pixels dots), to compare the two paths. */
+const float *mst_bench_output(const mst_bench *b) { return b->y; }

@@ -6,6 +6,11 @@
  *   b1_tile(kw, w, panel, counts)
  *                       counts[r * B1_PIXELS + p] = sum_k popcount(w[r][k] xor
  *                       panel[k * B1_PIXELS + p]) for r < B1_ROWS, p < B1_PIXELS
+ * and optionally (else a portable loop below is used)
+ *   b1_delta(words, word, mask, wp, panel, d, from, to)
+ *                       to[p] = from[p] + d - 2 * sum_j popcount((panel[word[j] *
+ *                       B1_PIXELS + p] xor wp[word[j]]) and mask[j]) for j < words,
+ *                       p < B1_PIXELS (define B1_HAS_DELTA), the tree-delta step;
  * and then instantiates the kernel with PNN_B1_GEMM_KERNEL(symbol, "name"), so the ISA's
  * target pragma covers the driver too (the transform loops vectorize with it).
  *
@@ -25,6 +30,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "pnn_b1_popcount.h"
 #include "pnn_kernels.h"
 
 _Static_assert(64 % B1_ROWS == 0, "a row tile must not straddle a 64-channel word");
@@ -112,24 +118,45 @@ static void b1_rows(size_t kw, size_t m_begin, size_t m_end, const uint64_t *W,
 
 static size_t b1_gemm_scratch_size(size_t kw) { return kw * B1_PIXELS * sizeof(uint64_t); }
 
-static void b1_gemm(size_t M, size_t N, size_t kw, size_t K, size_t m_begin, size_t m_end,
-                    const uint64_t *W, const uint64_t *X, size_t ldx, const pnn_b1_output *out,
-                    void *scratch) {
-  (void)M;
+/* The block's rows of X transposed: panel[k * B1_PIXELS + p] = X[(n0 + p) * ldx + k], 0
+ * past the block. */
+static void b1_gemm_panel(size_t kw, const uint64_t *X, size_t ldx, const b1_block *blk, uint64_t *panel) {
+  for (size_t k = 0; k < kw; ++k) {
+    for (size_t p = 0; p < B1_PIXELS; ++p) panel[k * B1_PIXELS + p] = p < blk->count ? X[(blk->n0 + p) * ldx + k] : 0;
+  }
+}
+
+/* Forward: the tree-delta rows of a block (below, with the plan machinery). */
+static void b1_mst_rows(size_t kw, size_t M, const uint64_t *W, const pnn_b1_mst_plan *plan,
+                        const uint64_t *panel, const b1_block *blk, const b1_taps *taps,
+                        const pnn_b1_output *out, uint32_t *counts);
+
+/* Every block of pixels of a GEMM: the rows [m_begin, m_end) plain, or every row through
+ * `plan` (its counts after the panel in scratch). */
+static void b1_gemm_blocks(size_t M, size_t N, size_t kw, size_t K, size_t m_begin, size_t m_end,
+                           const uint64_t *W, const pnn_b1_mst_plan *plan, const uint64_t *X, size_t ldx,
+                           const pnn_b1_output *out, void *scratch) {
   uint64_t *panel = (uint64_t *)scratch;
+  uint32_t *counts = (uint32_t *)((unsigned char *)scratch + b1_gemm_scratch_size(kw));
   b1_block blk;
   memset(&blk, 0, sizeof blk);
   for (size_t p = 0; p < B1_PIXELS; ++p) blk.keff[p] = (int32_t)K;
   for (size_t n0 = 0; n0 < N; n0 += B1_PIXELS) {
     blk.n0 = n0;
     blk.count = N - n0 < B1_PIXELS ? N - n0 : B1_PIXELS;
-    for (size_t k = 0; k < kw; ++k) {
-      for (size_t p = 0; p < B1_PIXELS; ++p) {
-        panel[k * B1_PIXELS + p] = p < blk.count ? X[(n0 + p) * ldx + k] : 0;
-      }
+    b1_gemm_panel(kw, X, ldx, &blk, panel);
+    if (plan) {
+      b1_mst_rows(kw, M, W, plan, panel, &blk, NULL, out, counts);
+    } else {
+      b1_rows(kw, m_begin, m_end, W, panel, &blk, NULL, out);
     }
-    b1_rows(kw, m_begin, m_end, W, panel, &blk, NULL, out);
   }
+}
+
+static void b1_gemm(size_t M, size_t N, size_t kw, size_t K, size_t m_begin, size_t m_end,
+                    const uint64_t *W, const uint64_t *X, size_t ldx, const pnn_b1_output *out,
+                    void *scratch) {
+  b1_gemm_blocks(M, N, kw, K, m_begin, m_end, W, NULL, X, ldx, out, scratch);
 }
 
 static size_t b1_conv_scratch_size(const pnn_conv2d_geometry *g) {
@@ -188,25 +215,103 @@ static void b1_conv_panel(const pnn_conv2d_geometry *g, enum pnn_b1_padding padd
   }
 }
 
-static void b1_conv(const pnn_conv2d_geometry *g, enum pnn_b1_padding padding, size_t M,
-                    size_t m_begin, size_t m_end, const uint64_t *W, const int32_t *tap_pop,
-                    const uint64_t *x, size_t ldx, const pnn_b1_output *out, void *scratch) {
-  (void)M;
+/* Every block of output pixels of a convolution: the rows [m_begin, m_end) plain, or
+ * every row through `plan` (its counts after the panel in scratch). */
+static void b1_conv_blocks(const pnn_conv2d_geometry *g, enum pnn_b1_padding padding, size_t M, size_t m_begin,
+                           size_t m_end, const uint64_t *W, const int32_t *tap_pop, const pnn_b1_mst_plan *plan,
+                           const uint64_t *x, size_t ldx, const pnn_b1_output *out, void *scratch) {
   const size_t kw = g->kernel_h * g->kernel_w * pnn_b1_words(g->channels);
   const size_t pixels = g->out_h * g->out_w;
   const b1_taps taps = {tap_pop, g->kernel_h, g->kernel_w};
   uint64_t *panel = (uint64_t *)scratch;
+  uint32_t *counts = (uint32_t *)((unsigned char *)scratch + b1_conv_scratch_size(g));
   b1_block blk;
   memset(&blk, 0, sizeof blk);
   for (size_t n0 = 0; n0 < pixels; n0 += B1_PIXELS) {
     blk.n0 = n0;
     blk.count = pixels - n0 < B1_PIXELS ? pixels - n0 : B1_PIXELS;
     b1_conv_panel(g, padding, x, ldx, &blk, panel);
-    b1_rows(kw, m_begin, m_end, W, panel, &blk, &taps, out);
+    if (plan) {
+      b1_mst_rows(kw, M, W, plan, panel, &blk, &taps, out, counts);
+    } else {
+      b1_rows(kw, m_begin, m_end, W, panel, &blk, &taps, out);
+    }
   }
 }
 
-#define PNN_B1_GEMM_KERNEL(symbol, label) \
-  const pnn_b1_gemm_kernel symbol = {label, b1_gemm_scratch_size, b1_gemm, b1_conv_scratch_size, b1_conv}
+static void b1_conv(const pnn_conv2d_geometry *g, enum pnn_b1_padding padding, size_t M,
+                    size_t m_begin, size_t m_end, const uint64_t *W, const int32_t *tap_pop,
+                    const uint64_t *x, size_t ldx, const pnn_b1_output *out, void *scratch) {
+  b1_conv_blocks(g, padding, M, m_begin, m_end, W, tap_pop, NULL, x, ldx, out, scratch);
+}
+
+/* ---- tree-delta (MST) plan: every channel of a block, then the output transform ---- */
+
+#ifndef B1_HAS_DELTA
+static void b1_delta(size_t words, const uint32_t *word, const uint64_t *mask, const uint64_t *wp,
+                     const uint64_t *panel, uint32_t d, const uint32_t *from, uint32_t *to) {
+  uint32_t flips[B1_PIXELS] = {0};
+  for (size_t j = 0; j < words; ++j) {
+    const uint64_t *x = panel + (size_t)word[j] * B1_PIXELS;
+    const uint64_t w = wp[word[j]], diff = mask[j];
+    for (size_t p = 0; p < B1_PIXELS; ++p) flips[p] += pnn_b1_popcount64((x[p] ^ w) & diff);
+  }
+  /* unsigned: the true count is never negative, an intermediate wrap is defined */
+  for (size_t p = 0; p < B1_PIXELS; ++p) to[p] = from[p] + d - 2u * flips[p];
+}
+#endif
+
+static size_t b1_mst_gemm_scratch_size(size_t kw, size_t M) {
+  return b1_gemm_scratch_size(kw) + M * B1_PIXELS * sizeof(uint32_t);
+}
+
+static size_t b1_mst_conv_scratch_size(const pnn_conv2d_geometry *g, size_t M) {
+  return b1_conv_scratch_size(g) + M * B1_PIXELS * sizeof(uint32_t);
+}
+
+/* counts[m * B1_PIXELS + p] for every channel m of the block (roots by the plain tile in
+ * plan order, children from their parents), then the transform in channel order. */
+static void b1_mst_rows(size_t kw, size_t M, const uint64_t *W, const pnn_b1_mst_plan *plan,
+                        const uint64_t *panel, const b1_block *blk, const b1_taps *taps,
+                        const pnn_b1_output *out, uint32_t *counts) {
+  uint32_t tile[B1_ROWS * B1_PIXELS];
+  for (size_t i0 = 0; i0 < plan->roots; i0 += B1_ROWS) {
+    const size_t rows = plan->roots - i0 < B1_ROWS ? plan->roots - i0 : B1_ROWS;
+    const uint64_t *w[B1_ROWS];
+    for (size_t r = 0; r < B1_ROWS; ++r) w[r] = W + (size_t)plan->order[i0 + (r < rows ? r : rows - 1)] * kw;
+    b1_tile(kw, w, panel, tile);
+    for (size_t r = 0; r < rows; ++r) {
+      memcpy(counts + (size_t)plan->order[i0 + r] * B1_PIXELS, tile + r * B1_PIXELS, sizeof(uint32_t) * B1_PIXELS);
+    }
+  }
+  for (size_t i = plan->roots; i < M; ++i) {
+    const size_t m = plan->order[i], parent = plan->parent[m];
+    const size_t begin = plan->delta_begin[m];
+    b1_delta(plan->delta_begin[m + 1] - begin, plan->delta_word + begin, plan->delta_mask + begin,
+             W + parent * kw, panel, (uint32_t)plan->delta_bits[m], counts + parent * B1_PIXELS,
+             counts + m * B1_PIXELS);
+  }
+  for (size_t row0 = 0; row0 < M; row0 += B1_ROWS) {
+    const size_t rows = M - row0 < B1_ROWS ? M - row0 : B1_ROWS;
+    b1_store(blk, row0, rows, counts + row0 * B1_PIXELS, taps, out);
+  }
+}
+
+static void b1_mst_gemm(size_t M, size_t N, size_t kw, size_t K, const uint64_t *W,
+                        const pnn_b1_mst_plan *plan, const uint64_t *X, size_t ldx,
+                        const pnn_b1_output *out, void *scratch) {
+  b1_gemm_blocks(M, N, kw, K, 0, M, W, plan, X, ldx, out, scratch);
+}
+
+static void b1_mst_conv(const pnn_conv2d_geometry *g, enum pnn_b1_padding padding, size_t M,
+                        const uint64_t *W, const int32_t *tap_pop, const pnn_b1_mst_plan *plan,
+                        const uint64_t *x, size_t ldx, const pnn_b1_output *out, void *scratch) {
+  b1_conv_blocks(g, padding, M, 0, M, W, tap_pop, plan, x, ldx, out, scratch);
+}
+
+#define PNN_B1_GEMM_KERNEL(symbol, label)                                                                   \
+  const pnn_b1_gemm_kernel symbol = {label,           b1_gemm_scratch_size,     b1_gemm,     b1_conv_scratch_size, \
+                                     b1_conv,         label "+mst",             b1_mst_gemm_scratch_size,          \
+                                     b1_mst_gemm,     b1_mst_conv_scratch_size, b1_mst_conv}
 
 #endif /* PNN_B1_BGEMM_DRIVER_H */

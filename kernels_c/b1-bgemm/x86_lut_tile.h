@@ -7,7 +7,8 @@
  *   V (the type), V_ZERO(), V_LOAD(p), V_SET1_64(u), V_SET1_8(b), V_TABLE() (the 16
  *   nibble counts in every 128-bit lane), V_AND, V_XOR, V_SRLI16(v, n), V_SHUFFLE8,
  *   V_ADD8, V_ADD64, V_SAD(v) (vpsadbw against 0), V_STORE_COUNTS(dst, v) (the low 32
- *   bits of each 64-bit lane to dst). */
+ *   bits of each 64-bit lane to dst).
+ * Also the tree-delta step b1_delta (bgemm_driver.h) on the same tables. */
 #ifndef PNN_B1_X86_LUT_TILE_H
 #define PNN_B1_X86_LUT_TILE_H
 
@@ -44,6 +45,31 @@ static void b1_tile(size_t kw, const uint64_t *const *w, const uint64_t *panel, 
     V_STORE_COUNTS(counts + r * B1_PIXELS, total[r][0]);
     V_STORE_COUNTS(counts + r * B1_PIXELS + LUT_VECTOR_WORDS, total[r][1]);
   }
+}
+
+/* The tree-delta step (bgemm_driver.h) with the same nibble-table popcount. */
+#define B1_HAS_DELTA
+static void b1_delta(size_t words, const uint32_t *word, const uint64_t *mask, const uint64_t *wp,
+                     const uint64_t *panel, uint32_t d, const uint32_t *from, uint32_t *to) {
+  const V table = V_TABLE(), low4 = V_SET1_8(0x0F);
+  V total0 = V_ZERO(), total1 = V_ZERO();
+  for (size_t j0 = 0; j0 < words; j0 += LUT_CHUNK) {
+    const size_t j1 = words - j0 < LUT_CHUNK ? words : j0 + LUT_CHUNK;
+    V bytes0 = V_ZERO(), bytes1 = V_ZERO();
+    for (size_t j = j0; j < j1; ++j) {
+      const uint64_t *x = panel + (size_t)word[j] * B1_PIXELS;
+      const V wv = V_SET1_64(wp[word[j]]), dv = V_SET1_64(mask[j]);
+      bytes0 = V_ADD8(bytes0, lut_popcount_bytes(V_AND(V_XOR(V_LOAD(x), wv), dv), table, low4));
+      bytes1 = V_ADD8(bytes1, lut_popcount_bytes(V_AND(V_XOR(V_LOAD(x + LUT_VECTOR_WORDS), wv), dv), table, low4));
+    }
+    total0 = V_ADD64(total0, V_SAD(bytes0));
+    total1 = V_ADD64(total1, V_SAD(bytes1));
+  }
+  uint32_t flips[B1_PIXELS];
+  V_STORE_COUNTS(flips, total0);
+  V_STORE_COUNTS(flips + LUT_VECTOR_WORDS, total1);
+  /* unsigned: the true count is never negative, an intermediate wrap is defined */
+  for (size_t p = 0; p < B1_PIXELS; ++p) to[p] = from[p] + d - 2u * flips[p];
 }
 
 #endif /* PNN_B1_X86_LUT_TILE_H */

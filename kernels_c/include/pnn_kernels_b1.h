@@ -88,6 +88,29 @@ enum pnn_b1_padding { PNN_B1_PAD_ZERO = 0, PNN_B1_PAD_ONE = 1 };
  * The variants differ only in their micro-tile (rows x pixels, pixels in vector lanes);
  * blocking, the bit-packed im2col panel and the output transform are shared
  * (kernels_c/b1-bgemm/bgemm_driver.h). */
+/* ---- tree-delta plan (MST output-channel reordering; pocketnn.binary.mst) ------------
+ * A child channel c with parent p computes its popcount from the parent's over only the
+ * words where their rows differ (D = W[p] xor W[c] on those words, d = popcount of D):
+ *   m_c = m_p + d - 2 * popcount((x xor W[p]) and D)
+ * (a bit set in D flips x xor w: +1 where it was 0, -1 where it was 1). Roots run as plain
+ * rows. The kernels trust the plan; pnn_b1_mst_plan_check validates one against W. */
+typedef struct pnn_b1_mst_plan {
+  size_t roots;                /* order[0 .. roots) are the roots */
+  const uint32_t *order;       /* the M channels once each, roots first, parents before children */
+  const uint32_t *parent;      /* per channel (read for children only) */
+  const int32_t *delta_bits;   /* per channel: d (read for children only) */
+  const uint32_t *delta_begin; /* M + 1 offsets: channel c's words are [delta_begin[c], delta_begin[c + 1]) */
+  const uint32_t *delta_word;  /* word index k < kw, of the row */
+  const uint64_t *delta_mask;  /* W[parent][k] xor W[c][k] */
+} pnn_b1_mst_plan;
+
+/* 0 when the plan is consistent with W ([M, kw] rows): order a permutation with roots
+ * first, every child's parent earlier in it, delta offsets increasing and within
+ * `delta_count`, words < kw and increasing, masks and d equal to the rows' differences
+ * (a word the plan leaves out must be equal in both rows); else -1. */
+int pnn_b1_mst_plan_check(size_t M, size_t kw, const uint64_t *W, const pnn_b1_mst_plan *plan,
+                          size_t delta_count);
+
 typedef struct pnn_b1_gemm_kernel {
   const char *name; /* "scalar", "avx2", "avx512bw", "avx512vpopcnt", "neon", "wasmsimd" */
   size_t (*gemm_scratch_size)(size_t kw);
@@ -98,6 +121,18 @@ typedef struct pnn_b1_gemm_kernel {
   void (*conv)(const struct pnn_conv2d_geometry *g, enum pnn_b1_padding padding, size_t M,
                size_t m_begin, size_t m_end, const uint64_t *W, const int32_t *tap_pop,
                const uint64_t *x, size_t ldx, const pnn_b1_output *out, void *scratch);
+  /* The same results through a tree-delta plan, every channel [0, M) in one call (the
+   * tree crosses any row split). Scratch: mst_*_scratch_size(..., M) bytes, 64-byte
+   * aligned. mst_name: name + "+mst". */
+  const char *mst_name;
+  size_t (*mst_gemm_scratch_size)(size_t kw, size_t M);
+  void (*mst_gemm)(size_t M, size_t N, size_t kw, size_t K, const uint64_t *W,
+                   const pnn_b1_mst_plan *plan, const uint64_t *X, size_t ldx,
+                   const pnn_b1_output *out, void *scratch);
+  size_t (*mst_conv_scratch_size)(const struct pnn_conv2d_geometry *g, size_t M);
+  void (*mst_conv)(const struct pnn_conv2d_geometry *g, enum pnn_b1_padding padding, size_t M,
+                   const uint64_t *W, const int32_t *tap_pop, const pnn_b1_mst_plan *plan,
+                   const uint64_t *x, size_t ldx, const pnn_b1_output *out, void *scratch);
 } pnn_b1_gemm_kernel;
 
 extern const pnn_b1_gemm_kernel pnn_b1_gemm_scalar;

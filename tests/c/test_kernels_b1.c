@@ -11,7 +11,11 @@
  *   3. every variant compiled for this target and usable on this CPU against the scalar
  *      kernel, exactly in every mode; each variant also runs as two threads would (rows
  *      split at 64) into one output;
- *   4. pnn_b1_gemm_select picks the best usable variant.
+ *   4. pnn_b1_gemm_select picks the best usable variant;
+ *   5. every variant's tree-delta path (MST plan: a random forest over the channels, half
+ *      of them near-copies of an earlier one so edges touch some words or all) against
+ *      the scalar plain kernel, exactly in every mode, and pnn_b1_mst_plan_check accepts
+ *      the plan and refuses its corruptions.
  * Cases: K = 1, 63, 64, 65 bits and words past the SIMD byte/16-bit chunks (31, 4095),
  * 1 and odd channels, M = 1 .. 130 (row tile tails, split ranges), 1 pixel, pixel tails,
  * kernels 1x1 .. 5x3 and 7x7, padding at every border (asymmetric, larger than the
@@ -131,6 +135,13 @@ static void layer_make(layer *L, rng *r) {
   L->w = xmalloc(L->M * C * taps * sizeof(float));
   for (size_t i = 0; i < C * in_pixels; ++i) L->x[i] = random_value(r);
   for (size_t i = 0; i < L->M * C * taps; ++i) L->w[i] = random_value(r);
+  /* Half the channels copy an earlier one with a few values redrawn, so a tree-delta plan
+   * (section 5) has edges that touch only some words, as well as ones that touch all. */
+  for (size_t m = 1; m < L->M; ++m) {
+    if (rng_below(r, 2)) continue;
+    const float *from = L->w + rng_below(r, m) * C * taps;
+    for (size_t i = 0; i < C * taps; ++i) L->w[m * C * taps + i] = rng_below(r, 16) ? from[i] : random_value(r);
+  }
   L->xp = xmalloc(in_pixels * L->ldx * sizeof(uint64_t));
   pnn_b1_pack_scalar(C, in_pixels, L->x, in_pixels, 1, L->xp, L->ldx);
   L->wp = xmalloc(L->M * L->kw * sizeof(uint64_t));
@@ -193,8 +204,8 @@ static const uint64_t BITS_SENTINEL = 0xA5A5A5A5A5A5A5A5ull;
 /* Runs kernel k on layer L (as a GEMM when gemm is set) in the given mode over the row
  * ranges [0, split) and [split, M). The float output is NCHW [M][N] for a conv, [N][M]
  * (dense) for a GEMM. */
-static void run_kernel(const pnn_b1_gemm_kernel *k, const layer *L, int gemm, enum mode mode,
-                       size_t split, result *res, const float *ones, const float *zeros) {
+static pnn_b1_output output_make(const layer *L, int gemm, enum mode mode, result *res, const float *ones,
+                                 const float *zeros) {
   res->y_count = L->M * L->N;
   res->bit_words = L->N * L->ld_bits;
   res->y = xmalloc(res->y_count * sizeof(float));
@@ -217,6 +228,12 @@ static void run_kernel(const pnn_b1_gemm_kernel *k, const layer *L, int gemm, en
     out.lo = mode == MODE_PROBE ? -INFINITY : -40.0f;
     out.hi = mode == MODE_PROBE ? INFINITY : 55.0f;
   }
+  return out;
+}
+
+static void run_kernel(const pnn_b1_gemm_kernel *k, const layer *L, int gemm, enum mode mode,
+                       size_t split, result *res, const float *ones, const float *zeros) {
+  const pnn_b1_output out = output_make(L, gemm, mode, res, ones, zeros);
   const size_t bytes = gemm ? k->gemm_scratch_size(L->kw) : k->conv_scratch_size(&L->g);
   void *scratch = scratch_alloc(bytes);
   const size_t bounds[3] = {0, split, L->M};
@@ -229,6 +246,19 @@ static void run_kernel(const pnn_b1_gemm_kernel *k, const layer *L, int gemm, en
       k->conv(&L->g, L->padding, L->M, bounds[part], bounds[part + 1], L->wp, L->tap_pop, L->xp, L->ldx,
               &out, scratch);
     }
+  }
+  free(scratch);
+}
+
+static void run_mst(const pnn_b1_gemm_kernel *k, const layer *L, const pnn_b1_mst_plan *plan, int gemm,
+                    enum mode mode, result *res, const float *ones, const float *zeros) {
+  const pnn_b1_output out = output_make(L, gemm, mode, res, ones, zeros);
+  const size_t bytes = gemm ? k->mst_gemm_scratch_size(L->kw, L->M) : k->mst_conv_scratch_size(&L->g, L->M);
+  void *scratch = scratch_alloc(bytes);
+  if (gemm) {
+    k->mst_gemm(L->M, L->N, L->kw, L->g.channels, L->wp, plan, L->xp, L->ldx, &out, scratch);
+  } else {
+    k->mst_conv(&L->g, L->padding, L->M, L->wp, L->tap_pop, plan, L->xp, L->ldx, &out, scratch);
   }
   free(scratch);
 }
@@ -285,10 +315,107 @@ typedef struct variant {
 
 static variant variants[8];
 static size_t variant_count = 0;
+static rng plan_rng = {777};
+
+/* ---- 5. tree-delta (MST) plans ------------------------------------------------------ */
+typedef struct plan_store {
+  pnn_b1_mst_plan plan;
+  uint32_t *order, *parent, *begin, *word;
+  int32_t *bits;
+  uint64_t *mask;
+  size_t count; /* delta words */
+} plan_store;
+
+/* A random forest over L's channels (1 to 3 roots, each child under a random earlier
+ * channel of the order) and its deltas from the packed rows. */
+static void plan_make(const layer *L, rng *r, plan_store *P) {
+  const size_t M = L->M, kw = L->kw;
+  P->order = xmalloc(M * sizeof(uint32_t));
+  P->parent = xmalloc(M * sizeof(uint32_t));
+  P->bits = xmalloc(M * sizeof(int32_t));
+  P->begin = xmalloc((M + 1) * sizeof(uint32_t));
+  P->word = xmalloc(M * kw * sizeof(uint32_t));
+  P->mask = xmalloc(M * kw * sizeof(uint64_t));
+  for (size_t i = 0; i < M; ++i) P->order[i] = (uint32_t)i;
+  for (size_t i = M; i > 1; --i) {
+    const size_t j = rng_below(r, i);
+    const uint32_t t = P->order[i - 1];
+    P->order[i - 1] = P->order[j], P->order[j] = t;
+  }
+  const size_t roots = 1 + rng_below(r, M < 3 ? M : 3);
+  for (size_t m = 0; m < M; ++m) P->parent[m] = (uint32_t)m, P->bits[m] = 0;
+  for (size_t i = roots; i < M; ++i) P->parent[P->order[i]] = P->order[rng_below(r, i)];
+  P->count = 0;
+  for (size_t m = 0; m < M; ++m) {
+    P->begin[m] = (uint32_t)P->count;
+    if (P->parent[m] == m) continue;
+    for (size_t k = 0; k < kw; ++k) {
+      const uint64_t diff = L->wp[m * kw + k] ^ L->wp[P->parent[m] * kw + k];
+      if (!diff) continue;
+      P->word[P->count] = (uint32_t)k;
+      P->mask[P->count++] = diff;
+      for (uint64_t v = diff; v; v &= v - 1) ++P->bits[m];
+    }
+  }
+  P->begin[M] = (uint32_t)P->count;
+  P->plan = (pnn_b1_mst_plan){roots, P->order, P->parent, P->bits, P->begin, P->word, P->mask};
+}
+
+static void plan_free(plan_store *P) {
+  free(P->order), free(P->parent), free(P->bits), free(P->begin), free(P->word), free(P->mask);
+}
+
+/* The check accepts the plan and refuses each corruption of it. */
+static void check_plan_validation(const layer *L, plan_store *P, const char *label) {
+  const size_t M = L->M, kw = L->kw;
+  CHECK(pnn_b1_mst_plan_check(M, kw, L->wp, &P->plan, P->count) == 0, "%s: valid plan refused", label);
+  pnn_b1_mst_plan bad = P->plan;
+  bad.roots = M + 1;
+  CHECK(pnn_b1_mst_plan_check(M, kw, L->wp, &bad, P->count) != 0, "%s: roots > M accepted", label);
+  bad = P->plan, bad.roots = 0;
+  CHECK(pnn_b1_mst_plan_check(M, kw, L->wp, &bad, P->count) != 0, "%s: no root accepted", label);
+  CHECK(pnn_b1_mst_plan_check(M, kw, L->wp, &P->plan, P->count ? P->count - 1 : 0) != 0 || P->count == 0,
+        "%s: offsets past the delta count accepted", label);
+  if (M > 1) {
+    const uint32_t first = P->order[0];
+    P->order[0] = P->order[1];
+    CHECK(pnn_b1_mst_plan_check(M, kw, L->wp, &P->plan, P->count) != 0, "%s: repeated channel accepted", label);
+    P->order[0] = first;
+    const uint32_t child = P->order[M - 1], parent = P->parent[child];
+    P->parent[child] = child; /* itself: not before it */
+    CHECK(pnn_b1_mst_plan_check(M, kw, L->wp, &P->plan, P->count) != 0 || P->plan.roots == M,
+          "%s: parent after child accepted", label);
+    P->parent[child] = (uint32_t)M;
+    CHECK(pnn_b1_mst_plan_check(M, kw, L->wp, &P->plan, P->count) != 0 || P->plan.roots == M,
+          "%s: parent out of range accepted", label);
+    P->parent[child] = parent;
+  }
+  if (P->count > 0) {
+    P->mask[0] ^= 1;
+    CHECK(pnn_b1_mst_plan_check(M, kw, L->wp, &P->plan, P->count) != 0, "%s: wrong mask accepted", label);
+    P->mask[0] ^= 1;
+    const uint32_t word = P->word[0];
+    P->word[0] = (uint32_t)kw;
+    CHECK(pnn_b1_mst_plan_check(M, kw, L->wp, &P->plan, P->count) != 0, "%s: word past kw accepted", label);
+    P->word[0] = word;
+    P->bits[P->order[M - 1]] += 1;
+    CHECK(pnn_b1_mst_plan_check(M, kw, L->wp, &P->plan, P->count) != 0 || P->begin[P->order[M - 1]] ==
+          P->begin[P->order[M - 1] + 1], "%s: wrong d accepted", label);
+    P->bits[P->order[M - 1]] -= 1;
+  }
+  CHECK(pnn_b1_mst_plan_check(M, kw, L->wp, &P->plan, P->count) == 0, "%s: restored plan refused", label);
+}
+
+/* Runs kernel k's tree-delta path: the whole output in one call, like run_kernel. */
+static void run_mst(const pnn_b1_gemm_kernel *k, const layer *L, const pnn_b1_mst_plan *plan, int gemm,
+                    enum mode mode, result *res, const float *ones, const float *zeros);
 
 static void check_layer(layer *L, int gemm, const char *label) {
   float *ones = xmalloc(L->M * sizeof(float)), *zeros = xmalloc(L->M * sizeof(float));
   for (size_t m = 0; m < L->M; ++m) ones[m] = 1.0f, zeros[m] = 0.0f;
+  plan_store plan;
+  plan_make(L, &plan_rng, &plan);
+  check_plan_validation(L, &plan, label);
   for (int mode = 0; mode < MODE_COUNT; ++mode) {
     result ref;
     run_kernel(&pnn_b1_gemm_scalar, L, gemm, (enum mode)mode, L->M, &ref, ones, zeros);
@@ -304,9 +431,19 @@ static void check_layer(layer *L, int gemm, const char *label) {
       compare(what, L, gemm, (enum mode)mode, &got, &ref);
       result_free(&got);
     }
+    for (size_t v = 0; v <= variant_count; ++v) {
+      const pnn_b1_gemm_kernel *k = v == variant_count ? &pnn_b1_gemm_scalar : variants[v].kernel;
+      if (v < variant_count && !variants[v].usable) continue;
+      result got;
+      run_mst(k, L, &plan.plan, gemm, (enum mode)mode, &got, ones, zeros);
+      snprintf(what, sizeof what, "%s %s tree-delta", label, k->name);
+      compare(what, L, gemm, (enum mode)mode, &got, &ref);
+      result_free(&got);
+    }
     result_free(&ref);
     ++cases;
   }
+  plan_free(&plan);
   free(ones), free(zeros);
 }
 

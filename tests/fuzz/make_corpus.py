@@ -251,6 +251,31 @@ def value_types(rng: np.random.Generator) -> onnx.ModelProto:
     return model
 
 
+def _clustered_signs(rng: np.random.Generator, out_channels: int, channels: int) -> np.ndarray:
+    """+-a_c 3x3 weights where each channel copies an earlier one with one tap redrawn."""
+    w = rng.choice(np.array([-1.0, 1.0], np.float32), (out_channels, channels, 3, 3))
+    for m in range(1, out_channels):
+        tap, fresh = divmod(int(rng.integers(9)), 3), w[m].copy()
+        w[m] = w[rng.integers(m)]
+        w[m, :, tap[0], tap[1]] = fresh[:, tap[0], tap[1]]
+    return w * rng.uniform(0.5, 2.0, (out_channels, 1, 1, 1)).astype(np.float32)
+
+
+def binary_mst(rng: np.random.Generator) -> onnx.ModelProto:
+    """Two binary 3x3 convs (zero-positive sign, bits between them) whose channels are
+    near-copies: BConv2d with a tree-delta (MST) plan built at load."""
+    nodes, inits = [], {"zero": np.array(0.0, np.float32), "neg": np.array(-1.0, np.float32),
+                        "pos": np.array(1.0, np.float32)}
+    for i, (c, m) in enumerate(((16, 64), (64, 12))):
+        x, y = ("x" if i == 0 else "y0"), ("y" if i == 1 else "y0")
+        nodes += [helper.make_node("Less", [x, "zero"], [f"l{i}"]),
+                  helper.make_node("Where", [f"l{i}", "neg", "pos"], [f"s{i}"]),
+                  helper.make_node("Conv", [f"s{i}", f"w{i}", f"b{i}"], [y], pads=[1, 1, 1, 1])]
+        inits[f"w{i}"] = _clustered_signs(rng, m, c).astype(np.float32)
+        inits[f"b{i}"] = _weights(rng, m)
+    return _model(nodes, {"x": [1, 16, 6, 5]}, ["y"], inits)
+
+
 def _calib(model: onnx.ModelProto, rng: np.random.Generator, samples: int = 16) -> dict[str, np.ndarray]:
     value = model.graph.input[0]
     shape = [d.dim_value for d in value.type.tensor_type.shape.dim]
@@ -282,6 +307,7 @@ SEEDS: dict[str, Callable[[np.random.Generator], bytes]] = {
     "s4_quantized": _quantized(quantizable, "int4"),
     **{f"f32_sparse_g{g}": _plain(sparse_candidate, sparsity=0.75, sparsity_pattern=g) for g in (1, 2, 4, 8)},
     **{f"s8_sparse_g{g}": _quantized(sparse_candidate, "int8", sparsity=0.75, sparsity_pattern=g) for g in (2, 4)},
+    "b1_mst_convs": _plain(binary_mst),
 }
 
 

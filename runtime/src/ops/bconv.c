@@ -10,13 +10,27 @@
  *
  * Per thread scratch: the packed input (read by every task, written by thread 0 before
  * the tasks start, so only thread 0's copy is used) then the kernel's own scratch.
- * Tasks are (group, block of 64 output channels): a block never splits an output word. */
+ * Tasks are (group, block of 64 output channels): a block never splits an output word.
+ *
+ * MST: at load, a layer without groups whose weights let the tree-delta kernel touch at
+ * most 30% of the words (BCONV_MST_TOUCHED_*; bconv_mst.h, docs/BINARY.md) keeps a plan in its
+ * params; a single-threaded run then takes the tree-delta path (one task: the tree
+ * crosses the 64-channel blocks), which gives the same bits. */
 #include <math.h>
 #include <stdlib.h>
 
+#include "bconv_mst.h"
 #include "nn_common.h"
 
 #define BCONV_BLOCK ((size_t)64)
+/* Measured crossover (docs/BINARY.md): at 30% of the words touched the tree-delta kernel
+ * is 0.82x (AVX-512) / 0.70x (AVX2) of the plain one, at 50% about even. */
+#define BCONV_MST_TOUCHED_NUM 3
+#define BCONV_MST_TOUCHED_DEN 10
+/* Word comparisons the load may spend on the tree (about 2^26: tens of ms at most). */
+#define BCONV_MST_MAX_COMPARES ((size_t)1 << 26)
+/* Rows whose nearest neighbours estimate the tree's cost before it is built. */
+#define BCONV_MST_SAMPLES 16
 
 typedef struct bconv_params {
   const pnn_b1_gemm_kernel *kernel;
@@ -40,6 +54,8 @@ typedef struct bconv_params {
   float lo, hi;
   const int32_t *threshold;
   const uint64_t *negate;     /* inside this block: words(M) words */
+  bool mst;                   /* plan holds a tree-delta plan (arrays inside this block) */
+  pnn_b1_mst_plan plan;
 } bconv_params;
 
 static const char *bconv_op_name(const pnn_node *node) {
@@ -273,6 +289,54 @@ static bool bconv_sizes(bconv_params *p, size_t *header, size_t *pop_bytes, size
   return pnn_nn_align(kernel_bytes, &raw) && pnn_nn_add(p->pack_bytes, raw, scratch);
 }
 
+/* Builds the layer's tree-delta plan when it pays (see the top of the file): grows the
+ * params block (*base, `block` bytes so far) by the plan's arrays and the scratch to the
+ * tree-delta kernel's. Frees *base on failure. */
+static pnn_status attach_mst_plan(const pnn_node *node, bconv_params *p, unsigned char **base, size_t block,
+                                  size_t *scratch, pnn_error *error) {
+  const size_t M = p->out_c, kw = p->w_row_words;
+  if (p->groups != 1 || !bconv_mst_affordable(M, kw, BCONV_MST_MAX_COMPARES) ||
+      bconv_mst_estimated_touched(M, kw, p->w, BCONV_MST_SAMPLES) * BCONV_MST_TOUCHED_DEN >
+          (double)kw * BCONV_MST_TOUCHED_NUM) {
+    return PNN_OK; /* trained weights: every word differs, so skip the build (most layers) */
+  }
+  bconv_mst_forest forest;
+  if (bconv_mst_forest_build(M, kw, p->w, &forest) != 0) {
+    free(*base);
+    return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node \"%s\" (%s): out of memory", node->name,
+                         bconv_op_name(node));
+  }
+  /* M * kw is small here (affordable), so none of these sizes overflows. 32-bit arrays:
+   * order, parent, bits (M each), begin (M + 1), word (deltas); then 64-bit masks. */
+  const size_t deltas = forest.touched - forest.roots * kw;
+  const size_t words32 = 4 * M + 1 + deltas, plan_bytes = (words32 + 1) / 2 * 8 + deltas * 8;
+  const size_t mst_kernel = p->conv ? p->kernel->mst_conv_scratch_size(&p->geom, M)
+                                    : p->kernel->mst_gemm_scratch_size(p->x_words, M);
+  size_t mst_scratch = 0;
+  if (forest.touched * BCONV_MST_TOUCHED_DEN > M * kw * BCONV_MST_TOUCHED_NUM ||
+      !pnn_nn_align(mst_kernel, &mst_scratch) || !pnn_nn_add(p->pack_bytes, mst_scratch, &mst_scratch)) {
+    bconv_mst_forest_free(&forest);
+    return PNN_OK;
+  }
+  unsigned char *grown = realloc(*base, block + plan_bytes);
+  if (!grown) {
+    bconv_mst_forest_free(&forest);
+    free(*base);
+    return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node \"%s\" (%s): out of memory", node->name,
+                         bconv_op_name(node));
+  }
+  *base = grown;
+  /* block is a multiple of 8 (pnn_nn_align): the masks first, then the 32-bit arrays. */
+  uint64_t *mask = (uint64_t *)(grown + block);
+  uint32_t *order = (uint32_t *)(mask + deltas), *parent = order + M, *begin = parent + M, *word = begin + M + 1;
+  int32_t *bits = (int32_t *)(word + deltas);
+  bconv_mst_plan_fill(M, kw, p->w, &forest, order, parent, bits, begin, word, mask, &p->plan);
+  bconv_mst_forest_free(&forest);
+  p->mst = true;
+  if (mst_scratch > *scratch) *scratch = mst_scratch;
+  return PNN_OK;
+}
+
 pnn_status pnn_op_bconv_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
   const char *op = bconv_op_name(node);
   pnn_status st = pnn_check_io(model, node, 4, 4, 1, 1, true, error);
@@ -337,12 +401,13 @@ pnn_status pnn_op_bconv_prepare(pnn_model *model, pnn_node *node, pnn_error *err
     return st;
   }
   p.w = wt->data;
-  p.tap_pop = tap_pop;
-  p.negate = negate;
+  if ((st = attach_mst_plan(node, &p, &base, block, &scratch, error)) != PNN_OK) return st;
+  p.tap_pop = (const int32_t *)(base + header);
+  p.negate = (const uint64_t *)(base + header + pop_bytes);
   memcpy(base, &p, sizeof p);
   node->params = base;
   node->scratch_bytes = scratch;
-  node->kernel = p.kernel->name;
+  node->kernel = p.mst ? p.kernel->mst_name : p.kernel->name;
   return PNN_OK;
 }
 
@@ -355,12 +420,9 @@ typedef struct bconv_job {
   uint64_t *bits;    /* this image's b1 output, or NULL */
 } bconv_job;
 
-static void bconv_task(void *context, size_t task, size_t thread) {
-  const bconv_job *job = context;
+/* The output transform of the channels from m0 on (a group's first). */
+static pnn_b1_output bconv_output(const bconv_job *job, size_t m0) {
   const bconv_params *p = job->p;
-  const size_t group = task / p->blocks, m_begin = (task % p->blocks) * BCONV_BLOCK;
-  const size_t m_end = m_begin + BCONV_BLOCK < p->out_c_group ? m_begin + BCONV_BLOCK : p->out_c_group;
-  const size_t m0 = group * p->out_c_group;
   pnn_b1_output out;
   memset(&out, 0, sizeof out);
   if (job->y) {
@@ -377,6 +439,16 @@ static void bconv_task(void *context, size_t task, size_t thread) {
     out.threshold = p->threshold + m0;
     out.negate = p->negate + m0 / 64;
   }
+  return out;
+}
+
+static void bconv_task(void *context, size_t task, size_t thread) {
+  const bconv_job *job = context;
+  const bconv_params *p = job->p;
+  const size_t group = task / p->blocks, m_begin = (task % p->blocks) * BCONV_BLOCK;
+  const size_t m_end = m_begin + BCONV_BLOCK < p->out_c_group ? m_begin + BCONV_BLOCK : p->out_c_group;
+  const size_t m0 = group * p->out_c_group;
+  const pnn_b1_output out = bconv_output(job, m0);
   /* Packed by this op: groups apart; bit-packed input: a group starts on a word. */
   const uint64_t *x = job->x + group * (p->x_bits ? p->x_words : p->in_pixels * p->x_words);
   const uint64_t *w = p->w + m0 * p->w_row_words;
@@ -387,6 +459,18 @@ static void bconv_task(void *context, size_t task, size_t thread) {
                     &out, scratch);
   } else {
     p->kernel->gemm(p->out_c_group, p->batch, p->x_words, p->channels, m_begin, m_end, w, x, p->ldx, &out, scratch);
+  }
+}
+
+/* The whole layer (one group) through the tree-delta plan, on thread 0. */
+static void bconv_tree_delta(const bconv_job *job) {
+  const bconv_params *p = job->p;
+  const pnn_b1_output out = bconv_output(job, 0);
+  void *scratch = (uint8_t *)pnn_nn_thread_scratch(job->ctx, 0) + p->pack_bytes;
+  if (p->conv) {
+    p->kernel->mst_conv(&p->geom, p->padding, p->out_c, p->w, p->tap_pop, &p->plan, job->x, p->ldx, &out, scratch);
+  } else {
+    p->kernel->mst_gemm(p->out_c, p->batch, p->x_words, p->channels, p->w, &p->plan, job->x, p->ldx, &out, scratch);
   }
 }
 
@@ -416,6 +500,10 @@ void pnn_op_bconv_run(const pnn_model *model, const pnn_node *node, const void *
     } else {
       job.y = (float *)out[0] + b * p->out_c * p->out_pixels;
     }
-    pnn_parallel_for(ctx->pool, p->groups * p->blocks, bconv_task, &job);
+    if (p->mst && (ctx->pool == NULL || pnn_threadpool_size(ctx->pool) == 1)) {
+      bconv_tree_delta(&job);
+    } else {
+      pnn_parallel_for(ctx->pool, p->groups * p->blocks, bconv_task, &job);
+    }
   }
 }
