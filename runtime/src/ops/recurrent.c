@@ -204,7 +204,7 @@ static uint32_t rnn_popcount(int bits) { return (uint32_t)((bits & 1) + ((bits >
 
 /* Bytes of one weight [K, N] in its layout. */
 static bool rnn_weight_bytes(pnn_f32_gemm_pb_fn pb, size_t k, size_t n, size_t *bytes) {
-  size_t count;
+  size_t count = 0;
   if (pb) return pnn_packed_gemm_bytes(k, n, bytes);
   return pnn_nn_mul(k, n, &count) && pnn_nn_float_region(count, bytes);
 }
@@ -227,7 +227,7 @@ static void rnn_pack(pnn_f32_gemm_pb_fn pb, const float *src, size_t k, size_t n
 
 /* Scratch: xw [seq*batch, gates*H], hr [batch, gates*H], h, c, tmp [batch, H]. */
 static bool rnn_scratch(rnn_params *p, size_t *total) {
-  size_t gh = p->gates * p->hidden, rows, count, xw, hr, state;
+  size_t gh = p->gates * p->hidden, rows = 0, count = 0, xw = 0, hr = 0, state = 0;
   if (!pnn_nn_mul(p->seq, p->batch, &rows) || !pnn_nn_mul(rows, gh, &count) || !pnn_nn_float_region(count, &xw) ||
       !pnn_nn_mul(p->batch, gh, &count) || !pnn_nn_float_region(count, &hr) ||
       !pnn_nn_mul(p->batch, p->hidden, &count) || !pnn_nn_float_region(count, &state)) {
@@ -266,7 +266,7 @@ pnn_status pnn_op_recurrent_prepare(pnn_model *model, pnn_node *node, pnn_error 
 
   /* Params block: header, then per direction its weights, x bias and (GRU) h bias. */
   const size_t gh = p.gates * p.hidden;
-  size_t sizes[RNN_MAX_WEIGHTS], header, block, bias_bytes, h_bias_bytes;
+  size_t sizes[RNN_MAX_WEIGHTS] = {0}, header = 0, block = 0, bias_bytes = 0, h_bias_bytes = 0;
   const size_t k_of[3] = {p.input, p.hidden, p.hidden};
   const size_t n_of[3] = {gh, p.gru ? 2 * p.hidden : gh, p.hidden};
   if (!pnn_nn_align(sizeof(p), &header) || !pnn_nn_float_region(gh, &bias_bytes) ||
