@@ -133,8 +133,12 @@ static pnn_status rnn_check_tensor(const pnn_node *node, const pnn_tensor *t, co
                                    int64_t d0, int64_t d1, int64_t d2, pnn_error *error) {
   const int rank = d2 ? 3 : 2;
   if (t->rank != rank || t->dims[0] != d0 || t->dims[1] != d1 || (d2 && t->dims[2] != d2)) {
-    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\": %s must have shape [%lld, %lld%s%lld]", node->name,
-                         what, (long long)d0, (long long)d1, d2 ? ", " : "", (long long)(d2 ? d2 : 0));
+    if (!d2) {
+      return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\": %s must have shape [%lld, %lld]", node->name, what,
+                           (long long)d0, (long long)d1);
+    }
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\": %s must have shape [%lld, %lld, %lld]", node->name,
+                         what, (long long)d0, (long long)d1, (long long)d2);
   }
   if (constant && (t->kind != PNN_TENSOR_CONSTANT || t->data == NULL || t->encoding != PNN_ENCODING_DENSE)) {
     return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\": %s must be a dense constant", node->name, what);
