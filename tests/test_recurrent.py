@@ -1,5 +1,5 @@
-"""LSTM, GRU and RNN unrolled at convert time (frontend/recurrent.py), against
-onnxruntime on the configurations the ONNX backend cases leave out: both layouts,
+"""LSTM, GRU and RNN, fused (op codes 112-113; tests/test_recurrent_fused.py has their own
+cases) or unrolled at convert time (frontend/recurrent.py), against onnxruntime on the configurations the ONNX backend cases leave out: both layouts,
 bidirectional with initial states given at run time, peepholes, clip, non-default
 activations, GRU's linear_before_reset, and opsets from before Split/Slice/Clip took
 their parameters as inputs."""
@@ -90,9 +90,10 @@ def test_batch_one(op: str, direction: str, hidden: int) -> None:
 
 
 def test_batch_one_steps_use_the_weights_in_place() -> None:
-    """One MatMul per direction (the input projection); every step a Gemm on R with
-    transB, so no transposed copy of R is stored."""
-    graph, _ = convert_graph(recurrent_model("LSTM", "bidirectional", batch=1))
+    """Unrolled (peepholes keep an LSTM off the fused operator): one MatMul per direction
+    (the input projection); every step a Gemm on R with transB, so no transposed copy of R
+    is stored."""
+    graph, _ = convert_graph(recurrent_model("LSTM", "bidirectional", batch=1, peepholes=True))
     gemms = [n for n in graph.nodes if n.op == "Gemm"]
     assert [n.op for n in graph.nodes].count("MatMul") == 2
     assert len(gemms) == 2 * SEQ

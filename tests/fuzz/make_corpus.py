@@ -276,6 +276,23 @@ def binary_mst(rng: np.random.Generator) -> onnx.ModelProto:
     return _model(nodes, {"x": [1, 16, 6, 5]}, ["y"], inits)
 
 
+def recurrent(rng: np.random.Generator) -> onnx.ModelProto:
+    """The whole-layer LSTM (bidirectional, initial states, clip, all three outputs) and
+    GRU (reverse, linear_before_reset, no bias) operators."""
+    hidden, size = 3, 4
+    nodes = [
+        helper.make_node("LSTM", ["x", "lw", "lr", "lb", "", "h0", "c0"], ["y", "y_h", "y_c"], hidden_size=hidden,
+                         direction="bidirectional", clip=2.0),
+        helper.make_node("GRU", ["x", "gw", "gr"], ["", "g_h"], hidden_size=hidden, direction="reverse",
+                         linear_before_reset=1),
+    ]
+    inits = {"lw": _weights(rng, 2, 4 * hidden, size), "lr": _weights(rng, 2, 4 * hidden, hidden),
+             "lb": _weights(rng, 2, 8 * hidden), "gw": _weights(rng, 1, 3 * hidden, size),
+             "gr": _weights(rng, 1, 3 * hidden, hidden)}
+    return _model(nodes, {"x": [5, 2, size], "h0": [2, 2, hidden], "c0": [2, 2, hidden]},
+                  ["y", "y_h", "y_c", "g_h"], inits)
+
+
 def _calib(model: onnx.ModelProto, rng: np.random.Generator, samples: int = 16) -> dict[str, np.ndarray]:
     value = model.graph.input[0]
     shape = [d.dim_value for d in value.type.tensor_type.shape.dim]
@@ -308,6 +325,7 @@ SEEDS: dict[str, Callable[[np.random.Generator], bytes]] = {
     **{f"f32_sparse_g{g}": _plain(sparse_candidate, sparsity=0.75, sparsity_pattern=g) for g in (1, 2, 4, 8)},
     **{f"s8_sparse_g{g}": _quantized(sparse_candidate, "int8", sparsity=0.75, sparsity_pattern=g) for g in (2, 4)},
     "b1_mst_convs": _plain(binary_mst),
+    "f32_recurrent": _plain(recurrent),
 }
 
 

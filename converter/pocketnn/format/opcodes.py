@@ -87,6 +87,9 @@ OP_CODES: dict[str, int] = {
     "ConvInteger": 110,
     "MatMulInteger": 111,
     "DynamicQuantizeLinear": 116,
+    # Whole recurrent layers (format 1.7, docs/OPS.md "Recurrent operators").
+    "LSTM": 112,
+    "GRU": 113,
     # Binary operators (format 1.6, docs/OPS.md "Binary operators").
     "BConv2d": 120,
     "BGemm": 121,

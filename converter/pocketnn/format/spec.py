@@ -12,7 +12,7 @@ from pocketnn.ir import DType
 
 MAGIC = b"PNN\0"
 VERSION_MAJOR = 1
-VERSION_MINOR = 6
+VERSION_MINOR = 7
 # The oldest minor version that can hold each feature: the writer stamps a file with the
 # lowest version its contents need, so files without 1.1 features stay readable by 1.0.
 MINOR_GROUP_SPARSE = 1
@@ -25,6 +25,7 @@ MINOR_QMATMUL = 6  # op code 108, u8 x u8
 MINOR_DYNAMIC_QUANT = 6  # op codes 110, 111, 116 (docs/OPS.md "Dynamic quantization")
 MINOR_BINARY = 6  # op codes 120-121, b1 weights and activations (docs/OPS.md "Binary operators")
 MINOR_SIGN = 6  # op code 38, Sign (docs/BINARY.md)
+MINOR_RECURRENT = 7  # op codes 112-113, LSTM and GRU (docs/OPS.md "Recurrent operators")
 
 # magic, major, minor, checksum, header_size, file_size, n_meta, n_tensors, n_nodes,
 # n_inputs, n_outputs, reserved, data_offset, data_size

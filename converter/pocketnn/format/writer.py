@@ -246,6 +246,7 @@ def _write_node(buf: _Buffer, node: Node, ids: dict[str, int]) -> None:
 
 # Ops that need a later minor than their code range's (docs/FORMAT.md version table).
 _OP_MINOR = {"Sign": spec.MINOR_SIGN, "QMatMul": spec.MINOR_QMATMUL,
+             "LSTM": spec.MINOR_RECURRENT, "GRU": spec.MINOR_RECURRENT,
              **{op: spec.MINOR_DYNAMIC_QUANT for op in DYNAMIC_QUANT_OPS}}
 
 

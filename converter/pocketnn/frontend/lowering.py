@@ -7,6 +7,7 @@ from pocketnn.frontend import (
     lowering_dynamic_quant,
     lowering_elementwise,
     lowering_nn,
+    lowering_recurrent,
     lowering_resize,
     lowering_tensor,
     lowering_values,
@@ -21,13 +22,15 @@ LOWERINGS: dict[str, LowerFn] = {
     **lowering_resize.LOWERINGS,
     **lowering_values.LOWERINGS,
     **lowering_dynamic_quant.LOWERINGS,
+    **lowering_recurrent.LOWERINGS,
 }
 # Ops meant for runtime values: with constant inputs they fold, and a constant too large
 # to fold is an error rather than a runtime computation. A large constant Cast (float16
 # weights cast to float) stays a runtime copy, as before.
 VALUE_OPS = frozenset(lowering_values.LOWERINGS) - {"Cast", "CastLike"}
 # Ops the converter resolves before lowering: If by folding its condition
-# (control_flow.py), recurrent layers by unrolling them (recurrent.py).
+# (control_flow.py), recurrent layers the runtime cannot compute whole by unrolling them
+# (recurrent.py).
 CONVERT_TIME_OPS = frozenset({"If"}) | RECURRENT_OPS
 SUPPORTED_ONNX_OPS: tuple[str, ...] = tuple(sorted(set(LOWERINGS) | CONVERT_TIME_OPS))
 

@@ -342,15 +342,65 @@ def unroll(node: onnx.NodeProto, x_shape: tuple[int, ...], constants: dict[str, 
     return u.nodes
 
 
+# The ops the runtime computes whole (docs/OPS.md "Recurrent operators") when `fusable`.
+FUSED_OPS = frozenset({"LSTM", "GRU"})
+_FUSED_ACTIVATIONS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"]}
+
+
+def _is_constant(node: onnx.NodeProto, index: int, constants: dict[str, np.ndarray]) -> bool:
+    return len(node.input) > index and node.input[index] in constants
+
+
+def fusable(node: onnx.NodeProto, x_shape: tuple[int, ...], constants: dict[str, np.ndarray]) -> bool:
+    """Whether the runtime's whole-layer LSTM/GRU computes `node`: layout 0, the default
+    activations, constant weights, no peepholes or coupled gates, whole sequences, and
+    the ONNX shapes. Anything else is unrolled (or refused there with its reason)."""
+    if node.op_type not in FUSED_OPS or node.domain not in ("", "ai.onnx") or len(x_shape) != 3:
+        return False
+    attrs = onnx_attrs(node)
+    direction = attrs.get("direction", b"forward")
+    direction = direction.decode() if isinstance(direction, bytes) else str(direction)
+    if direction not in ("forward", "reverse", "bidirectional") or int(attrs.get("layout", 0)):  # type: ignore[arg-type]
+        return False
+    directions = 2 if direction == "bidirectional" else 1
+    names = [n.decode() if isinstance(n, bytes) else str(n) for n in attrs.get("activations", [])]  # type: ignore[union-attr]
+    if names and names != _FUSED_ACTIVATIONS[node.op_type] * directions:
+        return False
+    if int(attrs.get("input_forget", 0)):  # type: ignore[arg-type]
+        return False
+    clip = attrs.get("clip")
+    if clip is not None and not 0.0 < float(clip) < 3.4e38:  # type: ignore[arg-type]
+        return False
+    if not (_is_constant(node, 1, constants) and _is_constant(node, 2, constants)):
+        return False
+    if len(node.input) > 3 and node.input[3] and not _is_constant(node, 3, constants):
+        return False
+    if len(node.input) > 4 and node.input[4]:
+        lens = constants.get(node.input[4])
+        if lens is None or not np.all(np.asarray(lens) == x_shape[0]):
+            return False
+    if len(node.input) > 7 and node.input[7]:
+        peepholes = constants.get(node.input[7])
+        if peepholes is None or np.any(peepholes):
+            return False
+    gates = 4 if node.op_type == "LSTM" else 3
+    w, r = constants[node.input[1]], constants[node.input[2]]
+    hidden = int(attrs.get("hidden_size", 0)) or (w.shape[1] // gates if w.ndim == 3 else 0)  # type: ignore[arg-type]
+    return hidden > 0 and w.shape == (directions, gates * hidden, x_shape[2]) \
+        and r.shape == (directions, gates * hidden, hidden)
+
+
 def unroll_recurrent(nodes: list[onnx.NodeProto], x_shapes: dict[str, tuple[int, ...] | None],
                      constants: dict[str, np.ndarray], opset: int) -> tuple[list[onnx.NodeProto], bool]:
     """Replaces every LSTM/GRU whose input shape is known (`x_shapes`: static shapes by
-    tensor name) by its unrolled nodes; returns the nodes and whether any was unrolled."""
+    tensor name) and that the runtime cannot compute whole (`fusable`) by its unrolled
+    nodes; returns the nodes and whether any was unrolled."""
     result: list[onnx.NodeProto] = []
     changed = False
     for node in nodes:
         shape = x_shapes.get(node.input[0]) if node.input else None
-        if node.op_type in RECURRENT_OPS and node.domain in ("", "ai.onnx") and shape is not None:
+        if node.op_type in RECURRENT_OPS and node.domain in ("", "ai.onnx") and shape is not None \
+                and not fusable(node, shape, constants):
             result.extend(unroll(node, shape, constants, opset))
             changed = True
         else:

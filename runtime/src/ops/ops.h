@@ -57,6 +57,8 @@ PNN_DECLARE_OP(qelementwise) /* the others: switch on node->op */
 PNN_DECLARE_OP(conv_integer)
 PNN_DECLARE_OP(matmul_integer)
 PNN_DECLARE_OP(dynamic_quantize)
+/* recurrent layers (docs/OPS.md, codes 112..113): recurrent.c */
+PNN_DECLARE_OP(recurrent)    /* LSTM, GRU */
 /* binary operators (docs/OPS.md, codes 120..121) */
 PNN_DECLARE_OP(bconv)        /* BConv2d, BGemm */
 

@@ -1,0 +1,52 @@
+"""Lowering of ONNX LSTM and GRU to the runtime's whole-layer operators (docs/OPS.md
+"Recurrent operators"). Only nodes that frontend/recurrent.py's `fusable` accepts reach
+here; the others were unrolled before lowering."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pocketnn.frontend.context import LowerFn, LoweringContext, OnnxNode, unsupported
+from pocketnn.ir import AttrValue
+
+_DIRECTIONS = {"forward": 0, "reverse": 1, "bidirectional": 2}
+# Bits of the `outputs` attribute: which of Y, Y_h, Y_c the node writes, in that order.
+_OUTPUT_BITS = (1, 2, 4)
+
+
+def _float32_constant(ctx: LoweringContext, node: OnnxNode, index: int, what: str) -> str:
+    value = ctx.require_const(node, index, what)
+    if value.dtype == np.float32:
+        return node.input(index)
+    return ctx.new_constant(f"{node.name}_{what}", value.astype(np.float32))
+
+
+def lower_recurrent(ctx: LoweringContext, node: OnnxNode) -> None:
+    gates = 4 if node.op_type == "LSTM" else 3
+    weights = ctx.require_const(node, 1, "W")
+    if weights.ndim != 3 or weights.shape[1] % gates:
+        raise unsupported(node, f"W has shape {list(weights.shape)}, expected [directions, {gates} x hidden, input]")
+    direction = str(node.attr("direction", "forward"))
+    if direction not in _DIRECTIONS or int(node.attr("layout", 0)):
+        raise unsupported(node, f"direction '{direction}' at layout {node.attr('layout', 0)} is not fused")
+    attrs: dict[str, AttrValue] = {
+        "direction": _DIRECTIONS[direction],
+        "hidden_size": int(node.attr("hidden_size", 0)) or weights.shape[1] // gates,
+    }
+    if node.attr("clip") is not None:
+        attrs["clip"] = float(node.attr("clip"))
+    if node.op_type == "GRU":
+        attrs["linear_before_reset"] = int(node.attr("linear_before_reset", 0))
+    inputs = [node.input(0), _float32_constant(ctx, node, 1, "W"), _float32_constant(ctx, node, 2, "R"),
+              _float32_constant(ctx, node, 3, "B") if node.input(3) else ""]
+    # ONNX input 4 (sequence_lens) is the full length here; 5 and 6 are the initial states.
+    states = [node.input(5)] + ([node.input(6)] if node.op_type == "LSTM" else [])
+    inputs += states
+    while inputs and not inputs[-1]:
+        inputs.pop()
+    outputs = [name for name in node.outputs[:3] if ctx.is_used(name)]
+    attrs["outputs"] = sum(bit for bit, name in zip(_OUTPUT_BITS, node.outputs) if ctx.is_used(name))
+    ctx.emit(node.op_type, node.name, inputs, outputs, attrs)
+
+
+LOWERINGS: dict[str, LowerFn] = {"LSTM": lower_recurrent, "GRU": lower_recurrent}
