@@ -55,8 +55,8 @@ class SparseData:
     rows: int
     cols: int
     group: int
-    group_nnz: np.ndarray  # [n_groups] uint32
-    indices: np.ndarray  # [total_nnz] uint32, ascending within a group
+    group_nnz: np.ndarray  # [n_groups] uint32 (widened from u16 for encoding 2)
+    indices: np.ndarray  # [total_nnz] uint32, ascending within a group (widened likewise)
     values: np.ndarray  # [total_nnz, group] float32 or int8, the tensor's dtype
 
     @property
@@ -218,16 +218,20 @@ def _read_tensor(cur: _Cursor, index: int, data: bytes, header: PnnHeader) -> Pn
     if dtype_code not in DType._value2member_map_ or DType(dtype_code) not in spec.DTYPE_BITS:
         raise PnnFormatError(f"{what} has unknown dtype code {dtype_code}")
     dtype = DType(dtype_code)
+    sparse = encoding in spec.SPARSE_INDEX_BYTES
+    if encoding == spec.ENCODING_GROUP_SPARSE16 and header.version_minor < spec.MINOR_SPARSE16:
+        raise PnnFormatError(f"{what} is group-sparse with 16-bit indices, which a version 1.{header.version_minor} "
+                             f"file cannot hold (1.{spec.MINOR_SPARSE16}+)")
     if encoding == spec.ENCODING_GROUP_SPARSE and header.version_minor < spec.MINOR_GROUP_SPARSE:
         raise PnnFormatError(f"{what} is group-sparse, which a version 1.{header.version_minor} file cannot hold (1.1+)")
-    if (encoding == spec.ENCODING_GROUP_SPARSE and dtype in spec.SPARSE_VALUE_DTYPES
+    if (sparse and dtype in spec.SPARSE_VALUE_DTYPES
             and header.version_minor < spec.SPARSE_VALUE_DTYPES[dtype][2]):
         raise PnnFormatError(f"{what} is group-sparse {dtype.name}, which a version 1.{header.version_minor} file cannot "
                              f"hold (1.{spec.SPARSE_VALUE_DTYPES[dtype][2]}+)")
     if dtype == DType.BOOL and header.version_minor < spec.MINOR_VALUE_TYPES:
         raise PnnFormatError(f"{what} is bool, which a version 1.{header.version_minor} file cannot hold "
                              f"(1.{spec.MINOR_VALUE_TYPES}+)")
-    if encoding not in (spec.ENCODING_DENSE, spec.ENCODING_GROUP_SPARSE):
+    if encoding != spec.ENCODING_DENSE and not sparse:
         raise PnnFormatError(f"{what} has unknown encoding {encoding}")
     if kind not in (spec.KIND_ACTIVATION, spec.KIND_CONSTANT):
         raise PnnFormatError(f"{what} has unknown kind {kind}")
@@ -248,11 +252,12 @@ def _read_tensor(cur: _Cursor, index: int, data: bytes, header: PnnHeader) -> Pn
         if offset or size:
             raise PnnFormatError(f"{what} is an activation but has a data range")
         return tensor
-    if encoding == spec.ENCODING_GROUP_SPARSE:
+    if sparse:
         if offset % spec.DATA_ALIGNMENT or offset > header.data_size or size > header.data_size - offset:
             raise PnnFormatError(f"{what} data [{offset}, +{size}) is not 64-aligned inside the data section ({header.data_size} bytes)")
         start = header.data_offset + offset
-        tensor.sparse = _read_group_sparse(data[start : start + size], dtype, shape, what)
+        tensor.sparse = _read_group_sparse(data[start : start + size], dtype, shape, what,
+                                           spec.SPARSE_INDEX_BYTES[encoding])
         tensor.data = decode_group_sparse(tensor.sparse, shape)
         return tensor
     if size != nbytes:
@@ -268,8 +273,9 @@ def _read_tensor(cur: _Cursor, index: int, data: bytes, header: PnnHeader) -> Pn
     return tensor
 
 
-def _read_group_sparse(blob: bytes, dtype: DType, shape: tuple[int, ...], what: str) -> SparseData:
-    """Validates a group-sparse blob with the C loader's rules (docs/FORMAT.md)."""
+def _read_group_sparse(blob: bytes, dtype: DType, shape: tuple[int, ...], what: str, index_bytes: int) -> SparseData:
+    """Validates a group-sparse blob with `index_bytes`-wide group_nnz and indices with the
+    C loader's rules (docs/FORMAT.md)."""
     if dtype not in spec.SPARSE_VALUE_DTYPES:
         allowed = " or ".join(d.name for d in spec.SPARSE_VALUE_DTYPES)
         raise PnnFormatError(f"{what} is group-sparse with dtype {dtype.name}; only {allowed} can be")
@@ -281,8 +287,9 @@ def _read_group_sparse(blob: bytes, dtype: DType, shape: tuple[int, ...], what: 
     want_cols = math.prod(shape[1:])
     if rows != shape[0] or cols != want_cols:
         raise PnnFormatError(f"{what}: group-sparse header says {rows}x{cols}, the shape {list(shape)} is {shape[0]}x{want_cols}")
-    if cols > spec.SPARSE_MAX_COLS:
-        raise PnnFormatError(f"{what}: {cols} columns; group-sparse storage allows at most {spec.SPARSE_MAX_COLS}")
+    max_cols = spec.SPARSE16_MAX_COLS if index_bytes == 2 else spec.SPARSE_MAX_COLS
+    if cols > max_cols:
+        raise PnnFormatError(f"{what}: {cols} columns; {index_bytes}-byte indices allow at most {max_cols}")
     if group not in spec.SPARSE_GROUPS:
         raise PnnFormatError(f"{what}: group size {group} is not one of {spec.SPARSE_GROUPS}")
     if n_groups != -(-rows // group):
@@ -292,14 +299,15 @@ def _read_group_sparse(blob: bytes, dtype: DType, shape: tuple[int, ...], what: 
     if reserved0 or reserved1:
         raise PnnFormatError(f"{what}: reserved group-sparse header fields are not zero")
     value_bytes, value_format, _ = spec.SPARSE_VALUE_DTYPES[dtype]
-    values_offset, size = spec.sparse_layout(n_groups, total_nnz, group, value_bytes)
+    values_offset, size = spec.sparse_layout(n_groups, total_nnz, group, value_bytes, index_bytes)
     if size != len(blob):
         raise PnnFormatError(f"{what}: group-sparse data is {len(blob)} bytes, its header needs {size}")
     pos = spec.SPARSE_HEADER.size
-    group_nnz = np.frombuffer(blob, dtype="<u4", count=n_groups, offset=pos)
-    pos += 4 * n_groups
-    indices = np.frombuffer(blob, dtype="<u4", count=total_nnz, offset=pos)
-    pos += 4 * total_nnz
+    index_dtype = f"<u{index_bytes}"
+    group_nnz = np.frombuffer(blob, dtype=index_dtype, count=n_groups, offset=pos).astype(np.uint32)
+    pos += index_bytes * n_groups
+    indices = np.frombuffer(blob, dtype=index_dtype, count=total_nnz, offset=pos).astype(np.uint32)
+    pos += index_bytes * total_nnz
     if any(blob[pos:values_offset]):
         raise PnnFormatError(f"{what}: group-sparse padding before the values is not zero")
     if n_groups and int(group_nnz.max()) > cols:

@@ -3,7 +3,9 @@
 A file is stamped with the lowest minor version its contents need: 1.0 unless a
 tensor is stored group-sparse (1.1), a node is an integer operator (1.2) or an s8
 tensor is stored group-sparse or a node is a QAveragePool (1.3), or a tensor is bool
-or a node is a value-type operator, op codes 90 and up (1.4).
+or a node is a value-type operator, op codes 90 and up (1.4), and so on (spec.MINOR_*;
+docs/FORMAT.md, version_minor): 1.7 when a tensor is stored group-sparse with 16-bit
+indices, which the writer does whenever every index fits (at most 65535 columns).
 """
 
 from __future__ import annotations
@@ -169,8 +171,9 @@ def _sparse_group(tensor: Tensor) -> int:
     return group
 
 
-def encode_group_sparse(tensor: Tensor, group: int) -> bytes:
-    """The group-sparse blob of a constant F32 or S8 tensor viewed as [dims[0], rest].
+def encode_group_sparse(tensor: Tensor, group: int, encoding: int = spec.ENCODING_GROUP_SPARSE) -> bytes:
+    """The group-sparse blob of a constant F32 or S8 tensor viewed as [dims[0], rest],
+    with u32 (encoding 1) or u16 (encoding 2, at most 65535 columns) group_nnz and indices.
 
     Exact zeros define the mask: column c is in group g's mask when any of the group's
     rows is nonzero there; the other rows' values at c are stored even when zero.
@@ -181,8 +184,11 @@ def encode_group_sparse(tensor: Tensor, group: int) -> bytes:
         raise ValueError(f'constant "{tensor.name}": data shape {data.shape} differs from tensor shape {tensor.shape}')
     rows = int(tensor.shape[0])
     cols = math.prod(int(d) for d in tensor.shape[1:])
-    if cols > spec.SPARSE_MAX_COLS:
-        raise ValueError(f'constant "{tensor.name}": {cols} columns; group-sparse storage allows at most {spec.SPARSE_MAX_COLS}')
+    max_cols = spec.SPARSE16_MAX_COLS if encoding == spec.ENCODING_GROUP_SPARSE16 else spec.SPARSE_MAX_COLS
+    if cols > max_cols:
+        raise ValueError(f'constant "{tensor.name}": {cols} columns; encoding {encoding} allows at most {max_cols}')
+    index_bytes = spec.SPARSE_INDEX_BYTES[encoding]
+    index_dtype = f"<u{index_bytes}"
     n_groups = -(-rows // group)
     value_bytes, value_dtype, _ = spec.SPARSE_VALUE_DTYPES[tensor.dtype]
     if np.issubdtype(np.asarray(data).dtype, np.integer) and (data.min(initial=0) < -128 or data.max(initial=0) > 127):
@@ -197,10 +203,10 @@ def encode_group_sparse(tensor: Tensor, group: int) -> bytes:
         raise ValueError(f'constant "{tensor.name}": {total_nnz} stored columns; the limit is {spec.SPARSE_MAX_NNZ}')
     group_nnz = mask.sum(axis=1)
     values = blocks[group_of, indices]  # [total_nnz, group]
-    values_offset, size = spec.sparse_layout(n_groups, total_nnz, group, value_bytes)
+    values_offset, size = spec.sparse_layout(n_groups, total_nnz, group, value_bytes, index_bytes)
     out = bytearray(spec.SPARSE_HEADER.pack(rows, cols, group, n_groups, total_nnz, int(tensor.dtype), 0, 0))
-    out += group_nnz.astype("<u4").tobytes()
-    out += indices.astype("<u4").tobytes()
+    out += group_nnz.astype(index_dtype).tobytes()
+    out += indices.astype(index_dtype).tobytes()
     out += b"\0" * (values_offset - len(out))
     out += np.ascontiguousarray(values, dtype=value_dtype).tobytes()
     assert len(out) == size
@@ -249,8 +255,10 @@ _OP_MINOR = {"Sign": spec.MINOR_SIGN, "QMatMul": spec.MINOR_QMATMUL,
              **{op: spec.MINOR_DYNAMIC_QUANT for op in DYNAMIC_QUANT_OPS}}
 
 
-def write_pnn(graph: Graph) -> bytes:
-    """The .pnn bytes of a lowered graph; ValueError when the graph cannot be written."""
+def write_pnn(graph: Graph, sparse16: bool = True) -> bytes:
+    """The .pnn bytes of a lowered graph; ValueError when the graph cannot be written.
+    `sparse16=False` keeps u32 indices in group-sparse tensors (encoding 1), which
+    readers older than 1.7 load."""
     order = _tensor_order(graph)
     if len(graph.metadata) > spec.MAX_META or len(order) > spec.MAX_TENSORS or len(graph.nodes) > spec.MAX_NODES:
         raise ValueError("graph has too many metadata entries, tensors or nodes for format 1.x")
@@ -275,9 +283,15 @@ def write_pnn(graph: Graph) -> bytes:
         tensor = graph.tensors[name]
         _check_tensor(tensor)
         group = _sparse_group(tensor)
-        encoding = spec.ENCODING_GROUP_SPARSE if group else spec.ENCODING_DENSE
+        cols = math.prod(int(d) for d in tensor.shape[1:])
+        if not group:
+            encoding = spec.ENCODING_DENSE
+        else:
+            encoding = spec.sparse_encoding(cols) if sparse16 else spec.ENCODING_GROUP_SPARSE
         if group:
             minor = max(minor, spec.SPARSE_VALUE_DTYPES[tensor.dtype][2])
+        if encoding == spec.ENCODING_GROUP_SPARSE16:
+            minor = max(minor, spec.MINOR_SPARSE16)
         if tensor.dtype == DType.BOOL:
             minor = max(minor, spec.MINOR_VALUE_TYPES)
         structure.string(name, f'tensor "{name}" name')
@@ -286,7 +300,7 @@ def write_pnn(graph: Graph) -> bytes:
         for d in tensor.shape:
             structure.pack("q", int(d))
         if tensor.is_constant:
-            blob = encode_group_sparse(tensor, group) if group else _constant_bytes(tensor)
+            blob = encode_group_sparse(tensor, group, encoding) if group else _constant_bytes(tensor)
             structure.pack("QQ", data_size, len(blob))
             padded = spec.align(len(blob))
             blobs.append(blob + b"\0" * (padded - len(blob)))
