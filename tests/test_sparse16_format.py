@@ -20,7 +20,7 @@ from pocketnn.format import spec
 from pocketnn.format.reader import PnnFormatError, read_pnn
 from pocketnn.format.writer import encode_group_sparse, write_pnn
 from pocketnn.ir import DType, Graph, Node, Tensor
-from test_format import c_load, fix_checksum, python_accepts
+from test_format import c_load, fix_checksum, patch, python_accepts
 from test_sparse_format import (
     GROUPS,
     MAYBE_VALID,
@@ -88,7 +88,7 @@ def test_byte_layout() -> None:
     w[0, 1], w[1, 2], w[4, 0] = 1.0, 2.0, 3.0  # G=2: groups {0,1}, {2,3}, {4,pad}
     tensor = Tensor("w", DType.F32, (5, 3), w, sparse_group=2)
     blob = encode_group_sparse(tensor, 2, spec.ENCODING_GROUP_SPARSE16)
-    assert struct.unpack_from("<8I", blob, 0) == (5, 3, 2, 3, 3, 1, 0, 0)
+    assert struct.unpack_from("<8I", blob, 0) == (5, 3, 2, 3, 3, 1, 1, 0)  # column block 1
     assert struct.unpack_from("<3H", blob, 32) == (2, 0, 1)
     assert struct.unpack_from("<3H", blob, 38) == (1, 2, 0)
     assert blob[44:64] == bytes(20)
@@ -212,3 +212,61 @@ def test_qgemm_on_16_bit_weights_equals_dense(group: int) -> None:
     want = pocketnn.Model(write_pnn(qgemm_graph(w, 0))).run({"x": x})["y"]
     np.testing.assert_array_equal(got, want)
     assert math.prod(got.shape) == 11
+
+
+# ------------------------------------------------------------------- column blocks
+
+
+def window_pruned(shape: tuple[int, ...], group: int, seed: int) -> np.ndarray:
+    """A kxk weight pruned as the converter does: each group keeps or drops whole input
+    channels (all kh x kw positions); one kept window holds an exact zero column."""
+    rng = np.random.default_rng(seed)
+    m, c, kh, kw = shape
+    keep = rng.random((-(-m // group), c)) < 0.4
+    keep[0] = False  # an empty group
+    w = rng.standard_normal(shape).astype(np.float32)
+    w *= np.repeat(keep, group, axis=0)[:m, :, None, None]
+    w[group:2 * group, 0, 0, 0] = 0.0  # zeros inside a kept window are stored
+    return w
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_kxk_windows_store_one_index_each(group: int) -> None:
+    shape = (10, 7, 3, 3)
+    w = window_pruned(shape, group, seed=group)
+    g = conv_graph(w, group, hw=5)
+    data = write_pnn(g)
+    start, _ = blob_range(data)
+    padded = np.pad(w, ((0, -10 % group), (0, 0), (0, 0), (0, 0))).reshape(-1, group, 7, 9)
+    units = int((padded != 0).any(axis=(1, 3)).sum())
+    assert struct.unpack_from("<8I", data, start)[4:7] == (units, 1, 9)  # total_nnz in windows, block 9
+    t = read_pnn(data).tensor("w")
+    np.testing.assert_array_equal(t.data, w)
+    x = np.random.default_rng(3).standard_normal((1, 7, 5, 5)).astype(np.float32)
+    y = pocketnn.Model(data).run({"x": x})["y"]
+    np.testing.assert_allclose(y, conv_reference(x, w, g.constant("b")), rtol=1e-4, atol=1e-4)  # type: ignore[arg-type]
+
+
+def test_hostile_column_blocks(native: object) -> None:
+    lib = native.lib  # type: ignore[attr-defined]
+    valid = write_pnn(conv_graph(window_pruned((8, 5, 3, 3), 4, seed=7), 4))
+    start, _ = blob_range(valid)
+    n_groups, total = struct.unpack_from("<2I", valid, start + 12)
+    assert struct.unpack_from("<I", valid, start + 24)[0] == 9 and total > 0
+    indices = start + 32 + 2 * n_groups
+    cases = {
+        "block 3": patch(valid, start + 24, "I", 3),
+        "block 45": patch(valid, start + 24, "I", 45),
+        "block 2": patch(valid, start + 24, "I", 2),
+        "index = units": patch(valid, indices + 2 * (total - 1), "H", 5),
+        "index = 65535": patch(valid, indices, "H", 65535),
+        "total_nnz huge": patch(valid, start + 16, "I", 2**32 - 1),
+        "group_nnz 6": patch(valid, start + 32, "H", 6),
+    }
+    assert c_load(native, valid).status == lib.PNN_OK
+    for label, data in cases.items():
+        with pytest.raises(PnnFormatError):
+            read_pnn(data)
+            pytest.fail(f"{label} accepted")
+        loaded = c_load(native, data)
+        assert loaded.status == lib.PNN_ERR_FORMAT and '"w"' in loaded.message, (label, loaded.message)

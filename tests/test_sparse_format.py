@@ -265,7 +265,11 @@ def hostile_files(valid: bytes, ib: int = 4) -> Iterator[tuple[str, bytes]]:
         yield f"total_nnz={value}", u32(field["total_nnz"], value)
     for value in (0, 2, 7, 255):
         yield f"value_dtype={value}", u32(field["value_dtype"], value)
-    yield "reserved0=1", u32(field["reserved0"], 1)
+    if ib == 4:
+        yield "reserved0=1", u32(field["reserved0"], 1)
+    else:  # encoding 2's column block: 1 here; each other value breaks a rule
+        for value in (0, 2, 4, 7, 2**32 - 1):
+            yield f"reserved0=block {value}", u32(field["reserved0"], value)
     yield "reserved1=2**31", u32(field["reserved1"], 2**31)
     # Per-group counts: [2, 0, 3, 1]
     assert struct.unpack_from(f"<4{entry}", valid, counts) == (2, 0, 3, 1)

@@ -8,7 +8,9 @@
  *       idx indices[total_nnz]
  *       zero padding to a multiple of 64
  *       values[total_nnz * group]: f32 (format 1.1) or s8 (1.3)
- * idx is u32 (encoding GROUP_SPARSE) or u16 (GROUP_SPARSE16, format 1.7, cols <= 65535).
+ * idx is u32 (encoding GROUP_SPARSE) or u16 (GROUP_SPARSE16, format 1.7). In GROUP_SPARSE16
+ * reserved[0] is `block`: group_nnz, total_nnz and indices count units of `block`
+ * consecutive columns (cols / block <= 65535), each with block * group values.
  * Everything is checked here once, so the views (and the kernels) trust it. The u16
  * arrays are widened to u32 at load: the kernels keep one index layout and their speed,
  * for 4 bytes of memory per group and per stored column. */
@@ -24,7 +26,7 @@
 static uint32_t le_u32(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
-#define SPARSE16_MAX_COLS 65535ULL
+#define SPARSE16_MAX_UNITS 65535ULL
 
 /* Bytes of one group_nnz or index entry of an encoding. */
 static size_t index_bytes(uint8_t encoding) { return encoding == PNN_ENCODING_GROUP_SPARSE16 ? 2 : 4; }
@@ -99,11 +101,22 @@ pnn_status pnn_sparse_validate(const pnn_tensor *t, const uint8_t *blob, size_t 
     return SPARSE_FAIL("its header says %u x %u, its shape is %llu x %llu", (unsigned)h.rows, (unsigned)h.cols,
                        (unsigned long long)rows, (unsigned long long)cols);
   }
+  /* Encoding 2 stores units of `block` consecutive columns (a k x k convolution's
+   * kernel window): header word 6 is the block, the counts and indices are in units. */
   const size_t ib = index_bytes(t->encoding);
-  const unsigned long long max_cols = ib == 2 ? SPARSE16_MAX_COLS : SPARSE_MAX_COLS;
-  if (cols > max_cols) {
-    return SPARSE_FAIL("%llu columns, the limit of %zu-byte indices is %llu", (unsigned long long)cols, ib,
-                       max_cols);
+  const uint64_t block = ib == 2 ? h.reserved0 : 1;
+  if (ib == 2 && (block == 0 || cols % block != 0)) {
+    return SPARSE_FAIL("column block %u does not divide the %llu columns", (unsigned)h.reserved0,
+                       (unsigned long long)cols);
+  }
+  if (ib == 4 && h.reserved0 != 0) {
+    return SPARSE_FAIL("reserved header field is %u, not 0", (unsigned)h.reserved0);
+  }
+  const uint64_t units = cols / block;
+  const unsigned long long max_units = ib == 2 ? SPARSE16_MAX_UNITS : SPARSE_MAX_COLS;
+  if (units > max_units) {
+    return SPARSE_FAIL("%llu column units, the limit of %zu-byte indices is %llu", (unsigned long long)units, ib,
+                       max_units);
   }
   if (h.group != 1 && h.group != 2 && h.group != 4 && h.group != 8) {
     return SPARSE_FAIL("group size %u is not 1, 2, 4 or 8", (unsigned)h.group);
@@ -117,13 +130,18 @@ pnn_status pnn_sparse_validate(const pnn_tensor *t, const uint8_t *blob, size_t 
     return SPARSE_FAIL("value dtype %u differs from the tensor's %u", (unsigned)h.value_dtype,
                        (unsigned)t->dtype);
   }
-  if (h.reserved0 != 0 || h.reserved1 != 0) {
-    return SPARSE_FAIL("reserved header fields are %u, %u, not 0", (unsigned)h.reserved0,
-                       (unsigned)h.reserved1);
+  if (h.reserved1 != 0) {
+    return SPARSE_FAIL("reserved header field is %u, not 0", (unsigned)h.reserved1);
   }
-  /* Every count in 64 bits: values end at most near 2^38, no overflow. */
+  /* total_nnz <= n_groups * units keeps total_nnz * block <= n_groups * cols < 2^52, so
+   * every count below fits in 64 bits. */
+  if (h.total_nnz > n_groups * units) {
+    return SPARSE_FAIL("total_nnz %u exceeds %llu groups of %llu units", (unsigned)h.total_nnz,
+                       (unsigned long long)n_groups, (unsigned long long)units);
+  }
+  const uint64_t stored_cols = (uint64_t)h.total_nnz * block;
   const uint64_t voff = values_offset(h.n_groups, h.total_nnz, ib);
-  const uint64_t expected = voff + (uint64_t)h.total_nnz * h.group * elem;
+  const uint64_t expected = voff + stored_cols * h.group * elem;
   if (expected != (uint64_t)size) {
     return SPARSE_FAIL("%zu data bytes, its header needs %llu", size, (unsigned long long)expected);
   }
@@ -137,29 +155,29 @@ pnn_status pnn_sparse_validate(const pnn_tensor *t, const uint8_t *blob, size_t 
   uint64_t at = 0; /* first index of the current group */
   for (uint32_t g = 0; g < h.n_groups; ++g) {
     const uint32_t nnz = load_index(group_nnz, ib, g);
-    if (nnz > cols) {
-      return SPARSE_FAIL("group %u has %u stored columns, the tensor has %llu", (unsigned)g, (unsigned)nnz,
-                         (unsigned long long)cols);
+    if (nnz > units) {
+      return SPARSE_FAIL("group %u has %u stored units, the tensor has %llu", (unsigned)g, (unsigned)nnz,
+                         (unsigned long long)units);
     }
     if (nnz > h.total_nnz - at) {
-      return SPARSE_FAIL("the stored columns of groups 0..%u exceed total_nnz %u", (unsigned)g,
+      return SPARSE_FAIL("the stored units of groups 0..%u exceed total_nnz %u", (unsigned)g,
                          (unsigned)h.total_nnz);
     }
     for (uint32_t k = 0; k < nnz; ++k) {
       const uint32_t c = load_index(indices, ib, at + k);
-      if (c >= cols) {
-        return SPARSE_FAIL("group %u: column index %u is out of range (%llu columns)", (unsigned)g, (unsigned)c,
-                           (unsigned long long)cols);
+      if (c >= units) {
+        return SPARSE_FAIL("group %u: index %u is out of range (%llu units of %llu columns)", (unsigned)g,
+                           (unsigned)c, (unsigned long long)units, (unsigned long long)block);
       }
       if (k > 0 && c <= load_index(indices, ib, at + k - 1)) {
-        return SPARSE_FAIL("group %u: column indices are not strictly ascending (entry %u is %u)", (unsigned)g,
+        return SPARSE_FAIL("group %u: indices are not strictly ascending (entry %u is %u)", (unsigned)g,
                            (unsigned)k, (unsigned)c);
       }
     }
     at += nnz;
   }
   if (at != h.total_nnz) {
-    return SPARSE_FAIL("the groups' stored columns add up to %llu, total_nnz is %u", (unsigned long long)at,
+    return SPARSE_FAIL("the groups' stored units add up to %llu, total_nnz is %u", (unsigned long long)at,
                        (unsigned)h.total_nnz);
   }
   /* Rows past the end in a partial last group must hold zeros: the kernels may compute
@@ -167,8 +185,8 @@ pnn_status pnn_sparse_validate(const pnn_tensor *t, const uint8_t *blob, size_t 
   const uint64_t tail = rows - (n_groups - 1) * h.group; /* rows of the last group that exist */
   if (tail < h.group) {
     const uint32_t last_nnz = load_index(group_nnz, ib, h.n_groups - 1);
-    const uint64_t first = h.total_nnz - last_nnz;
-    for (uint64_t k = first; k < h.total_nnz; ++k) {
+    const uint64_t first = (h.total_nnz - last_nnz) * block; /* in stored columns */
+    for (uint64_t k = first; k < stored_cols; ++k) {
       for (uint64_t r = tail; r < h.group; ++r) {
         if (!value_is_zero(values, elem, k * h.group + r)) {
           return SPARSE_FAIL("row %llu of the last group is past the last row (%llu) but not zero",
@@ -184,15 +202,22 @@ pnn_status pnn_sparse_widen(pnn_tensor *t, pnn_error *error) {
   if (t->encoding != PNN_ENCODING_GROUP_SPARSE16) return PNN_OK;
   sparse_header h;
   read_header(t->data, &h);
-  /* Validated: both arrays lie inside the blob, so the count fits in size_t. */
-  const size_t entries = (size_t)h.n_groups + (size_t)h.total_nnz;
+  /* Validated: the stored columns' values lie inside the blob, so the count fits in size_t. */
+  const size_t block = h.reserved0, n_groups = h.n_groups, units = h.total_nnz;
+  const size_t entries = n_groups + units * block;
   t->sparse_index = malloc((entries > 0 ? entries : 1) * sizeof(uint32_t));
   if (t->sparse_index == NULL) {
     return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "group-sparse tensor \"%s\": no memory for its %zu indices",
                          t->name, entries);
   }
-  const uint8_t *arrays = (const uint8_t *)t->data + SPARSE_HEADER_BYTES;
-  for (size_t k = 0; k < entries; ++k) t->sparse_index[k] = load_index(arrays, 2, k);
+  const uint8_t *group_nnz = (const uint8_t *)t->data + SPARSE_HEADER_BYTES;
+  const uint8_t *indices = group_nnz + 2 * n_groups;
+  uint32_t *cols = t->sparse_index + n_groups;
+  for (size_t g = 0; g < n_groups; ++g) t->sparse_index[g] = load_index(group_nnz, 2, g) * (uint32_t)block;
+  for (size_t k = 0; k < units; ++k) {
+    const uint32_t first = load_index(indices, 2, k) * (uint32_t)block;
+    for (size_t j = 0; j < block; ++j) *cols++ = first + (uint32_t)j;
+  }
   return PNN_OK;
 }
 

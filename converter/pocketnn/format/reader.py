@@ -287,19 +287,25 @@ def _read_group_sparse(blob: bytes, dtype: DType, shape: tuple[int, ...], what: 
     want_cols = math.prod(shape[1:])
     if rows != shape[0] or cols != want_cols:
         raise PnnFormatError(f"{what}: group-sparse header says {rows}x{cols}, the shape {list(shape)} is {shape[0]}x{want_cols}")
-    max_cols = spec.SPARSE16_MAX_COLS if index_bytes == 2 else spec.SPARSE_MAX_COLS
-    if cols > max_cols:
-        raise PnnFormatError(f"{what}: {cols} columns; {index_bytes}-byte indices allow at most {max_cols}")
     if group not in spec.SPARSE_GROUPS:
         raise PnnFormatError(f"{what}: group size {group} is not one of {spec.SPARSE_GROUPS}")
     if n_groups != -(-rows // group):
         raise PnnFormatError(f"{what}: n_groups is {n_groups}, ceil({rows} / {group}) is {-(-rows // group)}")
     if value_dtype != int(dtype):
         raise PnnFormatError(f"{what}: group-sparse value dtype {value_dtype} differs from the tensor's {int(dtype)}")
-    if reserved0 or reserved1:
+    block = reserved0 if index_bytes == 2 else 1  # encoding 2: units of `block` columns
+    if reserved1 or (index_bytes == 4 and reserved0):
         raise PnnFormatError(f"{what}: reserved group-sparse header fields are not zero")
+    if block == 0 or cols % block:
+        raise PnnFormatError(f"{what}: column block {block} does not divide the {cols} columns")
+    units = cols // block
+    max_units = spec.SPARSE16_MAX_UNITS if index_bytes == 2 else spec.SPARSE_MAX_COLS
+    if units > max_units:
+        raise PnnFormatError(f"{what}: {units} column units; {index_bytes}-byte indices allow at most {max_units}")
+    if total_nnz > n_groups * units:
+        raise PnnFormatError(f"{what}: total_nnz {total_nnz} exceeds {n_groups} groups of {units} units")
     value_bytes, value_format, _ = spec.SPARSE_VALUE_DTYPES[dtype]
-    values_offset, size = spec.sparse_layout(n_groups, total_nnz, group, value_bytes, index_bytes)
+    values_offset, size = spec.sparse_layout(n_groups, total_nnz, group, value_bytes, index_bytes, block)
     if size != len(blob):
         raise PnnFormatError(f"{what}: group-sparse data is {len(blob)} bytes, its header needs {size}")
     pos = spec.SPARSE_HEADER.size
@@ -310,16 +316,21 @@ def _read_group_sparse(blob: bytes, dtype: DType, shape: tuple[int, ...], what: 
     pos += index_bytes * total_nnz
     if any(blob[pos:values_offset]):
         raise PnnFormatError(f"{what}: group-sparse padding before the values is not zero")
-    if n_groups and int(group_nnz.max()) > cols:
-        raise PnnFormatError(f"{what}: a group has {int(group_nnz.max())} nonzero columns, more than the {cols} columns")
+    if n_groups and int(group_nnz.max()) > units:
+        raise PnnFormatError(f"{what}: a group has {int(group_nnz.max())} stored units, more than the {units} units")
     if int(group_nnz.sum(dtype=np.uint64)) != total_nnz:
         raise PnnFormatError(f"{what}: group nonzero counts add up to {int(group_nnz.sum(dtype=np.uint64))}, total_nnz is {total_nnz}")
-    if total_nnz and int(indices.max()) >= cols:
-        raise PnnFormatError(f"{what}: a column index is {int(indices.max())}, the tensor has {cols} columns")
+    if total_nnz and int(indices.max()) >= units:
+        raise PnnFormatError(f"{what}: an index is {int(indices.max())}, the tensor has {units} column units")
     group_of = np.repeat(np.arange(n_groups, dtype=np.int64), group_nnz.astype(np.int64))
-    key = group_of * (cols + 1) + indices.astype(np.int64)  # strictly increasing iff ascending within each group
+    key = group_of * (units + 1) + indices.astype(np.int64)  # strictly increasing iff ascending within each group
     if total_nnz > 1 and not bool(np.all(np.diff(key) > 0)):
         raise PnnFormatError(f"{what}: column indices are not strictly ascending within a group")
+    # In columns from here on (the form SparseData holds).
+    group_nnz = group_nnz * np.uint32(block)
+    indices = (indices[:, None] * np.uint32(block) + np.arange(block, dtype=np.uint32)).ravel()
+    group_of = np.repeat(group_of, block)
+    total_nnz *= block
     values = np.frombuffer(blob, dtype=value_format, count=total_nnz * group, offset=values_offset).reshape(total_nnz, group)
     tail = rows - (n_groups - 1) * group  # rows of the last group that exist
     if n_groups and tail < group and bool(np.any(values[group_of == n_groups - 1, tail:] != 0)):

@@ -102,7 +102,7 @@ SPARSE_HEADER = struct.Struct("<8I")
 SPARSE_GROUPS = (1, 2, 4, 8)
 SPARSE_MAX_COLS = 2**31 - 1  # indices are u32 but kernels may hold them in int32
 SPARSE_MAX_NNZ = 2**32 - 1
-SPARSE16_MAX_COLS = 2**16 - 1  # encoding 2: every index and group_nnz fits in u16
+SPARSE16_MAX_UNITS = 2**16 - 1  # encoding 2: every index and group_nnz (in column units) fits in u16
 # encoding -> bytes of one group_nnz or index entry
 SPARSE_INDEX_BYTES = {ENCODING_GROUP_SPARSE: 4, ENCODING_GROUP_SPARSE16: 2}
 # value dtype -> (bytes per value, little-endian numpy dtype, oldest minor version)
@@ -113,12 +113,14 @@ SPARSE_VALUE_DTYPES: dict[DType, tuple[int, str, int]] = {
 
 
 def sparse_encoding(cols: int) -> int:
-    """The group-sparse encoding the writer picks: 16-bit indices when every one fits."""
-    return ENCODING_GROUP_SPARSE16 if cols <= SPARSE16_MAX_COLS else ENCODING_GROUP_SPARSE
+    """The group-sparse encoding the writer picks: 16-bit indices when every one fits
+    (counting single columns: a column block only lowers the count)."""
+    return ENCODING_GROUP_SPARSE16 if cols <= SPARSE16_MAX_UNITS else ENCODING_GROUP_SPARSE
 
 
 def sparse_layout(n_groups: int, total_nnz: int, group: int, value_bytes: int,
-                  index_bytes: int = 4) -> tuple[int, int]:
-    """(values_offset, size) of a group-sparse blob, both relative to its start."""
+                  index_bytes: int = 4, block: int = 1) -> tuple[int, int]:
+    """(values_offset, size) of a group-sparse blob, both relative to its start;
+    `total_nnz` stored units of `block` columns (encoding 1: block 1)."""
     values_offset = align(SPARSE_HEADER.size + index_bytes * (n_groups + total_nnz))
-    return values_offset, values_offset + total_nnz * group * value_bytes
+    return values_offset, values_offset + total_nnz * block * group * value_bytes

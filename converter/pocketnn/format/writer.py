@@ -184,7 +184,7 @@ def encode_group_sparse(tensor: Tensor, group: int, encoding: int = spec.ENCODIN
         raise ValueError(f'constant "{tensor.name}": data shape {data.shape} differs from tensor shape {tensor.shape}')
     rows = int(tensor.shape[0])
     cols = math.prod(int(d) for d in tensor.shape[1:])
-    max_cols = spec.SPARSE16_MAX_COLS if encoding == spec.ENCODING_GROUP_SPARSE16 else spec.SPARSE_MAX_COLS
+    max_cols = spec.SPARSE16_MAX_UNITS if encoding == spec.ENCODING_GROUP_SPARSE16 else spec.SPARSE_MAX_COLS
     if cols > max_cols:
         raise ValueError(f'constant "{tensor.name}": {cols} columns; encoding {encoding} allows at most {max_cols}')
     index_bytes = spec.SPARSE_INDEX_BYTES[encoding]
@@ -197,20 +197,39 @@ def encode_group_sparse(tensor: Tensor, group: int, encoding: int = spec.ENCODIN
     padded[:rows] = data.astype(value_dtype).reshape(rows, cols)
     blocks = padded.reshape(n_groups, group, cols).transpose(0, 2, 1)  # [group index, column, row in group]
     mask = (blocks != 0).any(axis=2)
-    group_of, indices = np.nonzero(mask)  # row-major: by group, columns ascending
-    total_nnz = len(indices)
+    block = _column_block(mask, tensor.shape, group, value_bytes) if encoding == spec.ENCODING_GROUP_SPARSE16 else 1
+    unit_mask = mask.reshape(n_groups, cols // block, block).any(axis=2)
+    group_of, units = np.nonzero(unit_mask)  # row-major: by group, units ascending
+    total_nnz = len(units)
     if total_nnz > spec.SPARSE_MAX_NNZ:
         raise ValueError(f'constant "{tensor.name}": {total_nnz} stored columns; the limit is {spec.SPARSE_MAX_NNZ}')
-    group_nnz = mask.sum(axis=1)
-    values = blocks[group_of, indices]  # [total_nnz, group]
-    values_offset, size = spec.sparse_layout(n_groups, total_nnz, group, value_bytes, index_bytes)
-    out = bytearray(spec.SPARSE_HEADER.pack(rows, cols, group, n_groups, total_nnz, int(tensor.dtype), 0, 0))
+    group_nnz = unit_mask.sum(axis=1)
+    columns = (units[:, None] * block + np.arange(block)).ravel()
+    values = blocks[np.repeat(group_of, block), columns]  # [total_nnz * block, group]
+    values_offset, size = spec.sparse_layout(n_groups, total_nnz, group, value_bytes, index_bytes, block)
+    header_block = block if encoding == spec.ENCODING_GROUP_SPARSE16 else 0
+    out = bytearray(spec.SPARSE_HEADER.pack(rows, cols, group, n_groups, total_nnz, int(tensor.dtype), header_block, 0))
     out += group_nnz.astype(index_dtype).tobytes()
-    out += indices.astype(index_dtype).tobytes()
+    out += units.astype(index_dtype).tobytes()
     out += b"\0" * (values_offset - len(out))
     out += np.ascontiguousarray(values, dtype=value_dtype).tobytes()
     assert len(out) == size
     return bytes(out)
+
+
+def _column_block(mask: np.ndarray, shape: tuple[int, ...], group: int, value_bytes: int) -> int:
+    """The kernel window (product of dims[2:]) when storing whole windows, with the
+    zeros a kept window holds, makes the 16-bit blob smaller (kxk pruning keeps or drops
+    whole windows, docs/SPARSITY.md), else 1."""
+    window = math.prod(int(d) for d in shape[2:])
+    if window == 1 or mask.size == 0:
+        return 1
+    kept_columns = int(mask.sum())
+    kept_windows = int(mask.reshape(mask.shape[0], -1, window).any(axis=2).sum())
+    index_bytes = spec.SPARSE_INDEX_BYTES[spec.ENCODING_GROUP_SPARSE16]
+    per_column = (index_bytes + group * value_bytes) * kept_columns
+    per_window = (index_bytes + group * value_bytes * window) * kept_windows
+    return window if per_window < per_column else 1
 
 
 def _write_metadata(buf: _Buffer, metadata: dict[str, str | int | float]) -> None:
