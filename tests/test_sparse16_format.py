@@ -5,8 +5,9 @@ Round trips of both index widths (f32 and s8 values), the writer's choice at the
 column boundary, the byte layout, the Python reader and the C loader refusing hostile
 files (the generators of tests/test_sparse_format.py with 2-byte entries), and the C
 runtime's Conv / Gemm / QGemm on 16-bit weights (widened at load) against numpy and
-against the same weights stored dense, on awkward sizes: empty groups, one column,
-partial last groups, K = 65535.
+against the same weights stored dense, on awkward sizes (empty groups, one column,
+partial last groups, K = 65535), under each ISA path the host runs (scalar, avx2,
+avx512; the kernels read the widened u32 indices, so they are the existing SpMM ones).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pocketnn.format.reader import PnnFormatError, read_pnn
 from pocketnn.format.writer import encode_group_sparse, write_pnn
 from pocketnn.ir import DType, Graph, Node, Tensor
 from test_format import c_load, fix_checksum, patch, python_accepts
+from test_load_bounds import isa  # noqa: F401  (fixture: each test once per ISA path, PNN_ISA)
 from test_sparse_format import (
     GROUPS,
     MAYBE_VALID,
@@ -174,7 +176,7 @@ def test_older_reader_rules_for_encoding_2(valid16: bytes) -> None:
 
 @pytest.mark.parametrize("shape", [(13, 8, 1, 1), (9, 3, 3, 3), (5, 1, 1, 1), (1, 4, 3, 3), (16, 6, 1, 1)])
 @pytest.mark.parametrize("group", GROUPS)
-def test_conv_on_16_bit_weights_matches_numpy(shape: tuple[int, ...], group: int) -> None:
+def test_conv_on_16_bit_weights_matches_numpy(shape: tuple[int, ...], group: int, isa: str) -> None:
     w = sparse_weight(shape, group, 0.4, seed=shape[0] + group)
     w[: min(group, shape[0])] = 0  # an empty first group
     g = conv_graph(w, group, hw=5)
@@ -186,7 +188,7 @@ def test_conv_on_16_bit_weights_matches_numpy(shape: tuple[int, ...], group: int
 
 
 @pytest.mark.parametrize("k", [1, 7, 65535])
-def test_gemm_on_16_bit_weights_matches_numpy(k: int) -> None:
+def test_gemm_on_16_bit_weights_matches_numpy(k: int, isa: str) -> None:
     rng = np.random.default_rng(k)
     w = np.zeros((6, k), np.float32)
     cols = np.unique(np.concatenate([[0, k - 1], rng.integers(0, k, 40)]))
@@ -201,7 +203,7 @@ def test_gemm_on_16_bit_weights_matches_numpy(k: int) -> None:
 
 
 @pytest.mark.parametrize("group", GROUPS)
-def test_qgemm_on_16_bit_weights_equals_dense(group: int) -> None:
+def test_qgemm_on_16_bit_weights_equals_dense(group: int, isa: str) -> None:
     """Integer results match exactly the same weights stored dense (the dense s8 GEMM)."""
     rng = np.random.default_rng(group)
     w = (sparse_weight((11, 37), group, 0.3, seed=group) * 40).clip(-127, 127).astype(np.int8)
@@ -231,7 +233,7 @@ def window_pruned(shape: tuple[int, ...], group: int, seed: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("group", GROUPS)
-def test_kxk_windows_store_one_index_each(group: int) -> None:
+def test_kxk_windows_store_one_index_each(group: int, isa: str) -> None:
     shape = (10, 7, 3, 3)
     w = window_pruned(shape, group, seed=group)
     g = conv_graph(w, group, hw=5)
