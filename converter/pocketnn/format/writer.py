@@ -176,7 +176,9 @@ def encode_group_sparse(tensor: Tensor, group: int, encoding: int = spec.ENCODIN
     with u32 (encoding 1) or u16 (encoding 2, at most 65535 columns) group_nnz and indices.
 
     Exact zeros define the mask: column c is in group g's mask when any of the group's
-    rows is nonzero there; the other rows' values at c are stored even when zero.
+    rows is nonzero there; the other rows' values at c are stored even when zero. In
+    encoding 2 the mask holds units of `block` columns (_column_block), so a kept unit
+    may also store zero columns.
     """
     assert tensor.data is not None
     data = np.asarray(tensor.data)
@@ -302,12 +304,10 @@ def write_pnn(graph: Graph, sparse16: bool = True) -> bytes:
         tensor = graph.tensors[name]
         _check_tensor(tensor)
         group = _sparse_group(tensor)
-        cols = math.prod(int(d) for d in tensor.shape[1:])
-        if not group:
-            encoding = spec.ENCODING_DENSE
-        else:
-            encoding = spec.sparse_encoding(cols) if sparse16 else spec.ENCODING_GROUP_SPARSE
+        encoding = spec.ENCODING_DENSE
         if group:
+            cols = math.prod(int(d) for d in tensor.shape[1:])
+            encoding = spec.sparse_encoding(cols) if sparse16 else spec.ENCODING_GROUP_SPARSE
             minor = max(minor, spec.SPARSE_VALUE_DTYPES[tensor.dtype][2])
         if encoding == spec.ENCODING_GROUP_SPARSE16:
             minor = max(minor, spec.MINOR_SPARSE16)
