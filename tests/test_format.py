@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pocketnn.format import spec
 from pocketnn.format.opcodes import OP_CODES
 from pocketnn.format.reader import PnnChecksumError, PnnFormatError, PnnVersionError, read_pnn
 from pocketnn.format.writer import write_pnn
@@ -329,8 +330,8 @@ def test_writer_errors(mutate: Callable[[Graph], object], message: str) -> None:
 def test_reader_version_rules(valid: bytes) -> None:
     with pytest.raises(PnnVersionError, match=r"2\.0.*1\."):
         read_pnn(patch(valid, 4, "H", 2))
-    newer_minor = patch(valid, 6, "H", 7)
-    assert read_pnn(newer_minor).header.version_minor == 7
+    newer_minor = patch(valid, 6, "H", spec.VERSION_MINOR + 1)
+    assert read_pnn(newer_minor).header.version_minor == spec.VERSION_MINOR + 1
     with pytest.raises(PnnChecksumError):
         read_pnn(patch(valid, 200, "B", valid[200] ^ 1, fix=False))
 

@@ -1,5 +1,7 @@
-"""The group-sparse tensor encoding of format 1.1, and its s8 values of 1.3 (docs/FORMAT.md,
-"Group-sparse encoding").
+"""The group-sparse tensor encoding of format 1.1 (u32 indices, written with
+`write_pnn(..., sparse16=False)`), and its s8 values of 1.3 (docs/FORMAT.md,
+"Group-sparse encoding"). tests/test_sparse16_format.py reuses the generators here for
+the 16-bit indices of 1.7.
 
 Writer -> reader round trips for every group size and awkward masks; the exact byte
 layout; the file-size win; the C loader accepting valid sparse files and refusing
@@ -17,13 +19,15 @@ import random
 import struct
 import subprocess
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 from pocketnn.format import spec
 from pocketnn.format.reader import PnnFormatError, read_pnn
-from pocketnn.format.writer import encode_group_sparse, write_pnn
+from pocketnn.format.writer import encode_group_sparse
+from pocketnn.format.writer import write_pnn as write_pnn_default
 from pocketnn.ir import DType, Graph, Node, Tensor
 from test_format import (
     REPO,
@@ -38,6 +42,7 @@ from test_format import (
 )
 
 GROUPS = (1, 2, 4, 8)
+write_pnn = partial(write_pnn_default, sparse16=False)
 
 # ---------------------------------------------------------------------------- helpers
 
@@ -216,7 +221,7 @@ def test_file_size_win() -> None:
 # ------------------------------------------------------------------- hostile files
 
 
-def base_file() -> bytes:
+def base_file(sparse16: bool = False) -> bytes:
     """A 1x1 conv, 13 output channels in groups of 4 (the last one partial), with empty
     groups, groups of one column, and padding before the values."""
     w = np.zeros((13, 6), np.float32)
@@ -224,22 +229,27 @@ def base_file() -> bytes:
     w[2, 4] = -1
     w[8:12, [0, 2, 5]] = 0.5       # group 2: columns 0, 2, 5; group 1 empty
     w[12, 3] = 7                   # group 3 (rows 12 + 3 padding): column 3
-    return write_pnn(conv_graph(w.reshape(13, 6, 1, 1), 4))
+    return write_pnn_default(conv_graph(w.reshape(13, 6, 1, 1), 4), sparse16=sparse16)
 
 
-def hostile_files(valid: bytes) -> Iterator[tuple[str, bytes]]:
-    """Files each broken in one way, checksum repaired."""
+def hostile_files(valid: bytes, ib: int = 4) -> Iterator[tuple[str, bytes]]:
+    """Files each broken in one way, checksum repaired (`ib`: bytes of an index entry)."""
     start, size = blob_range(valid)
     hdr = dict(zip(("rows", "cols", "group", "n_groups", "total_nnz", "value_dtype", "reserved0", "reserved1"),
                    struct.unpack_from("<8I", valid, start)))
     assert (hdr["rows"], hdr["cols"], hdr["group"], hdr["n_groups"], hdr["total_nnz"]) == (13, 6, 4, 4, 6)
     field = {name: start + 4 * i for i, name in enumerate(hdr)}
     counts = start + 32
-    indices = counts + 4 * hdr["n_groups"]
-    values = start + spec.sparse_layout(4, 6, 4, 4)[0]
+    indices = counts + ib * hdr["n_groups"]
+    values = start + spec.sparse_layout(4, 6, 4, 4, ib)[0]
+    entry = "I" if ib == 4 else "H"
+    entry_max = 2 ** (8 * ib) - 1
 
     def u32(offset: int, value: int) -> bytes:
         return patch(valid, offset, "I", value)
+
+    def idx(offset: int, value: int) -> bytes:
+        return patch(valid, offset, entry, value)
 
     for value in (0, 12, 14, 2**31, 2**32 - 1):
         yield f"rows={value}", u32(field["rows"], value)
@@ -255,25 +265,29 @@ def hostile_files(valid: bytes) -> Iterator[tuple[str, bytes]]:
         yield f"total_nnz={value}", u32(field["total_nnz"], value)
     for value in (0, 2, 7, 255):
         yield f"value_dtype={value}", u32(field["value_dtype"], value)
-    yield "reserved0=1", u32(field["reserved0"], 1)
+    if ib == 4:
+        yield "reserved0=1", u32(field["reserved0"], 1)
+    else:  # encoding 2's column block: 1 here; each other value breaks a rule
+        for value in (0, 2, 4, 7, 2**32 - 1):
+            yield f"reserved0=block {value}", u32(field["reserved0"], value)
     yield "reserved1=2**31", u32(field["reserved1"], 2**31)
     # Per-group counts: [2, 0, 3, 1]
-    assert struct.unpack_from("<4I", valid, counts) == (2, 0, 3, 1)
-    yield "group_nnz[0]=3 (sum)", u32(counts, 3)
-    yield "group_nnz[1]=7 (> cols)", patch(u32(counts + 4, 7), counts + 8, "I", 0)  # sum 2+7+0+1 != 6 too
-    yield "group_nnz[0]=2**32-1", u32(counts, 2**32 - 1)
-    yield "group_nnz=[2**32-1,7,...] (wrap)", patch(u32(counts, 2**32 - 1), counts + 4, "I", 7)
-    yield "group_nnz=[0,2,3,1] (order)", patch(u32(counts, 0), counts + 4, "I", 2)  # still sum 6, valid?
-    yield "group_nnz=[3,0,2,1] (descending)", patch(u32(counts, 3), counts + 8, "I", 2)
+    assert struct.unpack_from(f"<4{entry}", valid, counts) == (2, 0, 3, 1)
+    yield "group_nnz[0]=3 (sum)", idx(counts, 3)
+    yield "group_nnz[1]=7 (> cols)", patch(idx(counts + ib, 7), counts + 2 * ib, entry, 0)  # sum 2+7+0+1 != 6 too
+    yield "group_nnz[0]=max", idx(counts, entry_max)
+    yield "group_nnz=[max,7,...] (wrap)", patch(idx(counts, entry_max), counts + ib, entry, 7)
+    yield "group_nnz=[0,2,3,1] (order)", patch(idx(counts, 0), counts + ib, entry, 2)  # still sum 6, valid?
+    yield "group_nnz=[3,0,2,1] (descending)", patch(idx(counts, 3), counts + 2 * ib, entry, 2)
     # indices: [1, 4 | 0, 2, 5 | 3]
-    assert struct.unpack_from("<6I", valid, indices) == (1, 4, 0, 2, 5, 3)
-    for value in (6, 7, 2**31, 2**32 - 1):
-        yield f"indices[5]={value}", u32(indices + 20, value)
-    yield "indices[1]=1 (repeat)", u32(indices + 4, 1)
-    yield "indices[0]=4 (repeat)", u32(indices, 4)
-    yield "indices[0]=5 (descending)", u32(indices, 5)
-    yield "indices[4]=1 (descending)", u32(indices + 16, 1)
-    yield "padding byte", patch(valid, indices + 24, "B", 1)
+    assert struct.unpack_from(f"<6{entry}", valid, indices) == (1, 4, 0, 2, 5, 3)
+    for value in (6, 7, entry_max // 2, entry_max):
+        yield f"indices[5]={value}", idx(indices + 5 * ib, value)
+    yield "indices[1]=1 (repeat)", idx(indices + ib, 1)
+    yield "indices[0]=4 (repeat)", idx(indices, 4)
+    yield "indices[0]=5 (descending)", idx(indices, 5)
+    yield "indices[4]=1 (descending)", idx(indices + 4 * ib, 1)
+    yield "padding byte", patch(valid, indices + 6 * ib, "B", 1)
     yield "padding last byte", patch(valid, values - 1, "B", 0x80)
     # values: group 3 is the last 4 floats; rows 13..15 of it are padding rows.
     last = values + 4 * 4 * 5
@@ -291,14 +305,20 @@ def hostile_files(valid: bytes) -> Iterator[tuple[str, bytes]]:
     yield "dim1=5", patch(valid, f["dim0"] + 8, "q", 5)
     yield "dtype=s32", patch(valid, f["dtype"], "B", int(DType.S32))
     yield "dtype=f16", patch(valid, f["dtype"], "B", int(DType.F16))
-    yield "encoding=2", patch(valid, f["encoding"], "B", 2)
+    yield "encoding=3", patch(valid, f["encoding"], "B", 3)
+    other = spec.ENCODING_GROUP_SPARSE16 if ib == 4 else spec.ENCODING_GROUP_SPARSE
+    yield f"encoding={other} (other index width)", patch(valid, f["encoding"], "B", other)
     yield "encoding=dense", patch(valid, f["encoding"], "B", 0)
     yield "kind=activation", patch(valid, f["kind"], "B", 0)
     yield "version 1.0", patch(valid, 6, "H", 0)
+    if ib == 2:
+        yield "version 1.6", patch(valid, 6, "H", 6)
     b = tensor_fields(valid, "b")
     yield "bias encoding=sparse", patch(valid, b["encoding"], "B", 1)
+    yield "bias encoding=sparse16", patch(valid, b["encoding"], "B", 2)
     x = tensor_fields(valid, "x")
     yield "activation encoding=sparse", patch(valid, x["encoding"], "B", 1)
+    yield "activation encoding=sparse16", patch(valid, x["encoding"], "B", 2)
 
 
 def fuzz_files(valid: bytes, count: int = 300) -> Iterator[tuple[str, bytes]]:

@@ -12,6 +12,7 @@ import numpy as np
 import pocketnn
 import pytest
 from pocketnn.conversion import convert_graph, sparsity_options
+from pocketnn.format import spec
 from pocketnn.format.writer import write_pnn
 from pocketnn.ir import DType, Graph
 from pocketnn.quantization import mixed
@@ -51,7 +52,8 @@ def test_pruned_layers_are_stored_group_sparse_s8(digits) -> None:
     for t in sparse:  # the pruning survived quantization: at least 70% zeros
         assert np.mean(t.data == 0) >= 0.69, t.name
     data = write_pnn(digits["sparse_int8"])
-    assert struct.unpack_from("<H", data, 6)[0] == 3
+    assert struct.unpack_from("<H", data, 6)[0] == spec.MINOR_SPARSE16  # 16-bit indices (1.7)
+    assert struct.unpack_from("<H", write_pnn(digits["sparse_int8"], sparse16=False), 6)[0] == spec.MINOR_SPARSE_S8
     kernels = [n.kernel for n in pocketnn.Model(data).nodes if n.op in ("QConv", "QGemm")]
     assert sum(k.startswith("u8spmm/") for k in kernels) == len(sparse)
 

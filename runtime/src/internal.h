@@ -24,7 +24,8 @@ enum pnn_tensor_kind {
 
 enum pnn_encoding {
   PNN_ENCODING_DENSE = 0,
-  PNN_ENCODING_GROUP_SPARSE = 1 /* constants: f32 (format 1.1) or s8 (1.3), see pnn_tensor_sparse_view */
+  PNN_ENCODING_GROUP_SPARSE = 1,  /* constants: f32 (format 1.1) or s8 (1.3), see pnn_tensor_sparse_view */
+  PNN_ENCODING_GROUP_SPARSE16 = 2 /* the same with u16 group_nnz and indices (format 1.7), widened at load */
 };
 
 typedef struct pnn_attr {
@@ -49,6 +50,8 @@ typedef struct pnn_tensor {
   const void *data;     /* CONSTANT: points into the model buffer, 64-byte aligned; for a
                            group-sparse tensor the encoded blob (read it through
                            pnn_tensor_sparse_view, never as dense data) */
+  uint32_t *sparse_index; /* owned; GROUP_SPARSE16 only: group_nnz then indices widened to u32
+                             at load (pnn_sparse_widen), so the kernels see one layout */
   size_t arena_offset;  /* ACTIVATION: set by the planner */
   int32_t producer;     /* node index, -1 for graph inputs and constants */
   int32_t last_use;     /* last node index reading it; n_nodes for graph outputs */
@@ -201,10 +204,15 @@ pnn_status pnn_broadcast_shape(int rank_a, const int64_t *a, int rank_b, const i
  * kernels. */
 /* pnn_sparse_f32 comes with pnn_kernels.h (pnn_kernels_sparse.h) */
 
+/* Whether a tensor is stored group-sparse, with either index width. */
+static inline bool pnn_tensor_is_sparse(const pnn_tensor *t) { return t->encoding != PNN_ENCODING_DENSE; }
 /* Checks a group-sparse blob of `size` bytes (64-byte aligned) against the tensor's
  * dtype, kind, rank and dims (already parsed); PNN_ERR_FORMAT naming the tensor when
  * anything is inconsistent. The loader calls it before anything else sees the tensor. */
 pnn_status pnn_sparse_validate(const pnn_tensor *t, const uint8_t *blob, size_t size, pnn_error *error);
+/* For a validated GROUP_SPARSE16 tensor: allocates t->sparse_index, the u32 copies of its
+ * u16 arrays (PNN_ERR_OUT_OF_MEMORY naming the tensor); nothing for other encodings. */
+pnn_status pnn_sparse_widen(pnn_tensor *t, pnn_error *error);
 /* The view of a loaded group-sparse constant of dtype f32 (s8);
  * PNN_ERR_INVALID_ARGUMENT when `t` is not one. Pointers point into the model buffer. */
 pnn_status pnn_tensor_sparse_view(const pnn_tensor *t, pnn_sparse_f32 *view);

@@ -345,7 +345,14 @@ static pnn_status parse_tensor(reader *r, pnn_tensor *t, const header *h, const 
                          "tensor \"%s\" is group-sparse s8, which a version 1.%u file cannot hold (1.3+)",
                          t->name, (unsigned)h->minor);
   }
-  if (t->encoding != PNN_ENCODING_DENSE && t->encoding != PNN_ENCODING_GROUP_SPARSE) {
+  if (t->encoding == PNN_ENCODING_GROUP_SPARSE16 && h->minor < 7) {
+    return pnn_set_error(r->error, PNN_ERR_FORMAT,
+                         "tensor \"%s\" is group-sparse with 16-bit indices, which a version 1.%u file cannot "
+                         "hold (1.7+)",
+                         t->name, (unsigned)h->minor);
+  }
+  if (t->encoding != PNN_ENCODING_DENSE && t->encoding != PNN_ENCODING_GROUP_SPARSE &&
+      t->encoding != PNN_ENCODING_GROUP_SPARSE16) {
     return pnn_set_error(r->error, unknown, "tensor \"%s\" has unknown encoding %u", t->name,
                          (unsigned)t->encoding);
   }
@@ -410,8 +417,9 @@ static pnn_status parse_tensor(reader *r, pnn_tensor *t, const header *h, const 
                          (unsigned long long)h->data_size);
   }
   t->data = file + h->data_offset + offset;
-  if (t->encoding == PNN_ENCODING_GROUP_SPARSE) {
-    return pnn_sparse_validate(t, (const uint8_t *)t->data, (size_t)size, r->error);
+  if (t->encoding != PNN_ENCODING_DENSE) {
+    TRY(pnn_sparse_validate(t, (const uint8_t *)t->data, (size_t)size, r->error));
+    return pnn_sparse_widen(t, r->error);
   }
   return PNN_OK;
 }
@@ -848,7 +856,10 @@ void pnn_model_free(pnn_model *model) {
     free(model->meta[i].str);
   }
   free(model->meta);
-  for (uint32_t i = 0; i < model->n_tensors; ++i) free(model->tensors[i].name);
+  for (uint32_t i = 0; i < model->n_tensors; ++i) {
+    free(model->tensors[i].name);
+    free(model->tensors[i].sparse_index);
+  }
   free(model->tensors);
   for (uint32_t i = 0; i < model->n_nodes; ++i) {
     pnn_node *n = &model->nodes[i];

@@ -4,11 +4,17 @@
  *
  * Blob layout (offsets relative to its 64-byte aligned start):
  *   0   u32 rows, cols, group, n_groups, total_nnz, value_dtype, reserved[2]
- *   32  u32 group_nnz[n_groups]
- *       u32 indices[total_nnz]
+ *   32  idx group_nnz[n_groups]
+ *       idx indices[total_nnz]
  *       zero padding to a multiple of 64
  *       values[total_nnz * group]: f32 (format 1.1) or s8 (1.3)
- * Everything is checked here once, so the views (and the kernels) trust it. */
+ * idx is u32 (encoding GROUP_SPARSE) or u16 (GROUP_SPARSE16, format 1.7). In GROUP_SPARSE16
+ * reserved[0] is `block`: group_nnz, total_nnz and indices count units of `block`
+ * consecutive columns (cols / block <= 65535), each with block * group values.
+ * Everything is checked here once, so the views (and the kernels) trust it. The u16
+ * arrays are widened to u32 at load: the kernels keep one index layout and their speed,
+ * for 4 bytes of memory per group and per stored column. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -17,16 +23,20 @@
 #define SPARSE_ALIGNMENT 64u
 #define SPARSE_MAX_COLS 2147483647ULL
 
-/* The arrays are 4-byte aligned in a loaded model, but a hostile file's values are
- * read through memcpy anyway so no check depends on alignment. */
-static uint32_t load_u32(const uint8_t *p) {
-  uint32_t v;
-  memcpy(&v, p, sizeof(v));
-  return v;
-}
-
 static uint32_t le_u32(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+#define SPARSE16_MAX_UNITS 65535ULL
+
+/* Bytes of one group_nnz or index entry of an encoding. */
+static size_t index_bytes(uint8_t encoding) { return encoding == PNN_ENCODING_GROUP_SPARSE16 ? 2 : 4; }
+
+/* Entry k of a u32 (ib = 4) or u16 (ib = 2) little-endian array. The arrays are aligned
+ * in a loaded model, but a hostile file's values are read bytewise anyway so no check
+ * depends on alignment. */
+static uint32_t load_index(const uint8_t *array, size_t ib, uint64_t k) {
+  const uint8_t *p = array + ib * (size_t)k;
+  return ib == 2 ? (uint32_t)p[0] | (uint32_t)p[1] << 8 : le_u32(p);
 }
 
 typedef struct sparse_header {
@@ -44,10 +54,10 @@ static void read_header(const uint8_t *blob, sparse_header *h) {
   h->reserved1 = le_u32(blob + 28);
 }
 
-/* Offset of the values: after the header and both u32 arrays, rounded up to 64. At most
- * 32 + 4 * (2^32 - 1) * 2 + 63, so no overflow in 64 bits. */
-static uint64_t values_offset(uint64_t n_groups, uint64_t total_nnz) {
-  uint64_t end = SPARSE_HEADER_BYTES + 4 * n_groups + 4 * total_nnz;
+/* Offset of the values: after the header and both index arrays (ib bytes an entry),
+ * rounded up to 64. At most 32 + 4 * (2^32 - 1) * 2 + 63, so no overflow in 64 bits. */
+static uint64_t values_offset(uint64_t n_groups, uint64_t total_nnz, size_t ib) {
+  uint64_t end = SPARSE_HEADER_BYTES + ib * n_groups + ib * total_nnz;
   return (end + SPARSE_ALIGNMENT - 1) / SPARSE_ALIGNMENT * SPARSE_ALIGNMENT;
 }
 
@@ -91,8 +101,22 @@ pnn_status pnn_sparse_validate(const pnn_tensor *t, const uint8_t *blob, size_t 
     return SPARSE_FAIL("its header says %u x %u, its shape is %llu x %llu", (unsigned)h.rows, (unsigned)h.cols,
                        (unsigned long long)rows, (unsigned long long)cols);
   }
-  if (cols > SPARSE_MAX_COLS) {
-    return SPARSE_FAIL("%llu columns, the limit is %llu", (unsigned long long)cols, SPARSE_MAX_COLS);
+  /* Encoding 2 stores units of `block` consecutive columns (a k x k convolution's
+   * kernel window): header word 6 is the block, the counts and indices are in units. */
+  const size_t ib = index_bytes(t->encoding);
+  const uint64_t block = ib == 2 ? h.reserved0 : 1;
+  if (ib == 2 && (block == 0 || cols % block != 0)) {
+    return SPARSE_FAIL("column block %u does not divide the %llu columns", (unsigned)h.reserved0,
+                       (unsigned long long)cols);
+  }
+  if (ib == 4 && h.reserved0 != 0) {
+    return SPARSE_FAIL("reserved header field is %u, not 0", (unsigned)h.reserved0);
+  }
+  const uint64_t units = cols / block;
+  const unsigned long long max_units = ib == 2 ? SPARSE16_MAX_UNITS : SPARSE_MAX_COLS;
+  if (units > max_units) {
+    return SPARSE_FAIL("%llu column units, the limit of %zu-byte indices is %llu", (unsigned long long)units, ib,
+                       max_units);
   }
   if (h.group != 1 && h.group != 2 && h.group != 4 && h.group != 8) {
     return SPARSE_FAIL("group size %u is not 1, 2, 4 or 8", (unsigned)h.group);
@@ -106,58 +130,63 @@ pnn_status pnn_sparse_validate(const pnn_tensor *t, const uint8_t *blob, size_t 
     return SPARSE_FAIL("value dtype %u differs from the tensor's %u", (unsigned)h.value_dtype,
                        (unsigned)t->dtype);
   }
-  if (h.reserved0 != 0 || h.reserved1 != 0) {
-    return SPARSE_FAIL("reserved header fields are %u, %u, not 0", (unsigned)h.reserved0,
-                       (unsigned)h.reserved1);
+  if (h.reserved1 != 0) {
+    return SPARSE_FAIL("reserved header field is %u, not 0", (unsigned)h.reserved1);
   }
-  /* Every count in 64 bits: values end at most near 2^38, no overflow. */
-  const uint64_t voff = values_offset(h.n_groups, h.total_nnz);
-  const uint64_t expected = voff + (uint64_t)h.total_nnz * h.group * elem;
+  /* total_nnz <= n_groups * units keeps total_nnz * block <= n_groups * cols < 2^52, so
+   * every count below fits in 64 bits. */
+  if (h.total_nnz > n_groups * units) {
+    return SPARSE_FAIL("total_nnz %u exceeds %llu groups of %llu units", (unsigned)h.total_nnz,
+                       (unsigned long long)n_groups, (unsigned long long)units);
+  }
+  const uint64_t stored_cols = (uint64_t)h.total_nnz * block;
+  const uint64_t voff = values_offset(h.n_groups, h.total_nnz, ib);
+  const uint64_t expected = voff + stored_cols * h.group * elem;
   if (expected != (uint64_t)size) {
     return SPARSE_FAIL("%zu data bytes, its header needs %llu", size, (unsigned long long)expected);
   }
   /* Now every array lies inside the blob. */
   const uint8_t *group_nnz = blob + SPARSE_HEADER_BYTES;
-  const uint8_t *indices = group_nnz + 4 * (size_t)h.n_groups;
+  const uint8_t *indices = group_nnz + ib * (size_t)h.n_groups;
   const uint8_t *values = blob + (size_t)voff;
-  for (const uint8_t *p = indices + 4 * (size_t)h.total_nnz; p < values; ++p) {
+  for (const uint8_t *p = indices + ib * (size_t)h.total_nnz; p < values; ++p) {
     if (*p != 0) return SPARSE_FAIL("padding byte %zu before the values is not zero", (size_t)(p - blob));
   }
   uint64_t at = 0; /* first index of the current group */
   for (uint32_t g = 0; g < h.n_groups; ++g) {
-    const uint32_t nnz = load_u32(group_nnz + 4 * (size_t)g);
-    if (nnz > cols) {
-      return SPARSE_FAIL("group %u has %u stored columns, the tensor has %llu", (unsigned)g, (unsigned)nnz,
-                         (unsigned long long)cols);
+    const uint32_t nnz = load_index(group_nnz, ib, g);
+    if (nnz > units) {
+      return SPARSE_FAIL("group %u has %u stored units, the tensor has %llu", (unsigned)g, (unsigned)nnz,
+                         (unsigned long long)units);
     }
     if (nnz > h.total_nnz - at) {
-      return SPARSE_FAIL("the stored columns of groups 0..%u exceed total_nnz %u", (unsigned)g,
+      return SPARSE_FAIL("the stored units of groups 0..%u exceed total_nnz %u", (unsigned)g,
                          (unsigned)h.total_nnz);
     }
     for (uint32_t k = 0; k < nnz; ++k) {
-      const uint32_t c = load_u32(indices + 4 * (size_t)(at + k));
-      if (c >= cols) {
-        return SPARSE_FAIL("group %u: column index %u is out of range (%llu columns)", (unsigned)g, (unsigned)c,
-                           (unsigned long long)cols);
+      const uint32_t c = load_index(indices, ib, at + k);
+      if (c >= units) {
+        return SPARSE_FAIL("group %u: index %u is out of range (%llu units of %llu columns)", (unsigned)g,
+                           (unsigned)c, (unsigned long long)units, (unsigned long long)block);
       }
-      if (k > 0 && c <= load_u32(indices + 4 * (size_t)(at + k - 1))) {
-        return SPARSE_FAIL("group %u: column indices are not strictly ascending (entry %u is %u)", (unsigned)g,
+      if (k > 0 && c <= load_index(indices, ib, at + k - 1)) {
+        return SPARSE_FAIL("group %u: indices are not strictly ascending (entry %u is %u)", (unsigned)g,
                            (unsigned)k, (unsigned)c);
       }
     }
     at += nnz;
   }
   if (at != h.total_nnz) {
-    return SPARSE_FAIL("the groups' stored columns add up to %llu, total_nnz is %u", (unsigned long long)at,
+    return SPARSE_FAIL("the groups' stored units add up to %llu, total_nnz is %u", (unsigned long long)at,
                        (unsigned)h.total_nnz);
   }
   /* Rows past the end in a partial last group must hold zeros: the kernels may compute
    * them, and a nonzero there would be a weight of no row. */
   const uint64_t tail = rows - (n_groups - 1) * h.group; /* rows of the last group that exist */
   if (tail < h.group) {
-    const uint32_t last_nnz = load_u32(group_nnz + 4 * (size_t)(h.n_groups - 1));
-    const uint64_t first = h.total_nnz - last_nnz;
-    for (uint64_t k = first; k < h.total_nnz; ++k) {
+    const uint32_t last_nnz = load_index(group_nnz, ib, h.n_groups - 1);
+    const uint64_t first = (h.total_nnz - last_nnz) * block; /* in stored columns */
+    for (uint64_t k = first; k < stored_cols; ++k) {
       for (uint64_t r = tail; r < h.group; ++r) {
         if (!value_is_zero(values, elem, k * h.group + r)) {
           return SPARSE_FAIL("row %llu of the last group is past the last row (%llu) but not zero",
@@ -169,12 +198,37 @@ pnn_status pnn_sparse_validate(const pnn_tensor *t, const uint8_t *blob, size_t 
   return PNN_OK;
 }
 
+pnn_status pnn_sparse_widen(pnn_tensor *t, pnn_error *error) {
+  if (t->encoding != PNN_ENCODING_GROUP_SPARSE16) return PNN_OK;
+  sparse_header h;
+  read_header(t->data, &h);
+  /* Validated: the stored columns' values lie inside the blob, so the count fits in size_t. */
+  const size_t block = h.reserved0, n_groups = h.n_groups, units = h.total_nnz;
+  const size_t entries = n_groups + units * block;
+  t->sparse_index = malloc((entries > 0 ? entries : 1) * sizeof(uint32_t));
+  if (t->sparse_index == NULL) {
+    return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "group-sparse tensor \"%s\": no memory for its %zu indices",
+                         t->name, entries);
+  }
+  const uint8_t *group_nnz = (const uint8_t *)t->data + SPARSE_HEADER_BYTES;
+  const uint8_t *indices = group_nnz + 2 * n_groups;
+  uint32_t *cols = t->sparse_index + n_groups;
+  for (size_t g = 0; g < n_groups; ++g) t->sparse_index[g] = load_index(group_nnz, 2, g) * (uint32_t)block;
+  for (size_t k = 0; k < units; ++k) {
+    const uint32_t first = load_index(indices, 2, k) * (uint32_t)block;
+    for (size_t j = 0; j < block; ++j) *cols++ = first + (uint32_t)j;
+  }
+  return PNN_OK;
+}
+
 /* The arrays of a loaded group-sparse constant of dtype `dtype`, validated at load
- * (pnn_sparse_validate: the header agrees with the dims). */
+ * (pnn_sparse_validate: the header agrees with the dims; pnn_sparse_widen). */
 static pnn_status sparse_arrays(const pnn_tensor *t, uint8_t dtype, size_t *rows, size_t *cols, size_t *group,
                                 size_t *n_groups, const uint32_t **group_nnz, const uint32_t **indices,
                                 const void **values) {
-  if (t == NULL || t->encoding != PNN_ENCODING_GROUP_SPARSE || t->data == NULL || t->dtype != dtype) {
+  if (t == NULL || t->data == NULL || t->dtype != dtype ||
+      (t->encoding != PNN_ENCODING_GROUP_SPARSE &&
+       (t->encoding != PNN_ENCODING_GROUP_SPARSE16 || t->sparse_index == NULL))) {
     return PNN_ERR_INVALID_ARGUMENT;
   }
   const uint8_t *blob = t->data;
@@ -184,9 +238,10 @@ static pnn_status sparse_arrays(const pnn_tensor *t, uint8_t dtype, size_t *rows
   *cols = t->numel / *rows;
   *group = h.group;
   *n_groups = h.n_groups;
-  *group_nnz = (const uint32_t *)(const void *)(blob + SPARSE_HEADER_BYTES);
+  *group_nnz = t->encoding == PNN_ENCODING_GROUP_SPARSE16 ? t->sparse_index
+                                                          : (const uint32_t *)(const void *)(blob + SPARSE_HEADER_BYTES);
   *indices = *group_nnz + h.n_groups;
-  *values = blob + (size_t)values_offset(h.n_groups, h.total_nnz);
+  *values = blob + (size_t)values_offset(h.n_groups, h.total_nnz, index_bytes(t->encoding));
   return PNN_OK;
 }
 

@@ -1,6 +1,7 @@
 """Writes the seed corpus of the libFuzzer harnesses (tests/fuzz/fuzz_load_run.c): small
 ONNX models converted by the installed `pocketnn` package into .pnn files that cover the
-format's encodings (f32, s8, s4, group-sparse f32 and s8), runtime int and bool values
+format's encodings (f32, s8, s4, group-sparse f32 and s8 with 16-bit indices, a kxk seed with
+column blocks), runtime int and bool values
 and most operator codes.
 
     python3 tests/fuzz/make_corpus.py OUT_DIR
@@ -198,20 +199,33 @@ def quantizable(rng: np.random.Generator) -> onnx.ModelProto:
     return _model(nodes, {"x": [1, 3, 10, 10]}, ["y"], inits)
 
 
-def sparse_candidate(rng: np.random.Generator) -> onnx.ModelProto:
-    """1x1 convolutions and a Gemm wide enough for group-sparse weights (G up to 8)."""
+def _two_convs_and_gemm(inits: dict[str, np.ndarray], x_shape: list[int], pads: list[int]) -> onnx.ModelProto:
+    """Conv w1 -> Relu -> Conv w2 -> Relu -> GlobalAveragePool -> Gemm w3 (transB)."""
     nodes = [
-        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"]),
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=pads),
         helper.make_node("Relu", ["c1"], ["r1"]),
-        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"]),
+        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=pads),
         helper.make_node("Relu", ["c2"], ["r2"]),
         helper.make_node("GlobalAveragePool", ["r2"], ["g"]),
         helper.make_node("Flatten", ["g"], ["f"]),
         helper.make_node("Gemm", ["f", "w3", "b3"], ["y"], transB=1),
     ]
+    return _model(nodes, {"x": x_shape}, ["y"], inits)
+
+
+def sparse_candidate(rng: np.random.Generator) -> onnx.ModelProto:
+    """1x1 convolutions and a Gemm wide enough for group-sparse weights (G up to 8)."""
     inits = {"w1": _weights(rng, 16, 8, 1, 1), "b1": _weights(rng, 16), "w2": _weights(rng, 16, 16, 1, 1),
              "b2": _weights(rng, 16), "w3": _weights(rng, 16, 16), "b3": _weights(rng, 16)}
-    return _model(nodes, {"x": [1, 8, 5, 6]}, ["y"], inits)
+    return _two_convs_and_gemm(inits, [1, 8, 5, 6], [0, 0, 0, 0])
+
+
+def sparse_kxk_candidate(rng: np.random.Generator) -> onnx.ModelProto:
+    """A 3x3 convolution pruned in whole kernel windows: 16-bit group-sparse indices with
+    a column block of 9 (format 1.7). The first conv reads the input and stays dense."""
+    inits = {"w1": _weights(rng, 16, 4, 3, 3), "b1": _weights(rng, 16), "w2": _weights(rng, 16, 16, 3, 3),
+             "b2": _weights(rng, 16), "w3": _weights(rng, 8, 16), "b3": _weights(rng, 8)}
+    return _two_convs_and_gemm(inits, [1, 4, 6, 6], [1, 1, 1, 1])
 
 
 def value_types(rng: np.random.Generator) -> onnx.ModelProto:
@@ -326,6 +340,8 @@ SEEDS: dict[str, Callable[[np.random.Generator], bytes]] = {
     **{f"s8_sparse_g{g}": _quantized(sparse_candidate, "int8", sparsity=0.75, sparsity_pattern=g) for g in (2, 4)},
     "b1_mst_convs": _plain(binary_mst),
     "f32_recurrent": _plain(recurrent),
+    "f32_sparse16_kxk_g4": _plain(sparse_kxk_candidate, sparsity=0.75, sparsity_pattern=4),
+    "s8_sparse16_kxk_g4": _quantized(sparse_kxk_candidate, "int8", sparsity=0.75, sparsity_pattern=4),
 }
 
 

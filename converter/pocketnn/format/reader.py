@@ -55,8 +55,8 @@ class SparseData:
     rows: int
     cols: int
     group: int
-    group_nnz: np.ndarray  # [n_groups] uint32
-    indices: np.ndarray  # [total_nnz] uint32, ascending within a group
+    group_nnz: np.ndarray  # [n_groups] uint32 (widened from u16 for encoding 2)
+    indices: np.ndarray  # [total_nnz] uint32, ascending within a group (widened likewise)
     values: np.ndarray  # [total_nnz, group] float32 or int8, the tensor's dtype
 
     @property
@@ -218,16 +218,20 @@ def _read_tensor(cur: _Cursor, index: int, data: bytes, header: PnnHeader) -> Pn
     if dtype_code not in DType._value2member_map_ or DType(dtype_code) not in spec.DTYPE_BITS:
         raise PnnFormatError(f"{what} has unknown dtype code {dtype_code}")
     dtype = DType(dtype_code)
+    sparse = encoding in spec.SPARSE_INDEX_BYTES
+    if encoding == spec.ENCODING_GROUP_SPARSE16 and header.version_minor < spec.MINOR_SPARSE16:
+        raise PnnFormatError(f"{what} is group-sparse with 16-bit indices, which a version 1.{header.version_minor} "
+                             f"file cannot hold (1.{spec.MINOR_SPARSE16}+)")
     if encoding == spec.ENCODING_GROUP_SPARSE and header.version_minor < spec.MINOR_GROUP_SPARSE:
         raise PnnFormatError(f"{what} is group-sparse, which a version 1.{header.version_minor} file cannot hold (1.1+)")
-    if (encoding == spec.ENCODING_GROUP_SPARSE and dtype in spec.SPARSE_VALUE_DTYPES
+    if (sparse and dtype in spec.SPARSE_VALUE_DTYPES
             and header.version_minor < spec.SPARSE_VALUE_DTYPES[dtype][2]):
         raise PnnFormatError(f"{what} is group-sparse {dtype.name}, which a version 1.{header.version_minor} file cannot "
                              f"hold (1.{spec.SPARSE_VALUE_DTYPES[dtype][2]}+)")
     if dtype == DType.BOOL and header.version_minor < spec.MINOR_VALUE_TYPES:
         raise PnnFormatError(f"{what} is bool, which a version 1.{header.version_minor} file cannot hold "
                              f"(1.{spec.MINOR_VALUE_TYPES}+)")
-    if encoding not in (spec.ENCODING_DENSE, spec.ENCODING_GROUP_SPARSE):
+    if encoding != spec.ENCODING_DENSE and not sparse:
         raise PnnFormatError(f"{what} has unknown encoding {encoding}")
     if kind not in (spec.KIND_ACTIVATION, spec.KIND_CONSTANT):
         raise PnnFormatError(f"{what} has unknown kind {kind}")
@@ -248,11 +252,12 @@ def _read_tensor(cur: _Cursor, index: int, data: bytes, header: PnnHeader) -> Pn
         if offset or size:
             raise PnnFormatError(f"{what} is an activation but has a data range")
         return tensor
-    if encoding == spec.ENCODING_GROUP_SPARSE:
+    if sparse:
         if offset % spec.DATA_ALIGNMENT or offset > header.data_size or size > header.data_size - offset:
             raise PnnFormatError(f"{what} data [{offset}, +{size}) is not 64-aligned inside the data section ({header.data_size} bytes)")
         start = header.data_offset + offset
-        tensor.sparse = _read_group_sparse(data[start : start + size], dtype, shape, what)
+        tensor.sparse = _read_group_sparse(data[start : start + size], dtype, shape, what,
+                                           spec.SPARSE_INDEX_BYTES[encoding])
         tensor.data = decode_group_sparse(tensor.sparse, shape)
         return tensor
     if size != nbytes:
@@ -268,8 +273,9 @@ def _read_tensor(cur: _Cursor, index: int, data: bytes, header: PnnHeader) -> Pn
     return tensor
 
 
-def _read_group_sparse(blob: bytes, dtype: DType, shape: tuple[int, ...], what: str) -> SparseData:
-    """Validates a group-sparse blob with the C loader's rules (docs/FORMAT.md)."""
+def _read_group_sparse(blob: bytes, dtype: DType, shape: tuple[int, ...], what: str, index_bytes: int) -> SparseData:
+    """Validates a group-sparse blob with `index_bytes`-wide group_nnz and indices with the
+    C loader's rules (docs/FORMAT.md)."""
     if dtype not in spec.SPARSE_VALUE_DTYPES:
         allowed = " or ".join(d.name for d in spec.SPARSE_VALUE_DTYPES)
         raise PnnFormatError(f"{what} is group-sparse with dtype {dtype.name}; only {allowed} can be")
@@ -281,37 +287,50 @@ def _read_group_sparse(blob: bytes, dtype: DType, shape: tuple[int, ...], what: 
     want_cols = math.prod(shape[1:])
     if rows != shape[0] or cols != want_cols:
         raise PnnFormatError(f"{what}: group-sparse header says {rows}x{cols}, the shape {list(shape)} is {shape[0]}x{want_cols}")
-    if cols > spec.SPARSE_MAX_COLS:
-        raise PnnFormatError(f"{what}: {cols} columns; group-sparse storage allows at most {spec.SPARSE_MAX_COLS}")
     if group not in spec.SPARSE_GROUPS:
         raise PnnFormatError(f"{what}: group size {group} is not one of {spec.SPARSE_GROUPS}")
     if n_groups != -(-rows // group):
         raise PnnFormatError(f"{what}: n_groups is {n_groups}, ceil({rows} / {group}) is {-(-rows // group)}")
     if value_dtype != int(dtype):
         raise PnnFormatError(f"{what}: group-sparse value dtype {value_dtype} differs from the tensor's {int(dtype)}")
-    if reserved0 or reserved1:
+    block = reserved0 if index_bytes == 2 else 1  # encoding 2: units of `block` columns
+    if reserved1 or (index_bytes == 4 and reserved0):
         raise PnnFormatError(f"{what}: reserved group-sparse header fields are not zero")
+    if block == 0 or cols % block:
+        raise PnnFormatError(f"{what}: column block {block} does not divide the {cols} columns")
+    units = cols // block
+    max_units = spec.SPARSE16_MAX_UNITS if index_bytes == 2 else spec.SPARSE_MAX_COLS
+    if units > max_units:
+        raise PnnFormatError(f"{what}: {units} column units; {index_bytes}-byte indices allow at most {max_units}")
+    if total_nnz > n_groups * units:
+        raise PnnFormatError(f"{what}: total_nnz {total_nnz} exceeds {n_groups} groups of {units} units")
     value_bytes, value_format, _ = spec.SPARSE_VALUE_DTYPES[dtype]
-    values_offset, size = spec.sparse_layout(n_groups, total_nnz, group, value_bytes)
+    values_offset, size = spec.sparse_layout(n_groups, total_nnz, group, value_bytes, index_bytes, block)
     if size != len(blob):
         raise PnnFormatError(f"{what}: group-sparse data is {len(blob)} bytes, its header needs {size}")
     pos = spec.SPARSE_HEADER.size
-    group_nnz = np.frombuffer(blob, dtype="<u4", count=n_groups, offset=pos)
-    pos += 4 * n_groups
-    indices = np.frombuffer(blob, dtype="<u4", count=total_nnz, offset=pos)
-    pos += 4 * total_nnz
+    index_dtype = f"<u{index_bytes}"
+    group_nnz = np.frombuffer(blob, dtype=index_dtype, count=n_groups, offset=pos).astype(np.uint32)
+    pos += index_bytes * n_groups
+    indices = np.frombuffer(blob, dtype=index_dtype, count=total_nnz, offset=pos).astype(np.uint32)
+    pos += index_bytes * total_nnz
     if any(blob[pos:values_offset]):
         raise PnnFormatError(f"{what}: group-sparse padding before the values is not zero")
-    if n_groups and int(group_nnz.max()) > cols:
-        raise PnnFormatError(f"{what}: a group has {int(group_nnz.max())} nonzero columns, more than the {cols} columns")
+    if n_groups and int(group_nnz.max()) > units:
+        raise PnnFormatError(f"{what}: a group has {int(group_nnz.max())} stored units, more than the {units} units")
     if int(group_nnz.sum(dtype=np.uint64)) != total_nnz:
         raise PnnFormatError(f"{what}: group nonzero counts add up to {int(group_nnz.sum(dtype=np.uint64))}, total_nnz is {total_nnz}")
-    if total_nnz and int(indices.max()) >= cols:
-        raise PnnFormatError(f"{what}: a column index is {int(indices.max())}, the tensor has {cols} columns")
+    if total_nnz and int(indices.max()) >= units:
+        raise PnnFormatError(f"{what}: an index is {int(indices.max())}, the tensor has {units} column units")
     group_of = np.repeat(np.arange(n_groups, dtype=np.int64), group_nnz.astype(np.int64))
-    key = group_of * (cols + 1) + indices.astype(np.int64)  # strictly increasing iff ascending within each group
+    key = group_of * (units + 1) + indices.astype(np.int64)  # strictly increasing iff ascending within each group
     if total_nnz > 1 and not bool(np.all(np.diff(key) > 0)):
         raise PnnFormatError(f"{what}: column indices are not strictly ascending within a group")
+    # In columns from here on (the form SparseData holds).
+    group_nnz = group_nnz * np.uint32(block)
+    indices = (indices[:, None] * np.uint32(block) + np.arange(block, dtype=np.uint32)).ravel()
+    group_of = np.repeat(group_of, block)
+    total_nnz *= block
     values = np.frombuffer(blob, dtype=value_format, count=total_nnz * group, offset=values_offset).reshape(total_nnz, group)
     tail = rows - (n_groups - 1) * group  # rows of the last group that exist
     if n_groups and tail < group and bool(np.any(values[group_of == n_groups - 1, tail:] != 0)):

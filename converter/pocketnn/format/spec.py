@@ -26,6 +26,7 @@ MINOR_DYNAMIC_QUANT = 6  # op codes 110, 111, 116 (docs/OPS.md "Dynamic quantiza
 MINOR_BINARY = 6  # op codes 120-121, b1 weights and activations (docs/OPS.md "Binary operators")
 MINOR_SIGN = 6  # op code 38, Sign (docs/BINARY.md)
 MINOR_RECURRENT = 7  # op codes 112-113, LSTM and GRU (docs/OPS.md "Recurrent operators")
+MINOR_SPARSE16 = 7  # encoding 2: group-sparse with u16 group_nnz and indices
 
 # magic, major, minor, checksum, header_size, file_size, n_meta, n_tensors, n_nodes,
 # n_inputs, n_outputs, reserved, data_offset, data_size
@@ -58,6 +59,7 @@ ATTR_FLOATS = 4
 
 ENCODING_DENSE = 0
 ENCODING_GROUP_SPARSE = 1  # since 1.1: docs/FORMAT.md, "Group-sparse encoding"
+ENCODING_GROUP_SPARSE16 = 2  # since 1.7: the same with 16-bit group_nnz and indices
 KIND_ACTIVATION = 0
 KIND_CONSTANT = 1
 
@@ -101,6 +103,9 @@ SPARSE_HEADER = struct.Struct("<8I")
 SPARSE_GROUPS = (1, 2, 4, 8)
 SPARSE_MAX_COLS = 2**31 - 1  # indices are u32 but kernels may hold them in int32
 SPARSE_MAX_NNZ = 2**32 - 1
+SPARSE16_MAX_UNITS = 2**16 - 1  # encoding 2: every index and group_nnz (in column units) fits in u16
+# encoding -> bytes of one group_nnz or index entry
+SPARSE_INDEX_BYTES = {ENCODING_GROUP_SPARSE: 4, ENCODING_GROUP_SPARSE16: 2}
 # value dtype -> (bytes per value, little-endian numpy dtype, oldest minor version)
 SPARSE_VALUE_DTYPES: dict[DType, tuple[int, str, int]] = {
     DType.F32: (4, "<f4", MINOR_GROUP_SPARSE),
@@ -108,7 +113,15 @@ SPARSE_VALUE_DTYPES: dict[DType, tuple[int, str, int]] = {
 }
 
 
-def sparse_layout(n_groups: int, total_nnz: int, group: int, value_bytes: int) -> tuple[int, int]:
-    """(values_offset, size) of a group-sparse blob, both relative to its start."""
-    values_offset = align(SPARSE_HEADER.size + 4 * n_groups + 4 * total_nnz)
-    return values_offset, values_offset + total_nnz * group * value_bytes
+def sparse_encoding(cols: int) -> int:
+    """The group-sparse encoding the writer picks: 16-bit indices when every one fits
+    (counting single columns: a column block only lowers the count)."""
+    return ENCODING_GROUP_SPARSE16 if cols <= SPARSE16_MAX_UNITS else ENCODING_GROUP_SPARSE
+
+
+def sparse_layout(n_groups: int, total_nnz: int, group: int, value_bytes: int,
+                  index_bytes: int = 4, block: int = 1) -> tuple[int, int]:
+    """(values_offset, size) of a group-sparse blob, both relative to its start;
+    `total_nnz` stored units of `block` columns (encoding 1: block 1)."""
+    values_offset = align(SPARSE_HEADER.size + index_bytes * (n_groups + total_nnz))
+    return values_offset, values_offset + total_nnz * block * group * value_bytes

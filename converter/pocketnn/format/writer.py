@@ -3,7 +3,9 @@
 A file is stamped with the lowest minor version its contents need: 1.0 unless a
 tensor is stored group-sparse (1.1), a node is an integer operator (1.2) or an s8
 tensor is stored group-sparse or a node is a QAveragePool (1.3), or a tensor is bool
-or a node is a value-type operator, op codes 90 and up (1.4).
+or a node is a value-type operator, op codes 90 and up (1.4), and so on (spec.MINOR_*;
+docs/FORMAT.md, version_minor): 1.7 when a tensor is stored group-sparse with 16-bit
+indices, which the writer does whenever every index fits (at most 65535 columns).
 """
 
 from __future__ import annotations
@@ -169,11 +171,14 @@ def _sparse_group(tensor: Tensor) -> int:
     return group
 
 
-def encode_group_sparse(tensor: Tensor, group: int) -> bytes:
-    """The group-sparse blob of a constant F32 or S8 tensor viewed as [dims[0], rest].
+def encode_group_sparse(tensor: Tensor, group: int, encoding: int = spec.ENCODING_GROUP_SPARSE) -> bytes:
+    """The group-sparse blob of a constant F32 or S8 tensor viewed as [dims[0], rest],
+    with u32 (encoding 1) or u16 (encoding 2, at most 65535 columns) group_nnz and indices.
 
     Exact zeros define the mask: column c is in group g's mask when any of the group's
-    rows is nonzero there; the other rows' values at c are stored even when zero.
+    rows is nonzero there; the other rows' values at c are stored even when zero. In
+    encoding 2 the mask holds units of `block` columns (_column_block), so a kept unit
+    may also store zero columns.
     """
     assert tensor.data is not None
     data = np.asarray(tensor.data)
@@ -181,8 +186,11 @@ def encode_group_sparse(tensor: Tensor, group: int) -> bytes:
         raise ValueError(f'constant "{tensor.name}": data shape {data.shape} differs from tensor shape {tensor.shape}')
     rows = int(tensor.shape[0])
     cols = math.prod(int(d) for d in tensor.shape[1:])
-    if cols > spec.SPARSE_MAX_COLS:
-        raise ValueError(f'constant "{tensor.name}": {cols} columns; group-sparse storage allows at most {spec.SPARSE_MAX_COLS}')
+    max_cols = spec.SPARSE16_MAX_UNITS if encoding == spec.ENCODING_GROUP_SPARSE16 else spec.SPARSE_MAX_COLS
+    if cols > max_cols:
+        raise ValueError(f'constant "{tensor.name}": {cols} columns; encoding {encoding} allows at most {max_cols}')
+    index_bytes = spec.SPARSE_INDEX_BYTES[encoding]
+    index_dtype = f"<u{index_bytes}"
     n_groups = -(-rows // group)
     value_bytes, value_dtype, _ = spec.SPARSE_VALUE_DTYPES[tensor.dtype]
     if np.issubdtype(np.asarray(data).dtype, np.integer) and (data.min(initial=0) < -128 or data.max(initial=0) > 127):
@@ -191,20 +199,39 @@ def encode_group_sparse(tensor: Tensor, group: int) -> bytes:
     padded[:rows] = data.astype(value_dtype).reshape(rows, cols)
     blocks = padded.reshape(n_groups, group, cols).transpose(0, 2, 1)  # [group index, column, row in group]
     mask = (blocks != 0).any(axis=2)
-    group_of, indices = np.nonzero(mask)  # row-major: by group, columns ascending
-    total_nnz = len(indices)
+    block = _column_block(mask, tensor.shape, group, value_bytes) if encoding == spec.ENCODING_GROUP_SPARSE16 else 1
+    unit_mask = mask.reshape(n_groups, cols // block, block).any(axis=2)
+    group_of, units = np.nonzero(unit_mask)  # row-major: by group, units ascending
+    total_nnz = len(units)
     if total_nnz > spec.SPARSE_MAX_NNZ:
         raise ValueError(f'constant "{tensor.name}": {total_nnz} stored columns; the limit is {spec.SPARSE_MAX_NNZ}')
-    group_nnz = mask.sum(axis=1)
-    values = blocks[group_of, indices]  # [total_nnz, group]
-    values_offset, size = spec.sparse_layout(n_groups, total_nnz, group, value_bytes)
-    out = bytearray(spec.SPARSE_HEADER.pack(rows, cols, group, n_groups, total_nnz, int(tensor.dtype), 0, 0))
-    out += group_nnz.astype("<u4").tobytes()
-    out += indices.astype("<u4").tobytes()
+    group_nnz = unit_mask.sum(axis=1)
+    columns = (units[:, None] * block + np.arange(block)).ravel()
+    values = blocks[np.repeat(group_of, block), columns]  # [total_nnz * block, group]
+    values_offset, size = spec.sparse_layout(n_groups, total_nnz, group, value_bytes, index_bytes, block)
+    header_block = block if encoding == spec.ENCODING_GROUP_SPARSE16 else 0
+    out = bytearray(spec.SPARSE_HEADER.pack(rows, cols, group, n_groups, total_nnz, int(tensor.dtype), header_block, 0))
+    out += group_nnz.astype(index_dtype).tobytes()
+    out += units.astype(index_dtype).tobytes()
     out += b"\0" * (values_offset - len(out))
     out += np.ascontiguousarray(values, dtype=value_dtype).tobytes()
     assert len(out) == size
     return bytes(out)
+
+
+def _column_block(mask: np.ndarray, shape: tuple[int, ...], group: int, value_bytes: int) -> int:
+    """The kernel window (product of dims[2:]) when storing whole windows, with the
+    zeros a kept window holds, makes the 16-bit blob smaller (kxk pruning keeps or drops
+    whole windows, docs/SPARSITY.md), else 1."""
+    window = math.prod(int(d) for d in shape[2:])
+    if window == 1 or mask.size == 0:
+        return 1
+    kept_columns = int(mask.sum())
+    kept_windows = int(mask.reshape(mask.shape[0], -1, window).any(axis=2).sum())
+    index_bytes = spec.SPARSE_INDEX_BYTES[spec.ENCODING_GROUP_SPARSE16]
+    per_column = (index_bytes + group * value_bytes) * kept_columns
+    per_window = (index_bytes + group * value_bytes * window) * kept_windows
+    return window if per_window < per_column else 1
 
 
 def _write_metadata(buf: _Buffer, metadata: dict[str, str | int | float]) -> None:
@@ -250,8 +277,10 @@ _OP_MINOR = {"Sign": spec.MINOR_SIGN, "QMatMul": spec.MINOR_QMATMUL,
              **{op: spec.MINOR_DYNAMIC_QUANT for op in DYNAMIC_QUANT_OPS}}
 
 
-def write_pnn(graph: Graph) -> bytes:
-    """The .pnn bytes of a lowered graph; ValueError when the graph cannot be written."""
+def write_pnn(graph: Graph, sparse16: bool = True) -> bytes:
+    """The .pnn bytes of a lowered graph; ValueError when the graph cannot be written.
+    `sparse16=False` keeps u32 indices in group-sparse tensors (encoding 1), which
+    readers older than 1.7 load."""
     order = _tensor_order(graph)
     if len(graph.metadata) > spec.MAX_META or len(order) > spec.MAX_TENSORS or len(graph.nodes) > spec.MAX_NODES:
         raise ValueError("graph has too many metadata entries, tensors or nodes for format 1.x")
@@ -276,9 +305,13 @@ def write_pnn(graph: Graph) -> bytes:
         tensor = graph.tensors[name]
         _check_tensor(tensor)
         group = _sparse_group(tensor)
-        encoding = spec.ENCODING_GROUP_SPARSE if group else spec.ENCODING_DENSE
+        encoding = spec.ENCODING_DENSE
         if group:
+            cols = math.prod(int(d) for d in tensor.shape[1:])
+            encoding = spec.sparse_encoding(cols) if sparse16 else spec.ENCODING_GROUP_SPARSE
             minor = max(minor, spec.SPARSE_VALUE_DTYPES[tensor.dtype][2])
+        if encoding == spec.ENCODING_GROUP_SPARSE16:
+            minor = max(minor, spec.MINOR_SPARSE16)
         if tensor.dtype == DType.BOOL:
             minor = max(minor, spec.MINOR_VALUE_TYPES)
         structure.string(name, f'tensor "{name}" name')
@@ -287,7 +320,7 @@ def write_pnn(graph: Graph) -> bytes:
         for d in tensor.shape:
             structure.pack("q", int(d))
         if tensor.is_constant:
-            blob = encode_group_sparse(tensor, group) if group else _constant_bytes(tensor)
+            blob = encode_group_sparse(tensor, group, encoding) if group else _constant_bytes(tensor)
             structure.pack("QQ", data_size, len(blob))
             padded = spec.align(len(blob))
             blobs.append(blob + b"\0" * (padded - len(blob)))

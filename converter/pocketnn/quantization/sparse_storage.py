@@ -56,7 +56,8 @@ class SparseStorage:
 def stored_bytes(tensor: Tensor) -> int:
     """Bytes of a constant in a .pnn: its group-sparse blob, or dense (S4 packed)."""
     if tensor.sparse_group:
-        return len(encode_group_sparse(tensor, tensor.sparse_group))
+        cols = int(np.prod(tensor.shape[1:]))
+        return len(encode_group_sparse(tensor, tensor.sparse_group, spec.sparse_encoding(cols)))
     return spec.dense_nbytes(tensor.dtype, int(np.prod(tensor.shape)))
 
 

@@ -233,7 +233,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   const bool have_pb = strcmp(pb_isa, "scalar") != 0;
   size_t k_depth = p.in_c_group * p.geom.kernel_h * p.geom.kernel_w;
   const size_t tiles = pnn_nn_div_up(p.geom.out_h, 2) * pnn_nn_div_up(p.geom.out_w, 2);
-  if (w->encoding == PNN_ENCODING_GROUP_SPARSE) {
+  if (pnn_tensor_is_sparse(w)) {
     if (group != 1) {
       return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
                            "node \"%s\" (Conv): group-sparse weights need group = 1 (got %lld)",

@@ -118,7 +118,7 @@ pnn_status pnn_op_gemm_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   const char *isa = "scalar";
   p.gemm = pnn_f32_gemm_select(&model->cpu, &isa);
   node->kernel = PNN_NN_KERNEL_NAME("gemm", isa);
-  if (b->encoding == PNN_ENCODING_GROUP_SPARSE) {
+  if (pnn_tensor_is_sparse(b)) {
     if (!p.trans_b || p.trans_a || p.alpha != 1.0f ||
         (p.c_mode != GEMM_C_NONE && p.c_mode != GEMM_C_COL)) {
       return pnn_set_error(error, PNN_ERR_UNSUPPORTED,

@@ -154,7 +154,7 @@ static pnn_status check_weight_tensor(const pnn_node *node, const char *op, cons
     return pnn_set_error(error, PNN_ERR_UNSUPPORTED, "node \"%s\" (%s): W \"%s\" must be s8 or s4", node->name,
                          op, w->name);
   }
-  if (w->kind == PNN_TENSOR_CONSTANT && w->encoding == PNN_ENCODING_GROUP_SPARSE && w->data != NULL) {
+  if (w->kind == PNN_TENSOR_CONSTANT && pnn_tensor_is_sparse(w) && w->data != NULL) {
     return PNN_OK; /* only s8 can be stored group-sparse (pnn_sparse_validate) */
   }
   if (w->kind != PNN_TENSOR_CONSTANT || w->encoding != PNN_ENCODING_DENSE || w->data == NULL) {
@@ -420,7 +420,7 @@ pnn_status pnn_op_qconv_prepare(pnn_model *model, pnn_node *node, pnn_error *err
   size_t scratch = 0;
   const size_t out_hw = p.geom.out_h * p.geom.out_w;
   const bool direct = layout.direct;
-  if (w->encoding == PNN_ENCODING_GROUP_SPARSE) {
+  if (pnn_tensor_is_sparse(w)) {
     if (group != 1) {
       return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
                            "node \"%s\" (QConv): group-sparse weights need group = 1 (got %lld)", node->name,
@@ -482,7 +482,7 @@ pnn_status pnn_op_qgemm_prepare(pnn_model *model, pnn_node *node, pnn_error *err
   p.chunk = 1;
   if ((st = check_common(model, node, op, p.out_c, p.k, &p, error)) != PNN_OK) return st;
   size_t scratch = 0;
-  if (w->encoding == PNN_ENCODING_GROUP_SPARSE) {
+  if (pnn_tensor_is_sparse(w)) {
     if ((st = sparse_weights(node, op, w, &p, error)) != PNN_OK) return st;
     p.path = QCONV_PATH_SPARSE;
     node->kernel = select_spmm(model, &p);
