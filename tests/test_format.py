@@ -515,10 +515,19 @@ SANITIZER_ENV = {"ASAN_OPTIONS": "allocator_may_return_null=1:detect_leaks=1:abo
                  "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"}
 
 
+def sanitizer_env() -> dict[str, str]:
+    """The environment with SANITIZER_ENV's options, followed by any the caller set (such as
+    bench/avx2_host/run.sh's, which the sanitizers need under its CPUID shim)."""
+    env = dict(os.environ)
+    for name, options in SANITIZER_ENV.items():
+        env[name] = f"{options}:{os.environ[name]}" if os.environ.get(name) else options
+    return env
+
+
 def run_sanitized(program: Path, args: list[str], timeout: int = 600) -> subprocess.CompletedProcess[str]:
     """Runs a sanitized program; fails the test on a sanitizer report or a non-zero exit."""
     done = subprocess.run([str(program), *args], capture_output=True, text=True, check=False,
-                          env={**os.environ, **SANITIZER_ENV}, timeout=timeout)
+                          env=sanitizer_env(), timeout=timeout)
     report = done.stderr[-6000:]
     assert done.returncode == 0, report
     for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
