@@ -85,13 +85,15 @@ def test_fused_activation(isa: str, op: str, activation: str) -> None:
 
 
 def test_lstm_at_batch_three_runs_its_steps_packed(isa: str) -> None:
-    """The recurrence of an LSTM at batch 3 (a Gemm per step on the constant R) and its
-    input projection take the packed path; the outputs match onnxruntime."""
+    """The recurrence of an LSTM at batch 3 and its input projection take the packed path,
+    fused (one LSTM node) or unrolled (peepholes: a Gemm per step on the constant R); the
+    outputs match onnxruntime."""
     from test_recurrent import check_against_onnxruntime, recurrent_model
 
-    model = recurrent_model("LSTM", "bidirectional", batch=3, hidden=17)
-    check_against_onnxruntime(model)
-    if isa in PACKED_ISAS:
-        runtime = pocketnn.Model(pocketnn.convert(model))
-        kernels = {node.kernel for node in runtime.nodes if node.op in ("Gemm", "MatMul")}
-        assert kernels == {f"packed/{isa}"}
+    for peepholes, ops in ((False, ("LSTM",)), (True, ("Gemm", "MatMul"))):
+        model = recurrent_model("LSTM", "bidirectional", batch=3, hidden=17, peepholes=peepholes)
+        check_against_onnxruntime(model)
+        if isa in PACKED_ISAS:
+            runtime = pocketnn.Model(pocketnn.convert(model))
+            kernels = {node.kernel for node in runtime.nodes if node.op in ops}
+            assert kernels == {f"packed/{isa}"}, (peepholes, kernels)

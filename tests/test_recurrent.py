@@ -1,5 +1,6 @@
 """LSTM, GRU and RNN, fused (op codes 112-113; tests/test_recurrent_fused.py has their own
-cases) or unrolled at convert time (frontend/recurrent.py), against onnxruntime on the configurations the ONNX backend cases leave out: both layouts,
+cases) or unrolled at convert time (frontend/recurrent.py), against onnxruntime on the
+configurations the ONNX backend cases leave out: both layouts,
 bidirectional with initial states given at run time, peepholes, clip, non-default
 activations, GRU's linear_before_reset, and opsets from before Split/Slice/Clip took
 their parameters as inputs."""
