@@ -81,10 +81,19 @@ def _error(node: onnx.NodeProto, message: str) -> UnsupportedOpError:
     return UnsupportedOpError(f"node '{node.name}' ({node.op_type}): {message}")
 
 
+def _direction(attrs: dict[str, object]) -> str:
+    value = attrs.get("direction", b"forward")
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _activation_names(attrs: dict[str, object]) -> list[str]:
+    """The `activations` attribute as given (empty when absent)."""
+    return [n.decode() if isinstance(n, bytes) else str(n) for n in attrs.get("activations", [])]  # type: ignore[union-attr]
+
+
 def _activations(node: onnx.NodeProto, attrs: dict[str, object], per_direction: int,
                  defaults: list[str], directions: int) -> list[list[_Activation]]:
-    names = [n.decode() if isinstance(n, bytes) else str(n) for n in attrs.get("activations", [])] \
-        or defaults * directions
+    names = _activation_names(attrs) or defaults * directions
     if len(names) != per_direction * directions:
         raise ModelError(f"node '{node.name}' ({node.op_type}): {len(names)} activations given, "
                          f"{per_direction * directions} expected")
@@ -291,8 +300,7 @@ def unroll(node: onnx.NodeProto, x_shape: tuple[int, ...], constants: dict[str, 
     if len(x_shape) != 3 or layout not in (0, 1):
         raise ModelError(f"node '{node.name}' ({node.op_type}): X must be 3-D (got {list(x_shape)}), layout 0 or 1")
     seq, batch, size = (x_shape[0], x_shape[1], x_shape[2]) if layout == 0 else (x_shape[1], x_shape[0], x_shape[2])
-    direction = attrs.get("direction", b"forward")
-    direction = direction.decode() if isinstance(direction, bytes) else str(direction)
+    direction = _direction(attrs)
     if direction not in ("forward", "reverse", "bidirectional"):
         raise ModelError(f"node '{node.name}' ({node.op_type}): direction '{direction}' is not an ONNX direction")
     directions = 2 if direction == "bidirectional" else 1
@@ -358,12 +366,11 @@ def fusable(node: onnx.NodeProto, x_shape: tuple[int, ...], constants: dict[str,
     if node.op_type not in FUSED_OPS or node.domain not in ("", "ai.onnx") or len(x_shape) != 3:
         return False
     attrs = onnx_attrs(node)
-    direction = attrs.get("direction", b"forward")
-    direction = direction.decode() if isinstance(direction, bytes) else str(direction)
+    direction = _direction(attrs)
     if direction not in ("forward", "reverse", "bidirectional") or int(attrs.get("layout", 0)):  # type: ignore[arg-type]
         return False
     directions = 2 if direction == "bidirectional" else 1
-    names = [n.decode() if isinstance(n, bytes) else str(n) for n in attrs.get("activations", [])]  # type: ignore[union-attr]
+    names = _activation_names(attrs)
     if names and names != _FUSED_ACTIVATIONS[node.op_type] * directions:
         return False
     if int(attrs.get("input_forget", 0)):  # type: ignore[arg-type]
