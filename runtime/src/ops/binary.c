@@ -163,7 +163,7 @@ pnn_status pnn_op_binary_prepare(pnn_model *model, pnn_node *node, pnn_error *er
   plan->simd = pnn_f32_binary_simd_select(&model->cpu, &plan->k, &isa);
   node->params = plan;
   node->scratch_bytes = 0;
-  node->kernel = PNN_NN_KERNEL_NAME("f32-binary", isa);
+  node->kernel = PNN_KERNEL_NAME("f32-binary", isa);
   return PNN_OK;
 }
 

@@ -248,7 +248,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     p.spmm = pnn_f32_spmm_select(&model->cpu, &isa);
     p.sparse_direct = kh == 1 && kw == 1 && strides[0] == 1 && strides[1] == 1 && pads[0] == 0 &&
                       pads[1] == 0 && pads[2] == 0 && pads[3] == 0;
-    node->kernel = PNN_NN_KERNEL_NAME("sparse", isa);
+    node->kernel = PNN_KERNEL_NAME("sparse", isa);
     if (!p.sparse_direct) {
       /* Taps that only ever read padding add w * 0: dropped, with their weights. */
       crop = pnn_conv_crop_taps(&p.geom);
@@ -268,12 +268,12 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     p.path = CONV_PATH_DWCONV;
     p.geom.channels = p.in_c;
     p.dwconv = pnn_f32_dwconv_select(&model->cpu, &isa);
-    node->kernel = PNN_NN_KERNEL_NAME("dwconv", isa);
+    node->kernel = PNN_KERNEL_NAME("dwconv", isa);
   } else if (direct && group == 1 && c <= CONV_DIRECT_MAX_C && w->kind == PNN_TENSOR_CONSTANT &&
              w->data != NULL) {
     p.path = CONV_PATH_DIRECT;
     p.direct = direct;
-    node->kernel = PNN_NN_KERNEL_NAME("direct", direct_isa);
+    node->kernel = PNN_KERNEL_NAME("direct", direct_isa);
     /* c <= 4, kh, kw <= 7 and m bounded by the validated weight size: no overflow. */
     extra = pnn_f32_conv_direct_packed_floats(p.out_c, p.in_c, (size_t)(kh * kw)) * sizeof(float);
   } else if (have_pb && group == 1 && kh == 3 && kw == 3 && strides[0] == 1 && strides[1] == 1 &&
@@ -289,7 +289,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     p.wino_activate = NULL;
     if (strcmp(isa, "scalar") == 0 && pnn_act_needs_scalar_pass(p.act.kind))
       pnn_f32_unary_select(&model->cpu, &p.wino_activate, NULL);
-    node->kernel = PNN_NN_KERNEL_NAME("winograd2x2", isa);
+    node->kernel = PNN_KERNEL_NAME("winograd2x2", isa);
     p.tiles = tiles;
     p.panels = clamp_size(CONV_WINO_V_BUDGET / (16 * p.in_c * CONV_NR * sizeof(float)), 1, 4);
     p.panels = clamp_size(p.panels, 1, pnn_nn_div_up(tiles, CONV_NR));
@@ -336,7 +336,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
       extra = p.out_c * k_depth * sizeof(float); /* fewer than W's elements */
     }
     isa = pb_isa;
-    node->kernel = p.gemm_pt ? PNN_NN_KERNEL_NAME("packed-channels", pt_isa) : PNN_NN_KERNEL_NAME("packed", isa);
+    node->kernel = p.gemm_pt ? PNN_KERNEL_NAME("packed-channels", pt_isa) : PNN_KERNEL_NAME("packed", isa);
     size_t panel_bytes;
     if (!pnn_nn_mul(k_depth, CONV_NR * sizeof(float), &panel_bytes)) {
       return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Conv): kernel too large", node->name);
@@ -350,11 +350,11 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
              pads[1] == 0 && pads[2] == 0 && pads[3] == 0) {
     p.path = CONV_PATH_GEMM_1X1;
     p.gemm = pnn_f32_gemm_select(&model->cpu, &isa);
-    node->kernel = PNN_NN_KERNEL_NAME("gemm-1x1", isa);
+    node->kernel = PNN_KERNEL_NAME("gemm-1x1", isa);
   } else {
     p.path = CONV_PATH_IM2COL;
     p.gemm = pnn_f32_gemm_select(&model->cpu, &isa);
-    node->kernel = PNN_NN_KERNEL_NAME("im2col+gemm", isa);
+    node->kernel = PNN_KERNEL_NAME("im2col+gemm", isa);
     k_depth = crop_dense_taps(&p, constant_w, &crop);
     if (crop.cropped) extra = p.out_c * k_depth * sizeof(float); /* fewer than W's elements */
     size_t rows, count;

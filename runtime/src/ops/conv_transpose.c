@@ -121,7 +121,7 @@ pnn_status pnn_op_conv_transpose_prepare(pnn_model *model, pnn_node *node, pnn_e
 
   const char *isa = "scalar";
   p.gemm = pnn_f32_gemm_select(&model->cpu, &isa);
-  node->kernel = PNN_NN_KERNEL_NAME("gemm+col2im", isa);
+  node->kernel = PNN_KERNEL_NAME("gemm+col2im", isa);
 
   /* rows of the column buffer: M/g*kh*kw; its size rows * H*W; weights C*rows. */
   size_t rows, cols_count, cols_bytes, w_count, w_bytes, scratch;

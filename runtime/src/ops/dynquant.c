@@ -85,7 +85,7 @@ pnn_status pnn_op_dynamic_quantize_prepare(pnn_model *model, pnn_node *node, pnn
   p->quantize = pnn_f32_quantize_u8_select(&model->cpu, &isa);
   p->n = x->numel;
   node->params = p;
-  node->kernel = PNN_NN_KERNEL_NAME("f32quantize", isa);
+  node->kernel = PNN_KERNEL_NAME("f32quantize", isa);
   return PNN_OK;
 }
 
@@ -201,7 +201,7 @@ static pnn_status finish_weights(pnn_node *node, const char *op, const pnn_model
   p->w_zero = zeros;
   *params = *p;
   node->params = params;
-  node->kernel = PNN_NN_KERNEL_NAME("s8gemm_s32", p->gemm->name);
+  node->kernel = PNN_KERNEL_NAME("s8gemm_s32", p->gemm->name);
   return PNN_OK;
 }
 

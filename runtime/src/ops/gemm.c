@@ -117,7 +117,7 @@ pnn_status pnn_op_gemm_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
 
   const char *isa = "scalar";
   p.gemm = pnn_f32_gemm_select(&model->cpu, &isa);
-  node->kernel = PNN_NN_KERNEL_NAME("gemm", isa);
+  node->kernel = PNN_KERNEL_NAME("gemm", isa);
   if (pnn_tensor_is_sparse(b)) {
     if (!p.trans_b || p.trans_a || p.alpha != 1.0f ||
         (p.c_mode != GEMM_C_NONE && p.c_mode != GEMM_C_COL)) {
@@ -132,7 +132,7 @@ pnn_status pnn_op_gemm_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     }
     p.sparse_b = true;
     p.spmm = pnn_f32_spmm_select(&model->cpu, &isa);
-    node->kernel = PNN_NN_KERNEL_NAME("sparse", isa);
+    node->kernel = PNN_KERNEL_NAME("sparse", isa);
     const bool c_const_vec = c && c->kind == PNN_TENSOR_CONSTANT && c->data != NULL;
     size_t header, block, bias_bytes = 0, at_bytes = 0, yt_bytes = 0, scratch = 0, count;
     if (!pnn_nn_align(sizeof(p), &header) || !pnn_nn_float_region(p.n, &bias_bytes) ||
@@ -172,7 +172,7 @@ pnn_status pnn_op_gemm_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   const char *pb_isa = NULL;
   const pnn_f32_gemm_pb_fn pb = b_const && !gemv && p.c_mode != GEMM_C_FULL ? pnn_packed_gemm_kernel(model, &pb_isa)
                                                                             : NULL;
-  if (pb) node->kernel = PNN_NN_KERNEL_NAME("packed", pb_isa);
+  if (pb) node->kernel = PNN_KERNEL_NAME("packed", pb_isa);
   const bool pack_b = b_needs_copy && b_const && !gemv && !pb;
   const bool bias_vector = p.c_mode == GEMM_C_COL || p.c_mode == GEMM_C_ROW;
   const size_t bias_len = p.c_mode == GEMM_C_COL ? p.n : p.m;

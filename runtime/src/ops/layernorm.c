@@ -116,7 +116,7 @@ pnn_status pnn_op_layernorm_prepare(pnn_model *model, pnn_node *node, pnn_error 
   node->scratch_bytes = 0;
   const char *isa = "scalar";
   plan->fn = pnn_f32_layernorm_select(&model->cpu, &isa);
-  node->kernel = PNN_NN_KERNEL_NAME("f32-layernorm", isa);
+  node->kernel = PNN_KERNEL_NAME("f32-layernorm", isa);
   return PNN_OK;
 }
 

@@ -90,14 +90,14 @@ pnn_status pnn_op_matmul_prepare(pnn_model *model, pnn_node *node, pnn_error *er
 
   const char *isa = "scalar";
   p.gemm = pnn_f32_gemm_select(&model->cpu, &isa);
-  node->kernel = PNN_NN_KERNEL_NAME("gemm", isa);
+  node->kernel = PNN_KERNEL_NAME("gemm", isa);
   const size_t rows = p.batch * p.m; /* cannot overflow: the output's element count */
   const bool b_const = b->kind == PNN_TENSOR_CONSTANT && b->data != NULL && b->encoding == PNN_ENCODING_DENSE &&
                        rb >= 2 && p.fold;
   const bool as_rows = b_const && rows == 1 && p.n > 1;
   const char *pb_isa = NULL;
   const pnn_f32_gemm_pb_fn pb = b_const && rows > 1 ? pnn_packed_gemm_kernel(model, &pb_isa) : NULL;
-  if (pb) node->kernel = PNN_NN_KERNEL_NAME("packed", pb_isa);
+  if (pb) node->kernel = PNN_KERNEL_NAME("packed", pb_isa);
   size_t header, packed_floats = 0, block;
   if (!pnn_nn_align(sizeof(p), &header) || (as_rows && !pnn_nn_mul(p.k, p.n, &packed_floats)) ||
       !pnn_nn_mul(packed_floats, sizeof(float), &block) ||

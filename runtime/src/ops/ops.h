@@ -64,7 +64,7 @@ PNN_DECLARE_OP(bconv)        /* BConv2d, BGemm */
 
 /* "<path>/<isa>" as a static string for the node's kernel field. The ISA names are
  * the ones the select functions return. */
-#define PNN_NN_KERNEL_NAME(path, isa)                                                  \
+#define PNN_KERNEL_NAME(path, isa)                                                     \
   (strcmp((isa), "avx512") == 0 ? path "/avx512"                                      \
    : strcmp((isa), "avx512vnni") == 0 ? path "/avx512vnni"                            \
    : strcmp((isa), "avx2") == 0 ? path "/avx2"                                        \

@@ -74,7 +74,7 @@ pnn_status pnn_op_pool_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   if (node->op == PNN_OP_MAX_POOL) {
     const char *isa = "scalar";
     p->maxpool = pnn_f32_maxpool2d_select(&model->cpu, &isa);
-    node->kernel = PNN_NN_KERNEL_NAME("maxpool", isa);
+    node->kernel = PNN_KERNEL_NAME("maxpool", isa);
   }
   return PNN_OK;
 }

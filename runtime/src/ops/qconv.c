@@ -353,7 +353,7 @@ static pnn_status sparse_weights(const pnn_node *node, const char *op, const pnn
 static const char *select_spmm(const pnn_model *model, qconv_params *p) {
   const char *isa = "scalar";
   p->spmm = pnn_u8_spmm_select(&model->cpu, &isa);
-  return PNN_NN_KERNEL_NAME("u8spmm", isa);
+  return PNN_KERNEL_NAME("u8spmm", isa);
 }
 
 /* The attributes and shapes of a 2-D integer convolution (QConv, ConvInteger: X
@@ -444,7 +444,7 @@ pnn_status pnn_op_qconv_prepare(pnn_model *model, pnn_node *node, pnn_error *err
     p.geom.channels = p.in_c;
     const char *isa = "scalar";
     p.dwconv = pnn_s8_dwconv_select(&model->cpu, &isa);
-    node->kernel = PNN_NN_KERNEL_NAME("s8dwconv", isa);
+    node->kernel = PNN_KERNEL_NAME("s8dwconv", isa);
   } else {
     p.path = direct ? QCONV_PATH_DIRECT : QCONV_PATH_IM2COL;
     p.gemm = select_gemm(model, w, &node->kernel);

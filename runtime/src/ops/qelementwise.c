@@ -184,7 +184,7 @@ pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_err
       if (!quantize) return store_params(node, &p, "scalar", error);
       const char *isa = "scalar";
       p.quantize_fn = pnn_f32_quantize_u8_select(&model->cpu, &isa);
-      return store_params(node, &p, PNN_NN_KERNEL_NAME("quantize", isa), error);
+      return store_params(node, &p, PNN_KERNEL_NAME("quantize", isa), error);
     }
     case PNN_OP_QLOOKUP: {
       if ((st = check_unary(model, node, op, 2, PNN_DTYPE_U8, "u8", PNN_DTYPE_U8, "u8", error)) != PNN_OK)
@@ -232,7 +232,7 @@ pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_err
       p.count = a->numel;
       const char *isa = "scalar";
       p.add_fn = pnn_u8_add_select(&model->cpu, &isa);
-      return store_params(node, &p, PNN_NN_KERNEL_NAME("u8add", isa), error);
+      return store_params(node, &p, PNN_KERNEL_NAME("u8add", isa), error);
     }
     case PNN_OP_QGLOBAL_AVERAGE_POOL: {
       const pnn_tensor *x, *y;
@@ -266,7 +266,7 @@ pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_err
       p.count = p.geom.channels;
       const char *isa = "scalar";
       p.maxpool_fn = pnn_u8_maxpool2d_select(&model->cpu, &isa);
-      return store_params(node, &p, PNN_NN_KERNEL_NAME("u8maxpool", isa), error);
+      return store_params(node, &p, PNN_KERNEL_NAME("u8maxpool", isa), error);
     }
     case PNN_OP_QAVERAGE_POOL: {
       const pnn_tensor *x, *y;

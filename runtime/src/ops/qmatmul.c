@@ -102,7 +102,7 @@ pnn_status pnn_op_qmatmul_prepare(pnn_model *model, pnn_node *node, pnn_error *e
   p.n = (size_t)n;
   p.k = (size_t)k;
   p.kernel = pnn_u8_matmul_select(&model->cpu);
-  node->kernel = PNN_NN_KERNEL_NAME("u8matmul", p.kernel->name);
+  node->kernel = PNN_KERNEL_NAME("u8matmul", p.kernel->name);
   /* The kernel's scratch: centred B (about 8 bytes per element of one B matrix) and a
    * row tile; bounded by B's element count, which the loader checked. */
   node->scratch_bytes = p.kernel->scratch_size(p.m, p.n, p.k);

@@ -266,7 +266,7 @@ pnn_status pnn_op_recurrent_prepare(pnn_model *model, pnn_node *node, pnn_error 
   p.gemm = pnn_f32_gemm_select(&model->cpu, &gemm_isa);
   p.unary = pnn_f32_unary_select(&model->cpu, NULL, &unary_isa);
   const pnn_f32_gemm_pb_fn pb = pnn_packed_gemm_kernel(model, &pb_isa);
-  node->kernel = pb ? PNN_NN_KERNEL_NAME("packed", pb_isa) : PNN_NN_KERNEL_NAME("gemm", gemm_isa);
+  node->kernel = pb ? PNN_KERNEL_NAME("packed", pb_isa) : PNN_KERNEL_NAME("gemm", gemm_isa);
 
   /* Params block: header, then per direction its weights, x bias and (GRU) h bias. */
   const size_t gh = p.gates * p.hidden;

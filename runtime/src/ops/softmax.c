@@ -34,7 +34,7 @@ pnn_status pnn_op_softmax_prepare(pnn_model *model, pnn_node *node, pnn_error *e
   node->scratch_bytes = plan->inner > 1 ? 2 * plan->inner * sizeof(float) : 0;
   const char *isa = "scalar";
   plan->fn = pnn_f32_softmax_select(&model->cpu, &isa);
-  node->kernel = PNN_NN_KERNEL_NAME("f32-softmax", isa);
+  node->kernel = PNN_KERNEL_NAME("f32-softmax", isa);
   return PNN_OK;
 }
 

@@ -112,7 +112,7 @@ pnn_status pnn_op_transpose_prepare(pnn_model *model, pnn_node *node, pnn_error 
     plan->cols = in_dims[m - 1];
     const char *isa = "scalar";
     plan->transpose2d = pnn_f32_transpose2d_select(&model->cpu, &isa);
-    node->kernel = PNN_NN_KERNEL_NAME("f32-transpose", isa);
+    node->kernel = PNN_KERNEL_NAME("f32-transpose", isa);
   } else {
     size_t in_stride[PNN_MAX_RANK];
     size_t s = 1;

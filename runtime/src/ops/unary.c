@@ -102,7 +102,7 @@ pnn_status pnn_op_unary_prepare(pnn_model *model, pnn_node *node, pnn_error *err
   plan->fn = pnn_f32_unary_select(&model->cpu, NULL, &isa);
   node->params = plan;
   node->scratch_bytes = 0;
-  node->kernel = PNN_NN_KERNEL_NAME("f32-unary", isa);
+  node->kernel = PNN_KERNEL_NAME("f32-unary", isa);
   return PNN_OK;
 }
 
