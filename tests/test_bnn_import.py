@@ -13,9 +13,13 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from onnx.reference import ReferenceEvaluator
+
 from pocketnn.binary.layers import ALPHA_RTOL, find_binary_layers
-from pocketnn.conversion import convert_graph
+from pocketnn.conversion import convert_graph, convert_model
 from pocketnn.datasets import load_digits_fixture
+from pocketnn.runtime import Model
+from pocketnn.verify import verify
 from support import run_per_sample
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -158,12 +162,40 @@ def test_larq_offset_outside_0_1_is_left_alone() -> None:
 
 def test_sign_zero_positions_are_counted(digits: np.ndarray) -> None:
     """Where a Sign model's pre-sign value is exactly 0, ONNX Sign gives 0 and the binary
-    kernels +1 (docs/BINARY.md). On the 1000 test digits the fixture has no such position,
-    so the float path and a lowered binary path see the same signs there."""
+    kernels +1 (docs/BINARY.md). `verify` counts those positions per Sign node: the
+    fixture has none on the first 200 test digits, so its binary path matches."""
     model = onnx.load(str(BNN / "bnn_frozen.onnx"))
-    pre_sign = [n.input[0] for n in model.graph.node if n.op_type == "Sign"]
-    model.graph.output.extend(helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in pre_sign)
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    zeros = sum(int(np.count_nonzero(v == 0)) for i in range(len(digits))
-                for v in session.run(pre_sign, {"input": digits[i:i + 1]}))
-    assert len(pre_sign) == 4 and zeros == 0
+    packed = convert_model(model, quiet=True).data
+    report = verify(model, packed, inputs={"input": digits[:200]})
+    assert len(report.sign_zeros) == 4 and report.sign_zero_positions == 0
+    assert all(values > 0 for _, values in report.sign_zeros.values())
+    assert report.passed(rtol=1e-4), report.failures()
+
+
+def test_verify_counts_sign_zeros_and_names_them_on_failure() -> None:
+    """Relu before a Sign makes about half the pre-sign values exactly 0: the binary
+    kernels read +1 there, the output differs from onnxruntime, and verify's FAIL comes
+    with the count, which equals the zeros onnx's reference evaluator computes."""
+    rng = np.random.default_rng(3)
+    inits = {"w0": rng.standard_normal((8, 3, 3, 3)).astype(np.float32), "w1": _pm_alpha((8, 8, 3, 3), seed=4),
+             "w2": _pm_alpha((8, 8, 3, 3), seed=5), "w3": rng.standard_normal((4, 8, 1, 1)).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "w0"], ["c0"], pads=[1] * 4), helper.make_node("Relu", ["c0"], ["r0"]),
+             helper.make_node("Sign", ["r0"], ["s0"], name="sign0"),
+             helper.make_node("Conv", ["s0", "w1"], ["c1"], pads=[1] * 4),
+             helper.make_node("Sign", ["c1"], ["s1"], name="sign1"),
+             helper.make_node("Conv", ["s1", "w2"], ["c2"], pads=[1] * 4), helper.make_node("Conv", ["c2", "w3"], ["y"])]
+    model = _model(nodes, inits, [1, 3, 8, 8], [1, 4, 8, 8])
+    packed = convert_model(model, quiet=True).data
+    assert [n.op for n in Model(packed).nodes].count("BConv2d") == 2
+    x = rng.standard_normal((3, 3, 8, 8)).astype(np.float32)
+    report = verify(model, packed, inputs={"x": x})
+    evaluator = ReferenceEvaluator(model)
+    r0 = [evaluator.run(["r0"], {"x": x[i:i + 1]})[0] for i in range(len(x))]
+    assert report.sign_zeros["sign0"] == (sum(int(np.count_nonzero(v == 0)) for v in r0), r0[0].size * len(x))
+    # sign1's zeros are sums of signs times weights, exactly 0 or not by summation order:
+    # onnxruntime's are the ones that matter, so only its count of values is checked here.
+    assert report.sign_zeros["sign1"][1] == r0[0].size * len(x)
+    assert report.sign_zeros["sign0"][0] > 0
+    failures = report.failures()
+    assert failures[0].startswith("FAIL output 'y'")
+    assert f"{report.sign_zero_positions} value(s) entering a Sign were exactly 0" in failures[-1]

@@ -29,6 +29,11 @@ def print_verify_report(console: Console, report: VerifyReport) -> None:
     print_table(console, f"{kind} ({report.samples} samples)",
                 ("output", "shape", "max abs err", "max rel err", "cosine", "SQNR dB", "top-1 agree",
                  "accuracy ort / pnn"), rows)
+    if report.sign_zeros:
+        values = sum(v for _, v in report.sign_zeros.values())
+        console.print(f"Sign(0) positions: {report.sign_zero_positions} of {values} values entering the "
+                      f"{len(report.sign_zeros)} Sign node(s) were exactly 0 (ONNX Sign(0) = 0; the binary "
+                      "kernels read +1 there)")
 
 
 def _fmt_bytes(n: int) -> str:

@@ -10,7 +10,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from pocketnn.format.opcodes import INTEGER_COMPUTE_OPS
+from onnx import helper, numpy_helper, shape_inference
+
+from pocketnn.format.opcodes import BINARY_OPS, INTEGER_COMPUTE_OPS
 from pocketnn.frontend.bindings import recorded_bindings
 from pocketnn.runtime import Model
 
@@ -37,6 +39,14 @@ class VerifyReport:
     samples: int
     outputs: list[OutputReport] = field(default_factory=list)
     quantized: bool = False  # the .pnn runs integer operators
+    # With binary operators in the .pnn: per ONNX Sign node, (exact zeros, values) of its
+    # input over all samples. ONNX Sign(0) = 0 where the binary kernels read +1
+    # (docs/BINARY.md), so these are the positions where the two may differ.
+    sign_zeros: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def sign_zero_positions(self) -> int:
+        return sum(zeros for zeros, _ in self.sign_zeros.values())
 
     # A quantized model is not expected to match within rtol. An output of at least
     # COSINE_MIN_ELEMENTS values per sample passes at cosine similarity >= min_cosine; a
@@ -61,6 +71,9 @@ class VerifyReport:
             elif not o.sqnr_db >= min_sqnr_db:
                 lines.append(f"FAIL output '{o.name}': SQNR {o.sqnr_db:.1f} dB < {min_sqnr_db:g} dB (quantized "
                              f"model; {elements} value(s) per sample, so cosine says nothing)")
+        if lines and self.sign_zero_positions:
+            lines.append(f"note: {self.sign_zero_positions} value(s) entering a Sign were exactly 0: ONNX "
+                         "gives Sign(0) = 0, pocketnn's binary kernels +1 (docs/BINARY.md)")
         return lines
 
     def passed(self, rtol: float = 1e-3, min_cosine: float = QUANTIZED_MIN_COSINE,
@@ -79,6 +92,25 @@ def _onnx_bytes(source: ModelSource) -> bytes:
 
 def _is_classifier(shape: tuple[int, ...]) -> bool:
     return len(shape) == 2 and shape[1] > 1
+
+
+def _sign_inputs(model: onnx.ModelProto) -> dict[str, str]:
+    """Node name (or output name) of every Sign -> the tensor it reads."""
+    return {node.name or node.output[0]: node.input[0] for node in model.graph.node if node.op_type == "Sign"}
+
+
+def _with_outputs(model: onnx.ModelProto, names: list[str]) -> onnx.ModelProto:
+    """A copy of `model` that also outputs the intermediate tensors `names`."""
+    inferred = shape_inference.infer_shapes(model)
+    elem_type = {v.name: v.type.tensor_type.elem_type for v in
+                 list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)}
+    extended = onnx.ModelProto()
+    extended.CopyFrom(model)
+    present = {o.name for o in extended.graph.output}
+    extended.graph.output.extend(helper.make_tensor_value_info(name, elem_type.get(name, onnx.TensorProto.FLOAT),
+                                                                    None)
+                                 for name in names if name not in present)
+    return extended
 
 
 def random_inputs(model: Model, samples: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -101,9 +133,21 @@ def verify(onnx_model: ModelSource, packed: Union[str, os.PathLike, bytes, Model
     ``labels`` (N integers) adds accuracy for classifier outputs.
     """
     model = packed if isinstance(packed, Model) else Model(packed)
+    reference = onnx.load_from_string(_onnx_bytes(onnx_model))
+    binary = any(node.op in BINARY_OPS for node in model.nodes)
+    initializers = {t.name: t for t in reference.graph.initializer}
+    signs = _sign_inputs(reference) if binary else {}
+    sign_zeros = {node: (0, 0) for node in signs}
+    for node, tensor in signs.items():  # a Sign of a constant (latent weights) is counted once
+        if tensor in initializers:
+            values = numpy_helper.to_array(initializers[tensor])
+            sign_zeros[node] = (int(np.count_nonzero(values == 0)), int(values.size))
+    watched = {node: tensor for node, tensor in signs.items() if tensor not in initializers}
+    if watched:
+        reference = _with_outputs(reference, sorted(set(watched.values())))
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    session = ort.InferenceSession(_onnx_bytes(onnx_model), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(reference.SerializeToString(), options, providers=["CPUExecutionProvider"])
     feeds = dict(inputs) if inputs is not None else random_inputs(model, samples, seed)
     # Inputs frozen at convert time (--bind) are fed to onnxruntime with the same values.
     bound = recorded_bindings(model.metadata("bound_inputs"))
@@ -118,11 +162,15 @@ def verify(onnx_model: ModelSource, packed: Union[str, os.PathLike, bytes, Model
         sample = {k: feeds[k][s * batch[k]:(s + 1) * batch[k]] for k in batch}
         ours = model.run(sample)
         theirs = dict(zip(ort_names, session.run(None, {**sample, **bound})))
+        for node, tensor in watched.items():
+            zeros, values = sign_zeros[node]
+            sign_zeros[node] = (zeros + int(np.count_nonzero(theirs[tensor] == 0)), values + int(theirs[tensor].size))
         for info in model.outputs:
             if info.name not in theirs:
                 raise ValueError(f"output {info.name!r} is not an output of the ONNX model")
             per_output[info.name].append((np.asarray(theirs[info.name], dtype=np.float32), ours[info.name]))
-    report = VerifyReport(samples=n, quantized=any(node.op in INTEGER_COMPUTE_OPS for node in model.nodes))
+    report = VerifyReport(samples=n, quantized=any(node.op in INTEGER_COMPUTE_OPS for node in model.nodes),
+                          sign_zeros=sign_zeros)
     for info in model.outputs:
         pairs = per_output[info.name]
         abs_err = max(float(np.max(np.abs(r - p))) if r.size else 0.0 for r, p in pairs)

@@ -115,3 +115,6 @@ INTEGER_COMPUTE_OPS = frozenset({"QConv", "QGemm", "QAdd", "QLookup", "QGlobalAv
 
 # Operators of onnxruntime's quantize_dynamic output (format 1.6).
 DYNAMIC_QUANT_OPS = frozenset({"ConvInteger", "MatMulInteger", "DynamicQuantizeLinear"})
+
+# Bit-packed binary operators (format 1.6, docs/BINARY.md).
+BINARY_OPS = frozenset({"BConv2d", "BGemm"})
