@@ -88,30 +88,43 @@ def _condition(node: onnx.NodeProto, value: np.ndarray) -> bool:
     return bool(value.reshape(()).item())
 
 
+def instantiate(graph: onnx.GraphProto, prefix: str, taken_names: set[str]
+                ) -> tuple[onnx.GraphProto, list[onnx.NodeProto], dict[str, np.ndarray]]:
+    """A copy of the subgraph `graph` with every name it defines renamed apart from
+    `taken_names` under `prefix` (names it reads from outside kept), its nodes named
+    under `prefix`, and its initializers as constants. The copy's inputs and outputs
+    carry the new names, so a caller binds the inputs and reads the outputs. The new
+    names are added to `taken_names`."""
+    copy = onnx.GraphProto()
+    copy.CopyFrom(graph)
+    renames: dict[str, str] = {}
+    for name in sorted(_defined_in(copy)):
+        new, k = prefix + name, 1
+        while new in taken_names:
+            new, k = f"{prefix}{name}_{k}", k + 1
+        renames[name] = new
+        taken_names.add(new)
+    _rename_graph(copy, renames)
+    constants = {t.name: numpy_helper.to_array(t) for t in copy.initializer}
+    nodes: list[onnx.NodeProto] = []
+    for i, inner in enumerate(copy.node):
+        inner.name = f"{prefix}{inner.name or f'{inner.op_type}_{i}'}"
+        nodes.append(inner)
+    return copy, nodes, constants
+
+
 def inline_branch(node: onnx.NodeProto, cond: np.ndarray, taken_names: set[str]
                   ) -> tuple[list[onnx.NodeProto], dict[str, np.ndarray]]:
     """The nodes that replace `node` (an If with condition value `cond`) and the branch's
     initializers, renamed apart from `taken_names` (every name in use outside)."""
-    branch = onnx.GraphProto()
-    branch.CopyFrom(_branch(node, _condition(node, cond)))
+    branch = _branch(node, _condition(node, cond))
     if len(branch.output) != len(node.output):
         raise ModelError(f"node '{node.name}' (If): the branch has {len(branch.output)} outputs, "
                          f"the node {len(node.output)}")
     prefix = f"{node.name}/"
-    renames: dict[str, str] = {}
-    for name in sorted(_defined_in(branch)):
-        new, k = prefix + name, 1
-        while new in taken_names or new in renames.values():
-            new, k = f"{prefix}{name}_{k}", k + 1
-        renames[name] = new
-    _rename_graph(branch, renames)
-    constants = {t.name: numpy_helper.to_array(t) for t in branch.initializer}
-    nodes: list[onnx.NodeProto] = []
-    for i, inner in enumerate(branch.node):
-        inner.name = f"{prefix}{inner.name or f'{inner.op_type}_{i}'}"
-        nodes.append(inner)
+    renamed, nodes, constants = instantiate(branch, prefix, taken_names)
     # The If's outputs become copies of the branch's (a branch may return an outer name).
-    for branch_out, out in zip(branch.output, node.output):
+    for branch_out, out in zip(renamed.output, node.output):
         if out:
             nodes.append(helper.make_node("Identity", [branch_out.name], [out], name=f"{prefix}{out}/out"))
     return nodes, constants

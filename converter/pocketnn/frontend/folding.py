@@ -25,6 +25,7 @@ from pocketnn.errors import LimitError, ShapeError
 from pocketnn.frontend.binary_import import expand_qonnx_ops
 from pocketnn.frontend.contrib_ops import expand_contrib_ops
 from pocketnn.frontend.control_flow import SUBGRAPH_OPS, inline_constant_ifs, node_reads
+from pocketnn.frontend.loops import LOOP_OPS, unroll_static_loops
 from pocketnn.frontend.node_writer import onnx_attrs
 from pocketnn.frontend.recurrent import RECURRENT_OPS, unroll_recurrent
 from pocketnn.frontend.value_types import RUNTIME_ELEM_TYPES
@@ -109,6 +110,11 @@ class OnnxState:
             if imp.domain in ("", "ai.onnx"):
                 return int(imp.version)
         return 0
+
+    def static_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape of every tensor whose shape is static."""
+        return {name: tuple(int(d) for d in info.shape or ()) for name, info in self.infos.items()
+                if info.is_static}
 
 
 def _info_from_type(type_proto: onnx.TypeProto) -> TensorInfo:
@@ -378,13 +384,28 @@ def remove_dead(state: OnnxState) -> None:
     state.constants = {k: v for k, v in state.constants.items() if k in live}
 
 
+def _names_in_use(state: OnnxState) -> set[str]:
+    taken = set(state.inputs) | set(state.constants) | set(state.outputs)
+    taken.update(name for node in state.nodes for name in list(node.input) + list(node.output) if name)
+    return taken
+
+
 def _inline_ifs(state: OnnxState) -> bool:
     """Replaces each If whose condition folded to a constant by the branch it takes."""
     if not any(node.op_type == "If" for node in state.nodes):
         return False
-    taken = set(state.inputs) | set(state.constants) | set(state.outputs)
-    taken.update(name for node in state.nodes for name in list(node.input) + list(node.output) if name)
+    taken = _names_in_use(state)
     state.nodes, changed = inline_constant_ifs(state.nodes, state.constants, taken)
+    return changed
+
+
+def _unroll_loops(state: OnnxState) -> bool:
+    """Unrolls each Loop/Scan with a static trip count (frontend/loops.py)."""
+    if not any(node.op_type in LOOP_OPS for node in state.nodes):
+        return False
+    shapes = state.static_shapes()
+    taken = _names_in_use(state)
+    state.nodes, changed = unroll_static_loops(state.nodes, state.constants, shapes, state.opset, taken)
     return changed
 
 
@@ -392,8 +413,7 @@ def _unroll_recurrent(state: OnnxState) -> bool:
     """Unrolls each LSTM/GRU whose input has a static shape (frontend/recurrent.py)."""
     if not any(node.op_type in RECURRENT_OPS for node in state.nodes):
         return False
-    shapes = {name: tuple(int(d) for d in info.shape or ()) for name, info in state.infos.items()
-              if info.is_static}
+    shapes = state.static_shapes()
     state.nodes, changed = unroll_recurrent(state.nodes, shapes, state.constants, state.opset)
     return changed
 
@@ -405,6 +425,7 @@ def simplify(state: OnnxState, runtime_op: RuntimeOp) -> None:
         state.infos = infer_shapes(state)
         changed = fold_round(state, runtime_op)
         changed = _inline_ifs(state) or changed
+        changed = _unroll_loops(state) or changed
         changed = _unroll_recurrent(state) or changed
         changed = expand_contrib_ops(state) or changed
         changed = expand_qonnx_ops(state) or changed

@@ -13,6 +13,7 @@ from pocketnn.frontend import (
     lowering_values,
 )
 from pocketnn.frontend.context import LowerFn, LoweringContext, OnnxNode
+from pocketnn.frontend.loops import LOOP_OPS
 from pocketnn.frontend.recurrent import RECURRENT_OPS
 
 LOWERINGS: dict[str, LowerFn] = {
@@ -29,9 +30,9 @@ LOWERINGS: dict[str, LowerFn] = {
 # weights cast to float) stays a runtime copy, as before.
 VALUE_OPS = frozenset(lowering_values.LOWERINGS) - {"Cast", "CastLike"}
 # Ops the converter resolves before lowering: If by folding its condition
-# (control_flow.py), recurrent layers the runtime cannot compute whole by unrolling them
-# (recurrent.py).
-CONVERT_TIME_OPS = frozenset({"If"}) | RECURRENT_OPS
+# (control_flow.py), Loop/Scan with static trip counts by unrolling them (loops.py),
+# recurrent layers the runtime cannot compute whole by unrolling them (recurrent.py).
+CONVERT_TIME_OPS = frozenset({"If"}) | LOOP_OPS | RECURRENT_OPS
 SUPPORTED_ONNX_OPS: tuple[str, ...] = tuple(sorted(set(LOWERINGS) | CONVERT_TIME_OPS))
 
 

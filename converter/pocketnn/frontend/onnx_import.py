@@ -16,6 +16,7 @@ from pocketnn.format import spec
 from pocketnn.frontend.bindings import bindings_metadata
 from pocketnn.frontend.context import LoweringContext, OnnxNode, onnx_to_dtype
 from pocketnn.frontend.control_flow import SUBGRAPH_OPS, depends_on
+from pocketnn.frontend.loops import LOOP_OPS, loop_problem
 from pocketnn.frontend.folding import (
     DEFAULT_MAX_CONSTANT_ELEMENTS,
     OnnxState,
@@ -178,6 +179,9 @@ def _check_all_supported(state: OnnxState) -> None:
     for node in state.nodes:
         if node.op_type == "If" and node.domain in ("", "ai.onnx"):
             problems.setdefault("If", []).append(_if_problem(node, state))
+        elif node.op_type in LOOP_OPS and node.domain in ("", "ai.onnx"):
+            problems.setdefault(node.op_type, []).append(
+                loop_problem(node, state.constants, state.static_shapes(), state.opset))
         elif node.op_type in SUBGRAPH_OPS or not is_supported(node.op_type, node.domain):
             domain = f" (domain '{node.domain}')" if node.domain not in ("", "ai.onnx") else ""
             problems.setdefault(f"{node.op_type}{domain}", []).append(f"node '{node.name}'")
