@@ -7,7 +7,7 @@ fp32 (Conv) and in Larq Compute Engine 0.16 (larq QuantConv2D + BatchNorm conver
 `use_indirect_bgemm=True` and with its default kernel).
 
 `--model quicknet`: a whole BNN at 224x224: pocketnn and onnxruntime fp32 run the
-QuickNet-like ONNX of quicknet_onnx.py (random weights), LCE runs larq_zoo's QuickNet
+QuickNet-like ONNX of pocketnn.reference_models.quicknet_like (random weights), LCE runs larq_zoo's QuickNet
 (random weights) converted by `lce.convert_keras_model`.
 
 LCE runs in a child process (lce_child.py) with its own venv, made once by
@@ -29,12 +29,12 @@ import time
 
 import numpy as np
 import pocketnn
+from pocketnn.reference_models import quicknet_like
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from bench_bconv_op import conv_model  # noqa: E402
-from quicknet_onnx import quicknet_model  # noqa: E402
 from timing import host_banner, interleaved, ort_session  # noqa: E402
 
 DEFAULT_LCE_PYTHON = "/work/venvs/s21-lce-tf/bin/python"
@@ -92,7 +92,7 @@ def main() -> None:
     else:
         print(f"QuickNet-like BNN at 224x224, 1 thread, median of {args.runs}, clock {args.clock}", flush=True)
         x = np.random.default_rng(1).standard_normal((1, 3, 224, 224)).astype(np.float32)
-        binary = fp32 = quicknet_model()
+        binary = fp32 = quicknet_like()
         lce = LceChild(args.lce_python, "quicknet", "224", args.clock)
     runtime = pocketnn.Model(pocketnn.convert(binary, quiet=True))
     session = ort_session(fp32.SerializeToString(), threads=1)

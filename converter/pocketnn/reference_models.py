@@ -2,8 +2,9 @@
 
 MobileNet V1, MobileNet V2, ResNet-18 and ResNet-50 with the layer shapes of the published
 architectures, written as exporters write them (Conv -> BatchNormalization -> Relu or
-Clip(0, 6), residual Add, GlobalAveragePool -> Flatten -> Gemm). Used by
-``pocketnn demo``, the tests and the benchmarks; nothing is downloaded.
+Clip(0, 6), residual Add, GlobalAveragePool -> Flatten -> Gemm), and a QuickNet-like
+binary network. Used by ``pocketnn demo``, the tests and the benchmarks; nothing is
+downloaded.
 """
 
 from __future__ import annotations
@@ -175,6 +176,42 @@ def resnet50(resolution: int = 224, width: float = 1.0, classes: int = 1000,
             c = ch(4 * mid)
     out = b.classifier(y, c, classes)
     return b.model("resnet50", "input", out, (1, 3, resolution, resolution), classes)
+
+
+QUICKNET_WIDTHS = (64, 128, 256, 512)
+
+
+def _binary_block(b: _Builder, x: str, channels: int) -> str:
+    """y = x + bconv3x3(sign(x)): the zero-positive sign as older Larq quantizers export
+    it (Where(x < 0, -1, 1)), weights +-a_c per output channel with BN folded into a bias."""
+    less = b.node("Less", [x, b.constant("zero", np.array(0.0, np.float32))])
+    sign = b.node("Where", [less, b.constant("neg", np.array(-1.0, np.float32)),
+                            b.constant("pos", np.array(1.0, np.float32))])
+    scale = b.rng.uniform(0.5, 1.5, channels) / np.sqrt(channels * 9)
+    w = b.rng.choice(np.array([-1.0, 1.0]), (channels, channels, 3, 3)) * scale[:, None, None, None]
+    y = b.node("Conv", [sign, b.constant("bw", w.astype(np.float32)),
+                        b.constant("bb", b.rng.normal(0.0, 0.1, channels).astype(np.float32))],
+               kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    return b.node("Add", [x, y])
+
+
+def quicknet_like(resolution: int = 224, classes: int = 1000, blocks: int = 4, seed: int = 0) -> onnx.ModelProto:
+    """A binary network shaped as larq_zoo's QuickNet (Bannink et al. 2021): a float stem
+    (3x3 stride-2 conv 3->32, depthwise 3x3 stride 2, 1x1 conv 32->64), four sections of
+    64, 128, 256, 512 channels with `blocks` binary residual blocks each, float
+    transitions (2x2 max pool, 1x1 conv), a float head (ReLU, global average pool, Gemm)."""
+    b = _Builder(seed)
+    x = b.conv_bn("input", 3, 32, 3, stride=2)
+    x = b.conv_bn(x, 32, 32, 3, stride=2, group=32)
+    x = b.conv_bn(x, 32, QUICKNET_WIDTHS[0], 1, act=None)
+    for section, width in enumerate(QUICKNET_WIDTHS):
+        if section:
+            x = b.node("MaxPool", [x], kernel_shape=[2, 2], strides=[2, 2])
+            x = b.conv_bn(x, QUICKNET_WIDTHS[section - 1], width, 1, act=None)
+        for _ in range(blocks):
+            x = _binary_block(b, x, width)
+    out = b.classifier(b.node("Relu", [x]), QUICKNET_WIDTHS[-1], classes)
+    return b.model("quicknet_like", "input", out, (1, 3, resolution, resolution), classes)
 
 
 MODELS: dict[str, Callable[..., onnx.ModelProto]] = {
