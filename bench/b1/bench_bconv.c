@@ -2,9 +2,12 @@
  * so that onnxruntime's fp32 Conv and each variant run interleaved in one process.
  * One context holds a random layer (C -> M channels, 3x3, stride 1, zero padding 1,
  * H x W), its packed weights, packed and float input, output and scratch. */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime, CLOCK_THREAD_CPUTIME_ID */
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pnn_kernels.h"
 
