@@ -360,15 +360,17 @@ def _is_constant(node: onnx.NodeProto, index: int, constants: dict[str, np.ndarr
 
 
 def fusable(node: onnx.NodeProto, x_shape: tuple[int, ...], constants: dict[str, np.ndarray]) -> bool:
-    """Whether the runtime's whole-layer LSTM/GRU computes `node`: layout 0, the default
+    """Whether the runtime's whole-layer LSTM/GRU computes `node`: layout 0 or 1, the default
     activations, constant weights, no peepholes or coupled gates, whole sequences, and
     the ONNX shapes. Anything else is unrolled (or refused there with its reason)."""
     if node.op_type not in FUSED_OPS or node.domain not in ("", "ai.onnx") or len(x_shape) != 3:
         return False
     attrs = onnx_attrs(node)
     direction = _direction(attrs)
-    if direction not in ("forward", "reverse", "bidirectional") or int(attrs.get("layout", 0)):  # type: ignore[arg-type]
+    layout = int(attrs.get("layout", 0))  # type: ignore[arg-type]
+    if direction not in ("forward", "reverse", "bidirectional") or layout not in (0, 1):
         return False
+    seq = x_shape[1] if layout else x_shape[0]
     directions = 2 if direction == "bidirectional" else 1
     names = _activation_names(attrs)
     if names and names != _FUSED_ACTIVATIONS[node.op_type] * directions:
@@ -384,7 +386,7 @@ def fusable(node: onnx.NodeProto, x_shape: tuple[int, ...], constants: dict[str,
         return False
     if len(node.input) > 4 and node.input[4]:
         lens = constants.get(node.input[4])
-        if lens is None or not np.all(np.asarray(lens) == x_shape[0]):
+        if lens is None or not np.all(np.asarray(lens) == seq):
             return False
     if len(node.input) > 7 and node.input[7]:
         peepholes = constants.get(node.input[7])
