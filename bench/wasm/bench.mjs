@@ -102,7 +102,7 @@ for (const name of args.models.split(',')) {
 }
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-console.log(`\nwasm32 SIMD128, node ${process.version}, ${cpu}, 224x224, median of ${runs} interleaved runs\n`);
+console.log(`\nwasm32 SIMD128, node ${process.version}, ${cpu}, median of ${runs} interleaved runs (each model at its own input size)\n`);
 if (threads === 1) {
   console.log('| model | pocketnn-wasm ms | onnxruntime-web ms | ratio pocketnn/ort | max rel. diff of outputs |');
   console.log('| --- | --- | --- | --- | --- |');
