@@ -7,6 +7,10 @@ pnn_f32_maxpool2d_fn pnn_f32_maxpool2d_select(const pnn_cpu_features *cpu, const
     if (name) *name = "avx512";
     return pnn_f32_maxpool2d_avx512;
   }
+  if (cpu->avx2_fma) {
+    if (name) *name = "avx2";
+    return pnn_f32_maxpool2d_avx2;
+  }
   if (name) *name = "scalar";
   return pnn_f32_maxpool2d_scalar;
 #else

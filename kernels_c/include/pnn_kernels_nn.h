@@ -29,6 +29,7 @@ typedef struct pnn_pool2d_geometry {
  * NaN, -inf when all are -inf; a window with no tap inside the image gives -FLT_MAX
  * (onnxruntime's behaviour: its initial value). */
 void pnn_f32_maxpool2d_scalar(const pnn_pool2d_geometry *g, const float *x, float *y);
+void pnn_f32_maxpool2d_avx2(const pnn_pool2d_geometry *g, const float *x, float *y);
 void pnn_f32_maxpool2d_avx512(const pnn_pool2d_geometry *g, const float *x, float *y);
 /* pnn_maxpool_impl.h for the build's baseline ISA (selected off x86). */
 void pnn_f32_maxpool2d_portable(const pnn_pool2d_geometry *g, const float *x, float *y);

@@ -744,6 +744,7 @@ int main(void) {
     if (variant_usable("f32-winograd", "avx2", cpu.avx2_fma))
       test_winograd("avx2", pnn_f32_wino2_input_avx2, pnn_f32_wino2_output_avx2, &r, &t);
     if (variant_usable("f32-conv-direct", "avx2", cpu.avx2_fma)) test_conv_direct("avx2", pnn_f32_conv_direct_avx2, &r, &t);
+    if (variant_usable("f32-pool", "avx2", cpu.avx2_fma)) test_maxpool("avx2", pnn_f32_maxpool2d_avx2, &r, &t);
     if (variant_usable("f32-conv-direct, f32-im2col, f32-winograd, f32-pool", "avx512", cpu.avx512f)) {
       test_conv_direct("avx512", pnn_f32_conv_direct_avx512, &r, &t);
       test_im2col_panel("avx512", pnn_f32_im2col_panel_avx512, &r, &t);

@@ -645,7 +645,8 @@ int main(void) {
   failures += test_conv_direct("scalar", pnn_f32_conv_direct_scalar);
 #if defined(__x86_64__) || defined(_M_X64)
   /* Both x86 variants the host can run, whichever select would pick. */
-  if (cpu.avx2_fma) failures += test_variants("avx2", pnn_f32_gemm_avx2, pnn_f32_dwconv_avx2, pnn_f32_spmm_avx2, NULL);
+  if (cpu.avx2_fma)
+    failures += test_variants("avx2", pnn_f32_gemm_avx2, pnn_f32_dwconv_avx2, pnn_f32_spmm_avx2, pnn_f32_maxpool2d_avx2);
   else printf("avx2: not run, this CPU lacks AVX2+FMA\n");
   if (cpu.avx512f)
     failures += test_variants("avx512", pnn_f32_gemm_avx512, pnn_f32_dwconv_avx512, pnn_f32_spmm_avx512,
