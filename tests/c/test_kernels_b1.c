@@ -31,26 +31,7 @@
 
 #include "pnn_kernels.h"
 #include "variant_gate.h"
-
-typedef struct rng {
-  uint64_t state;
-} rng;
-
-static uint32_t rng_next(rng *r) {
-  r->state = r->state * 6364136223846793005ull + 1442695040888963407ull;
-  return (uint32_t)(r->state >> 33);
-}
-
-static size_t rng_below(rng *r, size_t n) { return (size_t)(rng_next(r) % (uint32_t)n); }
-
-static void *xmalloc(size_t bytes) {
-  void *p = malloc(bytes ? bytes : 1);
-  if (!p) {
-    fprintf(stderr, "out of memory\n");
-    exit(2);
-  }
-  return p;
-}
+#include "test_support.h"
 
 /* 64-byte aligned, filled with garbage (a kernel must not rely on zeroed scratch). */
 static void *scratch_alloc(size_t bytes) {

@@ -17,23 +17,9 @@
 #include "pnn_kernels.h"
 
 #include "variant_gate.h"
+#include "test_support.h"
 
 #define SENTINEL 12345.0f
-
-typedef struct rng {
-  uint64_t state;
-} rng;
-
-static uint32_t rng_next(rng *r) {
-  r->state = r->state * 6364136223846793005ull + 1442695040888963407ull;
-  return (uint32_t)(r->state >> 33);
-}
-
-static float rng_uniform(rng *r, float lo, float hi) {
-  return lo + (hi - lo) * (float)(rng_next(r) & 0xFFFFFF) / (float)0x1000000;
-}
-
-static size_t rng_below(rng *r, size_t n) { return (size_t)(rng_next(r) % (uint32_t)n); }
 
 typedef struct stats {
   size_t cases;
@@ -50,14 +36,7 @@ static const pnn_activation ACTIVATIONS[] = {
 #define NUM_ACTIVATIONS (sizeof ACTIVATIONS / sizeof ACTIVATIONS[0])
 
 /* A buffer of exactly n floats (at least one allocated) so sanitizers see overreads. */
-static float *alloc_floats(size_t n) {
-  float *p = (float *)malloc((n ? n : 1) * sizeof(float));
-  if (!p) {
-    fprintf(stderr, "out of memory\n");
-    exit(2);
-  }
-  return p;
-}
+static float *alloc_floats(size_t n) { return (float *)xmalloc(n * sizeof(float)); }
 
 static void fill(rng *r, float *p, size_t n) {
   for (size_t i = 0; i < n; ++i) p[i] = rng_uniform(r, -1.0f, 1.0f);

@@ -22,19 +22,7 @@
 
 #include "pnn_kernels.h"
 #include "pnn_kernels_sparse.h"
-
-typedef struct rng {
-  uint64_t state;
-} rng;
-
-static uint32_t rng_next(rng *r) {
-  r->state = r->state * 6364136223846793005ull + 1442695040888963407ull;
-  return (uint32_t)(r->state >> 33);
-}
-
-static float rng_uniform(rng *r, float lo, float hi) {
-  return lo + (hi - lo) * (float)(rng_next(r) & 0xFFFFFF) / (float)0x1000000;
-}
+#include "test_support.h"
 
 /* A nonzero weight in [-1, -0.25] or [0.25, 1], so 0 * inf never arises. */
 static float rng_weight(rng *r) {
@@ -54,15 +42,6 @@ static const pnn_activation ACTIVATIONS[] = {
     {PNN_ACT_TANH, 0.0f, 0.0f},       {PNN_ACT_SWISH, 0.0f, 0.0f},
 };
 #define NUM_ACTIVATIONS (sizeof ACTIVATIONS / sizeof ACTIVATIONS[0])
-
-static void *xmalloc(size_t bytes) {
-  void *p = malloc(bytes ? bytes : 1);
-  if (!p) {
-    fprintf(stderr, "out of memory\n");
-    exit(2);
-  }
-  return p;
-}
 
 static float *floats(size_t n) { return (float *)xmalloc(n * sizeof(float)); }
 

@@ -30,6 +30,7 @@
 
 #include "pnn_kernels.h"
 #include "variant_gate.h"
+#include "test_support.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define PNN_TEST_ASAN 1
@@ -43,34 +44,6 @@
 #endif
 
 #define Y_SENTINEL 0xA5
-
-typedef struct rng {
-  uint64_t state;
-} rng;
-
-static uint32_t rng_next(rng *r) {
-  r->state = r->state * 6364136223846793005ull + 1442695040888963407ull;
-  return (uint32_t)(r->state >> 33);
-}
-
-/* Uniform enough in [lo, hi] (inclusive, hi - lo < 2^32). */
-static int64_t rng_range(rng *r, int64_t lo, int64_t hi) {
-  const uint64_t span = (uint64_t)(hi - lo) + 1;
-  const uint64_t high = rng_next(r);
-  const uint64_t draw = (high << 32 | rng_next(r)) % span;
-  return lo + (int64_t)draw;
-}
-
-static size_t rng_below(rng *r, size_t n) { return (size_t)(rng_next(r) % (uint32_t)n); }
-
-static void *xmalloc(size_t bytes) {
-  void *p = malloc(bytes ? bytes : 1);
-  if (!p) {
-    fprintf(stderr, "out of memory\n");
-    exit(2);
-  }
-  return p;
-}
 
 /* A 64-byte aligned buffer of `bytes` usable bytes; the rest of the allocation (up to
  * the next 64-byte line, plus one more line) is garbage and, under ASan, unaddressable. */

@@ -21,24 +21,7 @@
 #include "pnn_kernels.h"
 
 #include "variant_gate.h"
-
-typedef struct rng {
-  uint64_t state;
-} rng;
-
-static uint32_t rng_next(rng *r) {
-  r->state = r->state * 6364136223846793005ull + 1442695040888963407ull;
-  return (uint32_t)(r->state >> 33);
-}
-
-static size_t rng_below(rng *r, size_t n) { return (size_t)(rng_next(r) % (uint32_t)n); }
-
-/* Uniform in [lo, hi] (hi - lo < 2^62). */
-static int64_t rng_range(rng *r, int64_t lo, int64_t hi) {
-  const uint64_t span = (uint64_t)(hi - lo) + 1;
-  const uint64_t draw = ((uint64_t)rng_next(r) << 31) ^ rng_next(r);
-  return lo + (int64_t)(draw % span);
-}
+#include "test_support.h"
 
 static double rng_log_uniform(rng *r, double lo, double hi) {
   const double t = (double)(rng_next(r) & 0xFFFFFF) / (double)0x1000000;

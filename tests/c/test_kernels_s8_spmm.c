@@ -25,35 +25,9 @@
 #include "pnn_kernels.h"
 
 #include "variant_gate.h"
-
-typedef struct rng {
-  uint64_t state;
-} rng;
-
-static uint32_t rng_next(rng *r) {
-  r->state = r->state * 6364136223846793005ull + 1442695040888963407ull;
-  return (uint32_t)(r->state >> 33);
-}
-
-static size_t rng_below(rng *r, size_t n) { return (size_t)(rng_next(r) % (uint32_t)n); }
-
-/* Uniform in [lo, hi] (hi - lo < 2^62). */
-static int64_t rng_range(rng *r, int64_t lo, int64_t hi) {
-  const uint64_t span = (uint64_t)(hi - lo) + 1;
-  const uint64_t draw = ((uint64_t)rng_next(r) << 31) ^ rng_next(r);
-  return lo + (int64_t)(draw % span);
-}
+#include "test_support.h"
 
 static double rng_unit(rng *r) { return (double)(rng_next(r) & 0xFFFFFF) / (double)0x1000000; }
-
-static void *alloc_bytes(size_t n) {
-  void *p = malloc(n ? n : 1); /* exactly n bytes, so sanitizers see over-reads */
-  if (!p) {
-    fprintf(stderr, "out of memory\n");
-    exit(2);
-  }
-  return p;
-}
 
 enum { GUARD = 64, GUARD_BYTE = 0x5A };
 
@@ -133,9 +107,9 @@ static int8_t draw_weight(rng *r, int values) {
 static void make_layer(layer *s, size_t rows, size_t cols, size_t G, int pattern,
                        double density, int values, rng *r) {
   const size_t n_groups = (rows + G - 1) / G;
-  s->group_nnz = (uint32_t *)alloc_bytes(n_groups * sizeof(uint32_t));
-  s->indices = (uint32_t *)alloc_bytes(n_groups * cols * sizeof(uint32_t));
-  s->values = (int8_t *)alloc_bytes(n_groups * cols * G);
+  s->group_nnz = (uint32_t *)xmalloc(n_groups * sizeof(uint32_t));
+  s->indices = (uint32_t *)xmalloc(n_groups * cols * sizeof(uint32_t));
+  s->values = (int8_t *)xmalloc(n_groups * cols * G);
   const size_t one_group = rng_below(r, n_groups), one_col = rng_below(r, cols);
   size_t total = 0;
   for (size_t g = 0; g < n_groups; ++g) {
@@ -165,7 +139,7 @@ static void make_layer(layer *s, size_t rows, size_t cols, size_t G, int pattern
   s->w.indices = s->indices;
   s->w.values = s->values;
   /* Dense W decoded from the encoding. */
-  s->dense = (int8_t *)alloc_bytes(rows * cols);
+  s->dense = (int8_t *)xmalloc(rows * cols);
   memset(s->dense, 0, rows * cols);
   const uint32_t *idx = s->indices;
   const int8_t *val = s->values;
@@ -208,14 +182,14 @@ static void run_case(const spmm_case *t, variant *variants, size_t n_variants, r
   const size_t P = t->pixels, M = t->rows, K = t->cols;
   const size_t x_size = (K - 1) * t->x_stride + P;
   const size_t y_size = (M - 1) * t->y_stride + P;
-  uint8_t *x = (uint8_t *)alloc_bytes(x_size);
+  uint8_t *x = (uint8_t *)xmalloc(x_size);
   for (size_t i = 0; i < x_size; ++i) {
     if (t->values == VAL_RANDOM) x[i] = (uint8_t)rng_below(r, 256);
     else if (t->values == VAL_EXTREME) x[i] = rng_below(r, 2) ? 255 : 0;
     else x[i] = 255;
   }
   /* Bias with a folded x zero point, kept so |acc| < 2^31 (extreme cases: none). */
-  int32_t *bias = (int32_t *)alloc_bytes(M * sizeof(int32_t));
+  int32_t *bias = (int32_t *)xmalloc(M * sizeof(int32_t));
   const int32_t x_zero_point = (int32_t)rng_below(r, 256);
   for (size_t m = 0; m < M; ++m) {
     int64_t row_sum = 0;
@@ -227,7 +201,7 @@ static void run_case(const spmm_case *t, variant *variants, size_t n_variants, r
   const int32_t *b = t->with_bias ? bias : NULL;
 
   /* Naive dense accumulators, and their typical size for the requantization scale. */
-  int64_t *acc = (int64_t *)alloc_bytes(M * P * sizeof(int64_t));
+  int64_t *acc = (int64_t *)xmalloc(M * P * sizeof(int64_t));
   double acc_scale = 1.0;
   for (size_t m = 0; m < M; ++m) {
     for (size_t p = 0; p < P; ++p) {
@@ -237,8 +211,8 @@ static void run_case(const spmm_case *t, variant *variants, size_t n_variants, r
       if (fabs((double)sum) > acc_scale) acc_scale = fabs((double)sum);
     }
   }
-  int32_t *multiplier = (int32_t *)alloc_bytes(M * sizeof(int32_t));
-  int32_t *shift = (int32_t *)alloc_bytes(M * sizeof(int32_t));
+  int32_t *multiplier = (int32_t *)xmalloc(M * sizeof(int32_t));
+  int32_t *shift = (int32_t *)xmalloc(M * sizeof(int32_t));
   for (size_t m = 0; m < M; ++m) {
     random_requant(r, acc_scale, &multiplier[m], &shift[m]);
     if (t->shift_sweep) shift[m] = 1 + (int32_t)(m % 62);
@@ -260,14 +234,14 @@ static void run_case(const spmm_case *t, variant *variants, size_t n_variants, r
       rq.hi = u < v ? v : u;
     }
   }
-  uint8_t *want = (uint8_t *)alloc_bytes(M * P);
+  uint8_t *want = (uint8_t *)xmalloc(M * P);
   for (size_t m = 0; m < M; ++m)
     for (size_t p = 0; p < P; ++p)
       want[m * P + p] =
           naive_output(acc[m * P + p], multiplier[m], shift[m], rq.zero_point, rq.lo, rq.hi);
 
-  uint8_t *ref = (uint8_t *)alloc_bytes(y_size + GUARD);
-  uint8_t *got = (uint8_t *)alloc_bytes(y_size + GUARD);
+  uint8_t *ref = (uint8_t *)xmalloc(y_size + GUARD);
+  uint8_t *got = (uint8_t *)xmalloc(y_size + GUARD);
   for (size_t v = 0; v < n_variants; ++v) {
     /* Expected bytes complemented at the outputs, GUARD_BYTE in the gaps and after. */
     memset(got, GUARD_BYTE, y_size + GUARD);

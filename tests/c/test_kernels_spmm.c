@@ -21,23 +21,9 @@
 #include "pnn_kernels_sparse.h"
 
 #include "variant_gate.h"
+#include "test_support.h"
 
 #define SENTINEL 12345.0f
-
-typedef struct rng {
-  uint64_t state;
-} rng;
-
-static uint32_t rng_next(rng *r) {
-  r->state = r->state * 6364136223846793005ull + 1442695040888963407ull;
-  return (uint32_t)(r->state >> 33);
-}
-
-static float rng_uniform(rng *r, float lo, float hi) {
-  return lo + (hi - lo) * (float)(rng_next(r) & 0xFFFFFF) / (float)0x1000000;
-}
-
-static size_t rng_below(rng *r, size_t n) { return (size_t)(rng_next(r) % (uint32_t)n); }
 
 static const pnn_activation ACTIVATIONS[] = {
     {PNN_ACT_NONE, 0.0f, 0.0f},       {PNN_ACT_RELU, 0.0f, 0.0f},
@@ -50,15 +36,6 @@ static const pnn_activation ACTIVATIONS[] = {
 typedef struct stats {
   size_t cases, failures;
 } stats;
-
-static void *xmalloc(size_t bytes) {
-  void *p = malloc(bytes ? bytes : 1);
-  if (!p) {
-    fprintf(stderr, "out of memory\n");
-    exit(2);
-  }
-  return p;
-}
 
 /* Column patterns of a generated matrix. */
 enum pattern {
