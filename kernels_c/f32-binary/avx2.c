@@ -35,6 +35,7 @@ static PNN_ALWAYS_INLINE __m256 binary_op256(int kind, __m256 a, __m256 b) {
   ((n) == W ? _mm256_storeu_ps((p), (v)) : _mm256_maskstore_ps((p), pnn_mask8(n), (v)))
 #define VOP(kind, a, b) binary_op256((kind), (a), (b))
 #define VACT(v, kind, alpha, beta) pnn_act256((v), (kind), (alpha), (beta))
+#define VACTIVATE(y, n, act) pnn_f32_activate_avx2((y), (n), (act))
 
 PNN_BINARY_X86_BODY(avx2)
 

@@ -36,6 +36,7 @@ static PNN_ALWAYS_INLINE __m512 binary_op512(int kind, __m512 a, __m512 b) {
   ((n) == W ? _mm512_storeu_ps((p), (v)) : _mm512_mask_storeu_ps((p), pnn_mask16(n), (v)))
 #define VOP(kind, a, b) binary_op512((kind), (a), (b))
 #define VACT(v, kind, alpha, beta) pnn_act512((v), (kind), (alpha), (beta))
+#define VACTIVATE(y, n, act) pnn_f32_activate_avx512((y), (n), (act))
 
 PNN_BINARY_X86_BODY(avx512)
 

@@ -6,8 +6,10 @@
  *   VSET1(x)                       broadcast
  *   VOP(kind, a, b)                a op b exactly as the scalar reference
  *   VACT(v, kind, alpha, beta)     fused activation (pnn_x86_act.h)
- * Pow and sigmoid/tanh go through the scalar reference. Lanes are independent, so
- * the vector and masked-tail results equal the scalar ones element for element. */
+ *   VACTIVATE(y, n, act)           in-place activation of a row (f32-unary's vector
+ *                                  sigmoid and tanh, a few ulp from the reference's)
+ * Pow goes through the scalar reference. Lanes are independent, so the vector and
+ * masked-tail results equal the scalar ones element for element (but sigmoid, tanh). */
 #define PNN_BINARY_X86_BODY(SUFFIX)                                                             \
   static void binary_run_##SUFFIX(int kind, size_t n, const float *a, float as, const float *b,  \
                                   float bs, float *y, pnn_activation act) {                      \
@@ -21,8 +23,7 @@
       const VEC z = b ? VLOAD(b + i, m) : bv;                                                     \
       VSTORE(y + i, VACT(VOP(kind, x, z), akind, alpha, beta), m);                                \
     }                                                                                             \
-    if (!vec_act)                                                                                 \
-      for (size_t i = 0; i < n; ++i) y[i] = pnn_activate(y[i], act);                              \
+    if (!vec_act) VACTIVATE(y, n, act);                                                           \
   }                                                                                               \
   void pnn_f32_binary_vv_##SUFFIX(int kind, size_t n, const float *a, const float *b, float *y,  \
                                   pnn_activation act) {                                          \

@@ -153,8 +153,8 @@ pnn_f32_transpose2d_fn pnn_f32_transpose2d_select(const struct pnn_cpu_features 
  * The three operand shapes of pnn_f32_binary_*_scalar with the activation fused:
  * y[i] = pnn_activate(a op b, act). Element for element the same result as the
  * scalar function followed by pnn_f32_activate_scalar, except that hard sigmoid and
- * hard swish round once (fused multiply-add). Pow and the sigmoid/tanh activations
- * run the scalar code. */
+ * hard swish round once (fused multiply-add) and sigmoid and tanh are f32-unary's vector
+ * forms (a few ulp from the reference's). Pow runs the scalar code. */
 typedef void (*pnn_f32_binary_vv_fn)(int kind, size_t n, const float *a, const float *b, float *y,
                                      pnn_activation act);
 typedef void (*pnn_f32_binary_vs_fn)(int kind, size_t n, const float *a, float b, float *y,

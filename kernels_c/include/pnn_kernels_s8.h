@@ -207,6 +207,14 @@ void pnn_f32_quantize_u8_neon(size_t n, const float *x, float scale, int32_t zer
 void pnn_f32_quantize_u8_wasmsimd(size_t n, const float *x, float scale, int32_t zero_point, uint8_t *y);
 pnn_f32_quantize_u8_fn pnn_f32_quantize_u8_select(const struct pnn_cpu_features *cpu, const char **name);
 
+/* ---- u8 -> f32 DequantizeLinear (kernels_c/u8-dequantize/) ----------------------
+ * y[i] = (float)(x[i] - zero_point) * scale, one float32 rounding. Every variant equals
+ * the reference exactly. */
+typedef void (*pnn_u8_dequantize_f32_fn)(size_t n, const uint8_t *x, float scale, int32_t zero_point, float *y);
+void pnn_u8_dequantize_f32_scalar(size_t n, const uint8_t *x, float scale, int32_t zero_point, float *y);
+void pnn_u8_dequantize_f32_avx2(size_t n, const uint8_t *x, float scale, int32_t zero_point, float *y);
+pnn_u8_dequantize_f32_fn pnn_u8_dequantize_f32_select(const struct pnn_cpu_features *cpu, const char **name);
+
 /* ---- u8 max pooling (kernels_c/u8-pool/) ---------------------------------------
  * y = max over the window's taps inside the image (padding never wins; a window with
  * no tap inside gives 0). Quantized max pooling keeps the input's scale and zero point. */

@@ -365,7 +365,8 @@ static void test_binary_simd_kernels(void) {
                 break;
             }
             pnn_f32_activate_scalar(want, n, act);
-            const int fused_rounding = ak == PNN_ACT_HARD_SIGMOID || ak == PNN_ACT_HARD_SWISH;
+            const int fused_rounding = ak == PNN_ACT_HARD_SIGMOID || ak == PNN_ACT_HARD_SWISH ||
+                                       ak == PNN_ACT_SIGMOID || ak == PNN_ACT_TANH;
             int ok = got[n] == -777.0f; /* nothing written past n */
             for (size_t i = 0; i < n && ok; ++i) {
               const int same = memcmp(&got[i], &want[i], sizeof(float)) == 0 ||

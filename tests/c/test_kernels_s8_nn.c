@@ -625,6 +625,47 @@ static void test_quantize(stats *reference, quantize_variant *variants, size_t n
   free(got);
 }
 
+/* ---- u8 -> f32 DequantizeLinear -------------------------------------------------- */
+
+typedef struct dequantize_variant {
+  pnn_u8_dequantize_f32_fn fn;
+  stats s;
+} dequantize_variant;
+
+/* The reference against the contract computed in double (one rounding to float), each
+ * variant against the reference bit for bit on every length up to 80 at a shifting
+ * start (all tails), with nothing written outside [start, start + len). */
+static void test_dequantize(stats *reference, dequantize_variant *variants, size_t num_variants) {
+  rng r = {0x5eedf00du};
+  enum { N = 96 };
+  uint8_t x[N];
+  float want[N], got[N];
+  for (int trial = 0; trial < 81; ++trial) {
+    const float scale = trial % 3 == 0 ? ldexpf(1.0f, (int)rng_range(&r, -10, 10))
+                                       : (float)rng_log_uniform(&r, 1e-4, 10.0);
+    const int32_t zero_point = trial % 4 == 0 ? 0 : (trial % 4 == 1 ? 255 : (int32_t)rng_range(&r, 0, 255));
+    fill_u8(&r, x, N, trial % 2);
+    pnn_u8_dequantize_f32_scalar(N, x, scale, zero_point, want);
+    size_t bad = 0;
+    for (size_t i = 0; i < N; ++i)
+      if (want[i] != (float)((double)((int32_t)x[i] - zero_point) * (double)scale)) ++bad;
+    if (bad) fprintf(stderr, "dequantize scalar s=%g z=%d: %zu differ\n", (double)scale, zero_point, bad);
+    record(reference, bad != 0);
+    const size_t start = (size_t)trial % 7, len = (size_t)trial < N - start ? (size_t)trial : N - start;
+    for (size_t v = 0; v < num_variants; ++v) {
+      for (size_t i = 0; i < N; ++i) got[i] = -777.0f;
+      variants[v].fn(len, x + start, scale, zero_point, got + start);
+      size_t at = start;
+      while (at < start + len && memcmp(&got[at], &want[at], sizeof(float)) == 0) ++at;
+      if (at < start + len)
+        fprintf(stderr, "dequantize %s len %zu: y[%zu] = %g, expected %g\n", variants[v].s.name, len, at,
+                (double)got[at], (double)want[at]);
+      record(&variants[v].s, at < start + len || (start > 0 && got[start - 1] != -777.0f) ||
+                                 (start + len < N && got[start + len] != -777.0f));
+    }
+  }
+}
+
 /* ---- u8 max pooling ------------------------------------------------------------- */
 
 typedef struct maxpool_variant {
@@ -711,6 +752,12 @@ int main(void) {
   const pnn_f32_quantize_u8_fn quantize_best = pnn_f32_quantize_u8_select(&cpu, &quantize_name);
   if (strcmp(quantize_name, "scalar") != 0)
     quantize[num_quantize++] = (quantize_variant){quantize_best, {quantize_name, 0, 0}};
+  const char *dequantize_name = "scalar";
+  dequantize_variant dequantize[1] = {0};
+  size_t num_dequantize = 0;
+  const pnn_u8_dequantize_f32_fn dequantize_best = pnn_u8_dequantize_f32_select(&cpu, &dequantize_name);
+  if (strcmp(dequantize_name, "scalar") != 0)
+    dequantize[num_dequantize++] = (dequantize_variant){dequantize_best, {dequantize_name, 0, 0}};
   dw_variant dw[2] = {0};
   add_variant add[2] = {0};
   size_t num_dw = 0, num_add = 0;
@@ -736,6 +783,7 @@ int main(void) {
   stats avgpool = {"u8 global avgpool (scalar) vs direct formula", 0, 0};
   stats quantize_reference = {"f32 -> u8 quantize (scalar) vs direct formula", 0, 0};
   stats maxpool_reference = {"u8 maxpool (scalar) vs direct formula", 0, 0};
+  stats dequantize_reference = {"u8 -> f32 dequantize (scalar) vs direct formula", 0, 0};
   check_requantize(&requant);
   test_dwconv(&dw_reference, dw, num_dw);
   test_add(&add_reference, add, num_add);
@@ -743,9 +791,10 @@ int main(void) {
   test_avgpool(&avgpool);
   test_quantize(&quantize_reference, quantize, num_quantize);
   test_maxpool(&maxpool_reference, maxpool, num_maxpool);
+  test_dequantize(&dequantize_reference, dequantize, num_dequantize);
 
   stats *references[] = {&requant, &dw_reference, &add_reference, &lut, &avgpool, &quantize_reference,
-                          &maxpool_reference};
+                          &maxpool_reference, &dequantize_reference};
   size_t failures = 0;
   for (size_t i = 0; i < sizeof references / sizeof references[0]; ++i)
     failures += report(NULL, references[i]);
@@ -753,6 +802,7 @@ int main(void) {
   for (size_t v = 0; v < num_add; ++v) failures += report("u8 add", &add[v].s);
   for (size_t v = 0; v < num_quantize; ++v) failures += report("f32 -> u8 quantize", &quantize[v].s);
   for (size_t v = 0; v < num_maxpool; ++v) failures += report("u8 maxpool", &maxpool[v].s);
+  for (size_t v = 0; v < num_dequantize; ++v) failures += report("u8 -> f32 dequantize", &dequantize[v].s);
   if (failures) printf("FAILED: %zu cases\n", failures);
   return failures ? 1 : 0;
 }

@@ -10,6 +10,7 @@ from pocketnn.passes.fold_bias import fold_bias
 from pocketnn.passes.fold_constants import fold_constants
 from pocketnn.passes.fold_input_affine import fold_input_affine
 from pocketnn.passes.fuse_activations import fuse_activations
+from pocketnn.passes.fuse_gelu import fuse_gelu
 from pocketnn.passes.normalize_binary import normalize_binary
 from pocketnn.passes.remove_dead import remove_dead_nodes
 from pocketnn.passes.remove_identity import remove_identity
@@ -22,6 +23,7 @@ PIPELINE: list[Pass] = [
     remove_identity,
     fold_constants,
     remove_dead_nodes,
+    fuse_gelu,
     sink_transposes,
     remove_dead_nodes,
     normalize_binary,
@@ -51,4 +53,4 @@ def run_passes(graph: Graph, pipeline: Sequence[Pass] = PIPELINE) -> Graph:
 
 
 __all__ = ["PIPELINE", "Pass", "bounded_pipeline", "run_passes", "fold_batchnorm", "fold_bias", "fold_constants",
-           "fold_input_affine", "fuse_activations", "normalize_binary", "remove_dead_nodes", "remove_identity", "rotate_column_conv", "sink_transposes"]
+           "fold_input_affine", "fuse_activations", "fuse_gelu", "normalize_binary", "remove_dead_nodes", "remove_identity", "rotate_column_conv", "sink_transposes"]

@@ -21,6 +21,7 @@ typedef struct qew_params {
   pnn_u8_add_params add;
   pnn_u8_add_fn add_fn;
   pnn_f32_quantize_u8_fn quantize_fn; /* Quantize */
+  pnn_u8_dequantize_f32_fn dequantize_fn; /* Dequantize */
   pnn_u8_maxpool2d_fn maxpool_fn;     /* QMaxPool */
   pnn_u8_avgpool_params avgpool;      /* QAveragePool: arrays after the params */
   size_t b_stride;             /* QAdd: 1, or 0 for a one-element B */
@@ -181,8 +182,11 @@ pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_err
       }
       p.zero_point = (int32_t)zp;
       p.count = pnn_input_tensor(model, node, 0)->numel;
-      if (!quantize) return store_params(node, &p, "scalar", error);
       const char *isa = "scalar";
+      if (!quantize) {
+        p.dequantize_fn = pnn_u8_dequantize_f32_select(&model->cpu, &isa);
+        return store_params(node, &p, PNN_KERNEL_NAME("dequantize", isa), error);
+      }
       p.quantize_fn = pnn_f32_quantize_u8_select(&model->cpu, &isa);
       return store_params(node, &p, PNN_KERNEL_NAME("quantize", isa), error);
     }
@@ -290,10 +294,6 @@ typedef struct qew_job {
   size_t chunk; /* elements (pooling: channels) per task */
 } qew_job;
 
-static void dequantize(size_t n, const uint8_t *x, float scale, int32_t zero_point, float *y) {
-  for (size_t i = 0; i < n; ++i) y[i] = (float)((int32_t)x[i] - zero_point) * scale;
-}
-
 static void qew_task(void *context, size_t task, size_t thread) {
   (void)thread;
   const qew_job *job = context;
@@ -307,7 +307,7 @@ static void qew_task(void *context, size_t task, size_t thread) {
       p->quantize_fn(n, (const float *)job->in[0] + begin, p->scale, p->zero_point, y + begin);
       break;
     case PNN_OP_DEQUANTIZE:
-      dequantize(n, x + begin, p->scale, p->zero_point, (float *)job->out[0] + begin);
+      p->dequantize_fn(n, x + begin, p->scale, p->zero_point, (float *)job->out[0] + begin);
       break;
     case PNN_OP_QADD: {
       const uint8_t *b = job->in[1];
