@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -130,8 +131,28 @@ def timing_graph(graph: Graph, node: Node, choice: int) -> Graph:
                  {"producer": "pocketnn-timing"})
 
 
-def time_layer(graph: Graph, node: Node, rounds: int = 21, budget_s: float = 0.5) -> tuple[float, float]:
-    """Median ms (plain, tree-delta) of the layer, 1 thread, thread CPU time, interleaved."""
+def interleaved_ms(runs: list[Callable[[], None]], rounds: int = 21, budget_s: float = 0.5) -> list[float]:
+    """Median ms of each call, by the thread's CPU time (wall time on a shared host
+    mostly measures the wait for a core), in interleaved rounds (noise hits all alike)."""
+    for run in runs:  # warm up
+        run()
+    start = time.thread_time()
+    runs[0]()
+    once = max(time.thread_time() - start, 1e-6)
+    inner = max(1, int(1e-3 / once))  # a sample lasts about 1 ms of CPU time
+    rounds = max(5, min(rounds, int(budget_s / (once * inner * len(runs)))))
+    samples: list[list[float]] = [[] for _ in runs]
+    for _ in range(rounds):
+        for run, sample in zip(runs, samples):
+            t0 = time.thread_time()
+            for _ in range(inner):
+                run()
+            sample.append((time.thread_time() - t0) / inner * 1e3)
+    return [statistics.median(sample) for sample in samples]
+
+
+def time_layer(graph: Graph, node: Node) -> tuple[float, float]:
+    """Median ms (plain, tree-delta) of the layer alone, 1 thread."""
     from pocketnn.format.writer import write_pnn
     from pocketnn.runtime import Model
     from pocketnn.sparsity.timing import _native_runner
@@ -140,22 +161,8 @@ def time_layer(graph: Graph, node: Node, rounds: int = 21, budget_s: float = 0.5
     if not models[1].nodes[0].kernel.endswith("+mst"):
         raise RuntimeError(f"node {node.name!r}: the runtime built no tree-delta plan for mst=1")
     x = np.random.default_rng(0).standard_normal(models[0].inputs[0].shape).astype(np.float32)
-    runs = [_native_runner(m, x) for m in models]
-    for run in runs:  # warm up
-        run()
-    start = time.thread_time()
-    runs[0]()
-    once = max(time.thread_time() - start, 1e-6)
-    inner = max(1, int(1e-3 / once))  # a sample lasts about 1 ms of CPU time
-    rounds = max(5, min(rounds, int(budget_s / (once * inner * len(runs)))))
-    samples: list[list[float]] = [[], []]
-    for _ in range(rounds):
-        for run, sample in zip(runs, samples):
-            t0 = time.thread_time()
-            for _ in range(inner):
-                run()
-            sample.append((time.thread_time() - t0) / inner * 1e3)
-    return statistics.median(samples[0]), statistics.median(samples[1])
+    plain, tree = interleaved_ms([_native_runner(m, x) for m in models])
+    return plain, tree
 
 
 def choose(mode: str, valid: bool, timings: tuple[float, float] | None) -> str:
