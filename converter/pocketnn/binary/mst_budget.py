@@ -23,11 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 from numpy.typing import NDArray
-from onnx import numpy_helper
+from onnx import helper, numpy_helper
 
 from pocketnn.binary import mst
 from pocketnn.binary.mst_choice import packed_rows, row_bits
 from pocketnn.binary.simulate import WORD_BITS
+from pocketnn.frontend.control_flow import depends_on
 from pocketnn.ir import DType, Graph, Tensor
 from pocketnn.passes.graph_utils import copy_graph
 
@@ -76,25 +77,17 @@ class _Candidate:
 
 def _latent_initializers(model: onnx.ModelProto) -> dict[str, list[str]]:
     """Per node name: the initializers binarized by a Sign / BipolarQuant on the way to
-    its inputs (the latent weights of a binary layer)."""
+    its weight input (the latent weights of a binary layer)."""
     inits = {t.name for t in model.graph.initializer}
-    producers = {out: n for n in model.graph.node for out in n.output}
-    binarized = {n.input[0] for n in model.graph.node if n.op_type in _BINARIZERS and n.input[0] in inits}
+    nodes = list(model.graph.node)
+    binarized = {n.input[0] for n in nodes if n.op_type in _BINARIZERS and n.input[0] in inits}
     found: dict[str, list[str]] = {}
-    for node in model.graph.node:
-        seen, stack, latent = set(), list(node.input[1:]), []
-        while stack:
-            name = stack.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            if name in binarized:
-                latent.append(name)
-            producer = producers.get(name)
-            if producer is not None:
-                stack.extend(producer.input)
-        if latent:
-            found[node.name] = latent
+    for node in nodes:
+        if len(node.input) > 1:
+            # depends_on follows a node's first input back through its producers.
+            latent = depends_on(helper.make_node("Identity", [node.input[1]], []), nodes, binarized)
+            if latent:
+                found[node.name] = latent
     return found
 
 
