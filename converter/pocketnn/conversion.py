@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pocketnn.binary.mst_budget import BudgetReport, flip_within_budget
+from pocketnn.binary.mst_budget import BudgetReport, flip_within_budget, with_speed
 from pocketnn.binary.mst_choice import MstReport, apply_mst
 from pocketnn.format.opcodes import INTEGER_COMPUTE_OPS
 from pocketnn.format.writer import write_pnn
@@ -42,6 +42,7 @@ from pocketnn.sparsity import (
     parse_pattern,
     parse_sparsity,
 )
+from pocketnn.sparsity.calibration import load_calibration
 from pocketnn.sparsity.recipe import Pattern, RecipeSource
 
 PRODUCER = "pocketnn"
@@ -99,18 +100,25 @@ def _binary_mst(graph: Graph, model: ModelSource, calib: CalibSource | None, mst
                 mst_budget: float | None) -> tuple[Graph, _BinaryReports]:
     """The bit flipping of --mst-budget, then the per-layer MST choice (docs/BINARY.md)."""
     reports = _BinaryReports()
-    if mst_budget is not None:
-        if calib is None:
-            raise ValueError("mst_budget (--mst-budget) needs calibration data (calib / --calib; "
-                             "an optional 'labels' array scores accuracy, else top-1 agreement)")
-        with step("MST bit flipping within the accuracy budget"):
-            graph, reports.mst_budget = flip_within_budget(graph, load_model(model), _calib_arrays(calib),
-                                                           mst_budget)
-        mst = mst or "auto"
-    if mst is not None:
-        with step("MST: timing plain and tree-delta kernels"):
-            graph, reports.mst = apply_mst(graph, mst)
-    return graph, reports
+    if mst_budget is None:
+        if mst is not None:
+            graph, reports.mst = _choose_mst(graph, mst)
+        return graph, reports
+    if calib is None:
+        raise ValueError("mst_budget (--mst-budget) needs calibration data (calib / --calib; "
+                         "an optional 'labels' array scores accuracy, else top-1 agreement)")
+    arrays = _calib_arrays(calib)
+    with step("MST bit flipping within the accuracy budget"):
+        flipped, budget = flip_within_budget(graph, load_model(model), arrays, mst_budget)
+    flipped, reports.mst = _choose_mst(flipped, mst or "auto")
+    with step("MST: timing the model before and after the flips"):
+        reports.mst_budget = with_speed(budget, graph, flipped, load_calibration(arrays, graph)[0])
+    return flipped, reports
+
+
+def _choose_mst(graph: Graph, mode: str) -> tuple[Graph, MstReport]:
+    with step("MST: timing plain and tree-delta kernels"):
+        return apply_mst(graph, mode)
 
 
 def _convert_graph(model: ModelSource, input_shapes: InputShapes | None, options: SparsityOptions | None,

@@ -18,6 +18,7 @@ tree's order, so after a parent's own flips the pair is still equal.
 from __future__ import annotations
 
 from collections.abc import Mapping
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,7 @@ from numpy.typing import NDArray
 from onnx import helper, numpy_helper
 
 from pocketnn.binary import mst
-from pocketnn.binary.mst_choice import packed_rows, row_bits
+from pocketnn.binary.mst_choice import interleaved_ms, packed_rows, row_bits
 from pocketnn.binary.simulate import WORD_BITS
 from pocketnn.frontend.control_flow import depends_on
 from pocketnn.ir import DType, Graph, Tensor
@@ -55,6 +56,19 @@ class BudgetReport:
     words_flipped: int            # child words made equal to their parent's
     candidates: int
     layers: list[BudgetLayer]
+    ms_before: float | None = None  # whole model on one calibration sample, unflipped, load rule
+    ms_after: float | None = None   # flipped, with the converter's MST choice
+
+
+def with_speed(report: BudgetReport, before: Graph, after: Graph, feed: Mapping[str, np.ndarray]) -> BudgetReport:
+    """The report with the whole model's measured ms before and after (1 thread, thread
+    CPU time, interleaved medians; the float layers run alike in both)."""
+    from pocketnn.format.writer import write_pnn
+    from pocketnn.runtime import Model
+
+    models = [Model(write_pnn(g), threads=1) for g in (before, after)]
+    ms_before, ms_after = interleaved_ms([lambda m=m: m.run(feed) for m in models], rounds=41, budget_s=2.0)
+    return dataclasses.replace(report, ms_before=ms_before, ms_after=ms_after)
 
 
 @dataclass

@@ -25,3 +25,6 @@ def print_budget_report(console: Console, report: BudgetReport) -> None:
     console.print(f"{report.words_flipped} of {report.candidates} child words made equal to their parent's; "
                   f"calibration {report.metric} on {report.samples} samples {report.score_before:.2f}% -> "
                   f"{report.score_after:.2f}%")
+    if report.ms_before is not None and report.ms_after is not None:
+        console.print(f"whole model, 1 thread: {report.ms_before:.4f} ms before, {report.ms_after:.4f} ms after "
+                      f"(x{report.ms_after / report.ms_before:.3f}; thread CPU time, interleaved medians)")
