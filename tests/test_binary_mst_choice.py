@@ -112,12 +112,13 @@ def _accuracy(data: bytes, images: np.ndarray, labels: np.ndarray) -> float:
     return 100.0 * float(np.mean(np.array(predicted) == labels))
 
 
-@pytest.mark.parametrize("points", [0.5, 1.0])
-def test_budget_keeps_held_out_accuracy_and_saves_words(points: float, digits) -> None:
+@pytest.mark.parametrize("form,points", [("bnn_latent", 0.5), ("bnn_latent", 1.0), ("bnn_qonnx", 1.0)])
+def test_budget_keeps_held_out_accuracy_and_saves_words(form: str, points: float, digits) -> None:
+    """Latent weights as Sign(W) (PyTorch) and as BipolarQuant(W, a) (QONNX)."""
     calib_x, calib_y, test_x, test_y = digits
-    plain = convert_model(str(LATENT), quiet=True)
-    flipped = convert_model(str(LATENT), quiet=True, calib={"input": calib_x, "labels": calib_y},
-                            mst_budget=points)
+    source = str(FIXTURES / "bnn" / f"{form}.onnx")
+    plain = convert_model(source, quiet=True)
+    flipped = convert_model(source, quiet=True, calib={"input": calib_x, "labels": calib_y}, mst_budget=points)
     budget = flipped.mst_budget
     assert budget.metric == "accuracy" and budget.samples == len(calib_y)
     assert budget.score_after >= budget.score_before - points

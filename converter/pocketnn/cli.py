@@ -60,7 +60,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
         if result.mst_budget is not None:
             print_budget_report(console, result.mst_budget)
-        if result.mst is not None:
+        if result.mst is not None and result.mst.layers:
             print_mst_report(console, result.mst)
     console.print(f"wrote {args.output} ({len(result.data):,} bytes)")
     return 0
