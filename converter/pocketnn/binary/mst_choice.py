@@ -56,12 +56,6 @@ class MstLayer:
     ms_mst: float | None
     choice: str                 # "mst" or "plain"
 
-    @property
-    def speedup(self) -> float | None:
-        if self.ms_plain is None or self.ms_mst is None or self.ms_mst <= 0:
-            return None
-        return self.ms_plain / self.ms_mst
-
     def cells(self) -> list[str]:
         """The report's table cells after the layer's name and op."""
         ms = ("-", "-", "-") if self.ms_plain is None or self.ms_mst is None else (
