@@ -13,6 +13,7 @@ import onnx
 import pocketnn
 import pytest
 from pocketnn import cli
+from pocketnn.binary.mst_budget import latent_in_bit_layout
 from pocketnn.binary.mst_choice import AUTO_MARGIN, METADATA_PREFIX, MST_ATTR
 from pocketnn.conversion import convert_graph, convert_model
 from pocketnn.datasets import load_digits_fixture
@@ -143,3 +144,21 @@ def test_budget_needs_latent_weights(digits) -> None:
     with pytest.raises(ValueError, match="latent"):
         convert_model(str(FIXTURES / "bnn" / "bnn_frozen.onnx"), quiet=True,
                       calib={"input": digits[0][:8]}, mst_budget=1.0)
+
+
+def test_latent_weights_found_in_every_lowered_layout() -> None:
+    """OIHW conv weights and dense weights either way round, a row negated (a negative
+    folded BN scale) included; signs that do not match are not taken."""
+    rng = np.random.default_rng(5)
+    conv = rng.standard_normal((6, 70, 3, 3))
+    bits = np.pad(np.transpose(conv < 0, (0, 2, 3, 1)), [(0, 0)] * 3 + [(0, 58)]).reshape(6, -1)
+    bits[2] = ~bits[2] & np.pad(np.ones((3, 3, 70), bool), [(0, 0), (0, 0), (0, 58)]).reshape(-1)
+    magnitude = latent_in_bit_layout(conv, bits)
+    assert magnitude is not None and magnitude.shape == bits.shape
+    np.testing.assert_array_equal(magnitude[:, :70], np.abs(conv[:, :, 0, 0]))
+    assert not magnitude[:, 70:128].any()  # padding bits cost nothing (never differ)
+    dense = rng.standard_normal((100, 5))  # MatMul's B: [K, M]
+    dense_bits = np.pad(dense.T < 0, [(0, 0), (0, 28)])
+    np.testing.assert_array_equal(latent_in_bit_layout(dense, dense_bits)[:, :100], np.abs(dense.T))
+    dense_bits[0, 3] = ~dense_bits[0, 3]
+    assert latent_in_bit_layout(dense, dense_bits) is None

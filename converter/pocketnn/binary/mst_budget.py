@@ -105,7 +105,7 @@ def _latent_initializers(model: onnx.ModelProto) -> dict[str, list[str]]:
     return found
 
 
-def _in_bit_layout(latent: NDArray[np.floating], bits: NDArray[np.bool_]) -> NDArray[np.float64] | None:
+def latent_in_bit_layout(latent: NDArray[np.floating], bits: NDArray[np.bool_]) -> NDArray[np.float64] | None:
     """|latent| arranged as the lowered rows ([M, R], 0 on padding bits), when one of the
     layouts the lowering uses (OIHW -> O,H,W,I; [M, K]; [K, M]) gives the rows' signs up
     to a per-row negation (a negative folded BN scale)."""
@@ -143,7 +143,7 @@ def _layers(graph: Graph, model: onnx.ModelProto) -> tuple[list[_Layer], list[ND
         w = graph.tensors[node.inputs[1]]
         bits = np.asarray(w.data, bool).reshape(w.shape[0], -1)
         for name in latent_of[node.name]:
-            magnitude = _in_bit_layout(weights[name], bits)
+            magnitude = latent_in_bit_layout(weights[name], bits)
             if magnitude is not None:
                 break
         else:
