@@ -51,10 +51,17 @@ def _cmd_convert(args: argparse.Namespace) -> int:
                                first_last_int8=not args.int4_first_last,
                                max_constant_elements=max_constant_elements,
                                bind=parse_bindings(args.bind), quiet=args.quiet, rounding=args.rounding,
-                               binarize=args.binarize)
+                               binarize=args.binarize, mst=args.mst, mst_budget=args.mst_budget)
     Path(args.output).write_bytes(result.data)
     if result.sparsity.layers:
         print_sparsity_report(console, result.sparsity)
+    if not args.quiet and (result.mst_budget is not None or result.mst is not None):
+        from pocketnn.binary.mst_report import print_budget_report, print_mst_report
+
+        if result.mst_budget is not None:
+            print_budget_report(console, result.mst_budget)
+        if result.mst is not None and result.mst.layers:
+            print_mst_report(console, result.mst)
     console.print(f"wrote {args.output} ({len(result.data):,} bytes)")
     return 0
 
@@ -181,6 +188,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--binarize", choices=("auto", "off"), default="auto",
                    help="binary layers (docs/BINARY.md) as 1-bit BConv2d/BGemm (auto, default) or kept in "
                         "float (off; also keeps ONNX Sign(0) = 0 exact)")
+    p.add_argument("--mst", choices=("auto", "on", "off"),
+                   help="binary layers: time the plain and the tree-delta (MST) kernels on this machine and "
+                        "record the faster (auto), the tree wherever valid (on) or plain (off); default: "
+                        "nothing recorded, the runtime decides at load (docs/BINARY.md)")
+    p.add_argument("--mst-budget", type=float, metavar="POINTS",
+                   help="binary layers with latent float weights: flip the cheapest bits so child "
+                        "channels repeat their parent's 64-bit words, keeping --calib accuracy (its "
+                        "'labels' array) or top-1 agreement within POINTS percentage points; implies "
+                        "--mst auto unless given")
     p.add_argument("--quiet", action="store_true",
                    help="no progress display (shown on stderr for steps over about a second, when it is a terminal)")
     p.add_argument("--bind", action="append", default=[], metavar="NAME=VALUE",

@@ -2,7 +2,8 @@
 
 Stages, in this order: import (frontend) -> the Graph passes (passes.PIPELINE: constant
 folding, BatchNorm folding, activation fusion...) -> binary layers to BConv2d / BGemm
-(passes.lower_binary, unless binarize="off") -> compression (sparsity.compress:
+(passes.lower_binary, unless binarize="off"; then, when asked, binary.mst_budget's bit
+flipping and binary.mst_choice's measured per-layer MST choice) -> compression (sparsity.compress:
 channel rearrangement, group pruning, reconstruction; pre-pruned weights marked sparse)
 -> optional static quantization of the compressed graph (quantization.quantize_graph:
 int8 / int4 integer operators; quantization.mixed: int4/int8 per layer chosen by an ILP;
@@ -16,10 +17,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from pocketnn.binary.mst_budget import BudgetReport, flip_within_budget, with_speed
+from pocketnn.binary.mst_choice import MstReport, apply_mst
 from pocketnn.format.opcodes import INTEGER_COMPUTE_OPS
 from pocketnn.format.writer import write_pnn
 from pocketnn.frontend.folding import DEFAULT_MAX_CONSTANT_ELEMENTS
-from pocketnn.frontend.onnx_import import InputBindings, InputShapes, ModelSource, import_onnx
+from pocketnn.frontend.onnx_import import InputBindings, InputShapes, ModelSource, import_onnx, load_model
 from pocketnn.ir import Graph
 from pocketnn.passes import bounded_pipeline, run_passes
 from pocketnn.passes.lower_binary import lower_binary
@@ -37,6 +42,7 @@ from pocketnn.sparsity import (
     parse_pattern,
     parse_sparsity,
 )
+from pocketnn.sparsity.calibration import load_calibration
 from pocketnn.sparsity.recipe import Pattern, RecipeSource
 
 PRODUCER = "pocketnn"
@@ -48,6 +54,14 @@ class Conversion:
     graph: Graph
     data: bytes
     sparsity: SparsityReport
+    mst: MstReport | None = None
+    mst_budget: BudgetReport | None = None
+
+
+@dataclass
+class _BinaryReports:
+    mst: MstReport | None = None
+    mst_budget: BudgetReport | None = None
 
 
 def sparsity_options(sparsity: float | None = None, sparsity_pattern: Pattern | str = "auto",
@@ -65,21 +79,58 @@ def convert_graph(model: ModelSource, input_shapes: InputShapes | None = None,
                   first_last_int8: bool = True,
                   max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS,
                   bind: InputBindings | None = None, quiet: bool = False,
-                  rounding: str = DEFAULT_ROUNDING, binarize: str = "auto") -> tuple[Graph, SparsityReport]:
+                  rounding: str = DEFAULT_ROUNDING, binarize: str = "auto", mst: str | None = None,
+                  mst_budget: float | None = None) -> tuple[Graph, SparsityReport]:
     """The final graph, before packing, and the per-layer sparsity report; progress of
     the long steps on stderr unless `quiet` (pocketnn.progress)."""
     with reporting(quiet):
         return _convert_graph(model, input_shapes, options, calib, quantize, calib_method, size_budget,
-                              latency_budget, first_last_int8, max_constant_elements, bind, rounding, binarize)
+                              latency_budget, first_last_int8, max_constant_elements, bind, rounding, binarize,
+                              mst, mst_budget)[:2]
+
+
+def _calib_arrays(calib: CalibSource) -> dict[str, np.ndarray]:
+    if isinstance(calib, (str, os.PathLike)):
+        with np.load(calib) as data:
+            return {k: data[k] for k in data.files}
+    return {k: np.asarray(v) for k, v in calib.items()}
+
+
+def _binary_mst(graph: Graph, model: ModelSource, calib: CalibSource | None, mst: str | None,
+                mst_budget: float | None) -> tuple[Graph, _BinaryReports]:
+    """The bit flipping of --mst-budget, then the per-layer MST choice (docs/BINARY.md)."""
+    reports = _BinaryReports()
+    if mst_budget is None:
+        if mst is not None:
+            graph, reports.mst = _choose_mst(graph, mst)
+        return graph, reports
+    if calib is None:
+        raise ValueError("mst_budget (--mst-budget) needs calibration data (calib / --calib; "
+                         "an optional 'labels' array scores accuracy, else top-1 agreement)")
+    arrays = _calib_arrays(calib)
+    with step("MST bit flipping within the accuracy budget"):
+        flipped, budget = flip_within_budget(graph, load_model(model), arrays, mst_budget)
+    flipped, reports.mst = _choose_mst(flipped, mst or "auto")
+    with step("MST: timing the model before and after the flips"):
+        reports.mst_budget = with_speed(budget, graph, flipped, load_calibration(arrays, graph)[0])
+    return flipped, reports
+
+
+def _choose_mst(graph: Graph, mode: str) -> tuple[Graph, MstReport]:
+    with step("MST: timing plain and tree-delta kernels"):
+        return apply_mst(graph, mode)
 
 
 def _convert_graph(model: ModelSource, input_shapes: InputShapes | None, options: SparsityOptions | None,
                    calib: CalibSource | None, quantize: str | None, calib_method: str, size_budget: float,
                    latency_budget: float | None, first_last_int8: bool, max_constant_elements: int,
-                   bind: InputBindings | None, rounding: str, binarize: str) -> tuple[Graph, SparsityReport]:
+                   bind: InputBindings | None, rounding: str, binarize: str, mst: str | None,
+                   mst_budget: float | None) -> tuple[Graph, SparsityReport, _BinaryReports]:
     options = options or SparsityOptions()
     if binarize not in BINARIZE_MODES:
         raise ValueError(f"binarize must be one of {', '.join(BINARIZE_MODES)}, got {binarize!r}")
+    if (mst is not None or mst_budget is not None) and binarize != "auto":
+        raise ValueError('mst and mst_budget apply to binary layers: they need binarize="auto"')
     if latency_budget is not None and quantize != "mixed":
         raise QuantizationError('a latency budget applies to quantize="mixed" (--quantize mixed) only')
     if not first_last_int8 and quantize != "mixed":
@@ -89,8 +140,9 @@ def _convert_graph(model: ModelSource, input_shapes: InputShapes | None, options
         graph = run_passes(import_onnx(model, input_shapes=input_shapes,
                                        max_constant_elements=max_constant_elements, bind=bind),
                            bounded_pipeline(max_constant_elements))
+    binary_reports = _BinaryReports()
     if binarize == "auto":
-        graph = lower_binary(graph)
+        graph, binary_reports = _binary_mst(lower_binary(graph), model, calib, mst, mst_budget)
     if quantize is not None and any(node.op in INTEGER_COMPUTE_OPS for node in graph.nodes):
         raise QuantizationError("the model is already quantized (QDQ): its own scales and integer "
                                 "weights were imported; convert it without --quantize")
@@ -101,7 +153,7 @@ def _convert_graph(model: ModelSource, input_shapes: InputShapes | None, options
     elif quantize is not None:
         graph = quantize_static(graph, calib, quantize, calib_method, rounding)
     graph.metadata = {"producer": PRODUCER, **graph.metadata}
-    return graph, report
+    return graph, report, binary_reports
 
 
 def convert_model(model: ModelSource, input_shapes: InputShapes | None = None,
@@ -111,16 +163,17 @@ def convert_model(model: ModelSource, input_shapes: InputShapes | None = None,
                   first_last_int8: bool = True,
                   max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS,
                   bind: InputBindings | None = None, quiet: bool = False,
-                  rounding: str = DEFAULT_ROUNDING, binarize: str = "auto") -> Conversion:
-    """The whole conversion, with the packed bytes and the per-layer sparsity report;
-    progress on stderr unless `quiet`."""
+                  rounding: str = DEFAULT_ROUNDING, binarize: str = "auto", mst: str | None = None,
+                  mst_budget: float | None = None) -> Conversion:
+    """The whole conversion, with the packed bytes, the per-layer sparsity report and the
+    MST reports (when asked); progress on stderr unless `quiet`."""
     with reporting(quiet):
-        graph, report = convert_graph(model, input_shapes, options, calib, quantize, calib_method,
-                                      size_budget, latency_budget, first_last_int8, max_constant_elements,
-                                      bind, rounding=rounding, binarize=binarize)
+        graph, report, binary = _convert_graph(model, input_shapes, options, calib, quantize, calib_method,
+                                               size_budget, latency_budget, first_last_int8,
+                                               max_constant_elements, bind, rounding, binarize, mst, mst_budget)
         with step("packing"):
             data = write_pnn(graph)
-    return Conversion(graph, data, report)
+    return Conversion(graph, data, report, binary.mst, binary.mst_budget)
 
 
 def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
@@ -131,7 +184,7 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
             latency_budget: float | None = None, first_last_int8: bool = True,
             max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS,
             bind: InputBindings | None = None, quiet: bool = False, rounding: str = DEFAULT_ROUNDING,
-            binarize: str = "auto") -> bytes:
+            binarize: str = "auto", mst: str | None = None, mst_budget: float | None = None) -> bytes:
     """Converts an ONNX model (path or ModelProto) to .pnn bytes, also written to
     `output` when given. `input_shapes` fixes symbolic input dims (others default to 1).
 
@@ -164,6 +217,15 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
     is "auto" (default); "off" keeps them in float. The kernels binarize 0 to +1, where
     ONNX Sign(0) = 0.
 
+    MST (docs/BINARY.md "MST output-channel reordering"): `mst` "auto" times each binary
+    layer's plain and tree-delta kernels on this machine and records the faster in the
+    file, "on" the tree-delta kernel wherever it is valid, "off" the plain one; None
+    (default) records nothing and the runtime decides at load (30% of words touched).
+    `mst_budget` (percentage points; needs `calib`, whose optional "labels" array scores
+    accuracy, else top-1 agreement with the unflipped model) flips the cheapest latent
+    bits of child channels so whole 64-bit words equal their parent's, while the
+    calibration score stays within the budget; it implies `mst="auto"` unless given.
+
     `bind` freezes graph inputs to values ({"sr": 16000}): they become constants, what
     depends on them folds (an If on them takes its branch) and they leave the inputs.
 
@@ -173,7 +235,7 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
     options = sparsity_options(sparsity, sparsity_pattern, recipe)
     data = convert_model(model, input_shapes, options, calib, quantize, calib_method, size_budget,
                          latency_budget, first_last_int8, max_constant_elements, bind, quiet, rounding,
-                         binarize).data
+                         binarize, mst, mst_budget).data
     if output is not None:
         Path(output).write_bytes(data)
     return data

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pocketnn.console import Console, print_table
-from pocketnn.format.reader import PnnTensor, read_pnn
+from pocketnn.format.reader import PnnFile, PnnTensor, read_pnn
 from pocketnn.runtime import Model
 
 if TYPE_CHECKING:  # verify needs onnxruntime, the [verify] extra
@@ -68,6 +68,25 @@ def _weight_bits(tensor: PnnTensor) -> str:
     return f"{_DTYPE_NAMES[int(tensor.dtype)]} ({_INT_WEIGHTS[int(tensor.dtype)]}-bit weights)"
 
 
+_MST_METADATA = "mst:"  # pocketnn.binary.mst_choice.METADATA_PREFIX (no scipy import here)
+_MST_CHOICES = {0: "plain", 1: "tree-delta"}
+
+
+def _print_mst(console: Console, parsed: PnnFile, model: Model) -> None:
+    """The binary layers' MST choice (the node's `mst` attribute), the kernel the runtime
+    took, and what the converter measured (its report in the metadata)."""
+    rows = []
+    for node, info in zip(parsed.nodes, model.nodes):
+        if info.op not in ("BConv2d", "BGemm"):
+            continue
+        choice = node.attrs.get("mst")
+        rows.append([node.name, info.op, "load rule (30% words)" if choice is None else _MST_CHOICES[int(choice)],
+                     info.kernel, str(parsed.metadata.get(_MST_METADATA + node.name, "-"))])
+    if rows:
+        print_table(console, "MST (binary layers)", ("name", "op", "file's choice", "kernel", "converter's report"),
+                    rows)
+
+
 def print_inspection(console: Console, path: str | os.PathLike) -> None:
     with open(path, "rb") as f:
         data = f.read()
@@ -76,7 +95,8 @@ def print_inspection(console: Console, path: str | os.PathLike) -> None:
     console.print(f"[bold]{os.fspath(path)}[/]: format {parsed.header.version_major}.{parsed.header.version_minor}, "
                   f"{_fmt_bytes(len(data))}, arena {_fmt_bytes(model.arena_bytes)} (planned at load)")
     for key, value in parsed.metadata.items():
-        console.print(f"  {key}: {value}")
+        if not key.startswith(_MST_METADATA):
+            console.print(f"  {key}: {value}")
     for title, infos in (("inputs", model.inputs), ("outputs", model.outputs)):
         console.print(f"{title}: " + ", ".join(f"{i.name} {list(i.shape)} {i.dtype}" for i in infos))
     tensors = parsed.tensors
@@ -94,6 +114,7 @@ def print_inspection(console: Console, path: str | os.PathLike) -> None:
                      _fmt_bytes(info.scratch_bytes) if info.scratch_bytes else ""])
     print_table(console, "layers", ("#", "name", "op", "kernel", "output shape", "weights", "storage", "scratch"),
                 rows)
+    _print_mst(console, parsed, model)
     counts: dict[str, int] = {}
     for t in parsed.tensors:
         key = f"{'constant' if t.is_constant else 'activation'} {_DTYPE_NAMES.get(int(t.dtype), t.dtype)}"

@@ -339,6 +339,7 @@ SEEDS: dict[str, Callable[[np.random.Generator], bytes]] = {
     **{f"f32_sparse_g{g}": _plain(sparse_candidate, sparsity=0.75, sparsity_pattern=g) for g in (1, 2, 4, 8)},
     **{f"s8_sparse_g{g}": _quantized(sparse_candidate, "int8", sparsity=0.75, sparsity_pattern=g) for g in (2, 4)},
     "b1_mst_convs": _plain(binary_mst),
+    "b1_mst_choice": _plain(binary_mst, mst="on"),  # the optional attribute mst on BConv2d
     "f32_recurrent": _plain(recurrent),
     "f32_sparse16_kxk_g4": _plain(sparse_kxk_candidate, sparsity=0.75, sparsity_pattern=4),
     "s8_sparse16_kxk_g4": _quantized(sparse_kxk_candidate, "int8", sparsity=0.75, sparsity_pattern=4),

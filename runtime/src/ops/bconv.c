@@ -15,7 +15,9 @@
  * MST: at load, a layer without groups whose weights let the tree-delta kernel touch at
  * most 30% of the words (BCONV_MST_TOUCHED_*; bconv_mst.h, docs/BINARY.md) keeps a plan in its
  * params; a single-threaded run then takes the tree-delta path (one task: the tree
- * crosses the 64-channel blocks), which gives the same bits. */
+ * crosses the 64-channel blocks), which gives the same bits. The optional attribute mst
+ * (the converter's measured choice) overrides that rule: 0 never builds a plan, 1 builds
+ * one whenever it is valid and affordable. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -289,15 +291,25 @@ static bool bconv_sizes(bconv_params *p, size_t *header, size_t *pop_bytes, size
   return pnn_nn_align(kernel_bytes, &raw) && pnn_nn_add(p->pack_bytes, raw, scratch);
 }
 
-/* Builds the layer's tree-delta plan when it pays (see the top of the file): grows the
- * params block (*base, `block` bytes so far) by the plan's arrays and the scratch to the
- * tree-delta kernel's. Frees *base on failure. */
-static pnn_status attach_mst_plan(const pnn_node *node, bconv_params *p, unsigned char **base, size_t block,
-                                  size_t *scratch, pnn_error *error) {
+/* The attribute mst: the converter's choice (BCONV_MST_*), BCONV_MST_RULE when absent. */
+enum { BCONV_MST_PLAIN = 0, BCONV_MST_TREE = 1, BCONV_MST_RULE = 2 };
+
+static pnn_status read_mst_choice(const pnn_node *node, int64_t *choice, pnn_error *error) {
+  *choice = BCONV_MST_RULE;
+  if (pnn_node_attr(node, "mst") == NULL) return PNN_OK;
+  return pnn_nn_attr_int_range(node, "mst", BCONV_MST_RULE, BCONV_MST_PLAIN, BCONV_MST_TREE, choice, error);
+}
+
+/* Builds the layer's tree-delta plan when `choice` asks for it, or by the rule at the top
+ * of the file: grows the params block (*base, `block` bytes so far) by the plan's arrays
+ * and the scratch to the tree-delta kernel's. Frees *base on failure. */
+static pnn_status attach_mst_plan(const pnn_node *node, int64_t choice, bconv_params *p, unsigned char **base,
+                                  size_t block, size_t *scratch, pnn_error *error) {
   const size_t M = p->out_c, kw = p->w_row_words;
-  if (p->groups != 1 || !bconv_mst_affordable(M, kw, BCONV_MST_MAX_COMPARES) ||
-      bconv_mst_estimated_touched(M, kw, p->w, BCONV_MST_SAMPLES) * BCONV_MST_TOUCHED_DEN >
-          (double)kw * BCONV_MST_TOUCHED_NUM) {
+  const bool by_rule = choice == BCONV_MST_RULE;
+  if (choice == BCONV_MST_PLAIN || p->groups != 1 || !bconv_mst_affordable(M, kw, BCONV_MST_MAX_COMPARES) ||
+      (by_rule && bconv_mst_estimated_touched(M, kw, p->w, BCONV_MST_SAMPLES) * BCONV_MST_TOUCHED_DEN >
+                      (double)kw * BCONV_MST_TOUCHED_NUM)) {
     return PNN_OK; /* trained weights: every word differs, so skip the build (most layers) */
   }
   bconv_mst_forest forest;
@@ -313,7 +325,7 @@ static pnn_status attach_mst_plan(const pnn_node *node, bconv_params *p, unsigne
   const size_t mst_kernel = p->conv ? p->kernel->mst_conv_scratch_size(&p->geom, M)
                                     : p->kernel->mst_gemm_scratch_size(p->x_words, M);
   size_t mst_scratch = 0;
-  if (forest.touched * BCONV_MST_TOUCHED_DEN > M * kw * BCONV_MST_TOUCHED_NUM ||
+  if ((by_rule && forest.touched * BCONV_MST_TOUCHED_DEN > M * kw * BCONV_MST_TOUCHED_NUM) ||
       !pnn_nn_align(mst_kernel, &mst_scratch) || !pnn_nn_add(p->pack_bytes, mst_scratch, &mst_scratch)) {
     bconv_mst_forest_free(&forest);
     return PNN_OK;
@@ -345,8 +357,9 @@ pnn_status pnn_op_bconv_prepare(pnn_model *model, pnn_node *node, pnn_error *err
   memset(&p, 0, sizeof p);
   p.conv = node->op == PNN_OP_BCONV2D;
   const pnn_tensor *x = pnn_input_tensor(model, node, 0), *wt = pnn_input_tensor(model, node, 1);
-  int64_t groups = 1, channels = 0, padding = 0;
+  int64_t groups = 1, channels = 0, padding = 0, mst = BCONV_MST_RULE;
   if ((st = pnn_nn_attr_int_range(node, "group", 1, 1, PNN_NN_MAX_ATTR, &groups, error)) != PNN_OK ||
+      (st = read_mst_choice(node, &mst, error)) != PNN_OK ||
       (st = pnn_nn_attr_int_range(node, "channels", 0, 1, PNN_NN_MAX_ATTR, &channels, error)) != PNN_OK ||
       (st = pnn_nn_attr_int_range(node, "padding", 0, PNN_B1_PAD_ZERO, PNN_B1_PAD_ONE, &padding, error)) != PNN_OK) {
     return name_op(node, st, error);
@@ -401,7 +414,7 @@ pnn_status pnn_op_bconv_prepare(pnn_model *model, pnn_node *node, pnn_error *err
     return st;
   }
   p.w = wt->data;
-  if ((st = attach_mst_plan(node, &p, &base, block, &scratch, error)) != PNN_OK) return st;
+  if ((st = attach_mst_plan(node, mst, &p, &base, block, &scratch, error)) != PNN_OK) return st;
   p.tap_pop = (const int32_t *)(base + header);
   p.negate = (const uint64_t *)(base + header + pop_bytes);
   memcpy(base, &p, sizeof p);
