@@ -108,7 +108,7 @@ static PNN_ALWAYS_INLINE void pt_tile(size_t nr, size_t K, const float *at, cons
     hi[i] = bias_hi;
   }
   for (size_t k = 0; k < K; ++k) {
-    const pb_vec a_lo = pb_loadu(at + k * PNN_GEMM_PB_NR); /* params memory: 16-byte aligned */
+    const pb_vec a_lo = pb_loadu(at + k * PNN_GEMM_PB_NR); /* 64-byte aligned in conv (pnn_nn_aligned_tail) */
     const pb_vec a_hi = pb_loadu(at + k * PNN_GEMM_PB_NR + PB_LANES);
 #pragma GCC unroll 6
     for (size_t i = 0; i < PT_MR; ++i) {

@@ -367,13 +367,14 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   }
 
   size_t head;
-  if (!pnn_nn_align(sizeof(conv_params), &head) || extra > SIZE_MAX - head) {
+  if (!pnn_nn_align(sizeof(conv_params), &head) || extra > SIZE_MAX - head - PNN_NN_ALIGN) {
     return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Conv): weights too large", node->name);
   }
-  conv_params *params = malloc(head + extra);
+  conv_params *params = malloc(head + extra + PNN_NN_ALIGN - 1);
   if (!params) return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node \"%s\" (Conv): out of memory", node->name);
+  void *tail = pnn_nn_aligned_tail(params, head); /* the prepared weights */
   if (p.path == CONV_PATH_WINOGRAD) {
-    float *u = (float *)((char *)params + head);
+    float *u = tail;
     float *plain = malloc(16 * p.out_c * p.in_c * sizeof(float));
     if (!plain) {
       free(params);
@@ -386,21 +387,21 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     free(plain);
     p.wino_u = u;
   } else if (p.path == CONV_PATH_DIRECT) {
-    float *wp = (float *)((char *)params + head);
+    float *wp = tail;
     pnn_f32_conv_direct_pack(p.out_c, p.in_c, (size_t)(kh * kw), w->data, wp);
     p.w_packed = wp;
   } else if (p.path == CONV_PATH_SPARSE && crop.cropped) {
     const pnn_conv_sparse_layout full = {p.sparse.rows, p.sparse.group, p.sparse.n_groups, sizeof(float),
                                          p.sparse.group_nnz, p.sparse.indices, p.sparse.values};
     pnn_conv_sparse_layout kept;
-    pnn_conv_crop_sparse(&crop, &p.geom, &full, (char *)params + head, &kept, NULL);
+    pnn_conv_crop_sparse(&crop, &p.geom, &full, tail, &kept, NULL);
     p.geom = crop.geom;
     p.sparse.cols = p.in_c_group * crop.geom.kernel_h * crop.geom.kernel_w;
     p.sparse.group_nnz = kept.group_nnz;
     p.sparse.indices = kept.indices;
     p.sparse.values = kept.values;
   } else if ((p.path == CONV_PATH_PACKED || p.path == CONV_PATH_IM2COL) && extra > 0) {
-    float *wp = (float *)((char *)params + head);
+    float *wp = tail;
     const bool repack = p.gemm_pt || p.gemm_pp;
     float *kept = NULL;
     if (crop.cropped) {
