@@ -51,7 +51,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
                                first_last_int8=not args.int4_first_last,
                                max_constant_elements=max_constant_elements,
                                bind=parse_bindings(args.bind), quiet=args.quiet, rounding=args.rounding,
-                               binarize=args.binarize)
+                               binarize=args.binarize, keep_names=args.keep_names)
     Path(args.output).write_bytes(result.data)
     if result.sparsity.layers:
         print_sparsity_report(console, result.sparsity)
@@ -181,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--binarize", choices=("auto", "off"), default="auto",
                    help="binary layers (docs/BINARY.md) as 1-bit BConv2d/BGemm (auto, default) or kept in "
                         "float (off; also keeps ONNX Sign(0) = 0 exact)")
+    p.add_argument("--keep-names", action="store_true",
+                   help="store every tensor's name (default: only the graph inputs' and outputs'; the "
+                        "others are stored under their id, which saves about 20 bytes each)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress display (shown on stderr for steps over about a second, when it is a terminal)")
     p.add_argument("--bind", action="append", default=[], metavar="NAME=VALUE",
