@@ -9,6 +9,7 @@ same tables stored s32 and against the numpy reference, under each ISA path the 
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -19,7 +20,15 @@ from pocketnn.format.reader import PnnFormatError, read_pnn
 from pocketnn.format.writer import write_pnn
 from pocketnn.ir import DType, Graph, Node, Tensor
 from pocketnn.quantization import arith
-from test_format import after_string, c_load, fix_checksum, native, python_accepts  # noqa: F401  (native: fixture)
+from test_format import (  # noqa: F401  (native, sanitized_loader: fixtures)
+    after_string,
+    c_load,
+    fix_checksum,
+    native,
+    python_accepts,
+    run_sanitized,
+    sanitized_loader,
+)
 from test_load_bounds import isa  # noqa: F401  (fixture: each test once per ISA path, PNN_ISA)
 
 import pocketnn
@@ -179,6 +188,20 @@ def test_c_and_python_agree_on_fuzzed_tables(native: object, valid: bytes) -> No
             assert loaded.status in (lib.PNN_OK, lib.PNN_ERR_UNSUPPORTED, lib.PNN_ERR_SHAPE), loaded.message
         else:
             assert loaded.status != lib.PNN_OK and loaded.message, i
+
+
+def test_sanitized_loader_over_narrow_files(sanitized_loader: Path, valid: bytes, tmp_path: Path) -> None:
+    """The valid file runs, every hostile one is refused, under AddressSanitizer + UBSan
+    (the widened copies are freed on every path)."""
+    files = [("valid", valid), *hostile_files(valid)]
+    paths = []
+    for i, (_label, data) in enumerate(files):
+        paths.append(str(tmp_path / f"{i:03d}.pnn"))
+        Path(paths[-1]).write_bytes(data)
+    lines = run_sanitized(sanitized_loader, paths).stdout.splitlines()
+    assert len(lines) == len(files) and lines[0].endswith("run ok"), lines[:1]
+    for (label, _data), line in zip(files[1:], lines[1:]):
+        assert ": load " in line, f"{label}: {line}"
 
 
 # ------------------------------------------------------------------- short names
