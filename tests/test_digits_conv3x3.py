@@ -89,15 +89,17 @@ ALLOCATION = {"/features/features.3/Conv": 0.5, "/features/features.6/Conv": 0.6
 def sparse_70(digits) -> dict[str, tuple[float, float, float]]:
     """{"int8", "int8 allocated"}: (test accuracy, file size / ONNX size, zero fraction of the
     pruned layers) at --sparsity 0.7 + int8, G = 4, reconstructed on the 250 calibration
-    digits, the pruned layers stored sparse (support.sparse_int8_kernels_pay)."""
+    digits, the pruned layers stored sparse (support.sparse_int8_kernels_pay): uniform with
+    the default mask method, and the measured allocation with method "best"."""
     images, labels = digits
     calib, _ = load_digits_fixture("calib", FIXTURES)
     results = {}
-    for label, rules in (("int8", []), ("int8 allocated", [{"match": k, "sparsity": v} for k, v in ALLOCATION.items()])):
+    allocated = {"method": "best", "layers": [{"match": k, "sparsity": v} for k, v in ALLOCATION.items()]}
+    for label, recipe in (("int8", {}), ("int8 allocated", allocated)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             with sparse_int8_kernels_pay():
-                result = convert_model(str(MODEL), options=sparsity_options(SPARSE_70, 4, {"layers": rules}),
+                result = convert_model(str(MODEL), options=sparsity_options(SPARSE_70, 4, recipe),
                                        calib={"input": calib}, quantize="int8", quiet=True)
         model = pocketnn.Model(result.data)
         acc = accuracy(lambda x, m=model: m.run({"input": x})["logits"], images, labels)
@@ -110,8 +112,7 @@ def test_sparsity_70_with_int8_is_under_0_15x(sparse_70) -> None:
     for label, (acc, size, zeros) in sparse_70.items():
         assert zeros == pytest.approx(SPARSE_70, abs=0.01), sparse_70
         assert size <= 0.15, sparse_70  # issue 14's bound: 0.111x
-    # Issue 14 asks for a loss <= 1.5 points; uniform 70% loses 3.3 (95.6%), the measured
-    # allocation 1.9 (97.0%): docs/SPARSITY.md.
+    # Uniform 70% loses 3.3 points (95.6%); the measured allocation with "best" masks meets
+    # issue 14's <= 1.5 (97.4%, no margin left): docs/SPARSITY.md.
     assert sparse_70["int8"][0] >= recorded - 0.036, sparse_70
-    assert sparse_70["int8 allocated"][0] >= recorded - 0.021, sparse_70
-    assert sparse_70["int8 allocated"][0] >= sparse_70["int8"][0] + 0.005, sparse_70
+    assert sparse_70["int8 allocated"][0] >= recorded - 0.015, sparse_70
