@@ -42,7 +42,7 @@ from test_format import (
 )
 
 GROUPS = (1, 2, 4, 8)
-write_pnn = partial(write_pnn_default, sparse16=False)
+write_pnn = partial(write_pnn_default, sparse16=False, narrow_ints=False)
 
 # ---------------------------------------------------------------------------- helpers
 

@@ -52,8 +52,11 @@ def test_pruned_layers_are_stored_group_sparse_s8(digits) -> None:
     for t in sparse:  # the pruning survived quantization: at least 70% zeros
         assert np.mean(t.data == 0) >= 0.69, t.name
     data = write_pnn(digits["sparse_int8"])
-    assert struct.unpack_from("<H", data, 6)[0] == spec.MINOR_SPARSE16  # 16-bit indices (1.7)
-    assert struct.unpack_from("<H", write_pnn(digits["sparse_int8"], sparse16=False), 6)[0] == spec.MINOR_SPARSE_S8
+    assert struct.unpack_from("<H", data, 6)[0] == spec.MINOR_NARROW_INT  # s16 / s8 tables (1.8)
+    wide = write_pnn(digits["sparse_int8"], narrow_ints=False)
+    assert struct.unpack_from("<H", wide, 6)[0] == spec.MINOR_SPARSE16  # 16-bit indices (1.7)
+    assert struct.unpack_from("<H", write_pnn(digits["sparse_int8"], sparse16=False, narrow_ints=False), 6)[0] \
+        == spec.MINOR_SPARSE_S8
     kernels = [n.kernel for n in pocketnn.Model(data).nodes if n.op in ("QConv", "QGemm")]
     assert sum(k.startswith("u8spmm/") for k in kernels) == len(sparse)
 
@@ -106,7 +109,7 @@ def test_layers_where_sparse_int8_is_slower_are_stored_dense(digits, monkeypatch
     weights = _weights(graph)
     assert not any(t.sparse_group for t in weights)
     assert sum(np.mean(t.data == 0) >= 0.69 for t in weights) >= 3  # still pruned, stored dense
-    assert struct.unpack_from("<H", write_pnn(graph), 6)[0] == 2
+    assert struct.unpack_from("<H", write_pnn(graph, narrow_ints=False), 6)[0] == 2
 
 
 def test_int4_keeps_sparse_layers_at_8_bits(digits, monkeypatch) -> None:

@@ -381,7 +381,7 @@ def test_auto_pattern_falls_back_with_a_warning() -> None:
 
 def test_convert_api_and_cli(tmp_path: Path) -> None:
     model = residual_model()
-    data = pocketnn.convert(model, sparsity=0.8, sparsity_pattern=2)
+    data = pocketnn.convert(model, sparsity=0.8, sparsity_pattern=2, keep_names=True)
     f = read_pnn(data)
     assert f.tensor("w4").sparse is not None and f.tensor("w4").sparse.group == 2  # type: ignore[union-attr]
     with pytest.raises(RecipeError):
@@ -397,7 +397,7 @@ def test_convert_api_and_cli(tmp_path: Path) -> None:
     np.savez(calib, x=RNG.standard_normal((6, 8, 6, 6)).astype(np.float32))
     out = tmp_path / "m.pnn"
     assert main(["convert", str(path), "-o", str(out), "--sparsity", "0.6", "--sparsity-pattern", "4",
-                 "--calib", str(calib), "--recipe", str(recipe)]) == 0
+                 "--calib", str(calib), "--recipe", str(recipe), "--keep-names"]) == 0
     f = read_pnn(out.read_bytes())
     assert f.tensor("w4").sparse is not None and f.tensor("w4").sparse.group == 4  # type: ignore[union-attr]
     assert sparsity_of(f.tensor("w4").data) == pytest.approx(0.9, abs=0.02)  # type: ignore[arg-type]

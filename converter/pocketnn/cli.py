@@ -51,7 +51,8 @@ def _cmd_convert(args: argparse.Namespace) -> int:
                                first_last_int8=not args.int4_first_last,
                                max_constant_elements=max_constant_elements,
                                bind=parse_bindings(args.bind), quiet=args.quiet, rounding=args.rounding,
-                               binarize=args.binarize, mst=args.mst, mst_budget=args.mst_budget)
+                               binarize=args.binarize, mst=args.mst, mst_budget=args.mst_budget,
+                               keep_names=args.keep_names)
     Path(args.output).write_bytes(result.data)
     if result.sparsity.layers:
         print_sparsity_report(console, result.sparsity)
@@ -197,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "channels repeat their parent's 64-bit words, keeping --calib accuracy (its "
                         "'labels' array) or top-1 agreement within POINTS percentage points; implies "
                         "--mst auto unless given")
+    p.add_argument("--keep-names", action="store_true",
+                   help="store every tensor's name (default: only the graph inputs' and outputs'; the "
+                        "others are stored under their id, which saves about 20 bytes each)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress display (shown on stderr for steps over about a second, when it is a terminal)")
     p.add_argument("--bind", action="append", default=[], metavar="NAME=VALUE",

@@ -164,15 +164,17 @@ def convert_model(model: ModelSource, input_shapes: InputShapes | None = None,
                   max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS,
                   bind: InputBindings | None = None, quiet: bool = False,
                   rounding: str = DEFAULT_ROUNDING, binarize: str = "auto", mst: str | None = None,
-                  mst_budget: float | None = None) -> Conversion:
+                  mst_budget: float | None = None, keep_names: bool = False) -> Conversion:
     """The whole conversion, with the packed bytes, the per-layer sparsity report and the
-    MST reports (when asked); progress on stderr unless `quiet`."""
+    MST reports (when asked); progress on stderr unless `quiet`. The packed tensors other
+    than the graph inputs and outputs are stored under their ids unless `keep_names`
+    (node names are kept)."""
     with reporting(quiet):
         graph, report, binary = _convert_graph(model, input_shapes, options, calib, quantize, calib_method,
                                                size_budget, latency_budget, first_last_int8,
                                                max_constant_elements, bind, rounding, binarize, mst, mst_budget)
         with step("packing"):
-            data = write_pnn(graph)
+            data = write_pnn(graph, short_names=not keep_names)
     return Conversion(graph, data, report, binary.mst, binary.mst_budget)
 
 
@@ -184,7 +186,8 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
             latency_budget: float | None = None, first_last_int8: bool = True,
             max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS,
             bind: InputBindings | None = None, quiet: bool = False, rounding: str = DEFAULT_ROUNDING,
-            binarize: str = "auto", mst: str | None = None, mst_budget: float | None = None) -> bytes:
+            binarize: str = "auto", mst: str | None = None, mst_budget: float | None = None,
+            keep_names: bool = False) -> bytes:
     """Converts an ONNX model (path or ModelProto) to .pnn bytes, also written to
     `output` when given. `input_shapes` fixes symbolic input dims (others default to 1).
 
@@ -231,11 +234,12 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
 
     Steps longer than about a second (import, calibration, pruning, sensitivity, ILP,
     kernel timing, packing) show a progress display on stderr when it is a terminal;
-    `quiet` turns it off."""
+    `quiet` turns it off. Tensors other than the graph inputs and outputs are stored
+    under their ids (shorter) unless `keep_names`; node names are always kept."""
     options = sparsity_options(sparsity, sparsity_pattern, recipe)
     data = convert_model(model, input_shapes, options, calib, quantize, calib_method, size_budget,
                          latency_budget, first_last_int8, max_constant_elements, bind, quiet, rounding,
-                         binarize, mst, mst_budget).data
+                         binarize, mst, mst_budget, keep_names).data
     if output is not None:
         Path(output).write_bytes(data)
     return data

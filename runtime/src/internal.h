@@ -25,7 +25,9 @@ enum pnn_tensor_kind {
 enum pnn_encoding {
   PNN_ENCODING_DENSE = 0,
   PNN_ENCODING_GROUP_SPARSE = 1,  /* constants: f32 (format 1.1) or s8 (1.3), see pnn_tensor_sparse_view */
-  PNN_ENCODING_GROUP_SPARSE16 = 2 /* the same with u16 group_nnz and indices (format 1.7), widened at load */
+  PNN_ENCODING_GROUP_SPARSE16 = 2, /* the same with u16 group_nnz and indices (format 1.7), widened at load */
+  PNN_ENCODING_NARROW_INT = 3     /* s32 constant stored as s8 or s16 (format 1.8); widened at load, after
+                                     which the tensor reads as DENSE */
 };
 
 typedef struct pnn_attr {
@@ -52,6 +54,8 @@ typedef struct pnn_tensor {
                            pnn_tensor_sparse_view, never as dense data) */
   uint32_t *sparse_index; /* owned; GROUP_SPARSE16 only: group_nnz then indices widened to u32
                              at load (pnn_sparse_widen), so the kernels see one layout */
+  int32_t *widened;       /* owned; NARROW_INT constants: the values sign-extended to s32 at load;
+                             `data` points here */
   size_t arena_offset;  /* ACTIVATION: set by the planner */
   int32_t producer;     /* node index, -1 for graph inputs and constants */
   int32_t last_use;     /* last node index reading it; n_nodes for graph outputs */

@@ -314,6 +314,39 @@ static unsigned dtype_bits(uint8_t dtype) {
   }
 }
 
+/* Encoding 3 (format 1.8): a constant s32 tensor stored as numel s8 or s16 values
+ * (data_size / numel bytes each, at any offset), sign-extended here into an owned
+ * dense copy. From then on the tensor is an ordinary dense constant: no operator needs
+ * to know, and the small per-channel tables it is made for cost a copy of bytes. */
+static pnn_status widen_narrow_int(reader *r, pnn_tensor *t, const header *h, const uint8_t *file,
+                                   uint64_t offset, uint64_t size) {
+  if (t->dtype != PNN_DTYPE_S32) {
+    return pnn_set_error(r->error, PNN_ERR_FORMAT, "narrowed constant \"%s\" is not s32", t->name);
+  }
+  if (size != t->numel && size != 2 * (uint64_t)t->numel) {
+    return pnn_set_error(r->error, PNN_ERR_FORMAT,
+                         "narrowed constant \"%s\" has %llu data bytes; its %zu values need %zu (s8) or %zu (s16)",
+                         t->name, (unsigned long long)size, t->numel, t->numel, 2 * t->numel);
+  }
+  if (offset > h->data_size || size > h->data_size - offset) {
+    return pnn_set_error(r->error, PNN_ERR_FORMAT,
+                         "constant \"%s\" data [%llu, +%llu) is not inside the data section (%llu bytes)", t->name,
+                         (unsigned long long)offset, (unsigned long long)size, (unsigned long long)h->data_size);
+  }
+  t->widened = malloc(t->nbytes);
+  if (t->widened == NULL) return out_of_memory(r->error);
+  const uint8_t *src = file + h->data_offset + offset;
+  const bool s16 = size != t->numel;
+  for (size_t i = 0; i < t->numel; ++i) {
+    const int32_t raw = s16 ? (int32_t)(src[2 * i] | (uint32_t)src[2 * i + 1] << 8) : (int32_t)src[i];
+    const int32_t half = s16 ? 32768 : 128;
+    t->widened[i] = raw >= half ? raw - 2 * half : raw;
+  }
+  t->data = t->widened;
+  t->encoding = PNN_ENCODING_DENSE;
+  return PNN_OK;
+}
+
 static pnn_status parse_tensor(reader *r, pnn_tensor *t, const header *h, const uint8_t *file) {
   TRY(read_string(r, &t->name, "tensor name"));
   if (t->name[0] == '\0') return pnn_set_error(r->error, PNN_ERR_FORMAT, "%s has an empty name", r->where);
@@ -351,8 +384,13 @@ static pnn_status parse_tensor(reader *r, pnn_tensor *t, const header *h, const 
                          "hold (1.7+)",
                          t->name, (unsigned)h->minor);
   }
+  if (t->encoding == PNN_ENCODING_NARROW_INT && h->minor < 8) {
+    return pnn_set_error(r->error, PNN_ERR_FORMAT,
+                         "tensor \"%s\" holds narrowed integers, which a version 1.%u file cannot hold (1.8+)",
+                         t->name, (unsigned)h->minor);
+  }
   if (t->encoding != PNN_ENCODING_DENSE && t->encoding != PNN_ENCODING_GROUP_SPARSE &&
-      t->encoding != PNN_ENCODING_GROUP_SPARSE16) {
+      t->encoding != PNN_ENCODING_GROUP_SPARSE16 && t->encoding != PNN_ENCODING_NARROW_INT) {
     return pnn_set_error(r->error, unknown, "tensor \"%s\" has unknown encoding %u", t->name,
                          (unsigned)t->encoding);
   }
@@ -404,6 +442,7 @@ static pnn_status parse_tensor(reader *r, pnn_tensor *t, const header *h, const 
     }
     return PNN_OK;
   }
+  if (t->encoding == PNN_ENCODING_NARROW_INT) return widen_narrow_int(r, t, h, file, offset, size);
   /* A dense constant's size follows from its shape; a group-sparse one's from its own
    * header, checked by pnn_sparse_validate once the range is known to be in the file. */
   if (t->encoding == PNN_ENCODING_DENSE && size != nbytes) {
@@ -859,6 +898,7 @@ void pnn_model_free(pnn_model *model) {
   for (uint32_t i = 0; i < model->n_tensors; ++i) {
     free(model->tensors[i].name);
     free(model->tensors[i].sparse_index);
+    free(model->tensors[i].widened);
   }
   free(model->tensors);
   for (uint32_t i = 0; i < model->n_nodes; ++i) {

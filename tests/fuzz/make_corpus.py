@@ -343,6 +343,8 @@ SEEDS: dict[str, Callable[[np.random.Generator], bytes]] = {
     "f32_recurrent": _plain(recurrent),
     "f32_sparse16_kxk_g4": _plain(sparse_kxk_candidate, sparsity=0.75, sparsity_pattern=4),
     "s8_sparse16_kxk_g4": _quantized(sparse_kxk_candidate, "int8", sparsity=0.75, sparsity_pattern=4),
+    # Format 1.8: QGemm / QConv tables narrowed to s8 / s16 (encoding 3), packed unaligned.
+    "s8_narrow_tables": _quantized(sparse_candidate, "int8"),
 }
 
 

@@ -231,7 +231,10 @@ def _read_tensor(cur: _Cursor, index: int, data: bytes, header: PnnHeader) -> Pn
     if dtype == DType.BOOL and header.version_minor < spec.MINOR_VALUE_TYPES:
         raise PnnFormatError(f"{what} is bool, which a version 1.{header.version_minor} file cannot hold "
                              f"(1.{spec.MINOR_VALUE_TYPES}+)")
-    if encoding != spec.ENCODING_DENSE and not sparse:
+    if encoding == spec.ENCODING_NARROW_INT and header.version_minor < spec.MINOR_NARROW_INT:
+        raise PnnFormatError(f"{what} holds narrowed integers, which a version 1.{header.version_minor} file cannot "
+                             f"hold (1.{spec.MINOR_NARROW_INT}+)")
+    if encoding not in (spec.ENCODING_DENSE, spec.ENCODING_NARROW_INT) and not sparse:
         raise PnnFormatError(f"{what} has unknown encoding {encoding}")
     if kind not in (spec.KIND_ACTIVATION, spec.KIND_CONSTANT):
         raise PnnFormatError(f"{what} has unknown kind {kind}")
@@ -260,6 +263,9 @@ def _read_tensor(cur: _Cursor, index: int, data: bytes, header: PnnHeader) -> Pn
                                            spec.SPARSE_INDEX_BYTES[encoding])
         tensor.data = decode_group_sparse(tensor.sparse, shape)
         return tensor
+    if encoding == spec.ENCODING_NARROW_INT:
+        tensor.data = _read_narrow_int(data, header, tensor, what)
+        return tensor
     if size != nbytes:
         raise PnnFormatError(f"{what} has {size} data bytes; shape {list(shape)} of {dtype.name} needs {nbytes}")
     if offset % spec.DATA_ALIGNMENT or offset > header.data_size or size > header.data_size - offset:
@@ -271,6 +277,23 @@ def _read_tensor(cur: _Cursor, index: int, data: bytes, header: PnnHeader) -> Pn
     else:
         tensor.data = np.frombuffer(data, dtype=np.uint8, count=size, offset=start)
     return tensor
+
+
+def _read_narrow_int(data: bytes, header: PnnHeader, tensor: PnnTensor, what: str) -> np.ndarray:
+    """The s32 values of an encoding-3 constant (numel s8 or s16 values at any offset),
+    with the C loader's rules (docs/FORMAT.md, "Narrowed integers")."""
+    if tensor.dtype != DType.S32:
+        raise PnnFormatError(f"{what} holds narrowed integers but is {tensor.dtype.name}, not S32")
+    numel = math.prod(tensor.shape)
+    if tensor.size not in (numel * width for width in spec.NARROW_INT_WIDTHS):
+        raise PnnFormatError(f"{what} has {tensor.size} data bytes; its {numel} narrowed values need "
+                             f"{' or '.join(str(numel * w) for w in spec.NARROW_INT_WIDTHS)}")
+    if tensor.offset > header.data_size or tensor.size > header.data_size - tensor.offset:
+        raise PnnFormatError(f"{what} data [{tensor.offset}, +{tensor.size}) is not inside the data section "
+                             f"({header.data_size} bytes)")
+    stored = np.frombuffer(data, dtype=spec.NARROW_INT_WIDTHS[tensor.size // numel], count=numel,
+                           offset=header.data_offset + tensor.offset)
+    return stored.astype(np.int32).reshape(tensor.shape)
 
 
 def _read_group_sparse(blob: bytes, dtype: DType, shape: tuple[int, ...], what: str, index_bytes: int) -> SparseData:

@@ -8,11 +8,13 @@ from __future__ import annotations
 import struct
 import zlib
 
+import numpy as np
+
 from pocketnn.ir import DType
 
 MAGIC = b"PNN\0"
 VERSION_MAJOR = 1
-VERSION_MINOR = 7
+VERSION_MINOR = 8
 # The oldest minor version that can hold each feature: the writer stamps a file with the
 # lowest version its contents need, so files without 1.1 features stay readable by 1.0.
 MINOR_GROUP_SPARSE = 1
@@ -27,6 +29,7 @@ MINOR_BINARY = 6  # op codes 120-121, b1 weights and activations (docs/OPS.md "B
 MINOR_SIGN = 6  # op code 38, Sign (docs/BINARY.md)
 MINOR_RECURRENT = 7  # op codes 112-113, LSTM and GRU (docs/OPS.md "Recurrent operators")
 MINOR_SPARSE16 = 7  # encoding 2: group-sparse with u16 group_nnz and indices
+MINOR_NARROW_INT = 8  # encoding 3: s32 constants stored as s8 / s16
 
 # magic, major, minor, checksum, header_size, file_size, n_meta, n_tensors, n_nodes,
 # n_inputs, n_outputs, reserved, data_offset, data_size
@@ -60,6 +63,7 @@ ATTR_FLOATS = 4
 ENCODING_DENSE = 0
 ENCODING_GROUP_SPARSE = 1  # since 1.1: docs/FORMAT.md, "Group-sparse encoding"
 ENCODING_GROUP_SPARSE16 = 2  # since 1.7: the same with 16-bit group_nnz and indices
+ENCODING_NARROW_INT = 3  # since 1.8: an s32 constant stored as s8 or s16, any offset
 KIND_ACTIVATION = 0
 KIND_CONSTANT = 1
 
@@ -125,3 +129,18 @@ def sparse_layout(n_groups: int, total_nnz: int, group: int, value_bytes: int,
     `total_nnz` stored units of `block` columns (encoding 1: block 1)."""
     values_offset = align(SPARSE_HEADER.size + index_bytes * (n_groups + total_nnz))
     return values_offset, values_offset + total_nnz * block * group * value_bytes
+
+
+# ---- narrowed integers (encoding 3, format 1.8) -----------------------------------------------
+# bytes per stored value -> little-endian numpy dtype; narrowest first
+NARROW_INT_WIDTHS = {1: "i1", 2: "<i2"}
+
+
+def narrow_int_width(values: np.ndarray) -> int | None:
+    """Bytes per value of the narrowest encoding-3 storage of s32 `values`, None when
+    they need all 32 bits."""
+    for width, dtype in NARROW_INT_WIDTHS.items():
+        info = np.iinfo(dtype)
+        if values.size == 0 or (values.min() >= info.min and values.max() <= info.max):
+            return width
+    return None

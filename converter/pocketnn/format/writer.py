@@ -5,7 +5,9 @@ tensor is stored group-sparse (1.1), a node is an integer operator (1.2) or an s
 tensor is stored group-sparse or a node is a QAveragePool (1.3), or a tensor is bool
 or a node is a value-type operator, op codes 90 and up (1.4), and so on (spec.MINOR_*;
 docs/FORMAT.md, version_minor): 1.7 when a tensor is stored group-sparse with 16-bit
-indices, which the writer does whenever every index fits (at most 65535 columns).
+indices, which the writer does whenever every index fits (at most 65535 columns), and
+1.8 when an s32 constant is stored as s8 or s16 values (encoding 3), which it does
+whenever they fit.
 """
 
 from __future__ import annotations
@@ -219,6 +221,14 @@ def encode_group_sparse(tensor: Tensor, group: int, encoding: int = spec.ENCODIN
     return bytes(out)
 
 
+def _narrow_width(tensor: Tensor, blob: bytes) -> int | None:
+    """Bytes per value of an s32 constant's narrowed storage (encoding 3), None to keep
+    it dense."""
+    if tensor.dtype != DType.S32:
+        return None
+    return spec.narrow_int_width(np.frombuffer(blob, "<i4"))
+
+
 def _column_block(mask: np.ndarray, shape: tuple[int, ...], group: int, value_bytes: int) -> int:
     """The kernel window (product of dims[2:]) when storing whole windows, with the
     zeros a kept window holds, makes the 16-bit blob smaller (kxk pruning keeps or drops
@@ -277,10 +287,27 @@ _OP_MINOR = {"Sign": spec.MINOR_SIGN, "QMatMul": spec.MINOR_QMATMUL,
              **{op: spec.MINOR_DYNAMIC_QUANT for op in DYNAMIC_QUANT_OPS}}
 
 
-def write_pnn(graph: Graph, sparse16: bool = True) -> bytes:
+def short_tensor_names(graph: Graph, order: list[str]) -> dict[str, str]:
+    """Stored name of each tensor when names are shortened: graph inputs and outputs keep
+    theirs (the API finds them by name), every other tensor is named by its id in hex,
+    made unique against the kept names."""
+    kept = set(graph.inputs) | set(graph.outputs)
+    names = {}
+    for index, name in enumerate(order):
+        short = f"{index:x}"
+        while short in kept:
+            short += "_"
+        names[name] = name if name in kept else short
+    return names
+
+
+def write_pnn(graph: Graph, sparse16: bool = True, narrow_ints: bool = True, short_names: bool = False) -> bytes:
     """The .pnn bytes of a lowered graph; ValueError when the graph cannot be written.
     `sparse16=False` keeps u32 indices in group-sparse tensors (encoding 1), which
-    readers older than 1.7 load."""
+    readers older than 1.7 load; `narrow_ints=False` keeps s32 constants 4 bytes a value
+    (encoding 3 stores those whose values fit in s8 or s16 narrower, format 1.8).
+    `short_names` stores the tensors other than graph inputs and outputs under their id
+    (short_tensor_names); node names are kept."""
     order = _tensor_order(graph)
     if len(graph.metadata) > spec.MAX_META or len(order) > spec.MAX_TENSORS or len(graph.nodes) > spec.MAX_NODES:
         raise ValueError("graph has too many metadata entries, tensors or nodes for format 1.x")
@@ -298,8 +325,10 @@ def write_pnn(graph: Graph, sparse16: bool = True) -> bytes:
     structure = _Buffer()
     _write_metadata(structure, graph.metadata)
 
-    blobs: list[bytes] = []
-    data_size = 0
+    # Constants: (encoding, bytes) in table order. Aligned ones come first in the data
+    # section, each at a multiple of 64; narrowed integers are copied at load, so they
+    # follow packed without alignment.
+    stored: list[tuple[int, bytes | None]] = []
     minor = 0
     for name in order:
         tensor = graph.tensors[name]
@@ -314,19 +343,42 @@ def write_pnn(graph: Graph, sparse16: bool = True) -> bytes:
             minor = max(minor, spec.MINOR_SPARSE16)
         if tensor.dtype == DType.BOOL:
             minor = max(minor, spec.MINOR_VALUE_TYPES)
-        structure.string(name, f'tensor "{name}" name')
+        blob = None
+        if tensor.is_constant:
+            blob = encode_group_sparse(tensor, group, encoding) if group else _constant_bytes(tensor)
+            width = _narrow_width(tensor, blob) if narrow_ints and not group else None
+            if width is not None:
+                encoding = spec.ENCODING_NARROW_INT
+                blob = np.frombuffer(blob, "<i4").astype(spec.NARROW_INT_WIDTHS[width]).tobytes()
+                minor = max(minor, spec.MINOR_NARROW_INT)
+        stored.append((encoding, blob))
+    aligned = [blob for encoding, blob in stored if blob is not None and encoding != spec.ENCODING_NARROW_INT]
+    offset_of_narrow = sum(spec.align(len(blob)) for blob in aligned)
+    data_size = narrow_size = 0
+    blobs: list[bytes] = []
+    narrow: list[bytes] = []
+    stored_names = short_tensor_names(graph, order) if short_names else {name: name for name in order}
+    for name, (encoding, blob) in zip(order, stored):
+        tensor = graph.tensors[name]
+        structure.string(stored_names[name], f'tensor "{name}" name')
         kind = spec.KIND_CONSTANT if tensor.is_constant else spec.KIND_ACTIVATION
         structure.pack("BBBB", int(tensor.dtype), encoding, kind, len(tensor.shape))
         for d in tensor.shape:
             structure.pack("q", int(d))
-        if tensor.is_constant:
-            blob = encode_group_sparse(tensor, group, encoding) if group else _constant_bytes(tensor)
+        if blob is None:
+            structure.pack("QQ", 0, 0)
+        elif encoding == spec.ENCODING_NARROW_INT:
+            structure.pack("QQ", offset_of_narrow + narrow_size, len(blob))
+            narrow.append(blob)
+            narrow_size += len(blob)
+        else:
             structure.pack("QQ", data_size, len(blob))
             padded = spec.align(len(blob))
             blobs.append(blob + b"\0" * (padded - len(blob)))
             data_size += padded
-        else:
-            structure.pack("QQ", 0, 0)
+    packed = b"".join(narrow)
+    blobs.append(packed + b"\0" * (spec.align(len(packed)) - len(packed)))
+    data_size += spec.align(len(packed))
 
     for node in graph.nodes:
         _write_node(structure, node, ids)

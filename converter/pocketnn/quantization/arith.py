@@ -51,22 +51,23 @@ def _round_half_away(x: np.ndarray) -> np.ndarray:
 # ---- Dyadic multipliers and the one rounding rule ---------------------------------
 
 
-def quantize_multipliers(m: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+def quantize_multipliers(m: ArrayLike, mantissa_bits: int = 31) -> tuple[np.ndarray, np.ndarray]:
     """(multiplier, shift) int32 arrays with multiplier / 2^shift the closest dyadic
-    number with a 31-bit mantissa to each real m > 0 (docs/QUANTIZATION.md)."""
+    number with a `mantissa_bits`-bit mantissa (multiplier in [2^(bits-1), 2^bits)) to
+    each real m > 0 (docs/QUANTIZATION.md)."""
     real = np.asarray(m, dtype=np.float64)
     invalid = ~(np.isfinite(real) & (real > 0))
     if invalid.any():
         raise ValueError(f"requantization multiplier {float(real[invalid].flat[0])!r} is not a finite positive number")
     mantissa, exponent = np.frexp(real)
-    multiplier = _round_half_away(np.ldexp(mantissa, 31))  # exact product, q in [0.5, 1)
-    carry = multiplier == (1 << 31)  # the mantissa rounded up to 1.0
-    multiplier = np.where(carry, 1 << 30, multiplier)
-    shift = 31 - (exponent.astype(np.int64) + carry)
+    multiplier = _round_half_away(np.ldexp(mantissa, mantissa_bits))  # exact product, q in [0.5, 1)
+    carry = multiplier == (1 << mantissa_bits)  # the mantissa rounded up to 1.0
+    multiplier = np.where(carry, 1 << (mantissa_bits - 1), multiplier)
+    shift = mantissa_bits - (exponent.astype(np.int64) + carry)
     too_large = shift < MIN_SHIFT
     if too_large.any():
         raise ValueError(f"requantization multiplier {float(real[too_large].flat[0])!r} is too large: "
-                         f"multipliers from 2^30 up are not representable")
+                         f"multipliers from 2^{mantissa_bits - 1} up are not representable")
     # m < 2^-32: acc * m rounds to 0 for every int32 accumulator anyway.
     tiny = shift > MAX_SHIFT
     multiplier = np.where(tiny, 0, multiplier)
@@ -130,11 +131,18 @@ class Requant:
                           axis=axis).astype(np.uint8)
 
 
+# Mantissa bits of the per-channel multipliers the converter makes for QConv / QGemm:
+# 15 bits keep them within s16 (format 1.8 stores such tables in 2 bytes a channel, not
+# 4) at a relative error <= 2^-15, 0.008 of a u8 step on the largest output. m >= 2^14
+# is then not representable; requantization multipliers are far below 1.
+COMPACT_MANTISSA_BITS = 15
+
+
 def conv_requant(x_scale: float, w_scales: ArrayLike, y_scale: float, y_zero_point: int,
-                 lo: int = 0, hi: int = U8_MAX) -> Requant:
+                 lo: int = 0, hi: int = U8_MAX, mantissa_bits: int = 31) -> Requant:
     """Requantization of a convolution or GEMM: m[c] = s_x * s_w[c] / s_y."""
     real = np.float64(x_scale) * np.asarray(w_scales, dtype=np.float64).reshape(-1) / np.float64(y_scale)
-    multiplier, shift = quantize_multipliers(real)
+    multiplier, shift = quantize_multipliers(real, mantissa_bits)
     return Requant(multiplier, shift, y_zero_point, lo, hi)
 
 

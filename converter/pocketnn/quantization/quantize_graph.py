@@ -37,6 +37,7 @@ from pocketnn.quantization.activations import (
     activation_qparams,
 )
 from pocketnn.quantization.arith import (
+    COMPACT_MANTISSA_BITS,
     add_params,
     avgpool_multiplier,
     clamp_bounds,
@@ -313,7 +314,10 @@ class _Rewriter:
         bias_q = None if bias is None else quantize_bias(bias, x_scale, w_scales)
         folded = fold_zero_point(w_q, x_zero_point, bias_q)
         lo, hi = self.output_clamp(node, y_qparams)
-        requant = conv_requant(x_scale, w_scales, y_qparams[0], y_qparams[1], lo, hi)
+        # An imported QDQ model's scales are kept as exactly as they can be; the
+        # converter's own get 15-bit mantissas, whose tables the writer stores in s16.
+        mantissa_bits = 31 if self.keep_qdq_rounding else COMPACT_MANTISSA_BITS
+        requant = conv_requant(x_scale, w_scales, y_qparams[0], y_qparams[1], lo, hi, mantissa_bits)
         shape = tuple(int(d) for d in w_q.shape)
         # S4 constants hold their int8 values here; the writer packs them two per byte.
         sparse_group = sparse_weight_group(self.graph, node) if bits == 8 else 0
