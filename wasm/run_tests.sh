@@ -3,7 +3,8 @@
 # Debian 12 with no stdin):
 #   1. wasm/build.sh (installs emscripten when emcc is missing): the single-threaded
 #      and the pthreads build
-#   2. the kernel tests (tests/c/test_kernels_f32_arch.c, test_kernels_spmm.c,
+#   2. the kernel tests (tests/c/test_kernels_f32_arch.c, test_kernels_f32.c (the
+#      packed-panel GEMM and Winograd), test_kernels_spmm.c,
 #      test_kernels_s8_gemm.c, test_kernels_s8_nn.c, test_kernels_s8_spmm.c,
 #      test_kernels_unary.c, test_kernels_softmax.c, test_kernels_transpose.c and
 #      test_kernels_b1.c: SIMD128
@@ -49,7 +50,7 @@ for f in "$ROOT"/kernels_c/*.c "$ROOT"/kernels_c/*/*.c; do KERNEL_SOURCES+=("$f"
 COMMON=(-std=c11 -msimd128 -Wall -Wextra -Werror -fno-math-errno -I"$ROOT/kernels_c/include"
         -sSINGLE_FILE=1 -sEXIT_RUNTIME=1 -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=64MB)
 # Each portable kernel test (selected variant vs scalar reference), sanitized and at -O3.
-for test in test_kernels_f32_arch test_kernels_spmm test_kernels_s8_gemm test_kernels_s8_nn \
+for test in test_kernels_f32_arch test_kernels_f32 test_kernels_spmm test_kernels_s8_gemm test_kernels_s8_nn \
             test_kernels_s8_spmm test_kernels_nan test_kernels_unary test_kernels_softmax \
             test_kernels_transpose test_kernels_b1; do
   emcc "${COMMON[@]}" -O2 -fsanitize=address,undefined "$ROOT/tests/c/$test.c" \

@@ -2,9 +2,8 @@
  * pb_driver.h).
  *
  * Micro-tiles of up to 6 rows x 16 columns (half a 32-column panel): 12 accumulators +
- * 2 B vectors + 1 broadcast of the 16 ymm registers. A's 14-row panels run as strips of
- * 5 + 5 + 4 rows (6 + 6 + 2 would leave a strip of 4 independent accumulators, too few to
- * cover the FMA latency). pnn_f32_gemm_pt (channels across the lanes) is at the end. */
+ * 2 B vectors + 1 broadcast of the 16 ymm registers (A's 14-row panels: strips of 5 + 5 +
+ * 4 rows, pb_driver.h). pnn_f32_gemm_pt (channels across the lanes) is at the end. */
 #include "pnn_kernels.h"
 
 #if defined(__x86_64__)
@@ -38,15 +37,6 @@ static PNN_ALWAYS_INLINE pb_vec pb_load_tail(pb_mask m, const float *p) { return
 static PNN_ALWAYS_INLINE void pb_store_tail(float *p, pb_mask m, pb_vec v) { _mm256_maskstore_ps(p, m, v); }
 static PNN_ALWAYS_INLINE pb_vec pb_act(pb_vec v, int kind, pb_vec alpha, pb_vec beta) {
   return pnn_act256(v, kind, alpha, beta);
-}
-
-static size_t pb_strip_rows(int packed, size_t in_panel, size_t left) {
-  if (packed) {
-    /* 14-row panels: 5 + 5 + 4. */
-    const size_t rows = in_panel < 10 ? 5 : 4;
-    return left < rows ? left : rows;
-  }
-  return left < PB_MR ? left : PB_MR;
 }
 
 #include "pb_driver.h"

@@ -37,12 +37,6 @@ static PNN_ALWAYS_INLINE pb_vec pb_act(pb_vec v, int kind, pb_vec alpha, pb_vec 
 }
 
 /* Whole 14-row strips: A's panels (packed) start every 14 rows too. */
-static size_t pb_strip_rows(int packed, size_t in_panel, size_t left) {
-  (void)packed;
-  (void)in_panel;
-  return left < PB_MR ? left : PB_MR;
-}
-
 #include "pb_driver.h"
 
 void pnn_f32_gemm_pb_avx512(size_t M, size_t N, size_t K, const float *A, size_t lda,

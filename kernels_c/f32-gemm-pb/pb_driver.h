@@ -1,5 +1,5 @@
-/* The loops shared by the x86 packed-panel f32 GEMMs (avx2.c, avx512.c; contract in
- * pnn_kernels_nn.h): K blocking, strip and column-group order, tails, bias and
+/* The loops shared by the packed-panel f32 GEMMs (avx2.c, avx512.c, wasmsimd.c; contract
+ * in pnn_kernels_nn.h): K blocking, strip and column-group order, tails, bias and
  * activation epilogue. Portable C, included inside the ISA's target region after the
  * ISA's vector hooks:
  *   pb_vec, PB_LANES          the vector type and its float lanes
@@ -11,11 +11,9 @@
  *   PB_MR                     most rows of a micro-tile, a macro (6 or 14)
  *   PB_STRIP_COLUMNS          up to this N a K block with a large A runs strip by strip
  *                             (below; 0: never)
- *   pb_strip_rows(packed, in_panel, left)
- *       rows of the next strip: left rows remain, the strip starts in_panel rows into its
- *       PNN_GEMM_PA_MR-row panel (packed A: a strip never straddles two panels)
+ *   PB_K_LOOP_PRAGMA          optional: a pragma for the tile's k loop (unrolling)
  * A micro-tile is up to PB_MR rows x two vectors (a column group of 2 * PB_LANES
- * columns: one 32-column panel for 16 lanes, half of one for 8 lanes). Per k it loads
+ * columns: one 32-column panel for 16 lanes, half of one for 8, a quarter for 4). Per k it loads
  * the group's two B vectors and broadcasts one A value per row. */
 #ifndef PNN_F32_GEMM_PB_DRIVER_H
 #define PNN_F32_GEMM_PB_DRIVER_H
@@ -34,8 +32,23 @@ enum {
    * the packed panels and the output (Zen 4: 1 MiB of L2). */
   PB_LARGE_A_FLOATS = 64 * 1024
 };
+#ifndef PB_K_LOOP_PRAGMA
+#define PB_K_LOOP_PRAGMA
+#endif
 _Static_assert(PB_MR <= PNN_GEMM_PA_MR, "a strip never straddles two A panels");
 _Static_assert(PNN_GEMM_PB_NR % (2 * PB_LANES) == 0, "column groups tile a panel");
+
+/* Rows of the next strip: left rows remain, the strip starts in_panel rows into its
+ * PNN_GEMM_PA_MR-row panel (packed A: a strip never straddles two panels). 6-row tiles
+ * run a 14-row panel as 5 + 5 + 4 (6 + 6 + 2 would leave a strip of 4 independent
+ * accumulators, too few to cover the FMA latency); 14-row tiles take it whole. */
+static size_t pb_strip_rows(int packed, size_t in_panel, size_t left) {
+  if (packed && PB_MR < PNN_GEMM_PA_MR) {
+    const size_t rows = in_panel < 10 ? 5 : 4;
+    return left < rows ? left : rows;
+  }
+  return left < PB_MR ? left : PB_MR;
+}
 
 typedef struct pb_epilogue {
   const float *row_bias; /* bias of the strip's first row, or NULL */
@@ -77,6 +90,7 @@ static PNN_ALWAYS_INLINE void pb_tile(int packed, size_t mr, int wide, int full,
   pb_vec lo[PB_MR], hi[PB_MR];
 #pragma GCC unroll 14
   for (size_t i = 0; i < PB_MR; ++i) lo[i] = hi[i] = pb_zero();
+  PB_K_LOOP_PRAGMA
   for (size_t k = 0; k < kc; ++k) {
     const pb_vec b_lo = pb_load(bp + k * PNN_GEMM_PB_NR);
     const pb_vec b_hi = wide ? pb_load(bp + k * PNN_GEMM_PB_NR + PB_LANES) : b_lo;

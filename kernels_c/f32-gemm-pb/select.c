@@ -11,6 +11,10 @@ pnn_f32_gemm_pb_fn pnn_f32_gemm_pb_select(const pnn_cpu_features *cpu, const cha
     if (name) *name = "avx2";
     return pnn_f32_gemm_pb_avx2;
   }
+#elif defined(__wasm_simd128__)
+  (void)cpu;
+  if (name) *name = "wasmsimd";
+  return pnn_f32_gemm_pb_wasmsimd;
 #else
   (void)cpu;
 #endif
@@ -28,6 +32,10 @@ pnn_f32_gemm_pp_fn pnn_f32_gemm_pp_select(const pnn_cpu_features *cpu, const cha
     if (name) *name = "avx2";
     return pnn_f32_gemm_pp_avx2;
   }
+#elif defined(__wasm_simd128__)
+  (void)cpu;
+  if (name) *name = "wasmsimd";
+  return pnn_f32_gemm_pp_wasmsimd;
 #else
   (void)cpu;
 #endif

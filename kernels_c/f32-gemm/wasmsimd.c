@@ -19,6 +19,7 @@
 #include <wasm_simd128.h>
 
 #include "pnn_wasm_act.h"
+#include "pnn_wasm_lanes.h"
 
 enum {
   GEMM_MR = 6,    /* rows per micro-tile */
@@ -37,31 +38,14 @@ typedef struct tile_epilogue {
   v128_t alpha, beta;
 } tile_epilogue;
 
-/* Lanes [0, n) of 4 consecutive floats at p (n <= 4), zeros elsewhere. Lane by
- * lane: a variable-size memcpy is a call in wasm. */
-static PNN_ALWAYS_INLINE v128_t load_lanes(const float *p, size_t n) {
-  if (n >= 4) return wasm_v128_load(p);
-  return wasm_f32x4_make(n > 0 ? p[0] : 0.0f, n > 1 ? p[1] : 0.0f, n > 2 ? p[2] : 0.0f, 0.0f);
-}
-
-static PNN_ALWAYS_INLINE void store_lanes(float *p, v128_t v, size_t n) {
-  if (n >= 4) {
-    wasm_v128_store(p, v);
-    return;
-  }
-  if (n > 0) p[0] = wasm_f32x4_extract_lane(v, 0);
-  if (n > 1) p[1] = wasm_f32x4_extract_lane(v, 1);
-  if (n > 2) p[2] = wasm_f32x4_extract_lane(v, 2);
-}
-
 static PNN_ALWAYS_INLINE void store_row(v128_t lo, v128_t hi, float *c, const tile_epilogue *ep,
                                         size_t row) {
   const size_t width = ep->width;
   const int full = width == GEMM_NR;
   const size_t width_hi = width > 4 ? width - 4 : 0;
   if (ep->accumulate) {
-    lo = wasm_f32x4_add(lo, full ? wasm_v128_load(c) : load_lanes(c, width));
-    hi = wasm_f32x4_add(hi, full ? wasm_v128_load(c + 4) : load_lanes(c + 4, width_hi));
+    lo = wasm_f32x4_add(lo, full ? wasm_v128_load(c) : pnn_wasm_load_first(c, width));
+    hi = wasm_f32x4_add(hi, full ? wasm_v128_load(c + 4) : pnn_wasm_load_first(c + 4, width_hi));
   } else {
     const v128_t rb = wasm_f32x4_splat(ep->row_bias ? ep->row_bias[row] : 0.0f);
     lo = wasm_f32x4_add(lo, wasm_f32x4_add(rb, ep->col_lo));
@@ -75,8 +59,8 @@ static PNN_ALWAYS_INLINE void store_row(v128_t lo, v128_t hi, float *c, const ti
     wasm_v128_store(c, lo);
     wasm_v128_store(c + 4, hi);
   } else {
-    store_lanes(c, lo, width);
-    store_lanes(c + 4, hi, width_hi);
+    pnn_wasm_store_first(c, width, lo);
+    pnn_wasm_store_first(c + 4, width_hi, hi);
   }
 }
 
@@ -242,8 +226,8 @@ void pnn_f32_gemm_wasmsimd(size_t M, size_t N, size_t K, const float *A, size_t 
       pack_b_panel(kc, B + k0 * ldb + n0, ldb, width, packed_b);
       ep.col_lo = ep.col_hi = wasm_f32x4_const_splat(0.0f);
       if (col_bias) {
-        ep.col_lo = load_lanes(col_bias + n0, width);
-        ep.col_hi = load_lanes(col_bias + n0 + 4, width > 4 ? width - 4 : 0);
+        ep.col_lo = pnn_wasm_load_first(col_bias + n0, width);
+        ep.col_hi = pnn_wasm_load_first(col_bias + n0 + 4, width > 4 ? width - 4 : 0);
       }
       for (size_t m0 = 0; m0 < M; m0 += GEMM_MR) {
         const size_t mr = M - m0 < GEMM_MR ? M - m0 : GEMM_MR;

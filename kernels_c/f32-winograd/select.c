@@ -16,6 +16,12 @@ void pnn_f32_wino2_select(const pnn_cpu_features *cpu, pnn_f32_wino2_input_fn *i
     if (name) *name = "avx2";
     return;
   }
+#elif defined(__wasm_simd128__)
+  (void)cpu;
+  *input = pnn_f32_wino2_input_wasmsimd;
+  *output = pnn_f32_wino2_output_wasmsimd;
+  if (name) *name = "wasmsimd";
+  return;
 #else
   (void)cpu;
 #endif

@@ -63,10 +63,14 @@ void pnn_f32_gemm_pb_avx2(size_t M, size_t N, size_t K, const float *A, size_t l
 void pnn_f32_gemm_pb_avx512(size_t M, size_t N, size_t K, const float *A, size_t lda,
                             const float *Bp, float *C, size_t ldc, const float *row_bias,
                             pnn_activation act);
+void pnn_f32_gemm_pb_wasmsimd(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                              const float *Bp, float *C, size_t ldc, const float *row_bias,
+                              pnn_activation act);
 /* Packs a row-major B [K, N] (row stride ldb) into those panels, columns past N zero
  * (a transposed B, stored [N, K], packs with pnn_f32_gemm_pt_pack(N, K, B, K, Bp)). */
 void pnn_f32_gemm_pb_pack(size_t K, size_t N, const float *B, size_t ldb, float *Bp);
-/* AVX-512 on x86 when usable, else AVX2+FMA, else the reference. */
+/* AVX-512 on x86 when usable, else AVX2+FMA; SIMD128 on wasm; else the
+ * reference. */
 pnn_f32_gemm_pb_fn pnn_f32_gemm_pb_select(const pnn_cpu_features *cpu, const char **name);
 
 /* The same product with A packed too (at prepare, for weights too big to stay in L2,
@@ -83,6 +87,8 @@ void pnn_f32_gemm_pp_avx2(size_t M, size_t N, size_t K, const float *Ap, const f
                           float *C, size_t ldc, const float *row_bias, pnn_activation act);
 void pnn_f32_gemm_pp_avx512(size_t M, size_t N, size_t K, const float *Ap, const float *Bp,
                             float *C, size_t ldc, const float *row_bias, pnn_activation act);
+void pnn_f32_gemm_pp_wasmsimd(size_t M, size_t N, size_t K, const float *Ap, const float *Bp,
+                              float *C, size_t ldc, const float *row_bias, pnn_activation act);
 pnn_f32_gemm_pp_fn pnn_f32_gemm_pp_select(const pnn_cpu_features *cpu, const char **name);
 
 /* The same product with the output channels across the vector lanes, for convs with
@@ -128,6 +134,8 @@ void pnn_f32_wino2_input_avx2(const pnn_conv2d_geometry *g, const float *x, size
                               size_t count, float *v, size_t xi_stride);
 void pnn_f32_wino2_input_avx512(const pnn_conv2d_geometry *g, const float *x, size_t t0,
                                 size_t count, float *v, size_t xi_stride);
+void pnn_f32_wino2_input_wasmsimd(const pnn_conv2d_geometry *g, const float *x, size_t t0,
+                                  size_t count, float *v, size_t xi_stride);
 void pnn_f32_wino2_output_scalar(const pnn_conv2d_geometry *g, const float *m, size_t rows,
                                  size_t ldm, size_t xi_stride, size_t t0, size_t count,
                                  const float *bias, float *y, pnn_activation act);
@@ -137,7 +145,11 @@ void pnn_f32_wino2_output_avx2(const pnn_conv2d_geometry *g, const float *m, siz
 void pnn_f32_wino2_output_avx512(const pnn_conv2d_geometry *g, const float *m, size_t rows,
                                  size_t ldm, size_t xi_stride, size_t t0, size_t count,
                                  const float *bias, float *y, pnn_activation act);
-/* AVX-512 builds of the transforms when usable, else AVX2 + FMA, else the reference. */
+void pnn_f32_wino2_output_wasmsimd(const pnn_conv2d_geometry *g, const float *m, size_t rows,
+                                   size_t ldm, size_t xi_stride, size_t t0, size_t count,
+                                   const float *bias, float *y, pnn_activation act);
+/* AVX-512 builds of the transforms when usable, else AVX2 + FMA; SIMD128 on
+ * wasm; else the reference. */
 void pnn_f32_wino2_select(const pnn_cpu_features *cpu, pnn_f32_wino2_input_fn *input,
                           pnn_f32_wino2_output_fn *output, const char **name);
 

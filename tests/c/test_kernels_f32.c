@@ -752,6 +752,19 @@ int main(void) {
       test_maxpool("avx512", pnn_f32_maxpool2d_avx512, &r, &t);
     }
 #endif
+#if !defined(__x86_64__)
+    /* Elsewhere the variants the runtime selects (wasm SIMD128), when not the reference. */
+    const char *pb_name = NULL, *pp_name = NULL, *wino_name = NULL;
+    const pnn_f32_gemm_pb_fn pb_best = pnn_f32_gemm_pb_select(&cpu, &pb_name);
+    const pnn_f32_gemm_pp_fn pp_best = pnn_f32_gemm_pp_select(&cpu, &pp_name);
+    pnn_f32_wino2_input_fn wino_in;
+    pnn_f32_wino2_output_fn wino_out;
+    pnn_f32_wino2_select(&cpu, &wino_in, &wino_out, &wino_name);
+    printf("selected: gemm_pb=%s gemm_pp=%s winograd=%s\n", pb_name, pp_name, wino_name);
+    if (strcmp(pb_name, "scalar") != 0) test_gemm_pb(pb_name, pb_best, &r, &t);
+    if (strcmp(pp_name, "scalar") != 0) test_gemm_pp(pp_name, pp_best, &r, &t);
+    if (strcmp(wino_name, "scalar") != 0) test_winograd(wino_name, wino_in, wino_out, &r, &t);
+#endif
     printf("gemm_pb / gemm_pp / gemm_pt / im2col_panel / winograd / maxpool / conv direct: %ld cases, %ld failed\n", t.cases - before.cases,
            t.failures - before.failures);
   }

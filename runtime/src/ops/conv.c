@@ -6,7 +6,7 @@
  *   direct      x86 AVX2 / AVX-512, one group of at most CONV_DIRECT_MAX_C input channels, 3x3
  *               to 7x7 (an image network's first layer): the direct kernel over weights
  *               packed at prepare, tasks of one channel block x CONV_DIRECT_ROWS rows.
- *   winograd    x86 SIMD, 3x3 stride 1 dilation 1, one group, enough tiles:
+ *   winograd    x86 SIMD and wasm SIMD128, 3x3 stride 1 dilation 1, one group, enough tiles:
  *               F(2x2, 3x3) with weights transformed at prepare (kept in params);
  *               per task a block of tiles is transformed into packed GEMM panels,
  *               16 GEMMs run over them and the output transform adds bias and
@@ -231,6 +231,11 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   const char *direct_isa = NULL;
   const pnn_f32_conv_direct_fn direct = pnn_f32_conv_direct_select(&model->cpu, &p.geom, &direct_isa);
   const bool have_pb = strcmp(pb_isa, "scalar") != 0;
+  /* wasm SIMD128 (no FMA): the packed path measured slower than the in-place GEMM of
+   * f32-gemm/wasmsimd.c (node 20, CPU time per node: MobileNet's 1x1 convs and
+   * ResNet-18's strided ones 1.3-1.9x), so there only Winograd takes it, and only on
+   * more tiles than one panel (7x7 outputs, 16 tiles, ran 1.1-1.5x slower). */
+  const bool wasm_pb = strcmp(pb_isa, "wasmsimd") == 0;
   size_t k_depth = p.in_c_group * p.geom.kernel_h * p.geom.kernel_w;
   const size_t tiles = pnn_nn_div_up(p.geom.out_h, 2) * pnn_nn_div_up(p.geom.out_w, 2);
   if (pnn_tensor_is_sparse(w)) {
@@ -278,6 +283,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     extra = pnn_f32_conv_direct_packed_floats(p.out_c, p.in_c, (size_t)(kh * kw)) * sizeof(float);
   } else if (have_pb && group == 1 && kh == 3 && kw == 3 && strides[0] == 1 && strides[1] == 1 &&
              dilations[0] == 1 && dilations[1] == 1 && c >= 8 && m >= 8 && tiles >= 16 &&
+             (!wasm_pb || tiles > CONV_NR) &&
              w->kind == PNN_TENSOR_CONSTANT && w->data != NULL &&
              (size_t)c <= ((size_t)1 << 20) && (size_t)m <= ((size_t)1 << 20)) {
     /* F(2x2, 3x3) does 16 multiplies per 4 outputs instead of 36; the transforms are
@@ -313,7 +319,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     if (scratch < panel_bytes) scratch = panel_bytes;
     p.wino_fallback_panels = clamp_size(scratch / panel_bytes, 1, 8);
     p.wino_fallback_panels = clamp_size(p.wino_fallback_panels, 1, pnn_nn_div_up(p.geom.out_h * p.geom.out_w, CONV_NR));
-  } else if (have_pb && !panels_mostly_empty(&p, constant_w)) {
+  } else if (have_pb && !wasm_pb && !panels_mostly_empty(&p, constant_w)) {
     p.path = CONV_PATH_PACKED;
     p.gemm_pb = gemm_pb;
     p.pack = pnn_f32_im2col_panel_select(&model->cpu, NULL);
