@@ -32,7 +32,9 @@ enum {
   PB_FEW_COLUMNS = 2 * PNN_GEMM_PB_NR,
   /* Floats of an A block (M x kc, 256 KiB) beyond which it does not stay in L2 beside
    * the packed panels and the output (Zen 4: 1 MiB of L2). */
-  PB_LARGE_A_FLOATS = 64 * 1024
+  PB_LARGE_A_FLOATS = 64 * 1024,
+  /* Floats of a whole A (M x K, 128 KiB) that stays in L2 while all of B streams past. */
+  PB_SMALL_A_FLOATS = 32 * 1024
 };
 _Static_assert(PB_MR <= PNN_GEMM_PA_MR, "a strip never straddles two A panels");
 _Static_assert(PNN_GEMM_PB_NR % (2 * PB_LANES) == 0, "column groups tile a panel");
@@ -320,8 +322,25 @@ static void gemm_pb(int packed, size_t M, size_t N, size_t K, const float *A, si
   ep.beta = pb_set1(act.beta);
   ep.row_bias = row_bias;
   const int few_rows = !packed && M <= PB_FEW_ROWS;
+  /* A small A (an LSTM's input projection, ddddocr's 20 x 1024 head) beside a B that
+   * streams from memory: each column group runs over all of K before the next, so the
+   * panels are read in order (one contiguous stream per panel instead of a jump to the
+   * next panel every PB_KC rows); A stays in L2 across the groups. */
+  const int stream_b = !few_rows && !packed && K > PB_KC && N > PB_FEW_COLUMNS && M * K <= PB_SMALL_A_FLOATS;
   if (few_rows) pb_few_rows(M, N, K, A, lda, Bp, C, ldc, &ep);
-  for (size_t k0 = 0; !few_rows; k0 += PB_KC) {
+  for (size_t g = 0; stream_b && g < groups; ++g) {
+    for (size_t k0 = 0; k0 < K; k0 += PB_KC) {
+      const size_t kc = K - k0 < PB_KC ? K - k0 : PB_KC;
+      ep.accumulate = k0 != 0;
+      ep.activate = k0 + kc >= K;
+      const pb_block blk = {packed, M, N, K, k0, kc, A, lda, Bp, C, ldc, row_bias};
+      for (size_t m0 = 0, mr; m0 < M; m0 += mr) {
+        mr = pb_next_rows(&blk, m0);
+        pb_block_tile(&blk, m0, mr, g, &ep);
+      }
+    }
+  }
+  for (size_t k0 = 0; !few_rows && !stream_b; k0 += PB_KC) {
     const size_t kc = K - k0 < PB_KC ? K - k0 : PB_KC;
     ep.accumulate = k0 != 0;
     ep.activate = k0 + kc >= K;
