@@ -22,7 +22,7 @@ typedef struct rnn_weight {
   size_t k, n;
   pnn_packed_gemm packed; /* packed.gemm set: panels */
   const float *plain;     /* else a plain [K, N] copy */
-  const float *rows;      /* B [N, K] as stored in the model: one row of A is a GEMV on it */
+  const float *rows;      /* B [N, K] as stored: without panels, one row of A is a GEMV on it */
 } rnn_weight;
 
 typedef struct rnn_params {
