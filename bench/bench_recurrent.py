@@ -4,7 +4,7 @@ scope) and onnxruntime, interleaved, medians, 1 thread. The default shape is ddd
 LSTM (common.onnx: bidirectional, hidden 512, input 512, 20 steps):
 
     python bench/bench_recurrent.py [--op LSTM|GRU] [--hidden 512] [--input 512] [--seq 20]
-        [--batch 1] [--direction bidirectional] [--runs 31]
+        [--batch 1] [--direction bidirectional] [--runs 31] [--clock cpu|wall]
 
 Prefix bench/avx2_host/run.sh to compare the AVX2 paths of both engines.
 """
@@ -12,6 +12,7 @@ Prefix bench/avx2_host/run.sh to compare the AVX2 paths of both engines.
 from __future__ import annotations
 
 import argparse
+import time
 from unittest import mock
 
 import numpy as np
@@ -47,6 +48,8 @@ def main() -> None:
     parser.add_argument("--input", type=int, default=512)
     parser.add_argument("--hidden", type=int, default=512)
     parser.add_argument("--runs", type=int, default=31)
+    parser.add_argument("--clock", default="cpu", choices=["cpu", "wall"],
+                        help="cpu: this thread's CPU time (steadier on a loaded host; 1 thread)")
     args = parser.parse_args()
     model = layer(args.op, args.direction, args.seq, args.batch, args.input, args.hidden)
     fused = pocketnn.Model(pocketnn.convert(model))
@@ -56,11 +59,12 @@ def main() -> None:
     x = np.random.default_rng(1).standard_normal((args.seq, args.batch, args.input)).astype(np.float32)
     feeds = {"X": x}
     times = interleaved({"fused": lambda: fused.run(feeds), "unrolled": lambda: unrolled.run(feeds),
-                         "onnxruntime": lambda: ort.run(None, feeds)}, args.runs, 3)
+                         "onnxruntime": lambda: ort.run(None, feeds)}, args.runs, 3,
+                        time.thread_time if args.clock == "cpu" else time.perf_counter)
     print(host_banner())
     print(f"{args.op} {args.direction} seq {args.seq} batch {args.batch} input {args.input} hidden {args.hidden}: "
           f"fused {times['fused']:.2f} ms, unrolled {times['unrolled']:.2f} ms, onnxruntime {times['onnxruntime']:.2f} ms; "
-          f"fused / onnxruntime {times['fused'] / times['onnxruntime']:.2f} (medians of {args.runs}, 1 thread)")
+          f"fused / onnxruntime {times['fused'] / times['onnxruntime']:.2f} (medians of {args.runs}, 1 thread, {args.clock} time)")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ enum {
   PB_FEW_COLUMNS = 2 * PNN_GEMM_PB_NR,
   /* Floats of an A block (M x kc, 256 KiB) beyond which it does not stay in L2 beside
    * the packed panels and the output (Zen 4: 1 MiB of L2). */
-  PB_LARGE_A_FLOATS = 64 * 1024
+  PB_LARGE_A_FLOATS = 64 * 1024,
+  /* Floats of a whole A (M x K, 128 KiB) that stays in L2 while all of B streams past. */
+  PB_SMALL_A_FLOATS = 32 * 1024
 };
 #ifndef PB_K_LOOP_PRAGMA
 #define PB_K_LOOP_PRAGMA
@@ -208,6 +210,84 @@ static void pb_strip3(int packed, size_t mr, size_t width, size_t kc, const floa
 }
 #undef PB_CASE3
 
+/* ---- up to PB_FEW_ROWS rows (an LSTM step at batch 1..3): panels streamed whole -----
+ * A tile of one to three rows has two to six accumulators, each FMA waiting on the last
+ * (4 cycles on Zen 4), and K blocking only pays when several row strips reuse a block.
+ * Here each panel runs over all of K in one pass (its K x NR floats are one contiguous
+ * stream) with `split` independent partial sums over consecutive k, so at least 8 FMAs
+ * are in flight; the partial sums are added before the epilogue. */
+enum {
+  PB_FEW_ROWS = 3,
+  PB_PANEL_VECS = PNN_GEMM_PB_NR / PB_LANES,
+  PB_MAX_SPLIT = 8 / PB_PANEL_VECS
+};
+
+static PNN_ALWAYS_INLINE void pb_few_rows_panel(size_t mr, size_t K, const float *a, size_t lda,
+                                                const float *bp, float *c, size_t ldc, size_t width,
+                                                const pb_epilogue *ep) {
+  const size_t split = (PB_MAX_SPLIT + mr - 1) / mr;
+  pb_vec acc[PB_FEW_ROWS][PB_MAX_SPLIT][PB_PANEL_VECS];
+#pragma GCC unroll 3
+  for (size_t i = 0; i < mr; ++i)
+#pragma GCC unroll 8
+    for (size_t u = 0; u < split; ++u)
+#pragma GCC unroll 4
+      for (size_t v = 0; v < PB_PANEL_VECS; ++v) acc[i][u][v] = pb_zero();
+  size_t k = 0;
+  for (; k + split <= K; k += split) {
+#pragma GCC unroll 8
+    for (size_t u = 0; u < split; ++u) {
+#pragma GCC unroll 4
+      for (size_t v = 0; v < PB_PANEL_VECS; ++v) {
+        const pb_vec b = pb_load(bp + (k + u) * PNN_GEMM_PB_NR + v * PB_LANES);
+#pragma GCC unroll 3
+        for (size_t i = 0; i < mr; ++i) acc[i][u][v] = pb_fma(pb_bcast(a + i * lda + k + u), b, acc[i][u][v]);
+      }
+    }
+  }
+  for (; k < K; ++k) {
+#pragma GCC unroll 4
+    for (size_t v = 0; v < PB_PANEL_VECS; ++v) {
+      const pb_vec b = pb_load(bp + k * PNN_GEMM_PB_NR + v * PB_LANES);
+#pragma GCC unroll 3
+      for (size_t i = 0; i < mr; ++i) acc[i][0][v] = pb_fma(pb_bcast(a + i * lda + k), b, acc[i][0][v]);
+    }
+  }
+#pragma GCC unroll 3
+  for (size_t i = 0; i < mr; ++i) {
+#pragma GCC unroll 8
+    for (size_t u = 1; u < split; ++u)
+#pragma GCC unroll 4
+      for (size_t v = 0; v < PB_PANEL_VECS; ++v) acc[i][0][v] = pb_add(acc[i][0][v], acc[i][u][v]);
+    const float bias = ep->row_bias ? ep->row_bias[i] : 0.0f;
+#pragma GCC unroll 2
+    for (size_t g = 0; g < PB_GROUPS; ++g) {
+      const size_t n0 = g * PB_GROUP;
+      if (n0 >= width) break;
+      const size_t w = width - n0 < PB_GROUP ? width - n0 : PB_GROUP;
+      const pb_mask mlo = pb_tail_mask(w < PB_LANES ? w : PB_LANES);
+      const pb_mask mhi = pb_tail_mask(w > PB_LANES ? w - PB_LANES : 0);
+      pb_finish_row(w > PB_LANES, w == PB_GROUP, acc[i][0][2 * g], acc[i][0][2 * g + 1], c + i * ldc + n0,
+                    bias, mlo, mhi, ep);
+    }
+  }
+}
+
+static void pb_few_rows(size_t M, size_t N, size_t K, const float *a, size_t lda, const float *Bp, float *c,
+                        size_t ldc, pb_epilogue *ep) {
+  ep->accumulate = 0;
+  ep->activate = 1;
+  for (size_t n0 = 0; n0 < N; n0 += PNN_GEMM_PB_NR) {
+    const size_t width = N - n0 < PNN_GEMM_PB_NR ? N - n0 : PNN_GEMM_PB_NR;
+    const float *bp = Bp + n0 * K;
+    switch (M) {
+      case 1: pb_few_rows_panel(1, K, a, lda, bp, c + n0, ldc, width, ep); break;
+      case 2: pb_few_rows_panel(2, K, a, lda, bp, c + n0, ldc, width, ep); break;
+      default: pb_few_rows_panel(3, K, a, lda, bp, c + n0, ldc, width, ep); break;
+    }
+  }
+}
+
 /* One K block of gemm_pb's product: its arguments. */
 typedef struct pb_block {
   int packed;
@@ -254,7 +334,27 @@ static void gemm_pb(int packed, size_t M, size_t N, size_t K, const float *A, si
   ep.kind = act.kind;
   ep.alpha = pb_set1(act.alpha);
   ep.beta = pb_set1(act.beta);
-  for (size_t k0 = 0;; k0 += PB_KC) {
+  ep.row_bias = row_bias;
+  const int few_rows = !packed && M <= PB_FEW_ROWS;
+  /* A small A (an LSTM's input projection, ddddocr's 20 x 1024 head) beside a B that
+   * streams from memory: each column group runs over all of K before the next, so the
+   * panels are read in order (one contiguous stream per panel instead of a jump to the
+   * next panel every PB_KC rows); A stays in L2 across the groups. */
+  const int stream_b = !few_rows && !packed && K > PB_KC && N > PB_FEW_COLUMNS && M * K <= PB_SMALL_A_FLOATS;
+  if (few_rows) pb_few_rows(M, N, K, A, lda, Bp, C, ldc, &ep);
+  for (size_t g = 0; stream_b && g < groups; ++g) {
+    for (size_t k0 = 0; k0 < K; k0 += PB_KC) {
+      const size_t kc = K - k0 < PB_KC ? K - k0 : PB_KC;
+      ep.accumulate = k0 != 0;
+      ep.activate = k0 + kc >= K;
+      const pb_block blk = {packed, M, N, K, k0, kc, A, lda, Bp, C, ldc, row_bias};
+      for (size_t m0 = 0, mr; m0 < M; m0 += mr) {
+        mr = pb_next_rows(&blk, m0);
+        pb_block_tile(&blk, m0, mr, g, &ep);
+      }
+    }
+  }
+  for (size_t k0 = 0; !few_rows && !stream_b; k0 += PB_KC) {
     const size_t kc = K - k0 < PB_KC ? K - k0 : PB_KC;
     ep.accumulate = k0 != 0;
     ep.activate = k0 + kc >= K;

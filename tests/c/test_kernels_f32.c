@@ -425,11 +425,12 @@ static void test_gemm_pb_pack(rng *r, tally *t) {
 }
 
 static void test_gemm_pb(const char *name, pnn_f32_gemm_pb_fn fn, rng *r, tally *t) {
-  static const size_t ms[] = {1, 2, 5, 6, 7, 13, 14, 15, 29, 64};
+  /* M = 1: the matrix-vector path (pb_gemv), whose k split leaves K % 4 or K % 2 over. */
+  static const size_t ms[] = {1, 2, 3, 5, 6, 7, 13, 14, 15, 29, 64};
   /* 49, 56: 17 and 24 columns in the last panel (AVX2 runs them as one three-vector tile);
    * 300: past every ISA's PB_STRIP_COLUMNS, so both loop orders of pb_driver.h run. */
   static const size_t ns[] = {1, 5, 8, 9, 16, 17, 31, 32, 33, 49, 56, 63, 64, 65, 100, 300};
-  static const size_t ks[] = {0, 1, 3, 17, 255, 256, 257, 300};
+  static const size_t ks[] = {0, 1, 2, 3, 6, 17, 255, 256, 257, 300};
   size_t index = 0;
   for (size_t mi = 0; mi < sizeof(ms) / sizeof(ms[0]); ++mi)
     for (size_t ni = 0; ni < sizeof(ns) / sizeof(ns[0]); ++ni)

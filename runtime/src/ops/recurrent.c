@@ -22,7 +22,7 @@ typedef struct rnn_weight {
   size_t k, n;
   pnn_packed_gemm packed; /* packed.gemm set: panels */
   const float *plain;     /* else a plain [K, N] copy */
-  const float *rows;      /* B [N, K] as stored in the model: one row of A is a GEMV on it */
+  const float *rows;      /* B [N, K] as stored: without panels, one row of A is a GEMV on it */
 } rnn_weight;
 
 typedef struct rnn_params {
@@ -46,12 +46,14 @@ typedef struct rnn_params {
 static void rnn_matmul(const rnn_params *p, const rnn_weight *w, size_t m, const float *a, size_t lda,
                        float *c, size_t ldc, const float *col_bias) {
   const pnn_activation none = {PNN_ACT_NONE, 0.0f, 0.0f};
-  if (m == 1) {
-    /* c^T [N, 1] = B [N, K] a^T: many independent dot products instead of a 1-row tile
-     * whose few accumulators wait on each other (measured faster at batch 1, AVX2 most). */
-    p->gemm(w->n, 1, w->k, w->rows, w->k, a, 1, c, 1, col_bias, NULL, none);
-  } else if (w->packed.gemm) {
+  if (w->packed.gemm) {
+    /* One row (batch 1) runs the panels' matrix-vector path: one contiguous stream of
+     * B' with 8 independent accumulators (faster than the dot products on B below). */
     pnn_packed_gemm_run(&w->packed, m, a, lda, c, ldc, NULL, col_bias, none);
+  } else if (m == 1) {
+    /* c^T [N, 1] = B [N, K] a^T: many independent dot products instead of a 1-row tile
+     * whose few accumulators wait on each other. */
+    p->gemm(w->n, 1, w->k, w->rows, w->k, a, 1, c, 1, col_bias, NULL, none);
   } else {
     p->gemm(m, w->n, w->k, a, lda, w->plain, w->n, c, ldc, NULL, col_bias, none);
   }
@@ -80,8 +82,8 @@ static void lstm_step(const rnn_params *p, const float *xw, float *hr, float *h,
     const float *ig = pre, *og = pre + hid, *fg = pre + 2 * hid, *cg = pre + 3 * hid;
     float *cb = c + b * hid, *hb = h + b * hid, *tb = tmp + b * hid;
     for (size_t j = 0; j < hid; ++j) cb[j] = fg[j] * cb[j] + ig[j] * cg[j];
-    for (size_t j = 0; j < hid; ++j) tb[j] = cb[j];
-    rnn_apply(p, PNN_UNARY_TANH, tb, hid);
+    const pnn_unary_params tanh_params = {PNN_UNARY_TANH, 0.0f, 0.0f};
+    p->unary(&tanh_params, hid, cb, tb);
     for (size_t j = 0; j < hid; ++j) hb[j] = og[j] * tb[j];
   }
 }
