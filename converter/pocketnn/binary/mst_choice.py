@@ -16,7 +16,6 @@ both times alike and leave the faster path the faster one.
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -128,21 +127,10 @@ def timing_graph(graph: Graph, node: Node, choice: int) -> Graph:
 def interleaved_ms(runs: list[Callable[[], None]], rounds: int = 21, budget_s: float = 0.5) -> list[float]:
     """Median ms of each call, by the thread's CPU time (wall time on a shared host
     mostly measures the wait for a core), in interleaved rounds (noise hits all alike)."""
-    for run in runs:  # warm up
-        run()
-    start = time.thread_time()
-    runs[0]()
-    once = max(time.thread_time() - start, 1e-6)
-    inner = max(1, int(1e-3 / once))  # a sample lasts about 1 ms of CPU time
-    rounds = max(5, min(rounds, int(budget_s / (once * inner * len(runs)))))
-    samples: list[list[float]] = [[] for _ in runs]
-    for _ in range(rounds):
-        for run, sample in zip(runs, samples):
-            t0 = time.thread_time()
-            for _ in range(inner):
-                run()
-            sample.append((time.thread_time() - t0) / inner * 1e3)
-    return [statistics.median(sample) for sample in samples]
+    from pocketnn.sparsity.timing import interleaved_medians
+
+    medians = interleaved_medians(runs, rounds, budget_s, sample_s=1e-3, min_rounds=5, clock=time.thread_time)
+    return [seconds * 1e3 for seconds in medians]
 
 
 def time_layer(graph: Graph, node: Node) -> tuple[float, float]:

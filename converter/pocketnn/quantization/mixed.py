@@ -25,8 +25,6 @@ bytes counted in the size.
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -145,26 +143,11 @@ def time_layer(variants: Sequence[Graph], rounds: int = 9, budget_s: float = 0.1
     hits every variant alike (the approach of sparsity.timing)."""
     from pocketnn.format.writer import write_pnn
     from pocketnn.runtime import Model
-    from pocketnn.sparsity.timing import _native_runner
+    from pocketnn.sparsity.timing import _native_runner, interleaved_medians
 
     models = [Model(write_pnn(g)) for g in variants]
     x = np.random.default_rng(0).standard_normal(models[0].inputs[0].shape).astype(np.float32)
-    runs = [_native_runner(m, x) for m in models]
-    for run in runs:  # warm up
-        run()
-    start = time.perf_counter()
-    runs[0]()
-    once = max(time.perf_counter() - start, 1e-6)
-    inner = max(1, int(2e-4 / once))
-    rounds = max(3, min(rounds, int(budget_s / (once * inner * len(runs)))))
-    samples: list[list[float]] = [[] for _ in runs]
-    for _ in range(rounds):
-        for run, times in zip(runs, samples):
-            t0 = time.perf_counter()
-            for _ in range(inner):
-                run()
-            times.append((time.perf_counter() - t0) / inner)
-    return [statistics.median(t) for t in samples]
+    return interleaved_medians([_native_runner(m, x) for m in models], rounds, budget_s, sample_s=2e-4)
 
 
 def layer_costs(graph: Graph, qparams: dict[str, QParams], samples: Sequence[Mapping[str, np.ndarray]],

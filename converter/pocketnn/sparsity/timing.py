@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -72,6 +72,30 @@ def _native_runner(model: object, feed: np.ndarray) -> Callable[[], None]:
     return run
 
 
+def interleaved_medians(runs: Sequence[Callable[[], None]], rounds: int, budget_s: float, sample_s: float,
+                        min_rounds: int = 3, clock: Callable[[], float] = time.perf_counter) -> list[float]:
+    """Median seconds per call of each of `runs`, by `clock`. Every call is warmed up
+    (weights paged in, caches sized); a sample repeats a call so it lasts about
+    `sample_s` (sized on the first call); the calls alternate round by round so noise
+    hits every one alike; at least `min_rounds` rounds, at most `rounds`, else as many
+    as fit in `budget_s`."""
+    for run in runs:
+        run()
+    start = clock()
+    runs[0]()
+    once = max(clock() - start, 1e-6)
+    inner = max(1, int(sample_s / once))
+    rounds = max(min_rounds, min(rounds, int(budget_s / (once * inner * len(runs)))))
+    samples: list[list[float]] = [[] for _ in runs]
+    for _ in range(rounds):
+        for run, times in zip(runs, samples):
+            t0 = clock()
+            for _ in range(inner):
+                run()
+            times.append((clock() - t0) / inner)
+    return [statistics.median(times) for times in samples]
+
+
 def measure(graph: Graph, layer: Layer, sparsity: float, groups: Iterable[int] = GROUP_SIZES,
             rounds: int = 15, budget_s: float = 0.4) -> dict[int, float] | None:
     """Median seconds per run: {0: dense, G: sparse with G}; None when the runtime
@@ -98,23 +122,8 @@ def measure(graph: Graph, layer: Layer, sparsity: float, groups: Iterable[int] =
         _CACHE[key] = None
         return None
     x = rng.standard_normal(models[DENSE].inputs[0].shape).astype(np.float32)
-    runs = {k: _native_runner(m, x) for k, m in models.items()}
-    for run in runs.values():  # warm up (page in weights, size caches)
-        run()
-    start = time.perf_counter()
-    runs[DENSE]()
-    once = max(time.perf_counter() - start, 1e-6)
-    # Repeat runs inside one sample so a sample lasts ~1 ms; stay inside the budget.
-    inner = max(1, int(1e-3 / once))
-    rounds = max(3, min(rounds, int(budget_s / (once * inner * len(runs)))))
-    samples: dict[int, list[float]] = {k: [] for k in runs}
-    for _ in range(rounds):
-        for k, run in runs.items():  # interleaved: noise hits every variant alike
-            t0 = time.perf_counter()
-            for _ in range(inner):
-                run()
-            samples[k].append((time.perf_counter() - t0) / inner)
-    result = {k: statistics.median(v) for k, v in samples.items()}
+    runs = [_native_runner(m, x) for m in models.values()]  # the dense one first
+    result = dict(zip(models, interleaved_medians(runs, rounds, budget_s, sample_s=1e-3)))
     _CACHE[key] = result
     return result
 
