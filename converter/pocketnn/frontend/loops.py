@@ -137,14 +137,13 @@ class _Unrolling:
     def add(self, op: str, inputs: list[str], outputs: list[str], **attrs: object) -> None:
         self.nodes.append(helper.make_node(op, inputs, outputs, name=self.fresh(f"{op}_{len(self.nodes)}"), **attrs))
 
-    def iteration(self, index: int, bound: list[str | None]) -> list[str]:
-        """One renamed body whose i-th input is `bound[i]` (a value name; None: already
-        bound as a constant by the caller through `self.constants`); returns its outputs."""
+    def iteration(self, index: int, bound: list[str]) -> list[str]:
+        """One renamed body whose i-th input is a copy of the value `bound[i]`; returns
+        the names of its outputs."""
         body, nodes, constants = instantiate(_body(self.node), f"{self.node.name}/iter{index}/", self.taken)
         self.constants.update(constants)
         for value_info, source in zip(body.input, bound):
-            if source is not None:
-                self.add("Identity", [source], [value_info.name])
+            self.add("Identity", [source], [value_info.name])
         self.nodes.extend(nodes)
         return [o.name for o in body.output]
 
@@ -166,8 +165,8 @@ def _unroll_loop(u: _Unrolling, count: int) -> None:
     values = list(node.input[2:])
     scan_parts: list[list[str]] = [[] for _ in range(len(body.output) - 1 - carried)]
     for i in range(count):
-        iteration_inputs: list[str | None] = [u.constant(f"iter{i}/iteration_num", np.array(i, dtype=np.int64)),
-                                              u.constant(f"iter{i}/condition", np.array(True))]
+        iteration_inputs = [u.constant(f"iter{i}/iteration_num", np.array(i, dtype=np.int64)),
+                              u.constant(f"iter{i}/condition", np.array(True))]
         outputs = u.iteration(i, iteration_inputs + values)
         values = outputs[1:1 + carried]
         for parts, name in zip(scan_parts, outputs[1 + carried:]):
