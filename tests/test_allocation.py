@@ -1,6 +1,7 @@
 """Per-layer sparsity allocation (pocketnn.sparsity.allocate; docs/SPARSITY.md,
-"Allocation"): the knapsack against brute force, the recipe key, and the choices on the
-digits CNN (its whole conversion is in tests/test_digits.py)."""
+"Allocation"): the knapsack against brute force, the recipe keys and the printed report.
+The allocation on real models is asserted by its accuracy in tests/test_digits.py and
+tests/test_digits_conv3x3.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import itertools
 import numpy as np
 import pytest
 from pocketnn.sparsity.allocate import CANDIDATES, solve_allocation
+from pocketnn.sparsity.pipeline import LayerReport, SparsityReport
 from pocketnn.sparsity.recipe import RecipeError, SparsityOptions, parse_recipe
+from pocketnn.sparsity.report import print_sparsity_report
+from rich.console import Console
 
 
 def _brute_force(errors: dict[str, dict[float, float]], sizes: dict[str, int], sparsity: float) -> float:
@@ -67,3 +71,14 @@ def test_recipe_ridge_key() -> None:
     for bad in (0, -1, "0.1", True, 11):
         with pytest.raises(RecipeError, match="ridge"):
             parse_recipe({"ridge": bad})
+
+
+def test_report_prints_the_measured_errors() -> None:
+    report = SparsityReport(layers=[LayerReport("conv", "conv1x1", 8, 8, 0.5, 4, "pruned"),
+                                    LayerReport("head", "gemm", 8, 8, 0.0, 0, "pruned")],
+                            allocation_errors={"conv": {0.0: 0.0, 0.5: 0.0123}, "head": {0.0: 0.0, 0.5: 0.25}})
+    console = Console(width=160, record=True)
+    print_sparsity_report(console, report)
+    text = console.export_text()
+    assert "sparsity allocation" in text and "1.23e-02" in text and "2.50e-01" in text
+    assert "25.0% of their weights are zero" in text

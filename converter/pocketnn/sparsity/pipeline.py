@@ -268,12 +268,11 @@ def compress(graph: Graph, options: SparsityOptions, calib: CalibSource | None =
         g.tensors[layer.weight].sparse_group = p.group if p.stored_sparse else 0
         before, after = errors.get(layer.node, (None, None))
         w = weight_matrix(g, layer)
-        how = f" + reconstructed ({options.method})"
+        how = f" + reconstructed ({options.method})" if layer.node in errors else ""
+        dense_why = ", allocated 0%: stored dense" if p.sparsity == 0 else ", stored dense: sparse is much slower here"
         report.layers.append(LayerReport(
             layer.node, layer.kind, layer.rows, layer.cols, sparsity_of(w), p.group if p.stored_sparse else 0,
-            "pruned" + (how if layer.node in errors else "") + ("" if p.stored_sparse else
-                                                                 ", stored dense: sparse is much slower here"),
-            before, after, p.timings))
+            "pruned" + how + ("" if p.stored_sparse else dense_why), before, after, p.timings))
     _mark_prepruned(g, {p.layer.node for p in pruned}, options, report)
     order = {n.name: i for i, n in enumerate(g.nodes)}
     report.layers.sort(key=lambda r: order.get(r.node, len(order)))
