@@ -3,6 +3,8 @@
 Order, all in `compress`:
 1. plan: which layers to prune, at what sparsity and pattern (options + recipe);
 2. choose sparse/dense and G per layer from measured speed (pattern "auto");
+   with calibration data, share the sparsity out between the layers by measured
+   sensitivity (allocate.py; recipe "allocation") and choose again at each one's share;
 3. rearrange output channels so similar masks share a group (whole network);
 4. prune in groups of G: by magnitude without calibration data; with it, the mask by
    the options' method (magnitude, OBS or SparseGPT; reconstruct.py) and the kept
