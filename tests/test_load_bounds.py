@@ -271,7 +271,8 @@ def _huge_sparse_blob(rows: int, cols: int, entries: dict[int, float], dtype: DT
 def _write_with_huge_weight(graph: Graph, blob: bytes, monkeypatch) -> bytes:
     from pocketnn.format import writer
 
-    monkeypatch.setattr(writer, "encode_group_sparse", lambda tensor, group, encoding: blob)
+    monkeypatch.setattr(writer, "smallest_group_sparse",
+                        lambda tensor, group, encodings: (spec.ENCODING_GROUP_SPARSE, blob))
     return write_pnn(graph)
 
 

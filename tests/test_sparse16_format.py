@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import math
 import struct
+from functools import partial
 
 import numpy as np
 import pytest
 from pocketnn.format import spec
 from pocketnn.format.reader import PnnFormatError, read_pnn
-from pocketnn.format.writer import encode_group_sparse, write_pnn
+from pocketnn.format.writer import encode_group_sparse
+from pocketnn.format.writer import write_pnn as write_pnn_default
 from pocketnn.ir import DType, Graph, Node, Tensor
 from test_format import c_load, fix_checksum, patch, python_accepts
 from test_load_bounds import isa  # noqa: F401  (fixture: each test once per ISA path, PNN_ISA)
@@ -42,6 +44,9 @@ from test_sparse_format import (
 import pocketnn
 
 ENCODING_OF = {True: spec.ENCODING_GROUP_SPARSE16, False: spec.ENCODING_GROUP_SPARSE}
+# Index encodings only: the bitmask (encoding 4, tests/test_sparse_bitmask_format.py) would
+# be smaller for most of these masks.
+write_pnn = partial(write_pnn_default, sparse_bitmask=False)
 
 
 def gemm_graph(w: np.ndarray, group: int) -> Graph:

@@ -432,15 +432,16 @@ def test_c_and_python_agree_on_fuzzed_blobs(native: object, valid: bytes) -> Non
 # ------------------------------------------ sanitized C: the loader tool and the view
 
 VIEW_HARNESS = r"""
-/* For each line "blob out rank d0 .. d{rank-1}" of the manifest: validate the blob as a
- * group-sparse f32 constant of that shape; if valid, decode pnn_tensor_sparse_view into
- * a dense [rows, cols] float32 file `out`. Prints one line per blob. */
+/* For each line "blob out encoding rank d0 .. d{rank-1}" of the manifest: validate the
+ * blob as a group-sparse f32 constant of that encoding and shape; if valid, widen its
+ * indices (encodings 2 and 4) and decode pnn_tensor_sparse_view into a dense [rows, cols]
+ * float32 file `out`. Prints one line per blob. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
 
-static int one(const char *blob_path, const char *out_path, int rank, const int64_t *dims) {
+static int one(const char *blob_path, const char *out_path, int encoding, int rank, const int64_t *dims) {
   FILE *f = fopen(blob_path, "rb");
   if (f == NULL) return 1;
   fseek(f, 0, SEEK_END);
@@ -455,7 +456,7 @@ static int one(const char *blob_path, const char *out_path, int rank, const int6
   memset(&t, 0, sizeof(t));
   t.name = "w";
   t.dtype = PNN_DTYPE_F32;
-  t.encoding = PNN_ENCODING_GROUP_SPARSE;
+  t.encoding = (uint8_t)encoding;
   t.kind = PNN_TENSOR_CONSTANT;
   t.rank = rank;
   t.numel = 1;
@@ -465,6 +466,7 @@ static int one(const char *blob_path, const char *out_path, int rank, const int6
   pnn_error err;
   memset(&err, 0, sizeof(err));
   pnn_status s = pnn_sparse_validate(&t, blob, (size_t)size, &err);
+  if (s == PNN_OK) s = pnn_sparse_widen(&t, &err);
   if (s != PNN_OK) {
     printf("refused %d %s\n", (int)s, err.message);
     free(blob);
@@ -488,6 +490,7 @@ static int one(const char *blob_path, const char *out_path, int rank, const int6
   fclose(o);
   printf("ok %zu %zu %zu %zu %d\n", v.rows, v.cols, v.group, v.n_groups, (int)((uintptr_t)v.values % 64));
   free(dense);
+  free(t.sparse_index);
   free(blob);
   return 0;
 }
@@ -497,15 +500,15 @@ int main(int argc, char **argv) {
   FILE *m = fopen(argv[1], "r");
   if (m == NULL) return 2;
   char blob[4096], out[4096];
-  int rank;
-  while (fscanf(m, "%4095s %4095s %d", blob, out, &rank) == 3) {
+  int encoding, rank;
+  while (fscanf(m, "%4095s %4095s %d %d", blob, out, &encoding, &rank) == 4) {
     int64_t dims[8];
     for (int d = 0; d < rank && d < 8; ++d) {
       long long v;
       if (fscanf(m, "%lld", &v) != 1) return 2;
       dims[d] = v;
     }
-    if (one(blob, out, rank, dims) != 0) return 3;
+    if (one(blob, out, encoding, rank, dims) != 0) return 3;
   }
   fclose(m);
   return 0;
@@ -530,27 +533,35 @@ def view_harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return exe
 
 
+def run_view_harness(harness: Path, tmp_path: Path, blobs: list[tuple[bytes, int, tuple[int, ...]]]) -> list[str]:
+    """The harness's line for each (blob, encoding, shape); a valid blob i is decoded
+    into tmp_path / f"{i}.out"."""
+    lines = []
+    for i, (blob, encoding, shape) in enumerate(blobs):
+        path = tmp_path / f"{i}.blob"
+        path.write_bytes(blob)
+        lines.append(f"{path} {tmp_path / f'{i}.out'} {encoding} {len(shape)} " + " ".join(map(str, shape)))
+    manifest = tmp_path / "manifest.txt"
+    manifest.write_text("\n".join(lines) + "\n")
+    results = run_sanitized(harness, [str(manifest)]).stdout.splitlines()
+    assert len(results) == len(blobs)
+    return results
+
+
 def test_sanitized_view_decodes_every_group_size(view_harness: Path, tmp_path: Path) -> None:
-    lines, cases = [], []
+    blobs, cases = [], []
     for group in GROUPS:
         for shape in SHAPES + [(3, 1), (8, 1, 1, 1)]:
             for density in (0.0, 0.02, 0.4, 1.0):
                 w = sparse_weight(shape, group, density, seed=len(cases))
                 blob = encode_group_sparse(Tensor("w", DType.F32, shape, w, sparse_group=group), group)
-                path = tmp_path / f"{len(cases)}.blob"
-                path.write_bytes(blob)
-                out = tmp_path / f"{len(cases)}.out"
-                lines.append(f"{path} {out} {len(shape)} " + " ".join(map(str, shape)))
-                cases.append((w, out, group))
-    manifest = tmp_path / "manifest.txt"
-    manifest.write_text("\n".join(lines) + "\n")
-    done = run_sanitized(view_harness, [str(manifest)])
-    results = done.stdout.splitlines()
-    assert len(results) == len(cases)
-    for (w, out, group), line in zip(cases, results):
+                blobs.append((blob, spec.ENCODING_GROUP_SPARSE, shape))
+                cases.append((w, group))
+    results = run_view_harness(view_harness, tmp_path, blobs)
+    for i, ((w, group), line) in enumerate(zip(cases, results)):
         rows, cols = w.shape[0], math.prod(w.shape[1:])
         assert line == f"ok {rows} {cols} {group} {-(-rows // group)} 0", line
-        np.testing.assert_array_equal(np.fromfile(out, np.float32).reshape(w.shape), w)
+        np.testing.assert_array_equal(np.fromfile(tmp_path / f"{i}.out", np.float32).reshape(w.shape), w)
 
 
 def test_sanitized_view_refuses_hostile_blobs(view_harness: Path, valid: bytes, tmp_path: Path) -> None:
@@ -564,15 +575,8 @@ def test_sanitized_view_refuses_hostile_blobs(view_harness: Path, valid: bytes, 
             variants.append((label, data[start:start + size]))
     variants += [(f"truncated-{n}", blob[:n]) for n in range(0, size, 4)]
     variants += [("extended", blob + bytes(64))]
-    lines = []
-    for i, (_label, data) in enumerate(variants):
-        path = tmp_path / f"{i}.blob"
-        path.write_bytes(data)
-        lines.append(f"{path} {tmp_path / f'{i}.out'} 4 13 6 1 1")
-    manifest = tmp_path / "manifest.txt"
-    manifest.write_text("\n".join(lines) + "\n")
-    results = run_sanitized(view_harness, [str(manifest)]).stdout.splitlines()
-    assert len(results) == len(variants)
+    results = run_view_harness(view_harness, tmp_path,
+                               [(data, spec.ENCODING_GROUP_SPARSE, (13, 6, 1, 1)) for _, data in variants])
     for (label, _data), line in zip(variants, results):
         if label in MAYBE_VALID:
             continue

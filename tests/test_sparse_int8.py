@@ -22,7 +22,8 @@ from support import digits_float_setup, sparse_int8_kernels_pay
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # Fixed G, so the float and the int8 conversions prune the same weights.
-OPTIONS = sparsity_options(0.7, 4)
+# Every pruned layer 70% sparse (the allocation by sensitivity would vary it per layer).
+OPTIONS = sparsity_options(0.7, 4, {"allocation": "uniform"})
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +53,10 @@ def test_pruned_layers_are_stored_group_sparse_s8(digits) -> None:
     for t in sparse:  # the pruning survived quantization: at least 70% zeros
         assert np.mean(t.data == 0) >= 0.69, t.name
     data = write_pnn(digits["sparse_int8"])
+    assert struct.unpack_from("<H", data, 6)[0] == spec.MINOR_SPARSE_BITMASK  # bitmasks (1.9)
+    data = write_pnn(digits["sparse_int8"], sparse_bitmask=False)
     assert struct.unpack_from("<H", data, 6)[0] == spec.MINOR_NARROW_INT  # s16 / s8 tables (1.8)
-    wide = write_pnn(digits["sparse_int8"], narrow_ints=False)
+    wide = write_pnn(digits["sparse_int8"], narrow_ints=False, sparse_bitmask=False)
     assert struct.unpack_from("<H", wide, 6)[0] == spec.MINOR_SPARSE16  # 16-bit indices (1.7)
     assert struct.unpack_from("<H", write_pnn(digits["sparse_int8"], sparse16=False, narrow_ints=False), 6)[0] \
         == spec.MINOR_SPARSE_S8

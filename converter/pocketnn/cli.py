@@ -160,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bind an input's shape (symbolic dims default to 1)")
     p.add_argument("--sparsity", type=float, metavar="S",
                    help="prune every group-1 Conv and Gemm/MatMul but the first conv to this fraction "
-                        "of zeros (e.g. 0.7; recipe \"scope\": \"pointwise\" for 1x1 convs and Gemm only)")
+                        "of zeros overall (e.g. 0.7), with --calib shared out between the layers by measured "
+                        "sensitivity (recipe \"allocation\": \"uniform\" for S everywhere; \"scope\": "
+                        "\"pointwise\" for 1x1 convs and Gemm only)")
     p.add_argument("--sparsity-pattern", default="auto", choices=["auto", "1", "2", "4", "8"],
                    help="output channels per group sharing one input mask; auto: per layer from "
                         "measured speed (default auto)")

@@ -26,8 +26,10 @@ enum pnn_encoding {
   PNN_ENCODING_DENSE = 0,
   PNN_ENCODING_GROUP_SPARSE = 1,  /* constants: f32 (format 1.1) or s8 (1.3), see pnn_tensor_sparse_view */
   PNN_ENCODING_GROUP_SPARSE16 = 2, /* the same with u16 group_nnz and indices (format 1.7), widened at load */
-  PNN_ENCODING_NARROW_INT = 3     /* s32 constant stored as s8 or s16 (format 1.8); widened at load, after
+  PNN_ENCODING_NARROW_INT = 3,    /* s32 constant stored as s8 or s16 (format 1.8); widened at load, after
                                      which the tensor reads as DENSE */
+  PNN_ENCODING_GROUP_SPARSE_BITMASK = 4 /* group-sparse with one bitmask per group (format 1.9), widened at
+                                           load into GROUP_SPARSE's u32 arrays */
 };
 
 typedef struct pnn_attr {
@@ -52,7 +54,7 @@ typedef struct pnn_tensor {
   const void *data;     /* CONSTANT: points into the model buffer, 64-byte aligned; for a
                            group-sparse tensor the encoded blob (read it through
                            pnn_tensor_sparse_view, never as dense data) */
-  uint32_t *sparse_index; /* owned; GROUP_SPARSE16 only: group_nnz then indices widened to u32
+  uint32_t *sparse_index; /* owned; GROUP_SPARSE16 and _BITMASK: group_nnz then indices as u32
                              at load (pnn_sparse_widen), so the kernels see one layout */
   int32_t *widened;       /* owned; NARROW_INT constants: the values sign-extended to s32 at load;
                              `data` points here */
@@ -214,8 +216,9 @@ static inline bool pnn_tensor_is_sparse(const pnn_tensor *t) { return t->encodin
  * dtype, kind, rank and dims (already parsed); PNN_ERR_FORMAT naming the tensor when
  * anything is inconsistent. The loader calls it before anything else sees the tensor. */
 pnn_status pnn_sparse_validate(const pnn_tensor *t, const uint8_t *blob, size_t size, pnn_error *error);
-/* For a validated GROUP_SPARSE16 tensor: allocates t->sparse_index, the u32 copies of its
- * u16 arrays (PNN_ERR_OUT_OF_MEMORY naming the tensor); nothing for other encodings. */
+/* For a validated GROUP_SPARSE16 or GROUP_SPARSE_BITMASK tensor: allocates t->sparse_index,
+ * the u32 group_nnz and column indices of encoding 1 decoded from its u16 arrays or bitmasks
+ * (PNN_ERR_OUT_OF_MEMORY naming the tensor); nothing for other encodings. */
 pnn_status pnn_sparse_widen(pnn_tensor *t, pnn_error *error);
 /* The view of a loaded group-sparse constant of dtype f32 (s8);
  * PNN_ERR_INVALID_ARGUMENT when `t` is not one. Pointers point into the model buffer. */

@@ -384,13 +384,19 @@ static pnn_status parse_tensor(reader *r, pnn_tensor *t, const header *h, const 
                          "hold (1.7+)",
                          t->name, (unsigned)h->minor);
   }
+  if (t->encoding == PNN_ENCODING_GROUP_SPARSE_BITMASK && h->minor < 9) {
+    return pnn_set_error(r->error, PNN_ERR_FORMAT,
+                         "tensor \"%s\" is group-sparse with bitmasks, which a version 1.%u file cannot hold (1.9+)",
+                         t->name, (unsigned)h->minor);
+  }
   if (t->encoding == PNN_ENCODING_NARROW_INT && h->minor < 8) {
     return pnn_set_error(r->error, PNN_ERR_FORMAT,
                          "tensor \"%s\" holds narrowed integers, which a version 1.%u file cannot hold (1.8+)",
                          t->name, (unsigned)h->minor);
   }
   if (t->encoding != PNN_ENCODING_DENSE && t->encoding != PNN_ENCODING_GROUP_SPARSE &&
-      t->encoding != PNN_ENCODING_GROUP_SPARSE16 && t->encoding != PNN_ENCODING_NARROW_INT) {
+      t->encoding != PNN_ENCODING_GROUP_SPARSE16 && t->encoding != PNN_ENCODING_NARROW_INT &&
+      t->encoding != PNN_ENCODING_GROUP_SPARSE_BITMASK) {
     return pnn_set_error(r->error, unknown, "tensor \"%s\" has unknown encoding %u", t->name,
                          (unsigned)t->encoding);
   }

@@ -1,7 +1,7 @@
 """Writes the seed corpus of the libFuzzer harnesses (tests/fuzz/fuzz_load_run.c): small
 ONNX models converted by the installed `pocketnn` package into .pnn files that cover the
-format's encodings (f32, s8, s4, group-sparse f32 and s8 with 16-bit indices, a kxk seed with
-column blocks), runtime int and bool values
+format's encodings (f32, s8, s4, group-sparse f32 and s8 with bitmasks and with 16-bit
+indices, kxk seeds with column blocks), runtime int and bool values
 and most operator codes.
 
     python3 tests/fuzz/make_corpus.py OUT_DIR
@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pocketnn
+from pocketnn.conversion import convert_graph, sparsity_options
+from pocketnn.format.writer import write_pnn
 from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 17
@@ -325,6 +327,19 @@ def _plain(make: Callable[[np.random.Generator], onnx.ModelProto], **options: ob
     return lambda rng: pocketnn.convert(make(rng), **options)
 
 
+def _indices16(make: Callable[[np.random.Generator], onnx.ModelProto], quantize: str | None = None,
+               sparsity: float = 0.75, group: int = 4) -> Callable[[np.random.Generator], bytes]:
+    """Pruned as pocketnn.convert does, written with 16-bit indices (encoding 2, format
+    1.7): at these densities the writer would take bitmasks (encoding 4, 1.9)."""
+    def build(rng: np.random.Generator) -> bytes:
+        model = make(rng)
+        calib = _calib(model, rng) if quantize else None
+        graph, _ = convert_graph(model, options=sparsity_options(sparsity, group), quantize=quantize, calib=calib,
+                                 calib_method="minmax", quiet=True)
+        return write_pnn(graph, sparse_bitmask=False)
+    return build
+
+
 SEEDS: dict[str, Callable[[np.random.Generator], bytes]] = {
     "f32_small_cnn": _plain(small_cnn),
     "f32_conv_variants": _plain(conv_variants),
@@ -341,8 +356,13 @@ SEEDS: dict[str, Callable[[np.random.Generator], bytes]] = {
     "b1_mst_convs": _plain(binary_mst),
     "b1_mst_choice": _plain(binary_mst, mst="on"),  # the optional attribute mst on BConv2d
     "f32_recurrent": _plain(recurrent),
-    "f32_sparse16_kxk_g4": _plain(sparse_kxk_candidate, sparsity=0.75, sparsity_pattern=4),
-    "s8_sparse16_kxk_g4": _quantized(sparse_kxk_candidate, "int8", sparsity=0.75, sparsity_pattern=4),
+    # Format 1.9: the pruned layers above and these two are stored as bitmasks (encoding 4).
+    "f32_sparse_bitmask_kxk_g4": _plain(sparse_kxk_candidate, sparsity=0.75, sparsity_pattern=4),
+    "s8_sparse_bitmask_kxk_g4": _quantized(sparse_kxk_candidate, "int8", sparsity=0.75, sparsity_pattern=4),
+    # Format 1.7: 16-bit indices (encoding 2), columns and kernel windows.
+    "f32_sparse16_g2": _indices16(sparse_candidate, group=2),
+    "f32_sparse16_kxk_g4": _indices16(sparse_kxk_candidate),
+    "s8_sparse16_kxk_g4": _indices16(sparse_kxk_candidate, "int8"),
     # Format 1.8: QGemm / QConv tables narrowed to s8 / s16 (encoding 3), packed unaligned.
     "s8_narrow_tables": _quantized(sparse_candidate, "int8"),
 }

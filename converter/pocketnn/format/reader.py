@@ -55,7 +55,7 @@ class SparseData:
     rows: int
     cols: int
     group: int
-    group_nnz: np.ndarray  # [n_groups] uint32 (widened from u16 for encoding 2)
+    group_nnz: np.ndarray  # [n_groups] uint32 (widened from u16 for encoding 2, counted for encoding 4)
     indices: np.ndarray  # [total_nnz] uint32, ascending within a group (widened likewise)
     values: np.ndarray  # [total_nnz, group] float32 or int8, the tensor's dtype
 
@@ -218,7 +218,10 @@ def _read_tensor(cur: _Cursor, index: int, data: bytes, header: PnnHeader) -> Pn
     if dtype_code not in DType._value2member_map_ or DType(dtype_code) not in spec.DTYPE_BITS:
         raise PnnFormatError(f"{what} has unknown dtype code {dtype_code}")
     dtype = DType(dtype_code)
-    sparse = encoding in spec.SPARSE_INDEX_BYTES
+    sparse = encoding in spec.SPARSE_ENCODINGS
+    if encoding == spec.ENCODING_GROUP_SPARSE_BITMASK and header.version_minor < spec.MINOR_SPARSE_BITMASK:
+        raise PnnFormatError(f"{what} is group-sparse with bitmasks, which a version 1.{header.version_minor} "
+                             f"file cannot hold (1.{spec.MINOR_SPARSE_BITMASK}+)")
     if encoding == spec.ENCODING_GROUP_SPARSE16 and header.version_minor < spec.MINOR_SPARSE16:
         raise PnnFormatError(f"{what} is group-sparse with 16-bit indices, which a version 1.{header.version_minor} "
                              f"file cannot hold (1.{spec.MINOR_SPARSE16}+)")
@@ -259,8 +262,7 @@ def _read_tensor(cur: _Cursor, index: int, data: bytes, header: PnnHeader) -> Pn
         if offset % spec.DATA_ALIGNMENT or offset > header.data_size or size > header.data_size - offset:
             raise PnnFormatError(f"{what} data [{offset}, +{size}) is not 64-aligned inside the data section ({header.data_size} bytes)")
         start = header.data_offset + offset
-        tensor.sparse = _read_group_sparse(data[start : start + size], dtype, shape, what,
-                                           spec.SPARSE_INDEX_BYTES[encoding])
+        tensor.sparse = _read_group_sparse(data[start : start + size], dtype, shape, what, encoding)
         tensor.data = decode_group_sparse(tensor.sparse, shape)
         return tensor
     if encoding == spec.ENCODING_NARROW_INT:
@@ -296,9 +298,9 @@ def _read_narrow_int(data: bytes, header: PnnHeader, tensor: PnnTensor, what: st
     return stored.astype(np.int32).reshape(tensor.shape)
 
 
-def _read_group_sparse(blob: bytes, dtype: DType, shape: tuple[int, ...], what: str, index_bytes: int) -> SparseData:
-    """Validates a group-sparse blob with `index_bytes`-wide group_nnz and indices with the
-    C loader's rules (docs/FORMAT.md)."""
+def _read_group_sparse(blob: bytes, dtype: DType, shape: tuple[int, ...], what: str, encoding: int) -> SparseData:
+    """Validates a group-sparse blob (u32 or u16 group_nnz and indices, or bitmasks) with
+    the C loader's rules (docs/FORMAT.md)."""
     if dtype not in spec.SPARSE_VALUE_DTYPES:
         allowed = " or ".join(d.name for d in spec.SPARSE_VALUE_DTYPES)
         raise PnnFormatError(f"{what} is group-sparse with dtype {dtype.name}; only {allowed} can be")
@@ -316,27 +318,46 @@ def _read_group_sparse(blob: bytes, dtype: DType, shape: tuple[int, ...], what: 
         raise PnnFormatError(f"{what}: n_groups is {n_groups}, ceil({rows} / {group}) is {-(-rows // group)}")
     if value_dtype != int(dtype):
         raise PnnFormatError(f"{what}: group-sparse value dtype {value_dtype} differs from the tensor's {int(dtype)}")
-    block = reserved0 if index_bytes == 2 else 1  # encoding 2: units of `block` columns
-    if reserved1 or (index_bytes == 4 and reserved0):
+    blocked = encoding in spec.BLOCK_ENCODINGS
+    block = reserved0 if blocked else 1  # units of `block` columns
+    if reserved1 or (not blocked and reserved0):
         raise PnnFormatError(f"{what}: reserved group-sparse header fields are not zero")
     if block == 0 or cols % block:
         raise PnnFormatError(f"{what}: column block {block} does not divide the {cols} columns")
     units = cols // block
-    max_units = spec.SPARSE16_MAX_UNITS if index_bytes == 2 else spec.SPARSE_MAX_COLS
+    max_units = spec.SPARSE16_MAX_UNITS if encoding == spec.ENCODING_GROUP_SPARSE16 else spec.SPARSE_MAX_COLS
     if units > max_units:
-        raise PnnFormatError(f"{what}: {units} column units; {index_bytes}-byte indices allow at most {max_units}")
+        raise PnnFormatError(f"{what}: {units} column units; encoding {encoding} allows at most {max_units}")
     if total_nnz > n_groups * units:
         raise PnnFormatError(f"{what}: total_nnz {total_nnz} exceeds {n_groups} groups of {units} units")
     value_bytes, value_format, _ = spec.SPARSE_VALUE_DTYPES[dtype]
-    values_offset, size = spec.sparse_layout(n_groups, total_nnz, group, value_bytes, index_bytes, block)
+    if encoding == spec.ENCODING_GROUP_SPARSE_BITMASK:
+        values_offset, size = spec.sparse_bitmask_layout(n_groups, units, total_nnz, group, value_bytes, block)
+    else:
+        values_offset, size = spec.sparse_layout(n_groups, total_nnz, group, value_bytes,
+                                                 spec.SPARSE_INDEX_BYTES[encoding], block)
     if size != len(blob):
         raise PnnFormatError(f"{what}: group-sparse data is {len(blob)} bytes, its header needs {size}")
     pos = spec.SPARSE_HEADER.size
-    index_dtype = f"<u{index_bytes}"
-    group_nnz = np.frombuffer(blob, dtype=index_dtype, count=n_groups, offset=pos).astype(np.uint32)
-    pos += index_bytes * n_groups
-    indices = np.frombuffer(blob, dtype=index_dtype, count=total_nnz, offset=pos).astype(np.uint32)
-    pos += index_bytes * total_nnz
+    if encoding == spec.ENCODING_GROUP_SPARSE_BITMASK:
+        row_bytes = spec.bitmask_row_bytes(units)
+        packed = np.frombuffer(blob, dtype=np.uint8, count=n_groups * row_bytes, offset=pos)
+        bits = np.unpackbits(packed.reshape(n_groups, row_bytes), axis=1, bitorder="little").astype(bool)
+        if bits[:, units:].any():
+            raise PnnFormatError(f"{what}: a group's bitmask has bits set past its {units} units")
+        group_nnz = bits.sum(axis=1).astype(np.uint32)
+        indices = np.nonzero(bits)[1].astype(np.uint32)
+        pos += n_groups * row_bytes
+        if int(group_nnz.sum(dtype=np.uint64)) != total_nnz:
+            raise PnnFormatError(f"{what}: the bitmasks hold {int(group_nnz.sum(dtype=np.uint64))} units, "
+                                 f"total_nnz is {total_nnz}")
+    else:
+        index_bytes = spec.SPARSE_INDEX_BYTES[encoding]
+        index_dtype = f"<u{index_bytes}"
+        group_nnz = np.frombuffer(blob, dtype=index_dtype, count=n_groups, offset=pos).astype(np.uint32)
+        pos += index_bytes * n_groups
+        indices = np.frombuffer(blob, dtype=index_dtype, count=total_nnz, offset=pos).astype(np.uint32)
+        pos += index_bytes * total_nnz
     if any(blob[pos:values_offset]):
         raise PnnFormatError(f"{what}: group-sparse padding before the values is not zero")
     if n_groups and int(group_nnz.max()) > units:

@@ -14,7 +14,7 @@ from pocketnn.ir import DType
 
 MAGIC = b"PNN\0"
 VERSION_MAJOR = 1
-VERSION_MINOR = 8
+VERSION_MINOR = 9
 # The oldest minor version that can hold each feature: the writer stamps a file with the
 # lowest version its contents need, so files without 1.1 features stay readable by 1.0.
 MINOR_GROUP_SPARSE = 1
@@ -30,6 +30,7 @@ MINOR_SIGN = 6  # op code 38, Sign (docs/BINARY.md)
 MINOR_RECURRENT = 7  # op codes 112-113, LSTM and GRU (docs/OPS.md "Recurrent operators")
 MINOR_SPARSE16 = 7  # encoding 2: group-sparse with u16 group_nnz and indices
 MINOR_NARROW_INT = 8  # encoding 3: s32 constants stored as s8 / s16
+MINOR_SPARSE_BITMASK = 9  # encoding 4: group-sparse with a bitmask per group
 
 # magic, major, minor, checksum, header_size, file_size, n_meta, n_tensors, n_nodes,
 # n_inputs, n_outputs, reserved, data_offset, data_size
@@ -64,6 +65,7 @@ ENCODING_DENSE = 0
 ENCODING_GROUP_SPARSE = 1  # since 1.1: docs/FORMAT.md, "Group-sparse encoding"
 ENCODING_GROUP_SPARSE16 = 2  # since 1.7: the same with 16-bit group_nnz and indices
 ENCODING_NARROW_INT = 3  # since 1.8: an s32 constant stored as s8 or s16, any offset
+ENCODING_GROUP_SPARSE_BITMASK = 4  # since 1.9: group-sparse, each group's units as a bitmask
 KIND_ACTIVATION = 0
 KIND_CONSTANT = 1
 
@@ -108,8 +110,11 @@ SPARSE_GROUPS = (1, 2, 4, 8)
 SPARSE_MAX_COLS = 2**31 - 1  # indices are u32 but kernels may hold them in int32
 SPARSE_MAX_NNZ = 2**32 - 1
 SPARSE16_MAX_UNITS = 2**16 - 1  # encoding 2: every index and group_nnz (in column units) fits in u16
-# encoding -> bytes of one group_nnz or index entry
+# encoding -> bytes of one group_nnz or index entry (the bitmask encoding has neither)
 SPARSE_INDEX_BYTES = {ENCODING_GROUP_SPARSE: 4, ENCODING_GROUP_SPARSE16: 2}
+SPARSE_ENCODINGS = (ENCODING_GROUP_SPARSE, ENCODING_GROUP_SPARSE16, ENCODING_GROUP_SPARSE_BITMASK)
+# The encodings whose header word 6 is a column block (units of `block` columns).
+BLOCK_ENCODINGS = (ENCODING_GROUP_SPARSE16, ENCODING_GROUP_SPARSE_BITMASK)
 # value dtype -> (bytes per value, little-endian numpy dtype, oldest minor version)
 SPARSE_VALUE_DTYPES: dict[DType, tuple[int, str, int]] = {
     DType.F32: (4, "<f4", MINOR_GROUP_SPARSE),
@@ -118,9 +123,22 @@ SPARSE_VALUE_DTYPES: dict[DType, tuple[int, str, int]] = {
 
 
 def sparse_encoding(cols: int) -> int:
-    """The group-sparse encoding the writer picks: 16-bit indices when every one fits
+    """The index encoding the writer may use: 16-bit indices when every one fits
     (counting single columns: a column block only lowers the count)."""
     return ENCODING_GROUP_SPARSE16 if cols <= SPARSE16_MAX_UNITS else ENCODING_GROUP_SPARSE
+
+
+def bitmask_row_bytes(units: int) -> int:
+    """Bytes of one group's bitmask over `units` column units (encoding 4)."""
+    return -(-units // 8)
+
+
+def sparse_bitmask_layout(n_groups: int, units: int, total_nnz: int, group: int, value_bytes: int,
+                          block: int = 1) -> tuple[int, int]:
+    """(values_offset, size) of an encoding-4 blob: the header, n_groups bitmasks of
+    `units` bits each, zeros to 64, then `total_nnz` stored units of `block` columns."""
+    values_offset = align(SPARSE_HEADER.size + n_groups * bitmask_row_bytes(units))
+    return values_offset, values_offset + total_nnz * block * group * value_bytes
 
 
 def sparse_layout(n_groups: int, total_nnz: int, group: int, value_bytes: int,

@@ -5,9 +5,10 @@ tensor is stored group-sparse (1.1), a node is an integer operator (1.2) or an s
 tensor is stored group-sparse or a node is a QAveragePool (1.3), or a tensor is bool
 or a node is a value-type operator, op codes 90 and up (1.4), and so on (spec.MINOR_*;
 docs/FORMAT.md, version_minor): 1.7 when a tensor is stored group-sparse with 16-bit
-indices, which the writer does whenever every index fits (at most 65535 columns), and
+indices, which the writer does whenever every index fits (at most 65535 columns),
 1.8 when an s32 constant is stored as s8 or s16 values (encoding 3), which it does
-whenever they fit.
+whenever they fit, and 1.9 when a group-sparse tensor is smallest as one bitmask per
+group (encoding 4; at densities above about 1/16).
 """
 
 from __future__ import annotations
@@ -173,52 +174,121 @@ def _sparse_group(tensor: Tensor) -> int:
     return group
 
 
-def encode_group_sparse(tensor: Tensor, group: int, encoding: int = spec.ENCODING_GROUP_SPARSE) -> bytes:
-    """The group-sparse blob of a constant F32 or S8 tensor viewed as [dims[0], rest],
-    with u32 (encoding 1) or u16 (encoding 2, at most 65535 columns) group_nnz and indices.
-
-    Exact zeros define the mask: column c is in group g's mask when any of the group's
-    rows is nonzero there; the other rows' values at c are stored even when zero. In
-    encoding 2 the mask holds units of `block` columns (_column_block), so a kept unit
-    may also store zero columns.
-    """
+def _sparse_blocks(tensor: Tensor, group: int) -> tuple[np.ndarray, np.ndarray]:
+    """(blocks [n_groups, cols, group] in the value dtype, mask [n_groups, cols]): column c
+    is in group g's mask when any of the group's rows is nonzero there."""
     assert tensor.data is not None
     data = np.asarray(tensor.data)
     if tuple(data.shape) != tuple(int(d) for d in tensor.shape):
         raise ValueError(f'constant "{tensor.name}": data shape {data.shape} differs from tensor shape {tensor.shape}')
     rows = int(tensor.shape[0])
     cols = math.prod(int(d) for d in tensor.shape[1:])
-    max_cols = spec.SPARSE16_MAX_UNITS if encoding == spec.ENCODING_GROUP_SPARSE16 else spec.SPARSE_MAX_COLS
-    if cols > max_cols:
-        raise ValueError(f'constant "{tensor.name}": {cols} columns; encoding {encoding} allows at most {max_cols}')
-    index_bytes = spec.SPARSE_INDEX_BYTES[encoding]
-    index_dtype = f"<u{index_bytes}"
     n_groups = -(-rows // group)
-    value_bytes, value_dtype, _ = spec.SPARSE_VALUE_DTYPES[tensor.dtype]
+    _, value_dtype, _ = spec.SPARSE_VALUE_DTYPES[tensor.dtype]
     if np.issubdtype(np.asarray(data).dtype, np.integer) and (data.min(initial=0) < -128 or data.max(initial=0) > 127):
         raise ValueError(f'constant "{tensor.name}": values do not fit in {tensor.dtype.name}')
     padded = np.zeros((n_groups * group, cols), dtype=value_dtype)
     padded[:rows] = data.astype(value_dtype).reshape(rows, cols)
     blocks = padded.reshape(n_groups, group, cols).transpose(0, 2, 1)  # [group index, column, row in group]
-    mask = (blocks != 0).any(axis=2)
-    block = _column_block(mask, tensor.shape, group, value_bytes) if encoding == spec.ENCODING_GROUP_SPARSE16 else 1
+    return blocks, (blocks != 0).any(axis=2)
+
+
+def _sparse_size(mask: np.ndarray, group: int, value_bytes: int, encoding: int, block: int) -> int | None:
+    """Bytes of the blob of `mask` in `encoding` with units of `block` columns; None when
+    that encoding cannot hold it."""
+    n_groups, cols = mask.shape
+    units = cols // block
+    if encoding not in spec.BLOCK_ENCODINGS and block != 1:
+        return None
+    if units > (spec.SPARSE16_MAX_UNITS if encoding == spec.ENCODING_GROUP_SPARSE16 else spec.SPARSE_MAX_COLS):
+        return None
+    nnz = int(mask.reshape(n_groups, units, block).any(axis=2).sum())
+    if encoding == spec.ENCODING_GROUP_SPARSE_BITMASK:
+        return spec.sparse_bitmask_layout(n_groups, units, nnz, group, value_bytes, block)[1]
+    return spec.sparse_layout(n_groups, nnz, group, value_bytes, spec.SPARSE_INDEX_BYTES[encoding], block)[1]
+
+
+def _smallest_storage(mask: np.ndarray, shape: tuple[int, ...], group: int, value_bytes: int,
+                      encodings: Sequence[int]) -> tuple[int, int]:
+    """(encoding, column block) of the smallest blob among `encodings` (earlier ones win
+    ties) with units of single columns or of whole kernel windows (the product of
+    dims[2:]; kxk pruning keeps or drops whole windows, docs/SPARSITY.md)."""
+    window = math.prod(int(d) for d in shape[2:])
+    options = [(e, b) for e in encodings for b in dict.fromkeys((window, 1))]
+    sizes = [_sparse_size(mask, group, value_bytes, e, b) for e, b in options]
+    fits = [(size, i) for i, size in enumerate(sizes) if size is not None]
+    if not fits:
+        raise ValueError(f"{mask.shape[1]} columns; encodings {list(encodings)} cannot hold them")
+    return options[min(fits)[1]]
+
+
+def sparse_encodings(sparse16: bool = True, bitmask: bool = True) -> tuple[int, ...]:
+    """The group-sparse encodings a writer may choose from, in order of preference on
+    ties: 16-bit indices (1.7), the bitmask (1.9), 32-bit indices (1.1)."""
+    if not sparse16:
+        return (spec.ENCODING_GROUP_SPARSE,)
+    preferred = (spec.ENCODING_GROUP_SPARSE16, spec.ENCODING_GROUP_SPARSE_BITMASK) if bitmask else (
+        spec.ENCODING_GROUP_SPARSE16,)
+    return (*preferred, spec.ENCODING_GROUP_SPARSE)
+
+
+def encode_group_sparse(tensor: Tensor, group: int, encoding: int = spec.ENCODING_GROUP_SPARSE) -> bytes:
+    """The group-sparse blob of a constant F32 or S8 tensor viewed as [dims[0], rest]:
+    u32 (encoding 1) or u16 (encoding 2, at most 65535 column units) group_nnz and
+    indices, or one bitmask per group (encoding 4).
+
+    Exact zeros define the mask: column c is in group g's mask when any of the group's
+    rows is nonzero there; the other rows' values at c are stored even when zero. In
+    encodings 2 and 4 the mask holds units of `block` columns (the smaller blob), so a
+    kept unit may also store zero columns.
+    """
+    rows = int(tensor.shape[0])
+    cols = math.prod(int(d) for d in tensor.shape[1:])
+    max_cols = spec.SPARSE16_MAX_UNITS if encoding == spec.ENCODING_GROUP_SPARSE16 else spec.SPARSE_MAX_COLS
+    if cols > max_cols:
+        raise ValueError(f'constant "{tensor.name}": {cols} columns; encoding {encoding} allows at most {max_cols}')
+    value_bytes, value_dtype, _ = spec.SPARSE_VALUE_DTYPES[tensor.dtype]
+    blocks, mask = _sparse_blocks(tensor, group)
+    n_groups = mask.shape[0]
+    _, block = _smallest_storage(mask, tensor.shape, group, value_bytes, (encoding,))
     unit_mask = mask.reshape(n_groups, cols // block, block).any(axis=2)
     group_of, units = np.nonzero(unit_mask)  # row-major: by group, units ascending
     total_nnz = len(units)
     if total_nnz > spec.SPARSE_MAX_NNZ:
         raise ValueError(f'constant "{tensor.name}": {total_nnz} stored columns; the limit is {spec.SPARSE_MAX_NNZ}')
-    group_nnz = unit_mask.sum(axis=1)
     columns = (units[:, None] * block + np.arange(block)).ravel()
     values = blocks[np.repeat(group_of, block), columns]  # [total_nnz * block, group]
-    values_offset, size = spec.sparse_layout(n_groups, total_nnz, group, value_bytes, index_bytes, block)
-    header_block = block if encoding == spec.ENCODING_GROUP_SPARSE16 else 0
+    header_block = block if encoding in spec.BLOCK_ENCODINGS else 0
     out = bytearray(spec.SPARSE_HEADER.pack(rows, cols, group, n_groups, total_nnz, int(tensor.dtype), header_block, 0))
-    out += group_nnz.astype(index_dtype).tobytes()
-    out += units.astype(index_dtype).tobytes()
+    if encoding == spec.ENCODING_GROUP_SPARSE_BITMASK:
+        values_offset, size = spec.sparse_bitmask_layout(n_groups, cols // block, total_nnz, group, value_bytes,
+                                                         block)
+        row_bits = 8 * spec.bitmask_row_bytes(cols // block)
+        bits = np.zeros((n_groups, row_bits), dtype=bool)
+        bits[:, : cols // block] = unit_mask
+        out += np.packbits(bits, axis=1, bitorder="little").tobytes()
+    else:
+        index_dtype = f"<u{spec.SPARSE_INDEX_BYTES[encoding]}"
+        values_offset, size = spec.sparse_layout(n_groups, total_nnz, group, value_bytes,
+                                                 spec.SPARSE_INDEX_BYTES[encoding], block)
+        out += unit_mask.sum(axis=1).astype(index_dtype).tobytes()
+        out += units.astype(index_dtype).tobytes()
     out += b"\0" * (values_offset - len(out))
     out += np.ascontiguousarray(values, dtype=value_dtype).tobytes()
     assert len(out) == size
     return bytes(out)
+
+
+def smallest_group_sparse(tensor: Tensor, group: int, encodings: Sequence[int] = sparse_encodings()
+                          ) -> tuple[int, bytes]:
+    """(encoding, blob) of the smallest group-sparse storage of `tensor` among `encodings`."""
+    value_bytes = spec.SPARSE_VALUE_DTYPES[tensor.dtype][0]
+    _, mask = _sparse_blocks(tensor, group)
+    try:
+        encoding, _ = _smallest_storage(mask, tensor.shape, group, value_bytes, encodings)
+    except ValueError as exc:
+        raise ValueError(f'constant "{tensor.name}": {exc}') from None
+    return encoding, encode_group_sparse(tensor, group, encoding)
 
 
 def _narrow_width(tensor: Tensor, blob: bytes) -> int | None:
@@ -227,21 +297,6 @@ def _narrow_width(tensor: Tensor, blob: bytes) -> int | None:
     if tensor.dtype != DType.S32:
         return None
     return spec.narrow_int_width(np.frombuffer(blob, "<i4"))
-
-
-def _column_block(mask: np.ndarray, shape: tuple[int, ...], group: int, value_bytes: int) -> int:
-    """The kernel window (product of dims[2:]) when storing whole windows, with the
-    zeros a kept window holds, makes the 16-bit blob smaller (kxk pruning keeps or drops
-    whole windows, docs/SPARSITY.md), else 1."""
-    window = math.prod(int(d) for d in shape[2:])
-    if window == 1 or mask.size == 0:
-        return 1
-    kept_columns = int(mask.sum())
-    kept_windows = int(mask.reshape(mask.shape[0], -1, window).any(axis=2).sum())
-    index_bytes = spec.SPARSE_INDEX_BYTES[spec.ENCODING_GROUP_SPARSE16]
-    per_column = (index_bytes + group * value_bytes) * kept_columns
-    per_window = (index_bytes + group * value_bytes * window) * kept_windows
-    return window if per_window < per_column else 1
 
 
 def _write_metadata(buf: _Buffer, metadata: dict[str, str | int | float]) -> None:
@@ -281,6 +336,8 @@ def _write_node(buf: _Buffer, node: Node, ids: dict[str, int]) -> None:
         _write_attr(buf, node, attr_name, value)
 
 
+_ENCODING_MINOR = {spec.ENCODING_GROUP_SPARSE16: spec.MINOR_SPARSE16,
+                   spec.ENCODING_GROUP_SPARSE_BITMASK: spec.MINOR_SPARSE_BITMASK}
 # Ops that need a later minor than their code range's (docs/FORMAT.md version table).
 _OP_MINOR = {"Sign": spec.MINOR_SIGN, "QMatMul": spec.MINOR_QMATMUL,
              "LSTM": spec.MINOR_RECURRENT, "GRU": spec.MINOR_RECURRENT,
@@ -301,8 +358,11 @@ def short_tensor_names(graph: Graph, order: list[str]) -> dict[str, str]:
     return names
 
 
-def write_pnn(graph: Graph, sparse16: bool = True, narrow_ints: bool = True, short_names: bool = False) -> bytes:
+def write_pnn(graph: Graph, sparse16: bool = True, narrow_ints: bool = True, short_names: bool = False,
+              sparse_bitmask: bool = True) -> bytes:
     """The .pnn bytes of a lowered graph; ValueError when the graph cannot be written.
+    Each group-sparse tensor takes the smallest of 16-bit indices (encoding 2, 1.7) and
+    one bitmask per group (encoding 4, 1.9; not with `sparse_bitmask=False`).
     `sparse16=False` keeps u32 indices in group-sparse tensors (encoding 1), which
     readers older than 1.7 load; `narrow_ints=False` keeps s32 constants 4 bytes a value
     (encoding 3 stores those whose values fit in s8 or s16 narrower, format 1.8).
@@ -330,22 +390,20 @@ def write_pnn(graph: Graph, sparse16: bool = True, narrow_ints: bool = True, sho
     # follow packed without alignment.
     stored: list[tuple[int, bytes | None]] = []
     minor = 0
+    encodings = sparse_encodings(sparse16, sparse_bitmask)
     for name in order:
         tensor = graph.tensors[name]
         _check_tensor(tensor)
         group = _sparse_group(tensor)
         encoding = spec.ENCODING_DENSE
-        if group:
-            cols = math.prod(int(d) for d in tensor.shape[1:])
-            encoding = spec.sparse_encoding(cols) if sparse16 else spec.ENCODING_GROUP_SPARSE
-            minor = max(minor, spec.SPARSE_VALUE_DTYPES[tensor.dtype][2])
-        if encoding == spec.ENCODING_GROUP_SPARSE16:
-            minor = max(minor, spec.MINOR_SPARSE16)
         if tensor.dtype == DType.BOOL:
             minor = max(minor, spec.MINOR_VALUE_TYPES)
         blob = None
-        if tensor.is_constant:
-            blob = encode_group_sparse(tensor, group, encoding) if group else _constant_bytes(tensor)
+        if group:
+            encoding, blob = smallest_group_sparse(tensor, group, encodings)
+            minor = max(minor, spec.SPARSE_VALUE_DTYPES[tensor.dtype][2], _ENCODING_MINOR.get(encoding, 0))
+        elif tensor.is_constant:
+            blob = _constant_bytes(tensor)
             width = _narrow_width(tensor, blob) if narrow_ints and not group else None
             if width is not None:
                 encoding = spec.ENCODING_NARROW_INT

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from pocketnn.format import spec
-from pocketnn.format.writer import encode_group_sparse
+from pocketnn.format.writer import smallest_group_sparse
 from pocketnn.ir import Graph, Node, Tensor
 from pocketnn.passes.graph_utils import copy_graph
 from pocketnn.progress import step
@@ -56,8 +56,7 @@ class SparseStorage:
 def stored_bytes(tensor: Tensor) -> int:
     """Bytes of a constant in a .pnn: its group-sparse blob, or dense (S4 packed)."""
     if tensor.sparse_group:
-        cols = int(np.prod(tensor.shape[1:]))
-        return len(encode_group_sparse(tensor, tensor.sparse_group, spec.sparse_encoding(cols)))
+        return len(smallest_group_sparse(tensor, tensor.sparse_group)[1])
     return spec.dense_nbytes(tensor.dtype, int(np.prod(tensor.shape)))
 
 

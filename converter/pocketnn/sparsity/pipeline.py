@@ -3,6 +3,8 @@
 Order, all in `compress`:
 1. plan: which layers to prune, at what sparsity and pattern (options + recipe);
 2. choose sparse/dense and G per layer from measured speed (pattern "auto");
+   with calibration data, share the sparsity out between the layers by measured
+   sensitivity (allocate.py; recipe "allocation") and choose again at each one's share;
 3. rearrange output channels so similar masks share a group (whole network);
 4. prune in groups of G: by magnitude without calibration data; with it, the mask by
    the options' method (magnitude, OBS or SparseGPT; reconstruct.py) and the kept
@@ -22,6 +24,7 @@ from pocketnn.ir import Graph
 from pocketnn.passes.graph_utils import copy_graph
 from pocketnn.progress import step
 from pocketnn.sparsity import timing
+from pocketnn.sparsity.allocate import allocate
 from pocketnn.sparsity.blas import single_thread_blas
 from pocketnn.sparsity.calibration import CalibSource, load_calibration
 from pocketnn.sparsity.layers import (
@@ -68,6 +71,8 @@ class SparsityReport:
     permuted: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     refitted: list[str] = field(default_factory=list)  # dense layers refitted downstream
+    # allocation "sensitivity": {layer: {candidate sparsity: relative output error}}
+    allocation_errors: dict[str, dict[float, float]] = field(default_factory=dict)
 
     @property
     def pruned_fraction(self) -> float:
@@ -85,6 +90,7 @@ class _Plan:
     group: int
     timings: dict[int, float] | None = None
     stored_sparse: bool = True  # False: pruned, but the dense kernel is much faster
+    fixed: bool = False         # a recipe rule set its sparsity: allocation leaves it
 
 
 def _readers(graph: Graph, tensor: str) -> int:
@@ -124,7 +130,7 @@ def _plan(graph: Graph, options: SparsityOptions, report: SparsityReport) -> dic
                 continue
             layer = canonicalize_for_sparse(graph, layer)
             if target.pattern != "auto":
-                plans[layer.node] = _Plan(layer, target.sparsity, int(target.pattern))
+                plans[layer.node] = _Plan(layer, target.sparsity, int(target.pattern), fixed=target.explicit)
                 continue
             timings = timing.measure(graph, layer, target.sparsity) if options.timing else None
             if timings is None:
@@ -134,11 +140,12 @@ def _plan(graph: Graph, options: SparsityOptions, report: SparsityReport) -> dic
                     warnings.warn(message, stacklevel=3)
                     report.warnings.append(message)
                     warned = True
-                plans[layer.node] = _Plan(layer, target.sparsity, FALLBACK_GROUP)
+                plans[layer.node] = _Plan(layer, target.sparsity, FALLBACK_GROUP, fixed=target.explicit)
                 continue
             if options.scope == "all":
                 choice = timing.choose_pruned(timings, target.sparsity)
-                plans[layer.node] = _Plan(layer, target.sparsity, choice or 1, timings, choice != timing.DENSE)
+                plans[layer.node] = _Plan(layer, target.sparsity, choice or 1, timings, choice != timing.DENSE,
+                                          target.explicit)
                 continue
             choice = timing.choose(timings)
             if choice == timing.DENSE:
@@ -147,8 +154,29 @@ def _plan(graph: Graph, options: SparsityOptions, report: SparsityReport) -> dic
                     f"kept dense: sparse is not faster ({timings[0] * 1e6:.0f} us dense, best sparse "
                     f"{min(v for k, v in timings.items() if k) * 1e6:.0f} us)", timings=timings))
                 continue
-            plans[layer.node] = _Plan(layer, target.sparsity, choice, timings)
+            plans[layer.node] = _Plan(layer, target.sparsity, choice, timings, fixed=target.explicit)
     return plans
+
+
+def _allocate(graph: Graph, plans: dict[str, _Plan], options: SparsityOptions,
+              feeds: list[dict[str, np.ndarray]], report: SparsityReport) -> None:
+    """Shares options.sparsity out between the layers no rule fixed, by measured
+    sensitivity (allocate.py); re-decides each one's storage at its new sparsity."""
+    free = [p for p in plans.values() if not p.fixed]
+    if options.allocation != "sensitivity" or options.sparsity is None or len(free) < 2:
+        return
+    with single_thread_blas(), step("sparsity allocation (sensitivity per layer)"):
+        result = allocate(graph, [p.layer for p in free], {p.layer.node: p.group for p in free}, feeds,
+                          options.sparsity, options.ridge, options.prune_steps, options.method)
+    report.allocation_errors = result.errors
+    for p in free:
+        p.sparsity = result.sparsity[p.layer.node]
+        if p.sparsity == 0:
+            p.stored_sparse = False
+        elif p.timings is not None and options.scope == "all":
+            p.timings = timing.measure(graph, p.layer, p.sparsity) or p.timings
+            choice = timing.choose_pruned(p.timings, p.sparsity)
+            p.group, p.stored_sparse = choice or 1, choice != timing.DENSE
 
 
 def _mark_prepruned(graph: Graph, planned: set[str], options: SparsityOptions, report: SparsityReport) -> None:
@@ -201,6 +229,8 @@ def compress(graph: Graph, options: SparsityOptions, calib: CalibSource | None =
     g = copy_graph(graph)
     plans = _plan(g, options, report)
     feeds = load_calibration(calib, g) if calib is not None and plans else None
+    if feeds is not None:
+        _allocate(g, plans, options, feeds, report)
     layers = {name: p.layer for name, p in plans.items()}
     energy: dict[str, np.ndarray] = {}
     if feeds is not None:
@@ -240,12 +270,11 @@ def compress(graph: Graph, options: SparsityOptions, calib: CalibSource | None =
         g.tensors[layer.weight].sparse_group = p.group if p.stored_sparse else 0
         before, after = errors.get(layer.node, (None, None))
         w = weight_matrix(g, layer)
-        how = f" + reconstructed ({options.method})"
+        how = f" + reconstructed ({options.method})" if layer.node in errors else ""
+        dense_why = ", allocated 0%: stored dense" if p.sparsity == 0 else ", stored dense: sparse is much slower here"
         report.layers.append(LayerReport(
             layer.node, layer.kind, layer.rows, layer.cols, sparsity_of(w), p.group if p.stored_sparse else 0,
-            "pruned" + (how if layer.node in errors else "") + ("" if p.stored_sparse else
-                                                                 ", stored dense: sparse is much slower here"),
-            before, after, p.timings))
+            "pruned" + how + ("" if p.stored_sparse else dense_why), before, after, p.timings))
     _mark_prepruned(g, {p.layer.node for p in pruned}, options, report)
     order = {n.name: i for i, n in enumerate(g.nodes)}
     report.layers.sort(key=lambda r: order.get(r.node, len(order)))

@@ -3,7 +3,7 @@
 A recipe is a JSON object; every key is optional:
 
     {"sparsity": 0.8, "pattern": "auto", "scope": "all", "method": "magnitude",
-     "min_channels": 16, "skip_first_conv": true, "rearrange": true,
+     "allocation": "sensitivity", "min_channels": 16, "skip_first_conv": true, "rearrange": true,
      "layers": [{"match": "/features/features.6/*", "sparsity": 0.5, "pattern": 4},
                 {"match": "classifier*", "skip": true}]}
 
@@ -30,6 +30,9 @@ GROUP_SIZES = (1, 2, 4, 8)
 # (16) channels, and only where sparse runs faster (the earlier default).
 SCOPES = ("all", "pointwise")
 METHODS = ("best", "obs", "sparsegpt", "magnitude")
+# "sensitivity": with calibration data, S is shared out between the layers by their
+# measured effect on the outputs (allocate.py); "uniform": every layer S.
+ALLOCATIONS = ("sensitivity", "uniform")
 POINTWISE_MIN_CHANNELS = 16
 
 
@@ -78,11 +81,14 @@ class Recipe:
     skip_first_conv: bool | None = None
     scope: str | None = None
     method: str | None = None
+    allocation: str | None = None
+    ridge: float | None = None
     rearrange: bool | None = None
     layers: tuple[LayerRule, ...] = ()
 
 
-_TOP_KEYS = {"sparsity", "pattern", "min_channels", "skip_first_conv", "scope", "method", "rearrange", "layers"}
+_TOP_KEYS = {"sparsity", "pattern", "min_channels", "skip_first_conv", "scope", "method", "allocation", "ridge",
+             "rearrange", "layers"}
 _RULE_KEYS = {"match", "sparsity", "pattern", "skip"}
 
 
@@ -96,6 +102,13 @@ def _choice(value: object, allowed: tuple[str, ...], where: str) -> str:
     if value not in allowed:
         raise RecipeError(f"{where}: must be one of {list(allowed)}, got {value!r}")
     return str(value)
+
+
+def _ridge(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 10:
+        raise RecipeError(f"recipe ridge: must be a number in (0, 10] (the refit's damping, a fraction of the "
+                          f"inputs' mean square), got {value!r}")
+    return float(value)
 
 
 def _unknown(keys: set[str], allowed: set[str], where: str) -> None:
@@ -143,6 +156,8 @@ def parse_recipe(obj: Mapping[str, Any]) -> Recipe:
         skip_first_conv=_bool(obj["skip_first_conv"], "recipe skip_first_conv") if "skip_first_conv" in obj else None,
         scope=_choice(obj["scope"], SCOPES, "recipe scope") if "scope" in obj else None,
         method=_choice(obj["method"], METHODS, "recipe method") if "method" in obj else None,
+        allocation=_choice(obj["allocation"], ALLOCATIONS, "recipe allocation") if "allocation" in obj else None,
+        ridge=_ridge(obj["ridge"]) if "ridge" in obj else None,
         rearrange=_bool(obj["rearrange"], "recipe rearrange") if "rearrange" in obj else None,
         layers=tuple(_rule(item, i) for i, item in enumerate(layers)),
     )
@@ -184,6 +199,7 @@ class SparsityOptions:
     pattern: Pattern = "auto"
     scope: str = "all"
     method: str = "magnitude"  # mask choice with calibration data (METHODS; without: magnitude)
+    allocation: str = "sensitivity"  # per-layer share of S with calibration data (ALLOCATIONS)
     min_channels: int | None = None  # None: POINTWISE_MIN_CHANNELS in scope "pointwise", else 1
     skip_first_conv: bool = True
     rearrange: bool = True
@@ -202,7 +218,8 @@ class SparsityOptions:
             return self
         updates: dict[str, Any] = {k: getattr(recipe, k) for k in
                                    ("sparsity", "pattern", "min_channels", "skip_first_conv",
-                                    "scope", "method", "rearrange") if getattr(recipe, k) is not None}
+                                    "scope", "method", "allocation", "ridge", "rearrange")
+                                   if getattr(recipe, k) is not None}
         return replace(self, **updates, rules=self.rules + recipe.layers)
 
     @property

@@ -78,6 +78,10 @@ def _bias_scale(graph: Graph, layer: Layer) -> float | None:
     return beta / alpha
 
 
+def bias_refittable(graph: Graph, layer: Layer) -> bool:
+    return _bias_scale(graph, layer) is not None
+
+
 def get_bias(graph: Graph, layer: Layer) -> np.ndarray:
     """The effective bias per output row (zeros when the layer has none)."""
     scale = _bias_scale(graph, layer) or 0.0
@@ -429,7 +433,7 @@ def reconstruct(dense: Graph, pruned: Graph, layers: list[Pruned | Depthwise], f
             results.append(_depthwise_refit(pruned, dense, item.node, pairs, ridge))
             continue
         layer = item.layer
-        augmented = _bias_scale(pruned, layer) is not None
+        augmented = bias_refittable(pruned, layer)
         stats = Stats.empty(layer.cols, augmented)
         for xd, xp in pairs:
             stats.add(input_columns(pruned, layer, xd), input_columns(pruned, layer, xp))
