@@ -32,28 +32,34 @@ enum { MADDUBS_ROWS = 8, MADDUBS_GROUP_K = 4, ENTRY_BYTES = 8, HEADER_BYTES = 4 
 
 static size_t fix_capacity(size_t groups) { return pnn_s8_round_up(groups, 4); }
 
-/* Splits the pair (w0, w1) into an exact vpmaddubsw pair (w0, *main1) and the excess
- * *fix1 = w1 - *main1 (0 for a pair that is exact as it is). */
-static void split_pair(int w0, int w1, int8_t *main1, int8_t *fix1) {
-  int kept = w1;
-  if (w0 > 0 && w1 > 0 && w0 + w1 > 128) kept = 128 - w0;
-  if (w0 < 0 && w1 < 0 && w0 + w1 < -128) kept = -128 - w0;
-  *main1 = (int8_t)kept;
-  *fix1 = (int8_t)(w1 - kept);
+/* Whether vpmaddubsw can saturate on the pair (w0, w1): |w0 + w1| > 128 (a sum beyond
+ * 128 in magnitude needs both weights of its sign, as |w| <= 128). */
+static bool pair_saturates(int w0, int w1) { return w0 + w1 > 128 || w0 + w1 < -128; }
+
+/* Quad g of row m (k = 4g..4g+3), zero past M and K. */
+static void load_quad(size_t M, size_t K, const int8_t *W, size_t m, size_t g, int8_t quad[4]) {
+  if (m < M && 4 * g + 4 <= K) {
+    memcpy(quad, W + m * K + 4 * g, 4);
+    return;
+  }
+  for (size_t j = 0; j < 4; ++j) quad[j] = pnn_s8_weight_or_zero(M, K, W, m, 4 * g + j);
 }
 
-/* Quad g of row m split into its main weights and its fix-up; true when the fix-up is
- * not all zero. */
-static bool split_quad(size_t M, size_t K, const int8_t *W, size_t m, size_t g, int8_t kept[4],
-                       int8_t fix[4]) {
-  bool any = false;
+static bool quad_saturates(const int8_t quad[4]) {
+  return pair_saturates(quad[0], quad[1]) || pair_saturates(quad[2], quad[3]);
+}
+
+/* A quad split into an exact one for vpmaddubsw (each saturating pair (w0, w1) keeps w0
+ * and +-(128 - |w0|)) and its fix-up, the excess of each such w1. */
+static void split_quad(const int8_t quad[4], int8_t kept[4], int8_t fix[4]) {
   for (size_t j = 0; j < 4; j += 2) {
-    kept[j] = pnn_s8_weight_or_zero(M, K, W, m, 4 * g + j);
+    const int w0 = quad[j], w1 = quad[j + 1];
+    const int w1_kept = !pair_saturates(w0, w1) ? w1 : w1 > 0 ? 128 - w0 : -128 - w0;
+    kept[j] = (int8_t)w0;
+    kept[j + 1] = (int8_t)w1_kept;
     fix[j] = 0;
-    split_pair(kept[j], pnn_s8_weight_or_zero(M, K, W, m, 4 * g + j + 1), &kept[j + 1], &fix[j + 1]);
-    any |= fix[j + 1] != 0;
+    fix[j + 1] = (int8_t)(w1 - w1_kept);
   }
-  return any;
 }
 
 bool pnn_s8_gemm_avx2_maddubs_fits(size_t M, size_t K, const int8_t *W) {
@@ -62,8 +68,9 @@ bool pnn_s8_gemm_avx2_maddubs_fits(size_t M, size_t K, const int8_t *W) {
     size_t entries = 0;
     for (size_t m = m0; m < m0 + MADDUBS_ROWS && m < M; ++m)
       for (size_t g = 0; g < groups; ++g) {
-        int8_t kept[4], fix[4];
-        entries += split_quad(M, K, W, m, g, kept, fix);
+        int8_t quad[4];
+        load_quad(M, K, W, m, g, quad);
+        entries += quad_saturates(quad);
       }
     if (entries > fix_capacity(groups)) return false;
   }
@@ -166,14 +173,15 @@ static void maddubs_pack(size_t M, size_t K, const int8_t *W, void *packed) {
     for (size_t r = 0; r < ROWS; ++r) {
       const size_t first = used;
       for (size_t g = 0; g < groups; ++g) {
-        int8_t kept[4], fix[4];
-        const bool any = split_quad(M, K, W, m0 + r, g, kept, fix);
+        int8_t quad[4], kept[4], fix[4];
+        load_quad(M, K, W, m0 + r, g, quad);
+        split_quad(quad, kept, fix);
         memcpy(block + GROUP_BYTES * (ROWS * g + r), kept, 4);
-        if (!any || used == capacity) continue;
+        if (!quad_saturates(quad) || used == capacity) continue;
         uint8_t *entry = entries + ENTRY_BYTES * used++;
-        const uint32_t quad = (uint32_t)g;
+        const uint32_t index = (uint32_t)g;
         memcpy(entry, fix, 4);
-        memcpy(entry + 4, &quad, 4);
+        memcpy(entry + 4, &index, 4);
       }
       const uint32_t word = (uint32_t)((entries + ENTRY_BYTES * first - (header + 4 * r)) / 4) |
                             (uint32_t)(used - first) << 16;
