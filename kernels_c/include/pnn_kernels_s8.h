@@ -6,6 +6,7 @@
 #ifndef PNN_KERNELS_S8_H
 #define PNN_KERNELS_S8_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -94,6 +95,15 @@ extern const pnn_s8_gemm_kernel pnn_s8_gemm_neondot;
 extern const pnn_s8_gemm_kernel pnn_s8_gemm_wasmsimd;
 /* Best variant compiled in and usable on this CPU. */
 const pnn_s8_gemm_kernel *pnn_s8_gemm_select(const struct pnn_cpu_features *cpu);
+
+/* AVX2 on vpmaddubsw (kernels_c/s8-gemm/avx2_maddubs.c): exact for the W it takes, the
+ * ones where in every block of 8 rows at most ceil(K / 4 / 4) * 4 row quads hold a pair
+ * of one sign with |w0| + |w1| > 128 (those run a fix-up); faster than avx2 there. */
+extern const pnn_s8_gemm_kernel pnn_s8_gemm_avx2_maddubs;
+bool pnn_s8_gemm_avx2_maddubs_fits(size_t M, size_t K, const int8_t *W);
+/* pnn_s8_gemm_select, or a variant that is faster on this particular W (M x K). */
+const pnn_s8_gemm_kernel *pnn_s8_gemm_select_weights(const struct pnn_cpu_features *cpu, size_t M,
+                                                     size_t K, const int8_t *W);
 
 /* ---- s4 GEMM (kernels_c/s8-gemm/) ----------------------------------------------
  * The s8 GEMM contract above for int4 layers: pack takes W as s8 values in [-7, 7] and

@@ -24,6 +24,9 @@
  * Optionally TILE_VECTORS (2 or 3; 2 if not defined): vectors of TILE_PIXELS /
  * TILE_VECTORS pixels per tile, the nv of micro_kernel running from 1 to TILE_VECTORS.
  *
+ * Optionally BLOCK_TAIL_BYTES(groups): bytes the variant's pack keeps after each row
+ * block's weights (0 if not defined); blocks then lie s8_block_bytes(groups) apart.
+ *
  * Optionally GEMV_TAIL_PIXELS: a last tile of at most this many pixels runs
  * as that many GEMVs (one per pixel) instead of a micro-tile over its full width, whose
  * lanes would be mostly padding: a 7 x 7 image is 3 tiles of 16 and 1 pixel.
@@ -54,8 +57,17 @@ _Static_assert(GEMV_BLOCKS == 4, "run_gemv's switch covers 1 to 4 blocks");
 static size_t k_groups(size_t K) { return (K + GROUP_K - 1) / GROUP_K; }
 
 #if !defined(PNN_S8_GEMM_DRIVER_NO_S8)
+#if !defined(BLOCK_TAIL_BYTES)
+#define BLOCK_TAIL_BYTES(groups) 0
+#endif
+
+/* Bytes of one packed row block of the s8 kernel. */
+static size_t s8_block_bytes(size_t groups) {
+  return ROWS * GROUP_BYTES * groups + BLOCK_TAIL_BYTES(groups);
+}
+
 static size_t gemm_pack_size(size_t M, size_t K) {
-  return pnn_s8_row_blocks(M, ROWS) * ROWS * GROUP_BYTES * k_groups(K);
+  return pnn_s8_row_blocks(M, ROWS) * s8_block_bytes(k_groups(K));
 }
 
 /* The GEMV's column, or one tile's panel. */
@@ -108,8 +120,8 @@ static void run_panels(size_t N, size_t K, size_t m_begin, size_t m_end, const u
 #endif
     pack_panel(X + n0, ldx, K, groups, width, panel);
     for (size_t m0 = m_begin; m0 < m_end; m0 += ROWS) /* m0 is a multiple of ROWS */
-      run_block(groups, m0, m_end, n0, width, packed + m0 * GROUP_BYTES * groups, panel, bias,
-                rq, Y, ldy);
+      run_block(groups, m0, m_end, n0, width, packed + m0 / ROWS * s8_block_bytes(groups), panel,
+                bias, rq, Y, ldy);
   }
 }
 
@@ -121,7 +133,7 @@ static void run_gemv(size_t K, size_t m_begin, size_t m_end, const uint8_t *pack
   int32_t sums[GEMV_BLOCKS * ROWS];
   for (size_t m0 = m_begin; m0 < m_end; m0 += GEMV_BLOCKS * ROWS) {
     const size_t rows = m_end - m0 < GEMV_BLOCKS * ROWS ? m_end - m0 : GEMV_BLOCKS * ROWS;
-    const uint8_t *w = packed + m0 * GROUP_BYTES * groups;
+    const uint8_t *w = packed + m0 / ROWS * s8_block_bytes(groups);
     switch ((rows + ROWS - 1) / ROWS) {
       case 1: gemv_blocks(1, groups, w, column, sums); break;
       case 2: gemv_blocks(2, groups, w, column, sums); break;

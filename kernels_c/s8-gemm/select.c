@@ -21,6 +21,19 @@ const pnn_s8_gemm_kernel *pnn_s8_gemm_select(const pnn_cpu_features *cpu) {
   return &pnn_s8_gemm_scalar;
 }
 
+const pnn_s8_gemm_kernel *pnn_s8_gemm_select_weights(const pnn_cpu_features *cpu, size_t M,
+                                                     size_t K, const int8_t *W) {
+  const pnn_s8_gemm_kernel *best = pnn_s8_gemm_select(cpu);
+#if defined(__x86_64__) || defined(_M_X64)
+  if (best == &pnn_s8_gemm_avx2 && pnn_s8_gemm_avx2_maddubs_fits(M, K, W)) return &pnn_s8_gemm_avx2_maddubs;
+#else
+  (void)M;
+  (void)K;
+  (void)W;
+#endif
+  return best;
+}
+
 const pnn_s8_gemm_kernel *pnn_s4_gemm_select(const pnn_cpu_features *cpu) {
 #if defined(__x86_64__) || defined(_M_X64)
   if (cpu->avx512vnni) return &pnn_s4_gemm_avx512vnni;

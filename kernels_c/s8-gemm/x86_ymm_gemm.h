@@ -28,6 +28,12 @@
  * N == 1 is a GEMV with lanes across rows: one 32-byte load of a block's group times
  * the column's group broadcast gives 8 row sums; four blocks share each broadcast.
  *
+ * With PNN_S8_GEMM_FIXUP, a variant whose group products cover only part of W (avx2
+ * maddubs.c) adds the rest from its block tails (BLOCK_TAIL_BYTES, gemm_driver.h):
+ *   tile_fixup(nv, groups, w, panel, acc)   into a tile's accumulators, before the
+ *                                            requantization (w, panel as in tile_sums)
+ *   gemv_fixup(blocks, groups, w, x, sums)  into the GEMV's row sums of `blocks` blocks
+ *
  * With PNN_S8_GEMM_DRIVER_S4 (u8 x s8 quads only: GROUP_K 4), also the s4 kernel
  * (gemm_driver.h) of these blocks in pack.h's s4 form with 32 lanes: one 32-byte load of
  * nibbles unpacks (x86_impl.h) into two groups of a block. */
@@ -36,6 +42,9 @@
 
 #if !defined(TILE_VECTORS)
 #define TILE_VECTORS 2
+#endif
+#if !defined(BLOCK_TAIL_BYTES)
+#define BLOCK_TAIL_BYTES(groups) 0
 #endif
 _Static_assert(TILE_VECTORS == 2 || TILE_VECTORS == 3, "a tile is 2 or 3 vectors of pixels");
 
@@ -93,6 +102,9 @@ static PNN_ALWAYS_INLINE void tile_sums(size_t nv, size_t groups, const uint8_t 
 #endif
     }
   }
+#if defined(PNN_S8_GEMM_FIXUP)
+  tile_fixup(nv, groups, w, panel, a);
+#endif
 #pragma GCC unroll 4
   for (size_t r = 0; r < TILE_ROWS; ++r)
 #pragma GCC unroll 3
@@ -158,7 +170,7 @@ static PNN_ALWAYS_INLINE void micro_kernel(size_t nv, size_t groups, const uint8
 /* One 32-byte load of a block's group times the column's group broadcast: 8 row sums. */
 static PNN_ALWAYS_INLINE void gemv_blocks(size_t blocks, size_t groups, const uint8_t *w,
                                           const uint8_t *x_groups, int32_t *sums) {
-  const size_t block_bytes = ROWS * 4 * groups;
+  const size_t block_bytes = ROWS * 4 * groups + BLOCK_TAIL_BYTES(groups);
   __m256i acc[GEMV_BLOCKS];
 #pragma GCC unroll 4
   for (size_t b = 0; b < GEMV_BLOCKS; ++b) acc[b] = _mm256_setzero_si256();
@@ -173,6 +185,9 @@ static PNN_ALWAYS_INLINE void gemv_blocks(size_t blocks, size_t groups, const ui
 #pragma GCC unroll 4
   for (size_t b = 0; b < GEMV_BLOCKS; ++b)
     if (b < blocks) _mm256_storeu_si256((__m256i *)(sums + ROWS * b), acc[b]);
+#if defined(PNN_S8_GEMM_FIXUP)
+  gemv_fixup(blocks, groups, w, x_groups, sums);
+#endif
 }
 
 static void gemv_store(size_t rows, const int32_t *sums, const int32_t *bias,

@@ -8,7 +8,12 @@
  *   5. the s4 kernels (int4 weights kept at 4 bits), every variant including the s4
  *      scalar one, against the s8 scalar reference on the same weights, byte for byte:
  *      the whole case set again with weights limited to [-7, 7] (the patterns' +-127
- *      become +-7).
+ *      become +-7);
+ *   6. the AVX2 vpmaddubsw variant, which takes only W that fits its fix-up capacity
+ *      (pnn_s8_gemm_avx2_maddubs_fits), against the scalar reference on every size with
+ *      such W (pairs of one sign beyond 128 in magnitude, up to one per quad and row
+ *      block; also with -128), and pnn_s8_gemm_select_weights: that variant where it fits
+ *      and the best variant is avx2, the best variant otherwise (all +-127 pairs).
  * Cases: M x N x K over awkward sizes (1, tails of every tile, K not a multiple of
  * 2/4/8/16/32, K odd (an s4 row ending in half a byte), K = 0, N = 1 GEMV), extreme
  * values (all 255 against +-127 or +-7 weights, the largest |acc| with K up to 66000),
@@ -44,6 +49,7 @@
 #endif
 
 #define Y_SENTINEL 0xA5
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* A 64-byte aligned buffer of `bytes` usable bytes; the rest of the allocation (up to
  * the next 64-byte line, plus one more line) is garbage and, under ASan, unaddressable. */
@@ -96,6 +102,8 @@ enum values {
   VAL_INT4,          /* W in [-7, 7] (int4 layers), random X */
   VAL_EDGES,         /* X in {0, 255}, W in {-w_max, 0, w_max} */
   VAL_SMALL,         /* X in [0, 3], W in [-2, 2]: at about unit scale, outputs off the clamp */
+  VAL_PAIRS,         /* random X; W pairs exact for vpmaddubsw (|w0| + |w1| <= 128 where
+                        of one sign), except up to one extreme pair per quad and row block */
   NUM_VALUES
 };
 
@@ -110,6 +118,30 @@ static int bit_length(uint64_t v) {
     v >>= 1;
   }
   return n;
+}
+
+/* Pairs (w[k], w[k+1]) of one sign beyond 128 in magnitude, and edges at 128. */
+static const int8_t EXTREME_PAIRS[][2] = {{127, 127}, {-127, -127}, {127, 2},  {2, 127},
+                                          {64, 65},   {-65, -64},   {64, 64},  {-64, -64},
+                                          {100, 29},  {-1, -127},   {127, -127}};
+
+/* VAL_PAIRS for weights in [-w_max, w_max]: in row m, quad g (k = 4g..4g+3) may hold
+ * extreme pairs only when g % 8 == m % 8, so each 8-row block has at most one row quad
+ * with a fix-up per quad (the maddubs variant's capacity). */
+static void fill_pair_weights(problem *p, int w_max, rng *r) {
+  for (size_t m = 0; m < p->M; ++m)
+    for (size_t k = 0; k < p->K; k += 2) {
+      int w0 = (int)rng_range(r, -w_max, w_max), w1 = (int)rng_range(r, -w_max, w_max);
+      if (w0 > 0 && w1 > 128 - w0) w1 = 128 - w0;
+      if (w0 < 0 && w1 < -128 - w0) w1 = -128 - w0;
+      if (w_max == 127 && k / 4 % 8 == m % 8 && rng_below(r, 2)) {
+        const int8_t *pair = EXTREME_PAIRS[rng_below(r, COUNT(EXTREME_PAIRS))];
+        w0 = pair[0];
+        w1 = pair[1];
+      }
+      p->W[m * p->K + k] = (int8_t)w0;
+      if (k + 1 < p->K) p->W[m * p->K + k + 1] = (int8_t)w1;
+    }
 }
 
 static void problem_make(problem *p, size_t M, size_t N, size_t K, int values, int w_max,
@@ -127,13 +159,14 @@ static void problem_make(problem *p, size_t M, size_t N, size_t K, int values, i
   const size_t xs = x_size(N, K, p->ldx);
   for (size_t i = 0; i < xs; ++i) {
     switch (values) {
-      case VAL_RANDOM: case VAL_INT4: p->X[i] = (uint8_t)rng_range(r, 0, 255); break;
+      case VAL_RANDOM: case VAL_INT4: case VAL_PAIRS: p->X[i] = (uint8_t)rng_range(r, 0, 255); break;
       case VAL_EDGES: p->X[i] = rng_below(r, 2) ? 255 : 0; break;
       case VAL_SMALL: p->X[i] = (uint8_t)rng_range(r, 0, 3); break;
       default: p->X[i] = 255; break;
     }
   }
-  for (size_t i = 0; i < M * K; ++i) {
+  if (values == VAL_PAIRS) fill_pair_weights(p, w_max, r);
+  for (size_t i = 0; i < M * K && values != VAL_PAIRS; ++i) {
     switch (values) {
       case VAL_RANDOM: p->W[i] = (int8_t)rng_range(r, -w_max, w_max); break;
       case VAL_MAX_SIGNS: p->W[i] = (int8_t)(rng_below(r, 2) ? w_max : -w_max); break;
@@ -363,7 +396,9 @@ static const size_t SIZES_M[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 33};
  * (AVX-512): full tiles, each tail width, and tails of up to 4 pixels (GEMVs). */
 static const size_t SIZES_N[] = {1, 2, 3, 7, 15, 16, 17, 20, 21, 23, 24, 28, 31, 33, 40, 48, 49, 69};
 static const size_t SIZES_K[] = {0, 1, 3, 4, 5, 15, 16, 17, 31, 33, 63, 64, 65, 300};
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+/* M x N x K: K of real layers, many pixel tiles, and K = 66000, the contract's limit. */
+static const size_t LARGE_SHAPES[][3] = {{24, 50, 576}, {17, 1, 1152}, {40, 1, 515}, {9, 20, 2304},
+                                         {5, 200, 40},  {3, 2, 66000}, {9, 1, 66000}, {2, 17, 66000}};
 
 /* Every M x N x K of the lists (values cycling through the patterns), then a few
  * large shapes with every pattern: K of real layers, many pixel tiles, and K = 66000,
@@ -381,12 +416,10 @@ static void check_all(variant *variants, size_t num_variants, int w_max, stats *
         check_problem(&p, variants, num_variants, scalar_stats, &r);
         problem_free(&p);
       }
-  static const size_t large[][3] = {{24, 50, 576}, {17, 1, 1152}, {40, 1, 515}, {9, 20, 2304},
-                                    {5, 200, 40},  {3, 2, 66000}, {9, 1, 66000}, {2, 17, 66000}};
-  for (size_t i = 0; i < COUNT(large); ++i)
+  for (size_t i = 0; i < COUNT(LARGE_SHAPES); ++i)
     for (int values = 0; values < NUM_VALUES; ++values) {
       problem p;
-      problem_make(&p, large[i][0], large[i][1], large[i][2], values, w_max, &r);
+      problem_make(&p, LARGE_SHAPES[i][0], LARGE_SHAPES[i][1], LARGE_SHAPES[i][2], values, w_max, &r);
       check_problem(&p, variants, num_variants, scalar_stats, &r);
       problem_free(&p);
     }
@@ -432,6 +465,62 @@ static void test_fold(stats *s) {
       }
 }
 
+/* ---- the AVX2 vpmaddubsw variant, which takes only W that fits ---------------------- */
+
+#if defined(__x86_64__) || defined(_M_X64)
+/* One W: the variant against the scalar reference where W fits, and the selection
+ * (the variant only where it fits and the CPU's best is avx2). `must_fit`: VAL_PAIRS
+ * weights, built to fit. */
+static void check_maddubs_problem(const problem *p, const pnn_cpu_features *cpu, variant *v,
+                                  bool must_fit, stats *scalar_stats, rng *r) {
+  const bool fits = pnn_s8_gemm_avx2_maddubs_fits(p->M, p->K, p->W);
+  const pnn_s8_gemm_kernel *best = pnn_s8_gemm_select(cpu);
+  const pnn_s8_gemm_kernel *expected = fits && best == &pnn_s8_gemm_avx2 ? v->kernel : best;
+  const pnn_s8_gemm_kernel *selected = pnn_s8_gemm_select_weights(cpu, p->M, p->K, p->W);
+  if ((must_fit && !fits) || selected != expected) {
+    fprintf(stderr, "maddubs M=%zu K=%zu: fits %d, select_weights picked %s, expected %s\n", p->M,
+            p->K, fits, selected->name, expected->name);
+    v->s.cases++;
+    v->s.failures++;
+  }
+  if (fits) check_problem(p, v, 1, scalar_stats, r);
+}
+
+/* Every size of the lists and the large shapes with VAL_PAIRS weights; with K <= 300
+ * the same weights again with -127 made -128 (checked where they still fit); all +127
+ * (every pair one fix-up: never fits). */
+static void check_maddubs(const pnn_cpu_features *cpu, variant *v, stats *scalar_stats) {
+  rng r = {0xadd5ull};
+  for (size_t mi = 0; mi < COUNT(SIZES_M); ++mi)
+    for (size_t ni = 0; ni < COUNT(SIZES_N); ++ni)
+      for (size_t ki = 0; ki < COUNT(SIZES_K); ++ki) {
+        problem p;
+        problem_make(&p, SIZES_M[mi], SIZES_N[ni], SIZES_K[ki], VAL_PAIRS, 127, &r);
+        check_maddubs_problem(&p, cpu, v, true, scalar_stats, &r);
+        if (p.K <= 300) {
+          for (size_t i = 0; i < p.M * p.K; ++i)
+            if (p.W[i] == -127) p.W[i] = -128;
+          check_maddubs_problem(&p, cpu, v, false, scalar_stats, &r);
+        }
+        problem_free(&p);
+      }
+  for (size_t i = 0; i < COUNT(LARGE_SHAPES); ++i) {
+    problem p;
+    problem_make(&p, LARGE_SHAPES[i][0], LARGE_SHAPES[i][1], LARGE_SHAPES[i][2], VAL_PAIRS, 127, &r);
+    check_maddubs_problem(&p, cpu, v, true, scalar_stats, &r);
+    problem_free(&p);
+  }
+  problem p;
+  problem_make(&p, 8, 5, 64, VAL_MOST_POSITIVE, 127, &r);
+  check_maddubs_problem(&p, cpu, v, false, scalar_stats, &r);
+  if (pnn_s8_gemm_avx2_maddubs_fits(p.M, p.K, p.W)) {
+    fprintf(stderr, "maddubs: all +127 weights must not fit\n");
+    v->s.failures++;
+  }
+  problem_free(&p);
+}
+#endif
+
 /* Prints the results of one family (s8 or s4) and checks its select function; returns
  * the number of failed cases. */
 static size_t report_variants(const char *family, const variant *variants, size_t num_variants,
@@ -469,6 +558,11 @@ int main(void) {
   check_all(variants, num_variants, 127, &scalar_stats);
   check_all(s4_variants, num_s4_variants, 7, &s4_scalar_stats);
   test_fold(&fold_stats);
+#if defined(__x86_64__) || defined(_M_X64)
+  variant maddubs = {&pnn_s8_gemm_avx2_maddubs, variant_usable("s8", "avx2maddubs", cpu.avx2_fma), {0, 0}};
+  stats maddubs_scalar_stats = {0, 0};
+  if (maddubs.usable) check_maddubs(&cpu, &maddubs, &maddubs_scalar_stats);
+#endif
 
   printf("s8 gemm scalar vs naive: %zu cases, %zu failed\n", scalar_stats.cases,
          scalar_stats.failures);
@@ -478,6 +572,13 @@ int main(void) {
   size_t failures = scalar_stats.failures + s4_scalar_stats.failures + fold_stats.failures;
   failures += report_variants("s8", variants, num_variants, pnn_s8_gemm_select(&cpu));
   failures += report_variants("s4", s4_variants, num_s4_variants, pnn_s4_gemm_select(&cpu));
+#if defined(__x86_64__) || defined(_M_X64)
+  if (maddubs.usable) {
+    printf("s8 gemm avx2maddubs vs s8 scalar, W it fits: %zu cases, %zu failed\n", maddubs.s.cases,
+           maddubs.s.failures);
+    failures += maddubs.s.failures + maddubs_scalar_stats.failures;
+  }
+#endif
   if (failures) printf("FAILED: %zu cases\n", failures);
   return failures ? 1 : 0;
 }

@@ -6,7 +6,7 @@ between two u8 Reshapes) and Gemm / MatMul with constant
 weights -> QGemm (when their fused activation is none, ReLU or Clip, a clamp of the u8
 output), Add -> QAdd, GlobalAveragePool -> QGlobalAveragePool, MaxPool -> QMaxPool,
 AveragePool -> QAveragePool (format 1.3),
-Sigmoid / Tanh / HardSwish / HardSigmoid -> QLookup. Reshape moves u8 when its input is
+Sigmoid / Tanh / HardSwish / HardSigmoid / Gelu -> QLookup. Reshape moves u8 when its input is
 u8. Every other op stays float: DequantizeLinear before it, QuantizeLinear after where an
 integer op reads its output. Graph inputs and outputs stay float.
 
@@ -58,7 +58,7 @@ MAX_REDUCTION = 66000
 MAX_U8_REDUCTION = 33025
 # Largest |int32 bias| the weight scales allow, leaving room for the zero-point fold.
 BIAS_HEADROOM = float(2**30)
-LOOKUP_OPS = ("Sigmoid", "Tanh", "HardSwish", "HardSigmoid")
+LOOKUP_OPS = ("Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "Gelu")
 # Largest AveragePool window made integer: one multiplier per divisor goes in an
 # attribute list (at most 65536 entries in the format); larger windows stay float.
 MAX_WINDOW = 4096

@@ -109,6 +109,7 @@ static inline pnn_status pnn_q_attr_output(const pnn_node *node, const char *op,
 static inline const char *pnn_q_gemm_kernel_name(const char *variant, bool s4) {
   static const char *const NAMES[][3] = {
       {"avx2", "s8gemm/avx2", "s4gemm/avx2"},
+      {"avx2maddubs", "s8gemm/avx2maddubs", "s4gemm/scalar"}, /* s8 only */
       {"avxvnni", "s8gemm/avxvnni", "s4gemm/avxvnni"},
       {"avx512vnni", "s8gemm/avx512vnni", "s4gemm/avx512vnni"},
       {"neon", "s8gemm/neon", "s4gemm/neon"},

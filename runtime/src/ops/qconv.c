@@ -63,11 +63,23 @@ typedef struct qconv_params {
 } qconv_params;
 
 
-/* The GEMM variant for weights of this dtype, and its name for inspect and profiles. */
+/* The GEMM variant for these weights (dense, p's groups of out_c_group x k), and its
+ * name for inspect and profiles. s8 weights may suit a faster variant (AVX2's
+ * vpmaddubsw one) in every group: then that one. */
 static const pnn_s8_gemm_kernel *select_gemm(const pnn_model *model, const pnn_tensor *w,
-                                             const char **name) {
+                                             const qconv_params *p, const char **name) {
   const bool s4 = w->dtype == PNN_DTYPE_S4;
   const pnn_s8_gemm_kernel *gemm = s4 ? pnn_s4_gemm_select(&model->cpu) : pnn_s8_gemm_select(&model->cpu);
+  if (!s4) {
+    const int8_t *weights = w->data;
+    const size_t group_elements = p->out_c_group * p->k;
+    const pnn_s8_gemm_kernel *suited = pnn_s8_gemm_select_weights(&model->cpu, p->out_c_group, p->k, weights);
+    for (size_t g = 1; g < p->groups && suited != gemm; ++g) {
+      if (pnn_s8_gemm_select_weights(&model->cpu, p->out_c_group, p->k, weights + g * group_elements) != suited)
+        suited = gemm;
+    }
+    gemm = suited;
+  }
   *name = pnn_q_gemm_kernel_name(gemm->name, s4);
   return gemm;
 }
@@ -447,7 +459,7 @@ pnn_status pnn_op_qconv_prepare(pnn_model *model, pnn_node *node, pnn_error *err
     node->kernel = PNN_KERNEL_NAME("s8dwconv", isa);
   } else {
     p.path = direct ? QCONV_PATH_DIRECT : QCONV_PATH_IM2COL;
-    p.gemm = select_gemm(model, w, &node->kernel);
+    p.gemm = select_gemm(model, w, &p, &node->kernel);
     p.chunk = column_chunk(p.k, out_hw, QCONV_GEMM_TILE);
     if (!gemm_scratch(&p, !direct, &scratch)) {
       return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (QConv): scratch too large", node->name);
@@ -494,7 +506,7 @@ pnn_status pnn_op_qgemm_prepare(pnn_model *model, pnn_node *node, pnn_error *err
     }
     return finish_prepare(node, op, w, &p, scratch, error);
   }
-  p.gemm = select_gemm(model, w, &node->kernel);
+  p.gemm = select_gemm(model, w, &p, &node->kernel);
   /* Several rows: the rows path (qgemm_rows_task) runs the GEMM's panels on chunks of
    * X^T, with Y^T of the chunk after X^T in the scratch. */
   size_t yt = 0;
