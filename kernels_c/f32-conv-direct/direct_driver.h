@@ -1,5 +1,7 @@
-/* The ISA-neutral f32 direct convolution (contract in pnn_kernels_nn.h). An ISA file
- * (avx2.c, avx512.c) defines the vector hooks below inside its target region, then
+/* The f32 direct convolution with output columns across the lanes (contract in
+ * pnn_kernels_nn.h), used by AVX-512 (avx512.c; AVX2 puts channels across the lanes
+ * instead, avx2.c: with a broadcast weight per FMA this scheme is load-bound on 16 ymm
+ * registers). An ISA file defines the vector hooks below inside its target region, then
  * includes this file once to get the kernel named CD_KERNEL.
  *
  * One vector of output columns x CD_CHANNELS output channels per step: CD_CHANNELS
