@@ -20,7 +20,9 @@
  * Hooks of this family (PNN_ALWAYS_INLINE functions or macros), CD_KERNEL the name:
  *   CD_CHANNELS                      output channels per step
  *   cd_load_inside(r, d, s)          taps of columns d, d+s, .. all inside the row
- *   cd_load_checked(r, d, in_w, s)   the same, zeros outside [0, in_w) */
+ *   cd_load_checked(r, d, in_w, s)   the same, zeros outside [0, in_w)
+ *   CD_ACTIVATE_PASS(x, n, act)      sigmoid, tanh and swish after the store
+ *                                    (pnn_f32_activate_<isa>) */
 #ifndef PNN_F32_CONV_DIRECT_DRIVER_H
 #define PNN_F32_CONV_DIRECT_DRIVER_H
 
@@ -106,8 +108,7 @@ void CD_KERNEL(const pnn_conv2d_geometry *g, size_t out_c, const float *x, const
   if (!scalar_pass) return;
   const size_t out_hw = g->out_h * g->out_w, m0 = block * CD_BLOCK;
   for (size_t m = m0; m < out_c && m < m0 + CD_BLOCK; ++m)
-    for (size_t i = oy_begin * g->out_w; i < oy_end * g->out_w; ++i)
-      y[m * out_hw + i] = pnn_activate(y[m * out_hw + i], act);
+    CD_ACTIVATE_PASS(y + m * out_hw + oy_begin * g->out_w, (oy_end - oy_begin) * g->out_w, act);
 }
 #undef CD_CASE
 

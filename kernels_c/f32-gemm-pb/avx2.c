@@ -17,6 +17,9 @@ typedef __m256 pb_vec;
 typedef __m256i pb_mask;
 enum { PB_LANES = 8 };
 #define PB_MR 6
+/* Sigmoid, tanh and swish after the store in vectors (the scalar pass with expf took
+ * about 5 ns an output: 2-3 ms of ddddocr's CNN, whose every 3x3 conv ends in swish). */
+#define PB_ACTIVATE_PASS pnn_f32_activate_avx2
 /* Strip by strip up to 8 panels (every conv task's column chunk) when A's block is too
  * large for L2: with 16-column groups A would stream from L3 past each group twice as
  * often as on AVX-512; strip-major measured 9-11% faster on MobileNet V1's 14x14 1x1

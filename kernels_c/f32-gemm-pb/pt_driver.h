@@ -41,8 +41,7 @@ static void gemm_pt(size_t M, size_t N, size_t K, const float *At, const float *
     }
   }
   if (pnn_act_needs_scalar_pass(act.kind)) {
-    for (size_t m = 0; m < M; ++m)
-      for (size_t n = 0; n < N; ++n) C[m * ldc + n] = pnn_activate(C[m * ldc + n], act);
+    for (size_t m = 0; m < M; ++m) PB_ACTIVATE_PASS(C + m * ldc, N, act);
   }
 }
 

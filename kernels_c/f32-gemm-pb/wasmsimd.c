@@ -19,6 +19,9 @@ typedef v128_t pb_vec;
 typedef size_t pb_mask; /* lanes [0, n) */
 enum { PB_LANES = 4 };
 #define PB_MR 6
+/* Sigmoid, tanh and swish after the store in vectors (the scalar pass with expf took
+ * about 5 ns an output: 2-3 ms of ddddocr's CNN, whose every 3x3 conv ends in swish). */
+#define PB_ACTIVATE_PASS pnn_f32_activate_wasmsimd
 /* As AVX2 (same hosts run the browsers): strip by strip while A's block is too large
  * for L2 and the columns are few. */
 #define PB_STRIP_COLUMNS (8 * PNN_GEMM_PB_NR)

@@ -59,7 +59,7 @@ static pnn_activation activation_case(int kind) {
   return act;
 }
 
-static const int ACT_KINDS = 8; /* PNN_ACT_NONE .. PNN_ACT_TANH */
+static const int ACT_KINDS = PNN_ACT_COUNT; /* PNN_ACT_NONE .. PNN_ACT_SWISH */
 
 typedef struct variant_gemm {
   const char *name;
@@ -425,8 +425,10 @@ static void test_gemm_pb_pack(rng *r, tally *t) {
 }
 
 static void test_gemm_pb(const char *name, pnn_f32_gemm_pb_fn fn, rng *r, tally *t) {
-  /* M = 1: the matrix-vector path (pb_gemv), whose k split leaves K % 4 or K % 2 over. */
-  static const size_t ms[] = {1, 2, 3, 5, 6, 7, 13, 14, 15, 29, 64};
+  /* M = 1: the matrix-vector path (pb_gemv), whose k split leaves K % 4 or K % 2 over.
+   * 20, 25, 29 with K > 256 and N > 64: B streamed, rows in strips of near-equal height
+   * (an LSTM's input projection, ddddocr's head). */
+  static const size_t ms[] = {1, 2, 3, 5, 6, 7, 13, 14, 15, 20, 25, 29, 64};
   /* 49, 56: 17 and 24 columns in the last panel (AVX2 runs them as one three-vector tile);
    * 300: past every ISA's PB_STRIP_COLUMNS, so both loop orders of pb_driver.h run. */
   static const size_t ns[] = {1, 5, 8, 9, 16, 17, 31, 32, 33, 49, 56, 63, 64, 65, 100, 300};

@@ -89,7 +89,7 @@ typedef struct conv_params {
   pnn_f32_wino2_input_fn wino_in;
   pnn_f32_wino2_output_fn wino_out;
   pnn_f32_activate_fn wino_activate; /* winograd: the vector pass of sigmoid/tanh/swish
-                                        when wino_out is the scalar one; else NULL */
+                                        (wino_out's own is scalar expf); else NULL */
   size_t panels;               /* packed: panels per task; winograd: panels per tile block */
   size_t tiles;                /* winograd: tiles of one image */
   size_t wino_rows;            /* winograd: output channels per GEMM sub-chunk */
@@ -293,8 +293,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     p.gemm_pb = gemm_pb;
     pnn_f32_wino2_select(&model->cpu, &p.wino_in, &p.wino_out, &isa);
     p.wino_activate = NULL;
-    if (strcmp(isa, "scalar") == 0 && pnn_act_needs_scalar_pass(p.act.kind))
-      pnn_f32_unary_select(&model->cpu, &p.wino_activate, NULL);
+    if (pnn_act_needs_scalar_pass(p.act.kind)) pnn_f32_unary_select(&model->cpu, &p.wino_activate, NULL);
     node->kernel = PNN_KERNEL_NAME("winograd2x2", isa);
     p.tiles = tiles;
     p.panels = clamp_size(CONV_WINO_V_BUDGET / (16 * p.in_c * CONV_NR * sizeof(float)), 1, 4);
