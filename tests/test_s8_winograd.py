@@ -1,0 +1,85 @@
+"""The exact integer Winograd F(2x2, 3x3) path of QConv (kernel s8wino2/*: 3x3, stride 1,
+one group, s8 weights; chosen on AVX2 hosts without VNNI, so PNN_ISA=avx2 makes an
+AVX-512 host take it). Every output byte must equal the numpy simulator's (the GEMM
+path's arithmetic, docs/QUANTIZATION.md), for single layers of awkward shapes, for 1 and
+2 threads, and for an int8 ResNet-18 quantized by onnxruntime (QDQ, u8 activations, s8
+per-channel weights). Not onnxruntime itself: it requantizes in float, so single values
+differ by one u8 step on any pocketnn path (tests/test_qdq_import.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pocketnn
+import pytest
+from pocketnn.conversion import convert_graph
+from pocketnn.format.writer import write_pnn
+from pocketnn.quantization.simulate_graph import simulate_graph
+from pocketnn.reference_models import resnet18
+from support import quantize_with_onnxruntime
+from test_qops import CONV_CASES, ConvCase, build_conv, kernel_of, run_graph
+
+# The 3x3 stride-1 one-group s8 layers of test_qops, and shapes the Winograd tiles make
+# awkward: one-pixel and odd images (partial 2x2 tiles), no padding, one or odd channels,
+# output channels off the 4-row block, runs of tiles across tile rows and chunks.
+WINOGRAD_CASES: dict[str, ConvCase] = {
+    name: case for name, case in CONV_CASES.items()
+    if case.kernel == (3, 3) and case.strides == (1, 1) and case.dilations == (1, 1) and case.group == 1
+    and case.bits == 8 and not case.sparse_group
+}
+WINOGRAD_CASES.update({
+    "one_pixel": ConvCase((1, 3, 1, 1), 5, (3, 3), pads=(1, 1, 1, 1), seed=50),
+    "odd_no_pads": ConvCase((1, 17, 5, 7), 6, (3, 3), seed=51),
+    "one_channel_odd_image": ConvCase((1, 1, 7, 3), 9, (3, 3), pads=(1, 1, 1, 1), seed=52),
+    "batch2_uneven_pads": ConvCase((2, 5, 9, 6), 7, (3, 3), pads=(0, 1, 1, 0), seed=53),
+    "wide_rows_chunks": ConvCase((1, 64, 30, 57), 12, (3, 3), pads=(1, 1, 1, 1), seed=54),
+    "extremes_many_channels": ConvCase((1, 1024, 5, 5), 6, (3, 3), pads=(1, 1, 1, 1), extremes=True, seed=55),
+})
+
+
+def _winograd_model(monkeypatch) -> None:
+    """Loads take the AVX2 path (Winograd) from here on; skips where the host has no AVX2."""
+    monkeypatch.setenv("PNN_ISA", "avx2")
+    try:
+        kernel_of(build_conv(WINOGRAD_CASES["one_pixel"])[0])
+    except pocketnn.NativeError as error:
+        pytest.skip(f"ISA path 'avx2' not run on this host: {error.message}")
+
+
+@pytest.mark.parametrize("name", sorted(WINOGRAD_CASES))
+def test_winograd_qconv_equals_the_simulator(name: str, monkeypatch) -> None:
+    _winograd_model(monkeypatch)
+    graph, x, expected = build_conv(WINOGRAD_CASES[name])
+    assert kernel_of(graph) == "s8wino2/avx2"
+    np.testing.assert_array_equal(run_graph(graph, {"x": x}), expected)
+    np.testing.assert_array_equal(run_graph(graph, {"x": x}, threads=2), expected)
+    assert len(np.unique(expected)) > 2
+
+
+@pytest.fixture(scope="module")
+def resnet18_int8(tmp_path_factory):
+    """ResNet-18 (width 1/4, 64 x 64 inputs) quantized by onnxruntime, its pocketnn graph
+    and a few inputs."""
+    rng = np.random.default_rng(11)
+    samples = rng.standard_normal((4, 3, 64, 64)).astype(np.float32)
+    model = quantize_with_onnxruntime(resnet18(resolution=64, width=0.25, classes=10), samples,
+                                      tmp_path_factory.mktemp("resnet18_qdq"))
+    graph, _ = convert_graph(model)
+    return graph, rng.standard_normal((2, 3, 64, 64)).astype(np.float32)
+
+
+@pytest.mark.parametrize("isa", ["avx2", ""])
+def test_int8_resnet18_equals_the_simulator(isa: str, resnet18_int8, monkeypatch) -> None:
+    graph, inputs = resnet18_int8
+    if isa:
+        _winograd_model(monkeypatch)
+    runtime = pocketnn.Model(write_pnn(graph))
+    kernels = [node.kernel for node in runtime.nodes if node.op == "QConv"]
+    if isa == "avx2":
+        # Every 3x3 stride-1 layer: 2 per stage x 4 stages, less the strided first of 3.
+        assert kernels.count("s8wino2/avx2") == 13, kernels
+    output = runtime.outputs[0].name
+    for i in range(len(inputs)):
+        x = inputs[i:i + 1]
+        actual = runtime.run({"input": x})[output]
+        expected = simulate_graph(graph, {"input": x})[output]
+        np.testing.assert_array_equal(actual, expected)
