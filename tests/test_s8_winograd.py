@@ -18,29 +18,33 @@ from pocketnn.reference_models import resnet18
 from support import quantize_with_onnxruntime
 from test_qops import CONV_CASES, ConvCase, build_conv, kernel_of, run_graph
 
-# The 3x3 stride-1 one-group s8 layers of test_qops, and shapes the Winograd tiles make
-# awkward: one-pixel and odd images (partial 2x2 tiles), no padding, one or odd channels,
-# output channels off the 4-row block, runs of tiles across tile rows and chunks.
+# Layers the Winograd path takes (at least 16 input and output channels, images of 6 x 6
+# outputs or more), with what its tiles make awkward: odd images (partial 2x2 tiles),
+# uneven or no padding, odd channel counts, output channels off the 4-row block, runs of
+# tiles across tile rows and task chunks, batch 2, and the bounds of the arithmetic.
 WINOGRAD_CASES: dict[str, ConvCase] = {
-    name: case for name, case in CONV_CASES.items()
-    if case.kernel == (3, 3) and case.strides == (1, 1) and case.dilations == (1, 1) and case.group == 1
-    and case.bits == 8 and not case.sparse_group
+    "column_chunks": CONV_CASES["3x3_column_chunks"],
+    "uneven_column_chunks": CONV_CASES["3x3_uneven_column_chunks"],
+    "odd_channels_odd_image": ConvCase((1, 17, 7, 9), 18, (3, 3), pads=(1, 1, 1, 1), seed=50),
+    "no_pads": ConvCase((1, 33, 9, 8), 16, (3, 3), seed=51),
+    "uneven_pads_batch2": ConvCase((2, 20, 9, 6), 21, (3, 3), pads=(0, 1, 1, 0), seed=52),
+    "wide_rows": ConvCase((1, 64, 30, 57), 20, (3, 3), pads=(1, 1, 1, 1), seed=53),
+    "fused_clamp": ConvCase((1, 24, 8, 8), 16, (3, 3), pads=(1, 1, 1, 1), lo=128, hi=200, seed=54),
+    "wild_requant": ConvCase((1, 20, 7, 7), 40, (3, 3), pads=(1, 1, 1, 1), wild_requant=True, seed=55),
+    "extremes_many_channels": ConvCase((1, 1024, 7, 7), 16, (3, 3), pads=(1, 1, 1, 1), extremes=True, seed=56),
 }
-WINOGRAD_CASES.update({
-    "one_pixel": ConvCase((1, 3, 1, 1), 5, (3, 3), pads=(1, 1, 1, 1), seed=50),
-    "odd_no_pads": ConvCase((1, 17, 5, 7), 6, (3, 3), seed=51),
-    "one_channel_odd_image": ConvCase((1, 1, 7, 3), 9, (3, 3), pads=(1, 1, 1, 1), seed=52),
-    "batch2_uneven_pads": ConvCase((2, 5, 9, 6), 7, (3, 3), pads=(0, 1, 1, 0), seed=53),
-    "wide_rows_chunks": ConvCase((1, 64, 30, 57), 12, (3, 3), pads=(1, 1, 1, 1), seed=54),
-    "extremes_many_channels": ConvCase((1, 1024, 5, 5), 6, (3, 3), pads=(1, 1, 1, 1), extremes=True, seed=55),
-})
+# Layers the GEMM keeps: few channels, or images too small for 2x2 tiles to pay.
+GEMM_CASES: dict[str, ConvCase] = {
+    "few_channels": ConvCase((1, 8, 10, 11), 16, (3, 3), pads=(1, 1, 1, 1), seed=57),
+    "small_image": ConvCase((1, 64, 5, 5), 32, (3, 3), pads=(1, 1, 1, 1), seed=58),
+}
 
 
 def _winograd_model(monkeypatch) -> None:
     """Loads take the AVX2 path (Winograd) from here on; skips where the host has no AVX2."""
     monkeypatch.setenv("PNN_ISA", "avx2")
     try:
-        kernel_of(build_conv(WINOGRAD_CASES["one_pixel"])[0])
+        kernel_of(build_conv(GEMM_CASES["few_channels"])[0])
     except pocketnn.NativeError as error:
         pytest.skip(f"ISA path 'avx2' not run on this host: {error.message}")
 
@@ -53,6 +57,14 @@ def test_winograd_qconv_equals_the_simulator(name: str, monkeypatch) -> None:
     np.testing.assert_array_equal(run_graph(graph, {"x": x}), expected)
     np.testing.assert_array_equal(run_graph(graph, {"x": x}, threads=2), expected)
     assert len(np.unique(expected)) > 2
+
+
+@pytest.mark.parametrize("name", sorted(GEMM_CASES))
+def test_small_layers_keep_the_gemm(name: str, monkeypatch) -> None:
+    _winograd_model(monkeypatch)
+    graph, x, expected = build_conv(GEMM_CASES[name])
+    assert kernel_of(graph) == "s8gemm/avx2"
+    np.testing.assert_array_equal(run_graph(graph, {"x": x}), expected)
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +87,9 @@ def test_int8_resnet18_equals_the_simulator(isa: str, resnet18_int8, monkeypatch
     runtime = pocketnn.Model(write_pnn(graph))
     kernels = [node.kernel for node in runtime.nodes if node.op == "QConv"]
     if isa == "avx2":
-        # Every 3x3 stride-1 layer: 2 per stage x 4 stages, less the strided first of 3.
-        assert kernels.count("s8wino2/avx2") == 13, kernels
+        # The 3x3 stride-1 layers of the 16 x 16 and 8 x 8 stages (4 + 3); the 4 x 4 and
+        # 2 x 2 stages keep the GEMM.
+        assert kernels.count("s8wino2/avx2") == 7, kernels
     output = runtime.outputs[0].name
     for i in range(len(inputs)):
         x = inputs[i:i + 1]
