@@ -49,22 +49,22 @@ def _winograd_model(monkeypatch) -> None:
         pytest.skip(f"ISA path 'avx2' not run on this host: {error.message}")
 
 
-@pytest.mark.parametrize("name", sorted(WINOGRAD_CASES))
-def test_winograd_qconv_equals_the_simulator(name: str, monkeypatch) -> None:
+# Every case with the kernel the AVX2 path must choose for it.
+EXPECTED_KERNELS: dict[str, tuple[ConvCase, str]] = {
+    **{name: (case, "s8wino2/avx2") for name, case in WINOGRAD_CASES.items()},
+    **{name: (case, "s8gemm/avx2") for name, case in GEMM_CASES.items()},
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_KERNELS))
+def test_avx2_qconv_takes_its_path_and_equals_the_simulator(name: str, monkeypatch) -> None:
     _winograd_model(monkeypatch)
-    graph, x, expected = build_conv(WINOGRAD_CASES[name])
-    assert kernel_of(graph) == "s8wino2/avx2"
+    case, kernel = EXPECTED_KERNELS[name]
+    graph, x, expected = build_conv(case)
+    assert kernel_of(graph) == kernel
     np.testing.assert_array_equal(run_graph(graph, {"x": x}), expected)
     np.testing.assert_array_equal(run_graph(graph, {"x": x}, threads=2), expected)
     assert len(np.unique(expected)) > 2
-
-
-@pytest.mark.parametrize("name", sorted(GEMM_CASES))
-def test_small_layers_keep_the_gemm(name: str, monkeypatch) -> None:
-    _winograd_model(monkeypatch)
-    graph, x, expected = build_conv(GEMM_CASES[name])
-    assert kernel_of(graph) == "s8gemm/avx2"
-    np.testing.assert_array_equal(run_graph(graph, {"x": x}), expected)
 
 
 @pytest.fixture(scope="module")
