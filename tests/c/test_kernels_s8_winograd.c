@@ -217,30 +217,23 @@ static void check_variant(const pnn_s8_wino2_kernel *k, const problem *p, const 
   free(y);
 }
 
-typedef struct variant {
-  const pnn_s8_wino2_kernel *kernel;
-  int usable;
-  stats s;
-} variant;
-
-static size_t target_variants(const pnn_cpu_features *cpu, variant *v) {
-  size_t n = 0;
+/* The SIMD variant of this target (only x86-64 has one), if this CPU runs it. */
+static const pnn_s8_wino2_kernel *usable_variant(const pnn_cpu_features *cpu) {
 #if defined(__x86_64__) || defined(_M_X64)
-  v[n++] = (variant){&pnn_s8_wino2_avx2, cpu->avx2_fma, {0, 0}};
+  if (variant_usable("s8-winograd", pnn_s8_wino2_avx2.name, cpu->avx2_fma)) return &pnn_s8_wino2_avx2;
 #else
   (void)cpu;
-  (void)v;
 #endif
-  return n;
+  return NULL;
 }
 
-static void check_problem(const problem *p, variant *variants, size_t num_variants, stats *scalar, rng *r) {
+static void check_problem(const problem *p, const pnn_s8_wino2_kernel *simd, stats *scalar, stats *simd_stats,
+                          rng *r) {
   void *packed = garbage_buffer(pnn_s8_wino2_pack_size(p->M, p->g.channels), r);
   pnn_s8_wino2_pack(p->M, p->g.channels, p->w, packed);
   uint8_t *ref = xmalloc(p->M * p->g.out_h * p->g.out_w);
   check_scalar(p, packed, ref, scalar, r);
-  for (size_t i = 0; i < num_variants; ++i)
-    if (variants[i].usable) check_variant(variants[i].kernel, p, packed, ref, &variants[i].s, r);
+  if (simd) check_variant(simd, p, packed, ref, simd_stats, r);
   free(ref);
   free(packed);
 }
@@ -248,9 +241,8 @@ static void check_problem(const problem *p, variant *variants, size_t num_varian
 int main(void) {
   pnn_cpu_features cpu;
   pnn_cpu_detect(&cpu);
-  variant variants[4];
-  const size_t num_variants = target_variants(&cpu, variants);
-  stats scalar = {0, 0};
+  const pnn_s8_wino2_kernel *simd = usable_variant(&cpu);
+  stats scalar = {0, 0}, simd_stats = {0, 0};
   rng r = {0x5eed5eedull};
   static const size_t sizes[] = {1, 2, 3, 5, 7, 8, 14, 17};
   static const size_t channels[] = {1, 2, 3, 17, 64};
@@ -261,7 +253,7 @@ int main(void) {
     const size_t C = channels[rng_below(&r, 5)], M = 1 + rng_below(&r, 13);
     problem p;
     problem_make(&p, C, M, H, W, pads, (int)rng_below(&r, NUM_VALUES), &r);
-    check_problem(&p, variants, num_variants, &scalar, &r);
+    check_problem(&p, simd, &scalar, &simd_stats, &r);
     problem_free(&p);
   }
   /* The largest channel count accepted, at the extremes of the bounds. */
@@ -270,17 +262,15 @@ int main(void) {
     const size_t pads[4] = {1, 1, 1, 1};
     problem p;
     problem_make(&p, PNN_S8_WINO2_MAX_CHANNELS, 5, 5, 7, pads, extremes[e], &r);
-    check_problem(&p, variants, num_variants, &scalar, &r);
+    check_problem(&p, simd, &scalar, &simd_stats, &r);
     problem_free(&p);
   }
 
   size_t failures = scalar.failures;
   printf("s8 winograd scalar vs direct convolution: %zu cases, %zu failed\n", scalar.cases, scalar.failures);
-  for (size_t i = 0; i < num_variants; ++i) {
-    if (!variant_usable("s8-winograd", variants[i].kernel->name, variants[i].usable)) continue;
-    printf("s8 winograd %s vs scalar: %zu cases, %zu failed\n", variants[i].kernel->name, variants[i].s.cases,
-           variants[i].s.failures);
-    failures += variants[i].s.failures;
+  if (simd) {
+    printf("s8 winograd %s vs scalar: %zu cases, %zu failed\n", simd->name, simd_stats.cases, simd_stats.failures);
+    failures += simd_stats.failures;
   }
   const pnn_s8_wino2_kernel *selected = pnn_s8_wino2_select(&cpu);
 #if defined(__x86_64__) || defined(_M_X64)
