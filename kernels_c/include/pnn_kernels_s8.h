@@ -142,7 +142,7 @@ void pnn_s8_fold_zero_point(size_t M, size_t K, const int8_t *W, int32_t x_zero_
  * where a tap outside the image reads x_zero_point (bias holds -x_zero_point * sum W,
  * as for the GEMM), so every variant gives the s8 GEMM path's bytes.
  *
- * Integer form (docs/DESIGN.md "Exact integer Winograd"): per 4 x 4 input tile d of raw
+ * Integer form (docs/QUANTIZATION.md "Exact integer Winograd"): per 4 x 4 input tile d of raw
  * u8 (padding = x_zero_point) V = B^T d B in [-1020, 1020]; per filter g in [-127, 127]
  * U = (2G) g (2G)^T in [-1143, 1143] (2G is integer); both i16. Per output channel the
  * 16 products U .* V summed over channels, then A^T (.) A, equal 4 x the convolution's
