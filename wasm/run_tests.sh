@@ -6,6 +6,7 @@
 #   2. the kernel tests (tests/c/test_kernels_f32_arch.c, test_kernels_f32.c (the
 #      packed-panel GEMM and Winograd), test_kernels_spmm.c,
 #      test_kernels_s8_gemm.c, test_kernels_s8_nn.c, test_kernels_s8_spmm.c,
+#      test_kernels_s8_winograd.c (its scalar reference: wasm32 keeps the GEMM),
 #      test_kernels_unary.c, test_kernels_softmax.c, test_kernels_transpose.c and
 #      test_kernels_b1.c: SIMD128
 #      variants vs the scalar
@@ -52,7 +53,7 @@ COMMON=(-std=c11 -msimd128 -Wall -Wextra -Werror -fno-math-errno -I"$ROOT/kernel
 # Each portable kernel test (selected variant vs scalar reference), sanitized and at -O3.
 for test in test_kernels_f32_arch test_kernels_f32 test_kernels_spmm test_kernels_s8_gemm test_kernels_s8_nn \
             test_kernels_s8_spmm test_kernels_nan test_kernels_unary test_kernels_softmax \
-            test_kernels_transpose test_kernels_b1; do
+            test_kernels_transpose test_kernels_b1 test_kernels_s8_winograd; do
   emcc "${COMMON[@]}" -O2 -fsanitize=address,undefined "$ROOT/tests/c/$test.c" \
     "${KERNEL_SOURCES[@]}" -o "$WORK/${test}_sanitized.js"
   node "$WORK/${test}_sanitized.js"

@@ -146,6 +146,50 @@ const pnn_s8_gemm_s32_kernel *pnn_s8_gemm_s32_select(const struct pnn_cpu_featur
 void pnn_s8_fold_zero_point(size_t M, size_t K, const int8_t *W, int32_t x_zero_point,
                             int32_t *bias);
 
+/* ---- u8 x s8 Winograd F(2x2, 3x3) convolution (kernels_c/s8-winograd/) ----------
+ * The 3x3, stride 1, dilation 1, one-group convolution of the s8 GEMM contract, exact:
+ * y[m][oy][ox] = requant_m( bias[m] + sum_c sum_ij W[m][c][i][j] * x[c][oy-pt+i][ox-pl+j] )
+ * where a tap outside the image reads x_zero_point (bias holds -x_zero_point * sum W,
+ * as for the GEMM), so every variant gives the s8 GEMM path's bytes.
+ *
+ * Integer form (docs/QUANTIZATION.md "Exact integer Winograd"): per 4 x 4 input tile d of raw
+ * u8 (padding = x_zero_point) V = B^T d B in [-1020, 1020]; per filter g in [-127, 127]
+ * U = (2G) g (2G)^T in [-1143, 1143] (2G is integer); both i16. Per output channel the
+ * 16 products U .* V summed over channels, then A^T (.) A, equal 4 x the convolution's
+ * sum S: |U * V| <= 1143 * 1020 = 1165860, so with C <= PNN_S8_WINO2_MAX_CHANNELS every
+ * per-position sum and 4 |S| <= 4 * 9 * 255 * 127 * C stay below 2^31. The transform
+ * A^T (.) A may wrap in int32 on the way (9 sums); its result 4S fits, so wrapping
+ * arithmetic gives it exactly and an arithmetic shift by 2 is S.
+ *
+ * Tiles: tile t (row t / tiles_w, column t % tiles_w, tiles_w = ceil(out_w / 2)) covers
+ * outputs [2 ty, 2 ty + 2) x [2 tx, 2 tx + 2) clipped to the image. run computes tiles
+ * [t0, t0 + count) of rows [m_begin, m_end) (m_begin a multiple of
+ * PNN_S8_WINO2_ROW_BLOCK) into y + m * out_h * out_w; x is [C][in_h][in_w] (C =
+ * g->channels), packed is pnn_s8_wino2_pack's (one layout for every variant); scratch is
+ * scratch_size(C, count) bytes, 64-byte aligned. */
+struct pnn_conv2d_geometry;
+enum { PNN_S8_WINO2_MAX_CHANNELS = 1841, PNN_S8_WINO2_ROW_BLOCK = 4 };
+/* Bytes of the transformed weights of M x C filters, and the transform: W is [M][C][3][3]
+ * s8 in [-127, 127]; U is ceil(M / 4) blocks of 4 output channels, each 16 positions of
+ * ceil(C / 2) channel pairs of 4 rows of 2 i16 (zero past M and C): a block's weights
+ * are one stream. */
+size_t pnn_s8_wino2_pack_size(size_t M, size_t C);
+void pnn_s8_wino2_pack(size_t M, size_t C, const int8_t *W, void *packed);
+typedef struct pnn_s8_wino2_kernel {
+  const char *name;   /* "scalar", "avx2" */
+  size_t tile_block;  /* tiles per micro-tile: chunks of a multiple of it waste none */
+  size_t (*scratch_size)(size_t C, size_t count);
+  void (*run)(const struct pnn_conv2d_geometry *g, size_t M, const uint8_t *x, uint8_t x_zero_point,
+              size_t t0, size_t count, size_t m_begin, size_t m_end, const void *packed,
+              const int32_t *bias, const pnn_requant *rq, uint8_t *y, void *scratch);
+} pnn_s8_wino2_kernel;
+extern const pnn_s8_wino2_kernel pnn_s8_wino2_scalar;
+extern const pnn_s8_wino2_kernel pnn_s8_wino2_avx2; /* x86-64 only */
+/* The variant that beats this CPU's s8 GEMM on 3x3 layers, or NULL (then the GEMM runs):
+ * AVX2 without VNNI (measured, docs/BENCHMARKS.md); VNNI's u8 x s8 quads do 4 products
+ * per lane and instruction, the i16 pairs of Winograd 2. */
+const pnn_s8_wino2_kernel *pnn_s8_wino2_select(const struct pnn_cpu_features *cpu);
+
 /* ---- u8 depthwise convolution (kernels_c/s8-dwconv/) ---------------------------
  * One filter per channel, multiplier 1 (geometry as in pnn_kernels.h):
  * y[c][oy][ox] = requant_c( bias[c] + sum_ij w[c][i][j] * x[c][oy*sh-pt+i*dh][ox*sw-pl+j*dw] )

@@ -12,6 +12,9 @@
  *            (padding reads x_zero_point), then the GEMM runs on it.
  *   sparse   W stored group-sparse s8 (format 1.3; group 1): the u8 SpMM over X in
  *            place (1x1, stride 1, unpadded) or over the unfolded column chunk.
+ *   winograd 3x3, stride 1, dilation 1, one group, s8 W, C <= 1841, where a variant beats
+ *            the GEMM (pnn_s8_wino2_select: AVX2 without VNNI): the exact integer
+ *            F(2x2, 3x3) on chunks of 2x2 output tiles, the same bytes as the GEMM.
  * QGemm runs one GEMV (N = 1) per batch row; a group-sparse W runs one SpMM over all
  * batch rows (X transposed in scratch when N > 1). Tasks split the output into column
  * chunks fixed at load and row ranges; the arithmetic is exact integer arithmetic,
@@ -24,7 +27,13 @@
 #include "q_common.h"
 
 
-enum qconv_path { QCONV_PATH_DWCONV = 0, QCONV_PATH_DIRECT = 1, QCONV_PATH_IM2COL = 2, QCONV_PATH_SPARSE = 3 };
+enum qconv_path {
+  QCONV_PATH_DWCONV = 0,
+  QCONV_PATH_DIRECT = 1,
+  QCONV_PATH_IM2COL = 2,
+  QCONV_PATH_SPARSE = 3,
+  QCONV_PATH_WINOGRAD = 4
+};
 
 enum {
   /* Bytes of unfolded X per task (kept in L2 with the packed panels). */
@@ -38,7 +47,15 @@ enum {
   QCONV_GEMM_TILE = 48,
   /* Sparse column chunks are multiples of the widest SpMM pixel tile (AVX-512: 64), so
    * pixel tails only occur at the end of the image. */
-  QCONV_SPARSE_TILE = 64
+  QCONV_SPARSE_TILE = 64,
+  /* Bytes of transformed input per Winograd task (16 positions x C x tiles x 2 i16),
+   * kept in L2 while every row block of U passes over it. */
+  QCONV_WINO_V_BUDGET = 512 * 1024,
+  /* Tiles per vector of the Winograd kernel (AVX2): a layer pays for whole vectors. */
+  QCONV_WINO_LANES = 8,
+  /* Fewer input or output channels than this run faster on the GEMM (Zen 4, AVX2:
+   * 8 x 28 x 28 Winograd 0.021 ms, GEMM 0.012 + unfold; 16 x 56 x 56 even). */
+  QCONV_WINO_MIN_CHANNELS = 16
 };
 
 typedef struct qconv_params {
@@ -53,12 +70,14 @@ typedef struct qconv_params {
   const pnn_s8_gemm_kernel *gemm;
   pnn_s8_dwconv_fn dwconv;
   pnn_u8_spmm_fn spmm;
+  const pnn_s8_wino2_kernel *wino;
   pnn_sparse_s8 sparse;        /* sparse: the view of W (arrays in the model buffer) */
   bool sparse_unfold;          /* sparse QConv: unfold X per column chunk */
   const int8_t *dw_weights;    /* dwconv: [C][kh*kw] s8, after the params */
-  const uint8_t *packed;       /* gemm: per group pack_size bytes at packed_stride, 64-aligned */
+  const uint8_t *packed;       /* gemm: per group pack_size bytes at packed_stride, 64-aligned;
+                                  winograd: pnn_s8_wino2_pack's U */
   size_t packed_stride;
-  size_t chunk;                /* columns (output pixels) per task */
+  size_t chunk;                /* columns (output pixels; winograd: 2x2 tiles) per task */
   size_t gemm_scratch;         /* bytes of the GEMM's scratch, then the unfolded columns */
 } qconv_params;
 
@@ -265,7 +284,9 @@ static pnn_status finish_prepare(pnn_node *node, const char *op, const pnn_tenso
   if (!pnn_nn_mul(rows, k, &total)) {
     return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): weights too large", node->name, op);
   }
-  if (p->path != QCONV_PATH_DWCONV) {
+  if (p->path == QCONV_PATH_WINOGRAD) {
+    extra = pnn_s8_wino2_pack_size(p->out_c, p->in_c);
+  } else if (p->path != QCONV_PATH_DWCONV) {
     if (!pnn_nn_align(p->gemm->pack_size(p->out_c_group, k), &p->packed_stride) ||
         !pnn_nn_mul(p->packed_stride, p->groups, &extra)) {
       return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (%s): weights too large", node->name, op);
@@ -297,6 +318,10 @@ static pnn_status finish_prepare(pnn_node *node, const char *op, const pnn_tenso
   }
   if (p->path == QCONV_PATH_DWCONV) {
     p->dw_weights = (const int8_t *)weights;
+  } else if (p->path == QCONV_PATH_WINOGRAD) {
+    pnn_s8_wino2_pack(p->out_c, p->in_c, plain, weights);
+    p->packed = weights;
+    free(plain);
   } else {
     for (size_t g = 0; g < p->groups; ++g)
       p->gemm->pack(p->out_c_group, k, plain + g * p->out_c_group * k, weights + g * p->packed_stride);
@@ -366,6 +391,39 @@ static const char *select_spmm(const pnn_model *model, qconv_params *p) {
   const char *isa = "scalar";
   p->spmm = pnn_u8_spmm_select(&model->cpu, &isa);
   return PNN_KERNEL_NAME("u8spmm", isa);
+}
+
+/* The Winograd path when the layer qualifies and a variant beats the GEMM on this CPU:
+ * tiles per task within QCONV_WINO_V_BUDGET (a multiple of the variant's micro-tile)
+ * and the scratch of the largest chunk (winograd_start rounds a chunk up by less than
+ * a micro-tile). */
+static bool choose_winograd(const pnn_model *model, const pnn_tensor *w, qconv_params *p, size_t *scratch,
+                            const char **name) {
+  const pnn_conv2d_geometry *g = &p->geom;
+  if (p->groups != 1 || w->dtype != PNN_DTYPE_S8 || g->kernel_h != 3 || g->kernel_w != 3 || g->stride_h != 1 ||
+      g->stride_w != 1 || g->dilation_h != 1 || g->dilation_w != 1 || p->in_c > PNN_S8_WINO2_MAX_CHANNELS) {
+    return false;
+  }
+  const pnn_s8_wino2_kernel *wino = pnn_s8_wino2_select(&model->cpu);
+  const size_t tiles = ((g->out_h + 1) / 2) * ((g->out_w + 1) / 2);
+  /* 16 products per tile (tiles in whole vectors) against the GEMM's 9 per pixel, with
+   * a margin of 1.2 for the transforms (Zen 4, AVX2, C = M = 512: 7 x 7 and 6 x 6 win
+   * 1.4x and 1.15x, 5 x 5 and smaller lose 1.25-1.9x). */
+  const size_t padded = pnn_nn_div_up(tiles, QCONV_WINO_LANES) * QCONV_WINO_LANES;
+  if (!wino || p->in_c < QCONV_WINO_MIN_CHANNELS || p->out_c < QCONV_WINO_MIN_CHANNELS ||
+      5 * 9 * g->out_h * g->out_w < 6 * 16 * padded) {
+    return false;
+  }
+  const size_t block = wino->tile_block;
+  size_t chunk = QCONV_WINO_V_BUDGET / (16 * 4 * pnn_nn_div_up(p->in_c, 2));
+  chunk = chunk < block ? block : chunk - chunk % block;
+  const size_t largest = chunk + block - 1 < tiles ? chunk + block - 1 : tiles;
+  if (!pnn_nn_align(wino->scratch_size(p->in_c, largest), scratch)) return false;
+  p->wino = wino;
+  p->chunk = chunk < tiles ? chunk : tiles;
+  p->path = QCONV_PATH_WINOGRAD;
+  *name = PNN_KERNEL_NAME("s8wino2", wino->name);
+  return true;
 }
 
 /* The attributes and shapes of a 2-D integer convolution (QConv, ConvInteger: X
@@ -457,7 +515,7 @@ pnn_status pnn_op_qconv_prepare(pnn_model *model, pnn_node *node, pnn_error *err
     const char *isa = "scalar";
     p.dwconv = pnn_s8_dwconv_select(&model->cpu, &isa);
     node->kernel = PNN_KERNEL_NAME("s8dwconv", isa);
-  } else {
+  } else if (direct || !choose_winograd(model, w, &p, &scratch, &node->kernel)) {
     p.path = direct ? QCONV_PATH_DIRECT : QCONV_PATH_IM2COL;
     p.gemm = select_gemm(model, w, &p, &node->kernel);
     p.chunk = column_chunk(p.k, out_hw, QCONV_GEMM_TILE);
@@ -694,6 +752,46 @@ static void gemm_task(void *context, size_t task, size_t thread) {
                p->bias + mg, &rq, job->y + (b * p->out_c + mg) * out_hw + col0, out_hw, scratch);
 }
 
+/* First tile of Winograd chunk cc (cc == col_chunks: all tiles): equal shares rounded
+ * up to the variant's micro-tile. */
+static size_t winograd_start(const qconv_job *job, size_t tiles, size_t cc) {
+  if (cc >= job->col_chunks) return tiles;
+  const size_t block = job->p->wino->tile_block;
+  const size_t start = pnn_nn_div_up(cc * tiles / job->col_chunks, block) * block;
+  return start < tiles ? start : tiles;
+}
+
+static void winograd_task(void *context, size_t task, size_t thread) {
+  const qconv_job *job = context;
+  const qconv_params *p = job->p;
+  const pnn_conv2d_geometry *g = &p->geom;
+  const size_t tiles = ((g->out_h + 1) / 2) * ((g->out_w + 1) / 2);
+  const size_t rc = task % job->row_chunks, rest = task / job->row_chunks;
+  const size_t cc = rest % job->col_chunks, b = rest / job->col_chunks;
+  const size_t t0 = winograd_start(job, tiles, cc), t1 = winograd_start(job, tiles, cc + 1);
+  const size_t m_begin = rc * job->row_step;
+  const size_t m_end = p->out_c - m_begin < job->row_step ? p->out_c : m_begin + job->row_step;
+  if (t1 == t0) return;
+  p->wino->run(g, p->out_c, job->x + b * p->in_c * g->in_h * g->in_w, p->x_zero_point, t0, t1 - t0, m_begin,
+               m_end, p->packed, p->bias, &p->rq, job->y + b * p->out_c * g->out_h * g->out_w,
+               pnn_nn_thread_scratch(job->ctx, thread));
+}
+
+/* Tile chunks of the Winograd path: as many as the scratch needs, a multiple of the
+ * threads when there are tiles enough (as split_columns), then row ranges. */
+static void run_winograd(qconv_job *job) {
+  const qconv_params *p = job->p;
+  const size_t threads = pnn_threadpool_size(job->ctx->pool);
+  const size_t tiles = ((p->geom.out_h + 1) / 2) * ((p->geom.out_w + 1) / 2);
+  size_t chunks = pnn_nn_div_up(tiles, p->chunk);
+  if (threads > 1 && chunks > 1 && pnn_nn_div_up(chunks, threads) * threads * p->wino->tile_block <= tiles)
+    chunks = pnn_nn_div_up(chunks, threads) * threads;
+  job->col_chunks = chunks;
+  const size_t units = p->batch * chunks;
+  split_rows(job, units, p->out_c, PNN_S8_WINO2_ROW_BLOCK);
+  pnn_parallel_for(job->ctx->pool, units * job->row_chunks, winograd_task, job);
+}
+
 static void dwconv_task(void *context, size_t task, size_t thread) {
   (void)thread;
   const qconv_job *job = context;
@@ -873,6 +971,10 @@ void pnn_op_qconv_run(const pnn_model *model, const pnn_node *node, const void *
     const size_t units = p->batch * p->groups * job.col_chunks;
     split_rows(&job, units, p->sparse.n_groups, 1);
     pnn_parallel_for(ctx->pool, units * job.row_chunks, sparse_conv_task, &job);
+    return;
+  }
+  if (p->path == QCONV_PATH_WINOGRAD) {
+    run_winograd(&job);
     return;
   }
   split_columns(&job, out_hw);
