@@ -2,9 +2,7 @@
  * atomic counter. Used only inside pnn_session_run; created with the session. Two
  * threads calling pnn_parallel_for on one pool take turns (a caller mutex): the
  * shared job fields below hold one job at a time. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <stdlib.h>
-#include <time.h>
 
 #include "internal.h"
 
@@ -29,18 +27,9 @@
 
 /* Polls before sleeping on a condition variable: a model runs dozens of short
  * parallel_for calls back to back, and a futex wake-up per call (tens of
- * microseconds; more for a wasm worker woken through Atomics.notify) cost more than
- * the work of a small layer. Bounded by time, not by a count of polls: a pause lasts
- * 10-140 cycles depending on the x86 core and wasm has none, so a count meant 4 us
- * on wasm and 100+ us on x86. The clock is read once per batch of polls. */
-enum { PNN_SPIN_POLLS_PER_CLOCK_READ = 64 };
-static const int64_t PNN_SPIN_NANOSECONDS = 100000;
-
-static int64_t monotonic_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
+ * microseconds) cost more than the work of a small layer. Bounded (roughly
+ * 50-100 us) so idle or oversubscribed workers still give the core back. */
+enum { PNN_SPIN_ITERATIONS = 4000 };
 
 typedef struct worker_arg {
   struct pnn_threadpool *pool;
@@ -69,28 +58,6 @@ struct pnn_threadpool {
   atomic_size_t next_task;
 };
 
-static int has_new_work(struct pnn_threadpool *pool, uint64_t seen) {
-  return atomic_load_explicit(&pool->generation, memory_order_acquire) != seen ||
-         atomic_load_explicit(&pool->stop, memory_order_relaxed);
-}
-
-static int workers_done(struct pnn_threadpool *pool, uint64_t unused) {
-  (void)unused;
-  return atomic_load_explicit(&pool->busy, memory_order_acquire) == 0;
-}
-
-/* Polls `done(pool)` for up to PNN_SPIN_NANOSECONDS; 1 when it became true. */
-static int spin_until(struct pnn_threadpool *pool, int (*done)(struct pnn_threadpool *, uint64_t), uint64_t seen) {
-  const int64_t deadline = monotonic_ns() + PNN_SPIN_NANOSECONDS;
-  do {
-    for (int i = 0; i < PNN_SPIN_POLLS_PER_CLOCK_READ; ++i) {
-      if (done(pool, seen)) return 1;
-      PNN_SPIN_PAUSE();
-    }
-  } while (monotonic_ns() < deadline);
-  return 0;
-}
-
 static void run_tasks(struct pnn_threadpool *pool, size_t thread) {
   for (;;) {
     size_t task = atomic_fetch_add_explicit(&pool->next_task, 1, memory_order_relaxed);
@@ -102,7 +69,11 @@ static void run_tasks(struct pnn_threadpool *pool, size_t thread) {
 /* Waits until the generation differs from `seen` or the pool stops; returns the new
  * generation. */
 static uint64_t wait_for_work(struct pnn_threadpool *pool, uint64_t seen) {
-  if (spin_until(pool, has_new_work, seen)) return atomic_load_explicit(&pool->generation, memory_order_acquire);
+  for (int i = 0; i < PNN_SPIN_ITERATIONS; ++i) {
+    uint64_t g = atomic_load_explicit(&pool->generation, memory_order_acquire);
+    if (g != seen || atomic_load_explicit(&pool->stop, memory_order_relaxed)) return g;
+    PNN_SPIN_PAUSE();
+  }
   pthread_mutex_lock(&pool->mutex);
   uint64_t g;
   while ((g = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen &&
@@ -211,7 +182,11 @@ void pnn_parallel_for(pnn_threadpool *pool, size_t tasks, pnn_task_fn fn, void *
   pthread_cond_broadcast(&pool->work_ready);
   pthread_mutex_unlock(&pool->mutex);
   run_tasks(pool, 0);
-  const int done = spin_until(pool, workers_done, 0);
+  int done = 0;
+  for (int i = 0; i < PNN_SPIN_ITERATIONS && !done; ++i) {
+    done = atomic_load_explicit(&pool->busy, memory_order_acquire) == 0;
+    if (!done) PNN_SPIN_PAUSE();
+  }
   if (!done) {
     pthread_mutex_lock(&pool->mutex);
     while (atomic_load_explicit(&pool->busy, memory_order_acquire) > 0)
