@@ -49,19 +49,6 @@ static bool quad_saturates(const int8_t quad[4]) {
   return pair_saturates(quad[0], quad[1]) || pair_saturates(quad[2], quad[3]);
 }
 
-/* A quad split into an exact one for vpmaddubsw (each saturating pair (w0, w1) keeps w0
- * and +-(128 - |w0|)) and its fix-up, the excess of each such w1. */
-static void split_quad(const int8_t quad[4], int8_t kept[4], int8_t fix[4]) {
-  for (size_t j = 0; j < 4; j += 2) {
-    const int w0 = quad[j], w1 = quad[j + 1];
-    const int w1_kept = !pair_saturates(w0, w1) ? w1 : w1 > 0 ? 128 - w0 : -128 - w0;
-    kept[j] = (int8_t)w0;
-    kept[j + 1] = (int8_t)w1_kept;
-    fix[j] = 0;
-    fix[j + 1] = (int8_t)(w1 - w1_kept);
-  }
-}
-
 bool pnn_s8_gemm_avx2_maddubs_fits(size_t M, size_t K, const int8_t *W) {
   const size_t groups = (K + MADDUBS_GROUP_K - 1) / MADDUBS_GROUP_K;
   for (size_t m0 = 0; m0 < M; m0 += MADDUBS_ROWS) {
@@ -78,6 +65,19 @@ bool pnn_s8_gemm_avx2_maddubs_fits(size_t M, size_t K, const int8_t *W) {
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
+
+/* A quad split into an exact one for vpmaddubsw (each saturating pair (w0, w1) keeps w0
+ * and +-(128 - |w0|)) and its fix-up, the excess of each such w1. */
+static void split_quad(const int8_t quad[4], int8_t kept[4], int8_t fix[4]) {
+  for (size_t j = 0; j < 4; j += 2) {
+    const int w0 = quad[j], w1 = quad[j + 1];
+    const int w1_kept = !pair_saturates(w0, w1) ? w1 : w1 > 0 ? 128 - w0 : -128 - w0;
+    kept[j] = (int8_t)w0;
+    kept[j + 1] = (int8_t)w1_kept;
+    fix[j] = 0;
+    fix[j + 1] = (int8_t)(w1 - w1_kept);
+  }
+}
 
 PNN_TARGET_BEGIN("avx2,fma")
 
