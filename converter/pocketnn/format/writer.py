@@ -209,17 +209,16 @@ def _sparse_size(mask: np.ndarray, group: int, value_bytes: int, encoding: int, 
 
 
 def _smallest_storage(mask: np.ndarray, shape: tuple[int, ...], group: int, value_bytes: int,
-                      encodings: Sequence[int]) -> tuple[int, int]:
+                      encodings: Sequence[int]) -> tuple[int, int] | None:
     """(encoding, column block) of the smallest blob among `encodings` (earlier ones win
     ties) with units of single columns or of whole kernel windows (the product of
-    dims[2:]; kxk pruning keeps or drops whole windows, docs/SPARSITY.md)."""
+    dims[2:]; kxk pruning keeps or drops whole windows, docs/SPARSITY.md); None when no
+    encoding can hold the mask."""
     window = math.prod(int(d) for d in shape[2:])
     options = [(e, b) for e in encodings for b in dict.fromkeys((window, 1))]
     sizes = [_sparse_size(mask, group, value_bytes, e, b) for e, b in options]
     fits = [(size, i) for i, size in enumerate(sizes) if size is not None]
-    if not fits:
-        raise ValueError(f"{mask.shape[1]} columns; encodings {list(encodings)} cannot hold them")
-    return options[min(fits)[1]]
+    return options[min(fits)[1]] if fits else None
 
 
 def sparse_encodings(sparse16: bool = True, bitmask: bool = True) -> tuple[int, ...]:
@@ -242,16 +241,26 @@ def encode_group_sparse(tensor: Tensor, group: int, encoding: int = spec.ENCODIN
     encodings 2 and 4 the mask holds units of `block` columns (the smaller blob), so a
     kept unit may also store zero columns.
     """
+    blocks, mask = _sparse_blocks(tensor, group)
+    choice = _smallest_storage(mask, tensor.shape, group, spec.SPARSE_VALUE_DTYPES[tensor.dtype][0], (encoding,))
+    # No fit: single columns, which _encode_blocks refuses with the encoding's limit.
+    return _encode_blocks(tensor, group, encoding, blocks, mask, choice[1] if choice else 1)
+
+
+def _encode_blocks(tensor: Tensor, group: int, encoding: int, blocks: np.ndarray, mask: np.ndarray,
+                   block: int) -> bytes:
+    """encode_group_sparse's blob from the tensor's blocks and mask (_sparse_blocks) with
+    units of `block` columns."""
     rows = int(tensor.shape[0])
     cols = math.prod(int(d) for d in tensor.shape[1:])
-    max_cols = spec.SPARSE16_MAX_UNITS if encoding == spec.ENCODING_GROUP_SPARSE16 else spec.SPARSE_MAX_COLS
-    if cols > max_cols:
-        raise ValueError(f'constant "{tensor.name}": {cols} columns; encoding {encoding} allows at most {max_cols}')
+    units_per_group = cols // block
+    max_units = spec.SPARSE16_MAX_UNITS if encoding == spec.ENCODING_GROUP_SPARSE16 else spec.SPARSE_MAX_COLS
+    if units_per_group > max_units:
+        raise ValueError(f'constant "{tensor.name}": {units_per_group} column units; encoding {encoding} allows at '
+                         f'most {max_units}')
     value_bytes, value_dtype, _ = spec.SPARSE_VALUE_DTYPES[tensor.dtype]
-    blocks, mask = _sparse_blocks(tensor, group)
     n_groups = mask.shape[0]
-    _, block = _smallest_storage(mask, tensor.shape, group, value_bytes, (encoding,))
-    unit_mask = mask.reshape(n_groups, cols // block, block).any(axis=2)
+    unit_mask = mask.reshape(n_groups, units_per_group, block).any(axis=2)
     group_of, units = np.nonzero(unit_mask)  # row-major: by group, units ascending
     total_nnz = len(units)
     if total_nnz > spec.SPARSE_MAX_NNZ:
@@ -261,11 +270,11 @@ def encode_group_sparse(tensor: Tensor, group: int, encoding: int = spec.ENCODIN
     header_block = block if encoding in spec.BLOCK_ENCODINGS else 0
     out = bytearray(spec.SPARSE_HEADER.pack(rows, cols, group, n_groups, total_nnz, int(tensor.dtype), header_block, 0))
     if encoding == spec.ENCODING_GROUP_SPARSE_BITMASK:
-        values_offset, size = spec.sparse_bitmask_layout(n_groups, cols // block, total_nnz, group, value_bytes,
+        values_offset, size = spec.sparse_bitmask_layout(n_groups, units_per_group, total_nnz, group, value_bytes,
                                                          block)
-        row_bits = 8 * spec.bitmask_row_bytes(cols // block)
+        row_bits = 8 * spec.bitmask_row_bytes(units_per_group)
         bits = np.zeros((n_groups, row_bits), dtype=bool)
-        bits[:, : cols // block] = unit_mask
+        bits[:, :units_per_group] = unit_mask
         out += np.packbits(bits, axis=1, bitorder="little").tobytes()
     else:
         index_dtype = f"<u{spec.SPARSE_INDEX_BYTES[encoding]}"
@@ -283,12 +292,13 @@ def smallest_group_sparse(tensor: Tensor, group: int, encodings: Sequence[int] =
                           ) -> tuple[int, bytes]:
     """(encoding, blob) of the smallest group-sparse storage of `tensor` among `encodings`."""
     value_bytes = spec.SPARSE_VALUE_DTYPES[tensor.dtype][0]
-    _, mask = _sparse_blocks(tensor, group)
-    try:
-        encoding, _ = _smallest_storage(mask, tensor.shape, group, value_bytes, encodings)
-    except ValueError as exc:
-        raise ValueError(f'constant "{tensor.name}": {exc}') from None
-    return encoding, encode_group_sparse(tensor, group, encoding)
+    blocks, mask = _sparse_blocks(tensor, group)
+    choice = _smallest_storage(mask, tensor.shape, group, value_bytes, encodings)
+    if choice is None:
+        raise ValueError(f'constant "{tensor.name}": {mask.shape[1]} columns; encodings {list(encodings)} cannot '
+                         f'hold them')
+    encoding, block = choice
+    return encoding, _encode_blocks(tensor, group, encoding, blocks, mask, block)
 
 
 def _narrow_width(tensor: Tensor, blob: bytes) -> int | None:

@@ -26,7 +26,7 @@ import numpy as np
 from pocketnn.ir import Graph
 from pocketnn.passes.graph_utils import copy_graph
 from pocketnn.sparsity.calibration import capture
-from pocketnn.sparsity.layers import Layer, set_weight_matrix, weight_matrix
+from pocketnn.sparsity.layers import Layer, node_by_name, set_weight_matrix, weight_matrix
 from pocketnn.sparsity.prune import expand_mask
 from pocketnn.sparsity.reconstruct import (Pruned, Stats, bias_refittable, get_bias, input_columns, prune_layer,
                                            set_bias)
@@ -50,14 +50,15 @@ class Allocation:
     errors: dict[str, dict[float, float]]
 
 
-def _input_name(graph: Graph, layer: Layer) -> str:
-    return next(n for n in graph.nodes if n.name == layer.node).inputs[0]
+def _flat_outputs(outputs: Mapping[str, np.ndarray]) -> np.ndarray:
+    """A model's outputs as one float64 vector (the error is over all of them)."""
+    return np.concatenate([v.reshape(-1) for v in outputs.values()]).astype(np.float64)
 
 
 def _output_error(model: object, feeds: Sequence[dict[str, np.ndarray]], reference: list[np.ndarray]) -> float:
     diff = ref = 0.0
     for feed, dense_out in zip(feeds, reference):
-        out = np.concatenate([v.reshape(-1) for v in model.run(feed).values()]).astype(np.float64)  # type: ignore[attr-defined]
+        out = _flat_outputs(model.run(feed))  # type: ignore[attr-defined]
         diff += float(np.sum((out - dense_out) ** 2))
         ref += float(np.sum(dense_out ** 2))
     return diff / ref if ref > 0 else 0.0
@@ -76,7 +77,7 @@ def measure_errors(dense: Graph, layers: Sequence[Layer], groups: Mapping[str, i
     errors: dict[str, dict[float, float]] = {}
     for layer in layers:
         stats = Stats.empty(layer.cols, bias_refittable(dense, layer))
-        name = _input_name(dense, layer)
+        name = node_by_name(dense, layer.node).inputs[0]
         for values in capture(dense, [name], list(feeds)):
             x = input_columns(dense, layer, values[name])
             stats.add(x, x)
@@ -128,7 +129,6 @@ def allocate(dense: Graph, layers: Sequence[Layer], groups: Mapping[str, int],
     """Measures every layer at every candidate, then solves the knapsack."""
     runs = len(layers) * len(candidates)
     evaluated = list(feeds[:max(MIN_SAMPLES, min(SENSITIVITY_SAMPLES, RUN_BUDGET // max(1, runs)))])
-    reference = [np.concatenate([v.reshape(-1) for v in out.values()]).astype(np.float64)
-                 for out in capture(dense, list(dense.outputs), evaluated)]
+    reference = [_flat_outputs(out) for out in capture(dense, list(dense.outputs), evaluated)]
     errors = measure_errors(dense, layers, groups, feeds, evaluated, reference, candidates, ridge, steps, method)
     return Allocation(solve_allocation(errors, {layer.node: layer.size for layer in layers}, sparsity), errors)

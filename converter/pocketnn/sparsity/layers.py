@@ -39,7 +39,7 @@ class Layer:
         return self.rows * self.cols
 
 
-def _node_by_name(graph: Graph, name: str) -> Node:
+def node_by_name(graph: Graph, name: str) -> Node:
     for node in graph.nodes:
         if node.name == name:
             return node
@@ -101,7 +101,7 @@ def weight_matrix(graph: Graph, layer: Layer) -> np.ndarray:
     assert w is not None
     if layer.kind in ("conv1x1", "convkxk"):
         return w.reshape(layer.rows, layer.cols)
-    node = _node_by_name(graph, layer.node)
+    node = node_by_name(graph, layer.node)
     if layer.kind == "gemm" and int(node.attrs.get("trans_b", 0)):  # type: ignore[arg-type]
         return w
     return np.ascontiguousarray(w.T)
@@ -114,7 +114,7 @@ def set_weight_matrix(graph: Graph, layer: Layer, matrix: np.ndarray) -> None:
     if layer.kind in ("conv1x1", "convkxk"):
         t.data = np.ascontiguousarray(m.reshape(t.shape))
         return
-    node = _node_by_name(graph, layer.node)
+    node = node_by_name(graph, layer.node)
     trans = layer.kind == "gemm" and int(node.attrs.get("trans_b", 0))  # type: ignore[arg-type]
     t.data = np.ascontiguousarray(m if trans else m.T)
 
@@ -125,7 +125,7 @@ def canonicalize_for_sparse(graph: Graph, layer: Layer) -> Layer:
     rows are output features. Returns the layer as it is now."""
     if layer.kind in ("conv1x1", "convkxk"):
         return layer
-    node = _node_by_name(graph, layer.node)
+    node = node_by_name(graph, layer.node)
     if layer.kind == "gemm" and int(node.attrs.get("trans_b", 0)):  # type: ignore[arg-type]
         return layer
     t = graph.tensors[layer.weight]

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from pocketnn.ir import DType, Graph, Node, Tensor
-from pocketnn.sparsity.layers import Layer
+from pocketnn.sparsity.layers import Layer, node_by_name
 from pocketnn.sparsity.prune import apply_mask, group_mask
 from pocketnn.sparsity.recipe import GROUP_SIZES
 
@@ -28,7 +28,7 @@ _CACHE: dict[tuple[object, ...], dict[int, float] | None] = {}
 
 
 def _key(graph: Graph, layer: Layer, sparsity: float) -> tuple[object, ...]:
-    node = next(n for n in graph.nodes if n.name == layer.node)
+    node = node_by_name(graph, layer.node)
     attrs = tuple(sorted((k, str(v)) for k, v in node.attrs.items()))
     return (node.op, graph.tensors[node.inputs[0]].shape, graph.tensors[layer.weight].shape, attrs,
             layer.bias is not None, round(sparsity, 3))
@@ -36,7 +36,7 @@ def _key(graph: Graph, layer: Layer, sparsity: float) -> tuple[object, ...]:
 
 def single_layer_graph(graph: Graph, layer: Layer, weights: np.ndarray, group: int) -> Graph:
     """The layer alone: its node reading a graph input of the same shape."""
-    node = next(n for n in graph.nodes if n.name == layer.node)
+    node = node_by_name(graph, layer.node)
     x = graph.tensors[node.inputs[0]]
     y = graph.tensors[node.outputs[0]]
     w = graph.tensors[layer.weight]

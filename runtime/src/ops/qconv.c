@@ -393,6 +393,9 @@ static const char *select_spmm(const pnn_model *model, qconv_params *p) {
   return PNN_KERNEL_NAME("u8spmm", isa);
 }
 
+/* 2x2 output tiles of a Winograd layer (partial tiles at the right and bottom edges). */
+static size_t winograd_tiles(const pnn_conv2d_geometry *g) { return ((g->out_h + 1) / 2) * ((g->out_w + 1) / 2); }
+
 /* The Winograd path when the layer qualifies and a variant beats the GEMM on this CPU:
  * tiles per task within QCONV_WINO_V_BUDGET (a multiple of the variant's micro-tile)
  * and the scratch of the largest chunk (winograd_start rounds a chunk up by less than
@@ -405,7 +408,7 @@ static bool choose_winograd(const pnn_model *model, const pnn_tensor *w, qconv_p
     return false;
   }
   const pnn_s8_wino2_kernel *wino = pnn_s8_wino2_select(&model->cpu);
-  const size_t tiles = ((g->out_h + 1) / 2) * ((g->out_w + 1) / 2);
+  const size_t tiles = winograd_tiles(g);
   /* 16 products per tile (tiles in whole vectors) against the GEMM's 9 per pixel, with
    * a margin of 1.2 for the transforms (Zen 4, AVX2, C = M = 512: 7 x 7 and 6 x 6 win
    * 1.4x and 1.15x, 5 x 5 and smaller lose 1.25-1.9x). */
@@ -765,7 +768,7 @@ static void winograd_task(void *context, size_t task, size_t thread) {
   const qconv_job *job = context;
   const qconv_params *p = job->p;
   const pnn_conv2d_geometry *g = &p->geom;
-  const size_t tiles = ((g->out_h + 1) / 2) * ((g->out_w + 1) / 2);
+  const size_t tiles = winograd_tiles(g);
   const size_t rc = task % job->row_chunks, rest = task / job->row_chunks;
   const size_t cc = rest % job->col_chunks, b = rest / job->col_chunks;
   const size_t t0 = winograd_start(job, tiles, cc), t1 = winograd_start(job, tiles, cc + 1);
@@ -782,7 +785,7 @@ static void winograd_task(void *context, size_t task, size_t thread) {
 static void run_winograd(qconv_job *job) {
   const qconv_params *p = job->p;
   const size_t threads = pnn_threadpool_size(job->ctx->pool);
-  const size_t tiles = ((p->geom.out_h + 1) / 2) * ((p->geom.out_w + 1) / 2);
+  const size_t tiles = winograd_tiles(&p->geom);
   size_t chunks = pnn_nn_div_up(tiles, p->chunk);
   if (threads > 1 && chunks > 1 && pnn_nn_div_up(chunks, threads) * threads * p->wino->tile_block <= tiles)
     chunks = pnn_nn_div_up(chunks, threads) * threads;
