@@ -109,3 +109,27 @@ def test_add_subdirectory_builds_only_the_library(model_file: tuple[Path, np.nda
     assert "pocketnn_objects" in targets
     assert "pnn_run" not in targets and "test_planner" not in targets and "fuzz_load_run" not in targets
     assert "-Werror" not in "".join(flags.read_text() for flags in build.rglob("flags.make"))
+
+
+def test_clang_module_map_serves_objective_c_and_swift_imports(installed: Path, model_file: tuple[Path, np.ndarray],
+                                                               tmp_path: Path) -> None:
+    """bindings/apple/module.modulemap beside the installed header, as the xcframework
+    ships them: clang builds the PocketNN module (the mechanism Swift's `import PocketNN`
+    and Objective-C's `@import PocketNN;` go through), the example compiled as
+    Objective-C reaches the header through that module, links and runs."""
+    require("clang")
+    headers = tmp_path / "headers"
+    headers.mkdir()
+    for source in (installed / "include/pocketnn.h", REPO / "bindings/apple/module.modulemap"):
+        (headers / source.name).write_bytes(source.read_bytes())
+    cache = tmp_path / "module-cache"
+    flags = ["clang", "-x", "objective-c", "-fmodules", f"-fmodules-cache-path={cache}", "-Wall", "-Wextra",
+             "-Werror", f"-I{headers}"]
+    exe = tmp_path / "classify"
+    run([*flags, str(EXAMPLE / "classify.c"), f"-L{installed / 'lib'}", "-lpocketnn", "-o", str(exe)])
+    # With -fmodules the #include became an import of the module, built once into the cache.
+    assert list(cache.rglob("PocketNN-*.pcm")), "clang did not build the PocketNN module"
+    check_consumer_output(exe, model_file, env={**os.environ, "LD_LIBRARY_PATH": str(installed / "lib")})
+    explicit_import = tmp_path / "import.m"
+    explicit_import.write_text("@import PocketNN;\nint main(void) { return pnn_runtime_version()[0] == '\\0'; }\n")
+    run([*flags, "-c", str(explicit_import), "-o", str(tmp_path / "import.o")])
