@@ -535,6 +535,20 @@ def run_sanitized(program: Path, args: list[str], timeout: int = 600) -> subproc
     return done
 
 
+def assert_sanitized_refusals(sanitized_loader: Path, valid: bytes, hostile: list[tuple[str, bytes]],
+                              tmp_path: Path) -> None:
+    """Under ASan + UBSan the valid file runs and every hostile one is refused at load."""
+    files = [("valid", valid), *hostile]
+    paths = []
+    for i, (_label, data) in enumerate(files):
+        paths.append(str(tmp_path / f"{i:03d}.pnn"))
+        Path(paths[-1]).write_bytes(data)
+    lines = run_sanitized(sanitized_loader, paths).stdout.splitlines()
+    assert len(lines) == len(files) and lines[0].endswith("run ok"), lines[:1]
+    for (label, _data), line in zip(files[1:], lines[1:]):
+        assert ": load " in line, f"{label}: {line}"
+
+
 def test_sanitized_loader_over_malformed_files(sanitized_loader: Path, valid: bytes, tmp_path: Path) -> None:
     files = [("valid", valid)] + all_mutations(valid)
     paths = []

@@ -264,3 +264,27 @@ def test_cli_run_passes_the_load_options(digits_pnn: Path, capsys: pytest.Captur
     capsys.readouterr()
     assert main(["run", str(digits_pnn), "--max-memory", "0.004"]) == 2
     assert "PNN_ERR_LIMIT" in capsys.readouterr().out
+
+
+def test_outputs_in_place_and_inputs_filled_in_place(digits_pnn: Path, digit: np.ndarray) -> None:
+    """run(copy=False) hands back read-only views of the session's output, which the
+    next run overwrites; input_buffer is the session's own input, used without a copy
+    and kept between runs. Both give what the copying run gives."""
+    model = pocketnn.Model(digits_pnn)
+    images, _ = load_digits_fixture("test", FIXTURES)
+    other = np.ascontiguousarray(images[7:8])
+    copied = {name: model.run({"input": image})["logits"] for name, image in (("a", digit), ("b", other))}
+    assert not np.array_equal(copied["a"], copied["b"])
+    view = model.run({"input": digit}, copy=False)["logits"]
+    assert not view.flags.writeable
+    np.testing.assert_array_equal(view, copied["a"])
+    model.run({"input": other}, copy=False)
+    np.testing.assert_array_equal(view, copied["b"])  # the same memory, rewritten
+    buffer = model.input_buffer("input")
+    assert buffer.shape == digit.shape and buffer.flags.writeable
+    buffer[...] = digit
+    for _ in range(2):
+        np.testing.assert_array_equal(model.run({"input": buffer})["logits"], copied["a"])
+    np.testing.assert_array_equal(buffer, digit)
+    with pytest.raises(InputError):
+        model.input_buffer("nope")

@@ -22,6 +22,7 @@ from pocketnn.ir import DType, Graph, Node, Tensor
 from pocketnn.quantization import arith
 from test_format import (  # noqa: F401  (native, sanitized_loader: fixtures)
     after_string,
+    assert_sanitized_refusals,
     c_load,
     fix_checksum,
     native,
@@ -193,15 +194,7 @@ def test_c_and_python_agree_on_fuzzed_tables(native: object, valid: bytes) -> No
 def test_sanitized_loader_over_narrow_files(sanitized_loader: Path, valid: bytes, tmp_path: Path) -> None:
     """The valid file runs, every hostile one is refused, under AddressSanitizer + UBSan
     (the widened copies are freed on every path)."""
-    files = [("valid", valid), *hostile_files(valid)]
-    paths = []
-    for i, (_label, data) in enumerate(files):
-        paths.append(str(tmp_path / f"{i:03d}.pnn"))
-        Path(paths[-1]).write_bytes(data)
-    lines = run_sanitized(sanitized_loader, paths).stdout.splitlines()
-    assert len(lines) == len(files) and lines[0].endswith("run ok"), lines[:1]
-    for (label, _data), line in zip(files[1:], lines[1:]):
-        assert ": load " in line, f"{label}: {line}"
+    assert_sanitized_refusals(sanitized_loader, valid, hostile_files(valid), tmp_path)
 
 
 # ------------------------------------------------------------------- short names

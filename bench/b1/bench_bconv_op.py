@@ -68,11 +68,18 @@ def main() -> None:
         session = ort_session(conv_model(c, s, layers, False).SerializeToString(), threads=1)
         fns[f"onnxruntime fp32, {layers} conv"] = lambda session=session: session.run(None, {"x": x})
         fns[f"pocketnn BConv2d, {layers} conv"] = lambda runtime=runtime: runtime.run({"x": x})
+        # What a C API user gets: the input written where the session reads it
+        # (input_buffer), the output read where the session wrote it (copy=False).
+        buffer = runtime.input_buffer("x")
+        buffer[...] = x
+        fns[f"pocketnn BConv2d in place, {layers} conv"] = (
+            lambda runtime=runtime, buffer=buffer: runtime.run({"x": buffer}, copy=False))
     medians = interleaved(fns, runs=args.runs, warmup=2, clock=clock_of(args))
     for layers in (1, 2):
-        ort_ms, pnn_ms = medians[f"onnxruntime fp32, {layers} conv"], medians[f"pocketnn BConv2d, {layers} conv"]
+        ort_ms = medians[f"onnxruntime fp32, {layers} conv"]
+        pnn_ms, view_ms = medians[f"pocketnn BConv2d, {layers} conv"], medians[f"pocketnn BConv2d in place, {layers} conv"]
         print(f"{layers} conv: onnxruntime fp32 {ort_ms:8.2f} ms   pocketnn BConv2d {pnn_ms:8.2f} ms   "
-              f"{ort_ms / pnn_ms:5.2f}x")
+              f"{ort_ms / pnn_ms:5.2f}x   in place {view_ms:8.2f} ms   {ort_ms / view_ms:5.2f}x")
     graph = convert_graph(conv_model(c, s, 1, True), quiet=True)[0]
     node = graph.nodes[0]
     binary = sum(spec.dense_nbytes(graph.tensors[n].dtype, int(np.prod(graph.tensors[n].shape)))

@@ -95,9 +95,14 @@ def main() -> None:
         binary = fp32 = quicknet_like()
         lce = LceChild(args.lce_python, "quicknet", "224", args.clock)
     runtime = pocketnn.Model(pocketnn.convert(binary, quiet=True))
+    buffer = runtime.input_buffer("x")
+    buffer[...] = x
     session = ort_session(fp32.SerializeToString(), threads=1)
     fns = {"onnxruntime fp32": lambda: session.run(None, {"x": x}),
-           "pocketnn": lambda: runtime.run({"x": x})}
+           "pocketnn": lambda: runtime.run({"x": x}),
+           # input and output in the session's memory, as a C API user has them
+           # (bench_bconv_op.py)
+           "pocketnn in place": lambda: runtime.run({"x": buffer}, copy=False)}
     for setting in lce.settings:
         fns[f"LCE {lce.version} {setting}"] = lambda setting=setting: lce.run(setting)
     clock = time.thread_time if args.clock == "cpu" else time.perf_counter

@@ -63,7 +63,9 @@ def fixture(rounds: int) -> None:
                       f"(x{ms[1] / ms[0]:.3f}; median of {rounds} interleaved rounds, thread CPU time)")
 
 
-def synthetic(redrawn: float, seed: int = 0) -> None:
+def synthetic_model(redrawn: float, seed: int = 0) -> onnx.ModelProto:
+    """256 -> 256 3x3 at 56x56, each channel a copy of an earlier one with `redrawn` of its
+    words redrawn."""
     rng = np.random.default_rng(seed)
     out_c, in_c, side = 256, 256, 56
     rows = rng.choice(np.array([-1.0, 1.0], np.float32), (out_c, 9, in_c // 64, 64))
@@ -81,9 +83,12 @@ def synthetic(redrawn: float, seed: int = 0) -> None:
     graph = helper.make_graph(nodes, "synthetic",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, in_c, side, side])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+def synthetic(redrawn: float, seed: int = 0) -> None:
     console.print(f"synthetic 256->256 3x3 56x56, {redrawn:.0%} of words redrawn")
-    print_mst_report(console, convert_model(model, quiet=True, mst="auto").mst)
+    print_mst_report(console, convert_model(synthetic_model(redrawn, seed), quiet=True, mst="auto").mst)
 
 
 def main() -> None:

@@ -269,6 +269,18 @@ class Model:
         value = lib.pnn_model_metadata(self._model, key.encode())
         return None if value == ffi.NULL else ffi.string(value).decode()
 
+    def input_buffer(self, name: str) -> np.ndarray:
+        """A writable view of input `name` in the calling thread's session memory, as the
+        C API's ``pnn_session_input`` gives it: fill it in place and pass it to ``run``,
+        which then copies nothing in. The runtime never writes graph inputs, so it keeps
+        its values between runs; it lives no longer than the Model."""
+        for index, info in enumerate(self.inputs):
+            if info.name == name:
+                nbytes = int(np.prod(info.shape, dtype=np.int64)) * info.dtype.itemsize
+                source = lib.pnn_session_input(self._thread_session(), index)
+                return np.frombuffer(ffi.buffer(source, nbytes), dtype=info.dtype).reshape(info.shape)
+        raise InputError(f"unknown input {name!r}; the model's inputs are {[t.name for t in self.inputs]}")
+
     def _checked_input(self, info: TensorInfo, value: Any, cast: bool) -> np.ndarray:
         """The feed as a C-contiguous array of exactly the input's dtype and shape."""
         array = np.asarray(value)
@@ -289,14 +301,21 @@ class Model:
             array = array.reshape(info.shape)
         return np.ascontiguousarray(array)
 
-    def run(self, feeds: Mapping[str, np.ndarray], cast: bool = False) -> dict[str, np.ndarray]:
+    def run(self, feeds: Mapping[str, np.ndarray], cast: bool = False,
+            copy: bool = True) -> dict[str, np.ndarray]:
         """Runs the model; returns {output name: array} (fresh arrays, owned by the caller).
 
         Every input must be given with exactly the model's dtype and shape
         (``inputs``), else ``InputError`` (a ValueError) says what was given and what
         is expected. ``cast=True`` converts dtypes numpy casts within a kind or up
         (e.g. float64 or int32 to float32) and reshapes an array of the same size.
-        Non-contiguous arrays are copied. Safe to call from several threads at once."""
+        Non-contiguous arrays are copied. Safe to call from several threads at once.
+        A feed that is this thread's ``input_buffer`` is used in place.
+
+        ``copy=False`` returns read-only views of the calling thread's session memory
+        instead of fresh arrays, as the C API's ``pnn_session_output`` does: no copy of
+        the outputs, but the next ``run`` of the same thread overwrites them (and they live no
+        longer than the Model)."""
         unknown = set(feeds) - {t.name for t in self.inputs}
         if unknown:
             raise InputError(f"unknown input(s) {sorted(unknown)}; the model's inputs are "
@@ -307,7 +326,9 @@ class Model:
         values = [self._checked_input(info, feeds[info.name], cast) for info in self.inputs]
         session = self._thread_session()
         for index, value in enumerate(values):
-            ffi.memmove(lib.pnn_session_input(session, index), value, value.nbytes)
+            target = lib.pnn_session_input(session, index)
+            if value.ctypes.data != int(ffi.cast("uintptr_t", target)):  # else filled in place (input_buffer)
+                ffi.memmove(target, value, value.nbytes)
         error = ffi.new("pnn_error *")
         _raise_on_error(lib.pnn_session_run(session, error), error)
         results: dict[str, np.ndarray] = {}
@@ -315,5 +336,9 @@ class Model:
             nbytes = int(np.prod(info.shape, dtype=np.int64)) * info.dtype.itemsize
             source = lib.pnn_session_output(session, index)
             array = np.frombuffer(ffi.buffer(source, nbytes), dtype=info.dtype).reshape(info.shape)
-            results[info.name] = array.copy()
+            if copy:
+                array = array.copy()
+            else:
+                array.flags.writeable = False
+            results[info.name] = array
         return results

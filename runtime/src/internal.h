@@ -28,8 +28,10 @@ enum pnn_encoding {
   PNN_ENCODING_GROUP_SPARSE16 = 2, /* the same with u16 group_nnz and indices (format 1.7), widened at load */
   PNN_ENCODING_NARROW_INT = 3,    /* s32 constant stored as s8 or s16 (format 1.8); widened at load, after
                                      which the tensor reads as DENSE */
-  PNN_ENCODING_GROUP_SPARSE_BITMASK = 4 /* group-sparse with one bitmask per group (format 1.9), widened at
-                                           load into GROUP_SPARSE's u32 arrays */
+  PNN_ENCODING_GROUP_SPARSE_BITMASK = 4, /* group-sparse with one bitmask per group (format 1.9), widened at
+                                            load into GROUP_SPARSE's u32 arrays */
+  PNN_ENCODING_B1_DELTA = 5 /* b1 rows as tree deltas (format 1.10); decoded at load, after which the
+                               tensor reads as DENSE (b1_delta.c) */
 };
 
 typedef struct pnn_attr {
@@ -58,6 +60,8 @@ typedef struct pnn_tensor {
                              at load (pnn_sparse_widen), so the kernels see one layout */
   int32_t *widened;       /* owned; NARROW_INT constants: the values sign-extended to s32 at load;
                              `data` points here */
+  void *decoded;          /* owned; B1_DELTA constants: the plain rows decoded at load; `data`
+                             points here */
   size_t arena_offset;  /* ACTIVATION: set by the planner */
   int32_t producer;     /* node index, -1 for graph inputs and constants */
   int32_t last_use;     /* last node index reading it; n_nodes for graph outputs */
@@ -220,6 +224,8 @@ pnn_status pnn_sparse_validate(const pnn_tensor *t, const uint8_t *blob, size_t 
  * the u32 group_nnz and column indices of encoding 1 decoded from its u16 arrays or bitmasks
  * (PNN_ERR_OUT_OF_MEMORY naming the tensor); nothing for other encodings. */
 pnn_status pnn_sparse_widen(pnn_tensor *t, pnn_error *error);
+/* Validates a B1_DELTA constant's blob and decodes it into t->decoded (b1_delta.c). */
+pnn_status pnn_b1_delta_decode(pnn_tensor *t, const uint8_t *blob, size_t size, pnn_error *error);
 /* The view of a loaded group-sparse constant of dtype f32 (s8);
  * PNN_ERR_INVALID_ARGUMENT when `t` is not one. Pointers point into the model buffer. */
 pnn_status pnn_tensor_sparse_view(const pnn_tensor *t, pnn_sparse_f32 *view);

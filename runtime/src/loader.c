@@ -347,7 +347,8 @@ static pnn_status widen_narrow_int(reader *r, pnn_tensor *t, const header *h, co
   return PNN_OK;
 }
 
-static pnn_status parse_tensor(reader *r, pnn_tensor *t, const header *h, const uint8_t *file) {
+/* max_memory bounds what a tensor may be decoded into at load (pnn_load_options). */
+static pnn_status parse_tensor(reader *r, pnn_tensor *t, const header *h, const uint8_t *file, size_t max_memory) {
   TRY(read_string(r, &t->name, "tensor name"));
   if (t->name[0] == '\0') return pnn_set_error(r->error, PNN_ERR_FORMAT, "%s has an empty name", r->where);
   uint8_t rank = 0;
@@ -394,9 +395,14 @@ static pnn_status parse_tensor(reader *r, pnn_tensor *t, const header *h, const 
                          "tensor \"%s\" holds narrowed integers, which a version 1.%u file cannot hold (1.8+)",
                          t->name, (unsigned)h->minor);
   }
+  if (t->encoding == PNN_ENCODING_B1_DELTA && h->minor < 10) {
+    return pnn_set_error(r->error, PNN_ERR_FORMAT,
+                         "tensor \"%s\" holds b1 tree deltas, which a version 1.%u file cannot hold (1.10+)",
+                         t->name, (unsigned)h->minor);
+  }
   if (t->encoding != PNN_ENCODING_DENSE && t->encoding != PNN_ENCODING_GROUP_SPARSE &&
       t->encoding != PNN_ENCODING_GROUP_SPARSE16 && t->encoding != PNN_ENCODING_NARROW_INT &&
-      t->encoding != PNN_ENCODING_GROUP_SPARSE_BITMASK) {
+      t->encoding != PNN_ENCODING_GROUP_SPARSE_BITMASK && t->encoding != PNN_ENCODING_B1_DELTA) {
     return pnn_set_error(r->error, unknown, "tensor \"%s\" has unknown encoding %u", t->name,
                          (unsigned)t->encoding);
   }
@@ -462,6 +468,15 @@ static pnn_status parse_tensor(reader *r, pnn_tensor *t, const header *h, const 
                          (unsigned long long)h->data_size);
   }
   t->data = file + h->data_offset + offset;
+  if (t->encoding == PNN_ENCODING_B1_DELTA) {
+    /* The rows are allocated whole: a small blob can stand for a large tensor. */
+    if (t->nbytes > max_memory) {
+      return pnn_set_error(r->error, PNN_ERR_LIMIT,
+                           "tensor \"%s\" decodes to %zu bytes, over the memory limit of %zu bytes "
+                           "(pnn_load_options.max_memory)", t->name, t->nbytes, max_memory);
+    }
+    return pnn_b1_delta_decode(t, t->data, (size_t)size, r->error);
+  }
   if (t->encoding != PNN_ENCODING_DENSE) {
     TRY(pnn_sparse_validate(t, (const uint8_t *)t->data, (size_t)size, r->error));
     return pnn_sparse_widen(t, r->error);
@@ -478,7 +493,7 @@ static pnn_status parse_tensors(reader *r, pnn_model *m, const header *h) {
   m->n_tensors = h->n_tensors;
   for (uint32_t i = 0; i < h->n_tensors; ++i) {
     snprintf(r->where, sizeof(r->where), "tensor %u", (unsigned)i);
-    TRY(parse_tensor(r, &m->tensors[i], h, m->data));
+    TRY(parse_tensor(r, &m->tensors[i], h, m->data, m->max_memory));
   }
   return PNN_OK;
 }
@@ -905,6 +920,7 @@ void pnn_model_free(pnn_model *model) {
     free(model->tensors[i].name);
     free(model->tensors[i].sparse_index);
     free(model->tensors[i].widened);
+    free(model->tensors[i].decoded);
   }
   free(model->tensors);
   for (uint32_t i = 0; i < model->n_nodes; ++i) {

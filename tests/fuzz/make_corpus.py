@@ -353,8 +353,11 @@ SEEDS: dict[str, Callable[[np.random.Generator], bytes]] = {
     "s4_quantized": _quantized(quantizable, "int4"),
     **{f"f32_sparse_g{g}": _plain(sparse_candidate, sparsity=0.75, sparsity_pattern=g) for g in (1, 2, 4, 8)},
     **{f"s8_sparse_g{g}": _quantized(sparse_candidate, "int8", sparsity=0.75, sparsity_pattern=g) for g in (2, 4)},
+    # Format 1.10: these near-copy weights are stored as tree deltas (encoding 5); the
+    # third keeps the plain rows.
     "b1_mst_convs": _plain(binary_mst),
     "b1_mst_choice": _plain(binary_mst, mst="on"),  # the optional attribute mst on BConv2d
+    "b1_mst_convs_plain_rows": lambda rng: write_pnn(convert_graph(binary_mst(rng), quiet=True)[0], b1_deltas=False),
     "f32_recurrent": _plain(recurrent),
     # Format 1.9: the pruned layers above and these two are stored as bitmasks (encoding 4).
     "f32_sparse_bitmask_kxk_g4": _plain(sparse_kxk_candidate, sparsity=0.75, sparsity_pattern=4),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pocketnn.format import spec
+from pocketnn.format import b1_delta, spec
 from pocketnn.format.opcodes import OP_CODES
 from pocketnn.ir import AttrValue, DType
 
@@ -237,7 +237,10 @@ def _read_tensor(cur: _Cursor, index: int, data: bytes, header: PnnHeader) -> Pn
     if encoding == spec.ENCODING_NARROW_INT and header.version_minor < spec.MINOR_NARROW_INT:
         raise PnnFormatError(f"{what} holds narrowed integers, which a version 1.{header.version_minor} file cannot "
                              f"hold (1.{spec.MINOR_NARROW_INT}+)")
-    if encoding not in (spec.ENCODING_DENSE, spec.ENCODING_NARROW_INT) and not sparse:
+    if encoding == spec.ENCODING_B1_DELTA and header.version_minor < spec.MINOR_B1_DELTA:
+        raise PnnFormatError(f"{what} holds b1 tree deltas, which a version 1.{header.version_minor} file cannot "
+                             f"hold (1.{spec.MINOR_B1_DELTA}+)")
+    if encoding not in (spec.ENCODING_DENSE, spec.ENCODING_NARROW_INT, spec.ENCODING_B1_DELTA) and not sparse:
         raise PnnFormatError(f"{what} has unknown encoding {encoding}")
     if kind not in (spec.KIND_ACTIVATION, spec.KIND_CONSTANT):
         raise PnnFormatError(f"{what} has unknown kind {kind}")
@@ -268,17 +271,35 @@ def _read_tensor(cur: _Cursor, index: int, data: bytes, header: PnnHeader) -> Pn
     if encoding == spec.ENCODING_NARROW_INT:
         tensor.data = _read_narrow_int(data, header, tensor, what)
         return tensor
-    if size != nbytes:
+    if encoding != spec.ENCODING_B1_DELTA and size != nbytes:
         raise PnnFormatError(f"{what} has {size} data bytes; shape {list(shape)} of {dtype.name} needs {nbytes}")
     if offset % spec.DATA_ALIGNMENT or offset > header.data_size or size > header.data_size - offset:
         raise PnnFormatError(f"{what} data [{offset}, +{size}) is not 64-aligned inside the data section ({header.data_size} bytes)")
     start = header.data_offset + offset
+    if encoding == spec.ENCODING_B1_DELTA:
+        tensor.data = _read_b1_delta(data[start:start + size], tensor, what)
+        return tensor
     if spec.DTYPE_BITS[dtype] >= 8:
         view = np.frombuffer(data, dtype=np.dtype(dtype.to_numpy()).newbyteorder("<"), count=math.prod(shape), offset=start)
         tensor.data = view.reshape(shape)
     else:
         tensor.data = np.frombuffer(data, dtype=np.uint8, count=size, offset=start)
     return tensor
+
+
+def _read_b1_delta(blob: bytes, tensor: PnnTensor, what: str) -> np.ndarray:
+    """The dense bytes (uint8, as a dense b1 constant reads) of an encoding-5 constant."""
+    if tensor.dtype != DType.B1 or len(tensor.shape) < 2:
+        raise PnnFormatError(f"{what} holds b1 tree deltas but is {tensor.dtype.name} of rank {len(tensor.shape)}")
+    rows = tensor.shape[0]
+    row_bits = math.prod(tensor.shape) // rows
+    if row_bits % 64:
+        raise PnnFormatError(f"{what} holds b1 tree deltas but its rows of {row_bits} bits are not whole words")
+    try:
+        decoded = b1_delta.decode(blob, rows, row_bits // 64)
+    except b1_delta.DeltaFormatError as exc:
+        raise PnnFormatError(f"{what}: {exc}") from None
+    return decoded.astype("<u8").view(np.uint8).reshape(-1)
 
 
 def _read_narrow_int(data: bytes, header: PnnHeader, tensor: PnnTensor, what: str) -> np.ndarray:

@@ -14,7 +14,7 @@ from pocketnn.ir import DType
 
 MAGIC = b"PNN\0"
 VERSION_MAJOR = 1
-VERSION_MINOR = 9
+VERSION_MINOR = 10
 # The oldest minor version that can hold each feature: the writer stamps a file with the
 # lowest version its contents need, so files without 1.1 features stay readable by 1.0.
 MINOR_GROUP_SPARSE = 1
@@ -31,6 +31,7 @@ MINOR_RECURRENT = 7  # op codes 112-113, LSTM and GRU (docs/OPS.md "Recurrent op
 MINOR_SPARSE16 = 7  # encoding 2: group-sparse with u16 group_nnz and indices
 MINOR_NARROW_INT = 8  # encoding 3: s32 constants stored as s8 / s16
 MINOR_SPARSE_BITMASK = 9  # encoding 4: group-sparse with a bitmask per group
+MINOR_B1_DELTA = 10  # encoding 5: b1 rows stored as tree deltas
 
 # magic, major, minor, checksum, header_size, file_size, n_meta, n_tensors, n_nodes,
 # n_inputs, n_outputs, reserved, data_offset, data_size
@@ -66,6 +67,7 @@ ENCODING_GROUP_SPARSE = 1  # since 1.1: docs/FORMAT.md, "Group-sparse encoding"
 ENCODING_GROUP_SPARSE16 = 2  # since 1.7: the same with 16-bit group_nnz and indices
 ENCODING_NARROW_INT = 3  # since 1.8: an s32 constant stored as s8 or s16, any offset
 ENCODING_GROUP_SPARSE_BITMASK = 4  # since 1.9: group-sparse, each group's units as a bitmask
+ENCODING_B1_DELTA = 5  # since 1.10: b1 rows as a forest of xor deltas (format/b1_delta.py)
 KIND_ACTIVATION = 0
 KIND_CONSTANT = 1
 

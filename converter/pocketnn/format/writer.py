@@ -8,7 +8,8 @@ docs/FORMAT.md, version_minor): 1.7 when a tensor is stored group-sparse with 16
 indices, which the writer does whenever every index fits (at most 65535 columns),
 1.8 when an s32 constant is stored as s8 or s16 values (encoding 3), which it does
 whenever they fit, and 1.9 when a group-sparse tensor is smallest as one bitmask per
-group (encoding 4; at densities above about 1/16).
+group (encoding 4; at densities above about 1/16), and 1.10 when a b1 constant is
+smaller as tree deltas (encoding 5, format/b1_delta.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pocketnn.format import spec
+from pocketnn.format import b1_delta, spec
 from pocketnn.format.opcodes import DYNAMIC_QUANT_OPS, OP_CODES
 from pocketnn.ir import AttrValue, DType, Graph, Node, Tensor
 from pocketnn.quantization.arith import pack_int4
@@ -309,6 +310,17 @@ def _narrow_width(tensor: Tensor, blob: bytes) -> int | None:
     return spec.narrow_int_width(np.frombuffer(blob, "<i4"))
 
 
+def _b1_delta_blob(tensor: Tensor, blob: bytes) -> bytes | None:
+    """A b1 constant's rows as tree deltas (encoding 5) when that is smaller, else None."""
+    if tensor.dtype != DType.B1 or len(tensor.shape) < 2:
+        return None
+    rows = int(tensor.shape[0])
+    row_bits = math.prod(int(d) for d in tensor.shape) // rows
+    if row_bits % 64:
+        return None
+    return b1_delta.encode(np.frombuffer(blob, "<u8").reshape(rows, row_bits // 64))
+
+
 def _write_metadata(buf: _Buffer, metadata: dict[str, str | int | float]) -> None:
     for key, value in metadata.items():
         buf.string(key, f'metadata key "{key}"')
@@ -369,7 +381,7 @@ def short_tensor_names(graph: Graph, order: list[str]) -> dict[str, str]:
 
 
 def write_pnn(graph: Graph, sparse16: bool = True, narrow_ints: bool = True, short_names: bool = False,
-              sparse_bitmask: bool = True) -> bytes:
+              sparse_bitmask: bool = True, b1_deltas: bool = True) -> bytes:
     """The .pnn bytes of a lowered graph; ValueError when the graph cannot be written.
     Each group-sparse tensor takes the smallest of 16-bit indices (encoding 2, 1.7) and
     one bitmask per group (encoding 4, 1.9; not with `sparse_bitmask=False`).
@@ -377,7 +389,8 @@ def write_pnn(graph: Graph, sparse16: bool = True, narrow_ints: bool = True, sho
     readers older than 1.7 load; `narrow_ints=False` keeps s32 constants 4 bytes a value
     (encoding 3 stores those whose values fit in s8 or s16 narrower, format 1.8).
     `short_names` stores the tensors other than graph inputs and outputs under their id
-    (short_tensor_names); node names are kept."""
+    (short_tensor_names); node names are kept. A b1 constant whose rows are stored
+    smaller as tree deltas takes encoding 5 (1.10; not with `b1_deltas=False`)."""
     order = _tensor_order(graph)
     if len(graph.metadata) > spec.MAX_META or len(order) > spec.MAX_TENSORS or len(graph.nodes) > spec.MAX_NODES:
         raise ValueError("graph has too many metadata entries, tensors or nodes for format 1.x")
@@ -415,10 +428,14 @@ def write_pnn(graph: Graph, sparse16: bool = True, narrow_ints: bool = True, sho
         elif tensor.is_constant:
             blob = _constant_bytes(tensor)
             width = _narrow_width(tensor, blob) if narrow_ints and not group else None
+            delta = _b1_delta_blob(tensor, blob) if b1_deltas else None
             if width is not None:
                 encoding = spec.ENCODING_NARROW_INT
                 blob = np.frombuffer(blob, "<i4").astype(spec.NARROW_INT_WIDTHS[width]).tobytes()
                 minor = max(minor, spec.MINOR_NARROW_INT)
+            elif delta is not None:
+                encoding, blob = spec.ENCODING_B1_DELTA, delta
+                minor = max(minor, spec.MINOR_B1_DELTA)
         stored.append((encoding, blob))
     aligned = [blob for encoding, blob in stored if blob is not None and encoding != spec.ENCODING_NARROW_INT]
     offset_of_narrow = sum(spec.align(len(blob)) for blob in aligned)

@@ -431,6 +431,8 @@ typedef struct bconv_job {
   const uint64_t *x; /* packed input of this image */
   float *y;          /* this image's f32 output, or NULL */
   uint64_t *bits;    /* this image's b1 output, or NULL */
+  size_t chunk;      /* output channels a task runs: a multiple of BCONV_BLOCK */
+  size_t chunks;     /* tasks a group: ceil(out_c_group / chunk) */
 } bconv_job;
 
 /* The output transform of the channels from m0 on (a group's first). */
@@ -458,8 +460,8 @@ static pnn_b1_output bconv_output(const bconv_job *job, size_t m0) {
 static void bconv_task(void *context, size_t task, size_t thread) {
   const bconv_job *job = context;
   const bconv_params *p = job->p;
-  const size_t group = task / p->blocks, m_begin = (task % p->blocks) * BCONV_BLOCK;
-  const size_t m_end = m_begin + BCONV_BLOCK < p->out_c_group ? m_begin + BCONV_BLOCK : p->out_c_group;
+  const size_t group = task / job->chunks, m_begin = (task % job->chunks) * job->chunk;
+  const size_t m_end = m_begin + job->chunk < p->out_c_group ? m_begin + job->chunk : p->out_c_group;
   const size_t m0 = group * p->out_c_group;
   const pnn_b1_output out = bconv_output(job, m0);
   /* Packed by this op: groups apart; bit-packed input: a group starts on a word. */
@@ -491,8 +493,14 @@ void pnn_op_bconv_run(const pnn_model *model, const pnn_node *node, const void *
                       const pnn_run_context *ctx) {
   (void)model;
   const bconv_params *p = node->params;
-  bconv_job job = {p, ctx, NULL, NULL, NULL};
+  bconv_job job = {p, ctx, NULL, NULL, NULL, 0, 0};
   const size_t images = p->conv ? p->batch : 1;
+  /* As few channel chunks as there are threads: each task builds every pixel block's
+   * im2col panel once for all of its channels (with 64-channel tasks a 256-channel layer
+   * built each panel 4 times on one thread). */
+  const size_t threads = ctx->pool == NULL ? 1 : pnn_threadpool_size(ctx->pool);
+  job.chunk = pnn_nn_div_up(p->blocks, threads < p->blocks ? threads : p->blocks) * BCONV_BLOCK;
+  job.chunks = pnn_nn_div_up(p->out_c_group, job.chunk);
   const size_t in_c = p->channels * p->groups;
   for (size_t b = 0; b < images; ++b) {
     if (p->x_bits) {
@@ -516,7 +524,7 @@ void pnn_op_bconv_run(const pnn_model *model, const pnn_node *node, const void *
     if (p->mst && (ctx->pool == NULL || pnn_threadpool_size(ctx->pool) == 1)) {
       bconv_tree_delta(&job);
     } else {
-      pnn_parallel_for(ctx->pool, p->groups * p->blocks, bconv_task, &job);
+      pnn_parallel_for(ctx->pool, p->groups * job.chunks, bconv_task, &job);
     }
   }
 }
