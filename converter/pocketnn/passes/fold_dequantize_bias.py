@@ -21,7 +21,7 @@ from pocketnn.passes.graph_utils import (
 def _last_axis_bias(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
     """`value` as a float32 [N] bias of an output of `shape` (N its last dimension), or
     None when it varies along another axis or would change the output's shape."""
-    if not shape or value.dtype != np.float32 or value.ndim > len(shape):
+    if not shape or shape[-1] < 1 or value.dtype != np.float32 or value.ndim > len(shape):
         return None
     if any(d != 1 for d in value.shape[:-1]) or (value.ndim and value.shape[-1] not in (1, shape[-1])):
         return None
