@@ -54,6 +54,15 @@ def make_model(nodes: Sequence[onnx.NodeProto], inputs: dict[str, Sequence[int]]
     return model
 
 
+def qdq_pair(name: str, scale: float, zero_point: int, nodes: list, initializers: list) -> str:
+    """Appends QuantizeLinear -> DequantizeLinear (u8) on `name`; returns the dequantized name."""
+    initializers += [numpy_helper.from_array(np.array(scale, np.float32), f"{name}_scale"),
+                     numpy_helper.from_array(np.array(zero_point, np.uint8), f"{name}_zp")]
+    nodes += [helper.make_node("QuantizeLinear", [name, f"{name}_scale", f"{name}_zp"], [f"{name}_q"]),
+              helper.make_node("DequantizeLinear", [f"{name}_q", f"{name}_scale", f"{name}_zp"], [f"{name}_dq"])]
+    return f"{name}_dq"
+
+
 def unoptimized_session_options() -> ort.SessionOptions:
     """onnxruntime as a host-independent reference for integer models: with graph
     optimizations on, it fuses QDQ into int8 kernels whose results depend on the CPU

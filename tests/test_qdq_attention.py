@@ -13,17 +13,8 @@ import onnx
 import onnxruntime as ort
 import pocketnn
 import pytest
-from onnx import TensorProto, helper, numpy_helper
-from support import unoptimized_session_options
-
-
-def _qdq(name: str, scale: float, zero_point: int, nodes: list, initializers: list) -> str:
-    """Appends QuantizeLinear -> DequantizeLinear on `name`; returns the dequantized name."""
-    initializers += [numpy_helper.from_array(np.array(scale, np.float32), f"{name}_scale"),
-                     numpy_helper.from_array(np.array(zero_point, np.uint8), f"{name}_zp")]
-    nodes += [helper.make_node("QuantizeLinear", [name, f"{name}_scale", f"{name}_zp"], [f"{name}_q"]),
-              helper.make_node("DequantizeLinear", [f"{name}_q", f"{name}_scale", f"{name}_zp"], [f"{name}_dq"])]
-    return f"{name}_dq"
+from onnx import TensorProto, helper
+from support import qdq_pair, unoptimized_session_options
 
 
 def _model(nodes: list, initializers: list, inputs: dict[str, tuple[int, ...]], output: str) -> onnx.ModelProto:
@@ -39,11 +30,11 @@ def _matmul_model(a_shape: tuple[int, ...], b_shape: tuple[int, ...], zero_point
     """a, b -> QDQ each -> MatMul -> QDQ -> output."""
     nodes: list = []
     initializers: list = []
-    a = _qdq("a", 0.021, zero_points[0], nodes, initializers)
-    b = _qdq("b", 0.017, zero_points[1], nodes, initializers)
+    a = qdq_pair("a", 0.021, zero_points[0], nodes, initializers)
+    b = qdq_pair("b", 0.017, zero_points[1], nodes, initializers)
     nodes.append(helper.make_node("MatMul", [a, b], ["y"]))
     k = a_shape[-1]
-    y = _qdq("y", 0.0035 * np.sqrt(k), zero_points[2], nodes, initializers)
+    y = qdq_pair("y", 0.0035 * np.sqrt(k), zero_points[2], nodes, initializers)
     return _model(nodes, initializers, {"a": a_shape, "b": b_shape}, y)
 
 
@@ -53,16 +44,16 @@ def _attention_model(heads: int, tokens: int, head_dim: int) -> onnx.ModelProto:
     onnxruntime's quantizer writes it."""
     nodes: list = []
     initializers: list = []
-    q = _qdq("q", 0.024, 141, nodes, initializers)
+    q = qdq_pair("q", 0.024, 141, nodes, initializers)
     nodes.append(helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]))
-    kt = _qdq("kt", 0.022, 130, nodes, initializers)
+    kt = qdq_pair("kt", 0.022, 130, nodes, initializers)
     nodes.append(helper.make_node("MatMul", [q, kt], ["scores"]))
-    scores = _qdq("scores", 0.004 * head_dim, 114, nodes, initializers)
+    scores = qdq_pair("scores", 0.004 * head_dim, 114, nodes, initializers)
     nodes.append(helper.make_node("Softmax", [scores], ["probs"], axis=-1))
-    probs = _qdq("probs", 1 / 255, 0, nodes, initializers)
-    v = _qdq("v", 0.05, 134, nodes, initializers)
+    probs = qdq_pair("probs", 1 / 255, 0, nodes, initializers)
+    v = qdq_pair("v", 0.05, 134, nodes, initializers)
     nodes.append(helper.make_node("MatMul", [probs, v], ["context"]))
-    context = _qdq("context", 0.043, 123, nodes, initializers)
+    context = qdq_pair("context", 0.043, 123, nodes, initializers)
     shape = (1, heads, tokens, head_dim)
     return _model(nodes, initializers, {"q": shape, "k": shape, "v": shape}, context)
 

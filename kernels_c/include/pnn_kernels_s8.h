@@ -269,6 +269,20 @@ void pnn_u8_dequantize_f32_scalar(size_t n, const uint8_t *x, float scale, int32
 void pnn_u8_dequantize_f32_avx2(size_t n, const uint8_t *x, float scale, int32_t zero_point, float *y);
 pnn_u8_dequantize_f32_fn pnn_u8_dequantize_f32_select(const struct pnn_cpu_features *cpu, const char **name);
 
+/* DequantizeLinear followed by the float Add of a bias along the last axis (a QDQ
+ * MatMul's bias, folded by the converter): rows x cols values, y[r][c] =
+ * (float)(x[r][c] - zero_point) * scale + bias[c], the product rounded to float32 before
+ * the sum (two roundings, as the two ONNX operators: no fused multiply-add; the files
+ * are built with -ffp-contract=off). Every variant equals the reference exactly. */
+typedef void (*pnn_u8_dequantize_bias_f32_fn)(size_t rows, size_t cols, const uint8_t *x, float scale,
+                                              int32_t zero_point, const float *bias, float *y);
+void pnn_u8_dequantize_bias_f32_scalar(size_t rows, size_t cols, const uint8_t *x, float scale, int32_t zero_point,
+                                       const float *bias, float *y);
+void pnn_u8_dequantize_bias_f32_avx2(size_t rows, size_t cols, const uint8_t *x, float scale, int32_t zero_point,
+                                     const float *bias, float *y);
+pnn_u8_dequantize_bias_f32_fn pnn_u8_dequantize_bias_f32_select(const struct pnn_cpu_features *cpu,
+                                                                const char **name);
+
 /* ---- u8 max pooling (kernels_c/u8-pool/) ---------------------------------------
  * y = max over the window's taps inside the image (padding never wins; a window with
  * no tap inside gives 0). Quantized max pooling keeps the input's scale and zero point. */

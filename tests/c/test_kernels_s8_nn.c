@@ -666,6 +666,49 @@ static void test_dequantize(stats *reference, dequantize_variant *variants, size
   }
 }
 
+typedef struct dequantize_bias_variant {
+  pnn_u8_dequantize_bias_f32_fn fn;
+  stats s;
+} dequantize_bias_variant;
+
+/* With a bias along the last axis: the reference against the contract (the product
+ * rounded to float32, then the float32 sum, each computed in double and rounded once:
+ * an FMA would differ), each variant against the reference bit for bit on rows x cols
+ * of 1..3 x 1..41 (every tail of an 8-lane row), nothing written past the end. */
+static void test_dequantize_bias(stats *reference, dequantize_bias_variant *variants, size_t num_variants) {
+  rng r = {0xb1a5f00du};
+  enum { MAX_ROWS = 3, MAX_COLS = 41, N = MAX_ROWS * MAX_COLS + 1 };
+  uint8_t x[N];
+  float bias[MAX_COLS], want[N], got[N];
+  for (size_t cols = 1; cols <= MAX_COLS; ++cols) {
+    const size_t rows = 1 + cols % MAX_ROWS;
+    const float scale = cols % 3 == 0 ? ldexpf(1.0f, (int)rng_range(&r, -10, 10))
+                                      : (float)rng_log_uniform(&r, 1e-4, 10.0);
+    const int32_t zero_point = cols % 4 == 0 ? 0 : (cols % 4 == 1 ? 255 : (int32_t)rng_range(&r, 0, 255));
+    fill_u8(&r, x, N, (int)(cols % 2));
+    for (size_t c = 0; c < cols; ++c) bias[c] = rng_uniform(&r, -2.0f, 2.0f) * scale * 64.0f;
+    for (size_t i = 0; i < N; ++i) want[i] = -777.0f;
+    pnn_u8_dequantize_bias_f32_scalar(rows, cols, x, scale, zero_point, bias, want);
+    size_t bad = 0;
+    for (size_t i = 0; i < rows * cols; ++i) {
+      const float product = (float)((double)((int32_t)x[i] - zero_point) * (double)scale);
+      if (want[i] != (float)((double)product + (double)bias[i % cols])) ++bad;
+    }
+    if (bad) fprintf(stderr, "dequantize+bias scalar %zu x %zu: %zu differ\n", rows, cols, bad);
+    record(reference, bad != 0 || want[rows * cols] != -777.0f);
+    for (size_t v = 0; v < num_variants; ++v) {
+      for (size_t i = 0; i < N; ++i) got[i] = -777.0f;
+      variants[v].fn(rows, cols, x, scale, zero_point, bias, got);
+      size_t at = 0;
+      while (at < rows * cols && memcmp(&got[at], &want[at], sizeof(float)) == 0) ++at;
+      if (at < rows * cols)
+        fprintf(stderr, "dequantize+bias %s %zu x %zu: y[%zu] = %g, expected %g\n", variants[v].s.name, rows, cols,
+                at, (double)got[at], (double)want[at]);
+      record(&variants[v].s, at < rows * cols || got[rows * cols] != -777.0f);
+    }
+  }
+}
+
 /* ---- u8 max pooling ------------------------------------------------------------- */
 
 typedef struct maxpool_variant {
@@ -758,6 +801,14 @@ int main(void) {
   const pnn_u8_dequantize_f32_fn dequantize_best = pnn_u8_dequantize_f32_select(&cpu, &dequantize_name);
   if (strcmp(dequantize_name, "scalar") != 0)
     dequantize[num_dequantize++] = (dequantize_variant){dequantize_best, {dequantize_name, 0, 0}};
+  const char *dequantize_bias_name = "scalar";
+  dequantize_bias_variant dequantize_bias[1] = {0};
+  size_t num_dequantize_bias = 0;
+  const pnn_u8_dequantize_bias_f32_fn dequantize_bias_best =
+      pnn_u8_dequantize_bias_f32_select(&cpu, &dequantize_bias_name);
+  if (strcmp(dequantize_bias_name, "scalar") != 0)
+    dequantize_bias[num_dequantize_bias++] =
+        (dequantize_bias_variant){dequantize_bias_best, {dequantize_bias_name, 0, 0}};
   dw_variant dw[2] = {0};
   add_variant add[2] = {0};
   size_t num_dw = 0, num_add = 0;
@@ -784,6 +835,7 @@ int main(void) {
   stats quantize_reference = {"f32 -> u8 quantize (scalar) vs direct formula", 0, 0};
   stats maxpool_reference = {"u8 maxpool (scalar) vs direct formula", 0, 0};
   stats dequantize_reference = {"u8 -> f32 dequantize (scalar) vs direct formula", 0, 0};
+  stats dequantize_bias_reference = {"u8 -> f32 dequantize + bias (scalar) vs direct formula", 0, 0};
   check_requantize(&requant);
   test_dwconv(&dw_reference, dw, num_dw);
   test_add(&add_reference, add, num_add);
@@ -792,9 +844,10 @@ int main(void) {
   test_quantize(&quantize_reference, quantize, num_quantize);
   test_maxpool(&maxpool_reference, maxpool, num_maxpool);
   test_dequantize(&dequantize_reference, dequantize, num_dequantize);
+  test_dequantize_bias(&dequantize_bias_reference, dequantize_bias, num_dequantize_bias);
 
   stats *references[] = {&requant, &dw_reference, &add_reference, &lut, &avgpool, &quantize_reference,
-                          &maxpool_reference, &dequantize_reference};
+                          &maxpool_reference, &dequantize_reference, &dequantize_bias_reference};
   size_t failures = 0;
   for (size_t i = 0; i < sizeof references / sizeof references[0]; ++i)
     failures += report(NULL, references[i]);
@@ -803,6 +856,8 @@ int main(void) {
   for (size_t v = 0; v < num_quantize; ++v) failures += report("f32 -> u8 quantize", &quantize[v].s);
   for (size_t v = 0; v < num_maxpool; ++v) failures += report("u8 maxpool", &maxpool[v].s);
   for (size_t v = 0; v < num_dequantize; ++v) failures += report("u8 -> f32 dequantize", &dequantize[v].s);
+  for (size_t v = 0; v < num_dequantize_bias; ++v)
+    failures += report("u8 -> f32 dequantize + bias", &dequantize_bias[v].s);
   if (failures) printf("FAILED: %zu cases\n", failures);
   return failures ? 1 : 0;
 }

@@ -7,9 +7,10 @@ or a node is a value-type operator, op codes 90 and up (1.4), and so on (spec.MI
 docs/FORMAT.md, version_minor): 1.7 when a tensor is stored group-sparse with 16-bit
 indices, which the writer does whenever every index fits (at most 65535 columns),
 1.8 when an s32 constant is stored as s8 or s16 values (encoding 3), which it does
-whenever they fit, and 1.9 when a group-sparse tensor is smallest as one bitmask per
-group (encoding 4; at densities above about 1/16), and 1.10 when a b1 constant is
-smaller as tree deltas (encoding 5, format/b1_delta.py).
+whenever they fit, 1.9 when a group-sparse tensor is smallest as one bitmask per
+group (encoding 4; at densities above about 1/16), 1.10 when a b1 constant is
+smaller as tree deltas (encoding 5, format/b1_delta.py), and 1.11 when a
+DequantizeLinear reads a bias.
 """
 
 from __future__ import annotations
@@ -476,6 +477,8 @@ def write_pnn(graph: Graph, sparse16: bool = True, narrow_ints: bool = True, sho
             minor = max(minor, spec.MINOR_QAVERAGE_POOL if node.op == "QAveragePool" else spec.MINOR_INTEGER_OPS)
             if node.op == "QGemm" and len(graph.tensors[node.inputs[0]].shape) > 2:
                 minor = max(minor, spec.MINOR_QGEMM_ROWS)
+            if node.op == "DequantizeLinear" and len(node.inputs) > 1:
+                minor = max(minor, spec.MINOR_DEQUANTIZE_BIAS)
     for name in graph.inputs:
         structure.pack("i", ids[name])
     for name in graph.outputs:

@@ -168,11 +168,13 @@ def quantize_qdq_graph(graph: Graph, info: QdqInfo, max_constant_elements: int) 
     over `max_constant_elements` elements, as for a float model."""
     # Imported here: the passes and the quantizer import frontend modules themselves.
     from pocketnn.passes import bounded_pipeline, run_passes
+    from pocketnn.passes.fold_dequantize_bias import fold_dequantize_bias
     from pocketnn.quantization.quantize_graph import quantize_graph
 
     graph = run_passes(graph, bounded_pipeline(max_constant_elements))
     try:
-        return quantize_graph(graph, info.qparams, weight_scales=info.weight_scales, keep_qdq_rounding=True)
+        return fold_dequantize_bias(quantize_graph(graph, info.qparams, weight_scales=info.weight_scales,
+                                                   keep_qdq_rounding=True))
     except ValueError as exc:  # quantization.arith refuses multipliers and weights it cannot encode
         if isinstance(exc, PocketnnError):
             raise

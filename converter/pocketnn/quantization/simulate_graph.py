@@ -89,10 +89,15 @@ def _reshape(graph: Graph, node: Node, x: np.ndarray) -> np.ndarray:
     raise ValueError(f"Reshape {node.name!r} mixes the batch axis; simulate one batch at a time")
 
 
+def _dequantize(g: Graph, n: Node, x: np.ndarray) -> np.ndarray:
+    y = simulate.dequantize_linear(x, float(n.attrs["scale"]), _int(n, "zero_point"))
+    bias = g.constant(n.inputs[1]) if len(n.inputs) > 1 else None
+    return y if bias is None else y + bias.astype(np.float32)  # rounded product, then the sum
+
+
 _INTEGER_OPS: dict[str, Callable[..., np.ndarray]] = {
     "QuantizeLinear": lambda g, n, x: simulate.quantize_linear(x, float(n.attrs["scale"]), _int(n, "zero_point")),
-    "DequantizeLinear": lambda g, n, x: simulate.dequantize_linear(x, float(n.attrs["scale"]),
-                                                                   _int(n, "zero_point")),
+    "DequantizeLinear": _dequantize,
     "QConv": _qconv,
     "QGemm": _qgemm,
     "QAdd": _qadd,

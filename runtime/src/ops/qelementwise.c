@@ -22,6 +22,8 @@ typedef struct qew_params {
   pnn_u8_add_fn add_fn;
   pnn_f32_quantize_u8_fn quantize_fn; /* Quantize */
   pnn_u8_dequantize_f32_fn dequantize_fn; /* Dequantize */
+  pnn_u8_dequantize_bias_f32_fn dequantize_bias_fn; /* Dequantize with a bias */
+  size_t bias_cols;            /* Dequantize with a bias: its length, X's last dimension */
   pnn_u8_maxpool2d_fn maxpool_fn;     /* QMaxPool */
   pnn_u8_avgpool_params avgpool;      /* QAveragePool: arrays after the params */
   size_t b_stride;             /* QAdd: 1, or 0 for a one-element B */
@@ -164,6 +166,24 @@ static pnn_status prepare_avgpool(pnn_node *node, const char *op, qew_params *p,
   return PNN_OK;
 }
 
+/* DequantizeLinear's optional bias: f32 [N], N = X's last dimension, added after the
+ * product (a QDQ MatMul's bias Add, folded by the converter). Counts rows of N. */
+static pnn_status prepare_dequantize_bias(const pnn_model *model, const pnn_node *node, qew_params *p,
+                                          pnn_error *error) {
+  const pnn_tensor *x = pnn_input_tensor(model, node, 0), *bias = pnn_input_tensor(model, node, 1);
+  pnn_status st = pnn_q_check_dtype(node, "DequantizeLinear", bias, "bias", PNN_DTYPE_F32, "f32", error);
+  if (st != PNN_OK) return st;
+  if (x->rank < 1 || x->dims[x->rank - 1] < 1 || bias->rank != 1 || bias->dims[0] != x->dims[x->rank - 1]) {
+    return pnn_set_error(error, PNN_ERR_SHAPE,
+                         "node \"%s\" (DequantizeLinear): bias \"%s\" must have shape [N], N the last dimension "
+                         "of X",
+                         node->name, bias->name);
+  }
+  p->bias_cols = (size_t)bias->dims[0];
+  p->count = x->numel / p->bias_cols;
+  return PNN_OK;
+}
+
 pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
   const char *op = op_name(node->op);
   qew_params p;
@@ -174,7 +194,8 @@ pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_err
     case PNN_OP_QUANTIZE:
     case PNN_OP_DEQUANTIZE: {
       const bool quantize = node->op == PNN_OP_QUANTIZE;
-      st = check_unary(model, node, op, 1, quantize ? PNN_DTYPE_F32 : PNN_DTYPE_U8, quantize ? "f32" : "u8",
+      const bool with_bias = !quantize && node->n_inputs == 2;
+      st = check_unary(model, node, op, with_bias ? 2 : 1, quantize ? PNN_DTYPE_F32 : PNN_DTYPE_U8, quantize ? "f32" : "u8",
                        quantize ? PNN_DTYPE_U8 : PNN_DTYPE_F32, quantize ? "u8" : "f32", error);
       if (st != PNN_OK || (st = pnn_q_attr_scale(node, op, "scale", &p.scale, error)) != PNN_OK ||
           (st = pnn_q_attr_int(node, op, "zero_point", 0, 255, &zp, error)) != PNN_OK) {
@@ -183,6 +204,11 @@ pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_err
       p.zero_point = (int32_t)zp;
       p.count = pnn_input_tensor(model, node, 0)->numel;
       const char *isa = "scalar";
+      if (with_bias) {
+        if ((st = prepare_dequantize_bias(model, node, &p, error)) != PNN_OK) return st;
+        p.dequantize_bias_fn = pnn_u8_dequantize_bias_f32_select(&model->cpu, &isa);
+        return store_params(node, &p, PNN_KERNEL_NAME("dequantizebias", isa), error);
+      }
       if (!quantize) {
         p.dequantize_fn = pnn_u8_dequantize_f32_select(&model->cpu, &isa);
         return store_params(node, &p, PNN_KERNEL_NAME("dequantize", isa), error);
@@ -307,7 +333,12 @@ static void qew_task(void *context, size_t task, size_t thread) {
       p->quantize_fn(n, (const float *)job->in[0] + begin, p->scale, p->zero_point, y + begin);
       break;
     case PNN_OP_DEQUANTIZE:
-      p->dequantize_fn(n, x + begin, p->scale, p->zero_point, (float *)job->out[0] + begin);
+      if (p->bias_cols) {
+        p->dequantize_bias_fn(n, p->bias_cols, x + begin * p->bias_cols, p->scale, p->zero_point, job->in[1],
+                              (float *)job->out[0] + begin * p->bias_cols);
+      } else {
+        p->dequantize_fn(n, x + begin, p->scale, p->zero_point, (float *)job->out[0] + begin);
+      }
       break;
     case PNN_OP_QADD: {
       const uint8_t *b = job->in[1];
@@ -344,6 +375,8 @@ void pnn_op_qelementwise_run(const pnn_model *model, const pnn_node *node, const
     /* Channels per task: about QEW_CHUNK input bytes. */
     const size_t plane = node->op == PNN_OP_QGLOBAL_AVERAGE_POOL ? p->plane : p->geom.in_h * p->geom.in_w;
     job.chunk = plane >= QEW_CHUNK ? 1 : QEW_CHUNK / plane;
+  } else if (p->bias_cols) { /* rows of bias_cols per task */
+    job.chunk = p->bias_cols >= QEW_CHUNK ? 1 : QEW_CHUNK / p->bias_cols;
   }
   if (p->count == 0) return;
   pnn_parallel_for(ctx->pool, pnn_nn_div_up(p->count, job.chunk), qew_task, &job);
