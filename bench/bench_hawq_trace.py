@@ -1,8 +1,8 @@
 """HAWQ's Hessian-trace sensitivity against mixed precision's measured output perturbation
 (issue 14; docs/QUANTIZATION.md, "Which sensitivity predicts accuracy").
 
-For each weighted layer of the two digits CNNs, made int4 alone (every other layer int8,
-the conversion's default rounding for mixed: GPTQ + bias correction):
+For each weighted layer of the two digits CNNs, made int4 alone (every other layer int8;
+rounded by GPTQ + bias correction, mixed's default, and again by round to nearest):
 - measured: quantization.mixed.layer_costs's sensitivity (mean squared change of the
   outputs on 64 calibration digits against all-int8);
 - HAWQ: Tr(H) / n * ||Q(W) - W||^2 with the layer-wise Hessian H = 2 X X^T / N of the
@@ -10,8 +10,9 @@ the conversion's default rounding for mixed: GPTQ + bias correction):
   output channel the same H, so this is mean(diag H) * ||Q(W) - W||^2);
 - the layer-local quadratic form sum_c dW_c H dW_c^T (the layer's own output error)
   as a third predictor;
-and the truth: the test accuracy lost on the 1000 held-out digits against all-int8.
-Prints each predictor's Spearman rank correlation with the loss over the layers.
+and the truth: the test accuracy lost on the 1000 held-out digits against all-int8, and
+(steadier: one digit is 0.1 point) the mean squared change of the held-out logits.
+Prints each predictor's Spearman rank correlation with both over the layers.
 
     python bench/bench_hawq_trace.py
 """
@@ -36,30 +37,38 @@ from pocketnn.runtime import Model
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 
 
-def _accuracy(data: bytes, images: np.ndarray, labels: np.ndarray) -> float:
+def _logits(data: bytes, images: np.ndarray) -> np.ndarray:
     model = Model(data)
-    hits = [int(model.run({"input": images[i:i + 1]})["logits"].argmax()) == labels[i] for i in range(len(labels))]
-    return float(np.mean(hits))
+    return np.concatenate([model.run({"input": images[i:i + 1]})["logits"] for i in range(len(images))]).astype(
+        np.float64)
 
 
-def study(name: str) -> None:
+def study(name: str, rounding_name: str) -> None:
     images, labels = load_digits_fixture("test", FIXTURES)
     calib, _ = load_digits_fixture("calib", FIXTURES)
     graph = split_lookup_activations(run_passes(import_onnx(str(FIXTURES / f"{name}.onnx"))))
-    qparams, rounding = calibrate(graph, {"input": calib}, "percentile", "auto", may_be_int4=True)
+    qparams, rounding = calibrate(graph, {"input": calib}, "percentile", rounding_name, may_be_int4=True)
+    if rounding_name == "nearest":  # HAWQ's Hessian needs the input statistics all the same
+        rounding.statistics = calibrate(graph, {"input": calib}, "percentile", "gptq", may_be_int4=True)[1].statistics
+        rounding_used = None
+    else:
+        rounding_used = rounding
     nodes = weighted_nodes(graph)
     count = len(nodes)
-    base = _accuracy(write_pnn(quantize_graph(graph, qparams, rounding=rounding, layer_bits=[8] * count)),
-                     images, labels)
+    base_logits = _logits(write_pnn(quantize_graph(graph, qparams, rounding=rounding_used, layer_bits=[8] * count)),
+                          images)
+    base = float(np.mean(base_logits.argmax(1) == labels))
     feeds = [{"input": calib[i:i + 1]} for i in range(SENSITIVITY_SAMPLES)]
-    measured = [c.sensitivity for c in layer_costs(graph, qparams, feeds, measure_latency=False, rounding=rounding)]
-    hawq, local, loss = [], [], []
+    measured = [c.sensitivity for c in layer_costs(graph, qparams, feeds, measure_latency=False,
+                                                   rounding=rounding_used)]
+    hawq, local, loss, held_out = [], [], [], []
     for index, node in enumerate(nodes):
         layer = _as_weighted(graph, node)
         assert layer is not None
         w = layer.weights
         q, scales = quantize_weights(w, 4, axis=0)
-        q, _ = rounding.round(node.name, w, q, scales, 4)
+        if rounding_used is not None:
+            q, _ = rounding_used.round(node.name, w, q, scales, 4)
         delta = (q * scales.reshape((-1,) + (1,) * (w.ndim - 1)) - w).reshape(w.shape[0], -1)
         stats = rounding.statistics[node.name]
         groups = stats.gram.shape[0]
@@ -69,15 +78,21 @@ def study(name: str) -> None:
         local.append(float(np.einsum("gmk,gkl,gml->", d, h, d)))
         bits = [8] * count
         bits[index] = 4
-        acc = _accuracy(write_pnn(quantize_graph(graph, qparams, rounding=rounding, layer_bits=bits)), images, labels)
-        loss.append(base - acc)
-        print(f"  {node.name:40s} loss {100 * (base - acc):+.1f} pt  measured {measured[index]:.3g}"
-              f"  hawq {hawq[-1]:.3g}  local {local[-1]:.3g}")
-    print(f"{name}: int8 {base:.3f}; Spearman vs accuracy loss over {count} layers: "
-          f"measured {spearmanr(measured, loss).statistic:.2f}, HAWQ trace {spearmanr(hawq, loss).statistic:.2f}, "
-          f"layer-local quadratic {spearmanr(local, loss).statistic:.2f}")
+        logits = _logits(write_pnn(quantize_graph(graph, qparams, rounding=rounding_used, layer_bits=bits)), images)
+        loss.append(base - float(np.mean(logits.argmax(1) == labels)))
+        held_out.append(float(np.mean((logits - base_logits) ** 2)))
+        print(f"  {node.name:40s} loss {100 * loss[-1]:+.1f} pt  held-out logit MSE {held_out[-1]:.3g}  "
+              f"measured {measured[index]:.3g}  hawq {hawq[-1]:.3g}  local {local[-1]:.3g}")
+
+    def rho(truth: list[float]) -> str:
+        return ", ".join(f"{label} {spearmanr(values, truth).statistic:.2f}" for label, values in
+                         (("measured", measured), ("HAWQ trace", hawq), ("layer-local quadratic", local)))
+
+    print(f"{name}, rounding {rounding_name}: int8 {base:.3f}; Spearman over {count} layers vs accuracy loss: "
+          f"{rho(loss)}; vs held-out logit MSE: {rho(held_out)}", flush=True)
 
 
 if __name__ == "__main__":
-    for model in ("digits_cnn", "digits_conv3x3"):
-        study(model)
+    for rounding_name in ("gptq", "nearest"):
+        for model in ("digits_cnn", "digits_conv3x3"):
+            study(model, rounding_name)
