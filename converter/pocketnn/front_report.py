@@ -172,8 +172,10 @@ def front_html(rows: Sequence[FrontRow], result: JointResult, score_name: str, m
                     f"<td>{r.point.file_bytes:,}</td><td>{r.score:.4f}</td><td>{r.sqnr_db:.1f}</td>"
                     f"<td>{r.latency_ms:.3f}</td><td>{r.point.error:.3g}</td><td>{'yes' if r.on_front else ''}</td>"
                     f"<td>{html.escape(r.options)}</td></tr>")
-    gain = ("the evolutionary refinement beat the ILP's pick" if result.chosen.error < result.ilp.error
-            else "the ILP's pick stayed the best")
+    gain = (f"with layers pruned alone the {result.method} refinement lowered the ILP pick's output error from "
+            f"{result.ilp.error:.3g} to {result.found.error:.3g}" if result.found.error < result.ilp.error
+            else f"with layers pruned alone the {result.method} refinement found no point better than the ILP's "
+                 f"pick (output error {result.ilp.error:.3g})")
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>pocketnn front: {html.escape(model_name)}</title>",
@@ -182,10 +184,10 @@ def front_html(rows: Sequence[FrontRow], result: JointResult, score_name: str, m
         "</head><body>",
         f"<h1>Accuracy / size / latency front: {html.escape(model_name)}</h1>",
         f"<p>Compress budget {result.budget:g} of the float32 weights ({result.fp32_bytes:,} bytes). "
-        f"{len(rows)} points visited ({result.method} refinement after the ILP); {gain} "
-        f"(output error {result.ilp.error:.3g} -> {result.chosen.error:.3g}). Chosen (red): "
-        f"{chosen.size_fraction:.4f} of the float32 weights, {html.escape(score_name)} {chosen.score:.4f}, "
-        f"{chosen.latency_ms:.3f} ms. Blue: on the front (error, size, latency); grey: dominated.</p>",
+        f"{len(rows)} points visited; {gain}. Written (red): the {html.escape(chosen.point.origin)} point, pruned "
+        f"sequentially and recalibrated, output error {chosen.point.error:.3g}, {chosen.size_fraction:.4f} of the "
+        f"float32 weights, {html.escape(score_name)} {chosen.score:.4f}, {chosen.latency_ms:.3f} ms. "
+        "Blue: on the front (error, size, latency); grey: dominated.</p>",
         _panel(rows, lambda r: r.size_fraction, "file / float32 weights", score_name, result.budget),
         _panel(rows, lambda r: r.latency_ms, "latency (ms, thread CPU)", score_name, None),
         f"<table><thead>{head}</thead><tbody>", *body, "</tbody></table>", "</body></html>"])

@@ -125,11 +125,6 @@ class JointResult:
     # rebuilds a point's quantized graph (for the front report's measurements)
     build: Callable[[Point], Graph] = field(repr=False)
 
-    @property
-    def refinement_beat_ilp(self) -> bool:
-        """Whether the refinement's pick measured better than the ILP's (as written)."""
-        return self.chosen.choice != self.ilp.choice
-
     def options_of(self, point: Point) -> list[Option]:
         return [layer.options[i] for layer, i in zip(self.layers, point.choice)]
 
