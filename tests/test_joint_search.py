@@ -172,3 +172,19 @@ def test_cli_report_needs_compress_budget_and_budget_errors(tmp_path, capsys) ->
         compress_joint(graph, {"input": calib[:8]}, 0.0)
     with pytest.raises(QuantizationError, match="drop quantize"):
         convert_model(str(MODEL), calib={"input": calib[:8]}, quantize="int8", compress_budget=0.2, quiet=True)
+
+
+def test_cli_compress_budget_writes_the_model_and_the_front(tmp_path, capsys) -> None:
+    path, calib_path = tmp_path / "tiny.onnx", tmp_path / "calib.npz"
+    _tiny_mlp(path)
+    rng = np.random.default_rng(5)
+    np.savez(calib_path, input=rng.standard_normal((64, 24)).astype(np.float32), labels=rng.integers(0, 8, 64))
+    out, report = tmp_path / "tiny.pnn", tmp_path / "front.html"
+    assert main(["convert", str(path), "-o", str(out), "--calib", str(calib_path), "--compress-budget", "0.35",
+                 "--report", str(report), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "compress budget 0.35" in printed and "wrote" in printed
+    assert out.stat().st_size <= 0.35 * 4 * (24 * 32 + 32 * 32 + 32 * 8)
+    page = _Page()
+    page.feed(report.read_text(encoding="utf-8"))
+    assert page.rows and "<th>accuracy</th>" in report.read_text(encoding="utf-8")
