@@ -22,9 +22,9 @@ from pocketnn.frontend.onnx_import import import_onnx
 from pocketnn.passes import run_passes
 from pocketnn.quantization.activations import QuantizationError
 from pocketnn.quantization.joint import (
+    JointSearch,
     LayerOptions,
     Option,
-    _Search,
     compress_joint,
     evolve,
     exhaustive,
@@ -83,7 +83,7 @@ def test_refinement_on_a_tiny_model_against_every_assignment(tmp_path) -> None:
     graph = run_passes(import_onnx(str(path)))
     calib = {"input": np.random.default_rng(4).standard_normal((96, 24)).astype(np.float32)}
     qparams, rounding = calibrate(graph, calib, "minmax", "auto", may_be_int4=True)
-    search = _Search(graph, qparams, rounding, load_calibration(calib, graph), SparsityOptions())
+    search = JointSearch(graph, qparams, rounding, load_calibration(calib, graph), SparsityOptions())
     layers, int8 = measure_layers(search, measure_latency=False)
     assert [len(layer.options) for layer in layers] == [5, 5, 5]  # a Gemm reading the input is prunable
     weights = sum(layer.nbytes[0] for layer in layers)

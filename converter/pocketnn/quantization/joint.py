@@ -59,9 +59,9 @@ from pocketnn.sparsity.allocate import flat_outputs, layer_statistics, output_er
 from pocketnn.sparsity.blas import single_thread_blas
 from pocketnn.sparsity.calibration import CalibSource, capture, load_calibration
 from pocketnn.sparsity.layers import Layer, canonicalize_for_sparse, find_layers, set_weight_matrix, weight_matrix
-from pocketnn.sparsity.reconstruct import bias_refittable, get_bias, set_bias
 from pocketnn.sparsity.pipeline import compress
 from pocketnn.sparsity.recipe import LayerRule, SparsityOptions
+from pocketnn.sparsity.reconstruct import bias_refittable, get_bias, set_bias
 
 SPARSITIES = (0.5, 0.7, 0.9)
 GROUP = 4  # output channels per mask group (the sparsity stage's fallback G)
@@ -156,7 +156,7 @@ def solve_options(layers: Sequence[LayerOptions], byte_limit: float, second_limi
     return tuple(choice)
 
 
-class _Search:
+class JointSearch:
     """The float graph, its calibration and pruned variants; builds and evaluates points."""
 
     def __init__(self, graph: Graph, qparams: Mapping[str, QParams], rounding: WeightRounding,
@@ -242,7 +242,7 @@ class _Search:
         return self.seen[choice]
 
 
-def _one_layer_choices(search: _Search) -> list[tuple[int, tuple[int, ...]]]:
+def _one_layer_choices(search: JointSearch) -> list[tuple[int, tuple[int, ...]]]:
     """(layer index, assignment) for every layer and non-default option: that layer alone
     takes it, every other is dense int8."""
     base = [0] * len(search.names)
@@ -250,7 +250,7 @@ def _one_layer_choices(search: _Search) -> list[tuple[int, tuple[int, ...]]]:
             for index, name in enumerate(search.names) for j in range(1, len(search.options[name]))]
 
 
-def measure_layers(search: _Search, measure_latency: bool) -> tuple[list[LayerOptions], Point]:
+def measure_layers(search: JointSearch, measure_latency: bool) -> tuple[list[LayerOptions], Point]:
     """Every layer's options measured alone (module doc, 1), and the all-int8 point."""
     int8 = search.evaluate(tuple([0] * len(search.names)), "int8")
     singles = _one_layer_choices(search)
@@ -299,7 +299,7 @@ def _within(layers: Sequence[LayerOptions], choice: Sequence[int], second_limit:
     return second_limit is None or sum(layer.seconds[j] for layer, j in zip(layers, choice)) <= second_limit
 
 
-def evolve(search: _Search, layers: Sequence[LayerOptions], start: Point, byte_limit: float, file_limit: float,
+def evolve(search: JointSearch, layers: Sequence[LayerOptions], start: Point, byte_limit: float, file_limit: float,
            second_limit: float | None, evaluations: int = EVOLUTION_EVALUATIONS, seed: int = 0) -> Point:
     """(1 + OFFSPRING) evolution from `start` (module doc, 3): the best point found."""
     rng = np.random.default_rng(seed)
@@ -329,7 +329,7 @@ def evolve(search: _Search, layers: Sequence[LayerOptions], start: Point, byte_l
     return best
 
 
-def exhaustive(search: _Search, layers: Sequence[LayerOptions], byte_limit: float, file_limit: float,
+def exhaustive(search: JointSearch, layers: Sequence[LayerOptions], byte_limit: float, file_limit: float,
                second_limit: float | None) -> Point | None:
     """The least-error assignment within the budgets, every assignment whose weights fit
     `byte_limit` evaluated."""
@@ -363,7 +363,7 @@ def compress_joint(graph: Graph, calib: CalibSource | None, budget: float, laten
     graph = split_lookup_activations(graph)
     qparams, weight_rounding = calibrate(graph, calib, method, rounding, may_be_int4=True)
     assert calib is not None  # calibrate raised otherwise
-    search = _Search(graph, qparams, weight_rounding, load_calibration(calib, graph), options)
+    search = JointSearch(graph, qparams, weight_rounding, load_calibration(calib, graph), options)
     layers, int8 = measure_layers(search, latency_budget is not None)
     fp32_bytes = 4 * sum(int(np.prod(search.graph.tensors[n.inputs[1]].shape)) for n in weighted_nodes(search.graph))
     file_limit = budget * fp32_bytes
