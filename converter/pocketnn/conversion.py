@@ -7,6 +7,7 @@ flipping and binary.mst_choice's measured per-layer MST choice) -> compression (
 channel rearrangement, group pruning, reconstruction; pre-pruned weights marked sparse)
 -> optional static quantization of the compressed graph (quantization.quantize_graph:
 int8 / int4 integer operators; quantization.mixed: int4/int8 per layer chosen by an ILP;
+quantization.joint: per-layer sparsity and bits together under a file budget;
 quantization.sparse_storage: which pruned layers stay group-sparse as s8) -> pack
 (format.writer).
 """
