@@ -184,8 +184,9 @@ def front_html(rows: Sequence[FrontRow], result: JointResult, score_name: str, m
         "</head><body>",
         f"<h1>Accuracy / size / latency front: {html.escape(model_name)}</h1>",
         f"<p>Compress budget {result.budget:g} of the float32 weights ({result.fp32_bytes:,} bytes). "
-        f"{len(rows)} points visited; {gain}. Written (red): the {html.escape(chosen.point.origin)} point, pruned "
-        f"sequentially and recalibrated, output error {chosen.point.error:.3g}, {chosen.size_fraction:.4f} of the "
+        f"{len(rows)} points visited; {gain}. Written (red): the {html.escape(chosen.point.origin)} point"
+        f"{', pruned sequentially and recalibrated' if chosen.point.refit else ', layers pruned alone'}, "
+        f"output error {chosen.point.error:.3g}, {chosen.size_fraction:.4f} of the "
         f"float32 weights, {html.escape(score_name)} {chosen.score:.4f}, {chosen.latency_ms:.3f} ms. "
         "Blue: on the front (error, size, latency); grey: dominated.</p>",
         _panel(rows, lambda r: r.size_fraction, "file / float32 weights", score_name, result.budget),
