@@ -6,12 +6,16 @@ import argparse
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pocketnn.console import escape, make_console
 from pocketnn.errors import PocketnnError
 from pocketnn.extras import missing_extra
+
+if TYPE_CHECKING:
+    from pocketnn.quantization.joint import JointResult
 
 console = make_console()
 
@@ -43,6 +47,8 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         max_constant_elements = DEFAULT_MAX_CONSTANT_ELEMENTS
     elif max_constant_elements < 1:
         raise ValueError(f"--max-constant-elements must be >= 1, got {max_constant_elements}")
+    if args.report is not None and args.compress_budget is None:
+        raise ValueError("--report writes the front of the --compress-budget search: give --compress-budget")
     options = sparsity_options(args.sparsity, args.sparsity_pattern, args.recipe)
     with warnings.catch_warnings():  # the sparsity report below prints them
         warnings.simplefilter("ignore", UserWarning)
@@ -52,8 +58,10 @@ def _cmd_convert(args: argparse.Namespace) -> int:
                                max_constant_elements=max_constant_elements,
                                bind=parse_bindings(args.bind), quiet=args.quiet, rounding=args.rounding,
                                binarize=args.binarize, mst=args.mst, mst_budget=args.mst_budget,
-                               keep_names=args.keep_names)
+                               keep_names=args.keep_names, compress_budget=args.compress_budget)
     Path(args.output).write_bytes(result.data)
+    if result.joint is not None:
+        _joint_summary(result.joint, args.report, args.calib, args.model, args.quiet)
     if result.sparsity.layers:
         print_sparsity_report(console, result.sparsity)
     if not args.quiet and (result.mst_budget is not None or result.mst is not None):
@@ -65,6 +73,25 @@ def _cmd_convert(args: argparse.Namespace) -> int:
             print_mst_report(console, result.mst)
     console.print(f"wrote {args.output} ({len(result.data):,} bytes)")
     return 0
+
+
+def _joint_summary(joint: JointResult, report: str | None, calib: str, model: str, quiet: bool) -> None:
+    """What --compress-budget chose, and the front page when asked."""
+    from pocketnn.progress import reporting
+
+    chosen = joint.chosen
+    console.print(f"compress budget {joint.budget:g}: {chosen.file_bytes / joint.fp32_bytes:.4f} of the float32 "
+                  f"weights, output error {chosen.error:.3g} as written ({chosen.origin}); layers pruned alone: "
+                  f"ILP pick {joint.ilp.error:.3g}, {joint.method} best {joint.found.error:.3g} "
+                  f"({len(joint.points)} points)")
+    console.print("  " + ", ".join(f"{layer.name}: {option.label}"
+                                   for layer, option in zip(joint.layers, joint.options_of(chosen))))
+    if report is not None:
+        from pocketnn.front_report import write_front_report
+
+        with reporting(quiet):
+            write_front_report(report, joint, calib, model)
+        console.print(f"wrote {report} (the front of {len(joint.points)} points)")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -176,11 +203,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size-budget", type=float, default=0.5, metavar="F",
                    help="--quantize mixed: weight bytes at most this fraction of all-int8's (default 0.5)")
     p.add_argument("--latency-budget", type=float, metavar="F",
-                   help="--quantize mixed: measured latency at most this fraction of all-int8's")
+                   help="--quantize mixed / --compress-budget: measured latency at most this fraction of all-int8's")
     p.add_argument("--int4-first-last", action="store_true",
                    help="--quantize mixed: let the first and last weighted layers be int4 too (by "
                         "default they stay int8, the most sensitive ones); needed for budgets below "
                         "what the other layers alone can save")
+    p.add_argument("--compress-budget", type=float, metavar="F",
+                   help="choose every layer's sparsity (0/50/70/90%%) and bits (int4/int8) together so the "
+                        ".pnn is at most this fraction of the float32 weights' bytes (e.g. 0.15; needs --calib, "
+                        "replaces --quantize / --sparsity; with --latency-budget also the measured layer "
+                        "latency at most that fraction of int8's)")
+    p.add_argument("--report", metavar="FRONT.html",
+                   help="--compress-budget: write the accuracy / size / latency front of every point the "
+                        "search evaluated, the chosen one marked, as a self-contained HTML page (accuracy "
+                        "when --calib has a 'labels' array, else top-1 agreement with the float model)")
     p.add_argument("--calib-method", default="percentile", choices=["percentile", "mse", "minmax"],
                    help="how --quantize picks activation ranges from --calib (default percentile)")
     p.add_argument("--recipe", metavar="RECIPE.json", help="per-layer sparsity targets (docs/SPARSITY.md)")

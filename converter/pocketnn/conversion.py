@@ -7,6 +7,7 @@ flipping and binary.mst_choice's measured per-layer MST choice) -> compression (
 channel rearrangement, group pruning, reconstruction; pre-pruned weights marked sparse)
 -> optional static quantization of the compressed graph (quantization.quantize_graph:
 int8 / int4 integer operators; quantization.mixed: int4/int8 per layer chosen by an ILP;
+quantization.joint: per-layer sparsity and bits together under a file budget;
 quantization.sparse_storage: which pruned layers stay group-sparse as s8) -> pack
 (format.writer).
 """
@@ -30,6 +31,7 @@ from pocketnn.passes import bounded_pipeline, run_passes
 from pocketnn.passes.lower_binary import lower_binary
 from pocketnn.progress import reporting, step
 from pocketnn.quantization.activations import DEFAULT_CALIB_METHOD, QuantizationError
+from pocketnn.quantization.joint import JointResult, compress_joint
 from pocketnn.quantization.mixed import quantize_mixed
 from pocketnn.quantization.quantize_graph import quantize_static
 from pocketnn.quantization.rounding import DEFAULT_ROUNDING
@@ -56,6 +58,7 @@ class Conversion:
     sparsity: SparsityReport
     mst: MstReport | None = None
     mst_budget: BudgetReport | None = None
+    joint: JointResult | None = None  # compress_budget: the search's points (front_report)
 
 
 @dataclass
@@ -80,13 +83,14 @@ def convert_graph(model: ModelSource, input_shapes: InputShapes | None = None,
                   max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS,
                   bind: InputBindings | None = None, quiet: bool = False,
                   rounding: str = DEFAULT_ROUNDING, binarize: str = "auto", mst: str | None = None,
-                  mst_budget: float | None = None) -> tuple[Graph, SparsityReport]:
+                  mst_budget: float | None = None, compress_budget: float | None = None
+                  ) -> tuple[Graph, SparsityReport]:
     """The final graph, before packing, and the per-layer sparsity report; progress of
     the long steps on stderr unless `quiet` (pocketnn.progress)."""
     with reporting(quiet):
         return _convert_graph(model, input_shapes, options, calib, quantize, calib_method, size_budget,
                               latency_budget, first_last_int8, max_constant_elements, bind, rounding, binarize,
-                              mst, mst_budget)[:2]
+                              mst, mst_budget, compress_budget)[:2]
 
 
 def _calib_arrays(calib: CalibSource) -> dict[str, np.ndarray]:
@@ -125,14 +129,19 @@ def _convert_graph(model: ModelSource, input_shapes: InputShapes | None, options
                    calib: CalibSource | None, quantize: str | None, calib_method: str, size_budget: float,
                    latency_budget: float | None, first_last_int8: bool, max_constant_elements: int,
                    bind: InputBindings | None, rounding: str, binarize: str, mst: str | None,
-                   mst_budget: float | None) -> tuple[Graph, SparsityReport, _BinaryReports]:
+                   mst_budget: float | None, compress_budget: float | None = None
+                   ) -> tuple[Graph, SparsityReport, _BinaryReports, JointResult | None]:
     options = options or SparsityOptions()
+    if compress_budget is not None and (quantize is not None or options.sparsity is not None or options.rules):
+        raise QuantizationError("compress_budget (--compress-budget) chooses every layer's sparsity and bits "
+                                "itself: drop quantize / sparsity / recipe layer rules")
     if binarize not in BINARIZE_MODES:
         raise ValueError(f"binarize must be one of {', '.join(BINARIZE_MODES)}, got {binarize!r}")
     if (mst is not None or mst_budget is not None) and binarize != "auto":
         raise ValueError('mst and mst_budget apply to binary layers: they need binarize="auto"')
-    if latency_budget is not None and quantize != "mixed":
-        raise QuantizationError('a latency budget applies to quantize="mixed" (--quantize mixed) only')
+    if latency_budget is not None and quantize != "mixed" and compress_budget is None:
+        raise QuantizationError('a latency budget applies to quantize="mixed" (--quantize mixed) and '
+                                'compress_budget (--compress-budget) only')
     if not first_last_int8 and quantize != "mixed":
         raise QuantizationError('first_last_int8=False (--int4-first-last) applies to quantize="mixed" '
                                 '(--quantize mixed) only')
@@ -147,13 +156,16 @@ def _convert_graph(model: ModelSource, input_shapes: InputShapes | None, options
         raise QuantizationError("the model is already quantized (QDQ): its own scales and integer "
                                 "weights were imported; convert it without --quantize")
     graph, report = compress(graph, options, calib)
-    if quantize == "mixed":
+    joint = None
+    if compress_budget is not None:
+        graph, joint = compress_joint(graph, calib, compress_budget, latency_budget, calib_method, rounding, options)
+    elif quantize == "mixed":
         graph = quantize_mixed(graph, calib, size_budget, latency_budget, calib_method, first_last_int8,
                                rounding)[0]
     elif quantize is not None:
         graph = quantize_static(graph, calib, quantize, calib_method, rounding)
     graph.metadata = {"producer": PRODUCER, **graph.metadata}
-    return graph, report, binary_reports
+    return graph, report, binary_reports, joint
 
 
 def convert_model(model: ModelSource, input_shapes: InputShapes | None = None,
@@ -164,18 +176,20 @@ def convert_model(model: ModelSource, input_shapes: InputShapes | None = None,
                   max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS,
                   bind: InputBindings | None = None, quiet: bool = False,
                   rounding: str = DEFAULT_ROUNDING, binarize: str = "auto", mst: str | None = None,
-                  mst_budget: float | None = None, keep_names: bool = False) -> Conversion:
+                  mst_budget: float | None = None, keep_names: bool = False,
+                  compress_budget: float | None = None) -> Conversion:
     """The whole conversion, with the packed bytes, the per-layer sparsity report and the
     MST reports (when asked); progress on stderr unless `quiet`. The packed tensors other
     than the graph inputs and outputs are stored under their ids unless `keep_names`
     (node names are kept)."""
     with reporting(quiet):
-        graph, report, binary = _convert_graph(model, input_shapes, options, calib, quantize, calib_method,
-                                               size_budget, latency_budget, first_last_int8,
-                                               max_constant_elements, bind, rounding, binarize, mst, mst_budget)
+        graph, report, binary, joint = _convert_graph(model, input_shapes, options, calib, quantize, calib_method,
+                                                      size_budget, latency_budget, first_last_int8,
+                                                      max_constant_elements, bind, rounding, binarize, mst,
+                                                      mst_budget, compress_budget)
         with step("packing"):
             data = write_pnn(graph, short_names=not keep_names)
-    return Conversion(graph, data, report, binary.mst, binary.mst_budget)
+    return Conversion(graph, data, report, binary.mst, binary.mst_budget, joint)
 
 
 def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
@@ -187,7 +201,7 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
             max_constant_elements: int = DEFAULT_MAX_CONSTANT_ELEMENTS,
             bind: InputBindings | None = None, quiet: bool = False, rounding: str = DEFAULT_ROUNDING,
             binarize: str = "auto", mst: str | None = None, mst_budget: float | None = None,
-            keep_names: bool = False) -> bytes:
+            keep_names: bool = False, compress_budget: float | None = None) -> bytes:
     """Converts an ONNX model (path or ModelProto) to .pnn bytes, also written to
     `output` when given. `input_shapes` fixes symbolic input dims (others default to 1).
 
@@ -209,6 +223,13 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
     "gptq" (default) rounds each layer's weights against the Hessian of its calibration
     inputs and corrects the bias for the shift left; "nearest" rounds each weight alone;
     "auto" (default) is gptq for "int4" and "mixed", nearest for "int8".
+
+    `compress_budget` (e.g. 0.15; needs `calib`, not `quantize` or `sparsity`) chooses
+    every weighted layer's sparsity (0/50/70/90%) and bits (int4/int8) together so that
+    the .pnn is at most that fraction of the float32 weights' bytes (and, with
+    `latency_budget`, the measured layer latencies at most that fraction of int8's):
+    measured per-layer sensitivity, an ILP, then a search on the whole model
+    (quantization.joint; docs/QUANTIZATION.md "Joint sparsity and bits").
 
     Constant folding (shape subgraphs, ConstantOfShape, Expand of constants...) makes no
     constant over `max_constant_elements` elements (default 2^27, 512 MiB as float32) and
@@ -239,7 +260,7 @@ def convert(model: ModelSource, output: str | os.PathLike[str] | None = None,
     options = sparsity_options(sparsity, sparsity_pattern, recipe)
     data = convert_model(model, input_shapes, options, calib, quantize, calib_method, size_budget,
                          latency_budget, first_last_int8, max_constant_elements, bind, quiet, rounding,
-                         binarize, mst, mst_budget, keep_names).data
+                         binarize, mst, mst_budget, keep_names, compress_budget).data
     if output is not None:
         Path(output).write_bytes(data)
     return data

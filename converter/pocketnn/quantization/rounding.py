@@ -13,6 +13,7 @@ size of the Gram matrix and loses nothing that 100+ samples do not already avera
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,13 +98,14 @@ class StatisticsCollector:
 
 class WeightRounding:
     """Integer weights for quantize_graph: GPTQ where statistics exist for the node,
-    round to nearest otherwise; each (node, bits) rounded once and reused (mixed
-    precision quantizes the same layer many times)."""
+    round to nearest otherwise; each (node, bits, weights) rounded once and reused (mixed
+    precision quantizes the same layer many times; the joint sparsity/bits search the
+    same layer pruned to several sparsities, hence the weights' digest in the key)."""
 
     def __init__(self, statistics: dict[str, InputStatistics] | None = None, bias_correction: bool = True) -> None:
         self.statistics = statistics or {}
         self.bias_correction = bias_correction
-        self._cache: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._cache: dict[tuple[str, int, bytes], tuple[np.ndarray, np.ndarray]] = {}
 
     def round(self, node: str, weights: np.ndarray, integers: np.ndarray, scales: np.ndarray, bits: int
               ) -> tuple[np.ndarray, np.ndarray]:
@@ -112,7 +114,7 @@ class WeightRounding:
         stats = self.statistics.get(node)
         if stats is None:
             return integers, np.zeros(weights.shape[0])
-        key = (node, bits)
+        key = (node, bits, hashlib.blake2b(np.ascontiguousarray(weights), digest_size=16).digest())
         if key not in self._cache:
             with single_thread_blas():
                 self._cache[key] = self._gptq(stats, weights, scales, bits)

@@ -50,18 +50,44 @@ class Allocation:
     errors: dict[str, dict[float, float]]
 
 
-def _flat_outputs(outputs: Mapping[str, np.ndarray]) -> np.ndarray:
+def flat_outputs(outputs: Mapping[str, np.ndarray]) -> np.ndarray:
     """A model's outputs as one float64 vector (the error is over all of them)."""
     return np.concatenate([v.reshape(-1) for v in outputs.values()]).astype(np.float64)
 
 
-def _output_error(model: object, feeds: Sequence[dict[str, np.ndarray]], reference: list[np.ndarray]) -> float:
+def output_error(model: object, feeds: Sequence[dict[str, np.ndarray]], reference: list[np.ndarray]) -> float:
     diff = ref = 0.0
     for feed, dense_out in zip(feeds, reference):
-        out = _flat_outputs(model.run(feed))  # type: ignore[attr-defined]
+        out = flat_outputs(model.run(feed))  # type: ignore[attr-defined]
         diff += float(np.sum((out - dense_out) ** 2))
         ref += float(np.sum(dense_out ** 2))
     return diff / ref if ref > 0 else 0.0
+
+
+def layer_statistics(dense: Graph, layer: Layer, feeds: Sequence[dict[str, np.ndarray]]) -> Stats:
+    """The refit statistics of one layer's dense inputs over all calibration feeds."""
+    stats = Stats.empty(layer.cols, bias_refittable(dense, layer))
+    name = node_by_name(dense, layer.node).inputs[0]
+    for values in capture(dense, [name], list(feeds)):
+        x = input_columns(dense, layer, values[name])
+        stats.add(x, x)
+    stats.flush()
+    return stats
+
+
+def prune_alone(dense: Graph, layer: Layer, group: int, stats: Stats, sparsity: float, ridge: float, steps: int,
+                method: str) -> Graph:
+    """A copy of `dense` with only `layer` pruned to `sparsity` in groups of `group`
+    (mask by `method`, kept weights refit on its dense inputs' `stats`)."""
+    item = Pruned(layer, weight_matrix(dense, layer).copy(), get_bias(dense, layer), sparsity, group)
+    w, _, _ = prune_layer(item, stats, ridge, steps, method)
+    assert item.mask is not None
+    keep = expand_mask(item.mask, layer.rows, item.group, layer.kernel)
+    g = copy_graph(dense)
+    set_weight_matrix(g, layer, np.where(keep, w[:, :layer.cols], 0.0))
+    if stats.augmented:
+        set_bias(g, layer, w[:, layer.cols])
+    return g
 
 
 def measure_errors(dense: Graph, layers: Sequence[Layer], groups: Mapping[str, int],
@@ -76,27 +102,13 @@ def measure_errors(dense: Graph, layers: Sequence[Layer], groups: Mapping[str, i
 
     errors: dict[str, dict[float, float]] = {}
     for layer in layers:
-        stats = Stats.empty(layer.cols, bias_refittable(dense, layer))
-        name = node_by_name(dense, layer.node).inputs[0]
-        for values in capture(dense, [name], list(feeds)):
-            x = input_columns(dense, layer, values[name])
-            stats.add(x, x)
-        stats.flush()
-        w0 = weight_matrix(dense, layer).copy()
-        b0 = get_bias(dense, layer)
+        stats = layer_statistics(dense, layer, feeds)
         errors[layer.node] = {0.0: 0.0}
         for sparsity in candidates:
             if sparsity <= 0:
                 continue
-            item = Pruned(layer, w0, b0, sparsity, groups[layer.node])
-            w, _, _ = prune_layer(item, stats, ridge, steps, method)
-            assert item.mask is not None
-            keep = expand_mask(item.mask, layer.rows, item.group, layer.kernel)
-            g = copy_graph(dense)
-            set_weight_matrix(g, layer, np.where(keep, w[:, :layer.cols], 0.0))
-            if stats.augmented:
-                set_bias(g, layer, w[:, layer.cols])
-            errors[layer.node][sparsity] = _output_error(Model(write_pnn(g)), evaluated, reference)
+            g = prune_alone(dense, layer, groups[layer.node], stats, sparsity, ridge, steps, method)
+            errors[layer.node][sparsity] = output_error(Model(write_pnn(g)), evaluated, reference)
     return errors
 
 
@@ -129,6 +141,6 @@ def allocate(dense: Graph, layers: Sequence[Layer], groups: Mapping[str, int],
     """Measures every layer at every candidate, then solves the knapsack."""
     runs = len(layers) * len(candidates)
     evaluated = list(feeds[:max(MIN_SAMPLES, min(SENSITIVITY_SAMPLES, RUN_BUDGET // max(1, runs)))])
-    reference = [_flat_outputs(out) for out in capture(dense, list(dense.outputs), evaluated)]
+    reference = [flat_outputs(out) for out in capture(dense, list(dense.outputs), evaluated)]
     errors = measure_errors(dense, layers, groups, feeds, evaluated, reference, candidates, ridge, steps, method)
     return Allocation(solve_allocation(errors, {layer.node: layer.size for layer in layers}, sparsity), errors)

@@ -81,13 +81,14 @@ def dense_copy(graph: Graph) -> Graph:
 
 def capture(graph: Graph, tensors: list[str], feeds: list[dict[str, np.ndarray]]
             ) -> Iterator[dict[str, np.ndarray]]:
-    """For each feed, the values of `tensors` (float32), by running the graph in pocketnn."""
+    """For each feed, the values of `tensors` (float32), by running the graph in pocketnn
+    (graph inputs among them: the feed's own values)."""
     from pocketnn.format.writer import write_pnn
     from pocketnn.runtime import Model
 
     g = dense_copy(graph)
-    g.outputs = list(dict.fromkeys(list(g.outputs) + list(tensors)))
+    g.outputs = list(dict.fromkeys(list(g.outputs) + [name for name in tensors if name not in graph.inputs]))
     model = Model(write_pnn(g))
     for feed in feeds:
         out = model.run(feed)
-        yield {name: out[name] for name in tensors}
+        yield {name: feed[name] if name in graph.inputs else out[name] for name in tensors}
