@@ -19,8 +19,8 @@
  *               fill 32-column panels poorly but the channels fill 32-lane panels
  *               (7x7 and 14x14 images), the weights are packed in channel panels
  *               and the GEMM puts channels across the lanes (pnn_f32_gemm_pt, AVX2
- *               or AVX-512); a 1x1 stride-1 unpadded one mostly reads X in place
- *               (pnn_f32_gemm_pt_rows, no panel copy).
+ *               or AVX-512); a 1x1 stride-1 unpadded one on 14x14 and larger
+ *               images reads X in place (pnn_f32_gemm_pt_rows, no panel copy).
  *   gemm-1x1 / im2col+gemm  elsewhere (the selected pnn_f32_gemm variant, NEON or
  *               WASM SIMD): W_g x X_g in place, or X_g unfolded into scratch first.
  *   sparse      W stored group-sparse (one group only): SpMM over channel-major X,
@@ -71,7 +71,8 @@ enum {
   /* Channels across the lanes transpose each tile before storing it: below this depth
    * that costs more than the emptier 32-pixel panels (measured on MobileNet V2's 14x14
    * expansions, K = 64 and 96). */
-  CONV_LANES_MIN_K = 128
+  CONV_LANES_MIN_K = 128,
+  CONV_ROWS_MIN_PIXELS = 128  /* see x_rows_in_place */
 };
 
 typedef struct conv_params {
@@ -123,18 +124,14 @@ static bool channel_lanes_pay(size_t channels, size_t pixels) {
 
 /* Whether the channel-lane GEMM reads X's rows in place (1x1, stride 1, unpadded: X's
  * channel rows are the GEMM's B rows) instead of copying them into panels. The copy costs
- * about as much as a 32-channel block of the GEMM, so it is skipped where few channels
- * share it: 10-25% faster on MobileNet V2's 14x14 and 7x7 projections (M 64-160), 3-5%
- * on V1's 14x14 512 x 512 (kernel alone, Zen 4). On AVX2 with 49-pixel rows (stride 196
- * bytes, panels cut across cache lines) and many channels the panels stay faster
- * (M = 1024: 4-7%), so there only up to 8 channels per pixel. */
+ * about as much as a 32-channel block of the GEMM: in place, MobileNet V2's 14x14
+ * projections (M 64-96) ran 10-20% faster in the model (AVX2, Zen 4). On 7x7 images
+ * (rows of 196 bytes, strips cut across cache lines) its 160- and 320-channel ones ran
+ * 15-20% slower, so small images keep the panels. */
 static bool x_rows_in_place(const conv_params *p, int64_t kh, int64_t kw, const int64_t strides[2],
-                            const int64_t pads[4], const char *pt_isa) {
-  if (kh != 1 || kw != 1 || strides[0] != 1 || strides[1] != 1 || pads[0] != 0 || pads[1] != 0 ||
-      pads[2] != 0 || pads[3] != 0) {
-    return false;
-  }
-  return strcmp(pt_isa, "avx512") == 0 || p->out_c_group <= 8 * p->geom.out_h * p->geom.out_w;
+                            const int64_t pads[4]) {
+  return kh == 1 && kw == 1 && strides[0] == 1 && strides[1] == 1 && pads[0] == 0 && pads[1] == 0 &&
+         pads[2] == 0 && pads[3] == 0 && p->geom.out_h * p->geom.out_w >= CONV_ROWS_MIN_PIXELS;
 }
 
 static size_t clamp_size(size_t v, size_t lo, size_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
@@ -348,7 +345,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     if (gemm_pt && constant_w && k_depth >= CONV_LANES_MIN_K &&
         channel_lanes_pay(p.out_c_group, p.geom.out_h * p.geom.out_w)) {
       p.gemm_pt = gemm_pt;
-      if (x_rows_in_place(&p, kh, kw, strides, pads, pt_isa)) p.gemm_pt_rows = pnn_f32_gemm_pt_rows_select(&model->cpu, NULL);
+      if (x_rows_in_place(&p, kh, kw, strides, pads)) p.gemm_pt_rows = pnn_f32_gemm_pt_rows_select(&model->cpu, NULL);
       /* At most the weights plus 31 rows per group (w->nbytes validated by the loader). */
       extra = p.groups * round_up_nr(p.out_c_group) * k_depth * sizeof(float);
     } else if (constant_w && pnn_nn_mul(p.out_c_group, k_depth, &w_bytes) &&
