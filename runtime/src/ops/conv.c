@@ -19,8 +19,9 @@
  *               fill 32-column panels poorly but the channels fill 32-lane panels
  *               (7x7 and 14x14 images), the weights are packed in channel panels
  *               and the GEMM puts channels across the lanes (pnn_f32_gemm_pt, AVX2
- *               or AVX-512); a 1x1 stride-1 unpadded one on 14x14 and larger
- *               images reads X in place (pnn_f32_gemm_pt_rows, no panel copy).
+ *               or AVX-512); a 1x1 stride-1 unpadded one with few output channels
+ *               on 14x14 and larger images reads X in place (pnn_f32_gemm_pt_rows,
+ *               no panel copy).
  *   gemm-1x1 / im2col+gemm  elsewhere (the selected pnn_f32_gemm variant, NEON or
  *               WASM SIMD): W_g x X_g in place, or X_g unfolded into scratch first.
  *   sparse      W stored group-sparse (one group only): SpMM over channel-major X,
@@ -72,7 +73,8 @@ enum {
    * that costs more than the emptier 32-pixel panels (measured on MobileNet V2's 14x14
    * expansions, K = 64 and 96). */
   CONV_LANES_MIN_K = 128,
-  CONV_ROWS_MIN_PIXELS = 128  /* see x_rows_in_place */
+  CONV_ROWS_MIN_PIXELS = 128,  /* see x_rows_in_place */
+  CONV_ROWS_MAX_CHANNELS = 128
 };
 
 typedef struct conv_params {
@@ -123,15 +125,18 @@ static bool channel_lanes_pay(size_t channels, size_t pixels) {
 }
 
 /* Whether the channel-lane GEMM reads X's rows in place (1x1, stride 1, unpadded: X's
- * channel rows are the GEMM's B rows) instead of copying them into panels. The copy costs
- * about as much as a 32-channel block of the GEMM: in place, MobileNet V2's 14x14
- * projections (M 64-96) ran 10-20% faster in the model (AVX2, Zen 4). On 7x7 images
- * (rows of 196 bytes, strips cut across cache lines) its 160- and 320-channel ones ran
- * 15-20% slower, so small images keep the panels. */
+ * channel rows are the GEMM's B rows) instead of copying them into panels. The copy is
+ * shared by all channel blocks, so it is skipped only for few output channels: in place,
+ * MobileNet V2's 14x14 projections (M 64-96) ran 10-20% faster per node (AVX2, Zen 4),
+ * but V1's 14x14 512 x 512 layers lost 4% of the whole model (X read again by each of
+ * 32 channel blocks, rows 784 bytes apart; a guess: the prefetchers, which stop at 4 KiB
+ * pages, meet a new page every 5 rows), and on 7x7 images (rows of 196 bytes) V2's
+ * 160- and 320-channel projections ran 15-20% slower. */
 static bool x_rows_in_place(const conv_params *p, int64_t kh, int64_t kw, const int64_t strides[2],
                             const int64_t pads[4]) {
   return kh == 1 && kw == 1 && strides[0] == 1 && strides[1] == 1 && pads[0] == 0 && pads[1] == 0 &&
-         pads[2] == 0 && pads[3] == 0 && p->geom.out_h * p->geom.out_w >= CONV_ROWS_MIN_PIXELS;
+         pads[2] == 0 && pads[3] == 0 && p->geom.out_h * p->geom.out_w >= CONV_ROWS_MIN_PIXELS &&
+         p->out_c_group <= CONV_ROWS_MAX_CHANNELS;
 }
 
 static size_t clamp_size(size_t v, size_t lo, size_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
