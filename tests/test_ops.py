@@ -169,8 +169,9 @@ def test_few_pixel_convs_take_the_channel_lane_kernel(isa: str, monkeypatch: pyt
     monkeypatch.setenv("PNN_ISA", isa)
     # 1x1 stride 1 unpadded on 128 pixels or more: X's rows in place.
     expected = {"conv_1x1_channel_lanes": "packed-channels", "conv_3x3_s2_channel_lanes": "packed-channels",
-                "conv_1x1_channel_lanes_tail": "packed-channels", "conv_1x1_channel_lanes_groups": "channels-in-place",
-                "conv_1x1_channel_lanes_in_place": "channels-in-place"}
+                "conv_1x1_channel_lanes_tail": "packed-channels",
+                "conv_1x1_channel_lanes_groups": "packed-channels-in-place",
+                "conv_1x1_channel_lanes_in_place": "packed-channels-in-place"}
     for name, path in expected.items():
         model = CASES[name]()
         shapes = {v.name: tuple(d.dim_value for d in v.type.tensor_type.shape.dim) for v in model.graph.input

@@ -363,7 +363,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
       extra = p.out_c * k_depth * sizeof(float); /* fewer than W's elements */
     }
     isa = pb_isa;
-    node->kernel = p.gemm_pt_rows ? PNN_KERNEL_NAME("channels-in-place", pt_isa)
+    node->kernel = p.gemm_pt_rows ? PNN_KERNEL_NAME("packed-channels-in-place", pt_isa)
                    : p.gemm_pt    ? PNN_KERNEL_NAME("packed-channels", pt_isa)
                                   : PNN_KERNEL_NAME("packed", isa);
     size_t panel_bytes;
