@@ -44,6 +44,11 @@ CASES: dict[str, Callable[[], onnx.ModelProto]] = {
     "conv_3x3_s2_channel_lanes": lambda: M("Conv", [("x", (2, 32, 14, 13)), ("w", w(64, 32, 3, 3)), ("b", w(64))],
                                           strides=[2, 2], pads=[1, 1, 1, 1]),
     "conv_1x1_channel_lanes_tail": lambda: M("Conv", [("x", (1, 130, 3, 5)), ("w", w(33, 130, 1, 1))]),
+    # X read in place by the channel-lane GEMM (128 pixels and more): per group and image,
+    # and with pixel and channel tails.
+    "conv_1x1_channel_lanes_groups": lambda: M("Conv", [("x", (2, 256, 12, 12)), ("w", w(64, 128, 1, 1)),
+                                                        ("b", w(64))], group=2),
+    "conv_1x1_channel_lanes_in_place": lambda: M("Conv", [("x", (1, 130, 11, 13)), ("w", w(63, 130, 1, 1))]),
     "conv_depth_multiplier": lambda: M("Conv", [("x", (1, 4, 9, 9)), ("w", w(8, 1, 3, 3))], group=4),
     "conv_same_upper": lambda: M("Conv", [("x", (1, 3, 10, 11)), ("w", w(4, 3, 3, 3))], strides=[2, 2], auto_pad="SAME_UPPER"),
     "conv_same_lower": lambda: M("Conv", [("x", (1, 3, 10, 11)), ("w", w(4, 3, 4, 4))], strides=[2, 2], auto_pad="SAME_LOWER"),
@@ -162,7 +167,12 @@ def test_op_matches_onnxruntime(case: str) -> None:
 @pytest.mark.parametrize("isa", ["avx2", "avx512"])
 def test_few_pixel_convs_take_the_channel_lane_kernel(isa: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PNN_ISA", isa)
-    for name in ("conv_1x1_channel_lanes", "conv_3x3_s2_channel_lanes", "conv_1x1_channel_lanes_tail"):
+    # 1x1 stride 1 unpadded on 128 pixels or more: X's rows in place.
+    expected = {"conv_1x1_channel_lanes": "packed-channels", "conv_3x3_s2_channel_lanes": "packed-channels",
+                "conv_1x1_channel_lanes_tail": "packed-channels",
+                "conv_1x1_channel_lanes_groups": "packed-channels-in-place",
+                "conv_1x1_channel_lanes_in_place": "packed-channels-in-place"}
+    for name, path in expected.items():
         model = CASES[name]()
         shapes = {v.name: tuple(d.dim_value for d in v.type.tensor_type.shape.dim) for v in model.graph.input
                   if v.name not in {i.name for i in model.graph.initializer}}
@@ -170,4 +180,4 @@ def test_few_pixel_convs_take_the_channel_lane_kernel(isa: str, monkeypatch: pyt
             kernel = pocketnn.Model(pocketnn.convert(model, input_shapes=shapes)).nodes[0].kernel
         except pocketnn.NativeError as error:
             pytest.skip(f"ISA path {isa!r} not run on this host: {error.message}")
-        assert kernel == f"packed-channels/{isa}", (name, kernel)
+        assert kernel == f"{path}/{isa}", (name, kernel)

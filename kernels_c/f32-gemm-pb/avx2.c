@@ -91,9 +91,9 @@ static PNN_ALWAYS_INLINE void pt_store8(__m256 tile[8], size_t nr, float *c, siz
     if (j < channels) pnn_store8_first(c + j * ldc, tile[j], nr);
 }
 
-/* nr pixels x the `channels` (<= 16) channels of at: at[k * NR + j], b[k * NR + i]. */
-static PNN_ALWAYS_INLINE void pt_tile(size_t nr, size_t K, const float *at, const float *b, float *c, size_t ldc,
-                                      size_t channels, pb_vec bias_lo, pb_vec bias_hi, const pb_epilogue *ep) {
+/* nr pixels x the `channels` (<= 16) channels of at: at[k * NR + j], b[k * ldb + i]. */
+static PNN_ALWAYS_INLINE void pt_tile(size_t nr, size_t K, const float *at, const float *b, size_t ldb, float *c,
+                                      size_t ldc, size_t channels, pb_vec bias_lo, pb_vec bias_hi, const pb_epilogue *ep) {
   pb_vec lo[PT_MR], hi[PT_MR];
 #pragma GCC unroll 6
   for (size_t i = 0; i < PT_MR; ++i) {
@@ -106,7 +106,7 @@ static PNN_ALWAYS_INLINE void pt_tile(size_t nr, size_t K, const float *at, cons
 #pragma GCC unroll 6
     for (size_t i = 0; i < PT_MR; ++i) {
       if (i < nr) {
-        const pb_vec bv = pb_bcast(b + k * PNN_GEMM_PB_NR + i);
+        const pb_vec bv = pb_bcast(b + k * ldb + i);
         lo[i] = pb_fma(bv, a_lo, lo[i]);
         hi[i] = pb_fma(bv, a_hi, hi[i]);
       }
@@ -126,10 +126,10 @@ static PNN_ALWAYS_INLINE void pt_tile(size_t nr, size_t K, const float *at, cons
 }
 
 #define PT_CASE(R) \
-  case R: pt_tile(R, K, at, b, c, ldc, channels, bias_lo, bias_hi, ep); break;
+  case R: pt_tile(R, K, at, b, ldb, c, ldc, channels, bias_lo, bias_hi, ep); break;
 
-static void pt_strip(size_t nr, size_t K, const float *at, const float *b, float *c, size_t ldc, size_t channels,
-                     pb_vec bias_lo, pb_vec bias_hi, const pb_epilogue *ep) {
+static void pt_strip(size_t nr, size_t K, const float *at, const float *b, size_t ldb, float *c, size_t ldc,
+                     size_t channels, pb_vec bias_lo, pb_vec bias_hi, const pb_epilogue *ep) {
   switch (nr) {
     PT_CASE(1) PT_CASE(2) PT_CASE(3) PT_CASE(4) PT_CASE(5) PT_CASE(6)
     default: break;
@@ -141,7 +141,12 @@ static void pt_strip(size_t nr, size_t K, const float *at, const float *b, float
 
 void pnn_f32_gemm_pt_avx2(size_t M, size_t N, size_t K, const float *At, const float *Bp,
                           float *C, size_t ldc, const float *row_bias, pnn_activation act) {
-  gemm_pt(M, N, K, At, Bp, C, ldc, row_bias, act);
+  gemm_pt(M, N, K, At, Bp, K * PNN_GEMM_PB_NR, PNN_GEMM_PB_NR, C, ldc, row_bias, act);
+}
+
+void pnn_f32_gemm_pt_rows_avx2(size_t M, size_t N, size_t K, const float *At, const float *B, size_t ldb,
+                               float *C, size_t ldc, const float *row_bias, pnn_activation act) {
+  gemm_pt(M, N, K, At, B, PNN_GEMM_PB_NR, ldb, C, ldc, row_bias, act);
 }
 
 PNN_TARGET_END()

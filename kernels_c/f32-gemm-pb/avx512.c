@@ -97,8 +97,8 @@ static PNN_ALWAYS_INLINE void pt_store(__m512 tile[16], size_t nr, float *c, siz
     if (channels >> j & 1) _mm512_mask_storeu_ps(c + (size_t)j * ldc, pixels, tile[j]);
 }
 
-static PNN_ALWAYS_INLINE void pt_tile(size_t nr, size_t K, const float *at, const float *b, float *c, size_t ldc,
-                                      size_t channels, __m512 bias_lo, __m512 bias_hi, const pb_epilogue *ep) {
+static PNN_ALWAYS_INLINE void pt_tile(size_t nr, size_t K, const float *at, const float *b, size_t ldb, float *c,
+                                      size_t ldc, size_t channels, __m512 bias_lo, __m512 bias_hi, const pb_epilogue *ep) {
   const __mmask16 mlo = pnn_mask16(channels), mhi = channels > 16 ? pnn_mask16(channels - 16) : 0;
   __m512 lo[PT_MR], hi[PT_MR];
 #pragma GCC unroll 14
@@ -112,7 +112,7 @@ static PNN_ALWAYS_INLINE void pt_tile(size_t nr, size_t K, const float *at, cons
 #pragma GCC unroll 14
     for (size_t i = 0; i < PT_MR; ++i) {
       if (i < nr) {
-        const __m512 bv = _mm512_set1_ps(b[k * PNN_GEMM_PB_NR + i]);
+        const __m512 bv = _mm512_set1_ps(b[k * ldb + i]);
         lo[i] = _mm512_fmadd_ps(bv, a_lo, lo[i]);
         hi[i] = _mm512_fmadd_ps(bv, a_hi, hi[i]);
       }
@@ -130,10 +130,10 @@ static PNN_ALWAYS_INLINE void pt_tile(size_t nr, size_t K, const float *at, cons
 }
 
 #define PT_CASE(R) \
-  case R: pt_tile(R, K, at, b, c, ldc, channels, bias_lo, bias_hi, ep); break;
+  case R: pt_tile(R, K, at, b, ldb, c, ldc, channels, bias_lo, bias_hi, ep); break;
 
-static void pt_strip(size_t nr, size_t K, const float *at, const float *b, float *c, size_t ldc, size_t channels,
-                     __m512 bias_lo, __m512 bias_hi, const pb_epilogue *ep) {
+static void pt_strip(size_t nr, size_t K, const float *at, const float *b, size_t ldb, float *c, size_t ldc,
+                     size_t channels, __m512 bias_lo, __m512 bias_hi, const pb_epilogue *ep) {
   switch (nr) {
     PT_CASE(1) PT_CASE(2) PT_CASE(3) PT_CASE(4) PT_CASE(5) PT_CASE(6) PT_CASE(7)
     PT_CASE(8) PT_CASE(9) PT_CASE(10) PT_CASE(11) PT_CASE(12) PT_CASE(13) PT_CASE(14)
@@ -146,7 +146,12 @@ static void pt_strip(size_t nr, size_t K, const float *at, const float *b, float
 
 void pnn_f32_gemm_pt_avx512(size_t M, size_t N, size_t K, const float *At, const float *Bp,
                             float *C, size_t ldc, const float *row_bias, pnn_activation act) {
-  gemm_pt(M, N, K, At, Bp, C, ldc, row_bias, act);
+  gemm_pt(M, N, K, At, Bp, K * PNN_GEMM_PB_NR, PNN_GEMM_PB_NR, C, ldc, row_bias, act);
+}
+
+void pnn_f32_gemm_pt_rows_avx512(size_t M, size_t N, size_t K, const float *At, const float *B, size_t ldb,
+                                 float *C, size_t ldc, const float *row_bias, pnn_activation act) {
+  gemm_pt(M, N, K, At, B, PNN_GEMM_PB_NR, ldb, C, ldc, row_bias, act);
 }
 
 PNN_TARGET_END()

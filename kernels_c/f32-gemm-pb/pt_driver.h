@@ -4,16 +4,18 @@
  * the ISA's hooks:
  *   PT_MR          most pixels of a strip (one broadcast each per k)
  *   PT_CHANNELS    channels of a tile (a 32-channel panel or half of one)
- *   pt_strip(nr, K, at, b, c, ldc, channels, bias_lo, bias_hi, ep)
- *       nr pixels (b[k * NR + i]) x `channels` channels (at[k * NR + j]) of the whole K
+ *   pt_strip(nr, K, at, b, ldb, c, ldc, channels, bias_lo, bias_hi, ep)
+ *       nr pixels (b[k * ldb + i]) x `channels` channels (at[k * NR + j]) of the whole K
  *       sum, plus the bias vectors, activated, into the channel rows of c */
 #ifndef PNN_F32_GEMM_PT_DRIVER_H
 #define PNN_F32_GEMM_PT_DRIVER_H
 
 _Static_assert(PNN_GEMM_PB_NR % PT_CHANNELS == 0, "channel tiles split a channel panel");
 
-static void gemm_pt(size_t M, size_t N, size_t K, const float *At, const float *Bp, float *C, size_t ldc,
-                    const float *row_bias, pnn_activation act) {
+/* B: packed panels (panel_step K * NR, ldb NR) or rows of X (panel_step NR, ldb its row
+ * stride): panel p's row k at B + p * panel_step + k * ldb. */
+static void gemm_pt(size_t M, size_t N, size_t K, const float *At, const float *B, size_t panel_step, size_t ldb,
+                    float *C, size_t ldc, const float *row_bias, pnn_activation act) {
   if (M == 0 || N == 0) return;
   pb_epilogue ep;
   ep.kind = act.kind;
@@ -29,13 +31,13 @@ static void gemm_pt(size_t M, size_t N, size_t K, const float *At, const float *
     /* The channel block (K x PT_CHANNELS floats) stays in L1/L2 while every pixel strip passes. */
     for (size_t n0 = 0; n0 < N; n0 += PNN_GEMM_PB_NR) {
       const size_t panel_width = N - n0 < PNN_GEMM_PB_NR ? N - n0 : PNN_GEMM_PB_NR;
-      const float *panel = Bp + (n0 / PNN_GEMM_PB_NR) * K * PNN_GEMM_PB_NR;
+      const float *panel = B + (n0 / PNN_GEMM_PB_NR) * panel_step;
       /* Strips of nearly equal height (32 = 11 + 11 + 10 for 14 rows, not 14 + 14 + 4): a
        * short strip has too few FMAs per weight load to keep the FMA units busy. */
       const size_t strips = (panel_width + PT_MR - 1) / PT_MR;
       for (size_t s = 0, index = 0; index < strips; ++index) {
         const size_t nr = panel_width / strips + (index < panel_width % strips);
-        pt_strip(nr, K, at, panel + s, C + m0 * ldc + n0 + s, ldc, channels, bias_lo, bias_hi, &ep);
+        pt_strip(nr, K, at, panel + s, ldb, C + m0 * ldc + n0 + s, ldc, channels, bias_lo, bias_hi, &ep);
         s += nr;
       }
     }

@@ -65,17 +65,29 @@ void pnn_f32_gemm_pt_pack(size_t M, size_t K, const float *A, size_t lda, float 
         At[m0 * K + k * nr + j] = m0 + j < M ? A[(m0 + j) * lda + k] : 0.0f;
 }
 
-void pnn_f32_gemm_pt_scalar(size_t M, size_t N, size_t K, const float *At, const float *Bp,
-                            float *C, size_t ldc, const float *row_bias, pnn_activation act) {
+/* Both channel-lane references: B's column n at B + (n / NR) * panel_step + n % NR, its
+ * rows ldb apart (packed panels: K * NR and NR; rows in place: NR and the row stride). */
+static void gemm_pt_reference(size_t M, size_t N, size_t K, const float *At, const float *B, size_t panel_step,
+                              size_t ldb, float *C, size_t ldc, const float *row_bias, pnn_activation act) {
   const size_t nr = PNN_GEMM_PB_NR;
   for (size_t m = 0; m < M; ++m) {
     const float *a = At + (m / nr) * nr * K + m % nr; /* a[k * nr] */
     const float rb = row_bias ? row_bias[m] : 0.0f;
     for (size_t n = 0; n < N; ++n) {
-      const float *b = Bp + (n / nr) * K * nr + n % nr; /* b[k * nr] */
+      const float *b = B + (n / nr) * panel_step + n % nr; /* b[k * ldb] */
       float acc = 0.0f;
-      for (size_t k = 0; k < K; ++k) acc += a[k * nr] * b[k * nr];
+      for (size_t k = 0; k < K; ++k) acc += a[k * nr] * b[k * ldb];
       C[m * ldc + n] = pnn_activate(acc + rb, act);
     }
   }
+}
+
+void pnn_f32_gemm_pt_scalar(size_t M, size_t N, size_t K, const float *At, const float *Bp,
+                            float *C, size_t ldc, const float *row_bias, pnn_activation act) {
+  gemm_pt_reference(M, N, K, At, Bp, K * PNN_GEMM_PB_NR, PNN_GEMM_PB_NR, C, ldc, row_bias, act);
+}
+
+void pnn_f32_gemm_pt_rows_scalar(size_t M, size_t N, size_t K, const float *At, const float *B, size_t ldb,
+                                 float *C, size_t ldc, const float *row_bias, pnn_activation act) {
+  gemm_pt_reference(M, N, K, At, B, PNN_GEMM_PB_NR, ldb, C, ldc, row_bias, act);
 }

@@ -59,3 +59,14 @@ pnn_f32_gemm_pt_fn pnn_f32_gemm_pt_select(const pnn_cpu_features *cpu, const cha
   if (name) *name = NULL;
   return NULL;
 }
+
+pnn_f32_gemm_pt_rows_fn pnn_f32_gemm_pt_rows_select(const pnn_cpu_features *cpu, const char **name) {
+  const pnn_f32_gemm_pt_fn panels = pnn_f32_gemm_pt_select(cpu, name);
+#if defined(__x86_64__)
+  if (panels == pnn_f32_gemm_pt_avx512) return pnn_f32_gemm_pt_rows_avx512;
+  if (panels == pnn_f32_gemm_pt_avx2) return pnn_f32_gemm_pt_rows_avx2;
+#else
+  (void)panels;
+#endif
+  return NULL;
+}

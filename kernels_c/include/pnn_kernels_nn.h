@@ -108,6 +108,18 @@ void pnn_f32_gemm_pt_avx512(size_t M, size_t N, size_t K, const float *At, const
                             float *C, size_t ldc, const float *row_bias, pnn_activation act);
 /* AVX-512, else AVX2 + FMA on x86 when usable, else NULL. */
 pnn_f32_gemm_pt_fn pnn_f32_gemm_pt_select(const pnn_cpu_features *cpu, const char **name);
+/* The same product with B in place, row-major [K, N] of row stride ldb (the rows of a
+ * 1x1 stride-1 conv's X): no panel copy. */
+typedef void (*pnn_f32_gemm_pt_rows_fn)(size_t M, size_t N, size_t K, const float *At, const float *B, size_t ldb,
+                                        float *C, size_t ldc, const float *row_bias, pnn_activation act);
+void pnn_f32_gemm_pt_rows_scalar(size_t M, size_t N, size_t K, const float *At, const float *B, size_t ldb,
+                                 float *C, size_t ldc, const float *row_bias, pnn_activation act);
+void pnn_f32_gemm_pt_rows_avx2(size_t M, size_t N, size_t K, const float *At, const float *B, size_t ldb,
+                               float *C, size_t ldc, const float *row_bias, pnn_activation act);
+void pnn_f32_gemm_pt_rows_avx512(size_t M, size_t N, size_t K, const float *At, const float *B, size_t ldb,
+                                 float *C, size_t ldc, const float *row_bias, pnn_activation act);
+/* The variant of the ISA pnn_f32_gemm_pt_select picks, else NULL. */
+pnn_f32_gemm_pt_rows_fn pnn_f32_gemm_pt_rows_select(const pnn_cpu_features *cpu, const char **name);
 
 /* ---- f32 Winograd F(2x2, 3x3) (kernels_c/f32-winograd/) ----------------------
  * Stride-1, dilation-1 3x3 convolution of one image: the output is cut in 2x2 tiles,

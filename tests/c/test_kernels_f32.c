@@ -355,43 +355,51 @@ static void test_gemm_pp(const char *name, pnn_f32_gemm_pp_fn fn, rng *r, tally 
 }
 
 /* A in channel panels (channels across the lanes): against the in-place reference,
- * columns past N of B NaN (never read into C), C written only inside M x N of ldc. */
-static void check_gemm_pt(const char *name, pnn_f32_gemm_pt_fn fn, size_t M, size_t N, size_t K, int use_bias,
-                          int act_kind, rng *r, tally *t) {
+ * C written only inside M x N of ldc. B in packed panels (fn), columns past N NaN (never
+ * read into C), or in place (rows_fn): rows of ldb >= N floats, NaN past N. */
+static void check_gemm_pt(const char *name, pnn_f32_gemm_pt_fn fn, pnn_f32_gemm_pt_rows_fn rows_fn, size_t M,
+                          size_t N, size_t K, int use_bias, int act_kind, rng *r, tally *t) {
   const size_t nr = PNN_GEMM_PB_NR, panels = (N + nr - 1) / nr, mp = (M + nr - 1) / nr * nr;
-  const size_t ldc = N + rng_below(r, 3);
+  const size_t ldc = N + rng_below(r, 3), ldb = N + rng_below(r, 3);
   float *A = alloc_floats(M * K, r), *At = alloc_floats(mp * K + 1, r);
   float *bias = use_bias ? alloc_floats(M, r) : NULL;
-  float *Bp = alloc_aligned(panels * K * nr);
+  float *Bp = alloc_aligned(panels * K * nr), *B = alloc_floats(K * ldb + 1, r);
   for (size_t i = 0; i < panels * K * nr; ++i) {
     const size_t col = (i / (K * nr)) * nr + i % nr;
     Bp[i] = col < N ? rng_float(r) : NAN;
   }
+  for (size_t k = 0; k < K; ++k)
+    for (size_t n = 0; n < ldb; ++n) B[k * ldb + n] = n < N ? Bp[(n / nr) * K * nr + k * nr + n % nr] : NAN;
   pnn_f32_gemm_pt_pack(M, K, A, K, At);
   const size_t c_size = matrix_extent(M, N, ldc);
   float *want = alloc_floats(c_size, r), *got = alloc_floats(c_size, r);
   for (size_t i = 0; i < c_size; ++i) want[i] = got[i] = SENTINEL;
   const pnn_activation act = activation_case(act_kind);
   pnn_f32_gemm_pb_scalar(M, N, K, A, K, Bp, want, ldc, bias, act);
-  fn(M, N, K, At, Bp, got, ldc, bias, act);
+  if (rows_fn) rows_fn(M, N, K, At, B, ldb, got, ldc, bias, act);
+  else fn(M, N, K, At, Bp, got, ldc, bias, act);
   size_t bad = 0;
   for (size_t i = 0; i < c_size; ++i)
     if (!(fabsf(got[i] - want[i]) <= 2e-6f * (float)(K + 2) + 1e-5f * fabsf(want[i]))) ++bad;
   char what[160];
-  snprintf(what, sizeof(what), "gemm_pt %s M=%zu N=%zu K=%zu bias=%d act=%d", name, M, N, K, use_bias, act_kind);
+  snprintf(what, sizeof(what), "gemm_pt%s %s M=%zu N=%zu K=%zu bias=%d act=%d", rows_fn ? "_rows" : "", name, M, N,
+           K, use_bias, act_kind);
   count_case(t, bad, what);
-  free(A); free(At); free(bias); free(Bp); free(want); free(got);
+  free(A); free(At); free(bias); free(Bp); free(B); free(want); free(got);
 }
 
-static void test_gemm_pt(const char *name, pnn_f32_gemm_pt_fn fn, rng *r, tally *t) {
+static void test_gemm_pt(const char *name, pnn_f32_gemm_pt_fn fn, pnn_f32_gemm_pt_rows_fn rows_fn, rng *r,
+                         tally *t) {
   static const size_t ms[] = {1, 5, 16, 17, 31, 32, 33, 64, 70};
   static const size_t ns[] = {1, 4, 13, 14, 15, 28, 29, 32, 33, 49, 64, 100};
   static const size_t ks[] = {0, 1, 9, 256, 300};
   size_t index = 0;
   for (size_t mi = 0; mi < sizeof(ms) / sizeof(ms[0]); ++mi)
     for (size_t ni = 0; ni < sizeof(ns) / sizeof(ns[0]); ++ni)
-      for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ++ki, ++index)
-        check_gemm_pt(name, fn, ms[mi], ns[ni], ks[ki], (int)(index & 1), (int)(index % ACT_KINDS), r, t);
+      for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ++ki, ++index) {
+        check_gemm_pt(name, fn, NULL, ms[mi], ns[ni], ks[ki], (int)(index & 1), (int)(index % ACT_KINDS), r, t);
+        check_gemm_pt(name, NULL, rows_fn, ms[mi], ns[ni], ks[ki], (int)(index & 1), (int)(index % ACT_KINDS), r, t);
+      }
 }
 
 /* pnn_f32_gemm_pb_pack puts B(k, n) where the pb contract reads it and zeros past N;
@@ -726,14 +734,14 @@ int main(void) {
     test_gemm_pb("scalar", pnn_f32_gemm_pb_scalar, &r, &t);
     test_gemm_pb_pack(&r, &t);
     test_gemm_pp("scalar", pnn_f32_gemm_pp_scalar, &r, &t);
-    test_gemm_pt("scalar", pnn_f32_gemm_pt_scalar, &r, &t);
+    test_gemm_pt("scalar", pnn_f32_gemm_pt_scalar, pnn_f32_gemm_pt_rows_scalar, &r, &t);
 #if defined(__x86_64__)
     if (variant_usable("f32-gemm-pb", "avx2", cpu.avx2_fma)) test_gemm_pb("avx2", pnn_f32_gemm_pb_avx2, &r, &t);
     if (variant_usable("f32-gemm-pb", "avx512", cpu.avx512f)) test_gemm_pb("avx512", pnn_f32_gemm_pb_avx512, &r, &t);
     if (variant_usable("f32-gemm-pp", "avx2", cpu.avx2_fma)) test_gemm_pp("avx2", pnn_f32_gemm_pp_avx2, &r, &t);
     if (variant_usable("f32-gemm-pp", "avx512", cpu.avx512f)) test_gemm_pp("avx512", pnn_f32_gemm_pp_avx512, &r, &t);
-    if (variant_usable("f32-gemm-pt", "avx2", cpu.avx2_fma)) test_gemm_pt("avx2", pnn_f32_gemm_pt_avx2, &r, &t);
-    if (variant_usable("f32-gemm-pt", "avx512", cpu.avx512f)) test_gemm_pt("avx512", pnn_f32_gemm_pt_avx512, &r, &t);
+    if (variant_usable("f32-gemm-pt", "avx2", cpu.avx2_fma)) test_gemm_pt("avx2", pnn_f32_gemm_pt_avx2, pnn_f32_gemm_pt_rows_avx2, &r, &t);
+    if (variant_usable("f32-gemm-pt", "avx512", cpu.avx512f)) test_gemm_pt("avx512", pnn_f32_gemm_pt_avx512, pnn_f32_gemm_pt_rows_avx512, &r, &t);
 #endif
     test_im2col_panel("scalar", pnn_f32_im2col_panel_scalar, &r, &t);
 #if defined(__x86_64__)

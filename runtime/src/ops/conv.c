@@ -19,7 +19,9 @@
  *               fill 32-column panels poorly but the channels fill 32-lane panels
  *               (7x7 and 14x14 images), the weights are packed in channel panels
  *               and the GEMM puts channels across the lanes (pnn_f32_gemm_pt, AVX2
- *               or AVX-512).
+ *               or AVX-512); a 1x1 stride-1 unpadded one with few output channels
+ *               on 14x14 and larger images reads X in place (pnn_f32_gemm_pt_rows,
+ *               no panel copy).
  *   gemm-1x1 / im2col+gemm  elsewhere (the selected pnn_f32_gemm variant, NEON or
  *               WASM SIMD): W_g x X_g in place, or X_g unfolded into scratch first.
  *   sparse      W stored group-sparse (one group only): SpMM over channel-major X,
@@ -70,7 +72,9 @@ enum {
   /* Channels across the lanes transpose each tile before storing it: below this depth
    * that costs more than the emptier 32-pixel panels (measured on MobileNet V2's 14x14
    * expansions, K = 64 and 96). */
-  CONV_LANES_MIN_K = 128
+  CONV_LANES_MIN_K = 128,
+  CONV_ROWS_MIN_PIXELS = 128,  /* see x_rows_in_place */
+  CONV_ROWS_MAX_CHANNELS = 128
 };
 
 typedef struct conv_params {
@@ -85,6 +89,8 @@ typedef struct conv_params {
   pnn_f32_gemm_pb_fn gemm_pb;
   pnn_f32_gemm_pp_fn gemm_pp;
   pnn_f32_gemm_pt_fn gemm_pt;  /* packed: channels across the lanes (w_packed in its panels) */
+  pnn_f32_gemm_pt_rows_fn gemm_pt_rows; /* packed, channels across the lanes, 1x1 stride 1 unpadded:
+                                           the same product reading X's rows in place */
   pnn_f32_im2col_panel_fn pack;
   pnn_f32_wino2_input_fn wino_in;
   pnn_f32_wino2_output_fn wino_out;
@@ -116,6 +122,21 @@ static size_t round_up_nr(size_t m) { return (m + CONV_NR - 1) / CONV_NR * CONV_
 static bool channel_lanes_pay(size_t channels, size_t pixels) {
   if (pixels > 4096) return false;
   return (uint64_t)channels * round_up_nr(pixels) * 20 > (uint64_t)pixels * round_up_nr(channels) * 21;
+}
+
+/* Whether the channel-lane GEMM reads X's rows in place (1x1, stride 1, unpadded: X's
+ * channel rows are the GEMM's B rows) instead of copying them into panels. The copy is
+ * shared by all channel blocks, so it is skipped only for few output channels: in place,
+ * MobileNet V2's 14x14 projections (M 64-96) ran 10-20% faster per node (AVX2, Zen 4),
+ * but V1's 14x14 512 x 512 layers lost 4% of the whole model (X read again by each of
+ * 32 channel blocks, rows 784 bytes apart; a guess: the prefetchers, which stop at 4 KiB
+ * pages, meet a new page every 5 rows), and on 7x7 images (rows of 196 bytes) V2's
+ * 160- and 320-channel projections ran 15-20% slower. */
+static bool x_rows_in_place(const conv_params *p, int64_t kh, int64_t kw, const int64_t strides[2],
+                            const int64_t pads[4]) {
+  return kh == 1 && kw == 1 && strides[0] == 1 && strides[1] == 1 && pads[0] == 0 && pads[1] == 0 &&
+         pads[2] == 0 && pads[3] == 0 && p->geom.out_h * p->geom.out_w >= CONV_ROWS_MIN_PIXELS &&
+         p->out_c_group <= CONV_ROWS_MAX_CHANNELS;
 }
 
 static size_t clamp_size(size_t v, size_t lo, size_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
@@ -329,6 +350,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     if (gemm_pt && constant_w && k_depth >= CONV_LANES_MIN_K &&
         channel_lanes_pay(p.out_c_group, p.geom.out_h * p.geom.out_w)) {
       p.gemm_pt = gemm_pt;
+      if (x_rows_in_place(&p, kh, kw, strides, pads)) p.gemm_pt_rows = pnn_f32_gemm_pt_rows_select(&model->cpu, NULL);
       /* At most the weights plus 31 rows per group (w->nbytes validated by the loader). */
       extra = p.groups * round_up_nr(p.out_c_group) * k_depth * sizeof(float);
     } else if (constant_w && pnn_nn_mul(p.out_c_group, k_depth, &w_bytes) &&
@@ -341,7 +363,9 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
       extra = p.out_c * k_depth * sizeof(float); /* fewer than W's elements */
     }
     isa = pb_isa;
-    node->kernel = p.gemm_pt ? PNN_KERNEL_NAME("packed-channels", pt_isa) : PNN_KERNEL_NAME("packed", isa);
+    node->kernel = p.gemm_pt_rows ? PNN_KERNEL_NAME("packed-channels-in-place", pt_isa)
+                   : p.gemm_pt    ? PNN_KERNEL_NAME("packed-channels", pt_isa)
+                                  : PNN_KERNEL_NAME("packed", isa);
     size_t panel_bytes;
     if (!pnn_nn_mul(k_depth, CONV_NR * sizeof(float), &panel_bytes)) {
       return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Conv): kernel too large", node->name);
@@ -351,6 +375,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     if (!pnn_nn_mul(panel_bytes, p.panels, &scratch) || !pnn_nn_align(scratch, &scratch)) {
       return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Conv): panel buffer too large", node->name);
     }
+    if (p.gemm_pt_rows) scratch = 0;
   } else if (kh == 1 && kw == 1 && strides[0] == 1 && strides[1] == 1 && pads[0] == 0 &&
              pads[1] == 0 && pads[2] == 0 && pads[3] == 0) {
     p.path = CONV_PATH_GEMM_1X1;
@@ -507,17 +532,22 @@ static void packed_task(void *context, size_t task, size_t thread) {
   const size_t col0 = chunk_start(job, cc) * CONV_NR;
   const size_t col1 = chunk_start(job, cc + 1) * CONV_NR;
   const size_t cols = (col1 < out_hw ? col1 : out_hw) - col0;
+  const size_t m0 = rc * job->row_step;
+  const size_t rows = p->out_c_group - m0 < job->row_step ? p->out_c_group - m0 : job->row_step;
+  const size_t mg = grp * p->out_c_group + m0;
+  float *yt = job->y + (b * p->out_c + mg) * out_hw + col0;
+  const float *bt = job->bias ? job->bias + mg : NULL;
+  if (p->gemm_pt_rows) {
+    const float *wp = p->w_packed + (grp * round_up_nr(p->out_c_group) + m0) * k;
+    p->gemm_pt_rows(rows, cols, k, wp, xg + col0, in_hw, yt, out_hw, bt, p->act);
+    return;
+  }
   float *panels = thread_scratch(job->ctx, thread);
   for (size_t n0 = 0; n0 < cols; n0 += CONV_NR) {
     const size_t width = cols - n0 < CONV_NR ? cols - n0 : CONV_NR;
     float *dst = panels + (n0 / CONV_NR) * k * CONV_NR;
     p->pack(g, xg, 0, k, col0 + n0, width, dst); /* zeroes the columns past width */
   }
-  const size_t m0 = rc * job->row_step;
-  const size_t rows = p->out_c_group - m0 < job->row_step ? p->out_c_group - m0 : job->row_step;
-  const size_t mg = grp * p->out_c_group + m0;
-  float *yt = job->y + (b * p->out_c + mg) * out_hw + col0;
-  const float *bt = job->bias ? job->bias + mg : NULL;
   if (p->gemm_pt) {
     /* m0 is a multiple of the channel panel width (row chunks are). */
     const float *wp = p->w_packed + (grp * round_up_nr(p->out_c_group) + m0) * k;
