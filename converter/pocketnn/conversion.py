@@ -29,6 +29,7 @@ from pocketnn.frontend.onnx_import import InputBindings, InputShapes, ModelSourc
 from pocketnn.ir import Graph
 from pocketnn.passes import bounded_pipeline, run_passes
 from pocketnn.passes.lower_binary import lower_binary
+from pocketnn.passes.share_constants import share_constants
 from pocketnn.progress import reporting, step
 from pocketnn.quantization.activations import DEFAULT_CALIB_METHOD, QuantizationError
 from pocketnn.quantization.joint import JointResult, compress_joint
@@ -164,6 +165,7 @@ def _convert_graph(model: ModelSource, input_shapes: InputShapes | None, options
                                rounding)[0]
     elif quantize is not None:
         graph = quantize_static(graph, calib, quantize, calib_method, rounding)
+    graph = share_constants(graph)
     graph.metadata = {"producer": PRODUCER, **graph.metadata}
     return graph, report, binary_reports, joint
 
