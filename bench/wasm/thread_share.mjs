@@ -58,4 +58,3 @@ for (const name of args.models.split(',')) {
   console.log(`| ${name} | ${mine} | ${others.join(', ') || '-'} | ${(mine / all).toFixed(2)} | ${(all / mine).toFixed(2)}x |`);
   model.dispose();
 }
-process.exit(0);  // the pool's workers would keep node alive
