@@ -91,6 +91,17 @@ export function chooseBuild(options, threadsAvailable, cores) {
 }
 
 /**
+ * Workers the pthreads build's factory starts for `threads` in all: one per thread
+ * beside the caller, and at least one. emcc 3.1.6's loader waits for every pool worker
+ * to load the module before it resolves, counting down from the pool's size: with an
+ * empty pool the count never reaches zero and loadPocketnn({ build: 'threads',
+ * threads: 1 }) never resolved. The spare worker stays idle (models get threads - 1).
+ */
+export function pthreadPoolSize(threads) {
+  return Math.max(1, threads - 1);
+}
+
+/**
  * Instantiates a build's module factory (dist/pocketnn_wasm.mjs or
  * dist/pocketnn_wasm_threads.mjs) from its .wasm bytes. build and threads: as
  * chooseBuild returns them (threads: what models may use in all); moduleOptions: what the pthreads

@@ -16,7 +16,7 @@
 // build; any other the single-threaded one.
 
 import createSingleThreaded from './dist/pocketnn_wasm.mjs';
-import { chooseBuild, instantiate, toBytes } from './core.mjs';
+import { chooseBuild, instantiate, pthreadPoolSize, toBytes } from './core.mjs';
 import { PocketnnWorker } from './worker_client.mjs';
 
 export { Model, Pocketnn, PocketnnError } from './core.mjs';
@@ -62,7 +62,7 @@ export async function loadPocketnn(options = {}) {
   return instantiate(createThreaded, await wasmBytes(options, THREADS_WASM_URL), {
     build,
     threads,
-    moduleOptions: { pthreadPoolSize: threads - 1 },
+    moduleOptions: { pthreadPoolSize: pthreadPoolSize(threads) },
   });
 }
 

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 import createSingleThreaded from './dist/pocketnn_wasm.mjs';
-import { chooseBuild, instantiate, toBytes } from './core.mjs';
+import { chooseBuild, instantiate, pthreadPoolSize, toBytes } from './core.mjs';
 import { nodePthreadWorkerClass } from './pthread_node.mjs';
 import { PocketnnWorker } from './worker_client.mjs';
 
@@ -70,7 +70,7 @@ export async function loadPocketnn(options = {}) {
     build,
     threads,
     moduleOptions: {
-      pthreadPoolSize: threads - 1,
+      pthreadPoolSize: pthreadPoolSize(threads),
       // Emscripten names the worker script beside the module's URL, which a bundle moved.
       pthreadWorker: nodePthreadWorkerClass(
         (url) => (existsSync(url) ? url : distFile('pocketnn_wasm_threads.worker.js')),

@@ -9,6 +9,8 @@
 //
 //   wasm/build.sh && python3 bench/wasm/make_models.py
 //   (cd bench/wasm && npm install) && node bench/wasm/bench.mjs [--threads 2] [--runs 20] [--models a,b]
+// On a loaded host, where wall-time speed-ups mean little, thread_share.mjs beside this
+// file measures how evenly the threads share a run (per-thread CPU time).
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

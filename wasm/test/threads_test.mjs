@@ -107,6 +107,16 @@ describe('build choice under node', () => {
     assert.equal((await loadPocketnn({ threads: 2, wasmBinary: bytes })).build, 'single');
   });
 
+  test("build: 'threads' with 1 thread loads (an empty pool hung emcc's loader) and runs alone", async () => {
+    const one = await loadPocketnn({ build: 'threads', threads: 1 });
+    assert.equal(one.build, 'threads');
+    assert.equal(one.threads, 1);
+    const run = runOnce(one, manifest[0], {});
+    assert.equal(run.threads, 1);
+    const reference = runOnce(await loadPocketnn({ build: 'single' }), manifest[0], {}).outputs;
+    for (const t of manifest[0].outputs) assert.deepEqual(run.outputs[t.name], reference[t.name], t.name);
+  });
+
   test('bad options throw a TypeError', async () => {
     await assert.rejects(loadPocketnn({ build: 'fast' }), TypeError);
     await assert.rejects(loadPocketnn({ threads: 0 }), TypeError);

@@ -23,7 +23,9 @@
  *               on 14x14 and larger images reads X in place (pnn_f32_gemm_pt_rows,
  *               no panel copy).
  *   gemm-1x1 / im2col+gemm  elsewhere (the selected pnn_f32_gemm variant, NEON or
- *               WASM SIMD): W_g x X_g in place, or X_g unfolded into scratch first.
+ *               WASM SIMD): W_g x X_g in place, or X_g unfolded into scratch first
+ *               (tasks of input channels), then tasks of CONV_GEMM_COLS-aligned
+ *               column chunks, each a GEMM call of its own.
  *   sparse      W stored group-sparse (one group only): SpMM over channel-major X,
  *               pixels across SIMD lanes (1x1 stride 1 unpadded: X in place; else
  *               X unfolded by im2col first). Tasks split the pixels in chunks of
@@ -74,7 +76,15 @@ enum {
    * expansions, K = 64 and 96). */
   CONV_LANES_MIN_K = 128,
   CONV_ROWS_MIN_PIXELS = 128,  /* see x_rows_in_place */
-  CONV_ROWS_MAX_CHANNELS = 128
+  CONV_ROWS_MAX_CHANNELS = 128,
+  /* gemm-1x1 and im2col+gemm tasks split the columns at multiples of this (the column
+   * tile of every pnn_f32_gemm variant): each column then lands in the tile position
+   * it has in one whole GEMM call, and no chunk is a single column (N == 1 runs the
+   * GEMV path, which sums in another order). */
+  CONV_GEMM_COLS = 8,
+  /* Column chunks (and im2col channel chunks) per thread: a few, so that a thread
+   * held up elsewhere does not leave the other waiting at the end of the layer. */
+  CONV_GEMM_TASKS_PER_THREAD = 4
 };
 
 typedef struct conv_params {
@@ -470,9 +480,11 @@ typedef struct conv_job {
   size_t col_panels;                       /* packed and winograd: panels in all, per image */
   size_t col_chunks, row_chunks, row_step; /* packed and winograd task grid */
   size_t dw_chunks, dw_step;               /* dwconv task grid */
-  const float *cols;                       /* sparse: the unfolded (or in-place) X of one image */
-  size_t cols_stride;                      /* sparse: floats per row of `cols` */
+  const float *cols;                       /* sparse, im2col+gemm: the unfolded (or in-place) X of one image */
+  size_t cols_stride;                      /* sparse, im2col+gemm: floats per row of `cols` */
   size_t pixel_chunks;                     /* sparse: tasks per image */
+  size_t image;                            /* im2col+gemm: the batch x group image of `cols` */
+  size_t unfold_step;                      /* im2col+gemm: input channels per unfold task */
 } conv_job;
 
 static float *thread_scratch(const pnn_run_context *ctx, size_t thread) {
@@ -692,6 +704,47 @@ static void run_packed(conv_job *job, size_t max_panels) {
   pnn_parallel_for(job->ctx->pool, images * job->col_chunks * job->row_chunks, packed_task, job);
 }
 
+/* X of image `image` (batch b * groups + group g): the input channels of group g. */
+static const float *image_input(const conv_job *job, size_t image) {
+  const conv_params *p = job->p;
+  const size_t b = image / p->groups, grp = image % p->groups;
+  return job->x + (b * p->in_c + grp * p->in_c_group) * p->geom.in_h * p->geom.in_w;
+}
+
+/* im2col+gemm: rows of one image's unfolded matrix for a chunk of its input channels
+ * (the chunk's rows are contiguous: row = (c * kh + i) * kw + j). */
+static void unfold_task(void *context, size_t task, size_t thread) {
+  (void)thread;
+  const conv_job *job = context;
+  const conv_params *p = job->p;
+  pnn_conv2d_geometry g = p->geom;
+  const size_t c0 = task * job->unfold_step;
+  g.channels = p->in_c_group - c0 < job->unfold_step ? p->in_c_group - c0 : job->unfold_step;
+  float *cols = thread_scratch(job->ctx, 0); /* job->cols, writable */
+  pnn_f32_im2col_scalar(&g, image_input(job, job->image) + c0 * g.in_h * g.in_w,
+                        cols + c0 * g.kernel_h * g.kernel_w * job->cols_stride);
+}
+
+/* gemm-1x1 and im2col+gemm: one column chunk of one image, W_g x (X_g in place, or the
+ * unfolded `cols`). Chunk cc holds the columns [start(cc), start(cc + 1)) in units of
+ * CONV_GEMM_COLS; the last chunk ends at the image's last column. */
+static void gemm_task(void *context, size_t task, size_t thread) {
+  (void)thread;
+  const conv_job *job = context;
+  const conv_params *p = job->p;
+  const bool in_place = p->path == CONV_PATH_GEMM_1X1;
+  const size_t image = in_place ? task / job->col_chunks : job->image, cc = task % job->col_chunks;
+  const size_t b = image / p->groups, m0 = image % p->groups * p->out_c_group;
+  const size_t out_hw = p->geom.out_h * p->geom.out_w;
+  const size_t k = p->in_c_group * p->geom.kernel_h * p->geom.kernel_w;
+  const size_t n0 = chunk_start(job, cc) * CONV_GEMM_COLS;
+  const size_t n1 = cc + 1 == job->col_chunks ? out_hw : chunk_start(job, cc + 1) * CONV_GEMM_COLS;
+  const float *cols = in_place ? image_input(job, image) : job->cols;
+  const size_t ldb = in_place ? p->geom.in_h * p->geom.in_w : job->cols_stride;
+  p->gemm(p->out_c_group, n1 - n0, k, job->w + m0 * k, k, cols + n0, ldb,
+          job->y + (b * p->out_c + m0) * out_hw + n0, out_hw, job->bias ? job->bias + m0 : NULL, NULL, p->act);
+}
+
 /* Whether any of the n floats is an infinity or a NaN (exponent bits all ones): one
  * pass, a small fraction of a 3x3 conv. Two floats per 64-bit word: per 32-bit half,
  * exponent + 1 reaches bit 31 only for exponent 0xff and never carries into the other
@@ -760,27 +813,23 @@ void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *c
     default: break;
   }
 
-  /* Portable paths (the selected pnn_f32_gemm variant), one thread. */
-  void *scratch = ctx->scratch;
-  const float *x = job.x, *w = job.w, *bias = job.bias;
-  float *y = job.y;
-  const size_t in_hw = g->in_h * g->in_w;
-  const size_t k = p->in_c_group * g->kernel_h * g->kernel_w; /* GEMM depth */
-  for (size_t b = 0; b < p->batch; ++b) {
-    const float *xb = x + b * p->in_c * in_hw;
-    float *yb = y + b * p->out_c * out_hw;
-    for (size_t grp = 0; grp < p->groups; ++grp) {
-      const float *xg = xb + grp * p->in_c_group * in_hw;
-      const float *wg = w + grp * p->out_c_group * k;
-      const float *bg = bias ? bias + grp * p->out_c_group : NULL;
-      float *yg = yb + grp * p->out_c_group * out_hw;
-      if (p->path == CONV_PATH_GEMM_1X1) {
-        p->gemm(p->out_c_group, out_hw, k, wg, k, xg, in_hw, yg, out_hw, bg, NULL, p->act);
-      } else {
-        float *cols = scratch;
-        pnn_f32_im2col_scalar(g, xg, cols);
-        p->gemm(p->out_c_group, out_hw, k, wg, k, cols, out_hw, yg, out_hw, bg, NULL, p->act);
-      }
-    }
+  /* Portable paths (the selected pnn_f32_gemm variant): column chunks across the
+   * threads; one chunk (one GEMM call per image) on one thread. */
+  const size_t units = out_hw >= 2 * CONV_GEMM_COLS ? out_hw / CONV_GEMM_COLS : 1;
+  job.col_panels = units;
+  job.col_chunks = threads > 1 ? clamp_size(CONV_GEMM_TASKS_PER_THREAD * threads, 1, units) : 1;
+  const size_t images = p->batch * p->groups;
+  if (p->path == CONV_PATH_GEMM_1X1) {
+    pnn_parallel_for(ctx->pool, images * job.col_chunks, gemm_task, &job);
+    return;
+  }
+  const size_t channels = p->in_c_group;
+  const size_t unfold_tasks = threads > 1 ? clamp_size(CONV_GEMM_TASKS_PER_THREAD * threads, 1, channels) : 1;
+  job.unfold_step = pnn_nn_div_up(channels, unfold_tasks);
+  job.cols = thread_scratch(ctx, 0); /* unfold_task writes it */
+  job.cols_stride = out_hw;
+  for (job.image = 0; job.image < images; ++job.image) {
+    pnn_parallel_for(ctx->pool, pnn_nn_div_up(channels, job.unfold_step), unfold_task, &job);
+    pnn_parallel_for(ctx->pool, job.col_chunks, gemm_task, &job);
   }
 }
