@@ -14,7 +14,6 @@ import struct
 import numpy as np
 from numpy.typing import NDArray
 
-from pocketnn.binary.mst import build_plan
 
 # rows, row_words, roots, total_words, 4 reserved (8 x u32)
 HEADER = struct.Struct("<8I")
@@ -47,6 +46,10 @@ def encode(rows: NDArray[np.uint64]) -> bytes | None:
     most = (8 * kw - CHILD_BYTES - 1) // DELTA_WORD_BYTES
     if count < 2 or most < 0 or count * count * kw > MAX_TREE_WORK:
         return None
+    # Imported here: the tree needs scipy, which the runtime-only install (reading
+    # files) does not have.
+    from pocketnn.binary.mst import build_plan
+
     plan = build_plan(rows, 64 * kw, max_touched=most / kw)
     roots = plan.roots
     if roots == count:
