@@ -95,14 +95,15 @@ def main() -> None:
         binary = fp32 = quicknet_like()
         lce = LceChild(args.lce_python, "quicknet", "224", args.clock)
     runtime = pocketnn.Model(pocketnn.convert(binary, quiet=True))
-    buffer = runtime.input_buffer("x")
+    name = runtime.inputs[0].name
+    buffer = runtime.input_buffer(name)
     buffer[...] = x
     session = ort_session(fp32.SerializeToString(), threads=1)
-    fns = {"onnxruntime fp32": lambda: session.run(None, {"x": x}),
-           "pocketnn": lambda: runtime.run({"x": x}),
+    fns = {"onnxruntime fp32": lambda: session.run(None, {name: x}),
+           "pocketnn": lambda: runtime.run({name: x}),
            # input and output in the session's memory, as a C API user has them
            # (bench_bconv_op.py)
-           "pocketnn in place": lambda: runtime.run({"x": buffer}, copy=False)}
+           "pocketnn in place": lambda: runtime.run({name: buffer}, copy=False)}
     for setting in lce.settings:
         fns[f"LCE {lce.version} {setting}"] = lambda setting=setting: lce.run(setting)
     clock = time.thread_time if args.clock == "cpu" else time.perf_counter
