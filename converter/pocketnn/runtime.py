@@ -152,6 +152,12 @@ def _tensor_info(info: "ffi.CData") -> TensorInfo:
     )
 
 
+def _session_view(pointer: Any, info: TensorInfo) -> np.ndarray:
+    """The tensor `info` at `pointer` in a session's memory, as an array (no copy)."""
+    nbytes = int(np.prod(info.shape, dtype=np.int64)) * info.dtype.itemsize
+    return np.frombuffer(ffi.buffer(pointer, nbytes), dtype=info.dtype).reshape(info.shape)
+
+
 class Model:
     """A loaded .pnn model.
 
@@ -276,9 +282,7 @@ class Model:
         its values between runs; it lives no longer than the Model."""
         for index, info in enumerate(self.inputs):
             if info.name == name:
-                nbytes = int(np.prod(info.shape, dtype=np.int64)) * info.dtype.itemsize
-                source = lib.pnn_session_input(self._thread_session(), index)
-                return np.frombuffer(ffi.buffer(source, nbytes), dtype=info.dtype).reshape(info.shape)
+                return _session_view(lib.pnn_session_input(self._thread_session(), index), info)
         raise InputError(f"unknown input {name!r}; the model's inputs are {[t.name for t in self.inputs]}")
 
     def _checked_input(self, info: TensorInfo, value: Any, cast: bool) -> np.ndarray:
@@ -333,9 +337,7 @@ class Model:
         _raise_on_error(lib.pnn_session_run(session, error), error)
         results: dict[str, np.ndarray] = {}
         for index, info in enumerate(self.outputs):
-            nbytes = int(np.prod(info.shape, dtype=np.int64)) * info.dtype.itemsize
-            source = lib.pnn_session_output(session, index)
-            array = np.frombuffer(ffi.buffer(source, nbytes), dtype=info.dtype).reshape(info.shape)
+            array = _session_view(lib.pnn_session_output(session, index), info)
             if copy:
                 array = array.copy()
             else:

@@ -9,6 +9,7 @@ than the dense rows.
 """
 from __future__ import annotations
 
+import math
 import struct
 
 import numpy as np
@@ -27,6 +28,13 @@ MAX_TREE_WORK = 2**26
 
 class DeltaFormatError(ValueError):
     """A malformed encoding-5 blob (the reader re-raises it as PnnFormatError)."""
+
+
+def row_words(shape: tuple[int, ...]) -> int | None:
+    """64-bit words per row of a b1 tensor of `shape` (rank >= 2, rows along dim 0), or
+    None when its rows are not whole words (the encoding cannot hold it)."""
+    row_bits = math.prod(int(d) for d in shape) // int(shape[0])
+    return None if row_bits % 64 else row_bits // 64
 
 
 def layout(rows: int, roots: int, total_words: int, row_words: int) -> tuple[int, int, int]:

@@ -291,12 +291,12 @@ def _read_b1_delta(blob: bytes, tensor: PnnTensor, what: str) -> np.ndarray:
     """The dense bytes (uint8, as a dense b1 constant reads) of an encoding-5 constant."""
     if tensor.dtype != DType.B1 or len(tensor.shape) < 2:
         raise PnnFormatError(f"{what} holds b1 tree deltas but is {tensor.dtype.name} of rank {len(tensor.shape)}")
-    rows = tensor.shape[0]
-    row_bits = math.prod(tensor.shape) // rows
-    if row_bits % 64:
-        raise PnnFormatError(f"{what} holds b1 tree deltas but its rows of {row_bits} bits are not whole words")
+    words = b1_delta.row_words(tensor.shape)
+    if words is None:
+        raise PnnFormatError(f"{what} holds b1 tree deltas but its rows of "
+                             f"{math.prod(tensor.shape) // tensor.shape[0]} bits are not whole words")
     try:
-        decoded = b1_delta.decode(blob, rows, row_bits // 64)
+        decoded = b1_delta.decode(blob, tensor.shape[0], words)
     except b1_delta.DeltaFormatError as exc:
         raise PnnFormatError(f"{what}: {exc}") from None
     return decoded.astype("<u8").view(np.uint8).reshape(-1)

@@ -313,13 +313,10 @@ def _narrow_width(tensor: Tensor, blob: bytes) -> int | None:
 
 def _b1_delta_blob(tensor: Tensor, blob: bytes) -> bytes | None:
     """A b1 constant's rows as tree deltas (encoding 5) when that is smaller, else None."""
-    if tensor.dtype != DType.B1 or len(tensor.shape) < 2:
+    words = b1_delta.row_words(tensor.shape) if tensor.dtype == DType.B1 and len(tensor.shape) >= 2 else None
+    if words is None:
         return None
-    rows = int(tensor.shape[0])
-    row_bits = math.prod(int(d) for d in tensor.shape) // rows
-    if row_bits % 64:
-        return None
-    return b1_delta.encode(np.frombuffer(blob, "<u8").reshape(rows, row_bits // 64))
+    return b1_delta.encode(np.frombuffer(blob, "<u8").reshape(int(tensor.shape[0]), words))
 
 
 def _write_metadata(buf: _Buffer, metadata: dict[str, str | int | float]) -> None:

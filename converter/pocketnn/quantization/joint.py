@@ -51,7 +51,8 @@ from pocketnn.passes.graph_utils import copy_graph
 from pocketnn.progress import step
 from pocketnn.quantization.activations import DEFAULT_CALIB_METHOD, QuantizationError
 from pocketnn.quantization.mixed import single_layer, time_layer
-from pocketnn.quantization.quantize_graph import QParams, calibrate, quantize_graph, weighted_nodes
+from pocketnn.quantization.quantize_graph import (QParams, calibrate, integer_weighted_nodes, quantize_graph,
+                                                   weighted_nodes)
 from pocketnn.quantization.rounding import DEFAULT_ROUNDING, WeightRounding
 from pocketnn.quantization.sparse_storage import stored_bytes
 from pocketnn.quantization.split_activations import split_lookup_activations
@@ -242,11 +243,14 @@ class JointSearch:
         return self.seen[choice]
 
 
+def _alone(layers: int, index: int, option: int) -> tuple[int, ...]:
+    """The assignment where layer `index` alone takes `option`, every other dense int8."""
+    return tuple(option if i == index else 0 for i in range(layers))
+
+
 def _one_layer_choices(search: JointSearch) -> list[tuple[int, tuple[int, ...]]]:
-    """(layer index, assignment) for every layer and non-default option: that layer alone
-    takes it, every other is dense int8."""
-    base = [0] * len(search.names)
-    return [(index, tuple(base[:index] + [j] + base[index + 1:]))
+    """(layer index, assignment) for every layer and non-default option (_alone)."""
+    return [(index, _alone(len(search.names), index, j))
             for index, name in enumerate(search.names) for j in range(1, len(search.options[name]))]
 
 
@@ -264,16 +268,16 @@ def measure_layers(search: JointSearch, measure_latency: bool) -> tuple[list[Lay
         for index, name in enumerate(search.names):
             seconds[index] = [0.0] * len(search.options[name])
             if measure_latency:
-                graphs = [search.build(tuple([0] * index + [j] + [0] * (len(search.names) - index - 1)))
+                graphs = [search.build(_alone(len(search.names), index, j))
                           for j in range(len(search.options[name]))]
-                qnodes = [[n for n in g.nodes if n.op in ("QConv", "QGemm")][index] for g in graphs]
+                qnodes = [integer_weighted_nodes(g)[index] for g in graphs]
                 seconds[index] = time_layer([single_layer(g, q) for g, q in zip(graphs, qnodes)])
             advance()
     # A layer's bytes: its int8 weights as the writer stores them, plus what the packed
     # file gains or loses when it alone takes an option (its weights, and its bias and
     # requantization constants, whose stored width follows their values).
     int8_graph = search.build(int8.choice)
-    qnodes = [n for n in int8_graph.nodes if n.op in ("QConv", "QGemm")]
+    qnodes = integer_weighted_nodes(int8_graph)
     base = [stored_bytes(int8_graph.tensors[q.inputs[1]]) for q in qnodes]
     nbytes = {index: [base[index]] for index in range(len(search.names))}
     for index, choice in singles:

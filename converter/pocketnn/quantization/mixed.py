@@ -33,7 +33,8 @@ import numpy as np
 from pocketnn.ir import DType, Graph, Node, Tensor
 from pocketnn.progress import step
 from pocketnn.quantization.activations import DEFAULT_CALIB_METHOD, QuantizationError
-from pocketnn.quantization.quantize_graph import QParams, calibrate, quantize_graph, weighted_nodes
+from pocketnn.quantization.quantize_graph import (QParams, calibrate, integer_weighted_nodes, quantize_graph,
+                                                   weighted_nodes)
 from pocketnn.quantization.rounding import DEFAULT_ROUNDING, WeightRounding
 from pocketnn.quantization.sparse_storage import marked_layers, settle_sparse_storage, stored_bytes
 from pocketnn.quantization.split_activations import split_lookup_activations
@@ -158,8 +159,8 @@ def layer_costs(graph: Graph, qparams: dict[str, QParams], samples: Sequence[Map
     all8 = quantize_graph(graph, qparams, rounding=rounding, layer_bits=[8] * count)
     all4 = quantize_graph(graph, qparams, rounding=rounding, layer_bits=[4] * count)
     reference = _outputs(all8, samples)
-    q8 = [n for n in all8.nodes if n.op in ("QConv", "QGemm")]
-    q4 = [n for n in all4.nodes if n.op in ("QConv", "QGemm")]
+    q8 = integer_weighted_nodes(all8)
+    q4 = integer_weighted_nodes(all4)
     costs = []
     with step("sensitivity" + (" + kernel timing" if measure_latency else ""), total=len(q8)) as advance:
         for index, (node8, node4) in enumerate(zip(q8, q4)):

@@ -424,6 +424,12 @@ def weighted_nodes(graph: Graph) -> list[Node]:
             if node.op in ("Conv", "Gemm", "MatMul") and _as_weighted(graph, node) is not None]
 
 
+def integer_weighted_nodes(quantized: Graph) -> list[Node]:
+    """The QConv / QGemm nodes of a quantize_graph result, in graph order (weighted_nodes'
+    nodes as they became integer operators)."""
+    return [node for node in quantized.nodes if node.op in ("QConv", "QGemm")]
+
+
 def quantize_graph(graph: Graph, qparams: Mapping[str, QParams], scheme: str = "int8",
                    layer_bits: Sequence[int] | None = None,
                    weight_scales: Mapping[str, tuple[np.ndarray, int]] | None = None,

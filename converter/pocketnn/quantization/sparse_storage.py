@@ -28,7 +28,8 @@ from pocketnn.format.writer import smallest_group_sparse
 from pocketnn.ir import Graph, Node, Tensor
 from pocketnn.passes.graph_utils import copy_graph
 from pocketnn.progress import step
-from pocketnn.quantization.quantize_graph import QParams, quantize_graph, sparse_weight_group, weighted_nodes
+from pocketnn.quantization.quantize_graph import (QParams, integer_weighted_nodes, quantize_graph, sparse_weight_group,
+                                                   weighted_nodes)
 
 # Sparse storage no more than this much slower than dense still counts as a tie.
 TIMING_TOLERANCE = 0.05
@@ -74,7 +75,7 @@ def settle_sparse_storage(graph: Graph, qparams: Mapping[str, QParams]
         return graph, []
     weighted = weighted_nodes(graph)
     all8 = quantize_graph(graph, qparams, layer_bits=[8] * len(weighted))
-    qnodes = [n for n in all8.nodes if n.op in ("QConv", "QGemm")]
+    qnodes = integer_weighted_nodes(all8)
     choices: list[SparseStorage] = []
     settled = copy_graph(graph)
     with step("kernel timing (sparse vs dense int8)", total=len(marked)) as advance:

@@ -498,7 +498,7 @@ void pnn_op_bconv_run(const pnn_model *model, const pnn_node *node, const void *
   /* As few channel chunks as there are threads: each task builds every pixel block's
    * im2col panel once for all of its channels (with 64-channel tasks a 256-channel layer
    * built each panel 4 times on one thread). */
-  const size_t threads = ctx->pool == NULL ? 1 : pnn_threadpool_size(ctx->pool);
+  const size_t threads = pnn_threadpool_size(ctx->pool);
   job.chunk = pnn_nn_div_up(p->blocks, threads < p->blocks ? threads : p->blocks) * BCONV_BLOCK;
   job.chunks = pnn_nn_div_up(p->out_c_group, job.chunk);
   const size_t in_c = p->channels * p->groups;
@@ -521,7 +521,7 @@ void pnn_op_bconv_run(const pnn_model *model, const pnn_node *node, const void *
     } else {
       job.y = (float *)out[0] + b * p->out_c * p->out_pixels;
     }
-    if (p->mst && (ctx->pool == NULL || pnn_threadpool_size(ctx->pool) == 1)) {
+    if (p->mst && threads == 1) {
       bconv_tree_delta(&job);
     } else {
       pnn_parallel_for(ctx->pool, p->groups * job.chunks, bconv_task, &job);

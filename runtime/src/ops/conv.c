@@ -477,8 +477,10 @@ typedef struct conv_job {
   const float *x, *w, *bias;
   float *y;
   const pnn_run_context *ctx;
-  size_t col_panels;                       /* packed and winograd: panels in all, per image */
-  size_t col_chunks, row_chunks, row_step; /* packed and winograd task grid */
+  size_t col_panels;                       /* packed and winograd: panels in all, per image;
+                                              gemm-1x1 and im2col+gemm: CONV_GEMM_COLS units */
+  size_t col_chunks, row_chunks, row_step; /* packed and winograd task grid (col_chunks: also
+                                              gemm-1x1 and im2col+gemm) */
   size_t dw_chunks, dw_step;               /* dwconv task grid */
   const float *cols;                       /* sparse, im2col+gemm: the unfolded (or in-place) X of one image */
   size_t cols_stride;                      /* sparse, im2col+gemm: floats per row of `cols` */
