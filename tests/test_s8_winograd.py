@@ -16,15 +16,17 @@ from pocketnn.format.writer import write_pnn
 from pocketnn.quantization.simulate_graph import simulate_graph
 from pocketnn.reference_models import resnet18
 from support import quantize_with_onnxruntime
-from test_qops import CONV_CASES, ConvCase, build_conv, kernel_of, run_graph
+from test_qops import ConvCase, build_conv, kernel_of, run_graph
 
 # Layers the Winograd path takes (at least 16 input and output channels, images of 6 x 6
 # outputs or more), with what its tiles make awkward: odd images (partial 2x2 tiles),
 # uneven or no padding, odd channel counts, output channels off the 4-row block, runs of
 # tiles across tile rows and task chunks, batch 2, and the bounds of the arithmetic.
 WINOGRAD_CASES: dict[str, ConvCase] = {
-    "column_chunks": CONV_CASES["3x3_column_chunks"],
-    "uneven_column_chunks": CONV_CASES["3x3_uneven_column_chunks"],
+    # The shapes of test_qops' 3x3 column-chunk cases, with 16 and 24 output channels so
+    # that Winograd takes them (test_qops keeps its own on the GEMM with 15).
+    "column_chunks": ConvCase((1, 64, 40, 40), 16, (3, 3), pads=(1, 1, 1, 1), seed=7),
+    "uneven_column_chunks": ConvCase((1, 64, 37, 41), 24, (3, 3), pads=(1, 1, 1, 1), seed=43),
     "odd_channels_odd_image": ConvCase((1, 17, 7, 9), 18, (3, 3), pads=(1, 1, 1, 1), seed=50),
     "no_pads": ConvCase((1, 33, 9, 8), 16, (3, 3), seed=51),
     "uneven_pads_batch2": ConvCase((2, 20, 9, 6), 21, (3, 3), pads=(0, 1, 1, 0), seed=52),
