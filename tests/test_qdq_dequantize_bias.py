@@ -7,6 +7,8 @@ two ONNX operators do (an FMA would differ in the last bit)."""
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -16,6 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 from pocketnn.format import spec
 from pocketnn.format.reader import read_pnn
 from support import qdq_pair, unoptimized_session_options
+from test_format import fix_checksum
 
 
 def _linear_model(x_shape: tuple[int, ...], n: int, bias: np.ndarray, bias_first: bool = False,
@@ -93,3 +96,12 @@ def test_bias_along_another_axis_or_a_shared_value_stays_an_add() -> None:
     assert "Add" in _ops(packed)
     for mine, reference in zip(ours, theirs):
         np.testing.assert_array_equal(mine, reference)
+
+
+def test_a_bias_in_a_file_stamped_before_1_11_is_refused() -> None:
+    """The bias input came with format 1.11: an older file carrying one is malformed."""
+    x_shape = (1, 5, 12)
+    packed = bytearray(pocketnn.convert(_linear_model(x_shape, 12, np.ones(12, np.float32), matmul=False)))
+    struct.pack_into("<H", packed, 6, spec.MINOR_DEQUANTIZE_BIAS - 1)
+    with pytest.raises(pocketnn.NativeError, match="needs format 1.11"):
+        pocketnn.Model(fix_checksum(packed))
