@@ -10,7 +10,8 @@ use (tf2onnx), from models nobody here wrote.
   export are what matter for speed) through `tf2onnx.convert.from_keras`, NHWC input
   1x224x224x3, for bench/bench_onnx_file.py. Not committed (100 MB).
 
-Needs `pip install tensorflow-cpu tf2onnx scikit-image` (a separate venv is best).
+Needs `pip install "tensorflow-cpu==2.16.*" tf2onnx scikit-image "onnx==1.16.*"` in a venv of its
+own: TensorFlow 2.16 pins ml_dtypes 0.3, which newer onnx releases cannot import.
 """
 
 from __future__ import annotations
