@@ -1,7 +1,10 @@
-/* Binary GEMM and convolution for AVX2 (contract in pnn_kernels_b1.h): the nibble-table
- * popcount tile of x86_lut_tile.h on ymm, 4 rows x 8 pixels (two ymm of four 64-bit pixel
- * words): 8 byte accumulators, the 64-bit totals spilled once per 31 words. Driver:
- * bgemm_driver.h.
+/* Binary GEMM and convolution for AVX2 (contract in pnn_kernels_b1.h), tile 4 rows x 8
+ * pixels (two ymm of four 64-bit pixel words). Each row's xor words are summed along k
+ * by a Harley-Seal carry-save tree (7 adders of 5 and/or/xor each per 8 words, all ALU
+ * ports) with one nibble-table popcount (x86_lut_tile.h; 2 vpshufb + 1 shift, which only
+ * two of Zen 4's four vector pipes run) per 8 words instead of one per word. The plain
+ * nibble-table tile took 3-4% longer over the whole anchor conv. Driver: bgemm_driver.h; the tree-delta
+ * step is x86_lut_tile.h's.
  *
  * ISA flags are set per file; pnn_b1_gemm_select only picks this with cpu->avx2_fma. */
 #include "pnn_kernels.h"
@@ -107,7 +110,7 @@ static void b1_tile(size_t kw, const uint64_t *const *w, const uint64_t *panel, 
     const V low = hs_row_vector(kw, w[r], panel, table, low4);
     const V high = hs_row_vector(kw, w[r], panel + LUT_VECTOR_WORDS, table, low4);
     /* counts < 2^32: the high count into the odd 32-bit lanes, then lanes in pixel order */
-    const V both = _mm256_or_si256(low, _mm256_slli_epi64(high, 32));
+    const V both = V_OR(low, V_SLLI64(high, 32));
     _mm256_storeu_si256((__m256i *)(counts + r * B1_PIXELS),
                         _mm256_permutevar8x32_epi32(both, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7)));
   }

@@ -8,7 +8,8 @@
  *   nibble counts in every 128-bit lane), V_AND, V_XOR, V_SRLI16(v, n), V_SHUFFLE8,
  *   V_ADD8, V_ADD64, V_SAD(v) (vpsadbw against 0), V_STORE_COUNTS(dst, v) (the low 32
  *   bits of each 64-bit lane to dst).
- * Also the tree-delta step b1_delta (bgemm_driver.h) on the same tables. */
+ * Also the tree-delta step b1_delta (bgemm_driver.h) on the same tables. An ISA file
+ * that brings its own b1_tile (AVX2: a Harley-Seal tree) defines B1_OWN_TILE. */
 #ifndef PNN_B1_X86_LUT_TILE_H
 #define PNN_B1_X86_LUT_TILE_H
 
