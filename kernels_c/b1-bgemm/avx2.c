@@ -3,8 +3,8 @@
  * by a Harley-Seal carry-save tree (7 adders of 5 and/or/xor each per 8 words, all ALU
  * ports) with one nibble-table popcount (x86_lut_tile.h; 2 vpshufb + 1 shift, which only
  * two of Zen 4's four vector pipes run) per 8 words instead of one per word. The plain
- * nibble-table tile took 3-4% longer over the whole anchor conv. Driver: bgemm_driver.h; the tree-delta
- * step is x86_lut_tile.h's.
+ * nibble-table tile took 3-4% longer over the whole anchor conv. Driver:
+ * bgemm_driver.h; the tree-delta step is x86_lut_tile.h's.
  *
  * ISA flags are set per file; pnn_b1_gemm_select only picks this with cpu->avx2_fma. */
 #include "pnn_kernels.h"
