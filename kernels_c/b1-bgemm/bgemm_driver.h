@@ -22,7 +22,10 @@
  * Zero padding: the panel holds 0 bits (+1) for a tap outside the image, so such a tap
  * adds popcount(w at that tap) = tap_pop to m; a border pixel subtracts it again (its
  * taps inside the image form a rectangle [i0, i1) x [j0, j1)) and takes K_eff = in-bounds
- * taps * channels. One padding keeps the +1 and K_eff = taps * channels. */
+ * taps * channels. The panel step lists a border block's taps that fall outside for some
+ * pixel, each with a per-pixel mask, so the correction is a few fixed-length masked adds
+ * a row instead of a branchy walk over every tap of every clipped pixel. One padding
+ * keeps the +1 and K_eff = taps * channels. */
 #ifndef PNN_B1_BGEMM_DRIVER_H
 #define PNN_B1_BGEMM_DRIVER_H
 
@@ -37,11 +40,14 @@ _Static_assert(64 % B1_ROWS == 0, "a row tile must not straddle a 64-channel wor
 
 /* A block of output pixels and what the transform needs of each. */
 typedef struct b1_block {
-  size_t n0, count;           /* first pixel and pixels in the block (<= B1_PIXELS) */
-  int border;                 /* some pixel of the block has taps outside the image */
-  int32_t keff[B1_PIXELS];    /* real bits under each pixel's window */
-  uint8_t clipped[B1_PIXELS]; /* zero padding: the pixel has taps outside the image */
-  size_t i0[B1_PIXELS], i1[B1_PIXELS], j0[B1_PIXELS], j1[B1_PIXELS]; /* in-bounds taps */
+  size_t n0, count;         /* first pixel and pixels in the block (<= B1_PIXELS) */
+  int32_t keff[B1_PIXELS];  /* real bits under each pixel's window */
+  /* Zero padding: the edge_count taps edge_tap[e] outside the image for some pixel of
+   * the block; edge_mask[e * B1_PIXELS + p] is -1 where tap edge_tap[e] is outside for
+   * pixel p, else 0. In the convolution's scratch; edge_count 0 for an inner block. */
+  size_t edge_count;
+  uint32_t *edge_tap;
+  int32_t *edge_mask;
 } b1_block;
 
 /* What the zero-padding correction needs of the layer (NULL for a GEMM). */
@@ -50,17 +56,12 @@ typedef struct b1_taps {
   size_t kernel_h, kernel_w;
 } b1_taps;
 
-/* sum of tap_pop over row m's taps outside pixel p's in-bounds rectangle. */
-static int32_t b1_outside_pop(const b1_taps *taps, const b1_block *blk, size_t m, size_t p) {
-  const int32_t *pop = taps->tap_pop + m * taps->kernel_h * taps->kernel_w;
-  int32_t sum = 0;
-  for (size_t i = 0; i < taps->kernel_h; ++i) {
-    for (size_t j = 0; j < taps->kernel_w; ++j) {
-      const int inside = i >= blk->i0[p] && i < blk->i1[p] && j >= blk->j0[p] && j < blk->j1[p];
-      if (!inside) sum += pop[i * taps->kernel_w + j];
-    }
-  }
-  return sum;
+/* clamp(a * dot + b, lo, hi) in float; the product is exact in double, so the result
+ * is the same with or without FMA contraction. */
+static inline float b1_affine(double a, double b, int32_t dot, float lo, float hi) {
+  float v = (float)(a * dot + b);
+  v = v < lo ? lo : v;
+  return v > hi ? hi : v;
 }
 
 /* The output transform of one row tile (rows output channels from row0) of a block. */
@@ -71,20 +72,18 @@ static void b1_store(const b1_block *blk, size_t row0, size_t rows, const uint32
     const size_t m = row0 + r;
     int32_t dot[B1_PIXELS];
     for (size_t p = 0; p < B1_PIXELS; ++p) dot[p] = blk->keff[p] - 2 * (int32_t)counts[r * B1_PIXELS + p];
-    if (blk->border) {
-      for (size_t p = 0; p < blk->count; ++p) {
-        if (blk->clipped[p]) dot[p] += 2 * b1_outside_pop(taps, blk, m, p);
+    if (blk->edge_count) { /* the taps outside the image gave tap_pop: take it back */
+      const int32_t *pop = taps->tap_pop + m * taps->kernel_h * taps->kernel_w;
+      for (size_t e = 0; e < blk->edge_count; ++e) {
+        const int32_t tap_pop = pop[blk->edge_tap[e]];
+        const int32_t *outside = blk->edge_mask + e * B1_PIXELS;
+        for (size_t p = 0; p < B1_PIXELS; ++p) dot[p] += 2 * (tap_pop & outside[p]);
       }
     }
     if (out->y) {
       const double a = out->multiplier[m], b = out->bias[m];
-      const float lo = out->lo, hi = out->hi;
       float *y = out->y + m * out->y_stride_m + blk->n0 * out->y_stride_n;
-      for (size_t p = 0; p < blk->count; ++p) {
-        float v = (float)(a * dot[p] + b); /* exact product: the same with or without FMA */
-        v = v < lo ? lo : v;
-        y[p * out->y_stride_n] = v > hi ? hi : v;
-      }
+      for (size_t p = 0; p < blk->count; ++p) y[p * out->y_stride_n] = b1_affine(a, b, dot[p], out->lo, out->hi);
     } else {
       const int32_t threshold = out->threshold[m];
       const uint64_t negate = (out->negate[m / 64] >> (m % 64)) & 1u;
@@ -159,8 +158,10 @@ static void b1_gemm(size_t M, size_t N, size_t kw, size_t K, size_t m_begin, siz
   b1_gemm_blocks(M, N, kw, K, m_begin, m_end, W, NULL, X, ldx, out, scratch);
 }
 
+/* The panel, then the border taps' masks and indices (b1_block). */
 static size_t b1_conv_scratch_size(const pnn_conv2d_geometry *g) {
-  return b1_gemm_scratch_size(g->kernel_h * g->kernel_w * pnn_b1_words(g->channels));
+  const size_t taps = g->kernel_h * g->kernel_w;
+  return b1_gemm_scratch_size(taps * pnn_b1_words(g->channels)) + taps * (B1_PIXELS * sizeof(int32_t) + sizeof(uint32_t));
 }
 
 /* [first, last) of the taps t < taps whose input coordinate o * stride - pad + t * dilation
@@ -180,29 +181,33 @@ static void b1_tap_range(size_t o, size_t stride, size_t pad, size_t dilation, s
 }
 
 /* The block's im2col panel: panel[(t * cw + c) * B1_PIXELS + p] = word c of the input
- * pixel under tap t of output pixel n0 + p, 0 outside the image and past the block. */
+ * pixel under tap t of output pixel n0 + p, 0 outside the image and past the block; and
+ * with zero padding, the block's border taps (blk->edge_*). */
 static void b1_conv_panel(const pnn_conv2d_geometry *g, enum pnn_b1_padding padding,
                           const uint64_t *x, size_t ldx, b1_block *blk, uint64_t *panel) {
   const size_t cw = pnn_b1_words(g->channels), taps = g->kernel_h * g->kernel_w;
   const size_t kw = taps * cw;
-  blk->border = 0;
+  int border = 0;
   for (size_t p = 0; p < B1_PIXELS; ++p) {
     if (p >= blk->count) {
       for (size_t k = 0; k < kw; ++k) panel[k * B1_PIXELS + p] = 0;
+      for (size_t t = 0; t < taps; ++t) blk->edge_mask[t * B1_PIXELS + p] = 0;
       blk->keff[p] = 0;
       continue;
     }
     const size_t oy = (blk->n0 + p) / g->out_w, ox = (blk->n0 + p) % g->out_w;
-    b1_tap_range(oy, g->stride_h, g->pad_top, g->dilation_h, g->kernel_h, g->in_h, &blk->i0[p], &blk->i1[p]);
-    b1_tap_range(ox, g->stride_w, g->pad_left, g->dilation_w, g->kernel_w, g->in_w, &blk->j0[p], &blk->j1[p]);
-    const size_t inside = (blk->i1[p] - blk->i0[p]) * (blk->j1[p] - blk->j0[p]);
-    blk->clipped[p] = padding == PNN_B1_PAD_ZERO && inside < taps;
-    blk->border |= blk->clipped[p];
+    size_t i0, i1, j0, j1;
+    b1_tap_range(oy, g->stride_h, g->pad_top, g->dilation_h, g->kernel_h, g->in_h, &i0, &i1);
+    b1_tap_range(ox, g->stride_w, g->pad_left, g->dilation_w, g->kernel_w, g->in_w, &j0, &j1);
+    const size_t inside = (i1 - i0) * (j1 - j0);
+    const int clipped = padding == PNN_B1_PAD_ZERO && inside < taps;
+    border |= clipped;
     blk->keff[p] = (int32_t)((padding == PNN_B1_PAD_ZERO ? inside : taps) * g->channels);
     uint64_t *dst = panel + p;
     for (size_t i = 0; i < g->kernel_h; ++i) {
       for (size_t j = 0; j < g->kernel_w; ++j) {
-        const int in = i >= blk->i0[p] && i < blk->i1[p] && j >= blk->j0[p] && j < blk->j1[p];
+        const int in = i >= i0 && i < i1 && j >= j0 && j < j1;
+        blk->edge_mask[(i * g->kernel_w + j) * B1_PIXELS + p] = clipped && !in ? -1 : 0;
         const uint64_t *src = NULL;
         if (in) {
           const size_t iy = oy * g->stride_h + i * g->dilation_h - g->pad_top;
@@ -212,6 +217,16 @@ static void b1_conv_panel(const pnn_conv2d_geometry *g, enum pnn_b1_padding padd
         for (size_t c = 0; c < cw; ++c, dst += B1_PIXELS) *dst = in ? src[c] : 0;
       }
     }
+  }
+  /* Keep the taps outside for some pixel, their masks moved down in order (e <= t). */
+  blk->edge_count = 0;
+  for (size_t t = 0; border && t < taps; ++t) {
+    const int32_t *mask = blk->edge_mask + t * B1_PIXELS;
+    int32_t any = 0;
+    for (size_t p = 0; p < B1_PIXELS; ++p) any |= mask[p];
+    if (!any) continue;
+    memmove(blk->edge_mask + blk->edge_count * B1_PIXELS, mask, B1_PIXELS * sizeof(int32_t));
+    blk->edge_tap[blk->edge_count++] = (uint32_t)t;
   }
 }
 
@@ -227,6 +242,8 @@ static void b1_conv_blocks(const pnn_conv2d_geometry *g, enum pnn_b1_padding pad
   uint32_t *counts = (uint32_t *)((unsigned char *)scratch + b1_conv_scratch_size(g));
   b1_block blk;
   memset(&blk, 0, sizeof blk);
+  blk.edge_mask = (int32_t *)(panel + kw * B1_PIXELS);
+  blk.edge_tap = (uint32_t *)(blk.edge_mask + g->kernel_h * g->kernel_w * B1_PIXELS);
   for (size_t n0 = 0; n0 < pixels; n0 += B1_PIXELS) {
     blk.n0 = n0;
     blk.count = pixels - n0 < B1_PIXELS ? pixels - n0 : B1_PIXELS;

@@ -8,7 +8,8 @@
  *   nibble counts in every 128-bit lane), V_AND, V_XOR, V_SRLI16(v, n), V_SHUFFLE8,
  *   V_ADD8, V_ADD64, V_SAD(v) (vpsadbw against 0), V_STORE_COUNTS(dst, v) (the low 32
  *   bits of each 64-bit lane to dst).
- * Also the tree-delta step b1_delta (bgemm_driver.h) on the same tables. */
+ * Also the tree-delta step b1_delta (bgemm_driver.h) on the same tables. An ISA file
+ * that brings its own b1_tile (AVX2: a Harley-Seal tree) defines B1_OWN_TILE. */
 #ifndef PNN_B1_X86_LUT_TILE_H
 #define PNN_B1_X86_LUT_TILE_H
 
@@ -19,6 +20,7 @@ static inline V lut_popcount_bytes(V v, V table, V low4) {
   return V_ADD8(V_SHUFFLE8(table, V_AND(v, low4)), V_SHUFFLE8(table, V_AND(V_SRLI16(v, 4), low4)));
 }
 
+#ifndef B1_OWN_TILE /* else the ISA file brings its own b1_tile */
 static void b1_tile(size_t kw, const uint64_t *const *w, const uint64_t *panel, uint32_t *counts) {
   const V table = V_TABLE(), low4 = V_SET1_8(0x0F);
   V total[B1_ROWS][2];
@@ -46,6 +48,7 @@ static void b1_tile(size_t kw, const uint64_t *const *w, const uint64_t *panel, 
     V_STORE_COUNTS(counts + r * B1_PIXELS + LUT_VECTOR_WORDS, total[r][1]);
   }
 }
+#endif
 
 /* The tree-delta step (bgemm_driver.h) with the same nibble-table popcount. */
 #define B1_HAS_DELTA

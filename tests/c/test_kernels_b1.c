@@ -16,7 +16,8 @@
  *      of them near-copies of an earlier one so edges touch some words or all) against
  *      the scalar plain kernel, exactly in every mode, and pnn_b1_mst_plan_check accepts
  *      the plan and refuses its corruptions.
- * Cases: K = 1, 63, 64, 65 bits and words past the SIMD byte/16-bit chunks (31, 4095),
+ * Cases: K = 1, 63, 64, 65 bits, 8 and 15 words (AVX2's Harley-Seal block of 8, with
+ * and without a tail), words past the SIMD byte/16-bit chunks (31, 248, 4095),
  * 1 and odd channels, M = 1 .. 130 (row tile tails, split ranges), 1 pixel, pixel tails,
  * kernels 1x1 .. 5x3 and 7x7, padding at every border (asymmetric, larger than the
  * window: pixels with no in-bounds tap), stride 2, dilation 2, both paddings, ldx and
@@ -430,7 +431,9 @@ static void check_layer(layer *L, int gemm, const char *label) {
 
 /* ---- 2./3. GEMM and convolution cases ---------------------------------------------- */
 static void test_gemm(rng *r) {
-  static const size_t Ks[] = {1, 63, 64, 65, 200, 31 * 64 + 1, 40 * 64};
+  /* 8 * 64 and 14 * 64 + 5: one AVX2 Harley-Seal block of 8 words exactly, and one
+   * with the 7-word tail */
+  static const size_t Ks[] = {1, 63, 64, 65, 200, 8 * 64, 14 * 64 + 5, 31 * 64 + 1, 40 * 64};
   static const size_t Ms[] = {1, 5, 64, 67, 130};
   static const size_t Ns[] = {1, 4, 17, 33};
   for (size_t ki = 0; ki < sizeof Ks / sizeof Ks[0]; ++ki) {
@@ -447,7 +450,7 @@ static void test_gemm(rng *r) {
       layer_free(&L);
     }
   }
-  /* Past a 16-bit lane's 4095 words (NEON, SIMD128). */
+  /* Past a 16-bit lane's 4095 words (NEON, SIMD128) and AVX2's 31 blocks of 8 words. */
   layer L;
   memset(&L, 0, sizeof L);
   L.g = (pnn_conv2d_geometry){4100 * 64 - 3, 5, 1, 5, 1, 1, 1, 1, 1, 1, 1, 0, 0};
