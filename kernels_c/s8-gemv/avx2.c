@@ -5,7 +5,7 @@
  * vpmaddwd multiplies them by the pair (x[k], x[k+1]) broadcast as two i16, adding both
  * products into each row's int32 lane exactly. The weights stay s8 in memory (the step
  * is bound by their bytes). A block of 4 panels keeps 8 accumulators (even and odd
- * pairs apart). */
+ * pairs apart); with several rows of x, 2 rows share each widened weight vector. */
 #include "pnn_kernels.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -32,9 +32,9 @@ static inline __m256i x_pair(const uint8_t *x, size_t g, size_t K) {
 
 static inline __m256i widened(const int8_t *w) { return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w)); }
 
-/* Rows of one block of `panels` (1-4) panels; `rows` of them are stored. */
+/* Rows of one block of `panels` (1-4) panels; `outputs` of its rows are stored. */
 static PNN_ALWAYS_INLINE void block_run(size_t panels, size_t pairs, size_t K, const int8_t *w, const uint8_t *x,
-                                        size_t rows, int32_t *y) {
+                                        size_t outputs, int32_t *y) {
   __m256i even[GEMV_BLOCK_PANELS], odd[GEMV_BLOCK_PANELS];
   for (size_t p = 0; p < panels; ++p) even[p] = odd[p] = _mm256_setzero_si256();
   const size_t stride = panels * 16;
@@ -53,9 +53,9 @@ static PNN_ALWAYS_INLINE void block_run(size_t panels, size_t pairs, size_t K, c
       even[p] = _mm256_add_epi32(even[p], _mm256_madd_epi16(widened(w + g * stride + 16 * p), x0));
     }
   }
-  for (size_t p = 0; p < panels && p * LANES < rows; ++p) {
+  for (size_t p = 0; p < panels && p * LANES < outputs; ++p) {
     const __m256i sum = _mm256_add_epi32(even[p], odd[p]);
-    const size_t left = rows - p * LANES;
+    const size_t left = outputs - p * LANES;
     if (left >= LANES) {
       _mm256_storeu_si256((__m256i *)(y + p * LANES), sum);
     } else {
@@ -66,17 +66,49 @@ static PNN_ALWAYS_INLINE void block_run(size_t panels, size_t pairs, size_t K, c
   }
 }
 
-static void avx2_run(size_t N, size_t K, const void *packed, const uint8_t *x, int32_t *y) {
+enum { ROW_TILE = 2 }; /* x rows per pass: 8 accumulators share each widened weight vector */
+
+/* ROW_TILE rows of x against one full block of 4 panels (all 32 of its rows stored). */
+static void block_run_rows(size_t pairs, size_t K, const int8_t *w, const uint8_t *x, size_t ldx, int32_t *y,
+                           size_t ldy) {
+  __m256i acc[ROW_TILE][GEMV_BLOCK_PANELS];
+  for (size_t r = 0; r < ROW_TILE; ++r)
+    for (size_t p = 0; p < GEMV_BLOCK_PANELS; ++p) acc[r][p] = _mm256_setzero_si256();
+  for (size_t g = 0; g < pairs; ++g) {
+    const int8_t *wg = w + g * GEMV_BLOCK_PANELS * 16;
+    __m256i xr[ROW_TILE];
+    for (size_t r = 0; r < ROW_TILE; ++r) xr[r] = x_pair(x + r * ldx, g, K);
+    for (size_t p = 0; p < GEMV_BLOCK_PANELS; ++p) {
+      const __m256i wv = widened(wg + 16 * p);
+      for (size_t r = 0; r < ROW_TILE; ++r) acc[r][p] = _mm256_add_epi32(acc[r][p], _mm256_madd_epi16(wv, xr[r]));
+    }
+  }
+  for (size_t r = 0; r < ROW_TILE; ++r)
+    for (size_t p = 0; p < GEMV_BLOCK_PANELS; ++p) _mm256_storeu_si256((__m256i *)(y + r * ldy + p * LANES), acc[r][p]);
+}
+
+/* Block-outer: a block of 4 panels (4 * LANES rows of W, at most 4 * LANES * K bytes) is
+ * read from memory once and serves every row of x from cache. */
+static void avx2_run(size_t N, size_t K, const void *packed, size_t rows, const uint8_t *x, size_t ldx, int32_t *y,
+                     size_t ldy) {
   const size_t pairs = gemv_round_up(K, GROUP) / GROUP, panels = gemv_round_up(N, LANES) / LANES;
   const int8_t *w = (const int8_t *)packed;
   for (size_t p0 = 0; p0 < panels; p0 += GEMV_BLOCK_PANELS) {
     const size_t p = panels - p0 < GEMV_BLOCK_PANELS ? panels - p0 : GEMV_BLOCK_PANELS;
-    const size_t rows = N - p0 * LANES;
+    const size_t width = N - p0 * LANES; /* rows of W from here on */
     const int8_t *block = w + p0 * LANES * pairs * GROUP;
-    if (p == GEMV_BLOCK_PANELS) {
-      block_run(GEMV_BLOCK_PANELS, pairs, K, block, x, rows, y + p0 * LANES);
-    } else {
-      block_run(p, pairs, K, block, x, rows, y + p0 * LANES);
+    size_t r = 0;
+    if (p == GEMV_BLOCK_PANELS && width >= GEMV_BLOCK_PANELS * LANES) {
+      for (; r + ROW_TILE <= rows; r += ROW_TILE) {
+        block_run_rows(pairs, K, block, x + r * ldx, ldx, y + r * ldy + p0 * LANES, ldy);
+      }
+    }
+    for (; r < rows; ++r) {
+      if (p == GEMV_BLOCK_PANELS) {
+        block_run(GEMV_BLOCK_PANELS, pairs, K, block, x + r * ldx, width, y + r * ldy + p0 * LANES);
+      } else {
+        block_run(p, pairs, K, block, x + r * ldx, width, y + r * ldy + p0 * LANES);
+      }
     }
   }
 }

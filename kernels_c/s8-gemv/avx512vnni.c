@@ -2,7 +2,9 @@
  * pack.h: 16 rows per panel, k in quads). Per quad of x, broadcast to every lane, one
  * vpdpbusd per panel adds four u8 x s8 products to each row's int32 lane, exactly (no
  * saturation). A block of 4 panels keeps 8 accumulators (even and odd quads apart) so
- * the dependent vpdpbusd chains overlap; the weights stream once, 256 bytes per quad. */
+ * the dependent vpdpbusd chains overlap; the weights stream once, 256 bytes per quad.
+ * With several rows of x (a sequence's input projection), 4 rows share each block's
+ * weight loads (16 accumulators), so the block is read from cache once per 4 rows. */
 #include "pnn_kernels.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -31,9 +33,9 @@ static inline __m512i x_quad(const uint8_t *x, size_t q, size_t K) {
   return _mm512_set1_epi32((int32_t)gemv_x_group(x, 4 * q, K, GROUP));
 }
 
-/* Rows of one block of `panels` (1-4) panels; `rows` of them are stored. */
+/* Rows of one block of `panels` (1-4) panels; `outputs` of its rows are stored. */
 static PNN_ALWAYS_INLINE void block_run(size_t panels, size_t quads, size_t K, const int8_t *w, const uint8_t *x,
-                                        size_t rows, int32_t *y) {
+                                        size_t outputs, int32_t *y) {
   __m512i even[GEMV_BLOCK_PANELS], odd[GEMV_BLOCK_PANELS];
   for (size_t p = 0; p < panels; ++p) even[p] = odd[p] = _mm512_setzero_si512();
   const size_t stride = panels * 64;
@@ -52,24 +54,56 @@ static PNN_ALWAYS_INLINE void block_run(size_t panels, size_t quads, size_t K, c
       even[p] = _mm512_dpbusd_epi32(even[p], x0, _mm512_loadu_si512((const void *)(w + q * stride + 64 * p)));
     }
   }
-  for (size_t p = 0; p < panels && p * LANES < rows; ++p) {
-    const size_t left = rows - p * LANES;
+  for (size_t p = 0; p < panels && p * LANES < outputs; ++p) {
+    const size_t left = outputs - p * LANES;
     const __mmask16 mask = left >= LANES ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
     _mm512_mask_storeu_epi32(y + p * LANES, mask, _mm512_add_epi32(even[p], odd[p]));
   }
 }
 
-static void vnni_run(size_t N, size_t K, const void *packed, const uint8_t *x, int32_t *y) {
+enum { ROW_TILE = 4 }; /* x rows per pass: 16 accumulators, 4 broadcasts per 4 weight loads */
+
+/* ROW_TILE rows of x against one full block of 4 panels (all 64 of its rows stored). */
+static void block_run_rows(size_t quads, size_t K, const int8_t *w, const uint8_t *x, size_t ldx, int32_t *y,
+                           size_t ldy) {
+  __m512i acc[ROW_TILE][GEMV_BLOCK_PANELS];
+  for (size_t r = 0; r < ROW_TILE; ++r)
+    for (size_t p = 0; p < GEMV_BLOCK_PANELS; ++p) acc[r][p] = _mm512_setzero_si512();
+  for (size_t q = 0; q < quads; ++q) {
+    const int8_t *wq = w + q * GEMV_BLOCK_PANELS * 64;
+    __m512i wv[GEMV_BLOCK_PANELS];
+    for (size_t p = 0; p < GEMV_BLOCK_PANELS; ++p) wv[p] = _mm512_loadu_si512((const void *)(wq + 64 * p));
+    for (size_t r = 0; r < ROW_TILE; ++r) {
+      const __m512i xr = x_quad(x + r * ldx, q, K);
+      for (size_t p = 0; p < GEMV_BLOCK_PANELS; ++p) acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], xr, wv[p]);
+    }
+  }
+  for (size_t r = 0; r < ROW_TILE; ++r)
+    for (size_t p = 0; p < GEMV_BLOCK_PANELS; ++p) _mm512_storeu_si512((void *)(y + r * ldy + p * LANES), acc[r][p]);
+}
+
+/* Block-outer: a block of 4 panels (4 * LANES rows of W, at most 4 * LANES * K bytes) is
+ * read from memory once and serves every row of x from cache. */
+static void vnni_run(size_t N, size_t K, const void *packed, size_t rows, const uint8_t *x, size_t ldx, int32_t *y,
+                     size_t ldy) {
   const size_t quads = gemv_round_up(K, GROUP) / GROUP, panels = gemv_round_up(N, LANES) / LANES;
   const int8_t *w = (const int8_t *)packed;
   for (size_t p0 = 0; p0 < panels; p0 += GEMV_BLOCK_PANELS) {
     const size_t p = panels - p0 < GEMV_BLOCK_PANELS ? panels - p0 : GEMV_BLOCK_PANELS;
-    const size_t rows = N - p0 * LANES;
+    const size_t width = N - p0 * LANES; /* rows of W from here on */
     const int8_t *block = w + p0 * LANES * quads * GROUP;
-    if (p == GEMV_BLOCK_PANELS) {
-      block_run(GEMV_BLOCK_PANELS, quads, K, block, x, rows, y + p0 * LANES);
-    } else {
-      block_run(p, quads, K, block, x, rows, y + p0 * LANES);
+    size_t r = 0;
+    if (p == GEMV_BLOCK_PANELS && width >= GEMV_BLOCK_PANELS * LANES) {
+      for (; r + ROW_TILE <= rows; r += ROW_TILE) {
+        block_run_rows(quads, K, block, x + r * ldx, ldx, y + r * ldy + p0 * LANES, ldy);
+      }
+    }
+    for (; r < rows; ++r) {
+      if (p == GEMV_BLOCK_PANELS) {
+        block_run(GEMV_BLOCK_PANELS, quads, K, block, x + r * ldx, width, y + r * ldy + p0 * LANES);
+      } else {
+        block_run(p, quads, K, block, x + r * ldx, width, y + r * ldy + p0 * LANES);
+      }
     }
   }
 }

@@ -12,12 +12,15 @@ static void scalar_pack(size_t N, size_t K, const int8_t *W, void *packed) {
   if (N > 0 && K > 0) memcpy(packed, W, N * K);
 }
 
-static void scalar_run(size_t N, size_t K, const void *packed, const uint8_t *x, int32_t *y) {
+static void scalar_run(size_t N, size_t K, const void *packed, size_t rows, const uint8_t *x, size_t ldx, int32_t *y,
+                       size_t ldy) {
   const int8_t *W = (const int8_t *)packed;
-  for (size_t n = 0; n < N; ++n) {
-    int64_t acc = 0;
-    for (size_t k = 0; k < K; ++k) acc += (int32_t)W[n * K + k] * (int32_t)x[k];
-    y[n] = (int32_t)(uint32_t)(uint64_t)acc;
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t n = 0; n < N; ++n) {
+      int64_t acc = 0;
+      for (size_t k = 0; k < K; ++k) acc += (int32_t)W[n * K + k] * (int32_t)x[r * ldx + k];
+      y[r * ldy + n] = (int32_t)(uint32_t)(uint64_t)acc;
+    }
   }
 }
 

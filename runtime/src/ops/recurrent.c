@@ -10,8 +10,8 @@
  * and the gate non-linearities in vectors (the f32-unary kernels) with the state update.
  *
  * An LSTM whose W and R are s8 (format 1.12; com.microsoft DynamicQuantizeLSTM) computes
- * as onnxruntime's operator: W packed for the s8-gemm-s32 kernel and R for s8-gemv, each
- * with a scale per gate row and a zero point per direction. The projection quantizes the
+ * as onnxruntime's operator: W and R packed for the s8-gemv kernel (few u8 rows times an
+ * s8 matrix), each with a scale per gate row and a zero point per direction. The projection quantizes the
  * whole X to u8 once, each step quantizes h (one scale and zero point over the batch's
  * hidden rows, dynquant's rule); the exact int32 sums
  *   acc = sum_k (a_q - z_a) (W - z_W) = raw - z_a sum_k W - z_W sum_k (a_q - z_a)
@@ -39,7 +39,7 @@ typedef struct rnn_weight {
   const float *rows;      /* B [N, K] as stored: without panels, one row of A is a GEMV on it */
 } rnn_weight;
 
-/* One direction's s8 W [4H, I] (s8-gemm-s32 layout) or R [4H, H] (s8-gemv layout). */
+/* One direction's s8 W [4H, I] or R [4H, H] in the s8-gemv layout. */
 typedef struct rnn_int8_weight {
   const void *packed;
   const int32_t *sums;  /* sum_k W[n][k] per gate row */
@@ -60,16 +60,14 @@ typedef struct rnn_params {
   rnn_weight weight[RNN_MAX_WEIGHTS];
   const float *x_bias[2]; /* [gates*H]: Wb + Rb (GRU: Rb of z, r only) */
   const float *h_bias[2]; /* GRU [H]: Rb of h */
-  /* LSTM with s8 W and R: X's GEMM, R's GEMV (NULL for float weights), the u8
-   * quantizer of X and h, int8[d][0] = W, int8[d][1] = R of direction d */
-  const pnn_s8_gemm_s32_kernel *gemm_s32;
+  /* LSTM with s8 W and R: their kernel (NULL for float weights), the u8 quantizer of X
+   * and h, int8[d][0] = W, int8[d][1] = R of direction d */
   const pnn_s8_gemv_kernel *gemv;
   pnn_f32_quantize_u8_fn quantize;
   rnn_int8_weight int8[2][2];
-  /* scratch regions; s8 weights only: xq (u8 X [seq*batch, I], then h [batch, H]), xt (u8 X^T
-   * [I, seq*batch]), acc (int32 [4H, seq*batch]), x_sums (int32 [seq*batch]), gemm scratch */
-  size_t xw_offset, hr_offset, h_offset, c_offset, tmp_offset, xq_offset, xt_offset, acc_offset, x_sums_offset,
-      gemm_offset;
+  /* scratch regions; s8 weights only: xq (u8 X [seq*batch, I], then h [batch, H]) and acc
+   * (int32 [seq*batch, 4H]) */
+  size_t xw_offset, hr_offset, h_offset, c_offset, tmp_offset, xq_offset, acc_offset;
 } rnn_params;
 
 /* C [m, n] (row stride ldc) = A [m, k] B' + col_bias. */
@@ -97,9 +95,10 @@ static void rnn_int8_recurrence(const rnn_params *p, const rnn_int8_weight *r, c
   int32_t h_zero = 0;
   pnn_q_dynamic_u8_params(h, p->batch * hid, &h_scale, &h_zero);
   p->quantize(p->batch * hid, h, h_scale, h_zero, hq);
+  p->gemv->run(g, hid, r->packed, p->batch, hq, hid, acc, g);
   for (size_t b = 0; b < p->batch; ++b) {
     const uint8_t *hb = hq + b * hid;
-    p->gemv->run(g, hid, r->packed, hb, acc);
+    const int32_t *ab = acc + b * g;
     int64_t h_sum = 0;
     for (size_t k = 0; k < hid; ++k) h_sum += hb[k];
     /* acc - z_h sum R = sum (h_q - z_h) R and z_R sum (h_q - z_h) each fit in int32
@@ -107,38 +106,33 @@ static void rnn_int8_recurrence(const rnn_params *p, const rnn_int8_weight *r, c
     const int32_t zh = h_zero, z_fix = (int32_t)(r->zero_point * (h_sum - (int64_t)hid * h_zero));
     float *out = hr + b * g;
     for (size_t n = 0; n < g; ++n) {
-      out[n] = (float)(acc[n] - zh * r->sums[n] - z_fix) * (h_scale * r->scale[n]);
+      out[n] = (float)(ab[n] - zh * r->sums[n] - z_fix) * (h_scale * r->scale[n]);
     }
   }
 }
 
 /* xw [rows, 4H] = X W^T + bias for an s8 W: X quantized to u8 as one block (onnxruntime
- * quantizes the whole sequence once), the s8-gemm-s32 sums corrected for both zero
- * points, dequantized as float(acc) * (s_x * s_W[n]), then the bias added. */
+ * quantizes the whole sequence once), the sums corrected for both zero points as in
+ * rnn_int8_recurrence, dequantized as float(acc) * (s_x * s_W[n]), then the bias added. */
 static void rnn_int8_projection(const rnn_params *p, const rnn_int8_weight *w, const float *x, const float *bias,
                                 unsigned char *s, float *xw) {
   const size_t rows = p->seq * p->batch, k = p->input, g = 4 * p->hidden;
-  uint8_t *xq = s + p->xq_offset, *xt = s + p->xt_offset;
-  int32_t *acc = (int32_t *)(s + p->acc_offset), *x_sums = (int32_t *)(s + p->x_sums_offset);
+  uint8_t *xq = s + p->xq_offset;
+  int32_t *acc = (int32_t *)(s + p->acc_offset);
   float x_scale = 1.0f;
   int32_t x_zero = 0;
   pnn_q_dynamic_u8_params(x, rows * k, &x_scale, &x_zero);
   p->quantize(rows * k, x, x_scale, x_zero, xq);
+  p->gemv->run(g, k, w->packed, rows, xq, k, acc, g);
+  const int32_t zx = x_zero;
   for (size_t r = 0; r < rows; ++r) {
-    int32_t sum = 0;
-    for (size_t i = 0; i < k; ++i) {
-      xt[i * rows + r] = xq[r * k + i];
-      sum += xq[r * k + i];
-    }
-    x_sums[r] = sum;
-  }
-  p->gemm_s32->run(g, rows, k, 0, g, w->packed, xt, rows, acc, rows, s + p->gemm_offset);
-  const int32_t zx = x_zero, zw = w->zero_point, both = (int32_t)((int64_t)k * x_zero * w->zero_point);
-  for (size_t r = 0; r < rows; ++r) {
-    const int32_t z_fix = zw * x_sums[r] - both; /* fits: see rnn_int8_recurrence */
+    int64_t x_sum = 0;
+    for (size_t i = 0; i < k; ++i) x_sum += xq[r * k + i];
+    const int32_t z_fix = (int32_t)(w->zero_point * (x_sum - (int64_t)k * x_zero));
+    const int32_t *ar = acc + r * g;
     float *out = xw + r * g;
     for (size_t n = 0; n < g; ++n) {
-      out[n] = (float)(acc[n * rows + r] - zx * w->sums[n] - z_fix) * (x_scale * w->scale[n]) + bias[n];
+      out[n] = (float)(ar[n] - zx * w->sums[n] - z_fix) * (x_scale * w->scale[n]) + bias[n];
     }
   }
 }
@@ -371,14 +365,13 @@ static void rnn_pack(pnn_f32_gemm_pb_fn pb, const float *src, size_t k, size_t n
   w->plain = dst;
 }
 
-/* Bytes of an s8 weight [N, K] in its kernel's layout (j 0: W, s8-gemm-s32; 1: R,
- * s8-gemv), then its row sums. */
-static bool rnn_int8_bytes(const rnn_params *p, size_t j, size_t k, size_t n, size_t *bytes) {
+/* Bytes of an s8 weight [N, K] in the GEMV's layout, then its row sums. */
+static bool rnn_int8_bytes(const rnn_params *p, size_t k, size_t n, size_t *bytes) {
   size_t packed = 0, sums = 0, count = 0;
   if (!pnn_nn_mul(n, k, &count) || !pnn_nn_mul(n, sizeof(int32_t), &count) || !pnn_nn_align(count, &sums)) {
     return false;
   }
-  if (!pnn_nn_align(j ? p->gemv->pack_size(n, k) : p->gemm_s32->pack_size(n, k), &packed)) return false;
+  if (!pnn_nn_align(p->gemv->pack_size(n, k), &packed)) return false;
   return pnn_nn_add(packed, sums, bytes);
 }
 
@@ -389,12 +382,8 @@ static void rnn_pack_int8(const pnn_model *model, const pnn_node *node, rnn_para
   const size_t k = j ? p->hidden : p->input, g = 4 * p->hidden;
   const int8_t *w = (const int8_t *)pnn_input_tensor(model, node, 1 + (uint32_t)j)->data + d * g * k;
   size_t packed = 0;
-  (void)pnn_nn_align(j ? p->gemv->pack_size(g, k) : p->gemm_s32->pack_size(g, k), &packed); /* rnn_int8_bytes */
-  if (j) {
-    p->gemv->pack(g, k, w, region);
-  } else {
-    p->gemm_s32->pack(g, k, w, region);
-  }
+  (void)pnn_nn_align(p->gemv->pack_size(g, k), &packed); /* checked by rnn_int8_bytes */
+  p->gemv->pack(g, k, w, region);
   int32_t *sums = (int32_t *)((unsigned char *)region + packed);
   for (size_t n = 0; n < g; ++n) {
     int32_t sum = 0;
@@ -418,7 +407,7 @@ static bool rnn_region(size_t count, size_t size, size_t *offset, size_t *end) {
 /* Scratch: xw [seq*batch, gates*H], hr [batch, gates*H], h, c, tmp [batch, H]; with s8
  * weights also the regions named in rnn_params. */
 static bool rnn_scratch(rnn_params *p, bool int8, size_t *total) {
-  size_t gh = p->gates * p->hidden, rows = 0, state = 0, end = 0, unused = 0;
+  size_t gh = p->gates * p->hidden, rows = 0, state = 0, end = 0;
   if (!pnn_nn_mul(p->seq, p->batch, &rows) || !pnn_nn_mul(p->batch, p->hidden, &state) ||
       !rnn_region(rows, gh * sizeof(float), &p->xw_offset, &end) ||
       !rnn_region(p->batch, gh * sizeof(float), &p->hr_offset, &end) ||
@@ -426,15 +415,10 @@ static bool rnn_scratch(rnn_params *p, bool int8, size_t *total) {
       !rnn_region(state, sizeof(float), &p->tmp_offset, &end)) {
     return false;
   }
-  if (int8) {
-    size_t xq = 0;
-    if (!pnn_nn_mul(rows, p->input, &xq) || !rnn_region(xq > state ? xq : state, 1, &p->xq_offset, &end) ||
-        !rnn_region(xq, 1, &p->xt_offset, &end) || !pnn_nn_mul(rows, sizeof(int32_t), &unused) ||
-        !rnn_region(gh > 1 ? gh : 1, unused, &p->acc_offset, &end) ||
-        !rnn_region(rows, sizeof(int32_t), &p->x_sums_offset, &end) ||
-        !rnn_region(p->gemm_s32->scratch_size(rows, p->input), 1, &p->gemm_offset, &end)) {
-      return false;
-    }
+  size_t xq = 0, acc = 0;
+  if (int8 && (!pnn_nn_mul(rows, p->input, &xq) || !rnn_region(xq > state ? xq : state, 1, &p->xq_offset, &end) ||
+               !pnn_nn_mul(rows, gh, &acc) || !rnn_region(acc, sizeof(int32_t), &p->acc_offset, &end))) {
+    return false;
   }
   *total = end;
   return true;
@@ -470,7 +454,6 @@ pnn_status pnn_op_recurrent_prepare(pnn_model *model, pnn_node *node, pnn_error 
   node->kernel = pb ? PNN_KERNEL_NAME("packed", pb_isa) : PNN_KERNEL_NAME("gemm", gemm_isa);
   if (int8) {
     const char *quantize_isa = "scalar";
-    p.gemm_s32 = pnn_s8_gemm_s32_select(&model->cpu);
     p.gemv = pnn_s8_gemv_select(&model->cpu);
     p.quantize = pnn_f32_quantize_u8_select(&model->cpu, &quantize_isa);
     node->kernel = PNN_KERNEL_NAME("s8gemv", p.gemv->name);
@@ -489,7 +472,7 @@ pnn_status pnn_op_recurrent_prepare(pnn_model *model, pnn_node *node, pnn_error 
   for (size_t d = 0; d < p.directions; ++d) {
     for (size_t j = 0; j < p.per_dir; ++j) {
       size_t *s = &sizes[d * p.per_dir + j];
-      const bool ok = int8 ? rnn_int8_bytes(&p, j, k_of[j], n_of[j], s) : rnn_weight_bytes(pb, k_of[j], n_of[j], s);
+      const bool ok = int8 ? rnn_int8_bytes(&p, k_of[j], n_of[j], s) : rnn_weight_bytes(pb, k_of[j], n_of[j], s);
       if (!ok || !pnn_nn_add(block, *s, &block)) goto too_large;
     }
     if (!pnn_nn_add(block, bias_bytes, &block) || !pnn_nn_add(block, h_bias_bytes, &block)) goto too_large;
