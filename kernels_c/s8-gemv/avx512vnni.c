@@ -82,30 +82,20 @@ static void block_run_rows(size_t quads, size_t K, const int8_t *w, const uint8_
     for (size_t p = 0; p < GEMV_BLOCK_PANELS; ++p) _mm512_storeu_si512((void *)(y + r * ldy + p * LANES), acc[r][p]);
 }
 
-/* Block-outer: a block of 4 panels (4 * LANES rows of W, at most 4 * LANES * K bytes) is
- * read from memory once and serves every row of x from cache. */
+static void block_full(size_t panels, size_t quads, size_t K, const int8_t *w, const uint8_t *x, size_t outputs,
+                       int32_t *y) {
+  (void)panels;
+  block_run(GEMV_BLOCK_PANELS, quads, K, w, x, outputs, y);
+}
+
+static void block_part(size_t panels, size_t quads, size_t K, const int8_t *w, const uint8_t *x, size_t outputs,
+                       int32_t *y) {
+  block_run(panels, quads, K, w, x, outputs, y);
+}
+
 static void vnni_run(size_t N, size_t K, const void *packed, size_t rows, const uint8_t *x, size_t ldx, int32_t *y,
                      size_t ldy) {
-  const size_t quads = gemv_round_up(K, GROUP) / GROUP, panels = gemv_round_up(N, LANES) / LANES;
-  const int8_t *w = (const int8_t *)packed;
-  for (size_t p0 = 0; p0 < panels; p0 += GEMV_BLOCK_PANELS) {
-    const size_t p = panels - p0 < GEMV_BLOCK_PANELS ? panels - p0 : GEMV_BLOCK_PANELS;
-    const size_t width = N - p0 * LANES; /* rows of W from here on */
-    const int8_t *block = w + p0 * LANES * quads * GROUP;
-    size_t r = 0;
-    if (p == GEMV_BLOCK_PANELS && width >= GEMV_BLOCK_PANELS * LANES) {
-      for (; r + ROW_TILE <= rows; r += ROW_TILE) {
-        block_run_rows(quads, K, block, x + r * ldx, ldx, y + r * ldy + p0 * LANES, ldy);
-      }
-    }
-    for (; r < rows; ++r) {
-      if (p == GEMV_BLOCK_PANELS) {
-        block_run(GEMV_BLOCK_PANELS, quads, K, block, x + r * ldx, width, y + r * ldy + p0 * LANES);
-      } else {
-        block_run(p, quads, K, block, x + r * ldx, width, y + r * ldy + p0 * LANES);
-      }
-    }
-  }
+  gemv_drive(N, K, packed, rows, x, ldx, y, ldy, LANES, GROUP, ROW_TILE, block_full, block_part, block_run_rows);
 }
 
 const pnn_s8_gemv_kernel pnn_s8_gemv_avx512vnni = {"avx512vnni", vnni_pack_size, vnni_pack, vnni_run};
