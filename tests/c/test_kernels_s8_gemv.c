@@ -49,7 +49,7 @@ static size_t check_case(rng *r, const variant *variants, size_t count, size_t N
   for (size_t m = 0; m < rows; ++m) {
     for (size_t n = 0; n < ldy; ++n) {
       int64_t acc = 0;
-      for (size_t k = 0; k < K; ++k) acc += (int64_t)W[n * K + k] * x[m * ldx + k];
+      for (size_t k = 0; k < K && n < N; ++k) acc += (int64_t)W[n * K + k] * x[m * ldx + k];
       const int32_t want = n < N ? (int32_t)acc : MARK;
       if (ref[m * ldy + n] != want && failures++ < 3) {
         fprintf(stderr, "scalar N=%zu K=%zu: y[%zu][%zu] = %d, expected %d\n", N, K, m, n, ref[m * ldy + n], want);
