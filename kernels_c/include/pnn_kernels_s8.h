@@ -142,6 +142,27 @@ extern const pnn_s8_gemm_s32_kernel pnn_s8_gemm_s32_avx2;
 /* Best variant compiled in and usable on this CPU. */
 const pnn_s8_gemm_s32_kernel *pnn_s8_gemm_s32_select(const struct pnn_cpu_features *cpu);
 
+/* ---- few u8 rows x s8 matrix with int32 output (kernels_c/s8-gemv/) ------------
+ * y[r*ldy + n] = sum_k W[n][k] * x[r*ldx + k] for r < rows, n < N (int32, raw sums: the
+ * caller corrects zero points): a quantized recurrence's products (the input projection
+ * of a whole sequence, then h times R per step), whose N x K weights dominate the
+ * bytes, so the packed form keeps them s8 (1 byte per weight) in the order the variant's
+ * loop reads them, and each block of weights serves every row while it is in cache. W:
+ * s8 in [-128, 127], K * 255 * 128 < 2^31. Exact on every variant (no saturating sums). */
+typedef struct pnn_s8_gemv_kernel {
+  const char *name; /* "scalar", "avx2", "avx512vnni" */
+  size_t (*pack_size)(size_t N, size_t K);
+  void (*pack)(size_t N, size_t K, const int8_t *W, void *packed);
+  void (*run)(size_t N, size_t K, const void *packed, size_t rows, const uint8_t *x, size_t ldx, int32_t *y,
+              size_t ldy);
+} pnn_s8_gemv_kernel;
+
+extern const pnn_s8_gemv_kernel pnn_s8_gemv_scalar;
+extern const pnn_s8_gemv_kernel pnn_s8_gemv_avx512vnni;
+extern const pnn_s8_gemv_kernel pnn_s8_gemv_avx2;
+/* Best variant compiled in and usable on this CPU. */
+const pnn_s8_gemv_kernel *pnn_s8_gemv_select(const struct pnn_cpu_features *cpu);
+
 /* bias[m] -= x_zero_point * sum_k W[m][k] for a row-major M x K weight matrix. */
 void pnn_s8_fold_zero_point(size_t M, size_t K, const int8_t *W, int32_t x_zero_point,
                             int32_t *bias);

@@ -309,6 +309,22 @@ def recurrent(rng: np.random.Generator) -> onnx.ModelProto:
                   ["y", "y_h", "y_c", "g_h"], inits)
 
 
+def dynamic_lstm(rng: np.random.Generator) -> onnx.ModelProto:
+    """com.microsoft DynamicQuantizeLSTM: the LSTM with s8 W and R (format 1.12), u8 weights
+    with per-direction zero points, a bidirectional layer, batch 2."""
+    hidden, size, dirs = 3, 5, 2
+    node = helper.make_node("DynamicQuantizeLSTM", ["x", "w", "r", "b", "", "", "", "", "ws", "wz", "rs", "rz"],
+                            ["y"], domain="com.microsoft", hidden_size=hidden, direction="bidirectional")
+    inits = {"w": rng.integers(0, 256, (dirs, size, 4 * hidden)).astype(np.uint8),
+             "r": rng.integers(0, 256, (dirs, hidden, 4 * hidden)).astype(np.uint8),
+             "b": _weights(rng, dirs, 8 * hidden), "ws": np.full(dirs, 0.01, np.float32),
+             "wz": np.array([120, 131], np.uint8), "rs": np.full(dirs, 0.02, np.float32),
+             "rz": np.array([128, 125], np.uint8)}
+    model = _model([node], {"x": [4, 2, size]}, ["y"], inits)
+    model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    return model
+
+
 def _calib(model: onnx.ModelProto, rng: np.random.Generator, samples: int = 16) -> dict[str, np.ndarray]:
     value = model.graph.input[0]
     shape = [d.dim_value for d in value.type.tensor_type.shape.dim]
@@ -359,6 +375,8 @@ SEEDS: dict[str, Callable[[np.random.Generator], bytes]] = {
     "b1_mst_choice": _plain(binary_mst, mst="on"),  # the optional attribute mst on BConv2d
     "b1_mst_convs_plain_rows": lambda rng: write_pnn(convert_graph(binary_mst(rng), quiet=True)[0], b1_deltas=False),
     "f32_recurrent": _plain(recurrent),
+    # Format 1.12: the LSTM with s8 W and R, their scales and zero points.
+    "s8_dynamic_lstm": _plain(dynamic_lstm),
     # Format 1.9: the pruned layers above and these two are stored as bitmasks (encoding 4).
     "f32_sparse_bitmask_kxk_g4": _plain(sparse_kxk_candidate, sparsity=0.75, sparsity_pattern=4),
     "s8_sparse_bitmask_kxk_g4": _quantized(sparse_kxk_candidate, "int8", sparsity=0.75, sparsity_pattern=4),

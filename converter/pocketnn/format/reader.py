@@ -496,6 +496,15 @@ def _check_graph(tensors: list[PnnTensor], nodes: list[PnnNode], inputs: list[in
             raise PnnFormatError(f'graph output "{tensors[tid].name}" is not computed by a node')
 
 
+def _check_node_versions(header: PnnHeader, tensors: list[PnnTensor], nodes: list[PnnNode]) -> None:
+    """Node features newer than the file's version (docs/FORMAT.md version table)."""
+    for index, node in enumerate(nodes):
+        if node.op == "LSTM" and len(node.inputs) > 1 and node.inputs[1] >= 0 \
+                and tensors[node.inputs[1]].dtype == DType.S8 and header.version_minor < spec.MINOR_INT8_RECURRENCE:
+            raise PnnFormatError(f'node {index} "{node.name}" (LSTM) has s8 weights, which a version '
+                                 f"1.{header.version_minor} file cannot hold (1.{spec.MINOR_INT8_RECURRENCE}+)")
+
+
 def read_pnn(data: bytes | bytearray | memoryview) -> PnnFile:
     """Parses and validates a .pnn file; PnnFormatError (a ValueError) when malformed."""
     data = bytes(data)
@@ -510,4 +519,5 @@ def read_pnn(data: bytes | bytearray | memoryview) -> PnnFile:
     inputs = [_tensor_id(cur.i32("graph input"), header.n_tensors, f"graph input {i}", False) for i in range(header.n_inputs)]
     outputs = [_tensor_id(cur.i32("graph output"), header.n_tensors, f"graph output {i}", False) for i in range(header.n_outputs)]
     _check_graph(tensors, nodes, inputs, outputs)
+    _check_node_versions(header, tensors, nodes)
     return PnnFile(header, metadata, tensors, nodes, inputs, outputs)

@@ -9,8 +9,8 @@ indices, which the writer does whenever every index fits (at most 65535 columns)
 1.8 when an s32 constant is stored as s8 or s16 values (encoding 3), which it does
 whenever they fit, 1.9 when a group-sparse tensor is smallest as one bitmask per
 group (encoding 4; at densities above about 1/16), 1.10 when a b1 constant is
-smaller as tree deltas (encoding 5, format/b1_delta.py), and 1.11 when a
-DequantizeLinear reads a bias.
+smaller as tree deltas (encoding 5, format/b1_delta.py), 1.11 when a
+DequantizeLinear reads a bias, and 1.12 when an LSTM's W and R are s8.
 """
 
 from __future__ import annotations
@@ -476,6 +476,8 @@ def write_pnn(graph: Graph, sparse16: bool = True, narrow_ints: bool = True, sho
                 minor = max(minor, spec.MINOR_QGEMM_ROWS)
             if node.op == "DequantizeLinear" and len(node.inputs) > 1:
                 minor = max(minor, spec.MINOR_DEQUANTIZE_BIAS)
+        if node.op == "LSTM" and graph.tensors[node.inputs[1]].dtype == DType.S8:
+            minor = max(minor, spec.MINOR_INT8_RECURRENCE)
     for name in graph.inputs:
         structure.pack("i", ids[name])
     for name in graph.outputs:

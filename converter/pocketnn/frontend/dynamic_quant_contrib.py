@@ -9,8 +9,14 @@
   becomes an ONNX LSTM on the dequantized weights, (W - zero point) * scale, transposed
   from [directions, input, 4 * hidden] to ONNX's [directions, 4 * hidden, input]. The
   float LSTM then runs through the ordinary recurrent lowering (frontend/recurrent.py).
-  onnxruntime instead quantizes X and the hidden state to u8 at every step, so the two
-  differ by that activation rounding (tests/test_dynamic_quant.py states by how much).
+  W and R also stay s8 for the runtime: the LSTM gets six more inputs after ONNX's eight
+  (lowering_recurrent.INT8_INPUTS), per weight its s8 values in ONNX's layout
+  [directions, 4 * hidden, rows], its scale per direction and gate row and its zero point
+  per direction, which the recurrent lowering passes on when the layer runs whole: the
+  runtime then quantizes X and each step's h to u8 and multiplies in int32 as onnxruntime
+  does (docs/QUANTIZATION.md "Dynamic quantization"; u8 weights are shifted to s8 with
+  their zero points). An unrolled layer, or zero points that vary within a direction
+  (onnxruntime refuses them), uses the float weights.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import onnx
 
 from pocketnn.errors import UnsupportedOpError
 from pocketnn.frontend.folding import OnnxState
+from pocketnn.frontend.lowering_recurrent import INT8_INPUTS
 from pocketnn.frontend.node_writer import NodeWriter, onnx_attrs
 
 _MS = "com.microsoft"
@@ -56,11 +63,34 @@ def _dequantized_gates(writer: NodeWriter, index: int, scale_index: int, zero_in
     return writer.constant(what, np.ascontiguousarray(((w - zero) * scale).transpose(0, 2, 1)))
 
 
+def _int8_gates(writer: NodeWriter, index: int, scale_index: int, zero_index: int, what: str) -> list[str] | None:
+    """A [directions, rows, 4 * hidden] quantized weight as s8 [directions, 4 * hidden, rows],
+    its scale [directions, 4 * hidden] and zero point [directions] (int32); None when the
+    zero point varies within a direction."""
+    w = _constant(writer, index, what)
+    scale = _constant(writer, scale_index, f"{what}_scale").astype(np.float32)
+    zero = _constant(writer, zero_index, f"{what}_zero_point").astype(np.int32)
+    directions, columns = w.shape[0], w.shape[2]
+    zero = zero.reshape(directions, -1)
+    if np.any(zero != zero[:, :1]):
+        return None
+    shift = 128 if w.dtype == np.uint8 else 0
+    values = (w.astype(np.int32) - shift).astype(np.int8).transpose(0, 2, 1)
+    scales = np.broadcast_to(scale.reshape(directions, -1), (directions, columns))
+    return [writer.constant(f"{what}_s8", np.ascontiguousarray(values)),
+            writer.constant(f"{what}_scale", np.ascontiguousarray(scales, dtype=np.float32)),
+            writer.constant(f"{what}_zero_point", np.ascontiguousarray(zero[:, 0] - shift))]
+
+
 def _lstm(writer: NodeWriter) -> None:
     node = writer.node
     w = _dequantized_gates(writer, 1, _W_SCALE, _W_ZERO, "W")
     r = _dequantized_gates(writer, 2, _R_SCALE, _R_ZERO, "R")
     inputs = [_input(node, 0), w, r] + [_input(node, i) for i in range(3, 8)]
+    w_int8 = _int8_gates(writer, 1, _W_SCALE, _W_ZERO, "W")
+    r_int8 = _int8_gates(writer, 2, _R_SCALE, _R_ZERO, "R")
+    if w_int8 and r_int8:
+        inputs += [""] * (INT8_INPUTS[0] - len(inputs)) + w_int8 + r_int8
     while inputs and not inputs[-1]:
         inputs.pop()
     outputs = list(node.output)

@@ -1,6 +1,9 @@
 """Lowering of ONNX LSTM and GRU to the runtime's whole-layer operators (docs/OPS.md
 "Recurrent operators"). Only nodes that frontend/recurrent.py's `fusable` accepts reach
-here; the others were unrolled before lowering. The operators compute layout 0
+here; the others were unrolled before lowering. An LSTM from com.microsoft
+DynamicQuantizeLSTM may carry its W and R as s8 in extra inputs (INT8_INPUTS, made by
+frontend/dynamic_quant_contrib.py): the runtime LSTM then reads those, with their scales
+and zero points (format 1.12), instead of the float weights. The operators compute layout 0
 (sequence first); a layout-1 node (batch first) gets Transposes of X, the initial
 states and the outputs around it."""
 
@@ -14,6 +17,10 @@ from pocketnn.ir import AttrValue
 _DIRECTIONS = {"forward": 0, "reverse": 1, "bidirectional": 2}
 # Bits of the `outputs` attribute: which of Y, Y_h, Y_c the node writes, in that order.
 _OUTPUT_BITS = (1, 2, 4)
+# ONNX LSTM inputs past its eight, set by dynamic_quant_contrib: per weight (W, then R)
+# its s8 values [directions, 4 * hidden, rows], scale [directions, 4 * hidden] (f32) and
+# zero point [directions] (int32).
+INT8_INPUTS = (8, 9, 10, 11, 12, 13)
 
 
 def _float32_constant(ctx: LoweringContext, node: OnnxNode, index: int, what: str) -> str:
@@ -53,11 +60,16 @@ def lower_recurrent(ctx: LoweringContext, node: OnnxNode) -> None:
     if node.op_type == "GRU":
         attrs["linear_before_reset"] = int(node.attr("linear_before_reset", 0))
     swap = _swap_first_axes if layout else (lambda _ctx, _node, name, _perm: name)
-    inputs = [swap(ctx, node, node.input(0), (1, 0, 2)), _float32_constant(ctx, node, 1, "W"),
-              _float32_constant(ctx, node, 2, "R"), _float32_constant(ctx, node, 3, "B") if node.input(3) else ""]
+    int8 = node.op_type == "LSTM" and bool(node.input(INT8_INPUTS[0]))
+    w_s8, w_scale, w_zero, r_s8, r_scale, r_zero = (node.input(i) for i in INT8_INPUTS)
+    weights_in = [w_s8, r_s8] if int8 else [_float32_constant(ctx, node, 1, "W"), _float32_constant(ctx, node, 2, "R")]
+    inputs = [swap(ctx, node, node.input(0), (1, 0, 2))] + weights_in + \
+        [_float32_constant(ctx, node, 3, "B") if node.input(3) else ""]
     # ONNX input 4 (sequence_lens) is the full length here; 5 and 6 are the initial states.
     states = [node.input(5)] + ([node.input(6)] if node.op_type == "LSTM" else [])
     inputs += [swap(ctx, node, state, (1, 0, 2)) if state else "" for state in states]
+    if int8:
+        inputs += [""] * (6 - len(inputs)) + [w_scale, w_zero, r_scale, r_zero]
     while inputs and not inputs[-1]:
         inputs.pop()
     used = [name for name in node.outputs[:3] if ctx.is_used(name)]

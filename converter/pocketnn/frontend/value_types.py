@@ -61,6 +61,11 @@ def _names(names: list[str]) -> list[str]:
     return [n for n in names if n]
 
 
+# The runtime LSTM's W_scale input, then W_zero_point, R_scale, R_zero_point (only with s8
+# W and R; docs/OPS.md).
+_LSTM_INT8_FIRST = 6
+
+
 def _check_value_op(node: Node, d: dict[str, DType]) -> bool:
     """Checks a node whose op takes other dtypes than f32; False for the f32-only ops."""
     ins, outs = _names(node.inputs), _names(node.outputs)
@@ -92,6 +97,18 @@ def _check_value_op(node: Node, d: dict[str, DType]) -> bool:
         _one_dtype(node, d, everything, NUMERIC, "one numeric dtype")
     elif node.op in DYNAMIC_QUANT_OPS:
         pass  # fixed dtypes per input (docs/OPS.md), checked by their lowering and at load
+    elif node.op == "LSTM" and len(node.inputs) > _LSTM_INT8_FIRST:
+        # s8 W and R (format 1.12) with f32 scales and int32 zero points; the rest f32.
+        special = {1: (DType.S8, "an S8 W with its scale and zero point"),
+                   2: (DType.S8, "an S8 R with its scale and zero point"),
+                   _LSTM_INT8_FIRST + 1: (DType.S32, "an S32 W_zero_point"),
+                   _LSTM_INT8_FIRST + 3: (DType.S32, "an S32 R_zero_point")}
+        for index, name in enumerate(node.inputs):
+            dtype, what = special.get(index, (DType.F32, "F32"))
+            if name:
+                _want(node, d, name, frozenset({dtype}), what)
+        for name in outs:
+            _want(node, d, name, frozenset({DType.F32}), "F32")
     elif node.op == "TopK":
         _one_dtype(node, d, [ins[0], outs[0]], NUMERIC, "one numeric dtype")
         _want(node, d, outs[1], frozenset({DType.S64}), "S64 indices")

@@ -95,16 +95,9 @@ void pnn_op_dynamic_quantize_run(const pnn_model *model, const pnn_node *node, c
   (void)ctx;
   const quantize_params *p = node->params;
   const float *x = in[0];
-  float lo = 0.0f, hi = 0.0f; /* the range always holds 0 */
-  for (size_t i = 0; i < p->n; ++i) {
-    lo = x[i] < lo ? x[i] : lo;
-    hi = x[i] > hi ? x[i] : hi;
-  }
-  const float scale = hi == lo ? 1.0f : (hi - lo) / 255.0f;
-  const float zero_real = 0.0f - lo / scale;
-  /* Written so that NaN (an infinite input: -inf / inf) becomes 0 before the conversion. */
-  const float zero = zero_real > 0.0f ? (zero_real < 255.0f ? zero_real : 255.0f) : 0.0f;
-  const int32_t zero_point = (int32_t)nearbyintf(zero); /* ties to even (default rounding mode) */
+  float scale = 1.0f;
+  int32_t zero_point = 0;
+  pnn_q_dynamic_u8_params(x, p->n, &scale, &zero_point);
   p->quantize(p->n, x, scale, zero_point, out[0]);
   *(float *)out[1] = scale;
   *(uint8_t *)out[2] = (uint8_t)zero_point;

@@ -4,6 +4,7 @@
 #ifndef PNN_OPS_Q_COMMON_H
 #define PNN_OPS_Q_COMMON_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -38,6 +39,22 @@ static inline pnn_status pnn_q_attr_scale(const pnn_node *node, const char *op, 
                          name, (double)*out);
   }
   return PNN_OK;
+}
+
+/* onnxruntime's dynamic u8 parameters of x [n] (DynamicQuantizeLinear, and the hidden
+ * state of a quantized LSTM step): the range widened to hold 0, scale 1 when it is empty,
+ * zero_point = rint(clamp(-lo / scale, 0, 255)) with ties to even. */
+static inline void pnn_q_dynamic_u8_params(const float *x, size_t n, float *scale, int32_t *zero_point) {
+  float lo = 0.0f, hi = 0.0f;
+  for (size_t i = 0; i < n; ++i) {
+    lo = x[i] < lo ? x[i] : lo;
+    hi = x[i] > hi ? x[i] : hi;
+  }
+  *scale = hi == lo ? 1.0f : (hi - lo) / 255.0f;
+  const float zero_real = 0.0f - lo / *scale;
+  /* Written so that NaN (an infinite input: -inf / inf) becomes 0 before the conversion. */
+  const float zero = zero_real > 0.0f ? (zero_real < 255.0f ? zero_real : 255.0f) : 0.0f;
+  *zero_point = (int32_t)nearbyintf(zero); /* ties to even (default rounding mode) */
 }
 
 /* A tensor must have this dtype. */

@@ -7,14 +7,28 @@
  * (packed_gemm.h) they go into its panels, else into plain [K, N] copies for the f32
  * GEMM. Run, per direction: one GEMM projects the whole input sequence (X [seq*batch, I]
  * times W^T plus both biases); then per step one small GEMM of the hidden state with R^T,
- * and the gate non-linearities in vectors (the f32-unary kernels) with the state update. */
+ * and the gate non-linearities in vectors (the f32-unary kernels) with the state update.
+ *
+ * An LSTM whose W and R are s8 (format 1.12; com.microsoft DynamicQuantizeLSTM) computes
+ * as onnxruntime's operator: W and R packed for the s8-gemv kernel (few u8 rows times an
+ * s8 matrix), each with a scale per gate row and a zero point per direction. The projection quantizes the
+ * whole X to u8 once, each step quantizes h (one scale and zero point over the batch's
+ * hidden rows, dynquant's rule); the exact int32 sums
+ *   acc = sum_k (a_q - z_a) (W - z_W) = raw - z_a sum_k W - z_W sum_k (a_q - z_a)
+ * are dequantized as float(acc) * (s_a * s_W[n]), onnxruntime's output rounding; the
+ * gates stay float. The step is bound by the bytes of R: a quarter of the float's. */
 #include <math.h>
 #include <stdlib.h>
 
-#include "nn_common.h"
 #include "packed_gemm.h"
+#include "q_common.h"
 
 enum { RNN_OUT_Y = 1, RNN_OUT_H = 2, RNN_OUT_C = 4 };
+/* LSTM inputs after X, W, R, B, initial_h, initial_c when W and R are s8: per weight
+ * j (0: W, 1: R) its scale at RNN_IN_SCALE + 2 j and zero point at RNN_IN_ZERO + 2 j. */
+enum { RNN_IN_SCALE = 6, RNN_IN_ZERO = 7, RNN_INT8_INPUTS = 10 };
+/* |x_q - z_x| * |W - z_W| <= 255 * 255 per term: the int32 sums of onnxruntime. */
+#define RNN_MAX_INT8_K 33025
 #define RNN_MAX_WEIGHTS 6 /* 2 directions x (W, R) or (W, R_zr, R_h) */
 
 /* A constant B' [K, N] in the layout of the GEMM that reads it. */
@@ -24,6 +38,14 @@ typedef struct rnn_weight {
   const float *plain;     /* else a plain [K, N] copy */
   const float *rows;      /* B [N, K] as stored: without panels, one row of A is a GEMV on it */
 } rnn_weight;
+
+/* One direction's s8 W [4H, I] or R [4H, H] in the s8-gemv layout. */
+typedef struct rnn_int8_weight {
+  const void *packed;
+  const int32_t *sums;  /* sum_k W[n][k] per gate row */
+  const float *scale;   /* per gate row */
+  int32_t zero_point;
+} rnn_int8_weight;
 
 typedef struct rnn_params {
   bool gru, linear_before_reset, has_clip;
@@ -38,8 +60,14 @@ typedef struct rnn_params {
   rnn_weight weight[RNN_MAX_WEIGHTS];
   const float *x_bias[2]; /* [gates*H]: Wb + Rb (GRU: Rb of z, r only) */
   const float *h_bias[2]; /* GRU [H]: Rb of h */
-  /* scratch regions */
-  size_t xw_offset, hr_offset, h_offset, c_offset, tmp_offset;
+  /* LSTM with s8 W and R: their kernel (NULL for float weights), the u8 quantizer of X
+   * and h, int8[d][0] = W, int8[d][1] = R of direction d */
+  const pnn_s8_gemv_kernel *gemv;
+  pnn_f32_quantize_u8_fn quantize;
+  rnn_int8_weight int8[2][2];
+  /* scratch regions; s8 weights only: xq (u8 X [seq*batch, I], then h [batch, H]) and acc
+   * (int32 [seq*batch, 4H]) */
+  size_t xw_offset, hr_offset, h_offset, c_offset, tmp_offset, xq_offset, acc_offset;
 } rnn_params;
 
 /* C [m, n] (row stride ldc) = A [m, k] B' + col_bias. */
@@ -56,6 +84,56 @@ static void rnn_matmul(const rnn_params *p, const rnn_weight *w, size_t m, const
     p->gemm(w->n, 1, w->k, w->rows, w->k, a, 1, c, 1, col_bias, NULL, none);
   } else {
     p->gemm(m, w->n, w->k, a, lda, w->plain, w->n, c, ldc, NULL, col_bias, none);
+  }
+}
+
+/* hr [batch, 4H] = h R^T for an s8 R (file comment): h quantized to u8 as one block. */
+static void rnn_int8_recurrence(const rnn_params *p, const rnn_int8_weight *r, const float *h, uint8_t *hq,
+                                int32_t *acc, float *hr) {
+  const size_t hid = p->hidden, g = 4 * hid;
+  float h_scale = 1.0f;
+  int32_t h_zero = 0;
+  pnn_q_dynamic_u8_params(h, p->batch * hid, &h_scale, &h_zero);
+  p->quantize(p->batch * hid, h, h_scale, h_zero, hq);
+  p->gemv->run(g, hid, r->packed, p->batch, hq, hid, acc, g);
+  for (size_t b = 0; b < p->batch; ++b) {
+    const uint8_t *hb = hq + b * hid;
+    const int32_t *ab = acc + b * g;
+    int64_t h_sum = 0;
+    for (size_t k = 0; k < hid; ++k) h_sum += hb[k];
+    /* acc - z_h sum R = sum (h_q - z_h) R and z_R sum (h_q - z_h) each fit in int32
+     * (hidden <= RNN_MAX_INT8_K), so does their difference: a vectorizable loop. */
+    const int32_t zh = h_zero, z_fix = (int32_t)(r->zero_point * (h_sum - (int64_t)hid * h_zero));
+    float *out = hr + b * g;
+    for (size_t n = 0; n < g; ++n) {
+      out[n] = (float)(ab[n] - zh * r->sums[n] - z_fix) * (h_scale * r->scale[n]);
+    }
+  }
+}
+
+/* xw [rows, 4H] = X W^T + bias for an s8 W: X quantized to u8 as one block (onnxruntime
+ * quantizes the whole sequence once), the sums corrected for both zero points as in
+ * rnn_int8_recurrence, dequantized as float(acc) * (s_x * s_W[n]), then the bias added. */
+static void rnn_int8_projection(const rnn_params *p, const rnn_int8_weight *w, const float *x, const float *bias,
+                                unsigned char *s, float *xw) {
+  const size_t rows = p->seq * p->batch, k = p->input, g = 4 * p->hidden;
+  uint8_t *xq = s + p->xq_offset;
+  int32_t *acc = (int32_t *)(s + p->acc_offset);
+  float x_scale = 1.0f;
+  int32_t x_zero = 0;
+  pnn_q_dynamic_u8_params(x, rows * k, &x_scale, &x_zero);
+  p->quantize(rows * k, x, x_scale, x_zero, xq);
+  p->gemv->run(g, k, w->packed, rows, xq, k, acc, g);
+  const int32_t zx = x_zero;
+  for (size_t r = 0; r < rows; ++r) {
+    int64_t x_sum = 0;
+    for (size_t i = 0; i < k; ++i) x_sum += xq[r * k + i];
+    const int32_t z_fix = (int32_t)(w->zero_point * (x_sum - (int64_t)k * x_zero));
+    const int32_t *ar = acc + r * g;
+    float *out = xw + r * g;
+    for (size_t n = 0; n < g; ++n) {
+      out[n] = (float)(ar[n] - zx * w->sums[n] - z_fix) * (x_scale * w->scale[n]) + bias[n];
+    }
   }
 }
 
@@ -187,7 +265,7 @@ static pnn_status rnn_check_shapes(const pnn_model *model, const pnn_node *node,
   const pnn_tensor *bias = pnn_input_tensor(model, node, 3);
   if (bias && (st = rnn_check_tensor(node, bias, "B", true, dirs, 2 * gh, 0, error)) != PNN_OK) return st;
   static const char *const state_names[2] = {"initial_h", "initial_c"};
-  for (uint32_t i = 4; i < node->n_inputs; ++i) {
+  for (uint32_t i = 4; i < node->n_inputs && i < RNN_IN_SCALE; ++i) {
     const pnn_tensor *s = pnn_input_tensor(model, node, i);
     if (s && (st = rnn_check_tensor(node, s, state_names[i - 4], false, dirs, batch, hid, error)) != PNN_OK) {
       return st;
@@ -202,6 +280,62 @@ static pnn_status rnn_check_shapes(const pnn_model *model, const pnn_node *node,
     if ((p->outputs & flag) && (st = pnn_check_output_shape(model, node, out++, 3, state_dims, error)) != PNN_OK) {
       return st;
     }
+  }
+  return PNN_OK;
+}
+
+/* Every value f32, or on an LSTM W and R s8 with, per weight, its scale (f32
+ * [directions, 4H], finite) and zero point (s32 [directions] in [-128, 127]) after
+ * initial_c: W_scale, W_zero_point, R_scale, R_zero_point. */
+static pnn_status rnn_check_dtypes(const pnn_model *model, const pnn_node *node, const rnn_params *p, bool int8,
+                                   pnn_error *error) {
+  const char *op = p->gru ? "GRU" : "LSTM";
+  pnn_status st;
+  for (uint32_t i = 0; i < node->n_inputs && i < RNN_IN_SCALE; ++i) {
+    const pnn_tensor *t = pnn_input_tensor(model, node, i);
+    const bool weight = i == 1 || i == 2;
+    if (t && (st = pnn_q_check_dtype(node, op, t, weight ? "weight" : "input", int8 && weight ? PNN_DTYPE_S8
+                                     : PNN_DTYPE_F32, int8 && weight ? "s8 (as W and R are)" : "f32", error)) != PNN_OK) {
+      return st;
+    }
+  }
+  for (uint32_t i = 0; i < node->n_outputs; ++i) {
+    const pnn_tensor *t = pnn_output_tensor(model, node, i);
+    if ((st = pnn_q_check_dtype(node, op, t, "output", PNN_DTYPE_F32, "f32", error)) != PNN_OK) return st;
+  }
+  if (!int8) {
+    if (node->n_inputs > RNN_IN_SCALE) {
+      return rnn_error(node, PNN_ERR_FORMAT, "scales and zero points belong to s8 W and R only", error);
+    }
+    return PNN_OK;
+  }
+  if (p->gru) return rnn_error(node, PNN_ERR_UNSUPPORTED, "s8 W and R are supported on LSTM only", error);
+  if (node->n_inputs != RNN_INT8_INPUTS) {
+    return rnn_error(node, PNN_ERR_FORMAT, "s8 W and R need W_scale, W_zero_point, R_scale and R_zero_point", error);
+  }
+  const int64_t dirs = (int64_t)p->directions, gh = (int64_t)(4 * p->hidden);
+  for (uint32_t j = 0; j < 2; ++j) {
+    const pnn_tensor *scale = pnn_input_tensor(model, node, RNN_IN_SCALE + 2 * j);
+    const pnn_tensor *zero = pnn_input_tensor(model, node, RNN_IN_ZERO + 2 * j);
+    if (!scale || !zero) return rnn_error(node, PNN_ERR_FORMAT, "a scale or zero point is missing", error);
+    if ((st = pnn_q_check_dtype(node, op, scale, "scale", PNN_DTYPE_F32, "f32", error)) != PNN_OK ||
+        (st = rnn_check_tensor(node, scale, j ? "R_scale" : "W_scale", true, dirs, gh, 0, error)) != PNN_OK ||
+        (st = pnn_q_check_s32_vector(node, op, zero, "zero point", p->directions, error)) != PNN_OK) {
+      return st;
+    }
+    const float *sc = scale->data;
+    for (size_t i = 0; i < scale->numel; ++i) {
+      if (!isfinite(sc[i])) return rnn_error(node, PNN_ERR_UNSUPPORTED, "scales must be finite", error);
+    }
+    const int32_t *z = zero->data;
+    for (size_t d = 0; d < p->directions; ++d) {
+      if (z[d] < -128 || z[d] > 127) return rnn_error(node, PNN_ERR_UNSUPPORTED, "zero points must be s8", error);
+    }
+  }
+  const pnn_tensor *x = pnn_input_tensor(model, node, 0);
+  if (p->hidden > RNN_MAX_INT8_K || x->rank != 3 || x->dims[2] > RNN_MAX_INT8_K) {
+    return rnn_error(node, PNN_ERR_UNSUPPORTED, "input or hidden size over 33025 with s8 weights (int32 sums)",
+                     error);
   }
   return PNN_OK;
 }
@@ -231,18 +365,63 @@ static void rnn_pack(pnn_f32_gemm_pb_fn pb, const float *src, size_t k, size_t n
   w->plain = dst;
 }
 
-/* Scratch: xw [seq*batch, gates*H], hr [batch, gates*H], h, c, tmp [batch, H]. */
-static bool rnn_scratch(rnn_params *p, size_t *total) {
-  size_t gh = p->gates * p->hidden, rows = 0, count = 0, xw = 0, hr = 0, state = 0;
-  if (!pnn_nn_mul(p->seq, p->batch, &rows) || !pnn_nn_mul(rows, gh, &count) || !pnn_nn_float_region(count, &xw) ||
-      !pnn_nn_mul(p->batch, gh, &count) || !pnn_nn_float_region(count, &hr) ||
-      !pnn_nn_mul(p->batch, p->hidden, &count) || !pnn_nn_float_region(count, &state)) {
+/* Bytes of an s8 weight [N, K] in the GEMV's layout, then its row sums. */
+static bool rnn_int8_bytes(const rnn_params *p, size_t k, size_t n, size_t *bytes) {
+  size_t packed = 0, sums = 0, count = 0;
+  if (!pnn_nn_mul(n, k, &count) || !pnn_nn_mul(n, sizeof(int32_t), &count) || !pnn_nn_align(count, &sums)) {
     return false;
   }
-  p->xw_offset = 0;
-  p->hr_offset = xw;
-  return pnn_nn_add(xw, hr, &p->h_offset) && pnn_nn_add(p->h_offset, state, &p->c_offset) &&
-         pnn_nn_add(p->c_offset, state, &p->tmp_offset) && pnn_nn_add(p->tmp_offset, state, total);
+  if (!pnn_nn_align(p->gemv->pack_size(n, k), &packed)) return false;
+  return pnn_nn_add(packed, sums, bytes);
+}
+
+/* Direction d's s8 weight j (0: W [4H, I], 1: R [4H, H]) packed at region, its row sums
+ * after it; its scale and zero point. */
+static void rnn_pack_int8(const pnn_model *model, const pnn_node *node, rnn_params *p, size_t d, size_t j,
+                          void *region) {
+  const size_t k = j ? p->hidden : p->input, g = 4 * p->hidden;
+  const int8_t *w = (const int8_t *)pnn_input_tensor(model, node, 1 + (uint32_t)j)->data + d * g * k;
+  size_t packed = 0;
+  (void)pnn_nn_align(p->gemv->pack_size(g, k), &packed); /* checked by rnn_int8_bytes */
+  p->gemv->pack(g, k, w, region);
+  int32_t *sums = (int32_t *)((unsigned char *)region + packed);
+  for (size_t n = 0; n < g; ++n) {
+    int32_t sum = 0;
+    for (size_t i = 0; i < k; ++i) sum += w[n * k + i];
+    sums[n] = sum;
+  }
+  rnn_int8_weight *q = &p->int8[d][j];
+  q->packed = region;
+  q->sums = sums;
+  q->scale = (const float *)pnn_input_tensor(model, node, RNN_IN_SCALE + 2 * (uint32_t)j)->data + d * g;
+  q->zero_point = ((const int32_t *)pnn_input_tensor(model, node, RNN_IN_ZERO + 2 * (uint32_t)j)->data)[d];
+}
+
+/* Appends a region of count * size bytes at *end. */
+static bool rnn_region(size_t count, size_t size, size_t *offset, size_t *end) {
+  size_t bytes = 0;
+  *offset = *end;
+  return pnn_nn_mul(count, size, &bytes) && pnn_nn_align(bytes, &bytes) && pnn_nn_add(*end, bytes, end);
+}
+
+/* Scratch: xw [seq*batch, gates*H], hr [batch, gates*H], h, c, tmp [batch, H]; with s8
+ * weights also the regions named in rnn_params. */
+static bool rnn_scratch(rnn_params *p, bool int8, size_t *total) {
+  size_t gh = p->gates * p->hidden, rows = 0, state = 0, end = 0;
+  if (!pnn_nn_mul(p->seq, p->batch, &rows) || !pnn_nn_mul(p->batch, p->hidden, &state) ||
+      !rnn_region(rows, gh * sizeof(float), &p->xw_offset, &end) ||
+      !rnn_region(p->batch, gh * sizeof(float), &p->hr_offset, &end) ||
+      !rnn_region(state, sizeof(float), &p->h_offset, &end) || !rnn_region(state, sizeof(float), &p->c_offset, &end) ||
+      !rnn_region(state, sizeof(float), &p->tmp_offset, &end)) {
+    return false;
+  }
+  size_t xq = 0, acc = 0;
+  if (int8 && (!pnn_nn_mul(rows, p->input, &xq) || !rnn_region(xq > state ? xq : state, 1, &p->xq_offset, &end) ||
+               !pnn_nn_mul(rows, gh, &acc) || !rnn_region(acc, sizeof(int32_t), &p->acc_offset, &end))) {
+    return false;
+  }
+  *total = end;
+  return true;
 }
 
 pnn_status pnn_op_recurrent_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
@@ -252,9 +431,13 @@ pnn_status pnn_op_recurrent_prepare(pnn_model *model, pnn_node *node, pnn_error 
   p.gates = p.gru ? 3 : 4;
   pnn_status st;
   if ((st = rnn_read_attrs(node, &p, error)) != PNN_OK) return st;
-  const uint32_t max_in = p.gru ? 5 : 6;
-  if ((st = pnn_check_io(model, node, 3, max_in, rnn_popcount(p.outputs), rnn_popcount(p.outputs), false,
-                         error)) != PNN_OK ||
+  const uint32_t max_in = p.gru ? 5 : RNN_INT8_INPUTS;
+  if ((st = pnn_check_io(model, node, 3, max_in, rnn_popcount(p.outputs), rnn_popcount(p.outputs), true,
+                         error)) != PNN_OK) {
+    return st;
+  }
+  const bool int8 = pnn_input_tensor(model, node, 1)->dtype == PNN_DTYPE_S8;
+  if ((st = rnn_check_dtypes(model, node, &p, int8, error)) != PNN_OK ||
       (st = rnn_check_shapes(model, node, &p, error)) != PNN_OK) {
     return st;
   }
@@ -269,6 +452,12 @@ pnn_status pnn_op_recurrent_prepare(pnn_model *model, pnn_node *node, pnn_error 
   p.unary = pnn_f32_unary_select(&model->cpu, NULL, &unary_isa);
   const pnn_f32_gemm_pb_fn pb = pnn_packed_gemm_kernel(model, &pb_isa);
   node->kernel = pb ? PNN_KERNEL_NAME("packed", pb_isa) : PNN_KERNEL_NAME("gemm", gemm_isa);
+  if (int8) {
+    const char *quantize_isa = "scalar";
+    p.gemv = pnn_s8_gemv_select(&model->cpu);
+    p.quantize = pnn_f32_quantize_u8_select(&model->cpu, &quantize_isa);
+    node->kernel = PNN_KERNEL_NAME("s8gemv", p.gemv->name);
+  }
 
   /* Params block: header, then per direction its weights, x bias and (GRU) h bias. */
   const size_t gh = p.gates * p.hidden;
@@ -276,28 +465,32 @@ pnn_status pnn_op_recurrent_prepare(pnn_model *model, pnn_node *node, pnn_error 
   const size_t k_of[3] = {p.input, p.hidden, p.hidden};
   const size_t n_of[3] = {gh, p.gru ? 2 * p.hidden : gh, p.hidden};
   if (!pnn_nn_align(sizeof(p), &header) || !pnn_nn_float_region(gh, &bias_bytes) ||
-      !pnn_nn_float_region(p.hidden, &h_bias_bytes) || !rnn_scratch(&p, &node->scratch_bytes)) {
+      !pnn_nn_float_region(p.hidden, &h_bias_bytes) || !rnn_scratch(&p, int8, &node->scratch_bytes)) {
     goto too_large;
   }
   block = header;
   for (size_t d = 0; d < p.directions; ++d) {
     for (size_t j = 0; j < p.per_dir; ++j) {
       size_t *s = &sizes[d * p.per_dir + j];
-      if (!rnn_weight_bytes(pb, k_of[j], n_of[j], s) || !pnn_nn_add(block, *s, &block)) goto too_large;
+      const bool ok = int8 ? rnn_int8_bytes(&p, k_of[j], n_of[j], s) : rnn_weight_bytes(pb, k_of[j], n_of[j], s);
+      if (!ok || !pnn_nn_add(block, *s, &block)) goto too_large;
     }
     if (!pnn_nn_add(block, bias_bytes, &block) || !pnn_nn_add(block, h_bias_bytes, &block)) goto too_large;
   }
   rnn_params *params = malloc(block);
   if (!params) return rnn_error(node, PNN_ERR_OUT_OF_MEMORY, "out of memory", error);
   unsigned char *at = (unsigned char *)params + header;
-  const float *w_all = pnn_input_tensor(model, node, 1)->data;
-  const float *r_all = pnn_input_tensor(model, node, 2)->data;
+  const pnn_tensor *w_t = pnn_input_tensor(model, node, 1), *r_t = pnn_input_tensor(model, node, 2);
   const pnn_tensor *b_t = pnn_input_tensor(model, node, 3);
   for (size_t d = 0; d < p.directions; ++d) {
-    const float *w = w_all + d * gh * p.input, *r = r_all + d * gh * p.hidden;
-    const float *src[3] = {w, r, r + 2 * p.hidden * p.hidden};
     for (size_t j = 0; j < p.per_dir; ++j) {
-      rnn_pack(pb, src[j], k_of[j], n_of[j], at, &p.weight[d * p.per_dir + j]);
+      if (int8) {
+        rnn_pack_int8(model, node, &p, d, j, at);
+      } else {
+        const float *w = (const float *)w_t->data + d * gh * p.input, *r = (const float *)r_t->data + d * gh * p.hidden;
+        const float *src[3] = {w, r, r + 2 * p.hidden * p.hidden};
+        rnn_pack(pb, src[j], k_of[j], n_of[j], at, &p.weight[d * p.per_dir + j]);
+      }
       at += sizes[d * p.per_dir + j];
     }
     float *xb = (float *)at, *hb = (float *)(at + bias_bytes);
@@ -338,7 +531,11 @@ void pnn_op_recurrent_run(const pnn_model *model, const pnn_node *node, const vo
   const size_t hid = p->hidden, gh = p->gates * hid, state = p->batch * hid;
   for (size_t d = 0; d < p->directions; ++d) {
     const rnn_weight *w = &p->weight[d * p->per_dir];
-    rnn_matmul(p, &w[0], p->seq * p->batch, x, p->input, xw, gh, p->x_bias[d]);
+    if (p->gemv) {
+      rnn_int8_projection(p, &p->int8[d][0], x, p->x_bias[d], s, xw);
+    } else {
+      rnn_matmul(p, &w[0], p->seq * p->batch, x, p->input, xw, gh, p->x_bias[d]);
+    }
     if (h0) memcpy(h, h0 + d * state, state * sizeof(float)); else memset(h, 0, state * sizeof(float));
     if (c0) memcpy(c, c0 + d * state, state * sizeof(float)); else memset(c, 0, state * sizeof(float));
     for (size_t step = 0; step < p->seq; ++step) {
@@ -347,7 +544,11 @@ void pnn_op_recurrent_run(const pnn_model *model, const pnn_node *node, const vo
       if (p->gru) {
         gru_step(p, &w[1], &w[2], p->h_bias[d], xw_t, hr, h, tmp);
       } else {
-        rnn_matmul(p, &w[1], p->batch, h, hid, hr, gh, NULL);
+        if (p->gemv) {
+          rnn_int8_recurrence(p, &p->int8[d][1], h, s + p->xq_offset, (int32_t *)(s + p->acc_offset), hr);
+        } else {
+          rnn_matmul(p, &w[1], p->batch, h, hid, hr, gh, NULL);
+        }
         lstm_step(p, xw_t, hr, h, c, tmp);
       }
       if (y) memcpy(y + (t * p->directions + d) * state, h, state * sizeof(float));
