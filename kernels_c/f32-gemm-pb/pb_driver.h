@@ -51,13 +51,22 @@ enum {
 _Static_assert(PB_MR <= PNN_GEMM_PA_MR, "a strip never straddles two A panels");
 _Static_assert(PNN_GEMM_PB_NR % (2 * PB_LANES) == 0, "column groups tile a panel");
 
+/* Rows of the strip at m0 when M rows split into strips of near-equal height (20 rows:
+ * 10 + 10 on AVX-512, 5 x 4 on AVX2, instead of 14 + 6 and 6 + 6 + 6 + 2, whose last
+ * strip has too few accumulators to cover the FMA latency). */
+static size_t pb_even_rows(size_t M, size_t m0) {
+  const size_t strips = (M + PB_MR - 1) / PB_MR, base = M / strips, taller = M % strips;
+  return m0 < taller * (base + 1) ? base + 1 : base;
+}
+
 /* Rows of the next strip: left rows remain, the strip starts in_panel rows into its
- * PNN_GEMM_PA_MR-row panel (packed A: a strip never straddles two panels). 6-row tiles
- * run a 14-row panel as 5 + 5 + 4 (6 + 6 + 2 would leave a strip of 4 independent
- * accumulators, too few to cover the FMA latency); 14-row tiles take it whole. */
+ * PNN_GEMM_PA_MR-row panel (packed A: a strip never straddles two panels). Smaller
+ * tiles split a 14-row panel evenly (6-row tiles as 5 + 5 + 4, 4-row tiles as
+ * 4 + 4 + 3 + 3: 6 + 6 + 2 would leave a strip of 4 independent accumulators, too few
+ * to cover the FMA latency); 14-row tiles take it whole. */
 static size_t pb_strip_rows(int packed, size_t in_panel, size_t left) {
   if (packed && PB_MR < PNN_GEMM_PA_MR) {
-    const size_t rows = in_panel < 10 ? 5 : 4;
+    const size_t rows = pb_even_rows(PNN_GEMM_PA_MR, in_panel);
     return left < rows ? left : rows;
   }
   return left < PB_MR ? left : PB_MR;
@@ -155,9 +164,12 @@ static void pb_strip(int packed, size_t mr, size_t width, size_t kc, const float
   const pb_mask mlo = pb_tail_mask(width < PB_LANES ? width : PB_LANES);
   const pb_mask mhi = pb_tail_mask(width > PB_LANES ? width - PB_LANES : 0);
   switch (mr) {
-    PB_CASE(1) PB_CASE(2) PB_CASE(3) PB_CASE(4) PB_CASE(5) PB_CASE(6)
-#if PB_MR != 6 && PB_MR != 14
-#error "pb_strip covers PB_MR = 6 or 14"
+    PB_CASE(1) PB_CASE(2) PB_CASE(3) PB_CASE(4)
+#if PB_MR != 4 && PB_MR != 6 && PB_MR != 14
+#error "pb_strip covers PB_MR = 4, 6 or 14"
+#endif
+#if PB_MR > 4
+    PB_CASE(5) PB_CASE(6)
 #endif
 #if PB_MR > 6
     PB_CASE(7) PB_CASE(8) PB_CASE(9) PB_CASE(10) PB_CASE(11) PB_CASE(12) PB_CASE(13) PB_CASE(14)
@@ -341,14 +353,6 @@ static void pb_block_tile(const pb_block *b, size_t m0, size_t mr, size_t g, pb_
 
 static size_t pb_next_rows(const pb_block *b, size_t m0) {
   return pb_strip_rows(b->packed, m0 % PNN_GEMM_PA_MR, b->M - m0);
-}
-
-/* Rows of the strip at m0 when M rows split into strips of near-equal height (20 rows:
- * 10 + 10 on AVX-512, 5 x 4 on AVX2, instead of 14 + 6 and 6 + 6 + 6 + 2, whose last
- * strip has too few accumulators to cover the FMA latency). A in place only. */
-static size_t pb_even_rows(size_t M, size_t m0) {
-  const size_t strips = (M + PB_MR - 1) / PB_MR, base = M / strips, taller = M % strips;
-  return m0 < taller * (base + 1) ? base + 1 : base;
 }
 
 /* A in place (packed == 0, row stride lda) or in PNN_GEMM_PA_MR-row panels. */

@@ -1,9 +1,11 @@
 /* f32 GEMM on a packed B panel for WebAssembly SIMD128 (contract in pnn_kernels_nn.h;
  * loops in pb_driver.h).
  *
- * Micro-tiles of up to 6 rows x 8 columns (a quarter of a 32-column panel): 12
- * accumulators + 2 B vectors + 1 splat of A, what fits the 16 xmm registers V8 maps
- * v128 onto on x86-64 (as f32-gemm/wasmsimd.c). No FMA: relaxed SIMD is not used
+ * Micro-tiles of up to 4 rows x 8 columns (a quarter of a 32-column panel) with the k
+ * loop rolled: 8 accumulators + 2 B vectors + 4 splats of A + 1 product, what fits
+ * the 15 xmm registers V8 allocates on x86-64 when it loads all of a k step's values
+ * first (f32-gemm/wasmsimd.c says more; 6 rows or K unrolled by 4 spilled in every
+ * step). No FMA: relaxed SIMD is not used
  * (clang 14 emits pre-standard opcodes for it that engines reject), so a step is a
  * multiply and an add. Tails lane by lane (pnn_wasm_lanes.h). */
 #include "pnn_kernels.h"
@@ -18,16 +20,15 @@
 typedef v128_t pb_vec;
 typedef size_t pb_mask; /* lanes [0, n) */
 enum { PB_LANES = 4 };
-#define PB_MR 6
+#define PB_MR 4
 /* Sigmoid, tanh and swish after the store in vectors (the scalar pass with expf took
  * about 5 ns an output: 2-3 ms of ddddocr's CNN, whose every 3x3 conv ends in swish). */
 #define PB_ACTIVATE_PASS pnn_f32_activate_wasmsimd
 /* As AVX2 (same hosts run the browsers): strip by strip while A's block is too large
  * for L2 and the columns are few. */
 #define PB_STRIP_COLUMNS (8 * PNN_GEMM_PB_NR)
-/* V8 puts an interrupt check on every loop back-edge: unrolling K by 4 gained about
- * 30% in f32-gemm/wasmsimd.c. */
-#define PB_K_LOOP_PRAGMA _Pragma("clang loop unroll_count(4)")
+/* V8 unrolls the rolled k loop itself, a block per step; clang's unrolling spills. */
+#define PB_K_LOOP_PRAGMA _Pragma("clang loop unroll(disable)")
 
 static PNN_ALWAYS_INLINE pb_mask pb_tail_mask(size_t n) { return n; }
 static PNN_ALWAYS_INLINE pb_vec pb_zero(void) { return wasm_f32x4_const_splat(0.0f); }

@@ -4,10 +4,16 @@
  * used: clang 14 emits pre-standard opcodes for it that engines reject): K in
  * blocks of GEMM_KC; for each K block, B is copied panel by panel (GEMM_KC x 8
  * columns, zero-padded past N) into an 8 KiB stack buffer that stays in L1 while
- * every 6-row strip of A runs over it. The 6 x 8 tile keeps 12 accumulators, 2 B
- * vectors, 1 broadcast and 1 product live, which fits the 16 xmm registers V8
- * has on x86-64 (measured in node: 6 x 8 beat 4 x 8 by about 10%, and unrolling
- * K by 4 gained about 30%). A is read in place with 32-bit splat loads. Partial
+ * every 4-row strip of A runs over it. The tile fits what V8's code generator has
+ * on x86-64: 15 allocatable xmm registers (xmm15 is its scratch), and TurboFan puts
+ * a basic block's loads ahead of its arithmetic, so all values a k step loads are
+ * live at once. A 4 x 8 step holds 8 accumulators + 2 B vectors + 4 broadcasts + 1
+ * product = 15 registers; a 6 x 8 step needs 20, and K unrolled by hand in C makes
+ * clang emit each accumulator's k steps back to back (8 B vectors live): both spill
+ * to the stack in every step. So the k loop stays a 1-step loop, which V8 unrolls
+ * itself with a block per step (node 20, Zen 4: 4 x 8 rolled ran MobileNet's 1x1
+ * shapes 15-30% faster than 6 x 8 unrolled by 4). A is read in place with 32-bit
+ * splat loads. Partial
  * sums of an earlier K block live in C; bias is added in the first block and the
  * activation in the last. Tails never touch memory past the matrices: partial
  * columns are loaded and stored lane by lane. N == 1 (fully connected, batch 1) has its
@@ -22,7 +28,7 @@
 #include "pnn_wasm_lanes.h"
 
 enum {
-  GEMM_MR = 6,    /* rows per micro-tile */
+  GEMM_MR = 4,    /* rows per micro-tile (the file's top says why not more) */
   GEMM_NR = 8,    /* columns per micro-tile (two vectors) */
   GEMM_KC = 256,  /* K block: 256 x 8 floats of packed B = 8 KiB */
   GEMV_KC = 2048  /* K block of the gathered B column in the N == 1 path */
@@ -64,24 +70,9 @@ static PNN_ALWAYS_INLINE void store_row(v128_t lo, v128_t hi, float *c, const ti
   }
 }
 
-/* One k step of the tile: two B vectors, one splat of A per row. */
-#define PNN_GEMM_STEP(KK)                                                          \
-  do {                                                                             \
-    const v128_t b_lo = wasm_v128_load(b + (KK) * GEMM_NR);                        \
-    const v128_t b_hi = wasm_v128_load(b + (KK) * GEMM_NR + 4);                    \
-    _Pragma("clang loop unroll(full)") for (size_t i = 0; i < GEMM_MR; ++i) {      \
-      if (i < mr) {                                                                \
-        const v128_t av = wasm_v128_load32_splat(rows[i] + k + (KK));              \
-        lo[i] = wasm_f32x4_add(lo[i], wasm_f32x4_mul(av, b_lo));                   \
-        hi[i] = wasm_f32x4_add(hi[i], wasm_f32x4_mul(av, b_hi));                   \
-      }                                                                            \
-    }                                                                              \
-  } while (0)
-
 /* C[mr x 8] (+)= A[mr x kc] * packed B[kc x 8], then the epilogue. mr is a
- * constant at every call site, so the loops unroll into locals. K is unrolled by
- * 4 by hand: V8 puts an interrupt check on every loop back-edge, and the integer
- * work of a 1-step loop competes with the float multiplies and adds for ports. */
+ * constant at every call site, so the row loops unroll into locals; the k loop
+ * stays rolled (see the top of the file). */
 static PNN_ALWAYS_INLINE void micro_kernel(size_t mr, size_t kc, const float *a, size_t lda,
                                            const float *packed_b, float *c, size_t ldc,
                                            const tile_epilogue *ep) {
@@ -92,28 +83,31 @@ static PNN_ALWAYS_INLINE void micro_kernel(size_t mr, size_t kc, const float *a,
     lo[i] = hi[i] = wasm_f32x4_const_splat(0.0f);
     rows[i] = a + (i < mr ? i : 0) * lda;
   }
-  size_t k = 0;
   const float *b = packed_b;
-  for (; k + 4 <= kc; k += 4, b += 4 * GEMM_NR) {
-    PNN_GEMM_STEP(0);
-    PNN_GEMM_STEP(1);
-    PNN_GEMM_STEP(2);
-    PNN_GEMM_STEP(3);
+#pragma clang loop unroll(disable)
+  for (size_t k = 0; k < kc; ++k, b += GEMM_NR) {
+    /* One k step: two B vectors, one splat of A per row. */
+    const v128_t b_lo = wasm_v128_load(b);
+    const v128_t b_hi = wasm_v128_load(b + 4);
+#pragma clang loop unroll(full)
+    for (size_t i = 0; i < GEMM_MR; ++i) {
+      if (i < mr) {
+        const v128_t av = wasm_v128_load32_splat(rows[i] + k);
+        lo[i] = wasm_f32x4_add(lo[i], wasm_f32x4_mul(av, b_lo));
+        hi[i] = wasm_f32x4_add(hi[i], wasm_f32x4_mul(av, b_hi));
+      }
+    }
   }
-  for (; k < kc; ++k, b += GEMM_NR) PNN_GEMM_STEP(0);
 #pragma clang loop unroll(full)
   for (size_t i = 0; i < GEMM_MR; ++i) {
     if (i < mr) store_row(lo[i], hi[i], c + i * ldc, ep, i);
   }
 }
-#undef PNN_GEMM_STEP
 
 /* One row strip of mr <= GEMM_MR rows (a switch so each size gets its own kernel). */
 static void strip_kernel(size_t mr, size_t kc, const float *a, size_t lda, const float *packed_b,
                          float *c, size_t ldc, const tile_epilogue *ep) {
   switch (mr) {
-    case 6: micro_kernel(6, kc, a, lda, packed_b, c, ldc, ep); break;
-    case 5: micro_kernel(5, kc, a, lda, packed_b, c, ldc, ep); break;
     case 4: micro_kernel(4, kc, a, lda, packed_b, c, ldc, ep); break;
     case 3: micro_kernel(3, kc, a, lda, packed_b, c, ldc, ep); break;
     case 2: micro_kernel(2, kc, a, lda, packed_b, c, ldc, ep); break;
