@@ -136,8 +136,8 @@ def solve_allocation(errors: Mapping[str, Mapping[float, float]], sizes: Mapping
 
 
 def allocate(dense: Graph, layers: Sequence[Layer], groups: Mapping[str, int],
-             feeds: Sequence[dict[str, np.ndarray]], sparsity: float, ridge: float = 0.01, steps: int = 8,
-             method: str = "magnitude", candidates: Sequence[float] = CANDIDATES) -> Allocation:
+             feeds: Sequence[dict[str, np.ndarray]], sparsity: float, ridge: float = 0.001, steps: int = 8,
+             method: str = "obs", candidates: Sequence[float] = CANDIDATES) -> Allocation:
     """Measures every layer at every candidate, then solves the knapsack."""
     runs = len(layers) * len(candidates)
     evaluated = list(feeds[:max(MIN_SAMPLES, min(SENSITIVITY_SAMPLES, RUN_BUDGET // max(1, runs)))])

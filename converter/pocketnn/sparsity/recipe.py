@@ -2,7 +2,7 @@
 
 A recipe is a JSON object; every key is optional:
 
-    {"sparsity": 0.8, "pattern": "auto", "scope": "all", "method": "magnitude",
+    {"sparsity": 0.8, "pattern": "auto", "scope": "all", "method": "obs",
      "allocation": "sensitivity", "min_channels": 16, "skip_first_conv": true, "rearrange": true,
      "layers": [{"match": "/features/features.6/*", "sparsity": 0.5, "pattern": 4},
                 {"match": "classifier*", "skip": true}]}
@@ -198,14 +198,14 @@ class SparsityOptions:
     sparsity: float | None = None
     pattern: Pattern = "auto"
     scope: str = "all"
-    method: str = "magnitude"  # mask choice with calibration data (METHODS; without: magnitude)
+    method: str = "obs"  # mask choice with calibration data (METHODS; without: magnitude)
     allocation: str = "sensitivity"  # per-layer share of S with calibration data (ALLOCATIONS)
     min_channels: int | None = None  # None: POINTWISE_MIN_CHANNELS in scope "pointwise", else 1
     skip_first_conv: bool = True
     rearrange: bool = True
     rules: tuple[LayerRule, ...] = ()
     prepruned_threshold: float = 0.5
-    ridge: float = 0.01        # damping, as a fraction of the mean diagonal of X X^T
+    ridge: float = 0.001       # least damping, a fraction of mean diag X X^T (reconstruct.damping_fraction)
     sequential: bool = True    # reconstruction sees the pruned earlier layers' outputs
     prune_steps: int = 8       # gradual mask selection steps when calibrating
     refit_dense: bool = True   # also refit dense layers downstream of pruned ones (sequential)

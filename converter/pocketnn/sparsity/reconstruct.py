@@ -9,7 +9,8 @@ where Xd are the layer's inputs in the dense model and Xp its inputs in the mode
 so far (sequential: later layers correct the error of earlier ones). Closed form per
 group on its kept columns: W_S = (W0 P[:, S]) (H_SS + lambda I)^-1 with H = Xp Xp^T and
 P = Xd Xp^T, accumulated over the calibration batches (kxk convolutions use im2col
-rows), so memory is O(cols^2) whatever the data size. lambda = ridge * mean(diag H).
+rows), so memory is O(cols^2) whatever the data size. lambda = max(ridge, SAMPLE_DAMPING *
+cols / samples) * mean(diag H): light where the samples far outnumber the columns.
 
 The kept units themselves (the mask) are chosen from the same sums by a method
 (prune_layer): gradual activation-aware magnitude, gradual OBS saliency (obs_refit), the
@@ -119,6 +120,7 @@ class Stats:
     augmented: bool
     pending: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
     pending_cols: int = 0
+    samples: int = 0  # columns of X seen (one per sample and output pixel)
 
     BUFFER_COLS = 16384
 
@@ -130,6 +132,7 @@ class Stats:
     def add(self, xd: np.ndarray, xp: np.ndarray) -> None:
         self.pending.append((xd, xp))
         self.pending_cols += xd.shape[1]
+        self.samples += xd.shape[1]
         if self.pending_cols >= self.BUFFER_COLS:
             self.flush()
 
@@ -155,9 +158,21 @@ def relative_error(w: np.ndarray, w0: np.ndarray, stats: Stats) -> float:
     return max(err, 0.0) / ref if ref > 0 else 0.0
 
 
+# The refit's damping grows where a layer has few samples per weight column: a Gemm head
+# sees one column of X per calibration sample (10x128 on 250 samples overfits at a light
+# damping), a conv thousands (a heavy damping holds its refit back). docs/SPARSITY.md.
+SAMPLE_DAMPING = 0.02
+
+
+def damping_fraction(ridge: float, cols: int, samples: int) -> float:
+    """lambda / mean diag(H): max(ridge, SAMPLE_DAMPING x weight columns / samples)."""
+    return max(ridge, SAMPLE_DAMPING * cols / max(1, samples))
+
+
 def ridge_damping(stats: Stats, cols: int, ridge: float) -> float:
-    """lambda = ridge x the mean of the weight columns' diagonal of H (never 0)."""
-    damp = ridge * float(np.mean(np.diag(stats.h)[:cols])) if cols else 0.0
+    """lambda = damping_fraction x the mean of the weight columns' diagonal of H (never 0)."""
+    mean = float(np.mean(np.diag(stats.h)[:cols])) if cols else 0.0
+    damp = damping_fraction(ridge, cols, stats.samples) * mean
     return damp if damp > 0 else 1e-8
 
 
@@ -288,11 +303,12 @@ def _depthwise_refit(graph: Graph, dense: Graph, node_name: str, pairs: Iterator
         p[:] += cd @ cp.transpose(0, 2, 1)
         d[:] += cd @ cd.transpose(0, 2, 1)
 
-    cols = 0
+    cols = samples = 0
     for xd, xp in pairs:
         pending.append((im2col(xd, node, kh, kw).reshape(c, kh * kw, -1).astype(np.float64),
                         im2col(xp, node, kh, kw).reshape(c, kh * kw, -1).astype(np.float64)))
         cols += pending[-1][0].shape[2]
+        samples += pending[-1][0].shape[2]
         if cols >= 8192:
             flush()
             cols = 0
@@ -302,7 +318,8 @@ def _depthwise_refit(graph: Graph, dense: Graph, node_name: str, pairs: Iterator
     bias = graph.constant(node.inputs[2]) if has_bias else None
     w0 = np.concatenate([w_t.data.reshape(c, -1), (np.zeros((c, 1)) if bias is None else bias.reshape(c, 1))],
                         axis=1).astype(np.float64)
-    damp = ridge * np.mean(np.diagonal(h, axis1=1, axis2=2)[:, :-1], axis=1) + 1e-12
+    fraction = damping_fraction(ridge, kh * kw, samples)
+    damp = fraction * np.mean(np.diagonal(h, axis1=1, axis2=2)[:, :-1], axis=1) + 1e-12
     rhs = np.einsum("ck,ckl->cl", w0, p)
     w = np.linalg.solve(h + damp[:, None, None] * np.eye(k)[None], rhs[:, :, None])[:, :, 0]
 
@@ -354,7 +371,7 @@ def _sparsegpt_mask(item: Pruned, w0: np.ndarray, stats: Stats, ridge: float) ->
     return sparsegpt_prune(target, hessian, layer, item.group, item.sparsity)
 
 
-def prune_layer(item: Pruned, stats: Stats, ridge: float = 0.01, steps: int = 8, method: str = "magnitude"
+def prune_layer(item: Pruned, stats: Stats, ridge: float = 0.001, steps: int = 8, method: str = "obs"
                 ) -> tuple[np.ndarray, float, float]:
     """(weights [rows, cols (+1 bias column when stats.augmented)], relative error of
     the masked dense weights, relative error of the weights) for one layer: fills
@@ -401,7 +418,7 @@ def _input_pairs(dense: Graph, pruned: Graph | None, x_name: str, feeds: list[di
 
 
 def reconstruct(dense: Graph, pruned: Graph, layers: list[Pruned | Depthwise], feeds: list[dict[str, np.ndarray]],
-                ridge: float = 0.01, sequential: bool = True, steps: int = 8, method: str = "magnitude"
+                ridge: float = 0.001, sequential: bool = True, steps: int = 8, method: str = "obs"
                 ) -> tuple[Graph, list[LayerResult]]:
     """Prunes and refits `layers` in graph order in `pruned` (in place, returned), with
     results per layer; fills each item's mask when it is None. `dense` is the same graph
