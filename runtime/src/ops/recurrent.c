@@ -87,52 +87,32 @@ static void rnn_matmul(const rnn_params *p, const rnn_weight *w, size_t m, const
   }
 }
 
-/* hr [batch, 4H] = h R^T for an s8 R (file comment): h quantized to u8 as one block. */
-static void rnn_int8_recurrence(const rnn_params *p, const rnn_int8_weight *r, const float *h, uint8_t *hq,
-                                int32_t *acc, float *hr) {
-  const size_t hid = p->hidden, g = 4 * hid;
-  float h_scale = 1.0f;
-  int32_t h_zero = 0;
-  pnn_q_dynamic_u8_params(h, p->batch * hid, &h_scale, &h_zero);
-  p->quantize(p->batch * hid, h, h_scale, h_zero, hq);
-  p->gemv->run(g, hid, r->packed, p->batch, hq, hid, acc, g);
-  for (size_t b = 0; b < p->batch; ++b) {
-    const uint8_t *hb = hq + b * hid;
-    const int32_t *ab = acc + b * g;
-    int64_t h_sum = 0;
-    for (size_t k = 0; k < hid; ++k) h_sum += hb[k];
-    /* acc - z_h sum R = sum (h_q - z_h) R and z_R sum (h_q - z_h) each fit in int32
-     * (hidden <= RNN_MAX_INT8_K), so does their difference: a vectorizable loop. */
-    const int32_t zh = h_zero, z_fix = (int32_t)(r->zero_point * (h_sum - (int64_t)hid * h_zero));
-    float *out = hr + b * g;
-    for (size_t n = 0; n < g; ++n) {
-      out[n] = (float)(ab[n] - zh * r->sums[n] - z_fix) * (h_scale * r->scale[n]);
-    }
-  }
-}
-
-/* xw [rows, 4H] = X W^T + bias for an s8 W: X quantized to u8 as one block (onnxruntime
- * quantizes the whole sequence once), the sums corrected for both zero points as in
- * rnn_int8_recurrence, dequantized as float(acc) * (s_x * s_W[n]), then the bias added. */
-static void rnn_int8_projection(const rnn_params *p, const rnn_int8_weight *w, const float *x, const float *bias,
-                                unsigned char *s, float *xw) {
-  const size_t rows = p->seq * p->batch, k = p->input, g = 4 * p->hidden;
-  uint8_t *xq = s + p->xq_offset;
-  int32_t *acc = (int32_t *)(s + p->acc_offset);
-  float x_scale = 1.0f;
-  int32_t x_zero = 0;
-  pnn_q_dynamic_u8_params(x, rows * k, &x_scale, &x_zero);
-  p->quantize(rows * k, x, x_scale, x_zero, xq);
-  p->gemv->run(g, k, w->packed, rows, xq, k, acc, g);
-  const int32_t zx = x_zero;
+/* out [rows, 4H] = A W^T (+ bias when not NULL) for an s8 weight W [4H, k] (file comment),
+ * A [rows, k] quantized to u8 as one block into aq: onnxruntime quantizes the whole input
+ * sequence once for the projection and the batch's hidden rows once per step. The int32
+ * sums are corrected for both zero points and dequantized as float(acc) * (s_a * s_W[n]). */
+static void rnn_int8_matmul(const rnn_params *p, const rnn_int8_weight *w, const float *a, size_t rows, size_t k,
+                            uint8_t *aq, int32_t *acc, const float *bias, float *out) {
+  const size_t g = 4 * p->hidden;
+  float a_scale = 1.0f;
+  int32_t a_zero = 0;
+  pnn_q_dynamic_u8_params(a, rows * k, &a_scale, &a_zero);
+  p->quantize(rows * k, a, a_scale, a_zero, aq);
+  p->gemv->run(g, k, w->packed, rows, aq, k, acc, g);
   for (size_t r = 0; r < rows; ++r) {
-    int64_t x_sum = 0;
-    for (size_t i = 0; i < k; ++i) x_sum += xq[r * k + i];
-    const int32_t z_fix = (int32_t)(w->zero_point * (x_sum - (int64_t)k * x_zero));
+    int64_t a_sum = 0;
+    for (size_t i = 0; i < k; ++i) a_sum += aq[r * k + i];
+    /* acc - z_a sum W = sum (a_q - z_a) W and z_W sum (a_q - z_a) each fit in int32
+     * (k <= RNN_MAX_INT8_K), so does their difference: a vectorizable loop. */
+    const int32_t z_fix = (int32_t)(w->zero_point * (a_sum - (int64_t)k * a_zero));
     const int32_t *ar = acc + r * g;
-    float *out = xw + r * g;
-    for (size_t n = 0; n < g; ++n) {
-      out[n] = (float)(ar[n] - zx * w->sums[n] - z_fix) * (x_scale * w->scale[n]) + bias[n];
+    float *o = out + r * g;
+    if (bias) {
+      for (size_t n = 0; n < g; ++n) {
+        o[n] = (float)(ar[n] - a_zero * w->sums[n] - z_fix) * (a_scale * w->scale[n]) + bias[n];
+      }
+    } else {
+      for (size_t n = 0; n < g; ++n) o[n] = (float)(ar[n] - a_zero * w->sums[n] - z_fix) * (a_scale * w->scale[n]);
     }
   }
 }
@@ -532,7 +512,8 @@ void pnn_op_recurrent_run(const pnn_model *model, const pnn_node *node, const vo
   for (size_t d = 0; d < p->directions; ++d) {
     const rnn_weight *w = &p->weight[d * p->per_dir];
     if (p->gemv) {
-      rnn_int8_projection(p, &p->int8[d][0], x, p->x_bias[d], s, xw);
+      rnn_int8_matmul(p, &p->int8[d][0], x, p->seq * p->batch, p->input, s + p->xq_offset,
+                      (int32_t *)(s + p->acc_offset), p->x_bias[d], xw);
     } else {
       rnn_matmul(p, &w[0], p->seq * p->batch, x, p->input, xw, gh, p->x_bias[d]);
     }
@@ -545,7 +526,8 @@ void pnn_op_recurrent_run(const pnn_model *model, const pnn_node *node, const vo
         gru_step(p, &w[1], &w[2], p->h_bias[d], xw_t, hr, h, tmp);
       } else {
         if (p->gemv) {
-          rnn_int8_recurrence(p, &p->int8[d][1], h, s + p->xq_offset, (int32_t *)(s + p->acc_offset), hr);
+          rnn_int8_matmul(p, &p->int8[d][1], h, p->batch, hid, s + p->xq_offset, (int32_t *)(s + p->acc_offset), NULL,
+                          hr);
         } else {
           rnn_matmul(p, &w[1], p->batch, h, hid, hr, gh, NULL);
         }
