@@ -184,14 +184,16 @@ def test_writes_format_1_12_and_keeps_weights_s8() -> None:
     assert len(data) < len(float_data) - 2 * weights  # 1 byte per weight instead of 4
 
 
-def test_python_reader_refuses_s8_weights_in_an_older_file() -> None:
+def test_both_readers_refuse_s8_weights_in_an_older_file() -> None:
     data = bytearray(pocketnn.convert(dq_lstm(seq=3, batch=1, inputs=8, hidden=4, direction="forward"),
                                       input_shapes={"x": (3, 1, 8)}))
     assert read_pnn(bytes(data)).nodes[0].op == "LSTM"
     data[6:8] = (spec.MINOR_INT8_RECURRENCE - 1).to_bytes(2, "little")
     data[8:12] = spec.checksum(data).to_bytes(4, "little")
-    with pytest.raises(PnnFormatError, match="s8 weights"):
+    with pytest.raises(PnnFormatError, match=r"has s8 weights, which a version 1\.11 file cannot hold"):
         read_pnn(bytes(data))
+    with pytest.raises(pocketnn.NativeError, match=r"has s8 weights, which a version 1\.11 file cannot hold"):
+        pocketnn.Model(bytes(data))
 
 
 def test_zero_points_varying_within_a_direction_keep_the_float_weights() -> None:

@@ -16,7 +16,7 @@ import pocketnn
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from pocketnn.format import spec
-from pocketnn.format.reader import read_pnn
+from pocketnn.format.reader import PnnFormatError, read_pnn
 from support import qdq_pair, unoptimized_session_options
 from test_format import fix_checksum
 
@@ -103,5 +103,7 @@ def test_a_bias_in_a_file_stamped_before_1_11_is_refused() -> None:
     x_shape = (1, 5, 12)
     packed = bytearray(pocketnn.convert(_linear_model(x_shape, 12, np.ones(12, np.float32), matmul=False)))
     struct.pack_into("<H", packed, 6, spec.MINOR_DEQUANTIZE_BIAS - 1)
-    with pytest.raises(pocketnn.NativeError, match="needs format 1.11"):
+    with pytest.raises(pocketnn.NativeError, match=r"has a bias input, which a version 1\.10 file cannot hold"):
         pocketnn.Model(fix_checksum(packed))
+    with pytest.raises(PnnFormatError, match=r"has a bias input, which a version 1\.10 file cannot hold"):
+        read_pnn(fix_checksum(packed))

@@ -706,6 +706,26 @@ static pnn_status check_graph(pnn_model *m, pnn_error *error) {
   return s;
 }
 
+/* Node features newer than the file's version (docs/FORMAT.md version table): an
+ * older file stamped with them was not written by a conforming writer. */
+static pnn_status check_node_versions(const pnn_model *m, pnn_error *error) {
+  for (uint32_t n = 0; n < m->n_nodes; ++n) {
+    const pnn_node *node = &m->nodes[n];
+    if (node->op == PNN_OP_DEQUANTIZE && node->n_inputs == 2 && m->version_minor < 11) {
+      return pnn_set_error(error, PNN_ERR_FORMAT,
+                           "node %u \"%s\" (DequantizeLinear) has a bias input, which a version 1.%u file "
+                           "cannot hold (1.11+)", (unsigned)n, node->name, (unsigned)m->version_minor);
+    }
+    const pnn_tensor *weights = node->n_inputs > 1 ? pnn_input_tensor(m, node, 1) : NULL;
+    if (node->op == PNN_OP_LSTM && weights != NULL && weights->dtype == PNN_DTYPE_S8 && m->version_minor < 12) {
+      return pnn_set_error(error, PNN_ERR_FORMAT,
+                           "node %u \"%s\" (LSTM) has s8 weights, which a version 1.%u file cannot hold "
+                           "(1.12+)", (unsigned)n, node->name, (unsigned)m->version_minor);
+    }
+  }
+  return PNN_OK;
+}
+
 static pnn_status prepare_nodes(pnn_model *m, pnn_error *error) {
   m->max_node_io = 1;
   m->scratch_bytes = 0;
@@ -805,6 +825,7 @@ static pnn_status load_model(pnn_model *m, const pnn_load_options *options, pnn_
   TRY(check_unique_names(m, error));
   TRY(check_graph(m, error));
   TRY(check_tensor_limits(m, error));
+  TRY(check_node_versions(m, error));
   pnn_cpu_detect(&m->cpu);
   TRY(apply_isa_cap(m, options != NULL ? options->isa : NULL, error));
   TRY(prepare_nodes(m, error));

@@ -499,6 +499,9 @@ def _check_graph(tensors: list[PnnTensor], nodes: list[PnnNode], inputs: list[in
 def _check_node_versions(header: PnnHeader, tensors: list[PnnTensor], nodes: list[PnnNode]) -> None:
     """Node features newer than the file's version (docs/FORMAT.md version table)."""
     for index, node in enumerate(nodes):
+        if node.op == "DequantizeLinear" and len(node.inputs) == 2 and header.version_minor < spec.MINOR_DEQUANTIZE_BIAS:
+            raise PnnFormatError(f'node {index} "{node.name}" (DequantizeLinear) has a bias input, which a version '
+                                 f"1.{header.version_minor} file cannot hold (1.{spec.MINOR_DEQUANTIZE_BIAS}+)")
         if node.op == "LSTM" and len(node.inputs) > 1 and node.inputs[1] >= 0 \
                 and tensors[node.inputs[1]].dtype == DType.S8 and header.version_minor < spec.MINOR_INT8_RECURRENCE:
             raise PnnFormatError(f'node {index} "{node.name}" (LSTM) has s8 weights, which a version '

@@ -205,11 +205,6 @@ pnn_status pnn_op_qelementwise_prepare(pnn_model *model, pnn_node *node, pnn_err
       p.count = pnn_input_tensor(model, node, 0)->numel;
       const char *isa = "scalar";
       if (with_bias) {
-        if (model->version_minor < 11) { /* the bias input came with format 1.11 */
-          return pnn_set_error(error, PNN_ERR_FORMAT,
-                               "node \"%s\" (DequantizeLinear): a bias input needs format 1.11, the file is 1.%u",
-                               node->name, (unsigned)model->version_minor);
-        }
         if ((st = prepare_dequantize_bias(model, node, &p, error)) != PNN_OK) return st;
         p.dequantize_bias_fn = pnn_u8_dequantize_bias_f32_select(&model->cpu, &isa);
         return store_params(node, &p, PNN_KERNEL_NAME("dequantizebias", isa), error);
