@@ -8,6 +8,7 @@ import pytest
 
 import pocketnn
 from pocketnn.reference_models import MODELS
+from support import run_onnxruntime, single_node_model
 
 
 def _outputs_per_thread_count(packed: bytes) -> tuple[list[np.ndarray], set[str]]:
@@ -35,6 +36,22 @@ def test_portable_gemm_convs_split_columns_with_the_same_result(name: str, monke
     assert {"gemm-1x1", "im2col+gemm"} & {kernel.split("/")[0] for kernel in kernels}, kernels
     for other in outputs[1:]:
         assert np.array_equal(outputs[0], other)
+
+
+@pytest.mark.parametrize("n", [1, 5, 8, 13, 67, 1000])
+def test_fully_connected_rows_split_with_the_same_result(n: int) -> None:
+    """A Gemm at batch 1 (the weights' rows times one vector) shares its rows out in
+    chunks of 8: every thread count gives the same bits, and onnxruntime's values."""
+    rng = np.random.default_rng(n)
+    k = 37
+    model = single_node_model("Gemm", [("x", (1, k)), ("w", rng.standard_normal((n, k)).astype(np.float32)),
+                                       ("b", rng.standard_normal(n).astype(np.float32))], transB=1)
+    x = rng.standard_normal((1, k)).astype(np.float32)
+    packed = pocketnn.convert(model)
+    outputs = [pocketnn.Model(packed, threads=t).run({"x": x})["y0"] for t in (1, 2, 3)]
+    for other in outputs[1:]:
+        assert np.array_equal(outputs[0], other)
+    np.testing.assert_allclose(outputs[0], run_onnxruntime(model, {"x": x})[0], rtol=1e-5, atol=1e-5)
 
 
 def test_threads_must_be_positive() -> None:

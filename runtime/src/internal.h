@@ -126,6 +126,10 @@ size_t pnn_threadpool_size(const pnn_threadpool *pool);
 /* Runs fn(context, task, thread) for every task in [0, tasks) and returns when all
  * are done. The calling thread takes part. NULL pool: runs inline, thread 0. */
 void pnn_parallel_for(pnn_threadpool *pool, size_t tasks, pnn_task_fn fn, void *context);
+#if defined(PNN_POOL_TRACE)
+/* Bench-only builds: marks the start of node `node` in the pool's trace file. */
+void pnn_threadpool_trace_node(pnn_threadpool *pool, uint32_t node);
+#endif
 
 /* What a run function gets besides its tensors. */
 typedef struct pnn_run_context {

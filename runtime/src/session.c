@@ -135,6 +135,9 @@ pnn_status pnn_session_run(pnn_session *session, pnn_error *error) {
     const pnn_node *node = &m->nodes[n];
     /* The loader refused unknown op codes, so the lookup cannot fail here. */
     const pnn_op_def *op = pnn_op_lookup(node->op);
+#if defined(PNN_POOL_TRACE)
+    pnn_threadpool_trace_node(session->pool, n);
+#endif
     for (uint32_t i = 0; i < node->n_inputs; ++i) session->in[i] = tensor_memory(session, node->inputs[i]);
     for (uint32_t i = 0; i < node->n_outputs; ++i) session->out[i] = tensor_memory(session, node->outputs[i]);
     op->run(m, node, session->in, session->out, &session->context);
@@ -144,6 +147,9 @@ pnn_status pnn_session_run(pnn_session *session, pnn_error *error) {
       before = after;
     }
   }
+#if defined(PNN_POOL_TRACE)
+  pnn_threadpool_trace_node(session->pool, m->n_nodes); /* the end of the run */
+#endif
   session->runs++;
   atomic_flag_clear_explicit(&session->running, memory_order_release);
   if (error != NULL) {

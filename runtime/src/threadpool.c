@@ -2,6 +2,7 @@
  * atomic counter. Used only inside pnn_session_run; created with the session. Two
  * threads calling pnn_parallel_for on one pool take turns (a caller mutex): the
  * shared job fields below hold one job at a time. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <stdlib.h>
 
 #include "internal.h"
@@ -12,6 +13,8 @@
 #define PNN_HAVE_THREADS 1
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
 #endif
 
 #if PNN_HAVE_THREADS
@@ -27,9 +30,44 @@
 
 /* Polls before sleeping on a condition variable: a model runs dozens of short
  * parallel_for calls back to back, and a futex wake-up per call (tens of
- * microseconds) cost more than the work of a small layer. Bounded (roughly
- * 50-100 us) so idle or oversubscribed workers still give the core back. */
-enum { PNN_SPIN_ITERATIONS = 4000 };
+ * microseconds natively, more through wasm's Atomics.wait) cost more than the work of
+ * a small layer. Bounded by time, the same on every platform (a count of pauses was
+ * ~100 us on x86 but a few us on wasm, where the pause is a no-op and every section
+ * of MobileNet V2 ended in a sleep and a wake-up), so idle or oversubscribed workers
+ * still give the core back. The clock is read every PNN_SPIN_CHECK polls. */
+enum { PNN_SPIN_NS = 100000, PNN_SPIN_CHECK = 64 };
+
+static uint64_t clock_ns(clockid_t clock) {
+  struct timespec t;
+  clock_gettime(clock, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Pauses once; false when this poll (number `poll`, from 1) ends the spin. The first
+ * clock read starts the budget, so a wait that ends within PNN_SPIN_CHECK polls reads
+ * no clock. */
+static bool keep_spinning(uint64_t *deadline, unsigned poll) {
+  PNN_SPIN_PAUSE();
+  if (poll % PNN_SPIN_CHECK != 0) return true;
+  const uint64_t now = clock_ns(CLOCK_MONOTONIC);
+  if (*deadline == 0) {
+    *deadline = now + PNN_SPIN_NS;
+    return true;
+  }
+  return now < *deadline;
+}
+
+#if defined(PNN_POOL_TRACE)
+/* Bench-only build (bench/pool_trace/): every task's thread CPU time and the caller's
+ * serial CPU time between sections go to the file named by $PNN_POOL_TRACE, one line
+ * per section ("P serial_ns task_ns...") and per node start ("N index serial_ns"), so
+ * that bench/pool_trace/model.py can model the speed-up of free cores on a loaded host.
+ * Release builds compile none of it. */
+#include <stdio.h>
+
+static uint64_t trace_cpu_ns(void) { return clock_ns(CLOCK_THREAD_CPUTIME_ID); }
+enum { PNN_TRACE_MAX_TASKS = 1 << 16 };
+#endif
 
 typedef struct worker_arg {
   struct pnn_threadpool *pool;
@@ -56,23 +94,35 @@ struct pnn_threadpool {
   void *context;
   size_t tasks;
   atomic_size_t next_task;
+#if defined(PNN_POOL_TRACE)
+  FILE *trace;
+  uint64_t *task_ns;    /* PNN_TRACE_MAX_TASKS: CPU time of each task of the section */
+  uint64_t serial_from; /* the caller's CPU clock at the end of the last section */
+#endif
 };
 
 static void run_tasks(struct pnn_threadpool *pool, size_t thread) {
   for (;;) {
     size_t task = atomic_fetch_add_explicit(&pool->next_task, 1, memory_order_relaxed);
     if (task >= pool->tasks) return;
+#if defined(PNN_POOL_TRACE)
+    const uint64_t start = trace_cpu_ns();
     pool->fn(pool->context, task, thread);
+    if (task < PNN_TRACE_MAX_TASKS) pool->task_ns[task] = trace_cpu_ns() - start;
+#else
+    pool->fn(pool->context, task, thread);
+#endif
   }
 }
 
 /* Waits until the generation differs from `seen` or the pool stops; returns the new
  * generation. */
 static uint64_t wait_for_work(struct pnn_threadpool *pool, uint64_t seen) {
-  for (int i = 0; i < PNN_SPIN_ITERATIONS; ++i) {
+  uint64_t deadline = 0;
+  for (unsigned poll = 1;; ++poll) {
     uint64_t g = atomic_load_explicit(&pool->generation, memory_order_acquire);
     if (g != seen || atomic_load_explicit(&pool->stop, memory_order_relaxed)) return g;
-    PNN_SPIN_PAUSE();
+    if (!keep_spinning(&deadline, poll)) break;
   }
   pthread_mutex_lock(&pool->mutex);
   uint64_t g;
@@ -141,9 +191,24 @@ pnn_status pnn_threadpool_create(uint32_t threads, pnn_threadpool **out, pnn_err
     }
     pool->started++;
   }
+#if defined(PNN_POOL_TRACE)
+  const char *trace_path = getenv("PNN_POOL_TRACE");
+  pool->task_ns = calloc(PNN_TRACE_MAX_TASKS, sizeof(*pool->task_ns));
+  pool->trace = trace_path != NULL && pool->task_ns != NULL ? fopen(trace_path, "a") : NULL;
+  pool->serial_from = trace_cpu_ns();
+#endif
   *out = pool;
   return PNN_OK;
 }
+
+#if defined(PNN_POOL_TRACE)
+void pnn_threadpool_trace_node(pnn_threadpool *pool, uint32_t node) {
+  if (pool == NULL || pool->trace == NULL) return;
+  const uint64_t now = trace_cpu_ns();
+  fprintf(pool->trace, "N %u %llu\n", (unsigned)node, (unsigned long long)(now - pool->serial_from));
+  pool->serial_from = trace_cpu_ns();
+}
+#endif
 
 void pnn_threadpool_free(pnn_threadpool *pool) {
   if (pool == NULL) return;
@@ -152,6 +217,10 @@ void pnn_threadpool_free(pnn_threadpool *pool) {
   pthread_cond_broadcast(&pool->work_ready);
   pthread_mutex_unlock(&pool->mutex);
   for (size_t i = 0; i < pool->started; ++i) pthread_join(pool->threads[i], NULL);
+#if defined(PNN_POOL_TRACE)
+  if (pool->trace != NULL) fclose(pool->trace);
+  free(pool->task_ns);
+#endif
   pthread_cond_destroy(&pool->work_ready);
   pthread_cond_destroy(&pool->work_done);
   pthread_mutex_destroy(&pool->mutex);
@@ -169,6 +238,9 @@ void pnn_parallel_for(pnn_threadpool *pool, size_t tasks, pnn_task_fn fn, void *
     return;
   }
   pthread_mutex_lock(&pool->caller);
+#if defined(PNN_POOL_TRACE)
+  const uint64_t serial_ns = trace_cpu_ns() - pool->serial_from;
+#endif
   /* No worker reads these until it sees the new generation (release/acquire), and
    * every worker has left the previous generation (busy reached 0 below). */
   pool->fn = fn;
@@ -182,10 +254,11 @@ void pnn_parallel_for(pnn_threadpool *pool, size_t tasks, pnn_task_fn fn, void *
   pthread_cond_broadcast(&pool->work_ready);
   pthread_mutex_unlock(&pool->mutex);
   run_tasks(pool, 0);
-  int done = 0;
-  for (int i = 0; i < PNN_SPIN_ITERATIONS && !done; ++i) {
+  bool done = false;
+  uint64_t deadline = 0;
+  for (unsigned poll = 1; !done; ++poll) {
     done = atomic_load_explicit(&pool->busy, memory_order_acquire) == 0;
-    if (!done) PNN_SPIN_PAUSE();
+    if (!done && !keep_spinning(&deadline, poll)) break;
   }
   if (!done) {
     pthread_mutex_lock(&pool->mutex);
@@ -193,6 +266,15 @@ void pnn_parallel_for(pnn_threadpool *pool, size_t tasks, pnn_task_fn fn, void *
       pthread_cond_wait(&pool->work_done, &pool->mutex);
     pthread_mutex_unlock(&pool->mutex);
   }
+#if defined(PNN_POOL_TRACE)
+  if (pool->trace != NULL) {
+    fprintf(pool->trace, "P %llu", (unsigned long long)serial_ns);
+    for (size_t t = 0; t < tasks && t < PNN_TRACE_MAX_TASKS; ++t)
+      fprintf(pool->trace, " %llu", (unsigned long long)pool->task_ns[t]);
+    fputc('\n', pool->trace);
+  }
+  pool->serial_from = trace_cpu_ns();
+#endif
   pthread_mutex_unlock(&pool->caller);
 }
 
@@ -216,5 +298,12 @@ void pnn_parallel_for(pnn_threadpool *pool, size_t tasks, pnn_task_fn fn, void *
   (void)pool;
   for (size_t task = 0; task < tasks; ++task) fn(context, task, 0);
 }
+
+#if defined(PNN_POOL_TRACE)
+void pnn_threadpool_trace_node(pnn_threadpool *pool, uint32_t node) {
+  (void)pool;
+  (void)node;
+}
+#endif
 
 #endif

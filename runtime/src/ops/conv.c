@@ -493,17 +493,18 @@ static float *thread_scratch(const pnn_run_context *ctx, size_t thread) {
   return pnn_nn_thread_scratch(ctx, thread);
 }
 
-/* Row chunks so that small column counts still give every thread work. Any split
- * gives the same results; only the amount of repacking changes: every row chunk packs
- * (or Winograd-transforms) its columns again, so split only as far as needed to give
- * each thread one task (on 7x7 and 14x14 images the repeated input transforms cost
- * more than the balance gained, measured with 2 threads). */
-static void split_rows(conv_job *job, size_t units, size_t rows) {
+/* Row chunks so that small column counts still give every thread work, and at least
+ * `min_chunks`. Any split gives the same results; only the amount of repacking
+ * changes: every row chunk packs (or Winograd-transforms) its columns again, so split
+ * only as far as needed to give each thread one task (on 7x7 and 14x14 images the
+ * repeated Winograd input transforms cost more than the balance gained, measured
+ * with 2 threads). */
+static void split_rows(conv_job *job, size_t units, size_t rows, size_t min_chunks) {
   const size_t threads = pnn_threadpool_size(job->ctx->pool);
   /* Chunks start on a weight panel: PNN_GEMM_PA_MR rows, or 32 channels. */
   const size_t granule = job->p->gemm_pt ? CONV_NR : CONV_MR;
-  size_t chunks = 1;
-  if (threads > 1 && units < threads) chunks = pnn_nn_div_up(threads, units);
+  size_t chunks = min_chunks;
+  if (threads > 1 && units * chunks < threads) chunks = pnn_nn_div_up(threads, units);
   job->row_step = pnn_nn_div_up(pnn_nn_div_up(rows, chunks), granule) * granule;
   job->row_chunks = pnn_nn_div_up(rows, job->row_step);
 }
@@ -701,8 +702,15 @@ static void run_sparse(conv_job *job) {
 static void run_packed(conv_job *job, size_t max_panels) {
   const conv_params *p = job->p;
   const size_t out_hw = p->geom.out_h * p->geom.out_w, images = p->batch * p->groups;
-  split_columns(job, max_panels, pnn_nn_div_up(out_hw, CONV_NR), images);
-  split_rows(job, images * job->col_chunks, p->out_c_group);
+  const size_t panels = pnn_nn_div_up(out_hw, CONV_NR), threads = pnn_threadpool_size(job->ctx->pool);
+  split_columns(job, max_panels, panels, images);
+  /* Whole panels share out unevenly when few: 7 x 7 pixels are panels of 32 and 17
+   * (channel lanes: the work follows the pixels, one thread did twice the other's in
+   * MobileNet V2's last 1x1 convs), and 7 panels (14 x 14) leave 4 on one of 2 threads,
+   * 3 on the other (bench/pool_trace). Halving the channels too evens that out for a
+   * repack of each panel (a K x 32 copy, a few percent of its product). */
+  const bool uneven = p->gemm_pt || (images * panels % threads != 0 && images * panels < 8 * threads);
+  split_rows(job, images * job->col_chunks, p->out_c_group, threads > 1 && uneven ? 2 : 1);
   pnn_parallel_for(job->ctx->pool, images * job->col_chunks * job->row_chunks, packed_task, job);
 }
 
@@ -809,7 +817,7 @@ void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *c
         return;
       }
       split_columns(&job, p->panels, pnn_nn_div_up(p->tiles, CONV_NR), p->batch);
-      split_rows(&job, p->batch * job.col_chunks, p->out_c);
+      split_rows(&job, p->batch * job.col_chunks, p->out_c, 1);
       pnn_parallel_for(ctx->pool, p->batch * job.col_chunks * job.row_chunks, winograd_task, &job);
       return;
     default: break;

@@ -155,19 +155,30 @@ pnn_status pnn_op_global_pool_prepare(pnn_model *model, pnn_node *node, pnn_erro
   return PNN_OK;
 }
 
-void pnn_op_global_pool_run(const pnn_model *model, const pnn_node *node, const void *const *in,
-                            void *const *out, const pnn_run_context *ctx) {
-  (void)model;
-  (void)ctx;
-  const global_pool_params *p = node->params;
-  const float *x = in[0];
-  float *y = out[0];
-  for (size_t plane = 0; plane < p->planes; ++plane) {
-    const float *xp = x + plane * p->spatial;
-    if (node->op == PNN_OP_GLOBAL_MAX_POOL) {
+/* Planes are independent: any split gives the same results. Below GLOBAL_POOL_SPLIT
+ * elements one thread is quicker than a section; MobileNet V2's 1280 x 7 x 7 pool ran
+ * serially for 0.5% of a 2-thread run (bench/pool_trace). */
+enum { GLOBAL_POOL_SPLIT = 16384, GLOBAL_POOL_TASKS_PER_THREAD = 2 };
+
+typedef struct global_pool_job {
+  const global_pool_params *p;
+  const float *x;
+  float *y;
+  bool max;
+  size_t step; /* planes per task */
+} global_pool_job;
+
+static void global_pool_task(void *context, size_t task, size_t thread) {
+  (void)thread;
+  const global_pool_job *job = context;
+  const global_pool_params *p = job->p;
+  const size_t first = task * job->step, end = p->planes - first < job->step ? p->planes : first + job->step;
+  for (size_t plane = first; plane < end; ++plane) {
+    const float *xp = job->x + plane * p->spatial;
+    if (job->max) {
       float best = xp[0];
       for (size_t i = 1; i < p->spatial; ++i) best = pnn_max_nan(best, xp[i]);
-      y[plane] = best;
+      job->y[plane] = best;
     } else {
       /* Four partial sums: less rounding error on large planes than one chain. */
       float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -176,7 +187,19 @@ void pnn_op_global_pool_run(const pnn_model *model, const pnn_node *node, const 
         for (int l = 0; l < 4; ++l) sums[l] += xp[i + (size_t)l];
       }
       for (; i < p->spatial; ++i) sums[0] += xp[i];
-      y[plane] = ((sums[0] + sums[1]) + (sums[2] + sums[3])) / (float)p->spatial;
+      job->y[plane] = ((sums[0] + sums[1]) + (sums[2] + sums[3])) / (float)p->spatial;
     }
   }
+}
+
+void pnn_op_global_pool_run(const pnn_model *model, const pnn_node *node, const void *const *in,
+                            void *const *out, const pnn_run_context *ctx) {
+  (void)model;
+  const global_pool_params *p = node->params;
+  if (p->planes == 0) return;
+  const size_t threads = pnn_threadpool_size(ctx->pool);
+  const size_t tasks = threads > 1 && p->planes * p->spatial >= GLOBAL_POOL_SPLIT ? GLOBAL_POOL_TASKS_PER_THREAD * threads : 1;
+  global_pool_job job = {p, in[0], out[0], node->op == PNN_OP_GLOBAL_MAX_POOL, 0};
+  job.step = pnn_nn_div_up(p->planes, tasks);
+  pnn_parallel_for(ctx->pool, pnn_nn_div_up(p->planes, job.step), global_pool_task, &job);
 }
