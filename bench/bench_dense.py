@@ -6,12 +6,17 @@ noise hits both alike; the table shows medians, the ratio pocketnn / onnxruntime
 peak (--peak GFLOP/s per thread). Then pocketnn's own speedup with 2 threads over 1
 on ResNet-18, interleaved the same way.
 
-    python bench/bench_dense.py [--models mobilenet_v1,resnet18] [--runs 30] [--threads 2]
+    python bench/bench_dense.py [--models mobilenet_v1,resnet18] [--runs 30] [--threads 2] [--clock cpu]
+
+--clock cpu times the engines by the calling thread's CPU time (steadier on a shared
+machine; only meaningful at 1 thread); the 2-thread speedup is always wall time.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
+from collections.abc import Callable
 
 import numpy as np
 import pocketnn
@@ -33,7 +38,8 @@ def bench_threads(name: str, threads: int, runs: int, warmup: int) -> tuple[floa
     return t["1"], t["n"]
 
 
-def bench_model(name: str, runs: int, warmup: int, threads: int = 1) -> tuple[float, float]:
+def bench_model(name: str, runs: int, warmup: int, threads: int = 1,
+                clock: Callable[[], float] = time.perf_counter) -> tuple[float, float]:
     onnx_model = MODELS[name]()
     runtime = pocketnn.Model(pocketnn.convert(onnx_model), threads=threads)
     session = ort_session(onnx_model.SerializeToString(), threads)
@@ -41,7 +47,7 @@ def bench_model(name: str, runs: int, warmup: int, threads: int = 1) -> tuple[fl
     feeds = {"input": x}
 
     t = interleaved({"pocketnn": lambda: runtime.run(feeds), "onnxruntime": lambda: session.run(None, feeds)},
-                    runs, warmup)
+                    runs, warmup, clock)
     return t["pocketnn"], t["onnxruntime"]
 
 
@@ -52,13 +58,17 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="threads for both engines")
     parser.add_argument("--peak", type=float, default=140.0, help="GFLOP/s of one core at peak")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="wall time, or the calling thread's CPU time (1 thread)")
     args = parser.parse_args()
     print(host_banner())
-    table = Table(title=f"dense float32, {args.threads} thread(s), 224x224, median of {args.runs} interleaved runs")
+    clock = time.thread_time if args.clock == "cpu" else time.perf_counter
+    table = Table(title=f"dense float32, {args.threads} thread(s), 224x224, median of {args.runs} interleaved runs "
+                        f"({args.clock} time)")
     for column in ("model", "pocketnn ms", "onnxruntime ms", "ratio pocketnn/ort", "pocketnn % of peak"):
         table.add_column(column)
     for name in args.models.split(","):
-        ours, theirs = bench_model(name, args.runs, args.warmup, args.threads)
+        ours, theirs = bench_model(name, args.runs, args.warmup, args.threads, clock)
         peak = 100.0 * 2.0 * MACS.get(name, 0.0) / (ours * 1e-3) / (args.peak * 1e9 * args.threads)
         table.add_row(name, f"{ours:.2f}", f"{theirs:.2f}", f"{ours / theirs:.2f}", f"{peak:.0f}%")
     Console().print(table)

@@ -29,6 +29,7 @@ from bench_int8 import CALIB_PHOTOS, EVAL_PHOTOS, _Reader, photo_crops
 from bench_layers import conv_layers
 from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 from pocketnn.reference_models import MODELS
+from pocketnn.runtime import NodeInfo
 from rich.console import Console
 from rich.table import Table
 from timing import host_banner
@@ -82,6 +83,56 @@ def ort_node_times(profile_path: str, runs: int, stat: Callable[[list[float]], f
     return [(node, ops[node], stat(per_node[node][-runs:])) for node in order]
 
 
+def profiled_runs(ours: pocketnn.Model, session: ort.InferenceSession, feeds: dict[str, np.ndarray], runs: int,
+                  warmup: int, stat: Callable[[list[float]], float]) -> tuple[list[float], list[tuple[str, str, float]]]:
+    """Both engines in turn: pocketnn's per-node stat of ms (a Model made with profile=True)
+    and onnxruntime's (ort_node_times of a session from ort_profiled)."""
+    for _ in range(warmup):
+        ours.run(feeds)
+        session.run(None, feeds)
+    per_run: list[list[float]] = []
+    before, _ = ours.profile()
+    for _ in range(runs):
+        ours.run(feeds)
+        session.run(None, feeds)
+        after, _ = ours.profile()
+        per_run.append([a - b for a, b in zip(after, before)])
+        before = after
+    return [stat(times) for times in zip(*per_run)], ort_node_times(session.end_profiling(), runs, stat)
+
+
+def print_report(conv_table: Table, nodes: list[NodeInfo], ours_ms: list[float],
+                 theirs: list[tuple[str, str, float]], conv_op: str) -> None:
+    """The convolutions' table, the other nodes per op and the totals of both engines."""
+    console = Console(width=max(Console().width, 140))
+    console.print(conv_table)
+    console.print(other_ops_table(nodes, ours_ms, theirs, conv_op))
+    console.print(f"convolutions: pocketnn {sum(ms for node, ms in zip(nodes, ours_ms) if node.op == conv_op):.2f} "
+                  f"ms, onnxruntime {sum(ms for _, op, ms in theirs if op in ORT_CONV_OPS):.2f} ms; whole model: "
+                  f"pocketnn {sum(ours_ms):.2f} ms, onnxruntime {sum(ms for _, _, ms in theirs):.2f} ms "
+                  "(sum of nodes)")
+
+
+def other_ops_table(nodes: list[NodeInfo], ours_ms: list[float], theirs: list[tuple[str, str, float]],
+                    conv_op: str) -> Table:
+    """The nodes that are not convolutions, summed per op and kernel, of both engines."""
+    other = Table(title="everything else, per op (ms per run)")
+    for column in ("engine", "op", "nodes", "ms"):
+        other.add_column(column)
+    ours_by_op: dict[str, list[float]] = defaultdict(list)
+    for node, ms in zip(nodes, ours_ms):
+        if node.op != conv_op:
+            ours_by_op[f"{node.op} {node.kernel}"].append(ms)
+    theirs_by_op: dict[str, list[float]] = defaultdict(list)
+    for _, op, ms in theirs:
+        if op not in ORT_CONV_OPS:
+            theirs_by_op[op].append(ms)
+    for engine, by_op in (("pocketnn", ours_by_op), ("onnxruntime", theirs_by_op)):
+        for op, times in sorted(by_op.items(), key=lambda kv: -sum(kv[1])):
+            other.add_row(engine, op, str(len(times)), f"{sum(times):.3f}")
+    return other
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="resnet18")
@@ -100,19 +151,7 @@ def main() -> None:
         feeds = {"input": photo_crops(EVAL_PHOTOS, 1, seed=1)}
         ours = pocketnn.Model(packed, profile=True)
         session = ort_profiled(qdq_path, os.path.join(workdir, "ort"))
-        for _ in range(args.warmup):
-            ours.run(feeds)
-            session.run(None, feeds)
-        per_run: list[list[float]] = []
-        before, _ = ours.profile()
-        for _ in range(args.runs):
-            ours.run(feeds)
-            session.run(None, feeds)
-            after, _ = ours.profile()
-            per_run.append([a - b for a, b in zip(after, before)])
-            before = after
-        ours_ms = [STATS[args.stat](times) for times in zip(*per_run)]
-        theirs = ort_node_times(session.end_profiling(), args.runs, STATS[args.stat])
+        ours_ms, theirs = profiled_runs(ours, session, feeds, args.runs, args.warmup, STATS[args.stat])
 
     layers = conv_layers(model)
     our_convs = [(node, ms) for node, ms in zip(ours.nodes, ours_ms) if node.op == "QConv"]
@@ -126,26 +165,7 @@ def main() -> None:
         table.add_row(str(i), "x".join(map(str, layer.get("x", [])[1:])), "x".join(map(str, layer.get("w", []))),
                       str(layer.get("strides", [1])[0]), node.kernel, f"{ms:.3f}", f"{ort_ms:.3f}",
                       f"{ms / ort_ms:.2f}")
-    other = Table(title="everything else, per op (ms per run)")
-    for column in ("engine", "op", "nodes", "ms"):
-        other.add_column(column)
-    ours_by_op: dict[str, list[float]] = defaultdict(list)
-    for node, ms in zip(ours.nodes, ours_ms):
-        if node.op != "QConv":
-            ours_by_op[f"{node.op} {node.kernel}"].append(ms)
-    theirs_by_op: dict[str, list[float]] = defaultdict(list)
-    for _, op, ms in theirs:
-        if op not in ORT_CONV_OPS:
-            theirs_by_op[op].append(ms)
-    for engine, by_op in (("pocketnn", ours_by_op), ("onnxruntime", theirs_by_op)):
-        for op, times in sorted(by_op.items(), key=lambda kv: -sum(kv[1])):
-            other.add_row(engine, op, str(len(times)), f"{sum(times):.3f}")
-    console = Console(width=max(Console().width, 120))
-    console.print(table)
-    console.print(other)
-    console.print(f"convolutions: pocketnn {sum(ms for _, ms in our_convs):.2f} ms, onnxruntime "
-                  f"{sum(ms for _, ms in their_convs):.2f} ms; whole model: pocketnn {sum(ours_ms):.2f} ms, "
-                  f"onnxruntime {sum(ms for _, _, ms in theirs):.2f} ms (sum of nodes)")
+    print_report(table, ours.nodes, ours_ms, theirs, "QConv")
 
 
 if __name__ == "__main__":

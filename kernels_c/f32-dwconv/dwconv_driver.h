@@ -27,13 +27,18 @@
  *   dw_taps3_edge(s, r, &cols, pad_left, t)       3x3 taps of an edge block
  *   dw_taps3_inside(s, r + d, t)                  3x3 taps when every load is inside
  *   DW_TAPS3_INSIDE(s)               whether dw_taps3_inside beats the edge taps at stride s
- *   DW_TAPS3_SPAN(s)                 floats from r + d that dw_taps3_inside reads */
+ *   DW_TAPS3_SPAN(s)                 floats from r + d that dw_taps3_inside reads
+ *   DW_STRIP_S2                      optional: output rows of a stride-2 3x3 strip, at most
+ *                                    DW_STRIP (default DW_STRIP) */
 #ifndef PNN_F32_DWCONV_DRIVER_H
 #define PNN_F32_DWCONV_DRIVER_H
 
 #include "pnn_kernels.h"
 
 enum { DW_STRIP = 4 };
+#ifndef DW_STRIP_S2
+#define DW_STRIP_S2 DW_STRIP
+#endif
 
 typedef struct dw_job {
   const pnn_conv2d_geometry *g;
@@ -46,8 +51,9 @@ typedef struct dw_job {
 
 /* ---- 3x3 strips ------------------------------------------------------------------ */
 
-/* Output rows [oy, oy + DW_STRIP) (those < out_h stored) x columns [x0, x0 + count).
- * stride, inside and narrow are constants at every call site, so the row loops unroll
+/* Output rows [oy, oy + strip) (those < out_h stored) x columns [x0, x0 + count), strip
+ * DW_STRIP (stride 1) or DW_STRIP_S2. stride, inside and narrow are constants at every
+ * call site, so the row loops unroll
  * and the weight-row choice folds away. `narrow`: the row is narrower than a vector
  * (this is its only block) and whole-vector stores spill into the rows below, which
  * are stored later, unless they would leave the plane (DW_STORE_SPILLS). */
@@ -59,11 +65,12 @@ static PNN_ALWAYS_INLINE void dw3_block(const dw_job *job, const pnn_f32v w[9], 
   const size_t iy0 = oy * stride - g->pad_top; /* wraps above the image */
   const ptrdiff_t d = (ptrdiff_t)(x0 * stride) - (ptrdiff_t)g->pad_left;
   const pnn_f32v b = pnn_f32v_set1(job->bias);
+  const size_t strip = stride == 1 ? DW_STRIP : DW_STRIP_S2;
   pnn_f32v acc[DW_STRIP];
 #pragma GCC unroll 4
-  for (size_t a = 0; a < DW_STRIP; ++a) acc[a] = b;
+  for (size_t a = 0; a < strip; ++a) acc[a] = b;
 #pragma GCC unroll 9
-  for (size_t ir = 0; ir < (DW_STRIP - 1) * stride + 3; ++ir) {
+  for (size_t ir = 0; ir < (strip - 1) * stride + 3; ++ir) {
     const size_t iy = iy0 + ir;
     if (iy >= in_h) continue; /* above (wrapped) or below the image */
     const float *r = job->x_c + iy * in_w;
@@ -71,7 +78,7 @@ static PNN_ALWAYS_INLINE void dw3_block(const dw_job *job, const pnn_f32v w[9], 
     if (inside) dw_taps3_inside(stride, r + d, t);
     else dw_taps3_edge(stride, r, cols, g->pad_left, t);
 #pragma GCC unroll 4
-    for (size_t a = 0; a < DW_STRIP; ++a) {
+    for (size_t a = 0; a < strip; ++a) {
       const size_t i = ir - a * stride; /* weight row; wraps when ir < a * stride */
       if (i >= 3) continue;
       acc[a] = pnn_f32v_fma(w[3 * i], t[0], acc[a]);
@@ -80,7 +87,7 @@ static PNN_ALWAYS_INLINE void dw3_block(const dw_job *job, const pnn_f32v w[9], 
     }
   }
 #pragma GCC unroll 4
-  for (size_t a = 0; a < DW_STRIP; ++a) {
+  for (size_t a = 0; a < strip; ++a) {
     if (oy + a >= g->out_h) break;
     const pnn_f32v v = stride == 2 ? pnn_f32v_in_order(acc[a]) : acc[a];
     const size_t at = (oy + a) * out_w + x0;
@@ -91,21 +98,21 @@ static PNN_ALWAYS_INLINE void dw3_block(const dw_job *job, const pnn_f32v w[9], 
 
 static PNN_ALWAYS_INLINE void dw3_channel(const dw_job *job, size_t stride, float *y_c) {
   const pnn_conv2d_geometry *g = job->g;
-  const size_t out_w = g->out_w, span = DW_TAPS3_SPAN(stride);
+  const size_t out_w = g->out_w, span = DW_TAPS3_SPAN(stride), strip = stride == 1 ? DW_STRIP : DW_STRIP_S2;
   pnn_f32v w[9];
   for (size_t k = 0; k < 9; ++k) w[k] = pnn_f32v_set1(job->w_c[k]);
   for (size_t x0 = 0; x0 < out_w; x0 += PNN_F32V_LANES) {
     const pnn_col_block b = pnn_col_block_at(x0, PNN_F32V_LANES, out_w, stride, g->pad_left, span, g->in_w);
     if (DW_TAPS3_INSIDE(stride) && b.inside) {
-      for (size_t oy = 0; oy < g->out_h; oy += DW_STRIP)
+      for (size_t oy = 0; oy < g->out_h; oy += strip)
         dw3_block(job, w, stride, 1, 0, NULL, oy, b.start, b.count, y_c);
     } else if (DW_STORE_SPILLS && b.count < PNN_F32V_LANES) {
       const dw_cols cols = dw_cols_of(b.start, stride, g->pad_left, g->in_w);
-      for (size_t oy = 0; oy < g->out_h; oy += DW_STRIP)
+      for (size_t oy = 0; oy < g->out_h; oy += strip)
         dw3_block(job, w, stride, 0, 1, &cols, oy, b.start, b.count, y_c);
     } else {
       const dw_cols cols = dw_cols_of(b.start, stride, g->pad_left, g->in_w);
-      for (size_t oy = 0; oy < g->out_h; oy += DW_STRIP)
+      for (size_t oy = 0; oy < g->out_h; oy += strip)
         dw3_block(job, w, stride, 0, 0, &cols, oy, b.start, b.count, y_c);
     }
   }
