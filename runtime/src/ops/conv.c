@@ -31,12 +31,19 @@
  *               X unfolded by im2col first). Tasks split the pixels in chunks of
  *               CONV_SPARSE_CHUNK so every pixel is computed alike for any split.
  * Packed, im2col and sparse paths drop kernel taps that only read padding (conv_crop.h).
+ * Residual (format 1.13, input 3 R of Y's shape): every path's kernel writes its output
+ * tile without the activation, and the same task then adds R's tile and applies the
+ * activation while the tile is still in cache (add_residual): the element-wise Add op's
+ * arithmetic, so the result equals Conv followed by Add. Y never shares memory with R
+ * (the planner never lets a node's output overlap its inputs): the kernels write Y
+ * before R is read.
  * Tasks split the output into fixed tiles (batch, group, column chunk, row chunk):
  * every output element is computed by the same sequence of operations whatever the
  * split, so results are identical for any thread count. */
 #include <stdlib.h>
 
 #include "conv_crop.h"
+#include "ew_common.h"
 #include "nn_common.h"
 
 enum conv_path {
@@ -93,7 +100,11 @@ typedef struct conv_params {
   size_t in_c, out_c;          /* C, M */
   size_t in_c_group, out_c_group;
   pnn_conv2d_geometry geom;    /* per group (channels = C/group; C for dwconv) */
-  pnn_activation act;
+  pnn_activation act;          /* the kernels' activation: none when a residual is added */
+  bool residual;               /* input 3: act(conv + R) with residual_act, in add_residual */
+  pnn_activation residual_act;
+  bool add_simd;               /* residual: add with add.vv, else the scalar functions */
+  pnn_f32_binary_simd add;
   pnn_f32_gemm_fn gemm;
   pnn_f32_dwconv_fn dwconv;
   pnn_f32_gemm_pb_fn gemm_pb;
@@ -174,11 +185,17 @@ static bool panels_mostly_empty(const conv_params *p, bool constant_w) {
 }
 
 pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
-  pnn_status st = pnn_check_io(model, node, 2, 3, 1, 1, false, error);
+  pnn_status st = pnn_check_io(model, node, 2, 4, 1, 1, false, error);
   if (st != PNN_OK) return st;
   const pnn_tensor *x = pnn_input_tensor(model, node, 0);
   const pnn_tensor *w = pnn_input_tensor(model, node, 1);
   const pnn_tensor *b = pnn_input_tensor(model, node, 2);
+  const pnn_tensor *r = pnn_input_tensor(model, node, 3);
+  if (r && model->version_minor < 13) { /* the residual input came with format 1.13 */
+    return pnn_set_error(error, PNN_ERR_FORMAT,
+                         "node \"%s\" (Conv): a residual input needs format 1.13, the file is 1.%u", node->name,
+                         (unsigned)model->version_minor);
+  }
 
   if (x->rank != 3 && x->rank != 4) {
     return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Conv): X must have rank 3 or 4, not %d",
@@ -241,6 +258,10 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   const int64_t out_dims3[3] = {n, m, ow};
   st = pnn_check_output_shape(model, node, 0, x->rank, one_d ? out_dims3 : out_dims4, error);
   if (st != PNN_OK) return st;
+  if (r && !pnn_ew_same_shape(r, pnn_output_tensor(model, node, 0))) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Conv): the residual R must have Y's shape",
+                         node->name);
+  }
 
   conv_params p;
   memset(&p, 0, sizeof(p));
@@ -251,6 +272,12 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   p.in_c_group = (size_t)c_group;
   p.out_c_group = (size_t)(m / group);
   p.act = act;
+  if (r) {
+    p.residual = true;
+    p.residual_act = act;
+    p.act = (pnn_activation){PNN_ACT_NONE, 0.0f, 0.0f};
+    p.add_simd = pnn_f32_binary_simd_select(&model->cpu, &p.add, NULL) != 0;
+  }
   p.geom = pnn_nn_conv_geometry(p.in_c_group, h, wd, oh, ow, kh, kw, strides, dilations, pads);
   const pnn_conv2d_geometry full_geom = p.geom;
   const bool constant_w = w->kind == PNN_TENSOR_CONSTANT && w->data != NULL;
@@ -476,6 +503,8 @@ typedef struct conv_job {
   const conv_params *p;
   const float *x, *w, *bias;
   float *y;
+  float *y_out;                            /* the whole output (y moves per image on the sparse path) */
+  const float *residual;                   /* R, of Y's shape, or NULL */
   const pnn_run_context *ctx;
   size_t col_panels;                       /* packed and winograd: panels in all, per image;
                                               gemm-1x1 and im2col+gemm: CONV_GEMM_COLS units */
@@ -491,6 +520,22 @@ typedef struct conv_job {
 
 static float *thread_scratch(const pnn_run_context *ctx, size_t thread) {
   return pnn_nn_thread_scratch(ctx, thread);
+}
+
+/* y = act(y + R) over `rows` runs of `cols` outputs, `ld` apart, starting at y (inside
+ * the output; R's run at the same offset): the Add op's per-row arithmetic. */
+static void add_residual(const conv_job *job, float *y, size_t rows, size_t cols, size_t ld) {
+  const conv_params *p = job->p;
+  if (!job->residual) return;
+  const float *r = job->residual + (y - job->y_out);
+  for (size_t i = 0; i < rows; ++i, y += ld, r += ld) {
+    if (p->add_simd) {
+      p->add.vv(PNN_BINARY_ADD, cols, y, r, y, p->residual_act);
+    } else {
+      pnn_f32_binary_vv_scalar(PNN_BINARY_ADD, cols, y, r, y);
+      if (p->residual_act.kind != PNN_ACT_NONE) pnn_f32_activate_scalar(y, cols, p->residual_act);
+    }
+  }
 }
 
 /* Row chunks so that small column counts still give every thread work. Any split
@@ -554,6 +599,7 @@ static void packed_task(void *context, size_t task, size_t thread) {
   if (p->gemm_pt_rows) {
     const float *wp = p->w_packed + (grp * round_up_nr(p->out_c_group) + m0) * k;
     p->gemm_pt_rows(rows, cols, k, wp, xg + col0, in_hw, yt, out_hw, bt, p->act);
+    add_residual(job, yt, rows, cols, out_hw);
     return;
   }
   float *panels = thread_scratch(job->ctx, thread);
@@ -573,19 +619,25 @@ static void packed_task(void *context, size_t task, size_t thread) {
   } else {
     p->gemm_pb(rows, cols, k, job->w + mg * k, k, panels, yt, out_hw, bt, p->act);
   }
+  add_residual(job, yt, rows, cols, out_hw);
 }
 
-/* The activation over the outputs of tiles [t0, t0 + count) in `rows` channel planes:
- * per tile row, two runs of output pixels (2x2 tiles, clipped at the edges). */
-static void wino_activate_tiles(const conv_params *p, size_t t0, size_t count, float *y, size_t rows) {
+/* The vector activation, or the residual and the activation, over the outputs of tiles
+ * [t0, t0 + count) in `rows` channel planes: per tile row, two runs of output pixels
+ * (2x2 tiles, clipped at the edges). */
+static void wino_finish_tiles(const conv_job *job, size_t t0, size_t count, float *y, size_t rows) {
+  const conv_params *p = job->p;
   const size_t out_h = p->geom.out_h, out_w = p->geom.out_w, tiles_w = pnn_nn_div_up(out_w, 2);
   for (size_t t = t0; t < t0 + count;) {
     const size_t ty = t / tiles_w, tx = t % tiles_w;
     const size_t n = tiles_w - tx < t0 + count - t ? tiles_w - tx : t0 + count - t;
     const size_t x0 = 2 * tx, x1 = 2 * (tx + n) < out_w ? 2 * (tx + n) : out_w;
     for (size_t m = 0; m < rows; ++m)
-      for (size_t oy = 2 * ty; oy < 2 * ty + 2 && oy < out_h; ++oy)
-        p->wino_activate(y + m * out_h * out_w + oy * out_w + x0, x1 - x0, p->act);
+      for (size_t oy = 2 * ty; oy < 2 * ty + 2 && oy < out_h; ++oy) {
+        float *run = y + m * out_h * out_w + oy * out_w + x0;
+        if (p->wino_activate) p->wino_activate(run, x1 - x0, p->act);
+        else add_residual(job, run, 1, x1 - x0, 0);
+      }
     t += n;
   }
 }
@@ -629,7 +681,7 @@ static void winograd_task(void *context, size_t task, size_t thread) {
     }
     p->wino_out(g, mbuf, rows, block, m_xi, t0, count, job->bias ? job->bias + m0 : NULL,
                 y + m0 * out_hw, p->wino_activate ? none : p->act);
-    if (p->wino_activate) wino_activate_tiles(p, t0, count, y + m0 * out_hw, rows);
+    if (p->wino_activate || job->residual) wino_finish_tiles(job, t0, count, y + m0 * out_hw, rows);
   }
 }
 
@@ -643,8 +695,10 @@ static void dwconv_task(void *context, size_t task, size_t thread) {
   const size_t c0 = chunk * job->dw_step;
   g.channels = p->in_c - c0 < job->dw_step ? p->in_c - c0 : job->dw_step;
   (void)thread;
-  p->dwconv(&g, job->x + (b * p->in_c + c0) * in_hw, job->w + c0 * taps,
-            job->bias ? job->bias + c0 : NULL, job->y + (b * p->in_c + c0) * out_hw, p->act);
+  float *y = job->y + (b * p->in_c + c0) * out_hw;
+  p->dwconv(&g, job->x + (b * p->in_c + c0) * in_hw, job->w + c0 * taps, job->bias ? job->bias + c0 : NULL, y,
+            p->act);
+  add_residual(job, y, 1, g.channels * out_hw, 0);
 }
 
 /* One block of PNN_F32_CONV_DIRECT_BLOCK output channels for CONV_DIRECT_ROWS output rows
@@ -659,8 +713,13 @@ static void direct_task(void *context, size_t task, size_t thread) {
   const size_t rc = task % row_chunks, block = task / row_chunks % blocks, b = task / row_chunks / blocks;
   const size_t oy0 = rc * CONV_DIRECT_ROWS;
   const size_t oy1 = g->out_h - oy0 < CONV_DIRECT_ROWS ? g->out_h : oy0 + CONV_DIRECT_ROWS;
-  p->direct(g, p->out_c, job->x + b * p->in_c * g->in_h * g->in_w, p->w_packed, job->bias,
-            job->y + b * p->out_c * g->out_h * g->out_w, block, oy0, oy1, p->act);
+  const size_t out_hw = g->out_h * g->out_w;
+  float *y = job->y + b * p->out_c * out_hw;
+  p->direct(g, p->out_c, job->x + b * p->in_c * g->in_h * g->in_w, p->w_packed, job->bias, y, block, oy0, oy1,
+            p->act);
+  const size_t c0 = block * PNN_F32_CONV_DIRECT_BLOCK;
+  const size_t c1 = p->out_c - c0 < PNN_F32_CONV_DIRECT_BLOCK ? p->out_c : c0 + PNN_F32_CONV_DIRECT_BLOCK;
+  add_residual(job, y + c0 * out_hw + oy0 * g->out_w, c1 - c0, (oy1 - oy0) * g->out_w, out_hw);
 }
 
 static void sparse_task(void *context, size_t task, size_t thread) {
@@ -671,6 +730,7 @@ static void sparse_task(void *context, size_t task, size_t thread) {
   const size_t p0 = task * CONV_SPARSE_CHUNK;
   const size_t pixels = out_hw - p0 < CONV_SPARSE_CHUNK ? out_hw - p0 : CONV_SPARSE_CHUNK;
   p->spmm(&p->sparse, pixels, job->cols + p0, job->cols_stride, job->bias, job->y + p0, out_hw, p->act);
+  add_residual(job, job->y + p0, p->out_c, pixels, out_hw);
 }
 
 /* One image at a time: unfold X when needed (thread 0's scratch), then the pixel
@@ -743,8 +803,10 @@ static void gemm_task(void *context, size_t task, size_t thread) {
   const size_t n1 = cc + 1 == job->col_chunks ? out_hw : chunk_start(job, cc + 1) * CONV_GEMM_COLS;
   const float *cols = in_place ? image_input(job, image) : job->cols;
   const size_t ldb = in_place ? p->geom.in_h * p->geom.in_w : job->cols_stride;
-  p->gemm(p->out_c_group, n1 - n0, k, job->w + m0 * k, k, cols + n0, ldb,
-          job->y + (b * p->out_c + m0) * out_hw + n0, out_hw, job->bias ? job->bias + m0 : NULL, NULL, p->act);
+  float *y = job->y + (b * p->out_c + m0) * out_hw + n0;
+  p->gemm(p->out_c_group, n1 - n0, k, job->w + m0 * k, k, cols + n0, ldb, y, out_hw,
+          job->bias ? job->bias + m0 : NULL, NULL, p->act);
+  add_residual(job, y, p->out_c_group, n1 - n0, out_hw);
 }
 
 /* Whether any of the n floats is an infinity or a NaN (exponent bits all ones): one
@@ -778,7 +840,8 @@ void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *c
   job.x = in[0];
   job.w = p->w_cropped ? p->w_cropped : in[1];
   job.bias = node->n_inputs > 2 ? in[2] : NULL;
-  job.y = out[0];
+  job.y = job.y_out = out[0];
+  job.residual = p->residual ? in[3] : NULL;
   job.ctx = ctx;
   const pnn_conv2d_geometry *g = &p->geom;
   const size_t out_hw = g->out_h * g->out_w;
