@@ -31,10 +31,11 @@
  *               X unfolded by im2col first). Tasks split the pixels in chunks of
  *               CONV_SPARSE_CHUNK so every pixel is computed alike for any split.
  * Packed, im2col and sparse paths drop kernel taps that only read padding (conv_crop.h).
- * Residual (format 1.13, input 3 R of Y's shape): every path's kernel writes its output
- * tile without the activation, and the same task then adds R's tile and applies the
- * activation while the tile is still in cache (add_residual): the element-wise Add op's
- * arithmetic, so the result equals Conv followed by Add. Y never shares memory with R
+ * Residual (format 1.13, input 3 R of Y's shape): Winograd's output transform adds R
+ * before the activation; on the other paths the kernel writes its output tile without
+ * the activation, and the same task then adds R's tile and applies the activation
+ * (add_residual). Either way the Add op's arithmetic on the conv's f32 output, so the
+ * result equals Conv followed by Add. Y never shares memory with R
  * (the planner never lets a node's output overlap its inputs): the kernels write Y
  * before R is read.
  * Tasks split the output into fixed tiles (batch, group, column chunk, row chunk):
@@ -351,7 +352,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     p.gemm_pb = gemm_pb;
     pnn_f32_wino2_select(&model->cpu, &p.wino_in, &p.wino_out, &isa);
     p.wino_activate = NULL;
-    if (pnn_act_needs_scalar_pass(p.act.kind)) pnn_f32_unary_select(&model->cpu, &p.wino_activate, NULL);
+    if (pnn_act_needs_scalar_pass(act.kind)) pnn_f32_unary_select(&model->cpu, &p.wino_activate, NULL);
     node->kernel = PNN_KERNEL_NAME("winograd2x2", isa);
     p.tiles = tiles;
     p.panels = clamp_size(CONV_WINO_V_BUDGET / (16 * p.in_c * CONV_NR * sizeof(float)), 1, 4);
@@ -622,22 +623,19 @@ static void packed_task(void *context, size_t task, size_t thread) {
   add_residual(job, yt, rows, cols, out_hw);
 }
 
-/* The vector activation, or the residual and the activation, over the outputs of tiles
- * [t0, t0 + count) in `rows` channel planes: per tile row, two runs of output pixels
- * (2x2 tiles, clipped at the edges). */
-static void wino_finish_tiles(const conv_job *job, size_t t0, size_t count, float *y, size_t rows) {
-  const conv_params *p = job->p;
+/* The activation's vector pass over the outputs of tiles [t0, t0 + count) in `rows`
+ * channel planes: per tile row, two runs of output pixels (2x2 tiles, clipped at the
+ * edges). */
+static void wino_activate_tiles(const conv_params *p, pnn_activation act, size_t t0, size_t count, float *y,
+                                size_t rows) {
   const size_t out_h = p->geom.out_h, out_w = p->geom.out_w, tiles_w = pnn_nn_div_up(out_w, 2);
   for (size_t t = t0; t < t0 + count;) {
     const size_t ty = t / tiles_w, tx = t % tiles_w;
     const size_t n = tiles_w - tx < t0 + count - t ? tiles_w - tx : t0 + count - t;
     const size_t x0 = 2 * tx, x1 = 2 * (tx + n) < out_w ? 2 * (tx + n) : out_w;
     for (size_t m = 0; m < rows; ++m)
-      for (size_t oy = 2 * ty; oy < 2 * ty + 2 && oy < out_h; ++oy) {
-        float *run = y + m * out_h * out_w + oy * out_w + x0;
-        if (p->wino_activate) p->wino_activate(run, x1 - x0, p->act);
-        else add_residual(job, run, 1, x1 - x0, 0);
-      }
+      for (size_t oy = 2 * ty; oy < 2 * ty + 2 && oy < out_h; ++oy)
+        p->wino_activate(y + m * out_h * out_w + oy * out_w + x0, x1 - x0, act);
     t += n;
   }
 }
@@ -668,6 +666,7 @@ static void winograd_task(void *context, size_t task, size_t thread) {
         memset(last + xi * v_xi + c * CONV_NR + width, 0, (CONV_NR - width) * sizeof(float));
   }
   const pnn_activation none = {PNN_ACT_NONE, 0.0f, 0.0f};
+  const pnn_activation act = p->residual ? p->residual_act : p->act;
   const size_t m_begin = rc * job->row_step;
   const size_t m_end = M - m_begin < job->row_step ? M : m_begin + job->row_step;
   /* m_begin and the sub-chunk height are multiples of the weight panel height. */
@@ -679,9 +678,10 @@ static void winograd_task(void *context, size_t task, size_t thread) {
       p->gemm_pp(rows, count, C, p->wino_u + (xi * round_up_mr(M) + m0) * C, v + xi * v_xi,
                  mbuf + xi * m_xi, block, NULL, none);
     }
-    p->wino_out(g, mbuf, rows, block, m_xi, t0, count, job->bias ? job->bias + m0 : NULL,
-                y + m0 * out_hw, p->wino_activate ? none : p->act);
-    if (p->wino_activate || job->residual) wino_finish_tiles(job, t0, count, y + m0 * out_hw, rows);
+    /* The output transform adds the residual itself, before the activation. */
+    p->wino_out(g, mbuf, rows, block, m_xi, t0, count, job->bias ? job->bias + m0 : NULL, y + m0 * out_hw,
+                job->residual ? job->residual + (b * M + m0) * out_hw : NULL, p->wino_activate ? none : act);
+    if (p->wino_activate) wino_activate_tiles(p, act, t0, count, y + m0 * out_hw, rows);
   }
 }
 
