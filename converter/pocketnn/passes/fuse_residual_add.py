@@ -1,7 +1,7 @@
 """Folds a residual connection, Add(Conv(...), R) with its fused activation, into the f32
 Conv: the Conv reads R as input 3 and writes act(conv + R) (format 1.13, docs/OPS.md).
-ResNets and MobileNet V2 end every block so; the runtime adds R to each output tile while
-it is still in cache instead of a separate pass over both tensors.
+ResNets and MobileNet V2 end every block so. The runtime's Winograd path adds R in its
+output transform, sparing a pass over Y; elsewhere it runs the Add's pass itself.
 
 Runs after compression and quantization (conversion.py), which know Conv with three
 inputs only; a Conv that became QConv is not matched."""
@@ -24,6 +24,15 @@ def _fusable_conv(graph: Graph, add: Node, operand: str, producers: dict[str, No
     if operand in graph.rounding_points or not is_single_use_intermediate(graph, operand, consumers):
         return None
     return conv
+
+
+def _winograd_shaped(graph: Graph, conv: Node) -> bool:
+    """A 3x3, stride 1, undilated, ungrouped Conv: the shape the runtime runs Winograd
+    on (given enough channels and tiles), whose output transform adds R for free."""
+    a = conv.attrs
+    return (graph.tensors[conv.inputs[1]].shape[2:] == (3, 3) and int(a.get("group", 1)) == 1  # type: ignore[arg-type]
+            and all(int(v) == 1 for v in a.get("strides", [1, 1]))  # type: ignore[union-attr]
+            and all(int(v) == 1 for v in a.get("dilations", [1, 1])))  # type: ignore[union-attr]
 
 
 def _residual_add(graph: Graph, add: Node) -> bool:
@@ -52,9 +61,11 @@ def fuse_residual_add(graph: Graph) -> Graph:
                       and id(conv) not in moved]
         if not candidates:
             continue
-        # The Conv moves to the Add's place (R may be computed after it): the latest one
-        # keeps its inputs alive the shortest.
-        conv, residual = max(candidates, key=lambda pair: position[id(pair[0])])
+        # Of two Convs (a projection shortcut), the Winograd-shaped one (ResNet-18's 3x3
+        # rather than its strided 1x1); else the latest, as the Conv moves to the Add's
+        # place (R may be computed after it) and the latest keeps its inputs alive the
+        # shortest.
+        conv, residual = max(candidates, key=lambda pair: (_winograd_shaped(g, pair[0]), position[id(pair[0])]))
         inputs = conv.inputs + [""] * (3 - len(conv.inputs))
         conv.inputs = inputs + [residual]
         conv.outputs = list(add.outputs)

@@ -32,10 +32,12 @@
  *               CONV_SPARSE_CHUNK so every pixel is computed alike for any split.
  * Packed, im2col and sparse paths drop kernel taps that only read padding (conv_crop.h).
  * Residual (format 1.13, input 3 R of Y's shape): Winograd's output transform adds R
- * before the activation; on the other paths the kernel writes its output tile without
- * the activation, and the same task then adds R's tile and applies the activation
- * (add_residual). Either way the Add op's arithmetic on the conv's f32 output, so the
- * result equals Conv followed by Add. Y never shares memory with R
+ * before the activation; the other paths' kernels write Y without the activation, and
+ * one pass over all of Y then adds R and applies it (add_residual). Either way the Add
+ * op's arithmetic on the conv's f32 output, so the result equals Conv followed by Add.
+ * The pass is no faster than the Add op it replaces (adding each tile of R in the task
+ * that wrote it ran slower still on Keras ResNet-50: R read in short strided runs); a
+ * GEMM epilogue that adds R in registers would make it pay. Y never shares memory with R
  * (the planner never lets a node's output overlap its inputs): the kernels write Y
  * before R is read.
  * Tasks split the output into fixed tiles (batch, group, column chunk, row chunk):
@@ -85,6 +87,7 @@ enum {
   CONV_LANES_MIN_K = 128,
   CONV_ROWS_MIN_PIXELS = 128,  /* see x_rows_in_place */
   CONV_ROWS_MAX_CHANNELS = 128,
+  CONV_RESIDUAL_CHUNK = 16384,  /* outputs per task of the residual pass */
   /* gemm-1x1 and im2col+gemm tasks split the columns at multiples of this (the column
    * tile of every pnn_f32_gemm variant): each column then lands in the tile position
    * it has in one whole GEMM call, and no chunk is a single column (N == 1 runs the
@@ -102,7 +105,7 @@ typedef struct conv_params {
   size_t in_c_group, out_c_group;
   pnn_conv2d_geometry geom;    /* per group (channels = C/group; C for dwconv) */
   pnn_activation act;          /* the kernels' activation: none when a residual is added */
-  bool residual;               /* input 3: act(conv + R) with residual_act, in add_residual */
+  bool residual;               /* input 3: act(conv + R) with residual_act */
   pnn_activation residual_act;
   bool add_simd;               /* residual: add with add.vv, else the scalar functions */
   pnn_f32_binary_simd add;
@@ -504,7 +507,6 @@ typedef struct conv_job {
   const conv_params *p;
   const float *x, *w, *bias;
   float *y;
-  float *y_out;                            /* the whole output (y moves per image on the sparse path) */
   const float *residual;                   /* R, of Y's shape, or NULL */
   const pnn_run_context *ctx;
   size_t col_panels;                       /* packed and winograd: panels in all, per image;
@@ -523,20 +525,26 @@ static float *thread_scratch(const pnn_run_context *ctx, size_t thread) {
   return pnn_nn_thread_scratch(ctx, thread);
 }
 
-/* y = act(y + R) over `rows` runs of `cols` outputs, `ld` apart, starting at y (inside
- * the output; R's run at the same offset): the Add op's per-row arithmetic. */
-static void add_residual(const conv_job *job, float *y, size_t rows, size_t cols, size_t ld) {
+/* Y = act(Y + R) over one chunk of CONV_RESIDUAL_CHUNK outputs: the Add op's arithmetic. */
+static void residual_task(void *context, size_t task, size_t thread) {
+  (void)thread;
+  const conv_job *job = context;
   const conv_params *p = job->p;
-  if (!job->residual) return;
-  const float *r = job->residual + (y - job->y_out);
-  for (size_t i = 0; i < rows; ++i, y += ld, r += ld) {
-    if (p->add_simd) {
-      p->add.vv(PNN_BINARY_ADD, cols, y, r, y, p->residual_act);
-    } else {
-      pnn_f32_binary_vv_scalar(PNN_BINARY_ADD, cols, y, r, y);
-      if (p->residual_act.kind != PNN_ACT_NONE) pnn_f32_activate_scalar(y, cols, p->residual_act);
-    }
+  const size_t total = p->batch * p->out_c * p->geom.out_h * p->geom.out_w, e0 = task * CONV_RESIDUAL_CHUNK;
+  const size_t n = total - e0 < CONV_RESIDUAL_CHUNK ? total - e0 : CONV_RESIDUAL_CHUNK;
+  float *y = job->y + e0;
+  if (p->add_simd) {
+    p->add.vv(PNN_BINARY_ADD, n, y, job->residual + e0, y, p->residual_act);
+  } else {
+    pnn_f32_binary_vv_scalar(PNN_BINARY_ADD, n, y, job->residual + e0, y);
+    if (p->residual_act.kind != PNN_ACT_NONE) pnn_f32_activate_scalar(y, n, p->residual_act);
   }
+}
+
+static void add_residual(conv_job *job) {
+  const conv_params *p = job->p;
+  const size_t total = p->batch * p->out_c * p->geom.out_h * p->geom.out_w;
+  pnn_parallel_for(job->ctx->pool, pnn_nn_div_up(total, CONV_RESIDUAL_CHUNK), residual_task, job);
 }
 
 /* Row chunks so that small column counts still give every thread work. Any split
@@ -600,7 +608,6 @@ static void packed_task(void *context, size_t task, size_t thread) {
   if (p->gemm_pt_rows) {
     const float *wp = p->w_packed + (grp * round_up_nr(p->out_c_group) + m0) * k;
     p->gemm_pt_rows(rows, cols, k, wp, xg + col0, in_hw, yt, out_hw, bt, p->act);
-    add_residual(job, yt, rows, cols, out_hw);
     return;
   }
   float *panels = thread_scratch(job->ctx, thread);
@@ -620,7 +627,6 @@ static void packed_task(void *context, size_t task, size_t thread) {
   } else {
     p->gemm_pb(rows, cols, k, job->w + mg * k, k, panels, yt, out_hw, bt, p->act);
   }
-  add_residual(job, yt, rows, cols, out_hw);
 }
 
 /* The activation's vector pass over the outputs of tiles [t0, t0 + count) in `rows`
@@ -695,10 +701,8 @@ static void dwconv_task(void *context, size_t task, size_t thread) {
   const size_t c0 = chunk * job->dw_step;
   g.channels = p->in_c - c0 < job->dw_step ? p->in_c - c0 : job->dw_step;
   (void)thread;
-  float *y = job->y + (b * p->in_c + c0) * out_hw;
-  p->dwconv(&g, job->x + (b * p->in_c + c0) * in_hw, job->w + c0 * taps, job->bias ? job->bias + c0 : NULL, y,
-            p->act);
-  add_residual(job, y, 1, g.channels * out_hw, 0);
+  p->dwconv(&g, job->x + (b * p->in_c + c0) * in_hw, job->w + c0 * taps,
+            job->bias ? job->bias + c0 : NULL, job->y + (b * p->in_c + c0) * out_hw, p->act);
 }
 
 /* One block of PNN_F32_CONV_DIRECT_BLOCK output channels for CONV_DIRECT_ROWS output rows
@@ -713,13 +717,8 @@ static void direct_task(void *context, size_t task, size_t thread) {
   const size_t rc = task % row_chunks, block = task / row_chunks % blocks, b = task / row_chunks / blocks;
   const size_t oy0 = rc * CONV_DIRECT_ROWS;
   const size_t oy1 = g->out_h - oy0 < CONV_DIRECT_ROWS ? g->out_h : oy0 + CONV_DIRECT_ROWS;
-  const size_t out_hw = g->out_h * g->out_w;
-  float *y = job->y + b * p->out_c * out_hw;
-  p->direct(g, p->out_c, job->x + b * p->in_c * g->in_h * g->in_w, p->w_packed, job->bias, y, block, oy0, oy1,
-            p->act);
-  const size_t c0 = block * PNN_F32_CONV_DIRECT_BLOCK;
-  const size_t c1 = p->out_c - c0 < PNN_F32_CONV_DIRECT_BLOCK ? p->out_c : c0 + PNN_F32_CONV_DIRECT_BLOCK;
-  add_residual(job, y + c0 * out_hw + oy0 * g->out_w, c1 - c0, (oy1 - oy0) * g->out_w, out_hw);
+  p->direct(g, p->out_c, job->x + b * p->in_c * g->in_h * g->in_w, p->w_packed, job->bias,
+            job->y + b * p->out_c * g->out_h * g->out_w, block, oy0, oy1, p->act);
 }
 
 static void sparse_task(void *context, size_t task, size_t thread) {
@@ -730,7 +729,6 @@ static void sparse_task(void *context, size_t task, size_t thread) {
   const size_t p0 = task * CONV_SPARSE_CHUNK;
   const size_t pixels = out_hw - p0 < CONV_SPARSE_CHUNK ? out_hw - p0 : CONV_SPARSE_CHUNK;
   p->spmm(&p->sparse, pixels, job->cols + p0, job->cols_stride, job->bias, job->y + p0, out_hw, p->act);
-  add_residual(job, job->y + p0, p->out_c, pixels, out_hw);
 }
 
 /* One image at a time: unfold X when needed (thread 0's scratch), then the pixel
@@ -803,10 +801,8 @@ static void gemm_task(void *context, size_t task, size_t thread) {
   const size_t n1 = cc + 1 == job->col_chunks ? out_hw : chunk_start(job, cc + 1) * CONV_GEMM_COLS;
   const float *cols = in_place ? image_input(job, image) : job->cols;
   const size_t ldb = in_place ? p->geom.in_h * p->geom.in_w : job->cols_stride;
-  float *y = job->y + (b * p->out_c + m0) * out_hw + n0;
-  p->gemm(p->out_c_group, n1 - n0, k, job->w + m0 * k, k, cols + n0, ldb, y, out_hw,
-          job->bias ? job->bias + m0 : NULL, NULL, p->act);
-  add_residual(job, y, p->out_c_group, n1 - n0, out_hw);
+  p->gemm(p->out_c_group, n1 - n0, k, job->w + m0 * k, k, cols + n0, ldb,
+          job->y + (b * p->out_c + m0) * out_hw + n0, out_hw, job->bias ? job->bias + m0 : NULL, NULL, p->act);
 }
 
 /* Whether any of the n floats is an infinity or a NaN (exponent bits all ones): one
@@ -830,19 +826,11 @@ static bool any_non_finite(const float *x, size_t n) {
   return (seen & 0x8000000080000000u) != 0;
 }
 
-void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *const *in,
-                     void *const *out, const pnn_run_context *ctx) {
-  (void)model;
-  const conv_params *p = node->params;
-  conv_job job;
-  memset(&job, 0, sizeof(job));
-  job.p = p;
-  job.x = in[0];
-  job.w = p->w_cropped ? p->w_cropped : in[1];
-  job.bias = node->n_inputs > 2 ? in[2] : NULL;
-  job.y = job.y_out = out[0];
-  job.residual = p->residual ? in[3] : NULL;
-  job.ctx = ctx;
+/* Runs the conv's path (on a copy of the job: the paths move job.y); whether its
+ * kernels added the residual (Winograd's do). */
+static bool run_path(conv_job job) {
+  const conv_params *p = job.p;
+  const pnn_run_context *ctx = job.ctx;
   const pnn_conv2d_geometry *g = &p->geom;
   const size_t out_hw = g->out_h * g->out_w;
   const size_t threads = pnn_threadpool_size(ctx->pool);
@@ -854,27 +842,27 @@ void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *c
       job.dw_step = pnn_nn_div_up(p->in_c, job.dw_chunks);
       job.dw_chunks = pnn_nn_div_up(p->in_c, job.dw_step);
       pnn_parallel_for(ctx->pool, p->batch * job.dw_chunks, dwconv_task, &job);
-      return;
+      return false;
     case CONV_PATH_PACKED:
       run_packed(&job, p->panels);
-      return;
+      return false;
     case CONV_PATH_SPARSE:
       run_sparse(&job);
-      return;
+      return false;
     case CONV_PATH_DIRECT:
       pnn_parallel_for(ctx->pool,
                        p->batch * pnn_nn_div_up(p->out_c, PNN_F32_CONV_DIRECT_BLOCK) * pnn_nn_div_up(g->out_h, CONV_DIRECT_ROWS),
                        direct_task, &job);
-      return;
+      return false;
     case CONV_PATH_WINOGRAD:
       if (any_non_finite(job.x, p->batch * p->in_c * g->in_h * g->in_w)) {
         run_packed(&job, p->wino_fallback_panels);
-        return;
+        return false;
       }
       split_columns(&job, p->panels, pnn_nn_div_up(p->tiles, CONV_NR), p->batch);
       split_rows(&job, p->batch * job.col_chunks, p->out_c);
       pnn_parallel_for(ctx->pool, p->batch * job.col_chunks * job.row_chunks, winograd_task, &job);
-      return;
+      return true;
     default: break;
   }
 
@@ -886,7 +874,7 @@ void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *c
   const size_t images = p->batch * p->groups;
   if (p->path == CONV_PATH_GEMM_1X1) {
     pnn_parallel_for(ctx->pool, images * job.col_chunks, gemm_task, &job);
-    return;
+    return false;
   }
   const size_t channels = p->in_c_group;
   const size_t unfold_tasks = threads > 1 ? clamp_size(CONV_GEMM_TASKS_PER_THREAD * threads, 1, channels) : 1;
@@ -897,4 +885,21 @@ void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *c
     pnn_parallel_for(ctx->pool, pnn_nn_div_up(channels, job.unfold_step), unfold_task, &job);
     pnn_parallel_for(ctx->pool, job.col_chunks, gemm_task, &job);
   }
+  return false;
+}
+
+void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *const *in,
+                     void *const *out, const pnn_run_context *ctx) {
+  (void)model;
+  const conv_params *p = node->params;
+  conv_job job;
+  memset(&job, 0, sizeof(job));
+  job.p = p;
+  job.x = in[0];
+  job.w = p->w_cropped ? p->w_cropped : in[1];
+  job.bias = node->n_inputs > 2 ? in[2] : NULL;
+  job.y = out[0];
+  job.residual = p->residual ? in[3] : NULL;
+  job.ctx = ctx;
+  if (!run_path(job) && job.residual) add_residual(&job);
 }
