@@ -151,21 +151,27 @@ def test_an_add_the_conv_cannot_take_stays() -> None:
     assert "Add" in _ops(packed) and read_pnn(packed).header.version_minor < spec.MINOR_CONV_RESIDUAL
 
 
-def test_the_conv_moves_after_a_residual_computed_later() -> None:
-    """Add(conv_a(x), conv_b(x)): one conv takes the other's output, wherever it was."""
+def test_the_winograd_shaped_conv_takes_the_other_as_its_residual() -> None:
+    """Add(conv3x3(x), conv1x1(x)), the 1x1 computed later: the 3x3 one (whose Winograd
+    output transform adds R) takes the 1x1's output and moves after it."""
     rng = np.random.default_rng(5)
-    w = [numpy_helper.from_array(rng.normal(0, 0.3, (6, 4, 3, 3)).astype(np.float32), f"w{i}") for i in range(2)]
+    w = [numpy_helper.from_array(rng.normal(0, 0.3, (16, 8, 3, 3)).astype(np.float32), "w0"),
+         numpy_helper.from_array(rng.normal(0, 0.3, (16, 8, 1, 1)).astype(np.float32), "w1")]
     nodes = [helper.make_node("Conv", ["x", "w0"], ["a"], pads=[1, 1, 1, 1]),
-             helper.make_node("Conv", ["x", "w1"], ["b"], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["x", "w1"], ["b"]),
              helper.make_node("Add", ["a", "b"], ["s"]), helper.make_node("Relu", ["s"], ["y"])]
-    graph = helper.make_graph(nodes, "two", [helper.make_tensor_value_info("x", TensorProto.FLOAT, (1, 4, 8, 8))],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, (1, 6, 8, 8))], w)
+    graph = helper.make_graph(nodes, "two", [helper.make_tensor_value_info("x", TensorProto.FLOAT, (1, 8, 12, 12))],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, (1, 16, 12, 12))], w)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     packed = pocketnn.convert(model)
+    parsed = read_pnn(packed)
     assert _ops(packed) == ["Conv", "Conv"]
-    feeds = {"x": rng.normal(0, 1, (1, 4, 8, 8)).astype(np.float32)}
-    np.testing.assert_allclose(pocketnn.Model(packed).run(feeds)["y"], run_onnxruntime(model, feeds)[0],
-                               rtol=1e-4, atol=1e-4)
+    fused = parsed.nodes[1]
+    assert len(fused.inputs) == 4 and parsed.tensors[fused.inputs[1]].shape[2:] == (3, 3)
+    feeds = {"x": rng.normal(0, 1, (1, 8, 12, 12)).astype(np.float32)}
+    runtime = pocketnn.Model(packed)
+    assert runtime.nodes[1].kernel.startswith(("winograd2x2/", "im2col+gemm/"))
+    np.testing.assert_allclose(runtime.run(feeds)["y"], run_onnxruntime(model, feeds)[0], rtol=1e-4, atol=1e-4)
 
 
 def test_a_residual_in_a_file_stamped_before_1_13_is_refused() -> None:
