@@ -8,7 +8,8 @@ channel rearrangement, group pruning, reconstruction; pre-pruned weights marked 
 -> optional static quantization of the compressed graph (quantization.quantize_graph:
 int8 / int4 integer operators; quantization.mixed: int4/int8 per layer chosen by an ILP;
 quantization.joint: per-layer sparsity and bits together under a file budget;
-quantization.sparse_storage: which pruned layers stay group-sparse as s8) -> pack
+quantization.sparse_storage: which pruned layers stay group-sparse as s8) -> residual
+Adds folded into the f32 Convs before them (passes.fuse_residual_add) -> pack
 (format.writer).
 """
 
@@ -28,6 +29,7 @@ from pocketnn.frontend.folding import DEFAULT_MAX_CONSTANT_ELEMENTS
 from pocketnn.frontend.onnx_import import InputBindings, InputShapes, ModelSource, import_onnx, load_model
 from pocketnn.ir import Graph
 from pocketnn.passes import bounded_pipeline, run_passes
+from pocketnn.passes.fuse_residual_add import fuse_residual_add
 from pocketnn.passes.lower_binary import lower_binary
 from pocketnn.passes.share_constants import share_constants
 from pocketnn.progress import reporting, step
@@ -165,7 +167,7 @@ def _convert_graph(model: ModelSource, input_shapes: InputShapes | None, options
                                rounding)[0]
     elif quantize is not None:
         graph = quantize_static(graph, calib, quantize, calib_method, rounding)
-    graph = share_constants(graph)
+    graph = share_constants(fuse_residual_add(graph))
     graph.metadata = {"producer": PRODUCER, **graph.metadata}
     return graph, report, binary_reports, joint
 

@@ -57,7 +57,8 @@ void pnn_f32_wino2_input_scalar(const pnn_conv2d_geometry *g, const float *x, si
 
 void pnn_f32_wino2_output_scalar(const pnn_conv2d_geometry *g, const float *m, size_t rows,
                                  size_t ldm, size_t xi_stride, size_t t0, size_t count,
-                                 const float *bias, float *y, pnn_activation act) {
+                                 const float *bias, float *y, const float *residual,
+                                 pnn_activation act) {
   const size_t out_h = g->out_h, out_w = g->out_w, plane = out_h * out_w;
   const size_t tiles_w = (out_w + 1) / 2;
   for (size_t r = 0; r < rows; ++r) {
@@ -79,7 +80,8 @@ void pnn_f32_wino2_output_scalar(const pnn_conv2d_geometry *g, const float *m, s
         const float p[2] = {s[a][0] + s[a][1] + s[a][2] + b, s[a][1] - s[a][2] - s[a][3] + b};
         for (size_t j = 0; j < 2; ++j) {
           const size_t ox = 2 * tx + j;
-          if (oy < out_h && ox < out_w) y[r * plane + oy * out_w + ox] = pnn_activate(p[j], act);
+          const size_t at = r * plane + oy * out_w + ox;
+          if (oy < out_h && ox < out_w) y[at] = pnn_activate(residual ? p[j] + residual[at] : p[j], act);
         }
       }
     }

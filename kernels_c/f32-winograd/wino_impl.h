@@ -121,7 +121,8 @@ void WINO_FN(pnn_f32_wino2_input)(const pnn_conv2d_geometry *g, const float *x, 
 
 void WINO_FN(pnn_f32_wino2_output)(const pnn_conv2d_geometry *g, const float *m, size_t rows,
                                    size_t ldm, size_t xi_stride, size_t t0, size_t count,
-                                   const float *bias, float *y, pnn_activation act) {
+                                   const float *bias, float *y, const float *residual,
+                                   pnn_activation act) {
   enum { L = WINO_LANES };
   const size_t out_h = g->out_h, out_w = g->out_w, plane = out_h * out_w;
   const size_t tiles_w = (out_w + 1) / 2;
@@ -151,20 +152,28 @@ void WINO_FN(pnn_f32_wino2_output)(const pnn_conv2d_geometry *g, const float *m,
         s0[q] = wino_add(wino_add(m0, m1), m2);
         s1[q] = wino_sub(wino_sub(m1, m2), m3);
       }
-      /* A along the row, bias, activation; the two output pixels of a tile interleave. */
+      /* A along the row, bias; the two output pixels of a tile interleave; the
+       * residual, activation. */
       const wino_vec b = wino_set1(bias ? bias[r] : 0.0f);
-      float *y_r = y + r * plane;
       for (size_t a = 0; a < 2; ++a) {
         const size_t oy = 2 * ty + a;
         if (oy >= out_h) break;
         const wino_vec *s = a == 0 ? s0 : s1;
-        wino_vec p0 = wino_add(wino_add(wino_add(s[0], s[1]), s[2]), b);
-        wino_vec p1 = wino_add(wino_sub(wino_sub(s[1], s[2]), s[3]), b);
-        p0 = wino_act(p0, act.kind, alpha, beta);
-        p1 = wino_act(p1, act.kind, alpha, beta);
+        const wino_vec p0 = wino_add(wino_add(wino_add(s[0], s[1]), s[2]), b);
+        const wino_vec p1 = wino_add(wino_sub(wino_sub(s[1], s[2]), s[3]), b);
         wino_vec lo, hi;
         wino_interleave(p0, p1, &lo, &hi);
-        float *out = y_r + oy * out_w + ox0;
+        const size_t at = r * plane + oy * out_w + ox0;
+        float *out = y + at;
+        if (residual) {
+          lo = wino_add(lo, cols < L ? wino_load(residual + at, wino_mask_first(cols)) : wino_loadu(residual + at));
+          if (cols > L) {
+            hi = wino_add(hi, cols < 2 * L ? wino_load(residual + at + L, wino_mask_first(cols - L))
+                                           : wino_loadu(residual + at + L));
+          }
+        }
+        lo = wino_act(lo, act.kind, alpha, beta);
+        hi = wino_act(hi, act.kind, alpha, beta);
         wino_put(out, cols < L ? cols : L, lo);
         if (cols > L) wino_put(out + L, cols - L, hi);
         if (scalar_pass)

@@ -132,14 +132,17 @@ pnn_f32_gemm_pt_rows_fn pnn_f32_gemm_pt_rows_select(const pnn_cpu_features *cpu,
  *            v[xi*xi_stride + (u / NR)*C*NR + c*NR + u % NR] = (B^T d B)[a][b]
  *          (each NR-tile group is one packed B panel of pnn_f32_gemm_pb, K = C).
  * output:  for row r < rows, tile t0 + u: y[r*out_h*out_w + pixel] =
- *            act((A^T m A)[i][j] + bias[r]), m[xi] = m[xi*xi_stride + r*ldm + u];
- *          pixels outside out_h x out_w are skipped. bias may be NULL. */
+ *            act(((A^T m A)[i][j] + bias[r]) + residual[same index]),
+ *          m[xi] = m[xi*xi_stride + r*ldm + u]; pixels outside out_h x out_w are
+ *          skipped. bias and residual (a conv's residual input, laid out as y) may be
+ *          NULL. */
 void pnn_f32_wino2_weights_scalar(const float *w, size_t M, size_t C, float *u);
 typedef void (*pnn_f32_wino2_input_fn)(const pnn_conv2d_geometry *g, const float *x, size_t t0,
                                        size_t count, float *v, size_t xi_stride);
 typedef void (*pnn_f32_wino2_output_fn)(const pnn_conv2d_geometry *g, const float *m, size_t rows,
                                         size_t ldm, size_t xi_stride, size_t t0, size_t count,
-                                        const float *bias, float *y, pnn_activation act);
+                                        const float *bias, float *y, const float *residual,
+                                 pnn_activation act);
 void pnn_f32_wino2_input_scalar(const pnn_conv2d_geometry *g, const float *x, size_t t0,
                                 size_t count, float *v, size_t xi_stride);
 void pnn_f32_wino2_input_avx2(const pnn_conv2d_geometry *g, const float *x, size_t t0,
@@ -150,16 +153,20 @@ void pnn_f32_wino2_input_wasmsimd(const pnn_conv2d_geometry *g, const float *x, 
                                   size_t count, float *v, size_t xi_stride);
 void pnn_f32_wino2_output_scalar(const pnn_conv2d_geometry *g, const float *m, size_t rows,
                                  size_t ldm, size_t xi_stride, size_t t0, size_t count,
-                                 const float *bias, float *y, pnn_activation act);
+                                 const float *bias, float *y, const float *residual,
+                                 pnn_activation act);
 void pnn_f32_wino2_output_avx2(const pnn_conv2d_geometry *g, const float *m, size_t rows,
                                size_t ldm, size_t xi_stride, size_t t0, size_t count,
-                               const float *bias, float *y, pnn_activation act);
+                               const float *bias, float *y, const float *residual,
+                                 pnn_activation act);
 void pnn_f32_wino2_output_avx512(const pnn_conv2d_geometry *g, const float *m, size_t rows,
                                  size_t ldm, size_t xi_stride, size_t t0, size_t count,
-                                 const float *bias, float *y, pnn_activation act);
+                                 const float *bias, float *y, const float *residual,
+                                 pnn_activation act);
 void pnn_f32_wino2_output_wasmsimd(const pnn_conv2d_geometry *g, const float *m, size_t rows,
                                    size_t ldm, size_t xi_stride, size_t t0, size_t count,
-                                   const float *bias, float *y, pnn_activation act);
+                                   const float *bias, float *y, const float *residual,
+                                 pnn_activation act);
 /* AVX-512 builds of the transforms when usable, else AVX2 + FMA; SIMD128 on
  * wasm; else the reference. */
 void pnn_f32_wino2_select(const pnn_cpu_features *cpu, pnn_f32_wino2_input_fn *input,

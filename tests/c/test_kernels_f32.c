@@ -523,6 +523,8 @@ static void test_winograd(const char *name, pnn_f32_wino2_input_fn input, pnn_f3
     pnn_f32_wino2_weights_scalar(w, M, C, u);
     const pnn_activation act = activation_case((int)(si % ACT_KINDS));
     float *want = alloc_floats(M * OH * OW, r), *ref = alloc_floats(M * OH * OW, r), *got = alloc_floats(M * OH * OW, r);
+    /* Odd shapes add a residual (a conv's input R, laid out as y) before the activation. */
+    float *residual = si % 2 ? alloc_floats(M * OH * OW, r) : NULL;
     for (size_t m = 0; m < M; ++m)
       for (size_t oy = 0; oy < OH; ++oy)
         for (size_t ox = 0; ox < OW; ++ox) {
@@ -533,7 +535,8 @@ static void test_winograd(const char *name, pnn_f32_wino2_input_fn input, pnn_f3
                 const size_t iy = oy + i - pt, ix = ox + j - pl; /* wraps when outside */
                 if (iy < H && ix < W) acc += (double)w[(m * C + c) * 9 + i * 3 + j] * x[(c * H + iy) * W + ix];
               }
-          want[(m * OH + oy) * OW + ox] = pnn_activate((float)acc, act);
+          const size_t at = (m * OH + oy) * OW + ox;
+          want[at] = pnn_activate(residual ? (float)acc + residual[at] : (float)acc, act);
         }
     /* Blocks of 40 tiles (a full and a partial panel), then a ragged last block; the
      * planes padded apart as conv.c lays them out (nothing may be written there). */
@@ -555,8 +558,8 @@ static void test_winograd(const char *name, pnn_f32_wino2_input_fn input, pnn_f3
         pnn_f32_gemm_pb_scalar(M, count, C, u + xi * M * C, C, v_ref + xi * xi_stride, mb + xi * M * block, block,
                                NULL, none);
       memcpy(m_ref, mb, 16 * M * block * sizeof(float));
-      pnn_f32_wino2_output_scalar(&g, mb, M, block, M * block, t0, count, bias, ref, act);
-      output(&g, m_ref, M, block, M * block, t0, count, bias, got, act);
+      pnn_f32_wino2_output_scalar(&g, mb, M, block, M * block, t0, count, bias, ref, residual, act);
+      output(&g, m_ref, M, block, M * block, t0, count, bias, got, residual, act);
     }
     for (size_t i = 0; i < M * OH * OW; ++i) {
       if (!(fabsf(ref[i] - want[i]) <= 1e-4f * (1.0f + fabsf(want[i])))) ++bad_ref;
@@ -569,7 +572,7 @@ static void test_winograd(const char *name, pnn_f32_wino2_input_fn input, pnn_f3
     count_case(t, bad_v, what);
     snprintf(what, sizeof(what), "winograd %s output, shape %zu", name, si);
     count_case(t, bad_y, what);
-    free(x); free(w); free(bias); free(u); free(want); free(ref); free(got);
+    free(x); free(w); free(bias); free(u); free(want); free(ref); free(got); free(residual);
     free(v_ref); free(v_got); free(mb); free(m_ref);
   }
 }

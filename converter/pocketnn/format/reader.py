@@ -506,6 +506,10 @@ def _check_node_versions(header: PnnHeader, tensors: list[PnnTensor], nodes: lis
                 and tensors[node.inputs[1]].dtype == DType.S8 and header.version_minor < spec.MINOR_INT8_RECURRENCE:
             raise PnnFormatError(f'node {index} "{node.name}" (LSTM) has s8 weights, which a version '
                                  f"1.{header.version_minor} file cannot hold (1.{spec.MINOR_INT8_RECURRENCE}+)")
+        if node.op == "Conv" and len(node.inputs) > 3 and node.inputs[3] >= 0 \
+                and header.version_minor < spec.MINOR_CONV_RESIDUAL:
+            raise PnnFormatError(f'node {index} "{node.name}" (Conv) has a residual input, which a version '
+                                 f"1.{header.version_minor} file cannot hold (1.{spec.MINOR_CONV_RESIDUAL}+)")
 
 
 def read_pnn(data: bytes | bytearray | memoryview) -> PnnFile:

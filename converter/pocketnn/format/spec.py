@@ -14,7 +14,7 @@ from pocketnn.ir import DType
 
 MAGIC = b"PNN\0"
 VERSION_MAJOR = 1
-VERSION_MINOR = 12
+VERSION_MINOR = 13
 # The oldest minor version that can hold each feature: the writer stamps a file with the
 # lowest version its contents need, so files without 1.1 features stay readable by 1.0.
 MINOR_GROUP_SPARSE = 1
@@ -34,6 +34,7 @@ MINOR_SPARSE_BITMASK = 9  # encoding 4: group-sparse with a bitmask per group
 MINOR_B1_DELTA = 10  # encoding 5: b1 rows stored as tree deltas
 MINOR_DEQUANTIZE_BIAS = 11  # DequantizeLinear (op code 81) with a bias input
 MINOR_INT8_RECURRENCE = 12  # LSTM (op code 112) with s8 W and R, their scales and zero points
+MINOR_CONV_RESIDUAL = 13  # Conv (op code 1) with a residual input R added before the activation
 
 # magic, major, minor, checksum, header_size, file_size, n_meta, n_tensors, n_nodes,
 # n_inputs, n_outputs, reserved, data_offset, data_size

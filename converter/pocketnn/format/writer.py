@@ -10,7 +10,8 @@ indices, which the writer does whenever every index fits (at most 65535 columns)
 whenever they fit, 1.9 when a group-sparse tensor is smallest as one bitmask per
 group (encoding 4; at densities above about 1/16), 1.10 when a b1 constant is
 smaller as tree deltas (encoding 5, format/b1_delta.py), 1.11 when a
-DequantizeLinear reads a bias, and 1.12 when an LSTM's W and R are s8.
+DequantizeLinear reads a bias, 1.12 when an LSTM's W and R are s8, and 1.13 when a
+Conv adds a residual input.
 """
 
 from __future__ import annotations
@@ -478,6 +479,8 @@ def write_pnn(graph: Graph, sparse16: bool = True, narrow_ints: bool = True, sho
                 minor = max(minor, spec.MINOR_DEQUANTIZE_BIAS)
         if node.op == "LSTM" and graph.tensors[node.inputs[1]].dtype == DType.S8:
             minor = max(minor, spec.MINOR_INT8_RECURRENCE)
+        if node.op == "Conv" and len(node.inputs) > 3 and node.inputs[3]:
+            minor = max(minor, spec.MINOR_CONV_RESIDUAL)
     for name in graph.inputs:
         structure.pack("i", ids[name])
     for name in graph.outputs:

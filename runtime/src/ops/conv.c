@@ -31,12 +31,22 @@
  *               X unfolded by im2col first). Tasks split the pixels in chunks of
  *               CONV_SPARSE_CHUNK so every pixel is computed alike for any split.
  * Packed, im2col and sparse paths drop kernel taps that only read padding (conv_crop.h).
+ * Residual (format 1.13, input 3 R of Y's shape): Winograd's output transform adds R
+ * before the activation; the other paths' kernels write Y without the activation, and
+ * one pass over all of Y then adds R and applies it (add_residual). Either way the Add
+ * op's arithmetic on the conv's f32 output, so the result equals Conv followed by Add.
+ * The pass is no faster than the Add op it replaces (adding each tile of R in the task
+ * that wrote it ran slower still on Keras ResNet-50: R read in short strided runs); a
+ * GEMM epilogue that adds R in registers would make it pay. Y never shares memory with R
+ * (the planner never lets a node's output overlap its inputs): the kernels write Y
+ * before R is read.
  * Tasks split the output into fixed tiles (batch, group, column chunk, row chunk):
  * every output element is computed by the same sequence of operations whatever the
  * split, so results are identical for any thread count. */
 #include <stdlib.h>
 
 #include "conv_crop.h"
+#include "ew_common.h"
 #include "nn_common.h"
 
 enum conv_path {
@@ -77,6 +87,7 @@ enum {
   CONV_LANES_MIN_K = 128,
   CONV_ROWS_MIN_PIXELS = 128,  /* see x_rows_in_place */
   CONV_ROWS_MAX_CHANNELS = 128,
+  CONV_RESIDUAL_CHUNK = 16384,  /* outputs per task of the residual pass */
   /* gemm-1x1 and im2col+gemm tasks split the columns at multiples of this (the column
    * tile of every pnn_f32_gemm variant): each column then lands in the tile position
    * it has in one whole GEMM call, and no chunk is a single column (N == 1 runs the
@@ -93,7 +104,11 @@ typedef struct conv_params {
   size_t in_c, out_c;          /* C, M */
   size_t in_c_group, out_c_group;
   pnn_conv2d_geometry geom;    /* per group (channels = C/group; C for dwconv) */
-  pnn_activation act;
+  pnn_activation act;          /* the kernels' activation: none when a residual is added */
+  bool residual;               /* input 3: act(conv + R) with residual_act */
+  pnn_activation residual_act;
+  bool add_simd;               /* residual: add with add.vv, else the scalar functions */
+  pnn_f32_binary_simd add;
   pnn_f32_gemm_fn gemm;
   pnn_f32_dwconv_fn dwconv;
   pnn_f32_gemm_pb_fn gemm_pb;
@@ -174,11 +189,17 @@ static bool panels_mostly_empty(const conv_params *p, bool constant_w) {
 }
 
 pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *error) {
-  pnn_status st = pnn_check_io(model, node, 2, 3, 1, 1, false, error);
+  pnn_status st = pnn_check_io(model, node, 2, 4, 1, 1, false, error);
   if (st != PNN_OK) return st;
   const pnn_tensor *x = pnn_input_tensor(model, node, 0);
   const pnn_tensor *w = pnn_input_tensor(model, node, 1);
   const pnn_tensor *b = pnn_input_tensor(model, node, 2);
+  const pnn_tensor *r = pnn_input_tensor(model, node, 3);
+  if (r && model->version_minor < 13) { /* the residual input came with format 1.13 */
+    return pnn_set_error(error, PNN_ERR_FORMAT,
+                         "node \"%s\" (Conv): a residual input needs format 1.13, the file is 1.%u", node->name,
+                         (unsigned)model->version_minor);
+  }
 
   if (x->rank != 3 && x->rank != 4) {
     return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Conv): X must have rank 3 or 4, not %d",
@@ -241,6 +262,10 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   const int64_t out_dims3[3] = {n, m, ow};
   st = pnn_check_output_shape(model, node, 0, x->rank, one_d ? out_dims3 : out_dims4, error);
   if (st != PNN_OK) return st;
+  if (r && !pnn_ew_same_shape(r, pnn_output_tensor(model, node, 0))) {
+    return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Conv): the residual R must have Y's shape",
+                         node->name);
+  }
 
   conv_params p;
   memset(&p, 0, sizeof(p));
@@ -251,6 +276,12 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   p.in_c_group = (size_t)c_group;
   p.out_c_group = (size_t)(m / group);
   p.act = act;
+  if (r) {
+    p.residual = true;
+    p.residual_act = act;
+    p.act = (pnn_activation){PNN_ACT_NONE, 0.0f, 0.0f};
+    p.add_simd = pnn_f32_binary_simd_select(&model->cpu, &p.add, NULL) != 0;
+  }
   p.geom = pnn_nn_conv_geometry(p.in_c_group, h, wd, oh, ow, kh, kw, strides, dilations, pads);
   const pnn_conv2d_geometry full_geom = p.geom;
   const bool constant_w = w->kind == PNN_TENSOR_CONSTANT && w->data != NULL;
@@ -324,7 +355,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
     p.gemm_pb = gemm_pb;
     pnn_f32_wino2_select(&model->cpu, &p.wino_in, &p.wino_out, &isa);
     p.wino_activate = NULL;
-    if (pnn_act_needs_scalar_pass(p.act.kind)) pnn_f32_unary_select(&model->cpu, &p.wino_activate, NULL);
+    if (pnn_act_needs_scalar_pass(act.kind)) pnn_f32_unary_select(&model->cpu, &p.wino_activate, NULL);
     node->kernel = PNN_KERNEL_NAME("winograd2x2", isa);
     p.tiles = tiles;
     p.panels = clamp_size(CONV_WINO_V_BUDGET / (16 * p.in_c * CONV_NR * sizeof(float)), 1, 4);
@@ -476,6 +507,7 @@ typedef struct conv_job {
   const conv_params *p;
   const float *x, *w, *bias;
   float *y;
+  const float *residual;                   /* R, of Y's shape, or NULL */
   const pnn_run_context *ctx;
   size_t col_panels;                       /* packed and winograd: panels in all, per image;
                                               gemm-1x1 and im2col+gemm: CONV_GEMM_COLS units */
@@ -491,6 +523,28 @@ typedef struct conv_job {
 
 static float *thread_scratch(const pnn_run_context *ctx, size_t thread) {
   return pnn_nn_thread_scratch(ctx, thread);
+}
+
+/* Y = act(Y + R) over one chunk of CONV_RESIDUAL_CHUNK outputs: the Add op's arithmetic. */
+static void residual_task(void *context, size_t task, size_t thread) {
+  (void)thread;
+  const conv_job *job = context;
+  const conv_params *p = job->p;
+  const size_t total = p->batch * p->out_c * p->geom.out_h * p->geom.out_w, e0 = task * CONV_RESIDUAL_CHUNK;
+  const size_t n = total - e0 < CONV_RESIDUAL_CHUNK ? total - e0 : CONV_RESIDUAL_CHUNK;
+  float *y = job->y + e0;
+  if (p->add_simd) {
+    p->add.vv(PNN_BINARY_ADD, n, y, job->residual + e0, y, p->residual_act);
+  } else {
+    pnn_f32_binary_vv_scalar(PNN_BINARY_ADD, n, y, job->residual + e0, y);
+    if (p->residual_act.kind != PNN_ACT_NONE) pnn_f32_activate_scalar(y, n, p->residual_act);
+  }
+}
+
+static void add_residual(conv_job *job) {
+  const conv_params *p = job->p;
+  const size_t total = p->batch * p->out_c * p->geom.out_h * p->geom.out_w;
+  pnn_parallel_for(job->ctx->pool, pnn_nn_div_up(total, CONV_RESIDUAL_CHUNK), residual_task, job);
 }
 
 /* Row chunks so that small column counts still give every thread work, and at least
@@ -576,9 +630,11 @@ static void packed_task(void *context, size_t task, size_t thread) {
   }
 }
 
-/* The activation over the outputs of tiles [t0, t0 + count) in `rows` channel planes:
- * per tile row, two runs of output pixels (2x2 tiles, clipped at the edges). */
-static void wino_activate_tiles(const conv_params *p, size_t t0, size_t count, float *y, size_t rows) {
+/* The activation's vector pass over the outputs of tiles [t0, t0 + count) in `rows`
+ * channel planes: per tile row, two runs of output pixels (2x2 tiles, clipped at the
+ * edges). */
+static void wino_activate_tiles(const conv_params *p, pnn_activation act, size_t t0, size_t count, float *y,
+                                size_t rows) {
   const size_t out_h = p->geom.out_h, out_w = p->geom.out_w, tiles_w = pnn_nn_div_up(out_w, 2);
   for (size_t t = t0; t < t0 + count;) {
     const size_t ty = t / tiles_w, tx = t % tiles_w;
@@ -586,7 +642,7 @@ static void wino_activate_tiles(const conv_params *p, size_t t0, size_t count, f
     const size_t x0 = 2 * tx, x1 = 2 * (tx + n) < out_w ? 2 * (tx + n) : out_w;
     for (size_t m = 0; m < rows; ++m)
       for (size_t oy = 2 * ty; oy < 2 * ty + 2 && oy < out_h; ++oy)
-        p->wino_activate(y + m * out_h * out_w + oy * out_w + x0, x1 - x0, p->act);
+        p->wino_activate(y + m * out_h * out_w + oy * out_w + x0, x1 - x0, act);
     t += n;
   }
 }
@@ -617,6 +673,7 @@ static void winograd_task(void *context, size_t task, size_t thread) {
         memset(last + xi * v_xi + c * CONV_NR + width, 0, (CONV_NR - width) * sizeof(float));
   }
   const pnn_activation none = {PNN_ACT_NONE, 0.0f, 0.0f};
+  const pnn_activation act = p->residual ? p->residual_act : p->act;
   const size_t m_begin = rc * job->row_step;
   const size_t m_end = M - m_begin < job->row_step ? M : m_begin + job->row_step;
   /* m_begin and the sub-chunk height are multiples of the weight panel height. */
@@ -628,9 +685,10 @@ static void winograd_task(void *context, size_t task, size_t thread) {
       p->gemm_pp(rows, count, C, p->wino_u + (xi * round_up_mr(M) + m0) * C, v + xi * v_xi,
                  mbuf + xi * m_xi, block, NULL, none);
     }
-    p->wino_out(g, mbuf, rows, block, m_xi, t0, count, job->bias ? job->bias + m0 : NULL,
-                y + m0 * out_hw, p->wino_activate ? none : p->act);
-    if (p->wino_activate) wino_activate_tiles(p, t0, count, y + m0 * out_hw, rows);
+    /* The output transform adds the residual itself, before the activation. */
+    p->wino_out(g, mbuf, rows, block, m_xi, t0, count, job->bias ? job->bias + m0 : NULL, y + m0 * out_hw,
+                job->residual ? job->residual + (b * M + m0) * out_hw : NULL, p->wino_activate ? none : act);
+    if (p->wino_activate) wino_activate_tiles(p, act, t0, count, y + m0 * out_hw, rows);
   }
 }
 
@@ -776,18 +834,11 @@ static bool any_non_finite(const float *x, size_t n) {
   return (seen & 0x8000000080000000u) != 0;
 }
 
-void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *const *in,
-                     void *const *out, const pnn_run_context *ctx) {
-  (void)model;
-  const conv_params *p = node->params;
-  conv_job job;
-  memset(&job, 0, sizeof(job));
-  job.p = p;
-  job.x = in[0];
-  job.w = p->w_cropped ? p->w_cropped : in[1];
-  job.bias = node->n_inputs > 2 ? in[2] : NULL;
-  job.y = out[0];
-  job.ctx = ctx;
+/* Runs the conv's path (on a copy of the job: the paths move job.y); whether its
+ * kernels added the residual (Winograd's do). */
+static bool run_path(conv_job job) {
+  const conv_params *p = job.p;
+  const pnn_run_context *ctx = job.ctx;
   const pnn_conv2d_geometry *g = &p->geom;
   const size_t out_hw = g->out_h * g->out_w;
   const size_t threads = pnn_threadpool_size(ctx->pool);
@@ -799,27 +850,27 @@ void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *c
       job.dw_step = pnn_nn_div_up(p->in_c, job.dw_chunks);
       job.dw_chunks = pnn_nn_div_up(p->in_c, job.dw_step);
       pnn_parallel_for(ctx->pool, p->batch * job.dw_chunks, dwconv_task, &job);
-      return;
+      return false;
     case CONV_PATH_PACKED:
       run_packed(&job, p->panels);
-      return;
+      return false;
     case CONV_PATH_SPARSE:
       run_sparse(&job);
-      return;
+      return false;
     case CONV_PATH_DIRECT:
       pnn_parallel_for(ctx->pool,
                        p->batch * pnn_nn_div_up(p->out_c, PNN_F32_CONV_DIRECT_BLOCK) * pnn_nn_div_up(g->out_h, CONV_DIRECT_ROWS),
                        direct_task, &job);
-      return;
+      return false;
     case CONV_PATH_WINOGRAD:
       if (any_non_finite(job.x, p->batch * p->in_c * g->in_h * g->in_w)) {
         run_packed(&job, p->wino_fallback_panels);
-        return;
+        return false;
       }
       split_columns(&job, p->panels, pnn_nn_div_up(p->tiles, CONV_NR), p->batch);
       split_rows(&job, p->batch * job.col_chunks, p->out_c, 1);
       pnn_parallel_for(ctx->pool, p->batch * job.col_chunks * job.row_chunks, winograd_task, &job);
-      return;
+      return true;
     default: break;
   }
 
@@ -831,7 +882,7 @@ void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *c
   const size_t images = p->batch * p->groups;
   if (p->path == CONV_PATH_GEMM_1X1) {
     pnn_parallel_for(ctx->pool, images * job.col_chunks, gemm_task, &job);
-    return;
+    return false;
   }
   const size_t channels = p->in_c_group;
   const size_t unfold_tasks = threads > 1 ? clamp_size(CONV_GEMM_TASKS_PER_THREAD * threads, 1, channels) : 1;
@@ -842,4 +893,21 @@ void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *c
     pnn_parallel_for(ctx->pool, pnn_nn_div_up(channels, job.unfold_step), unfold_task, &job);
     pnn_parallel_for(ctx->pool, job.col_chunks, gemm_task, &job);
   }
+  return false;
+}
+
+void pnn_op_conv_run(const pnn_model *model, const pnn_node *node, const void *const *in,
+                     void *const *out, const pnn_run_context *ctx) {
+  (void)model;
+  const conv_params *p = node->params;
+  conv_job job;
+  memset(&job, 0, sizeof(job));
+  job.p = p;
+  job.x = in[0];
+  job.w = p->w_cropped ? p->w_cropped : in[1];
+  job.bias = node->n_inputs > 2 ? in[2] : NULL;
+  job.y = out[0];
+  job.residual = p->residual ? in[3] : NULL;
+  job.ctx = ctx;
+  if (!run_path(job) && job.residual) add_residual(&job);
 }
