@@ -15,7 +15,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from pocketnn.conversion import convert_graph
 from pocketnn.format import spec
-from pocketnn.format.reader import read_pnn
+from pocketnn.format.reader import PnnFormatError, read_pnn
 from pocketnn.format.writer import write_pnn
 from support import run_onnxruntime
 from test_format import fix_checksum
@@ -177,8 +177,10 @@ def test_the_winograd_shaped_conv_takes_the_other_as_its_residual() -> None:
 def test_a_residual_in_a_file_stamped_before_1_13_is_refused() -> None:
     packed = bytearray(pocketnn.convert(_model(CASES[0])[0]))
     struct.pack_into("<H", packed, 6, spec.MINOR_CONV_RESIDUAL - 1)
-    with pytest.raises(pocketnn.NativeError, match="needs format 1.13"):
+    with pytest.raises(pocketnn.NativeError, match=r"has a residual input, which a version 1\.12 file cannot hold"):
         pocketnn.Model(fix_checksum(packed))
+    with pytest.raises(PnnFormatError, match=r"has a residual input, which a version 1\.12 file cannot hold"):
+        read_pnn(fix_checksum(packed))
 
 
 def test_a_residual_of_another_shape_is_refused() -> None:

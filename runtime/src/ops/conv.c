@@ -195,11 +195,6 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   const pnn_tensor *w = pnn_input_tensor(model, node, 1);
   const pnn_tensor *b = pnn_input_tensor(model, node, 2);
   const pnn_tensor *r = pnn_input_tensor(model, node, 3);
-  if (r && model->version_minor < 13) { /* the residual input came with format 1.13 */
-    return pnn_set_error(error, PNN_ERR_FORMAT,
-                         "node \"%s\" (Conv): a residual input needs format 1.13, the file is 1.%u", node->name,
-                         (unsigned)model->version_minor);
-  }
 
   if (x->rank != 3 && x->rank != 4) {
     return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Conv): X must have rank 3 or 4, not %d",
