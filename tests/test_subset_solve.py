@@ -31,7 +31,9 @@ def test_subset_solve_matches_the_explicit_inverse(channels: int, kernel: int, k
     x, blocks = solver.solve(s, rhs, kernel, kept * kernel)
     reference = np.linalg.inv(a[np.ix_(s, s)])
     scale = np.max(np.abs(reference))
-    assert np.allclose(x, rhs @ reference, rtol=1e-7, atol=1e-9 * scale * np.max(np.abs(rhs)))
+    tolerance = 1e-9 * scale * np.max(np.abs(rhs))
+    assert np.allclose(x, rhs @ reference, rtol=1e-7, atol=tolerance)
+    assert np.allclose(solver.solve(s, rhs)[0], rhs @ reference, rtol=1e-7, atol=tolerance)  # no blocks asked
     for i in range(kept):
         block = reference[i * kernel:(i + 1) * kernel, i * kernel:(i + 1) * kernel]
         assert np.allclose(blocks[i], block, rtol=1e-7, atol=1e-9 * scale)

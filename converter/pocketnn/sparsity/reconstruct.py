@@ -27,7 +27,7 @@ import numpy as np
 from pocketnn.ir import DType, Graph, Node, Tensor
 from pocketnn.sparsity.calibration import capture
 from pocketnn.sparsity.layers import Layer, set_weight_matrix, weight_matrix
-from pocketnn.sparsity.prune import expand_mask, group_mask
+from pocketnn.sparsity.prune import expand_mask, group_mask, n_groups
 from pocketnn.sparsity.sparsegpt import sparsegpt_prune, unit_costs
 from pocketnn.sparsity.subset_solve import SubsetSolver
 
@@ -205,6 +205,7 @@ def refit(w0: np.ndarray, keep: np.ndarray, group: int, stats: Stats, ridge: flo
     rows = w0.shape[0]
     cols = keep.shape[1]
     solver = stats.solver(ridge_damping(stats, cols, ridge))
+    projected = w0 @ stats.p
     out = np.zeros_like(w0)
     for r, kept in _shared_masks(keep[::group], rows, group):
         s = np.flatnonzero(kept)
@@ -212,7 +213,7 @@ def refit(w0: np.ndarray, keep: np.ndarray, group: int, stats: Stats, ridge: flo
             s = np.append(s, cols)
         if len(s) == 0:
             continue
-        out[np.ix_(r, s)] = solver.solve(s, w0[r] @ stats.p[:, s])[0]
+        out[np.ix_(r, s)] = solver.solve(s, projected[np.ix_(r, s)])[0]
     return out
 
 
@@ -224,6 +225,7 @@ def obs_refit(w0: np.ndarray, mask: np.ndarray, layer: Layer, group: int, stats:
     w_S^T ([A^-1]_SS)^-1 w_S with A the group's dampened Hessian on its kept columns."""
     rows, k = w0.shape[0], layer.kernel
     solver = stats.solver(ridge_damping(stats, layer.cols, ridge))
+    projected = w0 @ stats.p
     out = np.zeros_like(w0)
     saliency = np.zeros((rows, layer.channels))
     for r, kept in _shared_masks(mask, rows, group):
@@ -234,7 +236,7 @@ def obs_refit(w0: np.ndarray, mask: np.ndarray, layer: Layer, group: int, stats:
         if len(s) == 0:
             continue
         unit_cols = len(channels) * k
-        weights, blocks = solver.solve(s, w0[r] @ stats.p[:, s], k, unit_cols)
+        weights, blocks = solver.solve(s, projected[np.ix_(r, s)], k, unit_cols)
         out[np.ix_(r, s)] = weights
         if len(channels):
             saliency[np.ix_(r, channels)] = unit_costs(weights[:, :unit_cols].reshape(-1, len(channels), k), blocks)
@@ -387,11 +389,18 @@ def _sparsegpt_mask(item: Pruned, w0: np.ndarray, stats: Stats, ridge: float) ->
     return sparsegpt_prune(target, hessian, layer, item.group, item.sparsity)
 
 
+# Gradual OBS solves one kept-column system per group and step: about groups x cols^3.
+# Above this (e.g. a 1000x1024 Gemm head in G = 1 masks, 4x MobileNet V1's widest 1x1
+# conv at G = 4) the mask comes from SparseGPT's one sweep (cols^3) instead.
+OBS_COST_LIMIT = 256.0 * 1024.0 ** 3
+
+
 def prune_layer(item: Pruned, stats: Stats, ridge: float = 0.001, steps: int = 8, method: str = "obs"
                 ) -> tuple[np.ndarray, float, float]:
     """(weights [rows, cols (+1 bias column when stats.augmented)], relative error of
     the masked dense weights, relative error of the weights) for one layer: fills
-    item.mask by `method` when it is None (reconstruct's doc), then refits."""
+    item.mask by `method` when it is None (reconstruct's doc; "obs" on layers costing
+    more than OBS_COST_LIMIT: "sparsegpt"), then refits."""
     if item.mask is None and method == "best":
         trials = [Pruned(item.layer, item.dense, item.dense_bias, item.sparsity, item.group) for _ in range(2)]
         results = [prune_layer(t, stats, ridge, steps, m) for t, m in zip(trials, ("obs", "magnitude"))]
@@ -402,6 +411,8 @@ def prune_layer(item: Pruned, stats: Stats, ridge: float = 0.001, steps: int = 8
     w0 = item.dense.astype(np.float64)
     if stats.augmented:
         w0 = np.hstack([w0, item.dense_bias[:, None]])
+    if method == "obs" and n_groups(layer.rows, item.group) * float(layer.cols) ** 3 > OBS_COST_LIMIT:
+        method = "sparsegpt"
     candidates: list[np.ndarray] = []
     if item.mask is None and method == "sparsegpt":
         item.mask, obs_weights = _sparsegpt_mask(item, w0, stats, ridge)
