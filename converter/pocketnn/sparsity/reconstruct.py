@@ -11,6 +11,8 @@ group on its kept columns: W_S = (W0 P[:, S]) (H_SS + lambda I)^-1 with H = Xp X
 P = Xd Xp^T, accumulated over the calibration batches (kxk convolutions use im2col
 rows), so memory is O(cols^2) whatever the data size. lambda = max(ridge, SAMPLE_DAMPING *
 cols / samples) * mean(diag H): light where the samples far outnumber the columns.
+The systems, one per distinct kept set, are solved by subset_solve.py (exact, from one
+factorization of H per layer where few columns are pruned).
 
 The kept units themselves (the mask) are chosen from the same sums by a method
 (prune_layer): gradual activation-aware magnitude, gradual OBS saliency (obs_refit), the

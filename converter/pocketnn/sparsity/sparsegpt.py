@@ -38,6 +38,8 @@ def _group_sum(per_row: np.ndarray, group: int) -> np.ndarray:
 def unit_costs(weights: np.ndarray, blocks: np.ndarray) -> np.ndarray:
     """[rows, channels]: w_rS^T B_c^-1 w_rS for weights [rows, channels, k] and the
     per-channel symmetric positive blocks [channels, k, k]."""
+    if weights.shape[2] == 1:  # 1x1 blocks: no batched solve of scalars
+        return weights[:, :, 0] ** 2 / blocks[:, 0, 0]
     solved = np.linalg.solve(blocks, weights.transpose(1, 2, 0))  # [channels, k, rows]
     return np.einsum("rck,ckr->rc", weights, solved)
 
