@@ -387,8 +387,8 @@ def _sparsegpt_mask(item: Pruned, w0: np.ndarray, stats: Stats, ridge: float) ->
     dense optimum (sparsegpt.py)."""
     layer = item.layer
     target = refit(w0, np.ones((layer.rows, layer.cols), dtype=bool), layer.rows, stats, ridge)
-    hessian = stats.h + ridge_damping(stats, layer.cols, ridge) * np.eye(len(stats.h))
-    return sparsegpt_prune(target, hessian, layer, item.group, item.sparsity)
+    solver = stats.solver(ridge_damping(stats, layer.cols, ridge))
+    return sparsegpt_prune(target, solver.a, layer, item.group, item.sparsity, solver.inverse())
 
 
 # Gradual OBS solves one kept-column system per group and step: about groups x cols^3.
