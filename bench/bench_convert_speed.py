@@ -8,7 +8,15 @@ onnxruntime, pocketnn, ...) in one process; the table shows medians in seconds a
 ratio. Calibration inputs are seeded normal noise: the time depends on the sizes, not
 on the values. --profile prints pocketnn's cProfile top entries (cumulative time).
 
+--sparsity S times `convert(sparsity=S)` instead (OBS masks + refit, sensitivity
+allocation), with --quantize int8 also quantized; onnxruntime has no counterpart, so
+it is not run. Calibration then uses scikit-image photo crops (bench_int8.photo_crops):
+pruning's cost depends on the values (masks, kept sets). Times are then process CPU
+seconds (time.process_time; honest on a shared host as long as the conversion runs on
+one thread) next to wall seconds.
+
     python bench/bench_convert_speed.py [--models resnet50,mobilenet_v1] [--samples 128] [--rounds 1]
+    python bench/bench_convert_speed.py --models mobilenet_v1,resnet18 --samples 16 --sparsity 0.7 [--quantize int8]
 """
 
 from __future__ import annotations
@@ -48,6 +56,24 @@ def _seconds(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def sparsity_rows(models: list[str], samples: int, sparsity: float, quantize: str | None, rounds: int,
+                  table: Table) -> None:
+    from bench_int8 import CALIB_PHOTOS, photo_crops
+
+    calib = photo_crops(CALIB_PHOTOS, samples, seed=0)
+    for name in models:
+        model = BUILDERS[name]()
+        cpu: list[float] = []
+        wall: list[float] = []
+        for _ in range(rounds):
+            start_cpu, start_wall = time.process_time(), time.perf_counter()
+            pocketnn.convert(model, sparsity=sparsity, quantize=quantize, calib={"input": calib}, quiet=True)
+            cpu.append(time.process_time() - start_cpu)
+            wall.append(time.perf_counter() - start_wall)
+        table.add_row(name, str(samples), f"{sparsity}{' + ' + quantize if quantize else ''}",
+                      f"{statistics.median(cpu):.1f}", f"{statistics.median(wall):.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="resnet50,mobilenet_v1")
@@ -56,9 +82,16 @@ def main() -> None:
     parser.add_argument("--method", default=None, help="pocketnn calib_method (default: pocketnn's own)")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--skip-ort", action="store_true")
+    parser.add_argument("--sparsity", type=float, default=None)
+    parser.add_argument("--quantize", default=None, help="with --sparsity: also quantize (int8, mixed, ...)")
     args = parser.parse_args()
     console = Console()
     console.print(host_banner())
+    if args.sparsity is not None:
+        sparse_table = Table("model", "samples", "sparsity", "pocketnn CPU s", "wall s")
+        sparsity_rows(args.models.split(","), args.samples, args.sparsity, args.quantize, args.rounds, sparse_table)
+        console.print(sparse_table)
+        return
     table = Table("model", "samples", "pocketnn int8 s", "onnxruntime quantize_static s", "ratio")
     with tempfile.TemporaryDirectory() as workdir:
         for name in args.models.split(","):

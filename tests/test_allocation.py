@@ -9,7 +9,8 @@ import itertools
 
 import numpy as np
 import pytest
-from pocketnn.sparsity.allocate import CANDIDATES, solve_allocation
+from pocketnn.sparsity.allocate import CANDIDATES, WIDE_CANDIDATES, WIDE_COLUMNS, layer_candidates, solve_allocation
+from pocketnn.sparsity.layers import Layer
 from pocketnn.sparsity.pipeline import LayerReport, SparsityReport
 from pocketnn.sparsity.recipe import RecipeError, SparsityOptions, parse_recipe
 from pocketnn.sparsity.report import print_sparsity_report
@@ -82,3 +83,14 @@ def test_report_prints_the_measured_errors() -> None:
     text = console.export_text()
     assert "sparsity allocation" in text and "1.23e-02" in text and "2.50e-01" in text
     assert "25.0% of their weights are zero" in text
+
+
+def test_wide_layers_try_fewer_candidates() -> None:
+    """Only layers of WIDE_COLUMNS or more columns drop to the coarse grid (the digits CNNs
+    have at most 576), and a caller's own short list is left alone."""
+    def layer(cols: int) -> Layer:
+        return Layer("n", "conv1x1", "w", None, 64, cols, 1, False)
+
+    assert layer_candidates(layer(WIDE_COLUMNS - 1), CANDIDATES) == list(CANDIDATES)
+    assert layer_candidates(layer(WIDE_COLUMNS), CANDIDATES) == list(WIDE_CANDIDATES)
+    assert layer_candidates(layer(WIDE_COLUMNS), (0.0, 0.6)) == [0.0, 0.6]

@@ -27,7 +27,11 @@ BlockStart = Callable[[np.ndarray, int, int], None]
 
 def inverse_cholesky(hessians: np.ndarray) -> np.ndarray:
     """Upper U [..., K, K] with hessians^-1 = U^T U (hessians already dampened)."""
-    inverse = np.linalg.inv(hessians)
+    return upper_cholesky(np.linalg.inv(hessians))
+
+
+def upper_cholesky(inverse: np.ndarray) -> np.ndarray:
+    """Upper U [..., K, K] with inverse = U^T U (symmetrized first: rounding)."""
     return np.linalg.cholesky((inverse + np.swapaxes(inverse, -1, -2)) / 2).swapaxes(-1, -2)
 
 

@@ -11,6 +11,8 @@ group on its kept columns: W_S = (W0 P[:, S]) (H_SS + lambda I)^-1 with H = Xp X
 P = Xd Xp^T, accumulated over the calibration batches (kxk convolutions use im2col
 rows), so memory is O(cols^2) whatever the data size. lambda = max(ridge, SAMPLE_DAMPING *
 cols / samples) * mean(diag H): light where the samples far outnumber the columns.
+The systems, one per distinct kept set, are solved by subset_solve.py (exact, from one
+factorization of H per layer where few columns are pruned).
 
 The kept units themselves (the mask) are chosen from the same sums by a method
 (prune_layer): gradual activation-aware magnitude, gradual OBS saliency (obs_refit), the
@@ -27,8 +29,9 @@ import numpy as np
 from pocketnn.ir import DType, Graph, Node, Tensor
 from pocketnn.sparsity.calibration import capture
 from pocketnn.sparsity.layers import Layer, set_weight_matrix, weight_matrix
-from pocketnn.sparsity.prune import expand_mask, group_mask
+from pocketnn.sparsity.prune import expand_mask, group_mask, n_groups
 from pocketnn.sparsity.sparsegpt import sparsegpt_prune, unit_costs
+from pocketnn.sparsity.subset_solve import SubsetSolver
 
 
 def _node(graph: Graph, name: str) -> Node:
@@ -121,6 +124,9 @@ class Stats:
     pending: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
     pending_cols: int = 0
     samples: int = 0  # columns of X seen (one per sample and output pixel)
+    # Per damping, the solver of H + damp I on kept columns (its full inverse is reused
+    # by every group, gradual step and allocation candidate of the layer).
+    solvers: dict[float, SubsetSolver] = field(default_factory=dict)
 
     BUFFER_COLS = 16384
 
@@ -142,6 +148,7 @@ class Stats:
         xd = np.hstack([d for d, _ in self.pending]).astype(np.float64)
         xp = np.hstack([p for _, p in self.pending]).astype(np.float64)
         self.pending, self.pending_cols = [], 0
+        self.solvers.clear()
         if self.augmented:
             ones = np.ones((1, xd.shape[1]))
             xd, xp = np.vstack([xd, ones]), np.vstack([xp, ones])
@@ -149,12 +156,21 @@ class Stats:
         self.p += xd @ xp.T
         self.d += xd @ xd.T
 
+    def solver(self, damp: float) -> SubsetSolver:
+        if damp not in self.solvers:
+            self.solvers[damp] = SubsetSolver(self.h + damp * np.eye(len(self.h)))
+        return self.solvers[damp]
+
+
+def _quadratic(a: np.ndarray, m: np.ndarray, b: np.ndarray) -> float:
+    """sum_ijk a_ij m_jk b_ik, as one matrix product (a three-operand einsum loops in C)."""
+    return float(np.sum((a @ m) * b))
+
 
 def relative_error(w: np.ndarray, w0: np.ndarray, stats: Stats) -> float:
     """||w Xp - w0 Xd||^2 / ||w0 Xd||^2 from the accumulated sums (augmented weights)."""
-    ref = float(np.einsum("ij,jk,ik->", w0, stats.d, w0))
-    err = (float(np.einsum("ij,jk,ik->", w, stats.h, w)) - 2 * float(np.einsum("ij,jk,ik->", w0, stats.p, w))
-           + ref)
+    ref = _quadratic(w0, stats.d, w0)
+    err = _quadratic(w, stats.h, w) - 2 * _quadratic(w0, stats.p, w) + ref
     return max(err, 0.0) / ref if ref > 0 else 0.0
 
 
@@ -176,24 +192,30 @@ def ridge_damping(stats: Stats, cols: int, ridge: float) -> float:
     return damp if damp > 0 else 1e-8
 
 
+def _shared_masks(masks: np.ndarray, rows: int, group: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(output rows, kept mask) for each distinct per-group mask in masks [n_groups, ...]:
+    groups that keep the same units share one solve (every group at the first step)."""
+    distinct, which = np.unique(masks, axis=0, return_inverse=True)
+    row_mask = np.asarray(which).reshape(-1)[np.arange(rows) // group]
+    for index, kept in enumerate(distinct):
+        yield np.flatnonzero(row_mask == index), kept
+
+
 def refit(w0: np.ndarray, keep: np.ndarray, group: int, stats: Stats, ridge: float) -> np.ndarray:
     """New augmented weights [rows, cols(+1)]: zero outside `keep` ([rows, cols] element
     mask, identical within a group), least squares inside."""
     rows = w0.shape[0]
     cols = keep.shape[1]
-    h = stats.h
-    damp = ridge_damping(stats, cols, ridge)
+    solver = stats.solver(ridge_damping(stats, cols, ridge))
+    projected = w0 @ stats.p
     out = np.zeros_like(w0)
-    for start in range(0, rows, group):
-        r = slice(start, min(rows, start + group))
-        s = np.flatnonzero(keep[start])
+    for r, kept in _shared_masks(keep[::group], rows, group):
+        s = np.flatnonzero(kept)
         if stats.augmented:
             s = np.append(s, cols)
         if len(s) == 0:
             continue
-        a = h[np.ix_(s, s)] + damp * np.eye(len(s))
-        rhs = w0[r] @ stats.p[:, s]
-        out[r, s] = np.linalg.solve(a, rhs.T).T
+        out[np.ix_(r, s)] = solver.solve(s, projected[np.ix_(r, s)])[0]
     return out
 
 
@@ -204,24 +226,22 @@ def obs_refit(w0: np.ndarray, mask: np.ndarray, layer: Layer, group: int, stats:
     objective's growth if its columns S were removed next and the rest refitted,
     w_S^T ([A^-1]_SS)^-1 w_S with A the group's dampened Hessian on its kept columns."""
     rows, k = w0.shape[0], layer.kernel
-    damp = ridge_damping(stats, layer.cols, ridge)
+    solver = stats.solver(ridge_damping(stats, layer.cols, ridge))
+    projected = w0 @ stats.p
     out = np.zeros_like(w0)
     saliency = np.zeros((rows, layer.channels))
-    for index, start in enumerate(range(0, rows, group)):
-        r = slice(start, min(rows, start + group))
-        channels = np.flatnonzero(mask[index])
+    for r, kept in _shared_masks(mask, rows, group):
+        channels = np.flatnonzero(kept)
         s = (channels[:, None] * k + np.arange(k)).reshape(-1)
         if stats.augmented:
             s = np.append(s, layer.cols)
         if len(s) == 0:
             continue
-        inverse = np.linalg.inv(stats.h[np.ix_(s, s)] + damp * np.eye(len(s)))
-        out[r, s] = w0[r] @ stats.p[:, s] @ inverse
+        unit_cols = len(channels) * k
+        weights, blocks = solver.solve(s, projected[np.ix_(r, s)], k, unit_cols)
+        out[np.ix_(r, s)] = weights
         if len(channels):
-            positions = np.arange(len(channels) * k).reshape(-1, k)
-            blocks = inverse[positions[:, :, None], positions[:, None, :]]
-            saliency[r, channels] = unit_costs(out[r][:, s[:len(channels) * k]].reshape(-1, len(channels), k),
-                                               blocks)
+            saliency[np.ix_(r, channels)] = unit_costs(weights[:, :unit_cols].reshape(-1, len(channels), k), blocks)
     return out, saliency
 
 
@@ -367,15 +387,22 @@ def _sparsegpt_mask(item: Pruned, w0: np.ndarray, stats: Stats, ridge: float) ->
     dense optimum (sparsegpt.py)."""
     layer = item.layer
     target = refit(w0, np.ones((layer.rows, layer.cols), dtype=bool), layer.rows, stats, ridge)
-    hessian = stats.h + ridge_damping(stats, layer.cols, ridge) * np.eye(len(stats.h))
-    return sparsegpt_prune(target, hessian, layer, item.group, item.sparsity)
+    solver = stats.solver(ridge_damping(stats, layer.cols, ridge))
+    return sparsegpt_prune(target, solver.a, layer, item.group, item.sparsity, solver.inverse())
+
+
+# Gradual OBS solves one kept-column system per group and step: about groups x cols^3.
+# Above this (e.g. a 1000x1024 Gemm head in G = 1 masks, 4x MobileNet V1's widest 1x1
+# conv at G = 4) the mask comes from SparseGPT's one sweep (cols^3) instead.
+OBS_COST_LIMIT = 256.0 * 1024.0 ** 3
 
 
 def prune_layer(item: Pruned, stats: Stats, ridge: float = 0.001, steps: int = 8, method: str = "obs"
                 ) -> tuple[np.ndarray, float, float]:
     """(weights [rows, cols (+1 bias column when stats.augmented)], relative error of
     the masked dense weights, relative error of the weights) for one layer: fills
-    item.mask by `method` when it is None (reconstruct's doc), then refits."""
+    item.mask by `method` when it is None (reconstruct's doc; "obs" on layers costing
+    more than OBS_COST_LIMIT: "sparsegpt"), then refits."""
     if item.mask is None and method == "best":
         trials = [Pruned(item.layer, item.dense, item.dense_bias, item.sparsity, item.group) for _ in range(2)]
         results = [prune_layer(t, stats, ridge, steps, m) for t, m in zip(trials, ("obs", "magnitude"))]
@@ -386,6 +413,8 @@ def prune_layer(item: Pruned, stats: Stats, ridge: float = 0.001, steps: int = 8
     w0 = item.dense.astype(np.float64)
     if stats.augmented:
         w0 = np.hstack([w0, item.dense_bias[:, None]])
+    if method == "obs" and n_groups(layer.rows, item.group) * float(layer.cols) ** 3 > OBS_COST_LIMIT:
+        method = "sparsegpt"
     candidates: list[np.ndarray] = []
     if item.mask is None and method == "sparsegpt":
         item.mask, obs_weights = _sparsegpt_mask(item, w0, stats, ridge)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pocketnn.obs import inverse_cholesky, sweep
+from pocketnn.obs import sweep, upper_cholesky
 from pocketnn.sparsity.layers import Layer
 from pocketnn.sparsity.prune import keep_count, n_groups
 
@@ -38,6 +38,8 @@ def _group_sum(per_row: np.ndarray, group: int) -> np.ndarray:
 def unit_costs(weights: np.ndarray, blocks: np.ndarray) -> np.ndarray:
     """[rows, channels]: w_rS^T B_c^-1 w_rS for weights [rows, channels, k] and the
     per-channel symmetric positive blocks [channels, k, k]."""
+    if weights.shape[2] == 1:  # 1x1 blocks: no batched solve of scalars
+        return weights[:, :, 0] ** 2 / blocks[:, 0, 0]
     solved = np.linalg.solve(blocks, weights.transpose(1, 2, 0))  # [channels, k, rows]
     return np.einsum("rck,ckr->rc", weights, solved)
 
@@ -57,15 +59,17 @@ def _block_quotas(weights: np.ndarray, inverse: np.ndarray, layer: Layer, group:
 
 
 def sparsegpt_prune(target: np.ndarray, hessian: np.ndarray, layer: Layer, group: int,
-                    sparsity: float) -> tuple[np.ndarray, np.ndarray]:
+                    sparsity: float, inverse: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(kept units [n_groups, channels], pruned weights like `target`) for the layer's
     dense optimum `target` [rows, cols (+1 bias column)] and the dampened Hessian of the
-    same width (module doc). Exactly keep_count(units, sparsity) units are kept."""
+    same width (module doc), or its inverse when already known. Exactly
+    keep_count(units, sparsity) units are kept."""
     k, channels, rows = layer.kernel, layer.channels, layer.rows
     cols = channels * k
     channels_per_block = max(1, BLOCK // k)
-    quotas = _block_quotas(target, np.linalg.inv(hessian), layer, group, sparsity, channels_per_block)
-    upper = inverse_cholesky(hessian[None])
+    inverse = np.linalg.inv(hessian) if inverse is None else inverse
+    quotas = _block_quotas(target, inverse, layer, group, sparsity, channels_per_block)
+    upper = upper_cholesky(inverse[None])
     weights = np.array(target, dtype=np.float64)[None]
     keep = np.ones(target.shape, dtype=bool)
     mask = np.ones((n_groups(rows, group), channels), dtype=bool)
