@@ -123,6 +123,12 @@ int main(void) {
   /* ddddocr's LSTM: a step, and a sequence's input projection */
   failures += check_case(&r, variants, count, 2048, 512, 1, FILL_NO_MIN, &cases);
   failures += check_case(&r, variants, count, 2048, 512, 20, FILL_ONE_MIN, &cases);
+  /* AVX2 prepares rows of x on a 32 KiB stack buffer: several passes of rows (K 4001),
+   * and rows too long for it, shifted in the loops instead (K 16411) */
+  for (int kind = FILL_NO_MIN; kind <= FILL_ONE_MIN; kind += FILL_ONE_MIN - FILL_NO_MIN) {
+    failures += check_case(&r, variants, count, 70, 4001, 5, (fill)kind, &cases);
+    failures += check_case(&r, variants, count, 9, 16411, 3, (fill)kind, &cases);
+  }
   const pnn_s8_gemv_kernel *best = NULL;
   for (size_t v = 0; v < count && !best; ++v)
     if (variants[v].usable) best = variants[v].kernel;
