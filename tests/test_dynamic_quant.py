@@ -111,8 +111,9 @@ def test_conv_integer_matches_onnxruntime(case: str, dtype: type) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8])
-@pytest.mark.parametrize("shape", [(1, 1, 1), (1, 7, 33), (3, 20, 1), (2, 5, 70), (40, 129, 17)],
-                         ids=lambda s: "x".join(map(str, s)))
+# Rows of A (batch x 2) up to 32 run the s8-gemv (300 outputs: two chunks of it), more the GEMM.
+@pytest.mark.parametrize("shape", [(1, 1, 1), (1, 7, 33), (3, 20, 1), (2, 5, 70), (5, 70, 300), (16, 9, 40),
+                                   (17, 9, 40), (40, 129, 17)], ids=lambda s: "x".join(map(str, s)))
 def test_matmul_integer_matches_onnxruntime(shape: tuple[int, int, int], dtype: type) -> None:
     batch, k, n = shape
     info = np.iinfo(dtype)
@@ -124,6 +125,17 @@ def test_matmul_integer_matches_onnxruntime(shape: tuple[int, int, int], dtype: 
         model = _integer_model("MatMulInteger", x.shape, w, w_zero, x_zero)
         feeds = {"x": x, "xz": x_zero}
         np.testing.assert_array_equal(_pocketnn(model, feeds)[0], _ort(model, feeds)[0])
+
+
+def test_matmul_integer_symmetric_weights_match_onnxruntime() -> None:
+    """s8 weights in [-127, 127] (quantize_dynamic's symmetric ones), 20 rows of A: the
+    s8-gemv's AVX2 vpmaddubsw path, which a -128 anywhere in a block turns off."""
+    w = RNG.integers(-127, 128, (70, 300)).astype(np.int8)
+    x = np.where(RNG.random((10, 2, 70)) < 0.5, 0, 255).astype(np.uint8)  # |x - 128| at its largest
+    x_zero = np.array(131, np.uint8)
+    model = _integer_model("MatMulInteger", x.shape, w, np.array(3, np.int8), x_zero)
+    feeds = {"x": x, "xz": x_zero}
+    np.testing.assert_array_equal(_pocketnn(model, feeds)[0], _ort(model, feeds)[0])
 
 
 def test_matmul_integer_without_zero_points() -> None:

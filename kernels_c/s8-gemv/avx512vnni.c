@@ -25,12 +25,7 @@ static void vnni_pack(size_t N, size_t K, const int8_t *W, void *packed) {
 }
 
 static inline __m512i x_quad(const uint8_t *x, size_t q, size_t K) {
-  if (4 * q + 4 <= K) {
-    uint32_t v;
-    memcpy(&v, x + 4 * q, 4);
-    return _mm512_set1_epi32((int32_t)v);
-  }
-  return _mm512_set1_epi32((int32_t)gemv_x_group(x, 4 * q, K, GROUP));
+  return _mm512_set1_epi32((int32_t)gemv_x_quad(x, q, K));
 }
 
 /* Rows of one block of `panels` (1-4) panels; `outputs` of its rows are stored. */
@@ -65,7 +60,8 @@ enum { ROW_TILE = 4 }; /* x rows per pass: 16 accumulators, 4 broadcasts per 4 w
 
 /* ROW_TILE rows of x against one full block of 4 panels (all 64 of its rows stored). */
 static void block_run_rows(size_t quads, size_t K, const int8_t *w, const uint8_t *x, size_t ldx, int32_t *y,
-                           size_t ldy) {
+                           size_t ldy, const int32_t *shift) {
+  (void)shift;
   __m512i acc[ROW_TILE][GEMV_BLOCK_PANELS];
   for (size_t r = 0; r < ROW_TILE; ++r)
     for (size_t p = 0; p < GEMV_BLOCK_PANELS; ++p) acc[r][p] = _mm512_setzero_si512();
@@ -83,19 +79,21 @@ static void block_run_rows(size_t quads, size_t K, const int8_t *w, const uint8_
 }
 
 static void block_full(size_t panels, size_t quads, size_t K, const int8_t *w, const uint8_t *x, size_t outputs,
-                       int32_t *y) {
+                       int32_t *y, const int32_t *shift) {
   (void)panels;
+  (void)shift;
   block_run(GEMV_BLOCK_PANELS, quads, K, w, x, outputs, y);
 }
 
 static void block_part(size_t panels, size_t quads, size_t K, const int8_t *w, const uint8_t *x, size_t outputs,
-                       int32_t *y) {
+                       int32_t *y, const int32_t *shift) {
+  (void)shift;
   block_run(panels, quads, K, w, x, outputs, y);
 }
 
 static void vnni_run(size_t N, size_t K, const void *packed, size_t rows, const uint8_t *x, size_t ldx, int32_t *y,
                      size_t ldy) {
-  gemv_drive(N, K, packed, rows, x, ldx, y, ldy, LANES, GROUP, ROW_TILE, block_full, block_part, block_run_rows);
+  gemv_drive(N, K, packed, rows, x, ldx, y, ldy, LANES, GROUP, ROW_TILE, block_full, block_part, block_run_rows, NULL);
 }
 
 const pnn_s8_gemv_kernel pnn_s8_gemv_avx512vnni = {"avx512vnni", vnni_pack_size, vnni_pack, vnni_run};

@@ -38,32 +38,58 @@ static inline uint32_t gemv_x_group(const uint8_t *x, size_t k0, size_t K, size_
   return v;
 }
 
-/* One row of x against one block of `panels` panels; `outputs` of its rows are stored. */
+/* The four u8 bytes x[4 q, 4 q + 4) as one little-endian word, zeros past K. */
+static inline uint32_t gemv_x_quad(const uint8_t *x, size_t q, size_t K) {
+  if (4 * q + 4 > K) return gemv_x_group(x, 4 * q, K, 4);
+  uint32_t v;
+  memcpy(&v, x + 4 * q, 4);
+  return v;
+}
+
+/* One row of x against one block of `panels` panels; `outputs` of its rows are stored.
+ * `shift` (NULL when the variant has none) holds an int32 per row of the block that the
+ * variant adds to its sums (AVX2: the part of a sign-shifted product, avx2.c). */
 typedef void (*gemv_block_fn)(size_t panels, size_t groups, size_t K, const int8_t *w, const uint8_t *x,
-                              size_t outputs, int32_t *y);
+                              size_t outputs, int32_t *y, const int32_t *shift);
 /* A tile of rows of x against one full block (every row stored). */
 typedef void (*gemv_tile_fn)(size_t groups, size_t K, const int8_t *w, const uint8_t *x, size_t ldx, int32_t *y,
-                             size_t ldy);
+                             size_t ldy, const int32_t *shift);
+
+/* Per-block data a variant stores after its weights (pack.h's layout stays the same):
+ * an int32 shift per row (rounded up to whole panels) and a byte per block, nonzero
+ * where the block must run `exact_block` instead of the fast hooks. */
+typedef struct gemv_extra {
+  const int32_t *shift;
+  const uint8_t *exact;
+  gemv_block_fn exact_block;
+} gemv_extra;
 
 /* The run of every variant, block-outer: a block of 4 panels (4 * lanes rows of W, at
  * most 4 * lanes * K bytes) is read from memory once and serves every row of x from
  * cache, `row_tile` rows at a time (`tile`) where the block is full, else one by one
- * (`full`: block_fn specialized for 4 panels, `part`: any count). Inlined into each
- * variant, so the hooks are direct calls compiled for its ISA. */
+ * (`full`: block_fn specialized for 4 panels, `part`: any count). `extra` may be NULL.
+ * Inlined into each variant, so the hooks are direct calls compiled for its ISA. */
 static inline void gemv_drive(size_t N, size_t K, const void *packed, size_t rows, const uint8_t *x, size_t ldx,
                               int32_t *y, size_t ldy, size_t lanes, size_t group, size_t row_tile,
-                              gemv_block_fn full, gemv_block_fn part, gemv_tile_fn tile) {
+                              gemv_block_fn full, gemv_block_fn part, gemv_tile_fn tile, const gemv_extra *extra) {
   const size_t groups = gemv_round_up(K, group) / group, panels = gemv_round_up(N, lanes) / lanes;
   for (size_t p0 = 0; p0 < panels; p0 += GEMV_BLOCK_PANELS) {
     const size_t p = panels - p0 < GEMV_BLOCK_PANELS ? panels - p0 : GEMV_BLOCK_PANELS;
     const size_t width = N - p0 * lanes; /* rows of W from here on */
     const int8_t *block = (const int8_t *)packed + p0 * lanes * groups * group;
     int32_t *yb = y + p0 * lanes;
+    const int32_t *shift = extra ? extra->shift + p0 * lanes : NULL;
     size_t r = 0;
-    if (p == GEMV_BLOCK_PANELS && width >= GEMV_BLOCK_PANELS * lanes) {
-      for (; r + row_tile <= rows; r += row_tile) tile(groups, K, block, x + r * ldx, ldx, yb + r * ldy, ldy);
+    if (extra && extra->exact[p0 / GEMV_BLOCK_PANELS]) {
+      for (; r < rows; ++r) extra->exact_block(p, groups, K, block, x + r * ldx, width, yb + r * ldy, NULL);
+      continue;
     }
-    for (; r < rows; ++r) (p == GEMV_BLOCK_PANELS ? full : part)(p, groups, K, block, x + r * ldx, width, yb + r * ldy);
+    if (p == GEMV_BLOCK_PANELS && width >= GEMV_BLOCK_PANELS * lanes) {
+      for (; r + row_tile <= rows; r += row_tile) tile(groups, K, block, x + r * ldx, ldx, yb + r * ldy, ldy, shift);
+    }
+    for (; r < rows; ++r) {
+      (p == GEMV_BLOCK_PANELS ? full : part)(p, groups, K, block, x + r * ldx, width, yb + r * ldy, shift);
+    }
   }
 }
 

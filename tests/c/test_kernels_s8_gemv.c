@@ -1,8 +1,11 @@
 /* The few-rows u8 x s8 -> int32 GEMV (kernels_c/s8-gemv, the quantized LSTM):
  *   1. the scalar reference equals a naive int64 loop on awkward sizes (N and K of 1,
  *      panel and block tails, odd K past every quad and pair, 1 to 5 rows of x with
- *      strides wider than K and N), weights over all of s8 (-128 and 127 included) and x
- *      over all of u8, worst cases for saturating sums;
+ *      strides wider than K and N) for every kind of weights in `fill`: all of s8, the
+ *      extremes 127 / -128 against x = 255 (worst cases for saturating sums), [-127, 127]
+ *      (AVX2's vpmaddubsw path) with x over all of u8 or only 0 and 255 (|x - 128| = 128
+ *      and 127, its largest pairs), and [-127, 127] with one -128 planted (a matrix
+ *      whose blocks take both AVX2 paths);
  *   2. every SIMD variant this CPU can run equals the reference exactly and writes
  *      nothing past N in any row;
  *   3. pnn_s8_gemv_select picks the best usable variant.
@@ -35,15 +38,33 @@ static int32_t *run_kernel(const pnn_s8_gemv_kernel *kernel, size_t N, size_t K,
   return y;
 }
 
-static size_t check_case(rng *r, const variant *variants, size_t count, size_t N, size_t K, size_t rows, int extreme,
+typedef enum fill { FILL_S8, FILL_EXTREME, FILL_NO_MIN, FILL_NO_MIN_EDGES, FILL_ONE_MIN, FILL_COUNT } fill;
+
+static void fill_case(rng *r, fill kind, size_t N, size_t K, int8_t *W, size_t nx, uint8_t *x) {
+  for (size_t i = 0; i < N * K; ++i) {
+    switch (kind) {
+      case FILL_S8: W[i] = (int8_t)rng_range(r, -128, 127); break;
+      case FILL_EXTREME: W[i] = (int8_t)(rng_below(r, 2) ? 127 : -128); break;
+      case FILL_NO_MIN_EDGES: W[i] = (int8_t)(rng_below(r, 2) ? 127 : -127); break;
+      default: W[i] = (int8_t)rng_range(r, -127, 127); break;
+    }
+  }
+  if (kind == FILL_ONE_MIN) W[rng_below(r, N * K)] = -128;
+  for (size_t i = 0; i < nx; ++i) {
+    switch (kind) {
+      case FILL_EXTREME: x[i] = 255; break;
+      case FILL_NO_MIN_EDGES: x[i] = rng_below(r, 2) ? 255 : 0; break;
+      default: x[i] = (uint8_t)rng_below(r, 256); break;
+    }
+  }
+}
+
+static size_t check_case(rng *r, const variant *variants, size_t count, size_t N, size_t K, size_t rows, fill kind,
                          size_t *cases) {
   const size_t ldx = K + 1, ldy = N + GUARD;
   int8_t *W = xmalloc(N * K);
   uint8_t *x = xmalloc(rows * ldx);
-  for (size_t i = 0; i < N * K; ++i) {
-    W[i] = extreme ? (int8_t)(rng_below(r, 2) ? 127 : -128) : (int8_t)rng_range(r, -128, 127);
-  }
-  for (size_t i = 0; i < rows * ldx; ++i) x[i] = extreme ? 255 : (uint8_t)rng_below(r, 256);
+  fill_case(r, kind, N, K, W, rows * ldx, x);
   size_t failures = 0;
   int32_t *ref = run_kernel(&pnn_s8_gemv_scalar, N, K, rows, W, x);
   for (size_t m = 0; m < rows; ++m) {
@@ -93,11 +114,21 @@ int main(void) {
   size_t cases = 0, failures = 0;
   for (size_t a = 0; a < sizeof(Ns) / sizeof(Ns[0]); ++a) {
     for (size_t b = 0; b < sizeof(Ks) / sizeof(Ks[0]); ++b) {
-      failures += check_case(&r, variants, count, Ns[a], Ks[b], 1 + (a + b) % 5, 0, &cases);
-      failures += check_case(&r, variants, count, Ns[a], Ks[b], 1, 1, &cases);
+      for (int kind = FILL_S8; kind < FILL_COUNT; ++kind) {
+        const size_t rows = kind == FILL_EXTREME ? 1 : 1 + (a + b + kind) % 5;
+        failures += check_case(&r, variants, count, Ns[a], Ks[b], rows, (fill)kind, &cases);
+      }
     }
   }
-  failures += check_case(&r, variants, count, 2048, 512, 1, 0, &cases); /* ddddocr's LSTM step */
+  /* ddddocr's LSTM: a step, and a sequence's input projection */
+  failures += check_case(&r, variants, count, 2048, 512, 1, FILL_NO_MIN, &cases);
+  failures += check_case(&r, variants, count, 2048, 512, 20, FILL_ONE_MIN, &cases);
+  /* AVX2 prepares rows of x on a 32 KiB stack buffer: several passes of rows (K 4001),
+   * and rows too long for it, shifted in the loops instead (K 16411) */
+  for (int kind = FILL_NO_MIN; kind <= FILL_ONE_MIN; kind += FILL_ONE_MIN - FILL_NO_MIN) {
+    failures += check_case(&r, variants, count, 70, 4001, 5, (fill)kind, &cases);
+    failures += check_case(&r, variants, count, 9, 16411, 3, (fill)kind, &cases);
+  }
   const pnn_s8_gemv_kernel *best = NULL;
   for (size_t v = 0; v < count && !best; ++v)
     if (variants[v].usable) best = variants[v].kernel;

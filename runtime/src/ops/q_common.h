@@ -45,8 +45,25 @@ static inline pnn_status pnn_q_attr_scale(const pnn_node *node, const char *op, 
  * state of a quantized LSTM step): the range widened to hold 0, scale 1 when it is empty,
  * zero_point = rint(clamp(-lo / scale, 0, 255)) with ties to even. */
 static inline void pnn_q_dynamic_u8_params(const float *x, size_t n, float *scale, int32_t *zero_point) {
+  /* PNN_Q_RANGE_LANES independent running extremes (the compiler makes them vector
+   * min/max; one chain waited on its compare per element): each step keeps its lane's
+   * old value unless x is strictly beyond it, so a NaN or a -0.0 never enters and the
+   * lanes' combination is the single chain's result. */
+  enum { PNN_Q_RANGE_LANES = 16 };
+  float lows[PNN_Q_RANGE_LANES] = {0.0f}, highs[PNN_Q_RANGE_LANES] = {0.0f};
+  size_t i = 0;
+  for (; i + PNN_Q_RANGE_LANES <= n; i += PNN_Q_RANGE_LANES) {
+    for (size_t j = 0; j < PNN_Q_RANGE_LANES; ++j) {
+      lows[j] = x[i + j] < lows[j] ? x[i + j] : lows[j];
+      highs[j] = x[i + j] > highs[j] ? x[i + j] : highs[j];
+    }
+  }
   float lo = 0.0f, hi = 0.0f;
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t j = 0; j < PNN_Q_RANGE_LANES; ++j) {
+    lo = lows[j] < lo ? lows[j] : lo;
+    hi = highs[j] > hi ? highs[j] : hi;
+  }
+  for (; i < n; ++i) {
     lo = x[i] < lo ? x[i] : lo;
     hi = x[i] > hi ? x[i] : hi;
   }

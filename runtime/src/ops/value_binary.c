@@ -41,6 +41,22 @@ static inline int64_t wrap_mul(int64_t x, int64_t y) { return from_bits((uint64_
 /* y != 0. INT64_MIN / -1 wraps to INT64_MIN. */
 static inline int64_t int_div(int64_t x, int64_t y) { return y == -1 ? wrap_sub(0, x) : x / y; }
 
+/* y[i] = OP(a[i * sa], b[i * sb]) for i < n, with the unit and zero strides of a row
+ * (same shapes; a per-channel operand such as a ConvInteger's int32 bias) apart so the
+ * compiler vectorizes them. */
+#define PNN_BINARY_ROW_LOOP(OP)                                                                    \
+  do {                                                                                             \
+    if (sa == 1 && sb == 1) {                                                                      \
+      for (size_t i = 0; i < n; ++i) y[i] = OP(a[i], b[i]);                                        \
+    } else if (sa == 1 && sb == 0) {                                                               \
+      for (size_t i = 0; i < n; ++i) y[i] = OP(a[i], b[0]);                                        \
+    } else if (sa == 0 && sb == 1) {                                                               \
+      for (size_t i = 0; i < n; ++i) y[i] = OP(a[0], b[i]);                                        \
+    } else {                                                                                       \
+      for (size_t i = 0; i < n; ++i) y[i] = OP(a[i * sa], b[i * sb]);                              \
+    }                                                                                              \
+  } while (0)
+
 /* One row of the output for C type T: the op switch outside, the element loop inside. */
 #define PNN_DEFINE_BINARY_ROW(S, T, IS_FLOAT)                                                     \
   PNN_DEFINE_SCALAR_OPS(S, T, IS_FLOAT)                                                           \
@@ -53,9 +69,9 @@ static inline int64_t int_div(int64_t x, int64_t y) { return y == -1 ? wrap_sub(
     uint8_t *yb = (uint8_t *)job->y + y_off;                                                      \
     T *y = (T *)job->y + y_off;                                                                   \
     switch (job->plan->op) {                                                                      \
-      case PNN_OP_ADD: for (size_t i = 0; i < n; ++i) y[i] = add_##S(a[i * sa], b[i * sb]); break; \
-      case PNN_OP_SUB: for (size_t i = 0; i < n; ++i) y[i] = sub_##S(a[i * sa], b[i * sb]); break; \
-      case PNN_OP_MUL: for (size_t i = 0; i < n; ++i) y[i] = mul_##S(a[i * sa], b[i * sb]); break; \
+      case PNN_OP_ADD: PNN_BINARY_ROW_LOOP(add_##S); break;                                      \
+      case PNN_OP_SUB: PNN_BINARY_ROW_LOOP(sub_##S); break;                                      \
+      case PNN_OP_MUL: PNN_BINARY_ROW_LOOP(mul_##S); break;                                      \
       case PNN_OP_DIV: for (size_t i = 0; i < n; ++i) y[i] = div_##S(a[i * sa], b[i * sb]); break; \
       case PNN_OP_MAX:                                                                            \
         for (size_t i = 0; i < n; ++i) y[i] = a[i * sa] < b[i * sb] ? b[i * sb] : a[i * sa];      \
