@@ -167,6 +167,25 @@ def conv_paths(rng: np.random.Generator) -> onnx.ModelProto:
     return _model(nodes, {"x": [1, 8, 9, 9], "x2": [1, 2, 3, 3]}, ["y1", "y2"], inits)
 
 
+def conv_residual(rng: np.random.Generator) -> onnx.ModelProto:
+    """Residual Adds (+Relu) folded into the Convs before them (format 1.13): a 3x3 conv
+    with Winograd's tile count, a depthwise conv and a 1x1 conv, each adding a tensor of
+    its output's shape."""
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["c1", "x"], ["a1"]),
+        helper.make_node("Relu", ["a1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "dw"], ["c2"], group=8, pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["r1", "c2"], ["a2"]),
+        helper.make_node("Conv", ["a2", "pw", "pb"], ["c3"]),
+        helper.make_node("Add", ["c3", "a1"], ["a3"]),
+        helper.make_node("Relu", ["a3"], ["y"]),
+    ]
+    inits = {"w1": _weights(rng, 8, 8, 3, 3), "b1": _weights(rng, 8), "dw": _weights(rng, 8, 1, 3, 3),
+             "pw": _weights(rng, 8, 8, 1, 1), "pb": _weights(rng, 8)}
+    return _model(nodes, {"x": [1, 8, 9, 9]}, ["y"], inits)
+
+
 def gemm_matmul(rng: np.random.Generator) -> onnx.ModelProto:
     """Gemm with transposes, alpha/beta and a broadcast C; MatMul with a 1-D operand."""
     nodes = [
@@ -365,6 +384,7 @@ SEEDS: dict[str, Callable[[np.random.Generator], bytes]] = {
     "f32_gemm_matmul": _plain(gemm_matmul),
     "int_value_types": _plain(value_types),
     "f32_conv_paths": _plain(conv_paths),
+    "f32_conv_residual": _plain(conv_residual),  # format 1.13: Conv input 3 is the residual
     "s8_quantized": _quantized(quantizable, "int8"),
     "s4_quantized": _quantized(quantizable, "int4"),
     **{f"f32_sparse_g{g}": _plain(sparse_candidate, sparsity=0.75, sparsity_pattern=g) for g in (1, 2, 4, 8)},
