@@ -159,13 +159,13 @@ def test_fuse_activation_attrs(act_node: onnx.NodeProto, expected: dict[str, Any
     assert "c" not in fused.tensors
 
 
-@pytest.mark.parametrize("op", ["ConvTranspose", "Gemm", "MatMul", "Add"])
+@pytest.mark.parametrize("op", ["ConvTranspose", "Gemm", "MatMul", "Add", "Mul"])
 def test_fuse_into_each_fusing_op(op: str) -> None:
     w2 = RNG.standard_normal((3, 3)).astype(np.float32)
     if op == "ConvTranspose":
         first = helper.make_node(op, ["x4", "w4"], ["c"])
         inputs = {"x4": [1, 3, 2, 2]}
-    elif op == "Add":
+    elif op in ("Add", "Mul"):
         first = helper.make_node(op, ["x2", "x2b"], ["c"])
         inputs = {"x2": [2, 3], "x2b": [2, 3]}
     else:
@@ -229,9 +229,9 @@ def test_fusion_refused_for_multiple_consumers_graph_output_or_existing_act() ->
                        {"x": [1, 2, 2, 2]}, ["y"], {"w": w})
     fused = fuse_activations(import_onnx(twice))
     assert ops(fused) == ["Conv", "Sigmoid"] and fused.nodes[0].attrs["act"] == 1
-    not_fusing = make_model([helper.make_node("Mul", ["x", "x"], ["c"]),
+    not_fusing = make_model([helper.make_node("Sub", ["x", "x"], ["c"]),
                              helper.make_node("Relu", ["c"], ["y"])], {"x": [2]}, ["y"])
-    assert ops(fuse_activations(import_onnx(not_fusing))) == ["Mul", "Relu"]
+    assert ops(fuse_activations(import_onnx(not_fusing))) == ["Sub", "Relu"]
 
 
 # ---- fold_bias, fold_constants, remove_dead, remove_identity -------------------------

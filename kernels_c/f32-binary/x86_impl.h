@@ -15,7 +15,7 @@
                                   float bs, float *y, pnn_activation act) {                      \
     const VEC alpha = VSET1(act.alpha), beta = VSET1(act.beta);                                   \
     const VEC av = VSET1(as), bv = VSET1(bs);                                                     \
-    const int vec_act = act.kind != PNN_ACT_SIGMOID && act.kind != PNN_ACT_TANH;                  \
+    const int vec_act = !pnn_act_needs_scalar_pass(act.kind);                                     \
     const int akind = vec_act ? act.kind : PNN_ACT_NONE;                                          \
     for (size_t i = 0; i < n; i += W) {                                                           \
       const size_t m = n - i < W ? n - i : W;                                                     \

@@ -55,40 +55,28 @@ typedef void (*gemv_block_fn)(size_t panels, size_t groups, size_t K, const int8
 typedef void (*gemv_tile_fn)(size_t groups, size_t K, const int8_t *w, const uint8_t *x, size_t ldx, int32_t *y,
                              size_t ldy, const int32_t *shift);
 
-/* Per-block data a variant stores after its weights (pack.h's layout stays the same):
- * an int32 shift per row (rounded up to whole panels) and a byte per block, nonzero
- * where the block must run `exact_block` instead of the fast hooks. */
-typedef struct gemv_extra {
-  const int32_t *shift;
-  const uint8_t *exact;
-  gemv_block_fn exact_block;
-} gemv_extra;
-
 /* The run of every variant, block-outer: a block of 4 panels (4 * lanes rows of W, at
  * most 4 * lanes * K bytes) is read from memory once and serves every row of x from
  * cache, `row_tile` rows at a time (`tile`) where the block is full, else one by one
- * (`full`: block_fn specialized for 4 panels, `part`: any count). `extra` may be NULL.
+ * (`full`: block_fn specialized for 4 panels, `part`: any count). `shift` (an int32 per
+ * row, rounded up to whole panels) is NULL for variants without one.
  * Inlined into each variant, so the hooks are direct calls compiled for its ISA. */
 static inline void gemv_drive(size_t N, size_t K, const void *packed, size_t rows, const uint8_t *x, size_t ldx,
                               int32_t *y, size_t ldy, size_t lanes, size_t group, size_t row_tile,
-                              gemv_block_fn full, gemv_block_fn part, gemv_tile_fn tile, const gemv_extra *extra) {
+                              gemv_block_fn full, gemv_block_fn part, gemv_tile_fn tile, const int32_t *shift) {
   const size_t groups = gemv_round_up(K, group) / group, panels = gemv_round_up(N, lanes) / lanes;
   for (size_t p0 = 0; p0 < panels; p0 += GEMV_BLOCK_PANELS) {
     const size_t p = panels - p0 < GEMV_BLOCK_PANELS ? panels - p0 : GEMV_BLOCK_PANELS;
     const size_t width = N - p0 * lanes; /* rows of W from here on */
     const int8_t *block = (const int8_t *)packed + p0 * lanes * groups * group;
     int32_t *yb = y + p0 * lanes;
-    const int32_t *shift = extra ? extra->shift + p0 * lanes : NULL;
+    const int32_t *block_shift = shift ? shift + p0 * lanes : NULL;
     size_t r = 0;
-    if (extra && extra->exact[p0 / GEMV_BLOCK_PANELS]) {
-      for (; r < rows; ++r) extra->exact_block(p, groups, K, block, x + r * ldx, width, yb + r * ldy, NULL);
-      continue;
-    }
     if (p == GEMV_BLOCK_PANELS && width >= GEMV_BLOCK_PANELS * lanes) {
-      for (; r + row_tile <= rows; r += row_tile) tile(groups, K, block, x + r * ldx, ldx, yb + r * ldy, ldy, shift);
+      for (; r + row_tile <= rows; r += row_tile) tile(groups, K, block, x + r * ldx, ldx, yb + r * ldy, ldy, block_shift);
     }
     for (; r < rows; ++r) {
-      (p == GEMV_BLOCK_PANELS ? full : part)(p, groups, K, block, x + r * ldx, width, yb + r * ldy, shift);
+      (p == GEMV_BLOCK_PANELS ? full : part)(p, groups, K, block, x + r * ldx, width, yb + r * ldy, block_shift);
     }
   }
 }

@@ -45,7 +45,7 @@ extern "C" {
 
 /* The newest .pnn format version this runtime reads. */
 #define PNN_VERSION_MAJOR 1
-#define PNN_VERSION_MINOR 13
+#define PNN_VERSION_MINOR 14
 /* The runtime's own release (the Python package's version; a test keeps them equal). */
 #define PNN_RUNTIME_VERSION "0.1.0"
 #define PNN_MAX_RANK 8

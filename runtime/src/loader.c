@@ -721,6 +721,11 @@ static pnn_status check_node_versions(const pnn_model *m, pnn_error *error) {
                            "node %u \"%s\" (Conv) has a residual input, which a version 1.%u file cannot hold "
                            "(1.13+)", (unsigned)n, node->name, (unsigned)m->version_minor);
     }
+    if (node->op == PNN_OP_MUL && pnn_node_attr(node, "act") != NULL && m->version_minor < 14) {
+      return pnn_set_error(error, PNN_ERR_FORMAT,
+                           "node %u \"%s\" (Mul) has a fused activation, which a version 1.%u file cannot hold "
+                           "(1.14+)", (unsigned)n, node->name, (unsigned)m->version_minor);
+    }
     const pnn_tensor *weights = node->n_inputs > 1 ? pnn_input_tensor(m, node, 1) : NULL;
     if (node->op == PNN_OP_LSTM && weights != NULL && weights->dtype == PNN_DTYPE_S8 && m->version_minor < 12) {
       return pnn_set_error(error, PNN_ERR_FORMAT,

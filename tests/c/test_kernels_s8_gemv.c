@@ -2,10 +2,10 @@
  *   1. the scalar reference equals a naive int64 loop on awkward sizes (N and K of 1,
  *      panel and block tails, odd K past every quad and pair, 1 to 5 rows of x with
  *      strides wider than K and N) for every kind of weights in `fill`: all of s8, the
- *      extremes 127 / -128 against x = 255 (worst cases for saturating sums), [-127, 127]
- *      (AVX2's vpmaddubsw path) with x over all of u8 or only 0 and 255 (|x - 128| = 128
- *      and 127, its largest pairs), and [-127, 127] with one -128 planted (a matrix
- *      whose blocks take both AVX2 paths);
+ *      extremes 127 / -128 against x = 255 (worst cases for saturating sums) and against
+ *      x = 0 (AVX2's complemented weights against |x - 128| = 128: its pairs of -32768
+ *      and 32512), [-127, 127] with x over all of u8 or only 0 and 255, and [-127, 127]
+ *      with one -128 planted;
  *   2. every SIMD variant this CPU can run equals the reference exactly and writes
  *      nothing past N in any row;
  *   3. pnn_s8_gemv_select picks the best usable variant.
@@ -38,13 +38,14 @@ static int32_t *run_kernel(const pnn_s8_gemv_kernel *kernel, size_t N, size_t K,
   return y;
 }
 
-typedef enum fill { FILL_S8, FILL_EXTREME, FILL_NO_MIN, FILL_NO_MIN_EDGES, FILL_ONE_MIN, FILL_COUNT } fill;
+typedef enum fill { FILL_S8, FILL_EXTREME, FILL_EXTREME_X0, FILL_NO_MIN, FILL_NO_MIN_EDGES, FILL_ONE_MIN, FILL_COUNT } fill;
 
 static void fill_case(rng *r, fill kind, size_t N, size_t K, int8_t *W, size_t nx, uint8_t *x) {
   for (size_t i = 0; i < N * K; ++i) {
     switch (kind) {
       case FILL_S8: W[i] = (int8_t)rng_range(r, -128, 127); break;
-      case FILL_EXTREME: W[i] = (int8_t)(rng_below(r, 2) ? 127 : -128); break;
+      case FILL_EXTREME:
+      case FILL_EXTREME_X0: W[i] = (int8_t)(rng_below(r, 2) ? 127 : -128); break;
       case FILL_NO_MIN_EDGES: W[i] = (int8_t)(rng_below(r, 2) ? 127 : -127); break;
       default: W[i] = (int8_t)rng_range(r, -127, 127); break;
     }
@@ -53,6 +54,7 @@ static void fill_case(rng *r, fill kind, size_t N, size_t K, int8_t *W, size_t n
   for (size_t i = 0; i < nx; ++i) {
     switch (kind) {
       case FILL_EXTREME: x[i] = 255; break;
+      case FILL_EXTREME_X0: x[i] = 0; break;
       case FILL_NO_MIN_EDGES: x[i] = rng_below(r, 2) ? 255 : 0; break;
       default: x[i] = (uint8_t)rng_below(r, 256); break;
     }

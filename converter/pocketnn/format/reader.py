@@ -510,6 +510,9 @@ def _check_node_versions(header: PnnHeader, tensors: list[PnnTensor], nodes: lis
                 and header.version_minor < spec.MINOR_CONV_RESIDUAL:
             raise PnnFormatError(f'node {index} "{node.name}" (Conv) has a residual input, which a version '
                                  f"1.{header.version_minor} file cannot hold (1.{spec.MINOR_CONV_RESIDUAL}+)")
+        if node.op == "Mul" and "act" in node.attrs and header.version_minor < spec.MINOR_MUL_ACTIVATION:
+            raise PnnFormatError(f'node {index} "{node.name}" (Mul) has a fused activation, which a version '
+                                 f"1.{header.version_minor} file cannot hold (1.{spec.MINOR_MUL_ACTIVATION}+)")
 
 
 def read_pnn(data: bytes | bytearray | memoryview) -> PnnFile:

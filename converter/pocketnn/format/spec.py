@@ -14,7 +14,7 @@ from pocketnn.ir import DType
 
 MAGIC = b"PNN\0"
 VERSION_MAJOR = 1
-VERSION_MINOR = 13
+VERSION_MINOR = 14
 # The oldest minor version that can hold each feature: the writer stamps a file with the
 # lowest version its contents need, so files without 1.1 features stay readable by 1.0.
 MINOR_GROUP_SPARSE = 1
@@ -35,6 +35,7 @@ MINOR_B1_DELTA = 10  # encoding 5: b1 rows stored as tree deltas
 MINOR_DEQUANTIZE_BIAS = 11  # DequantizeLinear (op code 81) with a bias input
 MINOR_INT8_RECURRENCE = 12  # LSTM (op code 112) with s8 W and R, their scales and zero points
 MINOR_CONV_RESIDUAL = 13  # Conv (op code 1) with a residual input R added before the activation
+MINOR_MUL_ACTIVATION = 14  # Mul (op code 32) with a fused activation (act, act_alpha, act_beta)
 
 # magic, major, minor, checksum, header_size, file_size, n_meta, n_tensors, n_nodes,
 # n_inputs, n_outputs, reserved, data_offset, data_size

@@ -481,6 +481,8 @@ def write_pnn(graph: Graph, sparse16: bool = True, narrow_ints: bool = True, sho
             minor = max(minor, spec.MINOR_INT8_RECURRENCE)
         if node.op == "Conv" and len(node.inputs) > 3 and node.inputs[3]:
             minor = max(minor, spec.MINOR_CONV_RESIDUAL)
+        if node.op == "Mul" and "act" in node.attrs:
+            minor = max(minor, spec.MINOR_MUL_ACTIVATION)
     for name in graph.inputs:
         structure.pack("i", ids[name])
     for name in graph.outputs:

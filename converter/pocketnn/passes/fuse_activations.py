@@ -1,5 +1,5 @@
-"""Fuses an element-wise activation into the Conv/ConvTranspose/Gemm/MatMul/Add before
-it (attributes act, act_alpha, act_beta of docs/OPS.md), and Swish/SiLU written as
+"""Fuses an element-wise activation into the Conv/ConvTranspose/Gemm/MatMul/Add/Mul
+before it (attributes act, act_alpha, act_beta of docs/OPS.md), and Swish/SiLU written as
 Mul(x, Sigmoid(x)) (YOLOv5+, EfficientNet, ddddocr) as the activation "swish"."""
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from pocketnn.passes.graph_utils import (
     producer_map,
 )
 
-_FUSING_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul", "Add")
+# Mul (format 1.14): the dequantizing scale Mul before a Swish in onnxruntime's
+# quantize_dynamic output (ddddocr), so the Sigmoid and the Mul pass over x go.
+_FUSING_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Mul")
 # The activations that may fuse across a rounding point (ir.Graph.rounding_points).
 _CLAMPS = (ACTIVATIONS["relu"], ACTIVATIONS["clip"])
 

@@ -84,7 +84,7 @@ def evaluate(node: Node, inputs: list[np.ndarray], out_shapes: list[tuple[int, .
         return [_UNARY[op](x, node)]
     if op in _BINARY:
         y = _BINARY[op](x, inputs[1].astype(np.float64))
-        return [apply_fused_activation(y, node) if op == "Add" else y]
+        return [apply_fused_activation(y, node) if op in ("Add", "Mul") else y]
     if op == "Reshape":
         return [x.reshape(out_shapes[0])]
     if op == "Transpose":

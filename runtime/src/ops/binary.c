@@ -6,7 +6,8 @@
  * merged dim becomes the row. Same shapes give a single row; a scalar gives one
  * vector-scalar row; a per-channel [C,1,1] against [N,C,H,W] gives N*C vector-scalar
  * rows of H*W; a trailing vector gives vector-vector rows with the vector's stride 0.
- * On x86 the rows run through the AVX2/AVX-512 kernels with Add's activation fused;
+ * On x86 the rows run through the AVX2/AVX-512 kernels with Add's or Mul's activation
+ * fused (Mul's from format 1.14: a Swish after a dequantizing scale Mul);
  * large outputs are split across the pool in fixed element ranges. Integer inputs (Add,
  * Sub, Mul, Div, Max, Min on s8/u8/s32/s64: shape arithmetic that did not fold) run on
  * the value-type loops of value_binary.c. */
@@ -18,7 +19,7 @@ enum row_mode { ROW_VV = 0, ROW_VS = 1, ROW_SV = 2 };
 
 typedef struct binary_plan {
   int kind;                /* enum pnn_binary_kind */
-  pnn_activation act;      /* Add only */
+  pnn_activation act;      /* Add and Mul only */
   int row_mode;            /* enum row_mode */
   size_t row_len;          /* elements per row (the last merged dim) */
   size_t rows;             /* product of outer_dims; 0 for an empty output */
@@ -142,7 +143,7 @@ pnn_status pnn_op_binary_prepare(pnn_model *model, pnn_node *node, pnn_error *er
   if ((st = pnn_check_output_shape(model, node, 0, rank, dims, error)) != PNN_OK) return st;
 
   pnn_activation act = {PNN_ACT_NONE, 0.0f, 0.0f};
-  if (kind == PNN_BINARY_ADD) {
+  if (kind == PNN_BINARY_ADD || kind == PNN_BINARY_MUL) {
     int64_t act_kind = 0;
     st = pnn_ew_attr_int(node, "act", 0, PNN_ACT_NONE, PNN_ACT_COUNT - 1, &act_kind, error);
     if (st == PNN_OK) st = pnn_ew_attr_float(node, "act_alpha", 0.0f, &act.alpha, error);
@@ -151,7 +152,7 @@ pnn_status pnn_op_binary_prepare(pnn_model *model, pnn_node *node, pnn_error *er
     act.kind = (int)act_kind;
   } else if (pnn_node_attr(node, "act")) {
     return pnn_set_error(error, PNN_ERR_UNSUPPORTED,
-                         "node '%s': a fused activation is only supported on Add", node->name);
+                         "node '%s': a fused activation is only supported on Add and Mul", node->name);
   }
 
   binary_plan *plan = calloc(1, sizeof(*plan));

@@ -61,6 +61,7 @@ typedef struct dynq_job {
   int32_t *y;
   const pnn_run_context *ctx;
   size_t col_chunks;
+  const int32_t *x_sums; /* MatMulInteger on the s8-gemv: sum_k x per row of A */
 } dynq_job;
 
 /* ---- DynamicQuantizeLinear ------------------------------------------------------ */
@@ -381,21 +382,25 @@ static void matmul_task(void *context, size_t task, size_t thread) {
 
 /* One chunk of DYNQ_GEMV_CHUNK output channels for every row of A, straight into Y. */
 static void matmul_gemv_task(void *context, size_t task, size_t thread) {
+  (void)thread;
   const dynq_job *job = context;
   const dynq_params *p = job->p;
   const size_t m0 = task * DYNQ_GEMV_CHUNK, count = p->out_c - m0 < DYNQ_GEMV_CHUNK ? p->out_c - m0 : DYNQ_GEMV_CHUNK;
-  int32_t *x_sums = (int32_t *)pnn_nn_thread_scratch(job->ctx, thread);
-  for (size_t r = 0; r < p->rows; ++r) {
-    int32_t sum = 0;
-    for (size_t i = 0; i < p->k && p->any_w_zero; ++i) sum += job->x[r * p->k + i];
-    x_sums[r] = sum;
-  }
   int32_t *y = job->y + m0;
   p->gemv->run(count, p->k, p->packed + task * p->packed_stride, p->rows, job->x, p->k, y, p->out_c);
   for (size_t r = 0; r < p->rows; ++r) {
     for (size_t m = 0; m < count; ++m) {
-      y[r * p->out_c + m] = corrected(p, y[r * p->out_c + m], m0 + m, job->x_zero, x_sums[r]);
+      y[r * p->out_c + m] = corrected(p, y[r * p->out_c + m], m0 + m, job->x_zero, job->x_sums[r]);
     }
+  }
+}
+
+/* sum_k x of each row of A (0 when every zw is 0), once per run for every task. */
+static void row_sums(const dynq_params *p, const uint8_t *x, int32_t *sums) {
+  for (size_t r = 0; r < p->rows; ++r) {
+    int32_t sum = 0;
+    for (size_t i = 0; i < p->k && p->any_w_zero; ++i) sum += x[r * p->k + i];
+    sums[r] = sum;
   }
 }
 
@@ -425,6 +430,10 @@ void pnn_op_matmul_integer_run(const pnn_model *model, const pnn_node *node, con
   (void)model;
   dynq_job job = new_job(node, in, out, ctx);
   if (job.p->gemv) {
+    /* thread 0's scratch: no task writes it, so every thread can read the sums */
+    int32_t *sums = pnn_nn_thread_scratch(ctx, 0);
+    row_sums(job.p, job.x, sums);
+    job.x_sums = sums;
     pnn_parallel_for(ctx->pool, pnn_nn_div_up(job.p->out_c, DYNQ_GEMV_CHUNK), matmul_gemv_task, &job);
   } else {
     pnn_parallel_for(ctx->pool, pnn_nn_div_up(job.p->rows, job.p->chunk), matmul_task, &job);
