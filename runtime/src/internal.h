@@ -171,6 +171,11 @@ enum pnn_op_code {
 const pnn_op_def *pnn_op_lookup(uint16_t code);
 
 /* ---- helpers (runtime/src/attrs.c, errors.c, shapes.c) ---------------------- */
+/* A block of at least `size` bytes, freed with free(); NULL when out of memory. From
+ * 2 MiB up on Linux it starts on a 2 MiB boundary and is advised onto transparent huge
+ * pages (large_alloc.c): for the session arena, model bytes and prepared weights. */
+void *pnn_alloc_large(size_t size);
+
 pnn_status pnn_set_error(pnn_error *error, pnn_status status, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))

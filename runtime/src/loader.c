@@ -863,7 +863,7 @@ static pnn_status finish_load(pnn_model *m, const pnn_load_options *options, pnn
 /* A copy of `size` bytes at a 64-byte aligned address inside a fresh block. */
 static void *aligned_copy(const void *src, size_t size, void **block) {
   if (size > SIZE_MAX - DATA_ALIGNMENT) return NULL;
-  *block = malloc(size + DATA_ALIGNMENT - 1);
+  *block = pnn_alloc_large(size + DATA_ALIGNMENT - 1);
   if (*block == NULL) return NULL;
   uintptr_t at = ((uintptr_t)*block + DATA_ALIGNMENT - 1) & ~(uintptr_t)(DATA_ALIGNMENT - 1);
   if (size > 0 && src != NULL) memcpy((void *)at, src, size);

@@ -14,7 +14,7 @@
 
 struct pnn_session {
   const pnn_model *model;
-  void *block;        /* what malloc returned */
+  void *block;        /* what pnn_alloc_large returned */
   uint8_t *arena;     /* 64-byte aligned start of the activations */
   uint8_t *scratch;   /* after the arena, 64-byte aligned; NULL when no op needs it */
   pnn_run_context context;
@@ -66,8 +66,9 @@ pnn_status pnn_session_create_with_options(const pnn_model *model, const pnn_ses
   s->model = model;
   s->pool = pool;
   atomic_flag_clear_explicit(&s->running, memory_order_relaxed);
-  /* calloc: inputs start as zeros, and no uninitialized memory is ever read. */
-  s->block = calloc(1, arena + scratch + SESSION_ALIGNMENT);
+  /* Zeroed: inputs start as zeros, and no uninitialized memory is ever read. */
+  s->block = pnn_alloc_large(arena + scratch + SESSION_ALIGNMENT);
+  if (s->block != NULL) memset(s->block, 0, arena + scratch + SESSION_ALIGNMENT);
   s->in = calloc(model->max_node_io + 1u, sizeof(*s->in));
   s->out = calloc(model->max_node_io + 1u, sizeof(*s->out));
   const int profile = options != NULL && options->profile;

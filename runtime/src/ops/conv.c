@@ -436,7 +436,7 @@ pnn_status pnn_op_conv_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   if (!pnn_nn_align(sizeof(conv_params), &head) || extra > SIZE_MAX - head - PNN_NN_ALIGN) {
     return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (Conv): weights too large", node->name);
   }
-  conv_params *params = malloc(head + extra + PNN_NN_ALIGN - 1);
+  conv_params *params = pnn_alloc_large(head + extra + PNN_NN_ALIGN - 1);
   if (!params) return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node \"%s\" (Conv): out of memory", node->name);
   void *tail = pnn_nn_aligned_tail(params, head); /* the prepared weights */
   if (p.path == CONV_PATH_WINOGRAD) {

@@ -202,7 +202,7 @@ pnn_status pnn_op_gemm_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   p.bias_offset = scratch;
   if (bias_vector && !c_const && !pnn_nn_add(scratch, bias_bytes, &scratch)) goto too_large;
 
-  gemm_params *params = malloc(block);
+  gemm_params *params = pnn_alloc_large(block);
   if (!params) return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node \"%s\" (Gemm): out of memory", node->name);
   unsigned char *base = (unsigned char *)params;
   if (pack_b) {

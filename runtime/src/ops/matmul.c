@@ -104,7 +104,7 @@ pnn_status pnn_op_matmul_prepare(pnn_model *model, pnn_node *node, pnn_error *er
       (pb && !pnn_packed_gemm_bytes(p.k, p.n, &block)) || !pnn_nn_add(block, header, &block)) {
     return pnn_set_error(error, PNN_ERR_SHAPE, "node \"%s\" (MatMul): operands too large", node->name);
   }
-  matmul_params *params = malloc(block);
+  matmul_params *params = pnn_alloc_large(block);
   if (!params) return pnn_set_error(error, PNN_ERR_OUT_OF_MEMORY, "node \"%s\" (MatMul): out of memory", node->name);
   if (as_rows) {
     float *packed = (float *)((unsigned char *)params + header);
