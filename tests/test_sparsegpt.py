@@ -19,6 +19,7 @@ from pocketnn.sparsity.prune import expand_mask, keep_count, n_groups
 from pocketnn.sparsity.reconstruct import (Pruned, Stats, get_bias, im2col, input_columns, obs_refit, prune_layer,
                                            refit, relative_error)
 from pocketnn.sparsity.sparsegpt import sparsegpt_prune
+from pocketnn.sparsity.subset_solve import SubsetSolver
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 RNG = np.random.default_rng(11)
@@ -80,7 +81,7 @@ def test_sparsegpt_keeps_exactly_the_units_asked_in_group_masks(rows: int, chann
     stats = _stats(x)
     w0 = np.hstack([RNG.standard_normal((rows, channels * kernel)), RNG.standard_normal((rows, 1))])
     hessian = stats.h + 1e-3 * np.eye(len(stats.h))
-    mask, weights = sparsegpt_prune(w0, hessian, layer, group, sparsity)
+    mask, weights = sparsegpt_prune(w0, SubsetSolver(hessian), layer, group, sparsity)
     assert mask.shape == (n_groups(rows, group), channels)
     assert int(mask.sum()) == keep_count(mask.size, sparsity)
     keep = expand_mask(mask, rows, group, kernel)

@@ -388,7 +388,7 @@ def _sparsegpt_mask(item: Pruned, w0: np.ndarray, stats: Stats, ridge: float) ->
     layer = item.layer
     target = refit(w0, np.ones((layer.rows, layer.cols), dtype=bool), layer.rows, stats, ridge)
     solver = stats.solver(ridge_damping(stats, layer.cols, ridge))
-    return sparsegpt_prune(target, solver.a, layer, item.group, item.sparsity, solver.inverse())
+    return sparsegpt_prune(target, solver, layer, item.group, item.sparsity)
 
 
 # Gradual OBS solves one kept-column system per group and step: about groups x cols^3.
