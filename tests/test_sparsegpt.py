@@ -165,3 +165,22 @@ def test_kxk_units_on_real_inputs(digits_layers) -> None:
     assert errors["best"][1] <= errors["magnitude"][1] + 1e-12, errors
     assert errors["obs"][1] <= errors["magnitude"][1] * 1.05, errors
     assert all(after < before < 1.5 for before, after in errors.values()), errors
+
+
+def test_sparsegpt_without_the_refit_keeps_its_mask_and_own_weights(digits_layers) -> None:
+    """exact=False (the allocation's cheaper sensitivity): the same mask as the exact
+    call, and the sweep's own weights: no better than the refit, better than the mask
+    left uncompensated."""
+    _, _, stats = digits_layers
+    layer = Layer("kxk", "convkxk", "w", None, 32, 32, 9, False)
+    dense, bias = RNG.standard_normal((32, 32 * 9)) / 16, RNG.standard_normal(32) * 0.1
+    results = {}
+    with single_thread_blas():
+        for exact in (True, False):
+            item = Pruned(layer, dense, bias, 0.7, 2)
+            results[exact] = (prune_layer(item, stats["kxk"], RIDGE, 8, "sparsegpt", exact=exact), item.mask)
+    (_, before, exact_error), exact_mask = results[True]
+    (weights, _, proxy_error), proxy_mask = results[False]
+    assert np.array_equal(exact_mask, proxy_mask)
+    assert np.all(weights[:, :-1][~expand_mask(proxy_mask, 32, 2, 9)] == 0)
+    assert exact_error <= proxy_error + 1e-12 < before
