@@ -1,11 +1,12 @@
 """OBS pruning cost on one wide layer: CPU time of `prune_layer` (gradual OBS mask + refit)
 on one layer of a 224x224 reference model, calibrated on scikit-image photo crops, and
-the result's relative output error. With --old FILE (a copy of an earlier
+the result's relative output error. --proxy also times the allocation's cheaper call
+(prune_layer exact=False: a SparseGPT mask keeps its own weights, no refit). With --old FILE (a copy of an earlier
 converter/pocketnn/sparsity/reconstruct.py) the same layer and statistics go through
 that version too, and the table shows the two masks' agreement and weight difference.
 
     python bench/bench_obs_layer.py [--model mobilenet_v1] [--layer NAME] [--samples 16]
-        [--sparsity 0.7] [--old /tmp/reconstruct_old.py]
+        [--sparsity 0.7] [--proxy] [--old /tmp/reconstruct_old.py]
 
 Time is thread CPU time (time.thread_time) with BLAS on one thread: honest on a shared host.
 """
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("--sparsity", type=float, default=0.7)
     parser.add_argument("--group", type=int, default=4)
     parser.add_argument("--old", default=None)
+    parser.add_argument("--proxy", action="store_true")
     args = parser.parse_args()
     graph = run_passes(import_onnx(MODELS[args.model]()))
     layers = find_layers(graph)
@@ -63,11 +65,13 @@ def main() -> None:
         print(f"{args.model} {layer.node}: {layer.rows}x{layer.cols} ({layer.kind}), {stats.samples} input "
               f"columns, G={args.group}, sparsity {args.sparsity}")
         results = {}
-        for label, module in (("new", reconstruct), *((("old", _load(args.old)),) if args.old else ())):
+        runs = [("new", reconstruct, {}), *((("new, exact=False", reconstruct, {"exact": False}),) if args.proxy else ()),
+                *((("old", _load(args.old), {}),) if args.old else ())]
+        for label, module, options in runs:
             item = module.Pruned(layer, weight_matrix(graph, layer).copy(), reconstruct.get_bias(graph, layer),
                                  args.sparsity, args.group)
             start = time.thread_time()
-            w, before, after = module.prune_layer(item, stats)
+            w, before, after = module.prune_layer(item, stats, **options)
             seconds = time.thread_time() - start
             results[label] = (item.mask, w)
             print(f"{label}: {seconds:.2f} s CPU, relative error {before:.5f} -> {after:.5f}")

@@ -19,6 +19,7 @@ from pocketnn.sparsity.prune import expand_mask, keep_count, n_groups
 from pocketnn.sparsity.reconstruct import (Pruned, Stats, get_bias, im2col, input_columns, obs_refit, prune_layer,
                                            refit, relative_error)
 from pocketnn.sparsity.sparsegpt import sparsegpt_prune
+from pocketnn.sparsity.subset_solve import SubsetSolver
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 RNG = np.random.default_rng(11)
@@ -80,7 +81,7 @@ def test_sparsegpt_keeps_exactly_the_units_asked_in_group_masks(rows: int, chann
     stats = _stats(x)
     w0 = np.hstack([RNG.standard_normal((rows, channels * kernel)), RNG.standard_normal((rows, 1))])
     hessian = stats.h + 1e-3 * np.eye(len(stats.h))
-    mask, weights = sparsegpt_prune(w0, hessian, layer, group, sparsity)
+    mask, weights = sparsegpt_prune(w0, SubsetSolver(hessian), layer, group, sparsity)
     assert mask.shape == (n_groups(rows, group), channels)
     assert int(mask.sum()) == keep_count(mask.size, sparsity)
     keep = expand_mask(mask, rows, group, kernel)
@@ -164,3 +165,22 @@ def test_kxk_units_on_real_inputs(digits_layers) -> None:
     assert errors["best"][1] <= errors["magnitude"][1] + 1e-12, errors
     assert errors["obs"][1] <= errors["magnitude"][1] * 1.05, errors
     assert all(after < before < 1.5 for before, after in errors.values()), errors
+
+
+def test_sparsegpt_without_the_refit_keeps_its_mask_and_own_weights(digits_layers) -> None:
+    """exact=False (the allocation's cheaper sensitivity): the same mask as the exact
+    call, and the sweep's own weights: no better than the refit, better than the mask
+    left uncompensated."""
+    _, _, stats = digits_layers
+    layer = Layer("kxk", "convkxk", "w", None, 32, 32, 9, False)
+    dense, bias = RNG.standard_normal((32, 32 * 9)) / 16, RNG.standard_normal(32) * 0.1
+    results = {}
+    with single_thread_blas():
+        for exact in (True, False):
+            item = Pruned(layer, dense, bias, 0.7, 2)
+            results[exact] = (prune_layer(item, stats["kxk"], RIDGE, 8, "sparsegpt", exact=exact), item.mask)
+    (_, before, exact_error), exact_mask = results[True]
+    (weights, _, proxy_error), proxy_mask = results[False]
+    assert np.array_equal(exact_mask, proxy_mask)
+    assert np.all(weights[:, :-1][~expand_mask(proxy_mask, 32, 2, 9)] == 0)
+    assert exact_error <= proxy_error + 1e-12 < before

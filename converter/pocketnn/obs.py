@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from scipy.linalg import lapack
 
 # Replaces column `i` ([G, R], the current weights) by the values it keeps.
 ColumnFix = Callable[[int, np.ndarray], np.ndarray]
@@ -25,9 +26,26 @@ ColumnFix = Callable[[int, np.ndarray], np.ndarray]
 BlockStart = Callable[[np.ndarray, int, int], None]
 
 
+def spd_inverse(matrices: np.ndarray) -> np.ndarray:
+    """The inverse of each symmetric positive definite matrix in [..., K, K], exactly
+    symmetric: LAPACK's Cholesky and its inverse (potrf + potri), half the flops of a
+    general inverse. The one inverse of GPTQ's and the sparsity refit's Hessians."""
+    a = np.asarray(matrices, dtype=np.float64)
+    out = np.empty_like(a)
+    for index in np.ndindex(a.shape[:-2]):
+        factor, info = lapack.dpotrf(a[index], lower=1, clean=1)
+        if info == 0:
+            factor, info = lapack.dpotri(factor, lower=1)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"dpotrf/dpotri failed ({info}): not positive definite")
+        lower = np.tril(factor)
+        out[index] = lower + np.tril(lower, -1).T
+    return out
+
+
 def inverse_cholesky(hessians: np.ndarray) -> np.ndarray:
     """Upper U [..., K, K] with hessians^-1 = U^T U (hessians already dampened)."""
-    return upper_cholesky(np.linalg.inv(hessians))
+    return upper_cholesky(spd_inverse(hessians))
 
 
 def upper_cholesky(inverse: np.ndarray) -> np.ndarray:

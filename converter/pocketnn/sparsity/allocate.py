@@ -83,9 +83,10 @@ def layer_statistics(dense: Graph, layer: Layer, feeds: Sequence[dict[str, np.nd
 def prune_alone(dense: Graph, layer: Layer, group: int, stats: Stats, sparsity: float, ridge: float, steps: int,
                 method: str) -> Graph:
     """A copy of `dense` with only `layer` pruned to `sparsity` in groups of `group`
-    (mask by `method`, kept weights refit on its dense inputs' `stats`)."""
+    (mask by `method`, kept weights refit on its dense inputs' `stats`; a SparseGPT
+    mask keeps its own weights: prune_layer's exact=False, the sensitivity's proxy)."""
     item = Pruned(layer, weight_matrix(dense, layer).copy(), get_bias(dense, layer), sparsity, group)
-    w, _, _ = prune_layer(item, stats, ridge, steps, method)
+    w, _, _ = prune_layer(item, stats, ridge, steps, method, exact=False)
     assert item.mask is not None
     keep = expand_mask(item.mask, layer.rows, item.group, layer.kernel)
     g = copy_graph(dense)

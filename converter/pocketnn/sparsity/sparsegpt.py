@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pocketnn.obs import sweep, upper_cholesky
+from pocketnn.obs import sweep
 from pocketnn.sparsity.layers import Layer
 from pocketnn.sparsity.prune import keep_count, n_groups
+from pocketnn.sparsity.subset_solve import SubsetSolver
 
 BLOCK = 128
 
@@ -58,18 +59,17 @@ def _block_quotas(weights: np.ndarray, inverse: np.ndarray, layer: Layer, group:
     return [int(per_channel[c:c + channels_per_block].sum()) for c in range(0, channels, channels_per_block)]
 
 
-def sparsegpt_prune(target: np.ndarray, hessian: np.ndarray, layer: Layer, group: int,
-                    sparsity: float, inverse: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def sparsegpt_prune(target: np.ndarray, hessian: SubsetSolver, layer: Layer, group: int,
+                    sparsity: float) -> tuple[np.ndarray, np.ndarray]:
     """(kept units [n_groups, channels], pruned weights like `target`) for the layer's
     dense optimum `target` [rows, cols (+1 bias column)] and the dampened Hessian of the
-    same width (module doc), or its inverse when already known. Exactly
-    keep_count(units, sparsity) units are kept."""
+    same width (module doc; its solver caches the inverse and the inverse's Cholesky
+    factor for every sparsity tried). Exactly keep_count(units, sparsity) units are kept."""
     k, channels, rows = layer.kernel, layer.channels, layer.rows
     cols = channels * k
     channels_per_block = max(1, BLOCK // k)
-    inverse = np.linalg.inv(hessian) if inverse is None else inverse
-    quotas = _block_quotas(target, inverse, layer, group, sparsity, channels_per_block)
-    upper = upper_cholesky(inverse[None])
+    quotas = _block_quotas(target, hessian.inverse(), layer, group, sparsity, channels_per_block)
+    upper = hessian.inverse_upper()[None]
     weights = np.array(target, dtype=np.float64)[None]
     keep = np.ones(target.shape, dtype=bool)
     mask = np.ones((n_groups(rows, group), channels), dtype=bool)

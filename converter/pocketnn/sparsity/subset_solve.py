@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve, cholesky, lapack, solve_triangular
 
+from pocketnn.obs import spd_inverse, upper_cholesky
+
 
 def _lower_inverse(a: np.ndarray) -> np.ndarray:
     """L^-1 for A = L L^T (A symmetric positive definite): A^-1 = L^-T L^-1."""
@@ -43,17 +45,18 @@ class SubsetSolver:
 
     a: np.ndarray
     _inverse: np.ndarray | None = field(default=None, repr=False)
+    _inverse_upper: np.ndarray | None = field(default=None, repr=False)
 
     def inverse(self) -> np.ndarray:
         if self._inverse is None:
-            factor, info = lapack.dpotrf(self.a, lower=1, clean=1)
-            if info == 0:
-                factor, info = lapack.dpotri(factor, lower=1)
-            if info != 0:
-                raise np.linalg.LinAlgError(f"dpotrf/dpotri failed ({info})")
-            lower = np.tril(factor)
-            self._inverse = lower + np.tril(lower, -1).T
+            self._inverse = spd_inverse(self.a)
         return self._inverse
+
+    def inverse_upper(self) -> np.ndarray:
+        """Upper U with A^-1 = U^T U (SparseGPT's sweep; shared by its candidates)."""
+        if self._inverse_upper is None:
+            self._inverse_upper = upper_cholesky(self.inverse())
+        return self._inverse_upper
 
     def _use_downdate(self, kept: int) -> bool:
         pruned = len(self.a) - kept
