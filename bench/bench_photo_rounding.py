@@ -18,6 +18,7 @@ import time
 
 import onnx
 from bench_int8 import CALIB_PHOTOS, EVAL_PHOTOS, mixed_budget, photo_crops
+from bench_quant_methods import METHODS
 
 from pocketnn.conversion import convert_model
 from pocketnn.format.writer import write_pnn
@@ -27,10 +28,6 @@ from pocketnn.quantization.mixed import quantize_mixed
 from pocketnn.quantization.quantize_graph import quantize_static
 from pocketnn.reference_models import MODELS
 from pocketnn.verify import verify
-
-METHODS = {"nearest": ("nearest", False), "nearest + bias correction": ("nearest", True),
-           "GPTQ": ("gptq", False), "GPTQ + bias correction": ("gptq", True)}
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
