@@ -1,7 +1,8 @@
 """The second trained CNN (issue 14: a different architecture family than the repo's
 MobileNet-style fixture): dense 3x3 convolutions, a HardSwish/SqueezeExcite block and a
 Gemm head, trained on real MNIST digits by `scripts/train_digits_cnn.py --arch
-digits_conv3x3`. Float and int8 against onnxruntime on the 1000 held-out test digits."""
+digits_conv3x3`. Float, int8, int4, mixed int4/int8 and 70% sparsity against
+onnxruntime's float accuracy on the 1000 held-out test digits."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import pytest
 import pocketnn
 from pocketnn.conversion import convert_model, sparsity_options
 from pocketnn.datasets import accuracy, load_digits_fixture, predictions
+from pocketnn.ir import DType
+from pocketnn.quantization.mixed import packed_weights
 from support import sparse_int8_kernels_pay
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -122,3 +125,48 @@ def test_sparsity_70_with_int8_is_under_0_15x(sparse_70) -> None:
     assert zeros == pytest.approx(SPARSE_70, abs=0.01), sparse_70
     assert size <= 0.15, sparse_70  # issue 14's bounds
     assert acc >= recorded - 0.015, sparse_70
+
+
+# ------------------------- int4 and mixed int4/int8 at half of int8's weight bytes (issue 14)
+
+
+@pytest.fixture(scope="module")
+def low_bits(digits) -> dict[str, tuple[float, list[tuple[int, DType]]]]:
+    """{"int4", "mixed_half"}: (test accuracy, packed weights) of int4 (first and last
+    weighted layers int8) and of mixed at size budget 0.5 with the first and last layers
+    free, both at the default rounding (GPTQ + bias correction) on the 250 calibration
+    digits. The first conv (144 weights) and the Gemm (640) are small, yet with them int8
+    the smallest reachable size is 0.506 of int8's, and every layer's weight count is
+    even: exactly half needs first_last_int8=False and leaves one choice, every layer int4."""
+    images, labels = digits
+    calib = {"input": load_digits_fixture("calib", FIXTURES)[0]}
+    results = {}
+    for name, options in (("int4", {"quantize": "int4"}),
+                          ("mixed_half", {"quantize": "mixed", "size_budget": 0.5, "first_last_int8": False})):
+        data = pocketnn.convert(str(MODEL), calib=calib, quiet=True, **options)
+        model = pocketnn.Model(data)
+        results[name] = (accuracy(lambda x, m=model: m.run({"input": x})["logits"], images, labels),
+                         packed_weights(data))
+    return results
+
+
+def _int8_weight_bytes() -> int:
+    model = onnx.load(str(MODEL))
+    weights = {t.name: int(np.prod(t.dims)) for t in model.graph.initializer}
+    return sum(weights[n.input[1]] for n in model.graph.node if n.op_type in ("Conv", "Gemm"))
+
+
+def test_int4_loses_at_most_one_and_a_half_points(digits, reference, low_bits) -> None:
+    acc, weights = low_bits["int4"]
+    loss = np.mean(reference == digits[1]) - acc
+    assert loss <= 0.015, f"int4 loses {100 * loss:.1f} points"
+    dtypes = [dtype for _, dtype in weights]
+    assert dtypes[0] == dtypes[-1] == DType.S8 and set(dtypes[1:-1]) == {DType.S4}
+
+
+def test_mixed_at_half_the_int8_size_loses_at_most_one_point(digits, reference, low_bits) -> None:
+    acc, weights = low_bits["mixed_half"]
+    loss = np.mean(reference == digits[1]) - acc
+    assert loss <= 0.010, f"mixed at half of int8's weight bytes loses {100 * loss:.1f} points"
+    assert sum(size for size, _ in weights) <= 0.5 * _int8_weight_bytes()
+    assert {dtype for _, dtype in weights} == {DType.S4}

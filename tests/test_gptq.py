@@ -14,7 +14,7 @@ from pocketnn.format.writer import write_pnn
 from pocketnn.quantization.activations import QuantizationError
 from pocketnn.quantization.gptq import gptq_round, gptq_round_groups, output_mean_shift
 from pocketnn.quantization.quantize_graph import calibrate, quantize_graph, quantize_static, weight_bits
-from pocketnn.quantization.rounding import resolve_rounding
+from pocketnn.quantization.rounding import InputStatistics, WeightRounding, resolve_rounding
 from pocketnn.quantization.simulate_graph import simulate_graph
 from support import digits_float_setup
 
@@ -107,6 +107,19 @@ def test_bias_correction_removes_the_mean_output_shift() -> None:
     error = (w - q * scales[:, None]) @ x  # exact minus quantized output
     assert np.allclose(shift, error.mean(axis=1))
     assert np.abs((error - shift[:, None]).mean(axis=1)).max() < 1e-9
+
+
+def test_nearest_with_bias_correction_keeps_its_integers_and_corrects_the_mean() -> None:
+    x = _correlated_inputs(12, 3000) + 1.5
+    w = RNG.standard_normal((6, 12))
+    scales = np.abs(w).max(axis=1) / 7
+    q = _rtn(w, scales, 7).astype(np.int8)
+    stats = {"layer": InputStatistics((x @ x.T)[None], x.sum(axis=1)[None], x.shape[1])}
+    integers, shift = WeightRounding(stats, bias_correction=True, gptq=False).round("layer", w, q, scales, 4)
+    assert np.array_equal(integers, q)
+    corrected = q * scales[:, None] @ x + shift[:, None]  # the quantized layer, bias corrected
+    assert np.allclose(corrected.mean(axis=1), (w @ x).mean(axis=1))
+    assert not np.any(WeightRounding(stats, bias_correction=False, gptq=False).round("layer", w, q, scales, 4)[1])
 
 
 def test_auto_rounding_and_unknown_rounding() -> None:

@@ -2,7 +2,8 @@
 whose answer is known, and on the digits fixture: accuracy, the size budget in the
 packed file, first/last layers int8, the infeasible-budget error, the CLI and inspect,
 and half of int8's weight size with the first and last layers free (first_last_int8=False,
---int4-first-last)."""
+--int4-first-last) within 1 point of the float model's accuracy in onnxruntime (issue 14;
+the conv3x3 CNN's rows are in tests/test_digits_conv3x3.py)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ import numpy as np
 import pocketnn
 import pytest
 from pocketnn.cli import main
-from pocketnn.format.reader import read_pnn
 from pocketnn.format.writer import write_pnn
 from pocketnn.ir import Graph
 from pocketnn.quantization.activations import QuantizationError
-from pocketnn.quantization.mixed import LayerCost, quantize_mixed, solve_bits
+from pocketnn.datasets import digits_metadata
+from pocketnn.quantization.mixed import LayerCost, packed_weights, quantize_mixed, solve_bits
 from pocketnn.quantization.quantize_graph import quantize_static
 from pocketnn.quantization.simulate_graph import simulate_graph
 from support import digits_float_setup
@@ -26,9 +27,10 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # By default the digits CNN cannot reach 0.5: its first and last layers stay int8, so the
 # smallest size is 0.518 of int8's weight bytes; 0.6 makes the ILP choose.
 DIGITS_BUDGET = 0.6
-# Issue 5: mixed at half of int8's weight size within 1.5 points of float32. Reachable
-# only with the first and last layers free; every digits layer has an even weight count,
-# so exactly half leaves one choice, every layer int4.
+# Issue 14: mixed at half of int8's weight size loses at most 1 point against float32
+# (issue 5 asked for 1.5). Reachable only with the first and last layers free; every
+# digits layer has an even weight count, so exactly half leaves one choice, every layer
+# int4, which GPTQ (mixed's default rounding) keeps at float's accuracy.
 HALF = 0.5
 
 
@@ -86,18 +88,11 @@ def _accuracy(graph: Graph, images: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(simulate_graph(graph, {"input": images})["logits"].argmax(1) == labels))
 
 
-def _packed_weight_bytes(data: bytes) -> list[tuple[int, int]]:
-    """(bytes, dtype) of each QConv/QGemm weight in a .pnn file."""
-    parsed = read_pnn(data)
-    weights = [parsed.tensors[node.inputs[1]] for node in parsed.nodes if node.op in ("QConv", "QGemm")]
-    return [(t.size, int(t.dtype)) for t in weights]
-
-
 def test_mixed_accuracy_and_size_on_digits(digits) -> None:
     accuracy = _accuracy(digits["mixed"], digits["images"], digits["labels"])
     int8_accuracy = _accuracy(digits["int8"], digits["images"], digits["labels"])
-    mixed_bytes = sum(b for b, _ in _packed_weight_bytes(write_pnn(digits["mixed"])))
-    int8_bytes = sum(b for b, _ in _packed_weight_bytes(write_pnn(digits["int8"])))
+    mixed_bytes = sum(b for b, _ in packed_weights(write_pnn(digits["mixed"])))
+    int8_bytes = sum(b for b, _ in packed_weights(write_pnn(digits["int8"])))
     print(f"digits: float {digits['float_accuracy']:.3f}, int8 {int8_accuracy:.3f}, mixed at size budget "
           f"{DIGITS_BUDGET} {accuracy:.3f} (bits {digits['choice'].bits}); .pnn weight bytes mixed "
           f"{mixed_bytes:,} vs int8 {int8_bytes:,} ({mixed_bytes / int8_bytes:.3f})")
@@ -109,7 +104,7 @@ def test_mixed_accuracy_and_size_on_digits(digits) -> None:
 def test_mixed_keeps_the_first_and_last_layers_int8_and_uses_int4(digits) -> None:
     bits = digits["choice"].bits
     assert bits[0] == bits[-1] == 8 and 4 in bits
-    dtypes = [dtype for _, dtype in _packed_weight_bytes(write_pnn(digits["mixed"]))]
+    dtypes = [dtype for _, dtype in packed_weights(write_pnn(digits["mixed"]))]
     assert dtypes == [5 if b == 4 else 3 for b in bits]  # s4 / s8 in the file
     costs = digits["choice"].costs
     assert all(c.sensitivity > 0 and c.seconds8 > 0 and c.seconds4 > 0 for c in costs)
@@ -121,15 +116,15 @@ def test_digits_half_size_is_infeasible_with_first_and_last_int8(digits) -> None
         solve_bits(costs, 0.5, fixed_int8=(0, len(costs) - 1))
 
 
-def test_mixed_at_half_the_int8_size_is_within_1_5_points_of_float(digits) -> None:
+def test_mixed_at_half_the_int8_size_loses_at_most_one_point(digits) -> None:
     accuracy = _accuracy(digits["half"], digits["images"], digits["labels"])
-    half_bytes = sum(b for b, _ in _packed_weight_bytes(write_pnn(digits["half"])))
-    int8_bytes = sum(b for b, _ in _packed_weight_bytes(write_pnn(digits["int8"])))
+    half_bytes = sum(b for b, _ in packed_weights(write_pnn(digits["half"])))
+    int8_bytes = sum(b for b, _ in packed_weights(write_pnn(digits["int8"])))
     print(f"digits: float {digits['float_accuracy']:.3f}, mixed at size budget {HALF} with int4 first/last "
           f"{accuracy:.3f} (bits {digits['half_choice'].bits}); .pnn weight bytes {half_bytes:,} vs int8 "
           f"{int8_bytes:,} ({half_bytes / int8_bytes:.3f})")
     assert half_bytes <= HALF * int8_bytes
-    assert accuracy >= digits["float_accuracy"] - 0.015
+    assert accuracy >= digits_metadata(FIXTURES)["onnxruntime_test_accuracy"] - 0.010
 
 
 def test_int4_first_and_last_layers_run_bit_exact(digits) -> None:
@@ -152,7 +147,7 @@ def test_cli_mixed_and_inspect_shows_the_bits(digits, tmp_path, capsys) -> None:
     assert main(["convert", str(digits["path"]), "-o", str(pnn), "--quantize", "mixed",
                  "--calib", str(tmp_path / "calib.npz"), "--size-budget", str(DIGITS_BUDGET)]) == 0
     # The fixture's latency budget 1.5 does not bind (int4 and int8 layers time about alike): the same choice.
-    assert [4 if d == 5 else 8 for _, d in _packed_weight_bytes(pnn.read_bytes())] == digits["choice"].bits
+    assert [4 if d == 5 else 8 for _, d in packed_weights(pnn.read_bytes())] == digits["choice"].bits
     capsys.readouterr()
     assert main(["inspect", str(pnn)]) == 0
     out = capsys.readouterr().out
@@ -175,4 +170,4 @@ def test_cli_int4_first_last_reaches_half_size(digits, tmp_path, capsys) -> None
     error = " ".join(capsys.readouterr().out.split())
     assert "smallest reachable size is 0.518" in error and "--int4-first-last" in error
     assert main(convert_args + ["--int4-first-last"]) == 0
-    assert [4 if d == 5 else 8 for _, d in _packed_weight_bytes(pnn.read_bytes())] == digits["half_choice"].bits
+    assert [4 if d == 5 else 8 for _, d in packed_weights(pnn.read_bytes())] == digits["half_choice"].bits

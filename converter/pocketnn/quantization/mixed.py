@@ -125,6 +125,16 @@ def _outputs(graph: Graph, samples: Sequence[Mapping[str, np.ndarray]]) -> np.nd
     return np.stack(rows)
 
 
+def packed_weights(data: bytes) -> list[tuple[int, DType]]:
+    """(stored bytes, dtype) of each QConv / QGemm weight of a .pnn file, in graph order:
+    what the size budget is about, as the file holds it."""
+    from pocketnn.format.reader import read_pnn
+
+    parsed = read_pnn(data)
+    weights = [parsed.tensors[node.inputs[1]] for node in parsed.nodes if node.op in ("QConv", "QGemm")]
+    return [(t.size, DType(t.dtype)) for t in weights]
+
+
 def single_layer(quantized: Graph, node: Node) -> Graph:
     """The quantized layer alone, fed and read in float through a Quantize/Dequantize."""
     x_u8, y_u8 = quantized.tensors[node.inputs[0]], quantized.tensors[node.outputs[0]]
@@ -179,13 +189,15 @@ def layer_costs(graph: Graph, qparams: dict[str, QParams], samples: Sequence[Map
 
 def quantize_mixed(graph: Graph, calib: CalibSource | None, size_budget: float = 0.5,
                    latency_budget: float | None = None, method: str = DEFAULT_CALIB_METHOD,
-                   first_last_int8: bool = True, rounding: str = DEFAULT_ROUNDING) -> tuple[Graph, MixedChoice]:
+                   first_last_int8: bool = True, rounding: str = DEFAULT_ROUNDING,
+                   bias_correction: bool | None = None) -> tuple[Graph, MixedChoice]:
     """Calibrates `graph`, chooses int4/int8 per weighted layer (module doc) and quantizes.
-    `first_last_int8` keeps the first and last weighted layers int8; `rounding` rounds
-    the weights of every candidate (quantization.rounding), so the sensitivities are
-    those of the weights that will be stored."""
+    `first_last_int8` keeps the first and last weighted layers int8; `rounding` and
+    `bias_correction` (quantize_graph.calibrate) round the weights of every candidate,
+    so the sensitivities are those of the weights that will be stored."""
     graph = split_lookup_activations(graph)
-    qparams, weight_rounding = calibrate(graph, calib, method, rounding, may_be_int4=True)
+    qparams, weight_rounding = calibrate(graph, calib, method, rounding, may_be_int4=True,
+                                         bias_correction=bias_correction)
     assert calib is not None  # activation_qparams raised otherwise
     graph = settle_sparse_storage(graph, qparams)[0]
     batch = graph.tensors[graph.inputs[0]].shape

@@ -488,30 +488,35 @@ def quantize_graph(graph: Graph, qparams: Mapping[str, QParams], scheme: str = "
     return result
 
 
-def calibrate(graph: Graph, calib: CalibSource | None, method: str, rounding: str, may_be_int4: bool
-              ) -> tuple[dict[str, QParams], WeightRounding]:
+def calibrate(graph: Graph, calib: CalibSource | None, method: str, rounding: str, may_be_int4: bool,
+              bias_correction: bool | None = None) -> tuple[dict[str, QParams], WeightRounding]:
     """Activation qparams and the weight rounding (rounding.ROUNDINGS; "auto" is GPTQ
-    when `may_be_int4`), from one calibration pass."""
+    when `may_be_int4`), from one calibration pass. `bias_correction` None: with GPTQ
+    only (round to nearest then skips the input statistics)."""
     try:
         rounding = resolve_rounding(rounding, may_be_int4)
     except ValueError as exc:
         raise QuantizationError(str(exc)) from None
-    collector = StatisticsCollector(graph, weighted_nodes(graph)) if rounding == "gptq" else None
+    correct = rounding == "gptq" if bias_correction is None else bias_correction
+    collector = StatisticsCollector(graph, weighted_nodes(graph)) if rounding == "gptq" or correct else None
     qparams = activation_qparams(graph, calib, method, collector)
-    return qparams, WeightRounding(collector.statistics if collector is not None else None)
+    return qparams, WeightRounding(collector.statistics if collector is not None else None, correct,
+                                   gptq=rounding == "gptq")
 
 
 def quantize_static(graph: Graph, calib: CalibSource | None, scheme: str = "int8",
-                    method: str = DEFAULT_CALIB_METHOD, rounding: str = DEFAULT_ROUNDING) -> Graph:
+                    method: str = DEFAULT_CALIB_METHOD, rounding: str = DEFAULT_ROUNDING,
+                    bias_correction: bool | None = None) -> Graph:
     """Calibrates `graph` on `calib` (activations.activation_qparams) and quantizes it,
-    rounding weights by `rounding` ("auto", "gptq" or "nearest", quantization.rounding).
+    rounding weights by `rounding` ("auto", "gptq" or "nearest", quantization.rounding),
+    with `bias_correction` as in calibrate.
     Layers marked group-sparse keep sparse s8 storage where it pays
     (sparse_storage.settle_sparse_storage); those stay 8-bit under "int4"."""
     from pocketnn.quantization.sparse_storage import marked_layers, settle_sparse_storage
 
     weight_bits(scheme, 0, 1)  # an unknown scheme fails before calibration runs
     graph = split_lookup_activations(graph)
-    qparams, weight_rounding = calibrate(graph, calib, method, rounding, scheme == "int4")
+    qparams, weight_rounding = calibrate(graph, calib, method, rounding, scheme == "int4", bias_correction)
     graph = settle_sparse_storage(graph, qparams)[0]
     count = len(weighted_nodes(graph))
     bits = [weight_bits(scheme, index, count) for index in range(count)]

@@ -97,14 +97,17 @@ class StatisticsCollector:
 
 
 class WeightRounding:
-    """Integer weights for quantize_graph: GPTQ where statistics exist for the node,
-    round to nearest otherwise; each (node, bits, weights) rounded once and reused (mixed
-    precision quantizes the same layer many times; the joint sparsity/bits search the
-    same layer pruned to several sparsities, hence the weights' digest in the key)."""
+    """Integer weights for quantize_graph: GPTQ where statistics exist for the node
+    (round to nearest with `gptq=False`, bias correction alone), round to nearest
+    otherwise; each (node, bits, weights) rounded once and reused (mixed precision
+    quantizes the same layer many times; the joint sparsity/bits search the same layer
+    pruned to several sparsities, hence the weights' digest in the key)."""
 
-    def __init__(self, statistics: dict[str, InputStatistics] | None = None, bias_correction: bool = True) -> None:
+    def __init__(self, statistics: dict[str, InputStatistics] | None = None, bias_correction: bool = True,
+                 gptq: bool = True) -> None:
         self.statistics = statistics or {}
         self.bias_correction = bias_correction
+        self.gptq = gptq
         self._cache: dict[tuple[str, int, bytes], tuple[np.ndarray, np.ndarray]] = {}
 
     def round(self, node: str, weights: np.ndarray, integers: np.ndarray, scales: np.ndarray, bits: int
@@ -117,16 +120,17 @@ class WeightRounding:
         key = (node, bits, hashlib.blake2b(np.ascontiguousarray(weights), digest_size=16).digest())
         if key not in self._cache:
             with single_thread_blas():
-                self._cache[key] = self._gptq(stats, weights, scales, bits)
+                self._cache[key] = self._round_with(stats, weights, integers, scales, bits)
         return self._cache[key]
 
-    def _gptq(self, stats: InputStatistics, weights: np.ndarray, scales: np.ndarray, bits: int
-              ) -> tuple[np.ndarray, np.ndarray]:
+    def _round_with(self, stats: InputStatistics, weights: np.ndarray, integers: np.ndarray, scales: np.ndarray,
+                    bits: int) -> tuple[np.ndarray, np.ndarray]:
         groups = stats.gram.shape[0]
         matrix = weights.reshape(groups, weights.shape[0] // groups, -1)
         group_scales = np.asarray(scales, dtype=np.float64).reshape(groups, -1)
         count = max(1, stats.count)
-        q = gptq_round_groups(matrix, 2.0 * stats.gram / count, group_scales, weight_qmax(bits))
+        q = (gptq_round_groups(matrix, 2.0 * stats.gram / count, group_scales, weight_qmax(bits)) if self.gptq
+             else integers.reshape(matrix.shape))
         shift = (output_mean_shift(matrix, q, group_scales, stats.total / count) if self.bias_correction
                  else np.zeros(group_scales.shape))
         return q.reshape(weights.shape), shift.reshape(-1)
