@@ -935,13 +935,14 @@ static bool run_path(conv_job job) {
   const size_t threads = pnn_threadpool_size(ctx->pool);
 
   switch (p->path) {
-    case CONV_PATH_DWCONV:
+    case CONV_PATH_DWCONV: {
       /* Channels are independent: chunks only balance the threads. */
       const pnn_nn_split dw = pnn_nn_split_units(threads, CONV_TASKS_PER_THREAD, p->in_c, 1);
       job.dw_step = dw.step;
       job.dw_chunks = dw.count;
       pnn_parallel_for(ctx->pool, p->batch * job.dw_chunks, dwconv_task, &job);
       return false;
+    }
     case CONV_PATH_PACKED:
       run_packed(&job, p->panels);
       return false;
