@@ -644,7 +644,7 @@ static bool wino_grid_preferred(const conv_job *a, const conv_job *b, size_t thr
 
 /* The Winograd task grid: on one thread as few column chunks as the scratch holds, all
  * rows; on several, the grid of column chunks (whole panels, at most p->panels each)
- * and row chunks whose modelled makespan is least (fewest tasks on ties). Uneven tile
+ * and row chunks whose modelled makespan is least (ties: wino_grid_preferred). Uneven tile
  * blocks were the loss: ResNet-18's 28x28 layers made chunks of 1, 1, 1, 1, 1 and 2
  * panels, and its 14x14 ones two chunks of one panel each, both streaming all of U
  * (measured with bench/pool_trace); a row split there halves each thread's U. Results
