@@ -3,6 +3,8 @@ so a model gives bit-identical outputs with 1, 2 or 3 threads."""
 
 from __future__ import annotations
 
+import platform
+
 import numpy as np
 import pytest
 
@@ -58,3 +60,24 @@ def test_threads_must_be_positive() -> None:
     packed = pocketnn.convert(MODELS["mobilenet_v2"]())
     with pytest.raises(ValueError):
         pocketnn.Model(packed, threads=0)
+
+
+@pytest.mark.parametrize("c, m, h, w", [(8, 30, 9, 11), (16, 40, 13, 13), (8, 17, 7, 7), (24, 64, 18, 20)])
+def test_winograd_task_grids_give_the_same_result(c: int, m: int, h: int, w: int) -> None:
+    """Winograd convs whose tiles and output channels share out unevenly (odd tile
+    counts, a short last weight panel, batch 2): every thread count picks its own grid
+    of tile blocks and row chunks, and gets the same bits and onnxruntime's values."""
+    rng = np.random.default_rng(c * m + h)
+    model = single_node_model("Conv", [("x", (2, c, h, w)),
+                                       ("w", rng.standard_normal((m, c, 3, 3)).astype(np.float32)),
+                                       ("b", rng.standard_normal(m).astype(np.float32))],
+                              kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    x = rng.standard_normal((2, c, h, w)).astype(np.float32)
+    packed = pocketnn.convert(model)
+    runtimes = [pocketnn.Model(packed, threads=t) for t in (1, 2, 3, 4)]
+    if platform.machine().lower() in ("x86_64", "amd64"):  # Winograd: x86 SIMD and wasm only
+        assert runtimes[0].nodes[0].kernel.startswith("winograd2x2"), runtimes[0].nodes[0].kernel
+    outputs = [runtime.run({"x": x})["y0"] for runtime in runtimes]
+    for other in outputs[1:]:
+        assert np.array_equal(outputs[0], other)
+    np.testing.assert_allclose(outputs[0], run_onnxruntime(model, {"x": x})[0], rtol=1e-4, atol=1e-4)

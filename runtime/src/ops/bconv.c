@@ -499,7 +499,7 @@ void pnn_op_bconv_run(const pnn_model *model, const pnn_node *node, const void *
    * im2col panel once for all of its channels (with 64-channel tasks a 256-channel layer
    * built each panel 4 times on one thread). */
   const size_t threads = pnn_threadpool_size(ctx->pool);
-  job.chunk = pnn_nn_div_up(p->blocks, threads < p->blocks ? threads : p->blocks) * BCONV_BLOCK;
+  job.chunk = pnn_nn_split_units(threads, 1, p->blocks, 1).step * BCONV_BLOCK;
   job.chunks = pnn_nn_div_up(p->out_c_group, job.chunk);
   const size_t in_c = p->channels * p->groups;
   for (size_t b = 0; b < images; ++b) {

@@ -70,6 +70,20 @@ enum {
    * set (the AVX2 input transform ran 1.4x slower on 56x56 images). 64 bytes keeps
    * the panels aligned. */
   CONV_WINO_PLANE_PAD = 16,
+  /* Winograd task costs (split_winograd) in about half nanoseconds, fitted to the
+   * per-task CPU times of ResNet-18's layers on Zen 4 (AVX-512, bench/pool_trace): per
+   * GEMM panel x row x input channel; per row x channel of U read by a task; per tile x
+   * channel of the input transform; per tile x row of the output transform; per task. */
+  WINO_COST_PANEL = 12,
+  WINO_COST_U = 7,
+  WINO_COST_IN = 8,
+  WINO_COST_OUT = 8,
+  WINO_COST_TASK = 2000,
+  /* The grid search's bounds: threads it simulates, column chunks beyond the fewest
+   * per thread, row chunks. */
+  WINO_SPLIT_MAX_THREADS = 64,
+  WINO_SPLIT_MAX_EXTRA = 4,
+  WINO_SPLIT_MAX_ROW_CHUNKS = 4,
   /* Weights of one group above this are packed at prepare: they do not stay in L2, and
    * one sequential stream beats 14 row streams by 15-40% there (measured). Smaller
    * weights are read in place from the file. */
@@ -93,9 +107,9 @@ enum {
    * it has in one whole GEMM call, and no chunk is a single column (N == 1 runs the
    * GEMV path, which sums in another order). */
   CONV_GEMM_COLS = 8,
-  /* Column chunks (and im2col channel chunks) per thread: a few, so that a thread
-   * held up elsewhere does not leave the other waiting at the end of the layer. */
-  CONV_GEMM_TASKS_PER_THREAD = 4
+  /* Column chunks (and im2col and depthwise channel chunks) per thread: a few, so that
+   * a thread held up elsewhere does not leave the other waiting at the end of the layer. */
+  CONV_TASKS_PER_THREAD = 4
 };
 
 typedef struct conv_params {
@@ -580,6 +594,89 @@ static void split_columns(conv_job *job, size_t max_panels, size_t total, size_t
 /* First panel of column chunk cc (cc == col_chunks: the end). */
 static size_t chunk_start(const conv_job *job, size_t cc) { return cc * job->col_panels / job->col_chunks; }
 
+/* First output channel of Winograd row chunk rc (rc == row_chunks: M): whole weight
+ * panels shared out as evenly as they go, the short last panel in the last chunk (256
+ * rows, 19 panels: 126 + 130 rows, where equal steps of whole panels gave 140 + 116). */
+static size_t wino_row_start(const conv_job *job, size_t rc) {
+  const size_t m = job->p->out_c, start = rc * pnn_nn_div_up(m, CONV_MR) / job->row_chunks * CONV_MR;
+  return start < m ? start : m;
+}
+
+/* A Winograd task's modelled cost: its GEMM panels per output row and input channel,
+ * U's 16 values per row and channel (streamed once per task), the input transform per
+ * tile and channel, the output transform per tile and row. */
+static uint64_t wino_task_cost(const conv_params *p, size_t rows, size_t tiles) {
+  const uint64_t c = p->in_c, panels = pnn_nn_div_up(tiles, CONV_NR);
+  return (uint64_t)rows * c * (WINO_COST_PANEL * panels + WINO_COST_U) +
+         (uint64_t)tiles * (WINO_COST_IN * c + WINO_COST_OUT * (uint64_t)rows) + WINO_COST_TASK;
+}
+
+/* When the last of `threads` free threads would finish the job's Winograd grid, each
+ * taking the next task in index order as the pool's counter hands them out. */
+static uint64_t wino_makespan(const conv_job *job, size_t threads) {
+  const conv_params *p = job->p;
+  uint64_t free_at[WINO_SPLIT_MAX_THREADS] = {0};
+  uint64_t end = 0;
+  for (size_t blk = 0; blk < p->batch * job->col_chunks; ++blk) {
+    const size_t cc = blk % job->col_chunks;
+    const size_t t0 = chunk_start(job, cc) * CONV_NR, t1 = chunk_start(job, cc + 1) * CONV_NR;
+    const size_t tiles = (t1 < p->tiles ? t1 : p->tiles) - t0;
+    for (size_t rc = 0; rc < job->row_chunks; ++rc) {
+      const size_t rows = wino_row_start(job, rc + 1) - wino_row_start(job, rc);
+      size_t first = 0;
+      for (size_t t = 1; t < threads; ++t)
+        if (free_at[t] < free_at[first]) first = t;
+      free_at[first] += wino_task_cost(p, rows, tiles);
+      if (free_at[first] > end) end = free_at[first];
+    }
+  }
+  return end;
+}
+
+/* Of two grids of equal modelled makespan, whether a is preferred to b: a task count
+ * that is a multiple of the threads (robust to a first task slowed by cold weights),
+ * then fewer tasks. */
+static bool wino_grid_preferred(const conv_job *a, const conv_job *b, size_t threads) {
+  const size_t ta = a->col_chunks * a->row_chunks, tb = b->col_chunks * b->row_chunks;
+  const bool even_a = ta % threads == 0, even_b = tb % threads == 0;
+  return even_a != even_b ? even_a : ta < tb;
+}
+
+/* The Winograd task grid: on one thread as few column chunks as the scratch holds, all
+ * rows; on several, the grid of column chunks (whole panels, at most p->panels each)
+ * and row chunks whose modelled makespan is least (ties: wino_grid_preferred). Uneven tile
+ * blocks were the loss: ResNet-18's 28x28 layers made chunks of 1, 1, 1, 1, 1 and 2
+ * panels, and its 14x14 ones two chunks of one panel each, both streaming all of U
+ * (measured with bench/pool_trace); a row split there halves each thread's U. Results
+ * do not depend on the grid. */
+static void split_winograd(conv_job *job, size_t threads) {
+  const conv_params *p = job->p;
+  const size_t total = pnn_nn_div_up(p->tiles, CONV_NR), fewest = pnn_nn_div_up(total, p->panels);
+  job->col_panels = total;
+  job->col_chunks = fewest;
+  job->row_chunks = 1;
+  if (threads > WINO_SPLIT_MAX_THREADS) { /* beyond the simulation: even counts only */
+    split_columns(job, p->panels, total, p->batch);
+    split_rows(job, p->batch * job->col_chunks, p->out_c, 1);
+  }
+  if (threads <= 1 || threads > WINO_SPLIT_MAX_THREADS) return;
+  conv_job best = *job;
+  uint64_t best_cost = UINT64_MAX;
+  const size_t most = total < fewest + WINO_SPLIT_MAX_EXTRA * threads ? total : fewest + WINO_SPLIT_MAX_EXTRA * threads;
+  const size_t row_panels = pnn_nn_div_up(p->out_c, CONV_MR);
+  for (size_t rows = 1; rows <= WINO_SPLIT_MAX_ROW_CHUNKS && rows <= row_panels; ++rows) {
+    job->row_chunks = rows;
+    for (job->col_chunks = fewest; job->col_chunks <= most; ++job->col_chunks) {
+      const uint64_t cost = wino_makespan(job, threads);
+      if (cost < best_cost || (cost == best_cost && wino_grid_preferred(job, &best, threads))) {
+        best = *job;
+        best_cost = cost;
+      }
+    }
+  }
+  *job = best;
+}
+
 static void packed_task(void *context, size_t task, size_t thread) {
   const conv_job *job = context;
   const conv_params *p = job->p;
@@ -669,8 +766,7 @@ static void winograd_task(void *context, size_t task, size_t thread) {
   }
   const pnn_activation none = {PNN_ACT_NONE, 0.0f, 0.0f};
   const pnn_activation act = p->residual ? p->residual_act : p->act;
-  const size_t m_begin = rc * job->row_step;
-  const size_t m_end = M - m_begin < job->row_step ? M : m_begin + job->row_step;
+  const size_t m_begin = wino_row_start(job, rc), m_end = wino_row_start(job, rc + 1);
   /* m_begin and the sub-chunk height are multiples of the weight panel height. */
   float *y = job->y + b * M * out_hw;
   for (size_t m0 = m_begin; m0 < m_end; m0 += p->wino_rows) {
@@ -839,13 +935,14 @@ static bool run_path(conv_job job) {
   const size_t threads = pnn_threadpool_size(ctx->pool);
 
   switch (p->path) {
-    case CONV_PATH_DWCONV:
+    case CONV_PATH_DWCONV: {
       /* Channels are independent: chunks only balance the threads. */
-      job.dw_chunks = threads > 1 ? (p->in_c < 4 * threads ? p->in_c : 4 * threads) : 1;
-      job.dw_step = pnn_nn_div_up(p->in_c, job.dw_chunks);
-      job.dw_chunks = pnn_nn_div_up(p->in_c, job.dw_step);
+      const pnn_nn_split dw = pnn_nn_split_units(threads, CONV_TASKS_PER_THREAD, p->in_c, 1);
+      job.dw_step = dw.step;
+      job.dw_chunks = dw.count;
       pnn_parallel_for(ctx->pool, p->batch * job.dw_chunks, dwconv_task, &job);
       return false;
+    }
     case CONV_PATH_PACKED:
       run_packed(&job, p->panels);
       return false;
@@ -862,8 +959,7 @@ static bool run_path(conv_job job) {
         run_packed(&job, p->wino_fallback_panels);
         return false;
       }
-      split_columns(&job, p->panels, pnn_nn_div_up(p->tiles, CONV_NR), p->batch);
-      split_rows(&job, p->batch * job.col_chunks, p->out_c, 1);
+      split_winograd(&job, threads);
       pnn_parallel_for(ctx->pool, p->batch * job.col_chunks * job.row_chunks, winograd_task, &job);
       return true;
     default: break;
@@ -873,19 +969,19 @@ static bool run_path(conv_job job) {
    * threads; one chunk (one GEMM call per image) on one thread. */
   const size_t units = out_hw >= 2 * CONV_GEMM_COLS ? out_hw / CONV_GEMM_COLS : 1;
   job.col_panels = units;
-  job.col_chunks = threads > 1 ? clamp_size(CONV_GEMM_TASKS_PER_THREAD * threads, 1, units) : 1;
+  job.col_chunks = pnn_nn_tasks(threads, CONV_TASKS_PER_THREAD, units);
   const size_t images = p->batch * p->groups;
   if (p->path == CONV_PATH_GEMM_1X1) {
     pnn_parallel_for(ctx->pool, images * job.col_chunks, gemm_task, &job);
     return false;
   }
   const size_t channels = p->in_c_group;
-  const size_t unfold_tasks = threads > 1 ? clamp_size(CONV_GEMM_TASKS_PER_THREAD * threads, 1, channels) : 1;
-  job.unfold_step = pnn_nn_div_up(channels, unfold_tasks);
+  const pnn_nn_split unfold = pnn_nn_split_units(threads, CONV_TASKS_PER_THREAD, channels, 1);
+  job.unfold_step = unfold.step;
   job.cols = thread_scratch(ctx, 0); /* unfold_task writes it */
   job.cols_stride = out_hw;
   for (job.image = 0; job.image < images; ++job.image) {
-    pnn_parallel_for(ctx->pool, pnn_nn_div_up(channels, job.unfold_step), unfold_task, &job);
+    pnn_parallel_for(ctx->pool, unfold.count, unfold_task, &job);
     pnn_parallel_for(ctx->pool, job.col_chunks, gemm_task, &job);
   }
   return false;

@@ -308,9 +308,9 @@ void pnn_op_gemm_run(const pnn_model *model, const pnn_node *node, const void *c
   }
   if (p->gemv_w) {
     const size_t threads = pnn_threadpool_size(ctx->pool);
-    const size_t tasks = threads > 1 ? GEMV_TASKS_PER_THREAD * threads : 1;
-    gemv_job job = {p, a, col_bias, y, pnn_nn_div_up(pnn_nn_div_up(p->n, tasks), GEMV_ROWS) * GEMV_ROWS};
-    pnn_parallel_for(ctx->pool, pnn_nn_div_up(p->n, job.step), gemv_task, &job);
+    const pnn_nn_split split = pnn_nn_split_units(threads, GEMV_TASKS_PER_THREAD, p->n, GEMV_ROWS);
+    gemv_job job = {p, a, col_bias, y, split.step};
+    pnn_parallel_for(ctx->pool, split.count, gemv_task, &job);
     return;
   }
   if (p->c_mode != GEMM_C_FULL) {

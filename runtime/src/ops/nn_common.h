@@ -18,8 +18,33 @@
 /* Bytes handed out per scratch region: regions start on this boundary. */
 #define PNN_NN_ALIGN ((size_t)64)
 
-/* a * b, false on size_t overflow. */
+/* a / b rounded up (b > 0). */
 static inline size_t pnn_nn_div_up(size_t a, size_t b) { return (a + b - 1) / b; }
+
+/* Tasks over `units` independent units of work: one on one thread; with more threads,
+ * `per_thread` tasks per thread (a few, so that a thread held up elsewhere does not
+ * leave the others waiting at the end of the section), at most one per unit. */
+static inline size_t pnn_nn_tasks(size_t threads, size_t per_thread, size_t units) {
+  if (threads <= 1 || units <= 1) return 1;
+  return per_thread * threads < units ? per_thread * threads : units;
+}
+
+/* `units` cut into runs of `step` units (a multiple of `granule`), as near
+ * pnn_nn_tasks(threads, per_thread, units) runs as whole granules allow: `count` runs,
+ * the last possibly shorter (none when units is 0). */
+typedef struct pnn_nn_split {
+  size_t step, count;
+} pnn_nn_split;
+
+static inline pnn_nn_split pnn_nn_split_units(size_t threads, size_t per_thread, size_t units, size_t granule) {
+  const size_t tasks = pnn_nn_tasks(threads, per_thread, units);
+  size_t step = pnn_nn_div_up(pnn_nn_div_up(units, tasks), granule) * granule;
+  if (step == 0) step = granule;
+  const pnn_nn_split split = {step, pnn_nn_div_up(units, step)};
+  return split;
+}
+
+/* a * b, false on size_t overflow. */
 
 /* The calling thread's scratch region of a run; NULL when no op of the model needs
  * scratch (the session has none, and NULL + 0 is undefined behaviour). */

@@ -79,6 +79,8 @@ pnn_status pnn_op_pool_prepare(pnn_model *model, pnn_node *node, pnn_error *erro
   return PNN_OK;
 }
 
+enum { POOL_TASKS_PER_THREAD = 4 }; /* channel chunks per thread (pnn_nn_tasks) */
+
 typedef struct pool_job {
   const pool_params *p;
   const float *x;
@@ -111,9 +113,9 @@ void pnn_op_pool_run(const pnn_model *model, const pnn_node *node, const void *c
   job.x = in[0];
   job.y = out[0];
   job.max = node->op == PNN_OP_MAX_POOL;
-  job.chunks = threads > 1 ? (channels < 4 * threads ? channels : 4 * threads) : 1;
-  job.step = (channels + job.chunks - 1) / job.chunks;
-  job.chunks = (channels + job.step - 1) / job.step;
+  const pnn_nn_split split = pnn_nn_split_units(threads, POOL_TASKS_PER_THREAD, channels, 1);
+  job.step = split.step;
+  job.chunks = split.count;
   pnn_parallel_for(ctx->pool, p->batch * job.chunks, pool_task, &job);
 }
 
@@ -198,8 +200,8 @@ void pnn_op_global_pool_run(const pnn_model *model, const pnn_node *node, const 
   const global_pool_params *p = node->params;
   if (p->planes == 0) return;
   const size_t threads = pnn_threadpool_size(ctx->pool);
-  const size_t tasks = threads > 1 && p->planes * p->spatial >= GLOBAL_POOL_SPLIT ? GLOBAL_POOL_TASKS_PER_THREAD * threads : 1;
-  global_pool_job job = {p, in[0], out[0], node->op == PNN_OP_GLOBAL_MAX_POOL, 0};
-  job.step = pnn_nn_div_up(p->planes, tasks);
-  pnn_parallel_for(ctx->pool, pnn_nn_div_up(p->planes, job.step), global_pool_task, &job);
+  const pnn_nn_split split = pnn_nn_split_units(p->planes * p->spatial >= GLOBAL_POOL_SPLIT ? threads : 1,
+                                                GLOBAL_POOL_TASKS_PER_THREAD, p->planes, 1);
+  global_pool_job job = {p, in[0], out[0], node->op == PNN_OP_GLOBAL_MAX_POOL, split.step};
+  pnn_parallel_for(ctx->pool, split.count, global_pool_task, &job);
 }

@@ -55,7 +55,8 @@ enum {
   QCONV_WINO_LANES = 8,
   /* Fewer input or output channels than this run faster on the GEMM (Zen 4, AVX2:
    * 8 x 28 x 28 Winograd 0.021 ms, GEMM 0.012 + unfold; 16 x 56 x 56 even). */
-  QCONV_WINO_MIN_CHANNELS = 16
+  QCONV_WINO_MIN_CHANNELS = 16,
+  QCONV_DW_TASKS_PER_THREAD = 4 /* depthwise channel chunks per thread (pnn_nn_tasks) */
 };
 
 typedef struct qconv_params {
@@ -962,9 +963,9 @@ void pnn_op_qconv_run(const pnn_model *model, const pnn_node *node, const void *
   const size_t threads = pnn_threadpool_size(ctx->pool);
   if (p->path == QCONV_PATH_DWCONV) {
     /* Channels are independent: chunks only balance the threads. */
-    job.dw_chunks = threads > 1 ? (p->in_c < 4 * threads ? p->in_c : 4 * threads) : 1;
-    job.dw_step = pnn_nn_div_up(p->in_c, job.dw_chunks);
-    job.dw_chunks = pnn_nn_div_up(p->in_c, job.dw_step);
+    const pnn_nn_split dw = pnn_nn_split_units(threads, QCONV_DW_TASKS_PER_THREAD, p->in_c, 1);
+    job.dw_step = dw.step;
+    job.dw_chunks = dw.count;
     pnn_parallel_for(ctx->pool, p->batch * job.dw_chunks, dwconv_task, &job);
     return;
   }
