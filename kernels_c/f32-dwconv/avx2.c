@@ -20,9 +20,9 @@ PNN_TARGET_BEGIN("avx2,fma")
 
 #define DW_KERNEL pnn_f32_dwconv_avx2
 /* Plain loads (foldable into the FMAs) away from the edges. Stride 1: columns
- * d .. d+9; stride 2: d .. d+17 (the t2 loads start at d + 2). */
+ * d .. d+9; stride 2: d .. d+16. */
 #define DW_TAPS3_INSIDE(stride) 1
-#define DW_TAPS3_SPAN(stride) ((stride) == 1 ? (size_t)10 : (size_t)18)
+#define DW_TAPS3_SPAN(stride) ((stride) == 1 ? (size_t)10 : (size_t)17)
 #define DW_STORE_SPILLS 1 /* masked stores are slow on AMD */
 /* At stride 2 a row's two de-interleaved loads stay live beside its three taps, and
  * 4 accumulators + 9 weights overflow the 16 ymm registers (spilled to the stack): 3
@@ -45,6 +45,12 @@ static PNN_ALWAYS_INLINE pnn_f32v dw_load_checked(const float *r, ptrdiff_t d, s
 
 /* ---- 3x3 taps ---------------------------------------------------------------------- */
 
+/* Stride-2 odd taps (columns 1, 3, .. 15 in the pnn_taps8_odd order) moved up one column,
+ * with lane 0 of `first` (column -1) in front: the tap left of each even column. */
+static PNN_ALWAYS_INLINE __m256 dw_odd_up(__m256 odd, __m256 first) {
+  return _mm256_blend_ps(_mm256_permutevar8x32_ps(odd, _mm256_setr_epi32(0, 0, 5, 2, 1, 4, 3, 6)), first, 1);
+}
+
 static PNN_ALWAYS_INLINE void dw_taps3_inside(size_t stride, const float *p, pnn_f32v t[3]) {
   if (stride == 1) {
     t[0] = _mm256_loadu_ps(p);
@@ -52,10 +58,13 @@ static PNN_ALWAYS_INLINE void dw_taps3_inside(size_t stride, const float *p, pnn
     t[2] = _mm256_loadu_ps(p + 2);
     return;
   }
-  const __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
-  t[0] = pnn_taps8_even(lo, hi);
-  t[1] = pnn_taps8_odd(lo, hi);
-  t[2] = pnn_taps8_even(_mm256_loadu_ps(p + 2), _mm256_loadu_ps(p + 10));
+  /* Columns 1 .. 16 in two loads, de-interleaved into taps 1 and 2; tap 0 is tap 2 moved
+   * up a lane behind column 0. At pad 1, p + 1 is column 16k: neither load crosses a
+   * cache line when the row starts on one (loads from p and p + 2 both did, 10-20%). */
+  const __m256 lo = _mm256_loadu_ps(p + 1), hi = _mm256_loadu_ps(p + 9);
+  t[1] = pnn_taps8_even(lo, hi);
+  t[2] = pnn_taps8_odd(lo, hi);
+  t[0] = dw_odd_up(t[2], _mm256_broadcast_ss(p));
 }
 
 /* Edge block: up to four masked loads at row offsets off[k] (never past the row; a
@@ -88,11 +97,6 @@ static PNN_ALWAYS_INLINE dw_cols dw_cols_of(size_t x0, size_t stride, size_t pad
   return c;
 }
 
-/* v moved up one lane (in the lane order `from` describes), zero in lane 0. */
-static PNN_ALWAYS_INLINE __m256 dw_shift_in_zero(__m256 v, __m256i from) {
-  return _mm256_blend_ps(_mm256_permutevar8x32_ps(v, from), _mm256_setzero_ps(), 1);
-}
-
 static PNN_ALWAYS_INLINE __m256 dw_cols_get(const float *r, const dw_cols *c, size_t k) {
   return _mm256_maskload_ps(r + c->off[k], c->mask[k]);
 }
@@ -104,7 +108,9 @@ static PNN_ALWAYS_INLINE void dw_taps3_edge(size_t stride, const float *r, const
     if (c->left) {
       t[1] = dw_cols_get(r, c, 0);
       t[2] = dw_cols_get(r, c, 1);
-      t[0] = dw_shift_in_zero(t[1], _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6));
+      /* t[1] moved up a lane, zero in front. */
+      t[0] = _mm256_blend_ps(_mm256_permutevar8x32_ps(t[1], _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6)),
+                             _mm256_setzero_ps(), 1);
     } else {
       t[0] = dw_cols_get(r, c, 0);
       t[1] = dw_cols_get(r, c, 1);
@@ -114,10 +120,9 @@ static PNN_ALWAYS_INLINE void dw_taps3_edge(size_t stride, const float *r, const
   }
   const __m256 lo = dw_cols_get(r, c, 0), hi = dw_cols_get(r, c, 1);
   if (c->left) {
-    /* Columns -1, 1, 3, ..: the odd ones shifted up a lane, in the 0 1 4 5 2 3 6 7 order. */
     t[1] = pnn_taps8_even(lo, hi);
     t[2] = pnn_taps8_odd(lo, hi);
-    t[0] = dw_shift_in_zero(t[2], _mm256_setr_epi32(0, 0, 5, 2, 1, 4, 3, 6));
+    t[0] = dw_odd_up(t[2], _mm256_setzero_ps());
   } else {
     t[0] = pnn_taps8_even(lo, hi);
     t[1] = pnn_taps8_odd(lo, hi);

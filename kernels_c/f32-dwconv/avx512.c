@@ -18,7 +18,7 @@ PNN_TARGET_BEGIN("avx512f,avx2,fma")
 
 #define DW_KERNEL pnn_f32_dwconv_avx512
 /* Stride 1: masked loads are as fast as plain ones here (measured), so every block
- * takes the edge taps. Stride 2: columns d .. d+32 (the last one as a scalar). */
+ * takes the edge taps. Stride 2: columns d .. d+32 (the first one as a scalar). */
 #define DW_TAPS3_INSIDE(stride) ((stride) == 2)
 #define DW_TAPS3_SPAN(stride) ((stride) == 1 ? (size_t)18 : (size_t)33)
 #define DW_STORE_SPILLS 0 /* masked stores are cheap */
@@ -48,12 +48,14 @@ static PNN_ALWAYS_INLINE void dw_taps3_inside(size_t stride, const float *p, pnn
   }
   const __m512i even_idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd_idx = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  const __m512 lo = _mm512_loadu_ps(p), hi = _mm512_loadu_ps(p + 16);
-  t[0] = _mm512_permutex2var_ps(lo, even_idx, hi);
-  t[1] = _mm512_permutex2var_ps(lo, odd_idx, hi);
-  /* Columns 2, 4, .. 32: the even ones moved down a lane, column 32 in at the top. */
-  t[2] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(_mm512_set1_ps(p[32])),
-                                                 _mm512_castps_si512(t[0]), 1));
+  /* Columns 1 .. 32 in two loads, de-interleaved into taps 1 and 2; tap 0 is tap 2 moved
+   * up a lane behind column 0. At pad 1, p + 1 is column 32k: neither load crosses a
+   * cache line when the row starts on one (loads from p and p + 16 both did). */
+  const __m512 lo = _mm512_loadu_ps(p + 1), hi = _mm512_loadu_ps(p + 17);
+  t[1] = _mm512_permutex2var_ps(lo, even_idx, hi);
+  t[2] = _mm512_permutex2var_ps(lo, odd_idx, hi);
+  t[0] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(t[2]),
+                                                 _mm512_castps_si512(_mm512_set1_ps(p[0])), 15));
 }
 
 typedef pnn_taps3_cols dw_cols;
