@@ -44,8 +44,6 @@ static inline pnn_nn_split pnn_nn_split_units(size_t threads, size_t per_thread,
   return split;
 }
 
-/* a * b, false on size_t overflow. */
-
 /* The calling thread's scratch region of a run; NULL when no op of the model needs
  * scratch (the session has none, and NULL + 0 is undefined behaviour). */
 static inline void *pnn_nn_thread_scratch(const pnn_run_context *ctx, size_t thread) {
@@ -53,6 +51,7 @@ static inline void *pnn_nn_thread_scratch(const pnn_run_context *ctx, size_t thr
   return (uint8_t *)ctx->scratch + thread * ctx->scratch_stride;
 }
 
+/* a * b, false on size_t overflow. */
 static inline bool pnn_nn_mul(size_t a, size_t b, size_t *out) {
   if (a != 0 && b > SIZE_MAX / a) return false;
   *out = a * b;
